@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+/**
+ * The config file's schema. Every string may reference an environment variable as `${NAME}`; secrets must
+ * come that way (see README "Configuration"). Validation errors name the field and what was expected.
+ */
+const id = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,31}$/, 'expected a lowercase id: a letter, then letters, digits or "-" (at most 32)');
+const url = z.string().regex(/^https?:\/\/[^\s]+$/, 'expected an http(s) URL');
+const ms = z.number().int().positive();
+
+const common = {
+  id,
+  name: z.string().min(1).optional(),
+  baseUrl: url,
+  /** Per-attempt upstream timeout. */
+  timeoutMs: ms.default(5000),
+  /** Poll interval while somebody subscribes (POLLING sources). */
+  pollIntervalMs: ms.default(5000),
+  /** Extra attempts for idempotent reads. */
+  retries: z.number().int().min(0).max(5).default(2),
+};
+
+export const pixiesetSource = z.object({
+  ...common,
+  kind: z.literal('PIXIESET'),
+  credentials: z.object({
+    /** The `Cookie` header value of a logged-in Studio session. */
+    sessionCookie: z.string().min(1),
+    /** The `X-CSRF-Token` value sent on writes. */
+    csrfToken: z.string().min(1),
+  }),
+});
+
+export const protocolSource = z.object({
+  ...common,
+  kind: z.literal('PROTOCOL'),
+  credentials: z.object({ token: z.string().min(1) }),
+  /** Secret for `x-protocol-signature` (HMAC-SHA256 of the raw body). */
+  webhookSecret: z.string().min(8).optional(),
+  /**
+   * The contact id that represents the API user. The Protocol API has no "me" marker (contracts §2), so a
+   * message is OUTGOING when its contact is this one and INCOMING otherwise.
+   */
+  selfContactId: z.string().min(1).optional(),
+});
+
+export const chatwootSource = z.object({
+  ...common,
+  kind: z.literal('CHATWOOT'),
+  accountId: z.number().int().positive(),
+  credentials: z.object({ apiAccessToken: z.string().min(1) }),
+  /** Secret token expected in the webhook URL (`?token=`); Chatwoot does not sign webhooks. */
+  webhookToken: z.string().min(8).optional(),
+  /** Inbox used by createConversation when none is given. */
+  defaultInboxId: z.number().int().positive().optional(),
+});
+
+export const monicaSource = z.object({
+  ...common,
+  kind: z.literal('MONICA'),
+  credentials: z.object({ token: z.string().min(1) }),
+});
+
+export const sourceConfig = z.discriminatedUnion('kind', [pixiesetSource, protocolSource, chatwootSource, monicaSource]);
+
+export const apiKeyConfig = z
+  .object({
+    name: z.string().min(1),
+    /** Hex SHA-256 of the key; keys are never stored in clear. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters (sha256 of the key)'),
+    /** Source ids this key may see, or ["*"] for all. */
+    sources: z.array(z.string().min(1)).min(1),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(4000),
+        /** Public base URL (for upload URLs); derived from the request when absent. */
+        publicUrl: url.optional(),
+        /** Serve GraphiQL; default true unless NODE_ENV=production. */
+        graphiql: z.boolean().optional(),
+        /** Allow introspection; default true unless NODE_ENV=production. */
+        introspection: z.boolean().optional(),
+        /** Largest HTTP request body, in bytes. */
+        maxBodyBytes: z.number().int().positive().default(1_000_000),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 4000, maxBodyBytes: 1_000_000 }),
+    redis: z.object({ url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL') }).strict().optional(),
+    sources: z.array(sourceConfig).min(1),
+    apiKeys: z.array(apiKeyConfig).min(1),
+  })
+  .strict();
+
+export type Config = z.output<typeof configSchema>;
+export type SourceConfig = z.output<typeof sourceConfig>;
+export type PixiesetSourceConfig = z.output<typeof pixiesetSource>;
+export type ProtocolSourceConfig = z.output<typeof protocolSource>;
+export type ChatwootSourceConfig = z.output<typeof chatwootSource>;
+export type MonicaSourceConfig = z.output<typeof monicaSource>;
+export type ApiKeyConfig = z.output<typeof apiKeyConfig>;

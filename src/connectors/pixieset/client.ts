@@ -1,0 +1,108 @@
+import type { PixiesetSourceConfig } from '../../config/schema';
+import { decode } from '../decode';
+import { HttpClient, type HttpErrorResponse } from '../http';
+import type { RequestScope } from '../types';
+import { ErrorCode, GatewayError } from '../../errors';
+import {
+  pxClientResponse,
+  pxDetailResponse,
+  pxError,
+  pxListResponse,
+  pxMessageResponse,
+  pxUnreadResponse,
+  pxUploadResponse,
+} from './types';
+
+/** Raw Pixieset Studio calls (contracts §1) → decoded DTOs. No GraphQL, no canonical types. */
+export class PixiesetClient {
+  readonly http: HttpClient;
+
+  constructor(private readonly config: PixiesetSourceConfig) {
+    const source = config.id;
+    this.http = new HttpClient({
+      sourceId: source,
+      baseUrl: config.baseUrl,
+      timeoutMs: config.timeoutMs,
+      retries: config.retries,
+      // contracts §1: a browser session cookie; X-Requested-With as the docs recommend.
+      headers: { cookie: config.credentials.sessionCookie, 'x-requested-with': 'XMLHttpRequest' },
+      mapError: (res) => mapPixiesetError(source, res),
+    });
+  }
+
+  /** contracts §1: writes also need X-CSRF-Token. */
+  private get writeHeaders() {
+    return { 'x-csrf-token': this.config.credentials.csrfToken };
+  }
+
+  async list(
+    scope: RequestScope,
+    q: { page: number; pageSize: number; clientId?: string; withMessages: boolean },
+  ) {
+    const body = await this.http.get(scope, '/conversations/', {
+      page: q.page,
+      page_size: q.pageSize,
+      client_id: q.clientId,
+      message: q.withMessages,
+    });
+    return decode(pxListResponse, body, this.config.id, 'conversation list');
+  }
+
+  async detail(scope: RequestScope, id: string) {
+    const body = await this.http.get(scope, `/conversations/${encodeURIComponent(id)}/`, { messages: true });
+    return decode(pxDetailResponse, body, this.config.id, 'conversation').data;
+  }
+
+  async unread(scope: RequestScope) {
+    const body = await this.http.get(scope, '/conversations/unread/count');
+    return decode(pxUnreadResponse, body, this.config.id, 'unread count').data;
+  }
+
+  async client(scope: RequestScope, id: string) {
+    const body = await this.http.get(scope, `/clients/${encodeURIComponent(id)}`);
+    return decode(pxClientResponse, body, this.config.id, 'client').data;
+  }
+
+  async send(scope: RequestScope, input: { conversationId: string; content: string; attachmentIds: string[] }) {
+    const res = await this.http.request(scope, {
+      method: 'POST',
+      path: '/conversation_messages',
+      headers: this.writeHeaders,
+      json: { conversation_id: input.conversationId, content: input.content, attachment_ids: input.attachmentIds },
+    });
+    return decode(pxMessageResponse, res.body, this.config.id, 'message').data;
+  }
+
+  async uploadUrl(scope: RequestScope, q: { filename: string; contentType: string; size: number }) {
+    const body = await this.http.get(scope, '/conversation_message_attachments/upload_url', {
+      filename: q.filename,
+      content_type: q.contentType,
+      file_size: q.size,
+    });
+    return decode(pxUploadResponse, body, this.config.id, 'upload URL').data;
+  }
+}
+
+/** contracts §1 error bodies: CONVERSATION_NOT_FOUND → NOT_FOUND, ACCESS_DENIED → FORBIDDEN, FILE_TOO_LARGE → FILE_TOO_LARGE. */
+export function mapPixiesetError(source: string, res: HttpErrorResponse): GatewayError | undefined {
+  const parsed = pxError.safeParse(res.body);
+  const body = parsed.success ? parsed.data : {};
+  switch (body.code) {
+    case 'CONVERSATION_NOT_FOUND':
+    case 'CLIENT_NOT_FOUND':
+      return new GatewayError(ErrorCode.NOT_FOUND, `${body.error ?? 'Not found'} in source "${source}".`, { source });
+    case 'ACCESS_DENIED':
+      return new GatewayError(ErrorCode.FORBIDDEN, `Source "${source}" denied access to this conversation.`, { source });
+    case 'FILE_TOO_LARGE':
+      return new GatewayError(ErrorCode.FILE_TOO_LARGE, `The file is larger than source "${source}" accepts.`, {
+        source,
+        maxSize: body.max_size,
+      });
+    case 'VALIDATION_ERROR':
+      return new GatewayError(ErrorCode.SOURCE_REJECTED, `Source "${source}" rejected the request: ${body.error ?? 'invalid input'}`, {
+        source,
+      });
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,209 @@
+import DataLoader from 'dataloader';
+import { badInput, ErrorCode, GatewayError } from '../../errors';
+import { matchesFilter, pageFromAll, paginateMessages, planPages } from '../paging';
+import { UnsupportedSession } from '../UnsupportedSession';
+import type {
+  AttachmentUploadModel,
+  AttachmentUploadRequest,
+  ConnectorSession,
+  ConversationModel,
+  ConversationPage,
+  ListConversationsRequest,
+  MessageModel,
+  MessagePage,
+  MessagePageRequest,
+  ParticipantModel,
+  RequestScope,
+  SendMessageInput,
+  SourceUnreadModel,
+} from '../types';
+import type { PixiesetClient } from './client';
+import { mapClient, mapConversation, mapMessage } from './mapper';
+import type { PxConversationDto } from './types';
+
+const DEFAULT_UPLOAD_TTL_MS = 15 * 60_000;
+
+/** Participants that are the same for every user of this source (the studio's photographers). */
+export type AgentDirectory = Map<string, ParticipantModel>;
+
+/** One operation's view of a Pixieset Studio account; loaders live and die with it. */
+export class PixiesetSession extends UnsupportedSession implements ConnectorSession {
+  /** Conversation detail (with messages and participants), one request per distinct id. */
+  private readonly details: DataLoader<string, PxConversationDto | null>;
+  private readonly clients: DataLoader<string, ParticipantModel | null>;
+  /** Full reads of the list, for filters the API cannot apply, keyed by client filter. */
+  private readonly scans = new Map<string, Promise<ConversationModel[]>>();
+
+  constructor(
+    sourceId: string,
+    private readonly client: PixiesetClient,
+    private readonly scope: RequestScope,
+    private readonly agents: AgentDirectory,
+    private readonly maxAttachmentSize: number,
+  ) {
+    super(sourceId);
+    this.details = new DataLoader(
+      (ids) =>
+        Promise.all(
+          ids.map((id) =>
+            this.client.detail(this.scope, id).catch((e: unknown) => {
+              if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
+              throw e;
+            }),
+          ),
+        ),
+      { maxBatchSize: 20 },
+    );
+    this.clients = new DataLoader((ids) =>
+      Promise.all(
+        ids.map((id) =>
+          this.client
+            .client(this.scope, id)
+            .then((c) => mapClient(this.sourceId, c))
+            .catch((e: unknown) => {
+              if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
+              throw e;
+            }),
+        ),
+      ),
+    );
+  }
+
+  private remember(c: ConversationModel): ConversationModel {
+    for (const p of c.participants ?? []) if (p.kind === 'AGENT') this.agents.set(p.nativeId, p);
+    return c;
+  }
+
+  async listConversations(req: ListConversationsRequest): Promise<ConversationPage> {
+    const f = req.filter;
+    let clientId: string | undefined;
+    if (f.participantNativeId) {
+      if (f.participantNativeId.startsWith('cl_')) clientId = f.participantNativeId;
+      // The studio takes part in every conversation; any other id takes part in none.
+      else if (!this.agents.has(f.participantNativeId)) return { items: [], total: 0 };
+    }
+    if (f.labels && f.labels.length > 0) return { items: [], total: 0 }; // contracts §5: no labels
+    const needsScan = Boolean((f.status && f.status.length > 0) || f.unreadOnly || f.search);
+    if (!needsScan) {
+      // client_id is pushed down (contracts §1); the list is already in the inbox order [inferred, §1 "Ordering"].
+      const plan = planPages(req.offset, req.limit);
+      const pages = await Promise.all(
+        plan.pages.map((page) => this.client.list(this.scope, { page, pageSize: plan.pageSize, clientId, withMessages: true })),
+      );
+      const all = pages.flatMap((p) => p.data.map((c) => this.remember(mapConversation(this.sourceId, c))));
+      const skip = req.offset - ((plan.pages[0] ?? 1) - 1) * plan.pageSize;
+      return { items: all.slice(skip, skip + req.limit), total: pages[0]?.meta.total ?? 0 };
+    }
+    const all = await this.scan(clientId);
+    const matching = all.filter((c) =>
+      matchesFilter(c, f, c.participants ?? [], c.lastMessage?.content ? [c.lastMessage.content] : []),
+    );
+    return pageFromAll(matching, req.offset, req.limit);
+  }
+
+  /** Reads every page (100 a request) once per operation. */
+  private scan(clientId: string | undefined): Promise<ConversationModel[]> {
+    const key = clientId ?? '*';
+    let p = this.scans.get(key);
+    if (!p) {
+      p = (async () => {
+        const first = await this.client.list(this.scope, { page: 1, pageSize: 100, clientId, withMessages: true });
+        const rest = await Promise.all(
+          Array.from({ length: Math.max(0, first.meta.last_page - 1) }, (_, i) =>
+            this.client.list(this.scope, { page: i + 2, pageSize: 100, clientId, withMessages: true }),
+          ),
+        );
+        return [first, ...rest].flatMap((page) => page.data.map((c) => this.remember(mapConversation(this.sourceId, c))));
+      })();
+      this.scans.set(key, p);
+    }
+    return p;
+  }
+
+  async loadConversation(nativeId: string): Promise<ConversationModel | null> {
+    const dto = await this.details.load(nativeId);
+    return dto ? this.remember(mapConversation(this.sourceId, dto)) : null;
+  }
+
+  async loadParticipants(conversation: ConversationModel): Promise<ParticipantModel[]> {
+    if (conversation.participants) return conversation.participants;
+    return (await this.loadConversation(conversation.nativeId))?.participants ?? [];
+  }
+
+  async loadParticipant(nativeId: string): Promise<ParticipantModel | null> {
+    if (nativeId.startsWith('cl_')) return this.clients.load(nativeId);
+    return this.agents.get(nativeId) ?? null;
+  }
+
+  async loadLastMessage(conversation: ConversationModel): Promise<MessageModel | null> {
+    if (conversation.lastMessage !== undefined) return conversation.lastMessage;
+    return (await this.loadConversation(conversation.nativeId))?.lastMessage ?? null;
+  }
+
+  async loadMessage(nativeId: string): Promise<MessageModel | null> {
+    const [conv] = nativeId.split('/');
+    if (!conv) return null;
+    const page = await this.listMessages(conv, {}).catch((e: unknown) => {
+      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
+      throw e;
+    });
+    return page?.items.find((i) => i.message.nativeId === nativeId)?.message ?? null;
+  }
+
+  async listMessages(conversationNativeId: string, req: MessagePageRequest): Promise<MessagePage> {
+    const dto = await this.details.load(conversationNativeId);
+    if (!dto) throw new GatewayError(ErrorCode.NOT_FOUND, `Conversation not found in source "${this.sourceId}".`, { source: this.sourceId });
+    const conv = this.remember(mapConversation(this.sourceId, dto));
+    const messages = (dto.messages ?? []).map((m) => mapMessage(this.sourceId, m, dto.id, conv.participants));
+    messages.sort((a, b) => (a.sentAt?.getTime() ?? 0) - (b.sentAt?.getTime() ?? 0));
+    return paginateMessages(messages, req);
+  }
+
+  override async unreadCount(): Promise<SourceUnreadModel> {
+    const u = await this.client.unread(this.scope);
+    return { sourceId: this.sourceId, total: u.unread_count, conversationsWithUnread: u.conversations_with_unread };
+  }
+
+  override async sendMessage(input: SendMessageInput): Promise<MessageModel> {
+    if (input.private) throw badInput(`Source "${this.sourceId}" has no private notes.`, 'private');
+    const dto = await this.client.send(this.scope, {
+      conversationId: input.conversationNativeId,
+      content: input.content,
+      attachmentIds: input.attachmentIds,
+    });
+    this.details.clear(input.conversationNativeId);
+    this.scans.clear();
+    const msg = mapMessage(this.sourceId, dto, input.conversationNativeId, null);
+    msg.sender = (msg.senderRef && this.agents.get(msg.senderRef)) || null;
+    return msg;
+  }
+
+  override async createAttachmentUpload(req: AttachmentUploadRequest): Promise<AttachmentUploadModel> {
+    // The conversation must exist and be readable before a file is staged for it.
+    if (!(await this.details.load(req.conversationNativeId))) {
+      throw new GatewayError(ErrorCode.NOT_FOUND, `Conversation not found in source "${this.sourceId}".`, { source: this.sourceId });
+    }
+    const u = await this.client.uploadUrl(this.scope, { filename: req.filename, contentType: req.contentType, size: req.size });
+    return {
+      sourceId: this.sourceId,
+      url: u.upload_url,
+      method: u.method,
+      fields: Object.entries(u.upload_fields).map(([name, value]) => ({ name, value })),
+      attachmentNativeId: u.attachment_id,
+      expiresAt: policyExpiry(u.upload_fields.policy) ?? new Date(Date.now() + DEFAULT_UPLOAD_TTL_MS),
+      maxSize: Math.min(req.size, this.maxAttachmentSize),
+    };
+  }
+}
+
+/** The S3 POST policy is base64 JSON with an `expiration`; fall back to a default when it is opaque. */
+function policyExpiry(policy: string | undefined): Date | null {
+  if (!policy) return null;
+  try {
+    const doc = JSON.parse(Buffer.from(policy, 'base64').toString('utf8')) as { expiration?: unknown };
+    const t = typeof doc.expiration === 'string' ? Date.parse(doc.expiration) : Number.NaN;
+    return Number.isNaN(t) ? null : new Date(t);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+/** Pixieset Studio wire DTOs (seed 000, contracts §1). Unknown keys are allowed; missing required ones are not. */
+
+const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO-8601 time');
+
+export const pxAttachment = z.looseObject({
+  id: z.string(),
+  filename: z.string().nullish(),
+  file_size: z.number().nullish(),
+  content_type: z.string().nullish(),
+  url: z.string().nullish(),
+});
+export const pxMessage = z.looseObject({
+  id: z.string(),
+  conversation_id: z.string().optional(),
+  content: z.string().nullish(),
+  sent_at: isoTime.nullish(),
+  read_at: isoTime.nullish(),
+  sender_type: z.enum(['client', 'photographer', 'system']),
+  sender_id: z.string().nullish(),
+  attachments: z.array(pxAttachment).default([]),
+});
+export const pxParticipant = z.looseObject({
+  id: z.string(),
+  name: z.string().nullish(),
+  email: z.string().nullish(),
+  type: z.string(),
+  avatar_color: z.number().int().nullish(),
+});
+export const pxConversation = z.looseObject({
+  id: z.string(),
+  client_id: z.string().nullish(),
+  subject: z.string().nullish(),
+  created_at: isoTime.nullish(),
+  updated_at: isoTime.nullish(),
+  last_message_at: isoTime.nullish(),
+  status: z.enum(['active', 'archived']),
+  unread_count: z.number().int().min(0).nullish(),
+  participants: z.array(pxParticipant).default([]),
+  messages: z.array(pxMessage).optional(),
+});
+export const pxListResponse = z.object({
+  data: z.array(pxConversation),
+  meta: z.looseObject({
+    current_page: z.number().int(),
+    per_page: z.number().int(),
+    total: z.number().int(),
+    last_page: z.number().int(),
+  }),
+});
+export const pxDetailResponse = z.object({ data: pxConversation });
+export const pxUnreadResponse = z.object({
+  data: z.object({ unread_count: z.number().int(), conversations_with_unread: z.number().int() }),
+});
+export const pxMessageResponse = z.object({ data: pxMessage });
+export const pxUploadResponse = z.object({
+  data: z.object({
+    upload_url: z.string(),
+    attachment_id: z.string(),
+    upload_fields: z.record(z.string(), z.string()),
+    method: z.string(),
+  }),
+});
+export const pxClientResponse = z.object({
+  data: z.looseObject({
+    id: z.string(),
+    first_name: z.string().nullish(),
+    last_name: z.string().nullish(),
+    email: z.string().nullish(),
+    phone: z.string().nullish(),
+    avatar_color: z.number().int().nullish(),
+    type: z.string().nullish(),
+  }),
+});
+/** Error bodies: `{error, code}` for API errors, `{error, message}` for auth errors. */
+export const pxError = z.looseObject({ error: z.string().optional(), code: z.string().optional(), message: z.string().optional(), max_size: z.number().optional() });
+
+export type PxAttachmentDto = z.output<typeof pxAttachment>;
+export type PxMessageDto = z.output<typeof pxMessage>;
+export type PxParticipantDto = z.output<typeof pxParticipant>;
+export type PxConversationDto = z.output<typeof pxConversation>;
+export type PxClientDto = z.output<typeof pxClientResponse>['data'];

@@ -1,0 +1,23 @@
+import type { SourceConfig } from '../config/schema';
+import type { Connector, SourceKind } from './types';
+import { createPixiesetConnector } from './pixieset';
+import { createMonicaConnector } from './monica';
+import { createProtocolConnector } from './protocol';
+
+type Factory<K extends SourceKind> = (config: Extract<SourceConfig, { kind: K }>) => Connector;
+
+/**
+ * SourceKind → connector factory. With server/, the only code that names concrete vendors.
+ * Adding a source: one folder under connectors/, one line here (README "Adding a source").
+ */
+const factories: { [K in SourceKind]?: Factory<K> } = {
+  PIXIESET: createPixiesetConnector,
+  MONICA: createMonicaConnector,
+  PROTOCOL: createProtocolConnector,
+};
+
+export function createConnector(config: SourceConfig): Connector {
+  const factory = factories[config.kind] as Factory<typeof config.kind> | undefined;
+  if (!factory) throw new Error(`No connector is registered for source kind ${config.kind}.`);
+  return factory(config as never);
+}

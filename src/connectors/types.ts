@@ -1,0 +1,363 @@
+/**
+ * # The connector contract
+ *
+ * Every backend ("source") is one {@link Connector}. Resolvers never see a vendor: they reach sources only
+ * through this interface, via a {@link ConnectorSession} opened once per GraphQL operation (one per HTTP
+ * request, one per WebSocket operation). A session owns that operation's DataLoaders, so nothing is shared
+ * between users and each entity is fetched at most once per operation however many fields need it.
+ *
+ * ## Canonical models
+ * Connectors map vendor payloads onto the models below (contracts/README.md §5). Times are `Date` (UTC) or
+ * null; ids are the vendor's *native* ids as strings. The gateway turns them into global ids
+ * (`src/schema/ids.ts`); connectors never see global ids.
+ *
+ * Native ids must carry whatever the vendor's paths need: a Chatwoot conversation is `<account>:<display_id>`
+ * (display ids are unique per account only), and a message of a vendor whose message routes nest under the
+ * conversation carries the conversation too (for example `<conversation>/<message>`).
+ *
+ * ## Ordering (the inbox order)
+ * {@link ConnectorSession.listConversations} returns conversations in the one inbox order: `lastMessageAt`
+ * descending (null last), then `nativeId` ascending with numeric-aware comparison ({@link compareConversations}).
+ * A source whose API cannot stream in that order must sort itself (scan or index); the gateway merges the
+ * per-source streams and relies on this order being exact.
+ *
+ * ## Filters
+ * The request carries the whole {@link ConversationFilterInput} (minus `sources`, which the gateway applies).
+ * A connector MUST apply every field: push down what the vendor can filter, filter the rest itself.
+ *
+ * ## Pagination
+ * Conversations are addressed by offset within the filtered, ordered stream of one source; the gateway's
+ * cursor keeps one offset per source. Messages are paged with the connector's own opaque cursors
+ * ({@link MessagePageRequest}), oldest to newest within a page.
+ *
+ * ## Errors
+ * Connectors throw only {@link GatewayError}s: vendor failures become SOURCE_* codes with `source` set
+ * (`connectors/http.ts` does most of this), a vendor "not found" becomes NOT_FOUND, vendor validation errors
+ * SOURCE_REJECTED, and an operation the source cannot do UNSUPPORTED_OPERATION (never a silent no-op).
+ * `capabilities` must say exactly which operations work; the shared contract suite checks both ways.
+ *
+ * ## Attachments
+ * `capabilities.uploadMode` says how files reach the vendor:
+ * - `SIGNED`: the vendor issues its own signed upload (Pixieset's S3-style POST). The session's
+ *   `createAttachmentUpload` returns it, and `sendMessage` receives the vendor attachment ids.
+ * - `INLINE`: the vendor takes the file with the message (Chatwoot multipart, Protocol's upload endpoint).
+ *   The gateway stages the file itself and `sendMessage` receives the bytes in `files`.
+ */
+import type { GatewayError } from '../errors';
+
+export type SourceKind = 'PIXIESET' | 'PROTOCOL' | 'CHATWOOT' | 'MONICA';
+export type ConversationStatus = 'OPEN' | 'PENDING' | 'SNOOZED' | 'RESOLVED' | 'ARCHIVED';
+export type MessageDirection = 'INCOMING' | 'OUTGOING' | 'ACTIVITY';
+export type ParticipantKind = 'CONTACT' | 'AGENT' | 'BOT' | 'GROUP';
+export type RealtimeMode = 'WEBHOOK' | 'POLLING';
+
+export interface ParticipantModel {
+  sourceId: string;
+  /** Native id; namespaced by the connector where the vendor's ids collide (Chatwoot `contact:7` / `user:2`). */
+  nativeId: string;
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  kind: ParticipantKind;
+  avatarUrl: string | null;
+  /** CSS hex colour. */
+  avatarColor: string | null;
+}
+
+export interface AttachmentModel {
+  sourceId: string;
+  nativeId: string;
+  filename: string | null;
+  contentType: string | null;
+  size: number | null;
+  url: string | null;
+}
+
+export interface MessageModel {
+  sourceId: string;
+  /** Native id, carrying the conversation where the vendor's routes need it. */
+  nativeId: string;
+  conversationNativeId: string;
+  content: string | null;
+  sentAt: Date | null;
+  readAt: Date | null;
+  direction: MessageDirection;
+  private: boolean;
+  /** The sender when the payload embeds it. */
+  sender: ParticipantModel | null;
+  /** Otherwise the sender's native participant id, resolved through {@link ConnectorSession.loadParticipant}. */
+  senderRef?: string | null;
+  attachments: AttachmentModel[];
+}
+
+export interface ConversationModel {
+  sourceId: string;
+  nativeId: string;
+  subject: string | null;
+  status: ConversationStatus;
+  channel: string | null;
+  createdAt: Date | null;
+  updatedAt: Date | null;
+  lastMessageAt: Date | null;
+  /**
+   * Unread incoming messages; null where the source has no read state; undefined means "ask
+   * {@link ConnectorSession.loadUnreadCount}" (sources that derive it from messages, like Protocol).
+   */
+  unreadCount: number | null | undefined;
+  muted: boolean;
+  pinned: boolean;
+  archived: boolean;
+  labels: string[];
+  /** Participants when the payload has them; null means "ask {@link ConnectorSession.loadParticipants}". */
+  participants: ParticipantModel[] | null;
+  /** The newest message when the payload has it; undefined means "ask {@link ConnectorSession.loadLastMessage}". */
+  lastMessage?: MessageModel | null;
+}
+
+export interface SourceCapabilities {
+  unreadCounts: boolean;
+  exactUnreadCounts: boolean;
+  markRead: boolean;
+  markUnread: boolean;
+  createConversation: boolean;
+  updateConversation: boolean;
+  deleteConversation: boolean;
+  sendMessage: boolean;
+  editMessage: boolean;
+  deleteMessage: boolean;
+  attachments: boolean;
+  /** Largest attachment in bytes (when `attachments`). */
+  maxAttachmentSize: number | null;
+  uploadMode: 'SIGNED' | 'INLINE' | null;
+  mute: boolean;
+  pin: boolean;
+  archive: boolean;
+  labels: boolean;
+  privateMessages: boolean;
+  /** Statuses `updateConversation({ status })` accepts. */
+  settableStatuses: ConversationStatus[];
+  /** Which fields of {@link UpdateConversationPatch} the source can change (besides status/muted/pinned/archived/labels). */
+  editableSubject: boolean;
+  realtime: RealtimeMode;
+}
+
+export type SourceHealthStatus = 'UP' | 'DEGRADED' | 'DOWN' | 'UNKNOWN';
+export interface SourceHealthModel {
+  status: SourceHealthStatus;
+  lastSuccessAt: Date | null;
+  lastFailureAt: Date | null;
+  lastErrorCode: string | null;
+  circuit: 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+}
+
+export interface SourceModel {
+  id: string;
+  kind: SourceKind;
+  name: string;
+  capabilities: SourceCapabilities;
+}
+
+export interface SourceUnreadModel {
+  sourceId: string;
+  total: number;
+  conversationsWithUnread: number;
+}
+export interface UnreadCountModel {
+  total: number;
+  conversationsWithUnread: number;
+  bySource: SourceUnreadModel[];
+}
+
+/** The filter a connector must apply in full (the gateway applies `sources`). */
+export interface ConversationFilterInput {
+  status?: ConversationStatus[] | null;
+  unreadOnly?: boolean | null;
+  /** Native participant id in this source. */
+  participantNativeId?: string | null;
+  /** Any of these labels. */
+  labels?: string[] | null;
+  /** Case-insensitive text, matched against subject, participant names/emails and, where the vendor searches them, message contents. */
+  search?: string | null;
+}
+
+export interface ListConversationsRequest {
+  /** Position in this source's filtered, ordered stream (0 = newest). */
+  offset: number;
+  /** How many to return (at most 100 plus one look-ahead). */
+  limit: number;
+  filter: ConversationFilterInput;
+}
+export interface ConversationPage {
+  items: ConversationModel[];
+  /** Number of conversations matching the filter in this source. */
+  total: number;
+}
+
+/** Relay-style request over one conversation's messages; cursors are the connector's own. */
+export interface MessagePageRequest {
+  first?: number | null;
+  after?: string | null;
+  last?: number | null;
+  before?: string | null;
+}
+export interface MessagePage {
+  /** Oldest to newest. */
+  items: Array<{ cursor: string; message: MessageModel }>;
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  totalCount: number | null;
+}
+
+/** A file the gateway staged, handed to INLINE connectors. */
+export interface StagedFile {
+  filename: string;
+  contentType: string;
+  data: Buffer;
+}
+
+export interface SendMessageInput {
+  conversationNativeId: string;
+  content: string;
+  private: boolean;
+  /** SIGNED sources: the vendor attachment ids returned by createAttachmentUpload. */
+  attachmentIds: string[];
+  /** INLINE sources: the staged files. */
+  files: StagedFile[];
+}
+
+export interface CreateConversationInput {
+  participantNativeIds: string[];
+  groupNativeId?: string | null;
+  subject?: string | null;
+  inboxId?: string | null;
+  channel?: string | null;
+  content?: string | null;
+  happenedAt?: Date | null;
+}
+
+export interface UpdateConversationPatch {
+  status?: ConversationStatus | null;
+  muted?: boolean | null;
+  pinned?: boolean | null;
+  archived?: boolean | null;
+  subject?: string | null;
+  labels?: string[] | null;
+  happenedAt?: Date | null;
+}
+
+export interface AttachmentUploadRequest {
+  conversationNativeId: string;
+  filename: string;
+  contentType: string;
+  size: number;
+}
+export interface AttachmentUploadModel {
+  url: string;
+  method: string;
+  fields: Array<{ name: string; value: string }>;
+  /** Native attachment id (the gateway globalizes it). */
+  attachmentNativeId: string;
+  sourceId: string;
+  expiresAt: Date;
+  maxSize: number;
+}
+
+/** Per-operation facilities the gateway gives a session. */
+export interface RequestScope {
+  /** Travels into upstream calls as `X-Request-Id`. */
+  requestId: string;
+  /** Aborts upstream calls when the operation's deadline passes or the client goes away. */
+  signal?: AbortSignal;
+  /** Records one upstream request (for `extensions.upstream` and metrics). */
+  recordUpstream?: (call: UpstreamCall) => void;
+}
+export interface UpstreamCall {
+  sourceId: string;
+  method: string;
+  path: string;
+  status: number | null;
+  ms: number;
+  error?: string;
+}
+
+/**
+ * One operation's view of a source. Loaders are per session. Methods a source cannot support throw
+ * UNSUPPORTED_OPERATION (extend `UnsupportedSession` to get that for free).
+ */
+export interface ConnectorSession {
+  listConversations(req: ListConversationsRequest): Promise<ConversationPage>;
+  /** Batched (DataLoader); null when it does not exist. */
+  loadConversation(nativeId: string): Promise<ConversationModel | null>;
+  loadParticipants(conversation: ConversationModel): Promise<ParticipantModel[]>;
+  /** Batched; null when unknown. */
+  loadParticipant(nativeId: string): Promise<ParticipantModel | null>;
+  loadLastMessage(conversation: ConversationModel): Promise<MessageModel | null>;
+  /** Only called when `conversation.unreadCount` is undefined. */
+  loadUnreadCount?(conversation: ConversationModel): Promise<number | null>;
+  loadMessage(nativeId: string): Promise<MessageModel | null>;
+  listMessages(conversationNativeId: string, req: MessagePageRequest): Promise<MessagePage>;
+  /** Null where the source has no read state. */
+  unreadCount(): Promise<SourceUnreadModel | null>;
+
+  sendMessage(input: SendMessageInput): Promise<MessageModel>;
+  createConversation(input: CreateConversationInput): Promise<ConversationModel>;
+  updateConversation(nativeId: string, patch: UpdateConversationPatch): Promise<ConversationModel>;
+  deleteConversation(nativeId: string): Promise<void>;
+  editMessage(nativeId: string, content: string): Promise<MessageModel>;
+  deleteMessage(nativeId: string): Promise<void>;
+  markRead(nativeId: string): Promise<ConversationModel>;
+  markUnread(nativeId: string): Promise<ConversationModel>;
+  /** SIGNED sources only. */
+  createAttachmentUpload(req: AttachmentUploadRequest): Promise<AttachmentUploadModel>;
+}
+
+/** A change a source noticed by itself (webhook or poll), for the live engine. */
+export interface SourceChange {
+  sourceId: string;
+  conversationNativeId: string | null;
+  /** Vendor event id, for deduplication. */
+  eventId?: string;
+}
+
+export interface WebhookRequest {
+  headers: Record<string, string | string[] | undefined>;
+  rawBody: Buffer;
+  /** Query string parameters (Chatwoot's secret token travels here). */
+  query: Record<string, string>;
+}
+
+/** One configured backend. */
+export interface Connector {
+  readonly id: string;
+  readonly kind: SourceKind;
+  readonly name: string;
+  readonly capabilities: SourceCapabilities;
+  openSession(scope: RequestScope): ConnectorSession;
+  health(): SourceHealthModel;
+  /**
+   * WEBHOOK sources: authenticate and parse one delivery. Throws FORBIDDEN (bad signature/token) or
+   * BAD_USER_INPUT (malformed); returns the changes it implies.
+   */
+  parseWebhook?(req: WebhookRequest): SourceChange[];
+  /** Releases timers and sockets. */
+  close?(): Promise<void>;
+}
+
+export type { GatewayError };
+
+const collator = new Intl.Collator('en', { numeric: true });
+
+/** The inbox order: lastMessageAt descending (null last), then native id ascending, numeric-aware. */
+export function compareConversations(
+  a: Pick<ConversationModel, 'lastMessageAt' | 'nativeId'>,
+  b: Pick<ConversationModel, 'lastMessageAt' | 'nativeId'>,
+): number {
+  const ta = a.lastMessageAt?.getTime() ?? null;
+  const tb = b.lastMessageAt?.getTime() ?? null;
+  if (ta !== tb) {
+    if (ta === null) return 1;
+    if (tb === null) return -1;
+    return tb - ta;
+  }
+  return collator.compare(a.nativeId, b.nativeId);
+}

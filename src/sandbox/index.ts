@@ -1,0 +1,135 @@
+import type { SourceConfig } from '../config/schema';
+import type { SourceKind } from '../connectors/types';
+import type { EmulatorHandle, ServeOptions } from './kit/server';
+import { startPixiesetEmulator, PIXIESET_SANDBOX_CREDENTIALS } from './pixieset';
+import { startMonicaEmulator, MONICA_SANDBOX_TOKEN } from './monica';
+
+/**
+ * The sandbox: one emulator per vendor, speaking that vendor's real API on loopback. Started by the embedded
+ * default (`npm start` with no config) and by tests (port 0). Never imported by production code paths other
+ * than the embedded-default entry point.
+ */
+
+/** What every vendor emulator's start function accepts. */
+export interface EmulatorStartOptions extends ServeOptions {
+  /** Demo dataset size multiplier. @default 1 */
+  scale?: number;
+  /** PRNG seed for the demo data. @default 1 */
+  seed?: number;
+  /** Where to post webhooks (vendors that send them); read at delivery time. */
+  webhook?: () => { url: string; secret?: string } | null;
+  /** Override the vendor's own rate limit (requests a minute), e.g. for load tests. @default the vendor's */
+  rateLimitPerMinute?: number;
+}
+
+interface VendorEntry {
+  kind: SourceKind;
+  /** Source id in the embedded config. */
+  id: string;
+  name: string;
+  /** Fixed loopback port in the embedded default. */
+  defaultPort: number;
+  start: (opts: EmulatorStartOptions) => Promise<EmulatorHandle>;
+  /** The source config that points the gateway at this emulator. */
+  sourceConfig: (emulatorUrl: string) => SourceConfig;
+}
+
+/** Adding a vendor to the sandbox: one entry here. */
+export const VENDORS: VendorEntry[] = [
+  {
+    kind: 'PIXIESET',
+    id: 'pixieset',
+    name: 'Pixieset Studio',
+    defaultPort: 4101,
+    start: startPixiesetEmulator,
+    sourceConfig: (url) => ({
+      id: 'pixieset',
+      kind: 'PIXIESET',
+      name: 'Pixieset Studio',
+      baseUrl: `${url}/api/v1`,
+      credentials: PIXIESET_SANDBOX_CREDENTIALS,
+      timeoutMs: 5000,
+      pollIntervalMs: 2000,
+      retries: 2,
+    }),
+  },
+  {
+    kind: 'MONICA',
+    id: 'monica',
+    name: 'Monica CRM',
+    defaultPort: 4104,
+    start: startMonicaEmulator,
+    sourceConfig: (url) => ({
+      id: 'monica',
+      kind: 'MONICA',
+      name: 'Monica CRM',
+      baseUrl: `${url}/api`,
+      credentials: { token: MONICA_SANDBOX_TOKEN },
+      timeoutMs: 5000,
+      pollIntervalMs: 5000,
+      retries: 2,
+    }),
+  },
+];
+
+export interface SandboxOptions {
+  /** Use each vendor's fixed default port instead of port 0. @default false */
+  fixedPorts?: boolean;
+  host?: string;
+  scale?: number;
+  seed?: number;
+  /** Only these kinds. @default all */
+  kinds?: SourceKind[];
+}
+
+export interface Sandbox {
+  emulators: Map<string, EmulatorHandle>;
+  /** Source configs pointing at the running emulators, in VENDORS order. */
+  sourceConfigs: SourceConfig[];
+  /** Points webhook-sending emulators at the gateway (`<base>/webhooks/<source id>`); set after the gateway listens. */
+  setWebhookBase(base: string | null): void;
+  close(): Promise<void>;
+}
+
+export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  let webhookBase: string | null = null;
+  const emulators = new Map<string, EmulatorHandle>();
+  const sourceConfigs: SourceConfig[] = [];
+  try {
+    for (const v of VENDORS) {
+      if (opts.kinds && !opts.kinds.includes(v.kind)) continue;
+      const probe = v.sourceConfig('http://127.0.0.1');
+      const handle = await v.start({
+        port: opts.fixedPorts ? v.defaultPort : 0,
+        host: opts.host,
+        scale: opts.scale,
+        seed: opts.seed,
+        webhook: () => (webhookBase ? { url: webhookUrlFor(webhookBase, probe), secret: webhookSecretOf(probe) } : null),
+      });
+      emulators.set(v.id, handle);
+      sourceConfigs.push(v.sourceConfig(handle.url));
+    }
+  } catch (e) {
+    await Promise.all([...emulators.values()].map((h) => h.close()));
+    throw e;
+  }
+  return {
+    emulators,
+    sourceConfigs,
+    setWebhookBase: (base) => {
+      webhookBase = base;
+    },
+    close: async () => {
+      await Promise.all([...emulators.values()].map((h) => h.close()));
+    },
+  };
+}
+
+function webhookSecretOf(cfg: SourceConfig): string | undefined {
+  return cfg.kind === 'PROTOCOL' ? cfg.webhookSecret : undefined;
+}
+
+function webhookUrlFor(base: string, cfg: SourceConfig): string {
+  const url = `${base.replace(/\/$/, '')}/webhooks/${cfg.id}`;
+  return cfg.kind === 'CHATWOOT' && cfg.webhookToken ? `${url}?token=${encodeURIComponent(cfg.webhookToken)}` : url;
+}

@@ -1,0 +1,193 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+
+/** One entry of an emulator's request log (the vendor's own paths only, never `/__sandbox/`). */
+export interface RequestLogEntry {
+  method: string;
+  path: string;
+  query: Record<string, unknown>;
+  status: number;
+  at: number;
+}
+
+/**
+ * Fault knobs, set through `POST /__sandbox/faults` (issue 6 drives them from tests).
+ * They apply to the vendor's own paths only.
+ */
+export interface Faults {
+  /** Added latency per request, in ms. */
+  latencyMs?: number;
+  /** Fraction (0..1) of requests answered with HTTP 500. */
+  errorRate?: number;
+  /** Never answer. */
+  hang?: boolean;
+  /** Answer 429 with this Retry-After (seconds). */
+  rateLimitRetryAfter?: number;
+  /** Answer 200 with a truncated JSON body. */
+  malformed?: boolean;
+  /** Destroy the socket without answering. */
+  refuse?: boolean;
+}
+
+/** What each vendor emulator adds to the shared control API. */
+export interface VendorControls {
+  /** Back to the seeded demo data. */
+  reset(): void;
+  /** A client writes into a conversation (a random one when no id is given); returns the vendor's message. */
+  simulateIncoming(input: { conversationId?: string; content?: string }): unknown;
+  /** Somebody reads the conversation in the vendor's own UI (no-op for vendors without read state). */
+  simulateRead(input: { conversationId: string }): unknown;
+  /** The vendor's own unread state, to compare with what the gateway pushes. */
+  unreadState(): { total: number; conversationsWithUnread: number } | null;
+}
+
+export interface EmulatorHandle {
+  readonly name: string;
+  /** Base URL of the server, e.g. `http://127.0.0.1:4101` (vendor paths are below it). */
+  readonly url: string;
+  requests(): RequestLogEntry[];
+  clearRequests(): void;
+  setFaults(f: Faults): void;
+  readonly controls: VendorControls;
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  /** @default 0 (any free port) */
+  port?: number;
+  /** @default 127.0.0.1 */
+  host?: string;
+  faults?: Faults;
+}
+
+/**
+ * Serves a vendor emulator: a request log, fault knobs and the `/__sandbox/` control API in front of the
+ * vendor's own routes (`mount`). Control API:
+ * - `GET /__sandbox/requests`, `DELETE /__sandbox/requests`
+ * - `POST /__sandbox/reset`
+ * - `POST /__sandbox/simulate/incoming` `{conversationId?, content?}`
+ * - `POST /__sandbox/simulate/read` `{conversationId}`
+ * - `GET /__sandbox/unread`
+ * - `POST /__sandbox/faults` (a Faults object; `{}` clears)
+ */
+export async function serveEmulator(
+  name: string,
+  mount: (app: Express, self: () => EmulatorHandle) => VendorControls,
+  opts: ServeOptions = {},
+): Promise<EmulatorHandle> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const log: RequestLogEntry[] = [];
+  let faults: Faults = { ...opts.faults };
+  const sockets = new Set<Socket>();
+
+  app.use('/__sandbox', express.json());
+  app.get('/__sandbox/requests', (_req, res) => {
+    res.json(log);
+  });
+  app.delete('/__sandbox/requests', (_req, res) => {
+    log.length = 0;
+    res.status(204).end();
+  });
+  app.post('/__sandbox/reset', (_req, res) => {
+    controls.reset();
+    log.length = 0;
+    faults = {};
+    res.status(204).end();
+  });
+  app.post('/__sandbox/simulate/incoming', (req, res) => {
+    res.status(201).json(controls.simulateIncoming(req.body ?? {}));
+  });
+  app.post('/__sandbox/simulate/read', (req, res) => {
+    res.json(controls.simulateRead(req.body ?? {}) ?? null);
+  });
+  app.get('/__sandbox/unread', (_req, res) => {
+    res.json(controls.unreadState());
+  });
+  app.post('/__sandbox/faults', (req, res) => {
+    faults = { ...(req.body as Faults) };
+    res.json(faults);
+  });
+
+  // Request log and faults for the vendor's paths.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (req.path.startsWith('/__sandbox')) return next();
+    const entry: RequestLogEntry = { method: req.method, path: req.path, query: { ...req.query }, status: 0, at: Date.now() };
+    log.push(entry);
+    if (log.length > 100_000) log.splice(0, log.length - 50_000);
+    res.on('finish', () => {
+      entry.status = res.statusCode;
+    });
+    const f = faults;
+    if (f.refuse) {
+      req.socket.destroy();
+      return;
+    }
+    if (f.hang) return;
+    const go = () => {
+      if (f.rateLimitRetryAfter !== undefined) {
+        res.status(429).set('retry-after', String(f.rateLimitRetryAfter)).type('text/plain').send('Retry later\n');
+        return;
+      }
+      if (f.errorRate && Math.random() < f.errorRate) {
+        res.status(500).json({ error: 'Internal Server Error' });
+        return;
+      }
+      if (f.malformed) {
+        res.status(200).type('application/json').send('{"data": [{"id": "trunc');
+        return;
+      }
+      next();
+    };
+    if (f.latencyMs) setTimeout(go, f.latencyMs);
+    else go();
+  });
+
+  let handle!: EmulatorHandle;
+  const controls = mount(app, () => handle);
+
+  const server: Server = createServer(app);
+  server.keepAliveTimeout = 5000;
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+  handle = {
+    name,
+    url,
+    controls,
+    requests: () => [...log],
+    clearRequests: () => {
+      log.length = 0;
+    },
+    setFaults: (f) => {
+      faults = { ...f };
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  return handle;
+}
+
+/** Fire-and-forget webhook delivery, as vendors do it (a POST with a JSON body and a short timeout). */
+export function deliverWebhook(url: string, body: string, headers: Record<string, string> = {}): void {
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+    signal: AbortSignal.timeout(5000),
+  }).catch(() => {
+    // Vendors do not retry (Chatwoot: contracts/README.md §3); a lost delivery is the receiver's problem.
+  });
+}

@@ -1,0 +1,334 @@
+import express, { type Express, type Request, type Response } from 'express';
+import busboy from 'busboy';
+import type { EmulatorStartOptions } from '../index';
+import { serveEmulator, type EmulatorHandle, type VendorControls } from '../kit/server';
+import { PHOTOGRAPHER, PixiesetState, type PxConversation, type PxMessage } from './state';
+
+/**
+ * Emulator of Pixieset Studio's conversation endpoints (seed 000, contracts §1), under `/api/v1`, plus the
+ * S3-style upload target it signs policies for, under `/storage`.
+ */
+
+/** The session the embedded default logs in with. */
+export const PIXIESET_SANDBOX_CREDENTIALS = {
+  sessionCookie: 'session_cookie=sandbox-pixieset-session',
+  csrfToken: 'sandbox-pixieset-csrf',
+};
+/** contracts §1: the 413 error carries max_size 10485760. */
+export const PIXIESET_MAX_FILE_SIZE = 10 * 1024 * 1024;
+const UPLOAD_TTL_MS = 15 * 60_000;
+
+/** contracts §1: ISO-8601 UTC with microseconds, Laravel's serialization. */
+const ts = (d: Date | null) => (d ? d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') : null);
+
+export async function startPixiesetEmulator(opts: EmulatorStartOptions = {}): Promise<EmulatorHandle> {
+  const state = new PixiesetState(opts.scale ?? 1, opts.seed ?? 1);
+  return serveEmulator('pixieset', (app, self) => mount(app, state, () => self().url), opts);
+}
+
+function mount(app: Express, state: PixiesetState, baseUrl: () => string): VendorControls {
+  const attachmentJson = (id: string) => {
+    const a = state.attachments.get(id);
+    if (!a) return null;
+    return {
+      id: a.id,
+      filename: a.filename,
+      file_size: a.file_size,
+      content_type: a.content_type,
+      url: `${baseUrl()}/storage/attachments/${a.id}/${encodeURIComponent(a.filename)}`,
+    };
+  };
+  const messageJson = (m: PxMessage) => ({
+    id: m.id,
+    conversation_id: m.conversation_id,
+    content: m.content,
+    sent_at: ts(m.sent_at),
+    sender_type: m.sender_type,
+    sender_id: m.sender_id,
+    read_at: ts(m.read_at),
+    attachments: m.attachment_ids.map(attachmentJson).filter((a) => a !== null),
+  });
+  const participantsJson = (c: PxConversation, detail: boolean) => {
+    const client = state.clients.get(c.client_id);
+    const out: Array<Record<string, unknown>> = [];
+    if (client) {
+      out.push({
+        id: client.id,
+        name: `${client.first_name} ${client.last_name}`,
+        email: client.email,
+        type: 'client',
+        ...(detail ? { avatar_color: client.avatar_color } : {}),
+      });
+    }
+    out.push({ id: PHOTOGRAPHER.id, name: PHOTOGRAPHER.name, email: PHOTOGRAPHER.email, type: 'photographer' });
+    return out;
+  };
+  // The list shape of seed 000 has no created_at/updated_at; the detail shape has them (contracts §1).
+  const listJson = (c: PxConversation, withMessages: boolean) => ({
+    id: c.id,
+    client_id: c.client_id,
+    subject: c.subject,
+    last_message_at: ts(c.last_message_at),
+    unread_count: state.unreadOf(c),
+    status: c.status,
+    participants: participantsJson(c, false),
+    // [inferred] the list embeds the newest message only (the seed's example shows one), the detail all of them.
+    ...(withMessages ? { messages: c.messages.slice(-1).map(messageJson) } : {}),
+  });
+  const detailJson = (c: PxConversation, withMessages: boolean) => ({
+    id: c.id,
+    client_id: c.client_id,
+    subject: c.subject,
+    created_at: ts(c.created_at),
+    updated_at: ts(c.updated_at),
+    last_message_at: ts(c.last_message_at),
+    status: c.status,
+    unread_count: state.unreadOf(c),
+    participants: participantsJson(c, true),
+    ...(withMessages ? { messages: c.messages.map(messageJson) } : {}),
+  });
+  const bool = (v: unknown, dflt: boolean) => (v === undefined ? dflt : v === 'true' || v === '1');
+
+  const api = express.Router();
+  api.use(express.json({ limit: '1mb' }));
+  // Auth: a session cookie on every call, X-CSRF-Token on writes (contracts §1, trozz auth page).
+  api.use((req, res, next) => {
+    const cookie = req.get('cookie') ?? '';
+    if (!cookie.split(/;\s*/).includes(PIXIESET_SANDBOX_CREDENTIALS.sessionCookie)) {
+      res.status(401).json({ error: 'Unauthorized', message: 'Session expired or invalid' });
+      return;
+    }
+    if (req.method !== 'GET' && req.get('x-csrf-token') !== PIXIESET_SANDBOX_CREDENTIALS.csrfToken) {
+      res.status(403).json({ error: 'Forbidden', message: 'Insufficient permissions' });
+      return;
+    }
+    next();
+  });
+
+  const notFound = (res: Response) => res.status(404).json({ error: 'Conversation not found', code: 'CONVERSATION_NOT_FOUND' });
+  const denied = (res: Response) => res.status(403).json({ error: 'Access denied to conversation', code: 'ACCESS_DENIED' });
+
+  api.get('/conversations/unread/count', (_req, res) => {
+    let unread = 0;
+    let withUnread = 0;
+    for (const c of state.visible()) {
+      const n = state.unreadOf(c);
+      unread += n;
+      if (n > 0) withUnread++;
+    }
+    res.json({ data: { unread_count: unread, conversations_with_unread: withUnread } });
+  });
+
+  api.get('/conversations', (req, res) => {
+    const page = Math.max(1, Number.parseInt(String(req.query.page ?? '1'), 10) || 1);
+    // Undocumented maximum; 100 as on /clients/search (contracts §1).
+    const perPage = Math.min(100, Math.max(1, Number.parseInt(String(req.query.page_size ?? '25'), 10) || 25));
+    let items = state.visible();
+    if (typeof req.query.client_id === 'string') items = items.filter((c) => c.client_id === req.query.client_id);
+    const status = req.query.message_status;
+    // [inferred] "inbox" is the active conversations; "archived" and "unread" behave as their names say.
+    if (status === 'inbox') items = items.filter((c) => c.status === 'active');
+    else if (status === 'archived') items = items.filter((c) => c.status === 'archived');
+    else if (status === 'unread') items = items.filter((c) => state.unreadOf(c) > 0);
+    const total = items.length;
+    const lastPage = Math.max(1, Math.ceil(total / perPage));
+    const slice = items.slice((page - 1) * perPage, page * perPage);
+    const withMessages = bool(req.query.message, false);
+    res.json({
+      data: slice.map((c) => listJson(c, withMessages)),
+      meta: { current_page: page, per_page: perPage, total, last_page: lastPage },
+    });
+  });
+
+  api.get('/conversations/:id', (req: Request<{ id: string }>, res) => {
+    const c = state.conversations.get(req.params.id);
+    if (!c) return notFound(res);
+    if (c.foreign) return denied(res);
+    res.json({ data: detailJson(c, bool(req.query.messages, true)) });
+  });
+
+  api.post('/conversation_messages', (req, res) => {
+    const body = (req.body ?? {}) as { conversation_id?: unknown; content?: unknown; attachment_ids?: unknown };
+    if (typeof body.conversation_id !== 'string') {
+      res.status(422).json({ error: 'The conversation_id field is required.', code: 'VALIDATION_ERROR' });
+      return;
+    }
+    const c = state.conversations.get(body.conversation_id);
+    if (!c) return notFound(res);
+    if (c.foreign) return denied(res);
+    const ids = Array.isArray(body.attachment_ids) ? body.attachment_ids.filter((x): x is string => typeof x === 'string') : [];
+    if (typeof body.content !== 'string' || (body.content.trim() === '' && ids.length === 0)) {
+      res.status(422).json({ error: 'The content field is required.', code: 'VALIDATION_ERROR' });
+      return;
+    }
+    for (const id of ids) {
+      if (!state.attachments.get(id)?.data) {
+        res.status(422).json({ error: `Attachment ${id} has not been uploaded.`, code: 'VALIDATION_ERROR' });
+        return;
+      }
+    }
+    const msg = state.addMessage(c, {
+      content: body.content,
+      sent_at: new Date(),
+      read_at: null,
+      sender_type: 'photographer',
+      sender_id: PHOTOGRAPHER.id,
+      attachment_ids: ids,
+    });
+    // Replying reads the thread, as in the Studio UI.
+    state.markRead(c);
+    res.status(201).json({ data: messageJson(msg) });
+  });
+
+  api.get('/conversation_message_attachments/upload_url', (req, res) => {
+    const filename = String(req.query.filename ?? '');
+    const contentType = String(req.query.content_type ?? '');
+    const size = Number(req.query.file_size);
+    if (!filename || !contentType || !Number.isInteger(size) || size < 0) {
+      res.status(422).json({ error: 'filename, content_type and file_size are required.', code: 'VALIDATION_ERROR' });
+      return;
+    }
+    if (size > PIXIESET_MAX_FILE_SIZE) {
+      res.status(413).json({ error: 'File size exceeds maximum allowed', code: 'FILE_TOO_LARGE', max_size: PIXIESET_MAX_FILE_SIZE });
+      return;
+    }
+    const id = state.randomId('att_');
+    state.attachments.set(id, { id, filename, file_size: size, content_type: contentType, data: null });
+    const key = `attachments/${id}`;
+    const expiration = new Date(Date.now() + UPLOAD_TTL_MS);
+    const date = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const policy = Buffer.from(
+      JSON.stringify({
+        expiration: expiration.toISOString(),
+        conditions: [{ key }, { 'Content-Type': contentType }, ['content-length-range', 0, size]],
+      }),
+    ).toString('base64');
+    res.json({
+      data: {
+        upload_url: `${baseUrl()}/storage/upload`,
+        attachment_id: id,
+        upload_fields: {
+          key,
+          'Content-Type': contentType,
+          policy,
+          'x-amz-algorithm': 'AWS4-HMAC-SHA256',
+          'x-amz-credential': `SANDBOXKEY/${date.slice(0, 8)}/us-east-1/s3/aws4_request`,
+          'x-amz-date': date,
+          'x-amz-signature': state.sign(policy),
+        },
+        method: 'POST',
+      },
+    });
+  });
+
+  // Client records: GET /clients/{client_id} (trozz "Clients & CRM" page) for phone numbers.
+  api.get('/clients/:id', (req: Request<{ id: string }>, res) => {
+    const c = state.clients.get(req.params.id);
+    if (!c) {
+      res.status(404).json({ error: 'Client not found', code: 'CLIENT_NOT_FOUND' });
+      return;
+    }
+    res.json({ data: c });
+  });
+
+  app.use('/api/v1', api);
+
+  // The signed-POST upload target (S3 presigned POST semantics: XML errors, 204 on success).
+  const s3Error = (res: Response, status: number, code: string, message: string) =>
+    res.status(status).type('application/xml').send(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`);
+  app.post('/storage/upload', (req, res) => {
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({ headers: req.headers, limits: { fileSize: PIXIESET_MAX_FILE_SIZE + 1, files: 1 } });
+    } catch {
+      s3Error(res, 400, 'MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data.');
+      return;
+    }
+    const fields: Record<string, string> = {};
+    const chunks: Buffer[] = [];
+    let truncated = false;
+    let sawFile = false;
+    bb.on('field', (name, value) => {
+      fields[name] = value;
+    });
+    bb.on('file', (_name, stream) => {
+      sawFile = true;
+      stream.on('data', (d: Buffer) => chunks.push(d));
+      stream.on('limit', () => {
+        truncated = true;
+      });
+    });
+    bb.on('error', () => s3Error(res, 400, 'MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data.'));
+    bb.on('close', () => {
+      const policy = fields.policy ?? '';
+      if (!sawFile) return s3Error(res, 400, 'InvalidArgument', 'POST requires exactly one file upload per request.');
+      if (!policy || fields['x-amz-signature'] !== state.sign(policy)) {
+        return s3Error(res, 403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
+      }
+      let doc: { expiration: string; conditions: unknown[] };
+      try {
+        doc = JSON.parse(Buffer.from(policy, 'base64').toString('utf8')) as typeof doc;
+      } catch {
+        return s3Error(res, 400, 'InvalidPolicyDocument', 'Invalid Policy: Invalid JSON.');
+      }
+      if (Date.parse(doc.expiration) < Date.now()) return s3Error(res, 403, 'AccessDenied', 'Invalid according to Policy: Policy expired.');
+      const keyCond = doc.conditions.find((c): c is { key: string } => typeof c === 'object' && c !== null && 'key' in c);
+      if (!keyCond || fields.key !== keyCond.key) {
+        return s3Error(res, 403, 'AccessDenied', 'Invalid according to Policy: Policy Condition failed: ["eq", "$key"]');
+      }
+      const range = doc.conditions.find((c): c is [string, number, number] => Array.isArray(c) && c[0] === 'content-length-range');
+      const data = Buffer.concat(chunks);
+      if (truncated || (range && data.length > range[2])) {
+        return s3Error(res, 400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size');
+      }
+      const id = keyCond.key.replace(/^attachments\//, '');
+      const att = state.attachments.get(id);
+      if (!att) return s3Error(res, 403, 'AccessDenied', 'Unknown key.');
+      att.data = data;
+      att.file_size = data.length;
+      res.status(204).end();
+    });
+    req.pipe(bb);
+  });
+  app.get('/storage/attachments/:id/:name', (req: Request<{ id: string; name: string }>, res) => {
+    const a = state.attachments.get(req.params.id);
+    if (!a?.data) {
+      s3Error(res, 404, 'NoSuchKey', 'The specified key does not exist.');
+      return;
+    }
+    res.type(a.content_type).send(a.data);
+  });
+
+  return {
+    reset: () => state.reset(),
+    simulateIncoming: ({ conversationId, content }) => {
+      const list = state.visible().filter((c) => c.status === 'active');
+      const conv = conversationId ? state.conversations.get(conversationId) : list[Math.floor(Math.random() * list.length)];
+      if (!conv || conv.foreign) return { error: 'Conversation not found' };
+      const msg = state.addMessage(conv, {
+        content: content ?? 'Hi! Just checking in about our session.',
+        sent_at: new Date(),
+        read_at: null,
+        sender_type: 'client',
+        sender_id: conv.client_id,
+        attachment_ids: [],
+      });
+      return { data: messageJson(msg) };
+    },
+    simulateRead: ({ conversationId }) => {
+      const conv = state.conversations.get(conversationId);
+      if (conv) state.markRead(conv);
+      return conv ? { data: detailJson(conv, false) } : null;
+    },
+    unreadState: () => {
+      let total = 0;
+      let withUnread = 0;
+      for (const c of state.visible()) {
+        const n = state.unreadOf(c);
+        total += n;
+        if (n > 0) withUnread++;
+      }
+      return { total, conversationsWithUnread: withUnread };
+    },
+  };
+}

@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto';
+import type { MutationResolvers } from '../__generated__/resolvers-types';
+import type { StagedFile } from '../../connectors/types';
+import { badInput, fileTooLarge, unsupported } from '../../errors';
+import type { GatewayContext } from '../../server/context';
+import { toGlobalId } from '../ids';
+import { requireCapability, resolveId } from './shared';
+
+const MAX_CONTENT = 65_536;
+const STAGED = 'staged:';
+
+/** After a write: push live updates without delaying the answer. */
+function touch(ctx: GatewayContext, sourceId: string, conversationNativeId: string | null) {
+  void ctx.services.live.touch(sourceId, conversationNativeId);
+}
+
+/** Runs once per (API key, mutation, idempotency key); a repeat with other input is BAD_USER_INPUT. */
+function idempotent<T>(ctx: GatewayContext, mutation: string, key: string | null | undefined, input: unknown, fn: () => Promise<T>): Promise<T> {
+  if (!key) return fn();
+  if (key.length > 255) throw badInput('"idempotencyKey" must be at most 255 characters.', 'idempotencyKey');
+  const fingerprint = createHash('sha256').update(JSON.stringify(input)).digest('hex');
+  return ctx.services.idempotency.run(`${ctx.viewer.keyName}\u0000${mutation}\u0000${key}`, fingerprint, fn);
+}
+
+export const Mutation: MutationResolvers = {
+  sendMessage: async (_p, { input }, ctx) => {
+    const conv = resolveId(ctx, input.conversationId, 'Conversation', 'input.conversationId');
+    const caps = conv.connector.capabilities;
+    requireCapability(conv.connector, caps.sendMessage, 'sendMessage');
+    if (input.private && !caps.privateMessages) throw unsupported(conv.sourceId, 'private messages');
+    if (input.content.length > MAX_CONTENT) throw badInput(`"content" must be at most ${MAX_CONTENT} characters.`, 'input.content');
+    const attachmentIds = input.attachmentIds ?? [];
+    if (attachmentIds.length > 0) requireCapability(conv.connector, caps.attachments, 'attachments');
+    if (input.content.trim() === '' && attachmentIds.length === 0) {
+      throw badInput('A message needs content or at least one attachment.', 'input.content');
+    }
+    const vendorIds: string[] = [];
+    const files: StagedFile[] = [];
+    const stagedIds: string[] = [];
+    for (const id of attachmentIds) {
+      const a = resolveId(ctx, id, 'Attachment', 'input.attachmentIds');
+      if (a.sourceId !== conv.sourceId) throw badInput('Attachments must belong to the conversation\'s source.', 'input.attachmentIds');
+      if (caps.uploadMode === 'INLINE') {
+        const staged = a.nativeId.startsWith(STAGED) ? ctx.services.staging.get(a.nativeId.slice(STAGED.length)) : undefined;
+        if (!staged || staged.keyName !== ctx.viewer.keyName || staged.conversationNativeId !== conv.nativeId) {
+          throw badInput(`Attachment ${id} is unknown or expired; create it with createAttachmentUpload.`, 'input.attachmentIds');
+        }
+        if (!staged.file) throw badInput(`Attachment ${id} has not been uploaded yet.`, 'input.attachmentIds');
+        files.push(staged.file);
+        stagedIds.push(staged.id);
+      } else {
+        vendorIds.push(a.nativeId);
+      }
+    }
+    const msg = await idempotent(ctx, 'sendMessage', input.idempotencyKey, { ...input, idempotencyKey: undefined }, () =>
+      ctx.session(conv.sourceId).sendMessage({
+        conversationNativeId: conv.nativeId,
+        content: input.content,
+        private: input.private ?? false,
+        attachmentIds: vendorIds,
+        files,
+      }),
+    );
+    for (const id of stagedIds) ctx.services.staging.consume(id);
+    touch(ctx, conv.sourceId, conv.nativeId);
+    return msg;
+  },
+
+  createConversation: async (_p, { input }, ctx) => {
+    const connector = ctx.connector(resolveSourceArg(ctx, input.sourceId));
+    requireCapability(connector, connector.capabilities.createConversation, 'createConversation');
+    const participantNativeIds = (input.participantIds ?? []).map((id) => {
+      const p = resolveId(ctx, id, 'Participant', 'input.participantIds');
+      if (p.sourceId !== connector.id) throw badInput('Participants must belong to the source.', 'input.participantIds');
+      return p.nativeId;
+    });
+    const groupNativeId = input.groupId ? resolveId(ctx, input.groupId, 'Participant', 'input.groupId').nativeId : null;
+    const conv = await idempotent(ctx, 'createConversation', input.idempotencyKey, { ...input, idempotencyKey: undefined }, () =>
+      ctx.session(connector.id).createConversation({
+        participantNativeIds,
+        groupNativeId,
+        subject: input.subject,
+        inboxId: input.inboxId,
+        channel: input.channel,
+        content: input.content,
+        happenedAt: input.happenedAt,
+      }),
+    );
+    touch(ctx, connector.id, conv.nativeId);
+    return conv;
+  },
+
+  updateConversation: async (_p, { input }, ctx) => {
+    const conv = resolveId(ctx, input.id, 'Conversation', 'input.id');
+    const caps = conv.connector.capabilities;
+    requireCapability(conv.connector, caps.updateConversation, 'updateConversation');
+    if (input.status != null && !caps.settableStatuses.includes(input.status)) {
+      throw unsupported(conv.sourceId, `status ${input.status}`);
+    }
+    if (input.muted != null) requireCapability(conv.connector, caps.mute, 'mute');
+    if (input.pinned != null) requireCapability(conv.connector, caps.pin, 'pin');
+    if (input.archived != null) requireCapability(conv.connector, caps.archive, 'archive');
+    if (input.labels != null) requireCapability(conv.connector, caps.labels, 'labels');
+    if (input.subject != null) requireCapability(conv.connector, caps.editableSubject, 'subject');
+    const updated = await ctx.session(conv.sourceId).updateConversation(conv.nativeId, {
+      status: input.status,
+      muted: input.muted,
+      pinned: input.pinned,
+      archived: input.archived,
+      subject: input.subject,
+      labels: input.labels,
+      happenedAt: input.happenedAt,
+    });
+    touch(ctx, conv.sourceId, conv.nativeId);
+    return updated;
+  },
+
+  deleteConversation: async (_p, { id }, ctx) => {
+    const conv = resolveId(ctx, id, 'Conversation', 'id');
+    requireCapability(conv.connector, conv.connector.capabilities.deleteConversation, 'deleteConversation');
+    await ctx.session(conv.sourceId).deleteConversation(conv.nativeId);
+    touch(ctx, conv.sourceId, null);
+    return { id, deleted: true };
+  },
+
+  markConversationRead: async (_p, { id }, ctx) => {
+    const conv = resolveId(ctx, id, 'Conversation', 'id');
+    requireCapability(conv.connector, conv.connector.capabilities.markRead, 'markConversationRead');
+    const c = await ctx.session(conv.sourceId).markRead(conv.nativeId);
+    touch(ctx, conv.sourceId, conv.nativeId);
+    return c;
+  },
+
+  markConversationUnread: async (_p, { id }, ctx) => {
+    const conv = resolveId(ctx, id, 'Conversation', 'id');
+    requireCapability(conv.connector, conv.connector.capabilities.markUnread, 'markConversationUnread');
+    const c = await ctx.session(conv.sourceId).markUnread(conv.nativeId);
+    touch(ctx, conv.sourceId, conv.nativeId);
+    return c;
+  },
+
+  editMessage: async (_p, { input }, ctx) => {
+    const m = resolveId(ctx, input.id, 'Message', 'input.id');
+    requireCapability(m.connector, m.connector.capabilities.editMessage, 'editMessage');
+    if (input.content.length > MAX_CONTENT) throw badInput(`"content" must be at most ${MAX_CONTENT} characters.`, 'input.content');
+    const msg = await ctx.session(m.sourceId).editMessage(m.nativeId, input.content);
+    touch(ctx, m.sourceId, msg.conversationNativeId);
+    return msg;
+  },
+
+  deleteMessage: async (_p, { id }, ctx) => {
+    const m = resolveId(ctx, id, 'Message', 'id');
+    requireCapability(m.connector, m.connector.capabilities.deleteMessage, 'deleteMessage');
+    await ctx.session(m.sourceId).deleteMessage(m.nativeId);
+    touch(ctx, m.sourceId, null);
+    return { id, deleted: true };
+  },
+
+  createAttachmentUpload: async (_p, { input }, ctx) => {
+    const conv = resolveId(ctx, input.conversationId, 'Conversation', 'input.conversationId');
+    const caps = conv.connector.capabilities;
+    requireCapability(conv.connector, caps.attachments, 'attachments');
+    if (!Number.isInteger(input.size) || input.size <= 0) throw badInput('"size" must be a positive number of bytes.', 'input.size');
+    const maxSize = caps.maxAttachmentSize ?? 0;
+    // Refused before any upstream call (issue 6).
+    if (input.size > maxSize) throw fileTooLarge(conv.sourceId, input.size, maxSize);
+    const filename = input.filename.trim();
+    if (!filename || filename.length > 255 || /[/\\\u0000-\u001f]/.test(filename)) {
+      throw badInput('"filename" must be 1 to 255 characters with no path separators or control characters.', 'input.filename');
+    }
+    if (!/^[\w.+-]+\/[\w.+-]+$/.test(input.contentType)) {
+      throw badInput(`"contentType" must be a MIME type such as image/jpeg, but got "${input.contentType.slice(0, 60)}".`, 'input.contentType');
+    }
+    if (caps.uploadMode === 'SIGNED') {
+      return ctx.session(conv.sourceId).createAttachmentUpload({
+        conversationNativeId: conv.nativeId,
+        filename,
+        contentType: input.contentType,
+        size: input.size,
+      });
+    }
+    // INLINE: make sure the conversation exists before staging anything for it.
+    const exists = await ctx.session(conv.sourceId).loadConversation(conv.nativeId);
+    if (!exists) throw badInput('The conversation does not exist.', 'input.conversationId');
+    const { upload, token } = ctx.services.staging.create({
+      sourceId: conv.sourceId,
+      conversationNativeId: conv.nativeId,
+      keyName: ctx.viewer.keyName,
+      filename,
+      contentType: input.contentType,
+      size: input.size,
+      maxSize,
+    });
+    return {
+      sourceId: conv.sourceId,
+      url: `${ctx.publicBaseUrl}/uploads/${upload.id}`,
+      method: 'POST',
+      fields: [{ name: 'token', value: token }],
+      attachmentNativeId: `${STAGED}${upload.id}`,
+      expiresAt: upload.expiresAt,
+      maxSize: input.size,
+    };
+  },
+};
+
+/** `sourceId` arguments take the Source id as listed in Query.sources (or a Source global id). */
+function resolveSourceArg(ctx: GatewayContext, id: string): string {
+  if (ctx.viewer.sourceIds.has(id)) return id;
+  for (const c of ctx.visibleSources()) if (toGlobalId('Source', c.id, '') === id) return c.id;
+  return id; // ctx.connector() turns an unknown or hidden one into NOT_FOUND
+}

@@ -1,0 +1,7 @@
+import type { Resolvers } from '../__generated__/resolvers-types';
+import { Mutation } from './Mutation';
+import { Query } from './Query';
+import { Subscription } from './Subscription';
+import * as types from './types';
+
+export const resolvers: Resolvers = { Query, Mutation, Subscription, ...types };

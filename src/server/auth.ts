@@ -1,0 +1,34 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ApiKeyConfig } from '../config/schema';
+
+/** Who is calling: the API key's name and the sources it may see. */
+export interface Viewer {
+  keyName: string;
+  sourceIds: ReadonlySet<string>;
+}
+
+export const sha256Hex = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+
+/**
+ * API keys are configured as SHA-256 hashes; a presented key is hashed and compared in constant time.
+ * `authorization` is the raw header value (`Bearer <key>`), from HTTP or graphql-ws `connection_init`.
+ */
+export function createAuthenticator(keys: readonly ApiKeyConfig[], allSourceIds: readonly string[]) {
+  const entries = keys.map((k) => ({
+    hash: Buffer.from(k.sha256, 'hex'),
+    viewer: {
+      keyName: k.name,
+      sourceIds: new Set(k.sources.includes('*') ? allSourceIds : k.sources),
+    } satisfies Viewer,
+  }));
+  return (authorization: unknown): Viewer | null => {
+    if (typeof authorization !== 'string') return null;
+    const m = /^Bearer\s+(\S{1,512})\s*$/i.exec(authorization);
+    if (!m) return null;
+    const presented = createHash('sha256').update(m[1] as string, 'utf8').digest();
+    let found: Viewer | null = null;
+    for (const e of entries) if (timingSafeEqual(e.hash, presented)) found = e.viewer;
+    return found;
+  };
+}
+export type Authenticator = ReturnType<typeof createAuthenticator>;

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import type { Connector, ConnectorSession, UpstreamCall } from '../connectors/types';
+import { GatewayError, notFound } from '../errors';
+import type { LiveEngine } from '../live/engine';
+import type { Viewer } from './auth';
+import type { IdempotencyStore } from './idempotency';
+import type { UploadStaging } from './staging';
+
+/** Long-lived services shared by every operation (built once by createGateway). */
+export interface GatewayServices {
+  /** Every configured connector, in config order. */
+  connectors: Connector[];
+  live: LiveEngine;
+  staging: UploadStaging;
+  idempotency: IdempotencyStore;
+  /** From config; otherwise derived from each request's Host. */
+  publicUrl: string | null;
+}
+
+/**
+ * Per operation (one per HTTP request, one per WebSocket operation): the viewer, lazily opened connector
+ * sessions (each with its own DataLoaders), the upstream calls made, and per-source errors to report beside
+ * partial data.
+ */
+export interface GatewayContext {
+  requestId: string;
+  viewer: Viewer;
+  services: GatewayServices;
+  publicBaseUrl: string;
+  upstream: UpstreamCall[];
+  /** Errors of sources that failed while others answered; appended to the response's `errors`. */
+  sourceErrors: GatewayError[];
+  /** Sources this viewer may see, in config order. */
+  visibleSources(): Connector[];
+  /** The connector of a visible source; NOT_FOUND otherwise, so hidden sources leak nothing. */
+  connector(sourceId: string): Connector;
+  session(sourceId: string): ConnectorSession;
+  /** Drops the sessions (and their loader caches): a subscription does this before each event. */
+  resetSessions(): void;
+}
+
+export function createContext(
+  services: GatewayServices,
+  viewer: Viewer,
+  opts: { requestId?: string; publicBaseUrl: string; signal?: AbortSignal },
+): GatewayContext {
+  const requestId = opts.requestId ?? randomUUID();
+  const sessions = new Map<string, ConnectorSession>();
+  const upstream: UpstreamCall[] = [];
+  const visible = services.connectors.filter((c) => viewer.sourceIds.has(c.id));
+  const byId = new Map(visible.map((c) => [c.id, c]));
+  const ctx: GatewayContext = {
+    requestId,
+    viewer,
+    services,
+    publicBaseUrl: services.publicUrl ?? opts.publicBaseUrl,
+    upstream,
+    sourceErrors: [],
+    visibleSources: () => visible,
+    connector(sourceId) {
+      const c = byId.get(sourceId);
+      if (!c) throw notFound(`Source "${sourceId}"`);
+      return c;
+    },
+    session(sourceId) {
+      let s = sessions.get(sourceId);
+      if (!s) {
+        s = ctx.connector(sourceId).openSession({
+          requestId,
+          signal: opts.signal,
+          recordUpstream: (call) => upstream.push(call),
+        });
+        sessions.set(sourceId, s);
+      }
+      return s;
+    },
+    resetSessions() {
+      sessions.clear();
+    },
+  };
+  return ctx;
+}

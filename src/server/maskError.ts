@@ -1,0 +1,49 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { GraphQLFormattedError } from 'graphql';
+import { ErrorCode, GatewayError } from '../errors';
+import type { Logger } from './logger';
+
+/** Codes Apollo and graphql-js produce for bad requests: safe to show as they are. */
+const REQUEST_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+  'INTROSPECTION_DISABLED',
+]);
+
+/**
+ * Every error leaving the gateway has `extensions.code`. GatewayErrors pass as they are (their messages are
+ * written for clients and never carry secrets); request errors from Apollo pass; anything else is unexpected:
+ * logged, and masked as INTERNAL_SERVER_ERROR ("Internal server error" in production).
+ */
+export function maskError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+  opts: { production: boolean; logger: Logger },
+): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (original instanceof GatewayError) {
+    const { stacktrace: _s, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions: { ...extensions, code: original.code } };
+  }
+  const code = formatted.extensions?.code;
+  if (typeof code === 'string' && REQUEST_CODES.has(code)) {
+    const { stacktrace: _s, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  }
+  // graphql-js coercion errors of variables and scalars come without a code; they are the client's fault.
+  if (!code && !(original instanceof Error && !('locations' in (original as object)))) {
+    return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  }
+  opts.logger.error({ err: original instanceof Error ? { message: original.message, stack: original.stack } : String(original), path: formatted.path }, 'unexpected error');
+  return {
+    message: opts.production ? 'Internal server error' : formatted.message,
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  };
+}

@@ -1,0 +1,78 @@
+import type { ApolloServerPlugin, GraphQLRequestContext } from '@apollo/server';
+import type { GraphQLFormattedError } from 'graphql';
+import type { GatewayContext } from './context';
+
+/**
+ * Small Apollo plugins, one concern each; createGateway lists them in order.
+ */
+
+/** Appends the errors of sources that failed while others answered (partial results). */
+export function sourceErrorsPlugin(): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response, contextValue }) {
+          if (response.body.kind !== 'single' || contextValue.sourceErrors.length === 0) return;
+          const extra: GraphQLFormattedError[] = contextValue.sourceErrors.map((e) => ({
+            message: e.message,
+            extensions: { ...e.extensions },
+          }));
+          const r = response.body.singleResult;
+          r.errors = [...(r.errors ?? []), ...extra];
+        },
+      };
+    },
+  };
+}
+
+/**
+ * `X-Upstream-Stats: 1` → `extensions.upstream = { total, bySource: [{ source, requests }] }`, counting every
+ * upstream HTTP request this operation made.
+ */
+export function upstreamStatsPlugin(): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart({ request }) {
+      if (request.http?.headers.get('x-upstream-stats') !== '1') return;
+      return {
+        async willSendResponse({ response, contextValue }) {
+          if (response.body.kind !== 'single') return;
+          const by = new Map<string, number>();
+          for (const c of contextValue.upstream) by.set(c.sourceId, (by.get(c.sourceId) ?? 0) + 1);
+          const r = response.body.singleResult;
+          r.extensions = {
+            ...r.extensions,
+            upstream: {
+              total: contextValue.upstream.length,
+              bySource: [...by.entries()].sort().map(([source, requests]) => ({ source, requests })),
+            },
+          };
+        },
+      };
+    },
+  };
+}
+
+/**
+ * GraphQL over HTTP: under `Accept: application/json` (the legacy media type) a request that fails to parse
+ * or validate SHOULD still get 200 (spec §"application/json"); Apollo answers 400. Under
+ * `application/graphql-response+json` the 400 stays, as the spec requires.
+ */
+export function legacyJsonStatusPlugin(): ApolloServerPlugin<GatewayContext> {
+  const fix = (ctx: GraphQLRequestContext<GatewayContext>) => {
+    const accept = ctx.request.http?.headers.get('accept') ?? '';
+    if (accept.includes('application/graphql-response+json')) return;
+    if (!accept.includes('application/json')) return;
+    if (ctx.response.http.status === 400) ctx.response.http.status = 200;
+  };
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors(ctx) {
+          const codes = (ctx.errors ?? []).map((e) => e.extensions?.code);
+          const early = codes.some((c) => c === 'GRAPHQL_PARSE_FAILED' || c === 'GRAPHQL_VALIDATION_FAILED' || c === 'BAD_USER_INPUT');
+          if (early && !ctx.operation) fix(ctx as GraphQLRequestContext<GatewayContext>);
+        },
+      };
+    },
+  };
+}
