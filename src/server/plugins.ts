@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin, GraphQLRequestContext } from '@apollo/server';
+import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import type { GatewayContext } from './context';
 
@@ -58,19 +58,14 @@ export function upstreamStatsPlugin(): ApolloServerPlugin<GatewayContext> {
  * `application/graphql-response+json` the 400 stays, as the spec requires.
  */
 export function legacyJsonStatusPlugin(): ApolloServerPlugin<GatewayContext> {
-  const fix = (ctx: GraphQLRequestContext<GatewayContext>) => {
-    const accept = ctx.request.http?.headers.get('accept') ?? '';
-    if (accept.includes('application/graphql-response+json')) return;
-    if (!accept.includes('application/json')) return;
-    if (ctx.response.http.status === 400) ctx.response.http.status = 200;
-  };
   return {
     async requestDidStart() {
       return {
-        async didEncounterErrors(ctx) {
-          const codes = (ctx.errors ?? []).map((e) => e.extensions?.code);
-          const early = codes.some((c) => c === 'GRAPHQL_PARSE_FAILED' || c === 'GRAPHQL_VALIDATION_FAILED' || c === 'BAD_USER_INPUT');
-          if (early && !ctx.operation) fix(ctx as GraphQLRequestContext<GatewayContext>);
+        async willSendResponse({ request, response }) {
+          const accept = request.http?.headers.get('accept') ?? '';
+          if (accept.includes('application/graphql-response+json') || !accept.includes('application/json')) return;
+          // Only GraphQL request errors (parse, validation, variable coercion) reach this hook with a 400.
+          if (response.http.status === 400 && response.body.kind === 'single') response.http.status = 200;
         },
       };
     },

@@ -80,7 +80,7 @@ export const Query: QueryResolvers = {
   conversation: async (_p, { id }, ctx) => {
     const d = resolveId(ctx, id, 'Conversation', 'id');
     const c = await ctx.session(d.sourceId).loadConversation(d.nativeId);
-    if (!c) throw notFoundOf('Conversation');
+    if (!c) throw notFoundOf('Conversation', d.sourceId);
     return c;
   },
   unreadCount: (_p, { sources }, ctx) => unreadOf(ctx, sources),

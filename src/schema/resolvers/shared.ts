@@ -18,7 +18,9 @@ export function resolveId(ctx: GatewayContext, id: string, type: NodeType, field
   return { ...d, connector: ctx.connector(d.sourceId) };
 }
 
-export const notFoundOf = (type: NodeType) => new GatewayError(ErrorCode.NOT_FOUND, `${type} not found.`);
+/** NOT_FOUND; `source` only when the viewer may see that source (a hidden source is never named). */
+export const notFoundOf = (type: NodeType, source?: string) =>
+  new GatewayError(ErrorCode.NOT_FOUND, `${type} not found.`, { source });
 
 /** Throws UNSUPPORTED_OPERATION unless the source declares the capability. */
 export function requireCapability(c: Connector, ok: boolean, operation: string) {

@@ -1,0 +1,88 @@
+import type { SourceKind } from '../../src/connectors/types';
+import type { PubSubTransport } from '../../src/live/pubsub';
+import { createGateway, type Gateway } from '../../src/server/createGateway';
+import { createLogger } from '../../src/server/logger';
+import { startEmbedded, SANDBOX_API_KEY, SANDBOX_LIMITED_KEY, type Embedded } from '../../src/sandbox/embedded';
+import { Writable } from 'node:stream';
+
+export interface TestGateway {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** ws://127.0.0.1:<port>/graphql */
+  wsUrl: string;
+  apiKey: string;
+  limitedKey: string;
+  gateway: Gateway;
+  embedded: Embedded;
+  /** Every log line the gateway wrote (JSON strings), for tests that search logs. */
+  logs: string[];
+  /** POST /graphql with the sandbox key; returns status, headers and parsed body. */
+  gql<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Headers; body: { data?: T; errors?: Array<{ message: string; extensions?: Record<string, unknown> }>; extensions?: Record<string, unknown> } }>;
+  close(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  kinds?: SourceKind[];
+  scale?: number;
+  seed?: number;
+  pubsub?: PubSubTransport;
+  redisUrl?: string;
+  production?: boolean;
+}
+
+/** The whole gateway in-process on port 0, in front of the sandbox emulators (also port 0). */
+export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
+  const embedded = await startEmbedded({ kinds: opts.kinds, scale: opts.scale, seed: opts.seed, port: 0, redisUrl: opts.redisUrl });
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  let gateway: Gateway;
+  try {
+    gateway = await createGateway({
+      config: embedded.config,
+      logger: createLogger({ level: 'info', destination }),
+      graphiqlHeaders: embedded.graphiqlHeaders,
+      pubsub: opts.pubsub,
+      production: opts.production ?? false,
+    });
+  } catch (e) {
+    await embedded.sandbox.close();
+    throw e;
+  }
+  embedded.sandbox.setWebhookBase(gateway.url);
+  return {
+    url: gateway.url,
+    wsUrl: gateway.wsUrl,
+    apiKey: SANDBOX_API_KEY,
+    limitedKey: SANDBOX_LIMITED_KEY,
+    gateway,
+    embedded,
+    logs,
+    async gql(query, variables, headers) {
+      const res = await fetch(`${gateway.url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          authorization: `Bearer ${SANDBOX_API_KEY}`,
+          ...headers,
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : {} };
+    },
+    async close() {
+      await gateway.close();
+      await embedded.sandbox.close();
+    },
+  };
+}
