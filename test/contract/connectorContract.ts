@@ -1,0 +1,338 @@
+import type { SourceConfig } from '../../src/config/schema';
+import { createConnector } from '../../src/connectors/registry';
+import {
+  compareConversations,
+  type Connector,
+  type ConnectorSession,
+  type ConversationModel,
+  type MessageModel,
+  type SourceKind,
+} from '../../src/connectors/types';
+import { GatewayError } from '../../src/errors';
+import type { EmulatorHandle } from '../../src/sandbox/kit/server';
+import { startSandbox, type Sandbox } from '../../src/sandbox';
+
+/**
+ * The connector contract suite (src/connectors/types.ts), run by every connector against its own emulator
+ * over real HTTP. It sees only the Connector interface and the emulator's control API, so a new source joins
+ * with one line in connectors.test.ts.
+ */
+export interface ContractOptions {
+  /** A conversation id in the vendor's format that does not exist. */
+  missingConversationId: string;
+}
+
+const scope = { requestId: 'contract' };
+
+async function expectCode(p: Promise<unknown>, code: string | string[], source: string) {
+  const codes = Array.isArray(code) ? code : [code];
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(GatewayError);
+    const g = e as GatewayError;
+    expect(codes).toContain(g.code);
+    if (g.code !== 'NOT_FOUND' || g.extensions.source !== undefined) expect(g.extensions.source).toBe(source);
+    return g;
+  }
+  throw new Error(`expected a GatewayError with code ${codes.join(' or ')}, but the call succeeded`);
+}
+
+async function listAll(session: ConnectorSession, limit = 7): Promise<{ items: ConversationModel[]; total: number }> {
+  const items: ConversationModel[] = [];
+  let total = 0;
+  for (let offset = 0; ; offset += limit) {
+    const page = await session.listConversations({ offset, limit, filter: {} });
+    total = page.total;
+    items.push(...page.items);
+    if (offset + limit >= page.total || page.items.length === 0) break;
+  }
+  return { items, total };
+}
+
+async function allMessages(session: ConnectorSession, conversationId: string): Promise<MessageModel[]> {
+  const out: MessageModel[] = [];
+  let before: string | null = null;
+  for (let i = 0; i < 100; i++) {
+    const page = await session.listMessages(conversationId, { last: 3, before });
+    out.unshift(...page.items.map((x) => x.message));
+    if (!page.hasPreviousPage || page.items.length === 0) break;
+    before = page.items[0]!.cursor;
+  }
+  return out;
+}
+
+export function defineConnectorContract(kind: SourceKind, opts: ContractOptions) {
+  describe(`connector contract: ${kind}`, () => {
+    let sandbox: Sandbox;
+    let emulator: EmulatorHandle;
+    let config: SourceConfig;
+    let connector: Connector;
+    const fresh = () => createConnector(config);
+
+    beforeAll(async () => {
+      sandbox = await startSandbox({ kinds: [kind], scale: 2 });
+      config = sandbox.sourceConfigs[0]!;
+      emulator = [...sandbox.emulators.values()][0]!;
+    });
+    afterAll(async () => {
+      await sandbox.close();
+    });
+    beforeEach(() => {
+      emulator.controls.reset();
+      emulator.setFaults({});
+      connector = fresh();
+    });
+
+    it('describes itself: id, kind, name and capabilities', () => {
+      expect(connector.id).toBe(config.id);
+      expect(connector.kind).toBe(kind);
+      expect(connector.name.length).toBeGreaterThan(0);
+      const c = connector.capabilities;
+      if (c.attachments) {
+        expect(c.maxAttachmentSize).toBeGreaterThan(0);
+        expect(c.uploadMode).not.toBeNull();
+      }
+      expect(['WEBHOOK', 'POLLING']).toContain(c.realtime);
+      if (c.realtime === 'WEBHOOK') expect(typeof connector.parseWebhook).toBe('function');
+    });
+
+    it('lists conversations in the inbox order and pages to the end with nothing missing', async () => {
+      const session = connector.openSession(scope);
+      const { items, total } = await listAll(session);
+      expect(total).toBeGreaterThan(10);
+      expect(items).toHaveLength(total);
+      expect(new Set(items.map((c) => c.nativeId)).size).toBe(total);
+      expect([...items].sort(compareConversations).map((c) => c.nativeId)).toEqual(items.map((c) => c.nativeId));
+      for (const c of items) expect(c.sourceId).toBe(config.id);
+      // Any window is the same slice of the whole.
+      const mid = await connector.openSession(scope).listConversations({ offset: 5, limit: 9, filter: {} });
+      expect(mid.items.map((c) => c.nativeId)).toEqual(items.slice(5, 14).map((c) => c.nativeId));
+    });
+
+    it('loads a conversation by id, and null for one that does not exist', async () => {
+      const session = connector.openSession(scope);
+      const [first] = (await session.listConversations({ offset: 0, limit: 3, filter: {} })).items;
+      const loaded = await session.loadConversation(first!.nativeId);
+      expect(loaded?.nativeId).toBe(first!.nativeId);
+      expect(loaded?.status).toBe(first!.status);
+      expect(await connector.openSession(scope).loadConversation(opts.missingConversationId)).toBeNull();
+    });
+
+    it('fetches each conversation once per session however often it is asked', async () => {
+      const session = connector.openSession(scope);
+      const { items } = { items: (await session.listConversations({ offset: 0, limit: 2, filter: {} })).items };
+      emulator.clearRequests();
+      const s2 = connector.openSession(scope);
+      await Promise.all([s2.loadConversation(items[0]!.nativeId), s2.loadConversation(items[0]!.nativeId), s2.loadConversation(items[1]!.nativeId)]);
+      await s2.loadConversation(items[0]!.nativeId);
+      const calls = emulator.requests().length;
+      expect(calls).toBeGreaterThan(0);
+      expect(calls).toBeLessThanOrEqual(2);
+    });
+
+    it('pages messages oldest to newest in both directions', async () => {
+      const session = connector.openSession(scope);
+      const { items } = await listAll(session, 50);
+      const conv = items.find((c) => c.lastMessage !== null) ?? items[0]!;
+      const backward = await allMessages(session, conv.nativeId);
+      expect(backward.length).toBeGreaterThan(0);
+      const times = backward.map((m) => m.sentAt?.getTime() ?? 0);
+      expect([...times].sort((a, b) => a - b)).toEqual(times);
+      const forward: MessageModel[] = [];
+      let after: string | null = null;
+      for (let i = 0; i < 100; i++) {
+        const page = await connector.openSession(scope).listMessages(conv.nativeId, { first: 4, after });
+        forward.push(...page.items.map((x) => x.message));
+        if (!page.hasNextPage || page.items.length === 0) break;
+        after = page.items[page.items.length - 1]!.cursor;
+      }
+      expect(forward.map((m) => m.nativeId)).toEqual(backward.map((m) => m.nativeId));
+      const newest = await connector.openSession(scope).listMessages(conv.nativeId, { last: 1 });
+      expect(newest.items[0]?.message.nativeId).toBe(backward[backward.length - 1]!.nativeId);
+      const last = await session.loadLastMessage(conv);
+      expect(last?.nativeId).toBe(backward[backward.length - 1]!.nativeId);
+      for (const m of backward) expect(m.conversationNativeId).toBe(conv.nativeId);
+    });
+
+    it('loads participants, and resolves every message sender', async () => {
+      const session = connector.openSession(scope);
+      const [conv] = (await session.listConversations({ offset: 0, limit: 1, filter: {} })).items;
+      const participants = await session.loadParticipants(conv!);
+      expect(participants.length).toBeGreaterThan(0);
+      for (const p of participants) expect(p.sourceId).toBe(config.id);
+      const page = await session.listMessages(conv!.nativeId, { last: 10 });
+      for (const { message } of page.items) {
+        if (message.direction === 'ACTIVITY') continue;
+        const sender = message.sender ?? (message.senderRef ? await session.loadParticipant(message.senderRef) : null);
+        expect(sender).not.toBeNull();
+      }
+    });
+
+    it('reports unread counts as the vendor keeps them, or null without read state', async () => {
+      const u = await connector.openSession(scope).unreadCount();
+      const vendor = emulator.controls.unreadState();
+      if (!connector.capabilities.unreadCounts) {
+        expect(u).toBeNull();
+        return;
+      }
+      expect(u).not.toBeNull();
+      expect(u!.sourceId).toBe(config.id);
+      if (vendor && connector.capabilities.exactUnreadCounts) {
+        expect(u!.total).toBe(vendor.total);
+        expect(u!.conversationsWithUnread).toBe(vendor.conversationsWithUnread);
+      }
+      if (vendor) expect(u!.conversationsWithUnread).toBe(vendor.conversationsWithUnread);
+    });
+
+    it('sends a message, or refuses with UNSUPPORTED_OPERATION', async () => {
+      const session = connector.openSession(scope);
+      const [conv] = (await session.listConversations({ offset: 0, limit: 1, filter: { status: ['OPEN'] } })).items;
+      const send = session.sendMessage({ conversationNativeId: conv!.nativeId, content: 'Contract check', private: false, attachmentIds: [], files: [] });
+      if (!connector.capabilities.sendMessage) return void (await expectCode(send, 'UNSUPPORTED_OPERATION', config.id));
+      const m = await send;
+      expect(m.content).toBe('Contract check');
+      expect(m.direction).toBe('OUTGOING');
+      const newest = await connector.openSession(scope).listMessages(conv!.nativeId, { last: 1 });
+      expect(newest.items[0]?.message.nativeId).toBe(m.nativeId);
+    });
+
+    it('sends attachments the way it declares, or refuses them', async () => {
+      const c = connector.capabilities;
+      const session = connector.openSession(scope);
+      const [conv] = (await session.listConversations({ offset: 0, limit: 1, filter: { status: ['OPEN'] } })).items;
+      const data = Buffer.from('contract attachment\n');
+      if (!c.attachments) {
+        await expectCode(
+          session.createAttachmentUpload({ conversationNativeId: conv!.nativeId, filename: 'a.txt', contentType: 'text/plain', size: data.length }),
+          'UNSUPPORTED_OPERATION',
+          config.id,
+        );
+        return;
+      }
+      let msg: MessageModel;
+      if (c.uploadMode === 'SIGNED') {
+        const u = await session.createAttachmentUpload({ conversationNativeId: conv!.nativeId, filename: 'a.txt', contentType: 'text/plain', size: data.length });
+        const form = new FormData();
+        for (const f of u.fields) form.append(f.name, f.value);
+        form.append('file', new Blob([data], { type: 'text/plain' }), 'a.txt');
+        expect((await fetch(u.url, { method: u.method, body: form })).ok).toBe(true);
+        msg = await session.sendMessage({ conversationNativeId: conv!.nativeId, content: 'with file', private: false, attachmentIds: [u.attachmentNativeId], files: [] });
+      } else {
+        msg = await session.sendMessage({
+          conversationNativeId: conv!.nativeId,
+          content: 'with file',
+          private: false,
+          attachmentIds: [],
+          files: [{ filename: 'a.txt', contentType: 'text/plain', data }],
+        });
+      }
+      expect(msg.attachments).toHaveLength(1);
+      const url = msg.attachments[0]!.url!;
+      const got = await fetch(url);
+      expect(Buffer.from(await got.arrayBuffer())).toEqual(data);
+    });
+
+    it('marks read and unread where it can, and refuses where it cannot', async () => {
+      const c = connector.capabilities;
+      const session = connector.openSession(scope);
+      const { items } = await listAll(session, 50);
+      const conv = items.find((x) => (x.unreadCount ?? 0) > 0) ?? items[0]!;
+      if (!c.markRead) await expectCode(session.markRead(conv.nativeId), 'UNSUPPORTED_OPERATION', config.id);
+      else {
+        const read = await session.markRead(conv.nativeId);
+        expect(read.unreadCount).toBe(0);
+      }
+      if (!c.markUnread) await expectCode(session.markUnread(conv.nativeId), 'UNSUPPORTED_OPERATION', config.id);
+      else {
+        const unread = await connector.openSession(scope).markUnread(conv.nativeId);
+        expect(unread.unreadCount).toBeGreaterThan(0);
+      }
+    });
+
+    it('updates what it declares (statuses, mute, pin, archive, labels) and refuses the rest', async () => {
+      const c = connector.capabilities;
+      const session = connector.openSession(scope);
+      const [conv] = (await session.listConversations({ offset: 0, limit: 1, filter: {} })).items;
+      const id = conv!.nativeId;
+      if (!c.updateConversation) return void (await expectCode(session.updateConversation(id, { status: 'OPEN' }), 'UNSUPPORTED_OPERATION', config.id));
+      for (const status of c.settableStatuses) {
+        const u = await connector.openSession(scope).updateConversation(id, { status });
+        expect(u.status).toBe(status);
+      }
+      const checks: Array<[boolean, Parameters<ConnectorSession['updateConversation']>[1], (x: ConversationModel) => unknown, unknown]> = [
+        [c.pin, { pinned: true }, (x) => x.pinned, true],
+        [c.archive, { archived: true }, (x) => x.archived, true],
+        [c.labels, { labels: ['contract-check'] }, (x) => x.labels, ['contract-check']],
+        [c.mute, { muted: true }, (x) => x.muted, true],
+      ];
+      for (const [supported, patch, read, expected] of checks) {
+        const p = connector.openSession(scope).updateConversation(id, patch);
+        if (!supported) await expectCode(p, 'UNSUPPORTED_OPERATION', config.id);
+        else expect(read(await p)).toEqual(expected);
+      }
+    });
+
+    it('creates and deletes conversations where it can, and refuses where it cannot', async () => {
+      const c = connector.capabilities;
+      const session = connector.openSession(scope);
+      const [conv] = (await session.listConversations({ offset: 0, limit: 1, filter: {} })).items;
+      const participants = await session.loadParticipants(conv!);
+      const contact = participants.find((p) => p.kind === 'CONTACT')!;
+      const create = session.createConversation({ participantNativeIds: [contact.nativeId], content: 'Hello from the contract' });
+      if (!c.createConversation) await expectCode(create, 'UNSUPPORTED_OPERATION', config.id);
+      else {
+        const created = await create;
+        expect(created.sourceId).toBe(config.id);
+        const again = await connector.openSession(scope).loadConversation(created.nativeId);
+        expect(again?.nativeId).toBe(created.nativeId);
+      }
+      const del = connector.openSession(scope).deleteConversation(conv!.nativeId);
+      if (!c.deleteConversation) await expectCode(del, 'UNSUPPORTED_OPERATION', config.id);
+      else {
+        await del;
+        expect(await connector.openSession(scope).loadConversation(conv!.nativeId)).toBeNull();
+      }
+    });
+
+    it('edits and deletes messages where it can, and refuses where it cannot', async () => {
+      const c = connector.capabilities;
+      const session = connector.openSession(scope);
+      const [conv] = (await session.listConversations({ offset: 0, limit: 1, filter: { status: ['OPEN'] } })).items;
+      const last = await connector.openSession(scope).listMessages(conv!.nativeId, { last: 1 });
+      const target = last.items[0]!.message;
+      const edit = session.editMessage(target.nativeId, 'edited by the contract');
+      if (!c.editMessage) await expectCode(edit, 'UNSUPPORTED_OPERATION', config.id);
+      else expect((await edit).content).toBe('edited by the contract');
+      const del = connector.openSession(scope).deleteMessage(target.nativeId);
+      if (!c.deleteMessage) await expectCode(del, 'UNSUPPORTED_OPERATION', config.id);
+      else {
+        await del;
+        const after = await connector.openSession(scope).loadMessage(target.nativeId);
+        // Hard delete removes it; a soft delete (Chatwoot) keeps a tombstone with other content.
+        if (after) expect(after.content).not.toBe(target.content);
+      }
+    });
+
+    it('turns a missing conversation into NOT_FOUND naming the source', async () => {
+      await expectCode(connector.openSession(scope).listMessages(opts.missingConversationId, { last: 5 }), 'NOT_FOUND', config.id);
+    });
+
+    it('turns vendor failures into SOURCE_* errors naming the source', async () => {
+      emulator.setFaults({ errorRate: 1 });
+      await expectCode(fresh().openSession(scope).listConversations({ offset: 0, limit: 5, filter: {} }), 'SOURCE_UNAVAILABLE', config.id);
+      emulator.setFaults({ malformed: true });
+      await expectCode(fresh().openSession(scope).listConversations({ offset: 0, limit: 5, filter: {} }), 'SOURCE_BAD_RESPONSE', config.id);
+      emulator.setFaults({ rateLimitRetryAfter: 7 });
+      const limited = await expectCode(fresh().openSession(scope).listConversations({ offset: 0, limit: 5, filter: {} }), 'SOURCE_RATE_LIMITED', config.id);
+      expect(limited.extensions.retryAfter).toBe(7);
+      emulator.setFaults({});
+    });
+
+    it('turns refused credentials into SOURCE_AUTH_FAILED', async () => {
+      const creds = Object.fromEntries(Object.keys(config.credentials).map((k) => [k, 'wrong-credential']));
+      const bad = createConnector({ ...config, credentials: creds } as SourceConfig);
+      await expectCode(bad.openSession(scope).listConversations({ offset: 0, limit: 5, filter: {} }), 'SOURCE_AUTH_FAILED', config.id);
+    });
+  });
+}
