@@ -1,0 +1,403 @@
+import type { EmulatorHandle } from '../../src/sandbox/kit/server';
+import { MONICA_SANDBOX_TOKEN, startMonicaEmulator } from '../../src/sandbox/monica';
+
+/** The Monica 4.x emulator over real HTTP (contracts §4). */
+
+const AUTH = { authorization: `Bearer ${MONICA_SANDBOX_TOKEN}`, accept: 'application/json' };
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+const DATE = /^\d{4}-\d{2}-\d{2}T00:00:00Z$/;
+
+interface Msg {
+  id: number;
+  object: string;
+  content: string;
+  written_at: string;
+  written_by_me: boolean;
+  contact: { id: number };
+  conversation: { id: number };
+}
+interface Conv {
+  id: number;
+  object: string;
+  happened_at: string;
+  created_at: string;
+  updated_at: string;
+  account: { id: number };
+  contact: { id: number; information: { avatar: Record<string, unknown> } };
+  contact_field_type: { id: number; name: string; object: string };
+  messages: Msg[];
+}
+interface Page<T> {
+  data: T[];
+  links: { first: string; last: string; prev: string | null; next: string | null };
+  meta: { current_page: number; from: number | null; last_page: number; path: string; per_page: number; to: number | null; total: number };
+}
+interface One<T> {
+  data: T;
+}
+interface ErrorBody {
+  error: { message: string | string[]; error_code: number };
+}
+type Deleted = { deleted: boolean; id: number };
+
+interface Res<T> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+async function call<T = unknown>(h: EmulatorHandle, path: string, init: RequestInit & { json?: unknown } = {}): Promise<Res<T>> {
+  const { json, headers, ...rest } = init;
+  const res = await fetch(`${h.url}${path}`, {
+    redirect: 'manual',
+    ...rest,
+    headers: { ...AUTH, ...(json !== undefined ? { 'content-type': 'application/json' } : {}), ...(headers as Record<string, string>) },
+    body: json !== undefined ? JSON.stringify(json) : rest.body,
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, headers: res.headers, body: body as T };
+}
+
+let emu: EmulatorHandle;
+beforeAll(async () => {
+  emu = await startMonicaEmulator({ rateLimitPerMinute: 1_000_000 });
+});
+afterAll(async () => {
+  await emu.close();
+});
+beforeEach(() => {
+  emu.controls.reset();
+});
+
+describe('auth', () => {
+  it('answers 401 {"message":"Unauthenticated."} to a missing or wrong token when JSON is asked for', async () => {
+    for (const authorization of ['', 'Bearer nope']) {
+      const r = await call(emu, '/api/conversations', { headers: { authorization } });
+      expect(r.status).toBe(401);
+      expect(r.body).toEqual({ message: 'Unauthenticated.' });
+    }
+  });
+
+  it('redirects to the login page when the client does not ask for JSON', async () => {
+    const r = await call(emu, '/api/conversations', { headers: { authorization: '', accept: '*/*' } });
+    expect(r.status).toBe(302);
+    expect(r.headers.get('location')).toBe(`${emu.url}/login`);
+  });
+
+  it('puts X-RateLimit headers on every answer', async () => {
+    const ok = await call(emu, '/api/me');
+    expect(ok.headers.get('x-ratelimit-limit')).toBe('1000000');
+    expect(Number(ok.headers.get('x-ratelimit-remaining'))).toBeLessThan(1_000_000);
+    const denied = await call(emu, '/api/me', { headers: { authorization: 'Bearer x' } });
+    expect(denied.headers.get('x-ratelimit-limit')).toBe('1000000');
+  });
+});
+
+describe('envelopes and formats', () => {
+  it('returns a conversation in {data} with Monica timestamps, dates and every message in DB order', async () => {
+    const r = await call<One<Conv>>(emu, '/api/conversations/1');
+    expect(r.status).toBe(200);
+    const c = r.body.data;
+    expect(c).toMatchObject({ id: 1, object: 'conversation', account: { id: 1 } });
+    expect(c.happened_at).toMatch(DATE);
+    expect(c.created_at).toMatch(TIMESTAMP);
+    expect(c.updated_at).toMatch(TIMESTAMP);
+    expect(c.contact_field_type).toMatchObject({ object: 'contactfieldtype', name: expect.any(String) });
+    expect(c.messages.length).toBeGreaterThanOrEqual(1);
+    const ids = c.messages.map((m: { id: number }) => m.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    for (const m of c.messages) {
+      expect(m).toMatchObject({ object: 'message', conversation: { id: 1 }, contact: { id: c.contact.id } });
+      expect(m.written_at).toMatch(DATE);
+      expect(typeof m.written_by_me).toBe('boolean');
+    }
+    // contracts §4: the 4.x ContactShort avatar shape.
+    expect(Object.keys(c.contact.information.avatar).sort()).toEqual(['default_avatar_color', 'source', 'url']);
+    expect(c.contact.information.avatar.default_avatar_color).toMatch(/^#[0-9a-f]{6}$/);
+  });
+
+  it('returns the account user from GET /me', async () => {
+    const r = await call<One<{ object: string; first_name: string; last_name: string; email: string }>>(emu, '/api/me');
+    expect(r.body.data).toMatchObject({ object: 'user', first_name: 'Robin', last_name: 'Keller', email: 'robin@example.com' });
+  });
+
+  it('embeds contact fields only with ?with=contactfields', async () => {
+    const plain = await call<One<{ contactFields?: unknown }>>(emu, '/api/contacts/1');
+    expect(plain.body.data.contactFields).toBeUndefined();
+    const full = await call<One<{ contactFields: Array<{ content: string; contact_field_type: { type: string } }> }>>(emu, '/api/contacts/1?with=contactfields');
+    const fields = full.body.data.contactFields as Array<{ content: string; contact_field_type: { type: string } }>;
+    expect(fields.find((f) => f.contact_field_type.type === 'email')?.content).toMatch(/@example\.com$/);
+  });
+
+  it("lists the account's contact field types", async () => {
+    const r = await call<Page<{ id: number; name: string }>>(emu, '/api/contactfieldtypes');
+    const names = r.body.data.map((t: { name: string }) => t.name);
+    expect(names).toEqual(expect.arrayContaining(['Email', 'Phone', 'Facebook', 'Twitter', 'WhatsApp']));
+    expect(r.body.data[0]).toMatchObject({ id: 1, name: 'Email', type: 'email', protocol: 'mailto:', delible: false });
+  });
+});
+
+describe('pagination', () => {
+  it('pages 15 at a time by default with Laravel links and meta', async () => {
+    const r = await call<Page<Conv>>(emu, '/api/conversations');
+    expect(r.body.data).toHaveLength(15);
+    expect(r.body.links).toEqual({
+      first: `${emu.url}/api/conversations?page=1`,
+      last: `${emu.url}/api/conversations?page=2`,
+      prev: null,
+      next: `${emu.url}/api/conversations?page=2`,
+    });
+    expect(r.body.meta).toEqual({
+      current_page: 1,
+      from: 1,
+      last_page: 2,
+      path: `${emu.url}/api/conversations`,
+      per_page: 15,
+      to: 15,
+      total: 20,
+    });
+  });
+
+  it('honours limit and page, and ends with links.next null', async () => {
+    const all = (await call<Page<Conv>>(emu, '/api/conversations?limit=100')).body.data.map((c) => c.id);
+    const r = await call<Page<Conv>>(emu, '/api/conversations?limit=6&page=4');
+    expect(r.body.data.map((c) => c.id)).toEqual(all.slice(18, 20));
+    expect(r.body.meta).toMatchObject({ current_page: 4, from: 19, to: 20, last_page: 4, per_page: 6 });
+    expect(r.body.links).toMatchObject({ prev: `${emu.url}/api/conversations?page=3`, next: null });
+    const beyond = await call<Page<Conv>>(emu, '/api/conversations?limit=6&page=9');
+    expect(beyond.body.data).toEqual([]);
+    expect(beyond.body.meta).toMatchObject({ from: null, to: null });
+  });
+
+  it('accepts limit=100 and refuses limit=101 with 400 error_code 30', async () => {
+    expect((await call<Page<Conv>>(emu, '/api/conversations?limit=100')).body.data).toHaveLength(20);
+    const r = await call<ErrorBody>(emu, '/api/conversations?limit=101');
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ error: { message: 'The limit parameter is too big.', error_code: 30 } });
+  });
+});
+
+describe('sort', () => {
+  const ids = (r: Res<Page<Conv>>) => r.body.data.map((c) => c.id);
+  const times = (r: Res<Page<Conv>>, k: 'created_at' | 'updated_at') => r.body.data.map((c) => Date.parse(c[k]));
+
+  it('sorts by created_at ascending by default, and by -created_at, updated_at and -updated_at', async () => {
+    const asc = times(await call<Page<Conv>>(emu, '/api/conversations?limit=100'), 'created_at');
+    expect(asc).toEqual([...asc].sort((a, b) => a - b));
+    const desc = times(await call<Page<Conv>>(emu, '/api/conversations?limit=100&sort=-created_at'), 'created_at');
+    expect(desc).toEqual([...desc].sort((a, b) => b - a));
+    const upd = times(await call<Page<Conv>>(emu, '/api/conversations?limit=100&sort=-updated_at'), 'updated_at');
+    expect(upd).toEqual([...upd].sort((a, b) => b - a));
+    expect(ids(await call<Page<Conv>>(emu, '/api/conversations?limit=100&sort=updated_at'))).toHaveLength(20);
+  });
+
+  it('refuses any other sort with 400 error_code 39', async () => {
+    const r = await call<ErrorBody>(emu, '/api/conversations?sort=happened_at');
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ error: { message: 'The sorting criteria is invalid.', error_code: 39 } });
+  });
+});
+
+describe('contact conversations', () => {
+  it("lists only one contact's conversations", async () => {
+    const all = (await call<Page<Conv>>(emu, '/api/conversations?limit=100')).body.data;
+    const contactId = all[0]!.contact.id;
+    const r = await call<Page<Conv>>(emu, `/api/contacts/${contactId}/conversations?limit=100`);
+    expect(r.body.data.map((c) => c.id)).toEqual(all.filter((c) => c.contact.id === contactId).map((c) => c.id));
+    expect(r.body.meta.path).toBe(`${emu.url}/api/contacts/${contactId}/conversations`);
+  });
+
+  it('answers 404 error_code 31 for a contact outside the account', async () => {
+    const r = await call<ErrorBody>(emu, '/api/contacts/9999/conversations');
+    expect(r.status).toBe(404);
+    expect(r.body).toEqual({ error: { message: 'The resource has not been found.', error_code: 31 } });
+  });
+});
+
+describe('errors', () => {
+  it('answers 404 error_code 31 for an unknown conversation, id or route', async () => {
+    for (const path of ['/api/conversations/9999', '/api/conversations/abc', '/api/nothing-here']) {
+      const r = await call<ErrorBody>(emu, path);
+      expect(r.status).toBe(404);
+      expect(r.body).toEqual({ error: { message: 'The resource has not been found.', error_code: 31 } });
+    }
+  });
+
+  it('answers 400 error_code 37 to a body that is not JSON', async () => {
+    const r = await call<ErrorBody>(emu, '/api/conversations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"happened_at":' });
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual({ error: { message: 'Problems parsing JSON.', error_code: 37 } });
+  });
+
+  it('answers 422 error_code 32 with an array of messages when validation fails', async () => {
+    const r = await call<ErrorBody>(emu, '/api/conversations', { method: 'POST', json: { happened_at: 'not a date' } });
+    expect(r.status).toBe(422);
+    expect(r.body).toEqual({
+      error: {
+        message: [
+          'The happened at is not a valid date.',
+          'The contact id field is required.',
+          'The contact field type id field is required.',
+        ],
+        error_code: 32,
+      },
+    });
+  });
+
+  it('requires contact_field_type_id on PUT /conversations/{id}, unlike the docs', async () => {
+    const r = await call<ErrorBody>(emu, '/api/conversations/1', { method: 'PUT', json: { happened_at: '2019-10-29' } });
+    expect(r.status).toBe(422);
+    expect(r.body.error).toEqual({ message: ['The contact field type id field is required.'], error_code: 32 });
+  });
+
+  it('answers 404 when creating for a contact or field type that does not exist', async () => {
+    const r = await call<ErrorBody>(emu, '/api/conversations', {
+      method: 'POST',
+      json: { happened_at: '2020-01-01', contact_id: 9999, contact_field_type_id: 1 },
+    });
+    expect(r.status).toBe(404);
+    expect(r.body.error.error_code).toBe(31);
+  });
+});
+
+describe('writes', () => {
+  it('creates a conversation with 201 and no messages', async () => {
+    const r = await call<One<Conv>>(emu, '/api/conversations', {
+      method: 'POST',
+      json: { happened_at: '1981-10-29', contact_id: 1, contact_field_type_id: 1 },
+    });
+    expect(r.status).toBe(201);
+    expect(r.body.data).toMatchObject({ id: 21, happened_at: '1981-10-29T00:00:00Z', messages: [], contact: { id: 1 } });
+    expect(r.body.data.contact_field_type).toMatchObject({ id: 1, name: 'Email' });
+  });
+
+  it('adds a message, answers with the whole conversation, ignores contact_id and leaves updated_at alone', async () => {
+    const before = (await call<One<Conv>>(emu, '/api/conversations/2')).body.data;
+    const r = await call<One<Conv>>(emu, '/api/conversations/2/messages', {
+      method: 'POST',
+      json: { contact_id: 999, written_at: '1998-02-02', written_by_me: true, content: 'this is a message' },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.data).toMatchObject({ id: 2, object: 'conversation', updated_at: before.updated_at });
+    const added = r.body.data.messages.at(-1);
+    expect(r.body.data.messages).toHaveLength(before.messages.length + 1);
+    expect(added).toMatchObject({
+      content: 'this is a message',
+      written_at: '1998-02-02T00:00:00Z',
+      written_by_me: true,
+      contact: { id: before.contact.id },
+    });
+  });
+
+  it('updates and deletes a message under its conversation', async () => {
+    const conv = (await call<One<Conv>>(emu, '/api/conversations/2')).body.data;
+    const mid = conv.messages[0].id;
+    const put = await call<One<Conv>>(emu, `/api/conversations/2/messages/${mid}`, {
+      method: 'PUT',
+      json: { written_at: '2020-05-05', written_by_me: '0', content: 'changed' },
+    });
+    expect(put.body.data.messages[0]).toMatchObject({ id: mid, content: 'changed', written_at: '2020-05-05T00:00:00Z', written_by_me: false });
+    expect((await call(emu, `/api/conversations/3/messages/${mid}`, { method: 'DELETE' })).status).toBe(404);
+    const del = await call<Deleted>(emu, `/api/conversations/2/messages/${mid}`, { method: 'DELETE' });
+    expect(del.body).toEqual({ deleted: true, id: mid });
+    expect((await call<One<Conv>>(emu, '/api/conversations/2')).body.data.messages).toHaveLength(conv.messages.length - 1);
+  });
+
+  it('updates happened_at and the contact field type, and deletes a conversation', async () => {
+    const put = await call<One<Conv>>(emu, '/api/conversations/5', { method: 'PUT', json: { happened_at: '2019-10-29', contact_field_type_id: 4 } });
+    expect(put.body.data).toMatchObject({ happened_at: '2019-10-29T00:00:00Z', contact_field_type: { id: 4, name: 'Twitter' } });
+    expect((await call(emu, '/api/conversations/5', { method: 'DELETE' })).body).toEqual({ deleted: true, id: 5 });
+    expect((await call(emu, '/api/conversations/5')).status).toBe(404);
+  });
+});
+
+describe('rate limit', () => {
+  it('returns 429 with error_code 34 after 60 requests a minute', async () => {
+    const h = await startMonicaEmulator({});
+    try {
+      for (let i = 1; i <= 60; i++) {
+        const r = await call(h, '/api/me');
+        expect(r.status).toBe(200);
+        expect(r.headers.get('x-ratelimit-limit')).toBe('60');
+        expect(r.headers.get('x-ratelimit-remaining')).toBe(String(60 - i));
+      }
+      const r = await call<ErrorBody>(h, '/api/me');
+      expect(r.status).toBe(429);
+      expect(r.body).toEqual({ error: { message: 'Too many attempts, please slow down the request', error_code: 34 } });
+      expect(r.headers.get('x-ratelimit-remaining')).toBe('0');
+      const retryAfter = Number(r.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      // The limit is per token: another caller still gets through to authentication.
+      expect((await call(h, '/api/me', { headers: { authorization: 'Bearer other' } })).status).toBe(401);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('demo data and controls', () => {
+  const strip = (body: unknown, url: string) => JSON.stringify(body).split(url).join('');
+
+  it('generates the same data for the same seed, and other data for another seed', async () => {
+    const a = await startMonicaEmulator({ seed: 7, rateLimitPerMinute: 1000 });
+    const b = await startMonicaEmulator({ seed: 7, rateLimitPerMinute: 1000 });
+    const c = await startMonicaEmulator({ seed: 8, rateLimitPerMinute: 1000 });
+    try {
+      const get = async (h: EmulatorHandle) => strip((await call(h, '/api/conversations?limit=100')).body, h.url);
+      expect(await get(a)).toBe(await get(b));
+      expect(await get(a)).not.toBe(await get(c));
+    } finally {
+      await Promise.all([a.close(), b.close(), c.close()]);
+    }
+  });
+
+  it('scales to thousands of conversations with 1-8 messages each', async () => {
+    const big = await startMonicaEmulator({ scale: 100, rateLimitPerMinute: 1000 });
+    try {
+      const first = await call<Page<Conv>>(big, '/api/conversations?limit=100');
+      expect(first.body.meta).toMatchObject({ total: 2000, last_page: 20 });
+      const last = await call<Page<Conv>>(big, '/api/conversations?limit=100&page=20');
+      expect(last.body.data).toHaveLength(100);
+      for (const c of [...first.body.data, ...last.body.data]) {
+        expect(c.messages.length).toBeGreaterThanOrEqual(1);
+        expect(c.messages.length).toBeLessThanOrEqual(8);
+      }
+    } finally {
+      await big.close();
+    }
+  });
+
+  it('simulates an incoming message dated today that leaves updated_at alone', async () => {
+    const before = (await call<One<Conv>>(emu, '/api/conversations/3')).body.data;
+    const r = await call<One<Msg>>(emu, '/__sandbox/simulate/incoming', { method: 'POST', json: { conversationId: '3', content: 'Hello!' } });
+    expect(r.status).toBe(201);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(r.body.data).toMatchObject({ content: 'Hello!', written_by_me: false, written_at: `${today}T00:00:00Z`, conversation: { id: 3 } });
+    const after = (await call<One<Conv>>(emu, '/api/conversations/3')).body.data;
+    expect(after.messages).toHaveLength(before.messages.length + 1);
+    expect(after.updated_at).toBe(before.updated_at);
+    const unknown = await call<{ error: string }>(emu, '/__sandbox/simulate/incoming', { method: 'POST', json: { conversationId: '999' } });
+    expect(unknown.body).toEqual({ error: 'Conversation not found' });
+  });
+
+  it('has no read state: simulateRead is a no-op and unreadState is null', async () => {
+    expect((await call(emu, '/__sandbox/simulate/read', { method: 'POST', json: { conversationId: '1' } })).body).toBeNull();
+    expect((await call(emu, '/__sandbox/unread')).body).toBeNull();
+  });
+
+  it('resets to the seeded data', async () => {
+    const seeded = strip((await call(emu, '/api/conversations?limit=100')).body, emu.url);
+    await call(emu, '/api/conversations/1', { method: 'DELETE' });
+    await call(emu, '/__sandbox/simulate/incoming', { method: 'POST', json: {} });
+    expect(strip((await call(emu, '/api/conversations?limit=100')).body, emu.url)).not.toBe(seeded);
+    expect((await call(emu, '/__sandbox/reset', { method: 'POST' })).status).toBe(204);
+    expect(strip((await call(emu, '/api/conversations?limit=100')).body, emu.url)).toBe(seeded);
+  });
+});

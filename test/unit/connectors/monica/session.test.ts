@@ -1,0 +1,397 @@
+import type { MonicaSourceConfig } from '../../../../src/config/schema';
+import { createMonicaConnector, MONICA_CAPABILITIES } from '../../../../src/connectors/monica';
+import { toMonicaDate } from '../../../../src/connectors/monica/mapper';
+import type { Connector, ConnectorSession, MessageModel } from '../../../../src/connectors/types';
+import { ErrorCode, GatewayError } from '../../../../src/errors';
+import type { EmulatorHandle } from '../../../../src/sandbox/kit/server';
+import { MONICA_SANDBOX_TOKEN, startMonicaEmulator } from '../../../../src/sandbox/monica';
+
+/** The connector against the emulator over real HTTP (port 0). */
+
+const config = (url: string, over: Partial<MonicaSourceConfig> = {}): MonicaSourceConfig => ({
+  id: 'monica',
+  kind: 'MONICA',
+  name: 'Monica CRM',
+  baseUrl: `${url}/api`,
+  credentials: { token: MONICA_SANDBOX_TOKEN },
+  timeoutMs: 5000,
+  pollIntervalMs: 5000,
+  retries: 0,
+  ...over,
+});
+
+interface RawMessage {
+  id: number;
+  content: string;
+  written_at: string;
+  written_by_me: boolean;
+  updated_at: string;
+}
+interface RawConversation {
+  id: number;
+  happened_at: string;
+  updated_at: string;
+  contact: { id: number; complete_name: string };
+  contact_field_type: { id: number; name: string };
+  messages: RawMessage[];
+}
+
+let emu: EmulatorHandle;
+let connector: Connector;
+
+beforeAll(async () => {
+  emu = await startMonicaEmulator({ rateLimitPerMinute: 1_000_000 });
+  connector = createMonicaConnector(config(emu.url));
+});
+afterAll(async () => {
+  await emu.close();
+});
+beforeEach(() => {
+  emu.controls.reset();
+  emu.clearRequests();
+});
+
+const open = (c: Connector = connector): ConnectorSession => c.openSession({ requestId: 'test' });
+const calls = (h: EmulatorHandle = emu) => h.requests().map((r) => `${r.method} ${r.path}`);
+const headers = { authorization: `Bearer ${MONICA_SANDBOX_TOKEN}`, accept: 'application/json' };
+
+/** Everything, read raw; clears the request log afterwards so tests count only the connector's calls. */
+async function rawAll(h: EmulatorHandle = emu): Promise<RawConversation[]> {
+  const out: RawConversation[] = [];
+  for (let page = 1; ; page++) {
+    const body = (await (await fetch(`${h.url}/api/conversations?limit=100&page=${page}`, { headers })).json()) as {
+      data: RawConversation[];
+      links: { next: string | null };
+    };
+    out.push(...body.data);
+    if (!body.links.next) break;
+  }
+  h.clearRequests();
+  return out;
+}
+async function raw(id: number): Promise<RawConversation> {
+  const body = (await (await fetch(`${emu.url}/api/conversations/${id}`, { headers })).json()) as { data: RawConversation };
+  emu.clearRequests();
+  return body.data;
+}
+
+/** The inbox order computed straight from the wire: max(written_at) else happened_at, desc; then id asc. */
+function inboxOrder(all: RawConversation[]): string[] {
+  const last = (c: RawConversation) => Math.max(...c.messages.map((m) => Date.parse(m.written_at)), -Infinity);
+  const key = (c: RawConversation) => (c.messages.length > 0 ? last(c) : Date.parse(c.happened_at));
+  return [...all].sort((a, b) => key(b) - key(a) || a.id - b.id).map((c) => String(c.id));
+}
+
+async function rejection(p: Promise<unknown>): Promise<GatewayError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof GatewayError) return e;
+    throw e;
+  }
+  throw new Error('expected a GatewayError');
+}
+
+describe('listConversations', () => {
+  it('returns every conversation in inbox order with the total', async () => {
+    const expected = inboxOrder(await rawAll());
+    const page = await open().listConversations({ offset: 0, limit: 100, filter: {} });
+    expect(page.total).toBe(20);
+    expect(page.items.map((c) => c.nativeId)).toEqual(expected);
+  });
+
+  it('slices windows of the same order by offset', async () => {
+    const expected = inboxOrder(await rawAll());
+    const page = await open().listConversations({ offset: 5, limit: 5, filter: {} });
+    expect(page.items.map((c) => c.nativeId)).toEqual(expected.slice(5, 10));
+    expect(page.total).toBe(20);
+  });
+
+  it('reads the list once per operation and serves listed conversations from that read', async () => {
+    const s = open();
+    const a = await s.listConversations({ offset: 0, limit: 3, filter: {} });
+    await s.listConversations({ offset: 3, limit: 3, filter: { search: 'a' } });
+    const id = a.items[0]!.nativeId;
+    await s.loadConversation(id);
+    await s.listMessages(id, { first: 10 });
+    await s.loadLastMessage({ ...a.items[0]!, lastMessage: undefined });
+    expect(calls()).toEqual(['GET /api/conversations']);
+    expect(emu.requests()[0]!.query).toMatchObject({ page: '1', limit: '100' });
+  });
+
+  it('reads every page, 100 at a time, when the account has more', async () => {
+    const big = await startMonicaEmulator({ scale: 6, rateLimitPerMinute: 1_000_000 });
+    try {
+      const expected = inboxOrder(await rawAll(big));
+      const page = await open(createMonicaConnector(config(big.url))).listConversations({ offset: 95, limit: 10, filter: {} });
+      expect(page.total).toBe(120);
+      expect(page.items.map((c) => c.nativeId)).toEqual(expected.slice(95, 105));
+      const q = big.requests().map((r) => r.query);
+      expect(q).toEqual([
+        { page: '1', limit: '100' },
+        { page: '2', limit: '100' },
+      ]);
+    } finally {
+      await big.close();
+    }
+  });
+
+  it('pushes a contact filter down to GET /contacts/{id}/conversations', async () => {
+    const all = await rawAll();
+    const contactId = all[0]!.contact.id;
+    const expected = inboxOrder(all.filter((c) => c.contact.id === contactId));
+    const page = await open().listConversations({ offset: 0, limit: 50, filter: { participantNativeId: String(contactId) } });
+    expect(page.items.map((c) => c.nativeId)).toEqual(expected);
+    expect(page.total).toBe(expected.length);
+    expect(calls()).toEqual([`GET /api/contacts/${contactId}/conversations`]);
+  });
+
+  it('answers a filter on an unknown contact with nothing', async () => {
+    const s = open();
+    expect(await s.listConversations({ offset: 0, limit: 50, filter: { participantNativeId: '9999' } })).toEqual({ items: [], total: 0 });
+    expect(await s.listConversations({ offset: 0, limit: 50, filter: { participantNativeId: 'abc' } })).toEqual({ items: [], total: 0 });
+    expect(calls()).toEqual(['GET /api/contacts/9999/conversations']);
+  });
+
+  it('treats the account user as a participant of every conversation', async () => {
+    const page = await open().listConversations({ offset: 0, limit: 50, filter: { participantNativeId: 'me' } });
+    expect(page.total).toBe(20);
+  });
+
+  it('matches search against contact names and message contents, case-insensitively', async () => {
+    const all = await rawAll();
+    const name = all[0]!.contact.complete_name.split(' ')[0]!;
+    const byName = all.filter((c) => c.contact.complete_name.toLowerCase().includes(name.toLowerCase()));
+    const s = open();
+    const a = await s.listConversations({ offset: 0, limit: 50, filter: { search: name.toUpperCase() } });
+    expect(a.items.map((c) => c.nativeId).sort()).toEqual(byName.map((c) => String(c.id)).sort());
+
+    const inContent = (w: string) => all.filter((c) => c.messages.some((m) => m.content.toLowerCase().includes(w)));
+    // Words of the demo lines that appear in no name or channel.
+    const word = ['lisbon', 'recipe', 'photos', 'book'].find((w) => inContent(w).length > 0)!;
+    expect(word).toBeDefined();
+    const byContent = inContent(word);
+    const b = await s.listConversations({ offset: 0, limit: 50, filter: { search: word } });
+    expect(b.items.map((c) => c.nativeId)).toEqual(inboxOrder(byContent));
+  });
+
+  it('answers filters Monica cannot satisfy (unread, labels, non-open status) without a request', async () => {
+    const s = open();
+    const none = { items: [], total: 0 };
+    expect(await s.listConversations({ offset: 0, limit: 10, filter: { unreadOnly: true } })).toEqual(none);
+    expect(await s.listConversations({ offset: 0, limit: 10, filter: { labels: ['family'] } })).toEqual(none);
+    expect(await s.listConversations({ offset: 0, limit: 10, filter: { status: ['RESOLVED', 'ARCHIVED'] } })).toEqual(none);
+    expect(calls()).toEqual([]);
+    expect((await s.listConversations({ offset: 0, limit: 10, filter: { status: ['OPEN'] } })).total).toBe(20);
+  });
+});
+
+describe('participants', () => {
+  it('loads the contact and the account user, fetching /me once per operation', async () => {
+    const s = open();
+    const { items } = await s.listConversations({ offset: 0, limit: 3, filter: {} });
+    const lists = await Promise.all(items.map((c) => s.loadParticipants(c)));
+    await s.loadParticipant('me');
+    expect(calls()).toEqual(['GET /api/conversations', 'GET /api/me']);
+    for (const ps of lists) {
+      expect(ps.map((p) => p.kind)).toEqual(['CONTACT', 'AGENT']);
+      expect(ps[1]).toMatchObject({ nativeId: 'me', name: 'Robin Keller', email: 'robin@example.com' });
+    }
+  });
+
+  it('loads one contact with its email and phone from its contact fields', async () => {
+    const s = open();
+    const p = await s.loadParticipant('1');
+    expect(p).toMatchObject({ nativeId: '1', kind: 'CONTACT' });
+    expect(p?.email).toMatch(/@example\.com$/);
+    expect(emu.requests()[0]).toMatchObject({ path: '/api/contacts/1', query: { with: 'contactfields' } });
+    expect(await s.loadParticipant('9999')).toBeNull();
+    expect(await s.loadParticipant('x')).toBeNull();
+  });
+});
+
+describe('messages', () => {
+  it('pages messages oldest first by written_at then id, whatever the DB order', async () => {
+    const all = await rawAll();
+    // The demo data logs some conversations out of order (contracts §4: embedded order is DB order).
+    const conv = all.find((c) => c.messages.some((m, i) => i > 0 && m.written_at < c.messages[i - 1]!.written_at));
+    expect(conv).toBeDefined();
+    const expected = [...conv!.messages]
+      .sort((a, b) => Date.parse(a.written_at) - Date.parse(b.written_at) || a.id - b.id)
+      .map((m) => `${conv!.id}/${m.id}`);
+    const s = open();
+    const got: string[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page = await s.listMessages(String(conv!.id), { first: 2, after });
+      got.push(...page.items.map((e) => e.message.nativeId));
+      if (!page.hasNextPage) break;
+      after = page.items.at(-1)!.cursor;
+    }
+    expect(got).toEqual(expected);
+  });
+
+  it('loads one message by its conversation/message id', async () => {
+    const conv = await raw(2);
+    const m = conv.messages[0]!;
+    const s = open();
+    expect(await s.loadMessage(`2/${m.id}`)).toMatchObject({ nativeId: `2/${m.id}`, conversationNativeId: '2', content: m.content });
+    expect(await s.loadMessage('2/99999')).toBeNull();
+    expect(await s.loadMessage('2')).toBeNull();
+  });
+
+  it('throws NOT_FOUND naming the source for the messages of an unknown conversation', async () => {
+    const e = await rejection(open().listMessages('9999', { first: 5 }));
+    expect(e.code).toBe(ErrorCode.NOT_FOUND);
+    expect(e.extensions.source).toBe('monica');
+  });
+});
+
+describe('writes', () => {
+  it('creates a conversation on a named channel with a first message dated like it', async () => {
+    const s = open();
+    const c = await s.createConversation({
+      participantNativeIds: ['me', '2'],
+      channel: 'whatsapp',
+      content: 'Lovely to see you yesterday',
+      happenedAt: new Date('2026-10-30T18:00:00Z'),
+    });
+    expect(c).toMatchObject({ channel: 'WhatsApp', subject: 'WhatsApp · 2026-10-30', status: 'OPEN' });
+    expect(c.lastMessage).toMatchObject({ content: 'Lovely to see you yesterday', direction: 'OUTGOING' });
+    const stored = await raw(Number(c.nativeId));
+    expect(stored).toMatchObject({ happened_at: '2026-10-30T00:00:00Z', contact: { id: 2 } });
+    expect(stored.messages.map((m) => [m.written_at, m.written_by_me])).toEqual([['2026-10-30T00:00:00Z', true]]);
+  });
+
+  it("creates a conversation today on the account's first contact field type by default", async () => {
+    const c = await open().createConversation({ participantNativeIds: ['3'] });
+    expect(c.channel).toBe('Email');
+    expect(c.subject).toBe(`Email · ${toMonicaDate(new Date())}`);
+    expect(c.lastMessage).toBeNull();
+    expect(calls()).toEqual(['GET /api/contactfieldtypes', 'POST /api/conversations']);
+  });
+
+  it('refuses create inputs Monica cannot hold', async () => {
+    const s = open();
+    expect((await rejection(s.createConversation({ participantNativeIds: ['1', '2'] }))).code).toBe(ErrorCode.BAD_USER_INPUT);
+    expect((await rejection(s.createConversation({ participantNativeIds: ['1'], subject: 'Hi' }))).code).toBe(
+      ErrorCode.UNSUPPORTED_OPERATION,
+    );
+    expect((await rejection(s.createConversation({ participantNativeIds: [], groupNativeId: 'g' }))).code).toBe(
+      ErrorCode.UNSUPPORTED_OPERATION,
+    );
+    expect((await rejection(s.createConversation({ participantNativeIds: ['1'], channel: 'Pigeon' }))).code).toBe(
+      ErrorCode.BAD_USER_INPUT,
+    );
+    const missing = await rejection(s.createConversation({ participantNativeIds: ['9999'], channel: '1' }));
+    expect(missing.code).toBe(ErrorCode.NOT_FOUND);
+    expect(missing.extensions.source).toBe('monica');
+  });
+
+  it('updates happenedAt and keeps the contact field type (PUT needs both)', async () => {
+    const before = await raw(4);
+    const c = await open().updateConversation('4', { happenedAt: new Date('2026-01-15T00:00:00Z') });
+    expect(c.subject).toBe(`${before.contact_field_type.name} · 2026-01-15`);
+    const after = await raw(4);
+    expect(after.happened_at).toBe('2026-01-15T00:00:00Z');
+    expect(after.contact_field_type.id).toBe(before.contact_field_type.id);
+  });
+
+  it.each([
+    [{ status: 'RESOLVED' as const }],
+    [{ muted: true }],
+    [{ pinned: true }],
+    [{ archived: true }],
+    [{ subject: 'New' }],
+    [{ labels: ['x'] }],
+  ])('refuses to update %j with UNSUPPORTED_OPERATION naming the source, without a request', async (patch) => {
+    const e = await rejection(open().updateConversation('4', patch));
+    expect(e.code).toBe(ErrorCode.UNSUPPORTED_OPERATION);
+    expect(e.extensions.source).toBe('monica');
+    expect(calls()).toEqual([]);
+  });
+
+  it('sends an outgoing message dated today and the conversation moves to the top of the next poll', async () => {
+    const before = await raw(7);
+    const m = await open().sendMessage({ conversationNativeId: '7', content: 'Coffee next week?', private: false, attachmentIds: [], files: [] });
+    const newest = Math.max(...(await raw(7)).messages.map((x) => x.id));
+    expect(m).toMatchObject({ nativeId: `7/${newest}`, content: 'Coffee next week?', direction: 'OUTGOING', senderRef: 'me' });
+    expect(toMonicaDate(m.sentAt!)).toBe(toMonicaDate(new Date()));
+    const page = await open().listConversations({ offset: 0, limit: 1, filter: {} });
+    expect(page.items[0]).toMatchObject({ nativeId: '7' });
+    // contracts §4: a new message does not touch the conversation's updated_at.
+    expect((await raw(7)).updated_at).toBe(before.updated_at);
+  });
+
+  it('refuses attachments and private notes', async () => {
+    const s = open();
+    const base = { conversationNativeId: '7', content: 'x', private: false, attachmentIds: [], files: [] };
+    expect((await rejection(s.sendMessage({ ...base, attachmentIds: ['a'] }))).code).toBe(ErrorCode.UNSUPPORTED_OPERATION);
+    expect((await rejection(s.sendMessage({ ...base, private: true }))).code).toBe(ErrorCode.UNSUPPORTED_OPERATION);
+    expect(calls()).toEqual([]);
+  });
+
+  it('edits a message and keeps its written_at and written_by_me', async () => {
+    const all = await rawAll();
+    const conv = all.find((c) => c.messages.some((m) => !m.written_by_me))!;
+    const target = conv.messages.find((m) => !m.written_by_me)!;
+    const edited: MessageModel = await open().editMessage(`${conv.id}/${target.id}`, 'Edited words');
+    expect(edited).toMatchObject({ content: 'Edited words', direction: 'INCOMING', sentAt: new Date(target.written_at) });
+    const stored = (await raw(conv.id)).messages.find((m) => m.id === target.id)!;
+    expect(stored).toMatchObject({ content: 'Edited words', written_at: target.written_at, written_by_me: false });
+  });
+
+  it('deletes a message and a conversation', async () => {
+    const conv = await raw(3);
+    const s = open();
+    await s.deleteMessage(`3/${conv.messages[0]!.id}`);
+    expect((await raw(3)).messages).toHaveLength(conv.messages.length - 1);
+    await s.deleteConversation('3');
+    expect(await open().loadConversation('3')).toBeNull();
+    const e = await rejection(open().deleteConversation('3'));
+    expect(e.code).toBe(ErrorCode.NOT_FOUND);
+    expect(e.extensions.source).toBe('monica');
+  });
+
+  it('sees a message written through the vendor on the next poll', async () => {
+    emu.controls.simulateIncoming({ conversationId: '12', content: 'Are you free on Sunday?' });
+    const page = await open().listConversations({ offset: 0, limit: 1, filter: {} });
+    expect(page.items[0]!.nativeId).toBe('12');
+    expect(page.items[0]!.lastMessage).toMatchObject({ content: 'Are you free on Sunday?', direction: 'INCOMING' });
+  });
+});
+
+describe('errors', () => {
+  it('surfaces Monica validation as SOURCE_REJECTED with its message', async () => {
+    const e = await rejection(open().sendMessage({ conversationNativeId: '7', content: '', private: false, attachmentIds: [], files: [] }));
+    expect(e.code).toBe(ErrorCode.SOURCE_REJECTED);
+    expect(e.message).toContain('The content field is required.');
+  });
+
+  it('surfaces the throttle as SOURCE_RATE_LIMITED with retryAfter', async () => {
+    const slow = await startMonicaEmulator({ rateLimitPerMinute: 1 });
+    try {
+      const c = createMonicaConnector(config(slow.url));
+      await open(c).loadConversation('1');
+      const e = await rejection(open(c).loadConversation('2'));
+      expect(e.code).toBe(ErrorCode.SOURCE_RATE_LIMITED);
+      expect(e.extensions.source).toBe('monica');
+      expect(e.extensions.retryAfter).toBeGreaterThanOrEqual(1);
+      expect(e.extensions.retryAfter).toBeLessThanOrEqual(60);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('reports a refused token as SOURCE_AUTH_FAILED', async () => {
+    const c = createMonicaConnector(config(emu.url, { credentials: { token: 'wrong' } }));
+    const e = await rejection(open(c).listConversations({ offset: 0, limit: 5, filter: {} }));
+    expect(e.code).toBe(ErrorCode.SOURCE_AUTH_FAILED);
+    expect(e.extensions.source).toBe('monica');
+  });
+
+  it('exposes the Monica capabilities: no read state, attachments or webhooks', () => {
+    expect(connector.capabilities).toBe(MONICA_CAPABILITIES);
+    expect(MONICA_CAPABILITIES).toMatchObject({ unreadCounts: false, markRead: false, attachments: false, realtime: 'POLLING' });
+  });
+});

@@ -1,0 +1,149 @@
+import { decode } from '../../../../src/connectors/decode';
+import { mapConversation, mapMessage } from '../../../../src/connectors/pixieset/mapper';
+import { pxDetailResponse, pxListResponse } from '../../../../src/connectors/pixieset/types';
+import { GatewayError } from '../../../../src/errors';
+
+// The seed's documented examples (seeds/000), verbatim.
+const LIST_EXAMPLE = {
+  data: [
+    {
+      id: 'conv_ABC123XYZ456',
+      client_id: 'cl_ABC123DEF456GHI789JKL012MNO345',
+      subject: 'Wedding Photography Session',
+      last_message_at: '2025-08-07T10:30:00.000000Z',
+      unread_count: 2,
+      status: 'active',
+      participants: [{ id: 'cl_ABC123DEF456GHI789JKL012MNO345', name: 'John Doe', email: 'john@example.com', type: 'client' }],
+      messages: [
+        {
+          id: 'msg_DEF789GHI012',
+          content: 'Looking forward to our session!',
+          sent_at: '2025-08-07T10:30:00.000000Z',
+          sender_type: 'client',
+          sender_id: 'cl_ABC123DEF456GHI789JKL012MNO345',
+          attachments: [],
+        },
+      ],
+    },
+  ],
+  meta: { current_page: 1, per_page: 25, total: 15, last_page: 1 },
+};
+
+const DETAIL_EXAMPLE = {
+  data: {
+    id: 'conv_ABC123XYZ456',
+    client_id: 'cl_ABC123DEF456GHI789JKL012MNO345',
+    subject: 'Wedding Photography Session',
+    created_at: '2025-08-01T09:00:00.000000Z',
+    updated_at: '2025-08-07T10:30:00.000000Z',
+    status: 'active',
+    unread_count: 2,
+    participants: [
+      { id: 'cl_ABC123DEF456GHI789JKL012MNO345', name: 'John Doe', email: 'john@example.com', type: 'client', avatar_color: 8 },
+      { id: 'photographer_123', name: 'Studio Photographer', email: 'studio@example.com', type: 'photographer' },
+    ],
+    messages: [
+      {
+        id: 'msg_DEF789GHI012',
+        content: 'Hi! I wanted to discuss the timeline for our wedding shoot.',
+        sent_at: '2025-08-07T09:00:00.000000Z',
+        sender_type: 'client',
+        sender_id: 'cl_ABC123DEF456GHI789JKL012MNO345',
+        read_at: null,
+        attachments: [],
+      },
+      {
+        id: 'msg_JKL345MNO678',
+        content: "Absolutely! I've attached our standard timeline template.",
+        sent_at: '2025-08-07T10:30:00.000000Z',
+        sender_type: 'photographer',
+        sender_id: 'photographer_123',
+        read_at: '2025-08-07T10:35:00.000000Z',
+        attachments: [
+          {
+            id: 'att_PQR901STU234',
+            filename: 'wedding-timeline-template.pdf',
+            file_size: 245760,
+            content_type: 'application/pdf',
+            url: 'https://storage.pixieset.com/attachments/att_PQR901STU234.pdf',
+          },
+        ],
+      },
+    ],
+  },
+};
+
+describe('Pixieset mapper', () => {
+  it('maps the documented list item, whose messages hold the newest one', () => {
+    const list = decode(pxListResponse, LIST_EXAMPLE, 'px', 'list');
+    const c = mapConversation('px', list.data[0]!);
+    expect(c).toMatchObject({
+      sourceId: 'px',
+      nativeId: 'conv_ABC123XYZ456',
+      subject: 'Wedding Photography Session',
+      status: 'OPEN',
+      unreadCount: 2,
+      archived: false,
+      labels: [],
+      createdAt: null,
+      lastMessageAt: new Date('2025-08-07T10:30:00.000Z'),
+    });
+    expect(c.participants).toEqual([
+      expect.objectContaining({ nativeId: 'cl_ABC123DEF456GHI789JKL012MNO345', name: 'John Doe', email: 'john@example.com', kind: 'CONTACT', avatarColor: null }),
+    ]);
+    expect(c.lastMessage).toMatchObject({
+      nativeId: 'conv_ABC123XYZ456/msg_DEF789GHI012',
+      direction: 'INCOMING',
+      readAt: null,
+      sender: expect.objectContaining({ name: 'John Doe' }),
+    });
+  });
+
+  it('maps the documented detail: participants, directions, read times and attachments', () => {
+    const d = decode(pxDetailResponse, DETAIL_EXAMPLE, 'px', 'detail').data;
+    const c = mapConversation('px', d);
+    expect(c.createdAt).toEqual(new Date('2025-08-01T09:00:00.000Z'));
+    expect(c.updatedAt).toEqual(new Date('2025-08-07T10:30:00.000Z'));
+    expect(c.participants?.map((p) => [p.kind, p.avatarColor])).toEqual([
+      ['CONTACT', expect.stringMatching(/^#[0-9A-F]{6}$/)],
+      ['AGENT', null],
+    ]);
+    const messages = d.messages!.map((m) => mapMessage('px', m, d.id, c.participants));
+    expect(messages.map((m) => m.direction)).toEqual(['INCOMING', 'OUTGOING']);
+    expect(messages[1]).toMatchObject({
+      readAt: new Date('2025-08-07T10:35:00.000Z'),
+      sender: expect.objectContaining({ nativeId: 'photographer_123', kind: 'AGENT' }),
+      attachments: [
+        {
+          sourceId: 'px',
+          nativeId: 'att_PQR901STU234',
+          filename: 'wedding-timeline-template.pdf',
+          size: 245760,
+          contentType: 'application/pdf',
+          url: 'https://storage.pixieset.com/attachments/att_PQR901STU234.pdf',
+        },
+      ],
+    });
+    expect(c.lastMessage?.nativeId).toBe('conv_ABC123XYZ456/msg_JKL345MNO678');
+  });
+
+  it('maps an archived conversation and a system message', () => {
+    const d = decode(pxDetailResponse, { data: { ...DETAIL_EXAMPLE.data, status: 'archived', messages: [{ id: 'msg_S', sender_type: 'system', content: 'Session booked', sent_at: '2025-08-01T09:00:00.000000Z' }] } }, 'px', 'detail').data;
+    const c = mapConversation('px', d);
+    expect(c.status).toBe('ARCHIVED');
+    expect(c.archived).toBe(true);
+    expect(c.lastMessage?.direction).toBe('ACTIVITY');
+  });
+
+  it('rejects a malformed body with SOURCE_BAD_RESPONSE naming the field', () => {
+    expect(() => decode(pxListResponse, { data: [{ id: 7, status: 'active' }], meta: {} }, 'px', 'conversation list')).toThrow(GatewayError);
+    try {
+      decode(pxListResponse, { data: [{ id: 'conv_1', status: 'weird' }], meta: { current_page: 1, per_page: 1, total: 1, last_page: 1 } }, 'px', 'conversation list');
+    } catch (e) {
+      expect((e as GatewayError).code).toBe('SOURCE_BAD_RESPONSE');
+      expect((e as GatewayError).extensions.source).toBe('px');
+      expect((e as GatewayError).message).toMatch(/data\.0\.status/);
+    }
+    expect.assertions(4);
+  });
+});

@@ -1,0 +1,106 @@
+import { createHmac } from 'node:crypto';
+import { ErrorCode, GatewayError } from '../../../../src/errors';
+import { parseProtocolWebhook, signProtocolWebhook } from '../../../../src/connectors/protocol/webhook';
+import type { WebhookRequest } from '../../../../src/connectors/types';
+
+const SECRET = 'whsec-protocol-test';
+
+function request(body: string, signature?: string | string[]): WebhookRequest {
+  return {
+    headers: signature === undefined ? {} : { 'x-protocol-signature': signature },
+    rawBody: Buffer.from(body),
+    query: {},
+  };
+}
+const signed = (body: string) => request(body, createHmac('sha256', SECRET).update(body).digest('hex'));
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof GatewayError) return e.code;
+    throw e;
+  }
+  return undefined;
+}
+
+// The webhooks page's example payload.
+const messageUpdated = JSON.stringify({
+  id: 'a056V7R7NmNRjl70',
+  type: 'message.updated',
+  payload: {
+    id: 'SIuAFUNKdSYHZF2w',
+    conversation_id: 'xgQQXg3hrtjh7AvZ',
+    contact: { id: 'WAz8eIbvDR60rouK', username: 'KevinMcCallister' },
+    message: "I'm traveling with my dad. He's at a meeting. I hate meetings.",
+    reactions: [],
+    attachments: [],
+    read_at: 705103200,
+    created_at: 692233200,
+    updated_at: 692233200,
+  },
+});
+
+describe('parseProtocolWebhook', () => {
+  it('accepts a correctly signed delivery and names the event and the conversation', () => {
+    expect(parseProtocolWebhook('protocol', SECRET, signed(messageUpdated))).toEqual([
+      { sourceId: 'protocol', conversationNativeId: 'xgQQXg3hrtjh7AvZ', eventId: 'a056V7R7NmNRjl70' },
+    ]);
+  });
+
+  it('signs as the webhooks page does: hex HMAC-SHA256 of the raw body', () => {
+    expect(signProtocolWebhook(messageUpdated, SECRET)).toBe(createHmac('sha256', SECRET).update(messageUpdated).digest('hex'));
+  });
+
+  it('accepts an upper-case hex signature', () => {
+    const sig = signProtocolWebhook(messageUpdated, SECRET).toUpperCase();
+    expect(parseProtocolWebhook('protocol', SECRET, request(messageUpdated, sig))).toHaveLength(1);
+  });
+
+  it('rejects a delivery without the signature header with FORBIDDEN', () => {
+    expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, request(messageUpdated)))).toBe(ErrorCode.FORBIDDEN);
+  });
+
+  it('rejects a signature made with another secret with FORBIDDEN', () => {
+    const forged = createHmac('sha256', 'not-the-secret').update(messageUpdated).digest('hex');
+    expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, request(messageUpdated, forged)))).toBe(ErrorCode.FORBIDDEN);
+  });
+
+  it('rejects a body changed after signing with FORBIDDEN', () => {
+    const sig = signProtocolWebhook(messageUpdated, SECRET);
+    const tampered = messageUpdated.replace('xgQQXg3hrtjh7AvZ', 'hSIhXBhNe8X1d8Et');
+    expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, request(tampered, sig)))).toBe(ErrorCode.FORBIDDEN);
+  });
+
+  it('rejects signatures of the wrong length or alphabet with FORBIDDEN, without throwing anything else', () => {
+    for (const sig of ['', 'abc', 'zz'.repeat(32), signProtocolWebhook(messageUpdated, SECRET).slice(2)]) {
+      expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, request(messageUpdated, sig)))).toBe(ErrorCode.FORBIDDEN);
+    }
+  });
+
+  it('rejects every delivery with FORBIDDEN when no secret is configured', () => {
+    expect(codeOf(() => parseProtocolWebhook('protocol', undefined, signed(messageUpdated)))).toBe(ErrorCode.FORBIDDEN);
+  });
+
+  it('answers BAD_USER_INPUT for a signed body that is not JSON', () => {
+    expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, signed('{"id": "a0')))).toBe(ErrorCode.BAD_USER_INPUT);
+  });
+
+  it('answers BAD_USER_INPUT for signed JSON that is not the event envelope', () => {
+    const body = JSON.stringify({ event: 'message_created', id: 5 });
+    expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, signed(body)))).toBe(ErrorCode.BAD_USER_INPUT);
+  });
+
+  it.each([
+    ['conversation.updated', { id: 'xgQQXg3hrtjh7AvZ', contact_id: 'WAz8eIbvDR60rouK' }, 'xgQQXg3hrtjh7AvZ'],
+    ['conversation.deleted', { id: 'xgQQXg3hrtjh7AvZ' }, 'xgQQXg3hrtjh7AvZ'],
+    ['message.created', { id: 'gWqY86BMFRiH5o11', conversation_id: 'xgQQXg3hrtjh7AvZ' }, 'xgQQXg3hrtjh7AvZ'],
+    ['contact.updated', { id: 'WAz8eIbvDR60rouK', conversation_id: 'xgQQXg3hrtjh7AvZ' }, 'xgQQXg3hrtjh7AvZ'],
+    ['group.updated', { id: 'l7cGNIBKZiNJ6wqF', conversation_id: 'ZYjVAbCE9g5XRlra' }, 'ZYjVAbCE9g5XRlra'],
+    ['attachment.created', { id: 'Nc6yKKMpcxiiFxp6', message_id: 'LoPsJaMcPBuFNjg1' }, null],
+    ['contact.created', { id: 'WAz8eIbvDR60rouK', conversation_id: null }, null],
+  ])('maps %s to the conversation it touches', (type, payload, expected) => {
+    const body = JSON.stringify({ id: 'evt0000000000001', type, payload });
+    expect(parseProtocolWebhook('protocol', SECRET, signed(body))[0]?.conversationNativeId).toBe(expected);
+  });
+});
