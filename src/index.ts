@@ -25,7 +25,9 @@ async function main() {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for the embedded default
     const { startEmbedded, SANDBOX_API_KEY } = require('./sandbox/embedded') as typeof import('./sandbox/embedded');
     const port = process.env.PORT ? Number(process.env.PORT) : 4000;
-    const embedded = await startEmbedded({ fixedPorts: true, port, redisUrl: process.env.REDIS_URL });
+    // SANDBOX_PORTS=random puts the emulators on free ports (tests run this entry point beside other runs).
+    const fixedPorts = process.env.SANDBOX_PORTS !== 'random';
+    const embedded = await startEmbedded({ fixedPorts, port, redisUrl: process.env.REDIS_URL });
     gateway = await createGateway({ config: embedded.config, logger, graphiqlHeaders: embedded.graphiqlHeaders });
     embedded.sandbox.setWebhookBase(gateway.url);
     onClose = () => embedded.sandbox.close();

@@ -63,7 +63,7 @@ describe('gateway over the Pixieset emulator', () => {
     for (;;) {
       const r = await t.gql<InboxData>(INBOX, { first: 7, after });
       expect(r.body.errors).toBeUndefined();
-      const c = r.body.data!.conversations;
+      const c: InboxData['conversations'] = r.body.data!.conversations;
       expect(c.totalCount).toBe(60);
       seen.push(...c.edges);
       pages++;
@@ -80,7 +80,7 @@ describe('gateway over the Pixieset emulator', () => {
     let before: string | null = null;
     for (;;) {
       const r = await t.gql<InboxData>(INBOX, { last: 9, before });
-      const c = r.body.data!.conversations;
+      const c: InboxData['conversations'] = r.body.data!.conversations;
       back.unshift(...c.edges);
       if (!c.pageInfo.hasPreviousPage) break;
       before = c.pageInfo.startCursor;

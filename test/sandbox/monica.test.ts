@@ -340,6 +340,19 @@ describe('rate limit', () => {
       await h.close();
     }
   });
+
+  it('starts a fresh window on a sandbox reset', async () => {
+    const h = await startMonicaEmulator({ rateLimitPerMinute: 2 });
+    try {
+      await call(h, '/api/me');
+      await call(h, '/api/me');
+      expect((await call(h, '/api/me')).status).toBe(429);
+      h.controls.reset();
+      expect((await call(h, '/api/me')).status).toBe(200);
+    } finally {
+      await h.close();
+    }
+  });
 });
 
 describe('demo data and controls', () => {

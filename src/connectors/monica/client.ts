@@ -1,0 +1,160 @@
+import type { MonicaSourceConfig } from '../../config/schema';
+import { ErrorCode, GatewayError } from '../../errors';
+import { decode } from '../decode';
+import { HttpClient, parseRetryAfter, type HttpErrorResponse } from '../http';
+import type { RequestScope } from '../types';
+import {
+  contactEnvelope,
+  contactFieldTypePageSchema,
+  conversationEnvelope,
+  conversationPageSchema,
+  deletedSchema,
+  errorBodySchema,
+  userEnvelope,
+  type MonicaContact,
+  type MonicaContactFieldTypePage,
+  type MonicaConversation,
+  type MonicaConversationInput,
+  type MonicaConversationPage,
+  type MonicaConversationUpdate,
+  type MonicaMessageInput,
+  type MonicaUser,
+} from './types';
+
+/** contracts §4 "Pagination": `limit` above 100 is a 400 with error_code 30. */
+export const MONICA_MAX_LIMIT = 100;
+
+/**
+ * Monica's error body → GatewayError (contracts §4 "Errors"). Codes: 31 not found (404), 32 validation (422,
+ * `message` is an array), 34 rate limited (429), 30/37/39 bad limit/JSON/sort (400). Anything else falls back
+ * to the generic mapping (401 → SOURCE_AUTH_FAILED, 5xx → SOURCE_UNAVAILABLE).
+ */
+export function mapMonicaError(sourceId: string, res: HttpErrorResponse): GatewayError | undefined {
+  const parsed = errorBodySchema.safeParse(res.body);
+  const code = parsed.success ? parsed.data.error.error_code : null;
+  const raw = parsed.success ? parsed.data.error.message : null;
+  const text = Array.isArray(raw) ? raw.join('; ') : (raw ?? '');
+  const what = `${res.method} ${res.path}`;
+  if (res.status === 404 || code === 31) {
+    return new GatewayError(ErrorCode.NOT_FOUND, `Source "${sourceId}" has no such object (${what}).`, { source: sourceId });
+  }
+  if (res.status === 429 || code === 34) {
+    return new GatewayError(ErrorCode.SOURCE_RATE_LIMITED, `Source "${sourceId}" is rate-limiting the gateway.`, {
+      source: sourceId,
+      retryAfter: parseRetryAfter(res.headers.get('retry-after')),
+    });
+  }
+  if (code !== null && (res.status === 422 || res.status === 400)) {
+    return new GatewayError(
+      ErrorCode.SOURCE_REJECTED,
+      `Source "${sourceId}" rejected ${what}${text ? `: ${text}` : ''}.`,
+      { source: sourceId, status: res.status, vendorCode: code },
+    );
+  }
+  return undefined;
+}
+
+/** The HTTP client for one Monica source: Bearer token (Passport) and JSON always (contracts §4 "Auth"). */
+export function createMonicaHttp(config: MonicaSourceConfig): HttpClient {
+  return new HttpClient({
+    sourceId: config.id,
+    baseUrl: config.baseUrl,
+    headers: {
+      authorization: `Bearer ${config.credentials.token}`,
+      // contracts §4: without it Laravel may redirect an unauthenticated call to the login page instead of 401.
+      accept: 'application/json',
+    },
+    timeoutMs: config.timeoutMs,
+    retries: config.retries,
+    mapError: (res) => mapMonicaError(config.id, res),
+  });
+}
+
+/** Raw Monica 4.x REST calls (contracts §4 "Endpoints"), each returning a decoded DTO. */
+export class MonicaClient {
+  readonly sourceId: string;
+
+  constructor(private readonly http: HttpClient) {
+    this.sourceId = http.sourceId;
+  }
+
+  /** One page of `GET /conversations`, or of `GET /contacts/{id}/conversations` when `contactId` is given. */
+  async listConversations(
+    scope: RequestScope,
+    q: { page: number; limit: number; contactId?: number },
+  ): Promise<MonicaConversationPage> {
+    const path = q.contactId === undefined ? '/conversations' : `/contacts/${q.contactId}/conversations`;
+    const body = await this.http.get(scope, path, { page: q.page, limit: q.limit });
+    return decode(conversationPageSchema, body, this.sourceId, 'conversation page');
+  }
+
+  async getConversation(scope: RequestScope, id: number): Promise<MonicaConversation> {
+    const body = await this.http.get(scope, `/conversations/${id}`);
+    return decode(conversationEnvelope, body, this.sourceId, 'conversation').data;
+  }
+
+  async createConversation(scope: RequestScope, input: MonicaConversationInput): Promise<MonicaConversation> {
+    const res = await this.http.request(scope, { method: 'POST', path: '/conversations', json: input });
+    return decode(conversationEnvelope, res.body, this.sourceId, 'conversation').data;
+  }
+
+  async updateConversation(scope: RequestScope, id: number, input: MonicaConversationUpdate): Promise<MonicaConversation> {
+    // PUT with the full state is idempotent, so a retry on a transient failure is safe.
+    const res = await this.http.request(scope, { method: 'PUT', path: `/conversations/${id}`, json: input, idempotent: true });
+    return decode(conversationEnvelope, res.body, this.sourceId, 'conversation').data;
+  }
+
+  async deleteConversation(scope: RequestScope, id: number): Promise<void> {
+    const res = await this.http.request(scope, { method: 'DELETE', path: `/conversations/${id}` });
+    decode(deletedSchema, res.body, this.sourceId, 'delete confirmation');
+  }
+
+  /** contracts §4: answers with the whole parent conversation, not the message. */
+  async addMessage(scope: RequestScope, conversationId: number, input: MonicaMessageInput): Promise<MonicaConversation> {
+    const res = await this.http.request(scope, {
+      method: 'POST',
+      path: `/conversations/${conversationId}/messages`,
+      json: input,
+    });
+    return decode(conversationEnvelope, res.body, this.sourceId, 'conversation').data;
+  }
+
+  async updateMessage(
+    scope: RequestScope,
+    conversationId: number,
+    messageId: number,
+    input: MonicaMessageInput,
+  ): Promise<MonicaConversation> {
+    const res = await this.http.request(scope, {
+      method: 'PUT',
+      path: `/conversations/${conversationId}/messages/${messageId}`,
+      json: input,
+      idempotent: true,
+    });
+    return decode(conversationEnvelope, res.body, this.sourceId, 'conversation').data;
+  }
+
+  async deleteMessage(scope: RequestScope, conversationId: number, messageId: number): Promise<void> {
+    const res = await this.http.request(scope, {
+      method: 'DELETE',
+      path: `/conversations/${conversationId}/messages/${messageId}`,
+    });
+    decode(deletedSchema, res.body, this.sourceId, 'delete confirmation');
+  }
+
+  /** A full contact with its contact fields (email, phone live there: contracts §4 "Objects"). */
+  async getContact(scope: RequestScope, id: number): Promise<MonicaContact> {
+    const body = await this.http.get(scope, `/contacts/${id}`, { with: 'contactfields' });
+    return decode(contactEnvelope, body, this.sourceId, 'contact').data;
+  }
+
+  async getMe(scope: RequestScope): Promise<MonicaUser> {
+    const body = await this.http.get(scope, '/me');
+    return decode(userEnvelope, body, this.sourceId, 'user').data;
+  }
+
+  async listContactFieldTypes(scope: RequestScope, q: { page: number; limit: number }): Promise<MonicaContactFieldTypePage> {
+    const body = await this.http.get(scope, '/contactfieldtypes', { page: q.page, limit: q.limit });
+    return decode(contactFieldTypePageSchema, body, this.sourceId, 'contact field type page');
+  }
+}

@@ -1,0 +1,46 @@
+import type { MonicaSourceConfig } from '../../config/schema';
+import type { Connector, RequestScope, SourceCapabilities } from '../types';
+import { MonicaClient, createMonicaHttp } from './client';
+import { MonicaSession } from './session';
+
+/**
+ * What Monica 4.x can do (contracts §5 "Operations a backend cannot support"): conversations and messages
+ * are fully writable, but there is no read state, status, mute, pin, archive, label, attachment or webhook.
+ */
+export const MONICA_CAPABILITIES: SourceCapabilities = {
+  unreadCounts: false,
+  exactUnreadCounts: false,
+  markRead: false,
+  markUnread: false,
+  createConversation: true,
+  // Only happenedAt (the day the conversation took place).
+  updateConversation: true,
+  deleteConversation: true,
+  sendMessage: true,
+  editMessage: true,
+  deleteMessage: true,
+  attachments: false,
+  maxAttachmentSize: null,
+  uploadMode: null,
+  mute: false,
+  pin: false,
+  archive: false,
+  labels: false,
+  privateMessages: false,
+  settableStatuses: [],
+  editableSubject: false,
+  realtime: 'POLLING',
+};
+
+export function createMonicaConnector(config: MonicaSourceConfig): Connector {
+  const http = createMonicaHttp(config);
+  const client = new MonicaClient(http);
+  return {
+    id: config.id,
+    kind: 'MONICA',
+    name: config.name ?? 'Monica',
+    capabilities: MONICA_CAPABILITIES,
+    openSession: (scope: RequestScope) => new MonicaSession(client, scope),
+    health: () => http.health(),
+  };
+}

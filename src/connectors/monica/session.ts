@@ -1,0 +1,374 @@
+import { ErrorCode, GatewayError, badInput, unsupported } from '../../errors';
+import { UnsupportedSession } from '../UnsupportedSession';
+import { matchesFilter, pageFromAll, paginateMessages } from '../paging';
+import type {
+  ConnectorSession,
+  ConversationFilterInput,
+  ConversationModel,
+  ConversationPage,
+  CreateConversationInput,
+  ListConversationsRequest,
+  MessageModel,
+  MessagePage,
+  MessagePageRequest,
+  ParticipantModel,
+  RequestScope,
+  SendMessageInput,
+  UpdateConversationPatch,
+} from '../types';
+import { MONICA_MAX_LIMIT, type MonicaClient } from './client';
+import { createMonicaLoaders, type MonicaLoaders } from './loaders';
+import {
+  ME_ID,
+  datePart,
+  mapContact,
+  mapConversation,
+  mapMe,
+  mapMessage,
+  mapMessages,
+  parseId,
+  parseMessageId,
+  searchableText,
+  toMonicaDate,
+} from './mapper';
+import type { MonicaContactFieldType, MonicaConversation, MonicaMessage } from './types';
+
+/** Pages of a full read fetched at once (after the first, which says how many there are). */
+const PAGE_CONCURRENCY = 4;
+
+/** Patch fields Monica cannot store (contracts §5: no status, mute, pin, archive, subject or labels). */
+const FIXED_FIELDS = ['status', 'muted', 'pinned', 'archived', 'subject', 'labels'] as const;
+
+/**
+ * Filters no Monica conversation can satisfy, answered without a request: there is no read state and no
+ * labels, and every conversation is OPEN (contracts §4 "Unread", §5).
+ */
+function matchesNothing(f: ConversationFilterInput): boolean {
+  if (f.unreadOnly) return true;
+  if (f.labels && f.labels.length > 0) return true;
+  return !!f.status && f.status.length > 0 && !f.status.includes('OPEN');
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/**
+ * One operation against one Monica account.
+ *
+ * Listing: Monica can sort only by created_at/updated_at, and adding a message does not touch updated_at
+ * (contracts §4 "Ordering"), so no API order is the inbox order. The session reads the whole list (100 a page,
+ * the maximum) once per operation, sorts it and slices it; a participant filter narrows that read to
+ * `GET /contacts/{id}/conversations`. Every conversation read primes the conversation loader, so a listed
+ * conversation's messages and participants cost no further request.
+ */
+export class MonicaSession extends UnsupportedSession implements ConnectorSession {
+  private readonly loaders: MonicaLoaders;
+  /** Full list reads of this operation: `all` or `contact:<id>`. */
+  private readonly lists = new Map<string, Promise<MonicaConversation[]>>();
+  private fieldTypes?: Promise<MonicaContactFieldType[]>;
+
+  constructor(
+    private readonly client: MonicaClient,
+    private readonly scope: RequestScope,
+    /** Today's date for `written_at` / default `happened_at`; injectable for tests. */
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    super(client.sourceId);
+    this.loaders = createMonicaLoaders(client, scope);
+  }
+
+  // ---- reads ----
+
+  async listConversations(req: ListConversationsRequest): Promise<ConversationPage> {
+    const f = req.filter;
+    if (matchesNothing(f)) return { items: [], total: 0 };
+    let dtos: MonicaConversation[];
+    const pid = f.participantNativeId;
+    if (pid && pid !== ME_ID) {
+      const contactId = parseId(pid);
+      if (contactId === null) return { items: [], total: 0 };
+      dtos = await this.readContactList(contactId);
+    } else {
+      // The account user takes part in every conversation, so `me` filters nothing.
+      dtos = await this.readList();
+    }
+    const rest: ConversationFilterInput = { ...f, participantNativeId: null };
+    const matching: ConversationModel[] = [];
+    for (const dto of dtos) {
+      const c = mapConversation(this.sourceId, dto);
+      // Search: subject, the contact's name and message contents (the account user would match everything).
+      if (matchesFilter(c, rest, [mapContact(this.sourceId, dto.contact)], searchableText(dto))) matching.push(c);
+    }
+    return pageFromAll(matching, req.offset, req.limit);
+  }
+
+  async loadConversation(nativeId: string): Promise<ConversationModel | null> {
+    const dto = await this.conversationDto(nativeId);
+    return dto ? mapConversation(this.sourceId, dto) : null;
+  }
+
+  /** contracts §5: the contact and the account user (`GET /me`, fetched once per operation, only here). */
+  async loadParticipants(conversation: ConversationModel): Promise<ParticipantModel[]> {
+    const [dto, me] = await Promise.all([this.conversationDto(conversation.nativeId), this.me()]);
+    return dto ? [mapContact(this.sourceId, dto.contact), me] : [];
+  }
+
+  async loadParticipant(nativeId: string): Promise<ParticipantModel | null> {
+    if (nativeId === ME_ID) return this.me();
+    const id = parseId(nativeId);
+    if (id === null) return null;
+    const contact = await this.loaders.contacts.load(id);
+    return contact ? mapContact(this.sourceId, contact) : null;
+  }
+
+  async loadLastMessage(conversation: ConversationModel): Promise<MessageModel | null> {
+    if (conversation.lastMessage !== undefined) return conversation.lastMessage;
+    const dto = await this.conversationDto(conversation.nativeId);
+    return dto ? (mapMessages(this.sourceId, dto).at(-1) ?? null) : null;
+  }
+
+  async loadMessage(nativeId: string): Promise<MessageModel | null> {
+    const ids = parseMessageId(nativeId);
+    if (!ids) return null;
+    const dto = await this.loaders.conversations.load(ids.conversationId);
+    const m = dto?.messages.find((x) => x.id === ids.messageId);
+    return dto && m ? mapMessage(this.sourceId, dto, m) : null;
+  }
+
+  /** Messages are embedded and unpaginated (contracts §4), so paging happens here over the sorted list. */
+  async listMessages(conversationNativeId: string, req: MessagePageRequest): Promise<MessagePage> {
+    const dto = await this.requireConversation(conversationNativeId);
+    return paginateMessages(mapMessages(this.sourceId, dto), req);
+  }
+
+  // ---- writes ----
+
+  override async createConversation(input: CreateConversationInput): Promise<ConversationModel> {
+    if (input.groupNativeId) throw unsupported(this.sourceId, 'group conversations');
+    if (input.subject) throw unsupported(this.sourceId, 'conversation subjects');
+    if (input.inboxId) throw badInput(`Source "${this.sourceId}" has no inboxes; leave inboxId empty.`, 'inboxId');
+    const contacts = input.participantNativeIds.filter((p) => p !== ME_ID);
+    if (contacts.length !== 1) {
+      throw badInput(
+        `A conversation in source "${this.sourceId}" has exactly one contact; pass one contact participant id.`,
+        'participantIds',
+      );
+    }
+    const contactId = parseId(contacts[0] as string);
+    if (contactId === null) throw this.notFound(`contact "${contacts[0]}"`);
+    const contactFieldTypeId = await this.resolveFieldType(input.channel);
+    const happenedAt = toMonicaDate(input.happenedAt ?? this.now());
+    let dto = await this.client.createConversation(this.scope, {
+      happened_at: happenedAt,
+      contact_id: contactId,
+      contact_field_type_id: contactFieldTypeId,
+    });
+    if (input.content) {
+      try {
+        // The first message is dated like the conversation it starts.
+        dto = await this.client.addMessage(this.scope, dto.id, {
+          written_at: happenedAt,
+          written_by_me: true,
+          content: input.content,
+        });
+      } catch (e) {
+        // Monica creates conversations and messages in two calls; do not leave a half-made conversation behind.
+        await this.client.deleteConversation(this.scope, dto.id).catch(() => undefined);
+        throw e;
+      }
+    }
+    this.remember(dto);
+    return mapConversation(this.sourceId, dto);
+  }
+
+  /**
+   * Only `happenedAt` is editable. PUT needs `happened_at` and `contact_field_type_id` (contracts §4: both
+   * required in code), so the type is carried over from the current conversation.
+   */
+  override async updateConversation(nativeId: string, patch: UpdateConversationPatch): Promise<ConversationModel> {
+    const fixed = FIXED_FIELDS.find((k) => patch[k] !== undefined && patch[k] !== null);
+    if (fixed) throw unsupported(this.sourceId, `updating a conversation's ${fixed}`);
+    const current = await this.requireConversation(nativeId);
+    if (!patch.happenedAt) return mapConversation(this.sourceId, current);
+    const dto = await this.client.updateConversation(this.scope, current.id, {
+      happened_at: toMonicaDate(patch.happenedAt),
+      contact_field_type_id: current.contact_field_type.id,
+    });
+    this.remember(dto);
+    return mapConversation(this.sourceId, dto);
+  }
+
+  override async deleteConversation(nativeId: string): Promise<void> {
+    const id = parseId(nativeId);
+    if (id === null) throw this.notFound(`conversation "${nativeId}"`);
+    await this.client.deleteConversation(this.scope, id);
+    this.forget(id);
+  }
+
+  /** contracts §4: the answer is the whole conversation; the new message is the one with the highest id. */
+  override async sendMessage(input: SendMessageInput): Promise<MessageModel> {
+    if (input.private) throw unsupported(this.sourceId, 'private messages');
+    if (input.attachmentIds.length > 0 || input.files.length > 0) throw unsupported(this.sourceId, 'attachments');
+    const id = parseId(input.conversationNativeId);
+    if (id === null) throw this.notFound(`conversation "${input.conversationNativeId}"`);
+    const dto = await this.client.addMessage(this.scope, id, {
+      written_at: toMonicaDate(this.now()),
+      written_by_me: true,
+      content: input.content,
+    });
+    this.remember(dto);
+    const newest = dto.messages.reduce<MonicaMessage | null>((a, m) => (!a || m.id > a.id ? m : a), null);
+    if (!newest) throw this.badResponse('a conversation without the message just added');
+    return mapMessage(this.sourceId, dto, newest);
+  }
+
+  /** PUT needs all three fields (contracts §4), so `written_at` and `written_by_me` are carried over. */
+  override async editMessage(nativeId: string, content: string): Promise<MessageModel> {
+    const { dto, message } = await this.requireMessage(nativeId);
+    const updated = await this.client.updateMessage(this.scope, dto.id, message.id, {
+      written_at: datePart(message.written_at),
+      written_by_me: message.written_by_me,
+      content,
+    });
+    this.remember(updated);
+    const after = updated.messages.find((m) => m.id === message.id);
+    if (!after) throw this.badResponse('a conversation without the message just edited');
+    return mapMessage(this.sourceId, updated, after);
+  }
+
+  override async deleteMessage(nativeId: string): Promise<void> {
+    const ids = parseMessageId(nativeId);
+    if (!ids) throw this.notFound(`message "${nativeId}"`);
+    await this.client.deleteMessage(this.scope, ids.conversationId, ids.messageId);
+    this.forget(ids.conversationId);
+  }
+
+  // ---- helpers ----
+
+  private me(): Promise<ParticipantModel> {
+    return this.loaders.me.load(ME_ID).then((u) => mapMe(this.sourceId, u));
+  }
+
+  private async conversationDto(nativeId: string): Promise<MonicaConversation | null> {
+    const id = parseId(nativeId);
+    return id === null ? null : this.loaders.conversations.load(id);
+  }
+
+  private async requireConversation(nativeId: string): Promise<MonicaConversation> {
+    const dto = await this.conversationDto(nativeId);
+    if (!dto) throw this.notFound(`conversation "${nativeId}"`);
+    return dto;
+  }
+
+  private async requireMessage(nativeId: string): Promise<{ dto: MonicaConversation; message: MonicaMessage }> {
+    const ids = parseMessageId(nativeId);
+    if (!ids) throw this.notFound(`message "${nativeId}"`);
+    const dto = await this.loaders.conversations.load(ids.conversationId);
+    const message = dto?.messages.find((m) => m.id === ids.messageId);
+    if (!dto || !message) throw this.notFound(`message "${nativeId}"`);
+    return { dto, message };
+  }
+
+  private readList(): Promise<MonicaConversation[]> {
+    return this.cachedList('all', undefined);
+  }
+
+  /** A contact's conversations: from the full read when this operation already made it, else pushed down. */
+  private async readContactList(contactId: number): Promise<MonicaConversation[]> {
+    const all = this.lists.get('all');
+    if (all) return (await all).filter((c) => c.contact.id === contactId);
+    try {
+      return await this.cachedList(`contact:${contactId}`, contactId);
+    } catch (e) {
+      // contracts §4: 404 when the contact is not in the account, i.e. nobody matches the filter.
+      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return [];
+      throw e;
+    }
+  }
+
+  /** A failed read stays cached too: the rest of the operation fails fast instead of hammering a 60/min budget. */
+  private cachedList(key: string, contactId: number | undefined): Promise<MonicaConversation[]> {
+    let p = this.lists.get(key);
+    if (!p) {
+      p = this.readAllPages(contactId);
+      this.lists.set(key, p);
+    }
+    return p;
+  }
+
+  private async readAllPages(contactId: number | undefined): Promise<MonicaConversation[]> {
+    const first = await this.client.listConversations(this.scope, { page: 1, limit: MONICA_MAX_LIMIT, contactId });
+    const more = Array.from({ length: Math.max(0, first.meta.last_page - 1) }, (_, i) => i + 2);
+    const rest = await mapLimit(more, PAGE_CONCURRENCY, (page) =>
+      this.client.listConversations(this.scope, { page, limit: MONICA_MAX_LIMIT, contactId }),
+    );
+    // Offset paging over a list that may change between pages: keep each conversation once.
+    const byId = new Map<number, MonicaConversation>();
+    for (const page of [first, ...rest]) for (const c of page.data) byId.set(c.id, c);
+    for (const c of byId.values()) this.loaders.conversations.prime(c.id, c);
+    return [...byId.values()];
+  }
+
+  /** Contact field type for a new conversation: an id, a type name, or the account's first type. */
+  private async resolveFieldType(channel: string | null | undefined): Promise<number> {
+    const wanted = channel?.trim();
+    if (wanted && /^\d+$/.test(wanted)) return Number(wanted);
+    const types = await this.contactFieldTypes();
+    if (!wanted) {
+      const first = types[0];
+      if (!first) throw badInput(`Source "${this.sourceId}" has no contact field types to log a conversation with.`, 'channel');
+      return first.id;
+    }
+    const hit = types.find((t) => t.name.toLowerCase() === wanted.toLowerCase());
+    if (!hit) {
+      throw badInput(
+        `Source "${this.sourceId}" has no channel "${wanted}"; use one of: ${types.map((t) => t.name).join(', ')}.`,
+        'channel',
+      );
+    }
+    return hit.id;
+  }
+
+  private contactFieldTypes(): Promise<MonicaContactFieldType[]> {
+    this.fieldTypes ??= (async () => {
+      const first = await this.client.listContactFieldTypes(this.scope, { page: 1, limit: MONICA_MAX_LIMIT });
+      const out = [...first.data];
+      for (let page = 2; page <= first.meta.last_page; page++) {
+        out.push(...(await this.client.listContactFieldTypes(this.scope, { page, limit: MONICA_MAX_LIMIT })).data);
+      }
+      return out;
+    })();
+    return this.fieldTypes;
+  }
+
+  /** After a write: the list reads are stale; the conversation is what the server just answered. */
+  private remember(dto: MonicaConversation) {
+    this.forget(dto.id);
+    this.loaders.conversations.prime(dto.id, dto);
+  }
+
+  private forget(conversationId: number) {
+    this.lists.clear();
+    this.loaders.conversations.clear(conversationId);
+  }
+
+  private notFound(what: string): GatewayError {
+    return new GatewayError(ErrorCode.NOT_FOUND, `Source "${this.sourceId}" has no ${what}.`, { source: this.sourceId });
+  }
+
+  private badResponse(what: string): GatewayError {
+    return new GatewayError(ErrorCode.SOURCE_BAD_RESPONSE, `Source "${this.sourceId}" answered with ${what}.`, {
+      source: this.sourceId,
+    });
+  }
+}

@@ -1,0 +1,139 @@
+import { z } from 'zod';
+
+/**
+ * Monica 4.x wire DTOs (contracts/README.md §4). Loose objects: Monica adds keys between versions (`uuid`,
+ * `url`, `is_me`…), and the gateway must not break on them. Only what the mapper reads is required.
+ */
+
+const str = z.string().nullish();
+
+/** `information.avatar`: 4.x code sends `{url, source, default_avatar_color}`, the docs `{has_avatar, avatar_url, …}` (contracts §4: accept both). */
+export const avatarSchema = z.looseObject({
+  url: str,
+  avatar_url: str,
+  has_avatar: z.boolean().nullish(),
+  source: str,
+  default_avatar_color: str,
+});
+
+export const contactFieldTypeSchema = z.looseObject({
+  id: z.number().int(),
+  name: z.string(),
+  fontawesome_icon: str,
+  protocol: str,
+  delible: z.boolean().nullish(),
+  /** `email`, `phone` or null for the social ones. */
+  type: str,
+  created_at: str,
+  updated_at: str,
+});
+
+/** One of a contact's fields, present with `?with=contactfields` (contracts §4). */
+export const contactFieldSchema = z.looseObject({
+  id: z.number().int(),
+  content: str,
+  contact_field_type: contactFieldTypeSchema,
+});
+
+/** ContactShort, or the full Contact (the mapper reads the same keys from both). */
+export const contactSchema = z.looseObject({
+  id: z.number().int(),
+  hash_id: str,
+  first_name: str,
+  last_name: str,
+  nickname: str,
+  complete_name: str,
+  initials: str,
+  is_me: z.boolean().nullish(),
+  information: z.looseObject({ avatar: avatarSchema.nullish() }).nullish(),
+  contactFields: z.array(contactFieldSchema).nullish(),
+});
+
+export const messageSchema = z.looseObject({
+  id: z.number().int(),
+  content: str,
+  /** A date (`…T00:00:00Z`), contracts §4. */
+  written_at: z.string(),
+  written_by_me: z.boolean(),
+  contact: contactSchema.nullish(),
+  conversation: z.looseObject({ id: z.number().int() }).nullish(),
+  created_at: str,
+  updated_at: str,
+});
+
+export const conversationSchema = z.looseObject({
+  id: z.number().int(),
+  /** A date (`…T00:00:00Z`), contracts §4. */
+  happened_at: z.string(),
+  /** Every message, in DB order (contracts §4: no orderBy on the relation). */
+  messages: z.array(messageSchema),
+  contact_field_type: contactFieldTypeSchema,
+  contact: contactSchema,
+  created_at: str,
+  updated_at: str,
+});
+
+/** `GET /me`: the account user (4.x `Resources/Account/User/User.php`). */
+export const userSchema = z.looseObject({
+  id: z.number().int(),
+  first_name: str,
+  last_name: str,
+  name: str,
+  email: str,
+  me_contact: contactSchema.nullish(),
+});
+
+/** Laravel paginator envelope (contracts §4 "Pagination"). */
+export const paginated = <T extends z.ZodType>(item: T) =>
+  z.looseObject({
+    data: z.array(item),
+    links: z.looseObject({ next: str }).nullish(),
+    meta: z.looseObject({
+      current_page: z.number().int(),
+      last_page: z.number().int(),
+      per_page: z.number().int().nullish(),
+      total: z.number().int(),
+    }),
+  });
+
+export const conversationPageSchema = paginated(conversationSchema);
+export const contactFieldTypePageSchema = paginated(contactFieldTypeSchema);
+export const conversationEnvelope = z.looseObject({ data: conversationSchema });
+export const contactEnvelope = z.looseObject({ data: contactSchema });
+export const userEnvelope = z.looseObject({ data: userSchema });
+export const deletedSchema = z.looseObject({ deleted: z.boolean(), id: z.number().int() });
+
+/** `{"error":{"message": string | string[], "error_code": int}}` (contracts §4 "Errors"). */
+export const errorBodySchema = z.looseObject({
+  error: z.looseObject({
+    message: z.union([z.string(), z.array(z.string())]).nullish(),
+    error_code: z.number().int(),
+  }),
+});
+
+export type MonicaAvatar = z.infer<typeof avatarSchema>;
+export type MonicaContactFieldType = z.infer<typeof contactFieldTypeSchema>;
+export type MonicaContact = z.infer<typeof contactSchema>;
+export type MonicaMessage = z.infer<typeof messageSchema>;
+export type MonicaConversation = z.infer<typeof conversationSchema>;
+export type MonicaUser = z.infer<typeof userSchema>;
+export type MonicaConversationPage = z.infer<typeof conversationPageSchema>;
+export type MonicaContactFieldTypePage = z.infer<typeof contactFieldTypePageSchema>;
+
+/** Body of POST /conversations (all required, contracts §4). */
+export interface MonicaConversationInput {
+  happened_at: string;
+  contact_id: number;
+  contact_field_type_id: number;
+}
+/** Body of PUT /conversations/{id}: both fields required in code, though the docs list only happened_at. */
+export interface MonicaConversationUpdate {
+  happened_at: string;
+  contact_field_type_id: number;
+}
+/** Body of POST/PUT /conversations/{id}/messages[/{id}]; `contact_id` is ignored by the server (contracts §4). */
+export interface MonicaMessageInput {
+  written_at: string;
+  written_by_me: boolean;
+  content: string;
+}

@@ -1,0 +1,289 @@
+import { createHash } from 'node:crypto';
+import { createRandom, FIRST_NAMES, LAST_NAMES, type Random } from '../kit/random';
+
+/**
+ * The emulated Monica 4.x account: one user, contacts with contact fields, the account's contact field types,
+ * and conversations logged by date with their messages (contracts §4). Field names follow the vendor's
+ * columns; `happened_at` and `written_at` are dates (`YYYY-MM-DD`), as in Monica.
+ */
+
+export interface MoFieldType {
+  id: number;
+  uuid: string;
+  name: string;
+  fontawesome_icon: string;
+  protocol: string | null;
+  delible: boolean;
+  type: 'email' | 'phone' | null;
+  created_at: Date;
+  updated_at: Date;
+}
+export interface MoContactField {
+  id: number;
+  uuid: string;
+  contact_field_type_id: number;
+  content: string;
+  created_at: Date;
+  updated_at: Date;
+}
+export interface MoContact {
+  id: number;
+  uuid: string;
+  hash_id: string;
+  first_name: string;
+  last_name: string | null;
+  nickname: string | null;
+  gender: string;
+  gender_type: 'M' | 'F' | 'O';
+  is_starred: boolean;
+  /** Uploaded or gravatar photo; null shows the initials on `default_avatar_color`. */
+  avatar_url: string | null;
+  avatar_source: 'default' | 'adorable' | 'gravatar' | 'photo';
+  default_avatar_color: string;
+  fields: MoContactField[];
+  created_at: Date;
+  updated_at: Date;
+}
+export interface MoMessage {
+  id: number;
+  uuid: string;
+  conversation_id: number;
+  contact_id: number;
+  content: string;
+  /** `YYYY-MM-DD`. */
+  written_at: string;
+  written_by_me: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+export interface MoConversation {
+  id: number;
+  uuid: string;
+  contact_id: number;
+  contact_field_type_id: number;
+  /** `YYYY-MM-DD`. */
+  happened_at: string;
+  created_at: Date;
+  updated_at: Date;
+  /** In insertion (= DB id) order, as Monica's un-ordered relation returns them (contracts §4). */
+  messages: MoMessage[];
+}
+export interface MoUser {
+  id: number;
+  uuid: string;
+  first_name: string;
+  last_name: string;
+  email: string;
+  timezone: string;
+  locale: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Demo data is anchored here, so it is the same on every start (like the Pixieset emulator). */
+export const SEED_BASE = Date.parse('2026-11-01T09:00:00.000Z');
+const DAY = 86_400_000;
+export const ACCOUNT_ID = 1;
+
+/** Monica's default contact field types for a new account (`contact_field_types` seeding). */
+const DEFAULT_FIELD_TYPES: Array<Pick<MoFieldType, 'name' | 'fontawesome_icon' | 'protocol' | 'delible' | 'type'>> = [
+  { name: 'Email', fontawesome_icon: 'fa fa-envelope-open-o', protocol: 'mailto:', delible: false, type: 'email' },
+  { name: 'Phone', fontawesome_icon: 'fa fa-volume-control-phone', protocol: 'tel:', delible: false, type: 'phone' },
+  { name: 'Facebook', fontawesome_icon: 'fa fa-facebook-official', protocol: null, delible: true, type: null },
+  { name: 'Twitter', fontawesome_icon: 'fa fa-twitter-square', protocol: null, delible: true, type: null },
+  { name: 'WhatsApp', fontawesome_icon: 'fa fa-whatsapp', protocol: 'whatsapp:', delible: true, type: null },
+  { name: 'Telegram', fontawesome_icon: 'fa fa-telegram', protocol: 'telegram:', delible: true, type: null },
+  { name: 'LinkedIn', fontawesome_icon: 'fa fa-linkedin-square', protocol: null, delible: true, type: null },
+];
+
+const GENDERS = [
+  { gender: 'Man', gender_type: 'M' },
+  { gender: 'Woman', gender_type: 'F' },
+  { gender: 'Rather not say', gender_type: 'O' },
+] as const;
+
+/** Monica's avatar palette (`Contact::setAvatarColor`). */
+const AVATAR_COLORS = ['#fdb660', '#93521e', '#bd5067', '#b3d5fe', '#ff9807', '#709512', '#5f479a', '#e5e5cd'] as const;
+
+const THEIR_LINES = [
+  'So good to hear from you! How was the trip to Lisbon?',
+  'We finally moved into the new flat, come visit soon.',
+  'Happy birthday! Hope you have a wonderful day.',
+  'Can you send me the name of that book you mentioned?',
+  'The kids loved the present, thank you so much.',
+  'I got the job! Starting in March.',
+  'Are we still on for dinner on Friday?',
+  'Mum is doing better, thanks for asking.',
+  'Let me know when you are back in town.',
+  'I tried the recipe you sent, it was delicious.',
+] as const;
+const MY_LINES = [
+  'Congratulations, that is fantastic news!',
+  'Friday works, 7 pm at the usual place?',
+  'It was amazing, I will send you the photos.',
+  'Thinking of you, let me know if you need anything.',
+  'The book is "A Gentleman in Moscow", you will love it.',
+  'Back on the 14th, let us grab a coffee.',
+  'Glad to hear it, give her my best.',
+  'Thanks! Talk soon.',
+] as const;
+
+const pad = (n: number) => String(n).padStart(2, '0');
+export const dateOf = (d: Date) => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+
+export class MonicaState {
+  user!: MoUser;
+  fieldTypes = new Map<number, MoFieldType>();
+  contacts = new Map<number, MoContact>();
+  conversations = new Map<number, MoConversation>();
+  private ids = { fieldType: 0, contactField: 0, contact: 0, conversation: 0, message: 0 };
+  private rnd: Random = createRandom(1);
+  /** A separate stream for simulated traffic, so simulations do not shift the seeded data. */
+  private sim: Random = createRandom(1);
+
+  constructor(
+    private readonly scale = 1,
+    private readonly seed = 1,
+  ) {
+    this.reset();
+  }
+
+  reset() {
+    this.rnd = createRandom(this.seed);
+    this.sim = createRandom(this.seed ^ 0x5eed);
+    this.fieldTypes.clear();
+    this.contacts.clear();
+    this.conversations.clear();
+    this.ids = { fieldType: 0, contactField: 0, contact: 0, conversation: 0, message: 0 };
+    const r = this.rnd;
+    const accountCreated = new Date(SEED_BASE - 400 * DAY);
+    this.user = {
+      id: 1,
+      uuid: this.uuid(),
+      first_name: 'Robin',
+      last_name: 'Keller',
+      email: 'robin@example.com',
+      timezone: 'UTC',
+      locale: 'en',
+      created_at: accountCreated,
+      updated_at: accountCreated,
+    };
+    for (const t of DEFAULT_FIELD_TYPES) {
+      const id = ++this.ids.fieldType;
+      this.fieldTypes.set(id, { ...t, id, uuid: this.uuid(), created_at: accountCreated, updated_at: accountCreated });
+    }
+
+    const nContacts = Math.max(2, Math.round(8 * this.scale));
+    for (let i = 0; i < nContacts; i++) {
+      const first: string = r.pick(FIRST_NAMES);
+      const last: string | null = r.chance(0.9) ? r.pick(LAST_NAMES) : null;
+      const created = new Date(SEED_BASE - r.int(150, 390) * DAY + r.int(0, 86_399) * 1000);
+      const c: MoContact = {
+        id: ++this.ids.contact,
+        uuid: this.uuid(),
+        hash_id: `h:${r.alnum(18, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789')}`,
+        first_name: first,
+        last_name: last,
+        nickname: r.chance(0.2) ? first.slice(0, 3) : null,
+        ...r.pick(GENDERS),
+        is_starred: r.chance(0.15),
+        avatar_url: r.chance(0.4) ? `https://randomuser.me/api/portraits/${r.chance(0.5) ? 'women' : 'men'}/${r.int(1, 99)}.jpg` : null,
+        avatar_source: 'default',
+        default_avatar_color: r.pick(AVATAR_COLORS),
+        fields: [],
+        created_at: created,
+        updated_at: created,
+      };
+      if (c.avatar_url) c.avatar_source = 'photo';
+      const slug = [first, last]
+        .filter((p): p is string => !!p)
+        .join('.')
+        .toLowerCase()
+        .normalize('NFD')
+        .replace(/[\u0300-\u036f]/g, '');
+      this.addField(c, 1, `${slug}${c.id}@example.com`);
+      if (r.chance(0.7)) this.addField(c, 2, `+44 7700 ${r.int(100, 999)} ${r.int(100, 999)}`);
+      this.contacts.set(c.id, c);
+    }
+
+    const contactIds = [...this.contacts.keys()];
+    const nConv = Math.max(1, Math.round(20 * this.scale));
+    for (let i = 0; i < nConv; i++) {
+      const contact = this.contacts.get(r.pick(contactIds)) as MoContact;
+      // Logged on the day it happened or a few days later; spread over the last four months.
+      const happened = new Date(SEED_BASE - r.int(0, 120) * DAY);
+      const created = new Date(happened.getTime() + r.int(0, 3) * DAY + r.int(0, 43_199) * 1000);
+      const conv = this.addConversation(contact.id, r.pick([1, 1, 2, 3, 4, 5, 5, 6]), dateOf(happened), created);
+      const n = r.int(1, 8);
+      const days = Array.from({ length: n }, () => dateOf(new Date(happened.getTime() + r.int(0, 2) * DAY)));
+      days.sort();
+      // Some conversations are logged out of order, so the DB order is not the written order (contracts §4).
+      if (n > 2 && r.chance(0.25)) days.reverse();
+      for (const day of days) {
+        const mine = r.chance(0.5);
+        this.addMessage(conv, { content: mine ? r.pick(MY_LINES) : r.pick(THEIR_LINES), written_at: day, written_by_me: mine }, created);
+      }
+      // A few were edited later, which is what moves updated_at in Monica (messages do not: contracts §4).
+      if (r.chance(0.2)) conv.updated_at = new Date(created.getTime() + r.int(1, 5) * DAY);
+    }
+  }
+
+  uuid(): string {
+    const h = createHash('sha1').update(`${this.seed}:${this.rnd.next()}`).digest('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  }
+
+  private addField(c: MoContact, typeId: number, content: string) {
+    c.fields.push({
+      id: ++this.ids.contactField,
+      uuid: this.uuid(),
+      contact_field_type_id: typeId,
+      content,
+      created_at: c.created_at,
+      updated_at: c.created_at,
+    });
+  }
+
+  addConversation(contactId: number, fieldTypeId: number, happenedAt: string, now = new Date()): MoConversation {
+    const c: MoConversation = {
+      id: ++this.ids.conversation,
+      uuid: this.uuid(),
+      contact_id: contactId,
+      contact_field_type_id: fieldTypeId,
+      happened_at: happenedAt,
+      created_at: now,
+      updated_at: now,
+      messages: [],
+    };
+    this.conversations.set(c.id, c);
+    return c;
+  }
+
+  /** Adds a message; like Monica, it does not touch the conversation's updated_at (no `$touches`, contracts §4). */
+  addMessage(conv: MoConversation, m: Pick<MoMessage, 'content' | 'written_at' | 'written_by_me'>, now = new Date()): MoMessage {
+    const msg: MoMessage = {
+      ...m,
+      id: ++this.ids.message,
+      uuid: this.uuid(),
+      conversation_id: conv.id,
+      contact_id: conv.contact_id,
+      created_at: now,
+      updated_at: now,
+    };
+    conv.messages.push(msg);
+    return msg;
+  }
+
+  /** A contact writes to the user today (VendorControls.simulateIncoming). */
+  simulateIncoming(conversationId: number | null, content?: string): MoMessage | null {
+    const ids = [...this.conversations.keys()];
+    const id = conversationId ?? (ids.length > 0 ? this.sim.pick(ids) : null);
+    const conv = id === null ? undefined : this.conversations.get(id);
+    if (!conv) return null;
+    return this.addMessage(conv, {
+      content: content ?? this.sim.pick(THEIR_LINES),
+      written_at: dateOf(new Date()),
+      written_by_me: false,
+    });
+  }
+}

@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createWsClient, subscribe } from '../utils/ws';
+import { startTestGateway } from '../utils/gateway';
+
+describe('lifecycle', () => {
+  it('shuts down gracefully: finishes in-flight requests, closes WebSockets with 1001, then refuses', async () => {
+    const t = await startTestGateway({ kinds: ['PIXIESET'] });
+    const px = t.embedded.sandbox.emulators.get('pixieset')!;
+    let closeCode = 0;
+    const client = createWsClient(t.wsUrl, t.apiKey, { onClose: (c) => (closeCode = c) });
+    const sub = subscribe(client, `subscription { unreadCountChanged { total } }`);
+    await sub.waitFor(1);
+    px.setFaults({ latencyMs: 300 });
+    const inflight = t.gql(`{ unreadCount { total } }`);
+    await new Promise((r) => setTimeout(r, 50));
+    await t.gateway.close();
+    const r = await inflight;
+    expect(r.status).toBe(200);
+    expect(r.body.data).toEqual({ unreadCount: { total: expect.any(Number) } });
+    expect(closeCode).toBe(1001);
+    await expect(fetch(`${t.url}/healthz`)).rejects.toThrow();
+    await client.dispose();
+    await t.embedded.sandbox.close();
+  });
+
+  it('answers /healthz and /readyz, and /readyz turns 503 when a source is down', async () => {
+    const t = await startTestGateway({ kinds: ['PIXIESET'] });
+    try {
+      expect(await (await fetch(`${t.url}/healthz`)).json()).toEqual({ status: 'ok' });
+      const ready = await fetch(`${t.url}/readyz`);
+      expect(ready.status).toBe(200);
+      t.embedded.sandbox.emulators.get('pixieset')!.setFaults({ errorRate: 1 });
+      const down = await fetch(`${t.url}/readyz`);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toEqual({ status: 'degraded', sources: [{ source: 'pixieset', ready: false, code: 'SOURCE_UNAVAILABLE' }] });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('npm start with no config serves the embedded default, prints GraphiQL and the key, and exits 0 on SIGTERM', async () => {
+    const root = join(__dirname, '..', '..');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+      cwd: root,
+      env: { ...process.env, PORT: '0', SANDBOX_PORTS: 'random', SWITCHBOARD_CONFIG: '', REDIS_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!/"graphiql":"(http:\/\/[^"]+)"/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const url = /"graphiql":"(http:\/\/[^"]+)"/.exec(out)?.[1];
+      expect(url).toBeDefined();
+      expect(out).toContain('"apiKey":"sandbox-key"');
+      const res = await fetch(url!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer sandbox-key' },
+        body: JSON.stringify({ query: '{ sources { id } }' }),
+      });
+      const body = (await res.json()) as { data: { sources: Array<{ id: string }> } };
+      expect(body.data.sources.map((s) => s.id)).toContain('pixieset');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
