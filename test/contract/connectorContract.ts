@@ -126,9 +126,10 @@ export function defineConnectorContract(kind: SourceKind, opts: ContractOptions)
       const s2 = connector.openSession(scope);
       await Promise.all([s2.loadConversation(items[0]!.nativeId), s2.loadConversation(items[0]!.nativeId), s2.loadConversation(items[1]!.nativeId)]);
       await s2.loadConversation(items[0]!.nativeId);
-      const calls = emulator.requests().length;
-      expect(calls).toBeGreaterThan(0);
-      expect(calls).toBeLessThanOrEqual(2);
+      // Joins a vendor needs (Protocol's contact or group for the subject) are allowed; repeats are not.
+      const calls = emulator.requests().map((r) => `${r.method} ${r.path} ${JSON.stringify(r.query)}`);
+      expect(calls.length).toBeGreaterThan(0);
+      expect(new Set(calls).size).toBe(calls.length);
     });
 
     it('pages messages oldest to newest in both directions', async () => {

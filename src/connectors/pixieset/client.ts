@@ -37,12 +37,13 @@ export class PixiesetClient {
 
   async list(
     scope: RequestScope,
-    q: { page: number; pageSize: number; clientId?: string; withMessages: boolean },
+    q: { page: number; pageSize: number; clientId?: string; messageStatus?: string; withMessages: boolean },
   ) {
     const body = await this.http.get(scope, '/conversations/', {
       page: q.page,
       page_size: q.pageSize,
       client_id: q.clientId,
+      message_status: q.messageStatus,
       message: q.withMessages,
     });
     return decode(pxListResponse, body, this.config.id, 'conversation list');

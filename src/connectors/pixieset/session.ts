@@ -83,12 +83,21 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
       else if (!this.agents.has(f.participantNativeId)) return { items: [], total: 0 };
     }
     if (f.labels && f.labels.length > 0) return { items: [], total: 0 }; // contracts §5: no labels
-    const needsScan = Boolean((f.status && f.status.length > 0) || f.unreadOnly || f.search);
+    const statuses = new Set(f.status ?? []);
+    if (statuses.size > 0 && ![...statuses].some((st) => st === 'OPEN' || st === 'ARCHIVED')) return { items: [], total: 0 };
+    // message_status pushes down one status: "inbox" is the active conversations (seed 000's example), "archived" the rest.
+    const messageStatus =
+      statuses.size === 1 && statuses.has('OPEN') ? 'inbox' : statuses.size === 1 && statuses.has('ARCHIVED') ? 'archived' : undefined;
+    const statusPushed = statuses.size === 0 || messageStatus !== undefined || (statuses.has('OPEN') && statuses.has('ARCHIVED'));
+    const needsScan = Boolean(!statusPushed || f.unreadOnly || f.search);
     if (!needsScan) {
-      // client_id is pushed down (contracts §1); the list is already in the inbox order [inferred, §1 "Ordering"].
+      // client_id and message_status are pushed down (contracts §1); the list is already in the inbox order
+      // [inferred, §1 "Ordering"].
       const plan = planPages(req.offset, req.limit);
       const pages = await Promise.all(
-        plan.pages.map((page) => this.client.list(this.scope, { page, pageSize: plan.pageSize, clientId, withMessages: true })),
+        plan.pages.map((page) =>
+          this.client.list(this.scope, { page, pageSize: plan.pageSize, clientId, messageStatus, withMessages: true }),
+        ),
       );
       const all = pages.flatMap((p) => p.data.map((c) => this.remember(mapConversation(this.sourceId, c))));
       const skip = req.offset - ((plan.pages[0] ?? 1) - 1) * plan.pageSize;

@@ -285,7 +285,7 @@ describe('Protocol connector against the emulator', () => {
     it('answers NOT_FOUND naming the source for an unknown conversation', async () => {
       const e = await rejection(session.listMessages('AAAAAAAAAAAAAAAA', { last: 5 }));
       expect(e.code).toBe(ErrorCode.NOT_FOUND);
-      expect(e.source).toBe('protocol');
+      expect(e.extensions.source).toBe('protocol');
       expect(e.message).toMatch(/protocol.*No such conversation/);
     });
 
@@ -382,24 +382,25 @@ describe('Protocol connector against the emulator', () => {
       expect([archived.status, archived.archived, archived.pinned, archived.muted]).toEqual(['ARCHIVED', true, true, true]);
       const raw = (await vendor('/conversations?archived=true')).find((x) => x.id === c.nativeId) as Json;
       expect(raw.archived_at).toEqual(expect.any(Number));
-      const reopened = await open().updateConversation(c.nativeId, { archived: false, muted: false });
-      expect([reopened.status, reopened.archived, reopened.pinned, reopened.muted]).toEqual(['OPEN', false, true, false]);
       // The session's cached list follows its own writes.
       const list = await session.listConversations({ offset: 0, limit: 100, filter: { status: ['ARCHIVED'] } });
       expect(list.items.some((x) => x.nativeId === c.nativeId)).toBe(true);
+      const reopened = await session.updateConversation(c.nativeId, { archived: false, muted: false });
+      expect([reopened.status, reopened.archived, reopened.pinned, reopened.muted]).toEqual(['OPEN', false, true, false]);
+      expect((await vendor('/conversations?archived=true')).some((x) => x.id === c.nativeId)).toBe(false);
     });
 
     it('refuses subject, labels and statuses other than OPEN and ARCHIVED with UNSUPPORTED_OPERATION', async () => {
       const c = await firstOpen();
       for (const patch of [{ subject: 'New' }, { labels: ['vip'] }, { status: 'RESOLVED' as const }]) {
         const e = await rejection(session.updateConversation(c.nativeId, patch));
-        expect([e.code, e.source]).toEqual([ErrorCode.UNSUPPORTED_OPERATION, 'protocol']);
+        expect([e.code, e.extensions.source]).toEqual([ErrorCode.UNSUPPORTED_OPERATION, 'protocol']);
       }
     });
 
     it('answers NOT_FOUND for an update of an unknown conversation', async () => {
       const e = await rejection(session.updateConversation('AAAAAAAAAAAAAAAA', { muted: true }));
-      expect([e.code, e.source]).toEqual([ErrorCode.NOT_FOUND, 'protocol']);
+      expect([e.code, e.extensions.source]).toEqual([ErrorCode.NOT_FOUND, 'protocol']);
     });
 
     it('edits and deletes a message, and deletes a conversation', async () => {
@@ -423,7 +424,7 @@ describe('Protocol connector against the emulator', () => {
     it('maps a wrong token to SOURCE_AUTH_FAILED', async () => {
       const bad = createProtocolConnector(config(emu.url, { credentials: { token: 'wrong' } }));
       const e = await rejection(bad.openSession({ requestId: 't' }).listConversations({ offset: 0, limit: 1, filter: {} }));
-      expect([e.code, e.source]).toEqual([ErrorCode.SOURCE_AUTH_FAILED, 'protocol']);
+      expect([e.code, e.extensions.source]).toEqual([ErrorCode.SOURCE_AUTH_FAILED, 'protocol']);
     });
 
     it('maps a 429 to SOURCE_RATE_LIMITED with retryAfter', async () => {

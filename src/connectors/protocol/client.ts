@@ -1,0 +1,202 @@
+import type { z } from 'zod';
+import { ErrorCode, GatewayError } from '../../errors';
+import { decode } from '../decode';
+import type { HttpClient, HttpErrorResponse, QueryValue } from '../http';
+import type { RequestScope, StagedFile } from '../types';
+import {
+  attachmentSchema,
+  contactSchema,
+  conversationSchema,
+  errorSchema,
+  groupSchema,
+  listOf,
+  messageSchema,
+  type AttachmentDto,
+  type ContactDto,
+  type ConversationDto,
+  type GroupDto,
+  type ListDto,
+  type MessageDto,
+} from './types';
+
+/** The largest page the API serves (pagination page: "you can go as high as 100"). */
+export const PAGE_MAX = 100;
+
+/** Cursor and page size of one list request (pagination page). */
+export type ListParams = {
+  limit?: number;
+  starting_after?: string;
+  ending_before?: string;
+};
+
+/** List filters of `GET /v1/conversations` ("Only show … when set to `true`"). */
+export type ConversationListFilter = {
+  archived?: boolean;
+  muted?: boolean;
+  pinned?: boolean;
+  group_id?: string;
+};
+
+export interface ConversationUpdate {
+  is_pinned?: boolean;
+  is_muted?: boolean;
+  /** Epoch seconds; null un-archives (contracts §2 [inferred]). */
+  archived_at?: number | null;
+}
+
+/**
+ * Raw Protocol REST calls (contracts §2) through the shared HttpClient, decoded into wire DTOs. No canonical
+ * types here. Bodies go out as JSON: the template documents form bodies, and the emulator accepts both.
+ */
+export class ProtocolClient {
+  constructor(readonly http: HttpClient) {}
+
+  get sourceId(): string {
+    return this.http.sourceId;
+  }
+
+  // Conversations
+
+  listConversations(scope: RequestScope, params: ListParams & ConversationListFilter): Promise<ListDto<ConversationDto>> {
+    return this.list(scope, '/conversations', params, conversationSchema, 'conversation list');
+  }
+  /** Every page, 100 at a time: the API cannot sort by activity, so the gateway sorts (contracts §2). */
+  listAllConversations(scope: RequestScope, filter: ConversationListFilter = {}): Promise<ConversationDto[]> {
+    return this.all((p) => this.listConversations(scope, { ...filter, ...p }));
+  }
+  async getConversation(scope: RequestScope, id: string): Promise<ConversationDto> {
+    return this.one(scope, 'GET', `/conversations/${enc(id)}`, undefined, conversationSchema, 'conversation');
+  }
+  /** contracts §2: "Create needs `contact_id` **or** `group_id`". */
+  createConversation(scope: RequestScope, body: { contact_id: string } | { group_id: string }): Promise<ConversationDto> {
+    return this.one(scope, 'POST', '/conversations', body, conversationSchema, 'conversation');
+  }
+  updateConversation(scope: RequestScope, id: string, body: ConversationUpdate): Promise<ConversationDto> {
+    return this.one(scope, 'PUT', `/conversations/${enc(id)}`, body, conversationSchema, 'conversation');
+  }
+  async deleteConversation(scope: RequestScope, id: string): Promise<void> {
+    // Not retried: a repeat after a lost answer would turn a done delete into NOT_FOUND.
+    await this.http.request(scope, { method: 'DELETE', path: `/conversations/${enc(id)}` });
+  }
+
+  // Messages
+
+  listMessages(scope: RequestScope, conversationId: string, params: ListParams): Promise<ListDto<MessageDto>> {
+    return this.list(scope, '/messages', { ...params, conversation_id: conversationId }, messageSchema, 'message list');
+  }
+  /** One conversation's messages in the API's order (newest first), every page. */
+  listAllMessages(scope: RequestScope, conversationId: string): Promise<MessageDto[]> {
+    return this.all((p) => this.listMessages(scope, conversationId, p));
+  }
+  getMessage(scope: RequestScope, id: string): Promise<MessageDto> {
+    return this.one(scope, 'GET', `/messages/${enc(id)}`, undefined, messageSchema, 'message');
+  }
+  createMessage(
+    scope: RequestScope,
+    body: { conversation_id: string; message: string; attachments?: string[] },
+  ): Promise<MessageDto> {
+    return this.one(scope, 'POST', '/messages', body, messageSchema, 'message');
+  }
+  updateMessage(scope: RequestScope, id: string, body: { message: string }): Promise<MessageDto> {
+    return this.one(scope, 'PUT', `/messages/${enc(id)}`, body, messageSchema, 'message');
+  }
+  async deleteMessage(scope: RequestScope, id: string): Promise<void> {
+    await this.http.request(scope, { method: 'DELETE', path: `/messages/${enc(id)}` });
+  }
+
+  // Contacts and groups
+
+  getContact(scope: RequestScope, id: string): Promise<ContactDto> {
+    return this.one(scope, 'GET', `/contacts/${enc(id)}`, undefined, contactSchema, 'contact');
+  }
+  listAllContacts(scope: RequestScope): Promise<ContactDto[]> {
+    return this.all((p) => this.list(scope, '/contacts', p, contactSchema, 'contact list'));
+  }
+  getGroup(scope: RequestScope, id: string): Promise<GroupDto> {
+    return this.one(scope, 'GET', `/groups/${enc(id)}`, undefined, groupSchema, 'group');
+  }
+  listAllGroups(scope: RequestScope): Promise<GroupDto[]> {
+    return this.all((p) => this.list(scope, '/groups', p, groupSchema, 'group list'));
+  }
+
+  // Attachments
+
+  /** Attachments page: `POST /v1/attachments` with multipart `file`; the id then goes into the message. */
+  async uploadAttachment(scope: RequestScope, file: StagedFile): Promise<AttachmentDto> {
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(file.data)], { type: file.contentType }), file.filename);
+    const res = await this.http.request(scope, { method: 'POST', path: '/attachments', form });
+    return decode(attachmentSchema, res.body, this.sourceId, 'attachment');
+  }
+
+  // Helpers
+
+  private async list<S extends z.ZodType>(
+    scope: RequestScope,
+    path: string,
+    query: Record<string, QueryValue>,
+    item: S,
+    what: string,
+  ): Promise<ListDto<z.output<S>>> {
+    const body = await this.http.get(scope, path, query);
+    return decode(listOf(item), body, this.sourceId, what) as ListDto<z.output<S>>;
+  }
+
+  private async one<S extends z.ZodType>(
+    scope: RequestScope,
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    json: unknown,
+    schema: S,
+    what: string,
+  ): Promise<z.output<S>> {
+    // PUT sets fields to given values, so repeating it is safe; POST creates and is never retried.
+    const res = await this.http.request(scope, { method, path, json, idempotent: method !== 'POST' });
+    return decode(schema, res.body, this.sourceId, what);
+  }
+
+  /** Follows `has_more` with `starting_after=<last id>` (pagination page), 100 per request. */
+  private async all<T extends { id: string }>(page: (p: ListParams) => Promise<ListDto<T>>): Promise<T[]> {
+    const out: T[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const res = await page({ limit: PAGE_MAX, starting_after: after });
+      out.push(...res.data);
+      const last = res.data[res.data.length - 1];
+      if (!res.has_more || !last) return out;
+      after = last.id;
+    }
+  }
+}
+
+const enc = encodeURIComponent;
+
+/**
+ * Protocol's error bodies (errors page) → coded GatewayErrors. 404 becomes NOT_FOUND naming the source, 413 the
+ * gateway's FILE_TOO_LARGE, and the vendor's own validation errors SOURCE_REJECTED with its message; auth, rate
+ * limits and 5xx fall through to the generic mapping in http.ts.
+ */
+export function mapProtocolError(sourceId: string, maxAttachmentSize: number) {
+  return (res: HttpErrorResponse): GatewayError | undefined => {
+    const parsed = errorSchema.safeParse(res.body);
+    const detail = parsed.success ? `: ${parsed.data.message}` : '';
+    if (res.status === 404) {
+      return new GatewayError(ErrorCode.NOT_FOUND, `Source "${sourceId}" has no such object${detail}`, { source: sourceId });
+    }
+    if (res.status === 413) {
+      return new GatewayError(
+        ErrorCode.FILE_TOO_LARGE,
+        `Source "${sourceId}" refused the file as too large; it accepts at most ${maxAttachmentSize} bytes.`,
+        { source: sourceId, maxSize: maxAttachmentSize },
+      );
+    }
+    if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 403 && res.status !== 429) {
+      return new GatewayError(
+        ErrorCode.SOURCE_REJECTED,
+        `Source "${sourceId}" rejected ${res.method} ${res.path} (HTTP ${res.status})${detail}`,
+        { source: sourceId, status: res.status },
+      );
+    }
+    return undefined;
+  };
+}

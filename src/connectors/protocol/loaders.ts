@@ -1,0 +1,109 @@
+import DataLoader from 'dataloader';
+import { ErrorCode, GatewayError } from '../../errors';
+import type { RequestScope } from '../types';
+import type { ProtocolClient } from './client';
+import type { ContactDto, ConversationDto, GroupDto, MessageDto } from './types';
+
+/** Upstream requests one batch keeps in flight at most: Protocol has no batch endpoints, and it rate-limits. */
+export const FETCH_CONCURRENCY = 8;
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** One GET per distinct id (the API has no batch read); a vendor 404 is `null`, any other failure that key's error. */
+function byId<V>(fetchOne: (id: string) => Promise<V>) {
+  return async (ids: readonly string[]): Promise<Array<V | null | Error>> =>
+    mapLimit(ids, FETCH_CONCURRENCY, async (id) => {
+      try {
+        return await fetchOne(id);
+      } catch (e) {
+        if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
+        return e instanceof Error ? e : new Error(String(e));
+      }
+    });
+}
+
+/** A DataLoader over conversation ids that also tells `lastMessage` which full reads were asked for. */
+export interface MessageListLoader {
+  load(conversationId: string): Promise<MessageDto[]>;
+  clear(conversationId: string): void;
+}
+
+export interface ProtocolLoaders {
+  contacts: DataLoader<string, ContactDto | null>;
+  groups: DataLoader<string, GroupDto | null>;
+  conversations: DataLoader<string, ConversationDto | null>;
+  messages: DataLoader<string, MessageDto | null>;
+  /** All of one conversation's messages, newest first (every page, 100 per request); feeds unread counts. */
+  conversationMessages: MessageListLoader;
+  /** The newest message of a conversation; reuses `conversationMessages` when that was asked for too. */
+  lastMessage: DataLoader<string, MessageDto | null>;
+}
+
+/**
+ * The per-session loaders: every contact, group, conversation and message list is fetched at most once per
+ * operation, however many fields need it. Built per session, so nothing is shared between users.
+ */
+export function createProtocolLoaders(client: ProtocolClient, scope: RequestScope): ProtocolLoaders {
+  /** Conversations whose full message list this session asked for (DataLoader cannot be asked what it holds). */
+  const fullRead = new Set<string>();
+
+  const allMessages = new DataLoader<string, MessageDto[]>(async (ids) =>
+    mapLimit(ids, FETCH_CONCURRENCY, async (id) => {
+      try {
+        const all = await client.listAllMessages(scope, id);
+        lastMessage.prime(id, all[0] ?? null);
+        return all;
+      } catch (e) {
+        return e instanceof Error ? e : new Error(String(e));
+      }
+    }),
+  );
+  // Remembering the keys lets lastMessage reuse a full read asked for in the same tick instead of a second call.
+  const conversationMessages: MessageListLoader = {
+    load: (id) => {
+      fullRead.add(id);
+      return allMessages.load(id);
+    },
+    clear: (id) => {
+      fullRead.delete(id);
+      allMessages.clear(id);
+    },
+  };
+
+  const lastMessage: DataLoader<string, MessageDto | null> = new DataLoader(async (ids) => {
+    // Resolvers that ask for the unread count after an await of their own come a little later: give them a turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    return mapLimit(ids, FETCH_CONCURRENCY, async (id) => {
+      try {
+        if (fullRead.has(id)) return (await conversationMessages.load(id))[0] ?? null;
+        // contracts §2 [inferred]: lists are newest first, so the first item of a one-item page is the newest.
+        const page = await client.listMessages(scope, id, { limit: 1 });
+        return page.data[0] ?? null;
+      } catch (e) {
+        if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
+        return e instanceof Error ? e : new Error(String(e));
+      }
+    });
+  });
+
+  return {
+    contacts: new DataLoader(byId((id) => client.getContact(scope, id))),
+    groups: new DataLoader(byId((id) => client.getGroup(scope, id))),
+    conversations: new DataLoader(byId((id) => client.getConversation(scope, id))),
+    messages: new DataLoader(byId((id) => client.getMessage(scope, id))),
+    conversationMessages,
+    lastMessage,
+  };
+}

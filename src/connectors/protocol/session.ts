@@ -1,0 +1,411 @@
+import { badInput, ErrorCode, fileTooLarge, GatewayError, unsupported } from '../../errors';
+import { matchesFilter, pageFromAll } from '../paging';
+import type {
+  ConnectorSession,
+  ConversationFilterInput,
+  ConversationModel,
+  ConversationPage,
+  CreateConversationInput,
+  ListConversationsRequest,
+  MessageModel,
+  MessagePage,
+  MessagePageRequest,
+  ParticipantModel,
+  RequestScope,
+  SendMessageInput,
+  SourceUnreadModel,
+  UpdateConversationPatch,
+} from '../types';
+import { UnsupportedSession } from '../UnsupportedSession';
+import { PAGE_MAX, type ConversationListFilter, type ConversationUpdate, type ListParams, type ProtocolClient } from './client';
+import { createProtocolLoaders, FETCH_CONCURRENCY, mapLimit, type ProtocolLoaders } from './loaders';
+import { countUnread, mapContact, mapConversation, mapMessage } from './mapper';
+import type { ConversationDto, MessageDto } from './types';
+
+export interface ProtocolSessionOptions {
+  sourceId: string;
+  client: ProtocolClient;
+  scope: RequestScope;
+  /** The contact that is the API user (config `selfContactId`); null when not configured. */
+  selfContactId: string | null;
+  maxAttachmentSize: number;
+}
+
+/** Message cursors are the vendor's message ids, prefixed so that a foreign cursor is recognisable. */
+const CURSOR = /^m:([A-Za-z0-9]{1,64})$/;
+const cursorOf = (m: MessageDto) => `m:${m.id}`;
+
+/**
+ * One operation's view of a Protocol account. The API cannot sort conversations by activity (contracts §2), so
+ * a list reads every page once per session and sorts in memory; unread counts are derived from messages.
+ */
+export class ProtocolSession extends UnsupportedSession implements ConnectorSession {
+  private readonly client: ProtocolClient;
+  private readonly scope: RequestScope;
+  private readonly selfContactId: string | null;
+  private readonly maxAttachmentSize: number;
+  private readonly loaders: ProtocolLoaders;
+  /** Full conversation reads of this session, by pushed-down filter. */
+  private readonly fullLists = new Map<string, Promise<ConversationDto[]>>();
+  private directory: Promise<void> | null = null;
+
+  constructor(opts: ProtocolSessionOptions) {
+    super(opts.sourceId);
+    this.client = opts.client;
+    this.scope = opts.scope;
+    this.selfContactId = opts.selfContactId;
+    this.maxAttachmentSize = opts.maxAttachmentSize;
+    this.loaders = createProtocolLoaders(opts.client, opts.scope);
+  }
+
+  // Reads
+
+  async listConversations(req: ListConversationsRequest): Promise<ConversationPage> {
+    const f = req.filter;
+    const dtos = await this.allConversations(pushDown(f));
+    const byId = new Map(dtos.map((d) => [d.id, d]));
+
+    // The subject and participants of every conversation are needed only to search or filter by participant.
+    const needsPeople = Boolean(f.search) || Boolean(f.participantNativeId);
+    if (needsPeople) await this.primeDirectory();
+    const models: ConversationModel[] = needsPeople
+      ? await mapLimit(dtos, FETCH_CONCURRENCY, (d) => this.toModel(d))
+      : dtos.map((d) => mapConversation(this.sourceId, d, { selfContactId: this.selfContactId }));
+    let matching = models.filter((c) => matchesFilter(c, { ...f, unreadOnly: false }, c.participants ?? []));
+    if (f.unreadOnly) {
+      // Unread needs each remaining conversation's messages, so it is the last test.
+      const counted = await mapLimit(matching, FETCH_CONCURRENCY, async (c) => ({
+        ...c,
+        unreadCount: await this.unreadOf(byId.get(c.nativeId) as ConversationDto),
+      }));
+      matching = counted.filter((c) => c.unreadCount > 0);
+    }
+    const page = pageFromAll(matching, req.offset, req.limit);
+    if (needsPeople) return page;
+
+    // Only the page's conversations need their contact or group (for the subject): load those, or the whole
+    // directory when that is fewer requests (about one list page per 100 conversations, contacts and groups).
+    const refs = new Set(page.items.flatMap((c) => {
+      const d = byId.get(c.nativeId);
+      return d?.group_id ? [`g:${d.group_id}`] : d?.contact_id ? [`c:${d.contact_id}`] : [];
+    }));
+    if (refs.size > 2 * Math.ceil(dtos.length / PAGE_MAX) + 1) await this.primeDirectory();
+    const items = await Promise.all(
+      page.items.map((c) => this.toModel(byId.get(c.nativeId) as ConversationDto, c.unreadCount ?? undefined)),
+    );
+    return { items, total: page.total };
+  }
+
+  async loadConversation(nativeId: string): Promise<ConversationModel | null> {
+    const dto = await this.loaders.conversations.load(nativeId);
+    return dto ? this.toModel(dto) : null;
+  }
+
+  async loadParticipants(conversation: ConversationModel): Promise<ParticipantModel[]> {
+    if (conversation.participants) return conversation.participants;
+    const model = await this.loadConversation(conversation.nativeId);
+    return model?.participants ?? [];
+  }
+
+  /** Participants are contacts (groups are not participants; see mapper). */
+  async loadParticipant(nativeId: string): Promise<ParticipantModel | null> {
+    const c = await this.loaders.contacts.load(nativeId);
+    return c ? mapContact(this.sourceId, c, this.selfContactId) : null;
+  }
+
+  async loadLastMessage(conversation: ConversationModel): Promise<MessageModel | null> {
+    const m = await this.loaders.lastMessage.load(conversation.nativeId);
+    return m ? this.message(m) : null;
+  }
+
+  async loadUnreadCount(conversation: ConversationModel): Promise<number | null> {
+    // Ask for the messages before any await, so that a last-message load of the same tick reuses this read.
+    const messages = this.loaders.conversationMessages.load(conversation.nativeId).catch((e: unknown) => {
+      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
+      throw e;
+    });
+    const [dto, list] = await Promise.all([this.loaders.conversations.load(conversation.nativeId), messages]);
+    return dto && list ? countUnread(list, dto, this.selfContactId) : null;
+  }
+
+  async loadMessage(nativeId: string): Promise<MessageModel | null> {
+    const m = await this.loaders.messages.load(nativeId);
+    return m ? this.message(m) : null;
+  }
+
+  /**
+   * Oldest → newest pages over a list the API serves newest first. `last`(+`before`) and `first`+`after` map onto
+   * one cursor request (`starting_after` goes older, `ending_before` newer); any other shape reads the whole
+   * conversation once (shared with the unread count) and slices it.
+   */
+  async listMessages(conversationNativeId: string, req: MessagePageRequest): Promise<MessagePage> {
+    const after = req.after != null ? parseCursor(req.after, 'after') : null;
+    const before = req.before != null ? parseCursor(req.before, 'before') : null;
+    const first = req.first ?? null;
+    const last = req.last ?? null;
+
+    if (last !== null && first === null && after === null) {
+      // The newest `last` messages older than `before` (or the newest of all).
+      const { items, hasMore } = await this.collect(conversationNativeId, last, before ? { starting_after: before } : {}, 'older');
+      return this.page(items.reverse(), { hasPreviousPage: hasMore, hasNextPage: before !== null });
+    }
+    if (first !== null && last === null && after !== null && before === null) {
+      // The oldest `first` messages newer than `after`.
+      const { items, hasMore } = await this.collect(conversationNativeId, first, { ending_before: after }, 'newer');
+      return this.page(items.reverse(), { hasPreviousPage: true, hasNextPage: hasMore });
+    }
+
+    const all = [...(await this.loaders.conversationMessages.load(conversationNativeId))].reverse();
+    const indexOf = (id: string, name: string) => {
+      const i = all.findIndex((m) => m.id === id);
+      if (i < 0) throw badInput(`The "${name}" cursor is not a message of this conversation.`, name);
+      return i;
+    };
+    let from = after !== null ? indexOf(after, 'after') + 1 : 0;
+    let to = before !== null ? indexOf(before, 'before') : all.length;
+    if (to < from) to = from;
+    if (first !== null) to = Math.min(to, from + first);
+    if (last !== null) from = Math.max(from, to - last);
+    const page = this.page(all.slice(from, to), { hasPreviousPage: from > 0, hasNextPage: to < all.length });
+    return { ...page, totalCount: all.length };
+  }
+
+  /** Sums the derived unread counts of every conversation (one message read per conversation). */
+  override async unreadCount(): Promise<SourceUnreadModel> {
+    const dtos = await this.allConversations({});
+    const counts = await mapLimit(dtos, FETCH_CONCURRENCY, (d) => this.unreadOf(d));
+    return {
+      sourceId: this.sourceId,
+      total: counts.reduce((a, b) => a + b, 0),
+      conversationsWithUnread: counts.filter((n) => n > 0).length,
+    };
+  }
+
+  // Writes
+
+  override async sendMessage(input: SendMessageInput): Promise<MessageModel> {
+    if (input.private) throw unsupported(this.sourceId, 'private messages');
+    if (input.attachmentIds.length > 0) {
+      throw badInput(`Source "${this.sourceId}" takes files with the message (INLINE uploads), not attachment ids.`, 'attachmentIds');
+    }
+    for (const f of input.files) {
+      if (f.data.length > this.maxAttachmentSize) throw fileTooLarge(this.sourceId, f.data.length, this.maxAttachmentSize);
+    }
+    const uploaded = await Promise.all(input.files.map((f) => this.client.uploadAttachment(this.scope, f)));
+    const m = await this.client.createMessage(this.scope, {
+      conversation_id: input.conversationNativeId,
+      message: input.content,
+      ...(uploaded.length > 0 ? { attachments: uploaded.map((a) => a.id) } : {}),
+    });
+    this.forgetConversation(input.conversationNativeId);
+    this.loaders.messages.clear(m.id).prime(m.id, m);
+    return this.message(m);
+  }
+
+  /**
+   * `contact_id` for a one-participant conversation, `group_id` for a group (contracts §2). The subject of a
+   * Protocol conversation is its contact's or group's name, so a given `subject` is not stored; `content`
+   * becomes the first message.
+   */
+  override async createConversation(input: CreateConversationInput): Promise<ConversationModel> {
+    let body: { contact_id: string } | { group_id: string };
+    const others = input.participantNativeIds.filter((id) => id !== this.selfContactId);
+    if (input.groupNativeId) {
+      if (others.length > 0) {
+        throw badInput('Give either a group or one participant for a Protocol conversation, not both.', 'participantIds');
+      }
+      body = { group_id: input.groupNativeId };
+    } else {
+      if (others.length !== 1) {
+        throw badInput(
+          'A Protocol conversation is with exactly one contact; for several, create it for their group (groupId).',
+          'participantIds',
+        );
+      }
+      body = { contact_id: others[0] as string };
+    }
+    const dto = await this.client.createConversation(this.scope, body);
+    this.fullLists.clear();
+    this.loaders.conversations.clear(dto.id).prime(dto.id, dto);
+    if (input.content) {
+      await this.client.createMessage(this.scope, { conversation_id: dto.id, message: input.content });
+      this.forgetConversation(dto.id);
+      const fresh = await this.loaders.conversations.load(dto.id);
+      if (fresh) return this.toModel(fresh);
+    }
+    return this.toModel(dto);
+  }
+
+  /**
+   * pinned → `is_pinned`, muted → `is_muted`, archived / status ARCHIVED → `archived_at=<now>`, status OPEN →
+   * `archived_at=null` (contracts §2). Protocol has no subject, labels or other statuses.
+   */
+  override async updateConversation(nativeId: string, patch: UpdateConversationPatch): Promise<ConversationModel> {
+    if (patch.subject != null) throw unsupported(this.sourceId, 'setting a conversation subject');
+    if (patch.labels != null && patch.labels.length > 0) throw unsupported(this.sourceId, 'labels');
+    if (patch.happenedAt != null) throw unsupported(this.sourceId, 'setting happenedAt');
+    const body: ConversationUpdate = {};
+    let archive: boolean | null = null;
+    if (patch.status != null) {
+      if (patch.status !== 'OPEN' && patch.status !== 'ARCHIVED') throw unsupported(this.sourceId, `status ${patch.status}`);
+      archive = patch.status === 'ARCHIVED';
+    }
+    if (patch.archived != null) {
+      if (archive !== null && archive !== patch.archived) {
+        throw badInput('"status" and "archived" disagree; Protocol archives by setting the status to ARCHIVED.', 'archived');
+      }
+      archive = patch.archived;
+    }
+    if (archive !== null) body.archived_at = archive ? Math.floor(Date.now() / 1000) : null;
+    if (patch.pinned != null) body.is_pinned = patch.pinned;
+    if (patch.muted != null) body.is_muted = patch.muted;
+
+    if (Object.keys(body).length === 0) {
+      const current = await this.loadConversation(nativeId);
+      if (!current) throw notFoundIn(this.sourceId, 'conversation', nativeId);
+      return current;
+    }
+    if (archive === true) {
+      // Re-archiving keeps the original archive time.
+      const current = await this.loaders.conversations.load(nativeId);
+      if (current?.archived_at != null) body.archived_at = current.archived_at;
+    }
+    const dto = await this.client.updateConversation(this.scope, nativeId, body);
+    this.fullLists.clear();
+    this.loaders.conversations.clear(nativeId).prime(nativeId, dto);
+    return this.toModel(dto);
+  }
+
+  /** Permanent, with every message (contracts §2: "archive instead"). */
+  override async deleteConversation(nativeId: string): Promise<void> {
+    await this.client.deleteConversation(this.scope, nativeId);
+    this.forgetConversation(nativeId);
+  }
+
+  override async editMessage(nativeId: string, content: string): Promise<MessageModel> {
+    const m = await this.client.updateMessage(this.scope, nativeId, { message: content });
+    this.forgetConversation(m.conversation_id);
+    this.loaders.messages.clear(m.id).prime(m.id, m);
+    return this.message(m);
+  }
+
+  /** Permanent (contracts §2). */
+  override async deleteMessage(nativeId: string): Promise<void> {
+    const known = await this.loaders.messages.load(nativeId);
+    await this.client.deleteMessage(this.scope, nativeId);
+    this.loaders.messages.clear(nativeId);
+    if (known) this.forgetConversation(known.conversation_id);
+  }
+
+  // Internals
+
+  private message(m: MessageDto): MessageModel {
+    return mapMessage(this.sourceId, m, this.selfContactId);
+  }
+
+  private async toModel(dto: ConversationDto, unreadCount?: number): Promise<ConversationModel> {
+    const [contact, group, self] = await Promise.all([
+      dto.contact_id ? this.loaders.contacts.load(dto.contact_id) : null,
+      dto.group_id ? this.loaders.groups.load(dto.group_id) : null,
+      this.selfContactId ? this.loaders.contacts.load(this.selfContactId) : null,
+    ]);
+    return mapConversation(this.sourceId, dto, { contact, group, self, selfContactId: this.selfContactId, unreadCount });
+  }
+
+  private async unreadOf(dto: ConversationDto): Promise<number> {
+    const messages = await this.loaders.conversationMessages.load(dto.id);
+    return countUnread(messages, dto, this.selfContactId);
+  }
+
+  /** Every conversation matching the pushed-down filter, read once per session; primes the conversation loader. */
+  private allConversations(filter: ConversationListFilter): Promise<ConversationDto[]> {
+    const key = JSON.stringify(filter);
+    let p = this.fullLists.get(key);
+    if (!p) {
+      p = this.client.listAllConversations(this.scope, filter).then((all) => {
+        for (const d of all) this.loaders.conversations.prime(d.id, d);
+        return all;
+      });
+      p.catch(() => this.fullLists.delete(key));
+      this.fullLists.set(key, p);
+    }
+    return p;
+  }
+
+  /** Reads every contact and group once (100 per request) and primes their loaders. */
+  private primeDirectory(): Promise<void> {
+    this.directory ??= Promise.all([this.client.listAllContacts(this.scope), this.client.listAllGroups(this.scope)]).then(
+      ([contacts, groups]) => {
+        for (const c of contacts) this.loaders.contacts.prime(c.id, c);
+        for (const g of groups) this.loaders.groups.prime(g.id, g);
+      },
+      (e: unknown) => {
+        this.directory = null;
+        throw e;
+      },
+    );
+    return this.directory;
+  }
+
+  /** `n` messages from a cursor, in the API's order (newest first), over as many 100-item pages as needed. */
+  private async collect(
+    conversationId: string,
+    n: number,
+    start: ListParams,
+    direction: 'older' | 'newer',
+  ): Promise<{ items: MessageDto[]; hasMore: boolean }> {
+    let items: MessageDto[] = [];
+    let params: ListParams = start;
+    let hasMore = true;
+    while (items.length < n && hasMore) {
+      const res = await this.client.listMessages(this.scope, conversationId, { ...params, limit: Math.min(PAGE_MAX, n - items.length) });
+      hasMore = res.has_more;
+      if (res.data.length === 0) break;
+      if (direction === 'older') {
+        items = items.concat(res.data);
+        params = { starting_after: (res.data[res.data.length - 1] as MessageDto).id };
+      } else {
+        // `ending_before` returns the page just before the cursor in list order, so newer pages go in front.
+        items = res.data.concat(items);
+        params = { ending_before: (res.data[0] as MessageDto).id };
+      }
+    }
+    if (n === 0) {
+      // A zero-size window still says whether anything lies beyond it.
+      const res = await this.client.listMessages(this.scope, conversationId, { ...start, limit: 1 });
+      hasMore = res.data.length > 0;
+    }
+    return { items, hasMore };
+  }
+
+  private page(oldestFirst: MessageDto[], more: { hasPreviousPage: boolean; hasNextPage: boolean }): MessagePage {
+    return {
+      items: oldestFirst.map((m) => ({ cursor: cursorOf(m), message: this.message(m) })),
+      ...more,
+      totalCount: null,
+    };
+  }
+
+  /** Drops what this session cached about a conversation after it changed. */
+  private forgetConversation(id: string) {
+    this.fullLists.clear();
+    this.loaders.conversations.clear(id);
+    this.loaders.conversationMessages.clear(id);
+    this.loaders.lastMessage.clear(id);
+  }
+}
+
+/** Filters the API applies itself: "Only show conversations that are archived when set to `true`". */
+function pushDown(f: ConversationFilterInput): ConversationListFilter {
+  return f.status && f.status.length === 1 && f.status[0] === 'ARCHIVED' ? { archived: true } : {};
+}
+
+function parseCursor(cursor: string, name: string): string {
+  const m = CURSOR.exec(cursor);
+  if (!m) throw badInput(`The "${name}" cursor is not a cursor of this conversation's messages.`, name);
+  return m[1] as string;
+}
+
+function notFoundIn(source: string, what: string, id: string): GatewayError {
+  return new GatewayError(ErrorCode.NOT_FOUND, `Source "${source}" has no ${what} ${id}.`, { source });
+}

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+/**
+ * The Protocol (CityPay) wire format, contracts/README.md §2. Ids are 16-char base62 strings; timestamps are
+ * Unix epoch seconds (integers) and nullable. Objects are loose: unknown keys are allowed, and fields the
+ * template's examples sometimes leave out (the contact embedded in a message has no `display_name` or
+ * `conversation_id`) are optional.
+ */
+const epoch = z.number().nullish();
+
+export const contactSchema = z.looseObject({
+  id: z.string(),
+  username: z.string().nullish(),
+  phone_number: z.string().nullish(),
+  avatar_url: z.string().nullish(),
+  /** contracts §2: null means "use `username`". */
+  display_name: z.string().nullish(),
+  conversation_id: z.string().nullish(),
+  last_active_at: epoch,
+  created_at: epoch,
+});
+export type ContactDto = z.infer<typeof contactSchema>;
+
+export const groupSchema = z.looseObject({
+  id: z.string(),
+  name: z.string().nullish(),
+  description: z.string().nullish(),
+  avatar_url: z.string().nullish(),
+  conversation_id: z.string().nullish(),
+  /** "An array of contact objects that are members of the group" (groups page). */
+  contacts: z.array(contactSchema).nullish(),
+  created_at: epoch,
+  archived_at: epoch,
+});
+export type GroupDto = z.infer<typeof groupSchema>;
+
+export const conversationSchema = z.looseObject({
+  id: z.string(),
+  contact_id: z.string().nullish(),
+  group_id: z.string().nullish(),
+  pinned_message_id: z.string().nullish(),
+  is_pinned: z.boolean().nullish(),
+  is_muted: z.boolean().nullish(),
+  last_active_at: epoch,
+  /** "last opened by the authenticated user": the only conversation-level read marker (contracts §2). */
+  last_opened_at: epoch,
+  created_at: epoch,
+  archived_at: epoch,
+});
+export type ConversationDto = z.infer<typeof conversationSchema>;
+
+export const attachmentSchema = z.looseObject({
+  id: z.string(),
+  message_id: z.string().nullish(),
+  filename: z.string().nullish(),
+  file_url: z.string().nullish(),
+  /** A MIME type (contracts §2), unlike Chatwoot's category. */
+  file_type: z.string().nullish(),
+  file_size: z.number().nullish(),
+  created_at: epoch,
+});
+export type AttachmentDto = z.infer<typeof attachmentSchema>;
+
+export const messageSchema = z.looseObject({
+  id: z.string(),
+  conversation_id: z.string(),
+  /** "The contact who sent the message"; the API has no other direction marker (contracts §2). */
+  contact: contactSchema.nullish(),
+  message: z.string().nullish(),
+  /** `[{emoji_name: [usernames]}]`; not mapped, so only its being an array is checked. */
+  reactions: z.array(z.unknown()).nullish(),
+  attachments: z.array(attachmentSchema).nullish(),
+  read_at: epoch,
+  created_at: epoch,
+  updated_at: epoch,
+});
+export type MessageDto = z.infer<typeof messageSchema>;
+
+/** Every list endpoint: `{"has_more": bool, "data": [...]}` (pagination page). */
+export const listOf = <S extends z.ZodType>(item: S) => z.looseObject({ has_more: z.boolean(), data: z.array(item) });
+export interface ListDto<T> {
+  has_more: boolean;
+  data: T[];
+}
+
+/** The errors page: `{"type":"api_error"|"invalid_request","message":"...","documentation_url":"..."}`. */
+export const errorSchema = z.looseObject({
+  type: z.string(),
+  message: z.string(),
+  documentation_url: z.string().nullish(),
+});
+
+/** The webhooks page: `{"id":"a056V7R7NmNRjl70","type":"<resource>.<action>","payload":{...full object...}}`. */
+export const webhookSchema = z.looseObject({
+  id: z.string().min(1),
+  type: z.string().regex(/^[a-z_]+\.[a-z_]+$/, 'expected "<resource>.<action>"'),
+  payload: z.looseObject({
+    id: z.string().nullish(),
+    conversation_id: z.string().nullish(),
+  }),
+});
+export type WebhookDto = z.infer<typeof webhookSchema>;
