@@ -1,10 +1,11 @@
 import type { SourceConfig } from '../config/schema';
-import type { Connector, SourceKind } from './types';
+import type { Connector, ConnectorDeps, SourceKind } from './types';
 import { createPixiesetConnector } from './pixieset';
+import { createChatwootConnector } from './chatwoot';
 import { createMonicaConnector } from './monica';
 import { createProtocolConnector } from './protocol';
 
-type Factory<K extends SourceKind> = (config: Extract<SourceConfig, { kind: K }>) => Connector;
+type Factory<K extends SourceKind> = (config: Extract<SourceConfig, { kind: K }>, deps: ConnectorDeps) => Connector;
 
 /**
  * SourceKind → connector factory. With server/, the only code that names concrete vendors.
@@ -12,12 +13,13 @@ type Factory<K extends SourceKind> = (config: Extract<SourceConfig, { kind: K }>
  */
 const factories: { [K in SourceKind]?: Factory<K> } = {
   PIXIESET: createPixiesetConnector,
+  CHATWOOT: createChatwootConnector,
   MONICA: createMonicaConnector,
   PROTOCOL: createProtocolConnector,
 };
 
-export function createConnector(config: SourceConfig): Connector {
+export function createConnector(config: SourceConfig, deps: ConnectorDeps = {}): Connector {
   const factory = factories[config.kind] as Factory<typeof config.kind> | undefined;
   if (!factory) throw new Error(`No connector is registered for source kind ${config.kind}.`);
-  return factory(config as never);
+  return factory(config as never, deps);
 }

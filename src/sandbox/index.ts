@@ -2,7 +2,20 @@ import type { SourceConfig } from '../config/schema';
 import type { SourceKind } from '../connectors/types';
 import type { EmulatorHandle, ServeOptions } from './kit/server';
 import { startPixiesetEmulator, PIXIESET_SANDBOX_CREDENTIALS } from './pixieset';
+import {
+  startChatwootEmulator,
+  CHATWOOT_SANDBOX_ACCOUNT_ID,
+  CHATWOOT_SANDBOX_INBOX_ID,
+  CHATWOOT_SANDBOX_TOKEN,
+  CHATWOOT_SANDBOX_WEBHOOK_TOKEN,
+} from './chatwoot';
 import { startMonicaEmulator, MONICA_SANDBOX_TOKEN } from './monica';
+import {
+  startProtocolEmulator,
+  PROTOCOL_SANDBOX_SELF_CONTACT_ID,
+  PROTOCOL_SANDBOX_TOKEN,
+  PROTOCOL_SANDBOX_WEBHOOK_SECRET,
+} from './protocol';
 
 /**
  * The sandbox: one emulator per vendor, speaking that vendor's real API on loopback. Started by the embedded
@@ -48,6 +61,45 @@ export const VENDORS: VendorEntry[] = [
       name: 'Pixieset Studio',
       baseUrl: `${url}/api/v1`,
       credentials: PIXIESET_SANDBOX_CREDENTIALS,
+      timeoutMs: 5000,
+      pollIntervalMs: 2000,
+      retries: 2,
+    }),
+  },
+  {
+    kind: 'PROTOCOL',
+    id: 'protocol',
+    name: 'Protocol Chat',
+    defaultPort: 4102,
+    start: startProtocolEmulator,
+    sourceConfig: (url) => ({
+      id: 'protocol',
+      kind: 'PROTOCOL',
+      name: 'Protocol Chat',
+      baseUrl: `${url}/v1`,
+      credentials: { token: PROTOCOL_SANDBOX_TOKEN },
+      webhookSecret: PROTOCOL_SANDBOX_WEBHOOK_SECRET,
+      selfContactId: PROTOCOL_SANDBOX_SELF_CONTACT_ID,
+      timeoutMs: 5000,
+      pollIntervalMs: 2000,
+      retries: 2,
+    }),
+  },
+  {
+    kind: 'CHATWOOT',
+    id: 'chatwoot',
+    name: 'Chatwoot Support',
+    defaultPort: 4103,
+    start: startChatwootEmulator,
+    sourceConfig: (url) => ({
+      id: 'chatwoot',
+      kind: 'CHATWOOT',
+      name: 'Chatwoot Support',
+      baseUrl: `${url}`,
+      accountId: CHATWOOT_SANDBOX_ACCOUNT_ID,
+      credentials: { apiAccessToken: CHATWOOT_SANDBOX_TOKEN },
+      webhookToken: CHATWOOT_SANDBOX_WEBHOOK_TOKEN,
+      defaultInboxId: CHATWOOT_SANDBOX_INBOX_ID,
       timeoutMs: 5000,
       pollIntervalMs: 2000,
       retries: 2,

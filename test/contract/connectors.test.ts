@@ -4,3 +4,4 @@ import { defineConnectorContract } from './connectorContract';
 defineConnectorContract('PIXIESET', { missingConversationId: 'conv_DOESNOTEXIST' });
 defineConnectorContract('MONICA', { missingConversationId: '999999' });
 defineConnectorContract('PROTOCOL', { missingConversationId: 'AAAAAAAAAAAAAAAA' });
+defineConnectorContract('CHATWOOT', { missingConversationId: '1:999999' });

@@ -1,0 +1,215 @@
+import type { ChatwootSourceConfig } from '../../config/schema';
+import { ErrorCode, GatewayError } from '../../errors';
+import { decode } from '../decode';
+import { HttpClient, type HttpErrorResponse, type QueryValue } from '../http';
+import type { RequestScope, StagedFile } from '../types';
+import {
+  cwAgentBot,
+  cwAgentList,
+  cwContactShow,
+  cwConversation,
+  cwConversationList,
+  cwError,
+  cwLabels,
+  cwMessage,
+  cwMessageList,
+  cwToggleStatus,
+} from './types';
+
+/** contracts §3 "Pagination": conversation pages are a fixed 25 (no per-page parameter). */
+export const CHATWOOT_PAGE_SIZE = 25;
+/** contracts §3 "Pagination": `before` returns 20 older messages, `after` up to 100 newer. */
+export const CHATWOOT_MESSAGES_BEFORE = 20;
+export const CHATWOOT_MESSAGES_AFTER = 100;
+
+export interface ListQuery {
+  page: number;
+  /** open|resolved|pending|snoozed|all; contracts §3: the default is open, so callers always send one. */
+  status: string;
+  q?: string;
+  labels?: string[];
+}
+
+/**
+ * Raw Chatwoot Application API calls (contracts §3) → decoded DTOs. Paths are relative to
+ * `/api/v1/accounts/{account_id}`; the token travels in `api_access_token`.
+ */
+export class ChatwootClient {
+  readonly http: HttpClient;
+  private readonly source: string;
+
+  constructor(config: ChatwootSourceConfig) {
+    this.source = config.id;
+    this.http = new HttpClient({
+      sourceId: config.id,
+      baseUrl: `${config.baseUrl.replace(/\/+$/, '')}/api/v1/accounts/${config.accountId}`,
+      timeoutMs: config.timeoutMs,
+      retries: config.retries,
+      headers: { api_access_token: config.credentials.apiAccessToken },
+      mapError: (res) => mapChatwootError(config.id, res),
+    });
+  }
+
+  private conv(displayId: number, rest = '') {
+    return `/conversations/${displayId}${rest}`;
+  }
+
+  async listConversations(scope: RequestScope, q: ListQuery) {
+    const query: Record<string, QueryValue> = {
+      page: q.page,
+      status: q.status,
+      assignee_type: 'all',
+      // contracts §3 "Ordering": native, and the emulator breaks ties by display id ascending.
+      sort_by: 'last_activity_at_desc',
+      q: q.q,
+      labels: q.labels && q.labels.length > 0 ? q.labels : undefined,
+    };
+    const body = await this.http.get(scope, '/conversations', query);
+    return decode(cwConversationList, body, this.source, 'conversation list').data;
+  }
+
+  async getConversation(scope: RequestScope, displayId: number) {
+    const body = await this.http.get(scope, this.conv(displayId));
+    return decode(cwConversation, body, this.source, 'conversation');
+  }
+
+  async createConversation(
+    scope: RequestScope,
+    input: { inboxId: number; contactId: number; content?: string; subject?: string },
+  ) {
+    const res = await this.http.request(scope, {
+      method: 'POST',
+      path: '/conversations',
+      json: {
+        inbox_id: input.inboxId,
+        contact_id: input.contactId,
+        ...(input.subject ? { additional_attributes: { mail_subject: input.subject } } : {}),
+        ...(input.content ? { message: { content: input.content } } : {}),
+      },
+    });
+    return decode(cwConversation, res.body, this.source, 'created conversation');
+  }
+
+  async deleteConversation(scope: RequestScope, displayId: number): Promise<void> {
+    await this.http.request(scope, { method: 'DELETE', path: this.conv(displayId) });
+  }
+
+  async toggleStatus(scope: RequestScope, displayId: number, status: string) {
+    const res = await this.http.request(scope, {
+      method: 'POST',
+      path: this.conv(displayId, '/toggle_status'),
+      json: { status },
+      // Setting an explicit status is idempotent.
+      idempotent: true,
+    });
+    return decode(cwToggleStatus, res.body, this.source, 'status toggle').payload;
+  }
+
+  /** contracts §3: POST labels replaces the whole list. */
+  async setLabels(scope: RequestScope, displayId: number, labels: string[]) {
+    const res = await this.http.request(scope, {
+      method: 'POST',
+      path: this.conv(displayId, '/labels'),
+      json: { labels },
+      idempotent: true,
+    });
+    return decode(cwLabels, res.body, this.source, 'labels').payload;
+  }
+
+  /** POST mute|unmute; 200 with an empty body. Not retried: each call also writes an activity message. */
+  async setMuted(scope: RequestScope, displayId: number, muted: boolean): Promise<void> {
+    await this.http.request(scope, { method: 'POST', path: this.conv(displayId, muted ? '/mute' : '/unmute') });
+  }
+
+  /** POST update_last_seen (read) or unread; both answer with the conversation (contracts §3). */
+  async setSeen(scope: RequestScope, displayId: number, read: boolean) {
+    const res = await this.http.request(scope, {
+      method: 'POST',
+      path: this.conv(displayId, read ? '/update_last_seen' : '/unread'),
+      idempotent: true,
+    });
+    return decode(cwConversation, res.body, this.source, 'conversation');
+  }
+
+  /** GET messages: no cursor = the latest 20; `before` = 20 older; `after` = up to 100 newer; both = between. */
+  async listMessages(scope: RequestScope, displayId: number, cursor: { before?: number; after?: number }) {
+    const body = await this.http.get(scope, this.conv(displayId, '/messages'), { before: cursor.before, after: cursor.after });
+    return decode(cwMessageList, body, this.source, 'message list');
+  }
+
+  /**
+   * contracts §3 "Attachments on send": files go as multipart `attachments[]` with the message; without
+   * files the body is JSON.
+   */
+  async sendMessage(scope: RequestScope, displayId: number, input: { content: string; private: boolean; files: StagedFile[] }) {
+    const path = this.conv(displayId, '/messages');
+    let res;
+    if (input.files.length > 0) {
+      const form = new FormData();
+      form.append('content', input.content);
+      form.append('message_type', 'outgoing');
+      form.append('private', String(input.private));
+      for (const f of input.files) {
+        form.append('attachments[]', new Blob([new Uint8Array(f.data)], { type: f.contentType }), f.filename);
+      }
+      res = await this.http.request(scope, { method: 'POST', path, form });
+    } else {
+      res = await this.http.request(scope, {
+        method: 'POST',
+        path,
+        json: { content: input.content, message_type: 'outgoing', private: input.private },
+      });
+    }
+    return decode(cwMessage, res.body, this.source, 'message');
+  }
+
+  /** contracts §3 "Delete msg": a soft delete; answers with the message. */
+  async deleteMessage(scope: RequestScope, displayId: number, messageId: number): Promise<void> {
+    await this.http.request(scope, { method: 'DELETE', path: this.conv(displayId, `/messages/${messageId}`) });
+  }
+
+  async getContact(scope: RequestScope, id: number) {
+    const body = await this.http.get(scope, `/contacts/${id}`);
+    return decode(cwContactShow, body, this.source, 'contact').payload;
+  }
+
+  async listAgents(scope: RequestScope) {
+    const body = await this.http.get(scope, '/agents');
+    return decode(cwAgentList, body, this.source, 'agent list');
+  }
+
+  async getAgentBot(scope: RequestScope, id: number) {
+    const body = await this.http.get(scope, `/agent_bots/${id}`);
+    return decode(cwAgentBot, body, this.source, 'agent bot');
+  }
+}
+
+/**
+ * contracts §3 "Errors": `{error}` bodies; 401 covers a bad token *and* Pundit authorization failures
+ * ("You are not authorized to do this action", where the swagger says 403); 422 is validation with
+ * `{message, attributes}` (or `{error}` for a missing parameter). 429 is Rack::Attack's plain text and takes
+ * the generic mapping.
+ */
+export function mapChatwootError(source: string, res: HttpErrorResponse): GatewayError | undefined {
+  const parsed = cwError.safeParse(res.body);
+  const body = parsed.success ? parsed.data : {};
+  const text = body.message ?? body.error;
+  switch (res.status) {
+    case 404:
+      return new GatewayError(ErrorCode.NOT_FOUND, `${text ?? 'Resource could not be found'} in source "${source}".`, { source });
+    case 422:
+      return new GatewayError(ErrorCode.SOURCE_REJECTED, `Source "${source}" rejected the request: ${text ?? 'invalid input'}.`, {
+        source,
+        ...(body.attributes ? { attributes: body.attributes } : {}),
+      });
+    case 401:
+      if (body.error === 'You are not authorized to do this action') {
+        return new GatewayError(ErrorCode.FORBIDDEN, `Source "${source}" does not allow this user to do that.`, { source });
+      }
+      return new GatewayError(ErrorCode.SOURCE_AUTH_FAILED, `Source "${source}" refused the gateway's credentials.`, { source });
+    case 403:
+      return new GatewayError(ErrorCode.FORBIDDEN, `Source "${source}" denied access.`, { source });
+    default:
+      return undefined;
+  }
+}

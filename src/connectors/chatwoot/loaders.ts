@@ -1,0 +1,45 @@
+import DataLoader from 'dataloader';
+import { ErrorCode, GatewayError } from '../../errors';
+import type { RequestScope } from '../types';
+import type { ChatwootClient } from './client';
+import type { CwAgentBotDto, CwAgentDto, CwContactDto, CwConversationDto } from './types';
+
+/**
+ * One operation's loaders. Chatwoot has no batch endpoints, so each loader makes one request per distinct
+ * key (DataLoader deduplicates and caches for the session); agents come from one `GET /agents` per session.
+ */
+export interface ChatwootLoaders {
+  /** By display id. */
+  conversations: DataLoader<number, CwConversationDto | null>;
+  contacts: DataLoader<number, CwContactDto | null>;
+  agentBots: DataLoader<number, CwAgentBotDto | null>;
+  /** Every agent of the account, read once. */
+  agents(): Promise<Map<number, CwAgentDto>>;
+}
+
+const orNull = <T>(p: Promise<T>): Promise<T | null> =>
+  p.catch((e: unknown) => {
+    if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
+    throw e;
+  });
+
+export function createChatwootLoaders(client: ChatwootClient, scope: RequestScope): ChatwootLoaders {
+  let agents: Promise<Map<number, CwAgentDto>> | null = null;
+  return {
+    conversations: new DataLoader((ids) => Promise.all(ids.map((id) => orNull(client.getConversation(scope, id)))), {
+      maxBatchSize: 20,
+    }),
+    contacts: new DataLoader((ids) => Promise.all(ids.map((id) => orNull(client.getContact(scope, id)))), { maxBatchSize: 20 }),
+    agentBots: new DataLoader((ids) => Promise.all(ids.map((id) => orNull(client.getAgentBot(scope, id))))),
+    agents: () => {
+      if (!agents) {
+        agents = client.listAgents(scope).then((list) => new Map(list.map((a) => [a.id, a])));
+        // A failed read is not cached: the next field may try again.
+        agents.catch(() => {
+          agents = null;
+        });
+      }
+      return agents;
+    },
+  };
+}

@@ -1,0 +1,163 @@
+import { z } from 'zod';
+
+/**
+ * Chatwoot Application API wire DTOs (contracts §3, jbuilder views at bdcb1934c). Unknown keys are allowed;
+ * the fields the mapper reads are checked. Chatwoot serializes `nil.to_i` as 0, so epoch fields are numbers
+ * where 0 means null (the mapper turns 0 into null).
+ */
+
+/** contracts §3: REST epochs are integer seconds; message `created_at` is an ISO string in webhooks. */
+const epochOrIso = z.union([z.number(), z.string()]);
+
+export const cwAttachment = z.looseObject({
+  id: z.number(),
+  message_id: z.number().nullish(),
+  /** A category (image|audio|video|file|location|…), not a MIME type (contracts §3 "Attachment"). */
+  file_type: z.string().nullish(),
+  extension: z.string().nullish(),
+  data_url: z.string().nullish(),
+  thumb_url: z.string().nullish(),
+  file_size: z.number().nullish(),
+});
+
+/**
+ * A message sender: contact (`type: "contact"`, or no `type` in webhooks), user (`type: "user"`) or agent bot
+ * (`type: "agent_bot"`) (contracts §3 "Message", "Sender webhook shapes").
+ */
+export const cwSender = z.looseObject({
+  id: z.number(),
+  name: z.string().nullish(),
+  available_name: z.string().nullish(),
+  email: z.string().nullish(),
+  phone_number: z.string().nullish(),
+  thumbnail: z.string().nullish(),
+  avatar_url: z.string().nullish(),
+  type: z.string().nullish(),
+});
+
+export const cwMessage = z.looseObject({
+  id: z.number(),
+  content: z.string().nullish(),
+  /** Display id of the conversation. */
+  conversation_id: z.number().nullish(),
+  /** contracts §3: int in REST (0..3), string in webhooks. */
+  message_type: z.union([z.number().int(), z.string()]),
+  content_type: z.string().nullish(),
+  content_attributes: z.record(z.string(), z.unknown()).nullish(),
+  created_at: epochOrIso,
+  private: z.boolean().nullish(),
+  status: z.string().nullish(),
+  sender: cwSender.nullish(),
+  /** contracts §3: the key is absent when there are none. */
+  attachments: z.array(cwAttachment).optional(),
+});
+
+/** meta.sender: the `api/v1/models/contact` partial. */
+export const cwContact = z.looseObject({
+  id: z.number(),
+  name: z.string().nullish(),
+  email: z.string().nullish(),
+  phone_number: z.string().nullish(),
+  thumbnail: z.string().nullish(),
+  blocked: z.boolean().nullish(),
+});
+
+/** meta.assignee: the `api/v1/models/agent` partial (`thumbnail` is the avatar URL). */
+export const cwAgent = z.looseObject({
+  id: z.number(),
+  name: z.string().nullish(),
+  available_name: z.string().nullish(),
+  email: z.string().nullish(),
+  thumbnail: z.string().nullish(),
+  avatar_url: z.string().nullish(),
+});
+
+export const cwAgentBot = z.looseObject({
+  id: z.number(),
+  name: z.string().nullish(),
+  thumbnail: z.string().nullish(),
+});
+
+export const cwConversation = z.looseObject({
+  /** The display id (per account), not the DB id (contracts §3 "IDs"). */
+  id: z.number(),
+  account_id: z.number().optional(),
+  inbox_id: z.number().nullish(),
+  meta: z.looseObject({
+    sender: cwContact.nullish(),
+    assignee: cwAgent.nullish(),
+    channel: z.string().nullish(),
+  }),
+  /** contracts §3: the last message only (push_event_data shape). */
+  messages: z.array(cwMessage).optional(),
+  labels: z.array(z.string()).default([]),
+  muted: z.boolean().nullish(),
+  status: z.enum(['open', 'resolved', 'pending', 'snoozed']),
+  additional_attributes: z.record(z.string(), z.unknown()).nullish(),
+  agent_last_seen_at: z.number().nullish(),
+  created_at: z.number().nullish(),
+  /** contracts §3: a float epoch (`updated_at.to_f`). */
+  updated_at: z.number().nullish(),
+  timestamp: z.number().nullish(),
+  last_activity_at: z.number().nullish(),
+  unread_count: z.number().int().min(0).nullish(),
+  /** A message, or null; the seed's example shows `{}` for "none", read as null too. */
+  last_non_activity_message: z.preprocess(
+    (v) => (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0 ? null : v),
+    cwMessage.nullish(),
+  ),
+});
+
+export const cwCounts = z.looseObject({
+  mine_count: z.number().optional(),
+  assigned_count: z.number().optional(),
+  unassigned_count: z.number().optional(),
+  all_count: z.number(),
+});
+
+export const cwConversationList = z.object({
+  data: z.object({ meta: cwCounts, payload: z.array(cwConversation) }),
+});
+
+export const cwMessageList = z.object({
+  meta: z.looseObject({
+    /** Raw Rails time here (ISO string or null), unlike the conversation's epoch (contracts §3 messages index). */
+    agent_last_seen_at: z.string().nullish(),
+  }),
+  payload: z.array(cwMessage),
+});
+
+export const cwContactShow = z.object({ payload: cwContact });
+export const cwAgentList = z.array(cwAgent);
+export const cwLabels = z.object({ payload: z.array(z.string()) });
+export const cwToggleStatus = z.object({
+  payload: z.looseObject({ success: z.boolean().optional(), current_status: z.string().optional() }),
+});
+
+/** contracts §3 "Errors": `{error}` for most failures, `{message, attributes}` for validation. */
+export const cwError = z.looseObject({
+  error: z.string().optional(),
+  message: z.string().optional(),
+  attributes: z.array(z.string()).optional(),
+});
+
+/** Webhook deliveries (contracts §3 "Webhooks"): conversation push_data or message webhook_data, plus `event`. */
+export const cwWebhook = z.looseObject({
+  event: z.string(),
+  id: z.number().optional(),
+  account: z.looseObject({ id: z.number() }).nullish(),
+  conversation: z.looseObject({ id: z.number() }).nullish(),
+  created_at: epochOrIso.nullish(),
+  updated_at: epochOrIso.nullish(),
+});
+
+export type CwAttachmentDto = z.output<typeof cwAttachment>;
+export type CwSenderDto = z.output<typeof cwSender>;
+export type CwMessageDto = z.output<typeof cwMessage>;
+export type CwContactDto = z.output<typeof cwContact>;
+export type CwAgentDto = z.output<typeof cwAgent>;
+export type CwAgentBotDto = z.output<typeof cwAgentBot>;
+export type CwConversationDto = z.output<typeof cwConversation>;
+export type CwConversationListDto = z.output<typeof cwConversationList>;
+export type CwMessageListDto = z.output<typeof cwMessageList>;
+export type CwWebhookDto = z.output<typeof cwWebhook>;

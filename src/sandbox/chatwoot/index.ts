@@ -1,0 +1,38 @@
+import type { EmulatorStartOptions } from '../index';
+import { serveEmulator, type EmulatorHandle } from '../kit/server';
+import { mountChatwoot } from './routes';
+import { seedChatwoot } from './seed';
+import { ACCOUNT_ID, ADMIN_TOKEN, AGENT_TOKEN, API_INBOX_ID, ChatwootState } from './state';
+
+/**
+ * Emulator of the Chatwoot Application API (seed 002, contracts §3) at `/api/v1/accounts/{account_id}`: a
+ * support team's account with Website, Email and API inboxes. Webhooks are posted unsigned to
+ * `opts.webhook()` (whose URL carries the gateway's `?token=`); Rack::Attack's 3000 requests a minute per IP
+ * is `opts.rateLimitPerMinute`.
+ */
+
+/** The administrator's `api_access_token`. */
+export const CHATWOOT_SANDBOX_TOKEN = ADMIN_TOKEN;
+/** A plain agent's token (member of the Website inbox only), for authorization failures. */
+export const CHATWOOT_SANDBOX_AGENT_TOKEN = AGENT_TOKEN;
+export const CHATWOOT_SANDBOX_ACCOUNT_ID = ACCOUNT_ID;
+/** The secret the sandbox's gateway config expects in the webhook URL (`?token=`). */
+export const CHATWOOT_SANDBOX_WEBHOOK_TOKEN = 'sandbox-chatwoot-webhook-token';
+/** The API inbox, createConversation's default. */
+export const CHATWOOT_SANDBOX_INBOX_ID = API_INBOX_ID;
+
+export async function startChatwootEmulator(opts: EmulatorStartOptions = {}): Promise<EmulatorHandle> {
+  const scale = opts.scale ?? 1;
+  const seed = opts.seed ?? 1;
+  const state = new ChatwootState((s) => seedChatwoot(s, scale, seed));
+  return serveEmulator(
+    'chatwoot',
+    (app, self) =>
+      mountChatwoot(app, state, {
+        baseUrl: () => self().url,
+        webhook: opts.webhook,
+        rateLimitPerMinute: opts.rateLimitPerMinute,
+      }),
+    opts,
+  );
+}

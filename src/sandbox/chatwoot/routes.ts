@@ -1,0 +1,699 @@
+import { randomUUID } from 'node:crypto';
+import busboy from 'busboy';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { deliverWebhook, type VendorControls } from '../kit/server';
+import {
+  ACCOUNT_ID,
+  API_INBOX_ID,
+  DELETED_TEXT,
+  MESSAGE_TYPE,
+  type ChatwootState,
+  type CwConversation,
+  type CwMessage,
+  type CwStatus,
+  type CwUser,
+} from './state';
+import { ChatwootViews } from './views';
+
+/**
+ * Chatwoot's Application API routes the connector uses (contracts §3 "Endpoints"), under
+ * `/api/v1/accounts/{account_id}`, plus ActiveStorage blob URLs for attachment bytes.
+ */
+
+export interface ChatwootRouteOptions {
+  baseUrl: () => string;
+  /** Where webhooks go (read at delivery time); unsigned, as upstream (contracts §3 "Webhooks"). */
+  webhook?: () => { url: string } | null;
+  /** Rack::Attack `req/ip` throttle (contracts §3 "Rate limits"). @default 3000 */
+  rateLimitPerMinute?: number;
+}
+
+/** contracts §3 "Attachments on send". */
+export const MAX_FILE_SIZE = 40 * 1024 * 1024;
+export const MAX_FILES = 15;
+const MAX_CONTENT = 150_000;
+/** contracts §3: `CONVERSATION_MESSAGE_PER_MINUTE_LIMIT`. */
+const MESSAGES_PER_MINUTE = 200;
+const STATUSES: readonly CwStatus[] = ['open', 'resolved', 'pending', 'snoozed'];
+/** contracts §3: image/*, video/*, audio/* and a list of document types. */
+const DOCUMENT_TYPES = new Set([
+  'application/pdf',
+  'application/msword',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  'application/vnd.ms-excel',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  'application/vnd.ms-powerpoint',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+  'application/vnd.oasis.opendocument.text',
+  'application/zip',
+  'application/x-zip-compressed',
+  'application/x-7z-compressed',
+  'application/vnd.rar',
+  'application/x-rar-compressed',
+  'application/x-tar',
+  'text/csv',
+  'text/plain',
+  'application/rtf',
+  'text/rtf',
+  'application/json',
+]);
+const allowedType = (t: string) => /^(image|video|audio)\//.test(t) || DOCUMENT_TYPES.has(t.split(';')[0]?.trim() ?? '');
+
+type Locals = { user: CwUser; accountId: number };
+type Body = Record<string, unknown>;
+interface UploadedFile {
+  filename: string;
+  contentType: string;
+  data: Buffer;
+  truncated: boolean;
+}
+
+// ----- error bodies (contracts §3 "Errors", request_exception_handler.rb) ---------------------------------------
+const notFound = (res: Response) => res.status(404).json({ error: 'Resource could not be found' });
+const unauthorized = (res: Response, error: string) => res.status(401).json({ error });
+const notAllowed = (res: Response) => unauthorized(res, 'You are not authorized to do this action');
+/** RecordInvalid: `{message, attributes}`. */
+const invalid = (res: Response, message: string, attributes: string[]) => res.status(422).json({ message, attributes });
+/** ParameterMissing / could-not-create: `{error}`. */
+const couldNotCreate = (res: Response, error: string) => res.status(422).json({ error });
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined);
+const int = (v: unknown): number | null => {
+  const s = typeof v === 'number' ? String(v) : str(v);
+  return s !== undefined && /^-?\d+$/.test(s) ? Number(s) : null;
+};
+const truthy = (v: unknown) => v === true || v === 'true' || v === '1' || v === 1;
+/** Rails reads `labels[]=a&labels[]=b` (and `labels=a`) as an array. */
+const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
+
+/** Rack::Attack's fixed-window throttle per IP; its default throttled response is plain text. */
+function rackAttack(limit: number) {
+  const windows = new Map<string, { window: number; count: number }>();
+  const middleware = (req: Request, res: Response, next: NextFunction) => {
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const window = Math.floor(Date.now() / 60_000);
+    let w = windows.get(ip);
+    if (!w || w.window !== window) {
+      w = { window, count: 0 };
+      windows.set(ip, w);
+    }
+    w.count++;
+    if (w.count > limit) {
+      res.status(429).type('text/plain').send('Retry later\n');
+      return;
+    }
+    next();
+  };
+  return Object.assign(middleware, { reset: () => windows.clear() });
+}
+
+export function mountChatwoot(app: Express, state: ChatwootState, opts: ChatwootRouteOptions): VendorControls {
+  const views = new ChatwootViews(state, opts.baseUrl);
+  const limiter = rackAttack(opts.rateLimitPerMinute ?? 3000);
+  const fire = (payload: Record<string, unknown>) => {
+    const target = opts.webhook?.();
+    if (target) deliverWebhook(target.url, JSON.stringify(payload));
+  };
+  const conversationEvent = (event: string, c: CwConversation, changed?: Array<Record<string, unknown>>) =>
+    fire({ ...views.conversationPush(c), event, ...(changed ? { changed_attributes: changed } : {}) });
+  /** message_created/updated fire for incoming, outgoing and template messages only (`webhook_sendable?`). */
+  const messageEvent = (event: 'message_created' | 'message_updated', m: CwMessage, c: CwConversation) => {
+    if (m.message_type !== MESSAGE_TYPE.activity) fire(views.messageWebhook(m, c, ACCOUNT_ID, event));
+  };
+  const contactUpdated = (c: CwConversation, previousBlocked: boolean) => {
+    const contact = state.contactOf(c);
+    fire({
+      ...views.contactWebhook(contact, ACCOUNT_ID),
+      event: 'contact_updated',
+      changed_attributes: ChatwootViews.changed('blocked', previousBlocked, contact.blocked),
+    });
+  };
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+  /** Incoming messages reopen resolved and snoozed conversations unless muted (Message#reopen_conversation). */
+  const reopenOnIncoming = (c: CwConversation) => {
+    if ((c.status === 'resolved' || c.status === 'snoozed') && !state.contactOf(c).blocked) {
+      const previous = c.status;
+      c.status = 'open';
+      c.snoozed_until = null;
+      state.touch(c);
+      conversationEvent('conversation_status_changed', c, ChatwootViews.changed('status', previous, 'open'));
+    }
+  };
+  const markSeen = (c: CwConversation, at: number | null, assigneeToo: boolean) => {
+    const previous = c.agent_last_seen_at;
+    c.agent_last_seen_at = at;
+    if (assigneeToo) c.assignee_last_seen_at = at;
+    // [inferred] Upstream writes these with update_column, which dispatches nothing; the sandbox still posts
+    // conversation_updated so that reads made elsewhere reach the live unread counts (the lead's decision).
+    conversationEvent('conversation_updated', c, ChatwootViews.changed('agent_last_seen_at', iso(previous), iso(at)));
+  };
+
+  // Rack::Attack runs before routing, for every path of the app.
+  app.use((req, res, next) => (req.path.startsWith('/__sandbox') ? next() : limiter(req, res, next)));
+
+  // ActiveStorage: `data_url` serves the bytes (upstream redirects to the storage service; no API token).
+  const blob = (req: Request<{ key: string; filename: string }>, res: Response) => {
+    const a = state.blobs.get(req.params.key);
+    if (!a) {
+      res.status(404).type('text/plain').send('Not Found');
+      return;
+    }
+    res.type(a.content_type).set('content-disposition', `inline; filename="${a.filename.replace(/"/g, '')}"`).send(a.data);
+  };
+  app.get('/rails/active_storage/blobs/redirect/:key/:filename', blob);
+  app.get('/rails/active_storage/representations/redirect/:key/:filename', blob);
+
+  const api = express.Router({ mergeParams: true });
+  api.use(express.json({ limit: '2mb' }), express.urlencoded({ extended: true, limit: '2mb' }));
+
+  // AccessTokenAuthHelper, then EnsureCurrentAccountHelper (contracts §3 "Auth", "Errors").
+  api.use((req: Request<{ account_id: string }>, res: Response<unknown, Locals>, next: NextFunction) => {
+    const token = req.get('api_access_token');
+    const user = token ? state.userByToken(token) : null;
+    if (!user) {
+      unauthorized(res, 'Invalid Access Token');
+      return;
+    }
+    const accountId = int(req.params.account_id);
+    const account = accountId === null ? null : state.account(accountId);
+    if (!account) {
+      notFound(res);
+      return;
+    }
+    if (!user.account_ids.includes(account.id)) {
+      unauthorized(res, 'You are not authorized to access this account');
+      return;
+    }
+    res.locals.user = user;
+    res.locals.accountId = account.id;
+    next();
+  });
+
+  /** `find_by!(display_id:)` then Pundit's inbox policy. Answers the error itself and returns null. */
+  const conversationOr = (req: Request, res: Response<unknown, Locals>): CwConversation | null => {
+    const id = int(req.params.id);
+    const c = id === null ? undefined : state.conversations.get(id);
+    if (!c || res.locals.accountId !== ACCOUNT_ID) {
+      notFound(res);
+      return null;
+    }
+    if (!state.canSeeInbox(res.locals.user, c.inbox_id)) {
+      notAllowed(res);
+      return null;
+    }
+    return c;
+  };
+
+  /** ConversationFinder (contracts §3 "List", "Ordering", "Pagination"). */
+  const find = (req: Request, user: CwUser) => {
+    const query = req.query as Record<string, unknown>;
+    let set = [...state.conversations.values()].filter((c) => state.canSeeInbox(user, c.inbox_id));
+    const inboxId = int(query.inbox_id);
+    if (inboxId !== null) set = set.filter((c) => c.inbox_id === inboxId);
+    const q = str(query.q);
+    // contracts §3: with `q` the status filter is skipped; the default status is open.
+    if (!q) {
+      const status = str(query.status) ?? 'open';
+      if (status !== 'all') set = set.filter((c) => c.status === status);
+    }
+    const labels = [...list(query.labels), ...list(query['labels[]'])];
+    if (labels.length > 0) set = set.filter((c) => c.labels.some((l) => labels.includes(l)));
+    if (q) {
+      const needle = q.toLowerCase();
+      set = set.filter((c) =>
+        c.messages.some(
+          (m) =>
+            (m.message_type === MESSAGE_TYPE.incoming || m.message_type === MESSAGE_TYPE.outgoing) &&
+            (m.content ?? '').toLowerCase().includes(needle),
+        ),
+      );
+    }
+    const unassigned = set.filter((c) => c.assignee_id === null).length;
+    const counts = {
+      mine_count: set.filter((c) => c.assignee_id === user.id).length,
+      assigned_count: set.length - unassigned,
+      unassigned_count: unassigned,
+      all_count: set.length,
+    };
+    const assigneeType = str(query.assignee_type) ?? 'all';
+    if (assigneeType === 'me') set = set.filter((c) => c.assignee_id === user.id);
+    else if (assigneeType === 'unassigned') set = set.filter((c) => c.assignee_id === null);
+    else if (assigneeType === 'assigned') set = set.filter((c) => c.assignee_id !== null);
+    set.sort(sorter(str(query.sort_by)));
+    return { set, counts, teamGiven: query.team_id !== undefined };
+  };
+
+  api.get('/conversations', (req, res: Response<unknown, Locals>) => {
+    const { set, counts, teamGiven } = find(req, res.locals.user);
+    // The sandbox account has no teams: `teams.find(team_id)` raises RecordNotFound.
+    if (teamGiven) return notFound(res);
+    const page = Math.max(1, int(req.query.page) ?? 1);
+    const PER_PAGE = 25;
+    res.json({
+      data: {
+        meta: counts,
+        payload: set.slice((page - 1) * PER_PAGE, page * PER_PAGE).map((c) => views.conversation(c, res.locals.accountId)),
+      },
+    });
+  });
+
+  api.get('/conversations/meta', (req, res: Response<unknown, Locals>) => {
+    const { counts, teamGiven } = find(req, res.locals.user);
+    if (teamGiven) return notFound(res);
+    res.json({ meta: counts });
+  });
+
+  api.post('/conversations', (req, res: Response<unknown, Locals>) => {
+    const body = (req.body ?? {}) as Body;
+    const user = res.locals.user;
+    const inboxId = int(body.inbox_id);
+    const contactId = int(body.contact_id);
+    const sourceId = str(body.source_id);
+    let contactInbox;
+    if (inboxId !== null && contactId !== null) {
+      // ContactInboxBuilder: with both ids the contact_inbox is found or built, source_id optional.
+      const inbox = state.inbox(inboxId);
+      const contact = state.contacts.get(contactId);
+      if (!inbox || !contact) return notFound(res);
+      if (!state.canSeeInbox(user, inbox.id)) return notAllowed(res);
+      let sid = sourceId;
+      if (!sid && inbox.channel_type === 'Channel::Email') {
+        if (!contact.email) return couldNotCreate(res, 'param is missing or the value is empty: contact email');
+        sid = contact.email;
+      }
+      contactInbox = state.findOrCreateContactInbox(contact, inbox, sid ?? randomUUID());
+    } else {
+      // The older lookup by source_id alone (`ContactInbox.find_by!(source_id:)`).
+      contactInbox = sourceId ? [...state.contactInboxes.values()].find((ci) => ci.source_id === sourceId) : undefined;
+      if (!contactInbox) return notFound(res);
+      if (!state.canSeeInbox(user, contactInbox.inbox_id)) return notAllowed(res);
+    }
+    const status = str(body.status) ?? 'open';
+    if (!['open', 'resolved', 'pending'].includes(status)) return couldNotCreate(res, `'${status}' is not a valid status`);
+    const assigneeId = int(body.assignee_id);
+    const now = Date.now();
+    const c: CwConversation = {
+      db_id: state.nextIds.conversationDb++,
+      display_id: state.nextIds.conversation++,
+      uuid: randomUUID(),
+      inbox_id: contactInbox.inbox_id,
+      contact_id: contactInbox.contact_id,
+      contact_inbox_id: contactInbox.id,
+      assignee_id: assigneeId !== null && state.user(assigneeId) ? assigneeId : null,
+      status: status as CwStatus,
+      snoozed_until: null,
+      priority: null,
+      labels: [],
+      additional_attributes: isObject(body.additional_attributes) ? body.additional_attributes : {},
+      custom_attributes: isObject(body.custom_attributes) ? body.custom_attributes : {},
+      agent_last_seen_at: null,
+      assignee_last_seen_at: null,
+      contact_last_seen_at: null,
+      created_at: now,
+      updated_at: now,
+      last_activity_at: now,
+      first_reply_created_at: null,
+      waiting_since: now,
+      messages: [],
+    };
+    state.conversations.set(c.display_id, c);
+    conversationEvent('conversation_created', c);
+    const message = isObject(body.message) ? body.message : null;
+    const content = message ? str(message.content) : undefined;
+    if (content) {
+      const m = state.addMessage(c, {
+        content,
+        message_type: MESSAGE_TYPE.outgoing,
+        content_type: 'text',
+        content_attributes: {},
+        private: false,
+        status: 'sent',
+        source_id: null,
+        sender_type: 'User',
+        sender_id: user.id,
+      });
+      messageEvent('message_created', m, c);
+    }
+    res.json(views.conversation(c, res.locals.accountId));
+  });
+
+  api.get('/conversations/:id', (req, res: Response<unknown, Locals>) => {
+    const c = conversationOr(req, res);
+    if (c) res.json(views.conversation(c, res.locals.accountId));
+  });
+
+  api.delete('/conversations/:id', (req, res: Response<unknown, Locals>) => {
+    const c = conversationOr(req, res);
+    if (!c) return;
+    // ConversationPolicy#destroy?: administrators only.
+    if (res.locals.user.role !== 'administrator') return notAllowed(res);
+    // Upstream deletes in a background job after answering; the sandbox deletes at once.
+    for (const m of c.messages) state.removeAttachments(m);
+    state.conversations.delete(c.display_id);
+    res.status(200).end();
+  });
+
+  api.post('/conversations/:id/toggle_status', (req, res: Response<unknown, Locals>) => {
+    const c = conversationOr(req, res);
+    if (!c) return;
+    const body = (req.body ?? {}) as Body;
+    const wanted = str(body.status);
+    // Without a status it toggles open ↔ resolved.
+    const status = wanted ?? (c.status === 'open' ? 'resolved' : 'open');
+    if (!STATUSES.includes(status as CwStatus)) return couldNotCreate(res, `'${status}' is not a valid status`);
+    const until = int(body.snoozed_until);
+    const previous = state.setStatus(c, status as CwStatus, res.locals.user, until !== null ? until * 1000 : null);
+    if (previous) conversationEvent('conversation_status_changed', c, ChatwootViews.changed('status', previous, c.status));
+    res.json({
+      meta: {},
+      payload: { success: true, conversation_id: c.display_id, current_status: c.status, snoozed_until: iso(c.snoozed_until) },
+    });
+  });
+
+  api.get('/conversations/:id/labels', (req, res: Response<unknown, Locals>) => {
+    const c = conversationOr(req, res);
+    if (c) res.json({ payload: [...c.labels] });
+  });
+
+  api.post('/conversations/:id/labels', (req, res: Response<unknown, Locals>) => {
+    const c = conversationOr(req, res);
+    if (!c) return;
+    // contracts §3: replaces the whole list (`update!(label_list: params[:labels])`; none clears it).
+    const body = (req.body ?? {}) as Body;
+    const next = [...new Set(list(body.labels).map((l) => l.trim().toLowerCase()).filter(Boolean))];
+    const previous = c.labels;
+    if (previous.join(',') !== next.join(',')) {
+      c.labels = next;
+      state.touch(c);
+      conversationEvent('conversation_updated', c, ChatwootViews.changed('label_list', previous, next));
+    }
+    res.json({ payload: [...c.labels] });
+  });
+
+  api.post('/conversations/:id/update_last_seen', (req, res: Response<unknown, Locals>) => {
+    const c = conversationOr(req, res);
+    if (!c) return;
+    markSeen(c, Date.now(), c.assignee_id === res.locals.user.id);
+    res.json(views.conversation(c, res.locals.accountId));
+  });
+
+  api.post('/conversations/:id/unread', (req, res: Response<unknown, Locals>) => {
+    const c = conversationOr(req, res);
+    if (!c) return;
+    // contracts §3: last-seen goes to 1 s before the last incoming message.
+    const lastIncoming = [...c.messages].reverse().find((m) => m.message_type === MESSAGE_TYPE.incoming);
+    markSeen(c, lastIncoming ? lastIncoming.created_at - 1000 : null, true);
+    res.json(views.conversation(c, res.locals.accountId));
+  });
+
+  api.post('/conversations/:id/mute', (req, res: Response<unknown, Locals>) => {
+    const c = conversationOr(req, res);
+    if (!c) return;
+    // contracts §3 "Mute": resolve + block the contact (conversation_mute_helpers.rb), then an activity message.
+    const previous = state.setStatus(c, 'resolved', res.locals.user);
+    if (previous) conversationEvent('conversation_status_changed', c, ChatwootViews.changed('status', previous, 'resolved'));
+    const contact = state.contactOf(c);
+    const wasBlocked = contact.blocked;
+    contact.blocked = true;
+    state.addActivity(c, `${res.locals.user.name} has muted the conversation`);
+    if (!wasBlocked) contactUpdated(c, wasBlocked);
+    res.status(200).end();
+  });
+
+  api.post('/conversations/:id/unmute', (req, res: Response<unknown, Locals>) => {
+    const c = conversationOr(req, res);
+    if (!c) return;
+    const contact = state.contactOf(c);
+    const wasBlocked = contact.blocked;
+    contact.blocked = false;
+    state.addActivity(c, `${res.locals.user.name} has unmuted the conversation`);
+    if (wasBlocked) contactUpdated(c, wasBlocked);
+    res.status(200).end();
+  });
+
+  /** MessageFinder (contracts §3 "Pagination"): always ascending by created_at. */
+  api.get('/conversations/:id/messages', (req, res: Response<unknown, Locals>) => {
+    const c = conversationOr(req, res);
+    if (!c) return;
+    let all = c.messages;
+    if (truthy(req.query.filter_internal_messages)) all = all.filter((m) => !m.private && m.message_type !== MESSAGE_TYPE.activity);
+    const before = int(req.query.before);
+    const after = int(req.query.after);
+    let page: CwMessage[];
+    if (after !== null && before !== null) page = all.filter((m) => m.id >= after && m.id < before).slice(0, 1000);
+    else if (before !== null) page = all.filter((m) => m.id < before).slice(-20);
+    else if (after !== null) page = all.filter((m) => m.id > after).slice(0, 100);
+    else page = all.slice(-20);
+    const contact = state.contactOf(c);
+    const assignee = state.user(c.assignee_id);
+    res.json({
+      meta: {
+        labels: [...c.labels],
+        additional_attributes: c.additional_attributes,
+        contact: views.contactPush(contact),
+        ...(assignee ? { assignee: views.userPush(assignee) } : {}),
+        agent_last_seen_at: iso(c.agent_last_seen_at),
+        assignee_last_seen_at: iso(c.assignee_last_seen_at),
+      },
+      payload: page.map((m) => views.message(m, res.locals.accountId)),
+    });
+  });
+
+  api.post('/conversations/:id/messages', (req, res: Response<unknown, Locals>, next: NextFunction) => {
+    const c = conversationOr(req, res);
+    if (!c) return;
+    readMessageBody(req)
+      .then(({ body, files }) => createMessage(c, body, files, res))
+      .catch(next);
+  });
+
+  const createMessage = (c: CwConversation, body: Body, files: UploadedFile[], res: Response<unknown, Locals>) => {
+    const user = res.locals.user;
+    const type = str(body.message_type) ?? 'outgoing';
+    if (type !== 'outgoing' && type !== 'incoming') return invalid(res, 'Message type is not included in the list', ['message_type']);
+    // contracts §3: `incoming` is for API inboxes only.
+    if (type === 'incoming' && c.inbox_id !== API_INBOX_ID) {
+      return invalid(res, 'Message type Incoming messages are only allowed in Api inboxes', ['message_type']);
+    }
+    const content = str(body.content) ?? null;
+    if (content !== null && content.length > MAX_CONTENT) {
+      return invalid(res, `Content is too long (maximum is ${MAX_CONTENT} characters)`, ['content']);
+    }
+    if (files.length > MAX_FILES) return invalid(res, 'Attachments exceeded maximum allowed', ['attachments']);
+    if (files.some((f) => f.truncated || f.data.length > MAX_FILE_SIZE)) return invalid(res, 'File size is too big', ['file']);
+    if (files.some((f) => !allowedType(f.contentType))) return invalid(res, 'File type not supported', ['file']);
+    const since = Date.now() - 60_000;
+    if (c.messages.filter((m) => m.created_at > since).length >= MESSAGES_PER_MINUTE) {
+      return invalid(res, 'Too many messages', ['base']);
+    }
+    const incoming = type === 'incoming';
+    const attributes = isObject(body.content_attributes)
+      ? body.content_attributes
+      : typeof body.content_attributes === 'string'
+        ? parseObject(body.content_attributes)
+        : {};
+    const m = state.addMessage(c, {
+      content,
+      message_type: incoming ? MESSAGE_TYPE.incoming : MESSAGE_TYPE.outgoing,
+      content_type: str(body.content_type) ?? 'text',
+      content_attributes: attributes,
+      private: !incoming && truthy(body.private),
+      status: 'sent',
+      source_id: str(body.source_id) ?? null,
+      sender_type: incoming ? 'Contact' : 'User',
+      sender_id: incoming ? c.contact_id : user.id,
+      files: files.map((f) => ({ filename: f.filename, contentType: f.contentType, data: f.data })),
+    });
+    if (incoming) reopenOnIncoming(c);
+    messageEvent('message_created', m, c);
+    res.json(views.message(m, res.locals.accountId));
+  };
+
+  api.delete('/conversations/:id/messages/:message_id', (req, res: Response<unknown, Locals>) => {
+    const c = conversationOr(req, res);
+    if (!c) return;
+    const id = int(req.params.message_id);
+    const m = c.messages.find((x) => x.id === id);
+    if (!m) return notFound(res);
+    // contracts §3 "Delete msg": a soft delete.
+    m.content = DELETED_TEXT;
+    m.content_type = 'text';
+    m.content_attributes = { deleted: true };
+    m.updated_at = Date.now();
+    state.removeAttachments(m);
+    messageEvent('message_updated', m, c);
+    res.json(views.message(m, res.locals.accountId));
+  });
+
+  api.get('/contacts/:id', (req, res: Response<unknown, Locals>) => {
+    const id = int(req.params.id);
+    const contact = id === null ? undefined : state.contacts.get(id);
+    if (!contact || res.locals.accountId !== ACCOUNT_ID) return notFound(res);
+    res.json({ payload: views.contact(contact, true) });
+  });
+
+  api.get('/agents', (_req, res: Response<unknown, Locals>) => {
+    res.json(state.users.filter((u) => u.account_ids.includes(res.locals.accountId)).map((u) => views.agent(u, res.locals.accountId)));
+  });
+
+  api.get('/agent_bots/:id', (req, res: Response<unknown, Locals>) => {
+    const id = int(req.params.id);
+    const b = id === null ? null : state.bot(id);
+    if (!b || res.locals.accountId !== ACCOUNT_ID) return notFound(res);
+    res.json(views.bot(b, res.locals.accountId));
+  });
+
+  api.use((_req, res) => {
+    res.status(404).json({ error: 'Not Found' });
+  });
+  // Bad JSON: ActionDispatch's ParseError is a 400.
+  api.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const status = typeof err === 'object' && err !== null && 'status' in err && typeof err.status === 'number' ? err.status : 500;
+    res.status(status).json({ error: status === 400 ? 'Bad Request' : 'Internal Server Error' });
+  });
+
+  app.use('/api/v1/accounts/:account_id', api);
+
+  const conversationFromControl = (id: string | undefined): CwConversation | undefined => {
+    if (id === undefined) return undefined;
+    const m = /^(?:\d+:)?(\d+)$/.exec(String(id));
+    return m ? state.conversations.get(Number(m[1])) : undefined;
+  };
+
+  return {
+    reset: () => {
+      state.reset();
+      limiter.reset();
+    },
+    simulateIncoming: ({ conversationId, content }) => {
+      const open = [...state.conversations.values()].filter((c) => c.status === 'open');
+      const c = conversationId !== undefined ? conversationFromControl(conversationId) : open[Math.floor(Math.random() * open.length)];
+      if (!c) return { error: 'Resource could not be found' };
+      const m = state.addMessage(c, {
+        content: content ?? 'Hello? Is anybody there?',
+        message_type: MESSAGE_TYPE.incoming,
+        content_type: 'text',
+        content_attributes: {},
+        private: false,
+        status: 'sent',
+        source_id: null,
+        sender_type: 'Contact',
+        sender_id: c.contact_id,
+      });
+      reopenOnIncoming(c);
+      messageEvent('message_created', m, c);
+      return views.message(m, ACCOUNT_ID);
+    },
+    simulateRead: ({ conversationId }) => {
+      const c = conversationFromControl(conversationId);
+      if (!c) return null;
+      markSeen(c, Date.now(), c.assignee_id !== null);
+      return views.conversation(c, ACCOUNT_ID);
+    },
+    unreadState: () => {
+      let total = 0;
+      let withUnread = 0;
+      for (const c of state.conversations.values()) {
+        const n = state.unreadOf(c);
+        total += n;
+        if (n > 0) withUnread++;
+      }
+      return { total, conversationsWithUnread: withUnread };
+    },
+  };
+}
+
+/**
+ * `sort_by` (contracts §3 "Ordering"); ties go to the lower display id, the same as the gateway's
+ * compareConversations for one account.
+ */
+function sorter(sortBy: string | undefined): (a: CwConversation, b: CwConversation) => number {
+  const secs = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
+  const PRIORITY = { urgent: 4, high: 3, medium: 2, low: 1 } as const;
+  const pri = (c: CwConversation) => (c.priority ? PRIORITY[c.priority] : 0);
+  const byId = (a: CwConversation, b: CwConversation) => a.display_id - b.display_id;
+  /** Descending with nulls (0 upstream) last. */
+  const desc = (x: number | null, y: number | null) => (x === y ? 0 : x === null || x === 0 ? 1 : y === null || y === 0 ? -1 : y - x);
+  switch (sortBy) {
+    case 'last_activity_at_asc':
+      return (a, b) => (secs(a.last_activity_at) ?? 0) - (secs(b.last_activity_at) ?? 0) || byId(a, b);
+    case 'created_at_desc':
+      return (a, b) => desc(secs(a.created_at), secs(b.created_at)) || byId(a, b);
+    case 'created_at_asc':
+    case 'sort_on_created_at':
+      return (a, b) => (secs(a.created_at) ?? 0) - (secs(b.created_at) ?? 0) || byId(a, b);
+    case 'priority_desc':
+      return (a, b) => pri(b) - pri(a) || desc(secs(a.last_activity_at), secs(b.last_activity_at)) || byId(a, b);
+    case 'priority_asc':
+      return (a, b) => pri(a) - pri(b) || desc(secs(a.last_activity_at), secs(b.last_activity_at)) || byId(a, b);
+    case 'waiting_since_asc':
+      return (a, b) => (secs(a.waiting_since) ?? Infinity) - (secs(b.waiting_since) ?? Infinity) || byId(a, b);
+    case 'waiting_since_desc':
+      return (a, b) => desc(secs(a.waiting_since), secs(b.waiting_since)) || byId(a, b);
+    default:
+      // last_activity_at_desc, the default (alias `latest`): compared in whole seconds, as the API shows them.
+      return (a, b) => desc(secs(a.last_activity_at), secs(b.last_activity_at)) || byId(a, b);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function parseObject(s: string): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(s);
+    return isObject(v) ? v : {};
+  } catch {
+    return {};
+  }
+}
+
+/** JSON / form bodies come parsed; multipart (`attachments[]`) is read here with busboy. */
+function readMessageBody(req: Request): Promise<{ body: Body; files: UploadedFile[] }> {
+  if (!req.is('multipart/form-data')) return Promise.resolve({ body: (req.body ?? {}) as Body, files: [] });
+  return new Promise((resolve, reject) => {
+    const body: Body = {};
+    const files: UploadedFile[] = [];
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({ headers: req.headers, limits: { fileSize: MAX_FILE_SIZE + 1, files: MAX_FILES + 1 } });
+    } catch (e) {
+      reject(Object.assign(new Error('malformed multipart body'), { status: 400, cause: e }));
+      return;
+    }
+    bb.on('field', (name, value) => {
+      const key = name.replace(/\[\]$/, '');
+      const prev = body[key];
+      body[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+    });
+    const chunks = new Map<UploadedFile, Buffer[]>();
+    bb.on('file', (_name, stream, info) => {
+      const f: UploadedFile = {
+        filename: info.filename || 'file',
+        contentType: info.mimeType || 'application/octet-stream',
+        data: Buffer.alloc(0),
+        truncated: false,
+      };
+      const parts: Buffer[] = [];
+      chunks.set(f, parts);
+      stream.on('data', (d: Buffer) => parts.push(d));
+      stream.on('limit', () => {
+        f.truncated = true;
+      });
+      files.push(f);
+    });
+    bb.on('filesLimit', () => {
+      // One more than allowed was seen; count it so the validation answers "exceeded".
+      files.push({ filename: 'extra', contentType: 'application/octet-stream', data: Buffer.alloc(0), truncated: false });
+    });
+    bb.on('error', (e) => reject(Object.assign(new Error('malformed multipart body'), { status: 400, cause: e })));
+    bb.on('close', () => {
+      for (const [f, parts] of chunks) f.data = Buffer.concat(parts);
+      resolve({ body, files });
+    });
+    req.pipe(bb);
+  });
+}
+
