@@ -20,7 +20,36 @@ const common = {
   pollIntervalMs: ms.default(5000),
   /** Extra attempts for idempotent reads. */
   retries: z.number().int().min(0).max(5).default(2),
+  /**
+   * Sources listed from a catalog (Monica, Protocol): re-sync the snapshot when it is older than this.
+   * Default per kind: Monica 30 s (polled), Protocol 10 min (webhooks keep it fresh).
+   */
+  catalogMaxAgeMs: ms.optional(),
+  /**
+   * Requests a minute this gateway instance sends the source at most (a sliding minute); null for no cap.
+   * Default per kind ({@link SOURCE_LIMIT_DEFAULTS}): the vendor's documented limit.
+   */
+  rateLimitPerMinute: z.number().int().positive().nullable().optional(),
+  /** Upstream requests in flight at once; more wait in a queue. Default per kind. */
+  maxConcurrency: z.number().int().min(1).max(256).optional(),
+  /** Opens after `failures` consecutive failed calls; probes with one call after `halfOpenAfterMs`. */
+  circuitBreaker: z
+    .object({ failures: z.number().int().min(1).max(1000).default(5), halfOpenAfterMs: ms.default(10_000) })
+    .strict()
+    .optional(),
 };
+
+/**
+ * Per-kind defaults of the per-source limits (issue 6): Monica allows 60 requests a minute per token and
+ * Chatwoot 3,000 (contracts §3, §4); Pixieset and Protocol document none, so the gateway caps only
+ * concurrency and honours their 429 Retry-After.
+ */
+export const SOURCE_LIMIT_DEFAULTS = {
+  PIXIESET: { rateLimitPerMinute: null, maxConcurrency: 8 },
+  PROTOCOL: { rateLimitPerMinute: null, maxConcurrency: 8 },
+  CHATWOOT: { rateLimitPerMinute: 3000, maxConcurrency: 16 },
+  MONICA: { rateLimitPerMinute: 60, maxConcurrency: 4 },
+} as const satisfies Record<string, { rateLimitPerMinute: number | null; maxConcurrency: number }>;
 
 export const pixiesetSource = z.object({
   ...common,
@@ -89,14 +118,66 @@ export const configSchema = z
         introspection: z.boolean().optional(),
         /** Largest HTTP request body, in bytes. */
         maxBodyBytes: z.number().int().positive().default(1_000_000),
+        /**
+         * `GET /metrics` (Prometheus text). Absent means enabled without a token. With a token, a scrape must
+         * send `Authorization: Bearer <token>`; set one when the port is reachable beyond your network.
+         */
+        metrics: z
+          .object({
+            enabled: z.boolean().default(true),
+            token: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+          })
+          .strict()
+          .optional(),
+        /**
+         * Overall deadline of one operation (HTTP), in ms: upstream calls still running are aborted, the
+         * answer carries SOURCE_TIMEOUT for them and LIMIT_EXCEEDED. Default {@link SERVER_LIMIT_DEFAULTS}.
+         */
+        operationTimeoutMs: ms.optional(),
+        /** Static limits checked before execution; each default is in {@link SERVER_LIMIT_DEFAULTS}. */
+        limits: z
+          .object({
+            /** Nested selection depth (introspection excluded). */
+            maxDepth: z.number().int().min(1).optional(),
+            /** Aliased fields in one operation. */
+            maxAliases: z.number().int().min(0).optional(),
+            /** Static cost: every field 1, paginated fields multiply their selection by first/last (default 20). */
+            maxCost: z.number().int().min(1).optional(),
+            /** Lexical tokens in one document (the parser stops past it). */
+            maxTokens: z.number().int().min(100).optional(),
+          })
+          .strict()
+          .optional(),
+        /**
+         * Automatic persisted queries are always on (cached in Redis when configured). With `safelist`, a path
+         * to a JSON manifest `{ "<sha256 hex>": "<query>" }` (relative to the working directory), only those
+         * operations are accepted.
+         */
+        persistedQueries: z.object({ safelist: z.string().min(1).optional() }).strict().optional(),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 4000, maxBodyBytes: 1_000_000 }),
-    redis: z.object({ url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL') }).strict().optional(),
+    redis: z
+      .object({
+        url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL'),
+        /** Prefix of every key and channel (several deployments can share one Redis). @default "switchboard:" */
+        keyPrefix: z.string().min(1).max(64).optional(),
+      })
+      .strict()
+      .optional(),
     sources: z.array(sourceConfig).min(1),
     apiKeys: z.array(apiKeyConfig).min(1),
   })
   .strict();
+
+/** Defaults of the `server` limits (issue 6). */
+export const SERVER_LIMIT_DEFAULTS = {
+  operationTimeoutMs: 10_000,
+  maxDepth: 12,
+  maxAliases: 30,
+  maxCost: 10_000,
+  maxTokens: 5_000,
+} as const;
 
 export type Config = z.output<typeof configSchema>;
 export type SourceConfig = z.output<typeof sourceConfig>;

@@ -44,6 +44,7 @@
  *   The gateway stages the file itself and `sendMessage` receives the bytes in `files`.
  */
 import type { GatewayError } from '../errors';
+import type { CatalogStore } from './catalog';
 
 export type SourceKind = 'PIXIESET' | 'PROTOCOL' | 'CHATWOOT' | 'MONICA';
 export type ConversationStatus = 'OPEN' | 'PENDING' | 'SNOOZED' | 'RESOLVED' | 'ARCHIVED';
@@ -112,6 +113,8 @@ export interface ConversationModel {
   participants: ParticipantModel[] | null;
   /** The newest message when the payload has it; undefined means "ask {@link ConnectorSession.loadLastMessage}". */
   lastMessage?: MessageModel | null;
+  /** Extra searchable text the connector has (message contents), for catalog searches. Never exposed. */
+  searchText?: string;
 }
 
 export interface SourceCapabilities {
@@ -326,6 +329,12 @@ export interface WebhookRequest {
   query: Record<string, string>;
 }
 
+/** What the composition root gives connector factories. */
+export interface ConnectorDeps {
+  /** Where catalogs live (connectors/catalog.ts): in memory by default, Redis when configured. */
+  catalogStore?: CatalogStore;
+}
+
 /** One configured backend. */
 export interface Connector {
   readonly id: string;
@@ -339,6 +348,11 @@ export interface Connector {
    * BAD_USER_INPUT (malformed); returns the changes it implies.
    */
   parseWebhook?(req: WebhookRequest): SourceChange[];
+  /**
+   * Brings the connector's own state (its catalog) up to date with changes a webhook or poll reported, before
+   * the live engine re-reads totals. Optional: connectors without a catalog have nothing to update.
+   */
+  applyChanges?(changes: SourceChange[]): Promise<void>;
   /** Releases timers and sockets. */
   close?(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import type { Connector, SourceChange, SourceUnreadModel } from '../connectors/types';
+import type { Connector, SourceChange, SourceUnreadModel, UpstreamCall } from '../connectors/types';
 import type { PubSubTransport } from './pubsub';
 
 /**
@@ -28,6 +28,18 @@ export interface LiveEngineOptions {
   pollIntervalMs: (sourceId: string) => number;
   /** Reports background failures (logged by the server). */
   onError?: (error: unknown, sourceId: string) => void;
+  /** Optional counters (the server feeds them to its metrics registry; the engine knows no metrics library). */
+  metrics?: LiveEngineMetrics;
+}
+
+/** What the engine reports to metrics, when asked to. */
+export interface LiveEngineMetrics {
+  /** Each upstream call of the engine's own sessions (refreshes and polls), with the session's request id. */
+  upstream?(call: UpstreamCall, requestId: string): void;
+  /** One poll tick of a POLLING source ended. */
+  poll?(sourceId: string, outcome: 'ok' | 'error'): void;
+  /** A new unread total of a source was published. */
+  unreadChanged?(sourceId: string): void;
 }
 
 type Listener<T> = (value: T) => void;
@@ -92,7 +104,9 @@ export class LiveEngine {
       this.last.set(sourceId, null);
       return;
     }
-    const session = connector.openSession({ requestId: `live-${sourceId}-${++this.seq}` });
+    const requestId = `live-${sourceId}-${++this.seq}`;
+    const m = this.opts.metrics;
+    const session = connector.openSession({ requestId, recordUpstream: m?.upstream && ((call) => m.upstream?.(call, requestId)) });
     const next = await session.unreadCount();
     const prev = this.last.get(sourceId);
     this.last.set(sourceId, next);
@@ -100,7 +114,10 @@ export class LiveEngine {
       prev === undefined ||
       (prev === null) !== (next === null) ||
       (prev && next && (prev.total !== next.total || prev.conversationsWithUnread !== next.conversationsWithUnread));
-    if (changed && prev !== undefined && next) await this.opts.pubsub.publish(`unread:${sourceId}`, next);
+    if (changed && prev !== undefined && next) {
+      await this.opts.pubsub.publish(`unread:${sourceId}`, next);
+      this.opts.metrics?.unreadChanged?.(sourceId);
+    }
   }
 
   /** A mutation through the gateway changed something: refresh now and announce the conversation. */
@@ -125,6 +142,13 @@ export class LiveEngine {
       for (const [k, t] of this.seenEvents) if (now - t > 86_400_000) this.seenEvents.delete(k);
     }
     const sources = new Set<string>();
+    const bySource = new Map<string, SourceChange[]>();
+    for (const c of fresh) bySource.set(c.sourceId, [...(bySource.get(c.sourceId) ?? []), c]);
+    await Promise.all(
+      [...bySource].map(([sourceId, list]) =>
+        this.connectors.get(sourceId)?.applyChanges?.(list).catch((e: unknown) => this.opts.onError?.(e, sourceId)),
+      ),
+    );
     for (const c of fresh) {
       sources.add(c.sourceId);
       if (c.conversationNativeId) {
@@ -188,7 +212,13 @@ export class LiveEngine {
       return;
     }
     const timer = setInterval(() => {
-      this.refresh(sourceId).catch((e: unknown) => this.opts.onError?.(e, sourceId));
+      this.refresh(sourceId).then(
+        () => this.opts.metrics?.poll?.(sourceId, 'ok'),
+        (e: unknown) => {
+          this.opts.metrics?.poll?.(sourceId, 'error');
+          this.opts.onError?.(e, sourceId);
+        },
+      );
     }, this.opts.pollIntervalMs(sourceId));
     timer.unref();
     this.pollers.set(sourceId, { refs: 1, timer });

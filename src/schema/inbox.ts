@@ -4,21 +4,48 @@ import type { GatewayContext } from '../server/context';
 import type { ConversationConnectionModel } from './mappers';
 
 /**
- * One inbox over every visible source: a k-way merge of per-source streams, each already in the inbox order
- * (the connector contract), into lastMessageAt descending, then source id, then native id.
+ * # One inbox over every source
  *
- * Cursors are opaque base64url JSON `{ p: { <sourceId>: offset }, s: <sourceId> }`: for an edge, `p[t]` is
- * how many conversations of source t come before it in the merged order, and `s` is the edge's own source.
- * `after` resumes at p with p[s] + 1; `before` ends at p. So resuming never re-reads earlier pages: each
- * source is asked for one window at its own offset. (Issue 4 hardens these against concurrent inserts.)
+ * A k-way merge of per-source streams, each already in the inbox order (the connector contract), into
+ * lastMessageAt descending, then source id, then native id.
+ *
+ * ## Cursors
+ * An edge's cursor is opaque base64url JSON `{ k: [lastMessageAt ms | null, nativeId], s: sourceId, p: {...} }`:
+ * - `k` and `s` are the edge's sort key. `after` means "everything that sorts after this key", `before`
+ *   "everything that sorts before it": keyset positions, so a page never depends on how many conversations
+ *   came before.
+ * - `p[t]` is where the key sat in source t's stream (how many of t's conversations sorted before it). It is
+ *   only a hint: each source is asked for one window around its hint, and the window is checked against the key
+ *   (and widened when conversations moved meanwhile), so resuming never re-reads earlier pages.
+ *
+ * ## What cursors promise while conversations change
+ * A page is exact for the moment it is read. Walking with `after` (or `before`), a conversation that does not
+ * change during the walk appears exactly once, in order. A conversation that gets a new message moves to the
+ * top: if the walk already passed it, it is not shown again; if not, the walk skips it (it now sorts before the
+ * cursor) — apps learn about it from `conversationChanged` or by reloading the first page. Only a conversation
+ * whose newest message is deleted can move down past the cursor and appear a second time.
  */
 export const MAX_PAGE_SIZE = 100;
 const DEFAULT_PAGE_SIZE = 20;
+/**
+ * Extra items read around a hint: one before it (the cursor's own conversation, which proves the window is
+ * aligned) and, backward, one after it. More would cost page-number APIs a request per page boundary crossed.
+ */
+const SLACK = 1;
+/** Widening attempts when a window turns out not to reach the cursor's key. */
+const MAX_WIDEN = 4;
 
 interface InboxCursor {
-  p: Record<string, number>;
+  /** lastMessageAt (epoch ms, or null) and native id of the edge. */
+  k: [number | null, string];
+  /** The edge's source. */
   s: string;
+  /** Per source: how many of its conversations sorted before the edge (a hint). */
+  p: Record<string, number>;
 }
+
+/** A sort key: the fields the merged order compares. */
+type Key = Pick<ConversationModel, 'lastMessageAt' | 'nativeId' | 'sourceId'>;
 
 export function encodeInboxCursor(c: InboxCursor): string {
   return Buffer.from(JSON.stringify(c), 'utf8').toString('base64url');
@@ -27,15 +54,17 @@ export function encodeInboxCursor(c: InboxCursor): string {
 export function decodeInboxCursor(raw: string, field: string): InboxCursor {
   try {
     const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as InboxCursor;
-    if (c && typeof c === 'object' && typeof c.s === 'string' && c.p && typeof c.p === 'object') {
-      const ok = Object.values(c.p).every((n) => Number.isInteger(n) && n >= 0);
-      if (ok) return c;
-    }
+    const okKey =
+      Array.isArray(c?.k) && c.k.length === 2 && (c.k[0] === null || Number.isFinite(c.k[0])) && typeof c.k[1] === 'string';
+    const okPos = c?.p && typeof c.p === 'object' && Object.values(c.p).every((n) => Number.isInteger(n) && n >= 0);
+    if (okKey && okPos && typeof c.s === 'string') return c;
   } catch {
     // fall through
   }
   throw badInput(`"${field}" is not a cursor of Query.conversations.`, field);
 }
+
+const keyOf = (c: InboxCursor): Key => ({ lastMessageAt: c.k[0] === null ? null : new Date(c.k[0]), nativeId: c.k[1], sourceId: c.s });
 
 export function checkPageArgs(args: { first?: number | null; last?: number | null }, where: string) {
   const { first, last } = args;
@@ -50,9 +79,9 @@ export function checkPageArgs(args: { first?: number | null; last?: number | nul
   }
 }
 
-const mergedCompare = (a: ConversationModel, b: ConversationModel) =>
-  compareConversations(a, b) ||
-  (a.sourceId === b.sourceId ? 0 : a.sourceId < b.sourceId ? -1 : 1);
+/** The merged order: the connector order, then source id. */
+export const mergedCompare = (a: Key, b: Key) =>
+  compareConversations(a, b) || (a.sourceId === b.sourceId ? 0 : a.sourceId < b.sourceId ? -1 : 1);
 
 /** Lists one window of one source, recording a failure instead of failing the whole inbox. */
 async function window(
@@ -73,23 +102,100 @@ async function window(
   }
 }
 
-export async function resolveInbox(
+/** What one source contributed: a contiguous run of its stream starting at `start`. */
+interface Run {
+  start: number;
+  items: ConversationModel[];
+  total: number;
+}
+
+/** Forward: the first `want` items strictly after `key` (all items when key is null), around the hint. */
+async function runAfter(
   ctx: GatewayContext,
-  args: {
-    first?: number | null;
-    after?: string | null;
-    last?: number | null;
-    before?: string | null;
-    filter?: {
-      sources?: string[] | null;
-      status?: ConversationFilterInput['status'];
-      unreadOnly?: boolean | null;
-      participantId?: { sourceId: string; nativeId: string } | null;
-      labels?: string[] | null;
-      search?: string | null;
-    } | null;
-  },
-): Promise<ConversationConnectionModel> {
+  sourceId: string,
+  filter: ConversationFilterInput,
+  key: Key | null,
+  hint: number,
+  want: number,
+): Promise<Run | null> {
+  let start = key ? Math.max(0, hint - SLACK) : 0;
+  let limit = want + (key ? SLACK : 0);
+  for (let attempt = 0; ; attempt++) {
+    const page = await window(ctx, sourceId, start, limit, filter);
+    if (!page) return null;
+    const first = page.items[0];
+    // The window must start at or before the key; otherwise conversations moved up and some were skipped.
+    if (key && start > 0 && first && mergedCompare(first, key) > 0 && attempt < MAX_WIDEN) {
+      const back = limit;
+      start = Math.max(0, start - back);
+      limit += back;
+      continue;
+    }
+    const after = key ? page.items.filter((c) => mergedCompare(c, key) > 0).length : page.items.length;
+    const exhausted = start + page.items.length >= page.total;
+    if (after < want && !exhausted && attempt < MAX_WIDEN) {
+      limit += want - after + SLACK;
+      continue;
+    }
+    return { start, items: page.items, total: page.total };
+  }
+}
+
+/** Backward: the last `want` items strictly before `key` (before the end when key is null). */
+async function runBefore(
+  ctx: GatewayContext,
+  sourceId: string,
+  filter: ConversationFilterInput,
+  key: Key | null,
+  hint: number | null,
+  want: number,
+): Promise<Run | null> {
+  let end = hint;
+  if (end === null) {
+    // `last` without `before`: the end of the stream is its total.
+    const probe = await window(ctx, sourceId, 0, 0, filter);
+    if (!probe) return null;
+    end = probe.total;
+  }
+  let start = Math.max(0, end - want);
+  let limit = end - start + (key ? SLACK : 0);
+  for (let attempt = 0; ; attempt++) {
+    const page = await window(ctx, sourceId, start, limit, filter);
+    if (!page) return null;
+    const last = page.items[page.items.length - 1];
+    const reachesEnd = start + page.items.length >= page.total;
+    // The window must reach the key; otherwise conversations moved up and the key lies further down.
+    if (key && last && !reachesEnd && mergedCompare(last, key) < 0 && attempt < MAX_WIDEN) {
+      limit += want + SLACK;
+      continue;
+    }
+    const before = key ? page.items.filter((c) => mergedCompare(c, key) < 0).length : page.items.length;
+    if (before < want && start > 0 && attempt < MAX_WIDEN) {
+      const back = want - before + SLACK;
+      start = Math.max(0, start - back);
+      limit += back;
+      continue;
+    }
+    return { start, items: page.items, total: page.total };
+  }
+}
+
+export interface InboxArgs {
+  first?: number | null;
+  after?: string | null;
+  last?: number | null;
+  before?: string | null;
+  filter?: {
+    sources?: string[] | null;
+    status?: ConversationFilterInput['status'];
+    unreadOnly?: boolean | null;
+    participantId?: { sourceId: string; nativeId: string } | null;
+    labels?: string[] | null;
+    search?: string | null;
+  } | null;
+}
+
+export async function resolveInbox(ctx: GatewayContext, args: InboxArgs): Promise<ConversationConnectionModel> {
   checkPageArgs(args, 'Query.conversations');
   const f = args.filter ?? {};
   let sources = ctx.visibleSources().map((c) => c.id);
@@ -110,69 +216,59 @@ export async function resolveInbox(
 
   const backward = args.last != null || (args.before != null && args.first == null);
   const n = backward ? (args.last ?? DEFAULT_PAGE_SIZE) : (args.first ?? DEFAULT_PAGE_SIZE);
+  const cursor = backward
+    ? args.before
+      ? decodeInboxCursor(args.before, 'before')
+      : null
+    : args.after
+      ? decodeInboxCursor(args.after, 'after')
+      : null;
+  const key = cursor ? keyOf(cursor) : null;
 
-  // Per-source window start and end (exclusive) in each source's own stream.
-  const starts = new Map<string, number>();
-  const pages = new Map<string, ConversationPage>();
-  if (!backward) {
-    const from = args.after ? decodeInboxCursor(args.after, 'after') : null;
-    await Promise.all(
-      sources.map(async (s) => {
-        const start = from ? (from.p[s] ?? 0) + (from.s === s ? 1 : 0) : 0;
-        starts.set(s, start);
-        const page = await window(ctx, s, start, n, filter);
-        if (page) pages.set(s, page);
-      }),
-    );
-  } else {
-    const to = args.before ? decodeInboxCursor(args.before, 'before') : null;
-    await Promise.all(
-      sources.map(async (s) => {
-        let end = to ? (to.p[s] ?? 0) : null;
-        if (end === null) {
-          // `last` without `before`: the end of each stream is its total.
-          const probe = await window(ctx, s, 0, 0, filter);
-          if (!probe) return;
-          end = probe.total;
-        }
-        const start = Math.max(0, end - n);
-        starts.set(s, start);
-        const page = await window(ctx, s, start, end - start, filter);
-        if (page) pages.set(s, { items: page.items.slice(0, end - start), total: page.total });
-      }),
-    );
-  }
+  // One run per source, around its hint. Each source's total tells whether more lie beyond its run.
+  const runs = new Map<string, Run>();
+  await Promise.all(
+    sources.map(async (s) => {
+      const run = backward
+        ? await runBefore(ctx, s, filter, key, cursor ? (cursor.p[s] ?? 0) : null, n)
+        : await runAfter(ctx, s, filter, key, cursor ? (cursor.p[s] ?? 0) + (cursor.s === s ? 1 : 0) : 0, n);
+      if (run) runs.set(s, run);
+    }),
+  );
 
-  // Merge every fetched item; positions count fetched items of each source seen so far.
-  const merged = [...pages.values()].flatMap((p) => p.items).sort(mergedCompare);
+  // Every fetched item in merged order, with its position in each source's stream.
+  const fetched = [...runs.values()].flatMap((r) => r.items).sort(mergedCompare);
   const seen = new Map<string, number>();
-  const positioned = merged.map((node) => {
+  const positioned = fetched.map((node) => {
     const p: Record<string, number> = {};
-    for (const s of starts.keys()) p[s] = (starts.get(s) ?? 0) + (seen.get(s) ?? 0);
+    for (const [s, r] of runs) p[s] = r.start + (seen.get(s) ?? 0);
     seen.set(node.sourceId, (seen.get(node.sourceId) ?? 0) + 1);
     return { node, p };
   });
-  const taken = backward ? positioned.slice(Math.max(0, positioned.length - n)) : positioned.slice(0, n);
+  const beyond = key
+    ? positioned.filter((x) => (backward ? mergedCompare(x.node, key) < 0 : mergedCompare(x.node, key) > 0))
+    : positioned;
+  const taken = backward ? beyond.slice(Math.max(0, beyond.length - n)) : beyond.slice(0, n);
 
-  const failed = sources.filter((s) => !pages.has(s));
-  const totalOf = (s: string) => pages.get(s)?.total ?? 0;
-  let hasNextPage: boolean;
-  let hasPreviousPage: boolean;
-  if (!backward) {
-    const consumed = new Map<string, number>();
-    for (const t of taken) consumed.set(t.node.sourceId, (consumed.get(t.node.sourceId) ?? 0) + 1);
-    hasNextPage = [...pages.keys()].some((s) => (starts.get(s) ?? 0) + (consumed.get(s) ?? 0) < totalOf(s));
-    hasPreviousPage = [...pages.keys()].some((s) => (starts.get(s) ?? 0) > 0);
-  } else {
-    const first = taken[0];
-    hasPreviousPage = first ? Object.values(first.p).some((v) => v > 0) : [...starts.values()].some((v) => v > 0);
-    const to = args.before ? decodeInboxCursor(args.before, 'before') : null;
-    hasNextPage = to ? [...pages.keys()].some((s) => (to.p[s] ?? 0) < totalOf(s)) : false;
-  }
+  // Anything on the far side of the key (or of the page) means another page that way.
+  const hasOnKeySide = () =>
+    [...runs.values()].some((r) => {
+      const onSide = key ? r.items.filter((c) => (backward ? mergedCompare(c, key) >= 0 : mergedCompare(c, key) <= 0)).length : 0;
+      return backward ? onSide > 0 || r.start + r.items.length < r.total : onSide > 0 || r.start > 0;
+    });
+  const hasBeyond =
+    beyond.length > n ||
+    [...runs.values()].some((r) => (backward ? r.start > 0 : r.start + r.items.length < r.total));
+  const failed = sources.some((s) => !runs.has(s));
   return {
-    edges: taken.map((t) => ({ cursor: encodeInboxCursor({ p: t.p, s: t.node.sourceId }), node: t.node })),
-    hasNextPage,
-    hasPreviousPage,
-    totalCount: failed.length === 0 ? [...pages.values()].reduce((a, p) => a + p.total, 0) : null,
+    edges: taken.map((t) =>
+      ({
+        cursor: encodeInboxCursor({ k: [t.node.lastMessageAt?.getTime() ?? null, t.node.nativeId], s: t.node.sourceId, p: t.p }),
+        node: t.node,
+      }),
+    ),
+    hasNextPage: backward ? Boolean(key) && hasOnKeySide() : hasBeyond,
+    hasPreviousPage: backward ? hasBeyond : Boolean(key) && hasOnKeySide(),
+    totalCount: failed ? null : [...runs.values()].reduce((a, r) => a + r.total, 0),
   };
 }

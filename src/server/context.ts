@@ -15,6 +15,8 @@ export interface GatewayServices {
   idempotency: IdempotencyStore;
   /** From config; otherwise derived from each request's Host. */
   publicUrl: string | null;
+  /** Sees every upstream call of every operation with the operation's request id (metrics, debug log). */
+  recordUpstream?: (call: UpstreamCall, requestId: string) => void;
 }
 
 /**
@@ -68,7 +70,10 @@ export function createContext(
         s = ctx.connector(sourceId).openSession({
           requestId,
           signal: opts.signal,
-          recordUpstream: (call) => upstream.push(call),
+          recordUpstream: (call) => {
+            upstream.push(call);
+            services.recordUpstream?.(call, requestId);
+          },
         });
         sessions.set(sourceId, s);
       }

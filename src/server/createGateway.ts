@@ -9,6 +9,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config/schema';
+import { createMemoryCatalogStore } from '../connectors/catalog-stores/memory';
+import { createRedisCatalogStore } from '../connectors/catalog-stores/redis';
 import { createConnector } from '../connectors/registry';
 import type { Connector } from '../connectors/types';
 import { ErrorCode } from '../errors';
@@ -23,6 +25,7 @@ import { createContext, type GatewayContext, type GatewayServices } from './cont
 import { createMemoryIdempotencyStore } from './idempotency';
 import { createLogger, type Logger } from './logger';
 import { maskError } from './maskError';
+import { accessLog, createGatewayMetrics, metricsRoute, type GatewayMetrics } from './metrics';
 import { legacyJsonStatusPlugin, sourceErrorsPlugin, upstreamStatsPlugin } from './plugins';
 import { UploadStaging } from './staging';
 import { uploadRoute } from './uploads';
@@ -48,6 +51,8 @@ export interface Gateway {
   wsUrl: string;
   httpServer: Server;
   services: GatewayServices;
+  /** This gateway's own Prometheus registry and counters (served on `GET /metrics`). */
+  metrics: GatewayMetrics;
   /** Graceful shutdown: stop accepting, finish in-flight requests, close WebSockets with 1001. */
   close(): Promise<void>;
 }
@@ -66,14 +71,17 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const graphiqlOn = config.server.graphiql ?? !production;
 
   // 1. Sources, live engine and per-process services.
-  const connectors = opts.connectors ?? config.sources.map((s) => createConnector(s));
+  const catalogStore = config.redis ? createRedisCatalogStore(config.redis.url) : createMemoryCatalogStore();
+  const connectors = opts.connectors ?? config.sources.map((s) => createConnector(s, { catalogStore }));
   const pollInterval = new Map(config.sources.map((s) => [s.id, s.pollIntervalMs]));
+  const metrics = createGatewayMetrics({ connectors, logger });
   const pubsub = opts.pubsub ?? (config.redis ? createRedisPubSub(config.redis.url) : createInMemoryPubSub());
   const live = new LiveEngine({
     connectors,
     pubsub,
     pollIntervalMs: (id) => pollInterval.get(id) ?? 5000,
     onError: (err, sourceId) => logger.warn({ sourceId, code: (err as { code?: string }).code, err: String(err) }, 'live refresh failed'),
+    metrics: metrics.live,
   });
   const services: GatewayServices = {
     connectors,
@@ -81,6 +89,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     staging: new UploadStaging(),
     idempotency: createMemoryIdempotencyStore(),
     publicUrl: config.server.publicUrl?.replace(/\/$/, '') ?? null,
+    recordUpstream: metrics.recordUpstream,
   };
   const authenticate = createAuthenticator(config.apiKeys, connectors.map((c) => c.id));
 
@@ -94,6 +103,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     s.on('close', () => sockets.delete(s));
   });
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, perMessageDeflate: false });
+  metrics.observe({ openWebSockets: () => wsServer.clients.size });
   const schema = buildSchema();
 
   // 3. graphql-ws: authenticate in connection_init (4403 on a missing or bad key), a context per operation.
@@ -103,7 +113,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       schema,
       onConnect: (ctx) => {
         const viewer = authenticate(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
-        if (!viewer) return false; // graphql-ws closes with 4403 Forbidden
+        if (!viewer) {
+          metrics.countError(ErrorCode.UNAUTHENTICATED);
+          return false; // graphql-ws closes with 4403 Forbidden
+        }
         ctx.extra.viewer = viewer;
         const host = ctx.extra.request.headers.host ?? '127.0.0.1';
         ctx.extra.publicBaseUrl = `http://${host}`;
@@ -112,8 +125,15 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       context: (ctx): GatewayContext =>
         createContext(services, ctx.extra.viewer as Viewer, { publicBaseUrl: ctx.extra.publicBaseUrl ?? '' }),
       onError: (_ctx, _id, _payload, errors) => {
-        for (const e of errors) if (!e.extensions?.code) logger.error({ err: e.message }, 'subscription error');
+        for (const e of errors) {
+          const code = e.extensions?.code;
+          metrics.countError(typeof code === 'string' ? code : ErrorCode.INTERNAL_SERVER_ERROR, typeof e.extensions?.source === 'string' ? e.extensions.source : undefined);
+          if (!code) logger.error({ err: e.message }, 'subscription error');
+        }
       },
+      onOperation: (ctx, id, _payload, args, result) => metrics.ws.onOperation(ctx, id, args.document, args.operationName, result),
+      onComplete: (ctx, id) => metrics.ws.onComplete(ctx, id),
+      onClose: (ctx) => metrics.ws.onClose(ctx),
     },
     wsServer,
   );
@@ -127,7 +147,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       // A bearer Authorization header cannot be sent cross-site without a preflight, so it counts as proof too.
       requestHeaders: ['authorization', 'x-apollo-operation-name', 'apollo-require-preflight'],
     },
-    formatError: (formatted, error) => maskError(formatted, error, { production, logger }),
+    formatError: (formatted, error) => metrics.countFormattedError(maskError(formatted, error, { production, logger })),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       {
@@ -144,6 +164,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       sourceErrorsPlugin(),
       upstreamStatsPlugin(),
       legacyJsonStatusPlugin(),
+      metrics.apolloPlugin(),
     ],
   });
   await apollo.start();
@@ -156,14 +177,16 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     res.set('x-request-id', id);
     next();
   });
+  app.use(accessLog(logger));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
+    const requestId = res.locals.requestId as string;
     const results = await Promise.all(
       connectors.map(async (c) => {
         try {
-          const s = c.openSession({ requestId: `readyz-${randomUUID()}` });
+          const s = c.openSession({ requestId, recordUpstream: (call) => metrics.recordUpstream(call, requestId) });
           await s.listConversations({ offset: 0, limit: 1, filter: {} });
           return { source: c.id, ready: true };
         } catch (e) {
@@ -174,19 +197,26 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     const ready = results.every((r) => r.ready);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'degraded', sources: results });
   });
+  const metricsConfig = config.server.metrics ?? { enabled: true };
+  if (metricsConfig.enabled) {
+    app.get('/metrics', metricsRoute(metrics, { token: metricsConfig.token }));
+    if (production && !metricsConfig.token) logger.warn('GET /metrics is served without a token (server.metrics.token)');
+  }
   if (graphiqlOn) {
     const g = graphiqlMiddleware({ graphqlPath: GRAPHQL_PATH, defaultHeaders: opts.graphiqlHeaders });
     app.use('/graphiql', g.static);
     app.get(GRAPHQL_PATH, g.page);
   }
-  app.post('/webhooks/:sourceId', express.raw({ type: () => true, limit: '2mb' }), webhookRoute({ connectors, live, logger }));
+  app.post('/webhooks/:sourceId', express.raw({ type: () => true, limit: '2mb' }), webhookRoute({ connectors, live, logger, metrics }));
   app.post('/uploads/:id', uploadRoute(services.staging));
 
-  const unauthenticated = (res: Response) =>
-    res
+  const unauthenticated = (res: Response) => {
+    metrics.countError(ErrorCode.UNAUTHENTICATED);
+    return res
       .status(401)
       .set('www-authenticate', 'Bearer')
       .json({ errors: [{ message: 'A valid API key is required: send "Authorization: Bearer <key>".', extensions: { code: ErrorCode.UNAUTHENTICATED } }] });
+  };
   app.use(
     GRAPHQL_PATH,
     (req: Request, res: Response, next: NextFunction) => {
@@ -225,6 +255,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
             ? 'Internal server error'
             : (err.message ?? 'Bad request');
     if (status === 500) logger.error({ err: String(err.message) }, 'unhandled HTTP error');
+    metrics.countError(code);
     res.status(status).json({ errors: [{ message, extensions: { code } }] });
   });
 
@@ -243,6 +274,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`,
     httpServer,
     services,
+    metrics,
     close: () =>
       (closing ??= (async () => {
         await apollo.stop();
@@ -250,6 +282,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         await live.close();
         if (!opts.pubsub) await pubsub.close();
         await Promise.all(connectors.map((c) => c.close?.()));
+        await catalogStore.close();
       })()),
   };
 }

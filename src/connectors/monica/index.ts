@@ -1,5 +1,7 @@
 import type { MonicaSourceConfig } from '../../config/schema';
-import type { Connector, RequestScope, SourceCapabilities } from '../types';
+import { ConversationCatalog } from '../catalog';
+import { createMemoryCatalogStore } from '../catalog-stores/memory';
+import type { Connector, ConnectorDeps, RequestScope, SourceCapabilities } from '../types';
 import { MonicaClient, createMonicaHttp } from './client';
 import { MonicaSession } from './session';
 
@@ -32,15 +34,16 @@ export const MONICA_CAPABILITIES: SourceCapabilities = {
   realtime: 'POLLING',
 };
 
-export function createMonicaConnector(config: MonicaSourceConfig): Connector {
+export function createMonicaConnector(config: MonicaSourceConfig, deps: ConnectorDeps = {}): Connector {
   const http = createMonicaHttp(config);
   const client = new MonicaClient(http);
+  const catalog = new ConversationCatalog(deps.catalogStore ?? createMemoryCatalogStore(), config.id, config.catalogMaxAgeMs ?? 30_000);
   return {
     id: config.id,
     kind: 'MONICA',
     name: config.name ?? 'Monica',
     capabilities: MONICA_CAPABILITIES,
-    openSession: (scope: RequestScope) => new MonicaSession(client, scope),
+    openSession: (scope: RequestScope) => new MonicaSession(client, scope, catalog),
     health: () => http.health(),
   };
 }

@@ -1,4 +1,5 @@
 import { ErrorCode, GatewayError, badInput, unsupported } from '../../errors';
+import type { ConversationCatalog } from '../catalog';
 import { UnsupportedSession } from '../UnsupportedSession';
 import { matchesFilter, pageFromAll, paginateMessages } from '../paging';
 import type {
@@ -73,13 +74,12 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
  */
 export class MonicaSession extends UnsupportedSession implements ConnectorSession {
   private readonly loaders: MonicaLoaders;
-  /** Full list reads of this operation: `all` or `contact:<id>`. */
-  private readonly lists = new Map<string, Promise<MonicaConversation[]>>();
   private fieldTypes?: Promise<MonicaContactFieldType[]>;
 
   constructor(
     private readonly client: MonicaClient,
     private readonly scope: RequestScope,
+    private readonly catalog: ConversationCatalog,
     /** Today's date for `written_at` / default `happened_at`; injectable for tests. */
     private readonly now: () => Date = () => new Date(),
   ) {
@@ -89,27 +89,46 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
 
   // ---- reads ----
 
+  /**
+   * Monica can sort only by created_at/updated_at, and adding a message does not touch updated_at (contracts §4
+   * "Ordering"), so no API order is the inbox order: pages come from the conversation catalog
+   * (connectors/catalog.ts), a sorted snapshot of every conversation with its participants and last message,
+   * re-synced (every page, 100 a request) when older than the source's catalogMaxAgeMs and patched by every
+   * write through the gateway. A page costs no request while the snapshot is fresh.
+   */
   async listConversations(req: ListConversationsRequest): Promise<ConversationPage> {
     const f = req.filter;
     if (matchesNothing(f)) return { items: [], total: 0 };
-    let dtos: MonicaConversation[];
+    const all = await this.catalog.all(() => this.syncAll());
     const pid = f.participantNativeId;
-    if (pid && pid !== ME_ID) {
-      const contactId = parseId(pid);
-      if (contactId === null) return { items: [], total: 0 };
-      dtos = await this.readContactList(contactId);
-    } else {
-      // The account user takes part in every conversation, so `me` filters nothing.
-      dtos = await this.readList();
-    }
-    const rest: ConversationFilterInput = { ...f, participantNativeId: null };
-    const matching: ConversationModel[] = [];
-    for (const dto of dtos) {
-      const c = mapConversation(this.sourceId, dto);
-      // Search: subject, the contact's name and message contents (the account user would match everything).
-      if (matchesFilter(c, rest, [mapContact(this.sourceId, dto.contact)], searchableText(dto))) matching.push(c);
-    }
+    // The account user takes part in every conversation, so `me` filters nothing.
+    const rest: ConversationFilterInput = { ...f, participantNativeId: pid === ME_ID ? null : pid };
+    const matching = all.filter((c) =>
+      matchesFilter(c, rest, c.participants ?? [], c.searchText ? [c.searchText] : []),
+    );
     return pageFromAll(matching, req.offset, req.limit);
+  }
+
+  /** A full read for the catalog: every conversation with its contact, the account user and its messages' text. */
+  private async syncAll(): Promise<ConversationModel[]> {
+    const [dtos, me] = await Promise.all([this.readAllPages(undefined), this.me()]);
+    return dtos.map((dto) => this.catalogModel(dto, me));
+  }
+
+  private catalogModel(dto: MonicaConversation, me: ParticipantModel): ConversationModel {
+    return {
+      ...mapConversation(this.sourceId, dto),
+      participants: [mapContact(this.sourceId, dto.contact), me],
+      // Search covers the contact (in participants) and message contents, not the account user.
+      searchText: searchableText(dto).join('\n'),
+    };
+  }
+
+  /** Writes patch the catalog at once, so the inbox shows them before the next sync. */
+  private async patchCatalog(dto: MonicaConversation): Promise<void> {
+    // Before the first sync there is nothing to patch (and no reason to spend a request on /me).
+    if ((await this.catalog.age()) === null) return;
+    await this.catalog.upsert(this.catalogModel(dto, await this.me()));
   }
 
   async loadConversation(nativeId: string): Promise<ConversationModel | null> {
@@ -188,6 +207,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
       }
     }
     this.remember(dto);
+    await this.patchCatalog(dto);
     return mapConversation(this.sourceId, dto);
   }
 
@@ -205,6 +225,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
       contact_field_type_id: current.contact_field_type.id,
     });
     this.remember(dto);
+    await this.patchCatalog(dto);
     return mapConversation(this.sourceId, dto);
   }
 
@@ -213,6 +234,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     if (id === null) throw this.notFound(`conversation "${nativeId}"`);
     await this.client.deleteConversation(this.scope, id);
     this.forget(id);
+    await this.catalog.remove(nativeId);
   }
 
   /** contracts §4: the answer is the whole conversation; the new message is the one with the highest id. */
@@ -227,6 +249,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
       content: input.content,
     });
     this.remember(dto);
+    await this.patchCatalog(dto);
     const newest = dto.messages.reduce<MonicaMessage | null>((a, m) => (!a || m.id > a.id ? m : a), null);
     if (!newest) throw this.badResponse('a conversation without the message just added');
     return mapMessage(this.sourceId, dto, newest);
@@ -241,6 +264,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
       content,
     });
     this.remember(updated);
+    await this.patchCatalog(updated);
     const after = updated.messages.find((m) => m.id === message.id);
     if (!after) throw this.badResponse('a conversation without the message just edited');
     return mapMessage(this.sourceId, updated, after);
@@ -251,6 +275,8 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     if (!ids) throw this.notFound(`message "${nativeId}"`);
     await this.client.deleteMessage(this.scope, ids.conversationId, ids.messageId);
     this.forget(ids.conversationId);
+    const fresh = await this.loaders.conversations.load(ids.conversationId);
+    if (fresh) await this.patchCatalog(fresh);
   }
 
   // ---- helpers ----
@@ -277,33 +303,6 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     const message = dto?.messages.find((m) => m.id === ids.messageId);
     if (!dto || !message) throw this.notFound(`message "${nativeId}"`);
     return { dto, message };
-  }
-
-  private readList(): Promise<MonicaConversation[]> {
-    return this.cachedList('all', undefined);
-  }
-
-  /** A contact's conversations: from the full read when this operation already made it, else pushed down. */
-  private async readContactList(contactId: number): Promise<MonicaConversation[]> {
-    const all = this.lists.get('all');
-    if (all) return (await all).filter((c) => c.contact.id === contactId);
-    try {
-      return await this.cachedList(`contact:${contactId}`, contactId);
-    } catch (e) {
-      // contracts §4: 404 when the contact is not in the account, i.e. nobody matches the filter.
-      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return [];
-      throw e;
-    }
-  }
-
-  /** A failed read stays cached too: the rest of the operation fails fast instead of hammering a 60/min budget. */
-  private cachedList(key: string, contactId: number | undefined): Promise<MonicaConversation[]> {
-    let p = this.lists.get(key);
-    if (!p) {
-      p = this.readAllPages(contactId);
-      this.lists.set(key, p);
-    }
-    return p;
   }
 
   private async readAllPages(contactId: number | undefined): Promise<MonicaConversation[]> {
@@ -358,7 +357,6 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   }
 
   private forget(conversationId: number) {
-    this.lists.clear();
     this.loaders.conversations.clear(conversationId);
   }
 

@@ -88,6 +88,10 @@ export class ProtocolClient {
   listAllMessages(scope: RequestScope, conversationId: string): Promise<MessageDto[]> {
     return this.all((p) => this.listMessages(scope, conversationId, p));
   }
+  /** Every message of the account (no `conversation_id`), newest first, 100 a request: the catalog's full sync. */
+  listEveryMessage(scope: RequestScope): Promise<MessageDto[]> {
+    return this.all((p) => this.list(scope, '/messages', p, messageSchema, 'message list'));
+  }
   getMessage(scope: RequestScope, id: string): Promise<MessageDto> {
     return this.one(scope, 'GET', `/messages/${enc(id)}`, undefined, messageSchema, 'message');
   }

@@ -1,6 +1,8 @@
 import type { ProtocolSourceConfig } from '../../config/schema';
 import { HttpClient } from '../http';
-import type { Connector, SourceCapabilities } from '../types';
+import { ConversationCatalog } from '../catalog';
+import { createMemoryCatalogStore } from '../catalog-stores/memory';
+import type { Connector, ConnectorDeps, RequestScope, SourceCapabilities } from '../types';
 import { mapProtocolError, ProtocolClient } from './client';
 import { ProtocolSession } from './session';
 import { parseProtocolWebhook } from './webhook';
@@ -40,7 +42,7 @@ export const PROTOCOL_CAPABILITIES: SourceCapabilities = {
 };
 
 /** A Protocol (CityPay) source: Bearer token auth, signed webhooks, derived unread counts. */
-export function createProtocolConnector(config: ProtocolSourceConfig): Connector {
+export function createProtocolConnector(config: ProtocolSourceConfig, deps: ConnectorDeps = {}): Connector {
   const http = new HttpClient({
     sourceId: config.id,
     baseUrl: config.baseUrl,
@@ -50,19 +52,28 @@ export function createProtocolConnector(config: ProtocolSourceConfig): Connector
     mapError: mapProtocolError(config.id, PROTOCOL_MAX_ATTACHMENT_SIZE),
   });
   const client = new ProtocolClient(http);
+  // Webhooks keep the catalog fresh; the full re-sync is a safety net for missed deliveries.
+  const catalog = new ConversationCatalog(deps.catalogStore ?? createMemoryCatalogStore(), config.id, config.catalogMaxAgeMs ?? 600_000);
+  const session = (scope: RequestScope) =>
+    new ProtocolSession({
+      sourceId: config.id,
+      client,
+      scope,
+      selfContactId: config.selfContactId ?? null,
+      maxAttachmentSize: PROTOCOL_MAX_ATTACHMENT_SIZE,
+      catalog,
+    });
   return {
     id: config.id,
     kind: 'PROTOCOL',
     name: config.name ?? 'Protocol',
     capabilities: PROTOCOL_CAPABILITIES,
-    openSession: (scope) =>
-      new ProtocolSession({
-        sourceId: config.id,
-        client,
-        scope,
-        selfContactId: config.selfContactId ?? null,
-        maxAttachmentSize: PROTOCOL_MAX_ATTACHMENT_SIZE,
-      }),
+    openSession: session,
+    applyChanges: async (changes) => {
+      const ids = new Set(changes.map((c) => c.conversationNativeId).filter((id): id is string => id !== null));
+      const s = session({ requestId: `webhook-${config.id}` });
+      for (const id of ids) await s.refreshCatalog(id);
+    },
     health: () => http.health(),
     parseWebhook: (req) => parseProtocolWebhook(config.id, config.webhookSecret, req),
   };

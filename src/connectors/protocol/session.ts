@@ -2,7 +2,6 @@ import { badInput, ErrorCode, fileTooLarge, GatewayError, unsupported } from '..
 import { matchesFilter, pageFromAll } from '../paging';
 import type {
   ConnectorSession,
-  ConversationFilterInput,
   ConversationModel,
   ConversationPage,
   CreateConversationInput,
@@ -16,11 +15,12 @@ import type {
   SourceUnreadModel,
   UpdateConversationPatch,
 } from '../types';
+import type { ConversationCatalog } from '../catalog';
 import { UnsupportedSession } from '../UnsupportedSession';
-import { PAGE_MAX, type ConversationListFilter, type ConversationUpdate, type ListParams, type ProtocolClient } from './client';
-import { createProtocolLoaders, FETCH_CONCURRENCY, mapLimit, type ProtocolLoaders } from './loaders';
+import { PAGE_MAX, type ConversationUpdate, type ListParams, type ProtocolClient } from './client';
+import { createProtocolLoaders, type ProtocolLoaders } from './loaders';
 import { countUnread, mapContact, mapConversation, mapMessage } from './mapper';
-import type { ConversationDto, MessageDto } from './types';
+import type { ContactDto, ConversationDto, GroupDto, MessageDto } from './types';
 
 export interface ProtocolSessionOptions {
   sourceId: string;
@@ -29,6 +29,7 @@ export interface ProtocolSessionOptions {
   /** The contact that is the API user (config `selfContactId`); null when not configured. */
   selfContactId: string | null;
   maxAttachmentSize: number;
+  catalog: ConversationCatalog;
 }
 
 /** Message cursors are the vendor's message ids, prefixed so that a foreign cursor is recognisable. */
@@ -45,9 +46,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
   private readonly selfContactId: string | null;
   private readonly maxAttachmentSize: number;
   private readonly loaders: ProtocolLoaders;
-  /** Full conversation reads of this session, by pushed-down filter. */
-  private readonly fullLists = new Map<string, Promise<ConversationDto[]>>();
-  private directory: Promise<void> | null = null;
+  private readonly catalog: ConversationCatalog;
 
   constructor(opts: ProtocolSessionOptions) {
     super(opts.sourceId);
@@ -56,44 +55,80 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     this.selfContactId = opts.selfContactId;
     this.maxAttachmentSize = opts.maxAttachmentSize;
     this.loaders = createProtocolLoaders(opts.client, opts.scope);
+    this.catalog = opts.catalog;
   }
 
   // Reads
 
+  /**
+   * The API cannot sort by activity and has no unread count (contracts §2), so pages come from the conversation
+   * catalog (connectors/catalog.ts): every conversation with its participants, last message and derived unread
+   * count, synced in full (conversations, contacts, groups and every message, 100 a request) when missing or
+   * older than catalogMaxAgeMs, and patched by webhooks and by the gateway's own writes. A page costs no request
+   * while the snapshot is fresh.
+   */
   async listConversations(req: ListConversationsRequest): Promise<ConversationPage> {
     const f = req.filter;
-    const dtos = await this.allConversations(pushDown(f));
-    const byId = new Map(dtos.map((d) => [d.id, d]));
+    const all = await this.catalog.all(() => this.syncAll());
+    const matching = all.filter((c) => matchesFilter(c, f, c.participants ?? [], c.searchText ? [c.searchText] : []));
+    return pageFromAll(matching, req.offset, req.limit);
+  }
 
-    // The subject and participants of every conversation are needed only to search or filter by participant.
-    const needsPeople = Boolean(f.search) || Boolean(f.participantNativeId);
-    if (needsPeople) await this.primeDirectory();
-    const models: ConversationModel[] = needsPeople
-      ? await mapLimit(dtos, FETCH_CONCURRENCY, (d) => this.toModel(d))
-      : dtos.map((d) => mapConversation(this.sourceId, d, { selfContactId: this.selfContactId }));
-    let matching = models.filter((c) => matchesFilter(c, { ...f, unreadOnly: false }, c.participants ?? []));
-    if (f.unreadOnly) {
-      // Unread needs each remaining conversation's messages, so it is the last test.
-      const counted = await mapLimit(matching, FETCH_CONCURRENCY, async (c) => ({
-        ...c,
-        unreadCount: await this.unreadOf(byId.get(c.nativeId) as ConversationDto),
-      }));
-      matching = counted.filter((c) => c.unreadCount > 0);
+  /** The catalog's full sync: four list walks, whatever the number of conversations. */
+  private async syncAll(): Promise<ConversationModel[]> {
+    const [dtos, contacts, groups, messages] = await Promise.all([
+      this.client.listAllConversations(this.scope),
+      this.client.listAllContacts(this.scope),
+      this.client.listAllGroups(this.scope),
+      this.client.listEveryMessage(this.scope),
+    ]);
+    const contactById = new Map(contacts.map((c) => [c.id, c]));
+    const groupById = new Map(groups.map((g) => [g.id, g]));
+    const byConversation = new Map<string, MessageDto[]>();
+    for (const m of messages) {
+      const list = byConversation.get(m.conversation_id);
+      if (list) list.push(m);
+      else byConversation.set(m.conversation_id, [m]);
     }
-    const page = pageFromAll(matching, req.offset, req.limit);
-    if (needsPeople) return page;
-
-    // Only the page's conversations need their contact or group (for the subject): load those, or the whole
-    // directory when that is fewer requests (about one list page per 100 conversations, contacts and groups).
-    const refs = new Set(page.items.flatMap((c) => {
-      const d = byId.get(c.nativeId);
-      return d?.group_id ? [`g:${d.group_id}`] : d?.contact_id ? [`c:${d.contact_id}`] : [];
-    }));
-    if (refs.size > 2 * Math.ceil(dtos.length / PAGE_MAX) + 1) await this.primeDirectory();
-    const items = await Promise.all(
-      page.items.map((c) => this.toModel(byId.get(c.nativeId) as ConversationDto, c.unreadCount ?? undefined)),
+    const self = this.selfContactId ? (contactById.get(this.selfContactId) ?? null) : null;
+    return dtos.map((dto) =>
+      this.catalogModel(dto, byConversation.get(dto.id) ?? [], {
+        contact: dto.contact_id ? (contactById.get(dto.contact_id) ?? null) : null,
+        group: dto.group_id ? (groupById.get(dto.group_id) ?? null) : null,
+        self,
+      }),
     );
-    return { items, total: page.total };
+  }
+
+  private catalogModel(
+    dto: ConversationDto,
+    messages: MessageDto[],
+    people: { contact: ContactDto | null; group: GroupDto | null; self: ContactDto | null },
+  ): ConversationModel {
+    const newest = messages.reduce<MessageDto | null>((a, m) => (!a || (m.created_at ?? 0) > (a.created_at ?? 0) ? m : a), null);
+    return {
+      ...mapConversation(this.sourceId, dto, { ...people, selfContactId: this.selfContactId, unreadCount: countUnread(messages, dto, this.selfContactId) }),
+      lastMessage: newest ? this.message(newest) : null,
+      searchText: messages.map((m) => m.message ?? '').join('\n'),
+    };
+  }
+
+  /**
+   * Re-reads one conversation into the catalog (a webhook named it, or the gateway changed it); removes it when
+   * it is gone. Does nothing before the first sync.
+   */
+  async refreshCatalog(nativeId: string): Promise<void> {
+    if ((await this.catalog.age()) === null) return;
+    this.forgetConversation(nativeId);
+    const dto = await this.loaders.conversations.load(nativeId);
+    if (!dto) return this.catalog.remove(nativeId);
+    const [messages, contact, group, self] = await Promise.all([
+      this.loaders.conversationMessages.load(nativeId),
+      dto.contact_id ? this.loaders.contacts.load(dto.contact_id) : null,
+      dto.group_id ? this.loaders.groups.load(dto.group_id) : null,
+      this.selfContactId ? this.loaders.contacts.load(this.selfContactId) : null,
+    ]);
+    await this.catalog.upsert(this.catalogModel(dto, messages, { contact, group, self }));
   }
 
   async loadConversation(nativeId: string): Promise<ConversationModel | null> {
@@ -170,10 +205,10 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     return { ...page, totalCount: all.length };
   }
 
-  /** Sums the derived unread counts of every conversation (one message read per conversation). */
+  /** Sums the derived unread counts over the catalog: no request while it is fresh. */
   override async unreadCount(): Promise<SourceUnreadModel> {
-    const dtos = await this.allConversations({});
-    const counts = await mapLimit(dtos, FETCH_CONCURRENCY, (d) => this.unreadOf(d));
+    const all = await this.catalog.all(() => this.syncAll());
+    const counts = all.map((c) => c.unreadCount ?? 0);
     return {
       sourceId: this.sourceId,
       total: counts.reduce((a, b) => a + b, 0),
@@ -197,7 +232,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
       message: input.content,
       ...(uploaded.length > 0 ? { attachments: uploaded.map((a) => a.id) } : {}),
     });
-    this.forgetConversation(input.conversationNativeId);
+    await this.refreshCatalog(input.conversationNativeId);
     this.loaders.messages.clear(m.id).prime(m.id, m);
     return this.message(m);
   }
@@ -225,15 +260,15 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
       body = { contact_id: others[0] as string };
     }
     const dto = await this.client.createConversation(this.scope, body);
-    this.fullLists.clear();
     this.loaders.conversations.clear(dto.id).prime(dto.id, dto);
     if (input.content) {
       await this.client.createMessage(this.scope, { conversation_id: dto.id, message: input.content });
+      // The first message moved last_active_at: read the conversation again.
       this.forgetConversation(dto.id);
-      const fresh = await this.loaders.conversations.load(dto.id);
-      if (fresh) return this.toModel(fresh);
     }
-    return this.toModel(dto);
+    await this.refreshCatalog(dto.id);
+    const fresh = await this.loaders.conversations.load(dto.id);
+    return this.toModel(fresh ?? dto);
   }
 
   /**
@@ -271,7 +306,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
       if (current?.archived_at != null) body.archived_at = current.archived_at;
     }
     const dto = await this.client.updateConversation(this.scope, nativeId, body);
-    this.fullLists.clear();
+    await this.refreshCatalog(nativeId);
     this.loaders.conversations.clear(nativeId).prime(nativeId, dto);
     return this.toModel(dto);
   }
@@ -280,11 +315,12 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
   override async deleteConversation(nativeId: string): Promise<void> {
     await this.client.deleteConversation(this.scope, nativeId);
     this.forgetConversation(nativeId);
+    await this.catalog.remove(nativeId);
   }
 
   override async editMessage(nativeId: string, content: string): Promise<MessageModel> {
     const m = await this.client.updateMessage(this.scope, nativeId, { message: content });
-    this.forgetConversation(m.conversation_id);
+    await this.refreshCatalog(m.conversation_id);
     this.loaders.messages.clear(m.id).prime(m.id, m);
     return this.message(m);
   }
@@ -294,7 +330,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     const known = await this.loaders.messages.load(nativeId);
     await this.client.deleteMessage(this.scope, nativeId);
     this.loaders.messages.clear(nativeId);
-    if (known) this.forgetConversation(known.conversation_id);
+    if (known) await this.refreshCatalog(known.conversation_id);
   }
 
   // Internals
@@ -310,41 +346,6 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
       this.selfContactId ? this.loaders.contacts.load(this.selfContactId) : null,
     ]);
     return mapConversation(this.sourceId, dto, { contact, group, self, selfContactId: this.selfContactId, unreadCount });
-  }
-
-  private async unreadOf(dto: ConversationDto): Promise<number> {
-    const messages = await this.loaders.conversationMessages.load(dto.id);
-    return countUnread(messages, dto, this.selfContactId);
-  }
-
-  /** Every conversation matching the pushed-down filter, read once per session; primes the conversation loader. */
-  private allConversations(filter: ConversationListFilter): Promise<ConversationDto[]> {
-    const key = JSON.stringify(filter);
-    let p = this.fullLists.get(key);
-    if (!p) {
-      p = this.client.listAllConversations(this.scope, filter).then((all) => {
-        for (const d of all) this.loaders.conversations.prime(d.id, d);
-        return all;
-      });
-      p.catch(() => this.fullLists.delete(key));
-      this.fullLists.set(key, p);
-    }
-    return p;
-  }
-
-  /** Reads every contact and group once (100 per request) and primes their loaders. */
-  private primeDirectory(): Promise<void> {
-    this.directory ??= Promise.all([this.client.listAllContacts(this.scope), this.client.listAllGroups(this.scope)]).then(
-      ([contacts, groups]) => {
-        for (const c of contacts) this.loaders.contacts.prime(c.id, c);
-        for (const g of groups) this.loaders.groups.prime(g.id, g);
-      },
-      (e: unknown) => {
-        this.directory = null;
-        throw e;
-      },
-    );
-    return this.directory;
   }
 
   /** `n` messages from a cursor, in the API's order (newest first), over as many 100-item pages as needed. */
@@ -388,16 +389,10 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
 
   /** Drops what this session cached about a conversation after it changed. */
   private forgetConversation(id: string) {
-    this.fullLists.clear();
     this.loaders.conversations.clear(id);
     this.loaders.conversationMessages.clear(id);
     this.loaders.lastMessage.clear(id);
   }
-}
-
-/** Filters the API applies itself: "Only show conversations that are archived when set to `true`". */
-function pushDown(f: ConversationFilterInput): ConversationListFilter {
-  return f.status && f.status.length === 1 && f.status[0] === 'ARCHIVED' ? { archived: true } : {};
 }
 
 function parseCursor(cursor: string, name: string): string {

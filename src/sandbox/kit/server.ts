@@ -9,6 +9,8 @@ export interface RequestLogEntry {
   query: Record<string, unknown>;
   status: number;
   at: number;
+  /** Only `x-request-id` (when sent), so tests can follow a request id; never credentials. */
+  headers: { 'x-request-id'?: string };
 }
 
 /**
@@ -114,7 +116,15 @@ export async function serveEmulator(
   // Request log and faults for the vendor's paths.
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (req.path.startsWith('/__sandbox')) return next();
-    const entry: RequestLogEntry = { method: req.method, path: req.path, query: { ...req.query }, status: 0, at: Date.now() };
+    const requestId = req.get('x-request-id');
+    const entry: RequestLogEntry = {
+      method: req.method,
+      path: req.path,
+      query: { ...req.query },
+      status: 0,
+      at: Date.now(),
+      headers: requestId === undefined ? {} : { 'x-request-id': requestId },
+    };
     log.push(entry);
     if (log.length > 100_000) log.splice(0, log.length - 50_000);
     res.on('finish', () => {

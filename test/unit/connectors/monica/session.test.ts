@@ -49,6 +49,8 @@ afterAll(async () => {
 beforeEach(() => {
   emu.controls.reset();
   emu.clearRequests();
+  // A fresh connector, so each test starts with an empty catalog.
+  connector = createMonicaConnector(config(emu.url));
 });
 
 const open = (c: Connector = connector): ConnectorSession => c.openSession({ requestId: 'test' });
@@ -107,16 +109,40 @@ describe('listConversations', () => {
     expect(page.total).toBe(20);
   });
 
-  it('reads the list once per operation and serves listed conversations from that read', async () => {
+  it('syncs the catalog once and serves pages, participants and last messages from it', async () => {
     const s = open();
     const a = await s.listConversations({ offset: 0, limit: 3, filter: {} });
     await s.listConversations({ offset: 3, limit: 3, filter: { search: 'a' } });
-    const id = a.items[0]!.nativeId;
-    await s.loadConversation(id);
-    await s.listMessages(id, { first: 10 });
-    await s.loadLastMessage({ ...a.items[0]!, lastMessage: undefined });
-    expect(calls()).toEqual(['GET /api/conversations']);
-    expect(emu.requests()[0]!.query).toMatchObject({ page: '1', limit: '100' });
+    expect(await s.loadLastMessage(a.items[0]!)).toEqual(a.items[0]!.lastMessage);
+    expect((await s.loadParticipants(a.items[0]!)).map((p) => p.kind)).toEqual(['CONTACT', 'AGENT']);
+    expect(calls().sort()).toEqual(['GET /api/conversations', 'GET /api/me']);
+    expect(emu.requests().find((r) => r.path === '/api/conversations')!.query).toMatchObject({ page: '1', limit: '100' });
+    // Another operation while the snapshot is fresh: no request at all.
+    emu.clearRequests();
+    const again = await open().listConversations({ offset: 0, limit: 3, filter: {} });
+    expect(again.items.map((c) => c.nativeId)).toEqual(a.items.map((c) => c.nativeId));
+    expect(calls()).toEqual([]);
+  });
+
+  it('re-syncs when the snapshot is older than catalogMaxAgeMs', async () => {
+    const c = createMonicaConnector(config(emu.url, { catalogMaxAgeMs: 1 }));
+    await open(c).listConversations({ offset: 0, limit: 1, filter: {} });
+    await new Promise((r) => setTimeout(r, 5));
+    emu.controls.simulateIncoming({ conversationId: '3', content: 'Fresh news' });
+    emu.clearRequests();
+    const page = await open(c).listConversations({ offset: 0, limit: 1, filter: {} });
+    expect(page.items[0]!.nativeId).toBe('3');
+    expect(calls()).toContain('GET /api/conversations');
+  });
+
+  it('patches the catalog on writes, so the inbox shows them before the next sync', async () => {
+    const s = open();
+    await s.listConversations({ offset: 0, limit: 1, filter: {} });
+    await s.sendMessage({ conversationNativeId: '5', content: 'Sent through the gateway', private: false, attachmentIds: [], files: [] });
+    emu.clearRequests();
+    const page = await open().listConversations({ offset: 0, limit: 1, filter: {} });
+    expect(page.items[0]).toMatchObject({ nativeId: '5', lastMessage: expect.objectContaining({ content: 'Sent through the gateway' }) });
+    expect(calls()).toEqual([]);
   });
 
   it('reads every page, 100 at a time, when the account has more', async () => {
@@ -126,7 +152,7 @@ describe('listConversations', () => {
       const page = await open(createMonicaConnector(config(big.url))).listConversations({ offset: 95, limit: 10, filter: {} });
       expect(page.total).toBe(120);
       expect(page.items.map((c) => c.nativeId)).toEqual(expected.slice(95, 105));
-      const q = big.requests().map((r) => r.query);
+      const q = big.requests().filter((r) => r.path === '/api/conversations').map((r) => r.query);
       expect(q).toEqual([
         { page: '1', limit: '100' },
         { page: '2', limit: '100' },
@@ -136,21 +162,19 @@ describe('listConversations', () => {
     }
   });
 
-  it('pushes a contact filter down to GET /contacts/{id}/conversations', async () => {
+  it('filters by contact from the catalog', async () => {
     const all = await rawAll();
     const contactId = all[0]!.contact.id;
     const expected = inboxOrder(all.filter((c) => c.contact.id === contactId));
     const page = await open().listConversations({ offset: 0, limit: 50, filter: { participantNativeId: String(contactId) } });
     expect(page.items.map((c) => c.nativeId)).toEqual(expected);
     expect(page.total).toBe(expected.length);
-    expect(calls()).toEqual([`GET /api/contacts/${contactId}/conversations`]);
   });
 
   it('answers a filter on an unknown contact with nothing', async () => {
     const s = open();
     expect(await s.listConversations({ offset: 0, limit: 50, filter: { participantNativeId: '9999' } })).toEqual({ items: [], total: 0 });
     expect(await s.listConversations({ offset: 0, limit: 50, filter: { participantNativeId: 'abc' } })).toEqual({ items: [], total: 0 });
-    expect(calls()).toEqual(['GET /api/contacts/9999/conversations']);
   });
 
   it('treats the account user as a participant of every conversation', async () => {

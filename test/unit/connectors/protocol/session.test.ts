@@ -74,6 +74,8 @@ describe('Protocol connector against the emulator', () => {
   });
   beforeEach(() => {
     emu.controls.reset();
+    // A fresh connector, so each test starts with an empty catalog.
+    connector = createProtocolConnector(config(emu.url));
     session = open();
   });
 
@@ -135,7 +137,8 @@ describe('Protocol connector against the emulator', () => {
           expect(c.subject).toBe(contact.display_name ?? contact.username);
         }
         expect(c.participants?.find((p) => p.kind === 'AGENT')?.nativeId).toBe(SELF);
-        expect(c.unreadCount).toBeUndefined();
+        // Listed conversations come from the catalog, which carries the derived unread count.
+        expect(c.unreadCount).toEqual(expect.any(Number));
         expect(c.channel).toBe('protocol');
       }
     });
@@ -148,13 +151,12 @@ describe('Protocol connector against the emulator', () => {
       expect(new Set(gets).size).toBe(gets.length);
     });
 
-    it('filters by status, pushing ARCHIVED down as archived=true', async () => {
+    it('filters by status', async () => {
       const all = await vendor('/conversations');
       emu.clearRequests();
       const archived = await session.listConversations({ offset: 0, limit: 100, filter: { status: ['ARCHIVED'] } });
       expect(archived.total).toBe(all.filter((c) => c.archived_at !== null).length);
       expect(archived.items.every((c) => c.status === 'ARCHIVED' && c.archived)).toBe(true);
-      expect(requests('/conversations').every((r) => r.query.archived === 'true')).toBe(true);
       const openOnes = await session.listConversations({ offset: 0, limit: 100, filter: { status: ['OPEN'] } });
       expect(openOnes.total).toBe(all.length - archived.total);
       const none = await session.listConversations({ offset: 0, limit: 100, filter: { status: ['RESOLVED'] } });

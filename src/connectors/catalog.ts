@@ -1,0 +1,116 @@
+import type { ConversationModel, MessageModel } from './types';
+
+/**
+ * # The conversation catalog
+ *
+ * Some vendors cannot list conversations in the inbox order: Monica sorts only by created or updated time, and
+ * a new message does not touch `updated_at` (contracts §4); Protocol has no sort at all and no unread count
+ * (contracts §2). For those, the connector keeps a catalog: a snapshot of every conversation of the source as
+ * a canonical model (summary fields, participants, last message, unread count, searchable text), sorted in the
+ * inbox order. An inbox page is then a slice of the catalog and costs no upstream request at all.
+ *
+ * Freshness, per source:
+ * - a full sync (the connector reads every page once) when the snapshot is missing or older than `maxAgeMs`;
+ *   one sync at a time per source across every instance sharing the store (a lease), the others keep serving
+ *   the previous snapshot meanwhile;
+ * - `upsert` / `remove` from the gateway's own mutations and from webhooks, at once.
+ *
+ * Stores: in memory (one process) or Redis (several gateway instances share one catalog per source).
+ */
+export interface CatalogSnapshot {
+  /** When the last full sync finished (epoch ms). */
+  syncedAt: number;
+  /** Every conversation, in no particular order (the catalog sorts). */
+  items: ConversationModel[];
+}
+
+export interface CatalogStore {
+  read(sourceId: string): Promise<CatalogSnapshot | null>;
+  /** Replaces the snapshot after a full sync. */
+  write(sourceId: string, snapshot: CatalogSnapshot): Promise<void>;
+  /** Upserts and removes single conversations (mutations, webhooks) without touching `syncedAt`. */
+  patch(sourceId: string, upserts: ConversationModel[], removals: string[]): Promise<void>;
+  /** Tries to take the sync lease of a source for `ttlMs`; true when this caller holds it. */
+  acquireSync(sourceId: string, ttlMs: number): Promise<boolean>;
+  releaseSync(sourceId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One catalog per source, bound to a store; connectors hold one each. */
+export class ConversationCatalog {
+  private syncing: Promise<CatalogSnapshot> | null = null;
+
+  constructor(
+    private readonly store: CatalogStore,
+    readonly sourceId: string,
+    /** A snapshot older than this is re-synced on the next read. */
+    readonly maxAgeMs: number,
+  ) {}
+
+  /**
+   * Every conversation of the source. Serves the snapshot while it is fresh; otherwise runs `sync` (a full
+   * read) once, shared by every concurrent caller of this process, under the store's lease across processes.
+   * A stale snapshot is served while another instance holds the lease; with no snapshot at all the caller
+   * syncs itself.
+   */
+  async all(sync: () => Promise<ConversationModel[]>): Promise<ConversationModel[]> {
+    const snap = await this.store.read(this.sourceId);
+    if (snap && Date.now() - snap.syncedAt < this.maxAgeMs) return snap.items;
+    if (!this.syncing) {
+      this.syncing = (async () => {
+        const leased = await this.store.acquireSync(this.sourceId, 60_000);
+        if (!leased && snap) return snap;
+        try {
+          const items = await sync();
+          const fresh = { syncedAt: Date.now(), items };
+          await this.store.write(this.sourceId, fresh);
+          return fresh;
+        } finally {
+          if (leased) await this.store.releaseSync(this.sourceId);
+        }
+      })().finally(() => {
+        this.syncing = null;
+      });
+    }
+    return (await this.syncing).items;
+  }
+
+  /** Forces the next read to sync (a poll that saw changes it cannot patch). */
+  async invalidate(): Promise<void> {
+    const snap = await this.store.read(this.sourceId);
+    if (snap) await this.store.write(this.sourceId, { ...snap, syncedAt: 0 });
+  }
+
+  upsert(...models: ConversationModel[]): Promise<void> {
+    return this.store.patch(this.sourceId, models, []);
+  }
+
+  remove(...nativeIds: string[]): Promise<void> {
+    return this.store.patch(this.sourceId, [], nativeIds);
+  }
+
+  /** The snapshot's age in ms, or null without one. */
+  async age(): Promise<number | null> {
+    const snap = await this.store.read(this.sourceId);
+    return snap ? Date.now() - snap.syncedAt : null;
+  }
+}
+
+// ---- JSON round trip (Redis) ----
+
+const date = (v: unknown): Date | null => (typeof v === 'string' || typeof v === 'number' ? new Date(v) : null);
+
+function reviveMessage(m: MessageModel): MessageModel {
+  return { ...m, sentAt: date(m.sentAt), readAt: date(m.readAt) };
+}
+
+/** Turns a JSON-parsed model back into one with Dates. */
+export function reviveConversation(c: ConversationModel): ConversationModel {
+  return {
+    ...c,
+    createdAt: date(c.createdAt),
+    updatedAt: date(c.updatedAt),
+    lastMessageAt: date(c.lastMessageAt),
+    lastMessage: c.lastMessage === undefined || c.lastMessage === null ? c.lastMessage : reviveMessage(c.lastMessage),
+  };
+}

@@ -1,0 +1,411 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { getOperationAST, type DocumentNode, type GraphQLFormattedError } from 'graphql';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Connector, SourceHealthStatus, UpstreamCall } from '../connectors/types';
+import type { LiveEngineMetrics } from '../live/engine';
+import type { GatewayContext } from './context';
+import type { Logger } from './logger';
+
+/**
+ * # Metrics
+ *
+ * One prom-client {@link Registry} per gateway (never the global one, so several gateways in one process do
+ * not collide), served as Prometheus text on `GET /metrics`. Every name starts with `switchboard_`; the
+ * process and Node.js runtime metrics of prom-client come beside them (`process_*`, `nodejs_*`).
+ *
+ * Labels stay bounded: `source` is a configured source id, `endpoint` is the upstream path with every id
+ * replaced by `:id` ({@link endpointTemplate}, at most {@link MAX_ENDPOINTS_PER_SOURCE} per source, then
+ * `other`), `status` an HTTP status or an error code, `code` an error code. No label ever carries a
+ * credential, a query string, a body or a native id.
+ */
+
+/** Past this many distinct endpoint templates per source, further ones are counted as `other`. */
+export const MAX_ENDPOINTS_PER_SOURCE = 64;
+
+const WORD = /^[a-z]+(?:[_-][a-z]+)*$/;
+const VERSION = /^v\d{1,2}$/;
+
+/**
+ * The path template of an upstream call: every segment that is not a plain lowercase word (letters joined by
+ * `_` or `-`, at most 32 characters) or an API version (`v1`) becomes `:id`; the query string is dropped.
+ * `/conversations/conv_9f2/messages/17` → `/conversations/:id/messages/:id`.
+ */
+export function endpointTemplate(path: string): string {
+  const bare = path.split('?')[0] ?? '';
+  return bare
+    .split('/')
+    .map((seg) => (seg === '' || (seg.length <= 32 && (WORD.test(seg) || VERSION.test(seg))) ? seg : ':id'))
+    .join('/');
+}
+
+const CIRCUIT_VALUE = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 } as const;
+const HEALTH_STATUSES: readonly SourceHealthStatus[] = ['UP', 'DEGRADED', 'DOWN', 'UNKNOWN'];
+
+export type WebhookOutcome = 'accepted' | 'rejected' | 'failed' | 'unknown_source';
+
+/** What `src/server/webhooks.ts` reports. */
+export interface WebhookMetrics {
+  /** One delivery and how it ended. `source` is `_unknown` for ids that are not configured. */
+  webhook(source: string, outcome: WebhookOutcome): void;
+  /** The events of an accepted delivery: new ones, and repeats the live engine dropped. */
+  webhookEvents(source: string, fresh: number, duplicate: number): void;
+}
+
+export interface GatewayMetrics extends WebhookMetrics {
+  readonly registry: Registry;
+  /** Every upstream call: counters, latency histogram, and a debug log line with the request id. */
+  recordUpstream(call: UpstreamCall, requestId: string): void;
+  /** An error sent to a client (GraphQL `errors`, 401s, body-parser failures, WebSocket 4403). */
+  countError(code: string, source?: string): void;
+  /** Apollo's formatError: counts the formatted error by code and source and returns it unchanged. */
+  countFormattedError(formatted: GraphQLFormattedError): GraphQLFormattedError;
+  /** Apollo plugin: GraphQL operations by type and outcome, their duration, and partial-result source errors. */
+  apolloPlugin(): ApolloServerPlugin<GatewayContext>;
+  /** graphql-ws hooks for active subscriptions and WebSocket operations. */
+  ws: {
+    onOperation(connection: object, id: string, document: DocumentNode, operationName: string | null | undefined, result: unknown): void;
+    onComplete(connection: object, id: string): void;
+    onClose(connection: object): void;
+  };
+  /** The live engine's hook (polls, published changes, and its own upstream calls). */
+  live: LiveEngineMetrics;
+  /** Gauges read at scrape time from the servers createGateway builds after the metrics. */
+  observe(probes: { openWebSockets?: () => number }): void;
+  /** Prometheus text of this gateway's registry. */
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+export interface GatewayMetricsOptions {
+  connectors: Connector[];
+  logger: Logger;
+  /** prom-client's process and Node.js metrics. @default true */
+  defaultMetrics?: boolean;
+}
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetrics {
+  const { connectors, logger } = opts;
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const upstreamRequests = new Counter({
+    name: 'switchboard_upstream_requests_total',
+    help: 'Upstream HTTP requests (every attempt, retries included) by source, method, endpoint template and status (HTTP status, or the error code when no response arrived).',
+    labelNames: ['source', 'method', 'endpoint', 'status'] as const,
+    registers,
+  });
+  const upstreamDuration = new Histogram({
+    name: 'switchboard_upstream_request_duration_seconds',
+    help: 'Upstream HTTP request latency by source, method, endpoint template and status.',
+    labelNames: ['source', 'method', 'endpoint', 'status'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const upstreamErrors = new Counter({
+    name: 'switchboard_upstream_errors_total',
+    help: 'Failed upstream requests by source and error code.',
+    labelNames: ['source', 'code'] as const,
+    registers,
+  });
+  const operations = new Counter({
+    name: 'switchboard_graphql_operations_total',
+    help: 'GraphQL operations by type (query, mutation, subscription, unknown when it did not parse or validate), transport (http, ws) and outcome (success, error: at least one error in the response).',
+    labelNames: ['operation', 'transport', 'outcome'] as const,
+    registers,
+  });
+  const operationDuration = new Histogram({
+    name: 'switchboard_graphql_operation_duration_seconds',
+    help: 'Duration of GraphQL operations over HTTP, by type.',
+    labelNames: ['operation'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const errors = new Counter({
+    name: 'switchboard_errors_total',
+    help: 'Errors sent to clients by code, and by source for errors about one backend ("" otherwise).',
+    labelNames: ['code', 'source'] as const,
+    registers,
+  });
+  new Gauge({
+    name: 'switchboard_source_circuit_state',
+    help: "Each source's circuit breaker: 0 closed, 1 half-open, 2 open.",
+    labelNames: ['source'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const c of connectors) {
+        const circuit = safeHealth(c)?.circuit;
+        if (circuit) this.set({ source: c.id }, CIRCUIT_VALUE[circuit]);
+      }
+    },
+  });
+  new Gauge({
+    name: 'switchboard_source_health',
+    help: "Each source's health as seen from recent calls: 1 for its current status (UP, DEGRADED, DOWN, UNKNOWN), 0 for the others.",
+    labelNames: ['source', 'status'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const c of connectors) {
+        const status = safeHealth(c)?.status ?? 'UNKNOWN';
+        for (const s of HEALTH_STATUSES) this.set({ source: c.id, status: s }, s === status ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'switchboard_source_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful upstream call per source (absent before the first one).',
+    labelNames: ['source'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const c of connectors) {
+        const at = safeHealth(c)?.lastSuccessAt;
+        if (at) this.set({ source: c.id }, at.getTime() / 1000);
+      }
+    },
+  });
+  const probes: { openWebSockets?: () => number } = {};
+  new Gauge({
+    name: 'switchboard_websocket_connections',
+    help: 'Open WebSocket connections on /graphql.',
+    registers,
+    collect() {
+      this.set(probes.openWebSockets?.() ?? 0);
+    },
+  });
+  /** Active subscriptions per WebSocket connection (graphql-ws context object → operation ids). */
+  const active = new Map<object, Set<string>>();
+  new Gauge({
+    name: 'switchboard_graphql_subscriptions_active',
+    help: 'GraphQL subscriptions currently streaming over WebSocket.',
+    registers,
+    collect() {
+      let n = 0;
+      for (const ids of active.values()) n += ids.size;
+      this.set(n);
+    },
+  });
+  const polls = new Counter({
+    name: 'switchboard_live_polls_total',
+    help: 'Poll ticks of POLLING sources (only while somebody subscribes), by outcome (ok, error).',
+    labelNames: ['source', 'outcome'] as const,
+    registers,
+  });
+  const unreadChanges = new Counter({
+    name: 'switchboard_live_unread_changes_total',
+    help: 'New unread totals the live engine published per source (from polls, webhooks and mutations).',
+    labelNames: ['source'] as const,
+    registers,
+  });
+  const webhooks = new Counter({
+    name: 'switchboard_webhooks_received_total',
+    help: 'Webhook deliveries by source and outcome (accepted, rejected: bad signature, token or body; failed: unexpected error; unknown_source).',
+    labelNames: ['source', 'outcome'] as const,
+    registers,
+  });
+  const webhookEvents = new Counter({
+    name: 'switchboard_webhook_events_total',
+    help: 'Events in accepted webhook deliveries by source and outcome (new, duplicate: a repeated event id).',
+    labelNames: ['source', 'outcome'] as const,
+    registers,
+  });
+
+  const endpoints = new Map<string, Set<string>>();
+  const endpointLabel = (sourceId: string, path: string): string => {
+    const t = endpointTemplate(path);
+    let seen = endpoints.get(sourceId);
+    if (!seen) endpoints.set(sourceId, (seen = new Set()));
+    if (seen.has(t)) return t;
+    if (seen.size >= MAX_ENDPOINTS_PER_SOURCE) return 'other';
+    seen.add(t);
+    return t;
+  };
+
+  const countError = (code: string, source?: string) => errors.inc({ code, source: source ?? '' });
+
+  const recordUpstream = (call: UpstreamCall, requestId: string) => {
+    const endpoint = endpointLabel(call.sourceId, call.path);
+    const labels = {
+      source: call.sourceId,
+      method: call.method,
+      endpoint,
+      status: call.status !== null ? String(call.status) : (call.error ?? 'NO_RESPONSE'),
+    };
+    upstreamRequests.inc(labels);
+    upstreamDuration.observe(labels, call.ms / 1000);
+    if (call.error) upstreamErrors.inc({ source: call.sourceId, code: call.error });
+    if (logger.isLevelEnabled('debug')) {
+      logger.debug(
+        {
+          requestId,
+          source: call.sourceId,
+          method: call.method,
+          endpoint,
+          status: call.status,
+          ...(call.error ? { code: call.error } : {}),
+          ms: Math.round(call.ms * 10) / 10,
+        },
+        'upstream call',
+      );
+    }
+  };
+
+  return {
+    registry,
+    recordUpstream,
+    countError,
+    countFormattedError(formatted) {
+      const code = formatted.extensions?.code;
+      const source = formatted.extensions?.source;
+      countError(typeof code === 'string' ? code : 'UNKNOWN', typeof source === 'string' ? source : undefined);
+      return formatted;
+    },
+    apolloPlugin() {
+      return {
+        async requestDidStart() {
+          const started = performance.now();
+          let type = 'unknown';
+          return {
+            async didResolveOperation({ operation }) {
+              type = operation?.operation ?? 'unknown';
+            },
+            async willSendResponse({ response, contextValue, request }) {
+              // Errors of sources that failed beside partial data never pass formatError; count them here.
+              for (const e of contextValue.sourceErrors) countError(e.code, e.sourceId);
+              const failed =
+                contextValue.sourceErrors.length > 0 ||
+                (response.body.kind === 'single' && (response.body.singleResult.errors?.length ?? 0) > 0);
+              const outcome = failed ? 'error' : 'success';
+              const seconds = (performance.now() - started) / 1000;
+              operations.inc({ operation: type, transport: 'http', outcome });
+              operationDuration.observe({ operation: type }, seconds);
+              if (logger.isLevelEnabled('debug')) {
+                logger.debug(
+                  {
+                    requestId: contextValue.requestId,
+                    operation: type,
+                    operationName: request.operationName ?? null,
+                    outcome,
+                    upstreamCalls: contextValue.upstream.length,
+                    ms: Math.round(seconds * 10_000) / 10,
+                  },
+                  'graphql operation',
+                );
+              }
+            },
+          };
+        },
+      };
+    },
+    ws: {
+      onOperation(connection, id, document, operationName, result) {
+        const type = getOperationAST(document, operationName)?.operation ?? 'unknown';
+        const streaming = typeof result === 'object' && result !== null && Symbol.asyncIterator in result;
+        const failed = !streaming && typeof result === 'object' && result !== null && 'errors' in result && Array.isArray(result.errors) && result.errors.length > 0;
+        operations.inc({ operation: type, transport: 'ws', outcome: failed ? 'error' : 'success' });
+        if (!streaming) return;
+        let ids = active.get(connection);
+        if (!ids) active.set(connection, (ids = new Set()));
+        ids.add(id);
+      },
+      onComplete(connection, id) {
+        const ids = active.get(connection);
+        if (!ids) return;
+        ids.delete(id);
+        if (ids.size === 0) active.delete(connection);
+      },
+      onClose(connection) {
+        active.delete(connection);
+      },
+    },
+    live: {
+      upstream: recordUpstream,
+      poll: (sourceId, outcome) => polls.inc({ source: sourceId, outcome }),
+      unreadChanged: (sourceId) => unreadChanges.inc({ source: sourceId }),
+    },
+    webhook: (source, outcome) => webhooks.inc({ source, outcome }),
+    webhookEvents(source, fresh, duplicate) {
+      if (fresh > 0) webhookEvents.inc({ source, outcome: 'new' }, fresh);
+      if (duplicate > 0) webhookEvents.inc({ source, outcome: 'duplicate' }, duplicate);
+    },
+    observe(p) {
+      Object.assign(probes, p);
+    },
+    async render() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
+
+function safeHealth(c: Connector) {
+  try {
+    return c.health();
+  } catch {
+    return null;
+  }
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * `GET /metrics`: Prometheus text. With a token configured, only `Authorization: Bearer <token>` gets it
+ * (compared in constant time); anything else gets 401.
+ */
+export function metricsRoute(metrics: GatewayMetrics, opts: { token?: string }): RequestHandler {
+  const expected = opts.token ? sha256(opts.token) : null;
+  return async (req: Request, res: Response, next: NextFunction) => {
+    if (expected) {
+      const m = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '');
+      if (!m?.[1] || !timingSafeEqual(sha256(m[1].trim()), expected)) {
+        res.status(401).set('www-authenticate', 'Bearer realm="metrics"').type('text/plain').send('A valid metrics token is required.\n');
+        return;
+      }
+    }
+    try {
+      const { contentType, body } = await metrics.render();
+      res.set('content-type', contentType).set('cache-control', 'no-store').send(body);
+    } catch (e) {
+      next(e);
+    }
+  };
+}
+
+/** Routes whose access-log lines go at debug level (probes and scrapes, polled every few seconds). */
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** The route of a request for logs: known routes as they are, ids in other paths as `:id`, never the query. */
+function routeOf(path: string): string {
+  if (path === '/graphql' || QUIET_ROUTES.has(path) || path.startsWith('/graphiql/')) return path;
+  if (path.startsWith('/webhooks/')) return path.length <= 48 ? path : '/webhooks/:id';
+  if (path.startsWith('/uploads/')) return '/uploads/:id';
+  return endpointTemplate(path);
+}
+
+/**
+ * One structured log line per HTTP request when it ends: request id, method, route (never the query string,
+ * which may carry a webhook token), status, duration, and whether the client went away first.
+ */
+export function accessLog(logger: Logger): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const started = performance.now();
+    const route = routeOf(req.path); // now: mounted routers rewrite req.url later
+    res.once('close', () => {
+      const line = {
+        requestId: res.locals.requestId as string | undefined,
+        method: req.method,
+        route,
+        status: res.statusCode,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(res.writableFinished ? {} : { aborted: true }),
+      };
+      if (QUIET_ROUTES.has(route)) logger.debug(line, 'request');
+      else logger.info(line, 'request');
+    });
+    next();
+  };
+}
