@@ -129,9 +129,13 @@ export interface SandboxOptions {
   fixedPorts?: boolean;
   host?: string;
   scale?: number;
+  /** Per-kind dataset sizes, overriding `scale` (0 gives an empty source). */
+  scales?: Partial<Record<SourceKind, number>>;
   seed?: number;
   /** Only these kinds. @default all */
   kinds?: SourceKind[];
+  /** Override every emulator's rate limit (requests a minute), for load and property tests. @default each vendor's */
+  rateLimitPerMinute?: number;
 }
 
 export interface Sandbox {
@@ -154,8 +158,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       const handle = await v.start({
         port: opts.fixedPorts ? v.defaultPort : 0,
         host: opts.host,
-        scale: opts.scale,
+        scale: opts.scales?.[v.kind] ?? opts.scale,
         seed: opts.seed,
+        rateLimitPerMinute: opts.rateLimitPerMinute,
         webhook: () => (webhookBase ? { url: webhookUrlFor(webhookBase, probe), secret: webhookSecretOf(probe) } : null),
       });
       emulators.set(v.id, handle);

@@ -39,6 +39,11 @@ export interface GatewayContext {
   session(sourceId: string): ConnectorSession;
   /** Drops the sessions (and their loader caches): a subscription does this before each event. */
   resetSessions(): void;
+  /**
+   * Aborts when the operation should stop waiting: its deadline passed (the reason is a LIMIT_EXCEEDED
+   * GatewayError) or the client went away. Upstream calls and waits listen to it.
+   */
+  signal?: AbortSignal;
 }
 
 export function createContext(
@@ -58,6 +63,7 @@ export function createContext(
     publicBaseUrl: services.publicUrl ?? opts.publicBaseUrl,
     upstream,
     sourceErrors: [],
+    signal: opts.signal,
     visibleSources: () => visible,
     connector(sourceId) {
       const c = byId.get(sourceId);

@@ -2,7 +2,9 @@ import pino, { type Logger } from 'pino';
 
 /**
  * Structured JSON logs. Secrets never reach a log line: request and upstream headers that carry them are
- * redacted by path, and connectors never log bodies.
+ * redacted by path, and connectors never log bodies. The access line of each HTTP request and the debug line of
+ * each upstream call carry `requestId` (the client's `X-Request-Id` or a generated one), the same id the
+ * vendors receive; see README "Observability".
  */
 export function createLogger(opts: { level?: string; destination?: pino.DestinationStream } = {}): Logger {
   return pino(
@@ -23,6 +25,9 @@ export function createLogger(opts: { level?: string; destination?: pino.Destinat
           '*.apiAccessToken',
           '*.sessionCookie',
           '*.csrfToken',
+          '*.webhookSecret',
+          '*.webhookToken',
+          '*.api_access_token',
         ],
         censor: '[redacted]',
       },

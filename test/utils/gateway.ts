@@ -28,6 +28,8 @@ export interface TestGateway {
 export interface TestGatewayOptions {
   kinds?: SourceKind[];
   scale?: number;
+  scales?: Partial<Record<SourceKind, number>>;
+  rateLimitPerMinute?: number;
   seed?: number;
   pubsub?: PubSubTransport;
   redisUrl?: string;
@@ -36,7 +38,15 @@ export interface TestGatewayOptions {
 
 /** The whole gateway in-process on port 0, in front of the sandbox emulators (also port 0). */
 export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
-  const embedded = await startEmbedded({ kinds: opts.kinds, scale: opts.scale, seed: opts.seed, port: 0, redisUrl: opts.redisUrl });
+  const embedded = await startEmbedded({
+    kinds: opts.kinds,
+    scale: opts.scale,
+    scales: opts.scales,
+    seed: opts.seed,
+    rateLimitPerMinute: opts.rateLimitPerMinute,
+    port: 0,
+    redisUrl: opts.redisUrl,
+  });
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {

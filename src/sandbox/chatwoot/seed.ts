@@ -149,7 +149,7 @@ export function seedChatwoot(state: ChatwootState, scale: number, seed: number) 
   }
   const withEmail = contacts.filter((c) => c.email !== null);
 
-  const nConv = Math.max(1, Math.round(20 * scale));
+  const nConv = scale === 0 ? 0 : Math.max(1, Math.round(20 * scale));
   const forcedStatus: CwStatus[] = ['open', 'pending', 'snoozed', 'resolved'];
   const planned: PlannedConversation[] = [];
   let previousLastAt: number | undefined;

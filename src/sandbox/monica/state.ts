@@ -207,7 +207,7 @@ export class MonicaState {
     }
 
     const contactIds = [...this.contacts.keys()];
-    const nConv = Math.max(1, Math.round(20 * this.scale));
+    const nConv = this.scale === 0 ? 0 : Math.max(1, Math.round(20 * this.scale));
     for (let i = 0; i < nConv; i++) {
       const contact = this.contacts.get(r.pick(contactIds)) as MoContact;
       // Logged on the day it happened or a few days later; spread over the last four months.

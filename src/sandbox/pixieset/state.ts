@@ -117,7 +117,7 @@ export class PixiesetState {
       clients.push(c);
       this.clients.set(c.id, c);
     }
-    const nConv = Math.max(1, Math.round(20 * this.scale));
+    const nConv = this.scale === 0 ? 0 : Math.max(1, Math.round(20 * this.scale));
     for (let i = 0; i < nConv; i++) {
       const client = clients[i % clients.length] as PxClient;
       const partner = r.pick(FIRST_NAMES);

@@ -65,7 +65,7 @@ export function seedProtocol(state: ProtocolState, r: Random, scale: number) {
   };
   state.contacts.set(self.id, self);
 
-  const nConv = Math.max(1, Math.round(20 * scale));
+  const nConv = scale === 0 ? 0 : Math.max(1, Math.round(20 * scale));
   const nGroups = nConv >= 3 ? Math.round(nConv * 0.2) : 0;
   const nDirect = nConv - nGroups;
   const nContacts = nDirect + Math.max(1, Math.round(3 * scale));
