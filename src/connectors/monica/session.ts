@@ -116,8 +116,12 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   }
 
   private catalogModel(dto: MonicaConversation, me: ParticipantModel): ConversationModel {
+    const base = mapConversation(this.sourceId, dto);
+    const last = base.lastMessage;
     return {
-      ...mapConversation(this.sourceId, dto),
+      ...base,
+      // The account user is known here, so an outgoing last message needs no /me lookup for its sender.
+      lastMessage: last && last.senderRef === ME_ID && !last.sender ? { ...last, sender: me } : last,
       participants: [mapContact(this.sourceId, dto.contact), me],
       // Search covers the contact (in participants) and message contents, not the account user.
       searchText: searchableText(dto).join('\n'),
@@ -138,6 +142,8 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
 
   /** contracts §5: the contact and the account user (`GET /me`, fetched once per operation, only here). */
   async loadParticipants(conversation: ConversationModel): Promise<ParticipantModel[]> {
+    // Catalog models carry them already.
+    if (conversation.participants) return conversation.participants;
     const [dto, me] = await Promise.all([this.conversationDto(conversation.nativeId), this.me()]);
     return dto ? [mapContact(this.sourceId, dto.contact), me] : [];
   }

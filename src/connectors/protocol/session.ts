@@ -149,6 +149,8 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
   }
 
   async loadLastMessage(conversation: ConversationModel): Promise<MessageModel | null> {
+    // Catalog models carry it already.
+    if (conversation.lastMessage !== undefined) return conversation.lastMessage;
     const m = await this.loaders.lastMessage.load(conversation.nativeId);
     return m ? this.message(m) : null;
   }

@@ -217,10 +217,17 @@ describe('Protocol connector against the emulator', () => {
       expect(last?.sentAt?.getTime()).toBe(c.lastMessageAt?.getTime());
     });
 
-    it('asks for one message only when just the last message is needed', async () => {
+    it('serves the last message a listed (catalog) conversation carries without a request', async () => {
       const c = (await session.listConversations({ offset: 0, limit: 1, filter: {} })).items[0] as ConversationModel;
       emu.clearRequests();
-      await session.loadLastMessage(c);
+      expect((await session.loadLastMessage(c))?.sentAt?.getTime()).toBe(c.lastMessageAt?.getTime());
+      expect(emu.requests()).toHaveLength(0);
+    });
+
+    it('asks for one message only when just the last message of a bare conversation is needed', async () => {
+      const c = (await session.listConversations({ offset: 0, limit: 1, filter: {} })).items[0] as ConversationModel;
+      emu.clearRequests();
+      await open().loadLastMessage({ ...c, lastMessage: undefined });
       expect(requests('/messages').map((r) => r.query.limit)).toEqual(['1']);
     });
   });
@@ -326,7 +333,10 @@ describe('Protocol connector against the emulator', () => {
       ]);
       expect(await (await fetch(String(m.attachments[0]?.url))).text()).toBe('alpha');
       // The same session sees the new message afterwards.
-      expect((await session.loadLastMessage(c))?.nativeId).toBe(m.nativeId);
+      expect((await session.loadLastMessage({ ...c, lastMessage: undefined }))?.nativeId).toBe(m.nativeId);
+      // And the catalog has it too.
+      const listed = (await open().listConversations({ offset: 0, limit: 100, filter: {} })).items.find((x) => x.nativeId === c.nativeId);
+      expect(listed?.lastMessage?.nativeId).toBe(m.nativeId);
     });
 
     it('refuses a file above the limit with FILE_TOO_LARGE before calling the vendor', async () => {
