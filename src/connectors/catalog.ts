@@ -5,9 +5,11 @@ import type { ConversationModel, MessageModel } from './types';
  *
  * Some vendors cannot list conversations in the inbox order: Monica sorts only by created or updated time, and
  * a new message does not touch `updated_at` (contracts §4); Protocol has no sort at all and no unread count
- * (contracts §2). For those, the connector keeps a catalog: a snapshot of every conversation of the source as
+ * (contracts §2). Chatwoot does sort by activity but has no account-wide unread count, only a per-conversation
+ * one (contracts §3). For those, the connector keeps a catalog: a snapshot of every conversation of the source as
  * a canonical model (summary fields, participants, last message, unread count, searchable text), sorted in the
- * inbox order. An inbox page is then a slice of the catalog and costs no upstream request at all.
+ * inbox order. An inbox page is then a slice of the catalog and costs no upstream request at all, and so does a
+ * source's unread total.
  *
  * Freshness, per source:
  * - a full sync (the connector reads every page once) when the snapshot is missing or older than `maxAgeMs`;
@@ -73,6 +75,45 @@ export class ConversationCatalog {
       });
     }
     return (await this.syncing).items;
+  }
+
+  /**
+   * Resolves once the full sync this process is running (if any) has stored its snapshot, whether it succeeded
+   * or not. That write replaces the whole snapshot, so a patch or an invalidation made while it runs would be
+   * lost: callers that patch from outside a read (webhooks) wait here first.
+   */
+  async settled(): Promise<void> {
+    await this.syncing?.catch(() => undefined);
+  }
+
+  /**
+   * A full sync now, whatever the snapshot's age (a poll). It is shared with this process's concurrent reads like
+   * the sync of {@link all}, and runs under the store's lease when that is free (a sync another instance runs at
+   * the same moment is not waited for: both store a complete snapshot). Returns the stored items before the sync
+   * (null before the first one) and after it, for the caller to diff; when a sync of this process is already
+   * running, its result is the "after".
+   */
+  async resync(sync: () => Promise<ConversationModel[]>): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
+    await this.settled();
+    const before = await this.store.read(this.sourceId);
+    let running = this.syncing;
+    if (!running) {
+      const tracked: Promise<CatalogSnapshot> = (async () => {
+        const leased = await this.store.acquireSync(this.sourceId, 60_000);
+        try {
+          const fresh = { syncedAt: Date.now(), items: await sync() };
+          await this.store.write(this.sourceId, fresh);
+          return fresh;
+        } finally {
+          if (leased) await this.store.releaseSync(this.sourceId);
+        }
+      })().finally(() => {
+        if (this.syncing === tracked) this.syncing = null;
+      });
+      this.syncing = running = tracked;
+    }
+    const after = await running;
+    return { before: before?.items ?? null, after: after.items };
   }
 
   /** Forces the next read to sync (a poll that saw changes it cannot patch). */

@@ -1,7 +1,9 @@
 import type { ChatwootSourceConfig } from '../../config/schema';
-import type { Connector, SourceCapabilities } from '../types';
+import { ConversationCatalog } from '../catalog';
+import { createMemoryCatalogStore } from '../catalog-stores/memory';
+import type { Connector, ConnectorDeps, RequestScope, SourceCapabilities } from '../types';
 import { ChatwootClient } from './client';
-import { CHATWOOT_MAX_ATTACHMENT_SIZE, ChatwootSession } from './session';
+import { CHATWOOT_MAX_ATTACHMENT_SIZE, ChatwootSession, mapLimit, SCAN_CONCURRENCY } from './session';
 import { parseChatwootWebhook } from './webhook';
 
 /**
@@ -33,15 +35,40 @@ export const CHATWOOT_CAPABILITIES: SourceCapabilities = {
   realtime: 'WEBHOOK',
 };
 
-export function createChatwootConnector(config: ChatwootSourceConfig): Connector {
+/**
+ * A Chatwoot account: `api_access_token` auth, unsigned webhooks (a secret token in the URL), capped unread
+ * counts. Conversations are listed and unread totals summed from the conversation catalog (connectors/catalog.ts):
+ * webhooks keep it fresh through {@link Connector.applyChanges}, so the full re-sync (every 25-row page) after
+ * catalogMaxAgeMs (default 10 minutes) is a safety net for missed deliveries (Chatwoot does not retry them).
+ */
+export function createChatwootConnector(config: ChatwootSourceConfig, deps: ConnectorDeps = {}): Connector {
   const client = new ChatwootClient(config);
-  const opts = { sourceId: config.id, accountId: config.accountId, defaultInboxId: config.defaultInboxId };
+  const catalog = new ConversationCatalog(deps.catalogStore ?? createMemoryCatalogStore(), config.id, config.catalogMaxAgeMs ?? 600_000);
+  const opts = { sourceId: config.id, accountId: config.accountId, defaultInboxId: config.defaultInboxId, catalog };
+  const session = (scope: RequestScope) => new ChatwootSession(opts, client, scope);
   return {
     id: config.id,
     kind: 'CHATWOOT',
     name: config.name ?? 'Chatwoot',
     capabilities: CHATWOOT_CAPABILITIES,
-    openSession: (scope) => new ChatwootSession(opts, client, scope),
+    openSession: session,
+    /**
+     * Each named conversation is re-read into the catalog (GET /conversations/{id}; removed on 404). A change
+     * without a conversation is a contact_updated: a contact's block flips `muted` on all of its conversations
+     * and its name or email shows on them, and the delivery does not say which, so the snapshot is invalidated
+     * and the next read re-syncs. Nothing happens before the first sync.
+     */
+    applyChanges: async (changes) => {
+      if (changes.some((c) => c.conversationNativeId === null)) {
+        // A sync running now may have read the contact before the change; its write must not win.
+        await catalog.settled();
+        await catalog.invalidate();
+        return;
+      }
+      const ids = [...new Set(changes.map((c) => c.conversationNativeId as string))];
+      const s = session({ requestId: `webhook-${config.id}` });
+      await mapLimit(ids, SCAN_CONCURRENCY, (id) => s.refreshCatalog(id));
+    },
     health: () => client.http.health(),
     parseWebhook: (req) =>
       parseChatwootWebhook({ sourceId: config.id, accountId: config.accountId, webhookToken: config.webhookToken }, req),

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import { badInput, ErrorCode, fileTooLarge, GatewayError, unsupported } from '../../errors';
+import type { ConversationCatalog } from '../catalog';
 import { matchesFilter, pageFromAll } from '../paging';
 import { UnsupportedSession } from '../UnsupportedSession';
 import type {
@@ -28,6 +29,7 @@ import {
 import { createChatwootLoaders, type ChatwootLoaders } from './loaders';
 import {
   chatwootStatusOf,
+  conversationNativeId,
   cwTime,
   mapAgent,
   mapAgentBot,
@@ -44,26 +46,40 @@ import type { CwConversationDto, CwMessageDto } from './types';
 /** contracts §3 "Attachments on send": at most 15 files per message, 40 MB each. */
 export const CHATWOOT_MAX_ATTACHMENT_SIZE = 40 * 1024 * 1024;
 export const CHATWOOT_MAX_ATTACHMENTS = 15;
-/** Pages read at once during a full scan (3000 requests a minute is the upstream limit, contracts §3). */
-const SCAN_CONCURRENCY = 4;
+/** Pages read at once during a full read (3000 requests a minute is the upstream limit, contracts §3). */
+export const SCAN_CONCURRENCY = 4;
 
 export interface ChatwootSessionOptions {
   sourceId: string;
   accountId: number;
   defaultInboxId?: number;
+  /** The source's conversation catalog (connectors/catalog.ts), shared by every session of the connector. */
+  catalog: ConversationCatalog;
 }
 
-interface Scanned {
-  dto: CwConversationDto;
-  model: ConversationModel;
+/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the items' order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
-/** One operation's view of a Chatwoot account; loaders and full-scan caches live and die with it. */
+/** One operation's view of a Chatwoot account; loaders and search reads live and die with it. */
 export class ChatwootSession extends UnsupportedSession implements ConnectorSession {
   private readonly ctx: ChatwootMapContext;
   private readonly loaders: ChatwootLoaders;
-  /** Full reads of the list for filters Chatwoot cannot apply, keyed by the pushed-down query. */
-  private readonly scans = new Map<string, Promise<Scanned[]>>();
+  private readonly catalog: ConversationCatalog;
+  /** Every page of a `q` search (message contents), keyed by the query; read once per session. */
+  private readonly searches = new Map<string, Promise<ConversationModel[]>>();
+  /** Conversations this session listed, so that loading one of them again costs nothing. */
+  private readonly listed = new Map<string, ConversationModel>();
   private readonly messages: DataLoader<string, MessageModel | null>;
 
   constructor(
@@ -73,6 +89,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   ) {
     super(opts.sourceId);
     this.ctx = { sourceId: opts.sourceId, accountId: opts.accountId };
+    this.catalog = opts.catalog;
     this.loaders = createChatwootLoaders(client, scope);
     this.messages = new DataLoader((ids) => Promise.all(ids.map((id) => this.fetchMessage(id))));
   }
@@ -104,100 +121,177 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   private invalidate(displayId?: number) {
     if (displayId !== undefined) this.loaders.conversations.clear(displayId);
     else this.loaders.conversations.clearAll();
-    this.scans.clear();
+    this.searches.clear();
+    this.listed.clear();
     this.messages.clearAll();
   }
 
   // -------------------------------------------------------------------------------------------------------
-  // Listing
+  // Listing: the conversation catalog
 
+  /**
+   * Pages come from the conversation catalog (connectors/catalog.ts): every conversation of the account with its
+   * participants (contact and assignee), last message, capped unread count, labels, status and mute, synced in
+   * full when missing or older than catalogMaxAgeMs and patched by webhooks (the connector's applyChanges) and by
+   * every write through the gateway. Status, unread, label and participant filters are answered from it exactly,
+   * so a page costs no request while the snapshot is fresh.
+   *
+   * A search also needs every message's content, which the catalog does not hold (only the last message), so it
+   * pushes the text down as `q` (contracts §3: `q` searches message contents but skips the status filter; every
+   * other field is re-applied here) and adds what the catalog matches by name, email, phone, subject or last
+   * message.
+   */
   async listConversations(req: ListConversationsRequest): Promise<ConversationPage> {
     const f = req.filter;
     const wanted = f.status ?? [];
-    const statuses = wanted.map(chatwootStatusOf).filter((s): s is NonNullable<typeof s> => s !== null);
-    // Chatwoot has no archive (contracts §5): a filter of ARCHIVED alone matches nothing.
-    if (wanted.length > 0 && statuses.length === 0) return { items: [], total: 0 };
-    // contracts §3: the list defaults to status=open, so always say what we want; one status is pushed down,
-    // several are read as "all" and filtered here.
-    const status = statuses.length === 1 ? (statuses[0] as string) : 'all';
-    const labels = f.labels && f.labels.length > 0 ? f.labels : undefined;
+    // Chatwoot has no archive (contracts §5): a filter of ARCHIVED alone matches nothing, without a sync.
+    if (wanted.length > 0 && wanted.every((s) => chatwootStatusOf(s) === null)) return { items: [], total: 0 };
 
-    const exact = statuses.length <= 1 && !f.search && !f.unreadOnly && !f.participantNativeId;
-    if (exact) return this.window({ status, labels }, req.offset, req.limit);
-
-    const all = new Map<string, ConversationModel>();
-    for (const { model } of await this.scan({ status, labels })) {
-      const extra = model.lastMessage?.content ? [model.lastMessage.content] : [];
-      if (matchesFilter(model, f, model.participants ?? [], extra)) all.set(model.nativeId, model);
+    const [all, searched] = await Promise.all([this.all(), f.search ? this.search(f.search, f.labels) : null]);
+    const found = new Map<string, ConversationModel>();
+    for (const c of all) {
+      if (matchesFilter(c, f, c.participants ?? [], c.searchText ? [c.searchText] : [])) found.set(c.nativeId, c);
     }
-    if (f.search) {
-      // contracts §3: `q` searches message contents (what the filter cannot see locally) but skips the status
-      // filter, so everything but the text is re-applied here; names and subjects were matched above.
+    if (searched) {
       const rest: ConversationFilterInput = { ...f, search: null };
-      for (const { model } of await this.scan({ status: 'all', labels, q: f.search })) {
-        if (!all.has(model.nativeId) && matchesFilter(model, rest)) all.set(model.nativeId, model);
-      }
+      for (const c of searched) if (!found.has(c.nativeId) && matchesFilter(c, rest)) found.set(c.nativeId, c);
     }
-    return pageFromAll([...all.values()], req.offset, req.limit);
+    const page = pageFromAll([...found.values()], req.offset, req.limit);
+    for (const c of page.items) this.listed.set(c.nativeId, c);
+    return page;
   }
 
-  /** Reads only the fixed 25-row pages that cover [offset, offset+limit); the total is meta.all_count. */
-  private async window(q: Omit<ListQuery, 'page'>, offset: number, limit: number): Promise<ConversationPage> {
-    const firstPage = Math.floor(offset / CHATWOOT_PAGE_SIZE) + 1;
-    const lastPage = Math.floor((offset + Math.max(1, limit) - 1) / CHATWOOT_PAGE_SIZE) + 1;
-    const pages = await Promise.all(
-      Array.from({ length: lastPage - firstPage + 1 }, (_, i) => this.client.listConversations(this.scope, { ...q, page: firstPage + i })),
+  /** Every conversation, from the catalog (a full sync when it is missing or stale). */
+  private all(): Promise<ConversationModel[]> {
+    return this.catalog.all(() => this.syncAll());
+  }
+
+  /**
+   * The catalog's full sync: every conversation (`status=all`, inbox order), 25 a request (contracts §3 has no
+   * page size parameter), so ceil(n / 25) requests plus one to catch up with conversations that moved while
+   * the pages were read.
+   */
+  private async syncAll(): Promise<ConversationModel[]> {
+    const dtos = await this.readAllPages({ status: 'all' }, true);
+    return dtos.map((dto) => this.catalogModel(dto));
+  }
+
+  /** What the catalog keeps of a conversation: the mapped model, with the last message's text for searches. */
+  private catalogModel(dto: CwConversationDto): ConversationModel {
+    const model = this.map(dto);
+    const text = model.lastMessage?.content;
+    return text ? { ...model, searchText: text } : model;
+  }
+
+  /**
+   * Every page of one list query: page 1 (whose `all_count` says how many there are), then the rest
+   * SCAN_CONCURRENCY at a time. The list can shift while it is read, so conversations are kept once by id (the
+   * fresher read wins).
+   *
+   * With `catchUp` (the catalog's sync), the read also makes up for the shifts that lose conversations. In
+   * `last_activity_at_desc` order a conversation only moves up (new activity) and new ones arrive at the top,
+   * so one that moved from a page not yet read to a page already read would be missing: page 1 is read again
+   * (and the next, as long as a page holds nothing older than the newest conversation of the first read), and
+   * pages past the old end are read when the count grew. A conversation deleted during the read can still hide
+   * the one that slid up into an already-read page until the next sync (Chatwoot sends no webhook for a
+   * deletion either).
+   */
+  private async readAllPages(q: Omit<ListQuery, 'page'>, catchUp: boolean): Promise<CwConversationDto[]> {
+    const read = (page: number) => this.client.listConversations(this.scope, { ...q, page });
+    const first = await read(1);
+    const pageCount =
+      first.payload.length < CHATWOOT_PAGE_SIZE ? 1 : Math.max(1, Math.ceil(first.meta.all_count / CHATWOOT_PAGE_SIZE));
+    const rest = await mapLimit(
+      Array.from({ length: pageCount - 1 }, (_, i) => i + 2),
+      SCAN_CONCURRENCY,
+      read,
     );
-    const rows = pages.flatMap((p) => p.payload);
-    for (const dto of rows) this.loaders.conversations.prime(dto.id, dto);
-    const skip = offset - (firstPage - 1) * CHATWOOT_PAGE_SIZE;
-    return {
-      items: rows.slice(skip, skip + Math.max(0, limit)).map((dto) => this.map(dto)),
-      total: pages[0]?.meta.all_count ?? 0,
+    const byId = new Map<number, CwConversationDto>();
+    const keep = (dto: CwConversationDto) => {
+      const seen = byId.get(dto.id);
+      if (!seen || (dto.updated_at ?? 0) >= (seen.updated_at ?? 0)) byId.set(dto.id, dto);
     };
+    for (const page of [first, ...rest]) page.payload.forEach(keep);
+
+    const since = first.payload[0]?.last_activity_at ?? 0;
+    if (catchUp && pageCount > 1 && since > 0) {
+      let total = first.meta.all_count;
+      for (let page = 1; ; page++) {
+        const again = await read(page);
+        if (page === 1) total = again.meta.all_count;
+        again.payload.forEach(keep);
+        const tail = again.payload[again.payload.length - 1];
+        if (again.payload.length < CHATWOOT_PAGE_SIZE || !tail || (tail.last_activity_at ?? 0) < since) break;
+      }
+      const newCount = Math.ceil(total / CHATWOOT_PAGE_SIZE);
+      for (let page = pageCount + 1; page <= newCount; page++) (await read(page)).payload.forEach(keep);
+    }
+    return [...byId.values()];
   }
 
-  /** Every page of one pushed-down query, read once per session. */
-  private scan(q: Omit<ListQuery, 'page'>): Promise<Scanned[]> {
-    const key = JSON.stringify([q.status, q.q ?? null, q.labels ?? null]);
-    let p = this.scans.get(key);
+  /** The conversations whose messages contain `text` (Chatwoot's `q`), every page, once per session. */
+  private search(text: string, labels: string[] | null | undefined): Promise<ConversationModel[]> {
+    const pushed = labels && labels.length > 0 ? labels : undefined;
+    const key = JSON.stringify([text, pushed ?? null]);
+    let p = this.searches.get(key);
     if (!p) {
-      p = (async () => {
-        const first = await this.client.listConversations(this.scope, { ...q, page: 1 });
-        const pageCount = Math.ceil(first.meta.all_count / CHATWOOT_PAGE_SIZE);
-        const rest: Array<typeof first> = [];
-        if (first.payload.length === CHATWOOT_PAGE_SIZE) {
-          const pending = Array.from({ length: Math.max(0, pageCount - 1) }, (_, i) => i + 2);
-          const worker = async () => {
-            for (let page = pending.shift(); page !== undefined; page = pending.shift()) {
-              rest[page - 2] = await this.client.listConversations(this.scope, { ...q, page });
-            }
-          };
-          await Promise.all(Array.from({ length: SCAN_CONCURRENCY }, worker));
-        }
-        const seen = new Set<number>();
-        const out: Scanned[] = [];
-        for (const page of [first, ...rest]) {
-          for (const dto of page?.payload ?? []) {
-            // A conversation that moved between pages while we read is kept once.
-            if (seen.has(dto.id)) continue;
-            seen.add(dto.id);
-            this.loaders.conversations.prime(dto.id, dto);
-            out.push({ dto, model: this.map(dto) });
-          }
-        }
-        return out;
-      })();
-      this.scans.set(key, p);
-      p.catch(() => this.scans.delete(key));
+      p = this.readAllPages({ status: 'all', q: text, labels: pushed }, false).then((dtos) =>
+        dtos.map((dto) => {
+          this.loaders.conversations.prime(dto.id, dto);
+          return this.map(dto);
+        }),
+      );
+      this.searches.set(key, p);
+      p.catch(() => this.searches.delete(key));
     }
     return p;
+  }
+
+  /**
+   * Re-reads one conversation into the catalog (a webhook named it, or this session changed it), or removes it
+   * when Chatwoot no longer has it. Does nothing before the first sync.
+   */
+  async refreshCatalog(nativeId: string): Promise<void> {
+    const displayId = this.displayIdOf(nativeId);
+    if (displayId === null) return;
+    // A sync running meanwhile would overwrite the patch with what it read before.
+    await this.catalog.settled();
+    if ((await this.catalog.age()) === null) return;
+    this.loaders.conversations.clear(displayId);
+    const dto = await this.loaders.conversations.load(displayId);
+    if (dto) await this.catalog.upsert(this.catalogModel(dto));
+    else await this.catalog.remove(nativeId);
+  }
+
+  /**
+   * A write's fresh conversation into the catalog (nothing before the first sync). `contactMuted`: the write
+   * (un)muted it, which (un)blocks its contact and so flips `muted` on every conversation of that contact
+   * (contracts §3 "Mute"); those are patched from the snapshot without a request while it is fresh (a stale one
+   * is re-synced on the next read anyway).
+   */
+  private async patchCatalog(dto: CwConversationDto, contactMuted = false): Promise<void> {
+    await this.catalog.settled();
+    const age = await this.catalog.age();
+    if (age === null) return;
+    const model = this.catalogModel(dto);
+    const upserts = [model];
+    const contact = dto.meta.sender ? `contact:${dto.meta.sender.id}` : null;
+    if (contactMuted && contact && age < this.catalog.maxAgeMs) {
+      for (const c of await this.all()) {
+        if (c.nativeId !== model.nativeId && c.muted !== model.muted && c.participants?.some((p) => p.nativeId === contact)) {
+          upserts.push({ ...c, muted: model.muted });
+        }
+      }
+    }
+    await this.catalog.upsert(...upserts);
   }
 
   // -------------------------------------------------------------------------------------------------------
   // Reads
 
   async loadConversation(nativeId: string): Promise<ConversationModel | null> {
+    const listed = this.listed.get(nativeId);
+    if (listed) return listed;
     const id = this.displayIdOf(nativeId);
     if (id === null) return null;
     const dto = await this.loaders.conversations.load(id);
@@ -340,12 +434,18 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     };
   }
 
-  /** contracts §3 "Unread semantics": no global endpoint, so sum `unread_count` (capped at 10 each) over every conversation. */
+  /**
+   * contracts §3 "Unread semantics": Chatwoot has no account-wide unread endpoint, so this sums `unread_count`
+   * over the catalog (no request while it is fresh; webhooks keep it so). Chatwoot caps each conversation's
+   * count at 10 (`unread_incoming_messages.last(10)`), so the total is the sum of what its UI shows per
+   * conversation, a lower bound of the real number (capabilities.exactUnreadCounts is false);
+   * conversationsWithUnread is exact.
+   */
   override async unreadCount(): Promise<SourceUnreadModel> {
     let total = 0;
     let withUnread = 0;
-    for (const { model } of await this.scan({ status: 'all' })) {
-      const n = model.unreadCount ?? 0;
+    for (const c of await this.all()) {
+      const n = c.unreadCount ?? 0;
       total += n;
       if (n > 0) withUnread++;
     }
@@ -368,6 +468,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     }
     const dto = await this.client.sendMessage(this.scope, displayId, { content: input.content, private: input.private, files: input.files });
     this.invalidate(displayId);
+    await this.refreshCatalog(input.conversationNativeId);
     return mapMessage(this.ctx, dto, { conversationDisplayId: displayId });
   }
 
@@ -397,6 +498,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     });
     this.invalidate();
     this.loaders.conversations.prime(dto.id, dto);
+    await this.patchCatalog(dto);
     return this.map(dto);
   }
 
@@ -420,6 +522,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     this.invalidate(patch.muted != null ? undefined : displayId);
     const dto = await this.loaders.conversations.load(displayId);
     if (!dto) throw this.notFound('Conversation');
+    await this.patchCatalog(dto, patch.muted != null);
     return this.map(dto);
   }
 
@@ -427,6 +530,9 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     const displayId = this.requireDisplayId(nativeId);
     await this.client.deleteConversation(this.scope, displayId);
     this.invalidate(displayId);
+    // Upstream deletes in a background job, so a re-read could still find it: remove it outright.
+    await this.catalog.settled();
+    await this.catalog.remove(nativeId);
   }
 
   /** contracts §3 "Delete msg": a soft delete upstream (the content becomes the "deleted" text). */
@@ -435,6 +541,8 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     if (!p || p.accountId !== this.opts.accountId) throw this.notFound('Message');
     await this.client.deleteMessage(this.scope, p.displayId, p.messageId);
     this.invalidate(p.displayId);
+    // The deleted text replaces the content, which may be the last message's.
+    await this.refreshCatalog(conversationNativeId(this.opts.accountId, p.displayId));
   }
 
   override async markRead(nativeId: string): Promise<ConversationModel> {
@@ -450,6 +558,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     const dto = await this.client.setSeen(this.scope, displayId, read);
     this.invalidate(displayId);
     this.loaders.conversations.prime(displayId, dto);
+    await this.patchCatalog(dto);
     return this.map(dto);
   }
 }

@@ -18,6 +18,20 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(da, db);
 }
 
+/** Contact fields the inbox shows: `blocked` is its conversations' `muted`, the rest is the participant. */
+const SHOWN_CONTACT_FIELDS = new Set(['blocked', 'name', 'email', 'phone_number']);
+
+/**
+ * Whether a contact_updated delivery's `changed_attributes` (`[{<attr>: {previous_value, current_value}}]`,
+ * contracts §3) touch a field the inbox shows. Without the list (or in a shape not understood) it may.
+ */
+function showsOnConversations(changed: unknown): boolean {
+  if (!Array.isArray(changed)) return true;
+  return changed.some(
+    (entry) => typeof entry !== 'object' || entry === null || Object.keys(entry).some((k) => SHOWN_CONTACT_FIELDS.has(k)),
+  );
+}
+
 /**
  * contracts §3 "Webhooks": Chatwoot signs nothing, so the only proof a delivery is ours is the secret token we
  * put in the URL we registered ([inferred] §5 "Webhook verification"). Without a configured token every delivery
@@ -81,8 +95,12 @@ export function parseChatwootWebhook(config: ChatwootWebhookConfig, req: Webhook
       ];
     }
     case 'contact_updated':
-      // A contact's `blocked` is every one of its conversations' `muted` (contracts §3 "Mute"): which
-      // conversations is unknown here, so report a source-wide change.
+      // Chatwoot updates a contact on every message the contact sends (Message#update_contact_activity sets
+      // last_activity_at with `update`, which dispatches contact_updated), so most deliveries change nothing the
+      // inbox shows: those whose `changed_attributes` name none of its fields are ignored.
+      if (!showsOnConversations(body.changed_attributes)) return [];
+      // A contact's `blocked` is every one of its conversations' `muted` (contracts §3 "Mute"), and its name,
+      // email and phone are their participant: which conversations is unknown here, so report a source-wide change.
       return [{ sourceId: source, conversationNativeId: null, eventId: `${body.event}:${body.id ?? '?'}:${digest()}` }];
     default:
       return [];

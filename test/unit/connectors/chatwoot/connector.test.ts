@@ -57,6 +57,26 @@ async function rejection(p: Promise<unknown>): Promise<GatewayError> {
 const vendorRequests = (h: EmulatorHandle, path?: RegExp) =>
   h.requests().filter((r) => r.path.startsWith('/api/') && (!path || path.test(r.path)));
 
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** What the inbox shows of a conversation, to compare the catalog with the vendor. */
+const shown = (c: ConversationModel) => ({
+  nativeId: c.nativeId,
+  status: c.status,
+  unreadCount: c.unreadCount,
+  muted: c.muted,
+  labels: c.labels,
+  lastMessageAt: c.lastMessageAt,
+  lastMessage: c.lastMessage?.content ?? null,
+  participants: c.participants?.map((p) => p.nativeId),
+});
+
 /** The ground truth straight from the emulator: every conversation, mapped, with its message texts. */
 async function truth(h: EmulatorHandle): Promise<Array<{ model: ConversationModel; texts: string[] }>> {
   const out: Array<{ model: ConversationModel; texts: string[] }> = [];
@@ -92,52 +112,89 @@ describe('chatwoot connector', () => {
 
   beforeAll(async () => {
     h = await startChatwootEmulator({ port: 0, scale: 2 });
-    connector = createChatwootConnector(configFor(h));
   });
   afterAll(() => h.close());
   beforeEach(() => {
     h.controls.reset();
+    h.setFaults({});
     h.clearRequests();
+    // A fresh connector, so each test starts with an empty catalog.
+    connector = createChatwootConnector(configFor(h));
   });
 
   describe('listConversations', () => {
-    it('returns the inbox order with total = all_count, reading only the 25-row pages that cover the window', async () => {
+    it('syncs the catalog once (every 25-row page, status=all, inbox order) and serves any window from it', async () => {
       const all = await truth(h);
       const order = expected(all, {});
       const full = await session().listConversations({ offset: 0, limit: 100, filter: {} });
       expect(full.total).toBe(40);
       expect(full.items.map((c) => c.nativeId)).toEqual(order);
       expect([...full.items].sort(compareConversations)).toEqual(full.items);
+      // Both pages, then page 1 again to catch conversations that moved up while the pages were read.
+      expect(vendorRequests(h).map((r) => [r.path, r.query.page, r.query.status, r.query.sort_by])).toEqual([
+        [`${A}/conversations`, '1', 'all', 'last_activity_at_desc'],
+        [`${A}/conversations`, '2', 'all', 'last_activity_at_desc'],
+        [`${A}/conversations`, '1', 'all', 'last_activity_at_desc'],
+      ]);
+      // The catalog holds what the inbox shows: participants, last message, unread, labels, status, mute.
+      const byId = new Map(all.map(({ model }) => [model.nativeId, model]));
+      for (const c of full.items) expect({ ...c, searchText: undefined }).toEqual({ ...byId.get(c.nativeId), searchText: undefined });
 
       h.clearRequests();
       const window = await session().listConversations({ offset: 20, limit: 10, filter: {} });
       expect(window.items.map((c) => c.nativeId)).toEqual(order.slice(20, 30));
       expect(window.total).toBe(40);
-      expect(vendorRequests(h).map((r) => [r.path, r.query.page, r.query.status, r.query.sort_by])).toEqual([
-        [`${A}/conversations`, '1', 'all', 'last_activity_at_desc'],
-        [`${A}/conversations`, '2', 'all', 'last_activity_at_desc'],
-      ]);
-
-      h.clearRequests();
-      const second = await session().listConversations({ offset: 25, limit: 10, filter: {} });
-      expect(second.items.map((c) => c.nativeId)).toEqual(order.slice(25, 35));
-      expect(vendorRequests(h).map((r) => r.query.page)).toEqual(['2']);
+      expect(vendorRequests(h)).toHaveLength(0);
     });
 
-    it('pushes a single status down and filters several in memory', async () => {
+    it('makes no request at all for a second operation while the snapshot is fresh', async () => {
+      await session().unreadCount();
+      h.clearRequests();
+      const s = session();
+      await s.listConversations({ offset: 0, limit: 20, filter: {} });
+      await s.listConversations({ offset: 5, limit: 5, filter: { unreadOnly: true, status: ['OPEN', 'PENDING'] } });
+      await session().listConversations({ offset: 0, limit: 10, filter: { labels: ['billing'] } });
+      await session().unreadCount();
+      expect(vendorRequests(h)).toHaveLength(0);
+    });
+
+    it('re-syncs when the snapshot is older than catalogMaxAgeMs', async () => {
+      const c = createChatwootConnector(configFor(h, { catalogMaxAgeMs: 1 }));
+      await c.openSession({ requestId: 'a' }).listConversations({ offset: 0, limit: 5, filter: {} });
+      h.controls.simulateIncoming({ conversationId: '3', content: 'Seen by the next sync' });
+      await new Promise((r) => setTimeout(r, 5));
+      h.clearRequests();
+      const page = await c.openSession({ requestId: 'b' }).listConversations({ offset: 0, limit: 5, filter: {} });
+      expect(vendorRequests(h).length).toBeGreaterThanOrEqual(2);
+      expect(page.items[0]).toMatchObject({ nativeId: '1:3', lastMessage: expect.objectContaining({ content: 'Seen by the next sync' }) });
+    });
+
+    it('keeps a conversation that moved up to a page already read while the sync was reading', async () => {
+      const order = expected(await truth(h), {});
+      const oldest = order[order.length - 1] as string;
+      h.setFaults({ latencyMs: 40 });
+      const listing = session().listConversations({ offset: 0, limit: 100, filter: {} });
+      // Page 1 has been answered once page 2 is asked for; page 2 is answered 40 ms later.
+      await until(() => vendorRequests(h).some((r) => r.query.page === '2'));
+      h.controls.simulateIncoming({ conversationId: oldest, content: 'Moved while syncing' });
+      const page = await listing;
+      h.setFaults({});
+      expect(page.total).toBe(40);
+      expect(page.items[0]).toMatchObject({ nativeId: oldest, lastMessage: expect.objectContaining({ content: 'Moved while syncing' }) });
+    });
+
+    it('filters by status from the catalog, one or several', async () => {
       const all = await truth(h);
       const open = await session().listConversations({ offset: 0, limit: 100, filter: { status: ['OPEN'] } });
       expect(open.items.map((c) => c.nativeId)).toEqual(expected(all, { status: ['OPEN'] }));
       expect(open.total).toBe(open.items.length);
-      expect(vendorRequests(h).every((r) => r.query.status === 'open')).toBe(true);
-
       h.clearRequests();
       const f = { status: ['PENDING', 'SNOOZED'] as const };
       const both = await session().listConversations({ offset: 1, limit: 3, filter: { status: [...f.status] } });
       const want = expected(all, { status: [...f.status] });
       expect(both.total).toBe(want.length);
       expect(both.items.map((c) => c.nativeId)).toEqual(want.slice(1, 4));
-      expect(vendorRequests(h).every((r) => r.query.status === 'all')).toBe(true);
+      expect(vendorRequests(h)).toHaveLength(0);
     });
 
     it('matches nothing for ARCHIVED, which Chatwoot does not have, without asking it', async () => {
@@ -145,12 +202,12 @@ describe('chatwoot connector', () => {
       expect(vendorRequests(h)).toHaveLength(0);
     });
 
-    it('pushes labels down as labels[] (any match)', async () => {
+    it('filters labels from the catalog (any match)', async () => {
       const all = await truth(h);
       const r = await session().listConversations({ offset: 0, limit: 100, filter: { labels: ['billing', 'vip'] } });
       expect(r.items.map((c) => c.nativeId)).toEqual(expected(all, { labels: ['billing', 'vip'] }));
+      expect(r.items.length).toBeGreaterThan(0);
       expect(r.total).toBe(r.items.length);
-      expect(vendorRequests(h)[0]?.query['labels[]']).toEqual(['billing', 'vip']);
     });
 
     it('searches message contents through q and names locally, re-applying the status q ignores', async () => {
@@ -161,13 +218,17 @@ describe('chatwoot connector', () => {
       expect(r.items.length).toBeGreaterThan(0);
       expect(vendorRequests(h).some((x) => x.query.q === 'charged twice')).toBe(true);
 
+      // While the catalog is fresh, a search costs only the pages of its `q` results.
+      h.clearRequests();
       const name = all[3]?.model.participants?.[0]?.name?.split(' ')[1] as string;
       const byName = await session().listConversations({ offset: 0, limit: 100, filter: { search: name.toLowerCase() } });
       expect(byName.items.map((c) => c.nativeId)).toEqual(expected(all, { search: name.toLowerCase() }));
       expect(byName.items.map((c) => c.nativeId)).toContain(all[3]?.model.nativeId);
+      expect(vendorRequests(h).length).toBeGreaterThan(0);
+      expect(vendorRequests(h).every((x) => x.query.q === name.toLowerCase() && x.query.status === 'all')).toBe(true);
     });
 
-    it('applies unreadOnly and participant filters in memory with exact totals', async () => {
+    it('applies unreadOnly and participant filters from the catalog with exact totals', async () => {
       const all = await truth(h);
       const unread = await session().listConversations({ offset: 0, limit: 100, filter: { unreadOnly: true } });
       expect(unread.items.map((c) => c.nativeId)).toEqual(expected(all, { unreadOnly: true }));
@@ -182,13 +243,13 @@ describe('chatwoot connector', () => {
       expect(theirs.total).toBeGreaterThan(0);
     });
 
-    it('reads the full list once per session for several in-memory filtered windows', async () => {
-      const s = session();
-      await s.listConversations({ offset: 0, limit: 5, filter: { unreadOnly: true } });
-      const first = vendorRequests(h).length;
-      await s.listConversations({ offset: 5, limit: 5, filter: { unreadOnly: true } });
-      expect(vendorRequests(h)).toHaveLength(first);
-      expect(first).toBe(2);
+    it('shares one sync between concurrent operations', async () => {
+      await Promise.all([
+        session().listConversations({ offset: 0, limit: 5, filter: {} }),
+        session().listConversations({ offset: 5, limit: 5, filter: { unreadOnly: true } }),
+        session().unreadCount(),
+      ]);
+      expect(vendorRequests(h)).toHaveLength(3);
     });
   });
 
@@ -231,10 +292,16 @@ describe('chatwoot connector', () => {
       expect(vendorRequests(h, /\/agents$/)).toHaveLength(1);
     });
 
-    it('counts unread as the sum of the capped per-conversation counts, as the vendor shows them', async () => {
+    it('counts unread as the sum of the catalog’s capped per-conversation counts, as the vendor shows them', async () => {
+      // Twelve unread messages in one conversation: Chatwoot reports (and the sum counts) 10.
+      for (let i = 0; i < 12; i++) h.controls.simulateIncoming({ conversationId: '2', content: `ping ${i}` });
       const u = await session().unreadCount();
       expect(u).toEqual({ sourceId: 'chatwoot', ...h.controls.unreadState() });
       expect(u?.total).toBeGreaterThan(0);
+      const listed = await session().listConversations({ offset: 0, limit: 100, filter: {} });
+      expect(listed.items.find((c) => c.nativeId === '1:2')?.unreadCount).toBe(10);
+      expect(u?.total).toBe(listed.items.reduce((n, c) => n + (c.unreadCount ?? 0), 0));
+      expect(u?.conversationsWithUnread).toBe(listed.items.filter((c) => (c.unreadCount ?? 0) > 0).length);
     });
   });
 
@@ -420,6 +487,112 @@ describe('chatwoot connector', () => {
     });
   });
 
+  describe('catalog freshness', () => {
+    const send = (s: ConnectorSession, conversationNativeId: string, content: string) =>
+      s.sendMessage({ conversationNativeId, content, private: false, attachmentIds: [], files: [] });
+    const inbox = async () => (await session().listConversations({ offset: 0, limit: 100, filter: {} })).items;
+
+    it('patches the catalog on every write, so the next operation sees it without a list request', async () => {
+      const before = await inbox();
+      const [first, second, third, fourth] = before.filter((c) => !c.muted && (c.unreadCount ?? 0) > 0);
+      h.clearRequests();
+
+      await session().markRead(first!.nativeId);
+      const sent = await send(session(), second!.nativeId, 'Patched in');
+      await session().updateConversation(third!.nativeId, { labels: ['patched'], status: 'PENDING' });
+      await session().deleteConversation(fourth!.nativeId);
+      await session().markUnread(first!.nativeId);
+      await session().markRead(first!.nativeId);
+      const created = await session().createConversation({ participantNativeIds: ['contact:2'], content: 'Brand new' });
+      await session().deleteMessage(sent.nativeId);
+      // Writes re-read the conversation they changed when their answer does not carry it; none lists.
+      expect(vendorRequests(h, /\/conversations$/).map((r) => r.method)).toEqual(['POST']);
+
+      h.clearRequests();
+      const after = await inbox();
+      const u = await session().unreadCount();
+      expect(vendorRequests(h)).toHaveLength(0);
+      expect(after.find((c) => c.nativeId === first!.nativeId)?.unreadCount).toBe(0);
+      expect(after.find((c) => c.nativeId === second!.nativeId)?.lastMessage?.content).toBe('This message was deleted');
+      expect(after.find((c) => c.nativeId === third!.nativeId)).toMatchObject({ labels: ['patched'], status: 'PENDING' });
+      expect(after.some((c) => c.nativeId === fourth!.nativeId)).toBe(false);
+      expect(after.find((c) => c.nativeId === created.nativeId)?.lastMessage?.content).toBe('Brand new');
+      // The patched catalog is what a full read of the vendor says.
+      const all = await truth(h);
+      expect(after.map(shown)).toEqual(all.map(({ model }) => model).sort(compareConversations).map(shown));
+      expect(u).toEqual({ sourceId: 'chatwoot', ...h.controls.unreadState() });
+    });
+
+    it('mutes every conversation of the blocked contact in the catalog at once', async () => {
+      const before = await inbox();
+      const contactOf = (c: ConversationModel) => c.participants?.find((p) => p.kind === 'CONTACT')?.nativeId;
+      const target = before.find((c) => !c.muted && before.filter((x) => contactOf(x) === contactOf(c)).length > 1) as ConversationModel;
+      await session().updateConversation(target.nativeId, { muted: true });
+      h.clearRequests();
+      const after = await inbox();
+      expect(vendorRequests(h)).toHaveLength(0);
+      const theirs = after.filter((c) => contactOf(c) === contactOf(target));
+      expect(theirs.length).toBeGreaterThan(1);
+      expect(theirs.every((c) => c.muted)).toBe(true);
+      expect(after.map(shown)).toEqual((await truth(h)).map(({ model }) => model).sort(compareConversations).map(shown));
+    });
+
+    it('spends nothing on the catalog before its first sync', async () => {
+      await session().markRead('1:4');
+      await send(session(), '1:4', 'No catalog yet');
+      await connector.applyChanges?.([{ sourceId: 'chatwoot', conversationNativeId: '1:5' }, { sourceId: 'chatwoot', conversationNativeId: null }]);
+      expect(vendorRequests(h).map((r) => `${r.method} ${r.path}`)).toEqual([
+        `POST ${A}/conversations/4/update_last_seen`,
+        `POST ${A}/conversations/4/messages`,
+      ]);
+    });
+
+    it('applyChanges re-reads each named conversation once, and drops one that is gone', async () => {
+      await inbox();
+      h.controls.simulateIncoming({ conversationId: '7', content: 'From the widget' });
+      h.controls.simulateRead({ conversationId: '8' });
+      const del = await fetch(`${h.url}${A}/conversations/9`, { method: 'DELETE', headers: { api_access_token: CHATWOOT_SANDBOX_TOKEN } });
+      expect(del.status).toBe(200);
+      h.clearRequests();
+      const change = (id: string) => ({ sourceId: 'chatwoot', conversationNativeId: id });
+      await connector.applyChanges?.([change('1:7'), change('1:8'), change('1:7'), change('1:9')]);
+      expect(vendorRequests(h).map((r) => r.path).sort()).toEqual([`${A}/conversations/7`, `${A}/conversations/8`, `${A}/conversations/9`]);
+      h.clearRequests();
+      const after = await inbox();
+      expect(vendorRequests(h)).toHaveLength(0);
+      expect(after[0]).toMatchObject({ nativeId: '1:7', lastMessage: expect.objectContaining({ content: 'From the widget' }) });
+      expect(after.find((c) => c.nativeId === '1:8')?.unreadCount).toBe(0);
+      expect(after.some((c) => c.nativeId === '1:9')).toBe(false);
+      expect(after.map(shown)).toEqual((await truth(h)).map(({ model }) => model).sort(compareConversations).map(shown));
+    });
+
+    it('invalidates the catalog on a change without a conversation (contact_updated), so the next read re-syncs', async () => {
+      await inbox();
+      h.clearRequests();
+      await connector.applyChanges?.([{ sourceId: 'chatwoot', conversationNativeId: null }]);
+      expect(vendorRequests(h)).toHaveLength(0);
+      await session().unreadCount();
+      expect(vendorRequests(h, /\/conversations$/).length).toBeGreaterThan(0);
+    });
+
+    it('applies a change that arrives during a sync once the sync has stored its snapshot', async () => {
+      const all = await truth(h);
+      const order = expected(all, {});
+      // Unread and on page 2, so that the catch-up read of page 1 does not see it again.
+      const target = order.slice(25).find((id) => (all.find(({ model }) => model.nativeId === id)?.model.unreadCount ?? 0) > 0) as string;
+      h.setFaults({ latencyMs: 40 });
+      const listing = session().listConversations({ offset: 0, limit: 100, filter: {} });
+      // The second request for page 1 is the catch-up: page 2 has been read by then.
+      await until(() => vendorRequests(h).filter((r) => r.query.page === '1').length === 2);
+      h.controls.simulateRead({ conversationId: target });
+      const applied = connector.applyChanges?.([{ sourceId: 'chatwoot', conversationNativeId: target }]);
+      await Promise.all([listing, applied]);
+      h.setFaults({});
+      expect((await inbox()).find((c) => c.nativeId === target)?.unreadCount).toBe(0);
+      expect(await session().unreadCount()).toEqual({ sourceId: 'chatwoot', ...h.controls.unreadState() });
+    });
+  });
+
   describe('errors', () => {
     it('maps a bad token to SOURCE_AUTH_FAILED and a Pundit 401 to FORBIDDEN', async () => {
       const bad = createChatwootConnector(configFor(h, { credentials: { apiAccessToken: 'wrong' } }));
@@ -489,6 +662,61 @@ describe('chatwoot connector', () => {
       expect(changes.every((ch) => ch.sourceId === 'chatwoot' && typeof ch.eventId === 'string')).toBe(true);
       const forged = { headers: {}, rawBody: deliveries[0]?.raw ?? Buffer.from('{}'), query: { token: 'guess' } };
       expect(() => c.parseWebhook?.(forged)).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
+    });
+
+    /** Every delivery so far, through the connector's parser. */
+    const parsed = (c: Connector) =>
+      deliveries.flatMap((d) => c.parseWebhook?.({ headers: {}, rawBody: d.raw, query: Object.fromEntries(new URL(d.url, 'http://x').searchParams) }) ?? []);
+    const hookedRequests = () => hooked.requests().filter((r) => r.path.startsWith('/api/'));
+
+    it('keeps the catalog fresh from webhooks: parseWebhook → applyChanges updates the listed conversation and the unread sum', async () => {
+      hooked.controls.reset();
+      const c = createChatwootConnector(configFor(hooked));
+      const open = (id: string) => c.openSession({ requestId: id });
+      const before = await open('a').listConversations({ offset: 0, limit: 100, filter: {} });
+      const unreadBefore = await open('b').unreadCount();
+      const target = before.items.filter((x) => !x.muted && (x.unreadCount ?? 0) < 10).at(-1) as ConversationModel;
+      deliveries = [];
+      hooked.clearRequests();
+
+      hooked.controls.simulateIncoming({ conversationId: target.nativeId, content: 'Anyone there?' });
+      await until(() => parsed(c).some((ch) => ch.conversationNativeId === target.nativeId));
+      await c.applyChanges?.(parsed(c));
+      // One re-read of the named conversation, then every read is served from the catalog.
+      expect(hookedRequests().map((r) => `${r.method} ${r.path}`)).toEqual([`GET ${A}/conversations/${target.nativeId.split(':')[1]}`]);
+      const after = await open('c').listConversations({ offset: 0, limit: 100, filter: {} });
+      const unread = await open('d').unreadCount();
+      expect(hookedRequests()).toHaveLength(1);
+      expect(after.items[0]).toMatchObject({
+        nativeId: target.nativeId,
+        unreadCount: (target.unreadCount ?? 0) + 1,
+        lastMessage: expect.objectContaining({ content: 'Anyone there?', direction: 'INCOMING' }),
+      });
+      expect(unread).toEqual({ sourceId: 'chatwoot', ...hooked.controls.unreadState() });
+      expect(unread?.total).toBe((unreadBefore?.total ?? 0) + 1);
+    });
+
+    it('re-syncs after a contact_updated delivery (a mute blocks the contact of several conversations)', async () => {
+      hooked.controls.reset();
+      const c = createChatwootConnector(configFor(hooked));
+      const before = await c.openSession({ requestId: 'a' }).listConversations({ offset: 0, limit: 100, filter: {} });
+      const contactOf = (x: ConversationModel) => x.participants?.find((p) => p.kind === 'CONTACT')?.nativeId;
+      const target = before.items.find((x) => !x.muted && before.items.filter((y) => contactOf(y) === contactOf(x)).length > 1) as ConversationModel;
+      deliveries = [];
+      // Muted in Chatwoot's own UI, not through the gateway.
+      const res = await fetch(`${hooked.url}${A}/conversations/${target.nativeId.split(':')[1]}/mute`, {
+        method: 'POST',
+        headers: { api_access_token: CHATWOOT_SANDBOX_TOKEN },
+      });
+      expect(res.status).toBe(200);
+      await until(() => parsed(c).some((ch) => ch.conversationNativeId === null));
+      await c.applyChanges?.(parsed(c));
+      hooked.clearRequests();
+      const after = await c.openSession({ requestId: 'b' }).listConversations({ offset: 0, limit: 100, filter: {} });
+      expect(hookedRequests().some((r) => r.path === `${A}/conversations`)).toBe(true);
+      const theirs = after.items.filter((x) => contactOf(x) === contactOf(target));
+      expect(theirs.length).toBeGreaterThan(1);
+      expect(theirs.every((x) => x.muted)).toBe(true);
     });
   });
 });

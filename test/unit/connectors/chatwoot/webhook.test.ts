@@ -87,6 +87,17 @@ describe('chatwoot parseWebhook', () => {
     expect(changes).toEqual([{ sourceId: 'cw', conversationNativeId: null, eventId: expect.stringMatching(/^contact_updated:4:/) }]);
   });
 
+  it('reports contact_updated only when its changed_attributes touch what the inbox shows', () => {
+    const changed = (...attrs: string[]) => attrs.map((a) => ({ [a]: { previous_value: 'x', current_value: 'y' } }));
+    const upd = (changed_attributes: unknown) => parseChatwootWebhook(config, req({ event: 'contact_updated', id: 4, changed_attributes }));
+    // Chatwoot updates the contact's last_activity_at on every message it sends: nothing to do.
+    expect(upd(changed('last_activity_at', 'updated_at'))).toEqual([]);
+    expect(upd(changed('custom_attributes'))).toEqual([]);
+    for (const attr of ['blocked', 'name', 'email', 'phone_number']) {
+      expect(upd(changed('updated_at', attr))).toEqual([expect.objectContaining({ conversationNativeId: null })]);
+    }
+  });
+
   it('ignores events about nothing the inbox shows, and messages of another account', () => {
     expect(parseChatwootWebhook(config, req({ event: 'inbox_created', id: 9 }))).toEqual([]);
     expect(parseChatwootWebhook(config, req({ event: 'conversation_typing_on', id: 17 }))).toEqual([]);
