@@ -21,8 +21,8 @@ const common = {
   /** Extra attempts for idempotent reads. */
   retries: z.number().int().min(0).max(5).default(2),
   /**
-   * Sources listed from a catalog (Monica, Protocol): re-sync the snapshot when it is older than this.
-   * Default per kind: Monica 30 s (polled), Protocol 10 min (webhooks keep it fresh).
+   * Sources listed from a catalog (Monica, Protocol, Chatwoot): re-sync the snapshot when it is older than this.
+   * Default per kind: Monica 30 s (polled), Protocol and Chatwoot 10 min (webhooks keep it fresh).
    */
   catalogMaxAgeMs: ms.optional(),
   /**
@@ -154,6 +154,12 @@ export const configSchema = z
          * operations are accepted.
          */
         persistedQueries: z.object({ safelist: z.string().min(1).optional() }).strict().optional(),
+        /**
+         * Time to live of a source's poll lease (several instances sharing Redis: exactly one polls each POLLING
+         * source; a dead holder's lease is taken over after about this long). Default per source:
+         * max(3 × pollIntervalMs, 5000).
+         */
+        liveLeaseMs: z.number().int().min(100).optional(),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 4000, maxBodyBytes: 1_000_000 }),

@@ -1,11 +1,14 @@
 import {
   BrokenCircuitError,
+  BulkheadRejectedError,
   CircuitState,
   ConsecutiveBreaker,
   ExponentialBackoff,
+  bulkhead,
   circuitBreaker,
   handleWhen,
   retry,
+  type BulkheadPolicy,
   type CircuitBreakerPolicy,
   type IPolicy,
 } from 'cockatiel';
@@ -27,6 +30,16 @@ export interface HttpClientOptions {
   circuitThreshold?: number;
   /** How long the circuit stays open before a half-open probe. @default 10000 */
   circuitHalfOpenAfterMs?: number;
+  /**
+   * Requests sent at most in any 60 s (a sliding minute, so a vendor's fixed or sliding window is never
+   * exceeded). A request waits for a free slot up to `timeoutMs`, then fails with SOURCE_RATE_LIMITED.
+   * null or absent: no cap.
+   */
+  rateLimitPerMinute?: number | null;
+  /** Requests in flight at once; more wait in a queue (up to `timeoutMs`, then SOURCE_RATE_LIMITED). @default 8 */
+  maxConcurrency?: number;
+  /** How long a request may wait for a concurrency or rate slot. @default timeoutMs */
+  queueTimeoutMs?: number;
   /**
    * Vendor-specific error mapping for non-2xx answers, tried before the generic one. Return undefined to fall
    * back to the generic mapping (401 → SOURCE_AUTH_FAILED, 404 → NOT_FOUND, 429 → SOURCE_RATE_LIMITED,
@@ -67,6 +80,101 @@ export interface HttpResponse {
 
 const TRANSIENT = new Set<string>([ErrorCode.SOURCE_UNAVAILABLE, ErrorCode.SOURCE_TIMEOUT]);
 
+/** The resilience settings the composition root decides per source (config `rateLimitPerMinute`, ...). */
+export type SourcePolicy = Pick<
+  HttpClientOptions,
+  'rateLimitPerMinute' | 'maxConcurrency' | 'circuitThreshold' | 'circuitHalfOpenAfterMs'
+>;
+
+let ambient: { sourceId: string; policy: SourcePolicy } | null = null;
+
+/**
+ * Builds a connector with `policy` applied to every HttpClient of `sourceId` it creates (synchronously, inside
+ * `build`). Vendor factories pass only what they know (timeouts, retries, headers); the gateway's per-source
+ * limits reach their clients this way, and options a factory passes itself still win.
+ */
+export function withSourcePolicy<T>(sourceId: string, policy: SourcePolicy, build: () => T): T {
+  const outer = ambient;
+  ambient = { sourceId, policy };
+  try {
+    return build();
+  } finally {
+    ambient = outer;
+  }
+}
+
+/** Resolves after `ms`, or rejects with `onAbort()` when the signal aborts first. */
+function sleep(ms: number, signal: AbortSignal, onAbort: () => Error): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(onAbort());
+    const done = () => {
+      clearTimeout(t);
+      reject(onAbort());
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * A rate cap of `limit` requests in any window of `windowMs`: a token bucket whose tokens come back one window
+ * after they were spent. Unlike a refilling bucket (which lets a full bucket plus a window's refill through in
+ * one window), this never exceeds a vendor's per-minute limit, whatever its windowing. Reservations are FIFO.
+ */
+export class SlidingWindowLimiter {
+  /** Send times (past, or reserved in the future), ascending. */
+  private readonly times: number[] = [];
+
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+  ) {}
+
+  /** Milliseconds until a request could go out (0 = now). */
+  delay(now = Date.now()): number {
+    this.prune(now);
+    if (this.times.length < this.limit) return 0;
+    return Math.max(0, (this.times[this.times.length - this.limit] as number) + this.windowMs - now);
+  }
+
+  /**
+   * Takes a slot, waiting for it up to `maxWaitMs`. Returns false (taking nothing) when the wait would be longer;
+   * rejects with `onAbort()` when the signal aborts while waiting (the slot is given back).
+   */
+  async take(maxWaitMs: number, signal: AbortSignal, onAbort: () => Error): Promise<boolean> {
+    const now = Date.now();
+    const wait = this.delay(now);
+    if (wait > maxWaitMs) return false;
+    const at = now + wait;
+    this.times.push(at);
+    if (wait === 0) return true;
+    try {
+      await sleep(wait, signal, onAbort);
+      return true;
+    } catch (e) {
+      const i = this.times.lastIndexOf(at);
+      if (i >= 0) this.times.splice(i, 1);
+      throw e;
+    }
+  }
+
+  private prune(now: number) {
+    let n = 0;
+    while (n < this.times.length && (this.times[n] as number) <= now - this.windowMs) n++;
+    if (n > 0) this.times.splice(0, n);
+  }
+}
+
+/** Vendors count requests on arrival; a little slack keeps a request sent at the window's edge inside it. */
+const RATE_WINDOW_MS = 60_000 + 500;
+/** Longest Retry-After the gateway honours by refusing calls (a vendor's typo must not block a source for days). */
+const MAX_RETRY_AFTER_S = 600;
+/** Requests that may wait for a concurrency slot at once; beyond, SOURCE_RATE_LIMITED at once. */
+const MAX_QUEUED = 1000;
+
 /**
  * The one way connectors talk HTTP: timeout per attempt, jittered retries for idempotent requests only,
  * a circuit breaker per source, vendor errors turned into coded GatewayErrors naming the source, and every
@@ -76,24 +184,44 @@ export class HttpClient {
   readonly sourceId: string;
   private readonly base: string;
   private readonly timeoutMs: number;
+  private readonly queueTimeoutMs: number;
   private readonly breaker: CircuitBreakerPolicy;
   private readonly readPolicy: IPolicy;
+  private readonly bulkhead: BulkheadPolicy;
+  private readonly limiter: SlidingWindowLimiter | null;
+  private readonly opts: HttpClientOptions;
+  /** Calls given up because the operation ended (deadline, client gone): not the source's fault. */
+  private readonly cancelled = new WeakSet<GatewayError>();
   private lastSuccessAt: Date | null = null;
   private lastFailureAt: Date | null = null;
   private lastErrorCode: string | null = null;
   private recentFailures = 0;
+  /** The source said "wait" (429 Retry-After): no call goes out before this time. */
+  private blockedUntil = 0;
+  /** The gateway's own rate cap refused calls until about this time (for health). */
+  private throttledUntil = 0;
 
-  constructor(private readonly opts: HttpClientOptions) {
+  constructor(options: HttpClientOptions) {
+    const policy = ambient?.sourceId === options.sourceId ? ambient.policy : {};
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as HttpClientOptions;
+    const opts: HttpClientOptions = { ...policy, ...given };
+    this.opts = opts;
     this.sourceId = opts.sourceId;
     this.base = opts.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.queueTimeoutMs = opts.queueTimeoutMs ?? this.timeoutMs;
     this.breaker = circuitBreaker(
-      handleWhen((e) => e instanceof GatewayError && e.isSourceFailure && e.code !== ErrorCode.SOURCE_RATE_LIMITED),
+      handleWhen(
+        (e) =>
+          e instanceof GatewayError && e.isSourceFailure && e.code !== ErrorCode.SOURCE_RATE_LIMITED && !this.cancelled.has(e),
+      ),
       {
         halfOpenAfter: opts.circuitHalfOpenAfterMs ?? 10_000,
         breaker: new ConsecutiveBreaker(opts.circuitThreshold ?? 5),
       },
     );
+    this.bulkhead = bulkhead(opts.maxConcurrency ?? 8, MAX_QUEUED);
+    this.limiter = opts.rateLimitPerMinute ? new SlidingWindowLimiter(opts.rateLimitPerMinute, RATE_WINDOW_MS) : null;
     const retries = opts.retries ?? 2;
     this.readPolicy =
       retries > 0
@@ -112,10 +240,11 @@ export class HttpClient {
         : this.breaker.state === CircuitState.HalfOpen
           ? 'HALF_OPEN'
           : 'CLOSED';
+    const now = Date.now();
     let status: SourceHealthModel['status'] = 'UNKNOWN';
     if (circuit === 'OPEN') status = 'DOWN';
-    else if (this.recentFailures >= 3) status = 'DOWN';
-    else if (this.recentFailures > 0) status = 'DEGRADED';
+    else if (this.recentFailures >= 3 && this.blockedUntil <= now) status = 'DOWN';
+    else if (this.recentFailures > 0 || this.blockedUntil > now || this.throttledUntil > now) status = 'DEGRADED';
     else if (this.lastSuccessAt) status = 'UP';
     return {
       status,
@@ -126,11 +255,20 @@ export class HttpClient {
     };
   }
 
+  /**
+   * One logical request. In order: refused at once while the source's Retry-After runs; retried with jittered
+   * exponential backoff when idempotent and transient; through the circuit breaker (CIRCUIT_OPEN without a call
+   * while open, one probe when half-open); admitted by the concurrency cap and the rate cap (waiting up to
+   * `timeoutMs`); then one HTTP attempt with its own timeout, aborted with the operation's signal.
+   */
   async request(scope: RequestScope, req: HttpRequest): Promise<HttpResponse> {
     const idempotent = req.idempotent ?? req.method === 'GET';
-    const attempt = () => this.breaker.execute(() => this.once(scope, req));
+    const attempt = () => {
+      this.refuseWhileBlocked();
+      return this.breaker.execute(() => this.admitted(scope, () => this.once(scope, req)));
+    };
     try {
-      return await (idempotent ? this.readPolicy.execute(attempt) : attempt());
+      return await (idempotent ? this.readPolicy.execute(attempt, scope.signal) : attempt());
     } catch (e) {
       if (e instanceof BrokenCircuitError) {
         throw new GatewayError(
@@ -141,6 +279,102 @@ export class HttpClient {
       }
       throw e;
     }
+  }
+
+  /** While a Retry-After the source sent is running, fail fast: calling again would only prolong it. */
+  private refuseWhileBlocked() {
+    const wait = this.blockedUntil - Date.now();
+    if (wait > 0) {
+      throw new GatewayError(
+        ErrorCode.SOURCE_RATE_LIMITED,
+        `Source "${this.sourceId}" asked the gateway to wait (Retry-After); no call was made.`,
+        { source: this.sourceId, retryAfter: Math.ceil(wait / 1000) },
+      );
+    }
+  }
+
+  /** The error for a call given up because the operation ended; it does not count against the source. */
+  private cancelledError(scope: RequestScope): GatewayError {
+    const reason: unknown = scope.signal?.reason;
+    const deadline = reason instanceof GatewayError && reason.code === ErrorCode.LIMIT_EXCEEDED;
+    const err = new GatewayError(
+      ErrorCode.SOURCE_TIMEOUT,
+      deadline
+        ? `The operation's deadline passed while waiting for source "${this.sourceId}".`
+        : `The operation was cancelled while waiting for source "${this.sourceId}".`,
+      { source: this.sourceId },
+    );
+    this.cancelled.add(err);
+    return err;
+  }
+
+  private rateLimited(message: string, retryAfterMs?: number): GatewayError {
+    if (retryAfterMs !== undefined) this.throttledUntil = Math.max(this.throttledUntil, Date.now() + retryAfterMs);
+    return new GatewayError(ErrorCode.SOURCE_RATE_LIMITED, message, {
+      source: this.sourceId,
+      retryAfter: retryAfterMs === undefined ? undefined : Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    });
+  }
+
+  /**
+   * Runs `call` once a concurrency slot (cockatiel's bulkhead) and a rate slot are free. The wait for both is
+   * bounded by `queueTimeoutMs` (default `timeoutMs`) and by the operation's signal; past it the call never starts.
+   */
+  private admitted<T>(scope: RequestScope, call: () => Promise<T>): Promise<T> {
+    if (scope.signal?.aborted) return Promise.reject(this.cancelledError(scope));
+    const started = Date.now();
+    const waiting = new AbortController();
+    let running = false;
+    return new Promise<T>((resolve, reject) => {
+      const giveUp = (err: GatewayError) => {
+        if (running || waiting.signal.aborted) return;
+        waiting.abort();
+        reject(err);
+      };
+      const timer = setTimeout(
+        () =>
+          giveUp(
+            this.rateLimited(
+              `Source "${this.sourceId}" is at its concurrency limit (${this.opts.maxConcurrency ?? 8} requests in flight); waited ${this.queueTimeoutMs} ms.`,
+              this.queueTimeoutMs,
+            ),
+          ),
+        this.queueTimeoutMs,
+      );
+      const onCancel = () => giveUp(this.cancelledError(scope));
+      scope.signal?.addEventListener('abort', onCancel, { once: true });
+      const cleanup = () => {
+        clearTimeout(timer);
+        scope.signal?.removeEventListener('abort', onCancel);
+      };
+      this.bulkhead
+        .execute(async () => {
+          if (waiting.signal.aborted) throw this.cancelledError(scope);
+          if (this.limiter) {
+            const budget = this.queueTimeoutMs - (Date.now() - started);
+            const ok = await this.limiter.take(budget, waiting.signal, () => this.cancelledError(scope));
+            if (!ok) {
+              const wait = this.limiter.delay();
+              throw this.rateLimited(
+                `Source "${this.sourceId}" allows ${this.limiter.limit} requests a minute and the gateway has used them; no call was made.`,
+                wait,
+              );
+            }
+          }
+          if (waiting.signal.aborted) throw this.cancelledError(scope);
+          running = true;
+          cleanup();
+          return call();
+        }, waiting.signal)
+        .then(resolve, (e: unknown) => {
+          cleanup();
+          if (e instanceof BulkheadRejectedError) {
+            reject(this.rateLimited(`Source "${this.sourceId}" has ${MAX_QUEUED} requests waiting in the gateway; no call was made.`, 1000));
+          } else {
+            reject(e);
+          }
+        });
+    });
   }
 
   /** Convenience: GET and return the parsed body. */
@@ -192,18 +426,18 @@ export class HttpClient {
       res = await fetch(this.url(req.path, req.query), { method: req.method, headers, body, signal });
       text = await res.text();
     } catch (e) {
-      const timedOut = timeout.aborted;
-      const err = timedOut
+      if (!timeout.aborted && scope.signal?.aborted) {
+        const err = this.cancelledError(scope);
+        record(null, err.code);
+        throw err;
+      }
+      const err = timeout.aborted
         ? new GatewayError(ErrorCode.SOURCE_TIMEOUT, `Source "${this.sourceId}" did not answer within ${this.timeoutMs} ms.`, {
             source: this.sourceId,
           })
-        : scope.signal?.aborted
-          ? new GatewayError(ErrorCode.SOURCE_TIMEOUT, `The operation's deadline passed while waiting for source "${this.sourceId}".`, {
-              source: this.sourceId,
-            })
-          : new GatewayError(ErrorCode.SOURCE_UNAVAILABLE, `Source "${this.sourceId}" could not be reached.`, {
-              source: this.sourceId,
-            }, e);
+        : new GatewayError(ErrorCode.SOURCE_UNAVAILABLE, `Source "${this.sourceId}" could not be reached.`, {
+            source: this.sourceId,
+          }, e);
       record(null, err.code);
       this.fail(err.code);
       throw err;
@@ -250,6 +484,12 @@ export class HttpClient {
       this.opts.mapError?.({ status: res.status, body: parsed, headers: res.headers, method: req.method, path: req.path }) ??
       this.genericError(res.status, res.headers, req);
     record(res.status, err.code);
+    if (err.code === ErrorCode.SOURCE_RATE_LIMITED) {
+      const retryAfter = err.extensions.retryAfter;
+      if (typeof retryAfter === 'number' && retryAfter > 0) {
+        this.blockedUntil = Math.max(this.blockedUntil, Date.now() + Math.min(retryAfter, MAX_RETRY_AFTER_S) * 1000);
+      }
+    }
     if (err.isSourceFailure) this.fail(err.code);
     else this.succeed();
     throw err;

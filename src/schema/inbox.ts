@@ -261,12 +261,13 @@ export async function resolveInbox(ctx: GatewayContext, args: InboxArgs): Promis
     [...runs.values()].some((r) => (backward ? r.start > 0 : r.start + r.items.length < r.total));
   const failed = sources.some((s) => !runs.has(s));
   return {
-    edges: taken.map((t) =>
-      ({
-        cursor: encodeInboxCursor({ k: [t.node.lastMessageAt?.getTime() ?? null, t.node.nativeId], s: t.node.sourceId, p: t.p }),
-        node: t.node,
-      }),
-    ),
+    // Cursors are encoded only when asked for (an inbox view rarely selects every edge's cursor).
+    edges: taken.map((t) => ({
+      get cursor() {
+        return encodeInboxCursor({ k: [t.node.lastMessageAt?.getTime() ?? null, t.node.nativeId], s: t.node.sourceId, p: t.p });
+      },
+      node: t.node,
+    })),
     hasNextPage: backward ? Boolean(key) && hasOnKeySide() : hasBeyond,
     hasPreviousPage: backward ? hasBeyond : Boolean(key) && hasOnKeySide(),
     totalCount: failed ? null : [...runs.values()].reduce((a, r) => a + r.total, 0),

@@ -1,5 +1,5 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ErrorCode, GatewayError } from '../errors';
 import type { Logger } from './logger';
 
@@ -25,10 +25,22 @@ export function maskError(
   error: unknown,
   opts: { production: boolean; logger: Logger },
 ): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
+  const unwrapped = unwrapResolverError(error);
+  // A GatewayError raised by a validation rule or a plugin reaches here wrapped by Apollo (GRAPHQL_VALIDATION_FAILED).
+  const original =
+    unwrapped instanceof GraphQLError && !(unwrapped instanceof GatewayError) && unwrapped.originalError instanceof GatewayError
+      ? unwrapped.originalError
+      : unwrapped;
   if (original instanceof GatewayError) {
     const { stacktrace: _s, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions: { ...extensions, code: original.code } };
+  }
+  // Apollo refuses some malformed requests (an unsupported persisted-query version, a hash that does not match
+  // its query) with a 4xx status but no code; they are the client's fault, not unexpected.
+  const own = unwrapped instanceof GraphQLError ? unwrapped.extensions : undefined;
+  const status = (own?.http as { status?: unknown } | undefined)?.status;
+  if (own && own.code === undefined && typeof status === 'number' && status >= 400 && status < 500) {
+    return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
   }
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && REQUEST_CODES.has(code)) {

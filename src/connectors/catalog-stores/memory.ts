@@ -1,5 +1,5 @@
 import type { CatalogSnapshot, CatalogStore } from '../catalog';
-import type { ConversationModel } from '../types';
+import { compareConversations, type ConversationModel } from '../types';
 
 /** The catalog in this process only: the embedded default and single-instance deployments. */
 export function createMemoryCatalogStore(): CatalogStore {
@@ -9,7 +9,9 @@ export function createMemoryCatalogStore(): CatalogStore {
     async read(sourceId) {
       const s = sources.get(sourceId);
       if (!s) return null;
-      s.list ??= [...s.items.values()];
+      // Kept in the inbox order, so that each page's sort (paging.ts pageFromAll) finds one sorted run
+      // instead of sorting the whole catalog again (issue 7's inbox profile).
+      s.list ??= [...s.items.values()].sort(compareConversations);
       return { syncedAt: s.syncedAt, items: s.list };
     },
     async write(sourceId, snapshot: CatalogSnapshot) {

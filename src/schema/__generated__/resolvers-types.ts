@@ -53,20 +53,25 @@ export type Conversation = Node & {
   /** Global id; encodes the source and the native id. */
   id: Scalars['ID']['output'];
   labels: Array<Scalars['String']['output']>;
+  /** Null when the conversation has no message, or (with an error naming the source) when the source fails. */
   lastMessage?: Maybe<Message>;
   /** Time of the newest message, or of the conversation's creation when it has none. */
   lastMessageAt?: Maybe<Scalars['DateTime']['output']>;
-  /** Messages oldest to newest within a page; `last: N` gives the newest N. */
-  messages: MessageConnection;
+  /**
+   * Messages oldest to newest within a page; `last: N` gives the newest N. Null (with an error naming the source)
+   * when the source fails, so one failing thread never fails the rest of the answer.
+   */
+  messages?: Maybe<MessageConnection>;
   muted: Scalars['Boolean']['output'];
   /** The id in the source's own API (for Chatwoot `<account_id>:<display_id>`). */
   nativeId: Scalars['String']['output'];
-  participants: Array<Participant>;
+  /** Null (with an error naming the source) when the source fails while loading them. */
+  participants?: Maybe<Array<Participant>>;
   pinned: Scalars['Boolean']['output'];
   source: Source;
   status: ConversationStatus;
   subject?: Maybe<Scalars['String']['output']>;
-  /** Unread incoming messages; null where the source has no read state. */
+  /** Unread incoming messages; null where the source has no read state (or, with an error, when it fails). */
   unreadCount?: Maybe<Scalars['Int']['output']>;
   updatedAt?: Maybe<Scalars['DateTime']['output']>;
 };
@@ -664,10 +669,10 @@ export type ConversationResolvers<ContextType = GraphQLContext, ParentType exten
   labels?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   lastMessage?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType>;
   lastMessageAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
-  messages?: Resolver<ResolversTypes['MessageConnection'], ParentType, ContextType, Partial<ConversationMessagesArgs>>;
+  messages?: Resolver<Maybe<ResolversTypes['MessageConnection']>, ParentType, ContextType, Partial<ConversationMessagesArgs>>;
   muted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   nativeId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  participants?: Resolver<Array<ResolversTypes['Participant']>, ParentType, ContextType>;
+  participants?: Resolver<Maybe<Array<ResolversTypes['Participant']>>, ParentType, ContextType>;
   pinned?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   source?: Resolver<ResolversTypes['Source'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ConversationStatus'], ParentType, ContextType>;

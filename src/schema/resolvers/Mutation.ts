@@ -19,7 +19,7 @@ function idempotent<T>(ctx: GatewayContext, mutation: string, key: string | null
   if (!key) return fn();
   if (key.length > 255) throw badInput('"idempotencyKey" must be at most 255 characters.', 'idempotencyKey');
   const fingerprint = createHash('sha256').update(JSON.stringify(input)).digest('hex');
-  return ctx.services.idempotency.run(`${ctx.viewer.keyName}\u0000${mutation}\u0000${key}`, fingerprint, fn);
+  return ctx.services.idempotency.run(`${ctx.viewer.keyName}\u0000${mutation}\u0000${key}`, fingerprint, fn, { signal: ctx.signal });
 }
 
 export const Mutation: MutationResolvers = {

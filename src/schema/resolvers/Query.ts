@@ -55,7 +55,11 @@ export const Query: QueryResolvers = {
   node: (_p, { id }, ctx) => loadNode(ctx, id),
   nodes: (_p, { ids }, ctx) => {
     if (ids.length > 100) throw new GatewayError(ErrorCode.BAD_USER_INPUT, `"ids" may hold at most 100 ids, but got ${ids.length}.`, { field: 'ids' });
-    return Promise.all(ids.map((id) => loadNode(ctx, id)));
+    // A failing source nulls only its own positions, each with an error naming it (graphql-js turns an Error
+    // list item into a located field error); the other ids still resolve.
+    return Promise.all(ids.map((id) => loadNode(ctx, id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))))) as Promise<
+      Array<NodeModel | null>
+    >;
   },
   sources: (_p, _a, ctx) => ctx.visibleSources().map(sourceModel),
   conversations: (_p, args, ctx) => {

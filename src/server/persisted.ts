@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { PrefixingKeyValueCache, type KeyValueCache, type KeyValueCacheSetOptions } from '@apollo/utils.keyvaluecache';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Redis } from 'ioredis';
+
+/**
+ * Persisted operations.
+ * - Automatic persisted queries (Apollo's APQ protocol) are always on; with Redis their cache is shared, so a
+ *   query registered through one instance is found by every other one.
+ * - Safelist mode (`server.persistedQueries.safelist`): only the operations of a manifest run, either sent by
+ *   hash alone (`extensions.persistedQuery.sha256Hash`) or in full; anything else is refused with
+ *   PERSISTED_QUERY_NOT_FOUND before it is parsed.
+ */
+
+export const sha256Hex = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+
+/** Apollo's KeyValueCache over ioredis (APQ). Apollo prefixes its keys with `apq:`; this adds the deployment's prefix. */
+export class RedisKeyValueCache implements KeyValueCache<string> {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    /** Seconds, when the caller gives no ttl. */
+    private readonly defaultTtl = 86_400,
+  ) {}
+
+  async get(key: string): Promise<string | undefined> {
+    return (await this.redis.get(this.prefix + key)) ?? undefined;
+  }
+
+  async set(key: string, value: string, options?: KeyValueCacheSetOptions): Promise<void> {
+    const ttl = options?.ttl === undefined ? this.defaultTtl : options.ttl;
+    if (ttl === null || ttl <= 0) await this.redis.set(this.prefix + key, value);
+    else await this.redis.set(this.prefix + key, value, 'EX', Math.ceil(ttl));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.redis.del(this.prefix + key)) > 0;
+  }
+}
+
+/** The registered operations: sha256 hex of the exact query text → the query. */
+export class Safelist {
+  private constructor(private readonly byHash: ReadonlyMap<string, string>) {}
+
+  /** Reads and checks a manifest `{ "<sha256>": "<query>" }`; every hash must be the query's. */
+  static load(path: string): Safelist {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (e) {
+      throw new Error(`server.persistedQueries.safelist: cannot read ${path} as JSON: ${(e as Error).message}`);
+    }
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new Error(`server.persistedQueries.safelist: ${path} must be a JSON object { "<sha256 hex>": "<query>" }.`);
+    }
+    const byHash = new Map<string, string>();
+    for (const [hash, query] of Object.entries(raw)) {
+      if (typeof query !== 'string' || sha256Hex(query) !== hash.toLowerCase()) {
+        throw new Error(`server.persistedQueries.safelist: in ${path}, "${hash.slice(0, 70)}" is not the sha256 of its query.`);
+      }
+      byHash.set(hash.toLowerCase(), query);
+    }
+    return new Safelist(byHash);
+  }
+
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  lookup(hash: string): string | undefined {
+    return this.byHash.get(hash.toLowerCase());
+  }
+
+  allows(query: string): boolean {
+    return this.byHash.has(sha256Hex(query));
+  }
+
+  /** The APQ cache in safelist mode: finds registered operations by hash, and never registers new ones. */
+  asCache(): KeyValueCache<string> {
+    return PrefixingKeyValueCache.cacheDangerouslyDoesNotNeedPrefixesForIsolation({
+      get: async (hash: string) => this.lookup(hash),
+      set: async () => undefined,
+      delete: async () => false,
+    });
+  }
+
+  static refusal(query: string): { message: string; extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } } {
+    return {
+      message: `Only registered operations are accepted (safelist mode); this operation (sha256 ${sha256Hex(query)}) is not registered.`,
+      extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' },
+    };
+  }
+}
+
+/** HTTP: refuses a full query that is not on the safelist before Apollo parses it (hash-only requests go on to APQ). */
+export function safelistMiddleware(safelist: Safelist): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const fromBody: unknown = req.method === 'POST' && req.body && typeof req.body === 'object' ? (req.body as { query?: unknown }).query : undefined;
+    const fromQuery: unknown = req.method === 'GET' ? (req.query as Record<string, unknown>).query : undefined;
+    const query = fromBody ?? fromQuery;
+    if (typeof query === 'string' && query !== '' && !safelist.allows(query)) {
+      res.status(400).json({ errors: [Safelist.refusal(query)] });
+      return;
+    }
+    next();
+  };
+}
