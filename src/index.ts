@@ -5,7 +5,8 @@ import { createLogger } from './server/logger';
 /**
  * Entry point. With `--config <file>` or SWITCHBOARD_CONFIG, runs the configured gateway. With neither,
  * runs the embedded default: the sandbox emulators and a gateway on 127.0.0.1:$PORT (4000) accepting
- * `sandbox-key`. The sandbox is loaded only in that case (a dynamic import), so a configured gateway never
+ * `sandbox-key`, with demo traffic (simulated clients writing and reading, sandbox/demo.ts) unless
+ * SANDBOX_DEMO=0. The sandbox is loaded only in that case (a dynamic import), so a configured gateway never
  * loads emulator code.
  */
 async function main() {
@@ -16,6 +17,8 @@ async function main() {
   if (flag >= 0 && !file) throw new ConfigError('--config needs a file path.');
 
   let gateway: Gateway;
+  /** Before the gateway closes (the demo traffic stops writing first). */
+  let beforeClose: () => Promise<void> = async () => {};
   let onClose: () => Promise<void> = async () => {};
   if (file) {
     const config = loadConfigFile(file);
@@ -31,6 +34,16 @@ async function main() {
     gateway = await createGateway({ config: embedded.config, logger, graphiqlHeaders: embedded.graphiqlHeaders });
     embedded.sandbox.setWebhookBase(gateway.url);
     onClose = () => embedded.sandbox.close();
+    // Demo mode: simulated clients keep the sandbox alive, so a subscription in GraphiQL visibly ticks.
+    if (process.env.SANDBOX_DEMO !== '0') {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for the embedded default
+      const { startDemoTraffic } = require('./sandbox/demo') as typeof import('./sandbox/demo');
+      beforeClose = startDemoTraffic(embedded.sandbox, {
+        intervalMs: 3000,
+        onError: (e: unknown) => logger.debug({ err: String(e) }, 'demo traffic call failed'),
+      });
+      logger.info('demo traffic on: simulated clients write every few seconds (SANDBOX_DEMO=0 turns it off)');
+    }
     logger.info(
       {
         graphiql: `${gateway.url}/graphql`,
@@ -48,6 +61,7 @@ async function main() {
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
+    await beforeClose();
     await gateway.close();
     await onClose();
     process.exit(0);

@@ -320,6 +320,12 @@ export interface SourceChange {
   conversationNativeId: string | null;
   /** Vendor event id, for deduplication. */
   eventId?: string;
+  /**
+   * The conversation as the connector just read it, when a poll has it complete (participants and last message):
+   * the live engine hands it to this instance's `conversationChanged` subscribers instead of reading it again.
+   * Never sent over pub/sub.
+   */
+  conversation?: ConversationModel;
 }
 
 export interface WebhookRequest {
@@ -350,9 +356,31 @@ export interface Connector {
   parseWebhook?(req: WebhookRequest): SourceChange[];
   /**
    * Brings the connector's own state (its catalog) up to date with changes a webhook or poll reported, before
-   * the live engine re-reads totals. Optional: connectors without a catalog have nothing to update.
+   * the live engine re-reads totals. A change whose `conversationNativeId` is null means "something changed
+   * that cannot be named" (or a change could not be applied): the connector must stop trusting its catalog, so
+   * that the next read re-syncs. Optional: connectors without a catalog have nothing to update.
    */
   applyChanges?(changes: SourceChange[]): Promise<void>;
+  /**
+   * POLLING sources: looks for changes the vendor does not push. The live engine calls it from its one poller
+   * of the source (only while somebody subscribes to the source, and across instances only on the one holding
+   * the source's poll lease), at most every `pollIntervalMs` (see {@link minPollIntervalMs}), with a scope of
+   * its own (`live-<source>-<n>` request ids). Returns the conversations whose unread count, last message or
+   * status changed since the previous call, as far as the connector can tell; a change with
+   * `conversationNativeId: null` means "the unread totals may have moved, but I cannot say where". A call with
+   * nothing to compare with (a connector's first, unless its state is shared, like Monica's catalog) only records
+   * the baseline and returns []. The engine publishes each change on
+   * `conversation:<source>` and, when the list is not empty, re-reads the totals with `unreadCount()`.
+   * Throws GatewayErrors like any call (SOURCE_RATE_LIMITED with `retryAfter` makes the engine wait that long).
+   * Without `poll`, a POLLING source with unread counts has its totals re-read every interval.
+   */
+  poll?(scope: RequestScope): Promise<SourceChange[]>;
+  /**
+   * POLLING sources with a request budget: the shortest poll interval the budget allows now (for example from
+   * how many requests a poll costs at the current size of the account). The engine waits
+   * `max(pollIntervalMs, minPollIntervalMs())` between polls. Optional: no minimum.
+   */
+  minPollIntervalMs?(): number;
   /** Releases timers and sockets. */
   close?(): Promise<void>;
 }

@@ -8,7 +8,9 @@ import type { WebhookMetrics } from './metrics';
 /**
  * `POST /webhooks/<source id>`: the raw body goes to the source's connector, which authenticates it
  * (Protocol: HMAC signature; Chatwoot: secret token in the URL) and turns it into changes. A rejected delivery
- * publishes nothing. Repeated event ids are dropped by the live engine.
+ * publishes nothing. Repeated event ids are dropped by the live engine, across every instance sharing Redis
+ * (`{ accepted, new }` in the 202 answer says how many were new); the answer is sent once the changes are applied
+ * and published.
  */
 export function webhookRoute(deps: {
   connectors: Connector[];

@@ -43,7 +43,8 @@ describe('lifecycle', () => {
     const root = join(__dirname, '..', '..');
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
       cwd: root,
-      env: { ...process.env, PORT: '0', SANDBOX_PORTS: 'random', SWITCHBOARD_CONFIG: '', REDIS_URL: '' },
+      // NODE_ENV as a user's shell has it: jest's 'test' would hide Apollo's own signal handling.
+      env: { ...process.env, NODE_ENV: 'development', PORT: '0', SANDBOX_PORTS: 'random', SANDBOX_DEMO: '1', SWITCHBOARD_CONFIG: '', REDIS_URL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -63,8 +64,16 @@ describe('lifecycle', () => {
       });
       const body = (await res.json()) as { data: { sources: Array<{ id: string }> } };
       expect(body.data.sources.map((s) => s.id)).toContain('pixieset');
+      // A subscriber in another process must not hold up shutdown; it gets 1001 (going away).
+      let closeCode = 0;
+      const client = createWsClient(url!.replace('http', 'ws'), 'sandbox-key', { onClose: (c) => (closeCode = c) });
+      const sub = subscribe(client, `subscription { unreadCountChanged { total } }`);
+      await sub.waitFor(1, 10_000);
       child.kill('SIGTERM');
+      // The entry point force-exits with 1 after 10 s; a clean, prompt shutdown exits 0.
       expect(await exited).toBe(0);
+      expect(closeCode).toBe(1001);
+      await client.dispose();
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

@@ -3,7 +3,8 @@ import { ConversationCatalog } from '../catalog';
 import { createMemoryCatalogStore } from '../catalog-stores/memory';
 import type { Connector, ConnectorDeps, RequestScope, SourceCapabilities } from '../types';
 import { ChatwootClient } from './client';
-import { CHATWOOT_MAX_ATTACHMENT_SIZE, ChatwootSession, mapLimit, SCAN_CONCURRENCY } from './session';
+import { mapLimit } from '../concurrency';
+import { CHATWOOT_MAX_ATTACHMENT_SIZE, ChatwootSession, SCAN_CONCURRENCY } from './session';
 import { parseChatwootWebhook } from './webhook';
 
 /**

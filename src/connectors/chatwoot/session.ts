@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { mapLimit } from '../concurrency';
 import { badInput, ErrorCode, fileTooLarge, GatewayError, unsupported } from '../../errors';
 import type { ConversationCatalog } from '../catalog';
 import { matchesFilter, pageFromAll } from '../paging';
@@ -55,20 +56,6 @@ export interface ChatwootSessionOptions {
   defaultInboxId?: number;
   /** The source's conversation catalog (connectors/catalog.ts), shared by every session of the connector. */
   catalog: ConversationCatalog;
-}
-
-/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the items' order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 /** One operation's view of a Chatwoot account; loaders and search reads live and die with it. */

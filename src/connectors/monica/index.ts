@@ -3,6 +3,7 @@ import { ConversationCatalog } from '../catalog';
 import { createMemoryCatalogStore } from '../catalog-stores/memory';
 import type { Connector, ConnectorDeps, RequestScope, SourceCapabilities } from '../types';
 import { MonicaClient, createMonicaHttp } from './client';
+import { createMonicaPoller, MONICA_REQUESTS_PER_MINUTE } from './poll';
 import { MonicaSession } from './session';
 
 /**
@@ -45,5 +46,13 @@ export function createMonicaConnector(config: MonicaSourceConfig, deps: Connecto
     capabilities: MONICA_CAPABILITIES,
     openSession: (scope: RequestScope) => new MonicaSession(client, scope, catalog),
     health: () => http.health(),
+    // No webhooks (contracts §4): the live engine polls by re-syncing the catalog and diffing it (poll.ts), no
+    // more often than half of the source's request budget allows.
+    ...createMonicaPoller(
+      config.id,
+      client,
+      catalog,
+      config.rateLimitPerMinute === undefined ? MONICA_REQUESTS_PER_MINUTE : config.rateLimitPerMinute,
+    ),
   };
 }

@@ -1,4 +1,5 @@
 import { ErrorCode, GatewayError, badInput, unsupported } from '../../errors';
+import { mapLimit } from '../concurrency';
 import type { ConversationCatalog } from '../catalog';
 import { UnsupportedSession } from '../UnsupportedSession';
 import { matchesFilter, pageFromAll, paginateMessages } from '../paging';
@@ -50,19 +51,6 @@ function matchesNothing(f: ConversationFilterInput): boolean {
   return !!f.status && f.status.length > 0 && !f.status.includes('OPEN');
 }
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 /**
  * One operation against one Monica account.
  *
@@ -107,6 +95,14 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
       matchesFilter(c, rest, c.participants ?? [], c.searchText ? [c.searchText] : []),
     );
     return pageFromAll(matching, req.offset, req.limit);
+  }
+
+  /**
+   * The live engine's poll (poll.ts): a full sync of the catalog now, whatever its age, and the snapshot before
+   * and after it. Costs ceil(n / 100) list pages plus `GET /me`.
+   */
+  resyncCatalog(): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
+    return this.catalog.resync(() => this.syncAll());
   }
 
   /** A full read for the catalog: every conversation with its contact, the account user and its messages' text. */

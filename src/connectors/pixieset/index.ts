@@ -1,6 +1,7 @@
 import type { PixiesetSourceConfig } from '../../config/schema';
 import type { Connector, SourceCapabilities } from '../types';
 import { PixiesetClient } from './client';
+import { createPixiesetPoller } from './poll';
 import { PixiesetSession, type AgentDirectory } from './session';
 
 /** contracts §1: the 413 body carries max_size 10485760. */
@@ -44,5 +45,7 @@ export function createPixiesetConnector(config: PixiesetSourceConfig): Connector
     capabilities: PIXIESET_CAPABILITIES,
     openSession: (scope) => new PixiesetSession(config.id, client, scope, agents, PIXIESET_MAX_ATTACHMENT_SIZE),
     health: () => client.http.health(),
+    // No webhooks (contracts §1): the live engine polls the unread count and the list's first page (poll.ts).
+    poll: createPixiesetPoller(config.id, client),
   };
 }

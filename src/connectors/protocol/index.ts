@@ -70,6 +70,8 @@ export function createProtocolConnector(config: ProtocolSourceConfig, deps: Conn
     capabilities: PROTOCOL_CAPABILITIES,
     openSession: session,
     applyChanges: async (changes) => {
+      // A change that names no conversation means "something changed": trust the catalog no longer.
+      if (changes.some((c) => c.conversationNativeId === null)) await catalog.invalidate();
       const ids = new Set(changes.map((c) => c.conversationNativeId).filter((id): id is string => id !== null));
       const s = session({ requestId: `webhook-${config.id}` });
       for (const id of ids) await s.refreshCatalog(id);

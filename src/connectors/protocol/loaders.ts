@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { mapLimit } from '../concurrency';
 import { ErrorCode, GatewayError } from '../../errors';
 import type { RequestScope } from '../types';
 import type { ProtocolClient } from './client';
@@ -6,20 +7,6 @@ import type { ContactDto, ConversationDto, GroupDto, MessageDto } from './types'
 
 /** Upstream requests one batch keeps in flight at most: Protocol has no batch endpoints, and it rate-limits. */
 export const FETCH_CONCURRENCY = 8;
-
-/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 /** One GET per distinct id (the API has no batch read); a vendor 404 is `null`, any other failure that key's error. */
 function byId<V>(fetchOne: (id: string) => Promise<V>) {

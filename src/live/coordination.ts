@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * # What gateway instances agree on
+ *
+ * The live engine of every instance sharing a Redis (and, trivially, of one instance in memory) agrees on three
+ * things through this module:
+ *
+ * - **Poll leases**: exactly one instance polls a source at a time. The lease is a key taken with `SET NX PX`,
+ *   renewed by its holder every third of its time to live with a compare-and-pexpire script (only the holder's
+ *   token renews it), released with compare-and-delete on a clean stop, and simply left to expire when the holder
+ *   dies, after which another instance with subscribers for that source takes it.
+ * - **Seen webhook events**: an event id delivered to any instance is applied once (`SET NX PX`, 24 h).
+ * - **The last published unread totals** of each source, with the time the read that produced them started
+ *   (`asOf`): an instance publishes new totals only when they differ from the recorded ones and its read is not
+ *   older than the recorded one, atomically (a Lua script). So a change is published once whichever instance
+ *   sees it, and a slow read that started before a newer one cannot overwrite it.
+ *
+ * Without Redis everything lives in this process: a lease is always granted.
+ */
+export interface LiveCoordination {
+  leases: LeaseManager;
+  /** Marks event keys as seen; per key, true when it is new (not seen within `ttlMs` by any instance). */
+  firstSeen(keys: string[], ttlMs: number): Promise<boolean[]>;
+  /**
+   * Records a source's unread totals read at `asOf` (epoch ms, when the read started). `first`: nothing was
+   * recorded before (recorded now; not a change anybody saw); `changed`: recorded, publish it; `same`: equal to
+   * the recorded totals; `stale`: a read that started later is already recorded (nothing recorded).
+   */
+  recordUnread(sourceId: string, value: string, asOf: number): Promise<UnreadRecord>;
+  /**
+   * The shared clock (epoch ms) that `asOf` is measured on: Redis's own `TIME` when shared, so that instances
+   * whose clocks drift apart still order their reads right; this process's clock in memory.
+   */
+  now(): Promise<number>;
+  /** Stops renewals and releases every lease this instance holds. Does not close a Redis client it was given. */
+  close(): Promise<void>;
+}
+
+export type UnreadRecord = 'first' | 'changed' | 'same' | 'stale';
+
+export interface LeaseManager {
+  /**
+   * Takes the lease `name` for `ttlMs`, or confirms this instance still holds it. True while held; the holder
+   * renews it in the background until {@link release}, {@link close} or until it is lost.
+   */
+  acquire(name: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up, if this instance still holds it, so that another instance can take it at once. */
+  release(name: string): Promise<void>;
+  /** Whether this instance believes it holds the lease (no round trip). */
+  holds(name: string): boolean;
+  close(): Promise<void>;
+}
+
+const DAY_MS = 86_400_000;
+
+// ---- in memory ----
+
+/** One process: leases are always granted, events and totals are remembered here. */
+export function createMemoryCoordination(): LiveCoordination {
+  const seen = new Map<string, number>();
+  const unread = new Map<string, { value: string; asOf: number }>();
+  const held = new Set<string>();
+  return {
+    leases: {
+      async acquire(name) {
+        held.add(name);
+        return true;
+      },
+      async release(name) {
+        held.delete(name);
+      },
+      holds: (name) => held.has(name),
+      async close() {
+        held.clear();
+      },
+    },
+    async firstSeen(keys, ttlMs) {
+      const now = Date.now();
+      if (seen.size > 100_000) for (const [k, until] of seen) if (until <= now) seen.delete(k);
+      return keys.map((k) => {
+        const until = seen.get(k);
+        if (until !== undefined && until > now) return false;
+        seen.set(k, now + ttlMs);
+        return true;
+      });
+    },
+    async recordUnread(sourceId, value, asOf) {
+      const cur = unread.get(sourceId);
+      if (!cur) {
+        unread.set(sourceId, { value, asOf });
+        return 'first';
+      }
+      if (cur.asOf > asOf) return 'stale';
+      unread.set(sourceId, { value, asOf });
+      return cur.value === value ? 'same' : 'changed';
+    },
+    now: async () => Date.now(),
+    async close() {
+      held.clear();
+    },
+  };
+}
+
+// ---- Redis ----
+
+/** Renews only our own lease: the key still holds our token. */
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+/** Deletes only our own lease (it may have expired and been taken over). */
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+/** KEYS[1] hash {v, asOf}; ARGV: value, asOf, ttl ms. See LiveCoordination.recordUnread. */
+const RECORD_UNREAD = `
+local cur = redis.call('hmget', KEYS[1], 'v', 'asOf')
+if not cur[1] then
+  redis.call('hset', KEYS[1], 'v', ARGV[1], 'asOf', ARGV[2])
+  redis.call('pexpire', KEYS[1], ARGV[3])
+  return 'first'
+end
+if tonumber(cur[2]) > tonumber(ARGV[2]) then return 'stale' end
+redis.call('hset', KEYS[1], 'v', ARGV[1], 'asOf', ARGV[2])
+redis.call('pexpire', KEYS[1], ARGV[3])
+if cur[1] == ARGV[1] then return 'same' end
+return 'changed'`;
+
+interface HeldLease {
+  ttlMs: number;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Coordination through Redis (`<prefix>live:lease:<name>`, `<prefix>live:event:<key>`, `<prefix>live:unread:<source>`),
+ * on a client the caller owns (the gateway's shared ioredis connection).
+ */
+export function createRedisCoordination(redis: Redis, prefix = 'switchboard:'): LiveCoordination {
+  /** This instance's lease token: who holds a lease is visible with GET, and only the holder renews it. */
+  const token = randomUUID();
+  const held = new Map<string, HeldLease>();
+  const leaseKey = (name: string) => `${prefix}live:lease:${name}`;
+
+  const drop = (name: string) => {
+    const h = held.get(name);
+    if (h) clearInterval(h.timer);
+    held.delete(name);
+  };
+  const renew = async (name: string) => {
+    const h = held.get(name);
+    if (!h) return;
+    try {
+      const ok = (await redis.eval(RENEW, 1, leaseKey(name), token, String(h.ttlMs))) as number;
+      if (ok !== 1 && held.get(name) === h) drop(name); // lost (expired and taken): the next acquire says so
+    } catch {
+      // Redis unreachable: keep trying until the key would have expired; past it, another instance may hold it.
+      // The next acquire() re-checks against Redis.
+    }
+  };
+  const hold = (name: string, ttlMs: number) => {
+    drop(name);
+    const timer = setInterval(() => void renew(name), Math.max(50, Math.floor(ttlMs / 3)));
+    timer.unref();
+    held.set(name, { ttlMs, timer });
+  };
+
+  const leases: LeaseManager = {
+    async acquire(name, ttlMs) {
+      if (held.has(name)) {
+        const ok = (await redis.eval(RENEW, 1, leaseKey(name), token, String(ttlMs))) as number;
+        if (ok === 1) {
+          if (held.get(name)?.ttlMs !== ttlMs) hold(name, ttlMs);
+          return true;
+        }
+        drop(name);
+      }
+      const set = await redis.set(leaseKey(name), token, 'PX', ttlMs, 'NX');
+      if (set === 'OK') {
+        hold(name, ttlMs);
+        return true;
+      }
+      return false;
+    },
+    async release(name) {
+      if (!held.has(name)) return;
+      drop(name);
+      await redis.eval(RELEASE, 1, leaseKey(name), token);
+    },
+    holds: (name) => held.has(name),
+    async close() {
+      const names = [...held.keys()];
+      for (const n of names) drop(n);
+      await Promise.allSettled(names.map((n) => redis.eval(RELEASE, 1, leaseKey(n), token)));
+    },
+  };
+
+  return {
+    leases,
+    async firstSeen(keys, ttlMs) {
+      if (keys.length === 0) return [];
+      const m = redis.multi();
+      for (const k of keys) m.set(`${prefix}live:event:${k}`, '1', 'PX', ttlMs, 'NX');
+      const res = (await m.exec()) ?? [];
+      return keys.map((_, i) => res[i]?.[1] === 'OK');
+    },
+    async recordUnread(sourceId, value, asOf) {
+      const r = await redis.eval(RECORD_UNREAD, 1, `${prefix}live:unread:${sourceId}`, value, String(asOf), String(7 * DAY_MS));
+      return r as UnreadRecord;
+    },
+    async now() {
+      const [seconds, micros] = await redis.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    },
+    close: () => leases.close(),
+  };
+}

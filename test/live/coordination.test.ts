@@ -1,0 +1,97 @@
+import { Redis } from 'ioredis';
+import { createMemoryCoordination, createRedisCoordination, type LiveCoordination } from '../../src/live/coordination';
+import { eventually, measure, randomPrefix, REDIS_URL, sleep } from './helpers';
+
+/** Leases, seen event ids and last published totals across instances (two coordinators on one Redis). */
+describe('live coordination through Redis', () => {
+  let prefix: string;
+  const clients: Redis[] = [];
+  const coordinators: LiveCoordination[] = [];
+  const instance = () => {
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    clients.push(redis);
+    const c = createRedisCoordination(redis, prefix);
+    coordinators.push(c);
+    return { redis, c };
+  };
+  beforeEach(() => {
+    prefix = randomPrefix('coord');
+  });
+  afterEach(async () => {
+    await Promise.allSettled(coordinators.splice(0).map((c) => c.close()));
+    await Promise.allSettled(clients.splice(0).map((r) => (r.status === 'end' ? undefined : r.quit())));
+  });
+
+  it('grants a lease to one instance at a time and hands it over on release', async () => {
+    const a = instance();
+    const b = instance();
+    expect(await a.c.leases.acquire('poll:x', 2000)).toBe(true);
+    expect(await b.c.leases.acquire('poll:x', 2000)).toBe(false);
+    expect(await a.c.leases.acquire('poll:x', 2000)).toBe(true); // the holder confirms (and renews) it
+    expect(a.c.leases.holds('poll:x')).toBe(true);
+    expect(b.c.leases.holds('poll:x')).toBe(false);
+    await a.c.leases.release('poll:x');
+    expect(await b.c.leases.acquire('poll:x', 2000)).toBe(true);
+    expect(await a.c.leases.acquire('poll:x', 2000)).toBe(false);
+  });
+
+  it('keeps a lease alive past its time to live while the holder lives (background renewal)', async () => {
+    const a = instance();
+    const b = instance();
+    expect(await a.c.leases.acquire('poll:x', 300)).toBe(true);
+    await sleep(1000);
+    expect(await b.c.leases.acquire('poll:x', 300)).toBe(false);
+    expect(await a.redis.pttl(`${prefix}live:lease:poll:x`)).toBeGreaterThan(0);
+  });
+
+  it('lets the lease of a holder that died expire, and another instance takes it within the lease time', async () => {
+    const a = instance();
+    const b = instance();
+    const ttl = 1000;
+    expect(await a.c.leases.acquire('poll:x', ttl)).toBe(true);
+    // The holder dies: its connection drops without a release, so nothing renews the lease any more.
+    a.redis.disconnect();
+    const died = Date.now();
+    expect(await b.c.leases.acquire('poll:x', ttl)).toBe(false);
+    // Within the lease time (the wait's timeout, with slack for a loaded machine).
+    await eventually(async () => expect(await b.c.leases.acquire('poll:x', ttl)).toBe(true), ttl + 500, 25);
+    const handover = Date.now() - died;
+    measure('lease takeover after the holder died (ttl 1000 ms, checked every 25 ms)', handover, 'ms');
+  });
+
+  it('applies an event id once across instances, for a day', async () => {
+    const a = instance();
+    const b = instance();
+    expect(await a.c.firstSeen(['s:e1', 's:e2'], 86_400_000)).toEqual([true, true]);
+    expect(await b.c.firstSeen(['s:e2', 's:e3', 's:e1'], 86_400_000)).toEqual([false, true, false]);
+    expect(await a.redis.pttl(`${prefix}live:event:s:e3`)).toBeGreaterThan(86_000_000);
+  });
+
+  it('records unread totals once per change, and drops reads older than the recorded one', async () => {
+    const a = instance();
+    const b = instance();
+    expect(await a.c.recordUnread('s', '[1,1]', 100)).toBe('first');
+    expect(await b.c.recordUnread('s', '[1,1]', 110)).toBe('same');
+    expect(await b.c.recordUnread('s', '[2,1]', 120)).toBe('changed');
+    expect(await a.c.recordUnread('s', '[2,1]', 130)).toBe('same'); // the other instance published it already
+    expect(await a.c.recordUnread('s', '[1,1]', 115)).toBe('stale'); // a slow read that started earlier
+    expect(await b.c.recordUnread('s', '[3,2]', 140)).toBe('changed');
+    // Reads are stamped on Redis's clock, which every instance shares.
+    const [ta, tb] = [await a.c.now(), await b.c.now()];
+    expect(tb).toBeGreaterThanOrEqual(ta);
+    expect(Math.abs(ta - Date.now())).toBeLessThan(60_000);
+  });
+});
+
+describe('live coordination in memory', () => {
+  it('always grants leases and remembers events and totals in this process', async () => {
+    const c = createMemoryCoordination();
+    expect(await c.leases.acquire('poll:x', 10)).toBe(true);
+    expect(await c.leases.acquire('poll:x', 10)).toBe(true);
+    expect(await c.firstSeen(['a', 'b', 'a'], 1000)).toEqual([true, true, false]);
+    expect(await c.recordUnread('s', '1', 1)).toBe('first');
+    expect(await c.recordUnread('s', '2', 2)).toBe('changed');
+    expect(await c.recordUnread('s', '1', 1)).toBe('stale');
+    await c.close();
+  });
+});
