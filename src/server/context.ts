@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Connector, ConnectorSession, UpstreamCall } from '../connectors/types';
+import type { Connector, ConnectorSession, RequestScope, UpstreamCall } from '../connectors/types';
 import { GatewayError, notFound } from '../errors';
 import type { LiveEngine } from '../live/engine';
 import type { Viewer } from './auth';
+import { baselineSession } from './baseline';
 import type { IdempotencyStore } from './idempotency';
 import type { UploadStaging } from './staging';
 
@@ -17,6 +18,8 @@ export interface GatewayServices {
   publicUrl: string | null;
   /** Sees every upstream call of every operation with the operation's request id (metrics, debug log). */
   recordUpstream?: (call: UpstreamCall, requestId: string) => void;
+  /** The benchmark's naive baseline (server/baseline.ts): a fresh, stripped session per `session()` call. */
+  baseline?: boolean;
 }
 
 /**
@@ -56,6 +59,14 @@ export function createContext(
   const upstream: UpstreamCall[] = [];
   const visible = services.connectors.filter((c) => viewer.sourceIds.has(c.id));
   const byId = new Map(visible.map((c) => [c.id, c]));
+  const scope: RequestScope = {
+    requestId,
+    signal: opts.signal,
+    recordUpstream: (call) => {
+      upstream.push(call);
+      services.recordUpstream?.(call, requestId);
+    },
+  };
   const ctx: GatewayContext = {
     requestId,
     viewer,
@@ -73,14 +84,8 @@ export function createContext(
     session(sourceId) {
       let s = sessions.get(sourceId);
       if (!s) {
-        s = ctx.connector(sourceId).openSession({
-          requestId,
-          signal: opts.signal,
-          recordUpstream: (call) => {
-            upstream.push(call);
-            services.recordUpstream?.(call, requestId);
-          },
-        });
+        s = ctx.connector(sourceId).openSession(scope);
+        if (services.baseline) return baselineSession(s);
         sessions.set(sourceId, s);
       }
       return s;

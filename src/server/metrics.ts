@@ -388,7 +388,8 @@ function routeOf(path: string): string {
 
 /**
  * One structured log line per HTTP request when it ends: request id, method, route (never the query string,
- * which may carry a webhook token), status, duration, and whether the client went away first.
+ * which may carry a webhook token), status, duration, the API key's name once authenticated, and whether the
+ * client went away first. Never headers.
  */
 export function accessLog(logger: Logger): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
@@ -401,6 +402,10 @@ export function accessLog(logger: Logger): RequestHandler {
         route,
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 10) / 10,
+        // The API key's configured name (never the key): set once the request is authenticated.
+        ...(typeof (res.locals.viewer as { keyName?: unknown } | undefined)?.keyName === 'string'
+          ? { keyName: (res.locals.viewer as { keyName: string }).keyName }
+          : {}),
         ...(res.writableFinished ? {} : { aborted: true }),
       };
       if (QUIET_ROUTES.has(route)) logger.debug(line, 'request');

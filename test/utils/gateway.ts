@@ -1,4 +1,5 @@
-import type { SourceKind } from '../../src/connectors/types';
+import type { Config, SourceConfig } from '../../src/config/schema';
+import type { Connector, SourceKind } from '../../src/connectors/types';
 import type { PubSubTransport } from '../../src/live/pubsub';
 import { createGateway, type Gateway } from '../../src/server/createGateway';
 import { createLogger } from '../../src/server/logger';
@@ -34,19 +35,31 @@ export interface TestGatewayOptions {
   pubsub?: PubSubTransport;
   redisUrl?: string;
   production?: boolean;
+  /** Adjusts the embedded config before the gateway starts (limits, per-source settings, Redis prefix). */
+  configure?: (config: Config) => Config;
+  /** Builds the connectors instead of the gateway (to wrap them in a test). */
+  connectors?: (config: Config) => Connector[];
+  /** Run in front of an already running sandbox (a second instance); close() leaves it running. */
+  embedded?: Embedded;
+  /** @default info */
+  logLevel?: string;
 }
 
 /** The whole gateway in-process on port 0, in front of the sandbox emulators (also port 0). */
 export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
-  const embedded = await startEmbedded({
-    kinds: opts.kinds,
-    scale: opts.scale,
-    scales: opts.scales,
-    seed: opts.seed,
-    rateLimitPerMinute: opts.rateLimitPerMinute,
-    port: 0,
-    redisUrl: opts.redisUrl,
-  });
+  const owned = !opts.embedded;
+  const embedded =
+    opts.embedded ??
+    (await startEmbedded({
+      kinds: opts.kinds,
+      scale: opts.scale,
+      scales: opts.scales,
+      seed: opts.seed,
+      rateLimitPerMinute: opts.rateLimitPerMinute,
+      port: 0,
+      redisUrl: opts.redisUrl,
+    }));
+  const config = opts.configure ? opts.configure(embedded.config) : embedded.config;
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -57,17 +70,18 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   let gateway: Gateway;
   try {
     gateway = await createGateway({
-      config: embedded.config,
-      logger: createLogger({ level: 'info', destination }),
+      config,
+      connectors: opts.connectors?.(config),
+      logger: createLogger({ level: opts.logLevel ?? 'info', destination }),
       graphiqlHeaders: embedded.graphiqlHeaders,
       pubsub: opts.pubsub,
       production: opts.production ?? false,
     });
   } catch (e) {
-    await embedded.sandbox.close();
+    if (owned) await embedded.sandbox.close();
     throw e;
   }
-  embedded.sandbox.setWebhookBase(gateway.url);
+  if (owned) embedded.sandbox.setWebhookBase(gateway.url);
   return {
     url: gateway.url,
     wsUrl: gateway.wsUrl,
@@ -92,7 +106,12 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     },
     async close() {
       await gateway.close();
-      await embedded.sandbox.close();
+      if (owned) await embedded.sandbox.close();
     },
   };
+}
+
+/** Applies per-source overrides to a config (config objects are frozen: this copies). */
+export function tuneSources(config: Config, over: (s: SourceConfig) => Partial<SourceConfig>): Config {
+  return { ...config, sources: config.sources.map((s) => ({ ...s, ...over(s) }) as SourceConfig) };
 }

@@ -9,6 +9,8 @@ export interface RequestLogEntry {
   query: Record<string, unknown>;
   status: number;
   at: number;
+  /** Time from arrival to the answer's last byte, added latency included (set once answered; benchmarks). */
+  ms?: number;
   /** Only `x-request-id` (when sent), so tests can follow a request id; never credentials. */
   headers: { 'x-request-id'?: string };
 }
@@ -127,8 +129,10 @@ export async function serveEmulator(
     };
     log.push(entry);
     if (log.length > 100_000) log.splice(0, log.length - 50_000);
+    const started = performance.now();
     res.on('finish', () => {
       entry.status = res.statusCode;
+      entry.ms = performance.now() - started;
     });
     const f = faults;
     if (f.refuse) {

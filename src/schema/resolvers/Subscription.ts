@@ -11,25 +11,58 @@ function visibleIds(ctx: GatewayContext, requested: readonly string[] | null | u
   return ids;
 }
 
+type UnreadPayload = { unreadCountChanged: UnreadCountModel };
+
+/**
+ * Fan-out (issue 7): the live engine hands every listener of a source the same value object per change, so
+ * subscribers watching the same sources get the same payload object for the same totals. The combined value and
+ * its key are computed once per change instead of once per subscriber, and server/fanout.ts executes each
+ * distinct selection once per payload. Keyed by the watched sources; a handful of entries (bounded).
+ */
+const payloads = new Map<string, { parts: Array<SourceUnreadModel | undefined>; payload: UnreadPayload; key: string }>();
+
+function sharedPayload(slot: string, ids: string[], values: Map<string, SourceUnreadModel>): { payload: UnreadPayload; key: string } {
+  // The hit path allocates nothing: it runs once per subscriber per change.
+  const hit = payloads.get(slot);
+  if (hit && hit.parts.every((p, i) => p === values.get(ids[i] as string))) return hit;
+  const parts = ids.map((id) => values.get(id));
+  const value = combineUnread(parts.filter((v): v is SourceUnreadModel => v !== undefined));
+  const entry = { parts, payload: { unreadCountChanged: value }, key: JSON.stringify(value) };
+  if (payloads.size >= 64 && !hit) payloads.clear();
+  payloads.set(slot, entry);
+  return entry;
+}
+
+/**
+ * The live engine reads a changed conversation once per event for all subscribers of this instance
+ * (ConversationEvent.load), so the row is one object per event; its payload is one object too, for the fan-out.
+ */
+const rowPayloads = new WeakMap<ConversationModel, { conversationChanged: ConversationModel }>();
+function rowPayload(c: ConversationModel): { conversationChanged: ConversationModel } {
+  let p = rowPayloads.get(c);
+  if (!p) rowPayloads.set(c, (p = { conversationChanged: c }));
+  return p;
+}
+
 export const Subscription: SubscriptionResolvers = {
   unreadCountChanged: {
     /** The current value first, then the new full value after each real change (live/engine.ts). */
     subscribe: async (_p, { sources }, ctx) => {
       const ids = visibleIds(ctx, sources, true);
+      const slot = ids.join(',');
       const live = ctx.services.live;
       const values = new Map<string, SourceUnreadModel>();
       let ready = false;
       let lastSent: string | null = null;
       let stop: (() => Promise<void>) | null = null;
-      const q = createPushIterator<{ unreadCountChanged: UnreadCountModel }>(async () => {
+      const q = createPushIterator<UnreadPayload>(async () => {
         await stop?.();
       });
       const emit = () => {
-        const value = combineUnread(ids.map((id) => values.get(id)).filter((v): v is SourceUnreadModel => v !== undefined));
-        const key = JSON.stringify(value);
+        const { payload, key } = sharedPayload(slot, ids, values);
         if (key === lastSent) return;
         lastSent = key;
-        q.push({ unreadCountChanged: value });
+        q.push(payload);
       };
       stop = await live.watchUnread(ids, (u) => {
         values.set(u.sourceId, u);
@@ -52,20 +85,22 @@ export const Subscription: SubscriptionResolvers = {
     },
   },
   conversationChanged: {
+    /** Each conversation of the sources whose unread count, last message or status may have changed (live/engine.ts). */
     subscribe: async (_p, { sources }, ctx) => {
       const ids = visibleIds(ctx, sources, false);
       let stop: (() => Promise<void>) | null = null;
       const q = createPushIterator<{ conversationChanged: ConversationModel }>(async () => {
         await stop?.();
       });
-      stop = await ctx.services.live.watchConversations(ids, ({ sourceId, conversationNativeId }) => {
-        // Each event reads fresh data: a new session, so no loader cache from an earlier event.
+      stop = await ctx.services.live.watchConversations(ids, (event) => {
+        // The engine reads the row once per event for every subscriber of this instance (with participants, last
+        // message and unread count filled in); fields beyond those read fresh data: a new session per event, so no
+        // loader cache from an earlier event.
         ctx.resetSessions();
-        ctx
-          .session(sourceId)
-          .loadConversation(conversationNativeId)
+        event
+          .load()
           .then((c) => {
-            if (c) q.push({ conversationChanged: c });
+            if (c) q.push(rowPayload(c));
           })
           .catch(() => {
             // Deleted or unreachable: nothing to show for this event.

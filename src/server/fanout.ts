@@ -1,0 +1,90 @@
+import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import type { GatewayContext } from './context';
+
+type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * # Shared subscription execution (fan-out)
+ *
+ * graphql-js runs a subscription's selection set once per subscriber per event. With thousands of subscribers
+ * on `unreadCountChanged`, that execution was most of the per-delivery CPU (issue 7's profile). Subscribers
+ * that receive the *same* event object (the Subscription resolvers share payloads, see
+ * schema/resolvers/Subscription.ts) and ask the same question get the same answer, so this `subscribe` runs
+ * each distinct (event, API key, public URL, document, operation, variables) once and hands the result to every
+ * such subscriber. Events that are not shared objects, or other subscribers, execute as before. The cache is a
+ * WeakMap on the event object: it goes away with the event.
+ *
+ * Passed to graphql-ws's `useServer({ subscribe })`; behaves like graphql-js's `subscribe` otherwise (errors
+ * before the stream are returned as an ExecutionResult, `return()` reaches the source stream at once).
+ */
+export function sharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
+  const cache = new WeakMap<object, Map<string, MaybePromise<ExecutionResult>>>();
+  return async (args) => {
+    const stream = await createSourceEventStream(args);
+    if (!isAsyncIterable(stream)) return stream as ExecutionResult;
+    const ctx = args.contextValue as Partial<GatewayContext> | undefined;
+    // The viewer object is one per API key (server/auth.ts); results may depend on it and on the public URL.
+    const viewer = ctx?.viewer;
+    const key = viewer
+      ? [args.document.loc?.source.body ?? '', args.operationName ?? '', JSON.stringify(args.variableValues ?? {}), ctx?.publicBaseUrl ?? ''].join('\u0000')
+      : null;
+    return mapAsyncIterator(stream, (payload: unknown) => {
+      const run = () => execute({ ...args, rootValue: payload }) as MaybePromise<ExecutionResult>;
+      if (key === null || !viewer || typeof payload !== 'object' || payload === null || !args.document.loc) return run();
+      let byKey = cache.get(payload);
+      if (!byKey) cache.set(payload, (byKey = new Map()));
+      const slot = viewerSlot(viewer, key);
+      let result = byKey.get(slot);
+      if (!result) byKey.set(slot, (result = run()));
+      return result;
+    });
+  };
+}
+
+/** A per-API-key prefix: viewer objects are stable per key, so a WeakMap gives each one a number. */
+const viewerIds = new WeakMap<object, number>();
+let nextViewerId = 0;
+function viewerSlot(viewer: object, key: string): string {
+  let id = viewerIds.get(viewer);
+  if (id === undefined) viewerIds.set(viewer, (id = ++nextViewerId));
+  return `${id}\u0000${key}`;
+}
+
+function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
+  return typeof x === 'object' && x !== null && Symbol.asyncIterator in x;
+}
+
+/** graphql-js's own mapAsyncIterator (not exported): `return()` reaches the source at once. */
+function mapAsyncIterator<T, U>(iterable: AsyncIterable<T>, fn: (value: T) => MaybePromise<U>): AsyncGenerator<U> {
+  const iterator = iterable[Symbol.asyncIterator]();
+  async function mapResult(result: IteratorResult<T>): Promise<IteratorResult<U>> {
+    if (result.done) return result;
+    try {
+      return { value: await fn(result.value), done: false };
+    } catch (error) {
+      if (typeof iterator.return === 'function') {
+        try {
+          await iterator.return();
+        } catch {
+          // the mapping error wins
+        }
+      }
+      throw error;
+    }
+  }
+  return {
+    async next() {
+      return mapResult(await iterator.next());
+    },
+    async return(): Promise<IteratorResult<U>> {
+      return typeof iterator.return === 'function' ? mapResult(await iterator.return()) : { value: undefined, done: true };
+    },
+    async throw(error?: unknown) {
+      if (typeof iterator.throw === 'function') return mapResult(await iterator.throw(error));
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  } as unknown as AsyncGenerator<U>;
+}
