@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { rejection } from '../../../utils/errors';
 import type { AddressInfo } from 'node:net';
 import { createChatwootConnector, CHATWOOT_CAPABILITIES } from '../../../../src/connectors/chatwoot';
 import { mapConversation } from '../../../../src/connectors/chatwoot/mapper';
@@ -12,7 +13,6 @@ import {
   type ConversationModel,
 } from '../../../../src/connectors/types';
 import type { ChatwootSourceConfig } from '../../../../src/config/schema';
-import type { GatewayError } from '../../../../src/errors';
 import {
   CHATWOOT_SANDBOX_ACCOUNT_ID,
   CHATWOOT_SANDBOX_AGENT_TOKEN,
@@ -43,15 +43,6 @@ function configFor(h: EmulatorHandle, over: Partial<ChatwootSourceConfig> = {}):
     retries: 0,
     ...over,
   };
-}
-
-async function rejection(p: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as GatewayError;
-  }
-  throw new Error('expected a rejection');
 }
 
 const vendorRequests = (h: EmulatorHandle, path?: RegExp) =>

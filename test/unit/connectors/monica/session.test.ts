@@ -1,8 +1,9 @@
 import type { MonicaSourceConfig } from '../../../../src/config/schema';
+import { rejection } from '../../../utils/errors';
 import { createMonicaConnector, MONICA_CAPABILITIES } from '../../../../src/connectors/monica';
 import { toMonicaDate } from '../../../../src/connectors/monica/mapper';
 import type { Connector, ConnectorSession, MessageModel } from '../../../../src/connectors/types';
-import { ErrorCode, GatewayError } from '../../../../src/errors';
+import { ErrorCode } from '../../../../src/errors';
 import type { EmulatorHandle } from '../../../../src/sandbox/kit/server';
 import { MONICA_SANDBOX_TOKEN, startMonicaEmulator } from '../../../../src/sandbox/monica';
 
@@ -82,16 +83,6 @@ function inboxOrder(all: RawConversation[]): string[] {
   const last = (c: RawConversation) => Math.max(...c.messages.map((m) => Date.parse(m.written_at)), -Infinity);
   const key = (c: RawConversation) => (c.messages.length > 0 ? last(c) : Date.parse(c.happened_at));
   return [...all].sort((a, b) => key(b) - key(a) || a.id - b.id).map((c) => String(c.id));
-}
-
-async function rejection(p: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof GatewayError) return e;
-    throw e;
-  }
-  throw new Error('expected a GatewayError');
 }
 
 describe('listConversations', () => {

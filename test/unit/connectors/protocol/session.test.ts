@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { rejection } from '../../../utils/errors';
 import type { AddressInfo } from 'node:net';
 import type { ProtocolSourceConfig } from '../../../../src/config/schema';
 import { createProtocolConnector, PROTOCOL_CAPABILITIES, PROTOCOL_MAX_ATTACHMENT_SIZE } from '../../../../src/connectors/protocol';
@@ -33,16 +34,6 @@ const config = (url: string, over: Partial<ProtocolSourceConfig> = {}): Protocol
   retries: 0,
   ...over,
 });
-
-async function rejection(p: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof GatewayError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('Protocol connector against the emulator', () => {
   let emu: EmulatorHandle;
