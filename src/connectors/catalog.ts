@@ -1,4 +1,5 @@
-import type { ConversationModel, MessageModel } from './types';
+import { mapLimit } from './concurrency';
+import type { ConversationModel, MessageModel, SourceChange } from './types';
 
 /**
  * # The conversation catalog
@@ -58,23 +59,30 @@ export class ConversationCatalog {
   async all(sync: () => Promise<ConversationModel[]>): Promise<ConversationModel[]> {
     const snap = await this.store.read(this.sourceId);
     if (snap && Date.now() - snap.syncedAt < this.maxAgeMs) return snap.items;
-    if (!this.syncing) {
-      this.syncing = (async () => {
-        const leased = await this.store.acquireSync(this.sourceId, 60_000);
-        if (!leased && snap) return snap;
-        try {
-          const items = await sync();
-          const fresh = { syncedAt: Date.now(), items };
-          await this.store.write(this.sourceId, fresh);
-          return fresh;
-        } finally {
-          if (leased) await this.store.releaseSync(this.sourceId);
-        }
-      })().finally(() => {
-        this.syncing = null;
-      });
-    }
-    return (await this.syncing).items;
+    return (await (this.syncing ?? this.startSync(sync, snap))).items;
+  }
+
+  /**
+   * Runs one full sync, tracked as this process's running sync (concurrent reads share it), under the store's
+   * lease when it is free. `fallback`: served instead when another instance holds the lease (a read can make do
+   * with a stale snapshot; a poll passes null and syncs anyway, both instances then store a complete snapshot).
+   */
+  private startSync(sync: () => Promise<ConversationModel[]>, fallback: CatalogSnapshot | null): Promise<CatalogSnapshot> {
+    const tracked: Promise<CatalogSnapshot> = (async () => {
+      const leased = await this.store.acquireSync(this.sourceId, 60_000);
+      if (!leased && fallback) return fallback;
+      try {
+        const fresh = { syncedAt: Date.now(), items: await sync() };
+        await this.store.write(this.sourceId, fresh);
+        return fresh;
+      } finally {
+        if (leased) await this.store.releaseSync(this.sourceId);
+      }
+    })().finally(() => {
+      if (this.syncing === tracked) this.syncing = null;
+    });
+    this.syncing = tracked;
+    return tracked;
   }
 
   /**
@@ -96,44 +104,46 @@ export class ConversationCatalog {
   async resync(sync: () => Promise<ConversationModel[]>): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
     await this.settled();
     const before = await this.store.read(this.sourceId);
-    let running = this.syncing;
-    if (!running) {
-      const tracked: Promise<CatalogSnapshot> = (async () => {
-        const leased = await this.store.acquireSync(this.sourceId, 60_000);
-        try {
-          const fresh = { syncedAt: Date.now(), items: await sync() };
-          await this.store.write(this.sourceId, fresh);
-          return fresh;
-        } finally {
-          if (leased) await this.store.releaseSync(this.sourceId);
-        }
-      })().finally(() => {
-        if (this.syncing === tracked) this.syncing = null;
-      });
-      this.syncing = running = tracked;
-    }
-    const after = await running;
+    const after = await (this.syncing ?? this.startSync(sync, null));
     return { before: before?.items ?? null, after: after.items };
   }
 
+  // Every write below waits for a running sync first: its snapshot replaces the whole store, so a patch or an
+  // invalidation made meanwhile would be lost.
+
   /** Forces the next read to sync (a poll that saw changes it cannot patch). */
   async invalidate(): Promise<void> {
+    await this.settled();
     const snap = await this.store.read(this.sourceId);
     if (snap) await this.store.write(this.sourceId, { ...snap, syncedAt: 0 });
   }
 
-  upsert(...models: ConversationModel[]): Promise<void> {
-    return this.store.patch(this.sourceId, models, []);
+  async upsert(...models: ConversationModel[]): Promise<void> {
+    await this.settled();
+    await this.store.patch(this.sourceId, models, []);
   }
 
-  remove(...nativeIds: string[]): Promise<void> {
-    return this.store.patch(this.sourceId, [], nativeIds);
+  async remove(...nativeIds: string[]): Promise<void> {
+    await this.settled();
+    await this.store.patch(this.sourceId, [], nativeIds);
   }
 
-  /** The snapshot's age in ms, or null without one. */
+  /** The snapshot's age in ms (after a running sync has stored its own), or null without one. */
   async age(): Promise<number | null> {
+    await this.settled();
     const snap = await this.store.read(this.sourceId);
     return snap ? Date.now() - snap.syncedAt : null;
+  }
+
+  /**
+   * Webhook changes into the catalog (the contract's `Connector.applyChanges`): a change that names no
+   * conversation makes the snapshot untrustworthy, so the next read re-syncs; otherwise each named conversation
+   * is re-read once by `refresh` (which upserts or removes it), at most `concurrency` at a time.
+   */
+  async applyChanges(changes: SourceChange[], refresh: (nativeId: string) => Promise<void>, concurrency = 4): Promise<void> {
+    if (changes.some((c) => c.conversationNativeId === null)) return this.invalidate();
+    const ids = [...new Set(changes.map((c) => c.conversationNativeId as string))];
+    await mapLimit(ids, concurrency, refresh);
   }
 }
 

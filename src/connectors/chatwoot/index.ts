@@ -3,7 +3,6 @@ import { ConversationCatalog } from '../catalog';
 import { createMemoryCatalogStore } from '../catalog-stores/memory';
 import type { Connector, ConnectorDeps, RequestScope, SourceCapabilities } from '../types';
 import { ChatwootClient } from './client';
-import { mapLimit } from '../concurrency';
 import { CHATWOOT_MAX_ATTACHMENT_SIZE, ChatwootSession, SCAN_CONCURRENCY } from './session';
 import { parseChatwootWebhook } from './webhook';
 
@@ -59,16 +58,9 @@ export function createChatwootConnector(config: ChatwootSourceConfig, deps: Conn
      * and its name or email shows on them, and the delivery does not say which, so the snapshot is invalidated
      * and the next read re-syncs. Nothing happens before the first sync.
      */
-    applyChanges: async (changes) => {
-      if (changes.some((c) => c.conversationNativeId === null)) {
-        // A sync running now may have read the contact before the change; its write must not win.
-        await catalog.settled();
-        await catalog.invalidate();
-        return;
-      }
-      const ids = [...new Set(changes.map((c) => c.conversationNativeId as string))];
+    applyChanges: (changes) => {
       const s = session({ requestId: `webhook-${config.id}` });
-      await mapLimit(ids, SCAN_CONCURRENCY, (id) => s.refreshCatalog(id));
+      return catalog.applyChanges(changes, (id) => s.refreshCatalog(id), SCAN_CONCURRENCY);
     },
     health: () => client.http.health(),
     parseWebhook: (req) =>

@@ -241,8 +241,6 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   async refreshCatalog(nativeId: string): Promise<void> {
     const displayId = this.displayIdOf(nativeId);
     if (displayId === null) return;
-    // A sync running meanwhile would overwrite the patch with what it read before.
-    await this.catalog.settled();
     if ((await this.catalog.age()) === null) return;
     this.loaders.conversations.clear(displayId);
     const dto = await this.loaders.conversations.load(displayId);
@@ -257,7 +255,6 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
    * is re-synced on the next read anyway).
    */
   private async patchCatalog(dto: CwConversationDto, contactMuted = false): Promise<void> {
-    await this.catalog.settled();
     const age = await this.catalog.age();
     if (age === null) return;
     const model = this.catalogModel(dto);
@@ -518,7 +515,6 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     await this.client.deleteConversation(this.scope, displayId);
     this.invalidate(displayId);
     // Upstream deletes in a background job, so a re-read could still find it: remove it outright.
-    await this.catalog.settled();
     await this.catalog.remove(nativeId);
   }
 

@@ -69,12 +69,9 @@ export function createProtocolConnector(config: ProtocolSourceConfig, deps: Conn
     name: config.name ?? 'Protocol',
     capabilities: PROTOCOL_CAPABILITIES,
     openSession: session,
-    applyChanges: async (changes) => {
-      // A change that names no conversation means "something changed": trust the catalog no longer.
-      if (changes.some((c) => c.conversationNativeId === null)) await catalog.invalidate();
-      const ids = new Set(changes.map((c) => c.conversationNativeId).filter((id): id is string => id !== null));
+    applyChanges: (changes) => {
       const s = session({ requestId: `webhook-${config.id}` });
-      for (const id of ids) await s.refreshCatalog(id);
+      return catalog.applyChanges(changes, (id) => s.refreshCatalog(id));
     },
     health: () => http.health(),
     parseWebhook: (req) => parseProtocolWebhook(config.id, config.webhookSecret, req),
