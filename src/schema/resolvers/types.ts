@@ -11,6 +11,8 @@ import type {
   SourceUnreadCountResolvers,
   AttachmentUploadResolvers,
 } from '../__generated__/resolvers-types';
+import { connectionFields } from '../mappers';
+import type { ConversationModel, MessageModel } from '../../connectors/types';
 import { toGlobalId } from '../ids';
 import { checkPageArgs } from '../inbox';
 import { badInput, ErrorCode, GatewayError } from '../../errors';
@@ -104,27 +106,9 @@ export const Conversation: ConversationResolvers = {
   },
 };
 
-export const ConversationConnection: ConversationConnectionResolvers = {
-  edges: (c) => c.edges,
-  nodes: (c) => c.edges.map((e) => e.node),
-  pageInfo: (c) => ({
-    hasNextPage: c.hasNextPage,
-    hasPreviousPage: c.hasPreviousPage,
-    startCursor: c.edges[0]?.cursor ?? null,
-    endCursor: c.edges[c.edges.length - 1]?.cursor ?? null,
-  }),
-};
+export const ConversationConnection: ConversationConnectionResolvers = connectionFields<ConversationModel>();
 
-export const MessageConnection: MessageConnectionResolvers = {
-  edges: (c) => c.edges,
-  nodes: (c) => c.edges.map((e) => e.node),
-  pageInfo: (c) => ({
-    hasNextPage: c.hasNextPage,
-    hasPreviousPage: c.hasPreviousPage,
-    startCursor: c.edges[0]?.cursor ?? null,
-    endCursor: c.edges[c.edges.length - 1]?.cursor ?? null,
-  }),
-};
+export const MessageConnection: MessageConnectionResolvers = connectionFields<MessageModel>();
 
 export const Message: MessageResolvers = {
   id: (m) => toGlobalId('Message', m.sourceId, m.nativeId),
