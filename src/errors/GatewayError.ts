@@ -62,5 +62,3 @@ export const fileTooLarge = (source: string, size: number, maxSize: number) =>
     `The file is ${size} bytes; source "${source}" accepts at most ${maxSize} bytes.`,
     { source, maxSize },
   );
-
-export const isGatewayError = (e: unknown): e is GatewayError => e instanceof GatewayError;

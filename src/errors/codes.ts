@@ -38,10 +38,3 @@ export const ErrorCode = {
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
-
-/** HTTP status for codes that fail a whole request before execution (used by the HTTP layer only). */
-export const httpStatusOf: Partial<Record<ErrorCode, number>> = {
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  LIMIT_EXCEEDED: 400,
-};

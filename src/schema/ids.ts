@@ -1,5 +1,3 @@
-import { badInput } from '../errors';
-
 /**
  * Global ids: base64url of `<Type>:<sourceId>:<nativeId>`. Opaque to clients; they route `node(id)` to the
  * right source and carry the native id, including Chatwoot's account (contracts §5 "IDs").
@@ -30,12 +28,4 @@ export function decodeGlobalId(id: string): DecodedId | null {
   const nativeId = s.slice(b + 1);
   if (!sourceId || (!nativeId && type !== 'Source')) return null;
   return { type, sourceId, nativeId };
-}
-
-/** Decodes an id that must be of `type`; a malformed or wrong-kind id is BAD_USER_INPUT naming the argument. */
-export function expectGlobalId(id: string, type: NodeType, field: string): DecodedId {
-  const d = decodeGlobalId(id);
-  if (!d) throw badInput(`"${field}" is not a valid Switchboard id.`, field);
-  if (d.type !== type) throw badInput(`"${field}" must be the id of a ${type}, but it is the id of a ${d.type}.`, field);
-  return d;
 }
