@@ -20,7 +20,9 @@ const gc = (globalThis as { gc?: () => void }).gc;
 /** V8's sampling profiler over one measured phase (the bench's --profile), written as a .cpuprofile file. */
 let inspector: Session | null = null;
 const post = (method: string, params?: object) =>
-  new Promise<unknown>((resolve, reject) => inspector?.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  new Promise<unknown>((resolve, reject) =>
+    inspector?.post(method, params, (err, res) => (err ? reject(err) : resolve(res))),
+  );
 
 serveRpc(
   {
@@ -57,7 +59,8 @@ serveRpc(
       inspector?.disconnect();
       writeFileSync(file, JSON.stringify(profile));
     },
-    webSockets: () => gateway?.metrics.render().then((m) => /^switchboard_websocket_connections (\d+)/m.exec(m.body)?.[1] ?? null),
+    webSockets: () =>
+      gateway?.metrics.render().then((m) => /^switchboard_websocket_connections (\d+)/m.exec(m.body)?.[1] ?? null),
   },
   async () => {
     await gateway?.close();

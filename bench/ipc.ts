@@ -34,7 +34,12 @@ export function serveRpc(handlers: Record<string, Handler>, onExit: () => Promis
       })
       .then(
         (result) => process.send?.({ rpc: m.rpc, ok: true, result } satisfies RpcReply),
-        (e: unknown) => process.send?.({ rpc: m.rpc, ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies RpcReply),
+        (e: unknown) =>
+          process.send?.({
+            rpc: m.rpc,
+            ok: false,
+            error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+          } satisfies RpcReply),
       );
   });
   process.on('disconnect', () => {

@@ -58,7 +58,8 @@ export function roundTripDepth(entries: Array<Pick<CapturedRequest, 'at'>>, late
   for (let i = 0; i < sorted.length; i++) {
     let d = 1;
     for (let j = 0; j < i; j++) {
-      if ((sorted[j] as CapturedRequest).at + latencyMs * 0.8 <= (sorted[i] as CapturedRequest).at) d = Math.max(d, (depth[j] as number) + 1);
+      if ((sorted[j] as CapturedRequest).at + latencyMs * 0.8 <= (sorted[i] as CapturedRequest).at)
+        d = Math.max(d, (depth[j] as number) + 1);
     }
     depth.push(d);
     best = Math.max(best, d);
@@ -110,7 +111,13 @@ export class GqlClient {
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - t0 }));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString('utf8'),
+              ms: performance.now() - t0,
+            }),
+          );
           res.on('error', reject);
         },
       );

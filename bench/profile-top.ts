@@ -24,7 +24,8 @@ if (!file) {
 const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(p.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();
-for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+for (let i = 0; i < p.samples.length; i++)
+  self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 
 const where = (url: string) => {
@@ -41,7 +42,14 @@ for (const [id, us] of self) {
   const f = n.callFrame;
   const key = `${f.functionName || '(anonymous)'}  ${f.url.replace(/^.*\/(node_modules|src|bench)\//, '$1/')}:${f.lineNumber + 1}`;
   frames.set(key, (frames.get(key) ?? 0) + us);
-  const pkg = f.functionName === '(idle)' ? '(idle)' : f.functionName === '(garbage collector)' ? '(gc)' : f.functionName === '(program)' ? '(program)' : where(f.url);
+  const pkg =
+    f.functionName === '(idle)'
+      ? '(idle)'
+      : f.functionName === '(garbage collector)'
+        ? '(gc)'
+        : f.functionName === '(program)'
+          ? '(program)'
+          : where(f.url);
   packages.set(pkg, (packages.get(pkg) ?? 0) + us);
 }
 const pct = (us: number) => `${((us / total) * 100).toFixed(1).padStart(5)}%`;
@@ -51,4 +59,6 @@ const top = (m: Map<string, number>, k: number) =>
     .slice(0, k)
     .map(([name, us]) => `${pct(us)}  ${(us / 1000).toFixed(0).padStart(7)} ms  ${name}`)
     .join('\n');
-process.stdout.write(`${file}: ${(total / 1e6).toFixed(1)} s sampled\n\nself time by package:\n${top(packages, 25)}\n\ntop frames by self time:\n${top(frames, Number(count ?? 40))}\n`);
+process.stdout.write(
+  `${file}: ${(total / 1e6).toFixed(1)} s sampled\n\nself time by package:\n${top(packages, 25)}\n\ntop frames by self time:\n${top(frames, Number(count ?? 40))}\n`,
+);

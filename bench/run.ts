@@ -9,7 +9,17 @@ import WebSocket from 'ws';
 import { parseConfig } from '../src/config/load';
 import type { SourceConfig } from '../src/config/schema';
 import { Child, killChildren } from './ipc';
-import { failed, GqlClient, roundTripDepth, sleep, summarize, type CapturedRequest, type GqlResponse, type RequestCounts, type Summary } from './lib';
+import {
+  failed,
+  GqlClient,
+  roundTripDepth,
+  sleep,
+  summarize,
+  type CapturedRequest,
+  type GqlResponse,
+  type RequestCounts,
+  type Summary,
+} from './lib';
 
 /**
  * # `npm run bench` (issue 7)
@@ -78,7 +88,10 @@ const opt = {
   latency: num('latency', argv.latency, 0),
   scale: num('scale', argv.scale, 1),
   duration: num('duration', argv.duration, 0.5),
-  subscribers: (argv.subscribers ?? '').split(',').filter(Boolean).map((s) => num('subscribers', s, 1)),
+  subscribers: (argv.subscribers ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((s) => num('subscribers', s, 1)),
   events: Math.min(100, num('events', argv.events, 1)),
   out: argv.out ?? 'bench/results/latest.json',
   seed: num('seed', argv.seed, 0),
@@ -107,33 +120,99 @@ interface Target {
 const INBOX = /* GraphQL */ `
   query Inbox {
     conversations(first: 50) {
-      edges { node { id subject lastMessageAt unreadCount
-        source { id name kind }
-        participants { id name kind avatarUrl }
-        lastMessage { id content sentAt direction sender { id name kind } } } }
-      pageInfo { hasNextPage endCursor }
+      edges {
+        node {
+          id
+          subject
+          lastMessageAt
+          unreadCount
+          source {
+            id
+            name
+            kind
+          }
+          participants {
+            id
+            name
+            kind
+            avatarUrl
+          }
+          lastMessage {
+            id
+            content
+            sentAt
+            direction
+            sender {
+              id
+              name
+              kind
+            }
+          }
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
     }
   }
 `;
 const THREAD = /* GraphQL */ `
   query Thread($id: ID!) {
     conversation(id: $id) {
-      id subject unreadCount
+      id
+      subject
+      unreadCount
       messages(last: 100) {
-        edges { cursor node { id content sentAt direction private sender { id name }
-          attachments { id filename contentType size url } } }
-        pageInfo { hasPreviousPage startCursor }
+        edges {
+          cursor
+          node {
+            id
+            content
+            sentAt
+            direction
+            private
+            sender {
+              id
+              name
+            }
+            attachments {
+              id
+              filename
+              contentType
+              size
+              url
+            }
+          }
+        }
+        pageInfo {
+          hasPreviousPage
+          startCursor
+        }
       }
     }
   }
 `;
 const SEND = /* GraphQL */ `
   mutation Send($input: SendMessageInput!) {
-    sendMessage(input: $input) { id content sentAt direction }
+    sendMessage(input: $input) {
+      id
+      content
+      sentAt
+      direction
+    }
   }
 `;
 const UNREAD_SUBSCRIPTION = /* GraphQL */ `
-  subscription Badge { unreadCountChanged { total conversationsWithUnread bySource { total } } }
+  subscription Badge {
+    unreadCountChanged {
+      total
+      conversationsWithUnread
+      bySource {
+        total
+      }
+    }
+  }
 `;
 
 type Op = (target: Target, requestId: string, n: number) => Promise<GqlResponse>;
@@ -190,7 +269,14 @@ interface FanoutRun {
   latency: Summary;
   /** Each incoming message: its first, median, 99th percentile and last delivery (ms after the trigger). */
   perEvent: Array<{ delivered: number; first: number; p50: number; p99: number; max: number }>;
-  memory: { heapPerSubscriberKB: number; rssPerSubscriberKB: number; heapBeforeMB: number; heapAfterMB: number; rssBeforeMB: number; rssAfterMB: number };
+  memory: {
+    heapPerSubscriberKB: number;
+    rssPerSubscriberKB: number;
+    heapBeforeMB: number;
+    heapAfterMB: number;
+    rssBeforeMB: number;
+    rssAfterMB: number;
+  };
   /** Gateway CPU per delivered update (webhook handling included). */
   cpuUsPerDelivery: number;
   /** This process's CPU per received update (the subscribers' side, on the other core). */
@@ -225,9 +311,14 @@ const targets: Target[] = [];
 
 async function startProcesses(): Promise<{ emulators: Record<string, string> }> {
   const here = dirname(__filename);
-  sandbox = Child.start('sandbox', join(here, 'sandbox-process.ts'), ['--scale', String(opt.scale), '--latency', String(opt.latency), '--seed', String(opt.seed)], {
-    stdoutPipe: true,
-  });
+  sandbox = Child.start(
+    'sandbox',
+    join(here, 'sandbox-process.ts'),
+    ['--scale', String(opt.scale), '--latency', String(opt.latency), '--seed', String(opt.seed)],
+    {
+      stdoutPipe: true,
+    },
+  );
   const info = await sandbox.firstLine<{ sourceConfigs: SourceConfig[]; emulators: Record<string, string> }>(120_000);
   const hash = (k: string) => createHash('sha256').update(k).digest('hex');
   const config = parseConfig(
@@ -248,8 +339,19 @@ async function startProcesses(): Promise<{ emulators: Record<string, string> }> 
       env: { NODE_ENV: 'production' },
       execArgv: ['--expose-gc'],
     });
-    const r = await child.call<{ url: string; wsUrl: string }>('start', { config, baseline: name === 'baseline', logLevel: opt.logLevel });
-    targets.push({ name, key: name === 'gateway' ? 'gw' : 'base', child, url: r.url, wsUrl: r.wsUrl, http: new GqlClient(`${r.url}/graphql`, API_KEY, 64) });
+    const r = await child.call<{ url: string; wsUrl: string }>('start', {
+      config,
+      baseline: name === 'baseline',
+      logLevel: opt.logLevel,
+    });
+    targets.push({
+      name,
+      key: name === 'gateway' ? 'gw' : 'base',
+      child,
+      url: r.url,
+      wsUrl: r.wsUrl,
+      http: new GqlClient(`${r.url}/graphql`, API_KEY, 64),
+    });
   }
   return { emulators: info.emulators };
 }
@@ -338,7 +440,9 @@ async function measure(t: Target, workload: string, op: Op, concurrency: number)
   const cpu1 = await cpuOf(t);
   await profileStop(t, prefix);
   await sleep(300); // background requests the operations caused (live refreshes, webhooks) land in the logs
-  const { counts, serviceMs } = await sandbox.call<{ counts: RequestCounts; serviceMs: Record<string, number> }>('drain');
+  const { counts, serviceMs } = await sandbox.call<{ counts: RequestCounts; serviceMs: Record<string, number> }>(
+    'drain',
+  );
   const mine = counts[prefix] ?? {};
   const ops = Math.max(1, r.ops);
   const background = Object.entries(counts)
@@ -377,7 +481,14 @@ async function probeDepth(t: Target, workload: string, op: Op, samples = 3): Pro
       await op(t, id, 1_000_000 + i);
     }
     const captured = await sandbox.call<CapturedRequest[]>('captureStop');
-    const depths = ids.map((id) => roundTripDepth(captured.filter((e) => e.id === id), PROBE_MS)).sort((a, b) => a - b);
+    const depths = ids
+      .map((id) =>
+        roundTripDepth(
+          captured.filter((e) => e.id === id),
+          PROBE_MS,
+        ),
+      )
+      .sort((a, b) => a - b);
     const depth = depths[Math.floor(depths.length / 2)] ?? 0;
     return { depth, samples: depths, criticalPathMs: depth * opt.latency };
   } finally {
@@ -385,7 +496,11 @@ async function probeDepth(t: Target, workload: string, op: Op, samples = 3): Pro
   }
 }
 
-async function httpWorkload(name: string, op: Op, concurrencies: number[]): Promise<Partial<Record<TargetName, HttpWorkload>>> {
+async function httpWorkload(
+  name: string,
+  op: Op,
+  concurrencies: number[],
+): Promise<Partial<Record<TargetName, HttpWorkload>>> {
   const out: Partial<Record<TargetName, HttpWorkload>> = {};
   for (const t of targets) {
     const runs: HttpRun[] = [];
@@ -430,7 +545,14 @@ async function fanout(t: Target, n: number, events: number): Promise<FanoutRun> 
     expected: 0,
     latency: summarize([]),
     perEvent: [],
-    memory: { heapPerSubscriberKB: Number.NaN, rssPerSubscriberKB: Number.NaN, heapBeforeMB: 0, heapAfterMB: 0, rssBeforeMB: 0, rssAfterMB: 0 },
+    memory: {
+      heapPerSubscriberKB: Number.NaN,
+      rssPerSubscriberKB: Number.NaN,
+      heapBeforeMB: 0,
+      heapAfterMB: 0,
+      rssBeforeMB: 0,
+      rssAfterMB: 0,
+    },
     cpuUsPerDelivery: Number.NaN,
     clientCpuUsPerDelivery: Number.NaN,
     depth: { depth: 0, samples: [], criticalPathMs: 0 },
@@ -554,7 +676,13 @@ async function fanout(t: Target, n: number, events: number): Promise<FanoutRun> 
     const got = await oneEvent();
     latencies.push(...got);
     const es = summarize(got);
-    perEvent.push({ delivered: es.n, first: got.length ? Math.min(...got) : Number.NaN, p50: es.p50, p99: es.p99, max: es.max });
+    perEvent.push({
+      delivered: es.n,
+      first: got.length ? Math.min(...got) : Number.NaN,
+      p50: es.p50,
+      p99: es.p99,
+      max: es.max,
+    });
     delivered += got.length;
     ran++;
   }
@@ -598,7 +726,13 @@ async function fanout(t: Target, n: number, events: number): Promise<FanoutRun> 
 /** Round trips between the incoming message and the new count: one subscriber, every emulator waiting PROBE_MS. */
 async function fanoutDepth(t: Target): Promise<Depth> {
   await sandbox.call('setLatency', { ms: PROBE_MS });
-  const client = createClient({ url: t.wsUrl, webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams: { authorization: `Bearer ${API_KEY}` } });
+  const client = createClient({
+    url: t.wsUrl,
+    webSocketImpl: WebSocket,
+    lazy: true,
+    retryAttempts: 0,
+    connectionParams: { authorization: `Bearer ${API_KEY}` },
+  });
   try {
     const samples: number[] = [];
     let resolveNext: ((total: number) => void) | null = null;
@@ -628,7 +762,9 @@ async function fanoutDepth(t: Target): Promise<Depth> {
       resolveNext = null;
       const captured = await sandbox.call<CapturedRequest[]>('captureStop');
       // The webhook's catalog refresh and the live engine's re-read of the totals, at that emulator.
-      const path = captured.filter((e) => e.source === FANOUT_SOURCE && (e.id.startsWith('webhook-') || e.id.startsWith(`live-${FANOUT_SOURCE}`)));
+      const path = captured.filter(
+        (e) => e.source === FANOUT_SOURCE && (e.id.startsWith('webhook-') || e.id.startsWith(`live-${FANOUT_SOURCE}`)),
+      );
       samples.push(roundTripDepth(path, PROBE_MS));
     }
     samples.sort((a, b) => a - b);
@@ -644,11 +780,14 @@ async function fanoutDepth(t: Target): Promise<Depth> {
 // Report
 
 const f = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '–');
-const ratio = (a: number, b: number, d = 1) => (Number.isFinite(a) && Number.isFinite(b) && a > 0 ? `${(b / a).toFixed(d)}×` : '–');
+const ratio = (a: number, b: number, d = 1) =>
+  Number.isFinite(a) && Number.isFinite(b) && a > 0 ? `${(b / a).toFixed(d)}×` : '–';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+  return rows
+    .map((r) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
+    .join('\n');
 }
 
 function httpRows(name: string, w: Partial<Record<TargetName, HttpWorkload>> | undefined): string[][] {
@@ -702,13 +841,33 @@ function httpRows(name: string, w: Partial<Record<TargetName, HttpWorkload>> | u
 }
 
 function report(results: Results): string {
-  const head = ['workload', 'target', 'ops', 'err', 'ops/s', 'p50 ms', 'p99 ms', 'crit path ms', 'p50−crit', 'upstream/op', 'upstream ms/op', 'cpu ms/op'];
-  const rows = [head, ...httpRows('inbox', results.inbox), ...httpRows('thread', results.thread), ...httpRows('send', results.send)];
+  const head = [
+    'workload',
+    'target',
+    'ops',
+    'err',
+    'ops/s',
+    'p50 ms',
+    'p99 ms',
+    'crit path ms',
+    'p50−crit',
+    'upstream/op',
+    'upstream ms/op',
+    'cpu ms/op',
+  ];
+  const rows = [
+    head,
+    ...httpRows('inbox', results.inbox),
+    ...httpRows('thread', results.thread),
+    ...httpRows('send', results.send),
+  ];
   let out = rows.length > 1 ? `${table(rows)}\n` : '';
-  const ratioNote = 'baseline÷gateway: ops/s is gateway÷baseline (how many times more); the other columns baseline÷gateway.';
+  const ratioNote =
+    'baseline÷gateway: ops/s is gateway÷baseline (how many times more); the other columns baseline÷gateway.';
   if (rows.length > 1) out += `${ratioNote}\n`;
   if (results.inbox) {
-    out += '\ninbox upstream requests per page, by source (emulator logs; max of one operation from extensions.upstream):\n';
+    out +=
+      '\ninbox upstream requests per page, by source (emulator logs; max of one operation from extensions.upstream):\n';
     for (const [label, w] of Object.entries(results.inbox)) {
       const r = w.runs[0];
       if (!r) continue;
@@ -720,11 +879,41 @@ function report(results: Results): string {
     }
   }
   if (results.fanout) {
-    const fr = [['fan-out', 'target', 'subs', 'connected', 'delivered', 'p50 ms', 'p99 ms', 'max ms', 'crit path ms', 'heap KB/sub', 'rss KB/sub', 'cpu µs/delivery', 'client µs']];
+    const fr = [
+      [
+        'fan-out',
+        'target',
+        'subs',
+        'connected',
+        'delivered',
+        'p50 ms',
+        'p99 ms',
+        'max ms',
+        'crit path ms',
+        'heap KB/sub',
+        'rss KB/sub',
+        'cpu µs/delivery',
+        'client µs',
+      ],
+    ];
     for (const [label, runs] of Object.entries(results.fanout)) {
       for (const r of runs) {
         if (r.skipped) {
-          fr.push([`fan-out ${r.subscribers}`, label, String(r.subscribers), 'skipped', '', '', '', '', '', '', '', '', '']);
+          fr.push([
+            `fan-out ${r.subscribers}`,
+            label,
+            String(r.subscribers),
+            'skipped',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+          ]);
           continue;
         }
         fr.push([
@@ -827,7 +1016,13 @@ function checkTargets(r: Results): TargetCheck[] {
   const fan = r.fanout?.gateway?.find((x) => x.subscribers === 10_000);
   if (fan) {
     if (fan.skipped) {
-      out.push({ target: '10,000 subscribers on one process', measured: fan.skipped, goal: 'p99 ≤ 500 ms, < 30 KB each', pass: false, margin: 'not run' });
+      out.push({
+        target: '10,000 subscribers on one process',
+        measured: fan.skipped,
+        goal: 'p99 ≤ 500 ms, < 30 KB each',
+        pass: false,
+        margin: 'not run',
+      });
     } else {
       const all = fan.delivered === fan.expected && fan.connected === fan.subscribers;
       out.push({
@@ -873,9 +1068,11 @@ async function main() {
     'setup.inbox.0',
   );
   if (failed(warm)) throw new Error(`the inbox failed: ${warm.text.slice(0, 500)}`);
-  const convs = (JSON.parse(warm.text) as { data: { conversations: { edges: Array<{ node: { id: string; source: { id: string } } }> } } }).data.conversations.edges.map(
-    (e) => e.node,
-  );
+  const convs = (
+    JSON.parse(warm.text) as {
+      data: { conversations: { edges: Array<{ node: { id: string; source: { id: string } } }> } };
+    }
+  ).data.conversations.edges.map((e) => e.node);
   const sources = [...new Set(convs.map((c) => c.source.id))].sort();
   const threads: string[] = [];
   for (const s of sources) {
@@ -885,9 +1082,20 @@ async function main() {
       { s: [s] },
       `setup.thread.${s}`,
     );
-    const edges = (JSON.parse(r.text) as { data?: { conversations: { edges: Array<{ node: { id: string; messages: { edges: Array<{ node: { attachments: unknown[] } }> } | null } }> } } }).data
-      ?.conversations.edges ?? [];
-    const weight = (e: (typeof edges)[number]) => (e.node.messages?.edges ?? []).reduce((a, m) => a + 1 + m.node.attachments.length, 0);
+    const edges =
+      (
+        JSON.parse(r.text) as {
+          data?: {
+            conversations: {
+              edges: Array<{
+                node: { id: string; messages: { edges: Array<{ node: { attachments: unknown[] } }> } | null };
+              }>;
+            };
+          };
+        }
+      ).data?.conversations.edges ?? [];
+    const weight = (e: (typeof edges)[number]) =>
+      (e.node.messages?.edges ?? []).reduce((a, m) => a + 1 + m.node.attachments.length, 0);
     const best = [...edges].sort((a, b) => weight(b) - weight(a))[0];
     if (best) threads.push(best.node.id);
   }
@@ -899,7 +1107,17 @@ async function main() {
   const inboxOp: Op = (t, id) => t.http.post(INBOX, undefined, id);
   const threadOp: Op = (t, id, n) => t.http.post(THREAD, { id: threads[n % threads.length] }, id);
   const sendOp: Op = (t, id, n) =>
-    t.http.post(SEND, { input: { conversationId: sendTo[n % sendTo.length], content: `bench ${runId} ${id}`, idempotencyKey: `${runId}-${id}` } }, id);
+    t.http.post(
+      SEND,
+      {
+        input: {
+          conversationId: sendTo[n % sendTo.length],
+          content: `bench ${runId} ${id}`,
+          idempotencyKey: `${runId}-${id}`,
+        },
+      },
+      id,
+    );
 
   if (opt.workloads.has('inbox')) results.inbox = await httpWorkload('inbox', inboxOp, [1, 32]);
   if (opt.workloads.has('thread')) results.thread = await httpWorkload('thread', threadOp, [1, 32]);
@@ -918,7 +1136,9 @@ async function main() {
   results.targets = checkTargets(results);
 
   const text = report(results);
-  process.stdout.write(`\nSwitchboard bench — latency ${opt.latency} ms, scale ${opt.scale}, ${opt.duration} s per run, ${results.machine.cpus} CPUs, Node ${process.version}\n\n${text}`);
+  process.stdout.write(
+    `\nSwitchboard bench — latency ${opt.latency} ms, scale ${opt.scale}, ${opt.duration} s per run, ${results.machine.cpus} CPUs, Node ${process.version}\n\n${text}`,
+  );
   mkdirSync(dirname(resolve(opt.out)), { recursive: true });
   writeFileSync(resolve(opt.out), `${JSON.stringify({ ...results, table: text }, null, 2)}\n`);
   process.stderr.write(`\nwrote ${opt.out}\n`);

@@ -53,7 +53,8 @@ async function main() {
         g[source] = (g[source] ?? 0) + 1;
         if (e.ms !== undefined) serviceMs[group] = (serviceMs[group] ?? 0) + e.ms;
         else unanswered.push({ group, e });
-        if (capture && capture.length < 200_000) capture.push({ source, id: id ?? '-', at: e.at, method: e.method, path: e.path });
+        if (capture && capture.length < 200_000)
+          capture.push({ source, id: id ?? '-', at: e.at, method: e.method, path: e.path });
       }
     }
   };

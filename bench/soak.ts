@@ -62,13 +62,24 @@ const heapMb = () => {
   return process.memoryUsage().heapUsed / 1024 / 1024;
 };
 
-type GqlBody = { data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions?: { code?: string; source?: string } }> };
-type UnreadValue = { total: number; bySource: Array<{ source: { id: string }; total: number; conversationsWithUnread: number }> };
+type GqlBody = {
+  data?: Record<string, unknown> | null;
+  errors?: Array<{ message: string; extensions?: { code?: string; source?: string } }>;
+};
+type UnreadValue = {
+  total: number;
+  bySource: Array<{ source: { id: string }; total: number; conversationsWithUnread: number }>;
+};
 
 async function main() {
-  const embedded = await startEmbedded({ port: 0, redisUrl: argv.redis ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined });
+  const embedded = await startEmbedded({
+    port: 0,
+    redisUrl: argv.redis ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined,
+  });
   const keyPrefix = `soak-${randomUUID()}:`;
-  const config: Config = embedded.config.redis ? { ...embedded.config, redis: { ...embedded.config.redis, keyPrefix } } : embedded.config;
+  const config: Config = embedded.config.redis
+    ? { ...embedded.config, redis: { ...embedded.config.redis, keyPrefix } }
+    : embedded.config;
   let logErrors = 0;
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -76,7 +87,11 @@ async function main() {
       cb();
     },
   });
-  const gateway = await createGateway({ config, logger: createLogger({ level: 'warn', destination: sink }), production: true });
+  const gateway = await createGateway({
+    config,
+    logger: createLogger({ level: 'warn', destination: sink }),
+    production: true,
+  });
   embedded.sandbox.setWebhookBase(gateway.url);
   const emulators = embedded.sandbox.emulators;
   const sourceIds = [...emulators.keys()];
@@ -107,8 +122,12 @@ async function main() {
   // Conversations to work on (ids of every source).
   const ids: string[] = [];
   for (let after: string | null = null, pages = 0; pages < 5; pages++) {
-    const r = await gql(`query($after: String) { conversations(first: 100, after: $after) { pageInfo { hasNextPage endCursor } edges { node { id } } } }`, { after });
-    const c = r.data?.conversations as { pageInfo: { hasNextPage: boolean; endCursor: string }; edges: Array<{ node: { id: string } }> } | undefined;
+    const r = await gql(
+      `query($after: String) { conversations(first: 100, after: $after) { pageInfo { hasNextPage endCursor } edges { node { id } } } }`,
+      { after },
+    );
+    const c = r.data?.conversations as
+      { pageInfo: { hasNextPage: boolean; endCursor: string }; edges: Array<{ node: { id: string } }> } | undefined;
     if (!c) break;
     ids.push(...c.edges.map((e) => e.node.id));
     if (!c.pageInfo.hasNextPage) break;
@@ -121,11 +140,19 @@ async function main() {
   const last: Array<UnreadValue | null> = [];
   let pushes = 0;
   for (let i = 0; i < SUBSCRIBERS; i++) {
-    const client = createClient({ url: gateway.wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 5, connectionParams: { authorization: `Bearer ${SANDBOX_API_KEY}` } });
+    const client = createClient({
+      url: gateway.wsUrl,
+      webSocketImpl: WebSocket,
+      lazy: false,
+      retryAttempts: 5,
+      connectionParams: { authorization: `Bearer ${SANDBOX_API_KEY}` },
+    });
     clients.push(client);
     last.push(null);
     client.subscribe<{ unreadCountChanged: UnreadValue }>(
-      { query: `subscription { unreadCountChanged { total bySource { source { id } total conversationsWithUnread } } }` },
+      {
+        query: `subscription { unreadCountChanged { total bySource { source { id } total conversationsWithUnread } } }`,
+      },
       {
         next: (v) => {
           pushes++;
@@ -153,18 +180,25 @@ async function main() {
           `query($after: String) { conversations(first: 20, after: $after) { pageInfo { hasNextPage endCursor } edges { node { id subject unreadCount lastMessageAt participants { name } lastMessage { content sender { name } } } } } }`,
           { after },
         );
-        const p = (r.data?.conversations as { pageInfo: { hasNextPage: boolean; endCursor: string } } | undefined)?.pageInfo;
+        const p = (r.data?.conversations as { pageInfo: { hasNextPage: boolean; endCursor: string } } | undefined)
+          ?.pageInfo;
         if (!p?.hasNextPage) break;
         after = p.endCursor;
       }
     },
-    () => gql(`query($id: ID!) { conversation(id: $id) { id subject messages(last: 20) { edges { node { id content sentAt sender { name } attachments { filename } } } } } }`, { id: pick(ids) }),
+    () =>
+      gql(
+        `query($id: ID!) { conversation(id: $id) { id subject messages(last: 20) { edges { node { id content sentAt sender { name } attachments { filename } } } } } }`,
+        { id: pick(ids) },
+      ),
     () => gql(`{ unreadCount { total bySource { source { id } total } } }`),
     () => gql(`{ sources { id health { status circuit lastErrorCode } } }`),
     () => gql(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids: [pick(ids), pick(ids), pick(ids)] }),
     async () => {
       const key = random() < 0.3 ? `soak-repeat-${Math.floor(random() * 20)}` : randomUUID();
-      await gql(`mutation($input: SendMessageInput!) { sendMessage(input: $input) { id } }`, { input: { conversationId: pick(ids), content: `soak ${key}`, idempotencyKey: key } });
+      await gql(`mutation($input: SendMessageInput!) { sendMessage(input: $input) { id } }`, {
+        input: { conversationId: pick(ids), content: `soak ${key}`, idempotencyKey: key },
+      });
     },
     () => gql(`mutation($id: ID!) { markConversationRead(id: $id) { id unreadCount } }`, { id: pick(ids) }),
     () => gql(`mutation($id: ID!) { markConversationUnread(id: $id) { id unreadCount } }`, { id: pick(ids) }),
@@ -207,7 +241,10 @@ async function main() {
       heapPeak = Math.max(heapPeak, h);
     }
   })();
-  const progress = setInterval(() => process.stderr.write(`soak: ${Math.round((Date.now() - started) / 1000)} s, ${operations} operations\n`), 15_000);
+  const progress = setInterval(
+    () => process.stderr.write(`soak: ${Math.round((Date.now() - started) / 1000)} s, ${operations} operations\n`),
+    15_000,
+  );
 
   await Promise.all([...workers, faults, sampler]);
   clearInterval(progress);
@@ -216,7 +253,9 @@ async function main() {
   // Settle: pollers (every 2-5 s), webhooks and circuits (half-open after 10 s) catch up; then compare.
   const expected = () =>
     Object.fromEntries(
-      sourceIds.map((s) => [s, emulators.get(s)!.controls.unreadState()]).filter(([, v]) => v !== null) as Array<[string, { total: number; conversationsWithUnread: number }]>,
+      sourceIds.map((s) => [s, emulators.get(s)!.controls.unreadState()]).filter(([, v]) => v !== null) as Array<
+        [string, { total: number; conversationsWithUnread: number }]
+      >,
     );
   const mismatches = () => {
     const want = expected();
@@ -225,7 +264,9 @@ async function main() {
       for (const [source, w] of Object.entries(want)) {
         const got = v?.bySource.find((b) => b.source.id === source);
         if (!got || got.total !== w.total || got.conversationsWithUnread !== w.conversationsWithUnread) {
-          out.push(`subscriber ${i} ${source}: pushed ${got ? `${got.total}/${got.conversationsWithUnread}` : 'nothing'}, emulator ${w.total}/${w.conversationsWithUnread}`);
+          out.push(
+            `subscriber ${i} ${source}: pushed ${got ? `${got.total}/${got.conversationsWithUnread}` : 'nothing'}, emulator ${w.total}/${w.conversationsWithUnread}`,
+          );
         }
       }
     });
@@ -242,7 +283,8 @@ async function main() {
   // updates while the source was failing and only the next event repaired them.
   let afterOneMoreEvent: boolean | null = null;
   if (mismatch.length > 0) {
-    for (const e of emulators.values()) if (e.controls.unreadState() !== null) e.controls.simulateIncoming({ content: 'soak: one more' });
+    for (const e of emulators.values())
+      if (e.controls.unreadState() !== null) e.controls.simulateIncoming({ content: 'soak: one more' });
     const again = Date.now();
     while (mismatches().length > 0 && Date.now() - again < 15_000) await sleep(500);
     afterOneMoreEvent = mismatches().length === 0;
@@ -288,7 +330,10 @@ async function main() {
   await Promise.all(clients.map((c) => c.dispose()));
   await gateway.close();
   await embedded.sandbox.close();
-  const bad = (statuses.get(500) ?? 0) + [...statuses].filter(([s]) => s > 500).reduce((a, [, n]) => a + n, 0) + (codes.get('INTERNAL_SERVER_ERROR') ?? 0);
+  const bad =
+    (statuses.get(500) ?? 0) +
+    [...statuses].filter(([s]) => s > 500).reduce((a, [, n]) => a + n, 0) +
+    (codes.get('INTERNAL_SERVER_ERROR') ?? 0);
   process.exit(bad > 0 || mismatch.length > 0 ? 1 : 0);
 }
 

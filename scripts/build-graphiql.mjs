@@ -83,7 +83,9 @@ try {
   const files = result.flatMap((r) => Object.entries(r.metafile.outputs));
   const total = files.reduce((sum, [, output]) => sum + output.bytes, 0);
   for (const [file, output] of files) {
-    console.log(`  ${relative(tmpdir, join(root, file)).padEnd(28)} ${(output.bytes / 1024).toFixed(0).padStart(6)} KiB`);
+    console.log(
+      `  ${relative(tmpdir, join(root, file)).padEnd(28)} ${(output.bytes / 1024).toFixed(0).padStart(6)} KiB`,
+    );
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`GraphiQL built into ${relative(root, outdir)}: ${(total / 1024 / 1024).toFixed(1)} MiB in ${seconds} s`);

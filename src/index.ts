@@ -25,7 +25,7 @@ async function main() {
     gateway = await createGateway({ config, logger });
     logger.info({ url: `${gateway.url}/graphql`, sources: config.sources.map((s) => s.id) }, 'Switchboard listening');
   } else {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for the embedded default
+    // eslint-disable-next-line @typescript-eslint/no-require-imports, @typescript-eslint/consistent-type-imports -- loaded only for the embedded default
     const { startEmbedded, SANDBOX_API_KEY } = require('./sandbox/embedded') as typeof import('./sandbox/embedded');
     const port = process.env.PORT ? Number(process.env.PORT) : 4000;
     // SANDBOX_PORTS=random puts the emulators on free ports (tests run this entry point beside other runs).
@@ -36,7 +36,7 @@ async function main() {
     onClose = () => embedded.sandbox.close();
     // Demo mode: simulated clients keep the sandbox alive, so a subscription in GraphiQL visibly ticks.
     if (process.env.SANDBOX_DEMO !== '0') {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for the embedded default
+      // eslint-disable-next-line @typescript-eslint/no-require-imports, @typescript-eslint/consistent-type-imports -- loaded only for the embedded default
       const { startDemoTraffic } = require('./sandbox/demo') as typeof import('./sandbox/demo');
       beforeClose = startDemoTraffic(embedded.sandbox, {
         intervalMs: 3000,
@@ -72,6 +72,8 @@ async function main() {
 
 main().catch((e: unknown) => {
   // Config errors name the field; print them plainly.
-  process.stderr.write(`${e instanceof ConfigError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(
+    `${e instanceof ConfigError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+  );
   process.exit(1);
 });

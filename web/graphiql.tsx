@@ -22,7 +22,8 @@ interface SwitchboardConfig {
 type Headers = Record<string, unknown>;
 
 // Captured now: document.currentScript is only set while this (classic, non-module) script first runs.
-const scriptUrl = (document.currentScript as HTMLScriptElement | null)?.src ?? `${location.origin}/graphiql/graphiql.js`;
+const scriptUrl =
+  (document.currentScript as HTMLScriptElement | null)?.src ?? `${location.origin}/graphiql/graphiql.js`;
 
 // Monaco runs its language services in web workers. graphiql's setup-workers/* helpers only know vite, webpack and
 // esm.sh (a CDN), so the build emits the three workers next to this script and we name them here. Same-origin

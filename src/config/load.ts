@@ -21,7 +21,9 @@ function substitute(value: unknown, env: NodeJS.ProcessEnv, path: string): unkno
   }
   if (Array.isArray(value)) return value.map((v, i) => substitute(v, env, `${path}[${i}]`));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, env, path ? `${path}.${k}` : k)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, substitute(v, env, path ? `${path}.${k}` : k)]),
+    );
   }
   return value;
 }
@@ -43,7 +45,9 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   for (const [i, k] of cfg.apiKeys.entries()) {
     for (const [j, sid] of k.sources.entries()) {
       if (sid !== '*' && !ids.has(sid)) {
-        throw new ConfigError(`Invalid config:\n- apiKeys.${i}.sources.${j}: "${sid}" is not the id of a configured source`);
+        throw new ConfigError(
+          `Invalid config:\n- apiKeys.${i}.sources.${j}: "${sid}" is not the id of a configured source`,
+        );
       }
     }
   }

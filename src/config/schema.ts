@@ -41,7 +41,7 @@ const common = {
 
 /**
  * Per-kind defaults of the per-source limits (issue 6): Monica allows 60 requests a minute per token and
- * Chatwoot 3,000 (contracts §3, §4); Pixieset and Protocol document none, so the gateway caps only
+ * Chatwoot 3,000 (docs/vendors/chatwoot.md, docs/vendors/monica.md); Pixieset and Protocol document none, so the gateway caps only
  * concurrency and honours their 429 Retry-After.
  */
 export const SOURCE_LIMIT_DEFAULTS = {
@@ -69,7 +69,7 @@ export const protocolSource = z.object({
   /** Secret for `x-protocol-signature` (HMAC-SHA256 of the raw body). */
   webhookSecret: z.string().min(8).optional(),
   /**
-   * The contact id that represents the API user. The Protocol API has no "me" marker (contracts §2), so a
+   * The contact id that represents the API user. The Protocol API has no "me" marker (docs/vendors/protocol.md), so a
    * message is OUTGOING when its contact is this one and INCOMING otherwise.
    */
   selfContactId: z.string().min(1).optional(),
@@ -92,7 +92,12 @@ export const monicaSource = z.object({
   credentials: z.object({ token: z.string().min(1) }),
 });
 
-export const sourceConfig = z.discriminatedUnion('kind', [pixiesetSource, protocolSource, chatwootSource, monicaSource]);
+export const sourceConfig = z.discriminatedUnion('kind', [
+  pixiesetSource,
+  protocolSource,
+  chatwootSource,
+  monicaSource,
+]);
 
 export const apiKeyConfig = z
   .object({
@@ -153,7 +158,10 @@ export const configSchema = z
          * to a JSON manifest `{ "<sha256 hex>": "<query>" }` (relative to the working directory), only those
          * operations are accepted.
          */
-        persistedQueries: z.object({ safelist: z.string().min(1).optional() }).strict().optional(),
+        persistedQueries: z
+          .object({ safelist: z.string().min(1).optional() })
+          .strict()
+          .optional(),
         /**
          * Time to live of a source's poll lease (several instances sharing Redis: exactly one polls each POLLING
          * source; a dead holder's lease is taken over after about this long). Default per source:

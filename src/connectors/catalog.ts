@@ -5,9 +5,9 @@ import type { ConversationModel, MessageModel, SourceChange } from './types';
  * # The conversation catalog
  *
  * Some vendors cannot list conversations in the inbox order: Monica sorts only by created or updated time, and
- * a new message does not touch `updated_at` (contracts §4); Protocol has no sort at all and no unread count
- * (contracts §2). Chatwoot does sort by activity but has no account-wide unread count, only a per-conversation
- * one (contracts §3). For those, the connector keeps a catalog: a snapshot of every conversation of the source as
+ * a new message does not touch `updated_at` (docs/vendors/monica.md); Protocol has no sort at all and no unread count
+ * (docs/vendors/protocol.md). Chatwoot does sort by activity but has no account-wide unread count, only a per-conversation
+ * one (docs/vendors/chatwoot.md). For those, the connector keeps a catalog: a snapshot of every conversation of the source as
  * a canonical model (summary fields, participants, last message, unread count, searchable text), sorted in the
  * inbox order. An inbox page is then a slice of the catalog and costs no upstream request at all, and so does a
  * source's unread total.
@@ -67,7 +67,10 @@ export class ConversationCatalog {
    * lease when it is free. `fallback`: served instead when another instance holds the lease (a read can make do
    * with a stale snapshot; a poll passes null and syncs anyway, both instances then store a complete snapshot).
    */
-  private startSync(sync: () => Promise<ConversationModel[]>, fallback: CatalogSnapshot | null): Promise<CatalogSnapshot> {
+  private startSync(
+    sync: () => Promise<ConversationModel[]>,
+    fallback: CatalogSnapshot | null,
+  ): Promise<CatalogSnapshot> {
     const tracked: Promise<CatalogSnapshot> = (async () => {
       const leased = await this.store.acquireSync(this.sourceId, 60_000);
       if (!leased && fallback) return fallback;
@@ -101,7 +104,9 @@ export class ConversationCatalog {
    * (null before the first one) and after it, for the caller to diff; when a sync of this process is already
    * running, its result is the "after".
    */
-  async resync(sync: () => Promise<ConversationModel[]>): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
+  async resync(
+    sync: () => Promise<ConversationModel[]>,
+  ): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
     await this.settled();
     const before = await this.store.read(this.sourceId);
     const after = await (this.syncing ?? this.startSync(sync, null));
@@ -140,7 +145,11 @@ export class ConversationCatalog {
    * conversation makes the snapshot untrustworthy, so the next read re-syncs; otherwise each named conversation
    * is re-read once by `refresh` (which upserts or removes it), at most `concurrency` at a time.
    */
-  async applyChanges(changes: SourceChange[], refresh: (nativeId: string) => Promise<void>, concurrency = 4): Promise<void> {
+  async applyChanges(
+    changes: SourceChange[],
+    refresh: (nativeId: string) => Promise<void>,
+    concurrency = 4,
+  ): Promise<void> {
     if (changes.some((c) => c.conversationNativeId === null)) return this.invalidate();
     const ids = [...new Set(changes.map((c) => c.conversationNativeId as string))];
     await mapLimit(ids, concurrency, refresh);

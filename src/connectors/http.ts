@@ -213,7 +213,10 @@ export class HttpClient {
     this.breaker = circuitBreaker(
       handleWhen(
         (e) =>
-          e instanceof GatewayError && e.isSourceFailure && e.code !== ErrorCode.SOURCE_RATE_LIMITED && !this.cancelled.has(e),
+          e instanceof GatewayError &&
+          e.isSourceFailure &&
+          e.code !== ErrorCode.SOURCE_RATE_LIMITED &&
+          !this.cancelled.has(e),
       ),
       {
         halfOpenAfter: opts.circuitHalfOpenAfterMs ?? 10_000,
@@ -229,7 +232,10 @@ export class HttpClient {
             handleWhen((e) => e instanceof GatewayError && TRANSIENT.has(e.code)),
             { maxAttempts: retries, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }) },
           )
-        : retry(handleWhen(() => false), { maxAttempts: 0 });
+        : retry(
+            handleWhen(() => false),
+            { maxAttempts: 0 },
+          );
   }
 
   /** The source's health as seen from recent calls, for `Source.health` and `/readyz`. */
@@ -369,7 +375,12 @@ export class HttpClient {
         .then(resolve, (e: unknown) => {
           cleanup();
           if (e instanceof BulkheadRejectedError) {
-            reject(this.rateLimited(`Source "${this.sourceId}" has ${MAX_QUEUED} requests waiting in the gateway; no call was made.`, 1000));
+            reject(
+              this.rateLimited(
+                `Source "${this.sourceId}" has ${MAX_QUEUED} requests waiting in the gateway; no call was made.`,
+                1000,
+              ),
+            );
           } else {
             reject(e);
           }
@@ -432,12 +443,21 @@ export class HttpClient {
         throw err;
       }
       const err = timeout.aborted
-        ? new GatewayError(ErrorCode.SOURCE_TIMEOUT, `Source "${this.sourceId}" did not answer within ${this.timeoutMs} ms.`, {
-            source: this.sourceId,
-          })
-        : new GatewayError(ErrorCode.SOURCE_UNAVAILABLE, `Source "${this.sourceId}" could not be reached.`, {
-            source: this.sourceId,
-          }, e);
+        ? new GatewayError(
+            ErrorCode.SOURCE_TIMEOUT,
+            `Source "${this.sourceId}" did not answer within ${this.timeoutMs} ms.`,
+            {
+              source: this.sourceId,
+            },
+          )
+        : new GatewayError(
+            ErrorCode.SOURCE_UNAVAILABLE,
+            `Source "${this.sourceId}" could not be reached.`,
+            {
+              source: this.sourceId,
+            },
+            e,
+          );
       record(null, err.code);
       this.fail(err.code);
       throw err;
@@ -481,8 +501,13 @@ export class HttpClient {
     }
 
     const err =
-      this.opts.mapError?.({ status: res.status, body: parsed, headers: res.headers, method: req.method, path: req.path }) ??
-      this.genericError(res.status, res.headers, req);
+      this.opts.mapError?.({
+        status: res.status,
+        body: parsed,
+        headers: res.headers,
+        method: req.method,
+        path: req.path,
+      }) ?? this.genericError(res.status, res.headers, req);
     record(res.status, err.code);
     if (err.code === ErrorCode.SOURCE_RATE_LIMITED) {
       const retryAfter = err.extensions.retryAfter;
@@ -510,7 +535,8 @@ export class HttpClient {
       });
     }
     if (status === 403) return new GatewayError(ErrorCode.FORBIDDEN, `Source "${source}" denied access.`, { source });
-    if (status === 404) return new GatewayError(ErrorCode.NOT_FOUND, `Source "${source}" has no such object.`, { source });
+    if (status === 404)
+      return new GatewayError(ErrorCode.NOT_FOUND, `Source "${source}" has no such object.`, { source });
     if (status >= 500) {
       return new GatewayError(ErrorCode.SOURCE_UNAVAILABLE, `Source "${source}" failed (HTTP ${status}).`, { source });
     }

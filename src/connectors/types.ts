@@ -7,7 +7,7 @@
  * between users and each entity is fetched at most once per operation however many fields need it.
  *
  * ## Canonical models
- * Connectors map vendor payloads onto the models below (contracts/README.md §5). Times are `Date` (UTC) or
+ * Connectors map vendor payloads onto the models below (docs/vendors/README.md). Times are `Date` (UTC) or
  * null; ids are the vendor's *native* ids as strings. The gateway turns them into global ids
  * (`src/schema/ids.ts`); connectors never see global ids.
  *

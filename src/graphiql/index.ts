@@ -73,7 +73,10 @@ export function graphiqlMiddleware(opts: GraphiqlOptions): GraphiqlMiddleware {
  */
 function prefersHtml(req: express.Request): boolean {
   if (!req.headers.accept) return false;
-  return req.accepts(['application/json', 'application/graphql-response+json', 'multipart/mixed', 'text/html']) === 'text/html';
+  return (
+    req.accepts(['application/json', 'application/graphql-response+json', 'multipart/mixed', 'text/html']) ===
+    'text/html'
+  );
 }
 
 // host[:port], a bracketed IPv6 literal[:port]; anything else stays out of the policy.
@@ -111,7 +114,11 @@ function jsonForScript(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
-function renderPage(config: { graphqlPath: string; defaultHeaders: Record<string, string>; defaultQuery: string }): string {
+function renderPage(config: {
+  graphqlPath: string;
+  defaultHeaders: Record<string, string>;
+  defaultQuery: string;
+}): string {
   const assets = GRAPHIQL_ASSETS_PATH;
   return `<!doctype html>
 <html lang="en">

@@ -201,7 +201,14 @@ export function createRedisCoordination(redis: Redis, prefix = 'switchboard:'): 
       return keys.map((_, i) => res[i]?.[1] === 'OK');
     },
     async recordUnread(sourceId, value, asOf) {
-      const r = await redis.eval(RECORD_UNREAD, 1, `${prefix}live:unread:${sourceId}`, value, String(asOf), String(7 * DAY_MS));
+      const r = await redis.eval(
+        RECORD_UNREAD,
+        1,
+        `${prefix}live:unread:${sourceId}`,
+        value,
+        String(asOf),
+        String(7 * DAY_MS),
+      );
       return r as UnreadRecord;
     },
     async now() {

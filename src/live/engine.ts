@@ -123,7 +123,12 @@ interface UnreadMessage extends SourceUnreadModel {
 
 function isUnreadMessage(p: unknown): p is UnreadMessage {
   const o = p as Partial<UnreadMessage> | null;
-  return !!o && typeof o.sourceId === 'string' && typeof o.total === 'number' && typeof o.conversationsWithUnread === 'number';
+  return (
+    !!o &&
+    typeof o.sourceId === 'string' &&
+    typeof o.total === 'number' &&
+    typeof o.conversationsWithUnread === 'number'
+  );
 }
 
 function isConversationMessage(p: unknown): p is { sourceId: string; conversationNativeId: string } {
@@ -166,7 +171,9 @@ export class LiveEngine {
     this.connectors = new Map(opts.connectors.map((c) => [c.id, c]));
     this.coordination = opts.coordination ?? createMemoryCoordination();
     const unreadSources = opts.connectors.filter((c) => c.capabilities.unreadCounts).map((c) => c.id);
-    this.ready = Promise.all(unreadSources.map((s) => opts.pubsub.subscribe(`unread:${s}`, (p) => this.onUnreadMessage(s, p))));
+    this.ready = Promise.all(
+      unreadSources.map((s) => opts.pubsub.subscribe(`unread:${s}`, (p) => this.onUnreadMessage(s, p))),
+    );
     // Surfaced by watchUnread; never an unhandled rejection.
     this.ready.catch((e: unknown) => unreadSources.forEach((s) => opts.onError?.(e, s)));
   }
@@ -231,7 +238,10 @@ export class LiveEngine {
   private openSession(connector: Connector) {
     const requestId = `live-${connector.id}-${++this.seq}`;
     const m = this.opts.metrics;
-    return connector.openSession({ requestId, recordUpstream: m?.upstream && ((call) => m.upstream?.(call, requestId)) });
+    return connector.openSession({
+      requestId,
+      recordUpstream: m?.upstream && ((call) => m.upstream?.(call, requestId)),
+    });
   }
 
   private async readOnce(sourceId: string): Promise<void> {
@@ -252,7 +262,11 @@ export class LiveEngine {
       prev && prev.total === next.total && prev.conversationsWithUnread === next.conversationsWithUnread
         ? prev
         : { sourceId, total: next.total, conversationsWithUnread: next.conversationsWithUnread };
-    const record = await this.coordination.recordUnread(sourceId, JSON.stringify([value.total, value.conversationsWithUnread]), asOf);
+    const record = await this.coordination.recordUnread(
+      sourceId,
+      JSON.stringify([value.total, value.conversationsWithUnread]),
+      asOf,
+    );
     // A read that started before one already recorded (here or on another instance) tells nothing new, unless
     // this engine has nothing at all yet (a first subscriber's current value).
     if (record === 'stale') {
@@ -477,7 +491,8 @@ export class LiveEngine {
     try {
       c = hint ?? (await s.loadConversation(nativeId));
     } catch (e) {
-      if (!(e instanceof GatewayError && (e.code === ErrorCode.NOT_FOUND || e.code === ErrorCode.FORBIDDEN))) this.opts.onError?.(e, sourceId);
+      if (!(e instanceof GatewayError && (e.code === ErrorCode.NOT_FOUND || e.code === ErrorCode.FORBIDDEN)))
+        this.opts.onError?.(e, sourceId);
       return null;
     }
     if (!c) return null;
@@ -518,7 +533,9 @@ export class LiveEngine {
   }
 
   private pollable(c: Connector | undefined): c is Connector {
-    return !!c && c.capabilities.realtime === 'POLLING' && (!!c.poll || c.capabilities.unreadCounts);
+    if (!c) return false;
+    // A WEBHOOK source polls only for what its webhooks never say (Chatwoot: reads, docs/vendors/chatwoot.md).
+    return c.capabilities.realtime === 'POLLING' ? !!c.poll || c.capabilities.unreadCounts : !!c.poll;
   }
 
   private interval(c: Connector): number {
@@ -561,7 +578,9 @@ export class LiveEngine {
     // Hand the lease over at once (after a tick in flight), unless a new run of this source started meanwhile.
     void (run.tick ?? Promise.resolve()).then(async () => {
       if (this.pollers.has(run.sourceId) || this.closed) return;
-      await this.coordination.leases.release(`poll:${run.sourceId}`).catch((e: unknown) => this.opts.onError?.(e, run.sourceId));
+      await this.coordination.leases
+        .release(`poll:${run.sourceId}`)
+        .catch((e: unknown) => this.opts.onError?.(e, run.sourceId));
     });
   }
 
@@ -620,12 +639,16 @@ export class LiveEngine {
     if (connector.poll) {
       const requestId = `live-${connector.id}-${++this.seq}`;
       const m = this.opts.metrics;
-      const changes = await connector.poll({ requestId, recordUpstream: m?.upstream && ((call) => m.upstream?.(call, requestId)) });
+      const changes = await connector.poll({
+        requestId,
+        recordUpstream: m?.upstream && ((call) => m.upstream?.(call, requestId)),
+      });
       if (changes.length > 0) reread = true;
       // The models of this poll replace the previous poll's (so hints stay bounded by the source's size).
       for (const key of this.pollHints.keys()) if (key.startsWith(`${connector.id}\u0000`)) this.pollHints.delete(key);
       for (const c of changes) {
-        if (c.conversation && c.conversationNativeId) this.pollHints.set(`${connector.id}\u0000${c.conversationNativeId}`, c.conversation);
+        if (c.conversation && c.conversationNativeId)
+          this.pollHints.set(`${connector.id}\u0000${c.conversationNativeId}`, c.conversation);
       }
       await this.announce(connector.id, changes);
     }
@@ -664,6 +687,8 @@ export class LiveEngine {
     this.conversationTopics.clear();
     this.unreadListeners.clear();
     const own = await this.ready.catch(() => [] as Array<() => Promise<void>>);
-    await Promise.allSettled([...own, ...(await Promise.all(topics.map((t) => t.subscribed.catch(() => null))))].map((u) => u?.()));
+    await Promise.allSettled(
+      [...own, ...(await Promise.all(topics.map((t) => t.subscribed.catch(() => null))))].map((u) => u?.()),
+    );
   }
 }

@@ -69,7 +69,10 @@ export function startDemoTraffic(sandbox: Sandbox, opts: DemoTrafficOptions = {}
     // Monica has no read state (its control answers null), so reading there would change nothing.
     if (conversationId && id !== 'monica' && Math.random() < readShare) {
       await control(handle.url, '/simulate/read', { conversationId });
-      written.set(id, candidates.filter((c) => c !== conversationId));
+      written.set(
+        id,
+        candidates.filter((c) => c !== conversationId),
+      );
       return;
     }
     const answer = await control(handle.url, '/simulate/incoming', { content: pick(LINES) });
@@ -79,15 +82,18 @@ export function startDemoTraffic(sandbox: Sandbox, opts: DemoTrafficOptions = {}
 
   const next = () => {
     if (stopped) return;
-    timer = setTimeout(() => {
-      timer = null;
-      inflight = once()
-        .catch((e: unknown) => opts.onError?.(e))
-        .finally(() => {
-          inflight = null;
-          next();
-        });
-    }, intervalMs * (0.5 + Math.random()));
+    timer = setTimeout(
+      () => {
+        timer = null;
+        inflight = once()
+          .catch((e: unknown) => opts.onError?.(e))
+          .finally(() => {
+            inflight = null;
+            next();
+          });
+      },
+      intervalMs * (0.5 + Math.random()),
+    );
     timer.unref();
   };
   next();

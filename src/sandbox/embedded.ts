@@ -31,7 +31,11 @@ export async function startEmbedded(
         sources: sandbox.sourceConfigs,
         apiKeys: [
           { name: 'sandbox', sha256: hash(SANDBOX_API_KEY), sources: ['*'] },
-          { name: 'sandbox-limited', sha256: hash(SANDBOX_LIMITED_KEY), sources: [sandbox.sourceConfigs[0]?.id ?? '*'] },
+          {
+            name: 'sandbox-limited',
+            sha256: hash(SANDBOX_LIMITED_KEY),
+            sources: [sandbox.sourceConfigs[0]?.id ?? '*'],
+          },
         ],
       },
       {},

@@ -161,7 +161,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         scale: opts.scales?.[v.kind] ?? opts.scale,
         seed: opts.seed,
         rateLimitPerMinute: opts.rateLimitPerMinute,
-        webhook: () => (webhookBase ? { url: webhookUrlFor(webhookBase, probe), secret: webhookSecretOf(probe) } : null),
+        webhook: () =>
+          webhookBase ? { url: webhookUrlFor(webhookBase, probe), secret: webhookSecretOf(probe) } : null,
       });
       emulators.set(v.id, handle);
       sourceConfigs.push(v.sourceConfig(handle.url));

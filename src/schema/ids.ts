@@ -1,6 +1,6 @@
 /**
  * Global ids: base64url of `<Type>:<sourceId>:<nativeId>`. Opaque to clients; they route `node(id)` to the
- * right source and carry the native id, including Chatwoot's account (contracts §5 "IDs").
+ * right source and carry the native id, including Chatwoot's account (docs/vendors/README.md "IDs").
  */
 export type NodeType = 'Conversation' | 'Message' | 'Participant' | 'Attachment' | 'Source';
 const TYPES = new Set<NodeType>(['Conversation', 'Message', 'Participant', 'Attachment', 'Source']);

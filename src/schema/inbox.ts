@@ -1,5 +1,10 @@
 import { badInput, GatewayError } from '../errors';
-import { compareConversations, type ConversationFilterInput, type ConversationModel, type ConversationPage } from '../connectors/types';
+import {
+  compareConversations,
+  type ConversationFilterInput,
+  type ConversationModel,
+  type ConversationPage,
+} from '../connectors/types';
 import type { GatewayContext } from '../server/context';
 import type { ConversationConnectionModel } from './mappers';
 
@@ -55,7 +60,10 @@ export function decodeInboxCursor(raw: string, field: string): InboxCursor {
   try {
     const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as InboxCursor;
     const okKey =
-      Array.isArray(c?.k) && c.k.length === 2 && (c.k[0] === null || Number.isFinite(c.k[0])) && typeof c.k[1] === 'string';
+      Array.isArray(c?.k) &&
+      c.k.length === 2 &&
+      (c.k[0] === null || Number.isFinite(c.k[0])) &&
+      typeof c.k[1] === 'string';
     const okPos = c?.p && typeof c.p === 'object' && Object.values(c.p).every((n) => Number.isInteger(n) && n >= 0);
     if (okKey && okPos && typeof c.s === 'string') return c;
   } catch {
@@ -64,7 +72,11 @@ export function decodeInboxCursor(raw: string, field: string): InboxCursor {
   throw badInput(`"${field}" is not a cursor of Query.conversations.`, field);
 }
 
-const keyOf = (c: InboxCursor): Key => ({ lastMessageAt: c.k[0] === null ? null : new Date(c.k[0]), nativeId: c.k[1], sourceId: c.s });
+const keyOf = (c: InboxCursor): Key => ({
+  lastMessageAt: c.k[0] === null ? null : new Date(c.k[0]),
+  nativeId: c.k[1],
+  sourceId: c.s,
+});
 
 export function checkPageArgs(args: { first?: number | null; last?: number | null }, where: string) {
   const { first, last } = args;
@@ -253,18 +265,23 @@ export async function resolveInbox(ctx: GatewayContext, args: InboxArgs): Promis
   // Anything on the far side of the key (or of the page) means another page that way.
   const hasOnKeySide = () =>
     [...runs.values()].some((r) => {
-      const onSide = key ? r.items.filter((c) => (backward ? mergedCompare(c, key) >= 0 : mergedCompare(c, key) <= 0)).length : 0;
+      const onSide = key
+        ? r.items.filter((c) => (backward ? mergedCompare(c, key) >= 0 : mergedCompare(c, key) <= 0)).length
+        : 0;
       return backward ? onSide > 0 || r.start + r.items.length < r.total : onSide > 0 || r.start > 0;
     });
   const hasBeyond =
-    beyond.length > n ||
-    [...runs.values()].some((r) => (backward ? r.start > 0 : r.start + r.items.length < r.total));
+    beyond.length > n || [...runs.values()].some((r) => (backward ? r.start > 0 : r.start + r.items.length < r.total));
   const failed = sources.some((s) => !runs.has(s));
   return {
     // Cursors are encoded only when asked for (an inbox view rarely selects every edge's cursor).
     edges: taken.map((t) => ({
       get cursor() {
-        return encodeInboxCursor({ k: [t.node.lastMessageAt?.getTime() ?? null, t.node.nativeId], s: t.node.sourceId, p: t.p });
+        return encodeInboxCursor({
+          k: [t.node.lastMessageAt?.getTime() ?? null, t.node.nativeId],
+          s: t.node.sourceId,
+          p: t.p,
+        });
       },
       node: t.node,
     })),

@@ -25,7 +25,9 @@ export function createAuthenticator(keys: readonly ApiKeyConfig[], allSourceIds:
     if (typeof authorization !== 'string') return null;
     const m = /^Bearer\s+(\S{1,512})\s*$/i.exec(authorization);
     if (!m) return null;
-    const presented = createHash('sha256').update(m[1] as string, 'utf8').digest();
+    const presented = createHash('sha256')
+      .update(m[1] as string, 'utf8')
+      .digest();
     let found: Viewer | null = null;
     for (const e of entries) if (timingSafeEqual(e.hash, presented)) found = e.viewer;
     return found;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Connector, ConnectorSession, RequestScope, UpstreamCall } from '../connectors/types';
-import { GatewayError, notFound } from '../errors';
+import { type GatewayError, notFound } from '../errors';
 import type { LiveEngine } from '../live/engine';
 import type { Viewer } from './auth';
 import { baselineSession } from './baseline';

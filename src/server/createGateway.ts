@@ -2,11 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode } from 'graphql';
+import {
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { Redis } from 'ioredis';
 import { WebSocketServer } from 'ws';
@@ -94,18 +104,23 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const graphiqlOn = config.server.graphiql ?? !production;
 
   // Read before anything opens a socket: a bad manifest stops the start-up with a clear error.
-  const safelist = config.server.persistedQueries?.safelist ? Safelist.load(config.server.persistedQueries.safelist) : null;
+  const safelist = config.server.persistedQueries?.safelist
+    ? Safelist.load(config.server.persistedQueries.safelist)
+    : null;
 
   // 1. Sources (with their per-source limits), live engine and per-process services.
   const redisPrefix = config.redis?.keyPrefix ?? 'switchboard:';
   const redis = config.redis ? new Redis(config.redis.url, { maxRetriesPerRequest: 3 }) : null;
-  const catalogStore = config.redis ? createRedisCatalogStore(config.redis.url, redisPrefix) : createMemoryCatalogStore();
+  const catalogStore = config.redis
+    ? createRedisCatalogStore(config.redis.url, redisPrefix)
+    : createMemoryCatalogStore();
   const connectors =
     opts.connectors ??
     config.sources.map((s) => withSourcePolicy(s.id, sourcePolicy(s), () => createConnector(s, { catalogStore })));
   const pollInterval = new Map(config.sources.map((s) => [s.id, s.pollIntervalMs]));
   const metrics = createGatewayMetrics({ connectors, logger });
-  const pubsub = opts.pubsub ?? (config.redis ? createRedisPubSub(config.redis.url, redisPrefix) : createInMemoryPubSub());
+  const pubsub =
+    opts.pubsub ?? (config.redis ? createRedisPubSub(config.redis.url, redisPrefix) : createInMemoryPubSub());
   const live = new LiveEngine({
     connectors,
     pubsub,
@@ -113,7 +128,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     // Poll leases, webhook event ids and the last published totals: shared through Redis when configured.
     coordination: redis ? createRedisCoordination(redis, redisPrefix) : createMemoryCoordination(),
     leaseMs: (id) => config.server.liveLeaseMs ?? Math.max(3 * (pollInterval.get(id) ?? 5000), 5000),
-    onError: (err, sourceId) => logger.warn({ sourceId, code: (err as { code?: string }).code, err: String(err) }, 'live refresh failed'),
+    onError: (err, sourceId) =>
+      logger.warn({ sourceId, code: (err as { code?: string }).code, err: String(err) }, 'live refresh failed'),
     metrics: metrics.live,
   });
   const services: GatewayServices = {
@@ -125,7 +141,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     recordUpstream: metrics.recordUpstream,
     baseline: opts.baseline,
   };
-  const authenticate = createAuthenticator(config.apiKeys, connectors.map((c) => c.id));
+  const authenticate = createAuthenticator(
+    config.apiKeys,
+    connectors.map((c) => c.id),
+  );
   const limits = resolveLimits(config.server);
   /** The deadline of each HTTP operation, by its signal (Apollo hands plugins a copy of the context object). */
   const deadlines = new WeakMap<AbortSignal, OperationDeadline>();
@@ -140,7 +159,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     s.on('close', () => sockets.delete(s));
   });
   // A graphql-ws message may be no larger than an HTTP body (ws closes the socket with 1009 otherwise).
-  const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, perMessageDeflate: false, maxPayload: config.server.maxBodyBytes });
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: GRAPHQL_PATH,
+    perMessageDeflate: false,
+    maxPayload: config.server.maxBodyBytes,
+  });
   metrics.observe({ openWebSockets: () => wsServer.clients.size });
   const schema = buildSchema();
   const validationRules = [...limitRules(limits), ...(introspection ? [] : [NoSchemaIntrospectionCustomRule])];
@@ -168,7 +192,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       // Only client-to-server messages parse: graphql-ws would answer a client's `next` or `error` with 4500 and
       // a console error; refused here, it closes the socket with 4400 (bad request) instead.
       jsonMessageReviver(key: string, value: unknown) {
-        if (key === '' && value && typeof value === 'object' && !CLIENT_MESSAGE_TYPES.has((value as { type?: unknown }).type)) {
+        if (
+          key === '' &&
+          value &&
+          typeof value === 'object' &&
+          !CLIENT_MESSAGE_TYPES.has((value as { type?: unknown }).type)
+        ) {
           throw new Error('Not a graphql-ws client message.');
         }
         return value;
@@ -178,7 +207,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         const persisted = (payload.extensions?.persistedQuery as { sha256Hash?: unknown } | undefined)?.sha256Hash;
         if (safelist) {
           if (!query && typeof persisted === 'string') query = safelist.lookup(persisted) ?? '';
-          if (!safelist.allows(query)) return [new GraphQLError(Safelist.refusal(query).message, { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } })];
+          if (!safelist.allows(query))
+            return [
+              new GraphQLError(Safelist.refusal(query).message, { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }),
+            ];
         }
         let document: DocumentNode;
         try {
@@ -190,10 +222,22 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         const errors = validate(schema, document, [...specifiedRules, ...validationRules]);
         if (errors.length > 0) {
           return errors.map((e) =>
-            e.originalError instanceof GraphQLError ? e.originalError : new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED', ...e.extensions } }),
+            e.originalError instanceof GraphQLError
+              ? e.originalError
+              : new GraphQLError(e.message, {
+                  nodes: e.nodes,
+                  extensions: { code: 'GRAPHQL_VALIDATION_FAILED', ...e.extensions },
+                }),
           );
         }
-        const costError = checkCost(schema, document, payload.operationName, payload.variables ?? undefined, limits.maxCost, false);
+        const costError = checkCost(
+          schema,
+          document,
+          payload.operationName,
+          payload.variables ?? undefined,
+          limits.maxCost,
+          false,
+        );
         if (costError) return [costError];
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
@@ -202,11 +246,15 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       onError: (_ctx, _id, _payload, errors) => {
         for (const e of errors) {
           const code = e.extensions?.code;
-          metrics.countError(typeof code === 'string' ? code : ErrorCode.INTERNAL_SERVER_ERROR, typeof e.extensions?.source === 'string' ? e.extensions.source : undefined);
+          metrics.countError(
+            typeof code === 'string' ? code : ErrorCode.INTERNAL_SERVER_ERROR,
+            typeof e.extensions?.source === 'string' ? e.extensions.source : undefined,
+          );
           if (!code) logger.error({ err: e.message }, 'subscription error');
         }
       },
-      onOperation: (ctx, id, _payload, args, result) => metrics.ws.onOperation(ctx, id, args.document, args.operationName, result),
+      onOperation: (ctx, id, _payload, args, result) =>
+        metrics.ws.onOperation(ctx, id, args.document, args.operationName, result),
       onComplete: (ctx, id) => metrics.ws.onComplete(ctx, id),
       onClose: (ctx) => metrics.ws.onClose(ctx),
     },
@@ -224,7 +272,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     parseOptions: { maxTokens: limits.maxTokens },
     // APQ: shared through Redis when configured; in safelist mode, the manifest is the cache.
     ...(safelist || redis
-      ? { persistedQueries: { cache: safelist ? safelist.asCache() : new RedisKeyValueCache(redis as Redis, redisPrefix), ttl: 86_400 } }
+      ? {
+          persistedQueries: {
+            cache: safelist ? safelist.asCache() : new RedisKeyValueCache(redis as Redis, redisPrefix),
+            ttl: 86_400,
+          },
+        }
       : {}),
     csrfPrevention: {
       // A bearer Authorization header cannot be sent cross-site without a preflight, so it counts as proof too.
@@ -288,14 +341,19 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const metricsConfig = config.server.metrics ?? { enabled: true };
   if (metricsConfig.enabled) {
     app.get('/metrics', metricsRoute(metrics, { token: metricsConfig.token }));
-    if (production && !metricsConfig.token) logger.warn('GET /metrics is served without a token (server.metrics.token)');
+    if (production && !metricsConfig.token)
+      logger.warn('GET /metrics is served without a token (server.metrics.token)');
   }
   if (graphiqlOn) {
     const g = graphiqlMiddleware({ graphqlPath: GRAPHQL_PATH, defaultHeaders: opts.graphiqlHeaders });
     app.use('/graphiql', g.static);
     app.get(GRAPHQL_PATH, g.page);
   }
-  app.post('/webhooks/:sourceId', express.raw({ type: () => true, limit: '2mb' }), webhookRoute({ connectors, live, logger, metrics }));
+  app.post(
+    '/webhooks/:sourceId',
+    express.raw({ type: () => true, limit: '2mb' }),
+    webhookRoute({ connectors, live, logger, metrics }),
+  );
   app.post('/uploads/:id', uploadRoute(services.staging));
 
   const unauthenticated = (res: Response) => {
@@ -303,7 +361,14 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     return res
       .status(401)
       .set('www-authenticate', 'Bearer')
-      .json({ errors: [{ message: 'A valid API key is required: send "Authorization: Bearer <key>".', extensions: { code: ErrorCode.UNAUTHENTICATED } }] });
+      .json({
+        errors: [
+          {
+            message: 'A valid API key is required: send "Authorization: Bearer <key>".',
+            extensions: { code: ErrorCode.UNAUTHENTICATED },
+          },
+        ],
+      });
   };
   app.use(
     GRAPHQL_PATH,
@@ -337,22 +402,34 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     }),
   );
   // Body-parser failures (bad JSON, too large) as GraphQL-shaped errors.
-  app.use((err: { status?: number; type?: string; message?: string; length?: number }, _req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(err);
-    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
-    const code = err.type === 'entity.too.large' ? ErrorCode.LIMIT_EXCEEDED : status === 500 ? ErrorCode.INTERNAL_SERVER_ERROR : 'BAD_REQUEST';
-    const message =
-      err.type === 'entity.too.large'
-        ? `The request body is ${typeof err.length === 'number' && Number.isFinite(err.length) ? `${err.length} bytes, ` : ''}larger than the limit of ${config.server.maxBodyBytes} bytes.`
-        : err.type === 'entity.parse.failed'
-          ? 'The request body is not valid JSON.'
+  app.use(
+    (
+      err: { status?: number; type?: string; message?: string; length?: number },
+      _req: Request,
+      res: Response,
+      next: NextFunction,
+    ) => {
+      if (res.headersSent) return next(err);
+      const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+      const code =
+        err.type === 'entity.too.large'
+          ? ErrorCode.LIMIT_EXCEEDED
           : status === 500
-            ? 'Internal server error'
-            : (err.message ?? 'Bad request');
-    if (status === 500) logger.error({ err: String(err.message) }, 'unhandled HTTP error');
-    metrics.countError(code);
-    res.status(status).json({ errors: [{ message, extensions: { code } }] });
-  });
+            ? ErrorCode.INTERNAL_SERVER_ERROR
+            : 'BAD_REQUEST';
+      const message =
+        err.type === 'entity.too.large'
+          ? `The request body is ${typeof err.length === 'number' && Number.isFinite(err.length) ? `${err.length} bytes, ` : ''}larger than the limit of ${config.server.maxBodyBytes} bytes.`
+          : err.type === 'entity.parse.failed'
+            ? 'The request body is not valid JSON.'
+            : status === 500
+              ? 'Internal server error'
+              : (err.message ?? 'Bad request');
+      if (status === 500) logger.error({ err: String(err.message) }, 'unhandled HTTP error');
+      metrics.countError(code);
+      res.status(status).json({ errors: [{ message, extensions: { code } }] });
+    },
+  );
 
   // 6. Listen.
   await new Promise<void>((resolve, reject) => {

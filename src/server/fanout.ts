@@ -26,11 +26,17 @@ export function sharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncGenerat
     // The viewer object is one per API key (server/auth.ts); results may depend on it and on the public URL.
     const viewer = ctx?.viewer;
     const key = viewer
-      ? [args.document.loc?.source.body ?? '', args.operationName ?? '', JSON.stringify(args.variableValues ?? {}), ctx?.publicBaseUrl ?? ''].join('\u0000')
+      ? [
+          args.document.loc?.source.body ?? '',
+          args.operationName ?? '',
+          JSON.stringify(args.variableValues ?? {}),
+          ctx?.publicBaseUrl ?? '',
+        ].join('\u0000')
       : null;
     return mapAsyncIterator(stream, (payload: unknown) => {
       const run = () => execute({ ...args, rootValue: payload }) as MaybePromise<ExecutionResult>;
-      if (key === null || !viewer || typeof payload !== 'object' || payload === null || !args.document.loc) return run();
+      if (key === null || !viewer || typeof payload !== 'object' || payload === null || !args.document.loc)
+        return run();
       let byKey = cache.get(payload);
       if (!byKey) cache.set(payload, (byKey = new Map()));
       const slot = viewerSlot(viewer, key);
@@ -77,7 +83,9 @@ function mapAsyncIterator<T, U>(iterable: AsyncIterable<T>, fn: (value: T) => Ma
       return mapResult(await iterator.next());
     },
     async return(): Promise<IteratorResult<U>> {
-      return typeof iterator.return === 'function' ? mapResult(await iterator.return()) : { value: undefined, done: true };
+      return typeof iterator.return === 'function'
+        ? mapResult(await iterator.return())
+        : { value: undefined, done: true };
     },
     async throw(error?: unknown) {
       if (typeof iterator.throw === 'function') return mapResult(await iterator.throw(error));

@@ -103,7 +103,12 @@ export function createRedisIdempotencyStore(redis: Redis, opts: RedisIdempotency
           await redis.eval(RELEASE, 1, k, claim).catch(() => undefined);
           throw e;
         }
-        await redis.set(k, JSON.stringify({ s: 'done', f: fingerprint, r: encodeResult(result) } satisfies Entry), 'PX', ttlMs);
+        await redis.set(
+          k,
+          JSON.stringify({ s: 'done', f: fingerprint, r: encodeResult(result) } satisfies Entry),
+          'PX',
+          ttlMs,
+        );
         return result;
       }
       const raw = await redis.get(k);
@@ -136,7 +141,10 @@ function wait(ms: number, signal?: AbortSignal): Promise<void> {
     const cancelled = () =>
       signal?.reason instanceof GatewayError
         ? signal.reason
-        : new GatewayError(ErrorCode.LIMIT_EXCEEDED, 'The operation ended while waiting for the first request with this idempotencyKey.');
+        : new GatewayError(
+            ErrorCode.LIMIT_EXCEEDED,
+            'The operation ended while waiting for the first request with this idempotencyKey.',
+          );
     if (signal?.aborted) return reject(cancelled());
     const onAbort = () => {
       clearTimeout(t);

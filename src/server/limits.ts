@@ -39,11 +39,17 @@ export function resolveLimits(server: Config['server']): Limits {
 export function limitRules(limits: Limits): ValidationRule[] {
   const report = (limit: string, max: number) => (ctx: ValidationContext | null, err: GraphQLError) => {
     // graphql-armor words it "Syntax Error: Query depth limit of 12 exceeded, found 13."; it is no syntax error.
-    ctx?.reportError(new GatewayError(ErrorCode.LIMIT_EXCEEDED, err.message.replace(/^Syntax Error: /, ''), { limit, max }));
+    ctx?.reportError(
+      new GatewayError(ErrorCode.LIMIT_EXCEEDED, err.message.replace(/^Syntax Error: /, ''), { limit, max }),
+    );
   };
   return [
     maxDepthRule({ n: limits.maxDepth, propagateOnRejection: false, onReject: [report('depth', limits.maxDepth)] }),
-    maxAliasesRule({ n: limits.maxAliases, propagateOnRejection: false, onReject: [report('aliases', limits.maxAliases)] }),
+    maxAliasesRule({
+      n: limits.maxAliases,
+      propagateOnRejection: false,
+      onReject: [report('aliases', limits.maxAliases)],
+    }),
   ] as ValidationRule[];
 }
 
@@ -82,24 +88,38 @@ export function checkCost(
   const extra = http ? { http: { status: 400 } } : {};
   let cost: number;
   try {
-    cost = getComplexity({ schema, query: document, operationName: operationName ?? undefined, variables, estimators: [costEstimator] });
+    cost = getComplexity({
+      schema,
+      query: document,
+      operationName: operationName ?? undefined,
+      variables,
+      estimators: [costEstimator],
+    });
   } catch (e) {
     if (e instanceof Error && /maximum allowed number of nodes/.test(e.message)) {
-      return new GatewayError(ErrorCode.LIMIT_EXCEEDED, `The operation is too large to estimate its cost (limit ${max}; ${COST_RULE}).`, {
-        limit: 'cost',
-        max,
-        ...extra,
-      });
+      return new GatewayError(
+        ErrorCode.LIMIT_EXCEEDED,
+        `The operation is too large to estimate its cost (limit ${max}; ${COST_RULE}).`,
+        {
+          limit: 'cost',
+          max,
+          ...extra,
+        },
+      );
     }
     return undefined;
   }
   if (cost <= max) return undefined;
-  return new GatewayError(ErrorCode.LIMIT_EXCEEDED, `The operation's cost is ${cost}, above the limit of ${max} (${COST_RULE}).`, {
-    limit: 'cost',
-    max,
-    cost,
-    ...extra,
-  });
+  return new GatewayError(
+    ErrorCode.LIMIT_EXCEEDED,
+    `The operation's cost is ${cost}, above the limit of ${max} (${COST_RULE}).`,
+    {
+      limit: 'cost',
+      max,
+      cost,
+      ...extra,
+    },
+  );
 }
 
 /** Refuses an operation above the cost limit before it runs (the variables are known by then). */
@@ -133,7 +153,13 @@ export class OperationDeadline {
     // Every upstream call of the operation listens to this signal; dozens at once are normal.
     setMaxListeners(0, this.signal);
     this.timer = setTimeout(
-      () => this.controller.abort(new GatewayError(ErrorCode.LIMIT_EXCEEDED, `The operation exceeded its deadline of ${ms} ms.`, { limit: 'deadline', max: ms })),
+      () =>
+        this.controller.abort(
+          new GatewayError(ErrorCode.LIMIT_EXCEEDED, `The operation exceeded its deadline of ${ms} ms.`, {
+            limit: 'deadline',
+            max: ms,
+          }),
+        ),
       ms,
     );
     parent?.addEventListener('abort', () => this.controller.abort(parent.reason), { once: true });
@@ -151,7 +177,9 @@ export class OperationDeadline {
 }
 
 /** Stops the operation's deadline when its answer is ready, and adds LIMIT_EXCEEDED when it had passed. */
-export function deadlinePlugin(deadlineOf: (ctx: GatewayContext) => OperationDeadline | undefined): ApolloServerPlugin<GatewayContext> {
+export function deadlinePlugin(
+  deadlineOf: (ctx: GatewayContext) => OperationDeadline | undefined,
+): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart() {
       return {

@@ -28,7 +28,9 @@ export function maskError(
   const unwrapped = unwrapResolverError(error);
   // A GatewayError raised by a validation rule or a plugin reaches here wrapped by Apollo (GRAPHQL_VALIDATION_FAILED).
   const original =
-    unwrapped instanceof GraphQLError && !(unwrapped instanceof GatewayError) && unwrapped.originalError instanceof GatewayError
+    unwrapped instanceof GraphQLError &&
+    !(unwrapped instanceof GatewayError) &&
+    unwrapped.originalError instanceof GatewayError
       ? unwrapped.originalError
       : unwrapped;
   if (original instanceof GatewayError) {
@@ -51,7 +53,13 @@ export function maskError(
   if (!code && !(original instanceof Error && !('locations' in (original as object)))) {
     return { ...formatted, extensions: { code: ErrorCode.BAD_USER_INPUT } };
   }
-  opts.logger.error({ err: original instanceof Error ? { message: original.message, stack: original.stack } : String(original), path: formatted.path }, 'unexpected error');
+  opts.logger.error(
+    {
+      err: original instanceof Error ? { message: original.message, stack: original.stack } : String(original),
+      path: formatted.path,
+    },
+    'unexpected error',
+  );
   return {
     message: opts.production ? 'Internal server error' : formatted.message,
     locations: formatted.locations,

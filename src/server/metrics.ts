@@ -65,7 +65,13 @@ export interface GatewayMetrics extends WebhookMetrics {
   apolloPlugin(): ApolloServerPlugin<GatewayContext>;
   /** graphql-ws hooks for active subscriptions and WebSocket operations. */
   ws: {
-    onOperation(connection: object, id: string, document: DocumentNode, operationName: string | null | undefined, result: unknown): void;
+    onOperation(
+      connection: object,
+      id: string,
+      document: DocumentNode,
+      operationName: string | null | undefined,
+      result: unknown,
+    ): void;
     onComplete(connection: object, id: string): void;
     onClose(connection: object): void;
   };
@@ -306,7 +312,13 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
       onOperation(connection, id, document, operationName, result) {
         const type = getOperationAST(document, operationName)?.operation ?? 'unknown';
         const streaming = typeof result === 'object' && result !== null && Symbol.asyncIterator in result;
-        const failed = !streaming && typeof result === 'object' && result !== null && 'errors' in result && Array.isArray(result.errors) && result.errors.length > 0;
+        const failed =
+          !streaming &&
+          typeof result === 'object' &&
+          result !== null &&
+          'errors' in result &&
+          Array.isArray(result.errors) &&
+          result.errors.length > 0;
         operations.inc({ operation: type, transport: 'ws', outcome: failed ? 'error' : 'success' });
         if (!streaming) return;
         let ids = active.get(connection);
@@ -362,7 +374,11 @@ export function metricsRoute(metrics: GatewayMetrics, opts: { token?: string }):
     if (expected) {
       const m = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '');
       if (!m?.[1] || !timingSafeEqual(sha256(m[1].trim()), expected)) {
-        res.status(401).set('www-authenticate', 'Bearer realm="metrics"').type('text/plain').send('A valid metrics token is required.\n');
+        res
+          .status(401)
+          .set('www-authenticate', 'Bearer realm="metrics"')
+          .type('text/plain')
+          .send('A valid metrics token is required.\n');
         return;
       }
     }

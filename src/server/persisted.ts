@@ -49,7 +49,9 @@ export class Safelist {
     try {
       raw = JSON.parse(readFileSync(path, 'utf8'));
     } catch (e) {
-      throw new Error(`server.persistedQueries.safelist: cannot read ${path} as JSON: ${(e as Error).message}`);
+      throw new Error(`server.persistedQueries.safelist: cannot read ${path} as JSON: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
       throw new Error(`server.persistedQueries.safelist: ${path} must be a JSON object { "<sha256 hex>": "<query>" }.`);
@@ -57,7 +59,9 @@ export class Safelist {
     const byHash = new Map<string, string>();
     for (const [hash, query] of Object.entries(raw)) {
       if (typeof query !== 'string' || sha256Hex(query) !== hash.toLowerCase()) {
-        throw new Error(`server.persistedQueries.safelist: in ${path}, "${hash.slice(0, 70)}" is not the sha256 of its query.`);
+        throw new Error(
+          `server.persistedQueries.safelist: in ${path}, "${hash.slice(0, 70)}" is not the sha256 of its query.`,
+        );
       }
       byHash.set(hash.toLowerCase(), query);
     }
@@ -96,7 +100,10 @@ export class Safelist {
 /** HTTP: refuses a full query that is not on the safelist before Apollo parses it (hash-only requests go on to APQ). */
 export function safelistMiddleware(safelist: Safelist): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    const fromBody: unknown = req.method === 'POST' && req.body && typeof req.body === 'object' ? (req.body as { query?: unknown }).query : undefined;
+    const fromBody: unknown =
+      req.method === 'POST' && req.body && typeof req.body === 'object'
+        ? (req.body as { query?: unknown }).query
+        : undefined;
     const fromQuery: unknown = req.method === 'GET' ? (req.query as Record<string, unknown>).query : undefined;
     const query = fromBody ?? fromQuery;
     if (typeof query === 'string' && query !== '' && !safelist.allows(query)) {

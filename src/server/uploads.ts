@@ -28,7 +28,14 @@ export function uploadRoute(staging: UploadStaging): RequestHandler<{ id: string
     const known = staging.get(req.params.id);
     const length = Number(req.get('content-length'));
     if (known && Number.isFinite(length) && length > known.maxSize + MULTIPART_SLACK) {
-      tooLarge(res, new GatewayError(ErrorCode.FILE_TOO_LARGE, `The request is ${length} bytes; source "${known.sourceId}" accepts files of at most ${known.maxSize} bytes.`, { source: known.sourceId, maxSize: known.maxSize }));
+      tooLarge(
+        res,
+        new GatewayError(
+          ErrorCode.FILE_TOO_LARGE,
+          `The request is ${length} bytes; source "${known.sourceId}" accepts files of at most ${known.maxSize} bytes.`,
+          { source: known.sourceId, maxSize: known.maxSize },
+        ),
+      );
       req.resume();
       return;
     }
@@ -47,7 +54,9 @@ export function uploadRoute(staging: UploadStaging): RequestHandler<{ id: string
     });
     bb.on('file', (_name, stream) => {
       gotFile = true;
-      const upload = token ? staging.authorize(req.params.id, token) : 'missing token (send the token field before the file)';
+      const upload = token
+        ? staging.authorize(req.params.id, token)
+        : 'missing token (send the token field before the file)';
       if (typeof upload === 'string') {
         stream.resume();
         done = true;
@@ -67,7 +76,10 @@ export function uploadRoute(staging: UploadStaging): RequestHandler<{ id: string
             size > upload.maxSize
               ? `The file is more than ${upload.maxSize} bytes; source "${upload.sourceId}" accepts at most ${upload.maxSize} bytes.`
               : `The file is larger than the ${upload.size} bytes declared in createAttachmentUpload.`;
-          tooLarge(res, new GatewayError(ErrorCode.FILE_TOO_LARGE, message, { source: upload.sourceId, maxSize: upload.maxSize }));
+          tooLarge(
+            res,
+            new GatewayError(ErrorCode.FILE_TOO_LARGE, message, { source: upload.sourceId, maxSize: upload.maxSize }),
+          );
           stream.resume();
           return;
         }

@@ -28,7 +28,9 @@ export function webhookRoute(deps: {
       return;
     }
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const query = Object.fromEntries(Object.entries(req.query).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    const query = Object.fromEntries(
+      Object.entries(req.query).filter((e): e is [string, string] => typeof e[1] === 'string'),
+    );
     try {
       const changes = connector.parseWebhook({ headers: req.headers, rawBody, query });
       const fresh = await deps.live.ingest(changes);
@@ -39,12 +41,18 @@ export function webhookRoute(deps: {
       if (e instanceof GatewayError) {
         const status = e.code === ErrorCode.FORBIDDEN || e.code === ErrorCode.UNAUTHENTICATED ? 403 : 400;
         deps.metrics?.webhook(connector.id, 'rejected');
-        deps.logger.warn({ requestId: res.locals.requestId as string | undefined, source: connector.id, code: e.code }, 'webhook rejected');
+        deps.logger.warn(
+          { requestId: res.locals.requestId as string | undefined, source: connector.id, code: e.code },
+          'webhook rejected',
+        );
         res.status(status).json({ error: { code: e.code, message: e.message } });
         return;
       }
       deps.metrics?.webhook(connector.id, 'failed');
-      deps.logger.error({ requestId: res.locals.requestId as string | undefined, source: connector.id, err: String(e) }, 'webhook failed');
+      deps.logger.error(
+        { requestId: res.locals.requestId as string | undefined, source: connector.id, err: String(e) },
+        'webhook failed',
+      );
       res.status(500).json({ error: { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'Internal server error' } });
     }
   };

@@ -40,7 +40,7 @@ async function expectCode(p: Promise<unknown>, code: string | string[], source: 
 
 async function listAll(session: ConnectorSession, limit = 7): Promise<{ items: ConversationModel[]; total: number }> {
   const items: ConversationModel[] = [];
-  let total = 0;
+  let total: number;
   for (let offset = 0; ; offset += limit) {
     const page = await session.listConversations({ offset, limit, filter: {} });
     total = page.total;
@@ -124,7 +124,11 @@ export function defineConnectorContract(kind: SourceKind, opts: ContractOptions)
       const { items } = { items: (await session.listConversations({ offset: 0, limit: 2, filter: {} })).items };
       emulator.clearRequests();
       const s2 = connector.openSession(scope);
-      await Promise.all([s2.loadConversation(items[0]!.nativeId), s2.loadConversation(items[0]!.nativeId), s2.loadConversation(items[1]!.nativeId)]);
+      await Promise.all([
+        s2.loadConversation(items[0]!.nativeId),
+        s2.loadConversation(items[0]!.nativeId),
+        s2.loadConversation(items[1]!.nativeId),
+      ]);
       await s2.loadConversation(items[0]!.nativeId);
       // Joins a vendor needs (Protocol's contact or group for the subject) are allowed; repeats are not.
       const calls = emulator.requests().map((r) => `${r.method} ${r.path} ${JSON.stringify(r.query)}`);
@@ -189,7 +193,13 @@ export function defineConnectorContract(kind: SourceKind, opts: ContractOptions)
     it('sends a message, or refuses with UNSUPPORTED_OPERATION', async () => {
       const session = connector.openSession(scope);
       const [conv] = (await session.listConversations({ offset: 0, limit: 1, filter: { status: ['OPEN'] } })).items;
-      const send = session.sendMessage({ conversationNativeId: conv!.nativeId, content: 'Contract check', private: false, attachmentIds: [], files: [] });
+      const send = session.sendMessage({
+        conversationNativeId: conv!.nativeId,
+        content: 'Contract check',
+        private: false,
+        attachmentIds: [],
+        files: [],
+      });
       if (!connector.capabilities.sendMessage) return void (await expectCode(send, 'UNSUPPORTED_OPERATION', config.id));
       const m = await send;
       expect(m.content).toBe('Contract check');
@@ -205,7 +215,12 @@ export function defineConnectorContract(kind: SourceKind, opts: ContractOptions)
       const data = Buffer.from('contract attachment\n');
       if (!c.attachments) {
         await expectCode(
-          session.createAttachmentUpload({ conversationNativeId: conv!.nativeId, filename: 'a.txt', contentType: 'text/plain', size: data.length }),
+          session.createAttachmentUpload({
+            conversationNativeId: conv!.nativeId,
+            filename: 'a.txt',
+            contentType: 'text/plain',
+            size: data.length,
+          }),
           'UNSUPPORTED_OPERATION',
           config.id,
         );
@@ -213,12 +228,23 @@ export function defineConnectorContract(kind: SourceKind, opts: ContractOptions)
       }
       let msg: MessageModel;
       if (c.uploadMode === 'SIGNED') {
-        const u = await session.createAttachmentUpload({ conversationNativeId: conv!.nativeId, filename: 'a.txt', contentType: 'text/plain', size: data.length });
+        const u = await session.createAttachmentUpload({
+          conversationNativeId: conv!.nativeId,
+          filename: 'a.txt',
+          contentType: 'text/plain',
+          size: data.length,
+        });
         const form = new FormData();
         for (const f of u.fields) form.append(f.name, f.value);
         form.append('file', new Blob([data], { type: 'text/plain' }), 'a.txt');
         expect((await fetch(u.url, { method: u.method, body: form })).ok).toBe(true);
-        msg = await session.sendMessage({ conversationNativeId: conv!.nativeId, content: 'with file', private: false, attachmentIds: [u.attachmentNativeId], files: [] });
+        msg = await session.sendMessage({
+          conversationNativeId: conv!.nativeId,
+          content: 'with file',
+          private: false,
+          attachmentIds: [u.attachmentNativeId],
+          files: [],
+        });
       } else {
         msg = await session.sendMessage({
           conversationNativeId: conv!.nativeId,
@@ -256,12 +282,19 @@ export function defineConnectorContract(kind: SourceKind, opts: ContractOptions)
       const session = connector.openSession(scope);
       const [conv] = (await session.listConversations({ offset: 0, limit: 1, filter: {} })).items;
       const id = conv!.nativeId;
-      if (!c.updateConversation) return void (await expectCode(session.updateConversation(id, { status: 'OPEN' }), 'UNSUPPORTED_OPERATION', config.id));
+      if (!c.updateConversation)
+        return void (await expectCode(
+          session.updateConversation(id, { status: 'OPEN' }),
+          'UNSUPPORTED_OPERATION',
+          config.id,
+        ));
       for (const status of c.settableStatuses) {
         const u = await connector.openSession(scope).updateConversation(id, { status });
         expect(u.status).toBe(status);
       }
-      const checks: Array<[boolean, Parameters<ConnectorSession['updateConversation']>[1], (x: ConversationModel) => unknown, unknown]> = [
+      const checks: Array<
+        [boolean, Parameters<ConnectorSession['updateConversation']>[1], (x: ConversationModel) => unknown, unknown]
+      > = [
         [c.pin, { pinned: true }, (x) => x.pinned, true],
         [c.archive, { archived: true }, (x) => x.archived, true],
         [c.labels, { labels: ['contract-check'] }, (x) => x.labels, ['contract-check']],
@@ -280,7 +313,10 @@ export function defineConnectorContract(kind: SourceKind, opts: ContractOptions)
       const [conv] = (await session.listConversations({ offset: 0, limit: 1, filter: {} })).items;
       const participants = await session.loadParticipants(conv!);
       const contact = participants.find((p) => p.kind === 'CONTACT')!;
-      const create = session.createConversation({ participantNativeIds: [contact.nativeId], content: 'Hello from the contract' });
+      const create = session.createConversation({
+        participantNativeIds: [contact.nativeId],
+        content: 'Hello from the contract',
+      });
       if (!c.createConversation) await expectCode(create, 'UNSUPPORTED_OPERATION', config.id);
       else {
         const created = await create;
@@ -316,17 +352,33 @@ export function defineConnectorContract(kind: SourceKind, opts: ContractOptions)
     });
 
     it('turns a missing conversation into NOT_FOUND naming the source', async () => {
-      await expectCode(connector.openSession(scope).listMessages(opts.missingConversationId, { last: 5 }), 'NOT_FOUND', config.id);
+      await expectCode(
+        connector.openSession(scope).listMessages(opts.missingConversationId, { last: 5 }),
+        'NOT_FOUND',
+        config.id,
+      );
     });
 
     it('turns vendor failures into SOURCE_* errors naming the source', async () => {
       emulator.setFaults({ errorRate: 1 });
       // A connector that makes several calls at once may trip its own circuit breaker before the first failure lands.
-      await expectCode(fresh().openSession(scope).listConversations({ offset: 0, limit: 5, filter: {} }), ['SOURCE_UNAVAILABLE', 'CIRCUIT_OPEN'], config.id);
+      await expectCode(
+        fresh().openSession(scope).listConversations({ offset: 0, limit: 5, filter: {} }),
+        ['SOURCE_UNAVAILABLE', 'CIRCUIT_OPEN'],
+        config.id,
+      );
       emulator.setFaults({ malformed: true });
-      await expectCode(fresh().openSession(scope).listConversations({ offset: 0, limit: 5, filter: {} }), 'SOURCE_BAD_RESPONSE', config.id);
+      await expectCode(
+        fresh().openSession(scope).listConversations({ offset: 0, limit: 5, filter: {} }),
+        'SOURCE_BAD_RESPONSE',
+        config.id,
+      );
       emulator.setFaults({ rateLimitRetryAfter: 7 });
-      const limited = await expectCode(fresh().openSession(scope).listConversations({ offset: 0, limit: 5, filter: {} }), 'SOURCE_RATE_LIMITED', config.id);
+      const limited = await expectCode(
+        fresh().openSession(scope).listConversations({ offset: 0, limit: 5, filter: {} }),
+        'SOURCE_RATE_LIMITED',
+        config.id,
+      );
       expect(limited.extensions.retryAfter).toBe(7);
       emulator.setFaults({});
     });
@@ -334,7 +386,11 @@ export function defineConnectorContract(kind: SourceKind, opts: ContractOptions)
     it('turns refused credentials into SOURCE_AUTH_FAILED', async () => {
       const creds = Object.fromEntries(Object.keys(config.credentials).map((k) => [k, 'wrong-credential']));
       const bad = createConnector({ ...config, credentials: creds } as SourceConfig);
-      await expectCode(bad.openSession(scope).listConversations({ offset: 0, limit: 5, filter: {} }), 'SOURCE_AUTH_FAILED', config.id);
+      await expectCode(
+        bad.openSession(scope).listConversations({ offset: 0, limit: 5, filter: {} }),
+        'SOURCE_AUTH_FAILED',
+        config.id,
+      );
     });
   });
 }

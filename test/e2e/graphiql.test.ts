@@ -29,7 +29,9 @@ const haveChromium = existsSync(CHROMIUM);
 // Locally a missing browser skips the suite; under CI it must fail, so CI cannot go green without running it.
 const runSuite = haveChromium || Boolean(process.env.CI);
 if (!runSuite) {
-  console.warn(`GraphiQL e2e skipped: ${CHROMIUM} not found (apt-get install -y chromium). Under CI this fails instead.`);
+  console.warn(
+    `GraphiQL e2e skipped: ${CHROMIUM} not found (apt-get install -y chromium). Under CI this fails instead.`,
+  );
 }
 const describeBrowser = runSuite ? describe : describe.skip;
 
@@ -120,7 +122,10 @@ describeBrowser(`GraphiQL in Chromium${runSuite ? '' : ` (skipped: ${CHROMIUM} n
     await runOperation('Sources');
     const response = await graphqlResponse;
     expect(response.request().headers()['authorization']).toBe(`Bearer ${gateway!.apiKey}`);
-    const body = (await response.json()) as { data?: { sources: { id: string; kind: string; name: string }[] }; errors?: unknown };
+    const body = (await response.json()) as {
+      data?: { sources: { id: string; kind: string; name: string }[] };
+      errors?: unknown;
+    };
     expect(body.errors).toBeUndefined();
     expect(body.data?.sources.length).toBeGreaterThan(0);
 

@@ -13,9 +13,35 @@ import { createWsClient, subscribe } from '../utils/ws';
 const INBOX = /* GraphQL */ `
   query Inbox {
     conversations(first: 50) {
-      edges { cursor node { id subject lastMessageAt unreadCount source { id }
-        participants { id name kind } lastMessage { id content sender { id name } } } }
-      pageInfo { hasNextPage endCursor }
+      edges {
+        cursor
+        node {
+          id
+          subject
+          lastMessageAt
+          unreadCount
+          source {
+            id
+          }
+          participants {
+            id
+            name
+            kind
+          }
+          lastMessage {
+            id
+            content
+            sender {
+              id
+              name
+            }
+          }
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
     }
   }
 `;
@@ -56,7 +82,9 @@ describe('the naive baseline', () => {
     // Cursors hold the same positions; their JSON key order follows which source answered first.
     const decoded = (data: unknown) =>
       JSON.parse(JSON.stringify(data), (k, v: unknown) =>
-        (k === 'cursor' || k === 'endCursor') && typeof v === 'string' ? JSON.parse(Buffer.from(v, 'base64url').toString('utf8')) : v,
+        (k === 'cursor' || k === 'endCursor') && typeof v === 'string'
+          ? JSON.parse(Buffer.from(v, 'base64url').toString('utf8'))
+          : v,
       ) as unknown;
     expect(decoded(b.data)).toEqual(decoded(g.data));
     const gu = g.extensions?.upstream?.total ?? 0;
@@ -87,11 +115,19 @@ describe('shared subscription payloads', () => {
     const everyone = [...all, ...protocolOnly, chatwootOnly, limited];
     await Promise.all(everyone.map((s) => s.waitFor(1)));
     const latest = (s: (typeof everyone)[number]) => s.values[s.values.length - 1]!.unreadCountChanged;
-    const before = { all: latest(all[0]!).total, protocol: latest(protocolOnly[0]!).total, chatwoot: latest(chatwootOnly).total, limited: latest(limited).total };
+    const before = {
+      all: latest(all[0]!).total,
+      protocol: latest(protocolOnly[0]!).total,
+      chatwoot: latest(chatwootOnly).total,
+      limited: latest(limited).total,
+    };
 
     embedded.sandbox.emulators.get('protocol')!.controls.simulateIncoming({ content: 'shared payloads' });
     await eventually(() => {
-      const waiting = [...all.map((s) => latest(s).total === before.all), ...protocolOnly.map((s) => latest(s).total === before.protocol)];
+      const waiting = [
+        ...all.map((s) => latest(s).total === before.all),
+        ...protocolOnly.map((s) => latest(s).total === before.protocol),
+      ];
       if (waiting.some(Boolean)) throw new Error('not every subscriber has the new count yet');
     });
     for (const s of all) expect(latest(s)).toEqual(latest(all[0]!));

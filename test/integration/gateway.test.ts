@@ -10,15 +10,54 @@ const INBOX = /* GraphQL */ `
   query Inbox($first: Int, $after: String, $last: Int, $before: String, $filter: ConversationFilter) {
     conversations(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
       totalCount
-      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-      edges { cursor node { id nativeId subject status unreadCount lastMessageAt source { id kind }
-        participants { id name kind } lastMessage { content direction sender { name } } } }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+      edges {
+        cursor
+        node {
+          id
+          nativeId
+          subject
+          status
+          unreadCount
+          lastMessageAt
+          source {
+            id
+            kind
+          }
+          participants {
+            id
+            name
+            kind
+          }
+          lastMessage {
+            content
+            direction
+            sender {
+              name
+            }
+          }
+        }
+      }
     }
   }
 `;
 
-type Edge = { cursor: string; node: { id: string; nativeId: string; lastMessageAt: string; unreadCount: number; subject: string } };
-type InboxData = { conversations: { totalCount: number; pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string; endCursor: string }; edges: Edge[] } };
+type Edge = {
+  cursor: string;
+  node: { id: string; nativeId: string; lastMessageAt: string; unreadCount: number; subject: string };
+};
+type InboxData = {
+  conversations: {
+    totalCount: number;
+    pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string; endCursor: string };
+    edges: Edge[];
+  };
+};
 
 describe('gateway over the Pixieset emulator', () => {
   let t: TestGateway;
@@ -33,7 +72,9 @@ describe('gateway over the Pixieset emulator', () => {
   });
 
   it('lists the sources with their truthful capabilities', async () => {
-    const r = await t.gql(`{ sources { id kind name capabilities { unreadCounts markRead sendMessage attachments maxAttachmentSize createConversation realtime settableStatuses } } }`);
+    const r = await t.gql(
+      `{ sources { id kind name capabilities { unreadCounts markRead sendMessage attachments maxAttachmentSize createConversation realtime settableStatuses } } }`,
+    );
     expect(r.status).toBe(200);
     expect(r.body.data).toEqual({
       sources: [
@@ -101,20 +142,33 @@ describe('gateway over the Pixieset emulator', () => {
     expect(unread.body.data!.conversations.edges.map((e) => e.node.id)).toEqual(expected);
     expect(expected.length).toBeGreaterThan(0);
 
-    const first = all.body.data!.conversations.edges[0]!.node as unknown as { participants: Array<{ id: string; kind: string }> };
+    const first = all.body.data!.conversations.edges[0]!.node as unknown as {
+      participants: Array<{ id: string; kind: string }>;
+    };
     const client = first.participants.find((p) => p.kind === 'CONTACT')!;
     const byClient = await t.gql<InboxData>(INBOX, { first: 100, filter: { participantId: client.id } });
     const ids = byClient.body.data!.conversations.edges.map((e) => e.node.id);
     expect(ids.length).toBeGreaterThan(0);
     for (const e of byClient.body.data!.conversations.edges) {
-      expect((e.node as unknown as { participants: Array<{ id: string }> }).participants.map((p) => p.id)).toContain(client.id);
+      expect((e.node as unknown as { participants: Array<{ id: string }> }).participants.map((p) => p.id)).toContain(
+        client.id,
+      );
     }
   });
 
   it('shows one conversation with its messages, oldest to newest', async () => {
     const list = await t.gql<InboxData>(INBOX, { first: 1 });
     const id = list.body.data!.conversations.edges[0]!.node.id;
-    const r = await t.gql<{ conversation: { id: string; createdAt: string; messages: { totalCount: number; edges: Array<{ node: { sentAt: string; direction: string; conversation: { id: string } } }> } } }>(
+    const r = await t.gql<{
+      conversation: {
+        id: string;
+        createdAt: string;
+        messages: {
+          totalCount: number;
+          edges: Array<{ node: { sentAt: string; direction: string; conversation: { id: string } } }>;
+        };
+      };
+    }>(
       `query($id: ID!) { conversation(id: $id) { id createdAt messages(last: 50) { totalCount edges { node { id sentAt direction content conversation { id } attachments { filename url } } } } } }`,
       { id },
     );
@@ -129,9 +183,13 @@ describe('gateway over the Pixieset emulator', () => {
   });
 
   it('answers NOT_FOUND for an unknown conversation and FORBIDDEN for one the vendor denies', async () => {
-    const missing = await t.gql(`query($id: ID!) { conversation(id: $id) { id } }`, { id: toGlobalId('Conversation', 'pixieset', 'conv_NOPE') });
+    const missing = await t.gql(`query($id: ID!) { conversation(id: $id) { id } }`, {
+      id: toGlobalId('Conversation', 'pixieset', 'conv_NOPE'),
+    });
     expect(missing.body.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', source: 'pixieset' });
-    const denied = await t.gql(`query($id: ID!) { conversation(id: $id) { id } }`, { id: toGlobalId('Conversation', 'pixieset', 'conv_FOREIGN000001') });
+    const denied = await t.gql(`query($id: ID!) { conversation(id: $id) { id } }`, {
+      id: toGlobalId('Conversation', 'pixieset', 'conv_FOREIGN000001'),
+    });
     expect(denied.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', source: 'pixieset' });
   });
 
@@ -139,7 +197,15 @@ describe('gateway over the Pixieset emulator', () => {
     const list = await t.gql<InboxData>(INBOX, { first: 1 });
     const conversationId = list.body.data!.conversations.edges[0]!.node.id;
     const file = Buffer.from('%PDF-1.4 a tiny contract\n');
-    const up = await t.gql<{ createAttachmentUpload: { url: string; method: string; attachmentId: string; expiresAt: string; fields: Array<{ name: string; value: string }> } }>(
+    const up = await t.gql<{
+      createAttachmentUpload: {
+        url: string;
+        method: string;
+        attachmentId: string;
+        expiresAt: string;
+        fields: Array<{ name: string; value: string }>;
+      };
+    }>(
       `mutation($input: CreateAttachmentUploadInput!) { createAttachmentUpload(input: $input) { url method attachmentId expiresAt fields { name value } } }`,
       { input: { conversationId, filename: 'contract.pdf', contentType: 'application/pdf', size: file.length } },
     );
@@ -153,7 +219,14 @@ describe('gateway over the Pixieset emulator', () => {
     const put = await fetch(u.url, { method: u.method, body: form });
     expect(put.status).toBe(204);
 
-    const sent = await t.gql<{ sendMessage: { id: string; content: string; direction: string; attachments: Array<{ filename: string; size: number; url: string }> } }>(
+    const sent = await t.gql<{
+      sendMessage: {
+        id: string;
+        content: string;
+        direction: string;
+        attachments: Array<{ filename: string; size: number; url: string }>;
+      };
+    }>(
       `mutation($input: SendMessageInput!) { sendMessage(input: $input) { id content direction attachments { filename size url } } }`,
       { input: { conversationId, content: 'Here is the contract.', attachmentIds: [u.attachmentId] } },
     );
@@ -165,7 +238,10 @@ describe('gateway over the Pixieset emulator', () => {
     const download = await fetch(m.attachments[0]!.url);
     expect(Buffer.from(await download.arrayBuffer())).toEqual(file);
 
-    const thread = await t.gql<{ conversation: { lastMessage: { id: string } } }>(`query($id: ID!) { conversation(id: $id) { lastMessage { id } } }`, { id: conversationId });
+    const thread = await t.gql<{ conversation: { lastMessage: { id: string } } }>(
+      `query($id: ID!) { conversation(id: $id) { lastMessage { id } } }`,
+      { id: conversationId },
+    );
     expect(thread.body.data!.conversation.lastMessage.id).toBe(m.id);
   });
 
@@ -175,26 +251,46 @@ describe('gateway over the Pixieset emulator', () => {
     px.clearRequests();
     const r = await t.gql(
       `mutation($input: CreateAttachmentUploadInput!) { createAttachmentUpload(input: $input) { url } }`,
-      { input: { conversationId: list.body.data!.conversations.edges[0]!.node.id, filename: 'big.mov', contentType: 'video/quicktime', size: 10 * 1024 * 1024 + 1 } },
+      {
+        input: {
+          conversationId: list.body.data!.conversations.edges[0]!.node.id,
+          filename: 'big.mov',
+          contentType: 'video/quicktime',
+          size: 10 * 1024 * 1024 + 1,
+        },
+      },
     );
-    expect(r.body.errors?.[0]?.extensions).toMatchObject({ code: 'FILE_TOO_LARGE', source: 'pixieset', maxSize: 10485760 });
+    expect(r.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'FILE_TOO_LARGE',
+      source: 'pixieset',
+      maxSize: 10485760,
+    });
     expect(px.requests()).toHaveLength(0);
   });
 
   it('returns a typed error naming the source for an operation it cannot do', async () => {
     const list = await t.gql<InboxData>(INBOX, { first: 1 });
-    const r = await t.gql(`mutation($id: ID!) { markConversationRead(id: $id) { id } }`, { id: list.body.data!.conversations.edges[0]!.node.id });
+    const r = await t.gql(`mutation($id: ID!) { markConversationRead(id: $id) { id } }`, {
+      id: list.body.data!.conversations.edges[0]!.node.id,
+    });
     expect(r.body.errors?.[0]?.extensions).toMatchObject({ code: 'UNSUPPORTED_OPERATION', source: 'pixieset' });
     expect(r.body.data).toBeNull();
   });
 
   it('reports the unread count the vendor reports', async () => {
     const px = t.embedded.sandbox.emulators.get('pixieset')!;
-    const r = await t.gql<{ unreadCount: { total: number; conversationsWithUnread: number; bySource: Array<{ source: { id: string }; total: number }> } }>(
-      `{ unreadCount { total conversationsWithUnread bySource { source { id } total } } }`,
-    );
+    const r = await t.gql<{
+      unreadCount: {
+        total: number;
+        conversationsWithUnread: number;
+        bySource: Array<{ source: { id: string }; total: number }>;
+      };
+    }>(`{ unreadCount { total conversationsWithUnread bySource { source { id } total } } }`);
     const vendor = px.controls.unreadState()!;
-    expect(r.body.data!.unreadCount).toMatchObject({ total: vendor.total, conversationsWithUnread: vendor.conversationsWithUnread });
+    expect(r.body.data!.unreadCount).toMatchObject({
+      total: vendor.total,
+      conversationsWithUnread: vendor.conversationsWithUnread,
+    });
     expect(vendor.total).toBeGreaterThan(0);
   });
 
@@ -204,9 +300,15 @@ describe('gateway over the Pixieset emulator', () => {
   });
 
   it('requires an API key over HTTP (401 UNAUTHENTICATED)', async () => {
-    const res = await fetch(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ sources { id } }"}' });
+    const res = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ sources { id } }"}',
+    });
     expect(res.status).toBe(401);
-    expect(((await res.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('UNAUTHENTICATED');
+    expect(((await res.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe(
+      'UNAUTHENTICATED',
+    );
     const bad = await t.gql(`{ sources { id } }`, undefined, { authorization: 'Bearer nope' });
     expect(bad.status).toBe(401);
   });
@@ -226,7 +328,10 @@ describe('gateway over the Pixieset emulator', () => {
   it('pushes the current unread count first, then the change after a client writes and after a read', async () => {
     const px = t.embedded.sandbox.emulators.get('pixieset')!;
     const client = createWsClient(t.wsUrl, t.apiKey);
-    const sub = subscribe<{ unreadCountChanged: { total: number } }>(client, `subscription { unreadCountChanged(sources: ["pixieset"]) { total conversationsWithUnread bySource { source { id } total } } }`);
+    const sub = subscribe<{ unreadCountChanged: { total: number } }>(
+      client,
+      `subscription { unreadCountChanged(sources: ["pixieset"]) { total conversationsWithUnread bySource { source { id } total } } }`,
+    );
     const [first] = await sub.waitFor(1);
     const start = px.controls.unreadState()!.total;
     expect(first!.unreadCountChanged.total).toBe(start);
@@ -252,9 +357,16 @@ describe('gateway over the Pixieset emulator', () => {
   it('resolves node and nodes by global id, and null for ids it cannot see', async () => {
     const list = await t.gql<InboxData>(INBOX, { first: 2 });
     const [a, b] = list.body.data!.conversations.edges.map((e) => e.node.id);
-    const r = await t.gql<{ nodes: Array<{ id: string; __typename: string } | null> }>(`query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`, {
-      ids: [a, 'bm90LWFuLWlk', b],
-    });
-    expect(r.body.data!.nodes).toEqual([{ __typename: 'Conversation', id: a }, null, { __typename: 'Conversation', id: b }]);
+    const r = await t.gql<{ nodes: Array<{ id: string; __typename: string } | null> }>(
+      `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`,
+      {
+        ids: [a, 'bm90LWFuLWlk', b],
+      },
+    );
+    expect(r.body.data!.nodes).toEqual([
+      { __typename: 'Conversation', id: a },
+      null,
+      { __typename: 'Conversation', id: b },
+    ]);
   });
 });

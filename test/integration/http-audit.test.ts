@@ -27,7 +27,9 @@ describe('GraphQL over HTTP', () => {
     it(audit.name, async () => {
       const result = await audit.fn();
       if (result.status !== 'ok') {
-        throw new Error(`${result.status}: ${result.reason}\n${JSON.stringify(await result.response.text().catch(() => ''))}`);
+        throw new Error(
+          `${result.status}: ${result.reason}\n${JSON.stringify(await result.response.text().catch(() => ''))}`,
+        );
       }
     });
   }

@@ -15,7 +15,9 @@ const CREATE = `mutation($input: CreateConversationInput!) { createConversation(
 type Gql = TestGateway['gql'];
 
 async function firstConversation(gql: Gql, source: string) {
-  const r = await gql<{ conversations: { edges: Array<{ node: { id: string; participants: Array<{ id: string; kind: string }> } }> } }>(
+  const r = await gql<{
+    conversations: { edges: Array<{ node: { id: string; participants: Array<{ id: string; kind: string }> } }> };
+  }>(
     `query($s: [ID!]) { conversations(first: 1, filter: { sources: $s }) { edges { node { id participants { id kind } } } } }`,
     { s: [source] },
   );
@@ -23,11 +25,16 @@ async function firstConversation(gql: Gql, source: string) {
 }
 
 const posts = (embedded: Embedded, source: string, path: RegExp) =>
-  embedded.sandbox.emulators.get(source)!.requests().filter((r) => r.method === 'POST' && path.test(r.path));
+  embedded.sandbox.emulators
+    .get(source)!
+    .requests()
+    .filter((r) => r.method === 'POST' && path.test(r.path));
 
 async function sendFifty(gqls: Gql[], conversationId: string, key: string) {
   return Promise.all(
-    Array.from({ length: 50 }, (_, i) => gqls[i % gqls.length]!(SEND, { input: { conversationId, content: 'Booked for Saturday!', idempotencyKey: key } })),
+    Array.from({ length: 50 }, (_, i) =>
+      gqls[i % gqls.length]!(SEND, { input: { conversationId, content: 'Booked for Saturday!', idempotencyKey: key } }),
+    ),
   );
 }
 
@@ -49,7 +56,9 @@ describe('idempotent mutations on one instance (in memory)', () => {
       expect(r.body.errors).toBeUndefined();
       expect(r.body).toEqual(results[0]!.body);
     }
-    expect(results[0]!.body.data).toMatchObject({ sendMessage: { content: 'Booked for Saturday!', conversation: { id: conv.id } } });
+    expect(results[0]!.body.data).toMatchObject({
+      sendMessage: { content: 'Booked for Saturday!', conversation: { id: conv.id } },
+    });
   });
 
   it('refuses the same key with other input, and lets a failed send be retried with the same key', async () => {
@@ -62,11 +71,15 @@ describe('idempotent mutations on one instance (in memory)', () => {
 
     const retryKey = `send-${randomUUID()}`;
     px.setFaults({ errorRate: 1 });
-    const failed = await t.gql(SEND, { input: { conversationId: conv.id, content: 'three', idempotencyKey: retryKey } });
+    const failed = await t.gql(SEND, {
+      input: { conversationId: conv.id, content: 'three', idempotencyKey: retryKey },
+    });
     expect(failed.body.errors?.[0]?.extensions).toMatchObject({ code: 'SOURCE_UNAVAILABLE', source: 'pixieset' });
     px.setFaults({});
     px.clearRequests();
-    const retried = await t.gql(SEND, { input: { conversationId: conv.id, content: 'three', idempotencyKey: retryKey } });
+    const retried = await t.gql(SEND, {
+      input: { conversationId: conv.id, content: 'three', idempotencyKey: retryKey },
+    });
     expect(retried.body.errors).toBeUndefined();
     expect(posts(t.embedded, 'pixieset', /messages/)).toHaveLength(1);
   });
@@ -104,7 +117,9 @@ describe('idempotent mutations across two instances sharing Redis', () => {
       expect(r.body).toEqual(results[0]!.body);
     }
     // A retry a minute later on either instance still gets the first answer.
-    const later = await b.gql(SEND, { input: { conversationId: conv.id, content: 'Booked for Saturday!', idempotencyKey: key } });
+    const later = await b.gql(SEND, {
+      input: { conversationId: conv.id, content: 'Booked for Saturday!', idempotencyKey: key },
+    });
     expect(later.body).toEqual(results[0]!.body);
     expect(posts(embedded, 'pixieset', /messages/)).toHaveLength(1);
   });
@@ -116,7 +131,9 @@ describe('idempotent mutations across two instances sharing Redis', () => {
     const key = `create-${randomUUID()}`;
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        (i % 2 ? a : b).gql(CREATE, { input: { sourceId: 'protocol', participantIds: [contact.id], content: 'Welcome!', idempotencyKey: key } }),
+        (i % 2 ? a : b).gql(CREATE, {
+          input: { sourceId: 'protocol', participantIds: [contact.id], content: 'Welcome!', idempotencyKey: key },
+        }),
       ),
     );
     expect(posts(embedded, 'protocol', /\/conversations$/)).toHaveLength(1);

@@ -13,8 +13,17 @@ const QUERY = /* GraphQL */ `
   query Walk($first: Int, $after: String, $last: Int, $before: String, $filter: ConversationFilter) {
     conversations(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
       totalCount
-      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-      edges { node { id } }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+      edges {
+        node {
+          id
+        }
+      }
     }
   }
 `;
@@ -25,7 +34,13 @@ type Page = {
     edges: Array<{ node: { id: string } }>;
   };
 };
-type GqlFilter = { sources?: string[]; status?: string[]; unreadOnly?: boolean; labels?: string[]; participantId?: string };
+type GqlFilter = {
+  sources?: string[];
+  status?: string[];
+  unreadOnly?: boolean;
+  labels?: string[];
+  participantId?: string;
+};
 
 async function page(t: TestGateway, vars: Record<string, unknown>): Promise<Page['conversations']> {
   const r = await t.gql<Page>(QUERY, vars);
@@ -74,13 +89,21 @@ async function everything(t: TestGateway): Promise<ConversationModel[]> {
 
 const gid = (c: ConversationModel) => toGlobalId('Conversation', c.sourceId, c.nativeId);
 
-function bruteForce(all: ConversationModel[], f: ConversationFilterInput & { sources?: string[]; participant?: { sourceId: string; nativeId: string } }) {
+function bruteForce(
+  all: ConversationModel[],
+  f: ConversationFilterInput & { sources?: string[]; participant?: { sourceId: string; nativeId: string } },
+) {
   return all.filter((c) => {
     if (f.sources && !f.sources.includes(c.sourceId)) return false;
     if (f.status && !f.status.includes(c.status)) return false;
     if (f.unreadOnly && !((c.unreadCount ?? 0) > 0)) return false;
     if (f.labels && !f.labels.some((l) => c.labels.includes(l))) return false;
-    if (f.participant && (c.sourceId !== f.participant.sourceId || !(c.participants ?? []).some((p) => p.nativeId === f.participant?.nativeId))) return false;
+    if (
+      f.participant &&
+      (c.sourceId !== f.participant.sourceId ||
+        !(c.participants ?? []).some((p) => p.nativeId === f.participant?.nativeId))
+    )
+      return false;
     return true;
   });
 }
@@ -125,7 +148,9 @@ describe('the inbox over four sources (property)', () => {
     const t = await startTestGateway({ seed: 7, scale: 2, rateLimitPerMinute: 1_000_000 });
     try {
       const all = await everything(t);
-      const withContact = all.find((c) => c.sourceId === 'chatwoot' && (c.participants ?? []).some((p) => p.kind === 'CONTACT'))!;
+      const withContact = all.find(
+        (c) => c.sourceId === 'chatwoot' && (c.participants ?? []).some((p) => p.kind === 'CONTACT'),
+      )!;
       const contact = withContact.participants!.find((p) => p.kind === 'CONTACT')!;
       await fc.assert(
         fc.asyncProperty(
@@ -146,7 +171,9 @@ describe('the inbox over four sources (property)', () => {
               ...(f.status ? { status: f.status } : {}),
               ...(f.unreadOnly !== undefined ? { unreadOnly: f.unreadOnly } : {}),
               ...(f.labels ? { labels: f.labels } : {}),
-              ...(f.participant ? { participantId: toGlobalId('Participant', contact.sourceId, contact.nativeId) } : {}),
+              ...(f.participant
+                ? { participantId: toGlobalId('Participant', contact.sourceId, contact.nativeId) }
+                : {}),
             };
             const expected = bruteForce(all, {
               sources: f.sources,
@@ -194,7 +221,9 @@ describe('the inbox over four sources (property)', () => {
         for (const j of [rnd[2 * i] ?? 0, rnd[2 * i + 1] ?? 0]) {
           const target = all[j]!;
           touched.add(gid(target));
-          t.embedded.sandbox.emulators.get(target.sourceId)!.controls.simulateIncoming({ conversationId: target.nativeId, content: 'Just checking in' });
+          t.embedded.sandbox.emulators
+            .get(target.sourceId)!
+            .controls.simulateIncoming({ conversationId: target.nativeId, content: 'Just checking in' });
         }
         if (!c.pageInfo.hasNextPage) break;
         after = c.pageInfo.endCursor;

@@ -33,7 +33,10 @@ describe('lifecycle', () => {
       t.embedded.sandbox.emulators.get('pixieset')!.setFaults({ errorRate: 1 });
       const down = await fetch(`${t.url}/readyz`);
       expect(down.status).toBe(503);
-      expect(await down.json()).toEqual({ status: 'degraded', sources: [{ source: 'pixieset', ready: false, code: 'SOURCE_UNAVAILABLE' }] });
+      expect(await down.json()).toEqual({
+        status: 'degraded',
+        sources: [{ source: 'pixieset', ready: false, code: 'SOURCE_UNAVAILABLE' }],
+      });
     } finally {
       await t.close();
     }
@@ -44,7 +47,15 @@ describe('lifecycle', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
       cwd: root,
       // NODE_ENV as a user's shell has it: jest's 'test' would hide Apollo's own signal handling.
-      env: { ...process.env, NODE_ENV: 'development', PORT: '0', SANDBOX_PORTS: 'random', SANDBOX_DEMO: '1', SWITCHBOARD_CONFIG: '', REDIS_URL: '' },
+      env: {
+        ...process.env,
+        NODE_ENV: 'development',
+        PORT: '0',
+        SANDBOX_PORTS: 'random',
+        SANDBOX_DEMO: '1',
+        SWITCHBOARD_CONFIG: '',
+        REDIS_URL: '',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -53,7 +64,8 @@ describe('lifecycle', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       const deadline = Date.now() + 20_000;
-      while (!/"graphiql":"(http:\/\/[^"]+)"/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (!/"graphiql":"(http:\/\/[^"]+)"/.test(out) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       const url = /"graphiql":"(http:\/\/[^"]+)"/.exec(out)?.[1];
       expect(url).toBeDefined();
       expect(out).toContain('"apiKey":"sandbox-key"');

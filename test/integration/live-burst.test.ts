@@ -2,14 +2,30 @@ import type { Client } from 'graphql-ws';
 import { CHATWOOT_SANDBOX_ACCOUNT_ID, CHATWOOT_SANDBOX_TOKEN } from '../../src/sandbox/chatwoot';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
 import { createWsClient, subscribe } from '../utils/ws';
-import { adjust, eventually, makeTransport, measure, randomPrefix, recording, sleep, TRANSPORTS, type RecordingPubSub } from '../live/helpers';
+import {
+  adjust,
+  eventually,
+  makeTransport,
+  measure,
+  randomPrefix,
+  recording,
+  sleep,
+  TRANSPORTS,
+  type RecordingPubSub,
+} from '../live/helpers';
 
 /**
  * A burst of 1,000 incoming messages spread over the four sources (and some reads in the vendors' own UIs), with
  * the webhooks Protocol and Chatwoot send and the polls of Pixieset and Monica; then the last values pushed to a
  * subscriber equal the vendors' own unread state.
  */
-type Unread = { unreadCountChanged: { total: number; conversationsWithUnread: number; bySource: Array<{ source: { id: string }; total: number; conversationsWithUnread: number }> } };
+type Unread = {
+  unreadCountChanged: {
+    total: number;
+    conversationsWithUnread: number;
+    bySource: Array<{ source: { id: string }; total: number; conversationsWithUnread: number }>;
+  };
+};
 const UNREAD = `subscription { unreadCountChanged { total conversationsWithUnread bySource { source { id } total conversationsWithUnread } } }`;
 const MESSAGES = 1000;
 
@@ -18,9 +34,12 @@ async function chatwootUnreadFromApi(baseUrl: string): Promise<{ total: number; 
   let total = 0;
   let withUnread = 0;
   for (let page = 1; ; page++) {
-    const res = await fetch(`${baseUrl}/api/v1/accounts/${CHATWOOT_SANDBOX_ACCOUNT_ID}/conversations?status=all&page=${page}`, {
-      headers: { api_access_token: CHATWOOT_SANDBOX_TOKEN },
-    });
+    const res = await fetch(
+      `${baseUrl}/api/v1/accounts/${CHATWOOT_SANDBOX_ACCOUNT_ID}/conversations?status=all&page=${page}`,
+      {
+        headers: { api_access_token: CHATWOOT_SANDBOX_TOKEN },
+      },
+    );
     const body = (await res.json()) as { data: { payload: Array<{ unread_count: number }> } };
     for (const c of body.data.payload) {
       total += c.unread_count;
@@ -46,7 +65,11 @@ describe.each(TRANSPORTS)('a burst of %s', (kind) => {
       configure: adjust({
         redisPrefix: kind === 'Redis' ? prefix : null,
         source: (s) =>
-          s.kind === 'PIXIESET' ? { pollIntervalMs: 500 } : s.kind === 'MONICA' ? { pollIntervalMs: 1000, rateLimitPerMinute: 1200 } : {},
+          s.kind === 'PIXIESET'
+            ? { pollIntervalMs: 500 }
+            : s.kind === 'MONICA'
+              ? { pollIntervalMs: 1000, rateLimitPerMinute: 1200 }
+              : {},
       }),
     });
   });
@@ -61,7 +84,10 @@ describe.each(TRANSPORTS)('a burst of %s', (kind) => {
     const ws = createWsClient(t.wsUrl, t.apiKey);
     clients.push(ws);
     const sub = subscribe<Unread>(ws, UNREAD);
-    const monicaRows = subscribe<{ conversationChanged: { nativeId: string } }>(ws, `subscription { conversationChanged(sources: ["monica"]) { nativeId } }`);
+    const monicaRows = subscribe<{ conversationChanged: { nativeId: string } }>(
+      ws,
+      `subscription { conversationChanged(sources: ["monica"]) { nativeId } }`,
+    );
     await sub.waitFor(1);
 
     const ids = [...emulators.keys()];
@@ -73,7 +99,10 @@ describe.each(TRANSPORTS)('a burst of %s', (kind) => {
     for (let i = 0; i < MESSAGES; i++) {
       const id = ids[i % ids.length] as string;
       const e = emulators.get(id)!;
-      const answer = e.controls.simulateIncoming({ content: `burst ${i}` }) as { conversation_id?: unknown; data?: { conversation_id?: unknown } };
+      const answer = e.controls.simulateIncoming({ content: `burst ${i}` }) as {
+        conversation_id?: unknown;
+        data?: { conversation_id?: unknown };
+      };
       perSource.set(id, (perSource.get(id) ?? 0) + 1);
       const conv = answer.conversation_id ?? answer.data?.conversation_id;
       if (conv !== undefined) written.set(id, [...(written.get(id) ?? []), String(conv)]);
@@ -92,8 +121,11 @@ describe.each(TRANSPORTS)('a burst of %s', (kind) => {
 
     const withReadState = ['chatwoot', 'pixieset', 'protocol'];
     const expected = () =>
-      withReadState.map((id) => ({ source: { id }, ...emulators.get(id)!.controls.unreadState()! })).sort((a, b) => a.source.id.localeCompare(b.source.id));
-    const pushed = () => [...sub.values.at(-1)!.unreadCountChanged.bySource].sort((a, b) => a.source.id.localeCompare(b.source.id));
+      withReadState
+        .map((id) => ({ source: { id }, ...emulators.get(id)!.controls.unreadState()! }))
+        .sort((a, b) => a.source.id.localeCompare(b.source.id));
+    const pushed = () =>
+      [...sub.values.at(-1)!.unreadCountChanged.bySource].sort((a, b) => a.source.id.localeCompare(b.source.id));
     await eventually(() => expect(pushed()).toEqual(expected()), 30_000, 50);
     const settledMs = Date.now() - started;
 

@@ -12,7 +12,11 @@ describe.each(['PROTOCOL', 'CHATWOOT'] as const)('%s after an outage during webh
     const id = t.embedded.config.sources[0]!.id;
     const client = createWsClient(t.wsUrl, t.apiKey);
     try {
-      const sub = subscribe<{ unreadCountChanged: { total: number } }>(client, `subscription($s: [ID!]) { unreadCountChanged(sources: $s) { total } }`, { s: [id] });
+      const sub = subscribe<{ unreadCountChanged: { total: number } }>(
+        client,
+        `subscription($s: [ID!]) { unreadCountChanged(sources: $s) { total } }`,
+        { s: [id] },
+      );
       await sub.waitFor(1);
       emu.setFaults({ errorRate: 1 });
       for (let i = 0; i < 3; i++) emu.controls.simulateIncoming({ content: `During the outage ${i}` });
@@ -21,7 +25,8 @@ describe.each(['PROTOCOL', 'CHATWOOT'] as const)('%s after an outage during webh
       emu.setFaults({});
       const want = emu.controls.unreadState()!.total;
       const deadline = Date.now() + 20_000;
-      while (sub.values.at(-1)?.unreadCountChanged.total !== want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (sub.values.at(-1)?.unreadCountChanged.total !== want && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       expect(sub.values.at(-1)?.unreadCountChanged.total).toBe(want);
       sub.dispose();
     } finally {

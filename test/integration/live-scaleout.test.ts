@@ -7,7 +7,17 @@ import type { Client } from 'graphql-ws';
 import type { RequestLogEntry } from '../../src/sandbox/kit/server';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
 import { createWsClient, subscribe } from '../utils/ws';
-import { adjust, eventually, makeTransport, measure, metric, randomPrefix, recording, REDIS_URL, type RecordingPubSub } from '../live/helpers';
+import {
+  adjust,
+  eventually,
+  makeTransport,
+  measure,
+  metric,
+  randomPrefix,
+  recording,
+  REDIS_URL,
+  type RecordingPubSub,
+} from '../live/helpers';
 
 /**
  * Two gateway instances in front of the same sandbox, sharing one Redis (pub/sub, catalogs, leases, event ids):
@@ -19,7 +29,8 @@ const UNREAD = `subscription($s: [ID!]) { unreadCountChanged(sources: $s) { tota
 const POLL_MS = 200;
 const LEASE_MS = 1500;
 
-const isPoll = (e: RequestLogEntry) => e.path.replace(/\/$/, '') === '/api/v1/conversations' && e.query.page_size === '100';
+const isPoll = (e: RequestLogEntry) =>
+  e.path.replace(/\/$/, '') === '/api/v1/conversations' && e.query.page_size === '100';
 
 describe('two gateway instances sharing Redis', () => {
   let prefix: string;
@@ -34,7 +45,11 @@ describe('two gateway instances sharing Redis', () => {
     return c;
   };
   const configure = () =>
-    adjust({ redisPrefix: prefix, liveLeaseMs: LEASE_MS, source: (s) => (s.kind === 'PIXIESET' ? { pollIntervalMs: POLL_MS } : {}) });
+    adjust({
+      redisPrefix: prefix,
+      liveLeaseMs: LEASE_MS,
+      source: (s) => (s.kind === 'PIXIESET' ? { pollIntervalMs: POLL_MS } : {}),
+    });
 
   beforeEach(async () => {
     prefix = randomPrefix('scale');
@@ -53,7 +68,8 @@ describe('two gateway instances sharing Redis', () => {
 
   const px = () => a.embedded.sandbox.emulators.get('pixieset')!;
   const pr = () => a.embedded.sandbox.emulators.get('protocol')!;
-  const polls = (g: TestGateway) => metric(g.url, 'switchboard_live_polls_total', { source: 'pixieset', outcome: 'ok' });
+  const polls = (g: TestGateway) =>
+    metric(g.url, 'switchboard_live_polls_total', { source: 'pixieset', outcome: 'ok' });
   const holder = () => {
     const onA = a.gateway.services.live.pollingSources().includes('pixieset');
     const onB = b.gateway.services.live.pollingSources().includes('pixieset');
@@ -73,7 +89,9 @@ describe('two gateway instances sharing Redis', () => {
       await sub.waitFor(1 + i, 5000);
       latencies.push(Date.now() - sent);
     }
-    expect(sub.values.map((v) => v.unreadCountChanged.total)).toEqual([0, 1, 2, 3].map((n) => first!.unreadCountChanged.total + n));
+    expect(sub.values.map((v) => v.unreadCountChanged.total)).toEqual(
+      [0, 1, 2, 3].map((n) => first!.unreadCountChanged.total + n),
+    );
     expect(sub.values.at(-1)!.unreadCountChanged.total).toBe(pr().controls.unreadState()!.total);
     // B took the webhooks and published each change once; A published nothing for them.
     expect(b.logs.some((l) => l.includes('"route":"/webhooks/protocol"'))).toBe(true);
@@ -110,7 +128,11 @@ describe('two gateway instances sharing Redis', () => {
     await subB.waitFor(2, 5000);
     expect(subA.values[1]!.unreadCountChanged.total).toBe(start + 1);
     expect(subB.values[1]!.unreadCountChanged.total).toBe(start + 1);
-    expect([...pubA.on('unread:pixieset'), ...pubB.on('unread:pixieset')].filter((p) => (p.payload as { total: number }).total === start + 1)).toHaveLength(1);
+    expect(
+      [...pubA.on('unread:pixieset'), ...pubB.on('unread:pixieset')].filter(
+        (p) => (p.payload as { total: number }).total === start + 1,
+      ),
+    ).toHaveLength(1);
   });
 
   it('hands polling to the other instance within the lease time when the holder stops', async () => {
@@ -185,17 +207,25 @@ describe('a gateway process killed while it holds the poll lease', () => {
     let out = '';
     proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    const url = await eventually(() => {
-      const m = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(out);
-      if (!m) throw new Error(`the child has not started: ${out}`);
-      return m[1] as string;
-    }, 30_000, 100);
+    const url = await eventually(
+      () => {
+        const m = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(out);
+        if (!m) throw new Error(`the child has not started: ${out}`);
+        return m[1] as string;
+      },
+      30_000,
+      100,
+    );
 
     // The child gets a subscriber first, so it takes the lease; the in-process instance then stands by.
     const childClient = createWsClient(`${url.replace('http', 'ws')}/graphql`, survivor.apiKey);
     clients.push(childClient);
     await subscribe<Unread>(childClient, UNREAD, { s: ['pixieset'] }).waitFor(1, 10_000);
-    await eventually(() => expect(px.requests().filter((e) => isPoll(e) && e.headers['x-request-id']?.startsWith('live-'))).not.toHaveLength(0));
+    await eventually(() =>
+      expect(px.requests().filter((e) => isPoll(e) && e.headers['x-request-id']?.startsWith('live-'))).not.toHaveLength(
+        0,
+      ),
+    );
     const mine = createWsClient(survivor.wsUrl, survivor.apiKey);
     clients.push(mine);
     const sub = subscribe<Unread>(mine, UNREAD, { s: ['pixieset'] });
@@ -209,7 +239,11 @@ describe('a gateway process killed while it holds the poll lease', () => {
     await exited;
     // The dead holder's lease expires (at most LEASE_MS after its last renewal) and the standby, checking every
     // min(interval, lease / 4), takes it: within the lease time plus one check.
-    await eventually(() => expect(survivor.gateway.services.live.pollingSources()).toEqual(['pixieset']), LEASE_MS + LEASE_MS / 4 + 250, 10);
+    await eventually(
+      () => expect(survivor.gateway.services.live.pollingSources()).toEqual(['pixieset']),
+      LEASE_MS + LEASE_MS / 4 + 250,
+      10,
+    );
     measure(`lease takeover after SIGKILL of the holder (lease ${LEASE_MS} ms)`, Date.now() - killed, 'ms');
 
     const total = sub.values.at(-1)!.unreadCountChanged.total;

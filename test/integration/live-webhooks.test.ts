@@ -4,7 +4,15 @@ import type { Client } from 'graphql-ws';
 import { signProtocolWebhook } from '../../src/connectors/protocol/webhook';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
 import { createWsClient, subscribe } from '../utils/ws';
-import { adjust, eventually, makeTransport, randomPrefix, recording, TRANSPORTS, type RecordingPubSub } from '../live/helpers';
+import {
+  adjust,
+  eventually,
+  makeTransport,
+  randomPrefix,
+  recording,
+  TRANSPORTS,
+  type RecordingPubSub,
+} from '../live/helpers';
 
 /**
  * Forged and replayed webhooks publish nothing. The emulators' real deliveries are caught by a capture server
@@ -52,11 +60,19 @@ describe.each(TRANSPORTS)('webhook authentication and replay over %s', (kind) =>
     const redisPrefix = kind === 'Redis' ? prefix : null;
     const pubA = recording(makeTransport(kind, prefix));
     pubs.push(pubA);
-    receiver = await startTestGateway({ kinds: ['PROTOCOL', 'CHATWOOT'], pubsub: pubA, configure: adjust({ redisPrefix }) });
+    receiver = await startTestGateway({
+      kinds: ['PROTOCOL', 'CHATWOOT'],
+      pubsub: pubA,
+      configure: adjust({ redisPrefix }),
+    });
     if (kind === 'Redis') {
       const pubB = recording(makeTransport(kind, prefix));
       pubs.push(pubB);
-      replayTo = await startTestGateway({ embedded: receiver.embedded, pubsub: pubB, configure: adjust({ redisPrefix }) });
+      replayTo = await startTestGateway({
+        embedded: receiver.embedded,
+        pubsub: pubB,
+        configure: adjust({ redisPrefix }),
+      });
     } else {
       replayTo = receiver;
     }
@@ -72,11 +88,19 @@ describe.each(TRANSPORTS)('webhook authentication and replay over %s', (kind) =>
   });
 
   const published = () => pubs.reduce((n, p) => n + p.published.length, 0);
-  const deliver = (g: TestGateway, d: Delivery, override: { headers?: Record<string, string>; body?: string; path?: string } = {}) => {
+  const deliver = (
+    g: TestGateway,
+    d: Delivery,
+    override: { headers?: Record<string, string>; body?: string; path?: string } = {},
+  ) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     const sig = d.headers['x-protocol-signature'];
     if (typeof sig === 'string') headers['x-protocol-signature'] = sig;
-    return fetch(`${g.url}${override.path ?? d.path}`, { method: 'POST', headers: { ...headers, ...override.headers }, body: override.body ?? d.body });
+    return fetch(`${g.url}${override.path ?? d.path}`, {
+      method: 'POST',
+      headers: { ...headers, ...override.headers },
+      body: override.body ?? d.body,
+    });
   };
   const nextDelivery = async (from: number, source: string) =>
     eventually(() => {
@@ -110,7 +134,9 @@ describe.each(TRANSPORTS)('webhook authentication and replay over %s', (kind) =>
       await deliver(receiver, protocolEvent, { headers: { 'x-protocol-signature': '' } }),
       await deliver(receiver, protocolEvent, { headers: { 'x-protocol-signature': '00'.repeat(32) } }),
       await deliver(receiver, protocolEvent, { body: protocolEvent.body.replace('first', 'forged') }),
-      await deliver(receiver, protocolEvent, { headers: { 'x-protocol-signature': signProtocolWebhook(protocolEvent.body, 'not-the-secret') } }),
+      await deliver(receiver, protocolEvent, {
+        headers: { 'x-protocol-signature': signProtocolWebhook(protocolEvent.body, 'not-the-secret') },
+      }),
       await deliver(receiver, chatwootEvent, { path: '/webhooks/chatwoot' }),
       await deliver(receiver, chatwootEvent, { path: '/webhooks/chatwoot?token=wrong-token-123' }),
     ];
@@ -119,7 +145,10 @@ describe.each(TRANSPORTS)('webhook authentication and replay over %s', (kind) =>
 
     // The genuine deliveries: applied once, then replayed (to the other instance when there are two).
     const genuine = [await deliver(receiver, protocolEvent), await deliver(receiver, chatwootEvent)];
-    expect(await Promise.all(genuine.map((r) => r.json()))).toEqual([{ accepted: 1, new: 1 }, { accepted: 1, new: 1 }]);
+    expect(await Promise.all(genuine.map((r) => r.json()))).toEqual([
+      { accepted: 1, new: 1 },
+      { accepted: 1, new: 1 },
+    ]);
     // Chatwoot caps a conversation's unread at 10, so the vendors' own state says what the total must be.
     const expected = () => pr.controls.unreadState()!.total + cw.controls.unreadState()!.total;
     expect(expected()).toBeGreaterThan(start);
@@ -141,7 +170,10 @@ describe.each(TRANSPORTS)('webhook authentication and replay over %s', (kind) =>
     // A sentinel: the next real change arrives, and nothing arrived before it.
     const sentinelMark = capture.deliveries.length;
     pr.controls.simulateIncoming({ content: 'sentinel' });
-    expect((await (await deliver(receiver, await nextDelivery(sentinelMark, 'protocol'))).json())).toEqual({ accepted: 1, new: 1 });
+    expect(await (await deliver(receiver, await nextDelivery(sentinelMark, 'protocol'))).json()).toEqual({
+      accepted: 1,
+      new: 1,
+    });
     await unread.waitFor(afterGenuine.unread + 1, 5000);
     await rows.waitFor(afterGenuine.rows + 1, 5000);
     expect(unread.values.slice(afterGenuine.unread).map((v) => v.unreadCountChanged.total)).toEqual([expected()]);

@@ -44,10 +44,18 @@ function sum(samples: Sample[], name: string, labels: Labels = {}): number {
     .reduce((a, s) => a + s.value, 0);
 }
 
-async function scrape(baseUrl: string, headers: Record<string, string> = {}): Promise<{ status: number; contentType: string; text: string; samples: Sample[] }> {
+async function scrape(
+  baseUrl: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; contentType: string; text: string; samples: Sample[] }> {
   const res = await fetch(`${baseUrl}/metrics`, { headers });
   const text = await res.text();
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', text, samples: res.ok ? parseMetrics(text) : [] };
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    text,
+    samples: res.ok ? parseMetrics(text) : [],
+  };
 }
 
 /** Retries `check` until it stops throwing (state that settles asynchronously, e.g. after a socket closes). */
@@ -110,7 +118,11 @@ describe('metrics and request ids over the Pixieset and Protocol emulators', () 
 
   it('counts upstream requests by source and endpoint template after a query', async () => {
     const before = (await scrape(t.url)).samples;
-    const r = await t.gql<{ conversations: { edges: Array<{ node: { id: string; nativeId: string } }> } }>(PIXIESET_INBOX, undefined, { 'x-upstream-stats': '1' });
+    const r = await t.gql<{ conversations: { edges: Array<{ node: { id: string; nativeId: string } }> } }>(
+      PIXIESET_INBOX,
+      undefined,
+      { 'x-upstream-stats': '1' },
+    );
     expect(r.body.errors).toBeUndefined();
     const stats = r.body.extensions?.upstream as { bySource: Array<{ source: string; requests: number }> };
     const made = stats.bySource.find((s) => s.source === 'pixieset')!.requests;
@@ -119,17 +131,32 @@ describe('metrics and request ids over the Pixieset and Protocol emulators', () 
     const after = (await scrape(t.url)).samples;
     const delta = (name: string, labels: Labels) => sum(after, name, labels) - sum(before, name, labels);
     expect(delta('switchboard_upstream_requests_total', { source: 'pixieset' })).toBe(made);
-    expect(delta('switchboard_upstream_requests_total', { source: 'pixieset', method: 'GET', endpoint: '/conversations/', status: '200' })).toBeGreaterThanOrEqual(1);
-    expect(delta('switchboard_upstream_request_duration_seconds_count', { source: 'pixieset', endpoint: '/conversations/' })).toBeGreaterThanOrEqual(1);
-    expect(delta('switchboard_graphql_operations_total', { operation: 'query', transport: 'http', outcome: 'success' })).toBe(1);
+    expect(
+      delta('switchboard_upstream_requests_total', {
+        source: 'pixieset',
+        method: 'GET',
+        endpoint: '/conversations/',
+        status: '200',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      delta('switchboard_upstream_request_duration_seconds_count', { source: 'pixieset', endpoint: '/conversations/' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      delta('switchboard_graphql_operations_total', { operation: 'query', transport: 'http', outcome: 'success' }),
+    ).toBe(1);
     expect(delta('switchboard_graphql_operation_duration_seconds_count', { operation: 'query' })).toBe(1);
 
     // A detail read goes to a path with the native id in it; the label carries the template only.
     const nativeId = r.body.data!.conversations.edges[0]!.node.nativeId;
-    const detail = await t.gql(`query($id: ID!) { conversation(id: $id) { subject } }`, { id: r.body.data!.conversations.edges[0]!.node.id });
+    const detail = await t.gql(`query($id: ID!) { conversation(id: $id) { subject } }`, {
+      id: r.body.data!.conversations.edges[0]!.node.id,
+    });
     expect(detail.body.errors).toBeUndefined();
     const m = await scrape(t.url);
-    expect(sum(m.samples, 'switchboard_upstream_requests_total', { source: 'pixieset', endpoint: '/conversations/:id/' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sum(m.samples, 'switchboard_upstream_requests_total', { source: 'pixieset', endpoint: '/conversations/:id/' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(m.text).not.toContain(nativeId);
   });
 
@@ -140,8 +167,14 @@ describe('metrics and request ids over the Pixieset and Protocol emulators', () 
     const unauthorized = await t.gql(`{ sources { id } }`, undefined, { authorization: 'Bearer wrong' });
     expect(unauthorized.status).toBe(401);
     const after = (await scrape(t.url)).samples;
-    expect(sum(after, 'switchboard_errors_total', { code: 'BAD_USER_INPUT' }) - sum(before, 'switchboard_errors_total', { code: 'BAD_USER_INPUT' })).toBe(1);
-    expect(sum(after, 'switchboard_errors_total', { code: 'UNAUTHENTICATED' }) - sum(before, 'switchboard_errors_total', { code: 'UNAUTHENTICATED' })).toBe(1);
+    expect(
+      sum(after, 'switchboard_errors_total', { code: 'BAD_USER_INPUT' }) -
+        sum(before, 'switchboard_errors_total', { code: 'BAD_USER_INPUT' }),
+    ).toBe(1);
+    expect(
+      sum(after, 'switchboard_errors_total', { code: 'UNAUTHENTICATED' }) -
+        sum(before, 'switchboard_errors_total', { code: 'UNAUTHENTICATED' }),
+    ).toBe(1);
     expect(
       sum(after, 'switchboard_graphql_operations_total', { operation: 'query', outcome: 'error' }) -
         sum(before, 'switchboard_graphql_operations_total', { operation: 'query', outcome: 'error' }),
@@ -177,14 +210,21 @@ describe('metrics and request ids over the Pixieset and Protocol emulators', () 
   });
 
   it('shows open subscriptions and their polls, and drops each one after dispose', async () => {
-    const unreadCalls = (s: Sample[]) => sum(s, 'switchboard_upstream_requests_total', { source: 'pixieset', endpoint: '/conversations/unread/count' });
+    const unreadCalls = (s: Sample[]) =>
+      sum(s, 'switchboard_upstream_requests_total', { source: 'pixieset', endpoint: '/conversations/unread/count' });
     const active = async () => sum((await scrape(t.url)).samples, 'switchboard_graphql_subscriptions_active');
     const before = (await scrape(t.url)).samples;
     expect(sum(before, 'switchboard_graphql_subscriptions_active')).toBe(0);
 
     const client = createWsClient(t.wsUrl, t.apiKey);
-    const first = subscribe<{ unreadCountChanged: { total: number } }>(client, `subscription { unreadCountChanged(sources: ["pixieset"]) { total } }`);
-    const second = subscribe<{ conversationChanged: { id: string } }>(client, `subscription { conversationChanged(sources: ["pixieset"]) { id } }`);
+    const first = subscribe<{ unreadCountChanged: { total: number } }>(
+      client,
+      `subscription { unreadCountChanged(sources: ["pixieset"]) { total } }`,
+    );
+    const second = subscribe<{ conversationChanged: { id: string } }>(
+      client,
+      `subscription { conversationChanged(sources: ["pixieset"]) { id } }`,
+    );
     try {
       await first.waitFor(1);
       await eventually(async () => expect(await active()).toBe(2));
@@ -198,7 +238,9 @@ describe('metrics and request ids over the Pixieset and Protocol emulators', () 
       // The poller runs while somebody subscribes; its ticks and its upstream calls are counted too.
       await eventually(async () => {
         const now = (await scrape(t.url)).samples;
-        expect(sum(now, 'switchboard_live_polls_total', { source: 'pixieset', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+        expect(sum(now, 'switchboard_live_polls_total', { source: 'pixieset', outcome: 'ok' })).toBeGreaterThanOrEqual(
+          1,
+        );
         expect(unreadCalls(now) - unreadCalls(before)).toBeGreaterThanOrEqual(2); // the first value, then a poll
       });
 
@@ -222,7 +264,11 @@ describe('metrics and request ids over the Pixieset and Protocol emulators', () 
     const post = (path: string, body: string, headers: Record<string, string> = {}) =>
       fetch(`${t.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 
-    const body = JSON.stringify({ id: `evt_metrics_${Date.now()}`, type: 'message.created', payload: { id: 'm1', conversation_id: null } });
+    const body = JSON.stringify({
+      id: `evt_metrics_${Date.now()}`,
+      type: 'message.created',
+      payload: { id: 'm1', conversation_id: null },
+    });
     const forged = await post('/webhooks/protocol', body, { 'x-protocol-signature': '00'.repeat(32) });
     expect(forged.status).toBe(403);
     const signed = { 'x-protocol-signature': signProtocolWebhook(body, PROTOCOL_SANDBOX_WEBHOOK_SECRET) };
@@ -278,10 +324,18 @@ describe('metrics when a source fails', () => {
 
     const after = (await scrape(t.url)).samples;
     const delta = (name: string, labels: Labels) => sum(after, name, labels) - sum(before, name, labels);
-    expect(delta('switchboard_errors_total', { code: 'SOURCE_UNAVAILABLE', source: 'pixieset' })).toBe(codes.filter((c) => c === 'SOURCE_UNAVAILABLE').length);
-    expect(delta('switchboard_errors_total', { code: 'CIRCUIT_OPEN', source: 'pixieset' })).toBe(codes.filter((c) => c === 'CIRCUIT_OPEN').length);
-    expect(delta('switchboard_upstream_requests_total', { source: 'pixieset', endpoint: '/conversations/', status: '500' })).toBeGreaterThanOrEqual(5);
-    expect(delta('switchboard_upstream_errors_total', { source: 'pixieset', code: 'SOURCE_UNAVAILABLE' })).toBeGreaterThanOrEqual(5);
+    expect(delta('switchboard_errors_total', { code: 'SOURCE_UNAVAILABLE', source: 'pixieset' })).toBe(
+      codes.filter((c) => c === 'SOURCE_UNAVAILABLE').length,
+    );
+    expect(delta('switchboard_errors_total', { code: 'CIRCUIT_OPEN', source: 'pixieset' })).toBe(
+      codes.filter((c) => c === 'CIRCUIT_OPEN').length,
+    );
+    expect(
+      delta('switchboard_upstream_requests_total', { source: 'pixieset', endpoint: '/conversations/', status: '500' }),
+    ).toBeGreaterThanOrEqual(5);
+    expect(
+      delta('switchboard_upstream_errors_total', { source: 'pixieset', code: 'SOURCE_UNAVAILABLE' }),
+    ).toBeGreaterThanOrEqual(5);
     expect(delta('switchboard_graphql_operations_total', { operation: 'query', outcome: 'error' })).toBe(4);
     expect(sum(after, 'switchboard_source_circuit_state', { source: 'pixieset' })).toBe(2);
     expect(sum(after, 'switchboard_source_health', { source: 'pixieset', status: 'DOWN' })).toBe(1);
@@ -290,7 +344,10 @@ describe('metrics when a source fails', () => {
 });
 
 /** A gateway over the Pixieset and Protocol emulators with a config patch and a logger at `level`. */
-async function startCustom(patch: (c: Config) => Config, level = 'info'): Promise<{ gateway: Gateway; embedded: Embedded; logs: string[]; close(): Promise<void> }> {
+async function startCustom(
+  patch: (c: Config) => Config,
+  level = 'info',
+): Promise<{ gateway: Gateway; embedded: Embedded; logs: string[]; close(): Promise<void> }> {
   const embedded = await startEmbedded({ kinds: ['PIXIESET', 'PROTOCOL'], scale: 1, port: 0 });
   const logs: string[] = [];
   const destination = new Writable({
@@ -300,7 +357,11 @@ async function startCustom(patch: (c: Config) => Config, level = 'info'): Promis
     },
   });
   try {
-    const gateway = await createGateway({ config: patch(embedded.config), logger: createLogger({ level, destination }), production: false });
+    const gateway = await createGateway({
+      config: patch(embedded.config),
+      logger: createLogger({ level, destination }),
+      production: false,
+    });
     return {
       gateway,
       embedded,
@@ -316,7 +377,9 @@ async function startCustom(patch: (c: Config) => Config, level = 'info'): Promis
   }
 }
 
-const withMetrics = (metrics: { enabled: boolean; token?: string }) => (c: Config): Config => ({ ...c, server: { ...c.server, metrics } });
+const withMetrics =
+  (metrics: { enabled: boolean; token?: string }) =>
+  (c: Config): Config => ({ ...c, server: { ...c.server, metrics } });
 
 describe('/metrics protection', () => {
   it('requires the configured bearer token and never shows it', async () => {
@@ -349,8 +412,15 @@ describe('/metrics protection', () => {
       sources: [{ id: 'crm', kind: 'MONICA', baseUrl: 'http://127.0.0.1:1/api', credentials: { token: 'x' } }],
       apiKeys: [{ name: 'k', sha256: 'a'.repeat(64), sources: ['*'] }],
     };
-    expect(() => parseConfig({ ...base, server: { metrics: { token: 'short' } } }, {})).toThrow(/server\.metrics\.token/);
-    expect(parseConfig({ ...base, server: { metrics: { token: '${METRICS_TOKEN}' } } }, { METRICS_TOKEN: 'a-token-of-enough-length' }).server.metrics).toEqual({
+    expect(() => parseConfig({ ...base, server: { metrics: { token: 'short' } } }, {})).toThrow(
+      /server\.metrics\.token/,
+    );
+    expect(
+      parseConfig(
+        { ...base, server: { metrics: { token: '${METRICS_TOKEN}' } } },
+        { METRICS_TOKEN: 'a-token-of-enough-length' },
+      ).server.metrics,
+    ).toEqual({
       enabled: true,
       token: 'a-token-of-enough-length',
     });
@@ -366,12 +436,17 @@ describe('structured logs', () => {
     await g.close();
   });
 
-  const lines = () => g.logs.flatMap((l) => l.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = () =>
+    g.logs.flatMap((l) => l.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as Record<string, unknown>);
 
   it('logs each upstream call at debug level with source, method, endpoint, status, ms and the request id', async () => {
     const res = await fetch(`${g.gateway.url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${SANDBOX_API_KEY}`, 'x-request-id': 'log-req-7' },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${SANDBOX_API_KEY}`,
+        'x-request-id': 'log-req-7',
+      },
       body: JSON.stringify({ query: PIXIESET_INBOX }),
     });
     expect(res.status).toBe(200);
@@ -381,9 +456,20 @@ describe('structured logs', () => {
     });
     const calls = lines().filter((l) => l.msg === 'upstream call' && l.requestId === 'log-req-7');
     expect(calls.length).toBeGreaterThan(0);
-    expect(calls[0]).toMatchObject({ level: 20, source: 'pixieset', method: 'GET', endpoint: '/conversations/', status: 200 });
+    expect(calls[0]).toMatchObject({
+      level: 20,
+      source: 'pixieset',
+      method: 'GET',
+      endpoint: '/conversations/',
+      status: 200,
+    });
     expect(typeof calls[0]!.ms).toBe('number');
-    expect(lines().find((l) => l.msg === 'request' && l.requestId === 'log-req-7')).toMatchObject({ level: 30, method: 'POST', route: '/graphql', status: 200 });
+    expect(lines().find((l) => l.msg === 'request' && l.requestId === 'log-req-7')).toMatchObject({
+      level: 30,
+      method: 'POST',
+      route: '/graphql',
+      status: 200,
+    });
   });
 
   it('keeps credentials and query strings out of every log line', async () => {
@@ -392,8 +478,15 @@ describe('structured logs', () => {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${SANDBOX_API_KEY}` },
       body: JSON.stringify({ query: `{ unreadCount { total } conversations(first: 3) { edges { node { id } } } }` }),
     }).then((r) => r.text());
-    await fetch(`${g.gateway.url}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${SANDBOX_LIMITED_KEY}x` }, body: '{}' }).then((r) => r.text());
-    const forged = await fetch(`${g.gateway.url}/webhooks/protocol?token=${PROTOCOL_SANDBOX_WEBHOOK_SECRET}`, { method: 'POST', body: '{}' });
+    await fetch(`${g.gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SANDBOX_LIMITED_KEY}x` },
+      body: '{}',
+    }).then((r) => r.text());
+    const forged = await fetch(`${g.gateway.url}/webhooks/protocol?token=${PROTOCOL_SANDBOX_WEBHOOK_SECRET}`, {
+      method: 'POST',
+      body: '{}',
+    });
     expect(forged.status).toBe(403);
     await forged.text();
     await eventually(async () => {

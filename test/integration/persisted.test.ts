@@ -33,15 +33,21 @@ describe('automatic persisted queries', () => {
       const query = `{ sources { id kind } }`;
       const hash = sha256Hex(query);
       const miss = await post(t, apq(hash));
-      expect(miss.body.errors).toEqual([{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }]);
+      expect(miss.body.errors).toEqual([
+        { message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } },
+      ]);
       const register = await post(t, { query, ...apq(hash) });
       expect(register.body).toEqual({ data: { sources: [{ id: 'pixieset', kind: 'PIXIESET' }] } });
       expect((await post(t, apq(hash))).body).toEqual(register.body);
       // A hash that does not match its query is refused.
       const wrong = await post(t, { query, ...apq(sha256Hex('{ sources { id } }')) });
-      expect(wrong.body.errors).toEqual([{ message: 'provided sha does not match query', extensions: { code: 'BAD_REQUEST' } }]);
+      expect(wrong.body.errors).toEqual([
+        { message: 'provided sha does not match query', extensions: { code: 'BAD_REQUEST' } },
+      ]);
       const version = await post(t, { extensions: { persistedQuery: { version: 2, sha256Hash: hash } } });
-      expect(version.body.errors).toEqual([{ message: 'Unsupported persisted query version', extensions: { code: 'BAD_REQUEST' } }]);
+      expect(version.body.errors).toEqual([
+        { message: 'Unsupported persisted query version', extensions: { code: 'BAD_REQUEST' } },
+      ]);
     } finally {
       await t.close();
     }
@@ -70,7 +76,9 @@ describe('automatic persisted queries', () => {
         const hash = sha256Hex(query);
         expect((await post(b, apq(hash))).body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_FOUND');
         expect((await post(a, { query, ...apq(hash) })).body.errors).toBeUndefined();
-        expect((await post(b, apq(hash))).body).toEqual({ data: { sources: [{ id: 'pixieset', name: 'Pixieset Studio' }] } });
+        expect((await post(b, apq(hash))).body).toEqual({
+          data: { sources: [{ id: 'pixieset', name: 'Pixieset Studio' }] },
+        });
         const redis = new Redis(REDIS_URL);
         try {
           expect(await redis.get(`${keyPrefix}apq:${hash}`)).toBe(query);
@@ -109,9 +117,12 @@ describe('safelist mode', () => {
     const byHash = await post(t, apq(sha256Hex(registered)));
     expect(byHash.body).toEqual({ data: { unreadCount: { total: expect.any(Number) } } });
     expect((await post(t, { query: registered })).body).toEqual(byHash.body);
-    const get = await fetch(`${t.url}/graphql?extensions=${encodeURIComponent(JSON.stringify(apq(sha256Hex(registered)).extensions))}`, {
-      headers: { authorization: `Bearer ${t.apiKey}` },
-    });
+    const get = await fetch(
+      `${t.url}/graphql?extensions=${encodeURIComponent(JSON.stringify(apq(sha256Hex(registered)).extensions))}`,
+      {
+        headers: { authorization: `Bearer ${t.apiKey}` },
+      },
+    );
     expect(await get.json()).toEqual(byHash.body);
   });
 
@@ -119,9 +130,14 @@ describe('safelist mode', () => {
     const full = await post(t, { query: other });
     expect(full.status).toBe(400);
     expect(full.body.errors).toEqual([
-      { message: `Only registered operations are accepted (safelist mode); this operation (sha256 ${sha256Hex(other)}) is not registered.`, extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } },
+      {
+        message: `Only registered operations are accepted (safelist mode); this operation (sha256 ${sha256Hex(other)}) is not registered.`,
+        extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' },
+      },
     ]);
-    expect((await post(t, { query: other, ...apq(sha256Hex(other)) })).body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    expect((await post(t, { query: other, ...apq(sha256Hex(other)) })).body.errors?.[0]?.extensions?.code).toBe(
+      'PERSISTED_QUERY_NOT_FOUND',
+    );
     expect((await post(t, apq(sha256Hex(other)))).body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_FOUND');
   });
 
@@ -140,7 +156,10 @@ describe('safelist mode', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ [sha256Hex('{ a }')]: '{ b }' }));
     await expect(
-      startTestGateway({ embedded: t.embedded, configure: (c) => ({ ...c, server: { ...c.server, persistedQueries: { safelist: bad } } }) }),
+      startTestGateway({
+        embedded: t.embedded,
+        configure: (c) => ({ ...c, server: { ...c.server, persistedQueries: { safelist: bad } } }),
+      }),
     ).rejects.toThrow(/is not the sha256 of its query/);
   });
 });

@@ -24,8 +24,26 @@ const FAULTS: Array<[string, string, Faults]> = [
 
 const INBOX_AND_UNREAD = /* GraphQL */ `
   {
-    conversations(first: 40) { totalCount edges { node { id source { id } } } }
-    unreadCount { total bySource { source { id } total } }
+    conversations(first: 40) {
+      totalCount
+      edges {
+        node {
+          id
+          source {
+            id
+          }
+        }
+      }
+    }
+    unreadCount {
+      total
+      bySource {
+        source {
+          id
+        }
+        total
+      }
+    }
   }
 `;
 
@@ -35,7 +53,10 @@ async function firstIds(embedded: Embedded): Promise<Record<string, string>> {
   try {
     const ids: Record<string, string> = {};
     for (const s of SOURCES) {
-      const r = await t.gql<{ conversations: { edges: Edge[] } }>(`query($s: [ID!]) { conversations(first: 1, filter: { sources: $s }) { edges { node { id source { id } } } } }`, { s: [s] });
+      const r = await t.gql<{ conversations: { edges: Edge[] } }>(
+        `query($s: [ID!]) { conversations(first: 1, filter: { sources: $s }) { edges { node { id source { id } } } } }`,
+        { s: [s] },
+      );
       ids[s] = r.body.data!.conversations.edges[0]!.node.id;
     }
     return ids;
@@ -60,71 +81,115 @@ describe.each(SOURCES)('partial results when %s fails', (failing) => {
     for (const e of embedded.sandbox.emulators.values()) e.setFaults({});
   });
 
-  it.each(FAULTS)('when it %s: every other source answers, plus one %s entry naming it', async (_what, code, faults) => {
-    const t = await startTestGateway({
-      embedded,
-      configure: (c) =>
-        tuneSources(c, (s) => ({
-          timeoutMs: s.id === failing ? 300 : 5000,
-          retries: 1,
-          circuitBreaker: { failures: 1000, halfOpenAfterMs: 10_000 },
-        })),
-    });
-    try {
-      embedded.sandbox.emulators.get(failing)!.setFaults(faults);
+  it.each(FAULTS)(
+    'when it %s: every other source answers, plus one %s entry naming it',
+    async (_what, code, faults) => {
+      const t = await startTestGateway({
+        embedded,
+        configure: (c) =>
+          tuneSources(c, (s) => ({
+            timeoutMs: s.id === failing ? 300 : 5000,
+            retries: 1,
+            circuitBreaker: { failures: 1000, halfOpenAfterMs: 10_000 },
+          })),
+      });
+      try {
+        embedded.sandbox.emulators.get(failing)!.setFaults(faults);
 
-      const r = await t.gql<{ conversations: { totalCount: number | null; edges: Edge[] }; unreadCount: { bySource: Array<{ source: { id: string } }> } }>(INBOX_AND_UNREAD);
-      expect(r.status).toBe(200);
-      expect(r.body.errors).toEqual([{ message: expect.any(String), extensions: expect.objectContaining({ code, source: failing }) }]);
-      const listed = new Set(r.body.data!.conversations.edges.map((e) => e.node.source.id));
-      expect([...listed].sort()).toEqual([...healthy].sort());
-      expect(r.body.data!.conversations.totalCount).toBeNull(); // unknown while a source is missing
-      const unreadSources = r.body.data!.unreadCount.bySource.map((b) => b.source.id);
-      expect(unreadSources).not.toContain(failing);
-      if (code === 'SOURCE_RATE_LIMITED') expect(r.body.errors![0]!.extensions!.retryAfter).toBeGreaterThan(0);
+        const r = await t.gql<{
+          conversations: { totalCount: number | null; edges: Edge[] };
+          unreadCount: { bySource: Array<{ source: { id: string } }> };
+        }>(INBOX_AND_UNREAD);
+        expect(r.status).toBe(200);
+        expect(r.body.errors).toEqual([
+          { message: expect.any(String), extensions: expect.objectContaining({ code, source: failing }) },
+        ]);
+        const listed = new Set(r.body.data!.conversations.edges.map((e) => e.node.source.id));
+        expect([...listed].sort()).toEqual([...healthy].sort());
+        expect(r.body.data!.conversations.totalCount).toBeNull(); // unknown while a source is missing
+        const unreadSources = r.body.data!.unreadCount.bySource.map((b) => b.source.id);
+        expect(unreadSources).not.toContain(failing);
+        if (code === 'SOURCE_RATE_LIMITED') expect(r.body.errors![0]!.extensions!.retryAfter).toBeGreaterThan(0);
 
-      // Source.health shows it, and only for the failing source.
-      const h = await t.gql<{ sources: Array<{ id: string; health: { status: string; lastErrorCode: string | null } }> }>(`{ sources { id health { status lastErrorCode circuit } } }`);
-      for (const s of h.body.data!.sources) {
-        if (s.id === failing) {
-          expect(['DEGRADED', 'DOWN']).toContain(s.health.status);
-          expect(s.health.lastErrorCode).toBe(code);
-        } else {
-          expect(s.health).toMatchObject({ status: 'UP', lastErrorCode: null });
+        // Source.health shows it, and only for the failing source.
+        const h = await t.gql<{
+          sources: Array<{ id: string; health: { status: string; lastErrorCode: string | null } }>;
+        }>(`{ sources { id health { status lastErrorCode circuit } } }`);
+        for (const s of h.body.data!.sources) {
+          if (s.id === failing) {
+            expect(['DEGRADED', 'DOWN']).toContain(s.health.status);
+            expect(s.health.lastErrorCode).toBe(code);
+          } else {
+            expect(s.health).toMatchObject({ status: 'UP', lastErrorCode: null });
+          }
         }
-      }
 
-      // node and nodes: the failing source's positions are null with an error naming it; the others resolve.
-      const others = healthy.map((s) => ids[s]!);
-      const n = await t.gql<{ nodes: Array<{ id: string } | null>; node: { id: string } | null }>(
-        `query($ids: [ID!]!, $id: ID!) { nodes(ids: $ids) { id } node(id: $id) { id } }`,
-        { ids: [...others, ids[failing]], id: ids[failing] },
-      );
-      expect(n.status).toBe(200);
-      expect(n.body.data!.nodes).toEqual([...others.map((id) => ({ id })), null]);
-      expect(n.body.data!.node).toBeNull();
-      const paths = (n.body.errors ?? []).map((e: Err) => e.path?.join('.')).sort();
-      expect(paths).toEqual(['node', `nodes.${others.length}`]);
-      for (const e of n.body.errors as Err[]) expect(e.extensions).toMatchObject({ code, source: failing });
-    } finally {
-      await t.close();
-    }
-  });
+        // node and nodes: the failing source's positions are null with an error naming it; the others resolve.
+        const others = healthy.map((s) => ids[s]!);
+        const n = await t.gql<{ nodes: Array<{ id: string } | null>; node: { id: string } | null }>(
+          `query($ids: [ID!]!, $id: ID!) { nodes(ids: $ids) { id } node(id: $id) { id } }`,
+          { ids: [...others, ids[failing]], id: ids[failing] },
+        );
+        expect(n.status).toBe(200);
+        expect(n.body.data!.nodes).toEqual([...others.map((id) => ({ id })), null]);
+        expect(n.body.data!.node).toBeNull();
+        const paths = (n.body.errors ?? []).map((e: Err) => e.path?.join('.')).sort();
+        expect(paths).toEqual(['node', `nodes.${others.length}`]);
+        for (const e of n.body.errors as Err[]) expect(e.extensions).toMatchObject({ code, source: failing });
+      } finally {
+        await t.close();
+      }
+    },
+  );
 
   it('nulls the per-row fields of its conversations when it fails after listing them, and nothing else', async () => {
     const emulator = embedded.sandbox.emulators.get(failing)!;
     const t = await startTestGateway({
       embedded,
-      configure: (c) => tuneSources(c, () => ({ retries: 0, circuitBreaker: { failures: 1000, halfOpenAfterMs: 10_000 } })),
+      configure: (c) =>
+        tuneSources(c, () => ({ retries: 0, circuitBreaker: { failures: 1000, halfOpenAfterMs: 10_000 } })),
       // The failing source starts answering 500 the moment its list has arrived: every later call fails.
-      connectors: (c) => c.sources.map((s) => (s.id === failing ? failAfterListing(createConnector(s), () => emulator.setFaults({ errorRate: 1 })) : createConnector(s))),
+      connectors: (c) =>
+        c.sources.map((s) =>
+          s.id === failing
+            ? failAfterListing(createConnector(s), () => emulator.setFaults({ errorRate: 1 }))
+            : createConnector(s),
+        ),
     });
     try {
       emulator.clearRequests();
-      const r = await t.gql<{ conversations: { edges: Array<{ node: Record<string, unknown> & { source: { id: string } } }> } }>(/* GraphQL */ `
+      const r = await t.gql<{
+        conversations: { edges: Array<{ node: Record<string, unknown> & { source: { id: string } } }> };
+      }>(/* GraphQL */ `
         {
           conversations(first: 40) {
-            edges { node { id source { id } unreadCount participants { id name } lastMessage { id content sender { name } } messages(last: 2) { edges { node { id } } } } }
+            edges {
+              node {
+                id
+                source {
+                  id
+                }
+                unreadCount
+                participants {
+                  id
+                  name
+                }
+                lastMessage {
+                  id
+                  content
+                  sender {
+                    name
+                  }
+                }
+                messages(last: 2) {
+                  edges {
+                    node {
+                      id
+                    }
+                  }
+                }
+              }
+            }
           }
         }
       `);
@@ -192,7 +257,10 @@ describe('per-source policies end to end', () => {
     for (const e of embedded.sandbox.emulators.values()) e.setFaults({});
   });
   const px = () => embedded.sandbox.emulators.get('pixieset')!;
-  const pixiesetCalls = () => px().requests().filter((r) => r.path.startsWith('/api/')).length;
+  const pixiesetCalls = () =>
+    px()
+      .requests()
+      .filter((r) => r.path.startsWith('/api/')).length;
   const INBOX = `{ conversations(first: 5) { edges { node { source { id } } } } }`;
   type Inbox = { conversations: { edges: Edge[] } };
   const sourcesIn = (d: Inbox | undefined) => [...new Set(d?.conversations.edges.map((e) => e.node.source.id))].sort();
@@ -203,7 +271,12 @@ describe('per-source policies end to end', () => {
       px().setFaults({ rateLimitRetryAfter: 30 });
       px().clearRequests();
       const first = await t.gql<Inbox>(INBOX);
-      expect(first.body.errors).toEqual([{ message: expect.any(String), extensions: { code: 'SOURCE_RATE_LIMITED', source: 'pixieset', retryAfter: 30 } }]);
+      expect(first.body.errors).toEqual([
+        {
+          message: expect.any(String),
+          extensions: { code: 'SOURCE_RATE_LIMITED', source: 'pixieset', retryAfter: 30 },
+        },
+      ]);
       expect(pixiesetCalls()).toBe(1); // a 429 is not retried
       px().setFaults({});
       const second = await t.gql<Inbox>(INBOX);
@@ -219,13 +292,19 @@ describe('per-source policies end to end', () => {
   it('opens the circuit after repeated failures (CIRCUIT_OPEN, no calls), probes half-open, and closes when the source is back', async () => {
     const t = await startTestGateway({
       embedded,
-      configure: (c) => tuneSources(c, (s) => (s.id === 'pixieset' ? { retries: 0, circuitBreaker: { failures: 2, halfOpenAfterMs: 1500 } } : {})),
+      configure: (c) =>
+        tuneSources(c, (s) =>
+          s.id === 'pixieset' ? { retries: 0, circuitBreaker: { failures: 2, halfOpenAfterMs: 1500 } } : {},
+        ),
     });
-    const codes = (r: { body: { errors?: Err[] } }) => (r.body.errors ?? []).map((e) => `${e.extensions?.code}:${e.extensions?.source}`);
+    const codes = (r: { body: { errors?: Err[] } }) =>
+      (r.body.errors ?? []).map((e) => `${e.extensions?.code}:${e.extensions?.source}`);
     const health = async () =>
-      (await t.gql<{ sources: Array<{ id: string; health: { status: string; circuit: string } }> }>(`{ sources { id health { status circuit } } }`)).body.data!.sources.find(
-        (s) => s.id === 'pixieset',
-      )!.health;
+      (
+        await t.gql<{ sources: Array<{ id: string; health: { status: string; circuit: string } }> }>(
+          `{ sources { id health { status circuit } } }`,
+        )
+      ).body.data!.sources.find((s) => s.id === 'pixieset')!.health;
     try {
       px().setFaults({ errorRate: 1 });
       px().clearRequests();
@@ -260,15 +339,25 @@ describe('per-source policies end to end', () => {
   });
 
   it('caps the request rate per source: past rateLimitPerMinute the gateway answers SOURCE_RATE_LIMITED without calling', async () => {
-    const t = await startTestGateway({ embedded, configure: (c) => tuneSources(c, (s) => (s.id === 'pixieset' ? { rateLimitPerMinute: 3 } : {})) });
+    const t = await startTestGateway({
+      embedded,
+      configure: (c) => tuneSources(c, (s) => (s.id === 'pixieset' ? { rateLimitPerMinute: 3 } : {})),
+    });
     try {
       px().clearRequests();
       for (let i = 0; i < 3; i++) expect((await t.gql(INBOX)).body.errors).toBeUndefined();
       const capped = await t.gql<Inbox>(INBOX);
-      expect(capped.body.errors).toEqual([{ message: expect.stringMatching(/3 requests a minute/), extensions: { code: 'SOURCE_RATE_LIMITED', source: 'pixieset', retryAfter: expect.any(Number) } }]);
+      expect(capped.body.errors).toEqual([
+        {
+          message: expect.stringMatching(/3 requests a minute/),
+          extensions: { code: 'SOURCE_RATE_LIMITED', source: 'pixieset', retryAfter: expect.any(Number) },
+        },
+      ]);
       expect(sourcesIn(capped.body.data)).toEqual(['protocol']);
       expect(pixiesetCalls()).toBe(3);
-      const h = await t.gql<{ sources: Array<{ id: string; health: { status: string } }> }>(`{ sources { id health { status } } }`);
+      const h = await t.gql<{ sources: Array<{ id: string; health: { status: string } }> }>(
+        `{ sources { id health { status } } }`,
+      );
       expect(h.body.data!.sources.find((s) => s.id === 'pixieset')!.health.status).toBe('DEGRADED');
     } finally {
       await t.close();
@@ -276,11 +365,19 @@ describe('per-source policies end to end', () => {
   });
 
   it('times a hanging source out after its timeoutMs with SOURCE_TIMEOUT', async () => {
-    const t = await startTestGateway({ embedded, configure: (c) => tuneSources(c, (s) => (s.id === 'pixieset' ? { timeoutMs: 200, retries: 0 } : {})) });
+    const t = await startTestGateway({
+      embedded,
+      configure: (c) => tuneSources(c, (s) => (s.id === 'pixieset' ? { timeoutMs: 200, retries: 0 } : {})),
+    });
     try {
       px().setFaults({ hang: true });
       const r = await t.gql<Inbox>(INBOX);
-      expect(r.body.errors).toEqual([{ message: 'Source "pixieset" did not answer within 200 ms.', extensions: { code: 'SOURCE_TIMEOUT', source: 'pixieset' } }]);
+      expect(r.body.errors).toEqual([
+        {
+          message: 'Source "pixieset" did not answer within 200 ms.',
+          extensions: { code: 'SOURCE_TIMEOUT', source: 'pixieset' },
+        },
+      ]);
       expect(sourcesIn(r.body.data)).toEqual(['protocol']);
     } finally {
       await t.close();
@@ -293,7 +390,9 @@ describe('the default rate cap', () => {
     const t = await startTestGateway({ kinds: ['MONICA'] });
     try {
       const mo = t.embedded.sandbox.emulators.get('monica')!;
-      const list = await t.gql<{ conversations: { edges: Edge[] } }>(`{ conversations(first: 1) { edges { node { id source { id } } } } }`);
+      const list = await t.gql<{ conversations: { edges: Edge[] } }>(
+        `{ conversations(first: 1) { edges { node { id source { id } } } } }`,
+      );
       const id = list.body.data!.conversations.edges[0]!.node.id;
       const codes: string[] = [];
       for (let i = 0; i < 70; i++) {

@@ -18,13 +18,17 @@ describe('tenant isolation: sandbox-limited-key sees only the first source', () 
   const limited = () => ({ authorization: `Bearer ${t.limitedKey}` });
   const hiddenCalls = () =>
     ['protocol', 'chatwoot', 'monica'].reduce((n, s) => n + t.embedded.sandbox.emulators.get(s)!.requests().length, 0);
-  const clearHidden = () => ['protocol', 'chatwoot', 'monica'].forEach((s) => t.embedded.sandbox.emulators.get(s)!.clearRequests());
+  const clearHidden = () =>
+    ['protocol', 'chatwoot', 'monica'].forEach((s) => t.embedded.sandbox.emulators.get(s)!.clearRequests());
 
   beforeAll(async () => {
     t = await startTestGateway();
     ids = {};
     for (const s of ['pixieset', 'protocol', 'chatwoot', 'monica']) {
-      const r = await t.gql<Inbox>(`query($s: [ID!]) { conversations(first: 1, filter: { sources: $s }) { edges { node { id source { id } participants { id } } } } }`, { s: [s] });
+      const r = await t.gql<Inbox>(
+        `query($s: [ID!]) { conversations(first: 1, filter: { sources: $s }) { edges { node { id source { id } participants { id } } } } }`,
+        { s: [s] },
+      );
       const node = r.body.data!.conversations.edges[0]!.node;
       ids[s] = { conversation: node.id, participant: node.participants![0]!.id };
     }
@@ -34,7 +38,9 @@ describe('tenant isolation: sandbox-limited-key sees only the first source', () 
   });
 
   it('lists only its own source in sources, conversations and unreadCount', async () => {
-    const r = await t.gql<Inbox & { sources: Array<{ id: string }>; unreadCount: { bySource: Array<{ source: { id: string } }> } }>(
+    const r = await t.gql<
+      Inbox & { sources: Array<{ id: string }>; unreadCount: { bySource: Array<{ source: { id: string } }> } }
+    >(
       `{ sources { id } conversations(first: 100) { edges { node { id source { id } } } } unreadCount { bySource { source { id } } } }`,
       undefined,
       limited(),
@@ -45,22 +51,44 @@ describe('tenant isolation: sandbox-limited-key sees only the first source', () 
     expect(new Set(r.body.data!.conversations.edges.map((e) => e.node.source.id))).toEqual(new Set(['pixieset']));
     expect(r.body.data!.unreadCount.bySource.map((b) => b.source.id)).toEqual(['pixieset']);
 
-    const asked = await t.gql<Inbox>(`{ conversations(filter: { sources: ["protocol", "monica"] }) { edges { node { id } } } }`, undefined, limited());
+    const asked = await t.gql<Inbox>(
+      `{ conversations(filter: { sources: ["protocol", "monica"] }) { edges { node { id } } } }`,
+      undefined,
+      limited(),
+    );
     expect(asked.body.data!.conversations.edges).toEqual([]);
   });
 
   it("answers NOT_FOUND for another source's ids in conversation, exactly as for an id that does not exist", async () => {
-    const hidden = await t.gql(`query($id: ID!) { conversation(id: $id) { id } }`, { id: ids.protocol!.conversation }, limited());
-    const nowhere = await t.gql(`query($id: ID!) { conversation(id: $id) { id } }`, { id: toGlobalId('Conversation', 'no-such-source', '1') }, limited());
+    const hidden = await t.gql(
+      `query($id: ID!) { conversation(id: $id) { id } }`,
+      { id: ids.protocol!.conversation },
+      limited(),
+    );
+    const nowhere = await t.gql(
+      `query($id: ID!) { conversation(id: $id) { id } }`,
+      { id: toGlobalId('Conversation', 'no-such-source', '1') },
+      limited(),
+    );
     expect(hidden.body.data).toEqual({ conversation: null });
-    expect(hidden.body.errors).toEqual([{ message: 'Conversation not found.', locations: expect.any(Array), path: ['conversation'], extensions: { code: 'NOT_FOUND' } }]);
+    expect(hidden.body.errors).toEqual([
+      {
+        message: 'Conversation not found.',
+        locations: expect.any(Array),
+        path: ['conversation'],
+        extensions: { code: 'NOT_FOUND' },
+      },
+    ]);
     expect(hidden.body).toEqual(nowhere.body);
   });
 
   it('resolves node and nodes of other sources as null, like missing ids', async () => {
     const r = await t.gql<{ node: unknown; nodes: Array<{ id: string } | null> }>(
       `query($id: ID!, $ids: [ID!]!) { node(id: $id) { id } nodes(ids: $ids) { id } }`,
-      { id: ids.chatwoot!.conversation, ids: [ids.pixieset!.conversation, ids.monica!.conversation, ids.protocol!.participant] },
+      {
+        id: ids.chatwoot!.conversation,
+        ids: [ids.pixieset!.conversation, ids.monica!.conversation, ids.protocol!.participant],
+      },
       limited(),
     );
     expect(r.body.errors).toBeUndefined();
@@ -73,14 +101,29 @@ describe('tenant isolation: sandbox-limited-key sees only the first source', () 
     const c = ids.chatwoot!;
     const m = ids.monica!;
     const mutations: Array<[string, Record<string, unknown>]> = [
-      [`mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "hi", idempotencyKey: "k1" }) { id } }`, { id: p.conversation }],
+      [
+        `mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "hi", idempotencyKey: "k1" }) { id } }`,
+        { id: p.conversation },
+      ],
       [`mutation($id: ID!) { markConversationRead(id: $id) { id } }`, { id: c.conversation }],
       [`mutation($id: ID!) { markConversationUnread(id: $id) { id } }`, { id: c.conversation }],
-      [`mutation($id: ID!) { updateConversation(input: { id: $id, status: RESOLVED }) { id } }`, { id: c.conversation }],
+      [
+        `mutation($id: ID!) { updateConversation(input: { id: $id, status: RESOLVED }) { id } }`,
+        { id: c.conversation },
+      ],
       [`mutation($id: ID!) { deleteConversation(id: $id) { id } }`, { id: m.conversation }],
-      [`mutation($id: ID!) { createConversation(input: { sourceId: "chatwoot", participantIds: [$id] }) { id } }`, { id: c.participant }],
-      [`mutation($id: ID!) { createConversation(input: { sourceId: "protocol", participantIds: [$id] }) { id } }`, { id: p.participant }],
-      [`mutation($id: ID!) { createAttachmentUpload(input: { conversationId: $id, filename: "a.txt", contentType: "text/plain", size: 3 }) { url } }`, { id: p.conversation }],
+      [
+        `mutation($id: ID!) { createConversation(input: { sourceId: "chatwoot", participantIds: [$id] }) { id } }`,
+        { id: c.participant },
+      ],
+      [
+        `mutation($id: ID!) { createConversation(input: { sourceId: "protocol", participantIds: [$id] }) { id } }`,
+        { id: p.participant },
+      ],
+      [
+        `mutation($id: ID!) { createAttachmentUpload(input: { conversationId: $id, filename: "a.txt", contentType: "text/plain", size: 3 }) { url } }`,
+        { id: p.conversation },
+      ],
     ];
     for (const [query, variables] of mutations) {
       const r = await t.gql(query, variables, limited());
@@ -130,7 +173,12 @@ describe('secrets', () => {
     const post = (body: unknown, headers: Record<string, string> = {}) =>
       fetch(`${t.url}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${t.apiKey}`, 'x-upstream-stats': '1', ...headers },
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${t.apiKey}`,
+          'x-upstream-stats': '1',
+          ...headers,
+        },
         body: JSON.stringify(body),
       }).then(keep);
     const INBOX = `{ conversations(first: 20) { edges { node { id subject participants { name email } lastMessage { content } messages(last: 2) { edges { node { content } } } } } } unreadCount { total } sources { id health { status lastErrorCode } } }`;
@@ -155,14 +203,36 @@ describe('secrets', () => {
     const pr = sources.find((s) => s.kind === 'PROTOCOL');
     const event = JSON.stringify({ event: 'message_created', id: 1, conversation: { id: 1 }, account: { id: 1 } });
     if (cw?.kind === 'CHATWOOT') {
-      await fetch(`${t.url}/webhooks/${cw.id}?token=${encodeURIComponent(cw.webhookToken ?? '')}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: event }).then(keep);
-      await fetch(`${t.url}/webhooks/${cw.id}?token=wrong-token-123`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: event }).then(keep);
+      await fetch(`${t.url}/webhooks/${cw.id}?token=${encodeURIComponent(cw.webhookToken ?? '')}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: event,
+      }).then(keep);
+      await fetch(`${t.url}/webhooks/${cw.id}?token=wrong-token-123`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: event,
+      }).then(keep);
     }
     if (pr?.kind === 'PROTOCOL') {
-      const body = JSON.stringify({ id: 'evt1', type: 'message.created', payload: { id: 'm1', conversation_id: 'c1' } });
-      const sig = createHmac('sha256', pr.webhookSecret ?? '').update(body).digest('hex');
-      await fetch(`${t.url}/webhooks/${pr.id}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-protocol-signature': sig }, body }).then(keep);
-      await fetch(`${t.url}/webhooks/${pr.id}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-protocol-signature': 'bad' }, body }).then(keep);
+      const body = JSON.stringify({
+        id: 'evt1',
+        type: 'message.created',
+        payload: { id: 'm1', conversation_id: 'c1' },
+      });
+      const sig = createHmac('sha256', pr.webhookSecret ?? '')
+        .update(body)
+        .digest('hex');
+      await fetch(`${t.url}/webhooks/${pr.id}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-protocol-signature': sig },
+        body,
+      }).then(keep);
+      await fetch(`${t.url}/webhooks/${pr.id}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-protocol-signature': 'bad' },
+        body,
+      }).then(keep);
     }
     await fetch(`${t.url}/uploads/nope`, { method: 'POST', body: new FormData() }).then(keep);
     await fetch(`${t.url}/metrics`).then(keep);
@@ -193,7 +263,15 @@ describe('secrets', () => {
       .slice(before)
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((l) => l.requestId === 'req-security-1' && l.msg === 'request');
-    expect(lines).toEqual([expect.objectContaining({ method: 'POST', route: '/graphql', status: 200, ms: expect.any(Number), keyName: 'sandbox' })]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        method: 'POST',
+        route: '/graphql',
+        status: 200,
+        ms: expect.any(Number),
+        keyName: 'sandbox',
+      }),
+    ]);
     expect(JSON.stringify(lines[0])).not.toMatch(/authorization|bearer|cookie/i);
   });
 });

@@ -23,7 +23,12 @@ type Caps = {
   settableStatuses: string[];
 };
 type Source = { id: string; kind: string; capabilities: Caps };
-type Conv = { id: string; unreadCount: number | null; participants: Array<{ id: string; kind: string }>; status: string };
+type Conv = {
+  id: string;
+  unreadCount: number | null;
+  participants: Array<{ id: string; kind: string }>;
+  status: string;
+};
 
 let t: TestGateway;
 let sources: Source[];
@@ -61,7 +66,12 @@ describe.each(KINDS)('%s through the gateway', (kind) => {
 
   it('lists, opens a thread and resolves every message field', async () => {
     const c = await aConversation(src().id);
-    const r = await t.gql<{ conversation: { source: { kind: string }; messages: { edges: Array<{ node: { id: string; sender: { name: string } | null; direction: string } }> } } }>(
+    const r = await t.gql<{
+      conversation: {
+        source: { kind: string };
+        messages: { edges: Array<{ node: { id: string; sender: { name: string } | null; direction: string } }> };
+      };
+    }>(
       `query($id: ID!) { conversation(id: $id) { source { kind } messages(last: 20) { edges { node { id content sentAt direction private sender { name kind } attachments { filename url } conversation { id } } } } } }`,
       { id: c.id },
     );
@@ -74,7 +84,9 @@ describe.each(KINDS)('%s through the gateway', (kind) => {
     const s = src();
     const c = await aConversation(s.id, { status: ['OPEN'] });
     const send = (input: Record<string, unknown>) =>
-      t.gql<{ sendMessage: { content: string; direction: string; attachments: Array<{ filename: string; url: string }> } }>(
+      t.gql<{
+        sendMessage: { content: string; direction: string; attachments: Array<{ filename: string; url: string }> };
+      }>(
         `mutation($input: SendMessageInput!) { sendMessage(input: $input) { content direction attachments { filename url } } }`,
         { input: { conversationId: c.id, ...input } },
       );
@@ -82,7 +94,14 @@ describe.each(KINDS)('%s through the gateway', (kind) => {
     const plain = await send({ content: 'Hello from the gateway' });
     expect(plain.body.data?.sendMessage).toMatchObject({ content: 'Hello from the gateway', direction: 'OUTGOING' });
 
-    const up = await t.gql<{ createAttachmentUpload: { url: string; method: string; attachmentId: string; fields: Array<{ name: string; value: string }> } }>(
+    const up = await t.gql<{
+      createAttachmentUpload: {
+        url: string;
+        method: string;
+        attachmentId: string;
+        fields: Array<{ name: string; value: string }>;
+      };
+    }>(
       `mutation($input: CreateAttachmentUploadInput!) { createAttachmentUpload(input: $input) { url method attachmentId fields { name value } } }`,
       { input: { conversationId: c.id, filename: 'notes.txt', contentType: 'text/plain', size: 6 } },
     );
@@ -105,19 +124,36 @@ describe.each(KINDS)('%s through the gateway', (kind) => {
     const c = await aConversation(s.id);
     const r = await t.gql(
       `mutation($input: CreateAttachmentUploadInput!) { createAttachmentUpload(input: $input) { url } }`,
-      { input: { conversationId: c.id, filename: 'big.bin', contentType: 'application/octet-stream', size: (s.capabilities.maxAttachmentSize ?? 0) + 1 } },
+      {
+        input: {
+          conversationId: c.id,
+          filename: 'big.bin',
+          contentType: 'application/octet-stream',
+          size: (s.capabilities.maxAttachmentSize ?? 0) + 1,
+        },
+      },
     );
     if (!s.capabilities.attachments) return expectUnsupported(r.body, s.id);
-    expect(r.body.errors?.[0]?.extensions).toMatchObject({ code: 'FILE_TOO_LARGE', source: s.id, maxSize: s.capabilities.maxAttachmentSize });
+    expect(r.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'FILE_TOO_LARGE',
+      source: s.id,
+      maxSize: s.capabilities.maxAttachmentSize,
+    });
   });
 
   it('marks read and unread, or refuses naming the source', async () => {
     const s = src();
     const c = await aConversation(s.id);
-    const read = await t.gql<{ markConversationRead: { unreadCount: number } }>(`mutation($id: ID!) { markConversationRead(id: $id) { unreadCount } }`, { id: c.id });
+    const read = await t.gql<{ markConversationRead: { unreadCount: number } }>(
+      `mutation($id: ID!) { markConversationRead(id: $id) { unreadCount } }`,
+      { id: c.id },
+    );
     if (!s.capabilities.markRead) expectUnsupported(read.body, s.id);
     else expect(read.body.data!.markConversationRead.unreadCount).toBe(0);
-    const unread = await t.gql<{ markConversationUnread: { unreadCount: number } }>(`mutation($id: ID!) { markConversationUnread(id: $id) { unreadCount } }`, { id: c.id });
+    const unread = await t.gql<{ markConversationUnread: { unreadCount: number } }>(
+      `mutation($id: ID!) { markConversationUnread(id: $id) { unreadCount } }`,
+      { id: c.id },
+    );
     if (!s.capabilities.markUnread) expectUnsupported(unread.body, s.id);
     else expect(unread.body.errors).toBeUndefined();
   });
@@ -126,7 +162,9 @@ describe.each(KINDS)('%s through the gateway', (kind) => {
     const s = src();
     const c = await aConversation(s.id);
     const update = (input: Record<string, unknown>) =>
-      t.gql<{ updateConversation: { status: string; muted: boolean; pinned: boolean; archived: boolean; labels: string[] } }>(
+      t.gql<{
+        updateConversation: { status: string; muted: boolean; pinned: boolean; archived: boolean; labels: string[] };
+      }>(
         `mutation($input: UpdateConversationInput!) { updateConversation(input: $input) { status muted pinned archived labels } }`,
         { input: { id: c.id, ...input } },
       );
@@ -153,14 +191,24 @@ describe.each(KINDS)('%s through the gateway', (kind) => {
     const contact = c.participants.find((p) => p.kind === 'CONTACT')!;
     const created = await t.gql<{ createConversation: { id: string; source: { id: string } } }>(
       `mutation($input: CreateConversationInput!) { createConversation(input: $input) { id source { id } } }`,
-      { input: { sourceId: s.id, participantIds: [contact.id], content: 'Starting a new thread', idempotencyKey: `create-${s.id}` } },
+      {
+        input: {
+          sourceId: s.id,
+          participantIds: [contact.id],
+          content: 'Starting a new thread',
+          idempotencyKey: `create-${s.id}`,
+        },
+      },
     );
     if (!s.capabilities.createConversation) expectUnsupported(created.body, s.id);
     else {
       expect(created.body.errors).toBeUndefined();
       expect(created.body.data!.createConversation.source.id).toBe(s.id);
     }
-    const del = await t.gql<{ deleteConversation: { deleted: boolean } }>(`mutation($id: ID!) { deleteConversation(id: $id) { id deleted } }`, { id: c.id });
+    const del = await t.gql<{ deleteConversation: { deleted: boolean } }>(
+      `mutation($id: ID!) { deleteConversation(id: $id) { id deleted } }`,
+      { id: c.id },
+    );
     if (!s.capabilities.deleteConversation) expectUnsupported(del.body, s.id);
     else {
       expect(del.body.data!.deleteConversation.deleted).toBe(true);
@@ -177,9 +225,12 @@ describe.each(KINDS)('%s through the gateway', (kind) => {
       { id: c.id },
     );
     const id = thread.body.data!.conversation.messages.edges[0]!.node.id;
-    const edit = await t.gql<{ editMessage: { content: string } }>(`mutation($input: EditMessageInput!) { editMessage(input: $input) { content } }`, {
-      input: { id, content: 'Edited' },
-    });
+    const edit = await t.gql<{ editMessage: { content: string } }>(
+      `mutation($input: EditMessageInput!) { editMessage(input: $input) { content } }`,
+      {
+        input: { id, content: 'Edited' },
+      },
+    );
     if (!s.capabilities.editMessage) expectUnsupported(edit.body, s.id);
     else expect(edit.body.data!.editMessage.content).toBe('Edited');
     const del = await t.gql(`mutation($id: ID!) { deleteMessage(id: $id) { deleted } }`, { id });

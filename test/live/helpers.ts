@@ -49,9 +49,11 @@ export function makeTransport(kind: TransportKind, prefix: string): PubSubTransp
  * The embedded config, adjusted: Redis (url and key prefix) for the Redis variant, a lease time, and per-source
  * changes (poll intervals, rate limits).
  */
-export function adjust(
-  opts: { redisPrefix?: string | null; liveLeaseMs?: number; source?: (s: SourceConfig) => Partial<SourceConfig> },
-): (c: Config) => Config {
+export function adjust(opts: {
+  redisPrefix?: string | null;
+  liveLeaseMs?: number;
+  source?: (s: SourceConfig) => Partial<SourceConfig>;
+}): (c: Config) => Config {
   return (c) => ({
     ...c,
     server: { ...c.server, ...(opts.liveLeaseMs ? { liveLeaseMs: opts.liveLeaseMs } : {}) },

@@ -24,15 +24,31 @@ describe('Pixieset change detection', () => {
   const totals = (n: number, c: number) => ({ unread_count: n, conversations_with_unread: c });
 
   it('reports conversations whose last message or unread count moved, and new ones entering the page', () => {
-    const prev = pixiesetSnapshot(totals(3, 2), [row('a', '2024-05-03T00:00:00Z', 2), row('b', '2024-05-02T00:00:00Z', 1), row('c', '2024-05-01T00:00:00Z', 0)], 3);
-    const next = pixiesetSnapshot(totals(4, 3), [row('d', '2024-05-04T00:00:00Z', 1), row('a', '2024-05-03T00:00:00Z', 2), row('b', '2024-05-02T00:00:00Z', 0)], 3);
+    const prev = pixiesetSnapshot(
+      totals(3, 2),
+      [row('a', '2024-05-03T00:00:00Z', 2), row('b', '2024-05-02T00:00:00Z', 1), row('c', '2024-05-01T00:00:00Z', 0)],
+      3,
+    );
+    const next = pixiesetSnapshot(
+      totals(4, 3),
+      [row('d', '2024-05-04T00:00:00Z', 1), row('a', '2024-05-03T00:00:00Z', 2), row('b', '2024-05-02T00:00:00Z', 0)],
+      3,
+    );
     // d is new at the top; b was read; a did not change; c only slid off the full page.
     expect(ids(diffPixieset('px', prev, next))).toEqual(['b', 'd']);
   });
 
   it('ignores a row that slid into a full page from below, and reports a totals-only change without a conversation', () => {
-    const prev = pixiesetSnapshot(totals(5, 2), [row('a', '2024-05-03T00:00:00Z', 2), row('b', '2024-05-02T00:00:00Z', 3)], 2);
-    const next = pixiesetSnapshot(totals(4, 2), [row('a', '2024-05-03T00:00:00Z', 2), row('c', '2024-05-01T00:00:00Z', 0)], 2);
+    const prev = pixiesetSnapshot(
+      totals(5, 2),
+      [row('a', '2024-05-03T00:00:00Z', 2), row('b', '2024-05-02T00:00:00Z', 3)],
+      2,
+    );
+    const next = pixiesetSnapshot(
+      totals(4, 2),
+      [row('a', '2024-05-03T00:00:00Z', 2), row('c', '2024-05-01T00:00:00Z', 0)],
+      2,
+    );
     // b left the page... but the page was full, so it may just have moved down; c entered below a's time.
     expect(diffPixieset('px', prev, next)).toEqual([{ sourceId: 'px', conversationNativeId: null }]);
     expect(diffPixieset('px', next, next)).toEqual([]);
@@ -89,14 +105,36 @@ describe('Monica change detection', () => {
     labels: [],
     participants: null,
     lastMessage: messageId
-      ? { sourceId: 'mo', nativeId: messageId, conversationNativeId: id, content: text, sentAt: null, readAt: null, direction: 'INCOMING', private: false, sender: null, attachments: [] }
+      ? {
+          sourceId: 'mo',
+          nativeId: messageId,
+          conversationNativeId: id,
+          content: text,
+          sentAt: null,
+          readAt: null,
+          direction: 'INCOMING',
+          private: false,
+          sender: null,
+          attachments: [],
+        }
       : null,
     searchText: text,
   });
 
   it('diffs catalog snapshots: new messages, edits, new and removed conversations', () => {
-    const before = [conv('1', '2024-05-01', '1/10', 'hi'), conv('2', '2024-05-02', '2/20', 'yo'), conv('3', null, null), conv('4', '2024-05-04', '4/40', 'x')];
-    const after = [conv('1', '2024-05-01', '1/10', 'hi'), conv('2', '2024-05-05', '2/21', 'yo\nnew'), conv('3', null, null, ''), conv('5', null, null), { ...conv('4', '2024-05-04', '4/40', 'x'), searchText: 'edited' }];
+    const before = [
+      conv('1', '2024-05-01', '1/10', 'hi'),
+      conv('2', '2024-05-02', '2/20', 'yo'),
+      conv('3', null, null),
+      conv('4', '2024-05-04', '4/40', 'x'),
+    ];
+    const after = [
+      conv('1', '2024-05-01', '1/10', 'hi'),
+      conv('2', '2024-05-05', '2/21', 'yo\nnew'),
+      conv('3', null, null, ''),
+      conv('5', null, null),
+      { ...conv('4', '2024-05-04', '4/40', 'x'), searchText: 'edited' },
+    ];
     expect(ids(diffMonica('mo', before, after))).toEqual(['2', '4', '5']);
     expect(ids(diffMonica('mo', after, after.slice(1)))).toEqual(['1']);
   });
@@ -109,7 +147,8 @@ describe('Monica change detection', () => {
     expect(monicaMinPollIntervalMs(1000, 60)).toBe(22_000);
     expect(monicaMinPollIntervalMs(1000, null)).toBe(0);
     // At that interval, a minute of polls costs at most 30 requests.
-    for (const n of [1, 150, 999, 5000]) expect((60_000 / monicaMinPollIntervalMs(n, 60)) * monicaPollCost(n)).toBeLessThanOrEqual(30);
+    for (const n of [1, 150, 999, 5000])
+      expect((60_000 / monicaMinPollIntervalMs(n, 60)) * monicaPollCost(n)).toBeLessThanOrEqual(30);
   });
 
   describe('against the emulator', () => {
@@ -137,7 +176,11 @@ describe('Monica change detection', () => {
       expect(await poll(scope)).toEqual([]);
       const log = emu.requests();
       const list = log.filter((r) => r.path === '/api/conversations');
-      const total = (await (await fetch(`${emu.url}/api/conversations?limit=1`, { headers: { authorization: `Bearer ${MONICA_SANDBOX_TOKEN}`, accept: 'application/json' } })).json()) as { meta: { total: number } };
+      const total = (await (
+        await fetch(`${emu.url}/api/conversations?limit=1`, {
+          headers: { authorization: `Bearer ${MONICA_SANDBOX_TOKEN}`, accept: 'application/json' },
+        })
+      ).json()) as { meta: { total: number } };
       expect(total.meta.total).toBeGreaterThan(100);
       expect(list).toHaveLength(Math.ceil(total.meta.total / 100));
       expect(log).toHaveLength(monicaPollCost(total.meta.total));
@@ -180,7 +223,8 @@ describe('the engine poll loop', () => {
     const calls: number[] = [];
     const connector = fake(async () => {
       calls.push(Date.now());
-      if (calls.length === 1) throw new GatewayError(ErrorCode.SOURCE_RATE_LIMITED, 'slow down', { source: 'fake', retryAfter: 1 });
+      if (calls.length === 1)
+        throw new GatewayError(ErrorCode.SOURCE_RATE_LIMITED, 'slow down', { source: 'fake', retryAfter: 1 });
       return [];
     });
     await run(connector, 20, () => calls.length >= 3);
@@ -204,6 +248,7 @@ describe('the engine poll loop', () => {
     await run(connector, interval, () => calls.length >= 6);
     expect(overlap).toBe(false);
     // After the k-th failure the pause is at least half of interval × 2^k (equal jitter), on top of the 30 ms poll.
-    for (let k = 1; k <= 4; k++) expect(calls[k]! - calls[k - 1]!).toBeGreaterThanOrEqual(30 + (interval * 2 ** k) / 2 - 2);
+    for (let k = 1; k <= 4; k++)
+      expect(calls[k]! - calls[k - 1]!).toBeGreaterThanOrEqual(30 + (interval * 2 ** k) / 2 - 2);
   });
 });

@@ -13,8 +13,20 @@ const waitFor = async (cond: () => boolean, ms = 2000) => {
 
 /** One suite, both transports: they must be interchangeable. */
 describe.each<[string, () => PubSubTransport[]]>([
-  ['in memory', () => { const p = createInMemoryPubSub(); return [p, p]; }],
-  ['Redis', () => [createRedisPubSub(REDIS_URL, `test-${process.pid}-${Date.now()}:`), createRedisPubSub(REDIS_URL, `test-${process.pid}-${Date.now()}:`)]],
+  [
+    'in memory',
+    () => {
+      const p = createInMemoryPubSub();
+      return [p, p];
+    },
+  ],
+  [
+    'Redis',
+    () => [
+      createRedisPubSub(REDIS_URL, `test-${process.pid}-${Date.now()}:`),
+      createRedisPubSub(REDIS_URL, `test-${process.pid}-${Date.now()}:`),
+    ],
+  ],
 ])('pub/sub over %s', (_name, make) => {
   let a: PubSubTransport;
   let b: PubSubTransport;

@@ -12,7 +12,7 @@ import {
 } from '../../src/sandbox/chatwoot';
 import type { EmulatorHandle } from '../../src/sandbox/kit/server';
 
-/** The Chatwoot emulator over real HTTP (contracts §3), and its responses against Chatwoot's own OpenAPI spec. */
+/** The Chatwoot emulator over real HTTP (docs/vendors/chatwoot.md), and its responses against Chatwoot's own OpenAPI spec. */
 
 const A = `/api/v1/accounts/${CHATWOOT_SANDBOX_ACCOUNT_ID}`;
 
@@ -53,7 +53,10 @@ interface ConversationJson {
   last_non_activity_message: MessageJson | null;
 }
 interface ListJson {
-  data: { meta: { mine_count: number; assigned_count: number; unassigned_count: number; all_count: number }; payload: ConversationJson[] };
+  data: {
+    meta: { mine_count: number; assigned_count: number; unassigned_count: number; all_count: number };
+    payload: ConversationJson[];
+  };
 }
 interface MessagesJson {
   meta: { agent_last_seen_at: string | null; contact: { id: number } };
@@ -86,7 +89,8 @@ async function call<T = unknown>(
   return { status: res.status, text, type, body: (type.includes('json') && text ? JSON.parse(text) : text) as T };
 }
 const get = <T>(h: EmulatorHandle, path: string, token?: string | null) => call<T>(h, 'GET', path, { token });
-const post = <T>(h: EmulatorHandle, path: string, json: unknown = {}, token?: string) => call<T>(h, 'POST', path, { json, token });
+const post = <T>(h: EmulatorHandle, path: string, json: unknown = {}, token?: string) =>
+  call<T>(h, 'POST', path, { json, token });
 
 async function allConversations(h: EmulatorHandle, query = 'status=all'): Promise<ConversationJson[]> {
   const out: ConversationJson[] = [];
@@ -104,7 +108,11 @@ class WebhookSink {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      this.received.push({ headers: req.headers, url: req.url ?? '', body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> });
+      this.received.push({
+        headers: req.headers,
+        url: req.url ?? '',
+        body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+      });
       res.end('ok');
     });
   });
@@ -118,7 +126,8 @@ class WebhookSink {
     for (;;) {
       const hit = this.received.find((r) => pred(r.body));
       if (hit) return hit;
-      if (Date.now() > end) throw new Error(`no matching webhook among ${this.received.map((r) => String(r.body.event)).join(', ')}`);
+      if (Date.now() > end)
+        throw new Error(`no matching webhook among ${this.received.map((r) => String(r.body.event)).join(', ')}`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -153,7 +162,9 @@ describe('chatwoot emulator', () => {
     });
 
     it('answers 401 for an account the user is not in and 404 for an account that does not exist', async () => {
-      expect((await get(h, '/api/v1/accounts/2/conversations')).body).toEqual({ error: 'You are not authorized to access this account' });
+      expect((await get(h, '/api/v1/accounts/2/conversations')).body).toEqual({
+        error: 'You are not authorized to access this account',
+      });
       expect((await get(h, '/api/v1/accounts/2/conversations')).status).toBe(401);
       const missing = await get(h, '/api/v1/accounts/999/conversations');
       expect([missing.status, missing.body]).toEqual([404, { error: 'Resource could not be found' }]);
@@ -182,9 +193,17 @@ describe('chatwoot emulator', () => {
     it('answers validation failures with 422 {message, attributes}', async () => {
       const r = await post(h, `${A}/conversations/1/messages`, { content: 'x'.repeat(150_001) });
       expect(r.status).toBe(422);
-      expect(r.body).toEqual({ message: 'Content is too long (maximum is 150000 characters)', attributes: ['content'] });
-      const widget = (await allConversations(h)).find((c) => c.inbox_id !== CHATWOOT_SANDBOX_INBOX_ID) as ConversationJson;
-      const incoming = await post(h, `${A}/conversations/${widget.id}/messages`, { content: 'hi', message_type: 'incoming' });
+      expect(r.body).toEqual({
+        message: 'Content is too long (maximum is 150000 characters)',
+        attributes: ['content'],
+      });
+      const widget = (await allConversations(h)).find(
+        (c) => c.inbox_id !== CHATWOOT_SANDBOX_INBOX_ID,
+      ) as ConversationJson;
+      const incoming = await post(h, `${A}/conversations/${widget.id}/messages`, {
+        content: 'hi',
+        message_type: 'incoming',
+      });
       expect(incoming.status).toBe(422);
       expect(incoming.body).toMatchObject({ attributes: ['message_type'] });
     });
@@ -194,7 +213,12 @@ describe('chatwoot emulator', () => {
     it('wraps the list as {data:{meta:{counts}, payload}} with 25 a page and no next-page flag', async () => {
       const r = await get<ListJson>(h, `${A}/conversations?status=all`);
       expect(r.status).toBe(200);
-      expect(Object.keys(r.body.data.meta).sort()).toEqual(['all_count', 'assigned_count', 'mine_count', 'unassigned_count']);
+      expect(Object.keys(r.body.data.meta).sort()).toEqual([
+        'all_count',
+        'assigned_count',
+        'mine_count',
+        'unassigned_count',
+      ]);
       expect(r.body.data.meta.all_count).toBe(20);
       expect(r.body.data.meta.assigned_count + r.body.data.meta.unassigned_count).toBe(20);
       expect(r.body.data.payload).toHaveLength(20);
@@ -235,7 +259,9 @@ describe('chatwoot emulator', () => {
         for (let i = 1; i < all.length; i++) {
           const a = all[i - 1] as ConversationJson;
           const b = all[i] as ConversationJson;
-          expect(a.last_activity_at > b.last_activity_at || (a.last_activity_at === b.last_activity_at && a.id < b.id)).toBe(true);
+          expect(
+            a.last_activity_at > b.last_activity_at || (a.last_activity_at === b.last_activity_at && a.id < b.id),
+          ).toBe(true);
         }
         // The demo data has ties on purpose (minute precision), so the tie-break is exercised.
         expect(all.some((c, i) => i > 0 && c.last_activity_at === all[i - 1]?.last_activity_at)).toBe(true);
@@ -250,7 +276,8 @@ describe('chatwoot emulator', () => {
       const expected = all.filter((c) => c.labels.includes('billing') || c.labels.includes('vip')).map((c) => c.id);
       expect(r.payload.map((c) => c.id)).toEqual(expected);
       expect(expected.length).toBeGreaterThan(0);
-      const q = (await get<ListJson>(h, `${A}/conversations?status=resolved&q=${encodeURIComponent('charged twice')}`)).body.data;
+      const q = (await get<ListJson>(h, `${A}/conversations?status=resolved&q=${encodeURIComponent('charged twice')}`))
+        .body.data;
       expect(q.payload.length).toBeGreaterThan(0);
       expect(q.payload.some((c) => c.status !== 'resolved')).toBe(true);
     });
@@ -277,7 +304,9 @@ describe('chatwoot emulator', () => {
       expect(all.some((x) => x.agent_last_seen_at === 0)).toBe(true);
       expect(all.every((x) => x.messages.length <= 1)).toBe(true);
       const snoozed = all.filter((x) => x.status === 'snoozed');
-      expect(snoozed.some((x) => typeof x.snoozed_until === 'string' && !Number.isNaN(Date.parse(x.snoozed_until)))).toBe(true);
+      expect(
+        snoozed.some((x) => typeof x.snoozed_until === 'string' && !Number.isNaN(Date.parse(x.snoozed_until))),
+      ).toBe(true);
       // push_event_data messages carry a raw updated_at and the int message_type.
       const withMsg = all.find((x) => x.messages.length === 1) as ConversationJson;
       expect(typeof withMsg.messages[0]?.updated_at).toBe('string');
@@ -296,9 +325,12 @@ describe('chatwoot emulator', () => {
     it('holds every status, all three channels, private notes, activity messages and attachments', async () => {
       const all = await allConversations(h);
       expect(new Set(all.map((c) => c.status))).toEqual(new Set(['open', 'pending', 'snoozed', 'resolved']));
-      expect(new Set(all.map((c) => c.meta.channel))).toEqual(new Set(['Channel::WebWidget', 'Channel::Email', 'Channel::Api']));
+      expect(new Set(all.map((c) => c.meta.channel))).toEqual(
+        new Set(['Channel::WebWidget', 'Channel::Email', 'Channel::Api']),
+      );
       const messages: MessageJson[] = [];
-      for (const c of all) messages.push(...(await get<MessagesJson>(h, `${A}/conversations/${c.id}/messages`)).body.payload);
+      for (const c of all)
+        messages.push(...(await get<MessagesJson>(h, `${A}/conversations/${c.id}/messages`)).body.payload);
       expect(messages.some((m) => m.private)).toBe(true);
       expect(messages.some((m) => m.message_type === 2)).toBe(true);
       expect(messages.some((m) => (m.attachments?.length ?? 0) > 0)).toBe(true);
@@ -309,7 +341,8 @@ describe('chatwoot emulator', () => {
       const again = await startChatwootEmulator({ port: 0 });
       const other = await startChatwootEmulator({ port: 0, seed: 2 });
       try {
-        const strip = (list: ConversationJson[]) => list.map((c) => [c.id, c.status, c.labels, c.last_activity_at, c.meta.sender.name]);
+        const strip = (list: ConversationJson[]) =>
+          list.map((c) => [c.id, c.status, c.labels, c.last_activity_at, c.meta.sender.name]);
         expect(strip(await allConversations(again))).toEqual(strip(await allConversations(h)));
         expect(strip(await allConversations(other))).not.toEqual(strip(await allConversations(h)));
       } finally {
@@ -350,7 +383,9 @@ describe('chatwoot emulator', () => {
       const after = (await get<MessagesJson>(h, `${A}/conversations/1/messages?after=${first.id}`)).body.payload;
       expect(after[0]?.id).toBeGreaterThan(first.id);
       expect(after.length).toBe(older.length - 1 + latest.length);
-      const between = (await get<MessagesJson>(h, `${A}/conversations/1/messages?after=${first.id}&before=${first.id + 1}`)).body.payload;
+      const between = (
+        await get<MessagesJson>(h, `${A}/conversations/1/messages?after=${first.id}&before=${first.id + 1}`)
+      ).body.payload;
       expect(between.map((m) => m.id)).toEqual([first.id]);
     });
 
@@ -364,7 +399,13 @@ describe('chatwoot emulator', () => {
     it('sends a message as JSON (outgoing by default) and a private note', async () => {
       const r = await post<MessageJson>(h, `${A}/conversations/1/messages`, { content: 'Hello from the API' });
       expect(r.status).toBe(200);
-      expect(r.body).toMatchObject({ content: 'Hello from the API', message_type: 1, private: false, conversation_id: 1, sender: { id: 1, type: 'user' } });
+      expect(r.body).toMatchObject({
+        content: 'Hello from the API',
+        message_type: 1,
+        private: false,
+        conversation_id: 1,
+        sender: { id: 1, type: 'user' },
+      });
       expect(Number.isInteger(r.body.created_at)).toBe(true);
       const note = await post<MessageJson>(h, `${A}/conversations/1/messages`, { content: 'internal', private: true });
       expect(note.body.private).toBe(true);
@@ -392,7 +433,10 @@ describe('chatwoot emulator', () => {
       const form = new FormData();
       for (let i = 0; i < 16; i++) form.append('attachments[]', new Blob(['x'], { type: 'text/plain' }), `f${i}.txt`);
       const many = await call(h, 'POST', `${A}/conversations/1/messages`, { form });
-      expect([many.status, many.body]).toEqual([422, { message: 'Attachments exceeded maximum allowed', attributes: ['attachments'] }]);
+      expect([many.status, many.body]).toEqual([
+        422,
+        { message: 'Attachments exceeded maximum allowed', attributes: ['attachments'] },
+      ]);
       const exe = new FormData();
       exe.append('attachments[]', new Blob(['MZ'], { type: 'application/x-msdownload' }), 'setup.exe');
       expect((await call(h, 'POST', `${A}/conversations/1/messages`, { form: exe })).status).toBe(422);
@@ -402,7 +446,11 @@ describe('chatwoot emulator', () => {
       const m = (await post<MessageJson>(h, `${A}/conversations/1/messages`, { content: 'oops' })).body;
       const r = await call<MessageJson>(h, 'DELETE', `${A}/conversations/1/messages/${m.id}`);
       expect(r.status).toBe(200);
-      expect(r.body).toMatchObject({ id: m.id, content: 'This message was deleted', content_attributes: { deleted: true } });
+      expect(r.body).toMatchObject({
+        id: m.id,
+        content: 'This message was deleted',
+        content_attributes: { deleted: true },
+      });
       const list = (await get<MessagesJson>(h, `${A}/conversations/1/messages`)).body.payload;
       expect(list.find((x) => x.id === m.id)?.content).toBe('This message was deleted');
       expect((await call(h, 'DELETE', `${A}/conversations/1/messages/999999`)).status).toBe(404);
@@ -410,7 +458,10 @@ describe('chatwoot emulator', () => {
 
     it('accepts incoming messages in the API inbox only', async () => {
       const api = (await allConversations(h)).find((c) => c.inbox_id === CHATWOOT_SANDBOX_INBOX_ID) as ConversationJson;
-      const r = await post<MessageJson>(h, `${A}/conversations/${api.id}/messages`, { content: 'from the app', message_type: 'incoming' });
+      const r = await post<MessageJson>(h, `${A}/conversations/${api.id}/messages`, {
+        content: 'from the app',
+        message_type: 'incoming',
+      });
       expect(r.status).toBe(200);
       expect(r.body.message_type).toBe(0);
     });
@@ -424,7 +475,12 @@ describe('chatwoot emulator', () => {
         message: { content: 'Welcome aboard' },
       });
       expect(r.status).toBe(200);
-      expect(r.body).toMatchObject({ id: 21, inbox_id: CHATWOOT_SANDBOX_INBOX_ID, status: 'open', meta: { sender: { id: 2 } } });
+      expect(r.body).toMatchObject({
+        id: 21,
+        inbox_id: CHATWOOT_SANDBOX_INBOX_ID,
+        status: 'open',
+        meta: { sender: { id: 2 } },
+      });
       expect(r.body.last_non_activity_message?.content).toBe('Welcome aboard');
       expect((await post(h, `${A}/conversations`, { inbox_id: 999, contact_id: 2 })).status).toBe(404);
       expect((await post(h, `${A}/conversations`, { source_id: 'no-such-source' })).status).toBe(404);
@@ -432,13 +488,22 @@ describe('chatwoot emulator', () => {
 
     it('sets any status with toggle_status (snoozed with snoozed_until) and toggles open/resolved without one', async () => {
       const until = Math.floor(Date.now() / 1000) + 3600;
-      const r = await post<{ meta: object; payload: Record<string, unknown> }>(h, `${A}/conversations/1/toggle_status`, {
-        status: 'snoozed',
-        snoozed_until: until,
-      });
+      const r = await post<{ meta: object; payload: Record<string, unknown> }>(
+        h,
+        `${A}/conversations/1/toggle_status`,
+        {
+          status: 'snoozed',
+          snoozed_until: until,
+        },
+      );
       expect(r.body).toEqual({
         meta: {},
-        payload: { success: true, conversation_id: 1, current_status: 'snoozed', snoozed_until: new Date(until * 1000).toISOString() },
+        payload: {
+          success: true,
+          conversation_id: 1,
+          current_status: 'snoozed',
+          snoozed_until: new Date(until * 1000).toISOString(),
+        },
       });
       const c = (await get<ConversationJson>(h, `${A}/conversations/1`)).body;
       expect(c.status).toBe('snoozed');
@@ -453,11 +518,15 @@ describe('chatwoot emulator', () => {
       const r = await post<{ payload: string[] }>(h, `${A}/conversations/1/labels`, { labels: ['bug', 'vip'] });
       expect(r.body).toEqual({ payload: ['bug', 'vip'] });
       await post(h, `${A}/conversations/1/labels`, { labels: ['feedback'] });
-      expect((await get<{ payload: string[] }>(h, `${A}/conversations/1/labels`)).body).toEqual({ payload: ['feedback'] });
+      expect((await get<{ payload: string[] }>(h, `${A}/conversations/1/labels`)).body).toEqual({
+        payload: ['feedback'],
+      });
     });
 
     it('mutes by resolving the conversation and blocking the contact; unmute unblocks', async () => {
-      const open = (await get<ListJson>(h, `${A}/conversations?status=open`)).body.data.payload.find((c) => !c.muted) as ConversationJson;
+      const open = (await get<ListJson>(h, `${A}/conversations?status=open`)).body.data.payload.find(
+        (c) => !c.muted,
+      ) as ConversationJson;
       const r = await call(h, 'POST', `${A}/conversations/${open.id}/mute`);
       expect([r.status, r.text]).toEqual([200, '']);
       const muted = (await get<ConversationJson>(h, `${A}/conversations/${open.id}`)).body;
@@ -494,13 +563,19 @@ describe('chatwoot emulator', () => {
     });
   });
 
-  describe('webhooks (unsigned, contracts §3)', () => {
+  describe('webhooks (unsigned, docs/vendors/chatwoot.md)', () => {
     it('posts message_created with a string message_type, an ISO created_at and the conversation embedded, without a signature', async () => {
       await post(h, `${A}/conversations/1/messages`, { content: 'ping' });
       const hit = await sink.waitFor((b) => b.event === 'message_created');
       expect(hit.url).toBe('/webhooks/chatwoot?token=secret-token-123');
       expect(Object.keys(hit.headers).some((k) => /signature|hmac/i.test(k))).toBe(false);
-      expect(hit.body).toMatchObject({ event: 'message_created', content: 'ping', message_type: 'outgoing', account: { id: 1 }, conversation: { id: 1 } });
+      expect(hit.body).toMatchObject({
+        event: 'message_created',
+        content: 'ping',
+        message_type: 'outgoing',
+        account: { id: 1 },
+        conversation: { id: 1 },
+      });
       expect(typeof hit.body.created_at).toBe('string');
       expect(Number.isNaN(Date.parse(String(hit.body.created_at)))).toBe(false);
       expect((hit.body.sender as { type: string }).type).toBe('user');
@@ -509,27 +584,47 @@ describe('chatwoot emulator', () => {
     it('posts conversation_status_changed with changed_attributes, and conversation_updated for labels', async () => {
       await post(h, `${A}/conversations/1/toggle_status`, { status: 'pending' });
       const status = await sink.waitFor((b) => b.event === 'conversation_status_changed');
-      expect(status.body).toMatchObject({ id: 1, status: 'pending', changed_attributes: [{ status: { current_value: 'pending' } }] });
+      expect(status.body).toMatchObject({
+        id: 1,
+        status: 'pending',
+        changed_attributes: [{ status: { current_value: 'pending' } }],
+      });
       await post(h, `${A}/conversations/1/labels`, { labels: ['vip'] });
       const labels = await sink.waitFor((b) => b.event === 'conversation_updated');
-      expect(labels.body).toMatchObject({ id: 1, labels: ['vip'], changed_attributes: [{ label_list: { current_value: ['vip'] } }] });
+      expect(labels.body).toMatchObject({
+        id: 1,
+        labels: ['vip'],
+        changed_attributes: [{ label_list: { current_value: ['vip'] } }],
+      });
     });
 
     it('posts conversation_created on create and message_updated on a soft delete', async () => {
-      const c = (await post<ConversationJson>(h, `${A}/conversations`, { inbox_id: CHATWOOT_SANDBOX_INBOX_ID, contact_id: 1 })).body;
+      const c = (
+        await post<ConversationJson>(h, `${A}/conversations`, { inbox_id: CHATWOOT_SANDBOX_INBOX_ID, contact_id: 1 })
+      ).body;
       await sink.waitFor((b) => b.event === 'conversation_created' && b.id === c.id);
       const m = (await post<MessageJson>(h, `${A}/conversations/${c.id}/messages`, { content: 'to delete' })).body;
       await call(h, 'DELETE', `${A}/conversations/${c.id}/messages/${m.id}`);
       const upd = await sink.waitFor((b) => b.event === 'message_updated');
-      expect(upd.body).toMatchObject({ id: m.id, content: 'This message was deleted', content_attributes: { deleted: true } });
+      expect(upd.body).toMatchObject({
+        id: m.id,
+        content: 'This message was deleted',
+        content_attributes: { deleted: true },
+      });
     });
 
     it('simulateIncoming posts message_created (incoming) and reopens a resolved conversation; simulateRead posts conversation_updated', async () => {
-      const resolved = (await get<ListJson>(h, `${A}/conversations?status=resolved`)).body.data.payload.find((c) => !c.muted) as ConversationJson;
+      const resolved = (await get<ListJson>(h, `${A}/conversations?status=resolved`)).body.data.payload.find(
+        (c) => !c.muted,
+      ) as ConversationJson;
       const before = h.controls.unreadState();
       h.controls.simulateIncoming({ conversationId: `1:${resolved.id}`, content: 'Are you there?' });
       const msg = await sink.waitFor((b) => b.event === 'message_created');
-      expect(msg.body).toMatchObject({ message_type: 'incoming', content: 'Are you there?', conversation: { id: resolved.id } });
+      expect(msg.body).toMatchObject({
+        message_type: 'incoming',
+        content: 'Are you there?',
+        conversation: { id: resolved.id },
+      });
       await sink.waitFor((b) => b.event === 'conversation_status_changed' && b.id === resolved.id);
       expect((await get<ConversationJson>(h, `${A}/conversations/${resolved.id}`)).body.status).toBe('open');
       expect(h.controls.unreadState()?.total).toBe((before?.total ?? 0) + 1);
@@ -543,10 +638,15 @@ describe('chatwoot emulator', () => {
     it('reports the capped unread state the API shows, and reset brings back the seeded data', async () => {
       const all = await allConversations(h);
       const total = all.reduce((n, c) => n + c.unread_count, 0);
-      expect(h.controls.unreadState()).toEqual({ total, conversationsWithUnread: all.filter((c) => c.unread_count > 0).length });
+      expect(h.controls.unreadState()).toEqual({
+        total,
+        conversationsWithUnread: all.filter((c) => c.unread_count > 0).length,
+      });
       await post(h, `${A}/conversations/1/labels`, { labels: ['changed'] });
       h.controls.reset();
-      expect((await get<ConversationJson>(h, `${A}/conversations/1`)).body.labels).toEqual(all.find((c) => c.id === 1)?.labels);
+      expect((await get<ConversationJson>(h, `${A}/conversations/1`)).body.labels).toEqual(
+        all.find((c) => c.id === 1)?.labels,
+      );
     });
   });
 });
@@ -593,7 +693,7 @@ describe('chatwoot emulator rate limit (Rack::Attack)', () => {
 // Contract check: the emulator's answers against chatwoot-swagger.json, with the code's known departures.
 
 type Schema = Record<string, unknown>;
-const SWAGGER_PATH = join(__dirname, '..', '..', '..', 'shared', 'contracts', 'chatwoot-swagger.json');
+const SWAGGER_PATH = join(__dirname, '..', '..', 'docs', 'vendors', 'chatwoot-swagger.json');
 const P = (path: string) => `/paths/${path.replace(/~/g, '~0').replace(/\//g, '~1')}`;
 const OK_JSON = '/responses/200/content/application~1json/schema';
 const CONV = '/api/v1/accounts/{account_id}/conversations';
@@ -614,7 +714,7 @@ const DOCUMENTED = {
   agents: `${P('/api/v1/accounts/{account_id}/agents')}/get${OK_JSON}`,
   agentBot: `${P('/api/v1/accounts/{account_id}/agent_bots/{id}')}/get${OK_JSON}`,
 } as const;
-/** Used by the connector, not in the swagger at all (contracts §3 lists them from the code): nothing to check. */
+/** Used by the connector, not in the swagger at all (docs/vendors/chatwoot.md lists them from the code): nothing to check. */
 const UNDOCUMENTED = ['POST update_last_seen', 'POST unread', 'POST mute', 'POST unmute', 'DELETE conversation'];
 
 interface Departure {
@@ -625,30 +725,31 @@ interface Departure {
   patch: Schema;
 }
 const SCHEMAS = '/components/schemas';
-const SENDER = (root: string) => ['identifier', 'phone_number', 'email'].map((f) => `${root}/properties/meta/properties/sender/properties/${f}`);
+const SENDER = (root: string) =>
+  ['identifier', 'phone_number', 'email'].map((f) => `${root}/properties/meta/properties/sender/properties/${f}`);
 
 /**
- * Where the swagger disagrees with Chatwoot's code (contracts §3), the emulator follows the code. Each
+ * Where the swagger disagrees with Chatwoot's code (docs/vendors/chatwoot.md), the emulator follows the code. Each
  * departure is recorded here and a test proves it is still needed.
  */
 const DEPARTURES: Record<string, Departure> = {
   'status enum lacks snoozed': {
-    why: 'contracts §3 "Objects": the status enum is 0..3 and the swagger omits snoozed',
+    why: 'docs/vendors/chatwoot.md "Objects": the status enum is 0..3 and the swagger omits snoozed',
     at: [`${SCHEMAS}/conversation/properties/status`],
     patch: { enum: ['open', 'resolved', 'pending', 'snoozed'] },
   },
   'timestamp is an epoch integer': {
-    why: 'contracts §3: `timestamp` is last_activity_at.to_i, not a string',
+    why: 'docs/vendors/chatwoot.md: `timestamp` is last_activity_at.to_i, not a string',
     at: [`${SCHEMAS}/conversation/properties/timestamp`],
     patch: { type: 'integer' },
   },
   'snoozed_until is a raw time': {
-    why: 'contracts §3 "Timestamps": snoozed_until is emitted raw (ISO-8601 string or null), not a number',
+    why: 'docs/vendors/chatwoot.md "Timestamps": snoozed_until is emitted raw (ISO-8601 string or null), not a number',
     at: [`${SCHEMAS}/conversation/properties/snoozed_until`],
     patch: { type: 'string', format: 'date-time', nullable: true },
   },
   'priority and sla_policy_id may be null': {
-    why: 'contracts §3 "Objects": priority is low|medium|high|urgent|null; sla_policy_id is null without SLA',
+    why: 'docs/vendors/chatwoot.md "Objects": priority is low|medium|high|urgent|null; sla_policy_id is null without SLA',
     at: [`${SCHEMAS}/conversation/properties/priority`, `${SCHEMAS}/conversation/properties/sla_policy_id`],
     patch: { nullable: true },
   },
@@ -659,7 +760,7 @@ const DEPARTURES: Record<string, Departure> = {
     patch: { $ref: undefined, anyOf: [{ $ref: '#/components/schemas/message' }, { type: 'null' }] },
   },
   'embedded message updated_at is a raw time': {
-    why: 'contracts §3: conversation messages use push_event_data, every DB column, so updated_at is a Rails time string',
+    why: 'docs/vendors/chatwoot.md: conversation messages use push_event_data, every DB column, so updated_at is a Rails time string',
     at: [`${SCHEMAS}/message/properties/updated_at`],
     patch: { type: 'string', format: 'date-time' },
   },
@@ -669,7 +770,7 @@ const DEPARTURES: Record<string, Departure> = {
     patch: { enum: undefined, nullable: true },
   },
   'message content and source_id may be null': {
-    why: 'contracts §3 "Message": attachment-only messages have no content; source_id is only set for channel messages',
+    why: 'docs/vendors/chatwoot.md "Message": attachment-only messages have no content; source_id is only set for channel messages',
     at: [
       `${SCHEMAS}/message/properties/content`,
       `${SCHEMAS}/message/properties/processed_message_content`,
@@ -679,12 +780,18 @@ const DEPARTURES: Record<string, Departure> = {
   },
   'contact email, phone and identifier may be null': {
     why: 'the contact partial emits nil for a contact without them (list and show meta.sender)',
-    at: [...SENDER(`${SCHEMAS}/conversation_list/properties/data/properties/payload/items/allOf/2`), ...SENDER(`${SCHEMAS}/conversation_show/allOf/1`)],
+    at: [
+      ...SENDER(`${SCHEMAS}/conversation_list/properties/data/properties/payload/items/allOf/2`),
+      ...SENDER(`${SCHEMAS}/conversation_show/allOf/1`),
+    ],
     patch: { nullable: true },
   },
   'messages index last-seen times may be null': {
-    why: 'contracts §3 messages index: agent_last_seen_at/assignee_last_seen_at are raw times, nil until first seen',
-    at: [`${DOCUMENTED.messages}/properties/meta/properties/agent_last_seen_at`, `${DOCUMENTED.messages}/properties/meta/properties/assignee_last_seen_at`],
+    why: 'docs/vendors/chatwoot.md messages index: agent_last_seen_at/assignee_last_seen_at are raw times, nil until first seen',
+    at: [
+      `${DOCUMENTED.messages}/properties/meta/properties/agent_last_seen_at`,
+      `${DOCUMENTED.messages}/properties/meta/properties/assignee_last_seen_at`,
+    ],
     patch: { nullable: true },
   },
   'agent custom_role_id may be null': {
@@ -694,10 +801,12 @@ const DEPARTURES: Record<string, Departure> = {
   },
 };
 
-/** Status codes the code answers where the swagger documents others (contracts §3 "Errors"). */
+/** Status codes the code answers where the swagger documents others (docs/vendors/chatwoot.md "Errors"). */
 const STATUS_DEPARTURES = {
-  '401 for authorization failures': 'contracts §3: Pundit failures and bad tokens are 401 {error}; the swagger documents 403 on these operations',
-  '422 for validation': 'contracts §3: validation errors are 422 {message, attributes}; the swagger does not document 422 on these operations',
+  '401 for authorization failures':
+    'docs/vendors/chatwoot.md: Pundit failures and bad tokens are 401 {error}; the swagger documents 403 on these operations',
+  '422 for validation':
+    'docs/vendors/chatwoot.md: validation errors are 422 {message, attributes}; the swagger does not document 422 on these operations',
 } as const;
 
 function pointer(doc: Schema, ptr: string): Schema {
@@ -721,7 +830,8 @@ function validatorFor(skip?: string) {
         else node[k] = v;
       }
       // An OpenAPI 3.0 `nullable` enum must list null to accept it.
-      if (d.patch.nullable && Array.isArray(node.enum) && !node.enum.includes(null)) node.enum = [...(node.enum as unknown[]), null];
+      if (d.patch.nullable && Array.isArray(node.enum) && !node.enum.includes(null))
+        node.enum = [...(node.enum as unknown[]), null];
     }
   }
   const ajv = new Ajv({ strict: false, allErrors: true });
@@ -764,7 +874,10 @@ describe('chatwoot emulator against chatwoot-swagger.json', () => {
     form.append('content', 'with a file');
     form.append('attachments[]', new Blob(['a,b\n1,2\n'], { type: 'text/csv' }), 'data.csv');
     await add('send', call(h, 'POST', `${A}/conversations/1/messages`, { form }));
-    await add('create', post(h, `${A}/conversations`, { inbox_id: CHATWOOT_SANDBOX_INBOX_ID, contact_id: 3, message: { content: 'hi' } }));
+    await add(
+      'create',
+      post(h, `${A}/conversations`, { inbox_id: CHATWOOT_SANDBOX_INBOX_ID, contact_id: 3, message: { content: 'hi' } }),
+    );
     for (const id of [1, 2, 3, 4, 5, 6]) await add('contact', get(h, `${A}/contacts/${id}`));
     await add('agents', get(h, `${A}/agents`));
     await add('agentBot', get(h, `${A}/agent_bots/1`));
@@ -775,7 +888,9 @@ describe('chatwoot emulator against chatwoot-swagger.json', () => {
     };
     await err('get', ONE, get(h, `${A}/conversations/424242`));
     await err('get', ONE, get(h, `${A}/conversations/1`, 'bad-token'));
-    const foreign = (await get<ListJson>(h, `${A}/conversations?status=all`)).body.data.payload.find((c) => c.inbox_id !== 1);
+    const foreign = (await get<ListJson>(h, `${A}/conversations?status=all`)).body.data.payload.find(
+      (c) => c.inbox_id !== 1,
+    );
     await err('get', ONE, get(h, `${A}/conversations/${foreign?.id}`, CHATWOOT_SANDBOX_AGENT_TOKEN));
     await err('post', `${ONE}/messages`, post(h, `${A}/conversations/1/messages`, { content: 'x'.repeat(150_001) }));
     await err('post', `${ONE}/toggle_status`, post(h, `${A}/conversations/424242/toggle_status`, { status: 'open' }));
@@ -808,7 +923,8 @@ describe('chatwoot emulator against chatwoot-swagger.json', () => {
   });
 
   it('answers errors with {error} (not the swagger bad_request_error) and records where its status differs from the swagger', () => {
-    const documented = (method: string, path: string) => Object.keys((pointer(swagger, `${P(path)}/${method}`).responses ?? {}) as Schema);
+    const documented = (method: string, path: string) =>
+      Object.keys((pointer(swagger, `${P(path)}/${method}`).responses ?? {}) as Schema);
     const departures: string[] = [];
     for (const e of errors) {
       const body = e.body as Record<string, unknown>;
@@ -816,7 +932,13 @@ describe('chatwoot emulator against chatwoot-swagger.json', () => {
       expect('errors' in body || 'description' in body).toBe(false);
       expect(typeof body.error === 'string' || typeof body.message === 'string').toBe(true);
       if (!documented(e.method, e.path).includes(String(e.status))) {
-        departures.push(e.status === 401 ? '401 for authorization failures' : e.status === 422 ? '422 for validation' : `undocumented ${e.status}`);
+        departures.push(
+          e.status === 401
+            ? '401 for authorization failures'
+            : e.status === 422
+              ? '422 for validation'
+              : `undocumented ${e.status}`,
+        );
       }
     }
     expect(errors.map((e) => e.status)).toEqual([404, 401, 401, 422, 404]);

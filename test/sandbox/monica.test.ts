@@ -1,7 +1,7 @@
 import type { EmulatorHandle } from '../../src/sandbox/kit/server';
 import { MONICA_SANDBOX_TOKEN, startMonicaEmulator } from '../../src/sandbox/monica';
 
-/** The Monica 4.x emulator over real HTTP (contracts §4). */
+/** The Monica 4.x emulator over real HTTP (docs/vendors/monica.md). */
 
 const AUTH = { authorization: `Bearer ${MONICA_SANDBOX_TOKEN}`, accept: 'application/json' };
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
@@ -30,7 +30,15 @@ interface Conv {
 interface Page<T> {
   data: T[];
   links: { first: string; last: string; prev: string | null; next: string | null };
-  meta: { current_page: number; from: number | null; last_page: number; path: string; per_page: number; to: number | null; total: number };
+  meta: {
+    current_page: number;
+    from: number | null;
+    last_page: number;
+    path: string;
+    per_page: number;
+    to: number | null;
+    total: number;
+  };
 }
 interface One<T> {
   data: T;
@@ -46,12 +54,20 @@ interface Res<T> {
   body: T;
 }
 
-async function call<T = unknown>(h: EmulatorHandle, path: string, init: RequestInit & { json?: unknown } = {}): Promise<Res<T>> {
+async function call<T = unknown>(
+  h: EmulatorHandle,
+  path: string,
+  init: RequestInit & { json?: unknown } = {},
+): Promise<Res<T>> {
   const { json, headers, ...rest } = init;
   const res = await fetch(`${h.url}${path}`, {
     redirect: 'manual',
     ...rest,
-    headers: { ...AUTH, ...(json !== undefined ? { 'content-type': 'application/json' } : {}), ...(headers as Record<string, string>) },
+    headers: {
+      ...AUTH,
+      ...(json !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(headers as Record<string, string>),
+    },
     body: json !== undefined ? JSON.stringify(json) : rest.body,
   });
   const text = await res.text();
@@ -117,20 +133,28 @@ describe('envelopes and formats', () => {
       expect(m.written_at).toMatch(DATE);
       expect(typeof m.written_by_me).toBe('boolean');
     }
-    // contracts §4: the 4.x ContactShort avatar shape.
+    // docs/vendors/monica.md: the 4.x ContactShort avatar shape.
     expect(Object.keys(c.contact.information.avatar).sort()).toEqual(['default_avatar_color', 'source', 'url']);
     expect(c.contact.information.avatar.default_avatar_color).toMatch(/^#[0-9a-f]{6}$/);
   });
 
   it('returns the account user from GET /me', async () => {
     const r = await call<One<{ object: string; first_name: string; last_name: string; email: string }>>(emu, '/api/me');
-    expect(r.body.data).toMatchObject({ object: 'user', first_name: 'Robin', last_name: 'Keller', email: 'robin@example.com' });
+    expect(r.body.data).toMatchObject({
+      object: 'user',
+      first_name: 'Robin',
+      last_name: 'Keller',
+      email: 'robin@example.com',
+    });
   });
 
   it('embeds contact fields only with ?with=contactfields', async () => {
     const plain = await call<One<{ contactFields?: unknown }>>(emu, '/api/contacts/1');
     expect(plain.body.data.contactFields).toBeUndefined();
-    const full = await call<One<{ contactFields: Array<{ content: string; contact_field_type: { type: string } }> }>>(emu, '/api/contacts/1?with=contactfields');
+    const full = await call<One<{ contactFields: Array<{ content: string; contact_field_type: { type: string } }> }>>(
+      emu,
+      '/api/contacts/1?with=contactfields',
+    );
     const fields = full.body.data.contactFields as Array<{ content: string; contact_field_type: { type: string } }>;
     expect(fields.find((f) => f.contact_field_type.type === 'email')?.content).toMatch(/@example\.com$/);
   });
@@ -230,7 +254,11 @@ describe('errors', () => {
   });
 
   it('answers 400 error_code 37 to a body that is not JSON', async () => {
-    const r = await call<ErrorBody>(emu, '/api/conversations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"happened_at":' });
+    const r = await call<ErrorBody>(emu, '/api/conversations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"happened_at":',
+    });
     expect(r.status).toBe(400);
     expect(r.body).toEqual({ error: { message: 'Problems parsing JSON.', error_code: 37 } });
   });
@@ -251,7 +279,10 @@ describe('errors', () => {
   });
 
   it('requires contact_field_type_id on PUT /conversations/{id}, unlike the docs', async () => {
-    const r = await call<ErrorBody>(emu, '/api/conversations/1', { method: 'PUT', json: { happened_at: '2019-10-29' } });
+    const r = await call<ErrorBody>(emu, '/api/conversations/1', {
+      method: 'PUT',
+      json: { happened_at: '2019-10-29' },
+    });
     expect(r.status).toBe(422);
     expect(r.body.error).toEqual({ message: ['The contact field type id field is required.'], error_code: 32 });
   });
@@ -273,7 +304,12 @@ describe('writes', () => {
       json: { happened_at: '1981-10-29', contact_id: 1, contact_field_type_id: 1 },
     });
     expect(r.status).toBe(201);
-    expect(r.body.data).toMatchObject({ id: 21, happened_at: '1981-10-29T00:00:00Z', messages: [], contact: { id: 1 } });
+    expect(r.body.data).toMatchObject({
+      id: 21,
+      happened_at: '1981-10-29T00:00:00Z',
+      messages: [],
+      contact: { id: 1 },
+    });
     expect(r.body.data.contact_field_type).toMatchObject({ id: 1, name: 'Email' });
   });
 
@@ -302,16 +338,29 @@ describe('writes', () => {
       method: 'PUT',
       json: { written_at: '2020-05-05', written_by_me: '0', content: 'changed' },
     });
-    expect(put.body.data.messages[0]).toMatchObject({ id: mid, content: 'changed', written_at: '2020-05-05T00:00:00Z', written_by_me: false });
+    expect(put.body.data.messages[0]).toMatchObject({
+      id: mid,
+      content: 'changed',
+      written_at: '2020-05-05T00:00:00Z',
+      written_by_me: false,
+    });
     expect((await call(emu, `/api/conversations/3/messages/${mid}`, { method: 'DELETE' })).status).toBe(404);
     const del = await call<Deleted>(emu, `/api/conversations/2/messages/${mid}`, { method: 'DELETE' });
     expect(del.body).toEqual({ deleted: true, id: mid });
-    expect((await call<One<Conv>>(emu, '/api/conversations/2')).body.data.messages).toHaveLength(conv.messages.length - 1);
+    expect((await call<One<Conv>>(emu, '/api/conversations/2')).body.data.messages).toHaveLength(
+      conv.messages.length - 1,
+    );
   });
 
   it('updates happened_at and the contact field type, and deletes a conversation', async () => {
-    const put = await call<One<Conv>>(emu, '/api/conversations/5', { method: 'PUT', json: { happened_at: '2019-10-29', contact_field_type_id: 4 } });
-    expect(put.body.data).toMatchObject({ happened_at: '2019-10-29T00:00:00Z', contact_field_type: { id: 4, name: 'Twitter' } });
+    const put = await call<One<Conv>>(emu, '/api/conversations/5', {
+      method: 'PUT',
+      json: { happened_at: '2019-10-29', contact_field_type_id: 4 },
+    });
+    expect(put.body.data).toMatchObject({
+      happened_at: '2019-10-29T00:00:00Z',
+      contact_field_type: { id: 4, name: 'Twitter' },
+    });
     expect((await call(emu, '/api/conversations/5', { method: 'DELETE' })).body).toEqual({ deleted: true, id: 5 });
     expect((await call(emu, '/api/conversations/5')).status).toBe(404);
   });
@@ -389,19 +438,32 @@ describe('demo data and controls', () => {
 
   it('simulates an incoming message dated today that leaves updated_at alone', async () => {
     const before = (await call<One<Conv>>(emu, '/api/conversations/3')).body.data;
-    const r = await call<One<Msg>>(emu, '/__sandbox/simulate/incoming', { method: 'POST', json: { conversationId: '3', content: 'Hello!' } });
+    const r = await call<One<Msg>>(emu, '/__sandbox/simulate/incoming', {
+      method: 'POST',
+      json: { conversationId: '3', content: 'Hello!' },
+    });
     expect(r.status).toBe(201);
     const today = new Date().toISOString().slice(0, 10);
-    expect(r.body.data).toMatchObject({ content: 'Hello!', written_by_me: false, written_at: `${today}T00:00:00Z`, conversation: { id: 3 } });
+    expect(r.body.data).toMatchObject({
+      content: 'Hello!',
+      written_by_me: false,
+      written_at: `${today}T00:00:00Z`,
+      conversation: { id: 3 },
+    });
     const after = (await call<One<Conv>>(emu, '/api/conversations/3')).body.data;
     expect(after.messages).toHaveLength(before.messages.length + 1);
     expect(after.updated_at).toBe(before.updated_at);
-    const unknown = await call<{ error: string }>(emu, '/__sandbox/simulate/incoming', { method: 'POST', json: { conversationId: '999' } });
+    const unknown = await call<{ error: string }>(emu, '/__sandbox/simulate/incoming', {
+      method: 'POST',
+      json: { conversationId: '999' },
+    });
     expect(unknown.body).toEqual({ error: 'Conversation not found' });
   });
 
   it('has no read state: simulateRead is a no-op and unreadState is null', async () => {
-    expect((await call(emu, '/__sandbox/simulate/read', { method: 'POST', json: { conversationId: '1' } })).body).toBeNull();
+    expect(
+      (await call(emu, '/__sandbox/simulate/read', { method: 'POST', json: { conversationId: '1' } })).body,
+    ).toBeNull();
     expect((await call(emu, '/__sandbox/unread')).body).toBeNull();
   });
 

@@ -1,7 +1,7 @@
 import { PIXIESET_SANDBOX_CREDENTIALS, startPixiesetEmulator } from '../../src/sandbox/pixieset';
 import type { EmulatorHandle } from '../../src/sandbox/kit/server';
 
-/** The Pixieset emulator against seed 000's documented shapes (contracts §1). */
+/** The Pixieset emulator against seed 000's documented shapes (docs/vendors/pixieset.md). */
 let emu: EmulatorHandle;
 const auth = { cookie: PIXIESET_SANDBOX_CREDENTIALS.sessionCookie };
 const get = async (path: string, headers: Record<string, string> = auth) => {
@@ -26,7 +26,9 @@ describe('Pixieset emulator', () => {
     expect(meta).toEqual({ current_page: 1, per_page: 25, total: 40, last_page: 2 });
     expect(data).toHaveLength(25);
     const c = data[0]!;
-    expect(Object.keys(c).sort()).toEqual(['client_id', 'id', 'last_message_at', 'messages', 'participants', 'status', 'subject', 'unread_count'].sort());
+    expect(Object.keys(c).sort()).toEqual(
+      ['client_id', 'id', 'last_message_at', 'messages', 'participants', 'status', 'subject', 'unread_count'].sort(),
+    );
     expect(c.id).toMatch(/^conv_[A-Z0-9]+$/);
     expect(c.client_id).toMatch(/^cl_[A-Z0-9]{32}$/);
     expect(c.last_message_at).toMatch(ISO_MICROS);
@@ -39,12 +41,20 @@ describe('Pixieset emulator', () => {
   });
 
   it('filters by client_id and message_status', async () => {
-    const all = (await get('/conversations/?page_size=100')).body.data as Array<{ client_id: string; status: string; unread_count: number }>;
+    const all = (await get('/conversations/?page_size=100')).body.data as Array<{
+      client_id: string;
+      status: string;
+      unread_count: number;
+    }>;
     const client = all[0]!.client_id;
-    const mine = (await get(`/conversations/?page_size=100&client_id=${client}`)).body.data as Array<{ client_id: string }>;
+    const mine = (await get(`/conversations/?page_size=100&client_id=${client}`)).body.data as Array<{
+      client_id: string;
+    }>;
     expect(mine.length).toBe(all.filter((c) => c.client_id === client).length);
     expect(mine.every((c) => c.client_id === client)).toBe(true);
-    const inbox = (await get('/conversations/?page_size=100&message_status=inbox')).body.data as Array<{ status: string }>;
+    const inbox = (await get('/conversations/?page_size=100&message_status=inbox')).body.data as Array<{
+      status: string;
+    }>;
     expect(inbox.length).toBe(all.filter((c) => c.status === 'active').length);
   });
 
@@ -71,9 +81,18 @@ describe('Pixieset emulator', () => {
   });
 
   it('answers the documented error bodies: 401, 403 and 404', async () => {
-    expect(await get('/conversations/', {})).toEqual({ status: 401, body: { error: 'Unauthorized', message: 'Session expired or invalid' } });
-    expect(await get('/conversations/conv_NOPE/')).toEqual({ status: 404, body: { error: 'Conversation not found', code: 'CONVERSATION_NOT_FOUND' } });
-    expect(await get('/conversations/conv_FOREIGN000001/')).toEqual({ status: 403, body: { error: 'Access denied to conversation', code: 'ACCESS_DENIED' } });
+    expect(await get('/conversations/', {})).toEqual({
+      status: 401,
+      body: { error: 'Unauthorized', message: 'Session expired or invalid' },
+    });
+    expect(await get('/conversations/conv_NOPE/')).toEqual({
+      status: 404,
+      body: { error: 'Conversation not found', code: 'CONVERSATION_NOT_FOUND' },
+    });
+    expect(await get('/conversations/conv_FOREIGN000001/')).toEqual({
+      status: 403,
+      body: { error: 'Access denied to conversation', code: 'ACCESS_DENIED' },
+    });
   });
 
   it('requires X-CSRF-Token on writes', async () => {
@@ -86,16 +105,30 @@ describe('Pixieset emulator', () => {
   });
 
   it('refuses an upload URL above 10 MB with 413 FILE_TOO_LARGE and max_size', async () => {
-    const r = await get('/conversation_message_attachments/upload_url?filename=a.mov&content_type=video/quicktime&file_size=10485761');
-    expect(r).toEqual({ status: 413, body: { error: 'File size exceeds maximum allowed', code: 'FILE_TOO_LARGE', max_size: 10485760 } });
+    const r = await get(
+      '/conversation_message_attachments/upload_url?filename=a.mov&content_type=video/quicktime&file_size=10485761',
+    );
+    expect(r).toEqual({
+      status: 413,
+      body: { error: 'File size exceeds maximum allowed', code: 'FILE_TOO_LARGE', max_size: 10485760 },
+    });
   });
 
   it('checks the upload policy signature, the key and the size, then serves the stored file', async () => {
-    const r = await get('/conversation_message_attachments/upload_url?filename=photo.jpg&content_type=image/jpeg&file_size=5');
-    const d = r.body.data as { upload_url: string; attachment_id: string; method: string; upload_fields: Record<string, string> };
+    const r = await get(
+      '/conversation_message_attachments/upload_url?filename=photo.jpg&content_type=image/jpeg&file_size=5',
+    );
+    const d = r.body.data as {
+      upload_url: string;
+      attachment_id: string;
+      method: string;
+      upload_fields: Record<string, string>;
+    };
     expect(d.method).toBe('POST');
     expect(d.attachment_id).toMatch(/^att_/);
-    expect(Object.keys(d.upload_fields).sort()).toEqual(['Content-Type', 'key', 'policy', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature'].sort());
+    expect(Object.keys(d.upload_fields).sort()).toEqual(
+      ['Content-Type', 'key', 'policy', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature'].sort(),
+    );
     const post = (fields: Record<string, string>, data: string) => {
       const form = new FormData();
       for (const [k, v] of Object.entries(fields)) form.append(k, v);
@@ -118,7 +151,11 @@ describe('Pixieset emulator', () => {
       body: JSON.stringify({ conversation_id: conv!.id, content: 'photo', attachment_ids: [d.attachment_id] }),
     });
     expect(sent.status).toBe(201);
-    const msg = ((await sent.json()) as { data: { sender_type: string; read_at: null; attachments: Array<{ url: string; file_size: number }> } }).data;
+    const msg = (
+      (await sent.json()) as {
+        data: { sender_type: string; read_at: null; attachments: Array<{ url: string; file_size: number }> };
+      }
+    ).data;
     expect(msg.sender_type).toBe('photographer');
     expect(msg.read_at).toBeNull();
     expect(msg.attachments[0]!.file_size).toBe(5);
@@ -129,8 +166,14 @@ describe('Pixieset emulator', () => {
   it('logs vendor requests and applies fault knobs through the control API', async () => {
     emu.clearRequests();
     await get('/conversations/unread/count');
-    expect(emu.requests().map((r) => [r.method, r.path, r.status])).toEqual([['GET', '/api/v1/conversations/unread/count', 200]]);
-    await fetch(`${emu.url}/__sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rateLimitRetryAfter: 3 }) });
+    expect(emu.requests().map((r) => [r.method, r.path, r.status])).toEqual([
+      ['GET', '/api/v1/conversations/unread/count', 200],
+    ]);
+    await fetch(`${emu.url}/__sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rateLimitRetryAfter: 3 }),
+    });
     const limited = await fetch(`${emu.url}/api/v1/conversations/`, { headers: auth });
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('3');

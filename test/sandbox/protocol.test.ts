@@ -64,7 +64,11 @@ describe('Protocol emulator', () => {
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let webhookSecret: string | undefined;
 
-  const api = async (method: string, path: string, init: { json?: unknown; form?: string; headers?: Record<string, string>; body?: FormData } = {}) => {
+  const api = async (
+    method: string,
+    path: string,
+    init: { json?: unknown; form?: string; headers?: Record<string, string>; body?: FormData } = {},
+  ) => {
     const headers: Record<string, string> = { ...AUTH, ...init.headers };
     let body: string | FormData | undefined;
     if (init.json !== undefined) {
@@ -139,7 +143,18 @@ describe('Protocol emulator', () => {
     it('serves conversations in the contract shape: 16-char base62 ids, epoch-second timestamps', async () => {
       const c = (await api('GET', '/conversations?limit=1')).body.data[0] as Json;
       expect(Object.keys(c).sort()).toEqual(
-        ['archived_at', 'contact_id', 'created_at', 'group_id', 'id', 'is_muted', 'is_pinned', 'last_active_at', 'last_opened_at', 'pinned_message_id'].sort(),
+        [
+          'archived_at',
+          'contact_id',
+          'created_at',
+          'group_id',
+          'id',
+          'is_muted',
+          'is_pinned',
+          'last_active_at',
+          'last_opened_at',
+          'pinned_message_id',
+        ].sort(),
       );
       expect(c.id).toMatch(ID);
       expect(Number.isInteger(c.created_at)).toBe(true);
@@ -209,7 +224,11 @@ describe('Protocol emulator', () => {
       const listed = list.find((m) => m.id === message.id) as Json;
       expect((listed.contact as Json).username).toEqual(expect.any(String));
       expect((listed.attachments as Json[])[0]).toEqual(
-        expect.objectContaining({ id: withAttachment.id, file_type: expect.any(String), file_size: expect.any(Number) }),
+        expect.objectContaining({
+          id: withAttachment.id,
+          file_type: expect.any(String),
+          file_size: expect.any(Number),
+        }),
       );
     });
 
@@ -250,7 +269,11 @@ describe('Protocol emulator', () => {
         let n = 0;
         let after: string | undefined;
         for (;;) {
-          const r = (await (await fetch(`${big.url}/v1/conversations?limit=100${after ? `&starting_after=${after}` : ''}`, { headers: AUTH })).json()) as List;
+          const r = (await (
+            await fetch(`${big.url}/v1/conversations?limit=100${after ? `&starting_after=${after}` : ''}`, {
+              headers: AUTH,
+            })
+          ).json()) as List;
           n += r.data.length;
           if (!r.has_more) break;
           after = String(r.data[r.data.length - 1]?.id);
@@ -264,10 +287,14 @@ describe('Protocol emulator', () => {
 
   describe('writes', () => {
     it('creates a conversation from form-encoded contact_id and returns the existing one the second time', async () => {
-      const lonely = (await all('/contacts')).find((c) => c.conversation_id === null && c.id !== PROTOCOL_SANDBOX_SELF_CONTACT_ID) as Json;
+      const lonely = (await all('/contacts')).find(
+        (c) => c.conversation_id === null && c.id !== PROTOCOL_SANDBOX_SELF_CONTACT_ID,
+      ) as Json;
       const r = await api('POST', '/conversations', { form: `contact_id=${String(lonely.id)}` });
       expect(r.status).toBe(201);
-      expect(r.body).toEqual(expect.objectContaining({ contact_id: lonely.id, group_id: null, last_active_at: null, last_opened_at: null }));
+      expect(r.body).toEqual(
+        expect.objectContaining({ contact_id: lonely.id, group_id: null, last_active_at: null, last_opened_at: null }),
+      );
       const again = await api('POST', '/conversations', { json: { contact_id: lonely.id } });
       expect(again.status).toBe(200);
       expect(again.body.id).toBe(r.body.id);
@@ -282,7 +309,9 @@ describe('Protocol emulator', () => {
 
     it('updates pin, mute and archived_at, form-encoded or JSON, and un-archives with null', async () => {
       const c = (await api('GET', '/conversations?limit=1')).body.data[0] as Json;
-      const form = await api('PUT', `/conversations/${String(c.id)}`, { form: 'is_muted=true&is_pinned=true&archived_at=705103200' });
+      const form = await api('PUT', `/conversations/${String(c.id)}`, {
+        form: 'is_muted=true&is_pinned=true&archived_at=705103200',
+      });
       expect(form.status).toBe(200);
       expect(form.body).toEqual(expect.objectContaining({ is_muted: true, is_pinned: true, archived_at: 705103200 }));
       const json = await api('PUT', `/conversations/${String(c.id)}`, { json: { archived_at: null, is_muted: false } });
@@ -294,7 +323,9 @@ describe('Protocol emulator', () => {
       const unknown = await api('PUT', `/conversations/${String(c.id)}`, { json: { pinned: true } });
       expect(unknown.status).toBe(400);
       expect(unknown.body.message).toMatch(/unknown parameter: pinned/);
-      expect((await api('PUT', `/conversations/${String(c.id)}`, { json: { archived_at: 'yesterday' } })).status).toBe(400);
+      expect((await api('PUT', `/conversations/${String(c.id)}`, { json: { archived_at: 'yesterday' } })).status).toBe(
+        400,
+      );
       const missing = await api('PUT', '/conversations/AAAAAAAAAAAAAAAA', { json: { is_muted: true } });
       expect(missing.status).toBe(404);
       expect(missing.body).toEqual({
@@ -305,7 +336,11 @@ describe('Protocol emulator', () => {
     });
 
     it('answers 400 invalid_request for a body that is not JSON', async () => {
-      const res = await fetch(`${emu.url}/v1/messages`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: '{"conv' });
+      const res = await fetch(`${emu.url}/v1/messages`, {
+        method: 'POST',
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        body: '{"conv',
+      });
       expect(res.status).toBe(400);
       expect(((await res.json()) as Json).type).toBe('invalid_request');
     });
@@ -316,8 +351,12 @@ describe('Protocol emulator', () => {
       form.append('file', new Blob([Buffer.from('hello protocol')], { type: 'text/plain' }), 'hello.txt');
       const up = await api('POST', '/attachments', { body: form });
       expect(up.status).toBe(201);
-      expect(up.body).toEqual(expect.objectContaining({ message_id: null, filename: 'hello.txt', file_type: 'text/plain', file_size: 14 }));
-      const sent = await api('POST', '/messages', { json: { conversation_id: c.id, message: 'See attached', attachments: [up.body.id] } });
+      expect(up.body).toEqual(
+        expect.objectContaining({ message_id: null, filename: 'hello.txt', file_type: 'text/plain', file_size: 14 }),
+      );
+      const sent = await api('POST', '/messages', {
+        json: { conversation_id: c.id, message: 'See attached', attachments: [up.body.id] },
+      });
       expect(sent.status).toBe(201);
       expect((sent.body.contact as Json).id).toBe(PROTOCOL_SANDBOX_SELF_CONTACT_ID);
       expect(sent.body.read_at).toBeNull();
@@ -329,7 +368,9 @@ describe('Protocol emulator', () => {
       const conv = (await api('GET', `/conversations/${String(c.id)}`)).body;
       expect(conv.last_active_at).toBe(sent.body.created_at);
       // The newest message is first in the conversation's list.
-      expect((await api('GET', `/messages?conversation_id=${String(c.id)}&limit=1`)).body.data[0]?.id).toBe(sent.body.id);
+      expect((await api('GET', `/messages?conversation_id=${String(c.id)}&limit=1`)).body.data[0]?.id).toBe(
+        sent.body.id,
+      );
     });
 
     it('sends a form-encoded message with attachments[] ids', async () => {
@@ -337,7 +378,9 @@ describe('Protocol emulator', () => {
       const form = new FormData();
       form.append('file', new Blob([Buffer.from('x')]), 'x.bin');
       const up = await api('POST', '/attachments', { body: form });
-      const sent = await api('POST', '/messages', { form: `conversation_id=${String(c.id)}&message=hi&attachments[]=${String(up.body.id)}` });
+      const sent = await api('POST', '/messages', {
+        form: `conversation_id=${String(c.id)}&message=hi&attachments[]=${String(up.body.id)}`,
+      });
       expect(sent.status).toBe(201);
       expect((sent.body.attachments as Json[]).map((a) => a.id)).toEqual([up.body.id]);
     });
@@ -395,7 +438,9 @@ describe('Protocol emulator', () => {
         expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
         const res = last as Response;
         expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-        expect(await res.json()).toEqual(expect.objectContaining({ type: 'invalid_request', message: expect.stringMatching(/5 a minute/) }));
+        expect(await res.json()).toEqual(
+          expect.objectContaining({ type: 'invalid_request', message: expect.stringMatching(/5 a minute/) }),
+        );
         limited.controls.reset();
         expect((await fetch(`${limited.url}/v1/contacts?limit=1`, { headers: AUTH })).status).toBe(200);
       } finally {
@@ -442,7 +487,9 @@ describe('Protocol emulator', () => {
       expect(emu.controls.unreadState()?.total).toBe(before + 1);
       const d = await waitFor(() => receiver.deliveries.find((x) => x.body.type === 'message.created'));
       expect(verify(d, 'receiver-secret-123')).toBe(true);
-      expect(d.body.payload).toEqual(expect.objectContaining({ id: m.id, conversation_id: target.id, message: 'ping' }));
+      expect(d.body.payload).toEqual(
+        expect.objectContaining({ id: m.id, conversation_id: target.id, message: 'ping' }),
+      );
     });
 
     it('simulateRead sets last_opened_at and read_at, clears the conversation’s unread and posts conversation.updated', async () => {
@@ -456,7 +503,9 @@ describe('Protocol emulator', () => {
       expect(conv.last_opened_at).toEqual(expect.any(Number));
       const newest = (await api('GET', `/messages?conversation_id=${String(target.id)}&limit=1`)).body.data[0] as Json;
       expect(newest.read_at).toEqual(expect.any(Number));
-      await waitFor(() => receiver.deliveries.find((x) => x.body.type === 'conversation.updated' && x.body.payload.id === target.id));
+      await waitFor(() =>
+        receiver.deliveries.find((x) => x.body.type === 'conversation.updated' && x.body.payload.id === target.id),
+      );
     });
 
     it('posts nothing for reads', async () => {

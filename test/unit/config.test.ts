@@ -6,7 +6,12 @@ import { ConfigError, loadConfigFile, parseConfig } from '../../src/config/load'
 const key = 'a'.repeat(64);
 const valid = {
   sources: [
-    { id: 'studio', kind: 'PIXIESET', baseUrl: 'http://127.0.0.1:4101/api/v1', credentials: { sessionCookie: '${PX_COOKIE}', csrfToken: 'csrf' } },
+    {
+      id: 'studio',
+      kind: 'PIXIESET',
+      baseUrl: 'http://127.0.0.1:4101/api/v1',
+      credentials: { sessionCookie: '${PX_COOKIE}', csrfToken: 'csrf' },
+    },
   ],
   apiKeys: [{ name: 'app', sha256: key, sources: ['studio'] }],
 };
@@ -22,7 +27,9 @@ describe('config', () => {
   });
 
   it('names the field and the environment variable that is missing', () => {
-    expect(() => parseConfig(valid, {})).toThrow(/sources\[0\]\.credentials\.sessionCookie: references environment variable PX_COOKIE/);
+    expect(() => parseConfig(valid, {})).toThrow(
+      /sources\[0\]\.credentials\.sessionCookie: references environment variable PX_COOKIE/,
+    );
   });
 
   it('names every invalid field and what was expected', () => {
@@ -46,10 +53,12 @@ describe('config', () => {
   });
 
   it('refuses duplicate source ids and keys for unknown sources', () => {
-    expect(() => parseConfig({ ...valid, sources: [valid.sources[0], valid.sources[0]] }, { PX_COOKIE: 'x' })).toThrow(/sources\.1\.id: "studio" is used by another source/);
-    expect(() => parseConfig({ ...valid, apiKeys: [{ name: 'app', sha256: key, sources: ['nope'] }] }, { PX_COOKIE: 'x' })).toThrow(
-      /apiKeys\.0\.sources\.0: "nope" is not the id of a configured source/,
+    expect(() => parseConfig({ ...valid, sources: [valid.sources[0], valid.sources[0]] }, { PX_COOKIE: 'x' })).toThrow(
+      /sources\.1\.id: "studio" is used by another source/,
     );
+    expect(() =>
+      parseConfig({ ...valid, apiKeys: [{ name: 'app', sha256: key, sources: ['nope'] }] }, { PX_COOKIE: 'x' }),
+    ).toThrow(/apiKeys\.0\.sources\.0: "nope" is not the id of a configured source/);
   });
 
   it('reads YAML files and reports unreadable ones', () => {

@@ -14,6 +14,10 @@ describe('error codes', () => {
     const e = unsupported('crm', 'mute');
     expect(e).toBeInstanceOf(GatewayError);
     expect(e.extensions).toEqual({ code: 'UNSUPPORTED_OPERATION', source: 'crm', operation: 'mute' });
-    expect(fileTooLarge('studio', 11, 10).extensions).toEqual({ code: 'FILE_TOO_LARGE', source: 'studio', maxSize: 10 });
+    expect(fileTooLarge('studio', 11, 10).extensions).toEqual({
+      code: 'FILE_TOO_LARGE',
+      source: 'studio',
+      maxSize: 10,
+    });
   });
 });

@@ -26,7 +26,9 @@ function setup() {
   const countType = schema.getType('Count') as unknown as { getFields(): Record<string, { resolve?: unknown }> };
   countType.getFields().total!.resolve = Count.total;
   countType.getFields().label!.resolve = Count.label;
-  const subscriptionType = schema.getSubscriptionType() as unknown as { getFields(): Record<string, { subscribe?: unknown }> };
+  const subscriptionType = schema.getSubscriptionType() as unknown as {
+    getFields(): Record<string, { subscribe?: unknown }>;
+  };
   subscriptionType.getFields().counted!.subscribe = () => {
     const n = streams.length;
     const q = createPushIterator<{ counted: { total: number } }>(() => {
@@ -43,7 +45,12 @@ const viewerB = { keyName: 'b', sourceIds: new Set<string>() };
 const subscribe = sharedSubscribe();
 
 async function open(query: string, viewer: object, variables?: Record<string, unknown>) {
-  const r = await subscribe({ schema, document: parse(query), contextValue: { viewer, publicBaseUrl: 'http://x' }, variableValues: variables });
+  const r = await subscribe({
+    schema,
+    document: parse(query),
+    contextValue: { viewer, publicBaseUrl: 'http://x' },
+    variableValues: variables,
+  });
   if (!(Symbol.asyncIterator in r)) throw new Error(JSON.stringify(r));
   return r as AsyncGenerator<ExecutionResult>;
 }
@@ -70,7 +77,10 @@ describe('sharedSubscribe', () => {
     const subs = [await open(Q, viewerA), await open(Q, viewerA)];
     s.streams.forEach((q, i) => q.push({ counted: { total: i } }));
     const results = await Promise.all(subs.map((it) => it.next()));
-    expect(results.map((r) => r.value)).toEqual([{ data: { counted: { total: 0 } } }, { data: { counted: { total: 1 } } }]);
+    expect(results.map((r) => r.value)).toEqual([
+      { data: { counted: { total: 0 } } },
+      { data: { counted: { total: 1 } } },
+    ]);
     expect(s.executions()).toBe(2);
     await Promise.all(subs.map((it) => it.return(undefined)));
   });

@@ -24,8 +24,19 @@ const message = {
   readAt: null,
   direction: 'OUTGOING',
   private: false,
-  sender: { sourceId: 'pixieset', nativeId: 'u1', name: 'Ann', email: null, phone: null, kind: 'AGENT', avatarUrl: null, avatarColor: null },
-  attachments: [{ sourceId: 'pixieset', nativeId: 'a1', filename: 'x.pdf', contentType: 'application/pdf', size: 3, url: null }],
+  sender: {
+    sourceId: 'pixieset',
+    nativeId: 'u1',
+    name: 'Ann',
+    email: null,
+    phone: null,
+    kind: 'AGENT',
+    avatarUrl: null,
+    avatarColor: null,
+  },
+  attachments: [
+    { sourceId: 'pixieset', nativeId: 'a1', filename: 'x.pdf', contentType: 'application/pdf', size: 3, url: null },
+  ],
   nested: [{ at: new Date('2024-01-01T00:00:00.000Z') }],
 };
 
@@ -46,7 +57,9 @@ async function behavesIdempotently(stores: IdempotencyStore[]) {
     await new Promise((r) => setTimeout(r, 50));
     return { ...message, nativeId: `msg_${calls}` };
   };
-  const results = await Promise.all(Array.from({ length: 50 }, (_, i) => stores[i % stores.length]!.run(key, 'f1', fn)));
+  const results = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => stores[i % stores.length]!.run(key, 'f1', fn)),
+  );
   expect(calls).toBe(1);
   for (const r of results) expect(r).toEqual(results[0]);
   expect(results[0]!.sentAt).toBeInstanceOf(Date);
@@ -58,7 +71,11 @@ async function behavesIdempotently(stores: IdempotencyStore[]) {
 
   // A failure is not a result: it releases the key.
   const key2 = `k-${randomUUID()}`;
-  await expect(stores[0]!.run(key2, 'f', () => Promise.reject(new GatewayError(ErrorCode.SOURCE_UNAVAILABLE, 'down', { source: 'x' })))).rejects.toMatchObject({
+  await expect(
+    stores[0]!.run(key2, 'f', () =>
+      Promise.reject(new GatewayError(ErrorCode.SOURCE_UNAVAILABLE, 'down', { source: 'x' })),
+    ),
+  ).rejects.toMatchObject({
     code: ErrorCode.SOURCE_UNAVAILABLE,
   });
   expect(await stores[stores.length - 1]!.run(key2, 'f', async () => 'second try')).toBe('second try');
@@ -87,7 +104,7 @@ describe('idempotency stores', () => {
       await behavesIdempotently([store(), store()]);
     });
 
-    it('keeps results for 24 hours and lets a dead instance\'s claim expire', async () => {
+    it("keeps results for 24 hours and lets a dead instance's claim expire", async () => {
       const [a, b] = [store(), store()];
       const key = `k-${randomUUID()}`;
       await a.run(key, 'f', async () => 1);

@@ -22,7 +22,15 @@ export interface TestGateway {
     query: string,
     variables?: Record<string, unknown>,
     headers?: Record<string, string>,
-  ): Promise<{ status: number; headers: Headers; body: { data?: T; errors?: Array<{ message: string; extensions?: Record<string, unknown> }>; extensions?: Record<string, unknown> } }>;
+  ): Promise<{
+    status: number;
+    headers: Headers;
+    body: {
+      data?: T;
+      errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
+      extensions?: Record<string, unknown>;
+    };
+  }>;
   close(): Promise<void>;
 }
 

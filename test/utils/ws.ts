@@ -2,7 +2,11 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
 /** A graphql-ws client that authenticates like apps do (authorization in connection_init). */
-export function createWsClient(url: string, apiKey: string | null, opts: { onClose?: (code: number, reason: string) => void } = {}): Client {
+export function createWsClient(
+  url: string,
+  apiKey: string | null,
+  opts: { onClose?: (code: number, reason: string) => void } = {},
+): Client {
   return createClient({
     url,
     webSocketImpl: WebSocket,
@@ -21,7 +25,11 @@ export function createWsClient(url: string, apiKey: string | null, opts: { onClo
 /**
  * Subscribes and collects values; `next(n)` waits until n values arrived (or fails after `timeoutMs`).
  */
-export function subscribe<T = Record<string, unknown>>(client: Client, query: string, variables?: Record<string, unknown>) {
+export function subscribe<T = Record<string, unknown>>(
+  client: Client,
+  query: string,
+  variables?: Record<string, unknown>,
+) {
   const values: T[] = [];
   const errors: unknown[] = [];
   const waiters: Array<{ n: number; resolve: () => void }> = [];
@@ -53,7 +61,15 @@ export function subscribe<T = Record<string, unknown>>(client: Client, query: st
     async waitFor(n: number, timeoutMs = 5000): Promise<T[]> {
       if (values.length >= n) return values;
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`expected ${n} subscription values within ${timeoutMs} ms, got ${values.length}; errors: ${JSON.stringify(errors)}`)), timeoutMs);
+        const t = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `expected ${n} subscription values within ${timeoutMs} ms, got ${values.length}; errors: ${JSON.stringify(errors)}`,
+              ),
+            ),
+          timeoutMs,
+        );
         waiters.push({
           n,
           resolve: () => {

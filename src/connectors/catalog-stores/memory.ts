@@ -3,7 +3,10 @@ import { compareConversations, type ConversationModel } from '../types';
 
 /** The catalog in this process only: the embedded default and single-instance deployments. */
 export function createMemoryCatalogStore(): CatalogStore {
-  const sources = new Map<string, { syncedAt: number; items: Map<string, ConversationModel>; list: ConversationModel[] | null }>();
+  const sources = new Map<
+    string,
+    { syncedAt: number; items: Map<string, ConversationModel>; list: ConversationModel[] | null }
+  >();
   const leases = new Map<string, number>();
   return {
     async read(sourceId) {
@@ -15,7 +18,11 @@ export function createMemoryCatalogStore(): CatalogStore {
       return { syncedAt: s.syncedAt, items: s.list };
     },
     async write(sourceId, snapshot: CatalogSnapshot) {
-      sources.set(sourceId, { syncedAt: snapshot.syncedAt, items: new Map(snapshot.items.map((c) => [c.nativeId, c])), list: null });
+      sources.set(sourceId, {
+        syncedAt: snapshot.syncedAt,
+        items: new Map(snapshot.items.map((c) => [c.nativeId, c])),
+        list: null,
+      });
     },
     async patch(sourceId, upserts, removals) {
       const s = sources.get(sourceId);

@@ -31,12 +31,16 @@ export function createRedisCatalogStore(url: string, prefix = 'switchboard:'): C
       if (snapshot.items.length > 0) {
         m.hset(k(sourceId, 'items'), Object.fromEntries(snapshot.items.map((c) => [c.nativeId, JSON.stringify(c)])));
       }
-      await m.hset(k(sourceId, 'meta'), 'syncedAt', String(snapshot.syncedAt)).hincrby(k(sourceId, 'meta'), 'version', 1).exec();
+      await m
+        .hset(k(sourceId, 'meta'), 'syncedAt', String(snapshot.syncedAt))
+        .hincrby(k(sourceId, 'meta'), 'version', 1)
+        .exec();
     },
     async patch(sourceId, upserts, removals) {
       if (!(await redis.exists(k(sourceId, 'meta')))) return; // nothing synced yet
       const m = redis.multi();
-      if (upserts.length > 0) m.hset(k(sourceId, 'items'), Object.fromEntries(upserts.map((c) => [c.nativeId, JSON.stringify(c)])));
+      if (upserts.length > 0)
+        m.hset(k(sourceId, 'items'), Object.fromEntries(upserts.map((c) => [c.nativeId, JSON.stringify(c)])));
       if (removals.length > 0) m.hdel(k(sourceId, 'items'), ...removals);
       await m.hincrby(k(sourceId, 'meta'), 'version', 1).exec();
     },
@@ -51,7 +55,12 @@ export function createRedisCatalogStore(url: string, prefix = 'switchboard:'): C
       if (!token) return;
       tokens.delete(sourceId);
       // Delete only our own lease (it may have expired and been taken over).
-      await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, k(sourceId, 'sync'), token);
+      await redis.eval(
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
+        1,
+        k(sourceId, 'sync'),
+        token,
+      );
     },
     async close() {
       await redis.quit();

@@ -16,22 +16,22 @@ import {
   cwToggleStatus,
 } from './types';
 
-/** contracts §3 "Pagination": conversation pages are a fixed 25 (no per-page parameter). */
+/** docs/vendors/chatwoot.md "Pagination": conversation pages are a fixed 25 (no per-page parameter). */
 export const CHATWOOT_PAGE_SIZE = 25;
-/** contracts §3 "Pagination": `before` returns 20 older messages, `after` up to 100 newer. */
+/** docs/vendors/chatwoot.md "Pagination": `before` returns 20 older messages, `after` up to 100 newer. */
 export const CHATWOOT_MESSAGES_BEFORE = 20;
 export const CHATWOOT_MESSAGES_AFTER = 100;
 
 export interface ListQuery {
   page: number;
-  /** open|resolved|pending|snoozed|all; contracts §3: the default is open, so callers always send one. */
+  /** open|resolved|pending|snoozed|all; docs/vendors/chatwoot.md: the default is open, so callers always send one. */
   status: string;
   q?: string;
   labels?: string[];
 }
 
 /**
- * Raw Chatwoot Application API calls (contracts §3) → decoded DTOs. Paths are relative to
+ * Raw Chatwoot Application API calls (docs/vendors/chatwoot.md) → decoded DTOs. Paths are relative to
  * `/api/v1/accounts/{account_id}`; the token travels in `api_access_token`.
  */
 export class ChatwootClient {
@@ -59,7 +59,7 @@ export class ChatwootClient {
       page: q.page,
       status: q.status,
       assignee_type: 'all',
-      // contracts §3 "Ordering": native, and the emulator breaks ties by display id ascending.
+      // docs/vendors/chatwoot.md "Ordering": native, and the emulator breaks ties by display id ascending.
       sort_by: 'last_activity_at_desc',
       q: q.q,
       labels: q.labels && q.labels.length > 0 ? q.labels : undefined,
@@ -105,7 +105,7 @@ export class ChatwootClient {
     return decode(cwToggleStatus, res.body, this.source, 'status toggle').payload;
   }
 
-  /** contracts §3: POST labels replaces the whole list. */
+  /** docs/vendors/chatwoot.md: POST labels replaces the whole list. */
   async setLabels(scope: RequestScope, displayId: number, labels: string[]) {
     const res = await this.http.request(scope, {
       method: 'POST',
@@ -121,7 +121,7 @@ export class ChatwootClient {
     await this.http.request(scope, { method: 'POST', path: this.conv(displayId, muted ? '/mute' : '/unmute') });
   }
 
-  /** POST update_last_seen (read) or unread; both answer with the conversation (contracts §3). */
+  /** POST update_last_seen (read) or unread; both answer with the conversation (docs/vendors/chatwoot.md). */
   async setSeen(scope: RequestScope, displayId: number, read: boolean) {
     const res = await this.http.request(scope, {
       method: 'POST',
@@ -133,15 +133,22 @@ export class ChatwootClient {
 
   /** GET messages: no cursor = the latest 20; `before` = 20 older; `after` = up to 100 newer; both = between. */
   async listMessages(scope: RequestScope, displayId: number, cursor: { before?: number; after?: number }) {
-    const body = await this.http.get(scope, this.conv(displayId, '/messages'), { before: cursor.before, after: cursor.after });
+    const body = await this.http.get(scope, this.conv(displayId, '/messages'), {
+      before: cursor.before,
+      after: cursor.after,
+    });
     return decode(cwMessageList, body, this.source, 'message list');
   }
 
   /**
-   * contracts §3 "Attachments on send": files go as multipart `attachments[]` with the message; without
+   * docs/vendors/chatwoot.md "Attachments on send": files go as multipart `attachments[]` with the message; without
    * files the body is JSON.
    */
-  async sendMessage(scope: RequestScope, displayId: number, input: { content: string; private: boolean; files: StagedFile[] }) {
+  async sendMessage(
+    scope: RequestScope,
+    displayId: number,
+    input: { content: string; private: boolean; files: StagedFile[] },
+  ) {
     const path = this.conv(displayId, '/messages');
     let res;
     if (input.files.length > 0) {
@@ -163,7 +170,7 @@ export class ChatwootClient {
     return decode(cwMessage, res.body, this.source, 'message');
   }
 
-  /** contracts §3 "Delete msg": a soft delete; answers with the message. */
+  /** docs/vendors/chatwoot.md "Delete msg": a soft delete; answers with the message. */
   async deleteMessage(scope: RequestScope, displayId: number, messageId: number): Promise<void> {
     await this.http.request(scope, { method: 'DELETE', path: this.conv(displayId, `/messages/${messageId}`) });
   }
@@ -185,7 +192,7 @@ export class ChatwootClient {
 }
 
 /**
- * contracts §3 "Errors": `{error}` bodies; 401 covers a bad token *and* Pundit authorization failures
+ * docs/vendors/chatwoot.md "Errors": `{error}` bodies; 401 covers a bad token *and* Pundit authorization failures
  * ("You are not authorized to do this action", where the swagger says 403); 422 is validation with
  * `{message, attributes}` (or `{error}` for a missing parameter). 429 is Rack::Attack's plain text and takes
  * the generic mapping.
@@ -196,17 +203,27 @@ export function mapChatwootError(source: string, res: HttpErrorResponse): Gatewa
   const text = body.message ?? body.error;
   switch (res.status) {
     case 404:
-      return new GatewayError(ErrorCode.NOT_FOUND, `${text ?? 'Resource could not be found'} in source "${source}".`, { source });
-    case 422:
-      return new GatewayError(ErrorCode.SOURCE_REJECTED, `Source "${source}" rejected the request: ${text ?? 'invalid input'}.`, {
+      return new GatewayError(ErrorCode.NOT_FOUND, `${text ?? 'Resource could not be found'} in source "${source}".`, {
         source,
-        ...(body.attributes ? { attributes: body.attributes } : {}),
       });
+    case 422:
+      return new GatewayError(
+        ErrorCode.SOURCE_REJECTED,
+        `Source "${source}" rejected the request: ${text ?? 'invalid input'}.`,
+        {
+          source,
+          ...(body.attributes ? { attributes: body.attributes } : {}),
+        },
+      );
     case 401:
       if (body.error === 'You are not authorized to do this action') {
-        return new GatewayError(ErrorCode.FORBIDDEN, `Source "${source}" does not allow this user to do that.`, { source });
+        return new GatewayError(ErrorCode.FORBIDDEN, `Source "${source}" does not allow this user to do that.`, {
+          source,
+        });
       }
-      return new GatewayError(ErrorCode.SOURCE_AUTH_FAILED, `Source "${source}" refused the gateway's credentials.`, { source });
+      return new GatewayError(ErrorCode.SOURCE_AUTH_FAILED, `Source "${source}" refused the gateway's credentials.`, {
+        source,
+      });
     case 403:
       return new GatewayError(ErrorCode.FORBIDDEN, `Source "${source}" denied access.`, { source });
     default:

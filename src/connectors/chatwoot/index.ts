@@ -7,9 +7,9 @@ import { CHATWOOT_MAX_ATTACHMENT_SIZE, ChatwootSession, SCAN_CONCURRENCY } from 
 import { parseChatwootWebhook } from './webhook';
 
 /**
- * contracts §5 "Operations a backend cannot support", Chatwoot: no pin, no archive (statuses only), no
+ * docs/vendors/README.md "Operations a backend cannot support", Chatwoot: no pin, no archive (statuses only), no
  * message edit (content cannot change), soft message delete only, unread counts capped at 10, no subject;
- * mute exists but means "resolve and block the contact" (contracts §3).
+ * mute exists but means "resolve and block the contact" (docs/vendors/chatwoot.md).
  */
 export const CHATWOOT_CAPABILITIES: SourceCapabilities = {
   unreadCounts: true,
@@ -43,7 +43,11 @@ export const CHATWOOT_CAPABILITIES: SourceCapabilities = {
  */
 export function createChatwootConnector(config: ChatwootSourceConfig, deps: ConnectorDeps = {}): Connector {
   const client = new ChatwootClient(config);
-  const catalog = new ConversationCatalog(deps.catalogStore ?? createMemoryCatalogStore(), config.id, config.catalogMaxAgeMs ?? 600_000);
+  const catalog = new ConversationCatalog(
+    deps.catalogStore ?? createMemoryCatalogStore(),
+    config.id,
+    config.catalogMaxAgeMs ?? 600_000,
+  );
   const opts = { sourceId: config.id, accountId: config.accountId, defaultInboxId: config.defaultInboxId, catalog };
   const session = (scope: RequestScope) => new ChatwootSession(opts, client, scope);
   return {
@@ -64,6 +68,9 @@ export function createChatwootConnector(config: ChatwootSourceConfig, deps: Conn
     },
     health: () => client.http.health(),
     parseWebhook: (req) =>
-      parseChatwootWebhook({ sourceId: config.id, accountId: config.accountId, webhookToken: config.webhookToken }, req),
+      parseChatwootWebhook(
+        { sourceId: config.id, accountId: config.accountId, webhookToken: config.webhookToken },
+        req,
+      ),
   };
 }

@@ -29,7 +29,9 @@ export function createChatwootLoaders(client: ChatwootClient, scope: RequestScop
     conversations: new DataLoader((ids) => Promise.all(ids.map((id) => orNull(client.getConversation(scope, id)))), {
       maxBatchSize: 20,
     }),
-    contacts: new DataLoader((ids) => Promise.all(ids.map((id) => orNull(client.getContact(scope, id)))), { maxBatchSize: 20 }),
+    contacts: new DataLoader((ids) => Promise.all(ids.map((id) => orNull(client.getContact(scope, id)))), {
+      maxBatchSize: 20,
+    }),
     agentBots: new DataLoader((ids) => Promise.all(ids.map((id) => orNull(client.getAgentBot(scope, id))))),
     agents: () => {
       if (!agents) {

@@ -16,7 +16,7 @@ import type {
   CwSenderDto,
 } from './types';
 
-/** Pure mapping of Chatwoot DTOs onto the canonical models (contracts §5, column CW). No I/O. */
+/** Pure mapping of Chatwoot DTOs onto the canonical models (docs/vendors/README.md, column CW). No I/O. */
 
 export interface ChatwootMapContext {
   sourceId: string;
@@ -27,7 +27,7 @@ export interface ChatwootMapContext {
 // ---------------------------------------------------------------------------------------------------------
 // Native ids
 
-/** contracts §5 "IDs": `<account_id>:<display_id>`. */
+/** docs/vendors/README.md "IDs": `<account_id>:<display_id>`. */
 export const conversationNativeId = (accountId: number, displayId: number) => `${accountId}:${displayId}`;
 /** The message routes nest under the conversation: `<account_id>:<display_id>/<message_id>`. */
 export const messageNativeId = (accountId: number, displayId: number, messageId: number) =>
@@ -43,7 +43,7 @@ export function parseMessageNativeId(id: string): { accountId: number; displayId
   return m ? { accountId: Number(m[1]), displayId: Number(m[2]), messageId: Number(m[3]) } : null;
 }
 
-/** Participants are namespaced because contact, user and agent bot ids collide (contracts §5 "Participant"). */
+/** Participants are namespaced because contact, user and agent bot ids collide (docs/vendors/README.md "Participant"). */
 export type ChatwootParticipantType = 'contact' | 'user' | 'agent_bot';
 export function parseParticipantNativeId(id: string): { type: ChatwootParticipantType; id: number } | null {
   const m = /^(contact|user|agent_bot):(\d+)$/.exec(id);
@@ -54,7 +54,7 @@ export function parseParticipantNativeId(id: string): { type: ChatwootParticipan
 // Scalars
 
 /**
- * contracts §3 "Timestamps": REST epochs are seconds and `nil.to_i` gives 0, so 0 means null; conversation
+ * docs/vendors/chatwoot.md "Timestamps": REST epochs are seconds and `nil.to_i` gives 0, so 0 means null; conversation
  * `updated_at` is a float; webhook message `created_at` and the messages index's `agent_last_seen_at` are ISO.
  */
 export function cwTime(v: number | string | null | undefined): Date | null {
@@ -69,7 +69,7 @@ export function cwTime(v: number | string | null | undefined): Date | null {
 const blank = (s: string | null | undefined) => (s && s.trim() !== '' ? s : null);
 
 /**
- * contracts §5 "direction": REST `message_type` is 0 incoming, 1 outgoing, 2 activity, 3 template; webhooks
+ * docs/vendors/README.md "direction": REST `message_type` is 0 incoming, 1 outgoing, 2 activity, 3 template; webhooks
  * send the enum name. A template is something we sent, so OUTGOING.
  */
 export function mapDirection(t: number | string): MessageDirection {
@@ -93,7 +93,7 @@ const STATUS: Record<string, ConversationStatus> = {
 };
 export const mapStatus = (s: string): ConversationStatus => STATUS[s] ?? 'OPEN';
 
-/** The statuses `toggle_status` accepts (contracts §3 "Status"); Chatwoot has no archive. */
+/** The statuses `toggle_status` accepts (docs/vendors/chatwoot.md "Status"); Chatwoot has no archive. */
 export function chatwootStatusOf(s: ConversationStatus): 'open' | 'pending' | 'snoozed' | 'resolved' | null {
   switch (s) {
     case 'OPEN':
@@ -110,7 +110,7 @@ export function chatwootStatusOf(s: ConversationStatus): 'open' | 'pending' | 's
 }
 
 /**
- * contracts §3 "Attachment": Chatwoot has no MIME field, only `extension`; [inferred] map the extensions its
+ * docs/vendors/chatwoot.md "Attachment": Chatwoot has no MIME field, only `extension`; [inferred] map the extensions its
  * allow-list accepts (images, audio, video, office documents, archives, text) to their MIME types.
  */
 const MIME: Record<string, string> = {
@@ -162,7 +162,7 @@ export function mimeFromExtension(ext: string | null | undefined): string | null
   return MIME[ext.replace(/^\./, '').toLowerCase()] ?? null;
 }
 
-/** contracts §5 "Attachment" [inferred]: the filename is the last segment of the `data_url` path. */
+/** docs/vendors/README.md "Attachment" [inferred]: the filename is the last segment of the `data_url` path. */
 export function filenameFromUrl(url: string | null | undefined): string | null {
   if (!url) return null;
   let path: string;
@@ -196,7 +196,7 @@ export function mapContact(ctx: ChatwootMapContext, c: CwContactDto): Participan
   };
 }
 
-/** contracts §5: a user's display name is `available_name`; its avatar is `avatar_url` (`thumbnail` in the agent partial). */
+/** docs/vendors/README.md: a user's display name is `available_name`; its avatar is `avatar_url` (`thumbnail` in the agent partial). */
 export function mapAgent(ctx: ChatwootMapContext, a: CwAgentDto): ParticipantModel {
   return {
     sourceId: ctx.sourceId,
@@ -210,7 +210,10 @@ export function mapAgent(ctx: ChatwootMapContext, a: CwAgentDto): ParticipantMod
   };
 }
 
-export function mapAgentBot(ctx: ChatwootMapContext, b: CwAgentBotDto & { avatar_url?: string | null }): ParticipantModel {
+export function mapAgentBot(
+  ctx: ChatwootMapContext,
+  b: CwAgentBotDto & { avatar_url?: string | null },
+): ParticipantModel {
   return {
     sourceId: ctx.sourceId,
     nativeId: `agent_bot:${b.id}`,
@@ -223,7 +226,7 @@ export function mapAgentBot(ctx: ChatwootMapContext, b: CwAgentBotDto & { avatar
   };
 }
 
-/** contracts §5 "kind": `type` contact|user|agent_bot; a webhook contact has no `type`. */
+/** docs/vendors/README.md "kind": `type` contact|user|agent_bot; a webhook contact has no `type`. */
 export function mapSender(ctx: ChatwootMapContext, s: CwSenderDto): ParticipantModel {
   if (s.type === 'user') return mapAgent(ctx, s);
   if (s.type === 'agent_bot') return mapAgentBot(ctx, s);
@@ -261,16 +264,18 @@ export function mapAttachment(ctx: ChatwootMapContext, a: CwAttachmentDto): Atta
 export interface MessageMapOptions {
   /** Display id of the conversation when the payload does not carry `conversation_id` (webhooks). */
   conversationDisplayId?: number;
-  /** contracts §5 "readAt" [inferred]: an incoming message is read when `created_at <= agent_last_seen_at`. */
+  /** docs/vendors/README.md "readAt" [inferred]: an incoming message is read when `created_at <= agent_last_seen_at`. */
   agentLastSeenAt?: Date | null;
 }
 
-/** Maps a REST message, a push_event_data message or a webhook message (contracts §3 "Message"). */
+/** Maps a REST message, a push_event_data message or a webhook message (docs/vendors/chatwoot.md "Message"). */
 export function mapMessage(ctx: ChatwootMapContext, m: CwMessageDto, opts: MessageMapOptions = {}): MessageModel {
   // Webhook messages carry no conversation_id, only the conversation's push_data under `conversation`.
   const embedded = m.conversation;
   const embeddedId =
-    embedded && typeof embedded === 'object' && 'id' in embedded && typeof embedded.id === 'number' ? embedded.id : undefined;
+    embedded && typeof embedded === 'object' && 'id' in embedded && typeof embedded.id === 'number'
+      ? embedded.id
+      : undefined;
   const displayId = m.conversation_id ?? opts.conversationDisplayId ?? embeddedId;
   if (displayId === undefined || displayId === null) {
     throw new TypeError(`A Chatwoot message (id ${m.id}) must carry its conversation's display id.`);
@@ -279,7 +284,9 @@ export function mapMessage(ctx: ChatwootMapContext, m: CwMessageDto, opts: Messa
   const sentAt = cwTime(m.created_at);
   const seen = opts.agentLastSeenAt ?? null;
   const readAt =
-    direction === 'INCOMING' && seen && sentAt && Math.floor(sentAt.getTime() / 1000) <= seen.getTime() / 1000 ? seen : null;
+    direction === 'INCOMING' && seen && sentAt && Math.floor(sentAt.getTime() / 1000) <= seen.getTime() / 1000
+      ? seen
+      : null;
   const sender = m.sender ? mapSender(ctx, m.sender) : null;
   return {
     sourceId: ctx.sourceId,
@@ -299,7 +306,7 @@ export function mapMessage(ctx: ChatwootMapContext, m: CwMessageDto, opts: Messa
 // ---------------------------------------------------------------------------------------------------------
 // Conversations
 
-/** contracts §5 "subject" [inferred]: only email conversations have one, in `additional_attributes.mail_subject`. */
+/** docs/vendors/README.md "subject" [inferred]: only email conversations have one, in `additional_attributes.mail_subject`. */
 function subjectOf(c: CwConversationDto): string | null {
   const s = c.additional_attributes?.mail_subject;
   return typeof s === 'string' && s.trim() !== '' ? s : null;
@@ -310,7 +317,7 @@ export function mapConversation(ctx: ChatwootMapContext, c: CwConversationDto): 
   if (c.meta.sender) participants.push(mapContact(ctx, c.meta.sender));
   if (c.meta.assignee) participants.push(mapAgent(ctx, c.meta.assignee));
   const agentLastSeenAt = cwTime(c.agent_last_seen_at);
-  // contracts §5 "lastMessage": last_non_activity_message, else the embedded last message.
+  // docs/vendors/README.md "lastMessage": last_non_activity_message, else the embedded last message.
   const last = c.last_non_activity_message ?? c.messages?.[0];
   const hasLastField = c.last_non_activity_message !== undefined || c.messages !== undefined;
   return {
@@ -322,9 +329,9 @@ export function mapConversation(ctx: ChatwootMapContext, c: CwConversationDto): 
     createdAt: cwTime(c.created_at),
     updatedAt: cwTime(c.updated_at),
     lastMessageAt: cwTime(c.last_activity_at ?? c.timestamp),
-    // contracts §3 "Unread semantics": capped at 10 upstream (capabilities.exactUnreadCounts is false).
+    // docs/vendors/chatwoot.md "Unread semantics": capped at 10 upstream (capabilities.exactUnreadCounts is false).
     unreadCount: c.unread_count ?? null,
-    // contracts §5 "muted": Chatwoot's `muted` is "the contact is blocked", the closest thing it has.
+    // docs/vendors/README.md "muted": Chatwoot's `muted` is "the contact is blocked", the closest thing it has.
     muted: c.muted === true,
     pinned: false,
     archived: false,

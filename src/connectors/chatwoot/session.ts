@@ -44,10 +44,10 @@ import {
 } from './mapper';
 import type { CwConversationDto, CwMessageDto } from './types';
 
-/** contracts §3 "Attachments on send": at most 15 files per message, 40 MB each. */
+/** docs/vendors/chatwoot.md "Attachments on send": at most 15 files per message, 40 MB each. */
 export const CHATWOOT_MAX_ATTACHMENT_SIZE = 40 * 1024 * 1024;
 export const CHATWOOT_MAX_ATTACHMENTS = 15;
-/** Pages read at once during a full read (3000 requests a minute is the upstream limit, contracts §3). */
+/** Pages read at once during a full read (3000 requests a minute is the upstream limit, docs/vendors/chatwoot.md). */
 export const SCAN_CONCURRENCY = 4;
 
 export interface ChatwootSessionOptions {
@@ -85,7 +85,9 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   // Ids
 
   private notFound(what: string): GatewayError {
-    return new GatewayError(ErrorCode.NOT_FOUND, `${what} was not found in source "${this.sourceId}".`, { source: this.sourceId });
+    return new GatewayError(ErrorCode.NOT_FOUND, `${what} was not found in source "${this.sourceId}".`, {
+      source: this.sourceId,
+    });
   }
 
   /** Display id of one of *this* account's conversations, or null. */
@@ -124,14 +126,14 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
    * so a page costs no request while the snapshot is fresh.
    *
    * A search also needs every message's content, which the catalog does not hold (only the last message), so it
-   * pushes the text down as `q` (contracts §3: `q` searches message contents but skips the status filter; every
+   * pushes the text down as `q` (docs/vendors/chatwoot.md: `q` searches message contents but skips the status filter; every
    * other field is re-applied here) and adds what the catalog matches by name, email, phone, subject or last
    * message.
    */
   async listConversations(req: ListConversationsRequest): Promise<ConversationPage> {
     const f = req.filter;
     const wanted = f.status ?? [];
-    // Chatwoot has no archive (contracts §5): a filter of ARCHIVED alone matches nothing, without a sync.
+    // Chatwoot has no archive (docs/vendors/README.md): a filter of ARCHIVED alone matches nothing, without a sync.
     if (wanted.length > 0 && wanted.every((s) => chatwootStatusOf(s) === null)) return { items: [], total: 0 };
 
     const [all, searched] = await Promise.all([this.all(), f.search ? this.search(f.search, f.labels) : null]);
@@ -154,7 +156,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   }
 
   /**
-   * The catalog's full sync: every conversation (`status=all`, inbox order), 25 a request (contracts §3 has no
+   * The catalog's full sync: every conversation (`status=all`, inbox order), 25 a request (docs/vendors/chatwoot.md has no
    * page size parameter), so ceil(n / 25) requests plus one to catch up with conversations that moved while
    * the pages were read.
    */
@@ -251,7 +253,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   /**
    * A write's fresh conversation into the catalog (nothing before the first sync). `contactMuted`: the write
    * (un)muted it, which (un)blocks its contact and so flips `muted` on every conversation of that contact
-   * (contracts §3 "Mute"); those are patched from the snapshot without a request while it is fresh (a stale one
+   * (docs/vendors/chatwoot.md "Mute"); those are patched from the snapshot without a request while it is fresh (a stale one
    * is re-synced on the next read anyway).
    */
   private async patchCatalog(dto: CwConversationDto, contactMuted = false): Promise<void> {
@@ -262,7 +264,11 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     const contact = dto.meta.sender ? `contact:${dto.meta.sender.id}` : null;
     if (contactMuted && contact && age < this.catalog.maxAgeMs) {
       for (const c of await this.all()) {
-        if (c.nativeId !== model.nativeId && c.muted !== model.muted && c.participants?.some((p) => p.nativeId === contact)) {
+        if (
+          c.nativeId !== model.nativeId &&
+          c.muted !== model.muted &&
+          c.participants?.some((p) => p.nativeId === contact)
+        ) {
           upserts.push({ ...c, muted: model.muted });
         }
       }
@@ -316,27 +322,34 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     return this.messages.load(nativeId);
   }
 
-  /** contracts §3 "Messages": `after=N&before=N+1` is `id >= N AND id < N+1`, exactly one message. */
+  /** docs/vendors/chatwoot.md "Messages": `after=N&before=N+1` is `id >= N AND id < N+1`, exactly one message. */
   private async fetchMessage(nativeId: string): Promise<MessageModel | null> {
     const p = parseMessageNativeId(nativeId);
     if (!p || p.accountId !== this.opts.accountId) return null;
     try {
-      const page = await this.client.listMessages(this.scope, p.displayId, { after: p.messageId, before: p.messageId + 1 });
+      const page = await this.client.listMessages(this.scope, p.displayId, {
+        after: p.messageId,
+        before: p.messageId + 1,
+      });
       const m = page.payload.find((x) => x.id === p.messageId);
-      return m ? this.mapMessages([m], page.meta.agent_last_seen_at, p.displayId)[0] ?? null : null;
+      return m ? (this.mapMessages([m], page.meta.agent_last_seen_at, p.displayId)[0] ?? null) : null;
     } catch (e) {
       if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
       throw e;
     }
   }
 
-  private mapMessages(list: CwMessageDto[], agentLastSeenAt: string | null | undefined, displayId: number): MessageModel[] {
+  private mapMessages(
+    list: CwMessageDto[],
+    agentLastSeenAt: string | null | undefined,
+    displayId: number,
+  ): MessageModel[] {
     const seen = cwTime(agentLastSeenAt);
     return list.map((m) => mapMessage(this.ctx, m, { conversationDisplayId: displayId, agentLastSeenAt: seen }));
   }
 
   /**
-   * Relay paging over Chatwoot's message-id cursors (contracts §3 "Pagination"): `last`/`before` walk back
+   * Relay paging over Chatwoot's message-id cursors (docs/vendors/chatwoot.md "Pagination"): `last`/`before` walk back
    * 20 at a time with `before`, `first`/`after` walk forward 100 at a time with `after`, and a walk goes one
    * page further when it cannot yet tell whether more messages exist, so hasPreviousPage/hasNextPage are exact.
    * Cursors are message ids. Pages are oldest to newest, as Chatwoot returns them.
@@ -419,7 +432,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   }
 
   /**
-   * contracts §3 "Unread semantics": Chatwoot has no account-wide unread endpoint, so this sums `unread_count`
+   * docs/vendors/chatwoot.md "Unread semantics": Chatwoot has no account-wide unread endpoint, so this sums `unread_count`
    * over the catalog (no request while it is fresh; webhooks keep it so). Chatwoot caps each conversation's
    * count at 10 (`unread_incoming_messages.last(10)`), so the total is the sum of what its UI shows per
    * conversation, a lower bound of the real number (capabilities.exactUnreadCounts is false);
@@ -445,34 +458,51 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
       throw badInput(`Source "${this.sourceId}" takes files with the message, not attachment ids.`, 'attachmentIds');
     }
     if (input.files.length > CHATWOOT_MAX_ATTACHMENTS) {
-      throw badInput(`Source "${this.sourceId}" accepts at most ${CHATWOOT_MAX_ATTACHMENTS} attachments a message.`, 'attachments');
+      throw badInput(
+        `Source "${this.sourceId}" accepts at most ${CHATWOOT_MAX_ATTACHMENTS} attachments a message.`,
+        'attachments',
+      );
     }
     for (const f of input.files) {
-      if (f.data.length > CHATWOOT_MAX_ATTACHMENT_SIZE) throw fileTooLarge(this.sourceId, f.data.length, CHATWOOT_MAX_ATTACHMENT_SIZE);
+      if (f.data.length > CHATWOOT_MAX_ATTACHMENT_SIZE)
+        throw fileTooLarge(this.sourceId, f.data.length, CHATWOOT_MAX_ATTACHMENT_SIZE);
     }
-    const dto = await this.client.sendMessage(this.scope, displayId, { content: input.content, private: input.private, files: input.files });
+    const dto = await this.client.sendMessage(this.scope, displayId, {
+      content: input.content,
+      private: input.private,
+      files: input.files,
+    });
     this.invalidate(displayId);
     await this.refreshCatalog(input.conversationNativeId);
     return mapMessage(this.ctx, dto, { conversationDisplayId: displayId });
   }
 
   /**
-   * contracts §3 "Create": an inbox and a contact; Chatwoot builds the contact_inbox (source_id) itself when
+   * docs/vendors/chatwoot.md "Create": an inbox and a contact; Chatwoot builds the contact_inbox (source_id) itself when
    * both ids are given. The optional first message is sent by the token's user.
    */
   override async createConversation(input: CreateConversationInput): Promise<ConversationModel> {
     if (input.groupNativeId) throw badInput(`Source "${this.sourceId}" has no group conversations.`, 'groupNativeId');
     if (input.happenedAt) throw badInput(`Source "${this.sourceId}" sets the creation time itself.`, 'happenedAt');
     if (input.participantNativeIds.length !== 1) {
-      throw badInput(`Source "${this.sourceId}" needs exactly one contact (contact:<id>) to create a conversation.`, 'participantIds');
+      throw badInput(
+        `Source "${this.sourceId}" needs exactly one contact (contact:<id>) to create a conversation.`,
+        'participantIds',
+      );
     }
     const participant = parseParticipantNativeId(input.participantNativeIds[0] as string);
     if (!participant || participant.type !== 'contact') {
-      throw badInput(`Source "${this.sourceId}" creates conversations with a contact (contact:<id>), not an agent.`, 'participantIds');
+      throw badInput(
+        `Source "${this.sourceId}" creates conversations with a contact (contact:<id>), not an agent.`,
+        'participantIds',
+      );
     }
     const inboxId = input.inboxId != null ? Number(input.inboxId) : this.opts.defaultInboxId;
     if (inboxId === undefined || !Number.isInteger(inboxId) || inboxId <= 0) {
-      throw badInput(`Source "${this.sourceId}" needs an inbox id (a positive integer) to create a conversation.`, 'inboxId');
+      throw badInput(
+        `Source "${this.sourceId}" needs an inbox id (a positive integer) to create a conversation.`,
+        'inboxId',
+      );
     }
     const dto = await this.client.createConversation(this.scope, {
       inboxId,
@@ -488,7 +518,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
 
   override async updateConversation(nativeId: string, patch: UpdateConversationPatch): Promise<ConversationModel> {
     const displayId = this.requireDisplayId(nativeId);
-    // Refuse what Chatwoot cannot do before writing anything (contracts §5 "Operations a backend cannot support").
+    // Refuse what Chatwoot cannot do before writing anything (docs/vendors/README.md "Operations a backend cannot support").
     if (patch.pinned != null) throw unsupported(this.sourceId, 'pin');
     if (patch.archived != null) throw unsupported(this.sourceId, 'archive');
     if (patch.subject != null) throw unsupported(this.sourceId, 'subject');
@@ -496,7 +526,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     const status = patch.status ? chatwootStatusOf(patch.status) : null;
     if (patch.status && !status) throw unsupported(this.sourceId, `status ${patch.status}`);
 
-    // contracts §3 "Mute / unmute": mute resolves the conversation *and* blocks the contact (so every
+    // docs/vendors/chatwoot.md "Mute / unmute": mute resolves the conversation *and* blocks the contact (so every
     // conversation of that contact reads as muted). It goes first so that an explicit status in the same
     // patch wins over the resolve.
     if (patch.muted != null) await this.client.setMuted(this.scope, displayId, patch.muted);
@@ -518,7 +548,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     await this.catalog.remove(nativeId);
   }
 
-  /** contracts §3 "Delete msg": a soft delete upstream (the content becomes the "deleted" text). */
+  /** docs/vendors/chatwoot.md "Delete msg": a soft delete upstream (the content becomes the "deleted" text). */
   override async deleteMessage(nativeId: string): Promise<void> {
     const p = parseMessageNativeId(nativeId);
     if (!p || p.accountId !== this.opts.accountId) throw this.notFound('Message');
@@ -547,7 +577,8 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
 }
 
 function parseCursor(cursor: string, name: string): number {
-  if (!/^\d{1,15}$/.test(cursor)) throw badInput(`The "${name}" cursor is not a cursor of this conversation's messages.`, name);
+  if (!/^\d{1,15}$/.test(cursor))
+    throw badInput(`The "${name}" cursor is not a cursor of this conversation's messages.`, name);
   return Number(cursor);
 }
 

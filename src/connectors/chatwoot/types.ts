@@ -1,18 +1,18 @@
 import { z } from 'zod';
 
 /**
- * Chatwoot Application API wire DTOs (contracts §3, jbuilder views at bdcb1934c). Unknown keys are allowed;
+ * Chatwoot Application API wire DTOs (docs/vendors/chatwoot.md, jbuilder views at bdcb1934c). Unknown keys are allowed;
  * the fields the mapper reads are checked. Chatwoot serializes `nil.to_i` as 0, so epoch fields are numbers
  * where 0 means null (the mapper turns 0 into null).
  */
 
-/** contracts §3: REST epochs are integer seconds; message `created_at` is an ISO string in webhooks. */
+/** docs/vendors/chatwoot.md: REST epochs are integer seconds; message `created_at` is an ISO string in webhooks. */
 const epochOrIso = z.union([z.number(), z.string()]);
 
 export const cwAttachment = z.looseObject({
   id: z.number(),
   message_id: z.number().nullish(),
-  /** A category (image|audio|video|file|location|…), not a MIME type (contracts §3 "Attachment"). */
+  /** A category (image|audio|video|file|location|…), not a MIME type (docs/vendors/chatwoot.md "Attachment"). */
   file_type: z.string().nullish(),
   extension: z.string().nullish(),
   data_url: z.string().nullish(),
@@ -22,7 +22,7 @@ export const cwAttachment = z.looseObject({
 
 /**
  * A message sender: contact (`type: "contact"`, or no `type` in webhooks), user (`type: "user"`) or agent bot
- * (`type: "agent_bot"`) (contracts §3 "Message", "Sender webhook shapes").
+ * (`type: "agent_bot"`) (docs/vendors/chatwoot.md "Message", "Sender webhook shapes").
  */
 export const cwSender = z.looseObject({
   id: z.number(),
@@ -40,7 +40,7 @@ export const cwMessage = z.looseObject({
   content: z.string().nullish(),
   /** Display id of the conversation. */
   conversation_id: z.number().nullish(),
-  /** contracts §3: int in REST (0..3), string in webhooks. */
+  /** docs/vendors/chatwoot.md: int in REST (0..3), string in webhooks. */
   message_type: z.union([z.number().int(), z.string()]),
   content_type: z.string().nullish(),
   content_attributes: z.record(z.string(), z.unknown()).nullish(),
@@ -48,7 +48,7 @@ export const cwMessage = z.looseObject({
   private: z.boolean().nullish(),
   status: z.string().nullish(),
   sender: cwSender.nullish(),
-  /** contracts §3: the key is absent when there are none. */
+  /** docs/vendors/chatwoot.md: the key is absent when there are none. */
   attachments: z.array(cwAttachment).optional(),
 });
 
@@ -79,7 +79,7 @@ export const cwAgentBot = z.looseObject({
 });
 
 export const cwConversation = z.looseObject({
-  /** The display id (per account), not the DB id (contracts §3 "IDs"). */
+  /** The display id (per account), not the DB id (docs/vendors/chatwoot.md "IDs"). */
   id: z.number(),
   account_id: z.number().optional(),
   inbox_id: z.number().nullish(),
@@ -88,7 +88,7 @@ export const cwConversation = z.looseObject({
     assignee: cwAgent.nullish(),
     channel: z.string().nullish(),
   }),
-  /** contracts §3: the last message only (push_event_data shape). */
+  /** docs/vendors/chatwoot.md: the last message only (push_event_data shape). */
   messages: z.array(cwMessage).optional(),
   labels: z.array(z.string()).default([]),
   muted: z.boolean().nullish(),
@@ -96,7 +96,7 @@ export const cwConversation = z.looseObject({
   additional_attributes: z.record(z.string(), z.unknown()).nullish(),
   agent_last_seen_at: z.number().nullish(),
   created_at: z.number().nullish(),
-  /** contracts §3: a float epoch (`updated_at.to_f`). */
+  /** docs/vendors/chatwoot.md: a float epoch (`updated_at.to_f`). */
   updated_at: z.number().nullish(),
   timestamp: z.number().nullish(),
   last_activity_at: z.number().nullish(),
@@ -121,7 +121,7 @@ export const cwConversationList = z.object({
 
 export const cwMessageList = z.object({
   meta: z.looseObject({
-    /** Raw Rails time here (ISO string or null), unlike the conversation's epoch (contracts §3 messages index). */
+    /** Raw Rails time here (ISO string or null), unlike the conversation's epoch (docs/vendors/chatwoot.md messages index). */
     agent_last_seen_at: z.string().nullish(),
   }),
   payload: z.array(cwMessage),
@@ -134,14 +134,14 @@ export const cwToggleStatus = z.object({
   payload: z.looseObject({ success: z.boolean().optional(), current_status: z.string().optional() }),
 });
 
-/** contracts §3 "Errors": `{error}` for most failures, `{message, attributes}` for validation. */
+/** docs/vendors/chatwoot.md "Errors": `{error}` for most failures, `{message, attributes}` for validation. */
 export const cwError = z.looseObject({
   error: z.string().optional(),
   message: z.string().optional(),
   attributes: z.array(z.string()).optional(),
 });
 
-/** Webhook deliveries (contracts §3 "Webhooks"): conversation push_data or message webhook_data, plus `event`. */
+/** Webhook deliveries (docs/vendors/chatwoot.md "Webhooks"): conversation push_data or message webhook_data, plus `event`. */
 export const cwWebhook = z.looseObject({
   event: z.string(),
   id: z.number().optional(),

@@ -23,17 +23,18 @@ const SHOWN_CONTACT_FIELDS = new Set(['blocked', 'name', 'email', 'phone_number'
 
 /**
  * Whether a contact_updated delivery's `changed_attributes` (`[{<attr>: {previous_value, current_value}}]`,
- * contracts §3) touch a field the inbox shows. Without the list (or in a shape not understood) it may.
+ * docs/vendors/chatwoot.md) touch a field the inbox shows. Without the list (or in a shape not understood) it may.
  */
 function showsOnConversations(changed: unknown): boolean {
   if (!Array.isArray(changed)) return true;
   return changed.some(
-    (entry) => typeof entry !== 'object' || entry === null || Object.keys(entry).some((k) => SHOWN_CONTACT_FIELDS.has(k)),
+    (entry) =>
+      typeof entry !== 'object' || entry === null || Object.keys(entry).some((k) => SHOWN_CONTACT_FIELDS.has(k)),
   );
 }
 
 /**
- * contracts §3 "Webhooks": Chatwoot signs nothing, so the only proof a delivery is ours is the secret token we
+ * docs/vendors/chatwoot.md "Webhooks": Chatwoot signs nothing, so the only proof a delivery is ours is the secret token we
  * put in the URL we registered ([inferred] §5 "Webhook verification"). Without a configured token every delivery
  * is refused. Returns one change per delivery about a conversation; events that say nothing about
  * conversations (inbox_*, webwidget_triggered, typing) return none.
@@ -46,17 +47,25 @@ export function parseChatwootWebhook(config: ChatwootWebhookConfig, req: Webhook
   const source = config.sourceId;
   const token = req.query.token;
   if (!config.webhookToken || typeof token !== 'string' || !sameSecret(token, config.webhookToken)) {
-    throw new GatewayError(ErrorCode.FORBIDDEN, `The webhook token for source "${source}" is missing or wrong.`, { source });
+    throw new GatewayError(ErrorCode.FORBIDDEN, `The webhook token for source "${source}" is missing or wrong.`, {
+      source,
+    });
   }
   let json: unknown;
   try {
     json = JSON.parse(req.rawBody.toString('utf8'));
   } catch {
-    throw new GatewayError(ErrorCode.BAD_USER_INPUT, `The webhook body for source "${source}" is not JSON.`, { source });
+    throw new GatewayError(ErrorCode.BAD_USER_INPUT, `The webhook body for source "${source}" is not JSON.`, {
+      source,
+    });
   }
   const parsed = cwWebhook.safeParse(json);
   if (!parsed.success) {
-    throw new GatewayError(ErrorCode.BAD_USER_INPUT, `The webhook body for source "${source}" is not a Chatwoot event.`, { source });
+    throw new GatewayError(
+      ErrorCode.BAD_USER_INPUT,
+      `The webhook body for source "${source}" is not a Chatwoot event.`,
+      { source },
+    );
   }
   const body = parsed.data;
   const digest = () => createHash('sha256').update(req.rawBody).digest('hex').slice(0, 16);
@@ -67,7 +76,11 @@ export function parseChatwootWebhook(config: ChatwootWebhookConfig, req: Webhook
       // Message webhook_data: `account:{id}` and the conversation's push_data under `conversation`.
       if (body.account && body.account.id !== config.accountId) return [];
       if (!body.conversation || body.id === undefined) {
-        throw new GatewayError(ErrorCode.BAD_USER_INPUT, `A ${body.event} webhook for source "${source}" names no conversation.`, { source });
+        throw new GatewayError(
+          ErrorCode.BAD_USER_INPUT,
+          `A ${body.event} webhook for source "${source}" names no conversation.`,
+          { source },
+        );
       }
       const stamp = body.event === 'message_created' && body.created_at != null ? String(body.created_at) : digest();
       return [
@@ -83,7 +96,11 @@ export function parseChatwootWebhook(config: ChatwootWebhookConfig, req: Webhook
     case 'conversation_updated': {
       // Conversation push_data: `id` is the display id; it carries no account, the webhook is per account.
       if (body.id === undefined) {
-        throw new GatewayError(ErrorCode.BAD_USER_INPUT, `A ${body.event} webhook for source "${source}" has no conversation id.`, { source });
+        throw new GatewayError(
+          ErrorCode.BAD_USER_INPUT,
+          `A ${body.event} webhook for source "${source}" has no conversation id.`,
+          { source },
+        );
       }
       const stamp = body.updated_at ?? body.created_at ?? digest();
       return [
@@ -99,7 +116,7 @@ export function parseChatwootWebhook(config: ChatwootWebhookConfig, req: Webhook
       // last_activity_at with `update`, which dispatches contact_updated), so most deliveries change nothing the
       // inbox shows: those whose `changed_attributes` name none of its fields are ignored.
       if (!showsOnConversations(body.changed_attributes)) return [];
-      // A contact's `blocked` is every one of its conversations' `muted` (contracts §3 "Mute"), and its name,
+      // A contact's `blocked` is every one of its conversations' `muted` (docs/vendors/chatwoot.md "Mute"), and its name,
       // email and phone are their participant: which conversations is unknown here, so report a source-wide change.
       return [{ sourceId: source, conversationNativeId: null, eventId: `${body.event}:${body.id ?? '?'}:${digest()}` }];
     default:

@@ -21,11 +21,11 @@ import {
   type MonicaUser,
 } from './types';
 
-/** contracts §4 "Pagination": `limit` above 100 is a 400 with error_code 30. */
+/** docs/vendors/monica.md "Pagination": `limit` above 100 is a 400 with error_code 30. */
 export const MONICA_MAX_LIMIT = 100;
 
 /**
- * Monica's error body → GatewayError (contracts §4 "Errors"). Codes: 31 not found (404), 32 validation (422,
+ * Monica's error body → GatewayError (docs/vendors/monica.md "Errors"). Codes: 31 not found (404), 32 validation (422,
  * `message` is an array), 34 rate limited (429), 30/37/39 bad limit/JSON/sort (400). Anything else falls back
  * to the generic mapping (401 → SOURCE_AUTH_FAILED, 5xx → SOURCE_UNAVAILABLE).
  */
@@ -36,7 +36,9 @@ export function mapMonicaError(sourceId: string, res: HttpErrorResponse): Gatewa
   const text = Array.isArray(raw) ? raw.join('; ') : (raw ?? '');
   const what = `${res.method} ${res.path}`;
   if (res.status === 404 || code === 31) {
-    return new GatewayError(ErrorCode.NOT_FOUND, `Source "${sourceId}" has no such object (${what}).`, { source: sourceId });
+    return new GatewayError(ErrorCode.NOT_FOUND, `Source "${sourceId}" has no such object (${what}).`, {
+      source: sourceId,
+    });
   }
   if (res.status === 429 || code === 34) {
     return new GatewayError(ErrorCode.SOURCE_RATE_LIMITED, `Source "${sourceId}" is rate-limiting the gateway.`, {
@@ -54,14 +56,14 @@ export function mapMonicaError(sourceId: string, res: HttpErrorResponse): Gatewa
   return undefined;
 }
 
-/** The HTTP client for one Monica source: Bearer token (Passport) and JSON always (contracts §4 "Auth"). */
+/** The HTTP client for one Monica source: Bearer token (Passport) and JSON always (docs/vendors/monica.md "Auth"). */
 export function createMonicaHttp(config: MonicaSourceConfig): HttpClient {
   return new HttpClient({
     sourceId: config.id,
     baseUrl: config.baseUrl,
     headers: {
       authorization: `Bearer ${config.credentials.token}`,
-      // contracts §4: without it Laravel may redirect an unauthenticated call to the login page instead of 401.
+      // docs/vendors/monica.md: without it Laravel may redirect an unauthenticated call to the login page instead of 401.
       accept: 'application/json',
     },
     timeoutMs: config.timeoutMs,
@@ -70,7 +72,7 @@ export function createMonicaHttp(config: MonicaSourceConfig): HttpClient {
   });
 }
 
-/** Raw Monica 4.x REST calls (contracts §4 "Endpoints"), each returning a decoded DTO. */
+/** Raw Monica 4.x REST calls (docs/vendors/monica.md "Endpoints"), each returning a decoded DTO. */
 export class MonicaClient {
   readonly sourceId: string;
 
@@ -98,9 +100,18 @@ export class MonicaClient {
     return decode(conversationEnvelope, res.body, this.sourceId, 'conversation').data;
   }
 
-  async updateConversation(scope: RequestScope, id: number, input: MonicaConversationUpdate): Promise<MonicaConversation> {
+  async updateConversation(
+    scope: RequestScope,
+    id: number,
+    input: MonicaConversationUpdate,
+  ): Promise<MonicaConversation> {
     // PUT with the full state is idempotent, so a retry on a transient failure is safe.
-    const res = await this.http.request(scope, { method: 'PUT', path: `/conversations/${id}`, json: input, idempotent: true });
+    const res = await this.http.request(scope, {
+      method: 'PUT',
+      path: `/conversations/${id}`,
+      json: input,
+      idempotent: true,
+    });
     return decode(conversationEnvelope, res.body, this.sourceId, 'conversation').data;
   }
 
@@ -109,8 +120,12 @@ export class MonicaClient {
     decode(deletedSchema, res.body, this.sourceId, 'delete confirmation');
   }
 
-  /** contracts §4: answers with the whole parent conversation, not the message. */
-  async addMessage(scope: RequestScope, conversationId: number, input: MonicaMessageInput): Promise<MonicaConversation> {
+  /** docs/vendors/monica.md: answers with the whole parent conversation, not the message. */
+  async addMessage(
+    scope: RequestScope,
+    conversationId: number,
+    input: MonicaMessageInput,
+  ): Promise<MonicaConversation> {
     const res = await this.http.request(scope, {
       method: 'POST',
       path: `/conversations/${conversationId}/messages`,
@@ -142,7 +157,7 @@ export class MonicaClient {
     decode(deletedSchema, res.body, this.sourceId, 'delete confirmation');
   }
 
-  /** A full contact with its contact fields (email, phone live there: contracts §4 "Objects"). */
+  /** A full contact with its contact fields (email, phone live there: docs/vendors/monica.md "Objects"). */
   async getContact(scope: RequestScope, id: number): Promise<MonicaContact> {
     const body = await this.http.get(scope, `/contacts/${id}`, { with: 'contactfields' });
     return decode(contactEnvelope, body, this.sourceId, 'contact').data;
@@ -153,7 +168,10 @@ export class MonicaClient {
     return decode(userEnvelope, body, this.sourceId, 'user').data;
   }
 
-  async listContactFieldTypes(scope: RequestScope, q: { page: number; limit: number }): Promise<MonicaContactFieldTypePage> {
+  async listContactFieldTypes(
+    scope: RequestScope,
+    q: { page: number; limit: number },
+  ): Promise<MonicaContactFieldTypePage> {
     const body = await this.http.get(scope, '/contactfieldtypes', { page: q.page, limit: q.limit });
     return decode(contactFieldTypePageSchema, body, this.sourceId, 'contact field type page');
   }

@@ -7,7 +7,7 @@ import { createMonicaPoller, MONICA_REQUESTS_PER_MINUTE } from './poll';
 import { MonicaSession } from './session';
 
 /**
- * What Monica 4.x can do (contracts §5 "Operations a backend cannot support"): conversations and messages
+ * What Monica 4.x can do (docs/vendors/README.md "Operations a backend cannot support"): conversations and messages
  * are fully writable, but there is no read state, status, mute, pin, archive, label, attachment or webhook.
  */
 export const MONICA_CAPABILITIES: SourceCapabilities = {
@@ -38,7 +38,11 @@ export const MONICA_CAPABILITIES: SourceCapabilities = {
 export function createMonicaConnector(config: MonicaSourceConfig, deps: ConnectorDeps = {}): Connector {
   const http = createMonicaHttp(config);
   const client = new MonicaClient(http);
-  const catalog = new ConversationCatalog(deps.catalogStore ?? createMemoryCatalogStore(), config.id, config.catalogMaxAgeMs ?? 30_000);
+  const catalog = new ConversationCatalog(
+    deps.catalogStore ?? createMemoryCatalogStore(),
+    config.id,
+    config.catalogMaxAgeMs ?? 30_000,
+  );
   return {
     id: config.id,
     kind: 'MONICA',
@@ -46,7 +50,7 @@ export function createMonicaConnector(config: MonicaSourceConfig, deps: Connecto
     capabilities: MONICA_CAPABILITIES,
     openSession: (scope: RequestScope) => new MonicaSession(client, scope, catalog),
     health: () => http.health(),
-    // No webhooks (contracts §4): the live engine polls by re-syncing the catalog and diffing it (poll.ts), no
+    // No webhooks (docs/vendors/monica.md): the live engine polls by re-syncing the catalog and diffing it (poll.ts), no
     // more often than half of the source's request budget allows.
     ...createMonicaPoller(
       config.id,

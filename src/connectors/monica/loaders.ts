@@ -5,7 +5,7 @@ import type { MonicaClient } from './client';
 import type { MonicaContact, MonicaConversation, MonicaUser } from './types';
 
 /**
- * One operation's loaders. Monica has no batch read by ids (contracts §4), so each batch is one request per
+ * One operation's loaders. Monica has no batch read by ids (docs/vendors/monica.md), so each batch is one request per
  * distinct key, deduplicated and cached for the operation; a 404 is a null value, any other failure that key's
  * error.
  */

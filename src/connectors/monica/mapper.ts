@@ -2,7 +2,7 @@ import type { ConversationModel, MessageModel, ParticipantModel } from '../types
 import type { MonicaContact, MonicaConversation, MonicaMessage, MonicaUser } from './types';
 
 /**
- * Monica DTO → canonical model (contracts §5, column MO). Pure: no I/O. The account user has no contact id of
+ * Monica DTO → canonical model (docs/vendors/README.md, column MO). Pure: no I/O. The account user has no contact id of
  * its own in a conversation, so it is the participant {@link ME_ID}, resolved through `GET /me` by the session.
  */
 
@@ -13,7 +13,7 @@ export const ME_ID = 'me';
 export const messageNativeId = (conversationId: number | string, messageId: number | string) =>
   `${conversationId}/${messageId}`;
 
-/** Conversation and contact ids are integer auto-increments (contracts §4); anything else cannot exist there. */
+/** Conversation and contact ids are integer auto-increments (docs/vendors/monica.md); anything else cannot exist there. */
 export function parseId(nativeId: string): number | null {
   return /^[1-9]\d{0,15}$/.test(nativeId) ? Number(nativeId) : null;
 }
@@ -23,14 +23,14 @@ export function parseMessageId(nativeId: string): { conversationId: number; mess
   return m ? { conversationId: Number(m[1]), messageId: Number(m[2]) } : null;
 }
 
-/** `Y-m-d\TH:i:s\Z` (contracts §4); null for null or anything unparseable. */
+/** `Y-m-d\TH:i:s\Z` (docs/vendors/monica.md); null for null or anything unparseable. */
 export function parseTimestamp(value: string | null | undefined): Date | null {
   if (!value) return null;
   const t = Date.parse(value);
   return Number.isNaN(t) ? null : new Date(t);
 }
 
-/** The `YYYY-MM-DD` Monica takes for `happened_at` / `written_at` (dates, no time of day: contracts §4). */
+/** The `YYYY-MM-DD` Monica takes for `happened_at` / `written_at` (dates, no time of day: docs/vendors/monica.md). */
 export function toMonicaDate(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
@@ -65,7 +65,7 @@ function avatarOf(c: MonicaContact | null | undefined): { url: string | null; co
 /**
  * A contact. Email and phone come from `contactFields`, which only the full contact carries
  * (`GET /contacts/{id}?with=contactfields`); the ContactShort embedded in conversations has none, so they
- * are null there (contracts §5 "Participant": "extra call").
+ * are null there (docs/vendors/README.md "Participant": "extra call").
  */
 export function mapContact(sourceId: string, c: MonicaContact): ParticipantModel {
   const avatar = avatarOf(c);
@@ -97,7 +97,7 @@ export function mapMe(sourceId: string, u: MonicaUser): ParticipantModel {
 }
 
 /**
- * Messages oldest first: by `written_at`, then id. The embedded list is in DB order (contracts §4: no
+ * Messages oldest first: by `written_at`, then id. The embedded list is in DB order (docs/vendors/monica.md: no
  * orderBy on the relation), and `written_at` is a date, so many messages of one day tie on it.
  */
 export function sortMessages(messages: readonly MonicaMessage[]): MonicaMessage[] {
@@ -106,7 +106,7 @@ export function sortMessages(messages: readonly MonicaMessage[]): MonicaMessage[
 }
 
 /**
- * One message. Sender (contracts §5): the conversation's contact when `written_by_me` is false (embedded, so
+ * One message. Sender (docs/vendors/README.md): the conversation's contact when `written_by_me` is false (embedded, so
  * `sender` is set), else the account user, which is only known through `GET /me` (`senderRef: 'me'`).
  */
 export function mapMessage(sourceId: string, conversation: MonicaConversation, m: MonicaMessage): MessageModel {
@@ -117,7 +117,7 @@ export function mapMessage(sourceId: string, conversation: MonicaConversation, m
     conversationNativeId: String(conversation.id),
     content: m.content ?? null,
     sentAt: parseTimestamp(m.written_at),
-    // contracts §4: Monica has no read state.
+    // docs/vendors/monica.md: Monica has no read state.
     readAt: null,
     direction: mine ? 'OUTGOING' : 'INCOMING',
     private: false,
@@ -133,7 +133,7 @@ export function mapMessages(sourceId: string, c: MonicaConversation): MessageMod
 }
 
 /**
- * Subject: Monica conversations have none (contracts §5 [inferred]); we show the medium and the day it
+ * Subject: Monica conversations have none (docs/vendors/README.md [inferred]); we show the medium and the day it
  * happened, e.g. `Twitter · 1977-06-09`, so the inbox has a line to display and search can match the medium.
  */
 export function subjectOf(c: MonicaConversation): string {
@@ -146,20 +146,20 @@ export function subjectOf(c: MonicaConversation): string {
  */
 export function mapConversation(sourceId: string, c: MonicaConversation): ConversationModel {
   const messages = mapMessages(sourceId, c);
-  // contracts §5: lastMessageAt = max(messages[].written_at), else happened_at.
+  // docs/vendors/README.md: lastMessageAt = max(messages[].written_at), else happened_at.
   let last: Date | null = null;
   for (const m of messages) if (m.sentAt && (!last || m.sentAt > last)) last = m.sentAt;
   return {
     sourceId,
     nativeId: String(c.id),
     subject: subjectOf(c),
-    // contracts §5: Monica has no status; every conversation is open.
+    // docs/vendors/README.md: Monica has no status; every conversation is open.
     status: 'OPEN',
     channel: c.contact_field_type.name,
     createdAt: parseTimestamp(c.created_at),
     updatedAt: parseTimestamp(c.updated_at),
     lastMessageAt: last ?? parseTimestamp(c.happened_at),
-    // contracts §4: no read state.
+    // docs/vendors/monica.md: no read state.
     unreadCount: null,
     muted: false,
     pinned: false,

@@ -6,7 +6,7 @@ import { MonicaSession } from './session';
 
 /**
  * Change detection for Monica, which sends no webhooks and whose list order says nothing about new messages
- * (contracts §4 "Ordering"): each poll re-syncs the conversation catalog (connectors/catalog.ts) in full and
+ * (docs/vendors/monica.md "Ordering"): each poll re-syncs the conversation catalog (connectors/catalog.ts) in full and
  * diffs the snapshot before against the one after. The catalog is shared by every instance (Redis), so the diff
  * stays right when another instance takes the poll lease over.
  *
@@ -16,7 +16,7 @@ import { MonicaSession } from './session';
  * yet, only sets the baseline.
  */
 
-/** contracts §4: 60 requests a minute per token. */
+/** docs/vendors/monica.md: 60 requests a minute per token. */
 export const MONICA_REQUESTS_PER_MINUTE = 60;
 /** Share of that budget the poller may spend; the rest stays for queries and mutations through the gateway. */
 export const MONICA_POLL_BUDGET_SHARE = 0.5;
@@ -53,7 +53,8 @@ export function diffMonica(sourceId: string, before: ConversationModel[], after:
   const changes: SourceChange[] = [];
   for (const c of after) {
     // The catalog model is complete (participants, last message), so subscribers need no further request.
-    if (old.get(c.nativeId) !== fingerprint(c)) changes.push({ sourceId, conversationNativeId: c.nativeId, conversation: c });
+    if (old.get(c.nativeId) !== fingerprint(c))
+      changes.push({ sourceId, conversationNativeId: c.nativeId, conversation: c });
     old.delete(c.nativeId);
   }
   for (const gone of old.keys()) changes.push({ sourceId, conversationNativeId: gone });

@@ -38,12 +38,12 @@ import type { MonicaContactFieldType, MonicaConversation, MonicaMessage } from '
 /** Pages of a full read fetched at once (after the first, which says how many there are). */
 const PAGE_CONCURRENCY = 4;
 
-/** Patch fields Monica cannot store (contracts §5: no status, mute, pin, archive, subject or labels). */
+/** Patch fields Monica cannot store (docs/vendors/README.md: no status, mute, pin, archive, subject or labels). */
 const FIXED_FIELDS = ['status', 'muted', 'pinned', 'archived', 'subject', 'labels'] as const;
 
 /**
  * Filters no Monica conversation can satisfy, answered without a request: there is no read state and no
- * labels, and every conversation is OPEN (contracts §4 "Unread", §5).
+ * labels, and every conversation is OPEN (docs/vendors/monica.md "Unread", §5).
  */
 function matchesNothing(f: ConversationFilterInput): boolean {
   if (f.unreadOnly) return true;
@@ -55,7 +55,7 @@ function matchesNothing(f: ConversationFilterInput): boolean {
  * One operation against one Monica account.
  *
  * Listing: Monica can sort only by created_at/updated_at, and adding a message does not touch updated_at
- * (contracts §4 "Ordering"), so no API order is the inbox order. The session reads the whole list (100 a page,
+ * (docs/vendors/monica.md "Ordering"), so no API order is the inbox order. The session reads the whole list (100 a page,
  * the maximum) once per operation, sorts it and slices it; a participant filter narrows that read to
  * `GET /contacts/{id}/conversations`. Every conversation read primes the conversation loader, so a listed
  * conversation's messages and participants cost no further request.
@@ -78,7 +78,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   // ---- reads ----
 
   /**
-   * Monica can sort only by created_at/updated_at, and adding a message does not touch updated_at (contracts §4
+   * Monica can sort only by created_at/updated_at, and adding a message does not touch updated_at (docs/vendors/monica.md
    * "Ordering"), so no API order is the inbox order: pages come from the conversation catalog
    * (connectors/catalog.ts), a sorted snapshot of every conversation with its participants and last message,
    * re-synced (every page, 100 a request) when older than the source's catalogMaxAgeMs and patched by every
@@ -136,7 +136,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     return dto ? mapConversation(this.sourceId, dto) : null;
   }
 
-  /** contracts §5: the contact and the account user (`GET /me`, fetched once per operation, only here). */
+  /** docs/vendors/README.md: the contact and the account user (`GET /me`, fetched once per operation, only here). */
   async loadParticipants(conversation: ConversationModel): Promise<ParticipantModel[]> {
     // Catalog models carry them already.
     if (conversation.participants) return conversation.participants;
@@ -166,7 +166,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     return dto && m ? mapMessage(this.sourceId, dto, m) : null;
   }
 
-  /** Messages are embedded and unpaginated (contracts §4), so paging happens here over the sorted list. */
+  /** Messages are embedded and unpaginated (docs/vendors/monica.md), so paging happens here over the sorted list. */
   async listMessages(conversationNativeId: string, req: MessagePageRequest): Promise<MessagePage> {
     const dto = await this.requireConversation(conversationNativeId);
     return paginateMessages(mapMessages(this.sourceId, dto), req);
@@ -214,7 +214,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   }
 
   /**
-   * Only `happenedAt` is editable. PUT needs `happened_at` and `contact_field_type_id` (contracts §4: both
+   * Only `happenedAt` is editable. PUT needs `happened_at` and `contact_field_type_id` (docs/vendors/monica.md: both
    * required in code), so the type is carried over from the current conversation.
    */
   override async updateConversation(nativeId: string, patch: UpdateConversationPatch): Promise<ConversationModel> {
@@ -239,7 +239,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     await this.catalog.remove(nativeId);
   }
 
-  /** contracts §4: the answer is the whole conversation; the new message is the one with the highest id. */
+  /** docs/vendors/monica.md: the answer is the whole conversation; the new message is the one with the highest id. */
   override async sendMessage(input: SendMessageInput): Promise<MessageModel> {
     if (input.private) throw unsupported(this.sourceId, 'private messages');
     if (input.attachmentIds.length > 0 || input.files.length > 0) throw unsupported(this.sourceId, 'attachments');
@@ -257,7 +257,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     return mapMessage(this.sourceId, dto, newest);
   }
 
-  /** PUT needs all three fields (contracts §4), so `written_at` and `written_by_me` are carried over. */
+  /** PUT needs all three fields (docs/vendors/monica.md), so `written_at` and `written_by_me` are carried over. */
   override async editMessage(nativeId: string, content: string): Promise<MessageModel> {
     const { dto, message } = await this.requireMessage(nativeId);
     const updated = await this.client.updateMessage(this.scope, dto.id, message.id, {
@@ -327,7 +327,8 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     const types = await this.contactFieldTypes();
     if (!wanted) {
       const first = types[0];
-      if (!first) throw badInput(`Source "${this.sourceId}" has no contact field types to log a conversation with.`, 'channel');
+      if (!first)
+        throw badInput(`Source "${this.sourceId}" has no contact field types to log a conversation with.`, 'channel');
       return first.id;
     }
     const hit = types.find((t) => t.name.toLowerCase() === wanted.toLowerCase());
@@ -363,7 +364,9 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   }
 
   private notFound(what: string): GatewayError {
-    return new GatewayError(ErrorCode.NOT_FOUND, `Source "${this.sourceId}" has no ${what}.`, { source: this.sourceId });
+    return new GatewayError(ErrorCode.NOT_FOUND, `Source "${this.sourceId}" has no ${what}.`, {
+      source: this.sourceId,
+    });
   }
 
   private badResponse(what: string): GatewayError {

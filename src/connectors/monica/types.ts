@@ -1,13 +1,13 @@
 import { z } from 'zod';
 
 /**
- * Monica 4.x wire DTOs (contracts/README.md §4). Loose objects: Monica adds keys between versions (`uuid`,
+ * Monica 4.x wire DTOs (docs/vendors/monica.md). Loose objects: Monica adds keys between versions (`uuid`,
  * `url`, `is_me`…), and the gateway must not break on them. Only what the mapper reads is required.
  */
 
 const str = z.string().nullish();
 
-/** `information.avatar`: 4.x code sends `{url, source, default_avatar_color}`, the docs `{has_avatar, avatar_url, …}` (contracts §4: accept both). */
+/** `information.avatar`: 4.x code sends `{url, source, default_avatar_color}`, the docs `{has_avatar, avatar_url, …}` (docs/vendors/monica.md: accept both). */
 export const avatarSchema = z.looseObject({
   url: str,
   avatar_url: str,
@@ -28,7 +28,7 @@ export const contactFieldTypeSchema = z.looseObject({
   updated_at: str,
 });
 
-/** One of a contact's fields, present with `?with=contactfields` (contracts §4). */
+/** One of a contact's fields, present with `?with=contactfields` (docs/vendors/monica.md). */
 export const contactFieldSchema = z.looseObject({
   id: z.number().int(),
   content: str,
@@ -52,7 +52,7 @@ export const contactSchema = z.looseObject({
 export const messageSchema = z.looseObject({
   id: z.number().int(),
   content: str,
-  /** A date (`…T00:00:00Z`), contracts §4. */
+  /** A date (`…T00:00:00Z`), docs/vendors/monica.md. */
   written_at: z.string(),
   written_by_me: z.boolean(),
   contact: contactSchema.nullish(),
@@ -63,9 +63,9 @@ export const messageSchema = z.looseObject({
 
 export const conversationSchema = z.looseObject({
   id: z.number().int(),
-  /** A date (`…T00:00:00Z`), contracts §4. */
+  /** A date (`…T00:00:00Z`), docs/vendors/monica.md. */
   happened_at: z.string(),
-  /** Every message, in DB order (contracts §4: no orderBy on the relation). */
+  /** Every message, in DB order (docs/vendors/monica.md: no orderBy on the relation). */
   messages: z.array(messageSchema),
   contact_field_type: contactFieldTypeSchema,
   contact: contactSchema,
@@ -83,7 +83,7 @@ export const userSchema = z.looseObject({
   me_contact: contactSchema.nullish(),
 });
 
-/** Laravel paginator envelope (contracts §4 "Pagination"). */
+/** Laravel paginator envelope (docs/vendors/monica.md "Pagination"). */
 export const paginated = <T extends z.ZodType>(item: T) =>
   z.looseObject({
     data: z.array(item),
@@ -103,7 +103,7 @@ export const contactEnvelope = z.looseObject({ data: contactSchema });
 export const userEnvelope = z.looseObject({ data: userSchema });
 export const deletedSchema = z.looseObject({ deleted: z.boolean(), id: z.number().int() });
 
-/** `{"error":{"message": string | string[], "error_code": int}}` (contracts §4 "Errors"). */
+/** `{"error":{"message": string | string[], "error_code": int}}` (docs/vendors/monica.md "Errors"). */
 export const errorBodySchema = z.looseObject({
   error: z.looseObject({
     message: z.union([z.string(), z.array(z.string())]).nullish(),
@@ -120,7 +120,7 @@ export type MonicaUser = z.infer<typeof userSchema>;
 export type MonicaConversationPage = z.infer<typeof conversationPageSchema>;
 export type MonicaContactFieldTypePage = z.infer<typeof contactFieldTypePageSchema>;
 
-/** Body of POST /conversations (all required, contracts §4). */
+/** Body of POST /conversations (all required, docs/vendors/monica.md). */
 export interface MonicaConversationInput {
   happened_at: string;
   contact_id: number;
@@ -131,7 +131,7 @@ export interface MonicaConversationUpdate {
   happened_at: string;
   contact_field_type_id: number;
 }
-/** Body of POST/PUT /conversations/{id}/messages[/{id}]; `contact_id` is ignored by the server (contracts §4). */
+/** Body of POST/PUT /conversations/{id}/messages[/{id}]; `contact_id` is ignored by the server (docs/vendors/monica.md). */
 export interface MonicaMessageInput {
   written_at: string;
   written_by_me: boolean;

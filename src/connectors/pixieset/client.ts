@@ -13,7 +13,7 @@ import {
   pxUploadResponse,
 } from './types';
 
-/** Raw Pixieset Studio calls (contracts §1) → decoded DTOs. No GraphQL, no canonical types. */
+/** Raw Pixieset Studio calls (docs/vendors/pixieset.md) → decoded DTOs. No GraphQL, no canonical types. */
 export class PixiesetClient {
   readonly http: HttpClient;
 
@@ -24,13 +24,13 @@ export class PixiesetClient {
       baseUrl: config.baseUrl,
       timeoutMs: config.timeoutMs,
       retries: config.retries,
-      // contracts §1: a browser session cookie; X-Requested-With as the docs recommend.
+      // docs/vendors/pixieset.md: a browser session cookie; X-Requested-With as the docs recommend.
       headers: { cookie: config.credentials.sessionCookie, 'x-requested-with': 'XMLHttpRequest' },
       mapError: (res) => mapPixiesetError(source, res),
     });
   }
 
-  /** contracts §1: writes also need X-CSRF-Token. */
+  /** docs/vendors/pixieset.md: writes also need X-CSRF-Token. */
   private get writeHeaders() {
     return { 'x-csrf-token': this.config.credentials.csrfToken };
   }
@@ -84,7 +84,7 @@ export class PixiesetClient {
   }
 }
 
-/** contracts §1 error bodies: CONVERSATION_NOT_FOUND → NOT_FOUND, ACCESS_DENIED → FORBIDDEN, FILE_TOO_LARGE → FILE_TOO_LARGE. */
+/** docs/vendors/pixieset.md error bodies: CONVERSATION_NOT_FOUND → NOT_FOUND, ACCESS_DENIED → FORBIDDEN, FILE_TOO_LARGE → FILE_TOO_LARGE. */
 export function mapPixiesetError(source: string, res: HttpErrorResponse): GatewayError | undefined {
   const parsed = pxError.safeParse(res.body);
   const body = parsed.success ? parsed.data : {};
@@ -93,16 +93,22 @@ export function mapPixiesetError(source: string, res: HttpErrorResponse): Gatewa
     case 'CLIENT_NOT_FOUND':
       return new GatewayError(ErrorCode.NOT_FOUND, `${body.error ?? 'Not found'} in source "${source}".`, { source });
     case 'ACCESS_DENIED':
-      return new GatewayError(ErrorCode.FORBIDDEN, `Source "${source}" denied access to this conversation.`, { source });
+      return new GatewayError(ErrorCode.FORBIDDEN, `Source "${source}" denied access to this conversation.`, {
+        source,
+      });
     case 'FILE_TOO_LARGE':
       return new GatewayError(ErrorCode.FILE_TOO_LARGE, `The file is larger than source "${source}" accepts.`, {
         source,
         maxSize: body.max_size,
       });
     case 'VALIDATION_ERROR':
-      return new GatewayError(ErrorCode.SOURCE_REJECTED, `Source "${source}" rejected the request: ${body.error ?? 'invalid input'}`, {
-        source,
-      });
+      return new GatewayError(
+        ErrorCode.SOURCE_REJECTED,
+        `Source "${source}" rejected the request: ${body.error ?? 'invalid input'}`,
+        {
+          source,
+        },
+      );
     default:
       return undefined;
   }

@@ -4,11 +4,11 @@ import { PixiesetClient } from './client';
 import { createPixiesetPoller } from './poll';
 import { PixiesetSession, type AgentDirectory } from './session';
 
-/** contracts §1: the 413 body carries max_size 10485760. */
+/** docs/vendors/pixieset.md: the 413 body carries max_size 10485760. */
 export const PIXIESET_MAX_ATTACHMENT_SIZE = 10 * 1024 * 1024;
 
 /**
- * contracts §5 "Operations a backend cannot support": Pixieset documents list, detail, send with attachments
+ * docs/vendors/README.md "Operations a backend cannot support": Pixieset documents list, detail, send with attachments
  * (signed S3 POST) and unread counts, nothing else; no webhooks, so it is polled.
  */
 export const PIXIESET_CAPABILITIES: SourceCapabilities = {
@@ -45,7 +45,7 @@ export function createPixiesetConnector(config: PixiesetSourceConfig): Connector
     capabilities: PIXIESET_CAPABILITIES,
     openSession: (scope) => new PixiesetSession(config.id, client, scope, agents, PIXIESET_MAX_ATTACHMENT_SIZE),
     health: () => client.http.health(),
-    // No webhooks (contracts §1): the live engine polls the unread count and the list's first page (poll.ts).
+    // No webhooks (docs/vendors/pixieset.md): the live engine polls the unread count and the list's first page (poll.ts).
     poll: createPixiesetPoller(config.id, client),
   };
 }

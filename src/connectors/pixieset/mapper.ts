@@ -1,17 +1,27 @@
 import type { AttachmentModel, ConversationModel, MessageModel, ParticipantModel } from '../types';
 import type { PxAttachmentDto, PxClientDto, PxConversationDto, PxMessageDto, PxParticipantDto } from './types';
 
-/** Pure mapping of Pixieset DTOs onto the canonical models (contracts §5). */
+/** Pure mapping of Pixieset DTOs onto the canonical models (docs/vendors/README.md). */
 
 const time = (s: string | null | undefined) => (s ? new Date(s) : null);
 
 /**
- * contracts §5: Pixieset has no avatar URL, only a palette index for clients. The palette is the Studio UI's
+ * docs/vendors/README.md: Pixieset has no avatar URL, only a palette index for clients. The palette is the Studio UI's
  * [inferred]; any stable mapping serves apps that want a colour.
  */
 export const PIXIESET_PALETTE = [
-  '#E57373', '#F06292', '#BA68C8', '#9575CD', '#7986CB', '#64B5F6',
-  '#4FC3F7', '#4DD0E1', '#4DB6AC', '#81C784', '#AED581', '#FFB74D',
+  '#E57373',
+  '#F06292',
+  '#BA68C8',
+  '#9575CD',
+  '#7986CB',
+  '#64B5F6',
+  '#4FC3F7',
+  '#4DD0E1',
+  '#4DB6AC',
+  '#81C784',
+  '#AED581',
+  '#FFB74D',
 ] as const;
 const colour = (i: number | null | undefined) => (i == null ? null : (PIXIESET_PALETTE[((i % 12) + 12) % 12] ?? null));
 
@@ -53,7 +63,7 @@ export function mapAttachment(sourceId: string, a: PxAttachmentDto): AttachmentM
   };
 }
 
-/** contracts §5: client → incoming, photographer → outgoing, system → activity. */
+/** docs/vendors/README.md: client → incoming, photographer → outgoing, system → activity. */
 export function mapMessage(
   sourceId: string,
   m: PxMessageDto,

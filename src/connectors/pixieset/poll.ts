@@ -3,7 +3,7 @@ import type { PixiesetClient } from './client';
 import type { PxConversationDto } from './types';
 
 /**
- * Change detection for Pixieset, which sends no webhooks (contracts §1): each poll reads the unread count
+ * Change detection for Pixieset, which sends no webhooks (docs/vendors/pixieset.md): each poll reads the unread count
  * endpoint and the first page of the list, which is in `last_message_at` order, newest first ([inferred] §1
  * "Ordering"), so a conversation with a new message comes to the top of it. Two requests a poll, whatever the
  * size of the account.
@@ -61,7 +61,11 @@ export function diffPixieset(sourceId: string, prev: PixiesetPollSnapshot, next:
     const before = prev.rows.get(id);
     if (before) {
       if (before.lastMessageAt !== row.lastMessageAt || before.unread !== row.unread) changed.push(id);
-    } else if (prev.complete || prev.oldest === null || (row.lastMessageAt !== null && row.lastMessageAt > prev.oldest)) {
+    } else if (
+      prev.complete ||
+      prev.oldest === null ||
+      (row.lastMessageAt !== null && row.lastMessageAt > prev.oldest)
+    ) {
       // New, or moved up into the page by new activity (a row that only slid in from below when another one left
       // has an older last message than the previous page's oldest row).
       changed.push(id);
@@ -69,13 +73,17 @@ export function diffPixieset(sourceId: string, prev: PixiesetPollSnapshot, next:
   }
   if (prev.complete) for (const id of prev.rows.keys()) if (!next.rows.has(id)) changed.push(id);
   const changes: SourceChange[] = changed.map((conversationNativeId) => ({ sourceId, conversationNativeId }));
-  const totalsMoved = prev.unreadTotal !== next.unreadTotal || prev.conversationsWithUnread !== next.conversationsWithUnread;
+  const totalsMoved =
+    prev.unreadTotal !== next.unreadTotal || prev.conversationsWithUnread !== next.conversationsWithUnread;
   if (changes.length === 0 && totalsMoved) changes.push({ sourceId, conversationNativeId: null });
   return changes;
 }
 
 /** The connector's `poll`: the previous poll's snapshot lives here, per connector (so per gateway instance). */
-export function createPixiesetPoller(sourceId: string, client: PixiesetClient): (scope: RequestScope) => Promise<SourceChange[]> {
+export function createPixiesetPoller(
+  sourceId: string,
+  client: PixiesetClient,
+): (scope: RequestScope) => Promise<SourceChange[]> {
   let prev: PixiesetPollSnapshot | null = null;
   return async (scope) => {
     const [unread, page] = await Promise.all([

@@ -82,16 +82,22 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
       // The studio takes part in every conversation; any other id takes part in none.
       else if (!this.agents.has(f.participantNativeId)) return { items: [], total: 0 };
     }
-    if (f.labels && f.labels.length > 0) return { items: [], total: 0 }; // contracts §5: no labels
+    if (f.labels && f.labels.length > 0) return { items: [], total: 0 }; // docs/vendors/README.md: no labels
     const statuses = new Set(f.status ?? []);
-    if (statuses.size > 0 && ![...statuses].some((st) => st === 'OPEN' || st === 'ARCHIVED')) return { items: [], total: 0 };
+    if (statuses.size > 0 && ![...statuses].some((st) => st === 'OPEN' || st === 'ARCHIVED'))
+      return { items: [], total: 0 };
     // message_status pushes down one status: "inbox" is the active conversations (seed 000's example), "archived" the rest.
     const messageStatus =
-      statuses.size === 1 && statuses.has('OPEN') ? 'inbox' : statuses.size === 1 && statuses.has('ARCHIVED') ? 'archived' : undefined;
-    const statusPushed = statuses.size === 0 || messageStatus !== undefined || (statuses.has('OPEN') && statuses.has('ARCHIVED'));
+      statuses.size === 1 && statuses.has('OPEN')
+        ? 'inbox'
+        : statuses.size === 1 && statuses.has('ARCHIVED')
+          ? 'archived'
+          : undefined;
+    const statusPushed =
+      statuses.size === 0 || messageStatus !== undefined || (statuses.has('OPEN') && statuses.has('ARCHIVED'));
     const needsScan = Boolean(!statusPushed || f.unreadOnly || f.search);
     if (!needsScan) {
-      // client_id and message_status are pushed down (contracts §1); the list is already in the inbox order
+      // client_id and message_status are pushed down (docs/vendors/pixieset.md); the list is already in the inbox order
       // [inferred, §1 "Ordering"].
       const plan = planPages(req.offset, req.limit);
       const pages = await Promise.all(
@@ -122,7 +128,9 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
             this.client.list(this.scope, { page: i + 2, pageSize: 100, clientId, withMessages: true }),
           ),
         );
-        return [first, ...rest].flatMap((page) => page.data.map((c) => this.remember(mapConversation(this.sourceId, c))));
+        return [first, ...rest].flatMap((page) =>
+          page.data.map((c) => this.remember(mapConversation(this.sourceId, c))),
+        );
       })();
       this.scans.set(key, p);
     }
@@ -161,7 +169,10 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
 
   async listMessages(conversationNativeId: string, req: MessagePageRequest): Promise<MessagePage> {
     const dto = await this.details.load(conversationNativeId);
-    if (!dto) throw new GatewayError(ErrorCode.NOT_FOUND, `Conversation not found in source "${this.sourceId}".`, { source: this.sourceId });
+    if (!dto)
+      throw new GatewayError(ErrorCode.NOT_FOUND, `Conversation not found in source "${this.sourceId}".`, {
+        source: this.sourceId,
+      });
     const conv = this.remember(mapConversation(this.sourceId, dto));
     const messages = (dto.messages ?? []).map((m) => mapMessage(this.sourceId, m, dto.id, conv.participants));
     messages.sort((a, b) => (a.sentAt?.getTime() ?? 0) - (b.sentAt?.getTime() ?? 0));
@@ -190,9 +201,15 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
   override async createAttachmentUpload(req: AttachmentUploadRequest): Promise<AttachmentUploadModel> {
     // The conversation must exist and be readable before a file is staged for it.
     if (!(await this.details.load(req.conversationNativeId))) {
-      throw new GatewayError(ErrorCode.NOT_FOUND, `Conversation not found in source "${this.sourceId}".`, { source: this.sourceId });
+      throw new GatewayError(ErrorCode.NOT_FOUND, `Conversation not found in source "${this.sourceId}".`, {
+        source: this.sourceId,
+      });
     }
-    const u = await this.client.uploadUrl(this.scope, { filename: req.filename, contentType: req.contentType, size: req.size });
+    const u = await this.client.uploadUrl(this.scope, {
+      filename: req.filename,
+      contentType: req.contentType,
+      size: req.size,
+    });
     return {
       sourceId: this.sourceId,
       url: u.upload_url,

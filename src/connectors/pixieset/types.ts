@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Pixieset Studio wire DTOs (seed 000, contracts §1). Unknown keys are allowed; missing required ones are not. */
+/** Pixieset Studio wire DTOs (seed 000, docs/vendors/pixieset.md). Unknown keys are allowed; missing required ones are not. */
 
 const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO-8601 time');
 
@@ -74,7 +74,12 @@ export const pxClientResponse = z.object({
   }),
 });
 /** Error bodies: `{error, code}` for API errors, `{error, message}` for auth errors. */
-export const pxError = z.looseObject({ error: z.string().optional(), code: z.string().optional(), message: z.string().optional(), max_size: z.number().optional() });
+export const pxError = z.looseObject({
+  error: z.string().optional(),
+  code: z.string().optional(),
+  message: z.string().optional(),
+  max_size: z.number().optional(),
+});
 
 export type PxAttachmentDto = z.output<typeof pxAttachment>;
 export type PxMessageDto = z.output<typeof pxMessage>;

@@ -40,12 +40,12 @@ export type ConversationListFilter = {
 export interface ConversationUpdate {
   is_pinned?: boolean;
   is_muted?: boolean;
-  /** Epoch seconds; null un-archives (contracts §2 [inferred]). */
+  /** Epoch seconds; null un-archives (docs/vendors/protocol.md [inferred]). */
   archived_at?: number | null;
 }
 
 /**
- * Raw Protocol REST calls (contracts §2) through the shared HttpClient, decoded into wire DTOs. No canonical
+ * Raw Protocol REST calls (docs/vendors/protocol.md) through the shared HttpClient, decoded into wire DTOs. No canonical
  * types here. Bodies go out as JSON: the template documents form bodies, and the emulator accepts both.
  */
 export class ProtocolClient {
@@ -57,18 +57,24 @@ export class ProtocolClient {
 
   // Conversations
 
-  listConversations(scope: RequestScope, params: ListParams & ConversationListFilter): Promise<ListDto<ConversationDto>> {
+  listConversations(
+    scope: RequestScope,
+    params: ListParams & ConversationListFilter,
+  ): Promise<ListDto<ConversationDto>> {
     return this.list(scope, '/conversations', params, conversationSchema, 'conversation list');
   }
-  /** Every page, 100 at a time: the API cannot sort by activity, so the gateway sorts (contracts §2). */
+  /** Every page, 100 at a time: the API cannot sort by activity, so the gateway sorts (docs/vendors/protocol.md). */
   listAllConversations(scope: RequestScope, filter: ConversationListFilter = {}): Promise<ConversationDto[]> {
     return this.all((p) => this.listConversations(scope, { ...filter, ...p }));
   }
   async getConversation(scope: RequestScope, id: string): Promise<ConversationDto> {
     return this.one(scope, 'GET', `/conversations/${enc(id)}`, undefined, conversationSchema, 'conversation');
   }
-  /** contracts §2: "Create needs `contact_id` **or** `group_id`". */
-  createConversation(scope: RequestScope, body: { contact_id: string } | { group_id: string }): Promise<ConversationDto> {
+  /** docs/vendors/protocol.md: "Create needs `contact_id` **or** `group_id`". */
+  createConversation(
+    scope: RequestScope,
+    body: { contact_id: string } | { group_id: string },
+  ): Promise<ConversationDto> {
     return this.one(scope, 'POST', '/conversations', body, conversationSchema, 'conversation');
   }
   updateConversation(scope: RequestScope, id: string, body: ConversationUpdate): Promise<ConversationDto> {
@@ -185,7 +191,9 @@ export function mapProtocolError(sourceId: string, maxAttachmentSize: number) {
     const parsed = errorSchema.safeParse(res.body);
     const detail = parsed.success ? `: ${parsed.data.message}` : '';
     if (res.status === 404) {
-      return new GatewayError(ErrorCode.NOT_FOUND, `Source "${sourceId}" has no such object${detail}`, { source: sourceId });
+      return new GatewayError(ErrorCode.NOT_FOUND, `Source "${sourceId}" has no such object${detail}`, {
+        source: sourceId,
+      });
     }
     if (res.status === 413) {
       return new GatewayError(

@@ -13,9 +13,9 @@ import { parseProtocolWebhook } from './webhook';
  */
 export const PROTOCOL_MAX_ATTACHMENT_SIZE = 25 * 1024 * 1024;
 
-/** What Protocol can do (contracts §5 "Operations a backend cannot support"). */
+/** What Protocol can do (docs/vendors/README.md "Operations a backend cannot support"). */
 export const PROTOCOL_CAPABILITIES: SourceCapabilities = {
-  // Derived from messages (contracts §2): exact, but no endpoint writes read state.
+  // Derived from messages (docs/vendors/protocol.md): exact, but no endpoint writes read state.
   unreadCounts: true,
   exactUnreadCounts: true,
   markRead: false,
@@ -53,7 +53,11 @@ export function createProtocolConnector(config: ProtocolSourceConfig, deps: Conn
   });
   const client = new ProtocolClient(http);
   // Webhooks keep the catalog fresh; the full re-sync is a safety net for missed deliveries.
-  const catalog = new ConversationCatalog(deps.catalogStore ?? createMemoryCatalogStore(), config.id, config.catalogMaxAgeMs ?? 600_000);
+  const catalog = new ConversationCatalog(
+    deps.catalogStore ?? createMemoryCatalogStore(),
+    config.id,
+    config.catalogMaxAgeMs ?? 600_000,
+  );
   const session = (scope: RequestScope) =>
     new ProtocolSession({
       sourceId: config.id,

@@ -75,7 +75,7 @@ export function createProtocolLoaders(client: ProtocolClient, scope: RequestScop
     return mapLimit(ids, FETCH_CONCURRENCY, async (id) => {
       try {
         if (fullRead.has(id)) return (await conversationMessages.load(id))[0] ?? null;
-        // contracts §2 [inferred]: lists are newest first, so the first item of a one-item page is the newest.
+        // docs/vendors/protocol.md [inferred]: lists are newest first, so the first item of a one-item page is the newest.
         const page = await client.listMessages(scope, id, { limit: 1 });
         return page.data[0] ?? null;
       } catch (e) {

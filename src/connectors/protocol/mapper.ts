@@ -1,29 +1,24 @@
-import type {
-  AttachmentModel,
-  ConversationModel,
-  MessageModel,
-  ParticipantModel,
-} from '../types';
+import type { AttachmentModel, ConversationModel, MessageModel, ParticipantModel } from '../types';
 import type { AttachmentDto, ContactDto, ConversationDto, GroupDto, MessageDto } from './types';
 
 /**
- * Pure Protocol DTO → canonical model mapping (contracts §5, column PR). No I/O: what a conversation needs from
+ * Pure Protocol DTO → canonical model mapping (docs/vendors/README.md, column PR). No I/O: what a conversation needs from
  * other objects (its contact or group, the self contact) is handed in by the session, which loads it.
  */
 
-/** contracts §2: timestamps are Unix epoch seconds, nullable. */
+/** docs/vendors/protocol.md: timestamps are Unix epoch seconds, nullable. */
 export function fromEpoch(seconds: number | null | undefined): Date | null {
   return seconds === null || seconds === undefined ? null : new Date(seconds * 1000);
 }
 
-/** contracts §5 Participant: name = `display_name ?? username`. */
+/** docs/vendors/README.md Participant: name = `display_name ?? username`. */
 export function contactName(c: Pick<ContactDto, 'display_name' | 'username'>): string | null {
   return c.display_name ?? c.username ?? null;
 }
 
 /**
- * A contact as a participant. The API has no "me" (contracts §2), so the configured self contact is the
- * AGENT (the API user) and every other contact a CONTACT. Protocol has no email (contracts §5).
+ * A contact as a participant. The API has no "me" (docs/vendors/protocol.md), so the configured self contact is the
+ * AGENT (the API user) and every other contact a CONTACT. Protocol has no email (docs/vendors/README.md).
  */
 export function mapContact(sourceId: string, c: ContactDto, selfContactId: string | null): ParticipantModel {
   return {
@@ -50,7 +45,7 @@ export function mapAttachment(sourceId: string, a: AttachmentDto): AttachmentMod
 }
 
 /**
- * A message. Direction: OUTGOING when the sender is the self contact, else INCOMING (contracts §5 "compare
+ * A message. Direction: OUTGOING when the sender is the self contact, else INCOMING (docs/vendors/README.md "compare
  * `contact.id` with own user if known"); without a configured self contact every message is INCOMING.
  * Message routes are flat (`/v1/messages/:id`), so the native id is the vendor id alone.
  */
@@ -74,10 +69,14 @@ function isOwn(m: MessageDto, selfContactId: string | null): boolean {
 }
 
 /**
- * Unread, derived (contracts §2, lead's decision): an incoming message (sender ≠ self) with `read_at == null`
+ * Unread, derived (docs/vendors/protocol.md, lead's decision): an incoming message (sender ≠ self) with `read_at == null`
  * that arrived after the conversation was last opened; with `last_opened_at == null` every such message counts.
  */
-export function isUnread(m: MessageDto, conv: Pick<ConversationDto, 'last_opened_at'>, selfContactId: string | null): boolean {
+export function isUnread(
+  m: MessageDto,
+  conv: Pick<ConversationDto, 'last_opened_at'>,
+  selfContactId: string | null,
+): boolean {
   if (isOwn(m, selfContactId) || m.read_at != null) return false;
   if (conv.last_opened_at == null) return true;
   return m.created_at != null && m.created_at > conv.last_opened_at;
@@ -107,7 +106,7 @@ export interface ConversationContext {
 }
 
 /**
- * A conversation (contracts §5, column PR). Protocol has no subject, status, `updated_at`, unread count or
+ * A conversation (docs/vendors/README.md, column PR). Protocol has no subject, status, `updated_at`, unread count or
  * labels: subject is the group's name or the contact's name, status is ARCHIVED when `archived_at` is set and
  * OPEN otherwise, `updatedAt` is null, labels are empty. Participants are the group's contacts (or the one
  * contact) plus the self contact; the group itself is not a participant (it is `groupNativeId` on create).
@@ -117,7 +116,8 @@ export function mapConversation(sourceId: string, c: ConversationDto, ctx: Conve
   const subject = c.group_id ? (group?.name ?? null) : contact ? contactName(contact) : null;
   const members: ContactDto[] = c.group_id ? (group?.contacts ?? []) : contact ? [contact] : [];
   const participants = members.map((m) => mapContact(sourceId, m, selfContactId));
-  if (self && !participants.some((p) => p.nativeId === self.id)) participants.push(mapContact(sourceId, self, selfContactId));
+  if (self && !participants.some((p) => p.nativeId === self.id))
+    participants.push(mapContact(sourceId, self, selfContactId));
   return {
     sourceId,
     nativeId: c.id,

@@ -37,7 +37,7 @@ const CURSOR = /^m:([A-Za-z0-9]{1,64})$/;
 const cursorOf = (m: MessageDto) => `m:${m.id}`;
 
 /**
- * One operation's view of a Protocol account. The API cannot sort conversations by activity (contracts §2), so
+ * One operation's view of a Protocol account. The API cannot sort conversations by activity (docs/vendors/protocol.md), so
  * a list reads every page once per session and sorts in memory; unread counts are derived from messages.
  */
 export class ProtocolSession extends UnsupportedSession implements ConnectorSession {
@@ -61,7 +61,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
   // Reads
 
   /**
-   * The API cannot sort by activity and has no unread count (contracts §2), so pages come from the conversation
+   * The API cannot sort by activity and has no unread count (docs/vendors/protocol.md), so pages come from the conversation
    * catalog (connectors/catalog.ts): every conversation with its participants, last message and derived unread
    * count, synced in full (conversations, contacts, groups and every message, 100 a request) when missing or
    * older than catalogMaxAgeMs, and patched by webhooks and by the gateway's own writes. A page costs no request
@@ -105,9 +105,16 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     messages: MessageDto[],
     people: { contact: ContactDto | null; group: GroupDto | null; self: ContactDto | null },
   ): ConversationModel {
-    const newest = messages.reduce<MessageDto | null>((a, m) => (!a || (m.created_at ?? 0) > (a.created_at ?? 0) ? m : a), null);
+    const newest = messages.reduce<MessageDto | null>(
+      (a, m) => (!a || (m.created_at ?? 0) > (a.created_at ?? 0) ? m : a),
+      null,
+    );
     return {
-      ...mapConversation(this.sourceId, dto, { ...people, selfContactId: this.selfContactId, unreadCount: countUnread(messages, dto, this.selfContactId) }),
+      ...mapConversation(this.sourceId, dto, {
+        ...people,
+        selfContactId: this.selfContactId,
+        unreadCount: countUnread(messages, dto, this.selfContactId),
+      }),
       lastMessage: newest ? this.message(newest) : null,
       searchText: messages.map((m) => m.message ?? '').join('\n'),
     };
@@ -183,7 +190,12 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
 
     if (last !== null && first === null && after === null) {
       // The newest `last` messages older than `before` (or the newest of all).
-      const { items, hasMore } = await this.collect(conversationNativeId, last, before ? { starting_after: before } : {}, 'older');
+      const { items, hasMore } = await this.collect(
+        conversationNativeId,
+        last,
+        before ? { starting_after: before } : {},
+        'older',
+      );
       return this.page(items.reverse(), { hasPreviousPage: hasMore, hasNextPage: before !== null });
     }
     if (first !== null && last === null && after !== null && before === null) {
@@ -223,10 +235,14 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
   override async sendMessage(input: SendMessageInput): Promise<MessageModel> {
     if (input.private) throw unsupported(this.sourceId, 'private messages');
     if (input.attachmentIds.length > 0) {
-      throw badInput(`Source "${this.sourceId}" takes files with the message (INLINE uploads), not attachment ids.`, 'attachmentIds');
+      throw badInput(
+        `Source "${this.sourceId}" takes files with the message (INLINE uploads), not attachment ids.`,
+        'attachmentIds',
+      );
     }
     for (const f of input.files) {
-      if (f.data.length > this.maxAttachmentSize) throw fileTooLarge(this.sourceId, f.data.length, this.maxAttachmentSize);
+      if (f.data.length > this.maxAttachmentSize)
+        throw fileTooLarge(this.sourceId, f.data.length, this.maxAttachmentSize);
     }
     const uploaded = await Promise.all(input.files.map((f) => this.client.uploadAttachment(this.scope, f)));
     const m = await this.client.createMessage(this.scope, {
@@ -240,7 +256,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
   }
 
   /**
-   * `contact_id` for a one-participant conversation, `group_id` for a group (contracts §2). The subject of a
+   * `contact_id` for a one-participant conversation, `group_id` for a group (docs/vendors/protocol.md). The subject of a
    * Protocol conversation is its contact's or group's name, so a given `subject` is not stored; `content`
    * becomes the first message.
    */
@@ -249,7 +265,10 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     const others = input.participantNativeIds.filter((id) => id !== this.selfContactId);
     if (input.groupNativeId) {
       if (others.length > 0) {
-        throw badInput('Give either a group or one participant for a Protocol conversation, not both.', 'participantIds');
+        throw badInput(
+          'Give either a group or one participant for a Protocol conversation, not both.',
+          'participantIds',
+        );
       }
       body = { group_id: input.groupNativeId };
     } else {
@@ -275,7 +294,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
 
   /**
    * pinned → `is_pinned`, muted → `is_muted`, archived / status ARCHIVED → `archived_at=<now>`, status OPEN →
-   * `archived_at=null` (contracts §2). Protocol has no subject, labels or other statuses.
+   * `archived_at=null` (docs/vendors/protocol.md). Protocol has no subject, labels or other statuses.
    */
   override async updateConversation(nativeId: string, patch: UpdateConversationPatch): Promise<ConversationModel> {
     if (patch.subject != null) throw unsupported(this.sourceId, 'setting a conversation subject');
@@ -284,12 +303,16 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     const body: ConversationUpdate = {};
     let archive: boolean | null = null;
     if (patch.status != null) {
-      if (patch.status !== 'OPEN' && patch.status !== 'ARCHIVED') throw unsupported(this.sourceId, `status ${patch.status}`);
+      if (patch.status !== 'OPEN' && patch.status !== 'ARCHIVED')
+        throw unsupported(this.sourceId, `status ${patch.status}`);
       archive = patch.status === 'ARCHIVED';
     }
     if (patch.archived != null) {
       if (archive !== null && archive !== patch.archived) {
-        throw badInput('"status" and "archived" disagree; Protocol archives by setting the status to ARCHIVED.', 'archived');
+        throw badInput(
+          '"status" and "archived" disagree; Protocol archives by setting the status to ARCHIVED.',
+          'archived',
+        );
       }
       archive = patch.archived;
     }
@@ -313,7 +336,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     return this.toModel(dto);
   }
 
-  /** Permanent, with every message (contracts §2: "archive instead"). */
+  /** Permanent, with every message (docs/vendors/protocol.md: "archive instead"). */
   override async deleteConversation(nativeId: string): Promise<void> {
     await this.client.deleteConversation(this.scope, nativeId);
     this.forgetConversation(nativeId);
@@ -327,7 +350,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     return this.message(m);
   }
 
-  /** Permanent (contracts §2). */
+  /** Permanent (docs/vendors/protocol.md). */
   override async deleteMessage(nativeId: string): Promise<void> {
     const known = await this.loaders.messages.load(nativeId);
     await this.client.deleteMessage(this.scope, nativeId);
@@ -347,7 +370,13 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
       dto.group_id ? this.loaders.groups.load(dto.group_id) : null,
       this.selfContactId ? this.loaders.contacts.load(this.selfContactId) : null,
     ]);
-    return mapConversation(this.sourceId, dto, { contact, group, self, selfContactId: this.selfContactId, unreadCount });
+    return mapConversation(this.sourceId, dto, {
+      contact,
+      group,
+      self,
+      selfContactId: this.selfContactId,
+      unreadCount,
+    });
   }
 
   /** `n` messages from a cursor, in the API's order (newest first), over as many 100-item pages as needed. */
@@ -361,7 +390,10 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     let params: ListParams = start;
     let hasMore = true;
     while (items.length < n && hasMore) {
-      const res = await this.client.listMessages(this.scope, conversationId, { ...params, limit: Math.min(PAGE_MAX, n - items.length) });
+      const res = await this.client.listMessages(this.scope, conversationId, {
+        ...params,
+        limit: Math.min(PAGE_MAX, n - items.length),
+      });
       hasMore = res.has_more;
       if (res.data.length === 0) break;
       if (direction === 'older') {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The Protocol (CityPay) wire format, contracts/README.md §2. Ids are 16-char base62 strings; timestamps are
+ * The Protocol (CityPay) wire format, docs/vendors/protocol.md. Ids are 16-char base62 strings; timestamps are
  * Unix epoch seconds (integers) and nullable. Objects are loose: unknown keys are allowed, and fields the
  * template's examples sometimes leave out (the contact embedded in a message has no `display_name` or
  * `conversation_id`) are optional.
@@ -13,7 +13,7 @@ export const contactSchema = z.looseObject({
   username: z.string().nullish(),
   phone_number: z.string().nullish(),
   avatar_url: z.string().nullish(),
-  /** contracts §2: null means "use `username`". */
+  /** docs/vendors/protocol.md: null means "use `username`". */
   display_name: z.string().nullish(),
   conversation_id: z.string().nullish(),
   last_active_at: epoch,
@@ -42,7 +42,7 @@ export const conversationSchema = z.looseObject({
   is_pinned: z.boolean().nullish(),
   is_muted: z.boolean().nullish(),
   last_active_at: epoch,
-  /** "last opened by the authenticated user": the only conversation-level read marker (contracts §2). */
+  /** "last opened by the authenticated user": the only conversation-level read marker (docs/vendors/protocol.md). */
   last_opened_at: epoch,
   created_at: epoch,
   archived_at: epoch,
@@ -54,7 +54,7 @@ export const attachmentSchema = z.looseObject({
   message_id: z.string().nullish(),
   filename: z.string().nullish(),
   file_url: z.string().nullish(),
-  /** A MIME type (contracts §2), unlike Chatwoot's category. */
+  /** A MIME type (docs/vendors/protocol.md), unlike Chatwoot's category. */
   file_type: z.string().nullish(),
   file_size: z.number().nullish(),
   created_at: epoch,
@@ -64,7 +64,7 @@ export type AttachmentDto = z.infer<typeof attachmentSchema>;
 export const messageSchema = z.looseObject({
   id: z.string(),
   conversation_id: z.string(),
-  /** "The contact who sent the message"; the API has no other direction marker (contracts §2). */
+  /** "The contact who sent the message"; the API has no other direction marker (docs/vendors/protocol.md). */
   contact: contactSchema.nullish(),
   message: z.string().nullish(),
   /** `[{emoji_name: [usernames]}]`; not mapped, so only its being an array is checked. */

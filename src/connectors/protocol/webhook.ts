@@ -15,14 +15,18 @@ const forbidden = (sourceId: string, why: string) =>
 
 /**
  * Authenticates and parses one Protocol delivery: `{"id","type":"<resource>.<action>","payload":{...}}` signed
- * with `x-protocol-signature`, compared in constant time (contracts §2). A missing secret, a missing header or a
+ * with `x-protocol-signature`, compared in constant time (docs/vendors/protocol.md). A missing secret, a missing header or a
  * wrong signature is FORBIDDEN; a body that is not the documented envelope is BAD_USER_INPUT.
  *
  * The change names the conversation the event touches: the payload itself for `conversation.*`, its
  * `conversation_id` for messages, contacts and groups (both carry one). Attachments name only their message, so
  * they, and types this code does not know, report `conversationNativeId: null` ("something changed").
  */
-export function parseProtocolWebhook(sourceId: string, secret: string | undefined, req: WebhookRequest): SourceChange[] {
+export function parseProtocolWebhook(
+  sourceId: string,
+  secret: string | undefined,
+  req: WebhookRequest,
+): SourceChange[] {
   if (!secret) throw forbidden(sourceId, 'no webhookSecret is configured, so deliveries cannot be verified');
   const header = req.headers[SIGNATURE_HEADER];
   const given = (Array.isArray(header) ? header[0] : header)?.trim().toLowerCase();
@@ -43,7 +47,9 @@ export function parseProtocolWebhook(sourceId: string, secret: string | undefine
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const at = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
-    throw badInput(`Webhook for source "${sourceId}" is not a Protocol event: at ${at}, ${issue?.message ?? 'unexpected shape'}.`);
+    throw badInput(
+      `Webhook for source "${sourceId}" is not a Protocol event: at ${at}, ${issue?.message ?? 'unexpected shape'}.`,
+    );
   }
   const { id, type, payload } = parsed.data;
   const resource = type.slice(0, type.indexOf('.'));

@@ -5,7 +5,7 @@ import { seedChatwoot } from './seed';
 import { ACCOUNT_ID, ADMIN_TOKEN, AGENT_TOKEN, API_INBOX_ID, ChatwootState } from './state';
 
 /**
- * Emulator of the Chatwoot Application API (seed 002, contracts §3) at `/api/v1/accounts/{account_id}`: a
+ * Emulator of the Chatwoot Application API (seed 002, docs/vendors/chatwoot.md) at `/api/v1/accounts/{account_id}`: a
  * support team's account with Website, Email and API inboxes. Webhooks are posted unsigned to
  * `opts.webhook()` (whose URL carries the gateway's `?token=`); Rack::Attack's 3000 requests a minute per IP
  * is `opts.rateLimitPerMinute`.

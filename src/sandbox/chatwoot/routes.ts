@@ -16,26 +16,26 @@ import {
 import { ChatwootViews } from './views';
 
 /**
- * Chatwoot's Application API routes the connector uses (contracts §3 "Endpoints"), under
+ * Chatwoot's Application API routes the connector uses (docs/vendors/chatwoot.md "Endpoints"), under
  * `/api/v1/accounts/{account_id}`, plus ActiveStorage blob URLs for attachment bytes.
  */
 
 export interface ChatwootRouteOptions {
   baseUrl: () => string;
-  /** Where webhooks go (read at delivery time); unsigned, as upstream (contracts §3 "Webhooks"). */
+  /** Where webhooks go (read at delivery time); unsigned, as upstream (docs/vendors/chatwoot.md "Webhooks"). */
   webhook?: () => { url: string } | null;
-  /** Rack::Attack `req/ip` throttle (contracts §3 "Rate limits"). @default 3000 */
+  /** Rack::Attack `req/ip` throttle (docs/vendors/chatwoot.md "Rate limits"). @default 3000 */
   rateLimitPerMinute?: number;
 }
 
-/** contracts §3 "Attachments on send". */
+/** docs/vendors/chatwoot.md "Attachments on send". */
 export const MAX_FILE_SIZE = 40 * 1024 * 1024;
 export const MAX_FILES = 15;
 const MAX_CONTENT = 150_000;
-/** contracts §3: `CONVERSATION_MESSAGE_PER_MINUTE_LIMIT`. */
+/** docs/vendors/chatwoot.md: `CONVERSATION_MESSAGE_PER_MINUTE_LIMIT`. */
 const MESSAGES_PER_MINUTE = 200;
 const STATUSES: readonly CwStatus[] = ['open', 'resolved', 'pending', 'snoozed'];
-/** contracts §3: image/*, video/*, audio/* and a list of document types. */
+/** docs/vendors/chatwoot.md: image/*, video/*, audio/* and a list of document types. */
 const DOCUMENT_TYPES = new Set([
   'application/pdf',
   'application/msword',
@@ -57,7 +57,8 @@ const DOCUMENT_TYPES = new Set([
   'text/rtf',
   'application/json',
 ]);
-const allowedType = (t: string) => /^(image|video|audio)\//.test(t) || DOCUMENT_TYPES.has(t.split(';')[0]?.trim() ?? '');
+const allowedType = (t: string) =>
+  /^(image|video|audio)\//.test(t) || DOCUMENT_TYPES.has(t.split(';')[0]?.trim() ?? '');
 
 type Locals = { user: CwUser; accountId: number };
 type Body = Record<string, unknown>;
@@ -68,7 +69,7 @@ interface UploadedFile {
   truncated: boolean;
 }
 
-// ----- error bodies (contracts §3 "Errors", request_exception_handler.rb) ---------------------------------------
+// ----- error bodies (docs/vendors/chatwoot.md "Errors", request_exception_handler.rb) ---------------------------------------
 const notFound = (res: Response) => res.status(404).json({ error: 'Resource could not be found' });
 const unauthorized = (res: Response, error: string) => res.status(401).json({ error });
 const notAllowed = (res: Response) => unauthorized(res, 'You are not authorized to do this action');
@@ -77,14 +78,16 @@ const invalid = (res: Response, message: string, attributes: string[]) => res.st
 /** ParameterMissing / could-not-create: `{error}`. */
 const couldNotCreate = (res: Response, error: string) => res.status(422).json({ error });
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined);
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined;
 const int = (v: unknown): number | null => {
   const s = typeof v === 'number' ? String(v) : str(v);
   return s !== undefined && /^-?\d+$/.test(s) ? Number(s) : null;
 };
 const truthy = (v: unknown) => v === true || v === 'true' || v === '1' || v === 1;
 /** Rails reads `labels[]=a&labels[]=b` (and `labels=a`) as an array. */
-const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
+const list = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : [];
 
 /** Rack::Attack's fixed-window throttle per IP; its default throttled response is plain text. */
 function rackAttack(limit: number) {
@@ -159,7 +162,10 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
       res.status(404).type('text/plain').send('Not Found');
       return;
     }
-    res.type(a.content_type).set('content-disposition', `inline; filename="${a.filename.replace(/"/g, '')}"`).send(a.data);
+    res
+      .type(a.content_type)
+      .set('content-disposition', `inline; filename="${a.filename.replace(/"/g, '')}"`)
+      .send(a.data);
   };
   app.get('/rails/active_storage/blobs/redirect/:key/:filename', blob);
   app.get('/rails/active_storage/representations/redirect/:key/:filename', blob);
@@ -167,7 +173,7 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
   const api = express.Router({ mergeParams: true });
   api.use(express.json({ limit: '2mb' }), express.urlencoded({ extended: true, limit: '2mb' }));
 
-  // AccessTokenAuthHelper, then EnsureCurrentAccountHelper (contracts §3 "Auth", "Errors").
+  // AccessTokenAuthHelper, then EnsureCurrentAccountHelper (docs/vendors/chatwoot.md "Auth", "Errors").
   api.use((req: Request<{ account_id: string }>, res: Response<unknown, Locals>, next: NextFunction) => {
     const token = req.get('api_access_token');
     const user = token ? state.userByToken(token) : null;
@@ -205,14 +211,14 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
     return c;
   };
 
-  /** ConversationFinder (contracts §3 "List", "Ordering", "Pagination"). */
+  /** ConversationFinder (docs/vendors/chatwoot.md "List", "Ordering", "Pagination"). */
   const find = (req: Request, user: CwUser) => {
     const query = req.query as Record<string, unknown>;
     let set = [...state.conversations.values()].filter((c) => state.canSeeInbox(user, c.inbox_id));
     const inboxId = int(query.inbox_id);
     if (inboxId !== null) set = set.filter((c) => c.inbox_id === inboxId);
     const q = str(query.q);
-    // contracts §3: with `q` the status filter is skipped; the default status is open.
+    // docs/vendors/chatwoot.md: with `q` the status filter is skipped; the default status is open.
     if (!q) {
       const status = str(query.status) ?? 'open';
       if (status !== 'all') set = set.filter((c) => c.status === status);
@@ -253,7 +259,9 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
     res.json({
       data: {
         meta: counts,
-        payload: set.slice((page - 1) * PER_PAGE, page * PER_PAGE).map((c) => views.conversation(c, res.locals.accountId)),
+        payload: set
+          .slice((page - 1) * PER_PAGE, page * PER_PAGE)
+          .map((c) => views.conversation(c, res.locals.accountId)),
       },
     });
   });
@@ -290,7 +298,8 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
       if (!state.canSeeInbox(user, contactInbox.inbox_id)) return notAllowed(res);
     }
     const status = str(body.status) ?? 'open';
-    if (!['open', 'resolved', 'pending'].includes(status)) return couldNotCreate(res, `'${status}' is not a valid status`);
+    if (!['open', 'resolved', 'pending'].includes(status))
+      return couldNotCreate(res, `'${status}' is not a valid status`);
     const assigneeId = int(body.assignee_id);
     const now = Date.now();
     const c: CwConversation = {
@@ -364,10 +373,16 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
     if (!STATUSES.includes(status as CwStatus)) return couldNotCreate(res, `'${status}' is not a valid status`);
     const until = int(body.snoozed_until);
     const previous = state.setStatus(c, status as CwStatus, res.locals.user, until !== null ? until * 1000 : null);
-    if (previous) conversationEvent('conversation_status_changed', c, ChatwootViews.changed('status', previous, c.status));
+    if (previous)
+      conversationEvent('conversation_status_changed', c, ChatwootViews.changed('status', previous, c.status));
     res.json({
       meta: {},
-      payload: { success: true, conversation_id: c.display_id, current_status: c.status, snoozed_until: iso(c.snoozed_until) },
+      payload: {
+        success: true,
+        conversation_id: c.display_id,
+        current_status: c.status,
+        snoozed_until: iso(c.snoozed_until),
+      },
     });
   });
 
@@ -379,9 +394,15 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
   api.post('/conversations/:id/labels', (req, res: Response<unknown, Locals>) => {
     const c = conversationOr(req, res);
     if (!c) return;
-    // contracts §3: replaces the whole list (`update!(label_list: params[:labels])`; none clears it).
+    // docs/vendors/chatwoot.md: replaces the whole list (`update!(label_list: params[:labels])`; none clears it).
     const body = (req.body ?? {}) as Body;
-    const next = [...new Set(list(body.labels).map((l) => l.trim().toLowerCase()).filter(Boolean))];
+    const next = [
+      ...new Set(
+        list(body.labels)
+          .map((l) => l.trim().toLowerCase())
+          .filter(Boolean),
+      ),
+    ];
     const previous = c.labels;
     if (previous.join(',') !== next.join(',')) {
       c.labels = next;
@@ -401,7 +422,7 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
   api.post('/conversations/:id/unread', (req, res: Response<unknown, Locals>) => {
     const c = conversationOr(req, res);
     if (!c) return;
-    // contracts §3: last-seen goes to 1 s before the last incoming message.
+    // docs/vendors/chatwoot.md: last-seen goes to 1 s before the last incoming message.
     const lastIncoming = [...c.messages].reverse().find((m) => m.message_type === MESSAGE_TYPE.incoming);
     markSeen(c, lastIncoming ? lastIncoming.created_at - 1000 : null, true);
     res.json(views.conversation(c, res.locals.accountId));
@@ -410,9 +431,10 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
   api.post('/conversations/:id/mute', (req, res: Response<unknown, Locals>) => {
     const c = conversationOr(req, res);
     if (!c) return;
-    // contracts §3 "Mute": resolve + block the contact (conversation_mute_helpers.rb), then an activity message.
+    // docs/vendors/chatwoot.md "Mute": resolve + block the contact (conversation_mute_helpers.rb), then an activity message.
     const previous = state.setStatus(c, 'resolved', res.locals.user);
-    if (previous) conversationEvent('conversation_status_changed', c, ChatwootViews.changed('status', previous, 'resolved'));
+    if (previous)
+      conversationEvent('conversation_status_changed', c, ChatwootViews.changed('status', previous, 'resolved'));
     const contact = state.contactOf(c);
     const wasBlocked = contact.blocked;
     contact.blocked = true;
@@ -432,12 +454,13 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
     res.status(200).end();
   });
 
-  /** MessageFinder (contracts §3 "Pagination"): always ascending by created_at. */
+  /** MessageFinder (docs/vendors/chatwoot.md "Pagination"): always ascending by created_at. */
   api.get('/conversations/:id/messages', (req, res: Response<unknown, Locals>) => {
     const c = conversationOr(req, res);
     if (!c) return;
     let all = c.messages;
-    if (truthy(req.query.filter_internal_messages)) all = all.filter((m) => !m.private && m.message_type !== MESSAGE_TYPE.activity);
+    if (truthy(req.query.filter_internal_messages))
+      all = all.filter((m) => !m.private && m.message_type !== MESSAGE_TYPE.activity);
     const before = int(req.query.before);
     const after = int(req.query.after);
     let page: CwMessage[];
@@ -471,8 +494,9 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
   const createMessage = (c: CwConversation, body: Body, files: UploadedFile[], res: Response<unknown, Locals>) => {
     const user = res.locals.user;
     const type = str(body.message_type) ?? 'outgoing';
-    if (type !== 'outgoing' && type !== 'incoming') return invalid(res, 'Message type is not included in the list', ['message_type']);
-    // contracts §3: `incoming` is for API inboxes only.
+    if (type !== 'outgoing' && type !== 'incoming')
+      return invalid(res, 'Message type is not included in the list', ['message_type']);
+    // docs/vendors/chatwoot.md: `incoming` is for API inboxes only.
     if (type === 'incoming' && c.inbox_id !== API_INBOX_ID) {
       return invalid(res, 'Message type Incoming messages are only allowed in Api inboxes', ['message_type']);
     }
@@ -481,7 +505,8 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
       return invalid(res, `Content is too long (maximum is ${MAX_CONTENT} characters)`, ['content']);
     }
     if (files.length > MAX_FILES) return invalid(res, 'Attachments exceeded maximum allowed', ['attachments']);
-    if (files.some((f) => f.truncated || f.data.length > MAX_FILE_SIZE)) return invalid(res, 'File size is too big', ['file']);
+    if (files.some((f) => f.truncated || f.data.length > MAX_FILE_SIZE))
+      return invalid(res, 'File size is too big', ['file']);
     if (files.some((f) => !allowedType(f.contentType))) return invalid(res, 'File type not supported', ['file']);
     const since = Date.now() - 60_000;
     if (c.messages.filter((m) => m.created_at > since).length >= MESSAGES_PER_MINUTE) {
@@ -516,7 +541,7 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
     const id = int(req.params.message_id);
     const m = c.messages.find((x) => x.id === id);
     if (!m) return notFound(res);
-    // contracts §3 "Delete msg": a soft delete.
+    // docs/vendors/chatwoot.md "Delete msg": a soft delete.
     m.content = DELETED_TEXT;
     m.content_type = 'text';
     m.content_attributes = { deleted: true };
@@ -534,7 +559,11 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
   });
 
   api.get('/agents', (_req, res: Response<unknown, Locals>) => {
-    res.json(state.users.filter((u) => u.account_ids.includes(res.locals.accountId)).map((u) => views.agent(u, res.locals.accountId)));
+    res.json(
+      state.users
+        .filter((u) => u.account_ids.includes(res.locals.accountId))
+        .map((u) => views.agent(u, res.locals.accountId)),
+    );
   });
 
   api.get('/agent_bots/:id', (req, res: Response<unknown, Locals>) => {
@@ -550,7 +579,8 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
   // Bad JSON: ActionDispatch's ParseError is a 400.
   api.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    const status = typeof err === 'object' && err !== null && 'status' in err && typeof err.status === 'number' ? err.status : 500;
+    const status =
+      typeof err === 'object' && err !== null && 'status' in err && typeof err.status === 'number' ? err.status : 500;
     res.status(status).json({ error: status === 400 ? 'Bad Request' : 'Internal Server Error' });
   });
 
@@ -569,7 +599,10 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
     },
     simulateIncoming: ({ conversationId, content }) => {
       const open = [...state.conversations.values()].filter((c) => c.status === 'open');
-      const c = conversationId !== undefined ? conversationFromControl(conversationId) : open[Math.floor(Math.random() * open.length)];
+      const c =
+        conversationId !== undefined
+          ? conversationFromControl(conversationId)
+          : open[Math.floor(Math.random() * open.length)];
       if (!c) return { error: 'Resource could not be found' };
       const m = state.addMessage(c, {
         content: content ?? 'Hello? Is anybody there?',
@@ -606,7 +639,7 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
 }
 
 /**
- * `sort_by` (contracts §3 "Ordering"); ties go to the lower display id, the same as the gateway's
+ * `sort_by` (docs/vendors/chatwoot.md "Ordering"); ties go to the lower display id, the same as the gateway's
  * compareConversations for one account.
  */
 function sorter(sortBy: string | undefined): (a: CwConversation, b: CwConversation) => number {
@@ -615,7 +648,8 @@ function sorter(sortBy: string | undefined): (a: CwConversation, b: CwConversati
   const pri = (c: CwConversation) => (c.priority ? PRIORITY[c.priority] : 0);
   const byId = (a: CwConversation, b: CwConversation) => a.display_id - b.display_id;
   /** Descending with nulls (0 upstream) last. */
-  const desc = (x: number | null, y: number | null) => (x === y ? 0 : x === null || x === 0 ? 1 : y === null || y === 0 ? -1 : y - x);
+  const desc = (x: number | null, y: number | null) =>
+    x === y ? 0 : x === null || x === 0 ? 1 : y === null || y === 0 ? -1 : y - x;
   switch (sortBy) {
     case 'last_activity_at_asc':
       return (a, b) => (secs(a.last_activity_at) ?? 0) - (secs(b.last_activity_at) ?? 0) || byId(a, b);
@@ -686,7 +720,12 @@ function readMessageBody(req: Request): Promise<{ body: Body; files: UploadedFil
     });
     bb.on('filesLimit', () => {
       // One more than allowed was seen; count it so the validation answers "exceeded".
-      files.push({ filename: 'extra', contentType: 'application/octet-stream', data: Buffer.alloc(0), truncated: false });
+      files.push({
+        filename: 'extra',
+        contentType: 'application/octet-stream',
+        data: Buffer.alloc(0),
+        truncated: false,
+      });
     });
     bb.on('error', (e) => reject(Object.assign(new Error('malformed multipart body'), { status: 400, cause: e })));
     bb.on('close', () => {
@@ -696,4 +735,3 @@ function readMessageBody(req: Request): Promise<{ body: Body; files: UploadedFil
     req.pipe(bb);
   });
 }
-

@@ -69,16 +69,28 @@ const pdf = (title: string) => Buffer.from(`%PDF-1.4\n% ${title}\n1 0 obj<<>>end
 type DemoFile = { filename: string; contentType: string; data: Buffer };
 const INCOMING_FILES: Array<(n: number) => DemoFile> = [
   () => ({ filename: 'screenshot.png', contentType: 'image/png', data: PNG_1X1 }),
-  () => ({ filename: 'error-log.txt', contentType: 'text/plain', data: Buffer.from('TypeError: cannot read properties of undefined\n') }),
+  () => ({
+    filename: 'error-log.txt',
+    contentType: 'text/plain',
+    data: Buffer.from('TypeError: cannot read properties of undefined\n'),
+  }),
   (n) => ({ filename: `receipt-${n}.pdf`, contentType: 'application/pdf', data: pdf(`Receipt ${n}`) }),
 ];
 const OUTGOING_FILES: Array<(n: number) => DemoFile> = [
   () => ({ filename: 'setup-guide.pdf', contentType: 'application/pdf', data: pdf('Setup guide') }),
   (n) => ({ filename: `invoice-${n}.pdf`, contentType: 'application/pdf', data: pdf(`Invoice ${n}`) }),
-  () => ({ filename: 'usage-export.csv', contentType: 'text/csv', data: Buffer.from('date,seats\n2026-10-01,12\n2026-10-02,13\n') }),
+  () => ({
+    filename: 'usage-export.csv',
+    contentType: 'text/csv',
+    data: Buffer.from('date,seats\n2026-10-01,12\n2026-10-02,13\n'),
+  }),
 ];
 
-const ascii = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^A-Za-z0-9]/g, '');
+const ascii = (s: string) =>
+  s
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^A-Za-z0-9]/g, '');
 const uuid = (r: Random) =>
   `${r.alnum(8, '0123456789abcdef')}-${r.alnum(4, '0123456789abcdef')}-4${r.alnum(3, '0123456789abcdef')}-a${r.alnum(3, '0123456789abcdef')}-${r.alnum(12, '0123456789abcdef')}`;
 
@@ -139,7 +151,9 @@ export function seedChatwoot(state: ChatwootState, scale: number, seed: number) 
       phone_number: r.chance(0.5) ? `+1555${String(r.int(1000000, 9999999))}` : null,
       identifier: r.chance(0.3) ? `crm-${1000 + i}` : null,
       blocked: false,
-      additional_attributes: r.chance(0.5) ? { city: r.pick(['Berlin', 'Lagos', 'Osaka', 'Lisbon', 'Toronto']), country: 'Demo' } : {},
+      additional_attributes: r.chance(0.5)
+        ? { city: r.pick(['Berlin', 'Lagos', 'Osaka', 'Lisbon', 'Toronto']), country: 'Demo' }
+        : {},
       custom_attributes: r.chance(0.3) ? { plan: r.pick(['starter', 'team', 'enterprise']) } : {},
       created_at: created,
       last_activity_at: null,
@@ -188,7 +202,10 @@ export function seedChatwoot(state: ChatwootState, scale: number, seed: number) 
           ? { mail_subject: r.pick(SUBJECTS).replace('{n}', String(4100 + i)) }
           : inboxId === WEBSITE_INBOX_ID
             ? {
-                browser: { browser_name: r.pick(['Chrome', 'Firefox', 'Safari']), platform_name: r.pick(['macOS', 'Windows', 'Android']) },
+                browser: {
+                  browser_name: r.pick(['Chrome', 'Firefox', 'Safari']),
+                  platform_name: r.pick(['macOS', 'Windows', 'Android']),
+                },
                 referer: 'https://acme.example/pricing',
                 initiated_at: { timestamp: new Date(createdAt).toUTCString() },
               }
@@ -223,19 +240,49 @@ export function seedChatwoot(state: ChatwootState, scale: number, seed: number) 
           const file = r.chance(0.2) ? r.pick(INCOMING_FILES)(n) : undefined;
           // Some attachment-only messages: their content is null upstream.
           const content = file && r.chance(0.4) ? null : r.pick(CONTACT_LINES);
-          msgs.push({ at: t, seq: k, type: MESSAGE_TYPE.incoming, content, private: false, sender: { type: 'Contact', id: contact.id }, file });
+          msgs.push({
+            at: t,
+            seq: k,
+            type: MESSAGE_TYPE.incoming,
+            content,
+            private: false,
+            sender: { type: 'Contact', id: contact.id },
+            file,
+          });
           break;
         }
         case 'out': {
           const file = r.chance(0.2) ? r.pick(OUTGOING_FILES)(n) : undefined;
-          msgs.push({ at: t, seq: k, type: MESSAGE_TYPE.outgoing, content: r.pick(AGENT_LINES), private: false, sender: { type: 'User', id: agentFor().id }, file });
+          msgs.push({
+            at: t,
+            seq: k,
+            type: MESSAGE_TYPE.outgoing,
+            content: r.pick(AGENT_LINES),
+            private: false,
+            sender: { type: 'User', id: agentFor().id },
+            file,
+          });
           break;
         }
         case 'note':
-          msgs.push({ at: t, seq: k, type: MESSAGE_TYPE.outgoing, content: r.pick(NOTES), private: true, sender: { type: 'User', id: agentFor().id } });
+          msgs.push({
+            at: t,
+            seq: k,
+            type: MESSAGE_TYPE.outgoing,
+            content: r.pick(NOTES),
+            private: true,
+            sender: { type: 'User', id: agentFor().id },
+          });
           break;
         case 'bot':
-          msgs.push({ at: t, seq: k, type: MESSAGE_TYPE.outgoing, content: BOT_GREETING, private: false, sender: { type: 'AgentBot', id: 1 } });
+          msgs.push({
+            at: t,
+            seq: k,
+            type: MESSAGE_TYPE.outgoing,
+            content: BOT_GREETING,
+            private: false,
+            sender: { type: 'AgentBot', id: 1 },
+          });
           break;
         case 'activity': {
           const who = agentFor().name;
@@ -280,8 +327,16 @@ export function seedChatwoot(state: ChatwootState, scale: number, seed: number) 
       content_type: 'text',
       content_attributes: {},
       private: m.private,
-      status: m.type === MESSAGE_TYPE.activity ? 'sent' : m.type === MESSAGE_TYPE.outgoing && !m.private ? 'delivered' : 'sent',
-      source_id: m.type === MESSAGE_TYPE.incoming && p.conv.inbox_id === EMAIL_INBOX_ID ? `<${p.conv.uuid}.${m.seq}@mail.example.com>` : null,
+      status:
+        m.type === MESSAGE_TYPE.activity
+          ? 'sent'
+          : m.type === MESSAGE_TYPE.outgoing && !m.private
+            ? 'delivered'
+            : 'sent',
+      source_id:
+        m.type === MESSAGE_TYPE.incoming && p.conv.inbox_id === EMAIL_INBOX_ID
+          ? `<${p.conv.uuid}.${m.seq}@mail.example.com>`
+          : null,
       sender_type: m.sender?.type ?? null,
       sender_id: m.sender?.id ?? null,
       created_at: m.at,
@@ -306,13 +361,18 @@ export function seedChatwoot(state: ChatwootState, scale: number, seed: number) 
     c.updated_at = c.last_activity_at + r.int(0, 59_999);
   }
 
-  // One muted conversation: mute = resolve + block the contact (contracts §3), so every conversation of
+  // One muted conversation: mute = resolve + block the contact (docs/vendors/chatwoot.md), so every conversation of
   // that contact reads as muted.
-  const toMute = planned.find((p) => p.status === 'resolved' && p.index === 3) ?? planned.find((p) => p.status === 'resolved');
+  const toMute =
+    planned.find((p) => p.status === 'resolved' && p.index === 3) ?? planned.find((p) => p.status === 'resolved');
   if (toMute) {
     state.contactOf(toMute.conv).blocked = true;
     const last = state.lastMessage(toMute.conv);
-    state.addActivity(toMute.conv, `${admin.name} has muted the conversation`, (last?.created_at ?? toMute.conv.created_at) + 1000);
+    state.addActivity(
+      toMute.conv,
+      `${admin.name} has muted the conversation`,
+      (last?.created_at ?? toMute.conv.created_at) + 1000,
+    );
     toMute.conv.agent_last_seen_at = toMute.conv.last_activity_at + 60_000;
   }
 }

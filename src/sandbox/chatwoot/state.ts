@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The emulated Chatwoot account's data. Field names follow Chatwoot's columns (contracts §3 "Objects");
+ * The emulated Chatwoot account's data. Field names follow Chatwoot's columns (docs/vendors/chatwoot.md "Objects");
  * times are kept in epoch milliseconds and serialized the way each Chatwoot view does (views.ts).
  */
 
 export type CwStatus = 'open' | 'resolved' | 'pending' | 'snoozed';
-/** contracts §3: message_type enum 0 incoming, 1 outgoing, 2 activity, 3 template. */
+/** docs/vendors/chatwoot.md: message_type enum 0 incoming, 1 outgoing, 2 activity, 3 template. */
 export const MESSAGE_TYPE = { incoming: 0, outgoing: 1, activity: 2, template: 3 } as const;
 export type CwMessageType = (typeof MESSAGE_TYPE)[keyof typeof MESSAGE_TYPE];
 
@@ -62,7 +62,7 @@ export interface CwContactInbox {
 export interface CwAttachment {
   id: number;
   message_id: number;
-  /** A category, not a MIME type (contracts §3 "Attachment"). */
+  /** A category, not a MIME type (docs/vendors/chatwoot.md "Attachment"). */
   file_type: 'image' | 'audio' | 'video' | 'file';
   extension: string | null;
   filename: string;
@@ -92,7 +92,7 @@ export interface CwMessage {
   attachment_ids: number[];
 }
 export interface CwConversation {
-  /** Database id; paths and JSON use display_id (contracts §3 "IDs"). */
+  /** Database id; paths and JSON use display_id (docs/vendors/chatwoot.md "IDs"). */
   db_id: number;
   display_id: number;
   uuid: string;
@@ -122,15 +122,15 @@ export const ACCOUNT_ID = 1;
 /** An account that exists but the sandbox users are not members of (401 "not authorized to access"). */
 export const FOREIGN_ACCOUNT_ID = 2;
 export const ADMIN_TOKEN = 'sandbox-chatwoot-api-access-token';
-/** A plain agent, member of the Website inbox only: for Pundit failures (contracts §3: 401, not 403). */
+/** A plain agent, member of the Website inbox only: for Pundit failures (docs/vendors/chatwoot.md: 401, not 403). */
 export const AGENT_TOKEN = 'sandbox-chatwoot-agent-access-token';
 export const WEBSITE_INBOX_ID = 1;
 export const EMAIL_INBOX_ID = 2;
 export const API_INBOX_ID = 3;
 
-/** contracts §3 "Unread semantics": `.last(10)` upstream. */
+/** docs/vendors/chatwoot.md "Unread semantics": `.last(10)` upstream. */
 export const UNREAD_CAP = 10;
-/** contracts §3 "Delete msg": the i18n text a deleted message's content becomes. */
+/** docs/vendors/chatwoot.md "Delete msg": the i18n text a deleted message's content becomes. */
 export const DELETED_TEXT = 'This message was deleted';
 
 export class ChatwootState {
@@ -195,14 +195,15 @@ export class ChatwootState {
     return u.role === 'administrator' || u.inbox_ids.includes(inboxId);
   }
 
-  /** contracts §3: incoming messages created after agent_last_seen_at (all when null), capped at 10. */
+  /** docs/vendors/chatwoot.md: incoming messages created after agent_last_seen_at (all when null), capped at 10. */
   unreadOf(c: CwConversation): number {
     return Math.min(UNREAD_CAP, this.uncappedUnreadOf(c));
   }
   uncappedUnreadOf(c: CwConversation): number {
     const seen = c.agent_last_seen_at;
     let n = 0;
-    for (const m of c.messages) if (m.message_type === MESSAGE_TYPE.incoming && (seen === null || m.created_at > seen)) n++;
+    for (const m of c.messages)
+      if (m.message_type === MESSAGE_TYPE.incoming && (seen === null || m.created_at > seen)) n++;
     return n;
   }
   lastMessage(c: CwConversation): CwMessage | null {
@@ -292,7 +293,7 @@ export class ChatwootState {
       message_id: messageId,
       file_type: major === 'image' || major === 'audio' || major === 'video' ? major : 'file',
       // Upstream's `extension` column is often empty; the sandbox fills it for images only, so clients
-      // exercise both ways of finding a MIME type (contracts §5 "Attachment").
+      // exercise both ways of finding a MIME type (docs/vendors/README.md "Attachment").
       extension: major === 'image' ? ext : null,
       filename: f.filename,
       content_type: f.contentType,
@@ -332,7 +333,12 @@ export class ChatwootState {
   }
 
   /** Returns the previous status when it changed. `ensure_snooze_until_reset`: only snoozed keeps snoozed_until. */
-  setStatus(c: CwConversation, status: CwStatus, by: CwUser | null, snoozedUntil: number | null = null): CwStatus | null {
+  setStatus(
+    c: CwConversation,
+    status: CwStatus,
+    by: CwUser | null,
+    snoozedUntil: number | null = null,
+  ): CwStatus | null {
     const previous = c.status;
     c.snoozed_until = status === 'snoozed' ? snoozedUntil : null;
     if (previous === status) return null;
@@ -370,6 +376,8 @@ export class ChatwootState {
 
 /** Looks like an ActiveStorage signed id; deterministic per attachment. */
 function signedBlobId(id: number): string {
-  const payload = Buffer.from(JSON.stringify({ _rails: { data: id, pur: 'blob_id' } })).toString('base64').replace(/=+$/, '');
+  const payload = Buffer.from(JSON.stringify({ _rails: { data: id, pur: 'blob_id' } }))
+    .toString('base64')
+    .replace(/=+$/, '');
   return `${payload}--${createHash('sha1').update(`blob-${id}`).digest('hex')}`;
 }

@@ -1,15 +1,7 @@
-import type {
-  ChatwootState,
-  CwAgentBot,
-  CwAttachment,
-  CwContact,
-  CwConversation,
-  CwMessage,
-  CwUser,
-} from './state';
+import type { ChatwootState, CwAgentBot, CwAttachment, CwContact, CwConversation, CwMessage, CwUser } from './state';
 
 /**
- * JSON the way Chatwoot's jbuilder views and `push_event_data`/`webhook_data` methods build it (contracts §3
+ * JSON the way Chatwoot's jbuilder views and `push_event_data`/`webhook_data` methods build it (docs/vendors/chatwoot.md
  * "Objects"). Times: `x.to_i` epoch seconds where the view says so (nil → 0), `to_f` for conversation
  * updated_at, raw Rails times (ISO-8601 with milliseconds, or null) elsewhere.
  */
@@ -55,7 +47,7 @@ export class ChatwootViews {
       .map((id) => this.state.attachments.get(id))
       .filter((a): a is CwAttachment => a !== undefined)
       .map((a) => this.attachment(a, accountId));
-    // contracts §3: `attachments` is only set when there are some.
+    // docs/vendors/chatwoot.md: `attachments` is only set when there are some.
     return list.length > 0 ? { attachments: list } : {};
   }
 
@@ -85,7 +77,14 @@ export class ChatwootViews {
                 return {
                   source_id: ci.source_id,
                   inbox: inbox
-                    ? { id: inbox.id, avatar_url: '', channel_id: inbox.channel_id, name: inbox.name, channel_type: inbox.channel_type, provider: null }
+                    ? {
+                        id: inbox.id,
+                        avatar_url: '',
+                        channel_id: inbox.channel_id,
+                        name: inbox.name,
+                        channel_type: inbox.channel_type,
+                        provider: null,
+                      }
                     : null,
                 };
               }),
@@ -110,7 +109,7 @@ export class ChatwootViews {
     };
   }
 
-  /** `Contact#webhook_data`: no `type` key (contracts §3 "Sender webhook shapes"). */
+  /** `Contact#webhook_data`: no `type` key (docs/vendors/chatwoot.md "Sender webhook shapes"). */
   contactWebhook(c: CwContact, accountId: number) {
     const account = this.state.account(accountId);
     return {
@@ -270,7 +269,7 @@ export class ChatwootViews {
     };
   }
 
-  /** `Message#webhook_data`: message_type as a string, created_at a raw time (contracts §3). */
+  /** `Message#webhook_data`: message_type as a string, created_at a raw time (docs/vendors/chatwoot.md). */
   messageWebhook(m: CwMessage, c: CwConversation, accountId: number, event: string) {
     const account = this.state.account(accountId);
     const inbox = this.state.inbox(m.inbox_id);
@@ -321,9 +320,9 @@ export class ChatwootViews {
       custom_attributes: c.custom_attributes,
       inbox_id: c.inbox_id,
       labels: [...c.labels],
-      // contracts §3: `muted` is `contact.blocked?`.
+      // docs/vendors/chatwoot.md: `muted` is `contact.blocked?`.
       muted: contact.blocked,
-      // Emitted raw: an ISO time or null (contracts §3 "Timestamps").
+      // Emitted raw: an ISO time or null (docs/vendors/chatwoot.md "Timestamps").
       snoozed_until: iso(c.snoozed_until),
       status: c.status,
       created_at: toI(c.created_at),
@@ -397,4 +396,3 @@ export class ChatwootViews {
     return [{ [attr]: { previous_value: previous, current_value: current } }];
   }
 }
-

@@ -159,6 +159,7 @@ export async function serveEmulator(
     else go();
   });
 
+  // eslint-disable-next-line prefer-const -- assigned below, read lazily by the routes mounted first
   let handle!: EmulatorHandle;
   const controls = mount(app, () => handle);
 
@@ -202,6 +203,6 @@ export function deliverWebhook(url: string, body: string, headers: Record<string
     body,
     signal: AbortSignal.timeout(5000),
   }).catch(() => {
-    // Vendors do not retry (Chatwoot: contracts/README.md §3); a lost delivery is the receiver's problem.
+    // Vendors do not retry (Chatwoot: docs/vendors/chatwoot.md); a lost delivery is the receiver's problem.
   });
 }

@@ -12,20 +12,20 @@ import {
 } from './state';
 
 /**
- * Emulator of the Monica 4.x REST API (seed 003, contracts §4) under `/api`: Passport Bearer auth, Laravel
+ * Emulator of the Monica 4.x REST API (seed 003, docs/vendors/monica.md) under `/api`: Passport Bearer auth, Laravel
  * pagination and validation, Monica's error envelope, and its throttle (60 requests a minute per token).
  */
 
 /** The personal access token the embedded default uses. */
 export const MONICA_SANDBOX_TOKEN = 'sandbox-monica-personal-access-token';
-/** contracts §4 "Rate limit": RATE_LIMIT_PER_MINUTE_API. */
+/** docs/vendors/monica.md "Rate limit": RATE_LIMIT_PER_MINUTE_API. */
 export const MONICA_RATE_LIMIT_PER_MINUTE = 60;
-/** contracts §4 "Pagination": MAX_API_LIMIT_PER_PAGE. */
+/** docs/vendors/monica.md "Pagination": MAX_API_LIMIT_PER_PAGE. */
 const MAX_LIMIT = 100;
-/** Eloquent's default page size, used when `limit` is absent or 0 (contracts §4). */
+/** Eloquent's default page size, used when `limit` is absent or 0 (docs/vendors/monica.md). */
 const DEFAULT_LIMIT = 15;
 
-/** `Y-m-d\TH:i:s\Z` (contracts §4: config/api.php timestamp_format). */
+/** `Y-m-d\TH:i:s\Z` (docs/vendors/monica.md: config/api.php timestamp_format). */
 const ts = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 /** Dates (`happened_at`, `written_at`) come back as midnight UTC. */
 const dayTs = (day: string) => `${day}T00:00:00Z`;
@@ -44,7 +44,7 @@ function fail(res: Response, code: number, message?: string | string[], status?:
   const [dfltStatus, dfltMessage] = ERRORS[code] ?? [500, 'Error'];
   res.status(status ?? dfltStatus).json({ error: { message: message ?? dfltMessage, error_code: code } });
 }
-/** contracts §4: validation fails with 422, error_code 32 and `message` as an array of strings. */
+/** docs/vendors/monica.md: validation fails with 422, error_code 32 and `message` as an array of strings. */
 const invalid = (res: Response, messages: string[]) => fail(res, 32, messages, 422);
 const notFound = (res: Response) => fail(res, 31);
 
@@ -137,7 +137,7 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
     updated_at: ts(t.updated_at),
   });
   const emptyDate = { is_age_based: null, is_year_unknown: null, date: null };
-  /** ContactShort as 4.x code serializes it (contracts §4 "Objects"), with the 4.x avatar shape. */
+  /** ContactShort as 4.x code serializes it (docs/vendors/monica.md "Objects"), with the 4.x avatar shape. */
   const contactShortJson = (c: MoContact) => ({
     id: c.id,
     uuid: c.uuid,
@@ -202,7 +202,7 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
     uuid: c.uuid,
     object: 'conversation',
     happened_at: dayTs(c.happened_at),
-    // contracts §4: every message, in DB order (the relation has no orderBy).
+    // docs/vendors/monica.md: every message, in DB order (the relation has no orderBy).
     messages: c.messages.map(messageJson),
     contact_field_type: fieldTypeJson(state.fieldTypes.get(c.contact_field_type_id) as MoFieldType),
     url: `${baseUrl()}/api/conversations/${c.id}`,
@@ -217,7 +217,14 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
    * `page`, and for sortable lists `sort` (created_at/updated_at, `-` for desc, else error 39).
    * Links carry only `page`, as Laravel builds them without `appends()` (seed 003).
    */
-  function paginate<T>(req: Request, res: Response, path: string, items: T[], json: (t: T) => unknown, sortable?: (t: T) => { created_at: Date; updated_at: Date; id: number }) {
+  function paginate<T>(
+    req: Request,
+    res: Response,
+    path: string,
+    items: T[],
+    json: (t: T) => unknown,
+    sortable?: (t: T) => { created_at: Date; updated_at: Date; id: number },
+  ) {
     const rawLimit = req.query.limit;
     const limitNum = typeof rawLimit === 'string' && /^\d+$/.test(rawLimit) ? Number(rawLimit) : 0;
     if (limitNum > MAX_LIMIT) return fail(res, 30);
@@ -229,7 +236,7 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
       const sort = typeof req.query.sort === 'string' ? req.query.sort : 'created_at';
       const m = /^(-?)(created_at|updated_at)$/.exec(sort);
       if (!m) {
-        // contracts §4: these pass ApiController's check but are no columns of conversations.
+        // docs/vendors/monica.md: these pass ApiController's check but are no columns of conversations.
         if (/^-?(completed_at|called_at|favorited_at)$/.test(sort)) return fail(res, 40);
         return fail(res, 39);
       }
@@ -271,7 +278,7 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
   const api = express.Router();
   api.use(limiter.middleware);
   // Passport (`auth:api`): Bearer token; Laravel's own 401 body, or a redirect to the login page when the
-  // client does not ask for JSON (contracts §4 "Auth").
+  // client does not ask for JSON (docs/vendors/monica.md "Auth").
   api.use((req, res, next) => {
     if (req.get('authorization') === `Bearer ${MONICA_SANDBOX_TOKEN}`) return next();
     if (/[/+]json/.test(req.get('accept') ?? '')) {
@@ -281,9 +288,10 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
     res.redirect(302, `${baseUrl()}/login`);
   });
   api.use(express.json({ limit: '1mb', strict: false }));
-  // contracts §4: a body that is not valid JSON is 400 with error_code 37.
+  // docs/vendors/monica.md: a body that is not valid JSON is 400 with error_code 37.
   api.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (err && typeof err === 'object' && (err as { type?: string }).type === 'entity.parse.failed') return fail(res, 37);
+    if (err && typeof err === 'object' && (err as { type?: string }).type === 'entity.parse.failed')
+      return fail(res, 37);
     next(err);
   });
   const body = (req: Request): Record<string, unknown> =>
@@ -352,7 +360,7 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
     res.status(201).json({ data: conversationJson(c) });
   });
 
-  // contracts §4: happened_at AND contact_field_type_id are both required in code (UpdateConversation).
+  // docs/vendors/monica.md: happened_at AND contact_field_type_id are both required in code (UpdateConversation).
   api.put('/conversations/:id', (req: Request<{ id: string }>, res) => {
     const b = body(req);
     const errors = validate(b, { happened_at: 'date', contact_field_type_id: 'integer' });
@@ -375,14 +383,18 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
 
   const messageRules: Record<string, Rule> = { written_at: 'date', written_by_me: 'boolean', content: 'string' };
 
-  // contracts §4: contact_id is ignored and taken from the conversation; the answer is the conversation.
+  // docs/vendors/monica.md: contact_id is ignored and taken from the conversation; the answer is the conversation.
   api.post('/conversations/:id/messages', (req: Request<{ id: string }>, res) => {
     const b = body(req);
     const errors = validate(b, messageRules);
     if (errors.length > 0) return invalid(res, errors);
     const c = state.conversations.get(idParam(req.params.id));
     if (!c) return notFound(res);
-    state.addMessage(c, { content: String(b.content), written_at: dayOf(b.written_at), written_by_me: bool(b.written_by_me) });
+    state.addMessage(c, {
+      content: String(b.content),
+      written_at: dayOf(b.written_at),
+      written_by_me: bool(b.written_by_me),
+    });
     res.json({ data: conversationJson(c) });
   });
 
@@ -421,7 +433,7 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
       const m = state.simulateIncoming(conversationId === undefined ? null : idParam(String(conversationId)), content);
       return m ? { data: messageJson(m) } : { error: 'Conversation not found' };
     },
-    // contracts §4: Monica has no read state.
+    // docs/vendors/monica.md: Monica has no read state.
     simulateRead: () => null,
     unreadState: () => null,
   };

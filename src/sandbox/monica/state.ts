@@ -3,7 +3,7 @@ import { createRandom, FIRST_NAMES, LAST_NAMES, type Random } from '../kit/rando
 
 /**
  * The emulated Monica 4.x account: one user, contacts with contact fields, the account's contact field types,
- * and conversations logged by date with their messages (contracts §4). Field names follow the vendor's
+ * and conversations logged by date with their messages (docs/vendors/monica.md). Field names follow the vendor's
  * columns; `happened_at` and `written_at` are dates (`YYYY-MM-DD`), as in Monica.
  */
 
@@ -65,7 +65,7 @@ export interface MoConversation {
   happened_at: string;
   created_at: Date;
   updated_at: Date;
-  /** In insertion (= DB id) order, as Monica's un-ordered relation returns them (contracts §4). */
+  /** In insertion (= DB id) order, as Monica's un-ordered relation returns them (docs/vendors/monica.md). */
   messages: MoMessage[];
 }
 export interface MoUser {
@@ -187,7 +187,9 @@ export class MonicaState {
         nickname: r.chance(0.2) ? first.slice(0, 3) : null,
         ...r.pick(GENDERS),
         is_starred: r.chance(0.15),
-        avatar_url: r.chance(0.4) ? `https://randomuser.me/api/portraits/${r.chance(0.5) ? 'women' : 'men'}/${r.int(1, 99)}.jpg` : null,
+        avatar_url: r.chance(0.4)
+          ? `https://randomuser.me/api/portraits/${r.chance(0.5) ? 'women' : 'men'}/${r.int(1, 99)}.jpg`
+          : null,
         avatar_source: 'default',
         default_avatar_color: r.pick(AVATAR_COLORS),
         fields: [],
@@ -217,13 +219,17 @@ export class MonicaState {
       const n = r.int(1, 8);
       const days = Array.from({ length: n }, () => dateOf(new Date(happened.getTime() + r.int(0, 2) * DAY)));
       days.sort();
-      // Some conversations are logged out of order, so the DB order is not the written order (contracts §4).
+      // Some conversations are logged out of order, so the DB order is not the written order (docs/vendors/monica.md).
       if (n > 2 && r.chance(0.25)) days.reverse();
       for (const day of days) {
         const mine = r.chance(0.5);
-        this.addMessage(conv, { content: mine ? r.pick(MY_LINES) : r.pick(THEIR_LINES), written_at: day, written_by_me: mine }, created);
+        this.addMessage(
+          conv,
+          { content: mine ? r.pick(MY_LINES) : r.pick(THEIR_LINES), written_at: day, written_by_me: mine },
+          created,
+        );
       }
-      // A few were edited later, which is what moves updated_at in Monica (messages do not: contracts §4).
+      // A few were edited later, which is what moves updated_at in Monica (messages do not: docs/vendors/monica.md).
       if (r.chance(0.2)) conv.updated_at = new Date(created.getTime() + r.int(1, 5) * DAY);
     }
   }
@@ -259,8 +265,12 @@ export class MonicaState {
     return c;
   }
 
-  /** Adds a message; like Monica, it does not touch the conversation's updated_at (no `$touches`, contracts §4). */
-  addMessage(conv: MoConversation, m: Pick<MoMessage, 'content' | 'written_at' | 'written_by_me'>, now = new Date()): MoMessage {
+  /** Adds a message; like Monica, it does not touch the conversation's updated_at (no `$touches`, docs/vendors/monica.md). */
+  addMessage(
+    conv: MoConversation,
+    m: Pick<MoMessage, 'content' | 'written_at' | 'written_by_me'>,
+    now = new Date(),
+  ): MoMessage {
     const msg: MoMessage = {
       ...m,
       id: ++this.ids.message,

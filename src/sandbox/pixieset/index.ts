@@ -5,7 +5,7 @@ import { serveEmulator, type EmulatorHandle, type VendorControls } from '../kit/
 import { PHOTOGRAPHER, PixiesetState, type PxConversation, type PxMessage } from './state';
 
 /**
- * Emulator of Pixieset Studio's conversation endpoints (seed 000, contracts §1), under `/api/v1`, plus the
+ * Emulator of Pixieset Studio's conversation endpoints (seed 000, docs/vendors/pixieset.md), under `/api/v1`, plus the
  * S3-style upload target it signs policies for, under `/storage`.
  */
 
@@ -14,11 +14,11 @@ export const PIXIESET_SANDBOX_CREDENTIALS = {
   sessionCookie: 'session_cookie=sandbox-pixieset-session',
   csrfToken: 'sandbox-pixieset-csrf',
 };
-/** contracts §1: the 413 error carries max_size 10485760. */
+/** docs/vendors/pixieset.md: the 413 error carries max_size 10485760. */
 export const PIXIESET_MAX_FILE_SIZE = 10 * 1024 * 1024;
 const UPLOAD_TTL_MS = 15 * 60_000;
 
-/** contracts §1: ISO-8601 UTC with microseconds, Laravel's serialization. */
+/** docs/vendors/pixieset.md: ISO-8601 UTC with microseconds, Laravel's serialization. */
 const ts = (d: Date | null) => (d ? d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') : null);
 
 export async function startPixiesetEmulator(opts: EmulatorStartOptions = {}): Promise<EmulatorHandle> {
@@ -63,7 +63,7 @@ function mount(app: Express, state: PixiesetState, baseUrl: () => string): Vendo
     out.push({ id: PHOTOGRAPHER.id, name: PHOTOGRAPHER.name, email: PHOTOGRAPHER.email, type: 'photographer' });
     return out;
   };
-  // The list shape of seed 000 has no created_at/updated_at; the detail shape has them (contracts §1).
+  // The list shape of seed 000 has no created_at/updated_at; the detail shape has them (docs/vendors/pixieset.md).
   const listJson = (c: PxConversation, withMessages: boolean) => ({
     id: c.id,
     client_id: c.client_id,
@@ -91,7 +91,7 @@ function mount(app: Express, state: PixiesetState, baseUrl: () => string): Vendo
 
   const api = express.Router();
   api.use(express.json({ limit: '1mb' }));
-  // Auth: a session cookie on every call, X-CSRF-Token on writes (contracts §1, trozz auth page).
+  // Auth: a session cookie on every call, X-CSRF-Token on writes (docs/vendors/pixieset.md, trozz auth page).
   api.use((req, res, next) => {
     const cookie = req.get('cookie') ?? '';
     if (!cookie.split(/;\s*/).includes(PIXIESET_SANDBOX_CREDENTIALS.sessionCookie)) {
@@ -105,8 +105,10 @@ function mount(app: Express, state: PixiesetState, baseUrl: () => string): Vendo
     next();
   });
 
-  const notFound = (res: Response) => res.status(404).json({ error: 'Conversation not found', code: 'CONVERSATION_NOT_FOUND' });
-  const denied = (res: Response) => res.status(403).json({ error: 'Access denied to conversation', code: 'ACCESS_DENIED' });
+  const notFound = (res: Response) =>
+    res.status(404).json({ error: 'Conversation not found', code: 'CONVERSATION_NOT_FOUND' });
+  const denied = (res: Response) =>
+    res.status(403).json({ error: 'Access denied to conversation', code: 'ACCESS_DENIED' });
 
   api.get('/conversations/unread/count', (_req, res) => {
     let unread = 0;
@@ -121,7 +123,7 @@ function mount(app: Express, state: PixiesetState, baseUrl: () => string): Vendo
 
   api.get('/conversations', (req, res) => {
     const page = Math.max(1, Number.parseInt(String(req.query.page ?? '1'), 10) || 1);
-    // Undocumented maximum; 100 as on /clients/search (contracts §1).
+    // Undocumented maximum; 100 as on /clients/search (docs/vendors/pixieset.md).
     const perPage = Math.min(100, Math.max(1, Number.parseInt(String(req.query.page_size ?? '25'), 10) || 25));
     let items = state.visible();
     if (typeof req.query.client_id === 'string') items = items.filter((c) => c.client_id === req.query.client_id);
@@ -156,7 +158,9 @@ function mount(app: Express, state: PixiesetState, baseUrl: () => string): Vendo
     const c = state.conversations.get(body.conversation_id);
     if (!c) return notFound(res);
     if (c.foreign) return denied(res);
-    const ids = Array.isArray(body.attachment_ids) ? body.attachment_ids.filter((x): x is string => typeof x === 'string') : [];
+    const ids = Array.isArray(body.attachment_ids)
+      ? body.attachment_ids.filter((x): x is string => typeof x === 'string')
+      : [];
     if (typeof body.content !== 'string' || (body.content.trim() === '' && ids.length === 0)) {
       res.status(422).json({ error: 'The content field is required.', code: 'VALIDATION_ERROR' });
       return;
@@ -189,14 +193,19 @@ function mount(app: Express, state: PixiesetState, baseUrl: () => string): Vendo
       return;
     }
     if (size > PIXIESET_MAX_FILE_SIZE) {
-      res.status(413).json({ error: 'File size exceeds maximum allowed', code: 'FILE_TOO_LARGE', max_size: PIXIESET_MAX_FILE_SIZE });
+      res
+        .status(413)
+        .json({ error: 'File size exceeds maximum allowed', code: 'FILE_TOO_LARGE', max_size: PIXIESET_MAX_FILE_SIZE });
       return;
     }
     const id = state.randomId('att_');
     state.attachments.set(id, { id, filename, file_size: size, content_type: contentType, data: null });
     const key = `attachments/${id}`;
     const expiration = new Date(Date.now() + UPLOAD_TTL_MS);
-    const date = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const date = new Date()
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
     const policy = Buffer.from(
       JSON.stringify({
         expiration: expiration.toISOString(),
@@ -235,13 +244,21 @@ function mount(app: Express, state: PixiesetState, baseUrl: () => string): Vendo
 
   // The signed-POST upload target (S3 presigned POST semantics: XML errors, 204 on success).
   const s3Error = (res: Response, status: number, code: string, message: string) =>
-    res.status(status).type('application/xml').send(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`);
+    res
+      .status(status)
+      .type('application/xml')
+      .send(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`);
   app.post('/storage/upload', (req, res) => {
     let bb: busboy.Busboy;
     try {
       bb = busboy({ headers: req.headers, limits: { fileSize: PIXIESET_MAX_FILE_SIZE + 1, files: 1 } });
     } catch {
-      s3Error(res, 400, 'MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data.');
+      s3Error(
+        res,
+        400,
+        'MalformedPOSTRequest',
+        'The body of your POST request is not well-formed multipart/form-data.',
+      );
       return;
     }
     const fields: Record<string, string> = {};
@@ -258,12 +275,24 @@ function mount(app: Express, state: PixiesetState, baseUrl: () => string): Vendo
         truncated = true;
       });
     });
-    bb.on('error', () => s3Error(res, 400, 'MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data.'));
+    bb.on('error', () =>
+      s3Error(
+        res,
+        400,
+        'MalformedPOSTRequest',
+        'The body of your POST request is not well-formed multipart/form-data.',
+      ),
+    );
     bb.on('close', () => {
       const policy = fields.policy ?? '';
       if (!sawFile) return s3Error(res, 400, 'InvalidArgument', 'POST requires exactly one file upload per request.');
       if (!policy || fields['x-amz-signature'] !== state.sign(policy)) {
-        return s3Error(res, 403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
+        return s3Error(
+          res,
+          403,
+          'SignatureDoesNotMatch',
+          'The request signature we calculated does not match the signature you provided.',
+        );
       }
       let doc: { expiration: string; conditions: unknown[] };
       try {
@@ -271,12 +300,22 @@ function mount(app: Express, state: PixiesetState, baseUrl: () => string): Vendo
       } catch {
         return s3Error(res, 400, 'InvalidPolicyDocument', 'Invalid Policy: Invalid JSON.');
       }
-      if (Date.parse(doc.expiration) < Date.now()) return s3Error(res, 403, 'AccessDenied', 'Invalid according to Policy: Policy expired.');
-      const keyCond = doc.conditions.find((c): c is { key: string } => typeof c === 'object' && c !== null && 'key' in c);
+      if (Date.parse(doc.expiration) < Date.now())
+        return s3Error(res, 403, 'AccessDenied', 'Invalid according to Policy: Policy expired.');
+      const keyCond = doc.conditions.find(
+        (c): c is { key: string } => typeof c === 'object' && c !== null && 'key' in c,
+      );
       if (!keyCond || fields.key !== keyCond.key) {
-        return s3Error(res, 403, 'AccessDenied', 'Invalid according to Policy: Policy Condition failed: ["eq", "$key"]');
+        return s3Error(
+          res,
+          403,
+          'AccessDenied',
+          'Invalid according to Policy: Policy Condition failed: ["eq", "$key"]',
+        );
       }
-      const range = doc.conditions.find((c): c is [string, number, number] => Array.isArray(c) && c[0] === 'content-length-range');
+      const range = doc.conditions.find(
+        (c): c is [string, number, number] => Array.isArray(c) && c[0] === 'content-length-range',
+      );
       const data = Buffer.concat(chunks);
       if (truncated || (range && data.length > range[2])) {
         return s3Error(res, 400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size');
@@ -303,7 +342,9 @@ function mount(app: Express, state: PixiesetState, baseUrl: () => string): Vendo
     reset: () => state.reset(),
     simulateIncoming: ({ conversationId, content }) => {
       const list = state.visible().filter((c) => c.status === 'active');
-      const conv = conversationId ? state.conversations.get(conversationId) : list[Math.floor(Math.random() * list.length)];
+      const conv = conversationId
+        ? state.conversations.get(conversationId)
+        : list[Math.floor(Math.random() * list.length)];
       if (!conv || conv.foreign) return { error: 'Conversation not found' };
       const msg = state.addMessage(conv, {
         content: content ?? 'Hi! Just checking in about our session.',

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { createRandom, FIRST_NAMES, LAST_NAMES } from '../kit/random';
 
-/** The emulated Studio account's data. Field names follow the vendor's JSON (contracts §1). */
+/** The emulated Studio account's data. Field names follow the vendor's JSON (docs/vendors/pixieset.md). */
 export interface PxClient {
   id: string;
   first_name: string;
@@ -109,7 +109,10 @@ export class PixiesetState {
         id: `cl_${r.alnum(32)}`,
         first_name: first,
         last_name: last,
-        email: `${first}.${last}@example.com`.toLowerCase().normalize('NFD').replace(/[\u0300-\u036f]/g, ''),
+        email: `${first}.${last}@example.com`
+          .toLowerCase()
+          .normalize('NFD')
+          .replace(/[\u0300-\u036f]/g, ''),
         phone: `+1 555 ${String(r.int(100, 999))} ${String(r.int(1000, 9999))}`,
         avatar_color: r.int(0, 11),
         type: r.chance(0.8) ? 'client' : 'lead',
@@ -194,7 +197,9 @@ export class PixiesetState {
   visible(): PxConversation[] {
     return [...this.conversations.values()]
       .filter((c) => !c.foreign)
-      .sort((a, b) => b.last_message_at.getTime() - a.last_message_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      .sort(
+        (a, b) => b.last_message_at.getTime() - a.last_message_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+      );
   }
 
   unreadOf(c: PxConversation): number {
@@ -202,7 +207,11 @@ export class PixiesetState {
   }
 
   addMessage(conv: PxConversation, m: Omit<PxMessage, 'id' | 'conversation_id'>): PxMessage {
-    const msg: PxMessage = { ...m, id: `msg_${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x').slice(0, 12)}`, conversation_id: conv.id };
+    const msg: PxMessage = {
+      ...m,
+      id: `msg_${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x').slice(0, 12)}`,
+      conversation_id: conv.id,
+    };
     conv.messages.push(msg);
     conv.last_message_at = msg.sent_at;
     conv.updated_at = msg.sent_at;

@@ -5,7 +5,7 @@ import { createRoutes, postWebhook, sendError } from './routes';
 import { nowEpoch, ProtocolState, type PrConversation, type PrMessage } from './state';
 
 /**
- * Emulator of the "Protocol" chat API as CityPay publishes it (seed 001, contracts §2), under `/v1`, plus the
+ * Emulator of the "Protocol" chat API as CityPay publishes it (seed 001, docs/vendors/protocol.md), under `/v1`, plus the
  * attachment files at `/files/:id/:name` (the vendor serves them from its asset host).
  */
 
@@ -15,12 +15,17 @@ export const PROTOCOL_SANDBOX_TOKEN = 'sandbox-protocol-token';
 export const PROTOCOL_SANDBOX_WEBHOOK_SECRET = 'sandbox-protocol-webhook-secret';
 /** The contact that is the API user: outgoing messages are this contact's. */
 export const PROTOCOL_SANDBOX_SELF_CONTACT_ID = 'SwitchboardSelf0';
-/** The vendor documents no rate limit (contracts §2); ours, per token and sliding minute. */
+/** The vendor documents no rate limit (docs/vendors/protocol.md); ours, per token and sliding minute. */
 export const PROTOCOL_RATE_LIMIT_PER_MINUTE = 1200;
 /** Largest attachment (bytes); the connector's PROTOCOL_MAX_ATTACHMENT_SIZE says the same. */
 export const PROTOCOL_SANDBOX_MAX_ATTACHMENT_SIZE = 25 * 1024 * 1024;
 
-const SIMULATED_LINES = ['Hey, are you around?', 'Quick question about tomorrow.', 'Look at this! 👀', 'Call me when you can.'];
+const SIMULATED_LINES = [
+  'Hey, are you around?',
+  'Quick question about tomorrow.',
+  'Look at this! 👀',
+  'Call me when you can.',
+];
 
 export async function startProtocolEmulator(opts: EmulatorStartOptions = {}): Promise<EmulatorHandle> {
   const state = new ProtocolState(PROTOCOL_SANDBOX_SELF_CONTACT_ID, opts.scale ?? 1, opts.seed ?? 1);

@@ -20,7 +20,7 @@ export interface RouteDeps {
   token: string;
   /** Base URL of the emulator, for `file_url`s (known once it listens). */
   baseUrl: () => string;
-  /** Requests a minute per token (contracts §2: undocumented; our choice). */
+  /** Requests a minute per token (docs/vendors/protocol.md: undocumented; our choice). */
   rateLimitPerMinute: number;
   maxAttachmentSize: number;
   /** Posts one signed event (`{id,type,payload}`) to the configured webhook, if any. */
@@ -77,12 +77,14 @@ function idList(v: unknown, name: string): string[] | undefined {
   const items = Array.isArray(v) ? v : [v];
   return items.map((x) => {
     if (typeof x === 'string' && x.length > 0) return x;
-    if (typeof x === 'object' && x !== null && typeof (x as { id?: unknown }).id === 'string') return (x as { id: string }).id;
+    if (typeof x === 'object' && x !== null && typeof (x as { id?: unknown }).id === 'string')
+      return (x as { id: string }).id;
     throw new ParamError(`Invalid ${name}: expected an array of ids.`);
   });
 }
 function onlyKnown(body: Record<string, unknown>, allowed: readonly string[]) {
-  for (const k of Object.keys(body)) if (!allowed.includes(k)) throw new ParamError(`Received unknown parameter: ${k}.`);
+  for (const k of Object.keys(body))
+    if (!allowed.includes(k)) throw new ParamError(`Received unknown parameter: ${k}.`);
 }
 
 /**
@@ -140,13 +142,16 @@ export interface ProtocolRoutes {
 export function createRoutes(deps: RouteDeps): ProtocolRoutes {
   const { state, emit } = deps;
 
-  // Serialization (contracts §2 objects)
+  // Serialization (docs/vendors/protocol.md objects)
   const contactJson = (c: PrContact) => ({ ...c });
   const groupJson = (g: PrGroup) => {
     const { contact_ids, ...rest } = g;
     return {
       ...rest,
-      contacts: contact_ids.map((id) => state.contacts.get(id)).filter((c): c is PrContact => !!c).map(contactJson),
+      contacts: contact_ids
+        .map((id) => state.contacts.get(id))
+        .filter((c): c is PrContact => !!c)
+        .map(contactJson),
     };
   };
   const conversationJson = (c: PrConversation) => ({ ...c });
@@ -167,7 +172,10 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
       contact: sender ? contactJson(sender) : null,
       message: m.message,
       reactions: m.reactions,
-      attachments: m.attachment_ids.map((id) => state.attachments.get(id)).filter((a): a is PrAttachment => !!a).map(attachmentJson),
+      attachments: m.attachment_ids
+        .map((id) => state.attachments.get(id))
+        .filter((a): a is PrAttachment => !!a)
+        .map(attachmentJson),
       read_at: m.read_at,
       created_at: m.created_at,
       updated_at: m.updated_at,
@@ -191,7 +199,7 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
     next();
   });
 
-  // Rate limit per token, a sliding minute (contracts §2: undocumented; the limit is an option).
+  // Rate limit per token, a sliding minute (docs/vendors/protocol.md: undocumented; the limit is an option).
   let hits: number[] = [];
   let head = 0;
   router.use((_req, res, next) => {
@@ -204,7 +212,12 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
     if (hits.length - head >= deps.rateLimitPerMinute) {
       const retryAfter = Math.max(1, Math.ceil(((hits[head] as number) + 60_000 - now) / 1000));
       res.set('retry-after', String(retryAfter));
-      sendError(res, 429, 'invalid_request', `Too many requests: the limit is ${deps.rateLimitPerMinute} a minute. Retry in ${retryAfter} s.`);
+      sendError(
+        res,
+        429,
+        'invalid_request',
+        `Too many requests: the limit is ${deps.rateLimitPerMinute} a minute. Retry in ${retryAfter} s.`,
+      );
       return;
     }
     hits.push(now);
@@ -215,7 +228,9 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
   router.use(express.urlencoded({ extended: true, limit: '1mb' }));
 
   const body = (req: Request): Record<string, unknown> =>
-    typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
+    typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body)
+      ? (req.body as Record<string, unknown>)
+      : {};
   const notFound = (what: string, id: string) => new ParamError(`No such ${what}: ${id}.`, 404);
   const need = <T>(map: Map<string, T>, id: string, what: string): T => {
     const v = map.get(id);
@@ -244,7 +259,10 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
     if ((contactId === undefined) === (groupId === undefined)) {
       throw new ParamError('A contact_id or a group_id is required (exactly one).');
     }
-    const owner = contactId !== undefined ? need(state.contacts, contactId, 'contact') : need(state.groups, groupId as string, 'group');
+    const owner =
+      contactId !== undefined
+        ? need(state.contacts, contactId, 'contact')
+        : need(state.groups, groupId as string, 'group');
     if (contactId === state.selfContactId) throw new ParamError('You cannot start a conversation with yourself.');
     // [inferred] one conversation per contact or group (both carry a single `conversation_id`): return it.
     const existing = owner.conversation_id ? state.conversations.get(owner.conversation_id) : undefined;
@@ -278,7 +296,8 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
     const c = need(state.conversations, req.params.id, 'conversation');
     const b = body(req);
     onlyKnown(b, ['pinned_message_id', 'is_pinned', 'is_muted', 'archived_at']);
-    const pinnedMessage = b.pinned_message_id === '' || b.pinned_message_id === null ? null : str(b, 'pinned_message_id');
+    const pinnedMessage =
+      b.pinned_message_id === '' || b.pinned_message_id === null ? null : str(b, 'pinned_message_id');
     if (typeof pinnedMessage === 'string' && state.messages.get(pinnedMessage)?.conversation_id !== c.id) {
       throw new ParamError(`Invalid pinned_message_id: no message ${pinnedMessage} in this conversation.`);
     }
@@ -373,17 +392,20 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
       const asArray = Array.isArray(raw) ? raw : typeof raw === 'object' && raw !== null ? [raw] : null;
       if (!asArray) throw new ParamError('Invalid reactions: expected {emoji_name: [usernames]}.');
       reactions = asArray.map((r) => {
-        if (typeof r !== 'object' || r === null) throw new ParamError('Invalid reactions: expected {emoji_name: [usernames]}.');
+        if (typeof r !== 'object' || r === null)
+          throw new ParamError('Invalid reactions: expected {emoji_name: [usernames]}.');
         const out: Record<string, string[]> = {};
         for (const [k, v] of Object.entries(r as Record<string, unknown>)) {
           const names = Array.isArray(v) ? v : [v];
-          if (!names.every((x) => typeof x === 'string')) throw new ParamError('Invalid reactions: usernames must be strings.');
+          if (!names.every((x) => typeof x === 'string'))
+            throw new ParamError('Invalid reactions: usernames must be strings.');
           out[k] = names as string[];
         }
         return out;
       });
     }
-    const attachments = b.attachments !== undefined ? claimable(idList(b.attachments, 'attachments') ?? [], m.id) : undefined;
+    const attachments =
+      b.attachments !== undefined ? claimable(idList(b.attachments, 'attachments') ?? [], m.id) : undefined;
     if (text !== undefined) m.message = text;
     if (reactions !== undefined) m.reactions = reactions;
     if (attachments !== undefined) {
@@ -585,7 +607,12 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
     bb.on('close', () => {
       if (failed) return;
       if (tooLarge) {
-        sendError(res, 413, 'invalid_request', `The file is too large: attachments may be at most ${deps.maxAttachmentSize} bytes.`);
+        sendError(
+          res,
+          413,
+          'invalid_request',
+          `The file is too large: attachments may be at most ${deps.maxAttachmentSize} bytes.`,
+        );
         return;
       }
       const f = file as { filename: string; mimeType: string } | null;

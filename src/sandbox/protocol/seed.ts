@@ -1,7 +1,7 @@
 import { FIRST_NAMES, LAST_NAMES, type Random } from '../kit/random';
 import type { PrContact, PrConversation, PrGroup, ProtocolState } from './state';
 
-/** contracts §2: ids are 16-char base62 strings. */
+/** docs/vendors/protocol.md: ids are 16-char base62 strings. */
 export const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** Demo data is anchored here (epoch seconds), so it is the same on every start. */
@@ -9,8 +9,18 @@ export const SEED_BASE = Math.floor(Date.parse('2026-11-01T09:00:00.000Z') / 100
 const DAY = 86_400;
 
 const GROUP_NAMES = [
-  'Book club', 'Saturday football', 'Family', 'Flat 4B', 'Climbing crew', 'Project Falcon', 'Wedding planning',
-  'Road trip 2027', 'Board games', 'Choir altos', 'Running group', 'Design review',
+  'Book club',
+  'Saturday football',
+  'Family',
+  'Flat 4B',
+  'Climbing crew',
+  'Project Falcon',
+  'Wedding planning',
+  'Road trip 2027',
+  'Board games',
+  'Choir altos',
+  'Running group',
+  'Design review',
 ] as const;
 const INCOMING_LINES = [
   'Are we still on for tonight?',
@@ -82,7 +92,7 @@ export function seedProtocol(state: ProtocolState, r: Random, scale: number) {
       username,
       phone_number: `+1 555 ${String(r.int(100, 999))} ${String(r.int(1000, 9999))}`,
       avatar_url: null,
-      // contracts §2: display_name null means "use username"; the demo has both kinds.
+      // docs/vendors/protocol.md: display_name null means "use username"; the demo has both kinds.
       display_name: r.chance(0.7) ? `${first} ${last}` : null,
       conversation_id: null,
       last_active_at: null,
@@ -94,7 +104,10 @@ export function seedProtocol(state: ProtocolState, r: Random, scale: number) {
 
   // The first few conversations each show one feature, so that even scale 1 has every kind; the rest is random.
   let ordinal = 0;
-  const conversationFor = (senders: PrContact[], link: { contact_id: string } | { group_id: string }): PrConversation => {
+  const conversationFor = (
+    senders: PrContact[],
+    link: { contact_id: string } | { group_id: string },
+  ): PrConversation => {
     const k = ordinal++;
     const last = SEED_BASE - r.int(0, 60 * 24 * 60) * 60;
     const created = last - r.int(1, 30) * DAY;
@@ -122,7 +135,7 @@ export function seedProtocol(state: ProtocolState, r: Random, scale: number) {
       const incoming = inTail || m % 2 === 0;
       const sender = incoming ? r.pick(senders) : self;
       const t = at(m);
-      // Some old incoming messages never got a read_at; last_opened_at still covers them (contracts §2).
+      // Some old incoming messages never got a read_at; last_opened_at still covers them (docs/vendors/protocol.md).
       const readAt = inTail ? null : incoming && !neverOpened && r.chance(0.25) ? null : t + 300;
       const msg = {
         id: newId(),
@@ -137,7 +150,8 @@ export function seedProtocol(state: ProtocolState, r: Random, scale: number) {
       };
       if (r.chance(0.15)) {
         const f = r.pick(FILES);
-        const data = f.file_type === 'image/png' ? PNG : Buffer.from(`Demo file ${f.filename} from ${sender.username}\n`);
+        const data =
+          f.file_type === 'image/png' ? PNG : Buffer.from(`Demo file ${f.filename} from ${sender.username}\n`);
         const a = { id: newId(), message_id: msg.id, ...f, file_size: data.length, created_at: t, data };
         state.attachments.set(a.id, a);
         msg.attachment_ids.push(a.id);
@@ -145,7 +159,13 @@ export function seedProtocol(state: ProtocolState, r: Random, scale: number) {
       state.addMessage(msg);
     }
     const lastRead = n - unreadTail - 1;
-    conv.last_opened_at = neverOpened ? null : unreadTail === 0 ? last + 60 : lastRead >= 0 ? at(lastRead) + 30 : created;
+    conv.last_opened_at = neverOpened
+      ? null
+      : unreadTail === 0
+        ? last + 60
+        : lastRead >= 0
+          ? at(lastRead) + 30
+          : created;
     if (conv.is_pinned && r.chance(0.3)) conv.pinned_message_id = state.messagesOf(conv.id)[0]?.id ?? null;
     if (k === 2 || r.chance(0.1)) conv.archived_at = last + 3600;
     return conv;
@@ -162,7 +182,10 @@ export function seedProtocol(state: ProtocolState, r: Random, scale: number) {
     while (members.size < size) members.add(r.pick(contacts));
     const group: PrGroup = {
       id: newId(),
-      name: g < GROUP_NAMES.length ? GROUP_NAMES[g] as string : `${r.pick(GROUP_NAMES)} ${Math.floor(g / GROUP_NAMES.length) + 1}`,
+      name:
+        g < GROUP_NAMES.length
+          ? (GROUP_NAMES[g] as string)
+          : `${r.pick(GROUP_NAMES)} ${Math.floor(g / GROUP_NAMES.length) + 1}`,
       description: r.chance(0.5) ? 'Created in the Switchboard sandbox.' : null,
       avatar_url: null,
       conversation_id: null,

@@ -3,7 +3,7 @@ import { createRandom, type Random } from '../kit/random';
 import { BASE62, seedProtocol } from './seed';
 
 /**
- * The emulated Protocol account's data. Field names follow the vendor's JSON (contracts §2); timestamps are
+ * The emulated Protocol account's data. Field names follow the vendor's JSON (docs/vendors/protocol.md); timestamps are
  * epoch seconds. Relations are kept as ids and expanded when serialized (routes.ts).
  */
 export interface PrContact {
@@ -60,7 +60,7 @@ export interface PrAttachment {
   data: Buffer;
 }
 
-/** Anything a list serves: ordered newest first by `created_at`, then id (contracts §2 [inferred], Stripe-like). */
+/** Anything a list serves: ordered newest first by `created_at`, then id (docs/vendors/protocol.md [inferred], Stripe-like). */
 export interface Listed {
   id: string;
   created_at: number;
@@ -155,9 +155,11 @@ export class ProtocolState {
       if (a) a.message_id = m.id;
     }
     const conv = this.conversations.get(m.conversation_id);
-    if (conv && (conv.last_active_at === null || m.created_at >= conv.last_active_at)) conv.last_active_at = m.created_at;
+    if (conv && (conv.last_active_at === null || m.created_at >= conv.last_active_at))
+      conv.last_active_at = m.created_at;
     const sender = this.contacts.get(m.contact_id);
-    if (sender && (sender.last_active_at === null || m.created_at > sender.last_active_at)) sender.last_active_at = m.created_at;
+    if (sender && (sender.last_active_at === null || m.created_at > sender.last_active_at))
+      sender.last_active_at = m.created_at;
   }
 
   deleteMessage(id: string) {
@@ -174,7 +176,7 @@ export class ProtocolState {
     if (conv?.pinned_message_id === id) conv.pinned_message_id = null;
   }
 
-  // Unread (the connector's derivation, contracts §2)
+  // Unread (the connector's derivation, docs/vendors/protocol.md)
 
   /**
    * Incoming messages (sender ≠ self) with `read_at == null` created after `last_opened_at`; with no
@@ -192,6 +194,7 @@ export class ProtocolState {
   /** The user opens the conversation in the app: it and its incoming messages become read. */
   markRead(c: PrConversation, at = nowEpoch()) {
     c.last_opened_at = at;
-    for (const m of this.messagesOf(c.id)) if (m.contact_id !== this.selfContactId && m.read_at === null) m.read_at = at;
+    for (const m of this.messagesOf(c.id))
+      if (m.contact_id !== this.selfContactId && m.read_at === null) m.read_at = at;
   }
 }

@@ -15,11 +15,19 @@ function touch(ctx: GatewayContext, sourceId: string, conversationNativeId: stri
 }
 
 /** Runs once per (API key, mutation, idempotency key); a repeat with other input is BAD_USER_INPUT. */
-function idempotent<T>(ctx: GatewayContext, mutation: string, key: string | null | undefined, input: unknown, fn: () => Promise<T>): Promise<T> {
+function idempotent<T>(
+  ctx: GatewayContext,
+  mutation: string,
+  key: string | null | undefined,
+  input: unknown,
+  fn: () => Promise<T>,
+): Promise<T> {
   if (!key) return fn();
   if (key.length > 255) throw badInput('"idempotencyKey" must be at most 255 characters.', 'idempotencyKey');
   const fingerprint = createHash('sha256').update(JSON.stringify(input)).digest('hex');
-  return ctx.services.idempotency.run(`${ctx.viewer.keyName}\u0000${mutation}\u0000${key}`, fingerprint, fn, { signal: ctx.signal });
+  return ctx.services.idempotency.run(`${ctx.viewer.keyName}\u0000${mutation}\u0000${key}`, fingerprint, fn, {
+    signal: ctx.signal,
+  });
 }
 
 export const Mutation: MutationResolvers = {
@@ -28,7 +36,8 @@ export const Mutation: MutationResolvers = {
     const caps = conv.connector.capabilities;
     requireCapability(conv.connector, caps.sendMessage, 'sendMessage');
     if (input.private && !caps.privateMessages) throw unsupported(conv.sourceId, 'private messages');
-    if (input.content.length > MAX_CONTENT) throw badInput(`"content" must be at most ${MAX_CONTENT} characters.`, 'input.content');
+    if (input.content.length > MAX_CONTENT)
+      throw badInput(`"content" must be at most ${MAX_CONTENT} characters.`, 'input.content');
     const attachmentIds = input.attachmentIds ?? [];
     if (attachmentIds.length > 0) requireCapability(conv.connector, caps.attachments, 'attachments');
     if (input.content.trim() === '' && attachmentIds.length === 0) {
@@ -39,11 +48,17 @@ export const Mutation: MutationResolvers = {
     const stagedIds: string[] = [];
     for (const id of attachmentIds) {
       const a = resolveId(ctx, id, 'Attachment', 'input.attachmentIds');
-      if (a.sourceId !== conv.sourceId) throw badInput('Attachments must belong to the conversation\'s source.', 'input.attachmentIds');
+      if (a.sourceId !== conv.sourceId)
+        throw badInput("Attachments must belong to the conversation's source.", 'input.attachmentIds');
       if (caps.uploadMode === 'INLINE') {
-        const staged = a.nativeId.startsWith(STAGED) ? ctx.services.staging.get(a.nativeId.slice(STAGED.length)) : undefined;
+        const staged = a.nativeId.startsWith(STAGED)
+          ? ctx.services.staging.get(a.nativeId.slice(STAGED.length))
+          : undefined;
         if (!staged || staged.keyName !== ctx.viewer.keyName || staged.conversationNativeId !== conv.nativeId) {
-          throw badInput(`Attachment ${id} is unknown or expired; create it with createAttachmentUpload.`, 'input.attachmentIds');
+          throw badInput(
+            `Attachment ${id} is unknown or expired; create it with createAttachmentUpload.`,
+            'input.attachmentIds',
+          );
         }
         if (!staged.file) throw badInput(`Attachment ${id} has not been uploaded yet.`, 'input.attachmentIds');
         files.push(staged.file);
@@ -52,14 +67,19 @@ export const Mutation: MutationResolvers = {
         vendorIds.push(a.nativeId);
       }
     }
-    const msg = await idempotent(ctx, 'sendMessage', input.idempotencyKey, { ...input, idempotencyKey: undefined }, () =>
-      ctx.session(conv.sourceId).sendMessage({
-        conversationNativeId: conv.nativeId,
-        content: input.content,
-        private: input.private ?? false,
-        attachmentIds: vendorIds,
-        files,
-      }),
+    const msg = await idempotent(
+      ctx,
+      'sendMessage',
+      input.idempotencyKey,
+      { ...input, idempotencyKey: undefined },
+      () =>
+        ctx.session(conv.sourceId).sendMessage({
+          conversationNativeId: conv.nativeId,
+          content: input.content,
+          private: input.private ?? false,
+          attachmentIds: vendorIds,
+          files,
+        }),
     );
     for (const id of stagedIds) ctx.services.staging.consume(id);
     touch(ctx, conv.sourceId, conv.nativeId);
@@ -71,20 +91,26 @@ export const Mutation: MutationResolvers = {
     requireCapability(connector, connector.capabilities.createConversation, 'createConversation');
     const participantNativeIds = (input.participantIds ?? []).map((id) => {
       const p = resolveId(ctx, id, 'Participant', 'input.participantIds');
-      if (p.sourceId !== connector.id) throw badInput('Participants must belong to the source.', 'input.participantIds');
+      if (p.sourceId !== connector.id)
+        throw badInput('Participants must belong to the source.', 'input.participantIds');
       return p.nativeId;
     });
     const groupNativeId = input.groupId ? resolveId(ctx, input.groupId, 'Participant', 'input.groupId').nativeId : null;
-    const conv = await idempotent(ctx, 'createConversation', input.idempotencyKey, { ...input, idempotencyKey: undefined }, () =>
-      ctx.session(connector.id).createConversation({
-        participantNativeIds,
-        groupNativeId,
-        subject: input.subject,
-        inboxId: input.inboxId,
-        channel: input.channel,
-        content: input.content,
-        happenedAt: input.happenedAt,
-      }),
+    const conv = await idempotent(
+      ctx,
+      'createConversation',
+      input.idempotencyKey,
+      { ...input, idempotencyKey: undefined },
+      () =>
+        ctx.session(connector.id).createConversation({
+          participantNativeIds,
+          groupNativeId,
+          subject: input.subject,
+          inboxId: input.inboxId,
+          channel: input.channel,
+          content: input.content,
+          happenedAt: input.happenedAt,
+        }),
     );
     touch(ctx, connector.id, conv.nativeId);
     return conv;
@@ -142,7 +168,8 @@ export const Mutation: MutationResolvers = {
   editMessage: async (_p, { input }, ctx) => {
     const m = resolveId(ctx, input.id, 'Message', 'input.id');
     requireCapability(m.connector, m.connector.capabilities.editMessage, 'editMessage');
-    if (input.content.length > MAX_CONTENT) throw badInput(`"content" must be at most ${MAX_CONTENT} characters.`, 'input.content');
+    if (input.content.length > MAX_CONTENT)
+      throw badInput(`"content" must be at most ${MAX_CONTENT} characters.`, 'input.content');
     const msg = await ctx.session(m.sourceId).editMessage(m.nativeId, input.content);
     touch(ctx, m.sourceId, msg.conversationNativeId);
     return msg;
@@ -160,16 +187,24 @@ export const Mutation: MutationResolvers = {
     const conv = resolveId(ctx, input.conversationId, 'Conversation', 'input.conversationId');
     const caps = conv.connector.capabilities;
     requireCapability(conv.connector, caps.attachments, 'attachments');
-    if (!Number.isInteger(input.size) || input.size <= 0) throw badInput('"size" must be a positive number of bytes.', 'input.size');
+    if (!Number.isInteger(input.size) || input.size <= 0)
+      throw badInput('"size" must be a positive number of bytes.', 'input.size');
     const maxSize = caps.maxAttachmentSize ?? 0;
     // Refused before any upstream call (issue 6).
     if (input.size > maxSize) throw fileTooLarge(conv.sourceId, input.size, maxSize);
     const filename = input.filename.trim();
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
     if (!filename || filename.length > 255 || /[/\\\u0000-\u001f]/.test(filename)) {
-      throw badInput('"filename" must be 1 to 255 characters with no path separators or control characters.', 'input.filename');
+      throw badInput(
+        '"filename" must be 1 to 255 characters with no path separators or control characters.',
+        'input.filename',
+      );
     }
     if (!/^[\w.+-]+\/[\w.+-]+$/.test(input.contentType)) {
-      throw badInput(`"contentType" must be a MIME type such as image/jpeg, but got "${input.contentType.slice(0, 60)}".`, 'input.contentType');
+      throw badInput(
+        `"contentType" must be a MIME type such as image/jpeg, but got "${input.contentType.slice(0, 60)}".`,
+        'input.contentType',
+      );
     }
     if (caps.uploadMode === 'SIGNED') {
       return ctx.session(conv.sourceId).createAttachmentUpload({

@@ -2,7 +2,15 @@ import type { QueryResolvers } from '../__generated__/resolvers-types';
 import { decodeGlobalId } from '../ids';
 import { resolveInbox } from '../inbox';
 import type { GatewayContext } from '../../server/context';
-import type { AttachmentModel, ConversationModel, MessageModel, ParticipantModel, SourceModel, SourceUnreadModel, UnreadCountModel } from '../../connectors/types';
+import type {
+  AttachmentModel,
+  ConversationModel,
+  MessageModel,
+  ParticipantModel,
+  SourceModel,
+  SourceUnreadModel,
+  UnreadCountModel,
+} from '../../connectors/types';
 import { GatewayError, ErrorCode } from '../../errors';
 import { notFoundOf, partial, resolveId, sourceModel } from './shared';
 
@@ -34,11 +42,16 @@ async function loadNode(ctx: GatewayContext, id: string): Promise<NodeModel | nu
   }
 }
 
-export const unreadOf = async (ctx: GatewayContext, requested?: readonly string[] | null): Promise<UnreadCountModel> => {
+export const unreadOf = async (
+  ctx: GatewayContext,
+  requested?: readonly string[] | null,
+): Promise<UnreadCountModel> => {
   let sources = ctx.visibleSources().filter((c) => c.capabilities.unreadCounts);
   if (requested) sources = sources.filter((c) => requested.includes(c.id));
   const bySource = (
-    await Promise.all(sources.map((c) => partial<SourceUnreadModel | null>(ctx, null, () => ctx.session(c.id).unreadCount())))
+    await Promise.all(
+      sources.map((c) => partial<SourceUnreadModel | null>(ctx, null, () => ctx.session(c.id).unreadCount())),
+    )
   ).filter((x): x is SourceUnreadModel => x !== null);
   return combineUnread(bySource);
 };
@@ -54,16 +67,21 @@ export function combineUnread(bySource: SourceUnreadModel[]): UnreadCountModel {
 export const Query: QueryResolvers = {
   node: (_p, { id }, ctx) => loadNode(ctx, id),
   nodes: (_p, { ids }, ctx) => {
-    if (ids.length > 100) throw new GatewayError(ErrorCode.BAD_USER_INPUT, `"ids" may hold at most 100 ids, but got ${ids.length}.`, { field: 'ids' });
+    if (ids.length > 100)
+      throw new GatewayError(ErrorCode.BAD_USER_INPUT, `"ids" may hold at most 100 ids, but got ${ids.length}.`, {
+        field: 'ids',
+      });
     // A failing source nulls only its own positions, each with an error naming it (graphql-js turns an Error
     // list item into a located field error); the other ids still resolve.
-    return Promise.all(ids.map((id) => loadNode(ctx, id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))))) as Promise<
-      Array<NodeModel | null>
-    >;
+    return Promise.all(
+      ids.map((id) => loadNode(ctx, id).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))),
+    ) as Promise<Array<NodeModel | null>>;
   },
   sources: (_p, _a, ctx) => ctx.visibleSources().map(sourceModel),
   conversations: (_p, args, ctx) => {
-    const participant = args.filter?.participantId ? resolveId(ctx, args.filter.participantId, 'Participant', 'filter.participantId') : null;
+    const participant = args.filter?.participantId
+      ? resolveId(ctx, args.filter.participantId, 'Participant', 'filter.participantId')
+      : null;
     return resolveInbox(ctx, {
       first: args.first,
       after: args.after,

@@ -5,8 +5,15 @@ import { createPushIterator } from '../../live/queue';
 import type { GatewayContext } from '../../server/context';
 import { combineUnread } from './Query';
 
-function visibleIds(ctx: GatewayContext, requested: readonly string[] | null | undefined, unreadOnly: boolean): string[] {
-  let ids = ctx.visibleSources().filter((c) => !unreadOnly || c.capabilities.unreadCounts).map((c) => c.id);
+function visibleIds(
+  ctx: GatewayContext,
+  requested: readonly string[] | null | undefined,
+  unreadOnly: boolean,
+): string[] {
+  let ids = ctx
+    .visibleSources()
+    .filter((c) => !unreadOnly || c.capabilities.unreadCounts)
+    .map((c) => c.id);
   if (requested) ids = ids.filter((id) => requested.includes(id));
   return ids;
 }
@@ -19,9 +26,16 @@ type UnreadPayload = { unreadCountChanged: UnreadCountModel };
  * its key are computed once per change instead of once per subscriber, and server/fanout.ts executes each
  * distinct selection once per payload. Keyed by the watched sources; a handful of entries (bounded).
  */
-const payloads = new Map<string, { parts: Array<SourceUnreadModel | undefined>; payload: UnreadPayload; key: string }>();
+const payloads = new Map<
+  string,
+  { parts: Array<SourceUnreadModel | undefined>; payload: UnreadPayload; key: string }
+>();
 
-function sharedPayload(slot: string, ids: string[], values: Map<string, SourceUnreadModel>): { payload: UnreadPayload; key: string } {
+function sharedPayload(
+  slot: string,
+  ids: string[],
+  values: Map<string, SourceUnreadModel>,
+): { payload: UnreadPayload; key: string } {
   // The hit path allocates nothing: it runs once per subscriber per change.
   const hit = payloads.get(slot);
   if (hit && hit.parts.every((p, i) => p === values.get(ids[i] as string))) return hit;

@@ -4,16 +4,27 @@ import type { GatewayContext } from '../../server/context';
 import { decodeGlobalId, type DecodedId, type NodeType } from '../ids';
 import { badInput } from '../../errors';
 
-export const sourceModel = (c: Connector): SourceModel => ({ id: c.id, kind: c.kind, name: c.name, capabilities: c.capabilities });
+export const sourceModel = (c: Connector): SourceModel => ({
+  id: c.id,
+  kind: c.kind,
+  name: c.name,
+  capabilities: c.capabilities,
+});
 
 /**
  * Decodes an id argument of the given type whose source this viewer may see. A malformed id or one of the
  * wrong type is BAD_USER_INPUT; an id of a hidden source is NOT_FOUND, exactly like an id that does not exist.
  */
-export function resolveId(ctx: GatewayContext, id: string, type: NodeType, field: string): DecodedId & { connector: Connector } {
+export function resolveId(
+  ctx: GatewayContext,
+  id: string,
+  type: NodeType,
+  field: string,
+): DecodedId & { connector: Connector } {
   const d = decodeGlobalId(id);
   if (!d) throw badInput(`"${field}" is not a valid Switchboard id.`, field);
-  if (d.type !== type) throw badInput(`"${field}" must be the id of a ${type}, but it is the id of a ${d.type}.`, field);
+  if (d.type !== type)
+    throw badInput(`"${field}" must be the id of a ${type}, but it is the id of a ${d.type}.`, field);
   if (!ctx.viewer.sourceIds.has(d.sourceId)) throw notFoundOf(type);
   return { ...d, connector: ctx.connector(d.sourceId) };
 }

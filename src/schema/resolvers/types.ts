@@ -22,12 +22,14 @@ import { sourceModel } from './shared';
 export const DateTime = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
   serialize(value) {
-    const d = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : null;
+    const d =
+      value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : null;
     if (!d || Number.isNaN(d.getTime())) throw new GraphQLError('DateTime cannot represent an invalid date.');
     return d.toISOString();
   },
   parseValue(value) {
-    if (typeof value !== 'string') throw new GraphQLError(`DateTime expects an ISO-8601 string, but got ${typeof value}.`);
+    if (typeof value !== 'string')
+      throw new GraphQLError(`DateTime expects an ISO-8601 string, but got ${typeof value}.`);
     return parseIso(value);
   },
   parseLiteral(ast) {
@@ -38,7 +40,9 @@ export const DateTime = new GraphQLScalarType<Date, string>({
 
 function parseIso(s: string): Date {
   if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(s)) {
-    throw new GraphQLError(`DateTime expects an ISO-8601 date-time such as 2025-08-07T10:30:00Z, but got "${s.slice(0, 40)}".`);
+    throw new GraphQLError(
+      `DateTime expects an ISO-8601 date-time such as 2025-08-07T10:30:00Z, but got "${s.slice(0, 40)}".`,
+    );
   }
   const d = new Date(s);
   if (Number.isNaN(d.getTime())) throw new GraphQLError(`DateTime got an impossible date "${s.slice(0, 40)}".`);
@@ -70,7 +74,8 @@ export const Conversation: ConversationResolvers = {
   // Answered synchronously when the list payload (or catalog) embedded the value: graphql-js then completes the
   // row without a promise per field, which is most of an inbox page's execution cost (issue 7's profile).
   participants: (c, _a, ctx) => c.participants ?? ctx.session(c.sourceId).loadParticipants(c),
-  lastMessage: (c, _a, ctx) => (c.lastMessage !== undefined ? c.lastMessage : ctx.session(c.sourceId).loadLastMessage(c)),
+  lastMessage: (c, _a, ctx) =>
+    c.lastMessage !== undefined ? c.lastMessage : ctx.session(c.sourceId).loadLastMessage(c),
   unreadCount: (c, _a, ctx) => {
     if (c.unreadCount !== undefined) return c.unreadCount;
     const s = ctx.session(c.sourceId);

@@ -1,6 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { HttpClient, SlidingWindowLimiter, withSourcePolicy, type HttpClientOptions } from '../../../src/connectors/http';
+import {
+  HttpClient,
+  SlidingWindowLimiter,
+  withSourcePolicy,
+  type HttpClientOptions,
+} from '../../../src/connectors/http';
 import { ErrorCode, GatewayError } from '../../../src/errors';
 
 /**
@@ -48,10 +53,12 @@ afterEach(() => {
   for (const r of held.splice(0)) if (!r.writableEnded) r.end();
 });
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): Handler => (_req, res) => {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-};
+const json =
+  (status: number, body: unknown, headers: Record<string, string> = {}): Handler =>
+  (_req, res) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  };
 const hold: Handler = (_req, res) => {
   held.push(res);
 };
@@ -62,7 +69,8 @@ const release = () => {
   }
 };
 
-const client = (o: Partial<HttpClientOptions> = {}) => new HttpClient({ sourceId: 'src', baseUrl: base, timeoutMs: 1000, ...o });
+const client = (o: Partial<HttpClientOptions> = {}) =>
+  new HttpClient({ sourceId: 'src', baseUrl: base, timeoutMs: 1000, ...o });
 const scope = { requestId: 'test' };
 const codeOf = async (p: Promise<unknown>): Promise<GatewayError> => {
   try {
@@ -85,7 +93,9 @@ describe('HttpClient', () => {
     expect((await codeOf(c.get(scope, '/a'))).code).toBe(ErrorCode.SOURCE_UNAVAILABLE);
     expect(hits).toHaveLength(3);
     hits = [];
-    expect((await codeOf(c.request(scope, { method: 'POST', path: '/a', json: {} }))).code).toBe(ErrorCode.SOURCE_UNAVAILABLE);
+    expect((await codeOf(c.request(scope, { method: 'POST', path: '/a', json: {} }))).code).toBe(
+      ErrorCode.SOURCE_UNAVAILABLE,
+    );
     expect(hits).toHaveLength(1);
   });
 

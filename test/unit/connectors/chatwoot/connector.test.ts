@@ -73,9 +73,13 @@ async function truth(h: EmulatorHandle): Promise<Array<{ model: ConversationMode
   const out: Array<{ model: ConversationModel; texts: string[] }> = [];
   const headers = { api_access_token: CHATWOOT_SANDBOX_TOKEN };
   for (let page = 1; ; page++) {
-    const body = cwConversationList.parse(await (await fetch(`${h.url}${A}/conversations?status=all&page=${page}`, { headers })).json());
+    const body = cwConversationList.parse(
+      await (await fetch(`${h.url}${A}/conversations?status=all&page=${page}`, { headers })).json(),
+    );
     for (const dto of body.data.payload) {
-      const msgs = (await (await fetch(`${h.url}${A}/conversations/${dto.id}/messages?after=0`, { headers })).json()) as {
+      const msgs = (await (
+        await fetch(`${h.url}${A}/conversations/${dto.id}/messages?after=0`, { headers })
+      ).json()) as {
         payload: Array<{ content: string | null; message_type: number }>;
       };
       out.push({
@@ -129,7 +133,8 @@ describe('chatwoot connector', () => {
       ]);
       // The catalog holds what the inbox shows: participants, last message, unread, labels, status, mute.
       const byId = new Map(all.map(({ model }) => [model.nativeId, model]));
-      for (const c of full.items) expect({ ...c, searchText: undefined }).toEqual({ ...byId.get(c.nativeId), searchText: undefined });
+      for (const c of full.items)
+        expect({ ...c, searchText: undefined }).toEqual({ ...byId.get(c.nativeId), searchText: undefined });
 
       h.clearRequests();
       const window = await session().listConversations({ offset: 20, limit: 10, filter: {} });
@@ -157,7 +162,10 @@ describe('chatwoot connector', () => {
       h.clearRequests();
       const page = await c.openSession({ requestId: 'b' }).listConversations({ offset: 0, limit: 5, filter: {} });
       expect(vendorRequests(h).length).toBeGreaterThanOrEqual(2);
-      expect(page.items[0]).toMatchObject({ nativeId: '1:3', lastMessage: expect.objectContaining({ content: 'Seen by the next sync' }) });
+      expect(page.items[0]).toMatchObject({
+        nativeId: '1:3',
+        lastMessage: expect.objectContaining({ content: 'Seen by the next sync' }),
+      });
     });
 
     it('keeps a conversation that moved up to a page already read while the sync was reading', async () => {
@@ -171,7 +179,10 @@ describe('chatwoot connector', () => {
       const page = await listing;
       h.setFaults({});
       expect(page.total).toBe(40);
-      expect(page.items[0]).toMatchObject({ nativeId: oldest, lastMessage: expect.objectContaining({ content: 'Moved while syncing' }) });
+      expect(page.items[0]).toMatchObject({
+        nativeId: oldest,
+        lastMessage: expect.objectContaining({ content: 'Moved while syncing' }),
+      });
     });
 
     it('filters by status from the catalog, one or several', async () => {
@@ -189,7 +200,10 @@ describe('chatwoot connector', () => {
     });
 
     it('matches nothing for ARCHIVED, which Chatwoot does not have, without asking it', async () => {
-      expect(await session().listConversations({ offset: 0, limit: 10, filter: { status: ['ARCHIVED'] } })).toEqual({ items: [], total: 0 });
+      expect(await session().listConversations({ offset: 0, limit: 10, filter: { status: ['ARCHIVED'] } })).toEqual({
+        items: [],
+        total: 0,
+      });
       expect(vendorRequests(h)).toHaveLength(0);
     });
 
@@ -212,7 +226,11 @@ describe('chatwoot connector', () => {
       // While the catalog is fresh, a search costs only the pages of its `q` results.
       h.clearRequests();
       const name = all[3]?.model.participants?.[0]?.name?.split(' ')[1] as string;
-      const byName = await session().listConversations({ offset: 0, limit: 100, filter: { search: name.toLowerCase() } });
+      const byName = await session().listConversations({
+        offset: 0,
+        limit: 100,
+        filter: { search: name.toLowerCase() },
+      });
       expect(byName.items.map((c) => c.nativeId)).toEqual(expected(all, { search: name.toLowerCase() }));
       expect(byName.items.map((c) => c.nativeId)).toContain(all[3]?.model.nativeId);
       expect(vendorRequests(h).length).toBeGreaterThan(0);
@@ -227,9 +245,17 @@ describe('chatwoot connector', () => {
       expect(unread.items.every((c) => (c.unreadCount ?? 0) > 0)).toBe(true);
 
       const contact = all[0]?.model.participants?.[0]?.nativeId as string;
-      const mine = await session().listConversations({ offset: 0, limit: 100, filter: { participantNativeId: 'user:1' } });
+      const mine = await session().listConversations({
+        offset: 0,
+        limit: 100,
+        filter: { participantNativeId: 'user:1' },
+      });
       expect(mine.items.map((c) => c.nativeId)).toEqual(expected(all, { participantNativeId: 'user:1' }));
-      const theirs = await session().listConversations({ offset: 0, limit: 100, filter: { participantNativeId: contact } });
+      const theirs = await session().listConversations({
+        offset: 0,
+        limit: 100,
+        filter: { participantNativeId: contact },
+      });
       expect(theirs.items.map((c) => c.nativeId)).toEqual(expected(all, { participantNativeId: contact }));
       expect(theirs.total).toBeGreaterThan(0);
     });
@@ -276,7 +302,11 @@ describe('chatwoot connector', () => {
       const [u1, u2] = await Promise.all([s.loadParticipant('user:1'), s.loadParticipant('user:3')]);
       expect(u1).toMatchObject({ nativeId: 'user:1', name: 'Alex', kind: 'AGENT', email: 'alex@acme.example' });
       expect(u2).toMatchObject({ nativeId: 'user:3', name: 'Priya Shah' });
-      expect(await s.loadParticipant('agent_bot:1')).toMatchObject({ nativeId: 'agent_bot:1', name: 'Captain', kind: 'BOT' });
+      expect(await s.loadParticipant('agent_bot:1')).toMatchObject({
+        nativeId: 'agent_bot:1',
+        name: 'Captain',
+        kind: 'BOT',
+      });
       expect(await s.loadParticipant('contact:9999')).toBeNull();
       expect(await s.loadParticipant('user:77')).toBeNull();
       expect(await s.loadParticipant('team:1')).toBeNull();
@@ -301,11 +331,19 @@ describe('chatwoot connector', () => {
     async function conversationWith(count: number) {
       const s = session();
       const c = await s.createConversation({ participantNativeIds: ['contact:4'], content: 'message 0' });
-      for (let i = 1; i < count; i++) await s.sendMessage({ conversationNativeId: c.nativeId, content: `message ${i}`, private: false, attachmentIds: [], files: [] });
+      for (let i = 1; i < count; i++)
+        await s.sendMessage({
+          conversationNativeId: c.nativeId,
+          content: `message ${i}`,
+          private: false,
+          attachmentIds: [],
+          files: [],
+        });
       h.clearRequests();
       return c.nativeId;
     }
-    const texts = (p: { items: Array<{ message: { content: string | null } }> }) => p.items.map((i) => i.message.content);
+    const texts = (p: { items: Array<{ message: { content: string | null } }> }) =>
+      p.items.map((i) => i.message.content);
     const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `message ${from + i}`);
 
     it('pages backwards with last/before, 20 a request, and knows exactly when history starts', async () => {
@@ -353,12 +391,16 @@ describe('chatwoot connector', () => {
     it('maps seeded messages with readAt from agent_last_seen_at, private notes and activity', async () => {
       const s = session();
       const all = await s.listConversations({ offset: 0, limit: 100, filter: {} });
-      const messages = (await Promise.all(all.items.map((c) => s.listMessages(c.nativeId, { last: 100 })))).flatMap((p) => p.items.map((i) => i.message));
+      const messages = (await Promise.all(all.items.map((c) => s.listMessages(c.nativeId, { last: 100 })))).flatMap(
+        (p) => p.items.map((i) => i.message),
+      );
       expect(messages.some((m) => m.private)).toBe(true);
       expect(messages.some((m) => m.direction === 'ACTIVITY' && m.sender === null)).toBe(true);
       expect(messages.some((m) => m.direction === 'INCOMING' && m.readAt !== null)).toBe(true);
       expect(messages.some((m) => m.direction === 'INCOMING' && m.readAt === null)).toBe(true);
-      expect(messages.some((m) => m.attachments.length > 0 && m.attachments.every((a) => a.filename && a.url))).toBe(true);
+      expect(messages.some((m) => m.attachments.length > 0 && m.attachments.every((a) => a.filename && a.url))).toBe(
+        true,
+      );
     });
 
     it('refuses foreign cursors and unknown conversations', async () => {
@@ -381,13 +423,33 @@ describe('chatwoot connector', () => {
   describe('writes', () => {
     it('sends a reply and a private note', async () => {
       const s = session();
-      const m = await s.sendMessage({ conversationNativeId: '1:1', content: 'On it!', private: false, attachmentIds: [], files: [] });
-      expect(m).toMatchObject({ conversationNativeId: '1:1', content: 'On it!', direction: 'OUTGOING', private: false, sender: { nativeId: 'user:1' } });
+      const m = await s.sendMessage({
+        conversationNativeId: '1:1',
+        content: 'On it!',
+        private: false,
+        attachmentIds: [],
+        files: [],
+      });
+      expect(m).toMatchObject({
+        conversationNativeId: '1:1',
+        content: 'On it!',
+        direction: 'OUTGOING',
+        private: false,
+        sender: { nativeId: 'user:1' },
+      });
       expect(m.nativeId).toMatch(/^1:1\/\d+$/);
-      const note = await s.sendMessage({ conversationNativeId: '1:1', content: 'internal', private: true, attachmentIds: [], files: [] });
+      const note = await s.sendMessage({
+        conversationNativeId: '1:1',
+        content: 'internal',
+        private: true,
+        attachmentIds: [],
+        files: [],
+      });
       expect(note.private).toBe(true);
       // The session forgets what it read before writing.
-      expect((await s.loadLastMessage((await s.loadConversation('1:1')) as ConversationModel))?.content).toBe('internal');
+      expect((await s.loadLastMessage((await s.loadConversation('1:1')) as ConversationModel))?.content).toBe(
+        'internal',
+      );
     });
 
     it('sends files inline as multipart attachments[] and the bytes come back from data_url', async () => {
@@ -411,11 +473,25 @@ describe('chatwoot connector', () => {
     it('refuses more than 15 files or a file over 40 MB before calling Chatwoot', async () => {
       const file = { filename: 'a.txt', contentType: 'text/plain', data: Buffer.from('a') };
       const tooMany = await rejection(
-        session().sendMessage({ conversationNativeId: '1:1', content: 'x', private: false, attachmentIds: [], files: Array.from({ length: 16 }, () => file) }),
+        session().sendMessage({
+          conversationNativeId: '1:1',
+          content: 'x',
+          private: false,
+          attachmentIds: [],
+          files: Array.from({ length: 16 }, () => file),
+        }),
       );
       expect(tooMany.code).toBe('BAD_USER_INPUT');
       const big = { ...file, data: Buffer.alloc(40 * 1024 * 1024 + 1) };
-      const tooBig = await rejection(session().sendMessage({ conversationNativeId: '1:1', content: 'x', private: false, attachmentIds: [], files: [big] }));
+      const tooBig = await rejection(
+        session().sendMessage({
+          conversationNativeId: '1:1',
+          content: 'x',
+          private: false,
+          attachmentIds: [],
+          files: [big],
+        }),
+      );
       expect(tooBig.code).toBe('FILE_TOO_LARGE');
       expect(tooBig.extensions.maxSize).toBe(40 * 1024 * 1024);
       expect(vendorRequests(h)).toHaveLength(0);
@@ -423,13 +499,25 @@ describe('chatwoot connector', () => {
 
     it('creates a conversation with a contact in the default inbox, with a first message', async () => {
       const c = await session().createConversation({ participantNativeIds: ['contact:2'], content: 'Welcome!' });
-      expect(c).toMatchObject({ status: 'OPEN', channel: 'Channel::Api', participants: [expect.objectContaining({ nativeId: 'contact:2' })] });
+      expect(c).toMatchObject({
+        status: 'OPEN',
+        channel: 'Channel::Api',
+        participants: [expect.objectContaining({ nativeId: 'contact:2' })],
+      });
       expect(c.lastMessage?.content).toBe('Welcome!');
       expect(vendorRequests(h, /\/conversations$/).map((r) => r.method)).toEqual(['POST']);
-      const email = await session().createConversation({ participantNativeIds: ['contact:1'], inboxId: '2', subject: 'Your refund' });
+      const email = await session().createConversation({
+        participantNativeIds: ['contact:1'],
+        inboxId: '2',
+        subject: 'Your refund',
+      });
       expect(email).toMatchObject({ channel: 'Channel::Email', subject: 'Your refund' });
-      expect((await rejection(session().createConversation({ participantNativeIds: ['user:1'] }))).code).toBe('BAD_USER_INPUT');
-      expect((await rejection(session().createConversation({ participantNativeIds: ['contact:9999'] }))).code).toBe('NOT_FOUND');
+      expect((await rejection(session().createConversation({ participantNativeIds: ['user:1'] }))).code).toBe(
+        'BAD_USER_INPUT',
+      );
+      expect((await rejection(session().createConversation({ participantNativeIds: ['contact:9999'] }))).code).toBe(
+        'NOT_FOUND',
+      );
     });
 
     it('updates status (incl. snoozed) with toggle_status and replaces labels', async () => {
@@ -438,12 +526,15 @@ describe('chatwoot connector', () => {
       expect(snoozed).toMatchObject({ status: 'SNOOZED', labels: ['bug', 'vip'] });
       const again = await s.updateConversation('1:1', { labels: ['feedback'] });
       expect(again.labels).toEqual(['feedback']);
-      for (const status of ['PENDING', 'RESOLVED', 'OPEN'] as const) expect((await s.updateConversation('1:1', { status })).status).toBe(status);
+      for (const status of ['PENDING', 'RESOLVED', 'OPEN'] as const)
+        expect((await s.updateConversation('1:1', { status })).status).toBe(status);
     });
 
     it('mutes by resolving and blocking the contact; an explicit status in the same patch wins', async () => {
       const s = session();
-      const open = (await s.listConversations({ offset: 0, limit: 100, filter: { status: ['OPEN'] } })).items.find((c) => !c.muted) as ConversationModel;
+      const open = (await s.listConversations({ offset: 0, limit: 100, filter: { status: ['OPEN'] } })).items.find(
+        (c) => !c.muted,
+      ) as ConversationModel;
       const muted = await s.updateConversation(open.nativeId, { muted: true });
       expect(muted).toMatchObject({ muted: true, status: 'RESOLVED' });
       const both = await session().updateConversation(open.nativeId, { muted: true, status: 'OPEN' });
@@ -457,19 +548,31 @@ describe('chatwoot connector', () => {
       }
       expect((await rejection(session().editMessage('1:1/1', 'x'))).code).toBe('UNSUPPORTED_OPERATION');
       expect(vendorRequests(h)).toHaveLength(0);
-      expect(CHATWOOT_CAPABILITIES).toMatchObject({ pin: false, archive: false, editMessage: false, editableSubject: false });
+      expect(CHATWOOT_CAPABILITIES).toMatchObject({
+        pin: false,
+        archive: false,
+        editMessage: false,
+        editableSubject: false,
+      });
     });
 
     it('marks read and unread through update_last_seen and unread', async () => {
       const s = session();
-      const unread = (await s.listConversations({ offset: 0, limit: 5, filter: { unreadOnly: true } })).items[0] as ConversationModel;
+      const unread = (await s.listConversations({ offset: 0, limit: 5, filter: { unreadOnly: true } }))
+        .items[0] as ConversationModel;
       expect((await s.markRead(unread.nativeId)).unreadCount).toBe(0);
       expect((await session().markUnread(unread.nativeId)).unreadCount).toBe(1);
     });
 
     it('soft-deletes a message and deletes a conversation', async () => {
       const s = session();
-      const m = await s.sendMessage({ conversationNativeId: '1:1', content: 'typo', private: false, attachmentIds: [], files: [] });
+      const m = await s.sendMessage({
+        conversationNativeId: '1:1',
+        content: 'typo',
+        private: false,
+        attachmentIds: [],
+        files: [],
+      });
       await s.deleteMessage(m.nativeId);
       expect((await session().loadMessage(m.nativeId))?.content).toBe('This message was deleted');
       await s.deleteConversation('1:1');
@@ -505,19 +608,29 @@ describe('chatwoot connector', () => {
       expect(vendorRequests(h)).toHaveLength(0);
       expect(after.find((c) => c.nativeId === first!.nativeId)?.unreadCount).toBe(0);
       expect(after.find((c) => c.nativeId === second!.nativeId)?.lastMessage?.content).toBe('This message was deleted');
-      expect(after.find((c) => c.nativeId === third!.nativeId)).toMatchObject({ labels: ['patched'], status: 'PENDING' });
+      expect(after.find((c) => c.nativeId === third!.nativeId)).toMatchObject({
+        labels: ['patched'],
+        status: 'PENDING',
+      });
       expect(after.some((c) => c.nativeId === fourth!.nativeId)).toBe(false);
       expect(after.find((c) => c.nativeId === created.nativeId)?.lastMessage?.content).toBe('Brand new');
       // The patched catalog is what a full read of the vendor says.
       const all = await truth(h);
-      expect(after.map(shown)).toEqual(all.map(({ model }) => model).sort(compareConversations).map(shown));
+      expect(after.map(shown)).toEqual(
+        all
+          .map(({ model }) => model)
+          .sort(compareConversations)
+          .map(shown),
+      );
       expect(u).toEqual({ sourceId: 'chatwoot', ...h.controls.unreadState() });
     });
 
     it('mutes every conversation of the blocked contact in the catalog at once', async () => {
       const before = await inbox();
       const contactOf = (c: ConversationModel) => c.participants?.find((p) => p.kind === 'CONTACT')?.nativeId;
-      const target = before.find((c) => !c.muted && before.filter((x) => contactOf(x) === contactOf(c)).length > 1) as ConversationModel;
+      const target = before.find(
+        (c) => !c.muted && before.filter((x) => contactOf(x) === contactOf(c)).length > 1,
+      ) as ConversationModel;
       await session().updateConversation(target.nativeId, { muted: true });
       h.clearRequests();
       const after = await inbox();
@@ -525,13 +638,21 @@ describe('chatwoot connector', () => {
       const theirs = after.filter((c) => contactOf(c) === contactOf(target));
       expect(theirs.length).toBeGreaterThan(1);
       expect(theirs.every((c) => c.muted)).toBe(true);
-      expect(after.map(shown)).toEqual((await truth(h)).map(({ model }) => model).sort(compareConversations).map(shown));
+      expect(after.map(shown)).toEqual(
+        (await truth(h))
+          .map(({ model }) => model)
+          .sort(compareConversations)
+          .map(shown),
+      );
     });
 
     it('spends nothing on the catalog before its first sync', async () => {
       await session().markRead('1:4');
       await send(session(), '1:4', 'No catalog yet');
-      await connector.applyChanges?.([{ sourceId: 'chatwoot', conversationNativeId: '1:5' }, { sourceId: 'chatwoot', conversationNativeId: null }]);
+      await connector.applyChanges?.([
+        { sourceId: 'chatwoot', conversationNativeId: '1:5' },
+        { sourceId: 'chatwoot', conversationNativeId: null },
+      ]);
       expect(vendorRequests(h).map((r) => `${r.method} ${r.path}`)).toEqual([
         `POST ${A}/conversations/4/update_last_seen`,
         `POST ${A}/conversations/4/messages`,
@@ -542,19 +663,34 @@ describe('chatwoot connector', () => {
       await inbox();
       h.controls.simulateIncoming({ conversationId: '7', content: 'From the widget' });
       h.controls.simulateRead({ conversationId: '8' });
-      const del = await fetch(`${h.url}${A}/conversations/9`, { method: 'DELETE', headers: { api_access_token: CHATWOOT_SANDBOX_TOKEN } });
+      const del = await fetch(`${h.url}${A}/conversations/9`, {
+        method: 'DELETE',
+        headers: { api_access_token: CHATWOOT_SANDBOX_TOKEN },
+      });
       expect(del.status).toBe(200);
       h.clearRequests();
       const change = (id: string) => ({ sourceId: 'chatwoot', conversationNativeId: id });
       await connector.applyChanges?.([change('1:7'), change('1:8'), change('1:7'), change('1:9')]);
-      expect(vendorRequests(h).map((r) => r.path).sort()).toEqual([`${A}/conversations/7`, `${A}/conversations/8`, `${A}/conversations/9`]);
+      expect(
+        vendorRequests(h)
+          .map((r) => r.path)
+          .sort(),
+      ).toEqual([`${A}/conversations/7`, `${A}/conversations/8`, `${A}/conversations/9`]);
       h.clearRequests();
       const after = await inbox();
       expect(vendorRequests(h)).toHaveLength(0);
-      expect(after[0]).toMatchObject({ nativeId: '1:7', lastMessage: expect.objectContaining({ content: 'From the widget' }) });
+      expect(after[0]).toMatchObject({
+        nativeId: '1:7',
+        lastMessage: expect.objectContaining({ content: 'From the widget' }),
+      });
       expect(after.find((c) => c.nativeId === '1:8')?.unreadCount).toBe(0);
       expect(after.some((c) => c.nativeId === '1:9')).toBe(false);
-      expect(after.map(shown)).toEqual((await truth(h)).map(({ model }) => model).sort(compareConversations).map(shown));
+      expect(after.map(shown)).toEqual(
+        (await truth(h))
+          .map(({ model }) => model)
+          .sort(compareConversations)
+          .map(shown),
+      );
     });
 
     it('invalidates the catalog on a change without a conversation (contact_updated), so the next read re-syncs', async () => {
@@ -570,7 +706,9 @@ describe('chatwoot connector', () => {
       const all = await truth(h);
       const order = expected(all, {});
       // Unread and on page 2, so that the catch-up read of page 1 does not see it again.
-      const target = order.slice(25).find((id) => (all.find(({ model }) => model.nativeId === id)?.model.unreadCount ?? 0) > 0) as string;
+      const target = order
+        .slice(25)
+        .find((id) => (all.find(({ model }) => model.nativeId === id)?.model.unreadCount ?? 0) > 0) as string;
       h.setFaults({ latencyMs: 40 });
       const listing = session().listConversations({ offset: 0, limit: 100, filter: {} });
       // The second request for page 1 is the catch-up: page 2 has been read by then.
@@ -587,14 +725,27 @@ describe('chatwoot connector', () => {
   describe('errors', () => {
     it('maps a bad token to SOURCE_AUTH_FAILED and a Pundit 401 to FORBIDDEN', async () => {
       const bad = createChatwootConnector(configFor(h, { credentials: { apiAccessToken: 'wrong' } }));
-      expect((await rejection(bad.openSession({ requestId: 'x' }).listConversations({ offset: 0, limit: 5, filter: {} }))).code).toBe('SOURCE_AUTH_FAILED');
-      const agent = createChatwootConnector(configFor(h, { credentials: { apiAccessToken: CHATWOOT_SANDBOX_AGENT_TOKEN } }));
+      expect(
+        (await rejection(bad.openSession({ requestId: 'x' }).listConversations({ offset: 0, limit: 5, filter: {} })))
+          .code,
+      ).toBe('SOURCE_AUTH_FAILED');
+      const agent = createChatwootConnector(
+        configFor(h, { credentials: { apiAccessToken: CHATWOOT_SANDBOX_AGENT_TOKEN } }),
+      );
       const e = await rejection(agent.openSession({ requestId: 'x' }).deleteConversation('1:1'));
       expect([e.code, e.extensions.source]).toEqual(['FORBIDDEN', 'chatwoot']);
     });
 
     it('maps a 422 to SOURCE_REJECTED with the vendor message', async () => {
-      const e = await rejection(session().sendMessage({ conversationNativeId: '1:1', content: 'x'.repeat(150_001), private: false, attachmentIds: [], files: [] }));
+      const e = await rejection(
+        session().sendMessage({
+          conversationNativeId: '1:1',
+          content: 'x'.repeat(150_001),
+          private: false,
+          attachmentIds: [],
+          files: [],
+        }),
+      );
       expect(e.code).toBe('SOURCE_REJECTED');
       expect(e.message).toContain('Content is too long');
     });
@@ -647,7 +798,8 @@ describe('chatwoot connector', () => {
           return c.parseWebhook?.({ headers: {}, rawBody: d.raw, query }) ?? [];
         });
       const end = Date.now() + 3000;
-      while (new Set(parse().map((ch) => ch.conversationNativeId)).size < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      while (new Set(parse().map((ch) => ch.conversationNativeId)).size < 3 && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 10));
       const changes = parse();
       expect(new Set(changes.map((ch) => ch.conversationNativeId))).toEqual(new Set(['1:4', '1:6', '1:7']));
       expect(changes.every((ch) => ch.sourceId === 'chatwoot' && typeof ch.eventId === 'string')).toBe(true);
@@ -657,7 +809,14 @@ describe('chatwoot connector', () => {
 
     /** Every delivery so far, through the connector's parser. */
     const parsed = (c: Connector) =>
-      deliveries.flatMap((d) => c.parseWebhook?.({ headers: {}, rawBody: d.raw, query: Object.fromEntries(new URL(d.url, 'http://x').searchParams) }) ?? []);
+      deliveries.flatMap(
+        (d) =>
+          c.parseWebhook?.({
+            headers: {},
+            rawBody: d.raw,
+            query: Object.fromEntries(new URL(d.url, 'http://x').searchParams),
+          }) ?? [],
+      );
     const hookedRequests = () => hooked.requests().filter((r) => r.path.startsWith('/api/'));
 
     it('keeps the catalog fresh from webhooks: parseWebhook → applyChanges updates the listed conversation and the unread sum', async () => {
@@ -674,7 +833,9 @@ describe('chatwoot connector', () => {
       await until(() => parsed(c).some((ch) => ch.conversationNativeId === target.nativeId));
       await c.applyChanges?.(parsed(c));
       // One re-read of the named conversation, then every read is served from the catalog.
-      expect(hookedRequests().map((r) => `${r.method} ${r.path}`)).toEqual([`GET ${A}/conversations/${target.nativeId.split(':')[1]}`]);
+      expect(hookedRequests().map((r) => `${r.method} ${r.path}`)).toEqual([
+        `GET ${A}/conversations/${target.nativeId.split(':')[1]}`,
+      ]);
       const after = await open('c').listConversations({ offset: 0, limit: 100, filter: {} });
       const unread = await open('d').unreadCount();
       expect(hookedRequests()).toHaveLength(1);
@@ -692,7 +853,9 @@ describe('chatwoot connector', () => {
       const c = createChatwootConnector(configFor(hooked));
       const before = await c.openSession({ requestId: 'a' }).listConversations({ offset: 0, limit: 100, filter: {} });
       const contactOf = (x: ConversationModel) => x.participants?.find((p) => p.kind === 'CONTACT')?.nativeId;
-      const target = before.items.find((x) => !x.muted && before.items.filter((y) => contactOf(y) === contactOf(x)).length > 1) as ConversationModel;
+      const target = before.items.find(
+        (x) => !x.muted && before.items.filter((y) => contactOf(y) === contactOf(x)).length > 1,
+      ) as ConversationModel;
       deliveries = [];
       // Muted in Chatwoot's own UI, not through the gateway.
       const res = await fetch(`${hooked.url}${A}/conversations/${target.nativeId.split(':')[1]}/mute`, {

@@ -97,7 +97,7 @@ const SEED_LIST_EXAMPLE = {
   },
 };
 
-/** A conversation as the `_conversation` partial renders it (contracts §3), with an assignee. */
+/** A conversation as the `_conversation` partial renders it (docs/vendors/chatwoot.md), with an assignee. */
 const conversationJson = (over: Record<string, unknown> = {}) => ({
   meta: {
     sender: { id: 12, name: 'Ava Rossi', email: 'ava@example.com', phone_number: null, thumbnail: '', blocked: true },
@@ -153,7 +153,14 @@ describe('chatwoot mapper', () => {
       subject: null,
     });
     expect(c.participants).toEqual([
-      expect.objectContaining({ nativeId: 'contact:0', name: 'string', email: 'string', phone: 'string', kind: 'CONTACT', avatarUrl: 'string' }),
+      expect.objectContaining({
+        nativeId: 'contact:0',
+        name: 'string',
+        email: 'string',
+        phone: 'string',
+        kind: 'CONTACT',
+        avatarUrl: 'string',
+      }),
     ]);
     expect(c.lastMessage).toMatchObject({
       nativeId: '7:0/0',
@@ -188,7 +195,10 @@ describe('chatwoot mapper', () => {
   });
 
   it('says "no last message" with null and "unknown" with undefined', () => {
-    const none = mapConversation(ctx, decode(cwConversation, conversationJson({ last_non_activity_message: null }), 'cw', 'c'));
+    const none = mapConversation(
+      ctx,
+      decode(cwConversation, conversationJson({ last_non_activity_message: null }), 'cw', 'c'),
+    );
     expect(none.lastMessage).toBeNull();
     const raw = conversationJson();
     const { last_non_activity_message: _drop, messages: _drop2, ...rest } = raw;
@@ -238,7 +248,15 @@ describe('chatwoot mapper', () => {
       created_at: '2026-11-01T09:00:05.000Z',
       private: false,
       source_id: null,
-      sender: { account: { id: 7, name: 'Acme' }, id: 12, name: 'Ava Rossi', email: 'ava@example.com', phone_number: '+15550100', thumbnail: '', blocked: false },
+      sender: {
+        account: { id: 7, name: 'Acme' },
+        id: 12,
+        name: 'Ava Rossi',
+        email: 'ava@example.com',
+        phone_number: '+15550100',
+        thumbnail: '',
+        blocked: false,
+      },
       account: { id: 7, name: 'Acme' },
       conversation: { id: 42, status: 'open' },
     };
@@ -276,8 +294,22 @@ describe('chatwoot mapper', () => {
               thumb_url: 'https://cw.example/thumb',
               file_size: 1234,
             },
-            { id: 2, message_id: 5, file_type: 'file', extension: null, data_url: 'https://cw.example/blobs/x/invoice-7.pdf?disposition=inline', file_size: 99 },
-            { id: 3, message_id: 5, file_type: 'file', extension: null, data_url: 'https://cw.example/blobs/x/README', file_size: null },
+            {
+              id: 2,
+              message_id: 5,
+              file_type: 'file',
+              extension: null,
+              data_url: 'https://cw.example/blobs/x/invoice-7.pdf?disposition=inline',
+              file_size: 99,
+            },
+            {
+              id: 3,
+              message_id: 5,
+              file_type: 'file',
+              extension: null,
+              data_url: 'https://cw.example/blobs/x/README',
+              file_size: null,
+            },
           ],
         },
         'cw',
@@ -286,45 +318,96 @@ describe('chatwoot mapper', () => {
     );
     expect(m.content).toBeNull();
     expect(m.attachments).toEqual([
-      { sourceId: 'cw', nativeId: '1', filename: 'screen shot.png', contentType: 'image/png', size: 1234, url: 'https://cw.example/rails/active_storage/blobs/redirect/abc--def/screen%20shot.png' },
-      { sourceId: 'cw', nativeId: '2', filename: 'invoice-7.pdf', contentType: 'application/pdf', size: 99, url: 'https://cw.example/blobs/x/invoice-7.pdf?disposition=inline' },
-      { sourceId: 'cw', nativeId: '3', filename: 'README', contentType: null, size: null, url: 'https://cw.example/blobs/x/README' },
+      {
+        sourceId: 'cw',
+        nativeId: '1',
+        filename: 'screen shot.png',
+        contentType: 'image/png',
+        size: 1234,
+        url: 'https://cw.example/rails/active_storage/blobs/redirect/abc--def/screen%20shot.png',
+      },
+      {
+        sourceId: 'cw',
+        nativeId: '2',
+        filename: 'invoice-7.pdf',
+        contentType: 'application/pdf',
+        size: 99,
+        url: 'https://cw.example/blobs/x/invoice-7.pdf?disposition=inline',
+      },
+      {
+        sourceId: 'cw',
+        nativeId: '3',
+        filename: 'README',
+        contentType: null,
+        size: null,
+        url: 'https://cw.example/blobs/x/README',
+      },
     ]);
   });
 
   it('reads an absent attachments key as no attachments', () => {
-    const m = mapMessage(ctx, decode(cwMessage, { id: 6, content: 'hi', conversation_id: 1, message_type: 1, created_at: 1 }, 'cw', 'm'));
+    const m = mapMessage(
+      ctx,
+      decode(cwMessage, { id: 6, content: 'hi', conversation_id: 1, message_type: 1, created_at: 1 }, 'cw', 'm'),
+    );
     expect(m.attachments).toEqual([]);
   });
 
   it('marks an incoming message read when it is not newer than agent_last_seen_at, and never an outgoing one', () => {
     const seen = new Date(1_790_000_100_000);
     const incoming = (created_at: number) =>
-      mapMessage(ctx, decode(cwMessage, { id: 1, content: 'x', conversation_id: 1, message_type: 0, created_at }, 'cw', 'm'), {
-        agentLastSeenAt: seen,
-      });
+      mapMessage(
+        ctx,
+        decode(cwMessage, { id: 1, content: 'x', conversation_id: 1, message_type: 0, created_at }, 'cw', 'm'),
+        {
+          agentLastSeenAt: seen,
+        },
+      );
     expect(incoming(1_790_000_100).readAt).toEqual(seen);
     expect(incoming(1_790_000_101).readAt).toBeNull();
-    const outgoing = mapMessage(ctx, decode(cwMessage, { id: 2, content: 'x', conversation_id: 1, message_type: 1, created_at: 1 }, 'cw', 'm'), {
-      agentLastSeenAt: seen,
-    });
+    const outgoing = mapMessage(
+      ctx,
+      decode(cwMessage, { id: 2, content: 'x', conversation_id: 1, message_type: 1, created_at: 1 }, 'cw', 'm'),
+      {
+        agentLastSeenAt: seen,
+      },
+    );
     expect(outgoing.readAt).toBeNull();
   });
 
   it('maps user and agent bot senders with namespaced ids', () => {
-    expect(mapSender(ctx, { id: 2, name: 'Sam Lee', available_name: 'Sam', avatar_url: 'https://a/x.png', type: 'user' })).toMatchObject({
+    expect(
+      mapSender(ctx, { id: 2, name: 'Sam Lee', available_name: 'Sam', avatar_url: 'https://a/x.png', type: 'user' }),
+    ).toMatchObject({
       nativeId: 'user:2',
       name: 'Sam',
       kind: 'AGENT',
       avatarUrl: 'https://a/x.png',
     });
-    expect(mapSender(ctx, { id: 1, name: 'Captain', type: 'agent_bot' })).toMatchObject({ nativeId: 'agent_bot:1', kind: 'BOT' });
+    expect(mapSender(ctx, { id: 1, name: 'Captain', type: 'agent_bot' })).toMatchObject({
+      nativeId: 'agent_bot:1',
+      kind: 'BOT',
+    });
   });
 
   it('falls back to sender_type/sender_id for the sender reference when no sender object is embedded', () => {
     const m = mapMessage(
       ctx,
-      decode(cwMessage, { id: 3, content: 'note', conversation_id: 4, message_type: 1, created_at: 1, private: true, sender_type: 'User', sender_id: 9 }, 'cw', 'm'),
+      decode(
+        cwMessage,
+        {
+          id: 3,
+          content: 'note',
+          conversation_id: 4,
+          message_type: 1,
+          created_at: 1,
+          private: true,
+          sender_type: 'User',
+          sender_id: 9,
+        },
+        'cw',
+        'm',
+      ),
     );
     expect(m.sender).toBeNull();
     expect(m.senderRef).toBe('user:9');

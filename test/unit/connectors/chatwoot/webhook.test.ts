@@ -19,7 +19,7 @@ const codeOf = (fn: () => unknown) => {
   return 'no error';
 };
 
-/** Shapes from contracts §3 "Webhooks". */
+/** Shapes from docs/vendors/chatwoot.md "Webhooks". */
 const messageCreated = {
   event: 'message_created',
   id: 301,
@@ -46,7 +46,9 @@ describe('chatwoot parseWebhook', () => {
     expect(codeOf(() => parseChatwootWebhook(config, req(messageCreated, null)))).toBe('FORBIDDEN');
     expect(codeOf(() => parseChatwootWebhook(config, req(messageCreated, 'a-long-webhook-secreT')))).toBe('FORBIDDEN');
     expect(codeOf(() => parseChatwootWebhook(config, req(messageCreated, 'short')))).toBe('FORBIDDEN');
-    expect(codeOf(() => parseChatwootWebhook({ ...config, webhookToken: undefined }, req(messageCreated)))).toBe('FORBIDDEN');
+    expect(codeOf(() => parseChatwootWebhook({ ...config, webhookToken: undefined }, req(messageCreated)))).toBe(
+      'FORBIDDEN',
+    );
   });
 
   it('rejects a body that is not JSON or not a Chatwoot event (BAD_USER_INPUT)', () => {
@@ -64,7 +66,11 @@ describe('chatwoot parseWebhook', () => {
     const [a] = parseChatwootWebhook(config, req(statusChanged));
     const [b] = parseChatwootWebhook(config, req(statusChanged));
     const [c] = parseChatwootWebhook(config, req({ ...statusChanged, updated_at: 1_795_000_009.5 }));
-    expect(a).toEqual({ sourceId: 'cw', conversationNativeId: '1:17', eventId: 'conversation_status_changed:17:1795000001.25' });
+    expect(a).toEqual({
+      sourceId: 'cw',
+      conversationNativeId: '1:17',
+      eventId: 'conversation_status_changed:17:1795000001.25',
+    });
     expect(b?.eventId).toBe(a?.eventId);
     expect(c?.eventId).not.toBe(a?.eventId);
     for (const event of ['conversation_created', 'conversation_updated']) {
@@ -84,12 +90,15 @@ describe('chatwoot parseWebhook', () => {
 
   it('reports contact_updated as a source-wide change (blocked is every conversation of the contact muted)', () => {
     const changes = parseChatwootWebhook(config, req({ event: 'contact_updated', id: 4, blocked: true }));
-    expect(changes).toEqual([{ sourceId: 'cw', conversationNativeId: null, eventId: expect.stringMatching(/^contact_updated:4:/) }]);
+    expect(changes).toEqual([
+      { sourceId: 'cw', conversationNativeId: null, eventId: expect.stringMatching(/^contact_updated:4:/) },
+    ]);
   });
 
   it('reports contact_updated only when its changed_attributes touch what the inbox shows', () => {
     const changed = (...attrs: string[]) => attrs.map((a) => ({ [a]: { previous_value: 'x', current_value: 'y' } }));
-    const upd = (changed_attributes: unknown) => parseChatwootWebhook(config, req({ event: 'contact_updated', id: 4, changed_attributes }));
+    const upd = (changed_attributes: unknown) =>
+      parseChatwootWebhook(config, req({ event: 'contact_updated', id: 4, changed_attributes }));
     // Chatwoot updates the contact's last_activity_at on every message it sends: nothing to do.
     expect(upd(changed('last_activity_at', 'updated_at'))).toEqual([]);
     expect(upd(changed('custom_attributes'))).toEqual([]);
@@ -105,7 +114,7 @@ describe('chatwoot parseWebhook', () => {
   });
 });
 
-describe('chatwoot error mapping (contracts §3 "Errors")', () => {
+describe('chatwoot error mapping (docs/vendors/chatwoot.md "Errors")', () => {
   const res = (status: number, body: unknown) => ({ status, body, headers: new Headers(), method: 'GET', path: '/x' });
   it('maps 404 to NOT_FOUND with the source', () => {
     const e = mapChatwootError('cw', res(404, { error: 'Resource could not be found' }));
@@ -113,17 +122,24 @@ describe('chatwoot error mapping (contracts §3 "Errors")', () => {
     expect(e?.extensions.source).toBe('cw');
   });
   it('maps 422 validation to SOURCE_REJECTED carrying the vendor message', () => {
-    const e = mapChatwootError('cw', res(422, { message: 'Content is too long (maximum is 150000 characters)', attributes: ['content'] }));
+    const e = mapChatwootError(
+      'cw',
+      res(422, { message: 'Content is too long (maximum is 150000 characters)', attributes: ['content'] }),
+    );
     expect(e?.code).toBe('SOURCE_REJECTED');
     expect(e?.message).toContain('Content is too long');
-    expect(mapChatwootError('cw', res(422, { error: 'param is missing or the value is empty: labels' }))?.message).toContain(
-      'param is missing',
-    );
+    expect(
+      mapChatwootError('cw', res(422, { error: 'param is missing or the value is empty: labels' }))?.message,
+    ).toContain('param is missing');
   });
   it('maps the 401 of an authorization failure to FORBIDDEN and any other 401 to SOURCE_AUTH_FAILED', () => {
-    expect(mapChatwootError('cw', res(401, { error: 'You are not authorized to do this action' }))?.code).toBe('FORBIDDEN');
+    expect(mapChatwootError('cw', res(401, { error: 'You are not authorized to do this action' }))?.code).toBe(
+      'FORBIDDEN',
+    );
     expect(mapChatwootError('cw', res(401, { error: 'Invalid Access Token' }))?.code).toBe('SOURCE_AUTH_FAILED');
-    expect(mapChatwootError('cw', res(401, { error: 'You are not authorized to access this account' }))?.code).toBe('SOURCE_AUTH_FAILED');
+    expect(mapChatwootError('cw', res(401, { error: 'You are not authorized to access this account' }))?.code).toBe(
+      'SOURCE_AUTH_FAILED',
+    );
   });
   it('leaves 429 and 5xx to the generic mapping', () => {
     expect(mapChatwootError('cw', res(429, 'Retry later\n'))).toBeUndefined();

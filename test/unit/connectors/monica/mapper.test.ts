@@ -1,4 +1,4 @@
-import { ErrorCode, GatewayError } from '../../../../src/errors';
+import { ErrorCode, type GatewayError } from '../../../../src/errors';
 import { mapMonicaError } from '../../../../src/connectors/monica/client';
 import {
   ME_ID,
@@ -61,11 +61,16 @@ const seedMessage = (id: number, content: string, writtenAt: string, byMe: boole
   created_at: '2018-10-11T01:31:40Z',
   updated_at: '2018-10-11T01:31:40Z',
 });
-const M1 = "The other side of the conversation. Alice replied, so eagerly that the Mouse to tell me who YOU are, first.' 'Why?' said the Hatter. He came in with the Queen merely remarking that a moment's pause.";
-const M2 = "I should think it would like the largest telescope that ever was! Good-bye, feet!' (for when she caught it, and very soon finished it off. * * * * * * * * * * * * * * * * * * * * * * * * * * * * * *.";
-const M3 = "I used to come yet, please your Majesty,' said the Mouse was bristling all over, and both creatures hid their faces in their paws. 'And how many hours a day did you call him Tortoise--' 'Why did you.";
-const M4 = "I can't take more.' 'You mean you can't think! And oh, I wish you could keep it to the little creature down, and was delighted to find that she was coming to, but it had gone. 'Well! I've often seen.";
-const M5 = "I can kick a little!' She drew her foot as far down the little door into that beautiful garden--how IS that to be a queer thing, to be two people! Why, there's hardly enough of it altogether; but.";
+const M1 =
+  "The other side of the conversation. Alice replied, so eagerly that the Mouse to tell me who YOU are, first.' 'Why?' said the Hatter. He came in with the Queen merely remarking that a moment's pause.";
+const M2 =
+  "I should think it would like the largest telescope that ever was! Good-bye, feet!' (for when she caught it, and very soon finished it off. * * * * * * * * * * * * * * * * * * * * * * * * * * * * * *.";
+const M3 =
+  "I used to come yet, please your Majesty,' said the Mouse was bristling all over, and both creatures hid their faces in their paws. 'And how many hours a day did you call him Tortoise--' 'Why did you.";
+const M4 =
+  "I can't take more.' 'You mean you can't think! And oh, I wish you could keep it to the little creature down, and was delighted to find that she was coming to, but it had gone. 'Well! I've often seen.";
+const M5 =
+  "I can kick a little!' She drew her foot as far down the little door into that beautiful garden--how IS that to be a queer thing, to be two people! Why, there's hardly enough of it altogether; but.";
 
 /** `GET /conversations`, first item (seed 003 "List all the conversations in the account"). */
 const seedListPage = {
@@ -320,7 +325,10 @@ describe('mapContact', () => {
   });
 
   it('reads the 4.x avatar shape (information.avatar.url)', () => {
-    const c = { ...johnDoe, information: { avatar: { url: 'https://x.test/a.jpg', source: 'photo', default_avatar_color: '#fdb660' } } };
+    const c = {
+      ...johnDoe,
+      information: { avatar: { url: 'https://x.test/a.jpg', source: 'photo', default_avatar_color: '#fdb660' } },
+    };
     expect(mapContact(S, contactEnvelope.parse({ data: c }).data)).toMatchObject({
       avatarUrl: 'https://x.test/a.jpg',
       avatarColor: '#fdb660',
@@ -353,7 +361,14 @@ describe('mapContact', () => {
 describe('mapMe', () => {
   it('maps GET /me to the AGENT participant "me"', () => {
     const u = userEnvelope.parse({
-      data: { id: 1, object: 'user', first_name: 'Robin', last_name: 'Keller', email: 'robin@example.com', me_contact: null },
+      data: {
+        id: 1,
+        object: 'user',
+        first_name: 'Robin',
+        last_name: 'Keller',
+        email: 'robin@example.com',
+        me_contact: null,
+      },
     }).data;
     expect(mapMe(S, u)).toEqual({
       sourceId: S,
@@ -409,7 +424,9 @@ describe('mapMonicaError', () => {
   it('maps a 422 validation error to SOURCE_REJECTED with the messages joined', () => {
     const e = mapMonicaError(
       S,
-      res(422, { error: { message: ['The content field is required.', 'The written at is not a valid date.'], error_code: 32 } }),
+      res(422, {
+        error: { message: ['The content field is required.', 'The written at is not a valid date.'], error_code: 32 },
+      }),
     );
     expect(e?.code).toBe(ErrorCode.SOURCE_REJECTED);
     expect(e?.extensions.source).toBe(S);
@@ -419,7 +436,11 @@ describe('mapMonicaError', () => {
   it('maps 429 error_code 34 to SOURCE_RATE_LIMITED with Retry-After', () => {
     const e = mapMonicaError(
       S,
-      res(429, { error: { message: 'Too many attempts, please slow down the request', error_code: 34 } }, { 'retry-after': '17' }),
+      res(
+        429,
+        { error: { message: 'Too many attempts, please slow down the request', error_code: 34 } },
+        { 'retry-after': '17' },
+      ),
     );
     expect(err(e)).toMatchObject({ code: ErrorCode.SOURCE_RATE_LIMITED, ext: { source: S, retryAfter: 17 } });
   });

@@ -73,7 +73,9 @@ async function rawAll(h: EmulatorHandle = emu): Promise<RawConversation[]> {
   return out;
 }
 async function raw(id: number): Promise<RawConversation> {
-  const body = (await (await fetch(`${emu.url}/api/conversations/${id}`, { headers })).json()) as { data: RawConversation };
+  const body = (await (await fetch(`${emu.url}/api/conversations/${id}`, { headers })).json()) as {
+    data: RawConversation;
+  };
   emu.clearRequests();
   return body.data;
 }
@@ -107,7 +109,10 @@ describe('listConversations', () => {
     expect(await s.loadLastMessage(a.items[0]!)).toEqual(a.items[0]!.lastMessage);
     expect((await s.loadParticipants(a.items[0]!)).map((p) => p.kind)).toEqual(['CONTACT', 'AGENT']);
     expect(calls().sort()).toEqual(['GET /api/conversations', 'GET /api/me']);
-    expect(emu.requests().find((r) => r.path === '/api/conversations')!.query).toMatchObject({ page: '1', limit: '100' });
+    expect(emu.requests().find((r) => r.path === '/api/conversations')!.query).toMatchObject({
+      page: '1',
+      limit: '100',
+    });
     // Another operation while the snapshot is fresh: no request at all.
     emu.clearRequests();
     const again = await open().listConversations({ offset: 0, limit: 3, filter: {} });
@@ -129,10 +134,19 @@ describe('listConversations', () => {
   it('patches the catalog on writes, so the inbox shows them before the next sync', async () => {
     const s = open();
     await s.listConversations({ offset: 0, limit: 1, filter: {} });
-    await s.sendMessage({ conversationNativeId: '5', content: 'Sent through the gateway', private: false, attachmentIds: [], files: [] });
+    await s.sendMessage({
+      conversationNativeId: '5',
+      content: 'Sent through the gateway',
+      private: false,
+      attachmentIds: [],
+      files: [],
+    });
     emu.clearRequests();
     const page = await open().listConversations({ offset: 0, limit: 1, filter: {} });
-    expect(page.items[0]).toMatchObject({ nativeId: '5', lastMessage: expect.objectContaining({ content: 'Sent through the gateway' }) });
+    expect(page.items[0]).toMatchObject({
+      nativeId: '5',
+      lastMessage: expect.objectContaining({ content: 'Sent through the gateway' }),
+    });
     expect(calls()).toEqual([]);
   });
 
@@ -140,10 +154,17 @@ describe('listConversations', () => {
     const big = await startMonicaEmulator({ scale: 6, rateLimitPerMinute: 1_000_000 });
     try {
       const expected = inboxOrder(await rawAll(big));
-      const page = await open(createMonicaConnector(config(big.url))).listConversations({ offset: 95, limit: 10, filter: {} });
+      const page = await open(createMonicaConnector(config(big.url))).listConversations({
+        offset: 95,
+        limit: 10,
+        filter: {},
+      });
       expect(page.total).toBe(120);
       expect(page.items.map((c) => c.nativeId)).toEqual(expected.slice(95, 105));
-      const q = big.requests().filter((r) => r.path === '/api/conversations').map((r) => r.query);
+      const q = big
+        .requests()
+        .filter((r) => r.path === '/api/conversations')
+        .map((r) => r.query);
       expect(q).toEqual([
         { page: '1', limit: '100' },
         { page: '2', limit: '100' },
@@ -157,15 +178,25 @@ describe('listConversations', () => {
     const all = await rawAll();
     const contactId = all[0]!.contact.id;
     const expected = inboxOrder(all.filter((c) => c.contact.id === contactId));
-    const page = await open().listConversations({ offset: 0, limit: 50, filter: { participantNativeId: String(contactId) } });
+    const page = await open().listConversations({
+      offset: 0,
+      limit: 50,
+      filter: { participantNativeId: String(contactId) },
+    });
     expect(page.items.map((c) => c.nativeId)).toEqual(expected);
     expect(page.total).toBe(expected.length);
   });
 
   it('answers a filter on an unknown contact with nothing', async () => {
     const s = open();
-    expect(await s.listConversations({ offset: 0, limit: 50, filter: { participantNativeId: '9999' } })).toEqual({ items: [], total: 0 });
-    expect(await s.listConversations({ offset: 0, limit: 50, filter: { participantNativeId: 'abc' } })).toEqual({ items: [], total: 0 });
+    expect(await s.listConversations({ offset: 0, limit: 50, filter: { participantNativeId: '9999' } })).toEqual({
+      items: [],
+      total: 0,
+    });
+    expect(await s.listConversations({ offset: 0, limit: 50, filter: { participantNativeId: 'abc' } })).toEqual({
+      items: [],
+      total: 0,
+    });
   });
 
   it('treats the account user as a participant of every conversation', async () => {
@@ -195,7 +226,9 @@ describe('listConversations', () => {
     const none = { items: [], total: 0 };
     expect(await s.listConversations({ offset: 0, limit: 10, filter: { unreadOnly: true } })).toEqual(none);
     expect(await s.listConversations({ offset: 0, limit: 10, filter: { labels: ['family'] } })).toEqual(none);
-    expect(await s.listConversations({ offset: 0, limit: 10, filter: { status: ['RESOLVED', 'ARCHIVED'] } })).toEqual(none);
+    expect(await s.listConversations({ offset: 0, limit: 10, filter: { status: ['RESOLVED', 'ARCHIVED'] } })).toEqual(
+      none,
+    );
     expect(calls()).toEqual([]);
     expect((await s.listConversations({ offset: 0, limit: 10, filter: { status: ['OPEN'] } })).total).toBe(20);
   });
@@ -228,7 +261,7 @@ describe('participants', () => {
 describe('messages', () => {
   it('pages messages oldest first by written_at then id, whatever the DB order', async () => {
     const all = await rawAll();
-    // The demo data logs some conversations out of order (contracts §4: embedded order is DB order).
+    // The demo data logs some conversations out of order (docs/vendors/monica.md: embedded order is DB order).
     const conv = all.find((c) => c.messages.some((m, i) => i > 0 && m.written_at < c.messages[i - 1]!.written_at));
     expect(conv).toBeDefined();
     const expected = [...conv!.messages]
@@ -250,7 +283,11 @@ describe('messages', () => {
     const conv = await raw(2);
     const m = conv.messages[0]!;
     const s = open();
-    expect(await s.loadMessage(`2/${m.id}`)).toMatchObject({ nativeId: `2/${m.id}`, conversationNativeId: '2', content: m.content });
+    expect(await s.loadMessage(`2/${m.id}`)).toMatchObject({
+      nativeId: `2/${m.id}`,
+      conversationNativeId: '2',
+      content: m.content,
+    });
     expect(await s.loadMessage('2/99999')).toBeNull();
     expect(await s.loadMessage('2')).toBeNull();
   });
@@ -288,7 +325,9 @@ describe('writes', () => {
 
   it('refuses create inputs Monica cannot hold', async () => {
     const s = open();
-    expect((await rejection(s.createConversation({ participantNativeIds: ['1', '2'] }))).code).toBe(ErrorCode.BAD_USER_INPUT);
+    expect((await rejection(s.createConversation({ participantNativeIds: ['1', '2'] }))).code).toBe(
+      ErrorCode.BAD_USER_INPUT,
+    );
     expect((await rejection(s.createConversation({ participantNativeIds: ['1'], subject: 'Hi' }))).code).toBe(
       ErrorCode.UNSUPPORTED_OPERATION,
     );
@@ -328,20 +367,33 @@ describe('writes', () => {
 
   it('sends an outgoing message dated today and the conversation moves to the top of the next poll', async () => {
     const before = await raw(7);
-    const m = await open().sendMessage({ conversationNativeId: '7', content: 'Coffee next week?', private: false, attachmentIds: [], files: [] });
+    const m = await open().sendMessage({
+      conversationNativeId: '7',
+      content: 'Coffee next week?',
+      private: false,
+      attachmentIds: [],
+      files: [],
+    });
     const newest = Math.max(...(await raw(7)).messages.map((x) => x.id));
-    expect(m).toMatchObject({ nativeId: `7/${newest}`, content: 'Coffee next week?', direction: 'OUTGOING', senderRef: 'me' });
+    expect(m).toMatchObject({
+      nativeId: `7/${newest}`,
+      content: 'Coffee next week?',
+      direction: 'OUTGOING',
+      senderRef: 'me',
+    });
     expect(toMonicaDate(m.sentAt!)).toBe(toMonicaDate(new Date()));
     const page = await open().listConversations({ offset: 0, limit: 1, filter: {} });
     expect(page.items[0]).toMatchObject({ nativeId: '7' });
-    // contracts §4: a new message does not touch the conversation's updated_at.
+    // docs/vendors/monica.md: a new message does not touch the conversation's updated_at.
     expect((await raw(7)).updated_at).toBe(before.updated_at);
   });
 
   it('refuses attachments and private notes', async () => {
     const s = open();
     const base = { conversationNativeId: '7', content: 'x', private: false, attachmentIds: [], files: [] };
-    expect((await rejection(s.sendMessage({ ...base, attachmentIds: ['a'] }))).code).toBe(ErrorCode.UNSUPPORTED_OPERATION);
+    expect((await rejection(s.sendMessage({ ...base, attachmentIds: ['a'] }))).code).toBe(
+      ErrorCode.UNSUPPORTED_OPERATION,
+    );
     expect((await rejection(s.sendMessage({ ...base, private: true }))).code).toBe(ErrorCode.UNSUPPORTED_OPERATION);
     expect(calls()).toEqual([]);
   });
@@ -351,7 +403,11 @@ describe('writes', () => {
     const conv = all.find((c) => c.messages.some((m) => !m.written_by_me))!;
     const target = conv.messages.find((m) => !m.written_by_me)!;
     const edited: MessageModel = await open().editMessage(`${conv.id}/${target.id}`, 'Edited words');
-    expect(edited).toMatchObject({ content: 'Edited words', direction: 'INCOMING', sentAt: new Date(target.written_at) });
+    expect(edited).toMatchObject({
+      content: 'Edited words',
+      direction: 'INCOMING',
+      sentAt: new Date(target.written_at),
+    });
     const stored = (await raw(conv.id)).messages.find((m) => m.id === target.id)!;
     expect(stored).toMatchObject({ content: 'Edited words', written_at: target.written_at, written_by_me: false });
   });
@@ -378,7 +434,9 @@ describe('writes', () => {
 
 describe('errors', () => {
   it('surfaces Monica validation as SOURCE_REJECTED with its message', async () => {
-    const e = await rejection(open().sendMessage({ conversationNativeId: '7', content: '', private: false, attachmentIds: [], files: [] }));
+    const e = await rejection(
+      open().sendMessage({ conversationNativeId: '7', content: '', private: false, attachmentIds: [], files: [] }),
+    );
     expect(e.code).toBe(ErrorCode.SOURCE_REJECTED);
     expect(e.message).toContain('The content field is required.');
   });
@@ -407,6 +465,11 @@ describe('errors', () => {
 
   it('exposes the Monica capabilities: no read state, attachments or webhooks', () => {
     expect(connector.capabilities).toBe(MONICA_CAPABILITIES);
-    expect(MONICA_CAPABILITIES).toMatchObject({ unreadCounts: false, markRead: false, attachments: false, realtime: 'POLLING' });
+    expect(MONICA_CAPABILITIES).toMatchObject({
+      unreadCounts: false,
+      markRead: false,
+      attachments: false,
+      realtime: 'POLLING',
+    });
   });
 });

@@ -13,7 +13,9 @@ const LIST_EXAMPLE = {
       last_message_at: '2025-08-07T10:30:00.000000Z',
       unread_count: 2,
       status: 'active',
-      participants: [{ id: 'cl_ABC123DEF456GHI789JKL012MNO345', name: 'John Doe', email: 'john@example.com', type: 'client' }],
+      participants: [
+        { id: 'cl_ABC123DEF456GHI789JKL012MNO345', name: 'John Doe', email: 'john@example.com', type: 'client' },
+      ],
       messages: [
         {
           id: 'msg_DEF789GHI012',
@@ -39,7 +41,13 @@ const DETAIL_EXAMPLE = {
     status: 'active',
     unread_count: 2,
     participants: [
-      { id: 'cl_ABC123DEF456GHI789JKL012MNO345', name: 'John Doe', email: 'john@example.com', type: 'client', avatar_color: 8 },
+      {
+        id: 'cl_ABC123DEF456GHI789JKL012MNO345',
+        name: 'John Doe',
+        email: 'john@example.com',
+        type: 'client',
+        avatar_color: 8,
+      },
       { id: 'photographer_123', name: 'Studio Photographer', email: 'studio@example.com', type: 'photographer' },
     ],
     messages: [
@@ -89,7 +97,13 @@ describe('Pixieset mapper', () => {
       lastMessageAt: new Date('2025-08-07T10:30:00.000Z'),
     });
     expect(c.participants).toEqual([
-      expect.objectContaining({ nativeId: 'cl_ABC123DEF456GHI789JKL012MNO345', name: 'John Doe', email: 'john@example.com', kind: 'CONTACT', avatarColor: null }),
+      expect.objectContaining({
+        nativeId: 'cl_ABC123DEF456GHI789JKL012MNO345',
+        name: 'John Doe',
+        email: 'john@example.com',
+        kind: 'CONTACT',
+        avatarColor: null,
+      }),
     ]);
     expect(c.lastMessage).toMatchObject({
       nativeId: 'conv_ABC123XYZ456/msg_DEF789GHI012',
@@ -128,7 +142,20 @@ describe('Pixieset mapper', () => {
   });
 
   it('maps an archived conversation and a system message', () => {
-    const d = decode(pxDetailResponse, { data: { ...DETAIL_EXAMPLE.data, status: 'archived', messages: [{ id: 'msg_S', sender_type: 'system', content: 'Session booked', sent_at: '2025-08-01T09:00:00.000000Z' }] } }, 'px', 'detail').data;
+    const d = decode(
+      pxDetailResponse,
+      {
+        data: {
+          ...DETAIL_EXAMPLE.data,
+          status: 'archived',
+          messages: [
+            { id: 'msg_S', sender_type: 'system', content: 'Session booked', sent_at: '2025-08-01T09:00:00.000000Z' },
+          ],
+        },
+      },
+      'px',
+      'detail',
+    ).data;
     const c = mapConversation('px', d);
     expect(c.status).toBe('ARCHIVED');
     expect(c.archived).toBe(true);
@@ -136,9 +163,16 @@ describe('Pixieset mapper', () => {
   });
 
   it('rejects a malformed body with SOURCE_BAD_RESPONSE naming the field', () => {
-    expect(() => decode(pxListResponse, { data: [{ id: 7, status: 'active' }], meta: {} }, 'px', 'conversation list')).toThrow(GatewayError);
+    expect(() =>
+      decode(pxListResponse, { data: [{ id: 7, status: 'active' }], meta: {} }, 'px', 'conversation list'),
+    ).toThrow(GatewayError);
     try {
-      decode(pxListResponse, { data: [{ id: 'conv_1', status: 'weird' }], meta: { current_page: 1, per_page: 1, total: 1, last_page: 1 } }, 'px', 'conversation list');
+      decode(
+        pxListResponse,
+        { data: [{ id: 'conv_1', status: 'weird' }], meta: { current_page: 1, per_page: 1, total: 1, last_page: 1 } },
+        'px',
+        'conversation list',
+      );
     } catch (e) {
       expect((e as GatewayError).code).toBe('SOURCE_BAD_RESPONSE');
       expect((e as GatewayError).extensions.source).toBe('px');

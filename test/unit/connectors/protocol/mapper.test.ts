@@ -126,7 +126,8 @@ const plaza = {
   archived_at: null,
 };
 
-const conv = (over: Partial<ConversationDto> = {}) => decode(conversationSchema, { ...seedCreated, ...over }, SRC, 'conversation');
+const conv = (over: Partial<ConversationDto> = {}) =>
+  decode(conversationSchema, { ...seedCreated, ...over }, SRC, 'conversation');
 const msg = (over: Partial<MessageDto> = {}) => decode(messageSchema, { ...kevinMessage, ...over }, SRC, 'message');
 
 describe('Protocol wire decoding', () => {
@@ -163,7 +164,7 @@ describe('mapConversation', () => {
     expect(c).toEqual({
       sourceId: SRC,
       nativeId: 'xgQQXg3hrtjh7AvZ',
-      // contracts §5: display_name ?? username
+      // docs/vendors/README.md: display_name ?? username
       subject: 'FrankMcCallister',
       status: 'OPEN',
       channel: 'protocol',
@@ -195,19 +196,29 @@ describe('mapConversation', () => {
   });
 
   it('is ARCHIVED and archived when archived_at is set, and carries pin and mute', () => {
-    const c = mapConversation(SRC, conv({ archived_at: 705103300, is_pinned: true, is_muted: true }), { contact, selfContactId: SELF });
+    const c = mapConversation(SRC, conv({ archived_at: 705103300, is_pinned: true, is_muted: true }), {
+      contact,
+      selfContactId: SELF,
+    });
     expect([c.status, c.archived, c.pinned, c.muted]).toEqual(['ARCHIVED', true, true, true]);
   });
 
   it('prefers display_name over username for the subject', () => {
-    const c = mapConversation(SRC, conv(), { contact: { ...contact, display_name: 'Uncle Frank' }, selfContactId: SELF });
+    const c = mapConversation(SRC, conv(), {
+      contact: { ...contact, display_name: 'Uncle Frank' },
+      selfContactId: SELF,
+    });
     expect(c.subject).toBe('Uncle Frank');
   });
 
   it("uses the group's name and members for a group conversation, and adds the self contact as the AGENT", () => {
     const group = decode(groupSchema, plaza, SRC, 'group');
     const self = decode(contactSchema, { ...linnieMessage.contact, display_name: 'Linnie' }, SRC, 'contact');
-    const c = mapConversation(SRC, conv({ contact_id: null, group_id: plaza.id }), { group, self, selfContactId: SELF });
+    const c = mapConversation(SRC, conv({ contact_id: null, group_id: plaza.id }), {
+      group,
+      self,
+      selfContactId: SELF,
+    });
     expect(c.subject).toBe('Plaza Hotel');
     expect(c.participants?.map((p) => [p.nativeId, p.name, p.kind])).toEqual([
       ['HectorHectorHect', 'Hector', 'CONTACT'],
@@ -217,7 +228,10 @@ describe('mapConversation', () => {
   });
 
   it('has a null subject and no other participants when the contact or group is gone', () => {
-    const c = mapConversation(SRC, conv({ contact_id: null, group_id: 'GoneGoneGoneGone' }), { group: null, selfContactId: SELF });
+    const c = mapConversation(SRC, conv({ contact_id: null, group_id: 'GoneGoneGoneGone' }), {
+      group: null,
+      selfContactId: SELF,
+    });
     expect(c.subject).toBeNull();
     expect(c.participants).toEqual([]);
   });
@@ -295,14 +309,18 @@ describe('mapMessage', () => {
   });
 });
 
-describe('countUnread (contracts §2, derived)', () => {
+describe('countUnread (docs/vendors/protocol.md, derived)', () => {
   const base = { read_at: null, created_at: 1000 };
   const incoming = (id: string, over: Partial<MessageDto> = {}) => msg({ id, ...base, ...over });
   const own = (id: string, over: Partial<MessageDto> = {}) =>
     msg({ id, ...base, contact: { ...kevinMessage.contact, id: SELF }, ...over });
 
   it('counts incoming messages with read_at null created after last_opened_at', () => {
-    const messages = [incoming('a', { created_at: 900 }), incoming('b', { created_at: 1100 }), incoming('c', { created_at: 1200 })];
+    const messages = [
+      incoming('a', { created_at: 900 }),
+      incoming('b', { created_at: 1100 }),
+      incoming('c', { created_at: 1200 }),
+    ];
     expect(countUnread(messages, { last_opened_at: 1000 }, SELF)).toBe(2);
   });
 
@@ -319,7 +337,11 @@ describe('countUnread (contracts §2, derived)', () => {
   });
 
   it('counts every unread incoming message when the conversation was never opened', () => {
-    const messages = [incoming('a', { created_at: 1 }), incoming('b', { created_at: 2 }), incoming('c', { read_at: 5 })];
+    const messages = [
+      incoming('a', { created_at: 1 }),
+      incoming('b', { created_at: 2 }),
+      incoming('c', { read_at: 5 }),
+    ];
     expect(countUnread(messages, { last_opened_at: null }, SELF)).toBe(2);
   });
 });

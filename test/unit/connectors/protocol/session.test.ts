@@ -2,7 +2,11 @@ import { createServer, type Server } from 'node:http';
 import { rejection } from '../../../utils/errors';
 import type { AddressInfo } from 'node:net';
 import type { ProtocolSourceConfig } from '../../../../src/config/schema';
-import { createProtocolConnector, PROTOCOL_CAPABILITIES, PROTOCOL_MAX_ATTACHMENT_SIZE } from '../../../../src/connectors/protocol';
+import {
+  createProtocolConnector,
+  PROTOCOL_CAPABILITIES,
+  PROTOCOL_MAX_ATTACHMENT_SIZE,
+} from '../../../../src/connectors/protocol';
 import {
   compareConversations,
   type Connector,
@@ -122,7 +126,9 @@ describe('Protocol connector against the emulator', () => {
         if (r.group_id) {
           const g = groups.get(r.group_id) as Json;
           expect(c.subject).toBe(g.name);
-          expect(c.participants?.filter((p) => p.kind === 'CONTACT').map((p) => p.nativeId)).toEqual((g.contacts as Json[]).map((m) => m.id));
+          expect(c.participants?.filter((p) => p.kind === 'CONTACT').map((p) => p.nativeId)).toEqual(
+            (g.contacts as Json[]).map((m) => m.id),
+          );
         } else {
           const contact = contacts.get(r.contact_id) as Json;
           expect(c.subject).toBe(contact.display_name ?? contact.username);
@@ -138,7 +144,10 @@ describe('Protocol connector against the emulator', () => {
       emu.clearRequests();
       await session.listConversations({ offset: 0, limit: 30, filter: {} });
       await session.listConversations({ offset: 30, limit: 30, filter: {} });
-      const gets = emu.requests().filter((r) => /^\/v1\/(contacts|groups)\/[^/]+$/.test(r.path)).map((r) => r.path);
+      const gets = emu
+        .requests()
+        .filter((r) => /^\/v1\/(contacts|groups)\/[^/]+$/.test(r.path))
+        .map((r) => r.path);
       expect(new Set(gets).size).toBe(gets.length);
     });
 
@@ -166,12 +175,22 @@ describe('Protocol connector against the emulator', () => {
       const page = await session.listConversations({ offset: 0, limit: 100, filter: {} });
       const group = page.items.find((c) => (c.participants?.length ?? 0) > 2) as ConversationModel;
       const member = group.participants?.find((p) => p.kind === 'CONTACT');
-      const byMember = await open().listConversations({ offset: 0, limit: 100, filter: { participantNativeId: member?.nativeId } });
+      const byMember = await open().listConversations({
+        offset: 0,
+        limit: 100,
+        filter: { participantNativeId: member?.nativeId },
+      });
       expect(byMember.items.map((c) => c.nativeId)).toContain(group.nativeId);
       expect(byMember.items.every((c) => c.participants?.some((p) => p.nativeId === member?.nativeId))).toBe(true);
-      const search = await open().listConversations({ offset: 0, limit: 100, filter: { search: String(group.subject).toUpperCase() } });
+      const search = await open().listConversations({
+        offset: 0,
+        limit: 100,
+        filter: { search: String(group.subject).toUpperCase() },
+      });
       expect(search.items.map((c) => c.nativeId)).toContain(group.nativeId);
-      expect((await open().listConversations({ offset: 0, limit: 100, filter: { search: 'zz-no-such-name' } })).total).toBe(0);
+      expect(
+        (await open().listConversations({ offset: 0, limit: 100, filter: { search: 'zz-no-such-name' } })).total,
+      ).toBe(0);
     });
 
     it('matches nothing for a label filter (Protocol has no labels)', async () => {
@@ -186,7 +205,8 @@ describe('Protocol connector against the emulator', () => {
     });
 
     it('counts a simulated incoming message after a read, and stops counting after the next read', async () => {
-      const c = (await session.listConversations({ offset: 0, limit: 1, filter: { status: ['OPEN'] } })).items[0] as ConversationModel;
+      const c = (await session.listConversations({ offset: 0, limit: 1, filter: { status: ['OPEN'] } }))
+        .items[0] as ConversationModel;
       emu.controls.simulateRead({ conversationId: c.nativeId });
       expect(await open().loadUnreadCount?.(c)).toBe(0);
       emu.controls.simulateIncoming({ conversationId: c.nativeId });
@@ -199,7 +219,11 @@ describe('Protocol connector against the emulator', () => {
     it('reads a conversation’s messages once for its unread count and last message together', async () => {
       const c = (await session.listConversations({ offset: 0, limit: 1, filter: {} })).items[0] as ConversationModel;
       emu.clearRequests();
-      const [n, last, again] = await Promise.all([session.loadUnreadCount?.(c), session.loadLastMessage(c), session.loadUnreadCount?.(c)]);
+      const [n, last, again] = await Promise.all([
+        session.loadUnreadCount?.(c),
+        session.loadLastMessage(c),
+        session.loadUnreadCount?.(c),
+      ]);
       expect(n).toBe(again);
       const reads = requests('/messages');
       expect(reads.every((r) => r.query.limit === '100')).toBe(true);
@@ -270,16 +294,23 @@ describe('Protocol connector against the emulator', () => {
     it('marks the self contact’s messages OUTGOING and the others INCOMING', async () => {
       const { id } = await busiest();
       const page = await session.listMessages(id, { last: 100 });
-      const byDirection = (d: MessageModel['direction']) => page.items.filter((i) => i.message.direction === d).map((i) => i.message);
+      const byDirection = (d: MessageModel['direction']) =>
+        page.items.filter((i) => i.message.direction === d).map((i) => i.message);
       expect(byDirection('OUTGOING').every((m) => m.sender?.nativeId === SELF && m.sender.kind === 'AGENT')).toBe(true);
-      expect(byDirection('INCOMING').every((m) => m.sender?.nativeId !== SELF && m.sender?.kind === 'CONTACT')).toBe(true);
+      expect(byDirection('INCOMING').every((m) => m.sender?.nativeId !== SELF && m.sender?.kind === 'CONTACT')).toBe(
+        true,
+      );
       expect(byDirection('OUTGOING').length + byDirection('INCOMING').length).toBe(page.items.length);
     });
 
     it('rejects a cursor that is not one of its own with BAD_USER_INPUT', async () => {
       const { id } = await busiest();
-      expect((await rejection(session.listMessages(id, { first: 2, before: 'i:3' }))).code).toBe(ErrorCode.BAD_USER_INPUT);
-      expect((await rejection(session.listMessages(id, { first: 2, before: 'm:AAAAAAAAAAAAAAAA' }))).code).toBe(ErrorCode.BAD_USER_INPUT);
+      expect((await rejection(session.listMessages(id, { first: 2, before: 'i:3' }))).code).toBe(
+        ErrorCode.BAD_USER_INPUT,
+      );
+      expect((await rejection(session.listMessages(id, { first: 2, before: 'm:AAAAAAAAAAAAAAAA' }))).code).toBe(
+        ErrorCode.BAD_USER_INPUT,
+      );
     });
 
     it('answers NOT_FOUND naming the source for an unknown conversation', async () => {
@@ -295,13 +326,16 @@ describe('Protocol connector against the emulator', () => {
       expect((await session.loadMessage(String(m.id)))?.content).toBe(m.message);
       expect(await session.loadMessage('AAAAAAAAAAAAAAAA')).toBeNull();
       expect(await session.loadConversation('AAAAAAAAAAAAAAAA')).toBeNull();
-      expect(await session.loadParticipant(SELF)).toEqual(expect.objectContaining({ nativeId: SELF, kind: 'AGENT', name: 'Switchboard Demo' }));
+      expect(await session.loadParticipant(SELF)).toEqual(
+        expect.objectContaining({ nativeId: SELF, kind: 'AGENT', name: 'Switchboard Demo' }),
+      );
     });
   });
 
   describe('writes', () => {
     const firstOpen = async () =>
-      (await session.listConversations({ offset: 0, limit: 1, filter: { status: ['OPEN'] } })).items[0] as ConversationModel;
+      (await session.listConversations({ offset: 0, limit: 1, filter: { status: ['OPEN'] } }))
+        .items[0] as ConversationModel;
 
     it('sends a message with files uploaded to /v1/attachments first', async () => {
       const c = await firstOpen();
@@ -317,7 +351,9 @@ describe('Protocol connector against the emulator', () => {
         ],
       });
       expect(requests('/attachments').map((r) => r.method)).toEqual(['POST', 'POST']);
-      expect(m).toEqual(expect.objectContaining({ content: 'Here you go', direction: 'OUTGOING', conversationNativeId: c.nativeId }));
+      expect(m).toEqual(
+        expect.objectContaining({ content: 'Here you go', direction: 'OUTGOING', conversationNativeId: c.nativeId }),
+      );
       expect(m.attachments.map((a) => [a.filename, a.contentType, a.size])).toEqual([
         ['a.txt', 'text/plain', 5],
         ['b.png', 'image/png', 4],
@@ -326,7 +362,9 @@ describe('Protocol connector against the emulator', () => {
       // The same session sees the new message afterwards.
       expect((await session.loadLastMessage({ ...c, lastMessage: undefined }))?.nativeId).toBe(m.nativeId);
       // And the catalog has it too.
-      const listed = (await open().listConversations({ offset: 0, limit: 100, filter: {} })).items.find((x) => x.nativeId === c.nativeId);
+      const listed = (await open().listConversations({ offset: 0, limit: 100, filter: {} })).items.find(
+        (x) => x.nativeId === c.nativeId,
+      );
       expect(listed?.lastMessage?.nativeId).toBe(m.nativeId);
     });
 
@@ -339,7 +377,13 @@ describe('Protocol connector against the emulator', () => {
           content: 'big',
           private: false,
           attachmentIds: [],
-          files: [{ filename: 'big.bin', contentType: 'application/octet-stream', data: Buffer.alloc(PROTOCOL_MAX_ATTACHMENT_SIZE + 1) }],
+          files: [
+            {
+              filename: 'big.bin',
+              contentType: 'application/octet-stream',
+              data: Buffer.alloc(PROTOCOL_MAX_ATTACHMENT_SIZE + 1),
+            },
+          ],
         }),
       );
       expect([e.code, e.extensions.maxSize]).toEqual([ErrorCode.FILE_TOO_LARGE, PROTOCOL_MAX_ATTACHMENT_SIZE]);
@@ -348,20 +392,39 @@ describe('Protocol connector against the emulator', () => {
 
     it('refuses private notes with UNSUPPORTED_OPERATION', async () => {
       const c = await firstOpen();
-      const e = await rejection(session.sendMessage({ conversationNativeId: c.nativeId, content: 'x', private: true, attachmentIds: [], files: [] }));
+      const e = await rejection(
+        session.sendMessage({
+          conversationNativeId: c.nativeId,
+          content: 'x',
+          private: true,
+          attachmentIds: [],
+          files: [],
+        }),
+      );
       expect(e.code).toBe(ErrorCode.UNSUPPORTED_OPERATION);
     });
 
     it('maps a vendor validation error to SOURCE_REJECTED with the vendor message', async () => {
       const c = await firstOpen();
-      const e = await rejection(session.sendMessage({ conversationNativeId: c.nativeId, content: ' ', private: false, attachmentIds: [], files: [] }));
+      const e = await rejection(
+        session.sendMessage({
+          conversationNativeId: c.nativeId,
+          content: ' ',
+          private: false,
+          attachmentIds: [],
+          files: [],
+        }),
+      );
       expect(e.code).toBe(ErrorCode.SOURCE_REJECTED);
       expect(e.message).toMatch(/cannot be empty/);
     });
 
     it('creates a conversation with one contact, with a first message', async () => {
       const lonely = (await vendor('/contacts')).find((c) => c.conversation_id === null && c.id !== SELF) as Json;
-      const c = await session.createConversation({ participantNativeIds: [String(lonely.id), SELF], content: 'Hello there' });
+      const c = await session.createConversation({
+        participantNativeIds: [String(lonely.id), SELF],
+        content: 'Hello there',
+      });
       expect(c.subject).toBe(lonely.display_name ?? lonely.username);
       expect(c.lastMessageAt).not.toBeNull();
       expect((await open().loadLastMessage(c))?.content).toBe('Hello there');
@@ -375,21 +438,33 @@ describe('Protocol connector against the emulator', () => {
 
     it('refuses several participants without a group with BAD_USER_INPUT', async () => {
       const contacts = (await vendor('/contacts')).filter((c) => c.id !== SELF);
-      const e = await rejection(session.createConversation({ participantNativeIds: [String(contacts[0]?.id), String(contacts[1]?.id)] }));
+      const e = await rejection(
+        session.createConversation({ participantNativeIds: [String(contacts[0]?.id), String(contacts[1]?.id)] }),
+      );
       expect(e.code).toBe(ErrorCode.BAD_USER_INPUT);
     });
 
     it('archives, reopens, pins and mutes', async () => {
       const c = await firstOpen();
       const archived = await session.updateConversation(c.nativeId, { status: 'ARCHIVED', pinned: true, muted: true });
-      expect([archived.status, archived.archived, archived.pinned, archived.muted]).toEqual(['ARCHIVED', true, true, true]);
+      expect([archived.status, archived.archived, archived.pinned, archived.muted]).toEqual([
+        'ARCHIVED',
+        true,
+        true,
+        true,
+      ]);
       const raw = (await vendor('/conversations?archived=true')).find((x) => x.id === c.nativeId) as Json;
       expect(raw.archived_at).toEqual(expect.any(Number));
       // The session's cached list follows its own writes.
       const list = await session.listConversations({ offset: 0, limit: 100, filter: { status: ['ARCHIVED'] } });
       expect(list.items.some((x) => x.nativeId === c.nativeId)).toBe(true);
       const reopened = await session.updateConversation(c.nativeId, { archived: false, muted: false });
-      expect([reopened.status, reopened.archived, reopened.pinned, reopened.muted]).toEqual(['OPEN', false, true, false]);
+      expect([reopened.status, reopened.archived, reopened.pinned, reopened.muted]).toEqual([
+        'OPEN',
+        false,
+        true,
+        false,
+      ]);
       expect((await vendor('/conversations?archived=true')).some((x) => x.id === c.nativeId)).toBe(false);
     });
 
@@ -408,7 +483,13 @@ describe('Protocol connector against the emulator', () => {
 
     it('edits and deletes a message, and deletes a conversation', async () => {
       const c = await firstOpen();
-      const m = await session.sendMessage({ conversationNativeId: c.nativeId, content: 'v1', private: false, attachmentIds: [], files: [] });
+      const m = await session.sendMessage({
+        conversationNativeId: c.nativeId,
+        content: 'v1',
+        private: false,
+        attachmentIds: [],
+        files: [],
+      });
       expect((await session.editMessage(m.nativeId, 'v2')).content).toBe('v2');
       await session.deleteMessage(m.nativeId);
       expect(await open().loadMessage(m.nativeId)).toBeNull();
@@ -426,7 +507,9 @@ describe('Protocol connector against the emulator', () => {
   describe('failures', () => {
     it('maps a wrong token to SOURCE_AUTH_FAILED', async () => {
       const bad = createProtocolConnector(config(emu.url, { credentials: { token: 'wrong' } }));
-      const e = await rejection(bad.openSession({ requestId: 't' }).listConversations({ offset: 0, limit: 1, filter: {} }));
+      const e = await rejection(
+        bad.openSession({ requestId: 't' }).listConversations({ offset: 0, limit: 1, filter: {} }),
+      );
       expect([e.code, e.extensions.source]).toEqual([ErrorCode.SOURCE_AUTH_FAILED, 'protocol']);
     });
 
@@ -457,15 +540,28 @@ describe('Protocol connector against the emulator', () => {
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/protocol`;
-      const hooked = await startProtocolEmulator({ port: 0, webhook: () => ({ url, secret: PROTOCOL_SANDBOX_WEBHOOK_SECRET }) });
+      const hooked = await startProtocolEmulator({
+        port: 0,
+        webhook: () => ({ url, secret: PROTOCOL_SANDBOX_WEBHOOK_SECRET }),
+      });
       try {
-        const conv = String(((await (await fetch(`${hooked.url}/v1/conversations?limit=1`, { headers: { authorization: `Bearer ${PROTOCOL_SANDBOX_TOKEN}` } })).json()) as { data: Json[] }).data[0]?.id);
+        const conv = String(
+          (
+            (await (
+              await fetch(`${hooked.url}/v1/conversations?limit=1`, {
+                headers: { authorization: `Bearer ${PROTOCOL_SANDBOX_TOKEN}` },
+              })
+            ).json()) as { data: Json[] }
+          ).data[0]?.id,
+        );
         hooked.controls.simulateIncoming({ conversationId: conv, content: 'hook me' });
         const until = Date.now() + 3000;
         while (bodies.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
         const d = bodies[0] as (typeof bodies)[number];
         const changes = connector.parseWebhook?.({ headers: d.headers, rawBody: d.raw, query: {} });
-        expect(changes).toEqual([{ sourceId: 'protocol', conversationNativeId: conv, eventId: expect.stringMatching(/^[A-Za-z0-9]{16}$/) }]);
+        expect(changes).toEqual([
+          { sourceId: 'protocol', conversationNativeId: conv, eventId: expect.stringMatching(/^[A-Za-z0-9]{16}$/) },
+        ]);
         const wrong = createProtocolConnector(config(hooked.url, { webhookSecret: 'another-secret' }));
         expect(() => wrong.parseWebhook?.({ headers: d.headers, rawBody: d.raw, query: {} })).toThrow(GatewayError);
       } finally {

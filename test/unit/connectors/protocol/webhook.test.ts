@@ -49,7 +49,9 @@ describe('parseProtocolWebhook', () => {
   });
 
   it('signs as the webhooks page does: hex HMAC-SHA256 of the raw body', () => {
-    expect(signProtocolWebhook(messageUpdated, SECRET)).toBe(createHmac('sha256', SECRET).update(messageUpdated).digest('hex'));
+    expect(signProtocolWebhook(messageUpdated, SECRET)).toBe(
+      createHmac('sha256', SECRET).update(messageUpdated).digest('hex'),
+    );
   });
 
   it('accepts an upper-case hex signature', () => {
@@ -63,7 +65,9 @@ describe('parseProtocolWebhook', () => {
 
   it('rejects a signature made with another secret with FORBIDDEN', () => {
     const forged = createHmac('sha256', 'not-the-secret').update(messageUpdated).digest('hex');
-    expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, request(messageUpdated, forged)))).toBe(ErrorCode.FORBIDDEN);
+    expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, request(messageUpdated, forged)))).toBe(
+      ErrorCode.FORBIDDEN,
+    );
   });
 
   it('rejects a body changed after signing with FORBIDDEN', () => {
@@ -74,7 +78,9 @@ describe('parseProtocolWebhook', () => {
 
   it('rejects signatures of the wrong length or alphabet with FORBIDDEN, without throwing anything else', () => {
     for (const sig of ['', 'abc', 'zz'.repeat(32), signProtocolWebhook(messageUpdated, SECRET).slice(2)]) {
-      expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, request(messageUpdated, sig)))).toBe(ErrorCode.FORBIDDEN);
+      expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, request(messageUpdated, sig)))).toBe(
+        ErrorCode.FORBIDDEN,
+      );
     }
   });
 
