@@ -65,7 +65,11 @@ export interface HttpRequest {
   /** Arrays are sent as `key[]=a&key[]=b` (Rails and Laravel style). */
   query?: Record<string, QueryValue>;
   json?: unknown;
-  form?: FormData;
+  /**
+   * FormData goes out as multipart/form-data; URLSearchParams as application/x-www-form-urlencoded (fetch sets
+   * either content type).
+   */
+  form?: FormData | URLSearchParams;
   headers?: Record<string, string>;
   /** Whether a retry is safe. @default true for GET */
   idempotent?: boolean;

@@ -13,6 +13,10 @@ export interface RequestLogEntry {
   ms?: number;
   /** Only `x-request-id` (when sent), so tests can follow a request id; never credentials. */
   headers: { 'x-request-id'?: string };
+  /** The request's Content-Type, when it had one (which body encoding a client used). */
+  contentType?: string;
+  /** A vendor route may record the raw body here (e.g. Protocol's form-encoded writes), via `res.locals.requestLog`. */
+  body?: string;
 }
 
 /**
@@ -126,7 +130,9 @@ export async function serveEmulator(
       status: 0,
       at: Date.now(),
       headers: requestId === undefined ? {} : { 'x-request-id': requestId },
+      ...(req.get('content-type') ? { contentType: req.get('content-type') } : {}),
     };
+    res.locals.requestLog = entry;
     log.push(entry);
     if (log.length > 100_000) log.splice(0, log.length - 50_000);
     const started = performance.now();
