@@ -20,11 +20,9 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import { Redis } from 'ioredis';
 import { WebSocketServer } from 'ws';
-import { SOURCE_LIMIT_DEFAULTS, type Config, type SourceConfig } from '../config/schema';
-import { withSourcePolicy, type SourcePolicy } from '../connectors/http';
+import type { Config } from '../config/schema';
 import { createMemoryCatalogStore } from '../connectors/catalog-stores/memory';
 import { createRedisCatalogStore } from '../connectors/catalog-stores/redis';
-import { createConnector } from '../connectors/registry';
 import type { Connector } from '../connectors/types';
 import { ErrorCode } from '../errors';
 import { createMemoryCoordination, createRedisCoordination } from '../live/coordination';
@@ -36,6 +34,7 @@ import { graphiqlMiddleware } from '../graphiql';
 import { buildSchema } from '../schema';
 import { createAuthenticator, type Viewer } from './auth';
 import { baselineConfig } from './baseline';
+import { buildConnectors } from './connectors';
 import { sharedSubscribe } from './fanout';
 import { createContext, type GatewayContext, type GatewayServices } from './context';
 import { createMemoryIdempotencyStore, createRedisIdempotencyStore } from './idempotency';
@@ -81,17 +80,6 @@ const GRAPHQL_PATH = '/graphql';
 /** The graphql-transport-ws messages a client may send. */
 const CLIENT_MESSAGE_TYPES = new Set<unknown>(['connection_init', 'ping', 'pong', 'subscribe', 'complete']);
 
-/** A source's resilience settings: its config, else the defaults of its kind. */
-function sourcePolicy(s: SourceConfig): SourcePolicy {
-  const d = SOURCE_LIMIT_DEFAULTS[s.kind];
-  return {
-    rateLimitPerMinute: s.rateLimitPerMinute === undefined ? d.rateLimitPerMinute : s.rateLimitPerMinute,
-    maxConcurrency: s.maxConcurrency ?? d.maxConcurrency,
-    circuitThreshold: s.circuitBreaker?.failures,
-    circuitHalfOpenAfterMs: s.circuitBreaker?.halfOpenAfterMs,
-  };
-}
-
 /**
  * The composition root: one HTTP server, one port, `/graphql` for POST/GET queries and graphql-ws
  * subscriptions, GraphiQL for browsers, webhooks, uploads and health checks. Reads like a table of contents.
@@ -114,9 +102,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const catalogStore = config.redis
     ? createRedisCatalogStore(config.redis.url, redisPrefix)
     : createMemoryCatalogStore();
-  const connectors =
-    opts.connectors ??
-    config.sources.map((s) => withSourcePolicy(s.id, sourcePolicy(s), () => createConnector(s, { catalogStore })));
+  const connectors = opts.connectors ?? buildConnectors(config.sources, { catalogStore });
   const pollInterval = new Map(config.sources.map((s) => [s.id, s.pollIntervalMs]));
   const metrics = createGatewayMetrics({ connectors, logger });
   const pubsub =
