@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { toForm, type FormValue } from '../../src/connectors/protocol/form';
 import type { EmulatorHandle } from '../../src/sandbox/kit/server';
 import {
   PROTOCOL_SANDBOX_MAX_ATTACHMENT_SIZE,
@@ -67,18 +68,29 @@ describe('Protocol emulator', () => {
   const api = async (
     method: string,
     path: string,
-    init: { json?: unknown; form?: string; headers?: Record<string, string>; body?: FormData } = {},
+    init: {
+      json?: unknown;
+      form?: string;
+      data?: Record<string, FormValue>;
+      headers?: Record<string, string>;
+      body?: FormData;
+    } = {},
+    on: EmulatorHandle = emu,
   ) => {
     const headers: Record<string, string> = { ...AUTH, ...init.headers };
     let body: string | FormData | undefined;
-    if (init.json !== undefined) {
+    if (init.data !== undefined) {
+      // Form-encoded with the reference's bracket conventions, as the connector sends it.
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = toForm(init.data).toString();
+    } else if (init.json !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(init.json);
     } else if (init.form !== undefined) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = init.form;
     } else if (init.body) body = init.body;
-    const res = await fetch(`${emu.url}/v1${path}`, { method, headers, body });
+    const res = await fetch(`${on.url}/v1${path}`, { method, headers, body });
     const text = await res.text();
     return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as Json & List };
   };
@@ -295,54 +307,107 @@ describe('Protocol emulator', () => {
       expect(r.body).toEqual(
         expect.objectContaining({ contact_id: lonely.id, group_id: null, last_active_at: null, last_opened_at: null }),
       );
-      const again = await api('POST', '/conversations', { json: { contact_id: lonely.id } });
+      const again = await api('POST', '/conversations', { data: { contact_id: String(lonely.id) } });
       expect(again.status).toBe(200);
       expect(again.body.id).toBe(r.body.id);
       expect((await api('GET', `/contacts/${String(lonely.id)}`)).body.conversation_id).toBe(r.body.id);
     });
 
     it('answers 400 when neither or both of contact_id and group_id are given, 404 for an unknown contact', async () => {
-      expect((await api('POST', '/conversations', { json: {} })).status).toBe(400);
-      expect((await api('POST', '/conversations', { json: { contact_id: 'a', group_id: 'b' } })).status).toBe(400);
-      expect((await api('POST', '/conversations', { json: { contact_id: 'AAAAAAAAAAAAAAAA' } })).status).toBe(404);
+      expect((await api('POST', '/conversations', { data: {} })).status).toBe(400);
+      expect((await api('POST', '/conversations', { data: { contact_id: 'a', group_id: 'b' } })).status).toBe(400);
+      expect((await api('POST', '/conversations', { data: { contact_id: 'AAAAAAAAAAAAAAAA' } })).status).toBe(404);
     });
 
-    it('updates pin, mute and archived_at, form-encoded or JSON, and un-archives with null', async () => {
+    it('updates pin, mute and archived_at form-encoded, and un-archives with an empty archived_at', async () => {
       const c = (await api('GET', '/conversations?limit=1')).body.data[0] as Json;
       const form = await api('PUT', `/conversations/${String(c.id)}`, {
         form: 'is_muted=true&is_pinned=true&archived_at=705103200',
       });
       expect(form.status).toBe(200);
       expect(form.body).toEqual(expect.objectContaining({ is_muted: true, is_pinned: true, archived_at: 705103200 }));
-      const json = await api('PUT', `/conversations/${String(c.id)}`, { json: { archived_at: null, is_muted: false } });
-      expect(json.body).toEqual(expect.objectContaining({ is_muted: false, is_pinned: true, archived_at: null }));
+      // By default the literal "null" is not a timestamp (an assumption either way: docs/vendors/protocol.md).
+      const literal = await api('PUT', `/conversations/${String(c.id)}`, { form: 'archived_at=null' });
+      expect(literal.status).toBe(400);
+      expect(literal.body.message).toMatch(/archived_at/);
+      const cleared = await api('PUT', `/conversations/${String(c.id)}`, { form: 'archived_at=&is_muted=false' });
+      expect(cleared.body).toEqual(expect.objectContaining({ is_muted: false, is_pinned: true, archived_at: null }));
+    });
+
+    it('clears with the literal null, and refuses the empty value, when started with clearWith: "null"', async () => {
+      const other = await startProtocolEmulator({ port: 0, clearWith: 'null' });
+      try {
+        const c = (await api('GET', '/conversations?archived=true&limit=1', {}, other)).body.data[0] as Json;
+        expect(c.archived_at).toEqual(expect.any(Number));
+        const empty = await api('PUT', `/conversations/${String(c.id)}`, { form: 'archived_at=' }, other);
+        expect(empty.status).toBe(400);
+        const literal = await api('PUT', `/conversations/${String(c.id)}`, { form: 'archived_at=null' }, other);
+        expect(literal.status).toBe(200);
+        expect(literal.body.archived_at).toBeNull();
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('refuses JSON bodies with 415 invalid_request by default (no document shows one)', async () => {
+      const c = (await api('GET', '/conversations?limit=1')).body.data[0] as Json;
+      const r = await api('PUT', `/conversations/${String(c.id)}`, { json: { is_muted: true } });
+      expect(r.status).toBe(415);
+      expect(r.body).toEqual(
+        expect.objectContaining({ type: 'invalid_request', message: expect.stringMatching(/form-encoded/) }),
+      );
+      expect((await api('GET', `/conversations/${String(c.id)}`)).body.is_muted).toBe(c.is_muted);
+    });
+
+    it('takes JSON, null included, when started with acceptJson', async () => {
+      const other = await startProtocolEmulator({ port: 0, acceptJson: true });
+      try {
+        const c = (await api('GET', '/conversations?archived=true&limit=1', {}, other)).body.data[0] as Json;
+        const r = await api(
+          'PUT',
+          `/conversations/${String(c.id)}`,
+          { json: { archived_at: null, is_muted: true } },
+          other,
+        );
+        expect(r.status).toBe(200);
+        expect(r.body).toEqual(expect.objectContaining({ archived_at: null, is_muted: true }));
+        const broken = await fetch(`${other.url}/v1/messages`, {
+          method: 'POST',
+          headers: { ...AUTH, 'content-type': 'application/json' },
+          body: '{"conv',
+        });
+        expect(broken.status).toBe(400);
+        expect(((await broken.json()) as Json).type).toBe('invalid_request');
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('logs each write with its content type and raw form body', async () => {
+      const c = (await api('GET', '/conversations?limit=1')).body.data[0] as Json;
+      emu.clearRequests();
+      await api('POST', '/messages', { data: { conversation_id: String(c.id), message: 'a b&c' } });
+      const [entry] = emu.requests();
+      expect(entry?.contentType).toMatch(/^application\/x-www-form-urlencoded/);
+      expect(entry?.body).toBe(`conversation_id=${String(c.id)}&message=a+b%26c`);
     });
 
     it('answers 400 for an unknown parameter or a malformed value, 404 for an unknown id', async () => {
       const c = (await api('GET', '/conversations?limit=1')).body.data[0] as Json;
-      const unknown = await api('PUT', `/conversations/${String(c.id)}`, { json: { pinned: true } });
+      const unknown = await api('PUT', `/conversations/${String(c.id)}`, { data: { pinned: true } });
       expect(unknown.status).toBe(400);
       expect(unknown.body.message).toMatch(/unknown parameter: pinned/);
-      expect((await api('PUT', `/conversations/${String(c.id)}`, { json: { archived_at: 'yesterday' } })).status).toBe(
+      expect((await api('PUT', `/conversations/${String(c.id)}`, { form: 'is_muted=maybe' })).status).toBe(400);
+      expect((await api('PUT', `/conversations/${String(c.id)}`, { data: { archived_at: 'yesterday' } })).status).toBe(
         400,
       );
-      const missing = await api('PUT', '/conversations/AAAAAAAAAAAAAAAA', { json: { is_muted: true } });
+      const missing = await api('PUT', '/conversations/AAAAAAAAAAAAAAAA', { data: { is_muted: true } });
       expect(missing.status).toBe(404);
       expect(missing.body).toEqual({
         type: 'invalid_request',
         message: 'No such conversation: AAAAAAAAAAAAAAAA.',
         documentation_url: 'https://protocol.chat/docs/errors/invalid_request',
       });
-    });
-
-    it('answers 400 invalid_request for a body that is not JSON', async () => {
-      const res = await fetch(`${emu.url}/v1/messages`, {
-        method: 'POST',
-        headers: { ...AUTH, 'content-type': 'application/json' },
-        body: '{"conv',
-      });
-      expect(res.status).toBe(400);
-      expect(((await res.json()) as Json).type).toBe('invalid_request');
     });
 
     it('sends a message as the self contact, with an uploaded attachment whose bytes are served at file_url', async () => {
@@ -355,7 +420,7 @@ describe('Protocol emulator', () => {
         expect.objectContaining({ message_id: null, filename: 'hello.txt', file_type: 'text/plain', file_size: 14 }),
       );
       const sent = await api('POST', '/messages', {
-        json: { conversation_id: c.id, message: 'See attached', attachments: [up.body.id] },
+        data: { conversation_id: String(c.id), message: 'See attached', attachments: [String(up.body.id)] },
       });
       expect(sent.status).toBe(201);
       expect((sent.body.contact as Json).id).toBe(PROTOCOL_SANDBOX_SELF_CONTACT_ID);
@@ -395,13 +460,15 @@ describe('Protocol emulator', () => {
 
     it('answers 400 for a message without text or attachments, or without conversation_id', async () => {
       const c = (await api('GET', '/conversations?limit=1')).body.data[0] as Json;
-      expect((await api('POST', '/messages', { json: { conversation_id: c.id, message: '  ' } })).status).toBe(400);
-      expect((await api('POST', '/messages', { json: { message: 'hi' } })).status).toBe(400);
+      expect((await api('POST', '/messages', { data: { conversation_id: String(c.id), message: '  ' } })).status).toBe(
+        400,
+      );
+      expect((await api('POST', '/messages', { data: { message: 'hi' } })).status).toBe(400);
     });
 
     it('edits and deletes a message permanently', async () => {
       const c = (await api('GET', '/conversations?limit=1')).body.data[0] as Json;
-      const sent = await api('POST', '/messages', { json: { conversation_id: c.id, message: 'first' } });
+      const sent = await api('POST', '/messages', { data: { conversation_id: String(c.id), message: 'first' } });
       const edited = await api('PUT', `/messages/${String(sent.body.id)}`, { form: 'message=second' });
       expect(edited.body.message).toBe('second');
       expect(edited.body.updated_at).toEqual(expect.any(Number));
@@ -419,8 +486,113 @@ describe('Protocol emulator', () => {
 
     it('renames a group with PUT /v1/groups/:id', async () => {
       const g = (await api('GET', '/groups?limit=1')).body.data[0] as Json;
-      const r = await api('PUT', `/groups/${String(g.id)}`, { json: { name: 'Renamed' } });
+      const r = await api('PUT', `/groups/${String(g.id)}`, { data: { name: 'Renamed' } });
       expect(r.body.name).toBe('Renamed');
+    });
+  });
+
+  /**
+   * Each write example of the reference, sent as curl sends it: every `-d` piece verbatim (after the shell removed
+   * its quotes), joined with `&`, as `application/x-www-form-urlencoded` (curl's manual, `-d`); `-G` puts the pieces
+   * in the query string instead. Only the ids are the emulator's own, as the reference's do not exist here.
+   */
+  describe('the reference’s own curl examples', () => {
+    const curl = async (method: string, path: string, pieces: string[], get = false) => {
+      const data = pieces.join('&');
+      const res = await fetch(`${emu.url}/v1${path}${get ? `?${data}` : ''}`, {
+        method,
+        headers: { ...AUTH, ...(get ? {} : { 'content-type': 'application/x-www-form-urlencoded' }) },
+        body: get ? undefined : data,
+      });
+      return { status: res.status, body: (await res.json()) as Json & List };
+    };
+
+    it('conversations page: create with contact_id, list with -G limit, update is_muted', async () => {
+      const lonely = (await all('/contacts')).find(
+        (c) => c.conversation_id === null && c.id !== PROTOCOL_SANDBOX_SELF_CONTACT_ID,
+      ) as Json;
+      // -d 'contact_id'="WAz8eIbvDR60rouK"
+      const created = await curl('POST', '/conversations', [`contact_id=${String(lonely.id)}`]);
+      expect(created.status).toBe(201);
+      expect(created.body.contact_id).toBe(lonely.id);
+      // curl -G ... -d limit=10
+      const list = await curl('GET', '/conversations', ['limit=10'], true);
+      expect(list.body.data).toHaveLength(10);
+      // -X PUT ... -d 'is_muted'=true
+      const muted = await curl('PUT', `/conversations/${String(created.body.id)}`, ['is_muted=true']);
+      expect(muted.body).toEqual(expect.objectContaining({ id: created.body.id, is_muted: true }));
+    });
+
+    it('messages page: send with conversation_id and a raw message, react with reactions[red_angry_face][]', async () => {
+      const c = (await api('GET', '/conversations?limit=1')).body.data[0] as Json;
+      // -d conversation_id="xgQQXg3hrtjh7AvZ" -d message="You're what the French call 'les incompetents.'"
+      const sent = await curl('POST', '/messages', [
+        `conversation_id=${String(c.id)}`,
+        "message=You're what the French call 'les incompetents.'",
+      ]);
+      expect(sent.status).toBe(201);
+      expect(sent.body.message).toBe("You're what the French call 'les incompetents.'");
+      // -X PUT ... -d reactions[red_angry_face][]="KateMcCallister"
+      const reacted = await curl('PUT', `/messages/${String(sent.body.id)}`, [
+        'reactions[red_angry_face][]=KateMcCallister',
+      ]);
+      expect(reacted.status).toBe(200);
+      // The reference's response: "reactions": [{"red_angry_face": ["KateMcCallister"]}]
+      expect(reacted.body.reactions).toEqual([{ red_angry_face: ['KateMcCallister'] }]);
+      // curl -G ... -d conversation_id=xgQQXg3hrtjh7AvZ -d limit=10
+      const list = await curl('GET', '/messages', [`conversation_id=${String(c.id)}`, 'limit=10'], true);
+      expect(list.body.data[0]?.id).toBe(sent.body.id);
+    });
+
+    it('contacts and groups pages: create a contact, create and describe a group', async () => {
+      // -d username="FrankMcCallister" -d phone_number="1-800-759-3000" -d avatar_url="https://assets.protocol.chat/avatars/frank.jpg"
+      const frank = await curl('POST', '/contacts', [
+        'username=FrankMcCallister',
+        'phone_number=1-800-759-3000',
+        'avatar_url=https://assets.protocol.chat/avatars/frank.jpg',
+      ]);
+      expect(frank.status).toBe(201);
+      expect(frank.body).toEqual(
+        expect.objectContaining({
+          username: 'FrankMcCallister',
+          phone_number: '1-800-759-3000',
+          avatar_url: 'https://assets.protocol.chat/avatars/frank.jpg',
+          display_name: null,
+        }),
+      );
+      // -d name="Plaza Hotel"
+      const group = await curl('POST', '/groups', ['name=Plaza Hotel']);
+      expect(group.status).toBe(201);
+      expect(group.body).toEqual(expect.objectContaining({ name: 'Plaza Hotel', description: null, contacts: [] }));
+      // -X PUT ... -d description="The finest in New York."
+      const described = await curl('PUT', `/groups/${String(group.body.id)}`, ['description=The finest in New York.']);
+      expect(described.body.description).toBe('The finest in New York.');
+    });
+
+    it('attachments page: -F file=@… uploads, -F file="path" (a text field, as printed) is refused, rename with filename', async () => {
+      // As printed, `-F file="../Invoice_room_service__Plaza_Hotel.pdf"` has no `@`, so curl sends the path as a
+      // text field, not the file: the emulator refuses it (an assumption: docs/vendors/protocol.md).
+      const text = new FormData();
+      text.append('file', '../Invoice_room_service__Plaza_Hotel.pdf');
+      const refused = await api('POST', '/attachments', { body: text });
+      expect(refused.status).toBe(400);
+      expect(refused.body.message).toMatch(/file/);
+      const upload = new FormData();
+      upload.append(
+        'file',
+        new Blob([Buffer.from('%PDF-1.4')], { type: 'application/pdf' }),
+        'Invoice_room_service__Plaza_Hotel.pdf',
+      );
+      const up = await api('POST', '/attachments', { body: upload });
+      expect(up.status).toBe(201);
+      expect(up.body).toEqual(
+        expect.objectContaining({ filename: 'Invoice_room_service__Plaza_Hotel.pdf', file_type: 'application/pdf' }),
+      );
+      // -X PUT ... -d filename="Invoice_room_service__Plaza_Hotel_updated.pdf"
+      const renamed = await curl('PUT', `/attachments/${String(up.body.id)}`, [
+        'filename=Invoice_room_service__Plaza_Hotel_updated.pdf',
+      ]);
+      expect(renamed.body.filename).toBe('Invoice_room_service__Plaza_Hotel_updated.pdf');
     });
   });
 
@@ -461,7 +633,7 @@ describe('Protocol emulator', () => {
 
     it('posts a signed conversation.updated with the full object when a conversation changes', async () => {
       const c = (await api('GET', '/conversations?limit=1')).body.data[0] as Json;
-      await api('PUT', `/conversations/${String(c.id)}`, { json: { is_muted: true } });
+      await api('PUT', `/conversations/${String(c.id)}`, { data: { is_muted: true } });
       const d = await waitFor(() => receiver.deliveries.find((x) => x.body.type === 'conversation.updated'));
       expect(verify(d, 'receiver-secret-123')).toBe(true);
       expect(d.body.id).toMatch(ID);
@@ -471,7 +643,7 @@ describe('Protocol emulator', () => {
     it('signs with the sandbox secret when the receiver names none', async () => {
       webhookSecret = undefined;
       const c = (await api('GET', '/conversations?limit=1')).body.data[0] as Json;
-      await api('POST', '/messages', { json: { conversation_id: c.id, message: 'hello' } });
+      await api('POST', '/messages', { data: { conversation_id: String(c.id), message: 'hello' } });
       const d = await waitFor(() => receiver.deliveries.find((x) => x.body.type === 'message.created'));
       expect(verify(d, PROTOCOL_SANDBOX_WEBHOOK_SECRET)).toBe(true);
       expect(d.body.payload).toEqual(expect.objectContaining({ conversation_id: c.id, message: 'hello' }));

@@ -3,6 +3,7 @@ import { ErrorCode, GatewayError } from '../../errors';
 import { decode } from '../decode';
 import type { HttpClient, HttpErrorResponse, QueryValue } from '../http';
 import type { RequestScope, StagedFile } from '../types';
+import { hasNull, NULL_ENCODINGS, toForm, type FormValue, type NullEncoding } from './form';
 import {
   attachmentSchema,
   contactSchema,
@@ -37,19 +38,32 @@ export type ConversationListFilter = {
   group_id?: string;
 };
 
-export interface ConversationUpdate {
+export type ConversationUpdate = {
   is_pinned?: boolean;
   is_muted?: boolean;
-  /** Epoch seconds; null un-archives (docs/vendors/protocol.md [inferred]). */
+  /** Epoch seconds; null un-archives (docs/vendors/protocol.md "Assumptions": how null is written is not documented). */
   archived_at?: number | null;
-}
+};
 
 /**
  * Raw Protocol REST calls (docs/vendors/protocol.md) through the shared HttpClient, decoded into wire DTOs. No canonical
- * types here. Bodies go out as JSON: the template documents form bodies, and the emulator accepts both.
+ * types here. Bodies go out form-encoded (application/x-www-form-urlencoded, brackets for arrays and objects) and
+ * files as multipart, as every example of the vendor's documents does (docs/vendors/protocol.md "Request bodies");
+ * never JSON, which no document shows.
  */
 export class ProtocolClient {
+  /**
+   * How this vendor took a null the last time one went out (docs/vendors/protocol.md "Assumptions"): tried first next
+   * time, so the fallback costs its extra request once per connector.
+   */
+  private nullEncoding: NullEncoding | null = null;
+
   constructor(readonly http: HttpClient) {}
+
+  /** The null encoding the vendor accepted (null before any body with a null went out). */
+  get acceptedNullEncoding(): NullEncoding | null {
+    return this.nullEncoding;
+  }
 
   get sourceId(): string {
     return this.http.sourceId;
@@ -77,6 +91,11 @@ export class ProtocolClient {
   ): Promise<ConversationDto> {
     return this.one(scope, 'POST', '/conversations', body, conversationSchema, 'conversation');
   }
+  /**
+   * `archived_at: null` un-archives. No document shows how a null is form-encoded, so this tries `archived_at=`
+   * and then `archived_at=null` until the vendor answers with the field cleared (docs/vendors/protocol.md
+   * "Assumptions").
+   */
   updateConversation(scope: RequestScope, id: string, body: ConversationUpdate): Promise<ConversationDto> {
     return this.one(scope, 'PUT', `/conversations/${enc(id)}`, body, conversationSchema, 'conversation');
   }
@@ -156,12 +175,50 @@ export class ProtocolClient {
     scope: RequestScope,
     method: 'GET' | 'POST' | 'PUT',
     path: string,
-    json: unknown,
+    body: Record<string, FormValue> | undefined,
     schema: S,
     what: string,
   ): Promise<z.output<S>> {
+    if (!body || !hasNull(body)) return this.send(scope, method, path, body, schema, what, 'empty');
+    // A null clears a field: try the encoding the vendor took before, then the others; an answer that still
+    // carries a value in a cleared field means the vendor did not read it as null.
+    const cleared = Object.keys(body).filter((k) => body[k] === null);
+    const known = this.nullEncoding;
+    const order = known ? [known, ...NULL_ENCODINGS.filter((e) => e !== known)] : NULL_ENCODINGS;
+    let rejected: GatewayError | null = null;
+    for (const encoding of order) {
+      try {
+        const dto = await this.send(scope, method, path, body, schema, what, encoding);
+        const answer = dto as Record<string, unknown>;
+        if (cleared.every((k) => answer[k] === null || answer[k] === undefined)) {
+          this.nullEncoding = encoding;
+          return dto;
+        }
+      } catch (e) {
+        if (!(e instanceof GatewayError && e.code === ErrorCode.SOURCE_REJECTED)) throw e;
+        rejected ??= e;
+      }
+    }
+    throw new GatewayError(
+      ErrorCode.SOURCE_REJECTED,
+      `Source "${this.sourceId}" did not clear ${cleared.join(', ')} on ${method} ${path}: it took neither "${cleared[0]}=" nor "${cleared[0]}=null".`,
+      { source: this.sourceId, ...(rejected ? { status: rejected.extensions.status } : {}) },
+      rejected ?? undefined,
+    );
+  }
+
+  private async send<S extends z.ZodType>(
+    scope: RequestScope,
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    body: Record<string, FormValue> | undefined,
+    schema: S,
+    what: string,
+    nulls: NullEncoding,
+  ): Promise<z.output<S>> {
     // PUT sets fields to given values, so repeating it is safe; POST creates and is never retried.
-    const res = await this.http.request(scope, { method, path, json, idempotent: method !== 'POST' });
+    const form = body ? toForm(body, nulls) : undefined;
+    const res = await this.http.request(scope, { method, path, form, idempotent: method !== 'POST' });
     return decode(schema, res.body, this.sourceId, what);
   }
 

@@ -27,7 +27,17 @@ const SIMULATED_LINES = [
   'Call me when you can.',
 ];
 
-export async function startProtocolEmulator(opts: EmulatorStartOptions = {}): Promise<EmulatorHandle> {
+/** Protocol's own emulator options: behaviours no document settles (docs/vendors/protocol.md "Assumptions"). */
+export interface ProtocolEmulatorOptions {
+  /** Also take JSON bodies (undocumented). @default false: 415 invalid_request */
+  acceptJson?: boolean;
+  /** How a form body clears a field: `archived_at=` (`empty`) or `archived_at=null` (`null`). @default 'empty' */
+  clearWith?: 'empty' | 'null';
+}
+
+export async function startProtocolEmulator(
+  opts: EmulatorStartOptions & ProtocolEmulatorOptions = {},
+): Promise<EmulatorHandle> {
   const state = new ProtocolState(PROTOCOL_SANDBOX_SELF_CONTACT_ID, opts.scale ?? 1, opts.seed ?? 1);
   return serveEmulator(
     'protocol',
@@ -44,6 +54,8 @@ export async function startProtocolEmulator(opts: EmulatorStartOptions = {}): Pr
         rateLimitPerMinute: opts.rateLimitPerMinute ?? PROTOCOL_RATE_LIMIT_PER_MINUTE,
         maxAttachmentSize: PROTOCOL_SANDBOX_MAX_ATTACHMENT_SIZE,
         emit,
+        acceptJson: opts.acceptJson,
+        clearWith: opts.clearWith,
       });
       app.use('/v1', router);
       // The asset host's files: public, as `file_url`s are handed to apps.

@@ -25,6 +25,17 @@ export interface RouteDeps {
   maxAttachmentSize: number;
   /** Posts one signed event (`{id,type,payload}`) to the configured webhook, if any. */
   emit: (type: string, payload: unknown) => void;
+  /**
+   * Also take JSON bodies. No document shows one (every example is `curl -d`), so by default they are refused
+   * with 415 (docs/vendors/protocol.md "Assumptions"). @default false
+   */
+  acceptJson?: boolean;
+  /**
+   * How a form-encoded body clears a field (`archived_at`, `pinned_message_id`), which no document shows:
+   * `empty` takes `archived_at=`, `null` takes `archived_at=null`; the other spelling is a 400
+   * (docs/vendors/protocol.md "Assumptions"). @default 'empty'
+   */
+  clearWith?: 'empty' | 'null';
 }
 
 type ErrorType = 'api_error' | 'invalid_request';
@@ -44,8 +55,9 @@ class ParamError extends Error {
   }
 }
 
-// Parameters come as JSON or form-encoded (the template's curl examples use `-d key=value`), so every parser
-// takes both the typed JSON value and its string form.
+// Parameters come form-encoded, as every example of the reference sends them (`curl -d key=value`, brackets for
+// arrays and objects: docs/vendors/protocol.md "Request bodies"); with `acceptJson` also as JSON, so every parser
+// takes both the string form and the typed JSON value.
 
 function str(body: Record<string, unknown>, name: string, required = false): string | undefined {
   const v = body[name];
@@ -62,10 +74,12 @@ function bool(v: unknown, name: string): boolean | undefined {
   if (v === false || v === 'false' || v === '0') return false;
   throw new ParamError(`Invalid ${name}: expected true or false.`);
 }
-/** A timestamp parameter: epoch seconds, or null / empty to clear it. */
-function epochOrNull(v: unknown, name: string): number | null | undefined {
+/** Whether a value clears its field: JSON null, or the form spelling the emulator was started with. */
+type Clears = (v: unknown) => boolean;
+/** A timestamp parameter: epoch seconds, or a clearing value. */
+function epochOrNull(v: unknown, name: string, clears: Clears): number | null | undefined {
   if (v === undefined) return undefined;
-  if (v === null || v === '' || v === 'null') return null;
+  if (clears(v)) return null;
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < 0) throw new ParamError(`Invalid ${name}: expected a Unix timestamp in seconds.`);
   return n;
@@ -141,6 +155,8 @@ export interface ProtocolRoutes {
 
 export function createRoutes(deps: RouteDeps): ProtocolRoutes {
   const { state, emit } = deps;
+  const clearWith = deps.clearWith ?? 'empty';
+  const clears: Clears = (v) => v === null || v === (clearWith === 'empty' ? '' : 'null');
 
   // Serialization (docs/vendors/protocol.md objects)
   const contactJson = (c: PrContact) => ({ ...c });
@@ -224,8 +240,32 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
     next();
   });
 
-  router.use(express.json({ limit: '1mb' }));
-  router.use(express.urlencoded({ extended: true, limit: '1mb' }));
+  // JSON is undocumented (docs/vendors/protocol.md "Assumptions"): refused unless the emulator was told to take it.
+  router.use((req, res, next) => {
+    if (!deps.acceptJson && req.is('application/json')) {
+      sendError(
+        res,
+        415,
+        'invalid_request',
+        'Send parameters form-encoded (application/x-www-form-urlencoded) as the API reference shows; JSON bodies are not accepted.',
+      );
+      return;
+    }
+    next();
+  });
+  if (deps.acceptJson) router.use(express.json({ limit: '1mb' }));
+  // `extended` parses the reference's bracket forms: `reactions[red_angry_face][]=x`, `attachments[]=id`. The raw
+  // body goes into the request log, so that tests can see exactly what a client sent.
+  router.use(
+    express.urlencoded({
+      extended: true,
+      limit: '1mb',
+      verify: (_req, res, buf) => {
+        const entry = (res as Response).locals.requestLog as { body?: string } | undefined;
+        if (entry) entry.body = buf.toString('utf8');
+      },
+    }),
+  );
 
   const body = (req: Request): Record<string, unknown> =>
     typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body)
@@ -296,14 +336,13 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
     const c = need(state.conversations, req.params.id, 'conversation');
     const b = body(req);
     onlyKnown(b, ['pinned_message_id', 'is_pinned', 'is_muted', 'archived_at']);
-    const pinnedMessage =
-      b.pinned_message_id === '' || b.pinned_message_id === null ? null : str(b, 'pinned_message_id');
+    const pinnedMessage = clears(b.pinned_message_id) ? null : str(b, 'pinned_message_id');
     if (typeof pinnedMessage === 'string' && state.messages.get(pinnedMessage)?.conversation_id !== c.id) {
       throw new ParamError(`Invalid pinned_message_id: no message ${pinnedMessage} in this conversation.`);
     }
     const isPinned = bool(b.is_pinned, 'is_pinned');
     const isMuted = bool(b.is_muted, 'is_muted');
-    const archivedAt = epochOrNull(b.archived_at, 'archived_at');
+    const archivedAt = epochOrNull(b.archived_at, 'archived_at', clears);
     if (pinnedMessage !== undefined) c.pinned_message_id = pinnedMessage;
     if (isPinned !== undefined) c.is_pinned = isPinned;
     if (isMuted !== undefined) c.is_muted = isMuted;
@@ -457,7 +496,7 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
     const b = body(req);
     // Contacts page: "the only attribute that can be updated on contacts is the display_name".
     onlyKnown(b, ['display_name']);
-    if (b.display_name !== undefined) c.display_name = b.display_name === '' ? null : (str(b, 'display_name') ?? null);
+    if (b.display_name !== undefined) c.display_name = clears(b.display_name) ? null : (str(b, 'display_name') ?? null);
     emit('contact.updated', contactJson(c));
     res.json(contactJson(c));
   });
@@ -534,7 +573,7 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
     const description = str(b, 'description');
     const avatar = str(b, 'avatar_url');
     const contacts = memberIds(b.contacts);
-    const archivedAt = epochOrNull(b.archived_at, 'archived_at');
+    const archivedAt = epochOrNull(b.archived_at, 'archived_at', clears);
     if (name !== undefined) g.name = name;
     if (description !== undefined) g.description = description;
     if (avatar !== undefined) g.avatar_url = avatar;
