@@ -8,9 +8,12 @@ import type { ConversationModel } from '../types';
  * (`<prefix>catalog:<source>:items`, native id → JSON), a meta hash (`syncedAt`, `version`) and a sync lease
  * (`SET NX PX`). Each instance keeps the parsed snapshot and re-reads the items only when `version` moved, so
  * a read costs one round trip while nothing changes.
+ * Given a URL, the store opens its own connection and closes it; given a client (the gateway's shared
+ * connection, server/services.ts), the caller owns it.
  */
-export function createRedisCatalogStore(url: string, prefix = 'switchboard:'): CatalogStore {
-  const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+export function createRedisCatalogStore(connection: string | Redis, prefix = 'switchboard:'): CatalogStore {
+  const owned = typeof connection === 'string';
+  const redis = typeof connection === 'string' ? new Redis(connection, { maxRetriesPerRequest: 3 }) : connection;
   const local = new Map<string, { version: string; items: ConversationModel[] }>();
   const tokens = new Map<string, string>();
   const k = (sourceId: string, part: string) => `${prefix}catalog:${sourceId}:${part}`;
@@ -63,7 +66,7 @@ export function createRedisCatalogStore(url: string, prefix = 'switchboard:'): C
       );
     },
     async close() {
-      await redis.quit();
+      if (owned) await redis.quit();
     },
   };
 }
