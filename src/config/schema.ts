@@ -80,8 +80,17 @@ export const chatwootSource = z.object({
   kind: z.literal('CHATWOOT'),
   accountId: z.number().int().positive(),
   credentials: z.object({ apiAccessToken: z.string().min(1) }),
-  /** Secret token expected in the webhook URL (`?token=`); Chatwoot does not sign webhooks. */
+  /**
+   * Secret token expected in the webhook URL (`?token=`): the only proof of origin before Chatwoot v4.11.2 (which
+   * signs nothing) and on Chatwoot Cloud (where the shown secret may not verify). No default.
+   */
   webhookToken: z.string().min(8).optional(),
+  /**
+   * The webhook's signing secret (Chatwoot v4.11.2+): deliveries must carry a valid `X-Chatwoot-Signature` at most
+   * 5 minutes old, and a repeated `X-Chatwoot-Delivery` is refused. With `webhookToken` too, both must hold; with
+   * neither, every delivery is refused. No default.
+   */
+  webhookSecret: z.string().min(8).optional(),
   /** Inbox used by createConversation when none is given. */
   defaultInboxId: z.number().int().positive().optional(),
 });

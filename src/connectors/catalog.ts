@@ -133,6 +133,12 @@ export class ConversationCatalog {
     await this.store.patch(this.sourceId, [], nativeIds);
   }
 
+  /** The stored items as they are, without syncing (after a running sync has stored its own); null before the first. */
+  async peek(): Promise<ConversationModel[] | null> {
+    await this.settled();
+    return (await this.store.read(this.sourceId))?.items ?? null;
+  }
+
   /** The snapshot's age in ms (after a running sync has stored its own), or null without one. */
   async age(): Promise<number | null> {
     await this.settled();

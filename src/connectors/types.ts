@@ -355,6 +355,12 @@ export interface Connector {
    */
   parseWebhook?(req: WebhookRequest): SourceChange[];
   /**
+   * WEBHOOK sources whose deliveries carry their own identity (Chatwoot's `X-Chatwoot-Delivery`, a signature):
+   * called after {@link parseWebhook} accepted a delivery, returns the keys that identify it. The gateway refuses
+   * (FORBIDDEN, nothing published) a delivery any of whose keys it has seen within `ttlMs`, across instances.
+   */
+  webhookDeliveryKeys?(req: WebhookRequest): { keys: string[]; ttlMs: number };
+  /**
    * Brings the connector's own state (its catalog) up to date with changes a webhook or poll reported, before
    * the live engine re-reads totals. A change whose `conversationNativeId` is null means "something changed
    * that cannot be named" (or a change could not be applied): the connector must stop trusting its catalog, so

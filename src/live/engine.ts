@@ -311,6 +311,18 @@ export class LiveEngine {
     return fresh.length;
   }
 
+  /**
+   * Claims a webhook delivery's own keys (a vendor's delivery id, its signature) for `ttlMs` across instances:
+   * true when none of them was seen before, false for a replay (the caller refuses it).
+   */
+  async claimDelivery(sourceId: string, keys: string[], ttlMs: number): Promise<boolean> {
+    const firsts = await this.coordination.firstSeen(
+      keys.map((k) => `${sourceId}:delivery:${k}`),
+      ttlMs,
+    );
+    return firsts.every((f) => f);
+  }
+
   private enqueueApply(sourceId: string, changes: SourceChange[]): Promise<void> {
     let q = this.applyQueues.get(sourceId);
     if (!q) {

@@ -7,6 +7,7 @@ import {
   CHATWOOT_SANDBOX_ACCOUNT_ID,
   CHATWOOT_SANDBOX_INBOX_ID,
   CHATWOOT_SANDBOX_TOKEN,
+  CHATWOOT_SANDBOX_WEBHOOK_SECRET,
   CHATWOOT_SANDBOX_WEBHOOK_TOKEN,
 } from './chatwoot';
 import { startMonicaEmulator, MONICA_SANDBOX_TOKEN } from './monica';
@@ -99,6 +100,7 @@ export const VENDORS: VendorEntry[] = [
       accountId: CHATWOOT_SANDBOX_ACCOUNT_ID,
       credentials: { apiAccessToken: CHATWOOT_SANDBOX_TOKEN },
       webhookToken: CHATWOOT_SANDBOX_WEBHOOK_TOKEN,
+      webhookSecret: CHATWOOT_SANDBOX_WEBHOOK_SECRET,
       defaultInboxId: CHATWOOT_SANDBOX_INBOX_ID,
       timeoutMs: 5000,
       pollIntervalMs: 2000,
@@ -184,7 +186,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 }
 
 function webhookSecretOf(cfg: SourceConfig): string | undefined {
-  return cfg.kind === 'PROTOCOL' ? cfg.webhookSecret : undefined;
+  return cfg.kind === 'PROTOCOL' || cfg.kind === 'CHATWOOT' ? cfg.webhookSecret : undefined;
 }
 
 function webhookUrlFor(base: string, cfg: SourceConfig): string {

@@ -7,10 +7,12 @@ import type { WebhookMetrics } from './metrics';
 
 /**
  * `POST /webhooks/<source id>`: the raw body goes to the source's connector, which authenticates it
- * (Protocol: HMAC signature; Chatwoot: secret token in the URL) and turns it into changes. A rejected delivery
- * publishes nothing. Repeated event ids are dropped by the live engine, across every instance sharing Redis
- * (`{ accepted, new }` in the 202 answer says how many were new); the answer is sent once the changes are applied
- * and published.
+ * (Protocol: HMAC signature; Chatwoot: its signature and/or a secret token in the URL) and turns it into changes.
+ * A rejected delivery (403) publishes nothing. A delivery that carries its own identity
+ * (`Connector.webhookDeliveryKeys`: Chatwoot's `X-Chatwoot-Delivery` and signature) is refused the second time
+ * (403), across every instance sharing Redis. Repeated event ids are dropped by the live engine, across instances
+ * too (`{ accepted, new }` in the 202 answer says how many were new); the answer is sent once the changes are
+ * applied and published.
  */
 export function webhookRoute(deps: {
   connectors: Connector[];
@@ -32,7 +34,20 @@ export function webhookRoute(deps: {
       Object.entries(req.query).filter((e): e is [string, string] => typeof e[1] === 'string'),
     );
     try {
-      const changes = connector.parseWebhook({ headers: req.headers, rawBody, query });
+      const delivery = { headers: req.headers, rawBody, query };
+      const changes = connector.parseWebhook(delivery);
+      // A delivery that identifies itself (Chatwoot's X-Chatwoot-Delivery and signature) is accepted once: the
+      // vendor never retries, so a repeat is a replay (docs/vendors/chatwoot.md "Webhooks").
+      const own = connector.webhookDeliveryKeys?.(delivery);
+      if (own && own.keys.length > 0 && !(await deps.live.claimDelivery(connector.id, own.keys, own.ttlMs))) {
+        throw new GatewayError(
+          ErrorCode.FORBIDDEN,
+          `Webhook for source "${connector.id}" rejected: a replayed delivery.`,
+          {
+            source: connector.id,
+          },
+        );
+      }
       const fresh = await deps.live.ingest(changes);
       deps.metrics?.webhook(connector.id, 'accepted');
       deps.metrics?.webhookEvents(connector.id, fresh, changes.length - fresh);

@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from 'graphql-ws';
+import { signChatwootWebhook } from '../../src/connectors/chatwoot/webhook';
 import { signProtocolWebhook } from '../../src/connectors/protocol/webhook';
+import { CHATWOOT_SANDBOX_WEBHOOK_SECRET } from '../../src/sandbox/chatwoot';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
 import { createWsClient, subscribe } from '../utils/ws';
 import {
@@ -17,7 +20,9 @@ import {
 /**
  * Forged and replayed webhooks publish nothing. The emulators' real deliveries are caught by a capture server
  * instead of reaching the gateway, so the test can forge them, deliver them, and deliver them again: to the same
- * instance (in memory), or to the other instance sharing Redis (event ids are remembered in Redis).
+ * instance (in memory), or to the other instance sharing Redis (event ids and Chatwoot's delivery ids are
+ * remembered in Redis). The sandbox's Chatwoot signs as v4.11.2+ does and its URL carries the token too, so the
+ * gateway requires both (docs/vendors/chatwoot.md "Webhooks").
  */
 interface Delivery {
   path: string;
@@ -94,8 +99,10 @@ describe.each(TRANSPORTS)('webhook authentication and replay over %s', (kind) =>
     override: { headers?: Record<string, string>; body?: string; path?: string } = {},
   ) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    const sig = d.headers['x-protocol-signature'];
-    if (typeof sig === 'string') headers['x-protocol-signature'] = sig;
+    for (const h of ['x-protocol-signature', 'x-chatwoot-signature', 'x-chatwoot-timestamp', 'x-chatwoot-delivery']) {
+      const v = d.headers[h];
+      if (typeof v === 'string') headers[h] = v;
+    }
     return fetch(`${g.url}${override.path ?? d.path}`, {
       method: 'POST',
       headers: { ...headers, ...override.headers },
@@ -109,7 +116,15 @@ describe.each(TRANSPORTS)('webhook authentication and replay over %s', (kind) =>
       return d;
     }, 5000);
 
-  it('rejects forged deliveries (403) and applies a replayed event id once, publishing nothing for either', async () => {
+  const INBOX = `{ conversations(first: 100, filter: { sources: ["chatwoot"] }) { nodes { lastMessage { content } } } }`;
+  const chatwootShows = async (text: string) => {
+    const r = await receiver.gql<{ conversations: { nodes: Array<{ lastMessage: { content: string } | null }> } }>(
+      INBOX,
+    );
+    return r.body.data!.conversations.nodes.some((n) => n.lastMessage?.content === text);
+  };
+
+  it('rejects forged, stale and replayed deliveries (403) and applies an event once, publishing nothing for any of them', async () => {
     const ws = createWsClient(receiver.wsUrl, receiver.apiKey);
     clients.push(ws);
     const unread = subscribe<Unread>(ws, UNREAD);
@@ -126,9 +141,21 @@ describe.each(TRANSPORTS)('webhook authentication and replay over %s', (kind) =>
     cw.controls.simulateIncoming({ content: 'first' });
     const chatwootEvent = await nextDelivery(mark, 'chatwoot');
     expect(chatwootEvent.path).toContain('?token=');
+    const stamp = String(chatwootEvent.headers['x-chatwoot-timestamp']);
+    expect(chatwootEvent.headers['x-chatwoot-signature']).toBe(
+      signChatwootWebhook(chatwootEvent.body, stamp, CHATWOOT_SANDBOX_WEBHOOK_SECRET),
+    );
+    expect(chatwootEvent.headers['x-chatwoot-delivery']).toMatch(/^[0-9a-f-]{36}$/);
+    const resigned = (at: number, body = chatwootEvent.body, secret = CHATWOOT_SANDBOX_WEBHOOK_SECRET) => ({
+      'x-chatwoot-timestamp': String(at),
+      'x-chatwoot-signature': signChatwootWebhook(body, at, secret),
+    });
+    const now = Math.floor(Date.now() / 1000);
+    expect(await chatwootShows('first')).toBe(false);
 
     // Forged: no signature, a wrong one, a signed body altered afterwards, a signature with another secret;
-    // Chatwoot without its token or with a wrong one.
+    // Chatwoot without its token or with a wrong one, unsigned, signed with another secret, with an altered body,
+    // re-signed 6 minutes in the past (stale) or 10 minutes ahead, with a timestamp the signature does not cover.
     const before = published();
     const forged = [
       await deliver(receiver, protocolEvent, { headers: { 'x-protocol-signature': '' } }),
@@ -139,9 +166,16 @@ describe.each(TRANSPORTS)('webhook authentication and replay over %s', (kind) =>
       }),
       await deliver(receiver, chatwootEvent, { path: '/webhooks/chatwoot' }),
       await deliver(receiver, chatwootEvent, { path: '/webhooks/chatwoot?token=wrong-token-123' }),
+      await deliver(receiver, chatwootEvent, { headers: { 'x-chatwoot-signature': '', 'x-chatwoot-timestamp': '' } }),
+      await deliver(receiver, chatwootEvent, { headers: resigned(now, chatwootEvent.body, 'not-the-secret') }),
+      await deliver(receiver, chatwootEvent, { body: chatwootEvent.body.replace('first', 'forged') }),
+      await deliver(receiver, chatwootEvent, { headers: resigned(now - 360) }),
+      await deliver(receiver, chatwootEvent, { headers: resigned(now + 600) }),
+      await deliver(receiver, chatwootEvent, { headers: { 'x-chatwoot-timestamp': String(Number(stamp) + 1) } }),
     ];
-    expect(forged.map((r) => r.status)).toEqual([403, 403, 403, 403, 403, 403]);
+    expect(forged.map((r) => r.status)).toEqual(Array(12).fill(403));
     expect(published()).toBe(before);
+    expect(await chatwootShows('first')).toBe(false);
 
     // The genuine deliveries: applied once, then replayed (to the other instance when there are two).
     const genuine = [await deliver(receiver, protocolEvent), await deliver(receiver, chatwootEvent)];
@@ -149,6 +183,7 @@ describe.each(TRANSPORTS)('webhook authentication and replay over %s', (kind) =>
       { accepted: 1, new: 1 },
       { accepted: 1, new: 1 },
     ]);
+    expect(await chatwootShows('first')).toBe(true);
     // Chatwoot caps a conversation's unread at 10, so the vendors' own state says what the total must be.
     const expected = () => pr.controls.unreadState()!.total + cw.controls.unreadState()!.total;
     expect(expected()).toBeGreaterThan(start);
@@ -157,14 +192,21 @@ describe.each(TRANSPORTS)('webhook authentication and replay over %s', (kind) =>
     await rows.waitFor(2, 5000);
     const afterGenuine = { published: published(), unread: unread.values.length, rows: rows.values.length };
 
+    // Protocol's repeated event id is accepted and dropped; Chatwoot's repeated delivery is refused, by its
+    // X-Chatwoot-Delivery id, and with a fresh id by its signature (which does not cover the id).
     const replays = [
       await deliver(replayTo, protocolEvent),
-      await deliver(replayTo, chatwootEvent),
       await deliver(receiver, protocolEvent),
       await deliver(replayTo, protocolEvent),
     ];
-    expect(replays.map((r) => r.status)).toEqual([202, 202, 202, 202]);
-    expect(await Promise.all(replays.map((r) => r.json()))).toEqual(Array(4).fill({ accepted: 1, new: 0 }));
+    expect(replays.map((r) => r.status)).toEqual([202, 202, 202]);
+    expect(await Promise.all(replays.map((r) => r.json()))).toEqual(Array(3).fill({ accepted: 1, new: 0 }));
+    const chatwootReplays = [
+      await deliver(replayTo, chatwootEvent),
+      await deliver(receiver, chatwootEvent),
+      await deliver(replayTo, chatwootEvent, { headers: { 'x-chatwoot-delivery': randomUUID() } }),
+    ];
+    expect(chatwootReplays.map((r) => r.status)).toEqual([403, 403, 403]);
     expect(published()).toBe(afterGenuine.published);
 
     // A sentinel: the next real change arrives, and nothing arrived before it.

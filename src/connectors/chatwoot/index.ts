@@ -4,7 +4,8 @@ import { createMemoryCatalogStore } from '../catalog-stores/memory';
 import type { Connector, ConnectorDeps, RequestScope, SourceCapabilities } from '../types';
 import { ChatwootClient } from './client';
 import { CHATWOOT_MAX_ATTACHMENT_SIZE, ChatwootSession, SCAN_CONCURRENCY } from './session';
-import { parseChatwootWebhook } from './webhook';
+import { applyChatwootChanges, reconcileCatalog, WebhookVersions } from './apply';
+import { chatwootDeliveryKeys, DELIVERY_KEY_TTL_MS, parseChatwootWebhook } from './webhook';
 
 /**
  * docs/vendors/README.md "Operations a backend cannot support", Chatwoot: no pin, no archive (statuses only), no
@@ -36,8 +37,8 @@ export const CHATWOOT_CAPABILITIES: SourceCapabilities = {
 };
 
 /**
- * A Chatwoot account: `api_access_token` auth, unsigned webhooks (a secret token in the URL), capped unread
- * counts. Conversations are listed and unread totals summed from the conversation catalog (connectors/catalog.ts):
+ * A Chatwoot account: `api_access_token` auth, webhooks signed (v4.11.2+) and/or carrying a secret token in the
+ * URL (webhook.ts), capped unread counts. Conversations are listed and unread totals summed from the conversation catalog (connectors/catalog.ts):
  * webhooks keep it fresh through {@link Connector.applyChanges}, so the full re-sync (every 25-row page) after
  * catalogMaxAgeMs (default 10 minutes) is a safety net for missed deliveries (Chatwoot does not retry them).
  */
@@ -50,6 +51,15 @@ export function createChatwootConnector(config: ChatwootSourceConfig, deps: Conn
   );
   const opts = { sourceId: config.id, accountId: config.accountId, defaultInboxId: config.defaultInboxId, catalog };
   const session = (scope: RequestScope) => new ChatwootSession(opts, client, scope);
+  /** What webhooks said per conversation, for applyChanges (apply.ts). */
+  const versions = new WebhookVersions();
+  const webhookConfig = {
+    sourceId: config.id,
+    accountId: config.accountId,
+    webhookToken: config.webhookToken,
+    webhookSecret: config.webhookSecret,
+    observe: (o: Parameters<WebhookVersions['observe']>[0]) => versions.observe(o),
+  };
   return {
     id: config.id,
     kind: 'CHATWOOT',
@@ -64,13 +74,17 @@ export function createChatwootConnector(config: ChatwootSourceConfig, deps: Conn
      */
     applyChanges: (changes) => {
       const s = session({ requestId: `webhook-${config.id}` });
-      return catalog.applyChanges(changes, (id) => s.refreshCatalog(id), SCAN_CONCURRENCY);
+      // apply.ts: a conversation the catalog already holds as new as its events is not re-read.
+      return applyChatwootChanges(catalog, versions, changes, (id) => s.refreshCatalog(id), SCAN_CONCURRENCY);
     },
+    /**
+     * While anybody subscribes: repairs what missed webhooks left wrong (apply.ts `reconcileCatalog`): a full
+     * re-sync once the catalog is older than catalogMaxAgeMs, reporting the conversations that differ; no request
+     * while it is fresh.
+     */
+    poll: (scope) => reconcileCatalog(config.id, catalog, () => session(scope).resyncCatalog()),
     health: () => client.http.health(),
-    parseWebhook: (req) =>
-      parseChatwootWebhook(
-        { sourceId: config.id, accountId: config.accountId, webhookToken: config.webhookToken },
-        req,
-      ),
+    parseWebhook: (req) => parseChatwootWebhook(webhookConfig, req),
+    webhookDeliveryKeys: (req) => ({ keys: chatwootDeliveryKeys(webhookConfig, req), ttlMs: DELIVERY_KEY_TTL_MS }),
   };
 }

@@ -43,7 +43,12 @@ export function parseMessageNativeId(id: string): { accountId: number; displayId
   return m ? { accountId: Number(m[1]), displayId: Number(m[2]), messageId: Number(m[3]) } : null;
 }
 
-/** Participants are namespaced because contact, user and agent bot ids collide (docs/vendors/README.md "Participant"). */
+/**
+ * Participants are namespaced because contact, user, agent bot and Captain assistant ids collide
+ * (docs/vendors/README.md "Participant"): `contact:<id>`, `user:<id>`, `agent_bot:<id>`, `captain_assistant:<id>`.
+ * A Captain assistant cannot be loaded by id through the Application API, so only the first three parse here
+ * (loadParticipant answers null for the fourth).
+ */
 export type ChatwootParticipantType = 'contact' | 'user' | 'agent_bot';
 export function parseParticipantNativeId(id: string): { type: ChatwootParticipantType; id: number } | null {
   const m = /^(contact|user|agent_bot):(\d+)$/.exec(id);
@@ -226,14 +231,44 @@ export function mapAgentBot(
   };
 }
 
-/** docs/vendors/README.md "kind": `type` contact|user|agent_bot; a webhook contact has no `type`. */
+/**
+ * docs/vendors/chatwoot.md "Bots": Captain (Enterprise/Cloud) answers as a `Captain::Assistant`, whose
+ * `push_event_data` and `webhook_data` are `{id, name, avatar_url, description, created_at, type:
+ * "captain_assistant"}` (enterprise/app/models/captain/assistant.rb). A bot, never a human agent: its ids are not
+ * user ids.
+ */
+export function mapCaptainAssistant(ctx: ChatwootMapContext, b: CwSenderDto): ParticipantModel {
+  return {
+    sourceId: ctx.sourceId,
+    nativeId: `captain_assistant:${b.id}`,
+    name: blank(b.name),
+    email: null,
+    phone: null,
+    kind: 'BOT',
+    avatarUrl: blank(b.avatar_url) ?? blank(b.thumbnail),
+    avatarColor: null,
+  };
+}
+
+/**
+ * docs/vendors/README.md "kind": `type` contact|user|agent_bot|captain_assistant; a webhook contact has no `type`.
+ * An unknown `type` is not taken for a contact (its id would collide with a contact's): it maps as a bot of that
+ * type.
+ */
 export function mapSender(ctx: ChatwootMapContext, s: CwSenderDto): ParticipantModel {
   if (s.type === 'user') return mapAgent(ctx, s);
   if (s.type === 'agent_bot') return mapAgentBot(ctx, s);
+  if (s.type === 'captain_assistant') return mapCaptainAssistant(ctx, s);
+  if (s.type && s.type !== 'contact' && /^[a-z_]{1,40}$/.test(s.type)) {
+    return { ...mapAgentBot(ctx, s), nativeId: `${s.type}:${s.id}` };
+  }
   return mapContact(ctx, s);
 }
 
-/** push_event_data carries `sender_type` ("Contact"|"User"|"AgentBot") and `sender_id` beside `sender`. */
+/**
+ * push_event_data carries `sender_type` ("Contact"|"User"|"AgentBot"|"Captain::Assistant", the polymorphic class)
+ * and `sender_id` beside `sender`.
+ */
 function senderRefOf(m: CwMessageDto): string | null {
   const type = typeof m.sender_type === 'string' ? m.sender_type.toLowerCase() : null;
   const id = typeof m.sender_id === 'number' ? m.sender_id : null;
@@ -241,7 +276,19 @@ function senderRefOf(m: CwMessageDto): string | null {
   if (type === 'contact') return `contact:${id}`;
   if (type === 'user' || type === 'agent') return `user:${id}`;
   if (type === 'agentbot' || type === 'agent_bot') return `agent_bot:${id}`;
+  if (type === 'captain::assistant' || type === 'captain_assistant') return `captain_assistant:${id}`;
   return null;
+}
+
+/**
+ * The assigned entity of a conversation (docs/vendors/chatwoot.md "Bots"): an agent bot when `meta.assignee_type`
+ * is "AgentBot" (or, without it, when the webhook shape says `type: "agent_bot"`), a human agent otherwise.
+ */
+export function mapAssignee(ctx: ChatwootMapContext, meta: CwConversationDto['meta']): ParticipantModel | null {
+  const a = meta.assignee;
+  if (!a) return null;
+  const bot = meta.assignee_type ? meta.assignee_type === 'AgentBot' : a.type === 'agent_bot';
+  return bot ? mapAgentBot(ctx, a) : mapAgent(ctx, a);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -315,7 +362,8 @@ function subjectOf(c: CwConversationDto): string | null {
 export function mapConversation(ctx: ChatwootMapContext, c: CwConversationDto): ConversationModel {
   const participants: ParticipantModel[] = [];
   if (c.meta.sender) participants.push(mapContact(ctx, c.meta.sender));
-  if (c.meta.assignee) participants.push(mapAgent(ctx, c.meta.assignee));
+  const assignee = mapAssignee(ctx, c.meta);
+  if (assignee) participants.push(assignee);
   const agentLastSeenAt = cwTime(c.agent_last_seen_at);
   // docs/vendors/README.md "lastMessage": last_non_activity_message, else the embedded last message.
   const last = c.last_non_activity_message ?? c.messages?.[0];

@@ -250,6 +250,11 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     else await this.catalog.remove(nativeId);
   }
 
+  /** A full re-sync of the catalog now, with the items before and after it (the repair of missed webhooks, apply.ts). */
+  resyncCatalog(): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
+    return this.catalog.resync(() => this.syncAll());
+  }
+
   /**
    * A write's fresh conversation into the catalog (nothing before the first sync). `contactMuted`: the write
    * (un)muted it, which (un)blocks its contact and so flips `muted` on every conversation of that contact

@@ -21,8 +21,9 @@ export const cwAttachment = z.looseObject({
 });
 
 /**
- * A message sender: contact (`type: "contact"`, or no `type` in webhooks), user (`type: "user"`) or agent bot
- * (`type: "agent_bot"`) (docs/vendors/chatwoot.md "Message", "Sender webhook shapes").
+ * A message sender: contact (`type: "contact"`, or no `type` in webhooks), user (`type: "user"`), agent bot
+ * (`type: "agent_bot"`) or Captain assistant (`type: "captain_assistant"`, Enterprise/Cloud) (docs/vendors/chatwoot.md
+ * "Message", "Sender webhook shapes", "Bots").
  */
 export const cwSender = z.looseObject({
   id: z.number(),
@@ -85,7 +86,14 @@ export const cwConversation = z.looseObject({
   inbox_id: z.number().nullish(),
   meta: z.looseObject({
     sender: cwContact.nullish(),
+    /**
+     * The assigned entity: an agent (the `agent` partial in REST, `User#push_event_data` in webhooks) or an agent
+     * bot (`agent_bot_slim` in REST, `AgentBot#push_event_data` with `type: "agent_bot"` in webhooks), told apart by
+     * `assignee_type` (docs/vendors/chatwoot.md "Bots").
+     */
     assignee: cwAgent.nullish(),
+    /** "User" or "AgentBot" (`_conversation.json.jbuilder`, `Conversations::EventDataPresenter#push_meta`). */
+    assignee_type: z.string().nullish(),
     channel: z.string().nullish(),
   }),
   /** docs/vendors/chatwoot.md: the last message only (push_event_data shape). */

@@ -1,14 +1,38 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, GatewayError } from '../../errors';
 import type { SourceChange, WebhookRequest } from '../types';
-import { conversationNativeId } from './mapper';
+import { conversationNativeId, cwTime } from './mapper';
 import { cwWebhook } from './types';
+
+/** docs/vendors/chatwoot.md "Webhooks": the headers a signing Chatwoot (v4.11.2 and later) sends. */
+export const SIGNATURE_HEADER = 'x-chatwoot-signature';
+export const TIMESTAMP_HEADER = 'x-chatwoot-timestamp';
+export const DELIVERY_HEADER = 'x-chatwoot-delivery';
+/** A signed delivery older than this is refused (a replay of a captured delivery). */
+export const MAX_DELIVERY_AGE_S = 300;
+/** A signed delivery dated further ahead than this is refused too (clock skew is allowed up to it). */
+export const MAX_DELIVERY_SKEW_S = 60;
+/**
+ * How long a delivery's replay keys are remembered: past it the timestamp check refuses the delivery anyway, so
+ * it only has to outlive the age window plus the allowed skew.
+ */
+export const DELIVERY_KEY_TTL_MS = (MAX_DELIVERY_AGE_S + MAX_DELIVERY_SKEW_S + 60) * 1000;
 
 export interface ChatwootWebhookConfig {
   sourceId: string;
   accountId: number;
   /** The secret expected as `?token=` in the webhook URL. */
   webhookToken?: string;
+  /** The webhook's signing secret (Chatwoot v4.11.2+): deliveries must carry a valid `X-Chatwoot-Signature`. */
+  webhookSecret?: string;
+  /** The clock the timestamp is checked against (epoch ms). @default Date.now */
+  now?: () => number;
+  /**
+   * Told about every accepted delivery that names a conversation: its conversation's `updated_at` (epoch ms;
+   * conversation events) or `message: true` (message events, which always need a re-read). The connector uses it
+   * to skip re-reads the catalog already covers (index.ts).
+   */
+  observe?: (o: { conversationNativeId: string; updatedAt: number | null; message: boolean }) => void;
 }
 
 /** Equal-time comparison of two secrets of any length (digests first, so lengths do not leak). */
@@ -16,6 +40,60 @@ function sameSecret(a: string, b: string): boolean {
   const da = createHash('sha256').update(a).digest();
   const db = createHash('sha256').update(b).digest();
   return timingSafeEqual(da, db);
+}
+
+const header = (req: WebhookRequest, name: string): string | undefined => {
+  const v = req.headers[name];
+  return (Array.isArray(v) ? v[0] : v)?.trim();
+};
+
+const forbidden = (source: string, why: string) =>
+  new GatewayError(ErrorCode.FORBIDDEN, `Webhook for source "${source}" rejected: ${why}.`, { source });
+
+/**
+ * docs/vendors/chatwoot.md "Webhooks": `sha256=` + hex HMAC-SHA256 of `"{X-Chatwoot-Timestamp}.{raw body}"` with
+ * the webhook's secret (Chatwoot PR #13573, v4.11.2). Exported for tests.
+ */
+export function signChatwootWebhook(rawBody: Buffer | string, timestamp: string | number, secret: string): string {
+  const mac = createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex');
+  return `sha256=${mac}`;
+}
+
+/**
+ * Checks `X-Chatwoot-Signature` against the timestamp and the raw body, in constant time, and the timestamp
+ * against the clock: older than {@link MAX_DELIVERY_AGE_S} or more than {@link MAX_DELIVERY_SKEW_S} ahead is a
+ * replay (or a broken clock). Every failure is FORBIDDEN.
+ */
+function verifySignature(source: string, secret: string, req: WebhookRequest, now: number): void {
+  const given = header(req, SIGNATURE_HEADER);
+  const stamp = header(req, TIMESTAMP_HEADER);
+  if (!given || !stamp) {
+    throw forbidden(source, `a webhookSecret is configured and the delivery is not signed (${SIGNATURE_HEADER})`);
+  }
+  const m = /^sha256=([0-9a-fA-F]{64})$/.exec(given);
+  if (!/^\d{1,12}$/.test(stamp) || !m) throw forbidden(source, 'the signature or timestamp is malformed');
+  const expected = Buffer.from(signChatwootWebhook(req.rawBody, stamp, secret).slice('sha256='.length), 'hex');
+  const actual = Buffer.from((m[1] as string).toLowerCase(), 'hex');
+  if (!timingSafeEqual(actual, expected)) throw forbidden(source, 'the signature does not match the body');
+  const age = Math.floor(now / 1000) - Number(stamp);
+  if (age > MAX_DELIVERY_AGE_S) throw forbidden(source, `the delivery is older than ${MAX_DELIVERY_AGE_S} s`);
+  if (-age > MAX_DELIVERY_SKEW_S) throw forbidden(source, 'the delivery is dated in the future');
+}
+
+/**
+ * The keys that identify one delivery, for the gateway to refuse it a second time (server/webhooks.ts): its
+ * `X-Chatwoot-Delivery` id (stable per delivery) and, for a signed one, its signature (the delivery id is not
+ * signed, so a replay with a fresh id still repeats the signature). Only meaningful once
+ * {@link parseChatwootWebhook} accepted the delivery. An unsigned, id-less delivery (Chatwoot before v4.11.2) has
+ * none: its events are deduplicated by event id only.
+ */
+export function chatwootDeliveryKeys(config: Pick<ChatwootWebhookConfig, 'webhookSecret'>, req: WebhookRequest) {
+  const keys: string[] = [];
+  const delivery = header(req, DELIVERY_HEADER);
+  if (delivery && /^[A-Za-z0-9._:-]{1,128}$/.test(delivery)) keys.push(`delivery:${delivery}`);
+  const signature = header(req, SIGNATURE_HEADER);
+  if (config.webhookSecret && signature) keys.push(`signature:${signature.toLowerCase()}`);
+  return keys;
 }
 
 /** Contact fields the inbox shows: `blocked` is its conversations' `muted`, the rest is the participant. */
@@ -34,23 +112,36 @@ function showsOnConversations(changed: unknown): boolean {
 }
 
 /**
- * docs/vendors/chatwoot.md "Webhooks": Chatwoot signs nothing, so the only proof a delivery is ours is the secret token we
- * put in the URL we registered ([inferred] §5 "Webhook verification"). Without a configured token every delivery
- * is refused. Returns one change per delivery about a conversation; events that say nothing about
- * conversations (inbox_*, webwidget_triggered, typing) return none.
+ * Authenticates and parses one Chatwoot delivery (docs/vendors/chatwoot.md "Webhooks").
  *
- * Chatwoot sends no event id, so `eventId` is derived from what identifies the change: the conversation's
- * `updated_at` (a float that moves on every write), a message's `created_at`, and for `message_updated` and
- * `contact_updated` (which carry no update time) a digest of the body.
+ * Authentication, by what is configured:
+ * - `webhookSecret` alone: the delivery must be signed (`X-Chatwoot-Signature` over `X-Chatwoot-Timestamp` and
+ *   the raw body, checked in constant time) and at most 5 minutes old; a URL token is not needed.
+ * - `webhookToken` alone: the URL must carry `?token=<webhookToken>` (Chatwoot before v4.11.2 signs nothing, and on
+ *   Chatwoot Cloud the secret shown may not verify); signature headers are not checked.
+ * - both: both must hold.
+ * - neither: every delivery is refused.
+ * Every refusal is FORBIDDEN (HTTP 403, nothing published). Repeated deliveries are refused by the gateway through
+ * {@link chatwootDeliveryKeys}.
+ *
+ * Returns one change per delivery about a conversation; events that say nothing about conversations (inbox_*,
+ * webwidget_triggered, typing) return none. Chatwoot's events carry no event id, so `eventId` is derived from what
+ * identifies the change: the conversation's `updated_at` (a float that moves on every write), a message's
+ * `created_at`, and for `message_updated` and `contact_updated` (which carry no update time) a digest of the body.
  */
 export function parseChatwootWebhook(config: ChatwootWebhookConfig, req: WebhookRequest): SourceChange[] {
   const source = config.sourceId;
-  const token = req.query.token;
-  if (!config.webhookToken || typeof token !== 'string' || !sameSecret(token, config.webhookToken)) {
-    throw new GatewayError(ErrorCode.FORBIDDEN, `The webhook token for source "${source}" is missing or wrong.`, {
-      source,
-    });
+  if (!config.webhookToken && !config.webhookSecret) {
+    throw forbidden(source, 'neither a webhookToken nor a webhookSecret is configured');
   }
+  if (config.webhookToken) {
+    const token = req.query.token;
+    if (typeof token !== 'string' || !sameSecret(token, config.webhookToken)) {
+      throw forbidden(source, 'the webhook token is missing or wrong');
+    }
+  }
+  if (config.webhookSecret) verifySignature(source, config.webhookSecret, req, (config.now ?? Date.now)());
+
   let json: unknown;
   try {
     json = JSON.parse(req.rawBody.toString('utf8'));
@@ -83,13 +174,9 @@ export function parseChatwootWebhook(config: ChatwootWebhookConfig, req: Webhook
         );
       }
       const stamp = body.event === 'message_created' && body.created_at != null ? String(body.created_at) : digest();
-      return [
-        {
-          sourceId: source,
-          conversationNativeId: conversationNativeId(config.accountId, body.conversation.id),
-          eventId: `${body.event}:${body.id}:${stamp}`,
-        },
-      ];
+      const nativeId = conversationNativeId(config.accountId, body.conversation.id);
+      config.observe?.({ conversationNativeId: nativeId, updatedAt: null, message: true });
+      return [{ sourceId: source, conversationNativeId: nativeId, eventId: `${body.event}:${body.id}:${stamp}` }];
     }
     case 'conversation_created':
     case 'conversation_status_changed':
@@ -103,12 +190,11 @@ export function parseChatwootWebhook(config: ChatwootWebhookConfig, req: Webhook
         );
       }
       const stamp = body.updated_at ?? body.created_at ?? digest();
+      const nativeId = conversationNativeId(config.accountId, body.id);
+      const updatedAt = typeof body.updated_at === 'number' ? (cwTime(body.updated_at)?.getTime() ?? null) : null;
+      config.observe?.({ conversationNativeId: nativeId, updatedAt, message: false });
       return [
-        {
-          sourceId: source,
-          conversationNativeId: conversationNativeId(config.accountId, body.id),
-          eventId: `${body.event}:${body.id}:${String(stamp)}`,
-        },
+        { sourceId: source, conversationNativeId: nativeId, eventId: `${body.event}:${body.id}:${String(stamp)}` },
       ];
     }
     case 'contact_updated':

@@ -6,9 +6,9 @@ import { ACCOUNT_ID, ADMIN_TOKEN, AGENT_TOKEN, API_INBOX_ID, ChatwootState } fro
 
 /**
  * Emulator of the Chatwoot Application API (seed 002, docs/vendors/chatwoot.md) at `/api/v1/accounts/{account_id}`: a
- * support team's account with Website, Email and API inboxes. Webhooks are posted unsigned to
- * `opts.webhook()` (whose URL carries the gateway's `?token=`); Rack::Attack's 3000 requests a minute per IP
- * is `opts.rateLimitPerMinute`.
+ * support team's account with Website, Email and API inboxes. Webhooks are posted to `opts.webhook()` (whose URL
+ * carries the gateway's `?token=`), signed with its `secret` when it has one (as Chatwoot v4.11.2+) and unsigned
+ * otherwise (as older Chatwoot); Rack::Attack's 3000 requests a minute per IP is `opts.rateLimitPerMinute`.
  */
 
 /** The administrator's `api_access_token`. */
@@ -18,6 +18,8 @@ export const CHATWOOT_SANDBOX_AGENT_TOKEN = AGENT_TOKEN;
 export const CHATWOOT_SANDBOX_ACCOUNT_ID = ACCOUNT_ID;
 /** The secret the sandbox's gateway config expects in the webhook URL (`?token=`). */
 export const CHATWOOT_SANDBOX_WEBHOOK_TOKEN = 'sandbox-chatwoot-webhook-token';
+/** The webhook's signing secret in the sandbox (the emulator signs as Chatwoot v4.11.2+ when given one). */
+export const CHATWOOT_SANDBOX_WEBHOOK_SECRET = 'sandbox-chatwoot-webhook-secret';
 /** The API inbox, createConversation's default. */
 export const CHATWOOT_SANDBOX_INBOX_ID = API_INBOX_ID;
 

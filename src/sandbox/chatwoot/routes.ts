@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import busboy from 'busboy';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { deliverWebhook, type VendorControls } from '../kit/server';
@@ -22,8 +22,11 @@ import { ChatwootViews } from './views';
 
 export interface ChatwootRouteOptions {
   baseUrl: () => string;
-  /** Where webhooks go (read at delivery time); unsigned, as upstream (docs/vendors/chatwoot.md "Webhooks"). */
-  webhook?: () => { url: string } | null;
+  /**
+   * Where webhooks go (read at delivery time). With a `secret`, each delivery is signed as Chatwoot v4.11.2+ signs
+   * it; without one it is unsigned, as older Chatwoot (docs/vendors/chatwoot.md "Webhooks").
+   */
+  webhook?: () => { url: string; secret?: string } | null;
   /** Rack::Attack `req/ip` throttle (docs/vendors/chatwoot.md "Rate limits"). @default 3000 */
   rateLimitPerMinute?: number;
 }
@@ -115,7 +118,9 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
   const limiter = rackAttack(opts.rateLimitPerMinute ?? 3000);
   const fire = (payload: Record<string, unknown>) => {
     const target = opts.webhook?.();
-    if (target) deliverWebhook(target.url, JSON.stringify(payload));
+    if (!target) return;
+    const body = JSON.stringify(payload);
+    deliverWebhook(target.url, body, target.secret ? signedHeaders(body, target.secret) : {});
   };
   const conversationEvent = (event: string, c: CwConversation, changed?: Array<Record<string, unknown>>) =>
     fire({ ...views.conversationPush(c), event, ...(changed ? { changed_attributes: changed } : {}) });
@@ -132,6 +137,16 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
     });
   };
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  /**
+   * One status save dispatches both `conversation_status_changed` and `conversation_updated` (status is one of
+   * Conversation#list_of_keys): Conversation#execute_after_update_commit_callbacks runs notify_status_change, then
+   * notify_conversation_updation (app/models/conversation.rb; docs/vendors/chatwoot.md "Webhooks").
+   */
+  const statusEvents = (c: CwConversation, previous: CwStatus) => {
+    const changed = ChatwootViews.changed('status', previous, c.status);
+    conversationEvent('conversation_status_changed', c, changed);
+    conversationEvent('conversation_updated', c, changed);
+  };
 
   /** Incoming messages reopen resolved and snoozed conversations unless muted (Message#reopen_conversation). */
   const reopenOnIncoming = (c: CwConversation) => {
@@ -140,7 +155,7 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
       c.status = 'open';
       c.snoozed_until = null;
       state.touch(c);
-      conversationEvent('conversation_status_changed', c, ChatwootViews.changed('status', previous, 'open'));
+      statusEvents(c, previous);
     }
   };
   const markSeen = (c: CwConversation, at: number | null, assigneeToo: boolean) => {
@@ -310,6 +325,7 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
       contact_id: contactInbox.contact_id,
       contact_inbox_id: contactInbox.id,
       assignee_id: assigneeId !== null && state.user(assigneeId) ? assigneeId : null,
+      assignee_agent_bot_id: null,
       status: status as CwStatus,
       snoozed_until: null,
       priority: null,
@@ -373,8 +389,16 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
     if (!STATUSES.includes(status as CwStatus)) return couldNotCreate(res, `'${status}' is not a valid status`);
     const until = int(body.snoozed_until);
     const previous = state.setStatus(c, status as CwStatus, res.locals.user, until !== null ? until * 1000 : null);
-    if (previous)
-      conversationEvent('conversation_status_changed', c, ChatwootViews.changed('status', previous, c.status));
+    if (previous) statusEvents(c, previous);
+    // conversations_controller.rb#toggle_status: `assign_conversation if should_assign_conversation?`, i.e. when the
+    // conversation ends up open and the caller is a plain agent (not an administrator), it is assigned to the
+    // caller, whoever had it (docs/vendors/chatwoot.md "Reopen assigns").
+    if (c.status === 'open' && res.locals.user.role === 'agent') {
+      const before = c.assignee_id;
+      if (state.assign(c, res.locals.user) !== undefined) {
+        conversationEvent('conversation_updated', c, ChatwootViews.changed('assignee_id', before, c.assignee_id));
+      }
+    }
     res.json({
       meta: {},
       payload: {
@@ -433,8 +457,7 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
     if (!c) return;
     // docs/vendors/chatwoot.md "Mute": resolve + block the contact (conversation_mute_helpers.rb), then an activity message.
     const previous = state.setStatus(c, 'resolved', res.locals.user);
-    if (previous)
-      conversationEvent('conversation_status_changed', c, ChatwootViews.changed('status', previous, 'resolved'));
+    if (previous) statusEvents(c, previous);
     const contact = state.contactOf(c);
     const wasBlocked = contact.blocked;
     contact.blocked = true;
@@ -635,6 +658,21 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
       }
       return { total, conversationsWithUnread: withUnread };
     },
+  };
+}
+
+/**
+ * The headers of a signed delivery (Chatwoot PR #13573, v4.11.2; docs/vendors/chatwoot.md "Webhooks"):
+ * `X-Chatwoot-Signature: sha256=<hex HMAC-SHA256 of "{timestamp}.{raw body}">`, `X-Chatwoot-Timestamp` (unix
+ * seconds) and `X-Chatwoot-Delivery` (a uuid per delivery).
+ */
+function signedHeaders(body: string, secret: string): Record<string, string> {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const mac = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+  return {
+    'x-chatwoot-signature': `sha256=${mac}`,
+    'x-chatwoot-timestamp': timestamp,
+    'x-chatwoot-delivery': randomUUID(),
   };
 }
 

@@ -100,7 +100,7 @@ interface PlannedMessage {
   type: number;
   content: string | null;
   private: boolean;
-  sender: { type: 'Contact' | 'User' | 'AgentBot'; id: number } | null;
+  sender: { type: 'Contact' | 'User' | 'AgentBot' | 'Captain::Assistant'; id: number } | null;
   file?: DemoFile;
 }
 interface PlannedConversation {
@@ -135,6 +135,16 @@ export function seedChatwoot(state: ChatwootState, scale: number, seed: number) 
     user(4, 'Jonas Berg', 'agent', 'sandbox-chatwoot-agent-4-token', [EMAIL_INBOX_ID, API_INBOX_ID], 'offline'),
   ];
   state.agentBots = [{ id: 1, name: 'Captain', description: 'Answers first and hands over to an agent.' }];
+  // Captain (Enterprise/Cloud) answers as a Captain::Assistant; its id 1 is also a user's, a contact's and the agent
+  // bot's, on purpose (docs/vendors/chatwoot.md "Bots").
+  state.captainAssistants = [
+    {
+      id: 1,
+      name: 'Acme Assistant',
+      description: 'Answers from the help center.',
+      created_at: SEED_BASE - 90 * 86_400_000,
+    },
+  ];
   const admin = state.users[0] as CwUser;
 
   const nContacts = Math.max(6, Math.round(14 * scale));
@@ -193,6 +203,7 @@ export function seedChatwoot(state: ChatwootState, scale: number, seed: number) 
       contact_id: contact.id,
       contact_inbox_id: 0,
       assignee_id: assignee?.id ?? null,
+      assignee_agent_bot_id: null,
       status,
       snoozed_until: status === 'snoozed' && r.chance(0.5) ? SEED_BASE + r.int(1, 7) * 86_400_000 : null,
       priority: r.pick([null, null, 'low', 'medium', 'high', 'urgent'] as const),
@@ -299,6 +310,22 @@ export function seedChatwoot(state: ChatwootState, scale: number, seed: number) 
     }
     const readMode = capped ? 'none' : status === 'resolved' || r.chance(0.5) ? 'all' : 'tail';
     planned.push({ index: i, conv, status, messages: msgs, readMode });
+  }
+
+  // Bots (docs/vendors/chatwoot.md "Bots"), chosen without drawing from the PRNG so the rest of the data stays as
+  // it was: the first pending conversation the bot greeted (else the first pending one) is assigned to the agent
+  // bot (`assignee_agent_bot_id`; assigning a bot leaves no user assignee), and the last conversation the bot
+  // greeted, when it greeted more than one, was answered by the Captain assistant instead.
+  const greeted = planned.filter((p) => p.messages.some((m) => m.sender?.type === 'AgentBot'));
+  const botAssigned =
+    greeted.find((p) => p.status === 'pending') ?? planned.find((p) => p.status === 'pending') ?? null;
+  if (botAssigned) {
+    botAssigned.conv.assignee_id = null;
+    botAssigned.conv.assignee_agent_bot_id = 1;
+  }
+  const captained = greeted.length > 1 ? greeted[greeted.length - 1] : undefined;
+  for (const m of captained?.messages ?? []) {
+    if (m.sender?.type === 'AgentBot') m.sender = { type: 'Captain::Assistant', id: 1 };
   }
 
   // Display ids follow creation order, as upstream's per-account sequence does.

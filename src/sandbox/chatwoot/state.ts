@@ -31,6 +31,16 @@ export interface CwAgentBot {
   name: string;
   description: string;
 }
+/**
+ * A Captain assistant (Enterprise/Cloud, `enterprise/app/models/captain/assistant.rb`): it answers as a message
+ * sender of type `Captain::Assistant` (docs/vendors/chatwoot.md "Bots").
+ */
+export interface CwCaptainAssistant {
+  id: number;
+  name: string;
+  description: string;
+  created_at: number;
+}
 export interface CwInbox {
   id: number;
   name: string;
@@ -85,7 +95,7 @@ export interface CwMessage {
   private: boolean;
   status: 'sent' | 'delivered' | 'read' | 'failed';
   source_id: string | null;
-  sender_type: 'Contact' | 'User' | 'AgentBot' | null;
+  sender_type: 'Contact' | 'User' | 'AgentBot' | 'Captain::Assistant' | null;
   sender_id: number | null;
   created_at: number;
   updated_at: number;
@@ -100,6 +110,11 @@ export interface CwConversation {
   contact_id: number;
   contact_inbox_id: number;
   assignee_id: number | null;
+  /**
+   * An agent bot assignee (`assignee_agent_bot_id`, app/models/conversation.rb): `assigned_entity` is the bot when
+   * set; assigning a user clears it (`reset_agent_bot_when_assignee_present`).
+   */
+  assignee_agent_bot_id: number | null;
   status: CwStatus;
   snoozed_until: number | null;
   priority: 'low' | 'medium' | 'high' | 'urgent' | null;
@@ -137,6 +152,7 @@ export class ChatwootState {
   accounts: CwAccount[] = [];
   users: CwUser[] = [];
   agentBots: CwAgentBot[] = [];
+  captainAssistants: CwCaptainAssistant[] = [];
   inboxes: CwInbox[] = [];
   contacts = new Map<number, CwContact>();
   contactInboxes = new Map<number, CwContactInbox>();
@@ -156,6 +172,7 @@ export class ChatwootState {
     this.accounts = [];
     this.users = [];
     this.agentBots = [];
+    this.captainAssistants = [];
     this.inboxes = [];
     this.contacts.clear();
     this.contactInboxes.clear();
@@ -178,8 +195,26 @@ export class ChatwootState {
   inbox(id: number) {
     return this.inboxes.find((i) => i.id === id) ?? null;
   }
-  bot(id: number) {
-    return this.agentBots.find((b) => b.id === id) ?? null;
+  bot(id: number | null) {
+    return id === null ? null : (this.agentBots.find((b) => b.id === id) ?? null);
+  }
+  captain(id: number | null) {
+    return id === null ? null : (this.captainAssistants.find((b) => b.id === id) ?? null);
+  }
+
+  /**
+   * `assign_conversation` (conversations_controller.rb): the conversation's assignee becomes `user` (an agent bot
+   * assignee is cleared), with the "self-assigned" activity message. Returns the previous assignee id when it
+   * changed, undefined when nothing changed.
+   */
+  assign(c: CwConversation, user: CwUser): number | null | undefined {
+    if (c.assignee_id === user.id && c.assignee_agent_bot_id === null) return undefined;
+    const previous = c.assignee_id;
+    c.assignee_id = user.id;
+    c.assignee_agent_bot_id = null;
+    this.touch(c);
+    this.addActivity(c, `${user.name} self-assigned this conversation`);
+    return previous;
   }
   contactOf(c: CwConversation): CwContact {
     const contact = this.contacts.get(c.contact_id);

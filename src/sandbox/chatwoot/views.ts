@@ -1,4 +1,13 @@
-import type { ChatwootState, CwAgentBot, CwAttachment, CwContact, CwConversation, CwMessage, CwUser } from './state';
+import type {
+  ChatwootState,
+  CwAgentBot,
+  CwAttachment,
+  CwCaptainAssistant,
+  CwContact,
+  CwConversation,
+  CwMessage,
+  CwUser,
+} from './state';
 
 /**
  * JSON the way Chatwoot's jbuilder views and `push_event_data`/`webhook_data` methods build it (docs/vendors/chatwoot.md
@@ -166,6 +175,30 @@ export class ChatwootViews {
     return { id: b.id, name: b.name, avatar_url: '', type: 'agent_bot' };
   }
 
+  /** The `api/v1/models/agent_bot_slim` partial: meta.assignee of a bot-assigned conversation (REST). */
+  botSlim(b: CwAgentBot) {
+    return {
+      id: b.id,
+      name: b.name,
+      description: b.description,
+      thumbnail: '',
+      outgoing_url: 'https://bots.acme.example/captain',
+      bot_type: 'webhook',
+    };
+  }
+
+  /** `Captain::Assistant#push_event_data` and `#webhook_data` (the same hash). */
+  captainPush(a: CwCaptainAssistant) {
+    return {
+      id: a.id,
+      name: a.name,
+      avatar_url: '',
+      description: a.description,
+      created_at: iso(a.created_at),
+      type: 'captain_assistant',
+    };
+  }
+
   /** The agent bot show view. */
   bot(b: CwAgentBot, accountId: number) {
     return {
@@ -194,6 +227,10 @@ export class ChatwootViews {
       const b = this.state.bot(m.sender_id);
       return b ? this.botPush(b) : null;
     }
+    if (m.sender_type === 'Captain::Assistant') {
+      const a = this.state.captain(m.sender_id);
+      return a ? this.captainPush(a) : null;
+    }
     return null;
   }
 
@@ -209,6 +246,10 @@ export class ChatwootViews {
     if (m.sender_type === 'AgentBot' && m.sender_id !== null) {
       const b = this.state.bot(m.sender_id);
       return b ? { id: b.id, name: b.name, type: 'agent_bot' } : null;
+    }
+    if (m.sender_type === 'Captain::Assistant') {
+      const a = this.state.captain(m.sender_id);
+      return a ? this.captainPush(a) : null;
     }
     return null;
   }
@@ -298,6 +339,7 @@ export class ChatwootViews {
   conversation(c: CwConversation, accountId: number) {
     const contact = this.state.contactOf(c);
     const assignee = this.state.user(c.assignee_id);
+    const bot = this.state.bot(c.assignee_agent_bot_id);
     const inbox = this.state.inbox(c.inbox_id);
     const last = this.state.lastMessage(c);
     const lastNonActivity = this.state.lastNonActivity(c);
@@ -305,7 +347,12 @@ export class ChatwootViews {
       meta: {
         sender: this.contact(contact),
         channel: inbox?.channel_type ?? null,
-        ...(assignee ? { assignee: this.agent(assignee, accountId) } : {}),
+        // `assigned_entity` (assignee_agent_bot || assignee): the bot's slim partial, or the agent partial.
+        ...(bot
+          ? { assignee: this.botSlim(bot), assignee_type: 'AgentBot' }
+          : assignee
+            ? { assignee: this.agent(assignee, accountId), assignee_type: 'User' }
+            : {}),
         hmac_verified: this.state.contactInboxOf(c).hmac_verified,
       },
       id: c.display_id,
@@ -342,6 +389,7 @@ export class ChatwootViews {
   conversationPush(c: CwConversation) {
     const contact = this.state.contactOf(c);
     const assignee = this.state.user(c.assignee_id);
+    const bot = this.state.bot(c.assignee_agent_bot_id);
     const inbox = this.state.inbox(c.inbox_id);
     const ci = this.state.contactInboxOf(c);
     const chat = this.state.lastChat(c);
@@ -366,7 +414,8 @@ export class ChatwootViews {
       labels: [...c.labels],
       meta: {
         sender: this.contactPush(contact),
-        assignee: assignee ? this.userPush(assignee) : null,
+        assignee: bot ? this.botPush(bot) : assignee ? this.userPush(assignee) : null,
+        assignee_type: bot ? 'AgentBot' : assignee ? 'User' : null,
         team: null,
         hmac_verified: ci.hmac_verified,
       },
