@@ -52,10 +52,76 @@ describe('Pixieset emulator', () => {
     }>;
     expect(mine.length).toBe(all.filter((c) => c.client_id === client).length);
     expect(mine.every((c) => c.client_id === client)).toBe(true);
+    // Seed 000 shows only `inbox`; that it selects the active conversations is an assumption (docs/vendors/pixieset.md).
     const inbox = (await get('/conversations/?page_size=100&message_status=inbox')).body.data as Array<{
       status: string;
     }>;
     expect(inbox.length).toBe(all.filter((c) => c.status === 'active').length);
+  });
+
+  it('refuses message_status values the seed does not show with 422 VALIDATION_ERROR', async () => {
+    for (const value of ['archived', 'unread', '']) {
+      const r = await get(`/conversations/?message_status=${value}`);
+      expect([value, r.status, r.body.code]).toEqual([value, 422, 'VALIDATION_ERROR']);
+    }
+  });
+
+  describe('list order (undocumented)', () => {
+    type Row = { id: string; last_message_at: string };
+    const ids = async () => ((await get('/conversations/?page_size=100')).body.data as Row[]).map((c) => c.id);
+    const setOrder = (order: string) =>
+      fetch(`${emu.url}/__sandbox/list-order`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ order }),
+      });
+    afterEach(async () => {
+      await setOrder('inbox');
+    });
+
+    it('serves last_message_at desc by default, ties by id', async () => {
+      const rows = (await get('/conversations/?page_size=100')).body.data as Row[];
+      const sorted = [...rows].sort(
+        (a, b) =>
+          Date.parse(b.last_message_at) - Date.parse(a.last_message_at) ||
+          new Intl.Collator('en', { numeric: true }).compare(a.id, b.id),
+      );
+      expect(rows.map((r) => r.id)).toEqual(sorted.map((r) => r.id));
+    });
+
+    it('serves created_asc and a fixed shuffle when told to, the same on every request, across pages', async () => {
+      const inbox = await ids();
+      for (const order of ['created_asc', 'shuffled']) {
+        expect((await setOrder(order)).status).toBe(200);
+        const once = await ids();
+        expect(once).not.toEqual(inbox);
+        expect([...once].sort()).toEqual([...inbox].sort());
+        expect(await ids()).toEqual(once);
+        const paged = [
+          ...((await get('/conversations/?page_size=15&page=1')).body.data as Row[]),
+          ...((await get('/conversations/?page_size=15&page=2')).body.data as Row[]),
+        ].map((r) => r.id);
+        expect(paged).toEqual(once.slice(0, 30));
+      }
+      expect((await setOrder('sideways')).status).toBe(400);
+    });
+
+    it('takes the order as a start option', async () => {
+      const other = await startPixiesetEmulator({ scale: 2, listOrder: 'created_asc' });
+      try {
+        const res = await fetch(`${other.url}/api/v1/conversations/?page_size=100`, { headers: auth });
+        const rows = ((await res.json()) as { data: Row[] }).data;
+        const details = await Promise.all(
+          rows.slice(0, 5).map(async (r) => {
+            const d = await fetch(`${other.url}/api/v1/conversations/${r.id}/`, { headers: auth });
+            return Date.parse(((await d.json()) as { data: { created_at: string } }).data.created_at);
+          }),
+        );
+        expect(details).toEqual([...details].sort((a, b) => a - b));
+      } finally {
+        await other.close();
+      }
+    });
   });
 
   it('returns the detail with created_at, participants with avatar_color, and every message', async () => {

@@ -35,15 +35,13 @@ export class PixiesetClient {
     return { 'x-csrf-token': this.config.credentials.csrfToken };
   }
 
-  async list(
-    scope: RequestScope,
-    q: { page: number; pageSize: number; clientId?: string; messageStatus?: string; withMessages: boolean },
-  ) {
+  async list(scope: RequestScope, q: { page: number; pageSize: number; clientId?: string; withMessages: boolean }) {
+    // No `message_status`: the seed shows only `inbox` and documents neither its meaning nor other values
+    // (docs/vendors/pixieset.md "Assumptions"); the session filters statuses itself.
     const body = await this.http.get(scope, '/conversations/', {
       page: q.page,
       page_size: q.pageSize,
       client_id: q.clientId,
-      message_status: q.messageStatus,
       message: q.withMessages,
     });
     return decode(pxListResponse, body, this.config.id, 'conversation list');

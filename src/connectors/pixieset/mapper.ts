@@ -91,7 +91,12 @@ export function mapMessage(
 export function mapConversation(sourceId: string, c: PxConversationDto): ConversationModel {
   const participants = c.participants.map((p) => mapParticipant(sourceId, p));
   const messages = c.messages?.map((m) => mapMessage(sourceId, m, c.id, participants));
-  const last = messages && messages.length > 0 ? messages[messages.length - 1] : undefined;
+  // The newest by sent_at, whatever order the vendor embeds them in (undocumented: docs/vendors/pixieset.md
+  // "Assumptions"); the later one on a tie.
+  const last = messages?.reduce<MessageModel | undefined>(
+    (a, m) => (!a || (m.sentAt?.getTime() ?? 0) >= (a.sentAt?.getTime() ?? 0) ? m : a),
+    undefined,
+  );
   return {
     sourceId,
     nativeId: c.id,

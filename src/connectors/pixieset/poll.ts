@@ -1,5 +1,7 @@
-import type { RequestScope, SourceChange } from '../types';
+import type { ConversationModel, RequestScope, SourceChange } from '../types';
 import type { PixiesetClient } from './client';
+import type { InboxOrderGuard } from './order';
+import type { PixiesetSession } from './session';
 import type { PxConversationDto } from './types';
 
 /**
@@ -13,6 +15,10 @@ import type { PxConversationDto } from './types';
  * full). One that left a page that was not full is gone (deleted or hidden). A read in the Studio UI of a
  * conversation below the page shows only in the totals: then the poll reports a change without a conversation,
  * so the live engine re-reads the totals.
+ *
+ * All of that holds only while the list is in the inbox order, which is not documented: the poll checks the order
+ * of its page like every list read (order.ts). Once it is broken, each poll re-reads the whole list into the
+ * catalog instead (one request per 100 conversations, plus the unread count) and diffs the catalog before and after.
  */
 export const PIXIESET_POLL_PAGE_SIZE = 100;
 
@@ -79,17 +85,52 @@ export function diffPixieset(sourceId: string, prev: PixiesetPollSnapshot, next:
   return changes;
 }
 
+const fingerprint = (c: ConversationModel) =>
+  JSON.stringify([c.lastMessageAt?.getTime() ?? null, c.unreadCount, c.status, c.lastMessage?.nativeId ?? null]);
+
+/** Fallback mode: what changed between two full catalog reads (pure). */
+export function diffPixiesetCatalog(
+  sourceId: string,
+  before: ConversationModel[],
+  after: ConversationModel[],
+): SourceChange[] {
+  const old = new Map(before.map((c) => [c.nativeId, fingerprint(c)]));
+  const changes: SourceChange[] = [];
+  for (const c of after) {
+    if (old.get(c.nativeId) !== fingerprint(c))
+      changes.push({ sourceId, conversationNativeId: c.nativeId, conversation: c });
+    old.delete(c.nativeId);
+  }
+  for (const gone of old.keys()) changes.push({ sourceId, conversationNativeId: gone });
+  return changes;
+}
+
 /** The connector's `poll`: the previous poll's snapshot lives here, per connector (so per gateway instance). */
 export function createPixiesetPoller(
   sourceId: string,
   client: PixiesetClient,
+  guard: InboxOrderGuard,
+  openSession: (scope: RequestScope) => PixiesetSession,
 ): (scope: RequestScope) => Promise<SourceChange[]> {
   let prev: PixiesetPollSnapshot | null = null;
+  let polled = false;
+  const fromCatalog = async (scope: RequestScope, first: boolean): Promise<SourceChange[]> => {
+    const { before, after } = await openSession(scope).resyncCatalog();
+    if (before) return diffPixiesetCatalog(sourceId, before, after);
+    // No catalog to compare with: a first poll sets the baseline; a later one (the switch from the page diff)
+    // cannot name what moved since the last poll, so the engine re-reads the totals.
+    return first ? [] : [{ sourceId, conversationNativeId: null }];
+  };
   return async (scope) => {
+    const first = !polled;
+    polled = true;
+    if (guard.fallback) return fromCatalog(scope, first);
     const [unread, page] = await Promise.all([
       client.unread(scope),
       client.list(scope, { page: 1, pageSize: PIXIESET_POLL_PAGE_SIZE, withMessages: false }),
     ]);
+    const rows = page.data.map((c) => ({ nativeId: c.id, lastMessageAt: toDate(c.last_message_at) }));
+    if (!guard.check(rows, 'poll page 1')) return fromCatalog(scope, first);
     const next = pixiesetSnapshot(unread, page.data, PIXIESET_POLL_PAGE_SIZE);
     const before = prev;
     prev = next;
@@ -97,3 +138,8 @@ export function createPixiesetPoller(
     return before ? diffPixieset(sourceId, before, next) : [];
   };
 }
+
+const toDate = (s: string | null | undefined): Date | null => {
+  const t = time(s);
+  return t === null ? null : new Date(t);
+};

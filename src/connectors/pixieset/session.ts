@@ -17,14 +17,22 @@ import type {
   SendMessageInput,
   SourceUnreadModel,
 } from '../types';
+import type { ConversationCatalog } from '../catalog';
 import type { PixiesetClient } from './client';
 import { mapClient, mapConversation, mapMessage } from './mapper';
+import type { InboxOrderGuard } from './order';
 import type { PxConversationDto } from './types';
 
 const DEFAULT_UPLOAD_TTL_MS = 15 * 60_000;
 
 /** Participants that are the same for every user of this source (the studio's photographers). */
 export type AgentDirectory = Map<string, ParticipantModel>;
+
+/** The connector's order check and the catalog it falls back to (order.ts). */
+export interface PixiesetOrdering {
+  guard: InboxOrderGuard;
+  catalog: ConversationCatalog;
+}
 
 /** One operation's view of a Pixieset Studio account; loaders live and die with it. */
 export class PixiesetSession extends UnsupportedSession implements ConnectorSession {
@@ -40,6 +48,7 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
     private readonly scope: RequestScope,
     private readonly agents: AgentDirectory,
     private readonly maxAttachmentSize: number,
+    private readonly ordering: PixiesetOrdering,
   ) {
     super(sourceId);
     this.details = new DataLoader(
@@ -86,37 +95,55 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
     const statuses = new Set(f.status ?? []);
     if (statuses.size > 0 && ![...statuses].some((st) => st === 'OPEN' || st === 'ARCHIVED'))
       return { items: [], total: 0 };
-    // message_status pushes down one status: "inbox" is the active conversations (seed 000's example), "archived" the rest.
-    const messageStatus =
-      statuses.size === 1 && statuses.has('OPEN')
-        ? 'inbox'
-        : statuses.size === 1 && statuses.has('ARCHIVED')
-          ? 'archived'
-          : undefined;
-    const statusPushed =
-      statuses.size === 0 || messageStatus !== undefined || (statuses.has('OPEN') && statuses.has('ARCHIVED'));
-    const needsScan = Boolean(!statusPushed || f.unreadOnly || f.search);
-    if (!needsScan) {
-      // client_id and message_status are pushed down (docs/vendors/pixieset.md); the list is already in the inbox order
-      // [inferred, §1 "Ordering"].
-      const plan = planPages(req.offset, req.limit);
-      const pages = await Promise.all(
-        plan.pages.map((page) =>
-          this.client.list(this.scope, { page, pageSize: plan.pageSize, clientId, messageStatus, withMessages: true }),
+    // Statuses are filtered here, never pushed down as `message_status`: the seed shows only `inbox`, and neither
+    // what it selects nor any other value is documented (docs/vendors/pixieset.md "Ordering, unread" and
+    // "Assumptions").
+    const everyStatus = statuses.size === 0 || (statuses.has('OPEN') && statuses.has('ARCHIVED'));
+    const inMemory = (all: ConversationModel[]) =>
+      pageFromAll(
+        all.filter((c) =>
+          matchesFilter(c, f, c.participants ?? [], c.lastMessage?.content ? [c.lastMessage.content] : []),
         ),
+        req.offset,
+        req.limit,
       );
-      const all = pages.flatMap((p) => p.data.map((c) => this.remember(mapConversation(this.sourceId, c))));
-      const skip = req.offset - ((plan.pages[0] ?? 1) - 1) * plan.pageSize;
-      return { items: all.slice(skip, skip + req.limit), total: pages[0]?.meta.total ?? 0 };
-    }
-    const all = await this.scan(clientId);
-    const matching = all.filter((c) =>
-      matchesFilter(c, f, c.participants ?? [], c.lastMessage?.content ? [c.lastMessage.content] : []),
+    if (this.ordering.guard.fallback) return inMemory(await this.catalogAll());
+    if (!everyStatus || f.unreadOnly || f.search) return inMemory(await this.scan(clientId));
+
+    // Streamed in the vendor's order, which is assumed to be the inbox order (docs/vendors/pixieset.md "Ordering"):
+    // the window is read with the row before it, so that consecutive windows are checked at their seams too.
+    const from = Math.max(0, req.offset - 1);
+    const want = req.offset + req.limit - from;
+    const plan = planPages(from, want);
+    const pages = await Promise.all(
+      plan.pages.map((page) =>
+        this.client.list(this.scope, { page, pageSize: plan.pageSize, clientId, withMessages: true }),
+      ),
     );
-    return pageFromAll(matching, req.offset, req.limit);
+    const all = pages.flatMap((p) => p.data.map((c) => this.remember(mapConversation(this.sourceId, c))));
+    const skip = from - ((plan.pages[0] ?? 1) - 1) * plan.pageSize;
+    const rows = all.slice(skip, skip + want);
+    if (!this.ordering.guard.check(rows, `list rows ${from}..${from + rows.length - 1}`)) {
+      // Not the inbox order: this answer and every later one come from the catalog.
+      return inMemory(await this.catalogAll());
+    }
+    return { items: rows.slice(req.offset - from), total: pages[0]?.meta.total ?? 0 };
   }
 
-  /** Reads every page (100 a request) once per operation. */
+  /** Every conversation from the catalog (fallback mode), synced by a full read when missing or stale. */
+  catalogAll(): Promise<ConversationModel[]> {
+    return this.ordering.catalog.all(() => this.scan(undefined));
+  }
+
+  /** A full read into the catalog now (the poller in fallback mode); before/after for its diff. */
+  resyncCatalog(): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
+    return this.ordering.catalog.resync(() => this.scan(undefined));
+  }
+
+  /**
+   * Reads every page (100 a request) once per operation, in whatever order the vendor serves; a conversation
+   * met twice (the list moved between two page requests) is kept once.
+   */
   private scan(clientId: string | undefined): Promise<ConversationModel[]> {
     const key = clientId ?? '*';
     let p = this.scans.get(key);
@@ -128,9 +155,11 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
             this.client.list(this.scope, { page: i + 2, pageSize: 100, clientId, withMessages: true }),
           ),
         );
-        return [first, ...rest].flatMap((page) =>
-          page.data.map((c) => this.remember(mapConversation(this.sourceId, c))),
-        );
+        const byId = new Map<string, ConversationModel>();
+        for (const page of [first, ...rest]) {
+          for (const c of page.data) byId.set(c.id, this.remember(mapConversation(this.sourceId, c)));
+        }
+        return [...byId.values()];
       })();
       this.scans.set(key, p);
     }
@@ -193,6 +222,11 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
     });
     this.details.clear(input.conversationNativeId);
     this.scans.clear();
+    if (this.ordering.guard.fallback && (await this.ordering.catalog.age()) !== null) {
+      // The catalog follows the gateway's own writes at once (one detail read).
+      const fresh = await this.loadConversation(input.conversationNativeId);
+      if (fresh) await this.ordering.catalog.upsert(fresh);
+    }
     const msg = mapMessage(this.sourceId, dto, input.conversationNativeId, null);
     msg.sender = (msg.senderRef && this.agents.get(msg.senderRef)) || null;
     return msg;

@@ -2,7 +2,9 @@ import express, { type Express, type Request, type Response } from 'express';
 import busboy from 'busboy';
 import type { EmulatorStartOptions } from '../index';
 import { serveEmulator, type EmulatorHandle, type VendorControls } from '../kit/server';
-import { PHOTOGRAPHER, PixiesetState, type PxConversation, type PxMessage } from './state';
+import { PHOTOGRAPHER, PixiesetState, type PixiesetListOrder, type PxConversation, type PxMessage } from './state';
+
+export type { PixiesetListOrder };
 
 /**
  * Emulator of Pixieset Studio's conversation endpoints (seed 000, docs/vendors/pixieset.md), under `/api/v1`, plus the
@@ -21,12 +23,41 @@ const UPLOAD_TTL_MS = 15 * 60_000;
 /** docs/vendors/pixieset.md: ISO-8601 UTC with microseconds, Laravel's serialization. */
 const ts = (d: Date | null) => (d ? d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') : null);
 
-export async function startPixiesetEmulator(opts: EmulatorStartOptions = {}): Promise<EmulatorHandle> {
-  const state = new PixiesetState(opts.scale ?? 1, opts.seed ?? 1);
-  return serveEmulator('pixieset', (app, self) => mount(app, state, () => self().url), opts);
+/** Pixieset's own emulator options: behaviours no document settles (docs/vendors/pixieset.md "Assumptions"). */
+export interface PixiesetEmulatorOptions {
+  /**
+   * The order `GET /conversations/` serves (undocumented). Also settable at run time with
+   * `POST /__sandbox/list-order {"order": "..."}`. @default 'inbox' (last_message_at desc)
+   */
+  listOrder?: PixiesetListOrder;
 }
 
-function mount(app: Express, state: PixiesetState, baseUrl: () => string): VendorControls {
+const LIST_ORDERS: readonly PixiesetListOrder[] = ['inbox', 'created_asc', 'shuffled'];
+
+export async function startPixiesetEmulator(
+  opts: EmulatorStartOptions & PixiesetEmulatorOptions = {},
+): Promise<EmulatorHandle> {
+  const state = new PixiesetState(opts.scale ?? 1, opts.seed ?? 1);
+  const order = { current: opts.listOrder ?? 'inbox' };
+  return serveEmulator('pixieset', (app, self) => mount(app, state, () => self().url, order), opts);
+}
+
+function mount(
+  app: Express,
+  state: PixiesetState,
+  baseUrl: () => string,
+  order: { current: PixiesetListOrder },
+): VendorControls {
+  // Control API (not the vendor's): switch the list order at run time.
+  app.post('/__sandbox/list-order', (req, res) => {
+    const next = (req.body as { order?: unknown } | undefined)?.order;
+    if (!LIST_ORDERS.includes(next as PixiesetListOrder)) {
+      res.status(400).json({ error: `order must be one of ${LIST_ORDERS.join(', ')}` });
+      return;
+    }
+    order.current = next as PixiesetListOrder;
+    res.json({ order: order.current });
+  });
   const attachmentJson = (id: string) => {
     const a = state.attachments.get(id);
     if (!a) return null;
@@ -125,13 +156,16 @@ function mount(app: Express, state: PixiesetState, baseUrl: () => string): Vendo
     const page = Math.max(1, Number.parseInt(String(req.query.page ?? '1'), 10) || 1);
     // Undocumented maximum; 100 as on /clients/search (docs/vendors/pixieset.md).
     const perPage = Math.min(100, Math.max(1, Number.parseInt(String(req.query.page_size ?? '25'), 10) || 25));
-    let items = state.visible();
+    let items = state.visible(order.current);
     if (typeof req.query.client_id === 'string') items = items.filter((c) => c.client_id === req.query.client_id);
     const status = req.query.message_status;
-    // [inferred] "inbox" is the active conversations; "archived" and "unread" behave as their names say.
+    // Seed 000 shows only message_status=inbox ("useful for inbox organization"). Assumptions (docs/vendors/pixieset.md
+    // "Assumptions"): inbox selects the active conversations; any other value is refused like a Laravel `in:` rule.
     if (status === 'inbox') items = items.filter((c) => c.status === 'active');
-    else if (status === 'archived') items = items.filter((c) => c.status === 'archived');
-    else if (status === 'unread') items = items.filter((c) => state.unreadOf(c) > 0);
+    else if (status !== undefined) {
+      res.status(422).json({ error: 'The selected message status is invalid.', code: 'VALIDATION_ERROR' });
+      return;
+    }
     const total = items.length;
     const lastPage = Math.max(1, Math.ceil(total / perPage));
     const slice = items.slice((page - 1) * perPage, page * perPage);

@@ -42,6 +42,10 @@ export interface PxConversation {
   messages: PxMessage[];
 }
 
+/** The orders the emulator's list can serve (see {@link PixiesetState.visible}). */
+export type PixiesetListOrder = 'inbox' | 'created_asc' | 'shuffled';
+const idOrder = new Intl.Collator('en', { numeric: true });
+
 export const PHOTOGRAPHER = { id: 'photographer_123', name: 'Lumen Studio', email: 'hello@lumen-studio.example' };
 
 /** Demo data is anchored here, so it is the same on every start. */
@@ -193,13 +197,21 @@ export class PixiesetState {
     this.conversations.set(foreign.id, foreign);
   }
 
-  /** Conversations this session may see, in the list's order: last_message_at desc, then id. */
-  visible(): PxConversation[] {
-    return [...this.conversations.values()]
-      .filter((c) => !c.foreign)
-      .sort(
-        (a, b) => b.last_message_at.getTime() - a.last_message_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-      );
+  /**
+   * Conversations this session may see, in the list's order. The seed documents none (docs/vendors/pixieset.md
+   * "Ordering"); `inbox` (the default, an assumption) is last_message_at desc, ties by id with a numeric-aware
+   * collation; `created_asc` and `shuffled` (a fixed permutation, the same on every request) let tests check a
+   * connector that must not rely on it.
+   */
+  visible(order: PixiesetListOrder = 'inbox'): PxConversation[] {
+    const all = [...this.conversations.values()].filter((c) => !c.foreign);
+    if (order === 'created_asc')
+      return all.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || idOrder.compare(a.id, b.id));
+    if (order === 'shuffled') {
+      const key = (id: string) => createHmac('sha256', 'shuffle').update(id).digest('hex');
+      return all.sort((a, b) => (key(a.id) < key(b.id) ? -1 : 1));
+    }
+    return all.sort((a, b) => b.last_message_at.getTime() - a.last_message_at.getTime() || idOrder.compare(a.id, b.id));
   }
 
   unreadOf(c: PxConversation): number {
