@@ -390,6 +390,79 @@ describe('chatwoot mapper', () => {
     });
   });
 
+  it('maps agent-bot assignees and Captain assistant senders as BOT, never colliding with a user of the same id', () => {
+    // REST `_conversation.json.jbuilder`: an agent bot assignee is the agent_bot_slim partial with assignee_type.
+    const rest = decode(
+      cwConversation,
+      conversationJson({
+        meta: {
+          sender: { id: 1, name: 'Ava Rossi', blocked: false },
+          channel: 'Channel::WebWidget',
+          assignee: { id: 1, name: 'Captain', description: 'Answers first', thumbnail: '', bot_type: 'webhook' },
+          assignee_type: 'AgentBot',
+        },
+      }),
+      'cw',
+      'c',
+    );
+    expect(mapConversation(ctx, rest).participants).toEqual([
+      expect.objectContaining({ nativeId: 'contact:1', kind: 'CONTACT' }),
+      expect.objectContaining({ nativeId: 'agent_bot:1', kind: 'BOT', name: 'Captain' }),
+    ]);
+    // A human assignee says so too; without assignee_type the webhook's `type` decides.
+    const user = { id: 1, name: 'Alex Morgan', available_name: 'Alex', avatar_url: '', type: 'user' };
+    const asUser = decode(
+      cwConversation,
+      conversationJson({ meta: { sender: { id: 1 }, assignee: user, assignee_type: 'User' } }),
+      'cw',
+      'c',
+    );
+    expect(mapConversation(ctx, asUser).participants?.[1]).toMatchObject({ nativeId: 'user:1', kind: 'AGENT' });
+    const pushBot = decode(
+      cwConversation,
+      conversationJson({ meta: { sender: { id: 1 }, assignee: { id: 1, name: 'Captain', type: 'agent_bot' } } }),
+      'cw',
+      'c',
+    );
+    expect(mapConversation(ctx, pushBot).participants?.[1]).toMatchObject({ nativeId: 'agent_bot:1', kind: 'BOT' });
+
+    // enterprise/app/models/captain/assistant.rb: push_event_data / webhook_data with type captain_assistant.
+    const captain = { id: 1, name: 'Acme Assistant', avatar_url: 'https://a/c.png', type: 'captain_assistant' };
+    expect(mapSender(ctx, captain)).toEqual({
+      sourceId: 'cw',
+      nativeId: 'captain_assistant:1',
+      name: 'Acme Assistant',
+      email: null,
+      phone: null,
+      kind: 'BOT',
+      avatarUrl: 'https://a/c.png',
+      avatarColor: null,
+    });
+    // An unknown sender type is not mistaken for a contact (whose ids it would collide with).
+    expect(mapSender(ctx, { id: 1, name: 'X', type: 'future_bot' })).toMatchObject({
+      nativeId: 'future_bot:1',
+      kind: 'BOT',
+    });
+    const fromRef = mapMessage(
+      ctx,
+      decode(
+        cwMessage,
+        {
+          id: 5,
+          content: 'From the help center',
+          conversation_id: 4,
+          message_type: 1,
+          created_at: 1,
+          sender_type: 'Captain::Assistant',
+          sender_id: 1,
+        },
+        'cw',
+        'm',
+      ),
+    );
+    expect(fromRef.senderRef).toBe('captain_assistant:1');
+  });
+
   it('falls back to sender_type/sender_id for the sender reference when no sender object is embedded', () => {
     const m = mapMessage(
       ctx,

@@ -1,5 +1,10 @@
 import { mapChatwootError } from '../../../../src/connectors/chatwoot/client';
-import { parseChatwootWebhook } from '../../../../src/connectors/chatwoot/webhook';
+import { createHmac } from 'node:crypto';
+import {
+  chatwootDeliveryKeys,
+  parseChatwootWebhook,
+  signChatwootWebhook,
+} from '../../../../src/connectors/chatwoot/webhook';
 import type { WebhookRequest } from '../../../../src/connectors/types';
 import type { GatewayError } from '../../../../src/errors';
 
@@ -42,7 +47,7 @@ const statusChanged = {
 };
 
 describe('chatwoot parseWebhook', () => {
-  it('refuses a delivery without the token, with a wrong token, or when no token is configured (FORBIDDEN)', () => {
+  it('refuses a delivery without the token, with a wrong token, or when neither token nor secret is configured (FORBIDDEN)', () => {
     expect(codeOf(() => parseChatwootWebhook(config, req(messageCreated, null)))).toBe('FORBIDDEN');
     expect(codeOf(() => parseChatwootWebhook(config, req(messageCreated, 'a-long-webhook-secreT')))).toBe('FORBIDDEN');
     expect(codeOf(() => parseChatwootWebhook(config, req(messageCreated, 'short')))).toBe('FORBIDDEN');
@@ -111,6 +116,87 @@ describe('chatwoot parseWebhook', () => {
     expect(parseChatwootWebhook(config, req({ event: 'inbox_created', id: 9 }))).toEqual([]);
     expect(parseChatwootWebhook(config, req({ event: 'conversation_typing_on', id: 17 }))).toEqual([]);
     expect(parseChatwootWebhook(config, req({ ...messageCreated, account: { id: 2, name: 'Other' } }))).toEqual([]);
+  });
+});
+
+describe('chatwoot signed webhooks (docs/vendors/chatwoot.md "Webhooks")', () => {
+  const SECRET = 'whsec-a-long-signing-secret';
+  const NOW = Date.parse('2026-11-30T12:00:00Z');
+  const nowS = Math.floor(NOW / 1000);
+  const signedCfg = { sourceId: 'cw', accountId: 1, webhookSecret: SECRET, now: () => NOW };
+  const raw = JSON.stringify(statusChanged);
+  const signed = (over: { at?: number; body?: string; secret?: string; headers?: Record<string, string> } = {}) => {
+    const at = over.at ?? nowS;
+    return {
+      headers: {
+        'content-type': 'application/json',
+        'x-chatwoot-signature': signChatwootWebhook(over.body ?? raw, at, over.secret ?? SECRET),
+        'x-chatwoot-timestamp': String(at),
+        'x-chatwoot-delivery': '6f1c1a52-8d0e-4c57-9a53-0b7f0d2c1e11',
+        ...over.headers,
+      },
+      rawBody: Buffer.from(over.body ?? raw),
+      query: {},
+    } satisfies WebhookRequest;
+  };
+
+  it('signs "{timestamp}.{raw body}" with HMAC-SHA256 as sha256=<hex>', () => {
+    const expected = createHmac('sha256', SECRET).update(`${nowS}.${raw}`).digest('hex');
+    expect(signChatwootWebhook(raw, nowS, SECRET)).toBe(`sha256=${expected}`);
+  });
+
+  it('accepts a signed delivery with a secret alone (no URL token needed)', () => {
+    expect(parseChatwootWebhook(signedCfg, signed())).toEqual([
+      expect.objectContaining({ conversationNativeId: '1:17' }),
+    ]);
+    // Up to 5 minutes old, and clock skew up to a minute ahead.
+    expect(parseChatwootWebhook(signedCfg, signed({ at: nowS - 300 }))).toHaveLength(1);
+    expect(parseChatwootWebhook(signedCfg, signed({ at: nowS + 60 }))).toHaveLength(1);
+  });
+
+  it('refuses unsigned, forged, altered, stale and future deliveries when a secret is set (FORBIDDEN)', () => {
+    const unsigned = { ...signed(), headers: { 'content-type': 'application/json' } };
+    const cases = [
+      unsigned,
+      signed({ headers: { 'x-chatwoot-signature': '' } }),
+      signed({ headers: { 'x-chatwoot-timestamp': '' } }),
+      signed({ secret: 'another-secret-123' }),
+      signed({ headers: { 'x-chatwoot-signature': `sha256=${'0'.repeat(64)}` } }),
+      signed({ headers: { 'x-chatwoot-signature': 'sha256=abc' } }),
+      signed({ headers: { 'x-chatwoot-timestamp': String(nowS + 1) } }),
+      { ...signed(), rawBody: Buffer.from(raw.replace('resolved', 'open')) },
+      signed({ at: nowS - 301 }),
+      signed({ at: nowS + 61 }),
+      signed({ headers: { 'x-chatwoot-timestamp': 'yesterday' } }),
+    ];
+    expect(cases.map((c) => codeOf(() => parseChatwootWebhook(signedCfg, c)))).toEqual(Array(11).fill('FORBIDDEN'));
+  });
+
+  it('with a token and a secret, requires both; with the token alone, ignores signatures (older Chatwoot, Cloud)', () => {
+    const both = { ...signedCfg, webhookToken: 'a-long-webhook-secret' };
+    expect(codeOf(() => parseChatwootWebhook(both, signed()))).toBe('FORBIDDEN');
+    expect(parseChatwootWebhook(both, { ...signed(), query: { token: 'a-long-webhook-secret' } })).toHaveLength(1);
+    const unsignedWithToken = { ...req(statusChanged), headers: { 'content-type': 'application/json' } };
+    expect(codeOf(() => parseChatwootWebhook(both, unsignedWithToken))).toBe('FORBIDDEN');
+    // Token only: a signature that would not verify does not matter.
+    expect(
+      parseChatwootWebhook(config, {
+        ...signed({ secret: 'unknown-cloud-secret' }),
+        query: { token: config.webhookToken },
+      }),
+    ).toHaveLength(1);
+  });
+
+  it('names each delivery by its X-Chatwoot-Delivery id and, when signed, its signature (replay keys)', () => {
+    const d = signed();
+    expect(chatwootDeliveryKeys({ webhookSecret: SECRET }, d)).toEqual([
+      'delivery:6f1c1a52-8d0e-4c57-9a53-0b7f0d2c1e11',
+      `signature:${d.headers['x-chatwoot-signature']}`,
+    ]);
+    // A token-only source still dedupes by the delivery id of a newer Chatwoot; an old one sends none.
+    expect(chatwootDeliveryKeys({}, d)).toEqual(['delivery:6f1c1a52-8d0e-4c57-9a53-0b7f0d2c1e11']);
+    expect(chatwootDeliveryKeys({}, req(statusChanged))).toEqual([]);
+    expect(chatwootDeliveryKeys({}, signed({ headers: { 'x-chatwoot-delivery': 'bad id\n' } }))).toEqual([]);
   });
 });
 
