@@ -4,6 +4,7 @@ import pino from 'pino';
 import { parseConfig } from '../src/config/load';
 import { createGateway, type Gateway } from '../src/server/createGateway';
 import { createLogger } from '../src/server/logger';
+import { baselineOptions } from './baseline';
 import { serveRpc } from './ipc';
 import { sleep } from './lib';
 
@@ -27,12 +28,12 @@ const post = (method: string, params?: object) =>
 serveRpc(
   {
     start: async ({ config, baseline, logLevel }: { config: unknown; baseline: boolean; logLevel: string }) => {
-      gateway = await createGateway({
+      const options = {
         config: parseConfig(config, {}),
-        baseline,
         production: true,
         logger: createLogger({ level: logLevel, destination: pino.destination({ dest: '/dev/null', sync: false }) }),
-      });
+      };
+      gateway = await createGateway(baseline ? baselineOptions(options) : options);
       return { url: gateway.url, wsUrl: gateway.wsUrl, pid: process.pid };
     },
     cpu: () => process.cpuUsage(),

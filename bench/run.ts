@@ -26,8 +26,8 @@ import {
  *
  * Three processes on loopback: this one (the load generator and the graphql-ws subscribers), the sandbox
  * (bench/sandbox-process.ts: every vendor emulator, with an added upstream latency), and two gateways
- * (bench/gateway-process.ts): the real one and the naive baseline (`createGateway({ baseline: true })`, see
- * src/server/baseline.ts), both pointed at the same emulators. Each workload runs against both, in this run:
+ * (bench/gateway-process.ts): the real one and the naive baseline (the same gateway with the options of
+ * bench/baseline.ts), both pointed at the same emulators. Each workload runs against both, in this run:
  *
  * - inbox:  `conversations(first: 50)` with source, participants, lastMessage with its sender, and unreadCount;
  * - thread: one conversation (one per source, in turn) with its newest 100 messages and their attachments;

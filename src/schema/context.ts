@@ -1,4 +1,92 @@
-import type { GatewayContext } from '../server/context';
+import type { Connector, ConnectorSession, StagedFile, UpstreamCall } from '../connectors/types';
+import type { GatewayError } from '../errors';
+import type { LiveEngine } from '../live/engine';
+
+/**
+ * What a resolver receives: the per-operation context and the long-lived services it reaches through it.
+ * The types live here, beside the resolvers that use them; `src/server/` builds the values (server/context.ts,
+ * server/services.ts) and imports these types, never the other way round.
+ */
+
+/** Who is calling: the API key's name and the sources it may see. */
+export interface Viewer {
+  keyName: string;
+  sourceIds: ReadonlySet<string>;
+}
+
+/** A file staged for an INLINE source: the gateway issued a signed POST to itself (server/staging.ts). */
+export interface StagedUpload {
+  id: string;
+  sourceId: string;
+  conversationNativeId: string;
+  keyName: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  maxSize: number;
+  expiresAt: Date;
+  file: StagedFile | null;
+}
+
+/** What the mutations need of the upload staging (server/staging.ts implements it). */
+export interface UploadStagingService {
+  create(u: Omit<StagedUpload, 'id' | 'expiresAt' | 'file'>): { upload: StagedUpload; token: string };
+  /** The staged upload, unless it expired. */
+  get(id: string): StagedUpload | undefined;
+  /** Forget a staged file once it has been sent. */
+  consume(id: string): void;
+}
+
+/**
+ * Idempotent mutations: the first call with a key runs, every repeat (concurrent or later, for 24 hours)
+ * gets the same result. A failure is not a result: it releases the key, so the client may retry with it.
+ * server/idempotency.ts has the in-memory and Redis stores.
+ */
+export interface IdempotencyStore {
+  /** `fingerprint` identifies the input; a repeat of the key with another fingerprint is refused. */
+  run<T>(key: string, fingerprint: string, fn: () => Promise<T>, opts?: { signal?: AbortSignal }): Promise<T>;
+  close?(): Promise<void>;
+}
+
+/** Long-lived services shared by every operation (built once by server/services.ts). */
+export interface GatewayServices {
+  /** Every configured connector, in config order. */
+  connectors: Connector[];
+  live: LiveEngine;
+  staging: UploadStagingService;
+  idempotency: IdempotencyStore;
+  /** From config; otherwise derived from each request's Host. */
+  publicUrl: string | null;
+  /** Sees every upstream call of every operation with the operation's request id (metrics, debug log). */
+  recordUpstream?: (call: UpstreamCall, requestId: string) => void;
+}
+
+/**
+ * Per operation (one per HTTP request, one per WebSocket operation): the viewer, lazily opened connector
+ * sessions (each with its own DataLoaders), the upstream calls made, and per-source errors to report beside
+ * partial data.
+ */
+export interface GatewayContext {
+  requestId: string;
+  viewer: Viewer;
+  services: GatewayServices;
+  publicBaseUrl: string;
+  upstream: UpstreamCall[];
+  /** Errors of sources that failed while others answered; appended to the response's `errors`. */
+  sourceErrors: GatewayError[];
+  /** Sources this viewer may see, in config order. */
+  visibleSources(): Connector[];
+  /** The connector of a visible source; NOT_FOUND otherwise, so hidden sources leak nothing. */
+  connector(sourceId: string): Connector;
+  session(sourceId: string): ConnectorSession;
+  /** Drops the sessions (and their loader caches): a subscription does this before each event. */
+  resetSessions(): void;
+  /**
+   * Aborts when the operation should stop waiting: its deadline passed (the reason is a LIMIT_EXCEEDED
+   * GatewayError) or the client went away. Upstream calls and waits listen to it.
+   */
+  signal?: AbortSignal;
+}
 
 /** The context every resolver receives (codegen `contextType`). */
 export type GraphQLContext = GatewayContext;

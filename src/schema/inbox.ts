@@ -5,7 +5,7 @@ import {
   type ConversationModel,
   type ConversationPage,
 } from '../connectors/types';
-import type { GatewayContext } from '../server/context';
+import type { GatewayContext } from './context';
 import type { ConversationConnectionModel } from './mappers';
 
 /**

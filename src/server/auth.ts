@@ -1,11 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyConfig } from '../config/schema';
+import type { Viewer } from '../schema/context';
 
-/** Who is calling: the API key's name and the sources it may see. */
-export interface Viewer {
-  keyName: string;
-  sourceIds: ReadonlySet<string>;
-}
+export type { Viewer };
 
 export const sha256Hex = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 

@@ -1,62 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import type { Connector, ConnectorSession, RequestScope, UpstreamCall } from '../connectors/types';
-import { type GatewayError, notFound } from '../errors';
-import type { LiveEngine } from '../live/engine';
-import type { Viewer } from './auth';
-import { baselineSession } from './baseline';
-import type { IdempotencyStore } from './idempotency';
-import type { UploadStaging } from './staging';
-
-/** Long-lived services shared by every operation (built once by createGateway). */
-export interface GatewayServices {
-  /** Every configured connector, in config order. */
-  connectors: Connector[];
-  live: LiveEngine;
-  staging: UploadStaging;
-  idempotency: IdempotencyStore;
-  /** From config; otherwise derived from each request's Host. */
-  publicUrl: string | null;
-  /** Sees every upstream call of every operation with the operation's request id (metrics, debug log). */
-  recordUpstream?: (call: UpstreamCall, requestId: string) => void;
-  /** The benchmark's naive baseline (server/baseline.ts): a fresh, stripped session per `session()` call. */
-  baseline?: boolean;
-}
+import type { Connector, ConnectorSession, RequestScope } from '../connectors/types';
+import { notFound } from '../errors';
+import type { GatewayContext, GatewayServices, Viewer } from '../schema/context';
 
 /**
- * Per operation (one per HTTP request, one per WebSocket operation): the viewer, lazily opened connector
- * sessions (each with its own DataLoaders), the upstream calls made, and per-source errors to report beside
- * partial data.
+ * How an operation opens a source's session. The default is the connector's own; a different one (the
+ * benchmark's naive baseline in bench/baseline.ts) changes what a session shares. The context keeps the
+ * session it returns for the rest of the operation.
  */
-export interface GatewayContext {
-  requestId: string;
-  viewer: Viewer;
-  services: GatewayServices;
-  publicBaseUrl: string;
-  upstream: UpstreamCall[];
-  /** Errors of sources that failed while others answered; appended to the response's `errors`. */
-  sourceErrors: GatewayError[];
-  /** Sources this viewer may see, in config order. */
-  visibleSources(): Connector[];
-  /** The connector of a visible source; NOT_FOUND otherwise, so hidden sources leak nothing. */
-  connector(sourceId: string): Connector;
-  session(sourceId: string): ConnectorSession;
-  /** Drops the sessions (and their loader caches): a subscription does this before each event. */
-  resetSessions(): void;
-  /**
-   * Aborts when the operation should stop waiting: its deadline passed (the reason is a LIMIT_EXCEEDED
-   * GatewayError) or the client went away. Upstream calls and waits listen to it.
-   */
-  signal?: AbortSignal;
-}
+export type OpenSession = (connector: Connector, scope: RequestScope) => ConnectorSession;
 
+export const openConnectorSession: OpenSession = (connector, scope) => connector.openSession(scope);
+
+/** Builds the per-operation {@link GatewayContext} (its type lives in src/schema/context.ts, beside the resolvers). */
 export function createContext(
   services: GatewayServices,
   viewer: Viewer,
-  opts: { requestId?: string; publicBaseUrl: string; signal?: AbortSignal },
+  opts: { requestId?: string; publicBaseUrl: string; signal?: AbortSignal; openSession?: OpenSession },
 ): GatewayContext {
   const requestId = opts.requestId ?? randomUUID();
+  const open = opts.openSession ?? openConnectorSession;
   const sessions = new Map<string, ConnectorSession>();
-  const upstream: UpstreamCall[] = [];
+  const upstream: GatewayContext['upstream'] = [];
   const visible = services.connectors.filter((c) => viewer.sourceIds.has(c.id));
   const byId = new Map(visible.map((c) => [c.id, c]));
   const scope: RequestScope = {
@@ -84,8 +49,7 @@ export function createContext(
     session(sourceId) {
       let s = sessions.get(sourceId);
       if (!s) {
-        s = ctx.connector(sourceId).openSession(scope);
-        if (services.baseline) return baselineSession(s);
+        s = open(ctx.connector(sourceId), scope);
         sessions.set(sourceId, s);
       }
       return s;
@@ -96,3 +60,9 @@ export function createContext(
   };
   return ctx;
 }
+
+/** The context of one operation for a viewer: createContext over the gateway's services (createGateway binds them). */
+export type ContextFor = (
+  viewer: Viewer,
+  opts: { requestId?: string; publicBaseUrl: string; signal?: AbortSignal },
+) => GatewayContext;

@@ -1,5 +1,5 @@
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import type { GatewayContext } from './context';
+import type { GatewayContext } from '../schema/context';
 
 type MaybePromise<T> = T | Promise<T>;
 

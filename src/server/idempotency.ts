@@ -1,17 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { badInput, ErrorCode, GatewayError } from '../errors';
+import type { IdempotencyStore } from '../schema/context';
 
 /**
- * Idempotent mutations: the first call with a key runs, every repeat (concurrent or later, for 24 hours)
- * gets the same result. A failure is not a result: it releases the key, so the client may retry with it.
- * In memory for one instance; in Redis when configured, so a retry that lands on another instance is caught.
+ * The stores of {@link IdempotencyStore} (its contract is in src/schema/context.ts, beside the mutations that use
+ * it): in memory for one instance; in Redis when configured, so a retry that lands on another instance is caught.
  */
-export interface IdempotencyStore {
-  /** `fingerprint` identifies the input; a repeat of the key with another fingerprint is refused. */
-  run<T>(key: string, fingerprint: string, fn: () => Promise<T>, opts?: { signal?: AbortSignal }): Promise<T>;
-  close?(): Promise<void>;
-}
+export type { IdempotencyStore };
 
 export const IDEMPOTENCY_TTL_MS = 86_400_000;
 

@@ -1,12 +1,10 @@
 import { setMaxListeners } from 'node:events';
-import type { ApolloServerPlugin } from '@apollo/server';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { DocumentNode, GraphQLError, GraphQLSchema, ValidationContext, ValidationRule } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { SERVER_LIMIT_DEFAULTS, type Config } from '../config/schema';
 import { ErrorCode, GatewayError } from '../errors';
-import type { GatewayContext } from './context';
 
 /**
  * Request limits, each refused with a clear error before any upstream call:
@@ -122,20 +120,6 @@ export function checkCost(
   );
 }
 
-/** Refuses an operation above the cost limit before it runs (the variables are known by then). */
-export function costLimitPlugin(max: number): ApolloServerPlugin<GatewayContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ schema, document, operationName, request }) {
-          const err = checkCost(schema, document, operationName, request.variables, max, true);
-          if (err) throw err;
-        },
-      };
-    },
-  };
-}
-
 /**
  * One operation's overall deadline: its signal aborts when `ms` passes (reason: a LIMIT_EXCEEDED GatewayError,
  * which upstream calls turn into SOURCE_TIMEOUT naming their source) or when `parent` aborts (the client went
@@ -176,23 +160,23 @@ export class OperationDeadline {
   }
 }
 
-/** Stops the operation's deadline when its answer is ready, and adds LIMIT_EXCEEDED when it had passed. */
-export function deadlinePlugin(
-  deadlineOf: (ctx: GatewayContext) => OperationDeadline | undefined,
-): ApolloServerPlugin<GatewayContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async willSendResponse({ response, contextValue }) {
-          const d = deadlineOf(contextValue);
-          if (!d) return;
-          d.stop();
-          const err = d.exceeded;
-          if (!err || response.body.kind !== 'single') return;
-          const r = response.body.singleResult;
-          r.errors = [...(r.errors ?? []), { message: err.message, extensions: { ...err.extensions } }];
-        },
-      };
-    },
-  };
+/**
+ * The deadline of each HTTP operation, found by its context's signal: Apollo hands plugins a copy of the context
+ * object, so the deadline cannot ride on the context itself.
+ */
+export class OperationDeadlines {
+  private readonly bySignal = new WeakMap<AbortSignal, OperationDeadline>();
+
+  constructor(readonly ms: number) {}
+
+  /** A new deadline that also aborts when `parent` does (the client went away). */
+  start(parent?: AbortSignal): OperationDeadline {
+    const d = new OperationDeadline(this.ms, parent);
+    this.bySignal.set(d.signal, d);
+    return d;
+  }
+
+  of(ctx: { signal?: AbortSignal }): OperationDeadline | undefined {
+    return ctx.signal ? this.bySignal.get(ctx.signal) : undefined;
+  }
 }

@@ -5,7 +5,7 @@ import { getOperationAST, type DocumentNode, type GraphQLFormattedError } from '
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Connector, SourceHealthStatus, UpstreamCall } from '../connectors/types';
 import type { LiveEngineMetrics } from '../live/engine';
-import type { GatewayContext } from './context';
+import type { GatewayContext } from '../schema/context';
 import type { Logger } from './logger';
 
 /**

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PrefixingKeyValueCache, type KeyValueCache, type KeyValueCacheSetOptions } from '@apollo/utils.keyvaluecache';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
 
 /**
@@ -95,21 +94,4 @@ export class Safelist {
       extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' },
     };
   }
-}
-
-/** HTTP: refuses a full query that is not on the safelist before Apollo parses it (hash-only requests go on to APQ). */
-export function safelistMiddleware(safelist: Safelist): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
-    const fromBody: unknown =
-      req.method === 'POST' && req.body && typeof req.body === 'object'
-        ? (req.body as { query?: unknown }).query
-        : undefined;
-    const fromQuery: unknown = req.method === 'GET' ? (req.query as Record<string, unknown>).query : undefined;
-    const query = fromBody ?? fromQuery;
-    if (typeof query === 'string' && query !== '' && !safelist.allows(query)) {
-      res.status(400).json({ errors: [Safelist.refusal(query)] });
-      return;
-    }
-    next();
-  };
 }

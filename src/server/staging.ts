@@ -1,24 +1,13 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { StagedFile } from '../connectors/types';
+import type { StagedUpload, UploadStagingService } from '../schema/context';
+
+export type { StagedUpload };
 
 /**
  * Upload staging for INLINE sources (Chatwoot, Protocol take the file with the message): the gateway issues
  * a signed POST to itself, keeps the file until it is sent, and hands the bytes to the connector.
  */
-export interface StagedUpload {
-  id: string;
-  sourceId: string;
-  conversationNativeId: string;
-  keyName: string;
-  filename: string;
-  contentType: string;
-  size: number;
-  maxSize: number;
-  expiresAt: Date;
-  file: StagedFile | null;
-}
-
-export class UploadStaging {
+export class UploadStaging implements UploadStagingService {
   private readonly uploads = new Map<string, StagedUpload>();
   private readonly secret = randomBytes(32);
 

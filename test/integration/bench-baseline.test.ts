@@ -1,4 +1,5 @@
 import type { Client } from 'graphql-ws';
+import { createBaselineGateway } from '../../bench/baseline';
 import { createGateway, type Gateway } from '../../src/server/createGateway';
 import { createLogger } from '../../src/server/logger';
 import { startEmbedded, SANDBOX_API_KEY, SANDBOX_LIMITED_KEY, type Embedded } from '../../src/sandbox/embedded';
@@ -6,7 +7,7 @@ import { eventually } from '../live/helpers';
 import { createWsClient, subscribe } from '../utils/ws';
 
 /**
- * What `npm run bench` relies on (issue 7): the naive baseline (`createGateway({ baseline: true })`) answers
+ * What `npm run bench` relies on (issue 7): the naive baseline (bench/baseline.ts) answers
  * exactly what the gateway answers, at many times the upstream cost; and subscribers that share one live value
  * (server/fanout.ts) still each get the value of the sources they asked for.
  */
@@ -54,7 +55,7 @@ const quiet = () => createLogger({ level: 'silent' });
 beforeAll(async () => {
   embedded = await startEmbedded({ scale: 3, port: 0, rateLimitPerMinute: 1_000_000 });
   gateway = await createGateway({ config: embedded.config, logger: quiet(), production: false });
-  baseline = await createGateway({ config: embedded.config, logger: quiet(), production: false, baseline: true });
+  baseline = await createBaselineGateway({ config: embedded.config, logger: quiet(), production: false });
   embedded.sandbox.setWebhookBase(gateway.url);
 });
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { MutationResolvers } from '../__generated__/resolvers-types';
 import type { StagedFile } from '../../connectors/types';
 import { badInput, fileTooLarge, unsupported } from '../../errors';
-import type { GatewayContext } from '../../server/context';
+import type { GatewayContext } from '../context';
 import { toGlobalId } from '../ids';
 import { requireCapability, resolveId } from './shared';
 

@@ -1,7 +1,7 @@
 import type { QueryResolvers } from '../__generated__/resolvers-types';
 import { decodeGlobalId } from '../ids';
 import { resolveInbox } from '../inbox';
-import type { GatewayContext } from '../../server/context';
+import type { GatewayContext } from '../context';
 import type {
   AttachmentModel,
   ConversationModel,

@@ -2,7 +2,7 @@ import type { SubscriptionResolvers } from '../__generated__/resolvers-types';
 import type { ConversationModel, SourceUnreadModel, UnreadCountModel } from '../../connectors/types';
 import { GatewayError } from '../../errors';
 import { createPushIterator } from '../../live/queue';
-import type { GatewayContext } from '../../server/context';
+import type { GatewayContext } from '../context';
 import { combineUnread } from './Query';
 
 function visibleIds(

@@ -1,6 +1,6 @@
 import type { Connector, SourceModel } from '../../connectors/types';
 import { ErrorCode, GatewayError, unsupported } from '../../errors';
-import type { GatewayContext } from '../../server/context';
+import type { GatewayContext } from '../context';
 import { decodeGlobalId, type DecodedId, type NodeType } from '../ids';
 import { badInput } from '../../errors';
 

@@ -1,0 +1,31 @@
+import type { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import type { RequestHandler } from 'express';
+import type { GatewayContext, Viewer } from '../schema/context';
+import type { ContextFor } from './context';
+import type { OperationDeadlines } from './limits';
+
+/**
+ * GraphQL over HTTP (POST and GET `/graphql`) through Apollo, after the auth, body and safelist middlewares: a
+ * context per request with its deadline, which also aborts when the client goes away.
+ */
+export function graphqlOverHttp(
+  apollo: ApolloServer<GatewayContext>,
+  deps: { contextFor: ContextFor; deadlines: OperationDeadlines },
+): RequestHandler {
+  return expressMiddleware(apollo, {
+    context: async ({ req, res }) => {
+      const clientGone = new AbortController();
+      const deadline = deps.deadlines.start(clientGone.signal);
+      res.on('close', () => {
+        deadline.stop();
+        clientGone.abort();
+      });
+      return deps.contextFor(res.locals.viewer as Viewer, {
+        requestId: res.locals.requestId as string,
+        publicBaseUrl: `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`,
+        signal: deadline.signal,
+      });
+    },
+  });
+}

@@ -1,0 +1,132 @@
+import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
+import { Redis } from 'ioredis';
+import type { Config } from '../config/schema';
+import type { CatalogStore } from '../connectors/catalog';
+import { createMemoryCatalogStore } from '../connectors/catalog-stores/memory';
+import { createRedisCatalogStore } from '../connectors/catalog-stores/redis';
+import type { Connector } from '../connectors/types';
+import { createMemoryCoordination, createRedisCoordination } from '../live/coordination';
+import { LiveEngine } from '../live/engine';
+import type { PubSubTransport } from '../live/pubsub';
+import { createInMemoryPubSub } from '../live/transports/inMemory';
+import { createRedisPubSub } from '../live/transports/redis';
+import type { GatewayServices } from '../schema/context';
+import { buildConnectors } from './connectors';
+import { createMemoryIdempotencyStore, createRedisIdempotencyStore } from './idempotency';
+import type { Logger } from './logger';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics';
+import { RedisKeyValueCache } from './persisted';
+import { UploadStaging } from './staging';
+
+/**
+ * The one set of Redis connections a gateway opens, when `config.redis` is set: `commands` serves catalogs,
+ * idempotency keys, live leases and event ids, persisted queries and pub/sub publishing; `subscriber` is given
+ * over to pub/sub subscriptions (a connection in subscriber mode runs no other command). Every key and channel
+ * starts with `prefix`.
+ */
+export interface RedisConnections {
+  commands: Redis;
+  /** Null when the gateway was handed its own pub/sub transport. */
+  subscriber: Redis | null;
+  prefix: string;
+  quit(): Promise<void>;
+}
+
+export function openRedisConnections(
+  redis: NonNullable<Config['redis']>,
+  opts: { subscriber: boolean },
+): RedisConnections {
+  const open = () => new Redis(redis.url, { maxRetriesPerRequest: 3 });
+  const commands = open();
+  const subscriber = opts.subscriber ? open() : null;
+  return {
+    commands,
+    subscriber,
+    prefix: redis.keyPrefix ?? 'switchboard:',
+    async quit() {
+      await Promise.all([commands.quit(), subscriber?.quit()]);
+    },
+  };
+}
+
+export interface ServicesOptions {
+  config: Config;
+  logger: Logger;
+  /** Override the pub/sub transport (the caller closes it). Default: Redis when configured, else in memory. */
+  pubsub?: PubSubTransport;
+  /** Use these connectors instead of building them from config (tests). */
+  connectors?: Connector[];
+}
+
+/** Everything long-lived a gateway runs on, built in dependency order and disposed in reverse. */
+export interface Services {
+  /** What operations reach through their context (resolvers). */
+  services: GatewayServices;
+  /** The upload staging itself (the upload route stores files into it). */
+  staging: UploadStaging;
+  metrics: GatewayMetrics;
+  /** Apollo's persisted-query cache shared through Redis, or null (Apollo's in-memory default). */
+  persistedQueryCache: KeyValueCache<string> | null;
+  /** Stops the live engine, closes connectors, stores and pub/sub, then the Redis connections. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * The service builder: one Redis connection set (when configured) shared by pub/sub, catalogs, idempotency,
+ * live coordination and persisted queries; then the connectors, metrics, live engine and per-process stores.
+ */
+export function buildServices(opts: ServicesOptions): Services {
+  const { config, logger } = opts;
+  const redis = config.redis ? openRedisConnections(config.redis, { subscriber: !opts.pubsub }) : null;
+
+  const catalogStore: CatalogStore = redis
+    ? createRedisCatalogStore(redis.commands, redis.prefix)
+    : createMemoryCatalogStore();
+  const connectors = opts.connectors ?? buildConnectors(config.sources, { catalogStore });
+  const metrics = createGatewayMetrics({ connectors, logger });
+  const pubsub =
+    opts.pubsub ??
+    (redis?.subscriber
+      ? createRedisPubSub({ publisher: redis.commands, subscriber: redis.subscriber }, redis.prefix)
+      : createInMemoryPubSub());
+
+  const pollInterval = new Map(config.sources.map((s) => [s.id, s.pollIntervalMs]));
+  const live = new LiveEngine({
+    connectors,
+    pubsub,
+    pollIntervalMs: (id) => pollInterval.get(id) ?? 5000,
+    // Poll leases, webhook event ids and the last published totals: shared through Redis when configured.
+    coordination: redis ? createRedisCoordination(redis.commands, redis.prefix) : createMemoryCoordination(),
+    leaseMs: (id) => config.server.liveLeaseMs ?? Math.max(3 * (pollInterval.get(id) ?? 5000), 5000),
+    onError: (err, sourceId) =>
+      logger.warn({ sourceId, code: (err as { code?: string }).code, err: String(err) }, 'live refresh failed'),
+    metrics: metrics.live,
+  });
+
+  const staging = new UploadStaging();
+  const services: GatewayServices = {
+    connectors,
+    live,
+    staging,
+    idempotency: redis
+      ? createRedisIdempotencyStore(redis.commands, { prefix: redis.prefix })
+      : createMemoryIdempotencyStore(),
+    publicUrl: config.server.publicUrl?.replace(/\/$/, '') ?? null,
+    recordUpstream: metrics.recordUpstream,
+  };
+
+  return {
+    services,
+    staging,
+    metrics,
+    persistedQueryCache: redis ? new RedisKeyValueCache(redis.commands, redis.prefix) : null,
+    async dispose() {
+      await live.close();
+      if (!opts.pubsub) await pubsub.close();
+      await Promise.all(connectors.map((c) => c.close?.()));
+      await catalogStore.close();
+      await services.idempotency.close?.();
+      await redis?.quit();
+    },
+  };
+}
