@@ -36,13 +36,17 @@ export function openRedisConnections(
   redis: NonNullable<Config['redis']>,
   opts: { subscriber: boolean },
 ): RedisConnections {
-  const open = () => new Redis(redis.url, { maxRetriesPerRequest: 3 });
-  const commands = open();
-  const subscriber = opts.subscriber ? open() : null;
+  const prefix = redis.keyPrefix ?? 'switchboard:';
+  // Named `<prefix>commands` and `<prefix>subscriber` in Redis's CLIENT LIST, so operators can tell them apart
+  // (Redis accepts only printable ASCII without spaces in a name).
+  const open = (role: string) =>
+    new Redis(redis.url, { maxRetriesPerRequest: 3, connectionName: `${prefix}${role}`.replace(/[^!-~]/g, '_') });
+  const commands = open('commands');
+  const subscriber = opts.subscriber ? open('subscriber') : null;
   return {
     commands,
     subscriber,
-    prefix: redis.keyPrefix ?? 'switchboard:',
+    prefix,
     async quit() {
       await Promise.all([commands.quit(), subscriber?.quit()]);
     },
