@@ -1,5 +1,5 @@
 import { mapLimit } from './concurrency';
-import type { ConversationModel, MessageModel, SourceChange } from './types';
+import type { CatalogSnapshot, CatalogStore, ConversationModel, MessageModel, SourceChange } from './types';
 
 /**
  * # The conversation catalog
@@ -20,24 +20,8 @@ import type { ConversationModel, MessageModel, SourceChange } from './types';
  *
  * Stores: in memory (one process) or Redis (several gateway instances share one catalog per source).
  */
-export interface CatalogSnapshot {
-  /** When the last full sync finished (epoch ms). */
-  syncedAt: number;
-  /** Every conversation, in no particular order (the catalog sorts). */
-  items: ConversationModel[];
-}
-
-export interface CatalogStore {
-  read(sourceId: string): Promise<CatalogSnapshot | null>;
-  /** Replaces the snapshot after a full sync. */
-  write(sourceId: string, snapshot: CatalogSnapshot): Promise<void>;
-  /** Upserts and removes single conversations (mutations, webhooks) without touching `syncedAt`. */
-  patch(sourceId: string, upserts: ConversationModel[], removals: string[]): Promise<void>;
-  /** Tries to take the sync lease of a source for `ttlMs`; true when this caller holds it. */
-  acquireSync(sourceId: string, ttlMs: number): Promise<boolean>;
-  releaseSync(sourceId: string): Promise<void>;
-  close(): Promise<void>;
-}
+// The store contract lives in ./types.ts beside ConnectorDeps, which hands a store to every connector.
+export type { CatalogSnapshot, CatalogStore };
 
 /** One catalog per source, bound to a store; connectors hold one each. */
 export class ConversationCatalog {

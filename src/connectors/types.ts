@@ -44,7 +44,6 @@
  *   The gateway stages the file itself and `sendMessage` receives the bytes in `files`.
  */
 import type { GatewayError } from '../errors';
-import type { CatalogStore } from './catalog';
 
 export type SourceKind = 'PIXIESET' | 'PROTOCOL' | 'CHATWOOT' | 'MONICA';
 export type ConversationStatus = 'OPEN' | 'PENDING' | 'SNOOZED' | 'RESOLVED' | 'ARCHIVED';
@@ -333,6 +332,27 @@ export interface WebhookRequest {
   rawBody: Buffer;
   /** Query string parameters (Chatwoot's secret token travels here). */
   query: Record<string, string>;
+}
+
+/** A source's catalog as a store keeps it (connectors/catalog.ts). */
+export interface CatalogSnapshot {
+  /** When the last full sync finished (epoch ms). */
+  syncedAt: number;
+  /** Every conversation, in no particular order (the catalog sorts). */
+  items: ConversationModel[];
+}
+
+/** Where catalogs live: in memory (connectors/catalog-stores/memory.ts) or Redis (catalog-stores/redis.ts). */
+export interface CatalogStore {
+  read(sourceId: string): Promise<CatalogSnapshot | null>;
+  /** Replaces the snapshot after a full sync. */
+  write(sourceId: string, snapshot: CatalogSnapshot): Promise<void>;
+  /** Upserts and removes single conversations (mutations, webhooks) without touching `syncedAt`. */
+  patch(sourceId: string, upserts: ConversationModel[], removals: string[]): Promise<void>;
+  /** Tries to take the sync lease of a source for `ttlMs`; true when this caller holds it. */
+  acquireSync(sourceId: string, ttlMs: number): Promise<boolean>;
+  releaseSync(sourceId: string): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** What the composition root gives connector factories. */
