@@ -1,4 +1,7 @@
-import { startTestGateway } from '../utils/gateway';
+import type { ChatwootSourceConfig, Config } from '../../src/config/schema';
+import { createChatwootConnector } from '../../src/connectors/chatwoot';
+import { eventually } from '../live/helpers';
+import { startTestGateway, tuneSources, type TestGateway } from '../utils/gateway';
 import { createWsClient, subscribe } from '../utils/ws';
 
 /**
@@ -31,6 +34,85 @@ describe.each(['PROTOCOL', 'CHATWOOT'] as const)('%s after an outage during webh
       sub.dispose();
     } finally {
       await client.dispose();
+      await t.close();
+    }
+  });
+});
+
+/**
+ * Chatwoot sends each webhook once, without retries (docs/vendors/chatwoot.md "Webhooks"): a delivery the gateway
+ * never got, or got and could not apply, is repaired by the next reconciliation (the connector's catalog re-sync
+ * once it is older than catalogMaxAgeMs, run by the live engine's poll while somebody subscribes), with no read
+ * through the gateway needed.
+ */
+describe('CHATWOOT webhooks lost on the way', () => {
+  const INBOX = `{ conversations(first: 100) { nodes { nativeId unreadCount lastMessage { content } } } }`;
+  type Row = { nativeId: string; unreadCount: number | null; lastMessage: { content: string | null } | null };
+
+  const lose = async (t: TestGateway, loseIt: () => Promise<void> | void) => {
+    const emu = t.embedded.sandbox.emulators.get('chatwoot')!;
+    const client = createWsClient(t.wsUrl, t.apiKey);
+    try {
+      const sub = subscribe<{ unreadCountChanged: { total: number } }>(
+        client,
+        `subscription { unreadCountChanged(sources: ["chatwoot"]) { total } }`,
+      );
+      await sub.waitFor(1);
+      const before = (await t.gql<{ conversations: { nodes: Row[] } }>(INBOX)).body.data!.conversations.nodes;
+      // A conversation with nothing unread: a re-check of unread conversations would not look at it.
+      const target = before.find((c) => c.unreadCount === 0)!;
+      expect(target).toBeDefined();
+      await loseIt();
+      emu.controls.simulateIncoming({ conversationId: target.nativeId, content: 'The webhook of this got lost' });
+      const want = emu.controls.unreadState()!.total;
+      expect(want).toBeGreaterThan(sub.values.at(-1)!.unreadCountChanged.total);
+      // Only subscribers watch; nobody reads. The reconciliation brings the pushed total to the vendor's.
+      await eventually(() => expect(sub.values.at(-1)?.unreadCountChanged.total).toBe(want), 20_000, 50);
+      const after = (await t.gql<{ conversations: { nodes: Row[] } }>(INBOX)).body.data!.conversations.nodes;
+      expect(after.find((c) => c.nativeId === target.nativeId)).toEqual({
+        nativeId: target.nativeId,
+        unreadCount: 1,
+        lastMessage: { content: 'The webhook of this got lost' },
+      });
+      sub.dispose();
+    } finally {
+      await client.dispose();
+    }
+  };
+  const fast = (c: Config) => tuneSources(c, () => ({ catalogMaxAgeMs: 4000, pollIntervalMs: 250 }));
+
+  it('repairs a webhook the emulator never posted (the gateway was down) within the reconciliation interval', async () => {
+    const t = await startTestGateway({ kinds: ['CHATWOOT'], configure: fast });
+    try {
+      await lose(t, () => t.embedded.sandbox.setWebhookBase(null));
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('repairs a webhook the gateway received but could not apply (its catalog store failing)', async () => {
+    let failing = false;
+    const t = await startTestGateway({
+      kinds: ['CHATWOOT'],
+      configure: fast,
+      connectors: (config) =>
+        config.sources.map((s) => {
+          const c = createChatwootConnector(s as ChatwootSourceConfig);
+          return {
+            ...c,
+            applyChanges: async (changes) => {
+              if (failing) throw new Error('the catalog store is unreachable');
+              await c.applyChanges?.(changes);
+            },
+          };
+        }),
+    });
+    try {
+      await lose(t, () => {
+        failing = true;
+      });
+      expect(t.logs.some((l) => l.includes('the catalog store is unreachable'))).toBe(true);
+    } finally {
       await t.close();
     }
   });
