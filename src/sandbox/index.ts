@@ -1,6 +1,6 @@
 import type { SourceConfig } from '../config/schema';
 import type { SourceKind } from '../connectors/types';
-import type { EmulatorHandle, ServeOptions } from './kit/server';
+import type { EmulatorHandle, EmulatorStartOptions } from './kit/server';
 import { startPixiesetEmulator, PIXIESET_SANDBOX_CREDENTIALS } from './pixieset';
 import {
   startChatwootEmulator,
@@ -24,17 +24,8 @@ import {
  * than the embedded-default entry point.
  */
 
-/** What every vendor emulator's start function accepts. */
-export interface EmulatorStartOptions extends ServeOptions {
-  /** Demo dataset size multiplier. @default 1 */
-  scale?: number;
-  /** PRNG seed for the demo data. @default 1 */
-  seed?: number;
-  /** Where to post webhooks (vendors that send them); read at delivery time. */
-  webhook?: () => { url: string; secret?: string } | null;
-  /** Override the vendor's own rate limit (requests a minute), e.g. for load tests. @default the vendor's */
-  rateLimitPerMinute?: number;
-}
+// Declared beside ServeOptions in kit/server.ts, so that vendor folders need not import this registry.
+export type { EmulatorStartOptions };
 
 interface VendorEntry {
   kind: SourceKind;

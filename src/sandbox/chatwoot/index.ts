@@ -1,5 +1,4 @@
-import type { EmulatorStartOptions } from '../index';
-import { serveEmulator, type EmulatorHandle } from '../kit/server';
+import { serveEmulator, type EmulatorHandle, type EmulatorStartOptions } from '../kit/server';
 import { mountChatwoot } from './routes';
 import { seedChatwoot } from './seed';
 import { ACCOUNT_ID, ADMIN_TOKEN, AGENT_TOKEN, API_INBOX_ID, ChatwootState } from './state';

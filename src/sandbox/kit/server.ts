@@ -69,6 +69,18 @@ export interface ServeOptions {
   faults?: Faults;
 }
 
+/** What every vendor emulator's start function accepts. */
+export interface EmulatorStartOptions extends ServeOptions {
+  /** Demo dataset size multiplier. @default 1 */
+  scale?: number;
+  /** PRNG seed for the demo data. @default 1 */
+  seed?: number;
+  /** Where to post webhooks (vendors that send them); read at delivery time. */
+  webhook?: () => { url: string; secret?: string } | null;
+  /** Override the vendor's own rate limit (requests a minute), e.g. for load tests. @default the vendor's */
+  rateLimitPerMinute?: number;
+}
+
 /**
  * Serves a vendor emulator: a request log, fault knobs and the `/__sandbox/` control API in front of the
  * vendor's own routes (`mount`). Control API:

@@ -1,6 +1,5 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import type { EmulatorStartOptions } from '../index';
-import { serveEmulator, type EmulatorHandle, type VendorControls } from '../kit/server';
+import { serveEmulator, type EmulatorHandle, type VendorControls, type EmulatorStartOptions } from '../kit/server';
 import {
   ACCOUNT_ID,
   MonicaState,

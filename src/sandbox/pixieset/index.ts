@@ -1,7 +1,6 @@
 import express, { type Express, type Request, type Response } from 'express';
 import busboy from 'busboy';
-import type { EmulatorStartOptions } from '../index';
-import { serveEmulator, type EmulatorHandle, type VendorControls } from '../kit/server';
+import { serveEmulator, type EmulatorHandle, type VendorControls, type EmulatorStartOptions } from '../kit/server';
 import { PHOTOGRAPHER, PixiesetState, type PixiesetListOrder, type PxConversation, type PxMessage } from './state';
 
 export type { PixiesetListOrder };

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
-import type { EmulatorStartOptions } from '../index';
-import { serveEmulator, type EmulatorHandle } from '../kit/server';
+import { serveEmulator, type EmulatorHandle, type EmulatorStartOptions } from '../kit/server';
 import { createRoutes, postWebhook, sendError } from './routes';
+import { seedProtocol } from './seed';
 import { nowEpoch, ProtocolState, type PrConversation, type PrMessage } from './state';
 
 /**
@@ -38,7 +38,7 @@ export interface ProtocolEmulatorOptions {
 export async function startProtocolEmulator(
   opts: EmulatorStartOptions & ProtocolEmulatorOptions = {},
 ): Promise<EmulatorHandle> {
-  const state = new ProtocolState(PROTOCOL_SANDBOX_SELF_CONTACT_ID, opts.scale ?? 1, opts.seed ?? 1);
+  const state = new ProtocolState(PROTOCOL_SANDBOX_SELF_CONTACT_ID, seedProtocol, opts.scale ?? 1, opts.seed ?? 1);
   return serveEmulator(
     'protocol',
     (app, self) => {

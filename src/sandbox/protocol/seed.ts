@@ -1,8 +1,5 @@
 import { FIRST_NAMES, LAST_NAMES, type Random } from '../kit/random';
-import type { PrContact, PrConversation, PrGroup, ProtocolState } from './state';
-
-/** docs/vendors/protocol.md: ids are 16-char base62 strings. */
-export const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+import { BASE62, type PrContact, type PrConversation, type PrGroup, type ProtocolState } from './state';
 
 /** Demo data is anchored here (epoch seconds), so it is the same on every start. */
 export const SEED_BASE = Math.floor(Date.parse('2026-11-01T09:00:00.000Z') / 1000);

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { createRandom, type Random } from '../kit/random';
-import { BASE62, seedProtocol } from './seed';
 
 /**
  * The emulated Protocol account's data. Field names follow the vendor's JSON (docs/vendors/protocol.md); timestamps are
@@ -70,6 +69,9 @@ export const newestFirst = (a: Listed, b: Listed) =>
 
 export const nowEpoch = () => Math.floor(Date.now() / 1000);
 
+/** docs/vendors/protocol.md: ids are 16-char base62 strings. */
+export const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
 export class ProtocolState {
   contacts = new Map<string, PrContact>();
   groups = new Map<string, PrGroup>();
@@ -82,8 +84,10 @@ export class ProtocolState {
   /** For simulated traffic; separate from the seed so that resets give the same data. */
   rnd: Random = createRandom(1);
 
+  /** `seeder` fills an empty state with the demo data (seed.ts); reset() empties and calls it again. */
   constructor(
     readonly selfContactId: string,
+    private readonly seeder: (state: ProtocolState, r: Random, scale: number) => void,
     private readonly scale = 1,
     private readonly seed = 1,
   ) {
@@ -98,7 +102,7 @@ export class ProtocolState {
     this.attachments.clear();
     this.byConversation.clear();
     this.sortedConversations = null;
-    seedProtocol(this, createRandom(this.seed), this.scale);
+    this.seeder(this, createRandom(this.seed), this.scale);
     this.rnd = createRandom(this.seed + 7919);
   }
 
