@@ -180,6 +180,22 @@ describe('Protocol emulator', () => {
       expect(keys).toEqual(sorted);
     });
 
+    it('serves every list oldest first when started with listOrder: "oldest_first" (the order is undocumented)', async () => {
+      const other = await startProtocolEmulator({ port: 0, listOrder: 'oldest_first' });
+      try {
+        const get = async (q: string) => (await api('GET', `/conversations?${q}`, {}, other)).body;
+        const p1 = await get('limit=5');
+        const keys = p1.data.map((c) => c.created_at as number);
+        expect(keys).toEqual([...keys].sort((a, b) => a - b));
+        const p2 = await get(`limit=5&starting_after=${String(p1.data[4]?.id)}`);
+        expect(p2.data[0]?.created_at as number).toBeGreaterThanOrEqual(keys[4] as number);
+        const back = await get(`limit=5&ending_before=${String(p2.data[0]?.id)}`);
+        expect(back.data.map((c) => c.id)).toEqual(p1.data.map((c) => c.id));
+      } finally {
+        await other.close();
+      }
+    });
+
     it('pages with starting_after and back with ending_before, has_more in the direction of travel', async () => {
       const everything = await all('/conversations');
       const p1 = await api('GET', '/conversations?limit=5');

@@ -57,8 +57,30 @@ export class ProtocolClient {
    * time, so the fallback costs its extra request once per connector.
    */
   private nullEncoding: NullEncoding | null = null;
+  /**
+   * Whether message lists still look newest first, as assumed (docs/vendors/protocol.md "Assumptions": the order is not
+   * documented). Every list of two or more messages is checked; once one is not, the session stops relying on
+   * the order (full reads, sorted by `created_at`) for the life of the connector.
+   */
+  private newestFirst = true;
 
   constructor(readonly http: HttpClient) {}
+
+  /** False once a message list arrived in another order than newest first. */
+  get messagesNewestFirst(): boolean {
+    return this.newestFirst;
+  }
+
+  private checkOrder(list: ListDto<MessageDto>): ListDto<MessageDto> {
+    if (!this.newestFirst) return list;
+    for (let i = 1; i < list.data.length; i++) {
+      if (((list.data[i] as MessageDto).created_at ?? 0) > ((list.data[i - 1] as MessageDto).created_at ?? 0)) {
+        this.newestFirst = false;
+        break;
+      }
+    }
+    return list;
+  }
 
   /** The null encoding the vendor accepted (null before any body with a null went out). */
   get acceptedNullEncoding(): NullEncoding | null {
@@ -106,16 +128,26 @@ export class ProtocolClient {
 
   // Messages
 
-  listMessages(scope: RequestScope, conversationId: string, params: ListParams): Promise<ListDto<MessageDto>> {
-    return this.list(scope, '/messages', { ...params, conversation_id: conversationId }, messageSchema, 'message list');
+  async listMessages(scope: RequestScope, conversationId: string, params: ListParams): Promise<ListDto<MessageDto>> {
+    return this.checkOrder(
+      await this.list(
+        scope,
+        '/messages',
+        { ...params, conversation_id: conversationId },
+        messageSchema,
+        'message list',
+      ),
+    );
   }
-  /** One conversation's messages in the API's order (newest first), every page. */
+  /** One conversation's messages in the API's order (newest first, unless {@link messagesNewestFirst} is false), every page. */
   listAllMessages(scope: RequestScope, conversationId: string): Promise<MessageDto[]> {
     return this.all((p) => this.listMessages(scope, conversationId, p));
   }
   /** Every message of the account (no `conversation_id`), newest first, 100 a request: the catalog's full sync. */
   listEveryMessage(scope: RequestScope): Promise<MessageDto[]> {
-    return this.all((p) => this.list(scope, '/messages', p, messageSchema, 'message list'));
+    return this.all(async (p) =>
+      this.checkOrder(await this.list(scope, '/messages', p, messageSchema, 'message list')),
+    );
   }
   getMessage(scope: RequestScope, id: string): Promise<MessageDto> {
     return this.one(scope, 'GET', `/messages/${enc(id)}`, undefined, messageSchema, 'message');

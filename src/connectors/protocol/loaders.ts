@@ -5,6 +5,13 @@ import type { RequestScope } from '../types';
 import type { ProtocolClient } from './client';
 import type { ContactDto, ConversationDto, GroupDto, MessageDto } from './types';
 
+/** The newest message by `created_at` in any order (the first of equals: the API's own pick when newest first). */
+export function newestOf(list: readonly MessageDto[]): MessageDto | null {
+  let best: MessageDto | null = null;
+  for (const m of list) if (!best || (m.created_at ?? 0) > (best.created_at ?? 0)) best = m;
+  return best;
+}
+
 /** Upstream requests one batch keeps in flight at most: Protocol has no batch endpoints, and it rate-limits. */
 export const FETCH_CONCURRENCY = 8;
 
@@ -50,7 +57,7 @@ export function createProtocolLoaders(client: ProtocolClient, scope: RequestScop
     mapLimit(ids, FETCH_CONCURRENCY, async (id) => {
       try {
         const all = await client.listAllMessages(scope, id);
-        lastMessage.prime(id, all[0] ?? null);
+        lastMessage.prime(id, newestOf(all));
         return all;
       } catch (e) {
         return e instanceof Error ? e : new Error(String(e));
@@ -74,10 +81,14 @@ export function createProtocolLoaders(client: ProtocolClient, scope: RequestScop
     await new Promise((resolve) => setImmediate(resolve));
     return mapLimit(ids, FETCH_CONCURRENCY, async (id) => {
       try {
-        if (fullRead.has(id)) return (await conversationMessages.load(id))[0] ?? null;
-        // docs/vendors/protocol.md [inferred]: lists are newest first, so the first item of a one-item page is the newest.
-        const page = await client.listMessages(scope, id, { limit: 1 });
-        return page.data[0] ?? null;
+        if (fullRead.has(id)) return newestOf(await conversationMessages.load(id));
+        if (client.messagesNewestFirst) {
+          // docs/vendors/protocol.md "Assumptions": lists are newest first, so the first item is the newest. Two items,
+          // so that the same request checks that order; a list in another order means a full read instead.
+          const page = await client.listMessages(scope, id, { limit: 2 });
+          if (client.messagesNewestFirst) return page.data[0] ?? null;
+        }
+        return newestOf(await conversationMessages.load(id));
       } catch (e) {
         if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
         return e instanceof Error ? e : new Error(String(e));

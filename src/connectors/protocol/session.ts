@@ -188,7 +188,9 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     const first = req.first ?? null;
     const last = req.last ?? null;
 
-    if (last !== null && first === null && after === null) {
+    // The cursor shortcuts rely on lists being newest first (docs/vendors/protocol.md "Assumptions"); the client checks
+    // every page, and once one was in another order the whole conversation is read and sorted instead.
+    if (this.client.messagesNewestFirst && last !== null && first === null && after === null) {
       // The newest `last` messages older than `before` (or the newest of all).
       const { items, hasMore } = await this.collect(
         conversationNativeId,
@@ -196,15 +198,18 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
         before ? { starting_after: before } : {},
         'older',
       );
-      return this.page(items.reverse(), { hasPreviousPage: hasMore, hasNextPage: before !== null });
+      if (this.client.messagesNewestFirst)
+        return this.page(items.reverse(), { hasPreviousPage: hasMore, hasNextPage: before !== null });
     }
-    if (first !== null && last === null && after !== null && before === null) {
+    if (this.client.messagesNewestFirst && first !== null && last === null && after !== null && before === null) {
       // The oldest `first` messages newer than `after`.
       const { items, hasMore } = await this.collect(conversationNativeId, first, { ending_before: after }, 'newer');
-      return this.page(items.reverse(), { hasPreviousPage: true, hasNextPage: hasMore });
+      if (this.client.messagesNewestFirst)
+        return this.page(items.reverse(), { hasPreviousPage: true, hasNextPage: hasMore });
     }
 
-    const all = [...(await this.loaders.conversationMessages.load(conversationNativeId))].reverse();
+    const listed = await this.loaders.conversationMessages.load(conversationNativeId);
+    const all = this.client.messagesNewestFirst ? [...listed].reverse() : [...listed].sort(oldestFirst);
     const indexOf = (id: string, name: string) => {
       const i = all.findIndex((m) => m.id === id);
       if (i < 0) throw badInput(`The "${name}" cursor is not a message of this conversation.`, name);
@@ -428,6 +433,10 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     this.loaders.lastMessage.clear(id);
   }
 }
+
+/** Oldest to newest by `created_at`, ties by id: for a vendor whose list order cannot be trusted. */
+const oldestFirst = (a: MessageDto, b: MessageDto) =>
+  (a.created_at ?? 0) - (b.created_at ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 function parseCursor(cursor: string, name: string): string {
   const m = CURSOR.exec(cursor);

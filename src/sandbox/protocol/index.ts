@@ -33,6 +33,8 @@ export interface ProtocolEmulatorOptions {
   acceptJson?: boolean;
   /** How a form body clears a field: `archived_at=` (`empty`) or `archived_at=null` (`null`). @default 'empty' */
   clearWith?: 'empty' | 'null';
+  /** The order of every list (undocumented). @default 'newest_first' */
+  listOrder?: 'newest_first' | 'oldest_first';
 }
 
 export async function startProtocolEmulator(
@@ -56,6 +58,7 @@ export async function startProtocolEmulator(
         emit,
         acceptJson: opts.acceptJson,
         clearWith: opts.clearWith,
+        listOrder: opts.listOrder,
       });
       app.use('/v1', router);
       // The asset host's files: public, as `file_url`s are handed to apps.

@@ -36,6 +36,11 @@ export interface RouteDeps {
    * (docs/vendors/protocol.md "Assumptions"). @default 'empty'
    */
   clearWith?: 'empty' | 'null';
+  /**
+   * The order every list serves, which no document states (docs/vendors/protocol.md "Assumptions"): newest first by
+   * `created_at` (as Stripe-style cursor APIs do), or oldest first. @default 'newest_first'
+   */
+  listOrder?: 'newest_first' | 'oldest_first';
 }
 
 type ErrorType = 'api_error' | 'invalid_request';
@@ -102,12 +107,20 @@ function onlyKnown(body: Record<string, unknown>, allowed: readonly string[]) {
 }
 
 /**
- * Cursor pagination (pagination page): newest first; `starting_after=<id>` continues after that object,
+ * Cursor pagination (pagination page): newest first ([inferred]; oldest first with `oldestFirst`); `starting_after=<id>` continues after that object,
  * `ending_before=<id>` returns the page just before it; `limit` 1..100, default 10; `has_more` says whether more
  * lie in the direction of travel. The cursor object is placed by its sort key, so a cursor from another filter
  * still works; a cursor that names nothing is a 400.
  */
-function paginate<T extends Listed>(items: T[], query: Request['query'], lookup: (id: string) => Listed | undefined) {
+function paginate<T extends Listed>(
+  newestFirstItems: T[],
+  query: Request['query'],
+  lookup: (id: string) => Listed | undefined,
+  oldestFirst = false,
+) {
+  // The order is not documented (docs/vendors/protocol.md "Assumptions"); `listOrder: 'oldest_first'` flips it.
+  const items = oldestFirst ? [...newestFirstItems].reverse() : newestFirstItems;
+  const cmp = oldestFirst ? (x: Listed, y: Listed) => newestFirst(y, x) : newestFirst;
   const rawLimit = query.limit;
   let limit = 10;
   if (rawLimit !== undefined) {
@@ -128,13 +141,13 @@ function paginate<T extends Listed>(items: T[], query: Request['query'], lookup:
   };
   if (after !== undefined) {
     const a = anchor(after, 'starting_after');
-    let i = items.findIndex((x) => newestFirst(x, a) > 0);
+    let i = items.findIndex((x) => cmp(x, a) > 0);
     if (i < 0) i = items.length;
     return { has_more: i + limit < items.length, data: items.slice(i, i + limit) };
   }
   if (before !== undefined) {
     const b = anchor(before, 'ending_before');
-    let end = items.findIndex((x) => newestFirst(x, b) >= 0);
+    let end = items.findIndex((x) => cmp(x, b) >= 0);
     if (end < 0) end = items.length;
     const start = Math.max(0, end - limit);
     return { has_more: start > 0, data: items.slice(start, end) };
@@ -155,6 +168,7 @@ export interface ProtocolRoutes {
 
 export function createRoutes(deps: RouteDeps): ProtocolRoutes {
   const { state, emit } = deps;
+  const oldest = deps.listOrder === 'oldest_first';
   const clearWith = deps.clearWith ?? 'empty';
   const clears: Clears = (v) => v === null || v === (clearWith === 'empty' ? '' : 'null');
 
@@ -287,7 +301,7 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
     if (onlyWhenTrue(q.archived, 'archived')) items = items.filter((c) => c.archived_at !== null);
     if (onlyWhenTrue(q.pinned, 'pinned')) items = items.filter((c) => c.is_pinned);
     if (typeof q.group_id === 'string') items = items.filter((c) => c.group_id === q.group_id);
-    const page = paginate(items, q, (id) => state.conversations.get(id));
+    const page = paginate(items, q, (id) => state.conversations.get(id), oldest);
     res.json({ has_more: page.has_more, data: page.data.map(conversationJson) });
   });
 
@@ -372,7 +386,7 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
     } else {
       items = allMessages();
     }
-    const page = paginate(items, req.query, (id) => state.messages.get(id));
+    const page = paginate(items, req.query, (id) => state.messages.get(id), oldest);
     res.json({ has_more: page.has_more, data: page.data.map(messageJson) });
   });
 
@@ -468,7 +482,12 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
   // Contacts
 
   router.get('/contacts', (req, res) => {
-    const page = paginate([...state.contacts.values()].sort(newestFirst), req.query, (id) => state.contacts.get(id));
+    const page = paginate(
+      [...state.contacts.values()].sort(newestFirst),
+      req.query,
+      (id) => state.contacts.get(id),
+      oldest,
+    );
     res.json({ has_more: page.has_more, data: page.data.map(contactJson) });
   });
   router.post('/contacts', (req, res) => {
@@ -520,7 +539,7 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
   router.get('/groups', (req, res) => {
     let items = [...state.groups.values()].sort(newestFirst);
     if (onlyWhenTrue(req.query.archived, 'archived')) items = items.filter((g) => g.archived_at !== null);
-    const page = paginate(items, req.query, (id) => state.groups.get(id));
+    const page = paginate(items, req.query, (id) => state.groups.get(id), oldest);
     res.json({ has_more: page.has_more, data: page.data.map(groupJson) });
   });
   const memberIds = (v: unknown) => {
@@ -607,7 +626,7 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
       const ids = new Set(state.messagesOf(convId).flatMap((m) => m.attachment_ids));
       items = items.filter((a) => ids.has(a.id));
     }
-    const page = paginate(items.sort(newestFirst), req.query, (id) => state.attachments.get(id));
+    const page = paginate(items.sort(newestFirst), req.query, (id) => state.attachments.get(id), oldest);
     res.json({ has_more: page.has_more, data: page.data.map(attachmentJson) });
   });
 

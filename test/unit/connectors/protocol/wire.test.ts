@@ -100,3 +100,81 @@ describe.each<[string, ProtocolEmulatorOptions, string[]]>([
     expect(raw.archived_at).toBeNull();
   });
 });
+
+describe('message lists in another order than newest first (listOrder: "oldest_first")', () => {
+  let emu: EmulatorHandle;
+  let connector: Connector;
+  const auth = { authorization: `Bearer ${PROTOCOL_SANDBOX_TOKEN}` };
+
+  beforeAll(async () => {
+    emu = await startProtocolEmulator({ port: 0, scale: 2, rateLimitPerMinute: 100_000, listOrder: 'oldest_first' });
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+  beforeEach(() => {
+    emu.controls.reset();
+    connector = createProtocolConnector(config(emu.url));
+    emu.clearRequests();
+  });
+
+  /** One conversation's messages as the vendor has them, sorted oldest to newest by brute force. */
+  const bruteForce = async (conversationId: string): Promise<string[]> => {
+    const res = await fetch(`${emu.url}/v1/messages?conversation_id=${conversationId}&limit=100`, { headers: auth });
+    const body = (await res.json()) as { has_more: boolean; data: Array<{ id: string; created_at: number }> };
+    expect(body.has_more).toBe(false);
+    return [...body.data].sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1)).map((m) => m.id);
+  };
+  const busiest = async (): Promise<{ id: string; messages: string[] }> => {
+    const res = await fetch(`${emu.url}/v1/conversations?limit=100`, { headers: auth });
+    let best = { id: '', messages: [] as string[] };
+    for (const c of ((await res.json()) as { data: Array<{ id: string }> }).data) {
+      const messages = await bruteForce(c.id);
+      if (messages.length > best.messages.length) best = { id: c.id, messages };
+    }
+    return best;
+  };
+  const messageReads = () => emu.requests().filter((r) => r.path === '/v1/messages');
+
+  it('finds the newest message anyway: the two-message page shows the order, a full read gives the answer', async () => {
+    const { id, messages } = await busiest();
+    expect(messages.length).toBeGreaterThan(3);
+    const bare = (await connector.openSession({ requestId: 'c' }).loadConversation(id)) as ConversationModel;
+    emu.clearRequests();
+    const last = await connector.openSession({ requestId: 'l' }).loadLastMessage({ ...bare, lastMessage: undefined });
+    expect(last?.nativeId).toBe(messages[messages.length - 1]);
+    expect(messageReads().map((r) => r.query.limit)).toEqual(['2', '100']);
+    // From now on the connector knows: a full read at once.
+    emu.clearRequests();
+    await connector.openSession({ requestId: 'l2' }).loadLastMessage({ ...bare, lastMessage: undefined });
+    expect(messageReads().map((r) => r.query.limit)).toEqual(['100']);
+  });
+
+  it('pages a thread oldest to newest, backwards and forwards, exactly as a brute-force sort', async () => {
+    const { id, messages } = await busiest();
+    const newest = await connector.openSession({ requestId: 'a' }).listMessages(id, { last: 3 });
+    expect(newest.items.map((i) => i.message.nativeId)).toEqual(messages.slice(-3));
+    expect([newest.hasPreviousPage, newest.hasNextPage]).toEqual([true, false]);
+    const seen = [...newest.items];
+    let page = newest;
+    while (page.hasPreviousPage) {
+      page = await connector
+        .openSession({ requestId: 'b' })
+        .listMessages(id, { last: 2, before: page.items[0]?.cursor });
+      seen.unshift(...page.items);
+    }
+    expect(seen.map((i) => i.message.nativeId)).toEqual(messages);
+    const forward = await connector
+      .openSession({ requestId: 'f' })
+      .listMessages(id, { first: 2, after: seen[0]?.cursor });
+    expect(forward.items.map((i) => i.message.nativeId)).toEqual(messages.slice(1, 3));
+  });
+
+  it('keeps the catalog’s last messages right (they never depended on the order)', async () => {
+    const { id, messages } = await busiest();
+    const listed = await connector
+      .openSession({ requestId: 'l' })
+      .listConversations({ offset: 0, limit: 100, filter: {} });
+    expect(listed.items.find((c) => c.nativeId === id)?.lastMessage?.nativeId).toBe(messages[messages.length - 1]);
+  });
+});
