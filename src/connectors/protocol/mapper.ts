@@ -45,8 +45,8 @@ export function mapAttachment(sourceId: string, a: AttachmentDto): AttachmentMod
 }
 
 /**
- * A message. Direction: OUTGOING when the sender is the self contact, else INCOMING (docs/vendors/README.md "compare
- * `contact.id` with own user if known"); without a configured self contact every message is INCOMING.
+ * A message. Direction: OUTGOING when the sender is the self contact, else INCOMING (docs/vendors/README.md
+ * "direction"); without a configured self contact every message is INCOMING.
  * Message routes are flat (`/v1/messages/:id`), so the native id is the vendor id alone.
  */
 export function mapMessage(sourceId: string, m: MessageDto, selfContactId: string | null): MessageModel {
