@@ -1,12 +1,13 @@
 import DataLoader from 'dataloader';
-import { ErrorCode, GatewayError } from '../../errors';
+import { perKey } from '../batch';
 import type { RequestScope } from '../types';
 import type { ChatwootClient } from './client';
 import type { CwAgentBotDto, CwAgentDto, CwContactDto, CwConversationDto } from './types';
 
 /**
  * One operation's loaders. Chatwoot has no batch endpoints, so each loader makes one request per distinct
- * key (DataLoader deduplicates and caches for the session); agents come from one `GET /agents` per session.
+ * key (DataLoader deduplicates and caches for the session), settled per key (connectors/batch.ts: a 404 is
+ * null, any other failure that key's error); agents come from one `GET /agents` per session.
  */
 export interface ChatwootLoaders {
   /** By display id. */
@@ -17,22 +18,18 @@ export interface ChatwootLoaders {
   agents(): Promise<Map<number, CwAgentDto>>;
 }
 
-const orNull = <T>(p: Promise<T>): Promise<T | null> =>
-  p.catch((e: unknown) => {
-    if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
-    throw e;
-  });
-
 export function createChatwootLoaders(client: ChatwootClient, scope: RequestScope): ChatwootLoaders {
   let agents: Promise<Map<number, CwAgentDto>> | null = null;
   return {
-    conversations: new DataLoader((ids) => Promise.all(ids.map((id) => orNull(client.getConversation(scope, id)))), {
-      maxBatchSize: 20,
-    }),
-    contacts: new DataLoader((ids) => Promise.all(ids.map((id) => orNull(client.getContact(scope, id)))), {
-      maxBatchSize: 20,
-    }),
-    agentBots: new DataLoader((ids) => Promise.all(ids.map((id) => orNull(client.getAgentBot(scope, id))))),
+    conversations: new DataLoader(
+      perKey((id: number) => client.getConversation(scope, id)),
+      { maxBatchSize: 20 },
+    ),
+    contacts: new DataLoader(
+      perKey((id: number) => client.getContact(scope, id)),
+      { maxBatchSize: 20 },
+    ),
+    agentBots: new DataLoader(perKey((id: number) => client.getAgentBot(scope, id))),
     agents: () => {
       if (!agents) {
         agents = client.listAgents(scope).then((list) => new Map(list.map((a) => [a.id, a])));
