@@ -32,6 +32,7 @@ import { costLimitPlugin } from './plugins/costLimit';
 import { deadlinePlugin } from './plugins/deadline';
 import { drainWebSocketsPlugin } from './plugins/drainWebSockets';
 import { legacyJsonStatusPlugin } from './plugins/legacyJsonStatus';
+import { operationMetricsPlugin } from './plugins/operationMetrics';
 import { sourceErrorsPlugin } from './plugins/sourceErrors';
 import { upstreamStatsPlugin } from './plugins/upstreamStats';
 import { buildServices } from './services';
@@ -162,7 +163,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       deadlinePlugin(deadlines),
       upstreamStatsPlugin(),
       legacyJsonStatusPlugin(),
-      metrics.apolloPlugin(),
+      operationMetricsPlugin(metrics, logger),
     ],
   });
   await apollo.start();

@@ -1,11 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApolloServerPlugin } from '@apollo/server';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { getOperationAST, type DocumentNode, type GraphQLFormattedError } from 'graphql';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Connector, SourceHealthStatus, UpstreamCall } from '../connectors/types';
 import type { LiveEngineMetrics } from '../live/engine';
-import type { GatewayContext } from '../schema/context';
 import type { Logger } from './logger';
 
 /**
@@ -61,8 +59,11 @@ export interface GatewayMetrics extends WebhookMetrics {
   countError(code: string, source?: string): void;
   /** Apollo's formatError: counts the formatted error by code and source and returns it unchanged. */
   countFormattedError(formatted: GraphQLFormattedError): GraphQLFormattedError;
-  /** Apollo plugin: GraphQL operations by type and outcome, their duration, and partial-result source errors. */
-  apolloPlugin(): ApolloServerPlugin<GatewayContext>;
+  /**
+   * One finished GraphQL operation over HTTP (server/plugins/operationMetrics.ts): by type and outcome, with
+   * its duration. (graphql-ws operations are counted through {@link GatewayMetrics.ws}.)
+   */
+  httpOperation(type: string, outcome: 'success' | 'error', seconds: number): void;
   /** graphql-ws hooks for active subscriptions and WebSocket operations. */
   ws: {
     onOperation(
@@ -271,42 +272,9 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
       countError(typeof code === 'string' ? code : 'UNKNOWN', typeof source === 'string' ? source : undefined);
       return formatted;
     },
-    apolloPlugin() {
-      return {
-        async requestDidStart() {
-          const started = performance.now();
-          let type = 'unknown';
-          return {
-            async didResolveOperation({ operation }) {
-              type = operation?.operation ?? 'unknown';
-            },
-            async willSendResponse({ response, contextValue, request }) {
-              // Errors of sources that failed beside partial data never pass formatError; count them here.
-              for (const e of contextValue.sourceErrors) countError(e.code, e.sourceId);
-              const failed =
-                contextValue.sourceErrors.length > 0 ||
-                (response.body.kind === 'single' && (response.body.singleResult.errors?.length ?? 0) > 0);
-              const outcome = failed ? 'error' : 'success';
-              const seconds = (performance.now() - started) / 1000;
-              operations.inc({ operation: type, transport: 'http', outcome });
-              operationDuration.observe({ operation: type }, seconds);
-              if (logger.isLevelEnabled('debug')) {
-                logger.debug(
-                  {
-                    requestId: contextValue.requestId,
-                    operation: type,
-                    operationName: request.operationName ?? null,
-                    outcome,
-                    upstreamCalls: contextValue.upstream.length,
-                    ms: Math.round(seconds * 10_000) / 10,
-                  },
-                  'graphql operation',
-                );
-              }
-            },
-          };
-        },
-      };
+    httpOperation(type, outcome, seconds) {
+      operations.inc({ operation: type, transport: 'http', outcome });
+      operationDuration.observe({ operation: type }, seconds);
     },
     ws: {
       onOperation(connection, id, document, operationName, result) {
