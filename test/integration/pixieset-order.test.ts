@@ -47,9 +47,8 @@ async function inbox(): Promise<Array<{ source: string; nativeId: string; at: nu
   const out: Array<{ source: string; nativeId: string; at: number | null }> = [];
   let after: string | null = null;
   for (;;) {
-    const r = await t.gql<{
-      conversations: { edges: Edge[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
-    }>(
+    type Page = { conversations: { edges: Edge[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } };
+    const r: { body: { data?: Page; errors?: unknown[] } } = await t.gql<Page>(
       `query($after: String) { conversations(first: 25, after: $after) {
         edges { node { id lastMessageAt } } pageInfo { hasNextPage endCursor } } }`,
       { after },
