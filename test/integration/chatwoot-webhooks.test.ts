@@ -269,6 +269,40 @@ describe('chatwoot webhooks end to end', () => {
       message_type: 2,
     });
   });
+
+  it('through a gateway holding a plain agent’s token, a reopen makes that agent a participant (why README advises an administrator’s)', async () => {
+    const asAgent = await startTestGateway({
+      embedded: t.embedded,
+      configure: (c) => tuneSources(c, () => ({ credentials: { apiAccessToken: CHATWOOT_SANDBOX_AGENT_TOKEN } })),
+    });
+    try {
+      const list = (await (await vendorCall(emu, 'GET', '/conversations?status=resolved')).json()) as {
+        data: {
+          payload: Array<{ id: number; inbox_id: number; muted: boolean; meta: { assignee?: { id: number } } }>;
+        };
+      };
+      // A Website conversation (the agent's only inbox): reopen it through the gateway.
+      const target = list.data.payload.find((c) => c.inbox_id === 1 && !c.muted && c.meta.assignee?.id !== 2) ?? null;
+      const snoozed = (await (await vendorCall(emu, 'GET', '/conversations?status=snoozed&inbox_id=1')).json()) as {
+        data: { payload: Array<{ id: number; muted: boolean; meta: { assignee?: { id: number } } }> };
+      };
+      const id = (target ?? snoozed.data.payload.find((c) => !c.muted && c.meta.assignee?.id !== 2))!.id;
+      const r = await asAgent.gql<{
+        updateConversation: { status: string; participants: Array<{ id: string; kind: string }> };
+      }>(
+        `mutation($id: ID!) { updateConversation(input: { id: $id, status: OPEN }) { status participants { id kind } } }`,
+        { id: toGlobalId('Conversation', 'chatwoot', `1:${id}`) },
+      );
+      expect(r.body.errors).toBeUndefined();
+      expect(r.body.data!.updateConversation.status).toBe('OPEN');
+      expect(r.body.data!.updateConversation.participants.map((p) => [nativeOf(p.id), p.kind])).toContainEqual([
+        'user:2',
+        'AGENT',
+      ]);
+    } finally {
+      await asAgent.close();
+    }
+  });
 });
 
 describe('chatwoot webhook authentication by configuration', () => {

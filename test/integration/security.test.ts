@@ -161,6 +161,7 @@ describe('secrets', () => {
       for (const v of Object.values(s.credentials)) out.add(String(v));
       if (s.kind === 'PROTOCOL' && s.webhookSecret) out.add(s.webhookSecret);
       if (s.kind === 'CHATWOOT' && s.webhookToken) out.add(s.webhookToken);
+      if (s.kind === 'CHATWOOT' && s.webhookSecret) out.add(s.webhookSecret);
     }
     return [...out].filter((v) => v.length >= 8);
   }
