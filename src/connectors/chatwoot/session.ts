@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { perKey } from '../batch';
 import { mapLimit } from '../concurrency';
 import { badInput, ErrorCode, fileTooLarge, GatewayError, unsupported } from '../../errors';
 import type { ConversationCatalog } from '../catalog';
@@ -78,7 +79,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     this.ctx = { sourceId: opts.sourceId, accountId: opts.accountId };
     this.catalog = opts.catalog;
     this.loaders = createChatwootLoaders(client, scope);
-    this.messages = new DataLoader((ids) => Promise.all(ids.map((id) => this.fetchMessage(id))));
+    this.messages = new DataLoader(perKey((id: string) => this.fetchMessage(id)));
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -331,17 +332,13 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   private async fetchMessage(nativeId: string): Promise<MessageModel | null> {
     const p = parseMessageNativeId(nativeId);
     if (!p || p.accountId !== this.opts.accountId) return null;
-    try {
-      const page = await this.client.listMessages(this.scope, p.displayId, {
-        after: p.messageId,
-        before: p.messageId + 1,
-      });
-      const m = page.payload.find((x) => x.id === p.messageId);
-      return m ? (this.mapMessages([m], page.meta.agent_last_seen_at, p.displayId)[0] ?? null) : null;
-    } catch (e) {
-      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
-      throw e;
-    }
+    // A missing conversation (404) is null: the loader's adapter (connectors/batch.ts) says so.
+    const page = await this.client.listMessages(this.scope, p.displayId, {
+      after: p.messageId,
+      before: p.messageId + 1,
+    });
+    const m = page.payload.find((x) => x.id === p.messageId);
+    return m ? (this.mapMessages([m], page.meta.agent_last_seen_at, p.displayId)[0] ?? null) : null;
   }
 
   private mapMessages(
