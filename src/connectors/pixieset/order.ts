@@ -41,9 +41,24 @@ export class InboxOrderGuard {
     if (this.brokenAt) return false;
     const i = firstOutOfOrder(rows);
     if (i < 0) return true;
-    this.brokenAt = new Date();
-    this.where = `${what}: ${(rows[i] as Row).nativeId} came after ${(rows[i - 1] as Row).nativeId}`;
+    this.breaks(`${what}: ${(rows[i] as Row).nativeId} came after ${(rows[i - 1] as Row).nativeId}`);
     return false;
+  }
+
+  /**
+   * Checks that a page came in the size asked for (the maximum page size is undocumented: docs/vendors/pixieset.md
+   * "Pagination"): offsets computed from page numbers are only right then. True while it holds.
+   */
+  checkPageSize(asked: number, served: number, what: string): boolean {
+    if (this.brokenAt) return false;
+    if (served === asked) return true;
+    this.breaks(`${what}: asked for ${asked} a page, served ${served}`);
+    return false;
+  }
+
+  private breaks(where: string) {
+    this.brokenAt = new Date();
+    this.where = where;
   }
 
   /** The HTTP client's health, marked DEGRADED with {@link INBOX_ORDER_FALLBACK} while the fallback is on. */

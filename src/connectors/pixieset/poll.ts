@@ -130,7 +130,11 @@ export function createPixiesetPoller(
       client.list(scope, { page: 1, pageSize: PIXIESET_POLL_PAGE_SIZE, withMessages: false }),
     ]);
     const rows = page.data.map((c) => ({ nativeId: c.id, lastMessageAt: toDate(c.last_message_at) }));
-    if (!guard.check(rows, 'poll page 1')) return fromCatalog(scope, first);
+    if (
+      !guard.checkPageSize(PIXIESET_POLL_PAGE_SIZE, page.meta.per_page, 'poll page 1') ||
+      !guard.check(rows, 'poll page 1')
+    )
+      return fromCatalog(scope, first);
     const next = pixiesetSnapshot(unread, page.data, PIXIESET_POLL_PAGE_SIZE);
     const before = prev;
     prev = next;

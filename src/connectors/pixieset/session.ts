@@ -123,7 +123,8 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
     const all = pages.flatMap((p) => p.data.map((c) => this.remember(mapConversation(this.sourceId, c))));
     const skip = from - ((plan.pages[0] ?? 1) - 1) * plan.pageSize;
     const rows = all.slice(skip, skip + want);
-    if (!this.ordering.guard.check(rows, `list rows ${from}..${from + rows.length - 1}`)) {
+    const served = pages.every((p) => this.ordering.guard.checkPageSize(plan.pageSize, p.meta.per_page, 'list'));
+    if (!served || !this.ordering.guard.check(rows, `list rows ${from}..${from + rows.length - 1}`)) {
       // Not the inbox order: this answer and every later one come from the catalog.
       return inMemory(await this.catalogAll());
     }

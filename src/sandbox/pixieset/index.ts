@@ -29,6 +29,11 @@ export interface PixiesetEmulatorOptions {
    * `POST /__sandbox/list-order {"order": "..."}`. @default 'inbox' (last_message_at desc)
    */
   listOrder?: PixiesetListOrder;
+  /**
+   * The largest `page_size` served; larger ones are clamped and `meta.per_page` says so. Undocumented for
+   * conversations (`/clients/search` caps at 100). @default 100
+   */
+  maxPageSize?: number;
 }
 
 const LIST_ORDERS: readonly PixiesetListOrder[] = ['inbox', 'created_asc', 'shuffled'];
@@ -38,7 +43,8 @@ export async function startPixiesetEmulator(
 ): Promise<EmulatorHandle> {
   const state = new PixiesetState(opts.scale ?? 1, opts.seed ?? 1);
   const order = { current: opts.listOrder ?? 'inbox' };
-  return serveEmulator('pixieset', (app, self) => mount(app, state, () => self().url, order), opts);
+  const maxPageSize = opts.maxPageSize ?? 100;
+  return serveEmulator('pixieset', (app, self) => mount(app, state, () => self().url, order, maxPageSize), opts);
 }
 
 function mount(
@@ -46,6 +52,7 @@ function mount(
   state: PixiesetState,
   baseUrl: () => string,
   order: { current: PixiesetListOrder },
+  maxPageSize: number,
 ): VendorControls {
   // Control API (not the vendor's): switch the list order at run time.
   app.post('/__sandbox/list-order', (req, res) => {
@@ -153,8 +160,8 @@ function mount(
 
   api.get('/conversations', (req, res) => {
     const page = Math.max(1, Number.parseInt(String(req.query.page ?? '1'), 10) || 1);
-    // Undocumented maximum; 100 as on /clients/search (docs/vendors/pixieset.md).
-    const perPage = Math.min(100, Math.max(1, Number.parseInt(String(req.query.page_size ?? '25'), 10) || 25));
+    // Undocumented maximum (docs/vendors/pixieset.md "Assumptions"); 100 as on /clients/search unless maxPageSize says.
+    const perPage = Math.min(maxPageSize, Math.max(1, Number.parseInt(String(req.query.page_size ?? '25'), 10) || 25));
     let items = state.visible(order.current);
     if (typeof req.query.client_id === 'string') items = items.filter((c) => c.client_id === req.query.client_id);
     const status = req.query.message_status;

@@ -213,3 +213,41 @@ describe('Pixieset list order', () => {
     expect(lists()).toHaveLength(0);
   });
 });
+
+describe('Pixieset page size', () => {
+  it('falls back to the catalog when the vendor serves smaller pages than asked for, and stays exact', async () => {
+    const small = await startPixiesetEmulator({ port: 0, scale: 6, maxPageSize: 50 });
+    try {
+      const c = createPixiesetConnector(config(small.url));
+      const every: Row[] = [];
+      for (const n of [1, 2, 3]) {
+        const res = await fetch(`${small.url}/api/v1/conversations/?page_size=50&page=${n}`, {
+          headers: { cookie: PIXIESET_SANDBOX_CREDENTIALS.sessionCookie },
+        });
+        every.push(...((await res.json()) as { data: Row[] }).data);
+      }
+      const expected = every
+        .map((r) => ({ nativeId: r.id, lastMessageAt: r.last_message_at ? new Date(r.last_message_at) : null }))
+        .sort(compareConversations)
+        .map((r) => r.nativeId);
+      expect(expected).toHaveLength(120);
+      small.clearRequests();
+      // Rows 39..100 (the row before the window, the window and its look-ahead) are pages 1 and 2 of 100.
+      const page = await c.openSession({ requestId: 'x' }).listConversations({ offset: 40, limit: 61, filter: {} });
+      expect(page.items.map((x) => x.nativeId)).toEqual(expected.slice(40, 101));
+      expect(page.total).toBe(120);
+      expect(c.health().lastErrorCode).toBe(INBOX_ORDER_FALLBACK);
+      // The window's two requests (served 50 each), then the full read: 3 pages, as meta.last_page says.
+      const reads = small.requests().filter((r) => r.path === '/api/v1/conversations/');
+      expect(reads.map((r) => [r.query.page, r.query.page_size])).toEqual([
+        ['1', '100'],
+        ['2', '100'],
+        ['1', '100'],
+        ['2', '100'],
+        ['3', '100'],
+      ]);
+    } finally {
+      await small.close();
+    }
+  });
+});
