@@ -31,8 +31,8 @@ const SIMULATED_LINES = [
 export interface ProtocolEmulatorOptions {
   /** Also take JSON bodies (undocumented). @default false: 415 invalid_request */
   acceptJson?: boolean;
-  /** How a form body clears a field: `archived_at=` (`empty`) or `archived_at=null` (`null`). @default 'empty' */
-  clearWith?: 'empty' | 'null';
+  /** How a form body clears a field: `archived_at=` (`empty`), `archived_at=null` (`null`) or not at all (`never`). @default 'empty' */
+  clearWith?: 'empty' | 'null' | 'never';
   /** The order of every list (undocumented). @default 'newest_first' */
   listOrder?: 'newest_first' | 'oldest_first';
 }

@@ -32,10 +32,10 @@ export interface RouteDeps {
   acceptJson?: boolean;
   /**
    * How a form-encoded body clears a field (`archived_at`, `pinned_message_id`), which no document shows:
-   * `empty` takes `archived_at=`, `null` takes `archived_at=null`; the other spelling is a 400
-   * (docs/vendors/protocol.md "Assumptions"). @default 'empty'
+   * `empty` takes `archived_at=`, `null` takes `archived_at=null`; the other spelling is a 400; `never` takes
+   * neither (a vendor without un-archiving) (docs/vendors/protocol.md "Assumptions"). @default 'empty'
    */
-  clearWith?: 'empty' | 'null';
+  clearWith?: 'empty' | 'null' | 'never';
   /**
    * The order every list serves, which no document states (docs/vendors/protocol.md "Assumptions"): newest first by
    * `created_at` (as Stripe-style cursor APIs do), or oldest first. @default 'newest_first'
@@ -170,7 +170,8 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
   const { state, emit } = deps;
   const oldest = deps.listOrder === 'oldest_first';
   const clearWith = deps.clearWith ?? 'empty';
-  const clears: Clears = (v) => v === null || v === (clearWith === 'empty' ? '' : 'null');
+  const clears: Clears = (v) =>
+    v === null || (clearWith === 'empty' && v === '') || (clearWith === 'null' && v === 'null');
 
   // Serialization (docs/vendors/protocol.md objects)
   const contactJson = (c: PrContact) => ({ ...c });

@@ -1,4 +1,6 @@
 import type { ProtocolSourceConfig } from '../../../../src/config/schema';
+import { ErrorCode } from '../../../../src/errors';
+import { rejection } from '../../../utils/errors';
 import { createProtocolConnector } from '../../../../src/connectors/protocol';
 import { toForm } from '../../../../src/connectors/protocol/form';
 import type { Connector, ConversationModel } from '../../../../src/connectors/types';
@@ -176,5 +178,34 @@ describe('message lists in another order than newest first (listOrder: "oldest_f
       .openSession({ requestId: 'l' })
       .listConversations({ offset: 0, limit: 100, filter: {} });
     expect(listed.items.find((c) => c.nativeId === id)?.lastMessage?.nativeId).toBe(messages[messages.length - 1]);
+  });
+});
+
+describe('un-archiving against a vendor that clears with neither spelling (clearWith: "never")', () => {
+  it('fails with SOURCE_REJECTED naming both spellings, after exactly two requests', async () => {
+    const emu = await startProtocolEmulator({ port: 0, rateLimitPerMinute: 100_000, clearWith: 'never' });
+    try {
+      const connector = createProtocolConnector(config(emu.url));
+      const s = connector.openSession({ requestId: 'n' });
+      const [c] = (await s.listConversations({ offset: 0, limit: 1, filter: { status: ['OPEN'] } })).items;
+      await s.updateConversation(c!.nativeId, { archived: true });
+      emu.clearRequests();
+      const e = await rejection(
+        connector.openSession({ requestId: 'm' }).updateConversation(c!.nativeId, { archived: false }),
+      );
+      expect([e.code, e.extensions.source]).toEqual([ErrorCode.SOURCE_REJECTED, 'protocol']);
+      expect(e.message).toMatch(/archived_at=" nor "archived_at=null"/);
+      expect(
+        emu
+          .requests()
+          .filter((r) => r.method === 'PUT')
+          .map((r) => [r.body, r.status]),
+      ).toEqual([
+        ['archived_at=', 400],
+        ['archived_at=null', 400],
+      ]);
+    } finally {
+      await emu.close();
+    }
   });
 });
