@@ -136,6 +136,45 @@ export function defineConnectorContract(kind: SourceKind, opts: ContractOptions)
       expect(new Set(calls).size).toBe(calls.length);
     });
 
+    it('settles each key of a batch on its own: missing is null, a refused or failing id its own error, the rest their objects', async () => {
+      const listed = (await connector.openSession(scope).listConversations({ offset: 0, limit: 4, filter: {} })).items;
+      const [ok1, denied, broken, ok2] = listed.map((c) => c.nativeId);
+      // The path of each id's read, as the connector calls it: one load alone, in a session of its own.
+      const pathOf = async (id: string) => {
+        emulator.clearRequests();
+        expect(await connector.openSession(scope).loadConversation(id)).not.toBeNull();
+        return emulator.requests()[0]!.path;
+      };
+      const paths = {
+        ok1: await pathOf(ok1!),
+        denied: await pathOf(denied!),
+        broken: await pathOf(broken!),
+        ok2: await pathOf(ok2!),
+      };
+      expect(new Set(Object.values(paths)).size).toBe(4);
+      emulator.setFaults({ statusByPath: { [paths.denied]: 403, [paths.broken]: 500 } });
+      emulator.clearRequests();
+      // One session, every load in the same tick: one DataLoader batch. A fresh connector, so no circuit history.
+      const retries = 1;
+      const session = createConnector({ ...config, retries } as SourceConfig).openSession(scope);
+      const ids = [ok1!, opts.missingConversationId, denied!, broken!, ok2!];
+      const [a, missing, refused, failed, b] = await Promise.allSettled(ids.map((id) => session.loadConversation(id)));
+      expect(a).toMatchObject({ status: 'fulfilled', value: { nativeId: ok1 } });
+      expect(missing).toEqual({ status: 'fulfilled', value: null });
+      expect(refused.status).toBe('rejected');
+      await expectCode(Promise.reject((refused as PromiseRejectedResult).reason), 'FORBIDDEN', config.id);
+      expect(failed.status).toBe('rejected');
+      await expectCode(Promise.reject((failed as PromiseRejectedResult).reason), 'SOURCE_UNAVAILABLE', config.id);
+      expect(b).toMatchObject({ status: 'fulfilled', value: { nativeId: ok2 } });
+      // Each id was read on its own: once each, the 403 never retried, the 500 retried `retries` times.
+      const count = (path: string) => emulator.requests().filter((r) => r.path === path).length;
+      expect(count(paths.ok1)).toBe(1);
+      expect(count(paths.ok2)).toBe(1);
+      expect(count(paths.denied)).toBe(1);
+      expect(count(paths.broken)).toBe(1 + retries);
+      emulator.setFaults({});
+    });
+
     it('pages messages oldest to newest in both directions', async () => {
       const session = connector.openSession(scope);
       const { items } = await listAll(session, 50);

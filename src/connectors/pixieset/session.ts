@@ -1,5 +1,6 @@
-import DataLoader from 'dataloader';
+import type DataLoader from 'dataloader';
 import { badInput, ErrorCode, GatewayError } from '../../errors';
+import { nullIfNotFound } from '../batch';
 import { matchesFilter, pageFromAll, paginateMessages, planPages } from '../paging';
 import { UnsupportedSession } from '../UnsupportedSession';
 import type {
@@ -19,7 +20,8 @@ import type {
 } from '../types';
 import type { ConversationCatalog } from '../catalog';
 import type { PixiesetClient } from './client';
-import { mapClient, mapConversation, mapMessage } from './mapper';
+import { createPixiesetLoaders } from './loaders';
+import { mapConversation, mapMessage } from './mapper';
 import type { InboxOrderGuard } from './order';
 import type { PxConversationDto } from './types';
 
@@ -51,31 +53,9 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
     private readonly ordering: PixiesetOrdering,
   ) {
     super(sourceId);
-    this.details = new DataLoader(
-      (ids) =>
-        Promise.all(
-          ids.map((id) =>
-            this.client.detail(this.scope, id).catch((e: unknown) => {
-              if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
-              throw e;
-            }),
-          ),
-        ),
-      { maxBatchSize: 20 },
-    );
-    this.clients = new DataLoader((ids) =>
-      Promise.all(
-        ids.map((id) =>
-          this.client
-            .client(this.scope, id)
-            .then((c) => mapClient(this.sourceId, c))
-            .catch((e: unknown) => {
-              if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
-              throw e;
-            }),
-        ),
-      ),
-    );
+    const loaders = createPixiesetLoaders(client, scope, sourceId);
+    this.details = loaders.details;
+    this.clients = loaders.clients;
   }
 
   private remember(c: ConversationModel): ConversationModel {
@@ -190,10 +170,7 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
   async loadMessage(nativeId: string): Promise<MessageModel | null> {
     const [conv] = nativeId.split('/');
     if (!conv) return null;
-    const page = await this.listMessages(conv, {}).catch((e: unknown) => {
-      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
-      throw e;
-    });
+    const page = await nullIfNotFound(this.listMessages(conv, {}));
     return page?.items.find((i) => i.message.nativeId === nativeId)?.message ?? null;
   }
 
