@@ -20,6 +20,8 @@ import {
   type MessageDto,
 } from './types';
 
+type AttachmentShape = 'ids' | 'objects';
+
 /** The largest page the API serves (pagination page: "you can go as high as 100"). */
 export const PAGE_MAX = 100;
 
@@ -63,6 +65,8 @@ export class ProtocolClient {
    * the order (full reads, sorted by `created_at`) for the life of the connector.
    */
   private newestFirst = true;
+  /** The shape of `attachments` the vendor took last (see createMessage). */
+  private attachmentShape: AttachmentShape | null = null;
 
   constructor(readonly http: HttpClient) {}
 
@@ -152,11 +156,64 @@ export class ProtocolClient {
   getMessage(scope: RequestScope, id: string): Promise<MessageDto> {
     return this.one(scope, 'GET', `/messages/${enc(id)}`, undefined, messageSchema, 'message');
   }
-  createMessage(
+  /**
+   * `attachments` is "an array of attachment objects" on the messages page, with no example: ids go out as
+   * `attachments[]=<id>` and, when the vendor refuses that (a 4xx creates nothing), as `attachments[0][id]=<id>`;
+   * the shape that worked is tried first next time (docs/vendors/protocol.md "Assumptions"). A vendor that creates the
+   * message but leaves the files out gets them with a PUT in the other shape ("adding an attachment" is a documented
+   * update).
+   */
+  async createMessage(
     scope: RequestScope,
     body: { conversation_id: string; message: string; attachments?: string[] },
   ): Promise<MessageDto> {
-    return this.one(scope, 'POST', '/messages', body, messageSchema, 'message');
+    const ids = body.attachments ?? [];
+    if (ids.length === 0) return this.one(scope, 'POST', '/messages', body, messageSchema, 'message');
+    const shaped = (shape: AttachmentShape): FormValue => (shape === 'ids' ? ids : ids.map((id) => ({ id })));
+    const order: AttachmentShape[] = this.attachmentShape === 'objects' ? ['objects', 'ids'] : ['ids', 'objects'];
+    let sent: { dto: MessageDto; shape: AttachmentShape } | null = null;
+    let rejected: unknown = null;
+    for (const shape of order) {
+      try {
+        const dto = await this.one(
+          scope,
+          'POST',
+          '/messages',
+          { ...body, attachments: shaped(shape) },
+          messageSchema,
+          'message',
+        );
+        sent = { dto, shape };
+        break;
+      } catch (e) {
+        if (!(e instanceof GatewayError && e.code === ErrorCode.SOURCE_REJECTED)) throw e;
+        rejected ??= e;
+      }
+    }
+    if (!sent) throw rejected;
+    const attached = (m: MessageDto) => ids.every((id) => (m.attachments ?? []).some((a) => a.id === id));
+    if (attached(sent.dto)) {
+      this.attachmentShape = sent.shape;
+      return sent.dto;
+    }
+    const other: AttachmentShape = sent.shape === 'ids' ? 'objects' : 'ids';
+    const fixed = await this.one(
+      scope,
+      'PUT',
+      `/messages/${enc(sent.dto.id)}`,
+      { attachments: shaped(other) },
+      messageSchema,
+      'message',
+    );
+    if (!attached(fixed)) {
+      throw new GatewayError(
+        ErrorCode.SOURCE_REJECTED,
+        `Source "${this.sourceId}" created message ${sent.dto.id} without its attachments, in either shape.`,
+        { source: this.sourceId },
+      );
+    }
+    this.attachmentShape = other;
+    return fixed;
   }
   updateMessage(scope: RequestScope, id: string, body: { message: string }): Promise<MessageDto> {
     return this.one(scope, 'PUT', `/messages/${enc(id)}`, body, messageSchema, 'message');

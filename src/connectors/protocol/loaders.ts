@@ -1,6 +1,5 @@
 import DataLoader from 'dataloader';
-import { mapLimit } from '../concurrency';
-import { ErrorCode, GatewayError } from '../../errors';
+import { perKey } from '../batch';
 import type { RequestScope } from '../types';
 import type { ProtocolClient } from './client';
 import type { ContactDto, ConversationDto, GroupDto, MessageDto } from './types';
@@ -15,18 +14,8 @@ export function newestOf(list: readonly MessageDto[]): MessageDto | null {
 /** Upstream requests one batch keeps in flight at most: Protocol has no batch endpoints, and it rate-limits. */
 export const FETCH_CONCURRENCY = 8;
 
-/** One GET per distinct id (the API has no batch read); a vendor 404 is `null`, any other failure that key's error. */
-function byId<V>(fetchOne: (id: string) => Promise<V>) {
-  return async (ids: readonly string[]): Promise<Array<V | null | Error>> =>
-    mapLimit(ids, FETCH_CONCURRENCY, async (id) => {
-      try {
-        return await fetchOne(id);
-      } catch (e) {
-        if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
-        return e instanceof Error ? e : new Error(String(e));
-      }
-    });
-}
+/** One GET per distinct id (the API has no batch read), settled per key (connectors/batch.ts): a 404 is `null`. */
+const byId = <V>(fetchOne: (id: string) => Promise<V>) => perKey(fetchOne, { concurrency: FETCH_CONCURRENCY });
 
 /** A DataLoader over conversation ids that also tells `lastMessage` which full reads were asked for. */
 export interface MessageListLoader {
@@ -53,16 +42,16 @@ export function createProtocolLoaders(client: ProtocolClient, scope: RequestScop
   /** Conversations whose full message list this session asked for (DataLoader cannot be asked what it holds). */
   const fullRead = new Set<string>();
 
-  const allMessages = new DataLoader<string, MessageDto[]>(async (ids) =>
-    mapLimit(ids, FETCH_CONCURRENCY, async (id) => {
-      try {
+  // A missing conversation stays NOT_FOUND here (listMessages must say so).
+  const allMessages = new DataLoader<string, MessageDto[]>(
+    perKey(
+      async (id: string) => {
         const all = await client.listAllMessages(scope, id);
         lastMessage.prime(id, newestOf(all));
         return all;
-      } catch (e) {
-        return e instanceof Error ? e : new Error(String(e));
-      }
-    }),
+      },
+      { concurrency: FETCH_CONCURRENCY, notFound: 'error' },
+    ),
   );
   // Remembering the keys lets lastMessage reuse a full read asked for in the same tick instead of a second call.
   const conversationMessages: MessageListLoader = {
@@ -76,24 +65,23 @@ export function createProtocolLoaders(client: ProtocolClient, scope: RequestScop
     },
   };
 
+  const newest = perKey(
+    async (id: string) => {
+      if (fullRead.has(id)) return newestOf(await conversationMessages.load(id));
+      if (client.messagesNewestFirst) {
+        // docs/vendors/protocol.md "Assumptions": lists are newest first, so the first item is the newest. Two items,
+        // so that the same request checks that order; a list in another order means a full read instead.
+        const page = await client.listMessages(scope, id, { limit: 2 });
+        if (client.messagesNewestFirst) return page.data[0] ?? null;
+      }
+      return newestOf(await conversationMessages.load(id));
+    },
+    { concurrency: FETCH_CONCURRENCY },
+  );
   const lastMessage: DataLoader<string, MessageDto | null> = new DataLoader(async (ids) => {
     // Resolvers that ask for the unread count after an await of their own come a little later: give them a turn.
     await new Promise((resolve) => setImmediate(resolve));
-    return mapLimit(ids, FETCH_CONCURRENCY, async (id) => {
-      try {
-        if (fullRead.has(id)) return newestOf(await conversationMessages.load(id));
-        if (client.messagesNewestFirst) {
-          // docs/vendors/protocol.md "Assumptions": lists are newest first, so the first item is the newest. Two items,
-          // so that the same request checks that order; a list in another order means a full read instead.
-          const page = await client.listMessages(scope, id, { limit: 2 });
-          if (client.messagesNewestFirst) return page.data[0] ?? null;
-        }
-        return newestOf(await conversationMessages.load(id));
-      } catch (e) {
-        if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
-        return e instanceof Error ? e : new Error(String(e));
-      }
-    });
+    return newest(ids);
   });
 
   return {

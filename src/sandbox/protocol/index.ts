@@ -35,6 +35,11 @@ export interface ProtocolEmulatorOptions {
   clearWith?: 'empty' | 'null' | 'never';
   /** The order of every list (undocumented). @default 'newest_first' */
   listOrder?: 'newest_first' | 'oldest_first';
+  /**
+   * How messages name attachments (undocumented): `attachments[]=<id>`, or `attachments[0][id]=<id>` refusing ids
+   * (`objects`) or silently dropping them (`objects_ignoring_ids`). @default 'ids'
+   */
+  attachmentsAs?: 'ids' | 'objects' | 'objects_ignoring_ids';
 }
 
 export async function startProtocolEmulator(
@@ -59,6 +64,7 @@ export async function startProtocolEmulator(
         acceptJson: opts.acceptJson,
         clearWith: opts.clearWith,
         listOrder: opts.listOrder,
+        attachmentsAs: opts.attachmentsAs,
       });
       app.use('/v1', router);
       // The asset host's files: public, as `file_url`s are handed to apps.

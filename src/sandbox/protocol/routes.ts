@@ -41,6 +41,13 @@ export interface RouteDeps {
    * `created_at` (as Stripe-style cursor APIs do), or oldest first. @default 'newest_first'
    */
   listOrder?: 'newest_first' | 'oldest_first';
+  /**
+   * How a message names its attachments, which the reference leaves open ("an array of attachment objects", no
+   * example): `ids` takes `attachments[]=<id>`, `objects` takes `attachments[0][id]=<id>` and refuses ids with a 400,
+   * `objects_ignoring_ids` takes objects and silently drops plain ids (docs/vendors/protocol.md "Assumptions").
+   * @default 'ids'
+   */
+  attachmentsAs?: 'ids' | 'objects' | 'objects_ignoring_ids';
 }
 
 type ErrorType = 'api_error' | 'invalid_request';
@@ -89,16 +96,21 @@ function epochOrNull(v: unknown, name: string, clears: Clears): number | null | 
   if (!Number.isSafeInteger(n) || n < 0) throw new ParamError(`Invalid ${name}: expected a Unix timestamp in seconds.`);
   return n;
 }
-/** An array of ids: `["a","b"]`, `[{"id":"a"}]`, form `key[]=a&key[]=b`, or a single `key=a`. */
-function idList(v: unknown, name: string): string[] | undefined {
+/**
+ * An array of ids: form `key[]=a&key[]=b` (or JSON `["a","b"]`, or a single `key=a`) with `shape` `ids`; form
+ * `key[0][id]=a` (JSON `[{"id":"a"}]`) with `objects`; either with `either`.
+ */
+function idList(v: unknown, name: string, shape: 'ids' | 'objects' | 'either' = 'either'): string[] | undefined {
   if (v === undefined) return undefined;
   if (v === '' || v === null) return [];
   const items = Array.isArray(v) ? v : [v];
   return items.map((x) => {
-    if (typeof x === 'string' && x.length > 0) return x;
-    if (typeof x === 'object' && x !== null && typeof (x as { id?: unknown }).id === 'string')
+    if (shape !== 'objects' && typeof x === 'string' && x.length > 0) return x;
+    if (shape !== 'ids' && typeof x === 'object' && x !== null && typeof (x as { id?: unknown }).id === 'string')
       return (x as { id: string }).id;
-    throw new ParamError(`Invalid ${name}: expected an array of ids.`);
+    throw new ParamError(
+      `Invalid ${name}: expected an array of ${shape === 'objects' ? 'objects with an id' : 'ids'}.`,
+    );
   });
 }
 function onlyKnown(body: Record<string, unknown>, allowed: readonly string[]) {
@@ -169,6 +181,10 @@ export interface ProtocolRoutes {
 export function createRoutes(deps: RouteDeps): ProtocolRoutes {
   const { state, emit } = deps;
   const oldest = deps.listOrder === 'oldest_first';
+  const attachmentsAs = deps.attachmentsAs === undefined || deps.attachmentsAs === 'ids' ? 'ids' : 'objects';
+  /** `objects_ignoring_ids`: plain ids are dropped before parsing, as a lenient server would. */
+  const attachmentsOf = (v: unknown): unknown =>
+    deps.attachmentsAs === 'objects_ignoring_ids' && Array.isArray(v) ? v.filter((x) => typeof x !== 'string') : v;
   const clearWith = deps.clearWith ?? 'empty';
   const clears: Clears = (v) =>
     v === null || (clearWith === 'empty' && v === '') || (clearWith === 'null' && v === 'null');
@@ -407,7 +423,7 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
     onlyKnown(b, ['conversation_id', 'message', 'attachments']);
     const conv = need(state.conversations, str(b, 'conversation_id', true) as string, 'conversation');
     const text = str(b, 'message', true) as string;
-    const attachments = claimable(idList(b.attachments, 'attachments') ?? [], null);
+    const attachments = claimable(idList(attachmentsOf(b.attachments), 'attachments', attachmentsAs) ?? [], null);
     if (text.trim() === '' && attachments.length === 0) throw new ParamError('Invalid message: it cannot be empty.');
     const now = nowEpoch();
     const m: PrMessage = {
@@ -459,7 +475,9 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
       });
     }
     const attachments =
-      b.attachments !== undefined ? claimable(idList(b.attachments, 'attachments') ?? [], m.id) : undefined;
+      b.attachments !== undefined
+        ? claimable(idList(attachmentsOf(b.attachments), 'attachments', attachmentsAs) ?? [], m.id)
+        : undefined;
     if (text !== undefined) m.message = text;
     if (reactions !== undefined) m.reactions = reactions;
     if (attachments !== undefined) {

@@ -209,3 +209,59 @@ describe('un-archiving against a vendor that clears with neither spelling (clear
     }
   });
 });
+
+describe.each<[ProtocolEmulatorOptions['attachmentsAs'], Array<[string, string, number]>]>([
+  ['ids', [['POST', 'attachments[]', 201]]],
+  [
+    'objects',
+    [
+      ['POST', 'attachments[]', 400],
+      ['POST', 'attachments[0][id]', 201],
+    ],
+  ],
+  [
+    'objects_ignoring_ids',
+    [
+      ['POST', 'attachments[]', 201],
+      ['PUT', 'attachments[0][id]', 200],
+    ],
+  ],
+])('sending a file to a vendor whose messages take attachments as %s', (attachmentsAs, firstSend) => {
+  let emu: EmulatorHandle;
+  beforeAll(async () => {
+    emu = await startProtocolEmulator({ port: 0, rateLimitPerMinute: 100_000, attachmentsAs });
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+
+  it('attaches it, finding the shape once, and sends the shape that worked from then on', async () => {
+    const connector = createProtocolConnector(config(emu.url));
+    const [c] = (
+      await connector
+        .openSession({ requestId: 'l' })
+        .listConversations({ offset: 0, limit: 1, filter: { status: ['OPEN'] } })
+    ).items;
+    const send = async (name: string) => {
+      emu.clearRequests();
+      const m = await connector.openSession({ requestId: name }).sendMessage({
+        conversationNativeId: c!.nativeId,
+        content: `With ${name}`,
+        private: false,
+        attachmentIds: [],
+        files: [{ filename: `${name}.txt`, contentType: 'text/plain', data: Buffer.from(name) }],
+      });
+      expect(m.attachments.map((a) => a.filename)).toEqual([`${name}.txt`]);
+      return emu
+        .requests()
+        .filter((r) => r.path.startsWith('/v1/messages') && r.method !== 'GET')
+        .map((r) => {
+          const key = [...new URLSearchParams(r.body ?? '').keys()].find((k) => k.startsWith('attachments'));
+          return [r.method, key, r.status];
+        });
+    };
+    expect(await send('first')).toEqual(firstSend);
+    const worked = firstSend[firstSend.length - 1] as [string, string, number];
+    expect(await send('second')).toEqual([['POST', worked[1], 201]]);
+  });
+});
