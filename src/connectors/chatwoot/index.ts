@@ -38,9 +38,10 @@ export const CHATWOOT_CAPABILITIES: SourceCapabilities = {
 
 /**
  * A Chatwoot account: `api_access_token` auth, webhooks signed (v4.11.2+) and/or carrying a secret token in the
- * URL (webhook.ts), capped unread counts. Conversations are listed and unread totals summed from the conversation catalog (connectors/catalog.ts):
- * webhooks keep it fresh through {@link Connector.applyChanges}, so the full re-sync (every 25-row page) after
- * catalogMaxAgeMs (default 10 minutes) is a safety net for missed deliveries (Chatwoot does not retry them).
+ * URL (webhook.ts), capped unread counts. Conversations are listed and unread totals summed from the conversation
+ * catalog (connectors/catalog.ts): webhooks keep it fresh through {@link Connector.applyChanges}, and the full
+ * re-sync after catalogMaxAgeMs (default 10 minutes), run by reads and, while anybody subscribes, by `poll`, repairs
+ * what missed deliveries left wrong (Chatwoot does not retry them; docs/vendors/chatwoot.md "Webhooks", apply.ts).
  */
 export function createChatwootConnector(config: ChatwootSourceConfig, deps: ConnectorDeps = {}): Connector {
   const client = new ChatwootClient(config);
@@ -70,11 +71,12 @@ export function createChatwootConnector(config: ChatwootSourceConfig, deps: Conn
      * Each named conversation is re-read into the catalog (GET /conversations/{id}; removed on 404). A change
      * without a conversation is a contact_updated: a contact's block flips `muted` on all of its conversations
      * and its name or email shows on them, and the delivery does not say which, so the snapshot is invalidated
-     * and the next read re-syncs. Nothing happens before the first sync.
+     * and the next read re-syncs. Nothing happens before the first sync. A conversation event whose `updated_at`
+     * the catalog already holds is not re-read (apply.ts: one re-read per status change, none for the webhooks of
+     * the gateway's own writes).
      */
     applyChanges: (changes) => {
       const s = session({ requestId: `webhook-${config.id}` });
-      // apply.ts: a conversation the catalog already holds as new as its events is not re-read.
       return applyChatwootChanges(catalog, versions, changes, (id) => s.refreshCatalog(id), SCAN_CONCURRENCY);
     },
     /**
