@@ -76,7 +76,7 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
     if (statuses.size > 0 && ![...statuses].some((st) => st === 'OPEN' || st === 'ARCHIVED'))
       return { items: [], total: 0 };
     // Statuses are filtered here, never pushed down as `message_status`: the seed shows only `inbox`, and neither
-    // what it selects nor any other value is documented (docs/vendors/pixieset.md "Ordering, unread" and
+    // what it selects nor any other value is documented (docs/vendors/pixieset.md "Status filter" and
     // "Assumptions").
     const everyStatus = statuses.size === 0 || (statuses.has('OPEN') && statuses.has('ARCHIVED'));
     const inMemory = (all: ConversationModel[]) =>
