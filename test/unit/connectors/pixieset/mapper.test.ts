@@ -113,6 +113,15 @@ describe('Pixieset mapper', () => {
     });
   });
 
+  it('takes the newest embedded message by sent_at, in whatever order the vendor embeds them (undocumented)', () => {
+    const detail = decode(pxDetailResponse, DETAIL_EXAMPLE, 'pixieset', 'conversation').data;
+    const newest = detail.messages?.[detail.messages.length - 1]?.id;
+    for (const messages of [detail.messages ?? [], [...(detail.messages ?? [])].reverse()]) {
+      const c = mapConversation('pixieset', { ...detail, messages });
+      expect(c.lastMessage?.nativeId).toBe(`conv_ABC123XYZ456/${String(newest)}`);
+    }
+  });
+
   it('maps the documented detail: participants, directions, read times and attachments', () => {
     const d = decode(pxDetailResponse, DETAIL_EXAMPLE, 'px', 'detail').data;
     const c = mapConversation('px', d);
