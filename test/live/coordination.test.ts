@@ -2,8 +2,88 @@ import { Redis } from 'ioredis';
 import { createMemoryCoordination, createRedisCoordination, type LiveCoordination } from '../../src/live/coordination';
 import { eventually, measure, randomPrefix, REDIS_URL, sleep } from './helpers';
 
+type Backend = 'in memory' | 'Redis';
+
+/**
+ * One suite, both backends: what one instance sees of its own leases, seen keys, totals and clock must be the same
+ * in memory and through Redis (the server picks one by configuration). What instances agree on through Redis
+ * is the second suite.
+ */
+describe.each<Backend>(['in memory', 'Redis'])('live coordination %s', (backend) => {
+  const clients: Redis[] = [];
+  const coordinators: LiveCoordination[] = [];
+  let prefix: string;
+  const make = (): LiveCoordination => {
+    let c: LiveCoordination;
+    if (backend === 'Redis') {
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+      clients.push(redis);
+      c = createRedisCoordination(redis, prefix);
+    } else c = createMemoryCoordination();
+    coordinators.push(c);
+    return c;
+  };
+  beforeEach(() => {
+    prefix = randomPrefix('coord');
+  });
+  afterEach(async () => {
+    await Promise.allSettled(coordinators.splice(0).map((c) => c.close()));
+    await Promise.allSettled(clients.splice(0).map((r) => r.quit()));
+  });
+
+  it('grants a free lease, confirms it to its holder, and gives it up on release', async () => {
+    const c = make();
+    expect(c.leases.holds('poll:x')).toBe(false);
+    expect(await c.leases.acquire('poll:x', 2000)).toBe(true);
+    expect(await c.leases.acquire('poll:x', 2000)).toBe(true);
+    expect(c.leases.holds('poll:x')).toBe(true);
+    expect(c.leases.holds('poll:y')).toBe(false);
+    await c.leases.release('poll:x');
+    expect(c.leases.holds('poll:x')).toBe(false);
+    expect(await c.leases.acquire('poll:x', 2000)).toBe(true);
+  });
+
+  it('releases every lease it holds on close', async () => {
+    const c = make();
+    expect(await c.leases.acquire('poll:x', 2000)).toBe(true);
+    expect(await c.leases.acquire('poll:y', 2000)).toBe(true);
+    await c.close();
+    expect(c.leases.holds('poll:x')).toBe(false);
+    expect(c.leases.holds('poll:y')).toBe(false);
+    const next = make();
+    expect(await next.leases.acquire('poll:x', 2000)).toBe(true);
+  });
+
+  it('says a key is new once within its time to live, and again after it', async () => {
+    const c = make();
+    expect(await c.firstSeen([], 1000)).toEqual([]);
+    expect(await c.firstSeen(['s:e1', 's:e2', 's:e1'], 86_400_000)).toEqual([true, true, false]);
+    expect(await c.firstSeen(['s:e2', 's:e3'], 86_400_000)).toEqual([false, true]);
+    expect(await c.firstSeen(['s:short'], 50)).toEqual([true]);
+    await eventually(async () => expect(await c.firstSeen(['s:short'], 50)).toEqual([true]), 2000, 25);
+  });
+
+  it('records unread totals as first, same, changed or stale', async () => {
+    const c = make();
+    expect(await c.recordUnread('s', '[1,1]', 100)).toBe('first');
+    expect(await c.recordUnread('s', '[1,1]', 110)).toBe('same');
+    expect(await c.recordUnread('s', '[2,1]', 120)).toBe('changed');
+    expect(await c.recordUnread('s', '[1,1]', 115)).toBe('stale'); // a slow read that started earlier
+    expect(await c.recordUnread('s', '[2,1]', 120)).toBe('same'); // as old as the recorded one: not stale
+    expect(await c.recordUnread('other', '[2,1]', 1)).toBe('first'); // per source
+  });
+
+  it('tells the time in epoch ms, never going back', async () => {
+    const c = make();
+    const a = await c.now();
+    const b = await c.now();
+    expect(b).toBeGreaterThanOrEqual(a);
+    expect(Math.abs(a - Date.now())).toBeLessThan(60_000);
+  });
+});
+
 /** Leases, seen event ids and last published totals across instances (two coordinators on one Redis). */
-describe('live coordination through Redis', () => {
+describe('live coordination across instances through Redis', () => {
   let prefix: string;
   const clients: Redis[] = [];
   const coordinators: LiveCoordination[] = [];
@@ -80,18 +160,5 @@ describe('live coordination through Redis', () => {
     const [ta, tb] = [await a.c.now(), await b.c.now()];
     expect(tb).toBeGreaterThanOrEqual(ta);
     expect(Math.abs(ta - Date.now())).toBeLessThan(60_000);
-  });
-});
-
-describe('live coordination in memory', () => {
-  it('always grants leases and remembers events and totals in this process', async () => {
-    const c = createMemoryCoordination();
-    expect(await c.leases.acquire('poll:x', 10)).toBe(true);
-    expect(await c.leases.acquire('poll:x', 10)).toBe(true);
-    expect(await c.firstSeen(['a', 'b', 'a'], 1000)).toEqual([true, true, false]);
-    expect(await c.recordUnread('s', '1', 1)).toBe('first');
-    expect(await c.recordUnread('s', '2', 2)).toBe('changed');
-    expect(await c.recordUnread('s', '1', 1)).toBe('stale');
-    await c.close();
   });
 });

@@ -1,0 +1,285 @@
+import type { Connector } from '../connectors/types';
+import { ErrorCode, GatewayError } from '../errors';
+import type { LiveContext } from './context';
+import type { ConversationFeed } from './conversationFeed';
+import { MIN_DEFAULT_LEASE_MS, pollLease } from './protocol';
+import type { UnreadTotals } from './unreadTotals';
+
+/** Longest pause between poll attempts after errors (unless the interval itself is longer). */
+const MAX_BACKOFF_MS = 60_000;
+/** Shortest pause of a poller standing by. */
+const MIN_STANDBY_MS = 50;
+
+/**
+ * The state of one source's poller on this instance (docs/live.md "Poller states"). `failures` counts the
+ * attempts that failed in a row (a lease round trip or a poll); a poll that works resets it.
+ */
+export type PollerState =
+  /** Just started: the first tick runs at once, takes the lease (or learns who holds it) and sets the baseline. */
+  | { phase: 'idle' }
+  /** Another instance holds the lease: this one checks every min(interval, lease / 4) to take over. */
+  | { phase: 'standby'; failures: number }
+  /** This instance holds the lease and polls every interval. */
+  | { phase: 'holding'; failures: number }
+  /**
+   * The last attempt failed: the next one waits an exponential backoff with jitter, or the source's Retry-After.
+   * `lease`: `held` when the poll failed while this instance held the lease (it keeps renewing it), `unknown`
+   * when the shared store could not be reached (nobody can be sure to hold it, so nobody polls).
+   */
+  | { phase: 'backoff'; failures: number; lease: 'held' | 'unknown'; retryAfterMs: number | null }
+  /** Nobody on this instance watches the source any more, or the engine closed: no more ticks. */
+  | { phase: 'stopped' };
+
+/** What happens to a poller (docs/live.md "Poller states", the transition table). */
+export type PollerEvent =
+  | { type: 'leaseTaken' }
+  | { type: 'leaseElsewhere' }
+  | { type: 'leaseFailed'; error: unknown }
+  | { type: 'polled' }
+  | { type: 'pollFailed'; error: unknown }
+  | { type: 'stop' };
+
+/** Closes a switch that has handled every case: a new case is a compile error here. */
+export class UnreachableCaseError extends Error {
+  constructor(value: never) {
+    super(`Unreachable case: ${JSON.stringify(value)}`);
+  }
+}
+
+/** Every transition of a poller, in one place (docs/live.md "Poller states"). */
+export function nextPollerState(state: PollerState, event: PollerEvent): PollerState {
+  if (state.phase === 'stopped') return state; // a tick in flight ends without effect
+  const failures = failuresIn(state);
+  switch (event.type) {
+    case 'stop':
+      return { phase: 'stopped' };
+    case 'leaseFailed':
+      return { phase: 'backoff', failures: failures + 1, lease: 'unknown', retryAfterMs: retryAfterMs(event.error) };
+    case 'leaseElsewhere':
+      return { phase: 'standby', failures };
+    case 'leaseTaken':
+      return { phase: 'holding', failures };
+    case 'polled':
+      return { phase: 'holding', failures: 0 };
+    case 'pollFailed':
+      return { phase: 'backoff', failures: failures + 1, lease: 'held', retryAfterMs: retryAfterMs(event.error) };
+    default:
+      throw new UnreachableCaseError(event);
+  }
+}
+
+function failuresIn(state: PollerState): number {
+  switch (state.phase) {
+    case 'idle':
+    case 'stopped':
+      return 0;
+    case 'standby':
+    case 'holding':
+    case 'backoff':
+      return state.failures;
+    default:
+      throw new UnreachableCaseError(state);
+  }
+}
+
+/**
+ * Whether this instance held the lease at its last tick: a tick that takes the lease from any other state took
+ * it over, and re-reads the totals (changes may have happened while nobody here polled).
+ */
+export function holdsLease(state: PollerState): boolean {
+  switch (state.phase) {
+    case 'holding':
+      return true;
+    case 'backoff':
+      return state.lease === 'held';
+    case 'idle':
+    case 'standby':
+    case 'stopped':
+      return false;
+    default:
+      throw new UnreachableCaseError(state);
+  }
+}
+
+/** How long a poller waits in a state before its next tick; null: no more ticks. */
+export function delayIn(state: PollerState, timing: { intervalMs: number; leaseMs: number }): number | null {
+  switch (state.phase) {
+    case 'idle':
+      return 0;
+    case 'standby':
+      return Math.max(MIN_STANDBY_MS, Math.min(timing.intervalMs, Math.floor(timing.leaseMs / 4)));
+    case 'holding':
+      return timing.intervalMs;
+    case 'backoff': {
+      if (state.retryAfterMs !== null) return Math.max(state.retryAfterMs, timing.intervalMs);
+      const cap = Math.max(timing.intervalMs, MAX_BACKOFF_MS);
+      const exp = Math.min(cap, timing.intervalMs * 2 ** Math.min(state.failures, 20));
+      // "Equal jitter": half fixed, half random, so instances that failed together do not retry together.
+      return exp / 2 + Math.random() * (exp / 2);
+    }
+    case 'stopped':
+      return null;
+    default:
+      throw new UnreachableCaseError(state);
+  }
+}
+
+/** SOURCE_RATE_LIMITED with `retryAfter` (seconds): the source said how long to wait. */
+function retryAfterMs(error: unknown): number | null {
+  if (error instanceof GatewayError && error.code === ErrorCode.SOURCE_RATE_LIMITED) {
+    const retryAfter = error.extensions.retryAfter;
+    if (typeof retryAfter === 'number' && retryAfter > 0) return retryAfter * 1000;
+  }
+  return null;
+}
+
+interface Poller {
+  readonly sourceId: string;
+  state: PollerState;
+  /** Watchers of the source on this instance; the last one leaving stops the poller. */
+  refs: number;
+  timer: NodeJS.Timeout | null;
+  tick: Promise<void> | null;
+}
+
+export interface PollerOptions {
+  /** Configured poll interval per source id. */
+  pollIntervalMs: (sourceId: string) => number;
+  /** Time to live of a source's poll lease. @default max(3 × the source's poll interval, 5 s) */
+  leaseMs?: (sourceId: string) => number;
+}
+
+/**
+ * The pollers of this instance (docs/live.md "Pollers"): one per pollable source while somebody here watches it,
+ * polling only while it holds the source's lease.
+ */
+export class Pollers {
+  private readonly pollers = new Map<string, Poller>();
+
+  constructor(
+    private readonly ctx: LiveContext,
+    private readonly feed: ConversationFeed,
+    private readonly totals: UnreadTotals,
+    private readonly opts: PollerOptions,
+  ) {}
+
+  /** docs/live.md "Pollers": who gets a poller. */
+  private pollable(c: Connector | undefined): c is Connector {
+    if (!c) return false;
+    // A WEBHOOK source polls only for what its webhooks never say (Chatwoot: reads, docs/vendors/chatwoot.md).
+    return c.capabilities.realtime === 'POLLING' ? !!c.poll || c.capabilities.unreadCounts : !!c.poll;
+  }
+
+  /** Sources with a poller on this instance (holding the lease or standing by). */
+  active(): string[] {
+    return [...this.pollers.keys()];
+  }
+
+  /** Sources this instance is polling now (it holds their lease). */
+  holding(): string[] {
+    return [...this.pollers.values()].filter((p) => holdsLease(p.state)).map((p) => p.sourceId);
+  }
+
+  /** One more watcher of the source: starts its poller if it is pollable and has none. */
+  acquire(sourceId: string): void {
+    if (this.ctx.closed() || !this.pollable(this.ctx.connectors.get(sourceId))) return;
+    const existing = this.pollers.get(sourceId);
+    if (existing) {
+      existing.refs++;
+      return;
+    }
+    const p: Poller = { sourceId, state: { phase: 'idle' }, refs: 1, timer: null, tick: null };
+    this.pollers.set(sourceId, p);
+    this.arm(p, 0); // idle: the first tick at once
+  }
+
+  /** One watcher fewer: the last one stops the poller and hands its lease over. */
+  release(sourceId: string): void {
+    const p = this.pollers.get(sourceId);
+    if (!p) return;
+    if (--p.refs <= 0) this.stop(p);
+  }
+
+  private stop(p: Poller) {
+    p.state = nextPollerState(p.state, { type: 'stop' });
+    if (p.timer) clearTimeout(p.timer);
+    p.timer = null;
+    if (this.pollers.get(p.sourceId) === p) this.pollers.delete(p.sourceId);
+    // Hand the lease over at once (after a tick in flight), unless a new poller of this source started meanwhile.
+    void (p.tick ?? Promise.resolve()).then(async () => {
+      if (this.pollers.has(p.sourceId) || this.ctx.closed()) return;
+      await this.ctx.coordination.leases
+        .release(pollLease(p.sourceId))
+        .catch((e: unknown) => this.ctx.report(e, p.sourceId));
+    });
+  }
+
+  private arm(p: Poller, delayMs: number | null) {
+    if (delayMs === null || p.state.phase === 'stopped' || this.ctx.closed()) return;
+    p.timer = setTimeout(() => {
+      p.timer = null;
+      p.tick = this.tick(p).finally(() => {
+        p.tick = null;
+      });
+    }, delayMs);
+    p.timer.unref();
+  }
+
+  /** docs/live.md "Poller states": one tick, driving the poller through its transitions. */
+  private async tick(p: Poller): Promise<void> {
+    const connector = this.ctx.connectors.get(p.sourceId);
+    if (!this.pollable(connector)) return;
+    const timing = {
+      intervalMs: Math.max(this.opts.pollIntervalMs(connector.id), connector.minPollIntervalMs?.() ?? 0),
+      leaseMs:
+        this.opts.leaseMs?.(p.sourceId) ?? Math.max(3 * this.opts.pollIntervalMs(p.sourceId), MIN_DEFAULT_LEASE_MS),
+    };
+    let held: boolean;
+    try {
+      held = await this.ctx.coordination.leases.acquire(pollLease(p.sourceId), timing.leaseMs);
+    } catch (error) {
+      p.state = nextPollerState(p.state, { type: 'leaseFailed', error });
+      this.ctx.report(error, p.sourceId);
+      this.arm(p, delayIn(p.state, timing));
+      return;
+    }
+    if (p.state.phase === 'stopped' || this.ctx.closed()) return;
+    const tookOver = !holdsLease(p.state);
+    p.state = nextPollerState(p.state, { type: held ? 'leaseTaken' : 'leaseElsewhere' });
+    if (held) {
+      try {
+        await this.pollOnce(connector, tookOver);
+        p.state = nextPollerState(p.state, { type: 'polled' });
+        this.ctx.metrics?.poll?.(p.sourceId, 'ok');
+      } catch (error) {
+        p.state = nextPollerState(p.state, { type: 'pollFailed', error });
+        this.ctx.metrics?.poll?.(p.sourceId, 'error');
+        this.ctx.report(error, p.sourceId);
+      }
+    }
+    this.arm(p, delayIn(p.state, timing));
+  }
+
+  /** docs/live.md "Pollers": the connector's changes announced, then the totals re-read when something may have moved. */
+  private async pollOnce(connector: Connector, tookOver: boolean): Promise<void> {
+    let reread = tookOver || !connector.poll;
+    if (connector.poll) {
+      const changes = await connector.poll(this.ctx.scope(connector.id));
+      if (changes.length > 0) reread = true;
+      this.feed.remember(connector.id, changes);
+      await this.feed.announce(connector.id, changes);
+    }
+    if (reread && connector.capabilities.unreadCounts && !this.ctx.closed()) await this.totals.refresh(connector.id);
+  }
+
+  /** Stops every poller and waits for ticks in flight; leases are left to the coordination's close. */
+  async close(): Promise<void> {
+    const all = [...this.pollers.values()];
+    for (const p of all) {
+      p.state = nextPollerState(p.state, { type: 'stop' });
+      if (p.timer) clearTimeout(p.timer);
+    }
+    this.pollers.clear();
+    await Promise.allSettled(all.map((p) => p.tick));
+  }
+}
