@@ -1,4 +1,5 @@
 import { badInput, ErrorCode, fileTooLarge, GatewayError, unsupported } from '../../errors';
+import { nullIfNotFound } from '../batch';
 import { matchesFilter, pageFromAll } from '../paging';
 import type {
   ConnectorSession,
@@ -164,10 +165,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
 
   async loadUnreadCount(conversation: ConversationModel): Promise<number | null> {
     // Ask for the messages before any await, so that a last-message load of the same tick reuses this read.
-    const messages = this.loaders.conversationMessages.load(conversation.nativeId).catch((e: unknown) => {
-      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) return null;
-      throw e;
-    });
+    const messages = nullIfNotFound(this.loaders.conversationMessages.load(conversation.nativeId));
     const [dto, list] = await Promise.all([this.loaders.conversations.load(conversation.nativeId), messages]);
     return dto && list ? countUnread(list, dto, this.selfContactId) : null;
   }
