@@ -5,7 +5,7 @@ import { MONICA_SANDBOX_TOKEN, startMonicaEmulator } from '../../src/sandbox/mon
 
 const AUTH = { authorization: `Bearer ${MONICA_SANDBOX_TOKEN}`, accept: 'application/json' };
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
-const DATE = /^\d{4}-\d{2}-\d{2}T00:00:00Z$/;
+const MIDNIGHT = /^\d{4}-\d{2}-\d{2}T00:00:00Z$/;
 
 interface Msg {
   id: number;
@@ -116,12 +116,12 @@ describe('auth', () => {
 });
 
 describe('envelopes and formats', () => {
-  it('returns a conversation in {data} with Monica timestamps, dates and every message in DB order', async () => {
+  it('returns a conversation in {data} with Monica timestamps and every message in DB order', async () => {
     const r = await call<One<Conv>>(emu, '/api/conversations/1');
     expect(r.status).toBe(200);
     const c = r.body.data;
     expect(c).toMatchObject({ id: 1, object: 'conversation', account: { id: 1 } });
-    expect(c.happened_at).toMatch(DATE);
+    expect(c.happened_at).toMatch(TIMESTAMP);
     expect(c.created_at).toMatch(TIMESTAMP);
     expect(c.updated_at).toMatch(TIMESTAMP);
     expect(c.contact_field_type).toMatchObject({ object: 'contactfieldtype', name: expect.any(String) });
@@ -130,12 +130,23 @@ describe('envelopes and formats', () => {
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     for (const m of c.messages) {
       expect(m).toMatchObject({ object: 'message', conversation: { id: 1 }, contact: { id: c.contact.id } });
-      expect(m.written_at).toMatch(DATE);
+      expect(m.written_at).toMatch(TIMESTAMP);
       expect(typeof m.written_by_me).toBe('boolean');
     }
     // docs/vendors/monica.md: the 4.x ContactShort avatar shape.
     expect(Object.keys(c.contact.information.avatar).sort()).toEqual(['default_avatar_color', 'source', 'url']);
     expect(c.contact.information.avatar.default_avatar_color).toMatch(/^#[0-9a-f]{6}$/);
+  });
+
+  it('seeds both kinds of conversation Monica holds: web-UI ones at midnight and API ones with times of day', async () => {
+    const all = (await call<Page<Conv>>(emu, '/api/conversations?limit=100')).body.data;
+    const web = all.filter((c) => MIDNIGHT.test(c.happened_at));
+    const api = all.filter((c) => !MIDNIGHT.test(c.happened_at));
+    expect(web.length).toBeGreaterThan(0);
+    expect(api.length).toBeGreaterThan(0);
+    // The web UI writes the conversation's day into every message (Contacts/ConversationsController::updateMessages).
+    for (const c of web) for (const m of c.messages) expect(m.written_at).toBe(c.happened_at);
+    expect(api.some((c) => c.messages.some((m) => !MIDNIGHT.test(m.written_at)))).toBe(true);
   });
 
   it('returns the account user from GET /me', async () => {
@@ -203,7 +214,8 @@ describe('pagination', () => {
     expect((await call<Page<Conv>>(emu, '/api/conversations?limit=100')).body.data).toHaveLength(20);
     const r = await call<ErrorBody>(emu, '/api/conversations?limit=101');
     expect(r.status).toBe(400);
-    expect(r.body).toEqual({ error: { message: 'The limit parameter is too big.', error_code: 30 } });
+    // config/api.php error_codes: no final period.
+    expect(r.body).toEqual({ error: { message: 'The limit parameter is too big', error_code: 30 } });
   });
 });
 
@@ -224,7 +236,7 @@ describe('sort', () => {
   it('refuses any other sort with 400 error_code 39', async () => {
     const r = await call<ErrorBody>(emu, '/api/conversations?sort=happened_at');
     expect(r.status).toBe(400);
-    expect(r.body).toEqual({ error: { message: 'The sorting criteria is invalid.', error_code: 39 } });
+    expect(r.body).toEqual({ error: { message: 'The sorting criteria is invalid', error_code: 39 } });
   });
 });
 
@@ -240,27 +252,45 @@ describe('contact conversations', () => {
   it('answers 404 error_code 31 for a contact outside the account', async () => {
     const r = await call<ErrorBody>(emu, '/api/contacts/9999/conversations');
     expect(r.status).toBe(404);
-    expect(r.body).toEqual({ error: { message: 'The resource has not been found.', error_code: 31 } });
+    expect(r.body).toEqual({ error: { message: 'The resource has not been found', error_code: 31 } });
   });
 });
 
 describe('errors', () => {
-  it('answers 404 error_code 31 for an unknown conversation, id or route', async () => {
-    for (const path of ['/api/conversations/9999', '/api/conversations/abc', '/api/nothing-here']) {
+  it('answers 404 error_code 31 for an unknown conversation or id on GET, and Laravel 404 for an unknown route', async () => {
+    for (const path of ['/api/conversations/9999', '/api/conversations/abc']) {
       const r = await call<ErrorBody>(emu, path);
       expect(r.status).toBe(404);
-      expect(r.body).toEqual({ error: { message: 'The resource has not been found.', error_code: 31 } });
+      expect(r.body).toEqual({ error: { message: 'The resource has not been found', error_code: 31 } });
     }
+    const route = await call(emu, '/api/nothing-here');
+    expect(route.status).toBe(404);
+    expect(route.body).toEqual({ message: 'The route api/nothing-here could not be found.' });
   });
 
-  it('answers 400 error_code 37 to a body that is not JSON', async () => {
-    const r = await call<ErrorBody>(emu, '/api/conversations', {
+  it('answers 400 error_code 37 only to a body that decodes to null; other bad JSON reads as no input (422)', async () => {
+    const nul = await call<ErrorBody>(emu, '/api/conversations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'null',
+    });
+    expect(nul.status).toBe(400);
+    expect(nul.body).toEqual({ error: { message: 'Problems parsing JSON', error_code: 37 } });
+    // ApiController: Safe\json_decode throws on a syntax error and the catch lets the request through.
+    const broken = await call<ErrorBody>(emu, '/api/conversations', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"happened_at":',
     });
-    expect(r.status).toBe(400);
-    expect(r.body).toEqual({ error: { message: 'Problems parsing JSON.', error_code: 37 } });
+    expect(broken.status).toBe(422);
+    expect(broken.body.error).toEqual({
+      message: [
+        'The happened at field is required.',
+        'The contact id field is required.',
+        'The contact field type id field is required.',
+      ],
+      error_code: 32,
+    });
   });
 
   it('answers 422 error_code 32 with an array of messages when validation fails', async () => {
@@ -287,13 +317,260 @@ describe('errors', () => {
     expect(r.body.error).toEqual({ message: ['The contact field type id field is required.'], error_code: 32 });
   });
 
-  it('answers 404 when creating for a contact or field type that does not exist', async () => {
+  it('answers 422 "The selected … id is invalid." when creating for a contact or field type that does not exist', async () => {
     const r = await call<ErrorBody>(emu, '/api/conversations', {
       method: 'POST',
-      json: { happened_at: '2020-01-01', contact_id: 9999, contact_field_type_id: 1 },
+      json: { happened_at: '2020-01-01', contact_id: 9999, contact_field_type_id: 99 },
+    });
+    expect(r.status).toBe(422);
+    expect(r.body.error).toEqual({
+      message: ['The selected contact id is invalid.', 'The selected contact field type id is invalid.'],
+      error_code: 32,
+    });
+  });
+});
+
+describe('unknown ids on writes (validation with exists: runs before findOrFail)', () => {
+  const invalidConversation = { message: ['The selected conversation id is invalid.'], error_code: 32 };
+
+  it('answers PUT and DELETE of an unknown conversation with 422 error_code 32, not 404', async () => {
+    const put = await call<ErrorBody>(emu, '/api/conversations/9999', {
+      method: 'PUT',
+      json: { happened_at: '2020-01-01', contact_field_type_id: 1 },
+    });
+    expect(put.status).toBe(422);
+    expect(put.body.error).toEqual(invalidConversation);
+    const del = await call<ErrorBody>(emu, '/api/conversations/9999', { method: 'DELETE' });
+    expect(del.status).toBe(422);
+    expect(del.body.error).toEqual(invalidConversation);
+  });
+
+  it('answers a second DELETE of the same conversation with 422, and lists every failed rule of a PUT', async () => {
+    expect((await call<Deleted>(emu, '/api/conversations/4', { method: 'DELETE' })).body).toEqual({
+      deleted: true,
+      id: 4,
+    });
+    const again = await call<ErrorBody>(emu, '/api/conversations/4', { method: 'DELETE' });
+    expect(again.status).toBe(422);
+    expect(again.body.error).toEqual(invalidConversation);
+    const put = await call<ErrorBody>(emu, '/api/conversations/4', { method: 'PUT', json: { happened_at: 'no' } });
+    expect(put.body.error.message).toEqual([
+      'The happened at is not a valid date.',
+      'The contact field type id field is required.',
+      'The selected conversation id is invalid.',
+    ]);
+  });
+
+  it('answers 404 for an unknown contact field type on PUT (only `integer` is validated; findOrFail comes last)', async () => {
+    const r = await call<ErrorBody>(emu, '/api/conversations/1', {
+      method: 'PUT',
+      json: { happened_at: '2020-01-01', contact_field_type_id: 99 },
     });
     expect(r.status).toBe(404);
     expect(r.body.error.error_code).toBe(31);
+  });
+
+  it('answers message routes with 404 error_code 31: their controller calls findOrFail before the service', async () => {
+    const conv = (await call<One<Conv>>(emu, '/api/conversations/2')).body.data;
+    const m = conv.messages[0]!.id;
+    const body = { written_at: '2020-01-01', written_by_me: true, content: 'x' };
+    const cases: Array<[string, string, unknown]> = [
+      ['POST', '/api/conversations/9999/messages', body],
+      ['PUT', `/api/conversations/9999/messages/${m}`, body],
+      ['PUT', '/api/conversations/2/messages/99999', body],
+      ['DELETE', '/api/conversations/2/messages/99999', undefined],
+      ['DELETE', `/api/conversations/9999/messages/${m}`, undefined],
+    ];
+    for (const [method, path, json] of cases) {
+      const r = await call<ErrorBody>(emu, path, { method, json });
+      expect([method, path, r.status, r.body.error?.error_code]).toEqual([method, path, 404, 31]);
+    }
+  });
+
+  it('answers a non-numeric id on an int-typed route with a 500 (PHP TypeError)', async () => {
+    expect((await call(emu, '/api/conversations/abc', { method: 'DELETE' })).status).toBe(500);
+    expect((await call(emu, '/api/contacts/abc')).status).toBe(500);
+  });
+
+  it("speaks the user's locale, and ?lang= overrides it (CheckLocale)", async () => {
+    const fr = await startMonicaEmulator({ locale: 'fr', rateLimitPerMinute: 1000 });
+    try {
+      const r = await call<ErrorBody>(fr, '/api/conversations/9999', { method: 'DELETE' });
+      expect(r.status).toBe(422);
+      expect(r.body.error.message).toEqual(['Le champ conversation id sélectionné est invalide.']);
+      const en = await call<ErrorBody>(fr, '/api/conversations/9999?lang=en', { method: 'DELETE' });
+      expect(en.body.error.message).toEqual(['The selected conversation id is invalid.']);
+    } finally {
+      await fr.close();
+    }
+  });
+});
+
+describe('times of day (happened_at and written_at are datetime columns)', () => {
+  it('keeps the time of day another client writes, to the second, on every write', async () => {
+    const created = await call<One<Conv>>(emu, '/api/conversations', {
+      method: 'POST',
+      json: { happened_at: '2026-11-28T09:10:11Z', contact_id: 1, contact_field_type_id: 1 },
+    });
+    expect(created.body.data.happened_at).toBe('2026-11-28T09:10:11Z');
+    const id = created.body.data.id;
+    const added = await call<One<Conv>>(emu, `/api/conversations/${id}/messages`, {
+      method: 'POST',
+      json: { written_at: '2026-11-28T14:35:07Z', written_by_me: false, content: 'at 14:35:07' },
+    });
+    const m = added.body.data.messages[0]!;
+    expect(m.written_at).toBe('2026-11-28T14:35:07Z');
+    const put = await call<One<Conv>>(emu, `/api/conversations/${id}/messages/${m.id}`, {
+      method: 'PUT',
+      json: { written_at: '2026-11-28 16:00:01', written_by_me: false, content: 'moved' },
+    });
+    expect(put.body.data.messages[0]!.written_at).toBe('2026-11-28T16:00:01Z');
+    const upd = await call<One<Conv>>(emu, `/api/conversations/${id}`, {
+      method: 'PUT',
+      json: { happened_at: '2026-11-27T23:59:59Z', contact_field_type_id: 1 },
+    });
+    expect(upd.body.data.happened_at).toBe('2026-11-27T23:59:59Z');
+    expect((await call<One<Conv>>(emu, `/api/conversations/${id}`)).body.data).toMatchObject({
+      happened_at: '2026-11-27T23:59:59Z',
+      messages: [{ written_at: '2026-11-28T16:00:01Z', content: 'moved' }],
+    });
+  });
+
+  it('reads YYYY-MM-DD as midnight and drops fractions of a second', async () => {
+    const r = await call<One<Conv>>(emu, '/api/conversations/2/messages', {
+      method: 'POST',
+      json: { written_at: '2026-11-28', written_by_me: true, content: 'a day' },
+    });
+    expect(r.body.data.messages.at(-1)!.written_at).toBe('2026-11-28T00:00:00Z');
+    const f = await call<One<Conv>>(emu, '/api/conversations/2/messages', {
+      method: 'POST',
+      json: { written_at: '2026-11-28T14:35:07.999Z', written_by_me: true, content: 'fractions' },
+    });
+    expect(f.body.data.messages.at(-1)!.written_at).toBe('2026-11-28T14:35:07Z');
+  });
+
+  it('records the raw body of each write in the request log', async () => {
+    emu.clearRequests();
+    await call(emu, '/api/conversations/2/messages', {
+      method: 'POST',
+      json: { written_at: '2026-11-28T14:35:07Z', written_by_me: true, content: 'logged' },
+    });
+    expect(JSON.parse(emu.requests()[0]!.body!)).toEqual({
+      written_at: '2026-11-28T14:35:07Z',
+      written_by_me: true,
+      content: 'logged',
+    });
+  });
+});
+
+describe('archived contacts (Contact::throwInactive)', () => {
+  const ARCHIVED = { message: ['Archived contact can’t be edited, please unarchive it first.'], error_code: 32 };
+  const archive = (archived?: boolean) =>
+    call<{ is_active: boolean }>(emu, '/__sandbox/contacts/' + contactId + '/archive', {
+      method: 'POST',
+      json: archived === undefined ? {} : { archived },
+    });
+  let contactId = 0;
+  let conv: Conv;
+  beforeEach(async () => {
+    conv = (await call<One<Conv>>(emu, '/api/conversations/2')).body.data;
+    contactId = conv.contact.id;
+  });
+
+  it('archives through the control API, shows is_active false, and refuses every write with 422/32', async () => {
+    expect((await archive(true)).body).toEqual({ is_active: false });
+    const read = await call<One<Conv & { contact: { is_active: boolean } }>>(emu, '/api/conversations/2');
+    expect(read.status).toBe(200);
+    expect(read.body.data.contact.is_active).toBe(false);
+    const m = conv.messages[0]!.id;
+    const msg = { written_at: '2026-11-28T14:35:07Z', written_by_me: true, content: 'x' };
+    const writes: Array<[string, string, unknown]> = [
+      ['POST', '/api/conversations', { happened_at: '2026-11-28', contact_id: contactId, contact_field_type_id: 1 }],
+      ['PUT', '/api/conversations/2', { happened_at: '2026-11-28', contact_field_type_id: 1 }],
+      ['POST', '/api/conversations/2/messages', msg],
+      ['PUT', `/api/conversations/2/messages/${m}`, msg],
+      ['DELETE', `/api/conversations/2/messages/${m}`, undefined],
+      ['DELETE', '/api/conversations/2', undefined],
+    ];
+    for (const [method, path, json] of writes) {
+      const r = await call<ErrorBody>(emu, path, { method, json });
+      expect([method, path, r.status, r.body.error]).toEqual([method, path, 422, ARCHIVED]);
+    }
+    expect((await call<One<Conv>>(emu, '/api/conversations/2')).body.data.messages).toEqual(
+      conv.messages.map(() => expect.anything()),
+    );
+  });
+
+  it('toggles like the web UI and accepts writes again once unarchived', async () => {
+    expect((await archive()).body).toEqual({ is_active: false });
+    expect((await archive()).body).toEqual({ is_active: true });
+    const r = await call<One<Conv>>(emu, '/api/conversations/2/messages', {
+      method: 'POST',
+      json: { written_at: '2026-11-28T14:35:07Z', written_by_me: true, content: 'back' },
+    });
+    expect(r.status).toBe(200);
+  });
+
+  it('still answers unknown ids before the archive check', async () => {
+    await archive(true);
+    const r = await call<ErrorBody>(emu, '/api/conversations/9999', { method: 'DELETE' });
+    expect(r.body.error.message).toEqual(['The selected conversation id is invalid.']);
+  });
+});
+
+describe('dashboard edit (Contacts/ConversationsController::update)', () => {
+  const edit = (id: number, json: unknown = {}) =>
+    call<One<Conv>>(emu, `/__sandbox/conversations/${id}/dashboard-edit`, { method: 'POST', json });
+
+  it('re-creates every message with a new id, at the midnight of the day, keeping contents and authors', async () => {
+    const all = (await call<Page<Conv>>(emu, '/api/conversations?limit=100')).body.data;
+    const before = all.find((c) => !MIDNIGHT.test(c.happened_at) && c.messages.length > 1)!;
+    const r = await edit(before.id);
+    expect(r.status).toBe(200);
+    const after = r.body.data;
+    const day = before.happened_at.slice(0, 10);
+    expect(after.happened_at).toBe(`${day}T00:00:00Z`);
+    expect(after.messages.map((m) => [m.content, m.written_by_me])).toEqual(
+      before.messages.map((m) => [m.content, m.written_by_me]),
+    );
+    const oldIds = new Set(before.messages.map((m) => m.id));
+    for (const m of after.messages) {
+      expect(oldIds.has(m.id)).toBe(false);
+      expect(m.written_at).toBe(`${day}T00:00:00Z`);
+    }
+    expect(Math.min(...after.messages.map((m) => m.id))).toBeGreaterThan(Math.max(...oldIds));
+    // happened_at changed (its time of day is gone), so the conversation was saved.
+    expect(after.updated_at).not.toBe(before.updated_at);
+    expect(await call(emu, `/api/conversations/${before.id}`)).toMatchObject({ body: { data: after } });
+    // The old ids are gone: Message::findOrFail answers 404.
+    const old = before.messages[0]!.id;
+    expect((await call(emu, `/api/conversations/${before.id}/messages/${old}`, { method: 'DELETE' })).status).toBe(404);
+  });
+
+  it('takes the form (day, type, messages) and leaves updated_at alone when only messages changed', async () => {
+    const r = await edit(3, {
+      happenedOn: '2026-11-20',
+      contactFieldTypeId: 4,
+      messages: [{ content: 'one', writtenByMe: true }],
+    });
+    expect(r.body.data).toMatchObject({
+      happened_at: '2026-11-20T00:00:00Z',
+      contact_field_type: { id: 4 },
+      messages: [{ content: 'one', written_by_me: true, written_at: '2026-11-20T00:00:00Z' }],
+    });
+    const again = await edit(3, { messages: [{ content: 'two', writtenByMe: false }] });
+    expect(again.body.data.updated_at).toBe(r.body.data.updated_at);
+    expect(again.body.data.messages).toMatchObject([{ content: 'two', written_by_me: false }]);
+  });
+
+  it('refuses an archived contact, as the edit page does', async () => {
+    const conv = (await call<One<Conv>>(emu, '/api/conversations/3')).body.data;
+    await call(emu, `/__sandbox/contacts/${conv.contact.id}/archive`, { method: 'POST', json: { archived: true } });
+    expect((await edit(3)).status).toBe(422);
+    const after = (await call<One<Conv>>(emu, '/api/conversations/3')).body.data;
+    expect(after.messages.map((m) => [m.id, m.content, m.written_at])).toEqual(
+      conv.messages.map((m) => [m.id, m.content, m.written_at]),
+    );
   });
 });
 
@@ -436,20 +713,19 @@ describe('demo data and controls', () => {
     }
   });
 
-  it('simulates an incoming message dated today that leaves updated_at alone', async () => {
+  it('simulates an incoming message written now, with its time of day, that leaves updated_at alone', async () => {
     const before = (await call<One<Conv>>(emu, '/api/conversations/3')).body.data;
+    const t0 = Math.floor(Date.now() / 1000) * 1000;
     const r = await call<One<Msg>>(emu, '/__sandbox/simulate/incoming', {
       method: 'POST',
       json: { conversationId: '3', content: 'Hello!' },
     });
     expect(r.status).toBe(201);
-    const today = new Date().toISOString().slice(0, 10);
-    expect(r.body.data).toMatchObject({
-      content: 'Hello!',
-      written_by_me: false,
-      written_at: `${today}T00:00:00Z`,
-      conversation: { id: 3 },
-    });
+    expect(r.body.data).toMatchObject({ content: 'Hello!', written_by_me: false, conversation: { id: 3 } });
+    // Logged by an API client with the time it arrived (docs/vendors/monica.md "Timestamps").
+    expect(r.body.data.written_at).toMatch(TIMESTAMP);
+    expect(Date.parse(r.body.data.written_at)).toBeLessThanOrEqual(Date.now());
+    expect(Date.parse(r.body.data.written_at)).toBeGreaterThanOrEqual(t0);
     const after = (await call<One<Conv>>(emu, '/api/conversations/3')).body.data;
     expect(after.messages).toHaveLength(before.messages.length + 1);
     expect(after.updated_at).toBe(before.updated_at);

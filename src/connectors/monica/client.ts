@@ -24,16 +24,60 @@ import {
 /** docs/vendors/monica.md "Pagination": `limit` above 100 is a 400 with error_code 30. */
 export const MONICA_MAX_LIMIT = 100;
 
+/** Why Monica refused a write with 422/32, when the gateway can tell (see {@link classifyValidation}). */
+export type MonicaRejection = 'UNKNOWN_ID' | 'CONTACT_ARCHIVED';
+
+/**
+ * The `exists:` rule's English message for an id field ("The selected conversation id is invalid."): the object does
+ * not exist. Monica's services validate `exists:conversations,id` (and contacts, contact field types, messages)
+ * before their `findOrFail`, so an unknown id on PUT/DELETE /conversations/{id} (and an unknown contact or type on
+ * POST /conversations) is 422/32 with this text, not 404/31 (docs/vendors/monica.md "Errors").
+ */
+const UNKNOWN_ID = /^The selected (conversation|contact|contact field type|message) id is invalid\.$/;
+/** Contact::throwInactive's English message (`people.archived_contact_readonly`), either apostrophe. */
+const ARCHIVED = /^Archived contact can[’']t be edited, please unarchive it first\.?$/;
+
+/**
+ * Reads a 422/32's messages. The texts are translated into the account user's locale (Monica's CheckLocale), so
+ * only English is recognised here; for anything else the session asks Monica what it has (MonicaSession.explain).
+ */
+export function classifyValidation(messages: readonly string[]): { reason: MonicaRejection; what: string } | null {
+  for (const m of messages) {
+    const id = UNKNOWN_ID.exec(m.trim());
+    if (id) return { reason: 'UNKNOWN_ID', what: id[1] as string };
+  }
+  if (messages.some((m) => ARCHIVED.test(m.trim()))) return { reason: 'CONTACT_ARCHIVED', what: 'contact' };
+  return null;
+}
+
+/**
+ * The typed error for a write on an archived contact. SOURCE_REJECTED (the vendor refused the write because of the
+ * object's state, and the same request works once the contact is unarchived in Monica) rather than FORBIDDEN, which
+ * means the gateway key may not do this and points the caller at credentials; `reason: CONTACT_ARCHIVED` lets an
+ * app tell it apart from a validation failure (docs/vendors/monica.md "Errors").
+ */
+export function contactArchivedError(sourceId: string, what: string, vendorMessage?: string): GatewayError {
+  return new GatewayError(
+    ErrorCode.SOURCE_REJECTED,
+    `Source "${sourceId}" refused ${what}: the contact is archived in Monica, which makes its conversations ` +
+      `read-only; unarchive the contact in Monica first.${vendorMessage ? ` (${vendorMessage})` : ''}`,
+    { source: sourceId, status: 422, vendorCode: 32, reason: 'CONTACT_ARCHIVED' },
+  );
+}
+
 /**
  * Monica's error body → GatewayError (docs/vendors/monica.md "Errors"). Codes: 31 not found (404), 32 validation (422,
- * `message` is an array), 34 rate limited (429), 30/37/39 bad limit/JSON/sort (400). Anything else falls back
- * to the generic mapping (401 → SOURCE_AUTH_FAILED, 5xx → SOURCE_UNAVAILABLE).
+ * `message` is an array), 34 rate limited (429), 30/37/39 bad limit/JSON/sort (400). A 422/32 naming an unknown
+ * id is NOT_FOUND and one saying the contact is archived is SOURCE_REJECTED with `reason: CONTACT_ARCHIVED`; other
+ * 422s stay SOURCE_REJECTED, with Monica's messages in `vendorMessages`. Anything else falls back to the generic
+ * mapping (401 → SOURCE_AUTH_FAILED, 5xx → SOURCE_UNAVAILABLE).
  */
 export function mapMonicaError(sourceId: string, res: HttpErrorResponse): GatewayError | undefined {
   const parsed = errorBodySchema.safeParse(res.body);
   const code = parsed.success ? parsed.data.error.error_code : null;
   const raw = parsed.success ? parsed.data.error.message : null;
-  const text = Array.isArray(raw) ? raw.join('; ') : (raw ?? '');
+  const messages = Array.isArray(raw) ? raw : raw ? [raw] : [];
+  const text = messages.join('; ');
   const what = `${res.method} ${res.path}`;
   if (res.status === 404 || code === 31) {
     return new GatewayError(ErrorCode.NOT_FOUND, `Source "${sourceId}" has no such object (${what}).`, {
@@ -46,11 +90,20 @@ export function mapMonicaError(sourceId: string, res: HttpErrorResponse): Gatewa
       retryAfter: parseRetryAfter(res.headers.get('retry-after')),
     });
   }
+  if (res.status === 422 && code === 32) {
+    const known = classifyValidation(messages);
+    if (known?.reason === 'UNKNOWN_ID') {
+      return new GatewayError(ErrorCode.NOT_FOUND, `Source "${sourceId}" has no such ${known.what} (${what}).`, {
+        source: sourceId,
+      });
+    }
+    if (known?.reason === 'CONTACT_ARCHIVED') return contactArchivedError(sourceId, what, text);
+  }
   if (code !== null && (res.status === 422 || res.status === 400)) {
     return new GatewayError(
       ErrorCode.SOURCE_REJECTED,
       `Source "${sourceId}" rejected ${what}${text ? `: ${text}` : ''}.`,
-      { source: sourceId, status: res.status, vendorCode: code },
+      { source: sourceId, status: res.status, vendorCode: code, vendorMessages: messages },
     );
   }
   return undefined;

@@ -23,14 +23,24 @@ export function parseMessageId(nativeId: string): { conversationId: number; mess
   return m ? { conversationId: Number(m[1]), messageId: Number(m[2]) } : null;
 }
 
-/** `Y-m-d\TH:i:s\Z` (docs/vendors/monica.md); null for null or anything unparseable. */
+/** `Y-m-d\TH:i:s\Z` (docs/vendors/monica.md "Timestamps"); null for null or anything unparseable. */
 export function parseTimestamp(value: string | null | undefined): Date | null {
   if (!value) return null;
   const t = Date.parse(value);
   return Number.isNaN(t) ? null : new Date(t);
 }
 
-/** The `YYYY-MM-DD` Monica takes for `happened_at` / `written_at` (dates, no time of day: docs/vendors/monica.md). */
+/**
+ * What the gateway sends for `happened_at` / `written_at`: Monica's own `Y-m-d\TH:i:s\Z`, in UTC, to the second.
+ * Both are `datetime` columns and the `date` rule accepts a date-time, so the time of day is kept
+ * (docs/vendors/monica.md "Timestamps"). Always UTC with `Z`: Eloquent stores the wall-clock time of what it parses
+ * and would drop an offset.
+ */
+export function toMonicaTimestamp(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The `YYYY-MM-DD` day of a date (UTC). Monica's web UI stores conversations at that day's midnight. */
 export function toMonicaDate(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
@@ -98,7 +108,8 @@ export function mapMe(sourceId: string, u: MonicaUser): ParticipantModel {
 
 /**
  * Messages oldest first: by `written_at`, then id. The embedded list is in DB order (docs/vendors/monica.md: no
- * orderBy on the relation), and `written_at` is a date, so many messages of one day tie on it.
+ * orderBy on the relation), and messages logged in Monica's web UI all carry their conversation's midnight, so they
+ * tie on `written_at` (docs/vendors/monica.md "Timestamps").
  */
 export function sortMessages(messages: readonly MonicaMessage[]): MonicaMessage[] {
   const key = (m: MonicaMessage) => parseTimestamp(m.written_at)?.getTime() ?? 0;

@@ -18,11 +18,10 @@ import type {
   SendMessageInput,
   UpdateConversationPatch,
 } from '../types';
-import { MONICA_MAX_LIMIT, type MonicaClient } from './client';
+import { MONICA_MAX_LIMIT, contactArchivedError, type MonicaClient } from './client';
 import { createMonicaLoaders, type MonicaLoaders } from './loaders';
 import {
   ME_ID,
-  datePart,
   mapContact,
   mapConversation,
   mapMe,
@@ -31,7 +30,7 @@ import {
   parseId,
   parseMessageId,
   searchableText,
-  toMonicaDate,
+  toMonicaTimestamp,
 } from './mapper';
 import type { MonicaContactFieldType, MonicaConversation, MonicaMessage } from './types';
 
@@ -68,7 +67,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     private readonly client: MonicaClient,
     private readonly scope: RequestScope,
     private readonly catalog: ConversationCatalog,
-    /** Today's date for `written_at` / default `happened_at`; injectable for tests. */
+    /** The time for `written_at` / default `happened_at`; injectable for tests. */
     private readonly now: () => Date = () => new Date(),
   ) {
     super(client.sourceId);
@@ -188,20 +187,26 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     const contactId = parseId(contacts[0] as string);
     if (contactId === null) throw this.notFound(`contact "${contacts[0]}"`);
     const contactFieldTypeId = await this.resolveFieldType(input.channel);
-    const happenedAt = toMonicaDate(input.happenedAt ?? this.now());
-    let dto = await this.client.createConversation(this.scope, {
-      happened_at: happenedAt,
-      contact_id: contactId,
-      contact_field_type_id: contactFieldTypeId,
-    });
+    // docs/vendors/monica.md "Timestamps": a date-time, so the time of day is kept.
+    const happenedAt = toMonicaTimestamp(input.happenedAt ?? this.now());
+    let dto = await this.explained('creating a conversation', { contactId }, () =>
+      this.client.createConversation(this.scope, {
+        happened_at: happenedAt,
+        contact_id: contactId,
+        contact_field_type_id: contactFieldTypeId,
+      }),
+    );
     if (input.content) {
+      const created = dto.id;
       try {
         // The first message is dated like the conversation it starts.
-        dto = await this.client.addMessage(this.scope, dto.id, {
-          written_at: happenedAt,
-          written_by_me: true,
-          content: input.content,
-        });
+        dto = await this.explained('sending a message', { conversationId: created }, () =>
+          this.client.addMessage(this.scope, created, {
+            written_at: happenedAt,
+            written_by_me: true,
+            content: input.content as string,
+          }),
+        );
       } catch (e) {
         // Monica creates conversations and messages in two calls; do not leave a half-made conversation behind.
         await this.client.deleteConversation(this.scope, dto.id).catch(() => undefined);
@@ -222,10 +227,14 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     if (fixed) throw unsupported(this.sourceId, `updating a conversation's ${fixed}`);
     const current = await this.requireConversation(nativeId);
     if (!patch.happenedAt) return mapConversation(this.sourceId, current);
-    const dto = await this.client.updateConversation(this.scope, current.id, {
-      happened_at: toMonicaDate(patch.happenedAt),
-      contact_field_type_id: current.contact_field_type.id,
-    });
+    const happenedAt = patch.happenedAt;
+    const dto = await this.explained('updating a conversation', { conversationId: current.id }, () =>
+      this.client.updateConversation(this.scope, current.id, {
+        // The new value as given, time of day included (docs/vendors/monica.md "Timestamps").
+        happened_at: toMonicaTimestamp(happenedAt),
+        contact_field_type_id: current.contact_field_type.id,
+      }),
+    );
     this.remember(dto);
     await this.patchCatalog(dto);
     return mapConversation(this.sourceId, dto);
@@ -234,7 +243,17 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   override async deleteConversation(nativeId: string): Promise<void> {
     const id = parseId(nativeId);
     if (id === null) throw this.notFound(`conversation "${nativeId}"`);
-    await this.client.deleteConversation(this.scope, id);
+    try {
+      // An unknown id is 422/32 "The selected conversation id is invalid." in Monica, mapped to NOT_FOUND
+      // (client.ts; docs/vendors/monica.md "Errors"), so deleting twice is NOT_FOUND the second time.
+      await this.explained('deleting a conversation', { conversationId: id }, () =>
+        this.client.deleteConversation(this.scope, id),
+      );
+    } catch (e) {
+      // Gone already (deleted elsewhere): the inbox must not keep showing it.
+      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) await this.catalog.remove(nativeId);
+      throw e;
+    }
     this.forget(id);
     await this.catalog.remove(nativeId);
   }
@@ -245,11 +264,14 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     if (input.attachmentIds.length > 0 || input.files.length > 0) throw unsupported(this.sourceId, 'attachments');
     const id = parseId(input.conversationNativeId);
     if (id === null) throw this.notFound(`conversation "${input.conversationNativeId}"`);
-    const dto = await this.client.addMessage(this.scope, id, {
-      written_at: toMonicaDate(this.now()),
-      written_by_me: true,
-      content: input.content,
-    });
+    const dto = await this.explained('sending a message', { conversationId: id }, () =>
+      this.client.addMessage(this.scope, id, {
+        // Now, to the second (docs/vendors/monica.md "Timestamps").
+        written_at: toMonicaTimestamp(this.now()),
+        written_by_me: true,
+        content: input.content,
+      }),
+    );
     this.remember(dto);
     await this.patchCatalog(dto);
     const newest = dto.messages.reduce<MonicaMessage | null>((a, m) => (!a || m.id > a.id ? m : a), null);
@@ -257,14 +279,21 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     return mapMessage(this.sourceId, dto, newest);
   }
 
-  /** PUT needs all three fields (docs/vendors/monica.md), so `written_at` and `written_by_me` are carried over. */
+  /**
+   * PUT needs all three fields (docs/vendors/monica.md), so `written_at` and `written_by_me` are carried over:
+   * `written_at` exactly as Monica sent it, so the time of day another client wrote survives the edit
+   * (docs/vendors/monica.md "Timestamps"). A message id from before an edit in Monica's web UI, which re-creates every
+   * message, is NOT_FOUND (and the catalog takes the conversation as it is now).
+   */
   override async editMessage(nativeId: string, content: string): Promise<MessageModel> {
-    const { dto, message } = await this.requireMessage(nativeId);
-    const updated = await this.client.updateMessage(this.scope, dto.id, message.id, {
-      written_at: datePart(message.written_at),
-      written_by_me: message.written_by_me,
-      content,
-    });
+    const { dto, message } = await this.requireMessage(nativeId, true);
+    const updated = await this.explained('editing a message', { conversationId: dto.id }, () =>
+      this.client.updateMessage(this.scope, dto.id, message.id, {
+        written_at: message.written_at,
+        written_by_me: message.written_by_me,
+        content,
+      }),
+    );
     this.remember(updated);
     await this.patchCatalog(updated);
     const after = updated.messages.find((m) => m.id === message.id);
@@ -275,7 +304,17 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   override async deleteMessage(nativeId: string): Promise<void> {
     const ids = parseMessageId(nativeId);
     if (!ids) throw this.notFound(`message "${nativeId}"`);
-    await this.client.deleteMessage(this.scope, ids.conversationId, ids.messageId);
+    try {
+      await this.explained('deleting a message', { conversationId: ids.conversationId }, () =>
+        this.client.deleteMessage(this.scope, ids.conversationId, ids.messageId),
+      );
+    } catch (e) {
+      // A stale id (the message was deleted, or re-created by an edit in Monica's web UI): the catalog may still
+      // show it as the last message, so it takes the conversation as it is now.
+      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND)
+        await this.refreshCatalogEntry(ids.conversationId);
+      throw e;
+    }
     this.forget(ids.conversationId);
     const fresh = await this.loaders.conversations.load(ids.conversationId);
     if (fresh) await this.patchCatalog(fresh);
@@ -298,13 +337,76 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     return dto;
   }
 
-  private async requireMessage(nativeId: string): Promise<{ dto: MonicaConversation; message: MonicaMessage }> {
+  private async requireMessage(
+    nativeId: string,
+    patchWhenStale = false,
+  ): Promise<{ dto: MonicaConversation; message: MonicaMessage }> {
     const ids = parseMessageId(nativeId);
     if (!ids) throw this.notFound(`message "${nativeId}"`);
     const dto = await this.loaders.conversations.load(ids.conversationId);
     const message = dto?.messages.find((m) => m.id === ids.messageId);
-    if (!dto || !message) throw this.notFound(`message "${nativeId}"`);
+    if (!dto || !message) {
+      if (patchWhenStale) {
+        if (dto) await this.patchCatalog(dto);
+        else await this.catalog.remove(String(ids.conversationId));
+      }
+      throw this.notFound(`message "${nativeId}"`);
+    }
     return { dto, message };
+  }
+
+  /** The catalog takes one conversation as Monica has it now (or drops it), when a snapshot exists. */
+  private async refreshCatalogEntry(conversationId: number): Promise<void> {
+    if ((await this.catalog.age()) === null) return;
+    this.forget(conversationId);
+    const fresh = await this.loaders.conversations.load(conversationId).catch(() => undefined);
+    if (fresh) await this.patchCatalog(fresh);
+    else if (fresh === null) await this.catalog.remove(String(conversationId));
+  }
+
+  /**
+   * Runs a write and, when Monica refuses it with a 422/32 whose text the client could not read (Monica translates
+   * validation messages into the account user's locale: docs/vendors/monica.md "Errors"), asks Monica what it has:
+   * one GET of the conversation (or the contact, on create). Missing → NOT_FOUND; its contact archived →
+   * SOURCE_REJECTED with `reason: CONTACT_ARCHIVED`; otherwise the original error. English answers cost nothing extra.
+   */
+  private async explained<T>(
+    what: string,
+    about: { conversationId?: number; contactId?: number },
+    run: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await run();
+    } catch (e) {
+      if (
+        !(e instanceof GatewayError) ||
+        e.code !== ErrorCode.SOURCE_REJECTED ||
+        e.extensions.vendorCode !== 32 ||
+        e.extensions.reason !== undefined
+      )
+        throw e;
+      let active: boolean | null | undefined;
+      try {
+        if (about.conversationId !== undefined) {
+          const dto = await this.client.getConversation(this.scope, about.conversationId);
+          active = dto.contact.is_active;
+        } else if (about.contactId !== undefined) {
+          active = (await this.client.getContact(this.scope, about.contactId)).is_active;
+        }
+      } catch (lookup) {
+        if (lookup instanceof GatewayError && lookup.code === ErrorCode.NOT_FOUND) {
+          throw about.conversationId !== undefined
+            ? this.notFound(`conversation "${about.conversationId}"`)
+            : this.notFound(`contact "${about.contactId}"`);
+        }
+        throw e;
+      }
+      if (active === false) {
+        const vendor = e.extensions.vendorMessages;
+        throw contactArchivedError(this.sourceId, what, Array.isArray(vendor) ? vendor.join('; ') : undefined);
+      }
+      throw e;
+    }
   }
 
   private async readAllPages(contactId: number | undefined): Promise<MonicaConversation[]> {

@@ -45,6 +45,8 @@ export const contactSchema = z.looseObject({
   complete_name: str,
   initials: str,
   is_me: z.boolean().nullish(),
+  /** false for an archived contact, whose conversations Monica refuses to write (docs/vendors/monica.md "Errors"). */
+  is_active: z.boolean().nullish(),
   information: z.looseObject({ avatar: avatarSchema.nullish() }).nullish(),
   contactFields: z.array(contactFieldSchema).nullish(),
 });
@@ -52,7 +54,7 @@ export const contactSchema = z.looseObject({
 export const messageSchema = z.looseObject({
   id: z.number().int(),
   content: str,
-  /** A date (`…T00:00:00Z`), docs/vendors/monica.md. */
+  /** A date-time `Y-m-d\TH:i:s\Z` with a real time of day (midnight when logged in the web UI), docs/vendors/monica.md "Timestamps". */
   written_at: z.string(),
   written_by_me: z.boolean(),
   contact: contactSchema.nullish(),
@@ -63,7 +65,7 @@ export const messageSchema = z.looseObject({
 
 export const conversationSchema = z.looseObject({
   id: z.number().int(),
-  /** A date (`…T00:00:00Z`), docs/vendors/monica.md. */
+  /** A date-time `Y-m-d\TH:i:s\Z`, like written_at (docs/vendors/monica.md "Timestamps"). */
   happened_at: z.string(),
   /** Every message, in DB order (docs/vendors/monica.md: no orderBy on the relation). */
   messages: z.array(messageSchema),

@@ -2,8 +2,11 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { serveEmulator, type EmulatorHandle, type VendorControls, type EmulatorStartOptions } from '../kit/server';
 import {
   ACCOUNT_ID,
+  ContactArchivedError,
   MonicaState,
   dateOf,
+  midnightOf,
+  wholeSeconds,
   type MoContact,
   type MoConversation,
   type MoFieldType,
@@ -12,7 +15,14 @@ import {
 
 /**
  * Emulator of the Monica 4.x REST API (seed 003, docs/vendors/monica.md) under `/api`: Passport Bearer auth, Laravel
- * pagination and validation, Monica's error envelope, and its throttle (60 requests a minute per token).
+ * pagination and validation, Monica's error envelope, and its throttle (60 requests a minute per token). Each write
+ * follows the order of checks of Monica's controller and service at 4.x 32028ce3c (validation with `exists:` before
+ * `findOrFail`, then `Contact::throwInactive`), so unknown ids and archived contacts answer as Monica does.
+ *
+ * Control routes beside the shared ones (kit/server.ts):
+ * - `POST /__sandbox/contacts/:id/archive` `{"archived"?: boolean}` (default: toggle): archive in the web UI.
+ * - `POST /__sandbox/conversations/:id/dashboard-edit` `{"happenedOn"?, "contactFieldTypeId"?, "messages"?}`: an
+ *   edit in Monica's web UI, which re-creates every message with a new id (MonicaState.dashboardEdit).
  */
 
 /** The personal access token the embedded default uses. */
@@ -24,33 +34,55 @@ const MAX_LIMIT = 100;
 /** Eloquent's default page size, used when `limit` is absent or 0 (docs/vendors/monica.md). */
 const DEFAULT_LIMIT = 15;
 
-/** `Y-m-d\TH:i:s\Z` (docs/vendors/monica.md: config/api.php timestamp_format). */
-const ts = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-/** Dates (`happened_at`, `written_at`) come back as midnight UTC. */
-const dayTs = (day: string) => `${day}T00:00:00Z`;
+/** Options of the Monica emulator beside the shared ones. */
+export interface MonicaEmulatorOptions {
+  /**
+   * The account user's locale, which Monica's `locale` middleware (CheckLocale @32028ce3c) applies to validation
+   * messages; `?lang=` overrides it per request. Only `en` and `fr` texts are emulated. @default 'en'
+   */
+  locale?: 'en' | 'fr';
+}
 
-/** Monica's error messages (config/api.php `error_codes`). */
+/** `Y-m-d\TH:i:s\Z` (docs/vendors/monica.md "Timestamps": config/api.php timestamp_format). */
+const ts = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** Monica's error messages (config/api.php `error_codes` @32028ce3c, without a final period). */
 const ERRORS: Record<number, [number, string]> = {
-  30: [400, 'The limit parameter is too big.'],
-  31: [404, 'The resource has not been found.'],
+  30: [400, 'The limit parameter is too big'],
+  31: [404, 'The resource has not been found'],
   34: [429, 'Too many attempts, please slow down the request'],
-  37: [400, 'Problems parsing JSON.'],
-  39: [400, 'The sorting criteria is invalid.'],
-  40: [500, 'Invalid query.'],
+  37: [400, 'Problems parsing JSON'],
+  39: [400, 'The sorting criteria is invalid'],
+  40: [500, 'Invalid query'],
 };
 
 function fail(res: Response, code: number, message?: string | string[], status?: number) {
   const [dfltStatus, dfltMessage] = ERRORS[code] ?? [500, 'Error'];
   res.status(status ?? dfltStatus).json({ error: { message: message ?? dfltMessage, error_code: code } });
 }
-/** docs/vendors/monica.md: validation fails with 422, error_code 32 and `message` as an array of strings. */
+/**
+ * docs/vendors/monica.md "Errors": a ValidationException (a failed rule, or Contact::throwInactive) is 422 with
+ * error_code 32 and `message` an array of strings (JsonRespondController::respondValidatorFailed).
+ */
 const invalid = (res: Response, messages: string[]) => fail(res, 32, messages, 422);
 const notFound = (res: Response) => fail(res, 31);
 
-export async function startMonicaEmulator(opts: EmulatorStartOptions = {}): Promise<EmulatorHandle> {
+/**
+ * A route whose controller types the id `int` (e.g. `destroy(Request $request, int $conversationId)`) throws a PHP
+ * TypeError for a non-numeric id, which Monica's Handler turns into a 500. Assumption (docs/vendors/monica.md
+ * "Errors"): the body is Laravel's JSON rendering of that HttpException, `{"message": <the TypeError text>}`.
+ */
+function typeError(res: Response, param: string) {
+  res.status(500).json({ message: `Argument ($${param}) must be of type int, string given` });
+}
+
+export async function startMonicaEmulator(
+  opts: EmulatorStartOptions & MonicaEmulatorOptions = {},
+): Promise<EmulatorHandle> {
   const state = new MonicaState(opts.scale ?? 1, opts.seed ?? 1);
+  if (opts.locale) state.user.locale = opts.locale;
   const limit = opts.rateLimitPerMinute ?? MONICA_RATE_LIMIT_PER_MINUTE;
-  return serveEmulator('monica', (app, self) => mount(app, state, limit, () => self().url), opts);
+  return serveEmulator('monica', (app, self) => mount(app, state, limit, () => self().url, opts.locale ?? 'en'), opts);
 }
 
 /**
@@ -86,40 +118,75 @@ function throttle(limit: number) {
 
 // ---- Laravel validation, the few rules Monica's services use here ----
 
-type Rule = 'date' | 'integer' | 'boolean' | 'string';
-const label = (field: string) => field.replace(/_/g, ' ');
+type Locale = 'en' | 'fr';
+type Table = 'conversations' | 'contacts' | 'contact_field_types' | 'messages';
+type Rule = 'required' | 'date' | 'integer' | 'boolean' | 'string' | { exists: Table };
 
-function validate(body: Record<string, unknown>, rules: Record<string, Rule>): string[] {
-  const errors: string[] = [];
-  for (const [field, rule] of Object.entries(rules)) {
-    const v = body[field];
-    if (v === undefined || v === null || v === '') {
-      errors.push(`The ${label(field)} field is required.`);
-      continue;
-    }
-    if (rule === 'date' && !(typeof v === 'string' && !Number.isNaN(Date.parse(v)))) {
-      errors.push(`The ${label(field)} is not a valid date.`);
-    } else if (rule === 'integer' && !(Number.isInteger(v) || (typeof v === 'string' && /^-?\d+$/.test(v)))) {
-      errors.push(`The ${label(field)} must be an integer.`);
-    } else if (rule === 'boolean' && ![true, false, 0, 1, '0', '1'].includes(v as never)) {
-      errors.push(`The ${label(field)} field must be true or false.`);
-    } else if (rule === 'string' && typeof v !== 'string') {
-      errors.push(`The ${label(field)} must be a string.`);
-    }
-  }
-  return errors;
-}
-/** The day of a validated date input (`YYYY-MM-DD` or anything Date.parse reads). */
-const dayOf = (v: unknown) => {
-  const s = String(v);
-  return /^\d{4}-\d{2}-\d{2}/.test(s) ? s.slice(0, 10) : dateOf(new Date(Date.parse(s)));
+/** resources/lang/{en,fr}/validation.php and people.php `archived_contact_readonly` @32028ce3c. */
+const TEXTS: Record<Locale, Record<'required' | 'date' | 'integer' | 'boolean' | 'string' | 'exists', string>> = {
+  en: {
+    required: 'The :attribute field is required.',
+    date: 'The :attribute is not a valid date.',
+    integer: 'The :attribute must be an integer.',
+    boolean: 'The :attribute field must be true or false.',
+    string: 'The :attribute must be a string.',
+    exists: 'The selected :attribute is invalid.',
+  },
+  fr: {
+    required: 'Le champ :attribute est obligatoire.',
+    date: 'Le champ :attribute n’est pas une date valide.',
+    integer: 'Le champ :attribute doit être un entier.',
+    boolean: 'Le champ :attribute doit être vrai ou faux.',
+    string: 'Le champ :attribute doit être une chaîne de caractères.',
+    exists: 'Le champ :attribute sélectionné est invalide.',
+  },
 };
-const bool = (v: unknown) => v === true || v === 1 || v === '1';
-const int = (v: unknown) => Number(v);
-/** A route id: anything but a positive integer cannot exist (findOrFail answers 404). */
-const idParam = (v: string) => (/^\d{1,15}$/.test(v) ? Number(v) : -1);
+/** Contact::throwInactive's message (`people.archived_contact_readonly`), with Monica's typographic apostrophe. */
+export const MONICA_ARCHIVED_MESSAGE: Record<Locale, string> = {
+  en: 'Archived contact can’t be edited, please unarchive it first.',
+  fr: 'Un contact archivé ne peut pas être modifié, veuillez d’abord le désarchiver.',
+};
 
-function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () => string): VendorControls {
+/** PHP `filter_var(FILTER_VALIDATE_INT)`, which Laravel's `integer` rule uses. */
+const isInt = (v: unknown) =>
+  (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && /^\s*[+-]?(0|[1-9]\d*)\s*$/.test(v));
+
+/**
+ * A date or date-time input as Eloquent stores it in a `datetime` column (docs/vendors/monica.md "Timestamps"):
+ * `YYYY-MM-DD` is midnight; a date-time keeps its wall-clock time to the second. Assumption: an explicit UTC
+ * offset is dropped, not converted (Eloquent formats the parsed Carbon with `Y-m-d H:i:s` in its own zone), and
+ * other forms are read as JavaScript's Date.parse reads them (PHP's strtotime reads more). Null when unreadable.
+ */
+export function laravelDateTime(v: unknown): Date | null {
+  if (typeof v !== 'string') return null;
+  const s = v.trim();
+  if (/^\d{4}-\d{2}-\d{2}$/.test(s)) {
+    const d = midnightOf(s);
+    return Number.isNaN(d.getTime()) || dateOf(d) !== s ? null : d;
+  }
+  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?$/i.exec(s);
+  if (m) {
+    const d = new Date(`${m[1]}T${m[2]}:${m[3]}:${m[4] ?? '00'}.000Z`);
+    return Number.isNaN(d.getTime()) || dateOf(d) !== m[1] ? null : d;
+  }
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? null : wholeSeconds(new Date(t));
+}
+
+const bool = (v: unknown) => v === true || v === 1 || v === '1';
+const int = (v: unknown) => Number(String(v).trim());
+/** A route id for an untyped controller parameter: anything but a positive integer finds nothing. */
+const idParam = (v: string) => (/^\d{1,15}$/.test(v) ? Number(v) : -1);
+/** A route id for an `int`-typed controller parameter: PHP coerces numeric strings, else a TypeError. */
+const intParam = (v: string): number | null => (/^\d{1,15}$/.test(v) ? Number(v) : null);
+
+function mount(
+  app: Express,
+  state: MonicaState,
+  rateLimit: number,
+  baseUrl: () => string,
+  defaultLocale: Locale,
+): VendorControls {
   const account = { id: ACCOUNT_ID };
 
   const fieldTypeJson = (t: MoFieldType) => ({
@@ -151,13 +218,14 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
     gender_type: c.gender_type,
     is_starred: c.is_starred,
     is_partial: false,
-    is_active: true,
+    is_active: c.is_active,
     is_dead: false,
     is_me: false,
     information: {
       birthdate: emptyDate,
       deceased_date: emptyDate,
-      avatar: { url: c.avatar_url, source: c.avatar_source, default_avatar_color: c.default_avatar_color },
+      // Contact::getAvatarURL: '' when there is neither a photo nor a generated default avatar.
+      avatar: { url: c.avatar_url ?? '', source: c.avatar_source, default_avatar_color: c.default_avatar_color },
     },
     url: `${baseUrl()}/api/contacts/${c.id}`,
     account,
@@ -188,7 +256,7 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
     uuid: m.uuid,
     object: 'message',
     content: m.content,
-    written_at: dayTs(m.written_at),
+    written_at: ts(m.written_at),
     written_by_me: m.written_by_me,
     account,
     contact: contactShortJson(contactOf(m.contact_id)),
@@ -200,7 +268,7 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
     id: c.id,
     uuid: c.uuid,
     object: 'conversation',
-    happened_at: dayTs(c.happened_at),
+    happened_at: ts(c.happened_at),
     // docs/vendors/monica.md: every message, in DB order (the relation has no orderBy).
     messages: c.messages.map(messageJson),
     contact_field_type: fieldTypeJson(state.fieldTypes.get(c.contact_field_type_id) as MoFieldType),
@@ -286,15 +354,80 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
     }
     res.redirect(302, `${baseUrl()}/login`);
   });
-  api.use(express.json({ limit: '1mb', strict: false }));
-  // docs/vendors/monica.md: a body that is not valid JSON is 400 with error_code 37.
-  api.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (err && typeof err === 'object' && (err as { type?: string }).type === 'entity.parse.failed')
-      return fail(res, 37);
-    next(err);
+  // The raw body, recorded in the request log so tests see exactly what a client sent.
+  api.use(express.text({ type: () => true, limit: '1mb' }));
+  /**
+   * ApiController's JSON check (docs/vendors/monica.md "Errors"): it calls Safe\json_decode, which throws on a
+   * body that is not JSON, and the catch lets the request through with no input (Laravel reads it as empty);
+   * only a body that decodes to null (`null`) is 400 with error_code 37. GET and DELETE are not checked.
+   */
+  api.use((req, res, next) => {
+    const raw = typeof req.body === 'string' ? req.body : '';
+    const entry = res.locals.requestLog as { body?: string } | undefined;
+    if (entry && raw) entry.body = raw;
+    let parsed: unknown;
+    try {
+      parsed = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (req.method !== 'GET' && req.method !== 'DELETE' && raw.trim() === 'null') return fail(res, 37);
+    res.locals.input = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : {};
+    next();
   });
-  const body = (req: Request): Record<string, unknown> =>
-    req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
+  const body = (res: Response): Record<string, unknown> => res.locals.input as Record<string, unknown>;
+  /** CheckLocale: `?lang=` first, else the user's locale. */
+  const localeOf = (req: Request): Locale =>
+    req.query.lang === 'fr' || req.query.lang === 'en' ? req.query.lang : defaultLocale;
+
+  const exists = (table: Table, v: unknown): boolean => {
+    if (!isInt(v)) return false;
+    const id = int(v);
+    if (table === 'conversations') return state.conversations.has(id);
+    if (table === 'contacts') return state.contacts.has(id);
+    if (table === 'contact_field_types') return state.fieldTypes.has(id);
+    for (const c of state.conversations.values()) if (c.messages.some((m) => m.id === id)) return true;
+    return false;
+  };
+
+  /**
+   * Laravel's Validator over Monica's service rules, in their order, every rule of a field (no `bail`): an absent
+   * or blank value fails only `required`; a null fails every rule; attributes read with spaces for underscores.
+   */
+  function validate(req: Request, data: Record<string, unknown>, rules: Record<string, Rule[]>): string[] {
+    const texts = TEXTS[localeOf(req)];
+    const errors: string[] = [];
+    for (const [field, fieldRules] of Object.entries(rules)) {
+      const v = data[field];
+      const say = (key: keyof typeof texts) => errors.push(texts[key].replace(':attribute', field.replace(/_/g, ' ')));
+      if (v === undefined || (typeof v === 'string' && v.trim() === '')) {
+        if (fieldRules.includes('required')) say('required');
+        continue;
+      }
+      for (const rule of fieldRules) {
+        if (rule === 'required') {
+          if (v === null) say('required');
+        } else if (rule === 'date') {
+          if (laravelDateTime(v) === null) say('date');
+        } else if (rule === 'integer') {
+          if (!isInt(v)) say('integer');
+        } else if (rule === 'boolean') {
+          if (![true, false, 0, 1, '0', '1'].includes(v as never)) say('boolean');
+        } else if (rule === 'string') {
+          if (typeof v !== 'string') say('string');
+        } else if (!exists(rule.exists, v)) say('exists');
+      }
+    }
+    return errors;
+  }
+  /** Contact::throwInactive: a ValidationException with `people.archived_contact_readonly`. */
+  const archived = (req: Request, res: Response) => invalid(res, [MONICA_ARCHIVED_MESSAGE[localeOf(req)]]);
+
+  const messageRules: Record<string, Rule[]> = {
+    written_at: ['required', 'date'],
+    written_by_me: ['required', 'boolean'],
+    content: ['required', 'string'],
+  };
 
   api.get('/me', (_req, res) => {
     const u = state.user;
@@ -323,8 +456,11 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
     paginate(req, res, '/contactfieldtypes', [...state.fieldTypes.values()], fieldTypeJson);
   });
 
+  // ApiContactController::show(Request $request, int $id).
   api.get('/contacts/:id', (req: Request<{ id: string }>, res) => {
-    const c = state.contacts.get(idParam(req.params.id));
+    const id = intParam(req.params.id);
+    if (id === null) return typeError(res, 'id');
+    const c = state.contacts.get(id);
     if (!c) return notFound(res);
     res.json({ data: contactJson(c, req.query.with === 'contactfields') });
   });
@@ -347,85 +483,187 @@ function mount(app: Express, state: MonicaState, rateLimit: number, baseUrl: () 
     res.json({ data: conversationJson(c) });
   });
 
+  // ApiConversationController::store → CreateConversation: rules (contact and type `exists:`), then the
+  // contact's findOrFail and throwInactive, then the type's findOrFail.
   api.post('/conversations', (req, res) => {
-    const b = body(req);
-    const errors = validate(b, { happened_at: 'date', contact_id: 'integer', contact_field_type_id: 'integer' });
+    const b = body(res);
+    const errors = validate(req, b, {
+      happened_at: ['required', 'date'],
+      contact_id: ['required', 'integer', { exists: 'contacts' }],
+      contact_field_type_id: ['required', 'integer', { exists: 'contact_field_types' }],
+    });
     if (errors.length > 0) return invalid(res, errors);
-    const contact = state.contacts.get(int(b.contact_id));
-    const type = state.fieldTypes.get(int(b.contact_field_type_id));
-    if (!contact || !type) return notFound(res);
-    const c = state.addConversation(contact.id, type.id, dayOf(b.happened_at));
-    // Laravel answers 201 for a resource that was just created.
+    const contact = state.contacts.get(int(b.contact_id)) as MoContact;
+    if (!contact.is_active) return archived(req, res);
+    const type = state.fieldTypes.get(int(b.contact_field_type_id)) as MoFieldType;
+    const c = state.addConversation(contact.id, type.id, laravelDateTime(b.happened_at) as Date);
+    // A resource answer for a model created in this request is 201 (Laravel's ResourceResponse).
     res.status(201).json({ data: conversationJson(c) });
   });
 
-  // docs/vendors/monica.md: happened_at AND contact_field_type_id are both required in code (UpdateConversation).
+  // ApiConversationController::update → UpdateConversation: `conversation_id` is validated with `exists:` before
+  // any findOrFail, so an unknown id is 422/32 "The selected conversation id is invalid.", not 404
+  // (docs/vendors/monica.md "Errors"); the type is only `integer` there and its findOrFail comes last (404).
   api.put('/conversations/:id', (req: Request<{ id: string }>, res) => {
-    const b = body(req);
-    const errors = validate(b, { happened_at: 'date', contact_field_type_id: 'integer' });
+    const b = body(res);
+    const errors = validate(
+      req,
+      { ...b, conversation_id: req.params.id },
+      {
+        happened_at: ['required', 'date'],
+        contact_field_type_id: ['required', 'integer'],
+        conversation_id: ['required', 'integer', { exists: 'conversations' }],
+      },
+    );
     if (errors.length > 0) return invalid(res, errors);
-    const c = state.conversations.get(idParam(req.params.id));
+    const c = state.conversations.get(int(req.params.id)) as MoConversation;
+    if (!state.contacts.get(c.contact_id)?.is_active) return archived(req, res);
     const type = state.fieldTypes.get(int(b.contact_field_type_id));
-    if (!c || !type) return notFound(res);
-    c.happened_at = dayOf(b.happened_at);
-    c.contact_field_type_id = type.id;
-    c.updated_at = new Date();
+    if (!type) return notFound(res);
+    const happened = laravelDateTime(b.happened_at) as Date;
+    // Eloquent saves, and moves updated_at, only when an attribute changed.
+    if (happened.getTime() !== c.happened_at.getTime() || type.id !== c.contact_field_type_id) {
+      c.happened_at = happened;
+      c.contact_field_type_id = type.id;
+      c.updated_at = new Date();
+    }
     res.json({ data: conversationJson(c) });
   });
 
+  // ApiConversationController::destroy(…, int $conversationId) → DestroyConversation: `exists:` first (422/32),
+  // then throwInactive. Messages go with it (ON DELETE CASCADE in the migration).
   api.delete('/conversations/:id', (req: Request<{ id: string }>, res) => {
-    const c = state.conversations.get(idParam(req.params.id));
-    if (!c) return notFound(res);
+    const id = intParam(req.params.id);
+    if (id === null) return typeError(res, 'conversationId');
+    const errors = validate(
+      req,
+      { conversation_id: id },
+      { conversation_id: ['required', 'integer', { exists: 'conversations' }] },
+    );
+    if (errors.length > 0) return invalid(res, errors);
+    const c = state.conversations.get(id) as MoConversation;
+    if (!state.contacts.get(c.contact_id)?.is_active) return archived(req, res);
     state.conversations.delete(c.id);
     res.json({ deleted: true, id: c.id });
   });
 
-  const messageRules: Record<string, Rule> = { written_at: 'date', written_by_me: 'boolean', content: 'string' };
-
-  // docs/vendors/monica.md: contact_id is ignored and taken from the conversation; the answer is the conversation.
+  // ApiMessageController::store: Conversation::findOrFail first (404/31), then AddMessageToConversation (rules,
+  // throwInactive). contact_id is ignored and taken from the conversation; the answer is the conversation.
   api.post('/conversations/:id/messages', (req: Request<{ id: string }>, res) => {
-    const b = body(req);
-    const errors = validate(b, messageRules);
-    if (errors.length > 0) return invalid(res, errors);
-    const c = state.conversations.get(idParam(req.params.id));
+    const id = intParam(req.params.id);
+    if (id === null) return typeError(res, 'conversationId');
+    const c = state.conversations.get(id);
     if (!c) return notFound(res);
+    const b = body(res);
+    const errors = validate(req, b, messageRules);
+    if (errors.length > 0) return invalid(res, errors);
+    if (!state.contacts.get(c.contact_id)?.is_active) return archived(req, res);
     state.addMessage(c, {
       content: String(b.content),
-      written_at: dayOf(b.written_at),
+      written_at: laravelDateTime(b.written_at) as Date,
       written_by_me: bool(b.written_by_me),
     });
     res.json({ data: conversationJson(c) });
   });
 
+  // ApiMessageController::update: Conversation::findOrFail and Message::findOrFail first (404/31), then
+  // UpdateMessage (rules, throwInactive, the message's findOrFail within the conversation: 404).
   api.put('/conversations/:id/messages/:messageId', (req: Request<{ id: string; messageId: string }>, res) => {
-    const b = body(req);
-    const errors = validate(b, messageRules);
+    const id = intParam(req.params.id);
+    const mid = intParam(req.params.messageId);
+    if (id === null) return typeError(res, 'conversationId');
+    if (mid === null) return typeError(res, 'messageId');
+    const c = state.conversations.get(id);
+    if (!c || !exists('messages', mid)) return notFound(res);
+    const b = body(res);
+    const errors = validate(req, b, messageRules);
     if (errors.length > 0) return invalid(res, errors);
-    const c = state.conversations.get(idParam(req.params.id));
-    const m = c?.messages.find((x) => x.id === idParam(req.params.messageId));
-    if (!c || !m) return notFound(res);
-    m.content = String(b.content);
-    m.written_at = dayOf(b.written_at);
-    m.written_by_me = bool(b.written_by_me);
-    m.updated_at = new Date();
+    if (!state.contacts.get(c.contact_id)?.is_active) return archived(req, res);
+    const m = c.messages.find((x) => x.id === mid);
+    if (!m) return notFound(res);
+    const next = {
+      content: String(b.content),
+      written_at: laravelDateTime(b.written_at) as Date,
+      written_by_me: bool(b.written_by_me),
+    };
+    if (
+      next.content !== m.content ||
+      next.written_at.getTime() !== m.written_at.getTime() ||
+      next.written_by_me !== m.written_by_me
+    ) {
+      Object.assign(m, next);
+      m.updated_at = new Date();
+    }
     res.json({ data: conversationJson(c) });
   });
 
+  // ApiMessageController::destroy: both findOrFail first (404/31), then DestroyMessage (the message within the
+  // conversation: 404; then the message's contact throwInactive).
   api.delete('/conversations/:id/messages/:messageId', (req: Request<{ id: string; messageId: string }>, res) => {
-    const c = state.conversations.get(idParam(req.params.id));
-    const i = c ? c.messages.findIndex((x) => x.id === idParam(req.params.messageId)) : -1;
-    if (!c || i < 0) return notFound(res);
-    const [m] = c.messages.splice(i, 1);
-    res.json({ deleted: true, id: (m as MoMessage).id });
+    const id = intParam(req.params.id);
+    const mid = intParam(req.params.messageId);
+    if (id === null) return typeError(res, 'conversationId');
+    if (mid === null) return typeError(res, 'messageId');
+    const c = state.conversations.get(id);
+    if (!c || !exists('messages', mid)) return notFound(res);
+    const i = c.messages.findIndex((x) => x.id === mid);
+    if (i < 0) return notFound(res);
+    if (!state.contacts.get(c.contact_id)?.is_active) return archived(req, res);
+    c.messages.splice(i, 1);
+    res.json({ deleted: true, id: mid });
   });
 
-  api.use((_req, res) => notFound(res));
+  // Laravel's NotFoundHttpException for a path no route matches, rendered as JSON (docs/vendors/monica.md
+  // "Errors"; assumption: here after authentication, where Laravel answers before it).
+  api.use((req, res) => {
+    res.status(404).json({ message: `The route api${req.path} could not be found.` });
+  });
   app.use('/api', api);
+
+  // ---- control routes (not Monica's; what its web UI does) ----
+
+  app.post('/__sandbox/contacts/:id/archive', (req: Request<{ id: string }>, res) => {
+    const c = state.contacts.get(idParam(req.params.id));
+    if (!c) return res.status(404).json({ error: 'Contact not found' });
+    const want = (req.body as { archived?: unknown } | undefined)?.archived;
+    const active = typeof want === 'boolean' ? !want : !c.is_active;
+    state.setActive(c.id, active);
+    // ContactsController::archive answers {is_active}.
+    res.json({ is_active: c.is_active });
+  });
+
+  app.post('/__sandbox/conversations/:id/dashboard-edit', (req: Request<{ id: string }>, res) => {
+    const c = state.conversations.get(idParam(req.params.id));
+    if (!c) return res.status(404).json({ error: 'Conversation not found' });
+    const b = (req.body ?? {}) as {
+      happenedOn?: unknown;
+      contactFieldTypeId?: unknown;
+      messages?: Array<{ content?: unknown; writtenByMe?: unknown }>;
+    };
+    if (b.happenedOn !== undefined && (typeof b.happenedOn !== 'string' || laravelDateTime(b.happenedOn) === null))
+      return res.status(400).json({ error: 'happenedOn must be YYYY-MM-DD' });
+    if (b.contactFieldTypeId !== undefined && !state.fieldTypes.has(Number(b.contactFieldTypeId)))
+      return res.status(400).json({ error: 'Unknown contactFieldTypeId' });
+    try {
+      state.dashboardEdit(c, {
+        happenedOn: typeof b.happenedOn === 'string' ? b.happenedOn.slice(0, 10) : undefined,
+        contactFieldTypeId: b.contactFieldTypeId === undefined ? undefined : Number(b.contactFieldTypeId),
+        messages: Array.isArray(b.messages)
+          ? b.messages.map((m) => ({ content: String(m.content ?? ''), written_by_me: m.writtenByMe === true }))
+          : undefined,
+      });
+    } catch (e) {
+      if (e instanceof ContactArchivedError) return res.status(422).json({ error: MONICA_ARCHIVED_MESSAGE.en });
+      throw e;
+    }
+    res.json({ data: conversationJson(c) });
+  });
 
   return {
     // Back to the seeded data with a fresh rate-limit window, so one test's traffic does not throttle the next.
     reset: () => {
       state.reset();
+      if (defaultLocale !== 'en') state.user.locale = defaultLocale;
       limiter.clear();
     },
     simulateIncoming: ({ conversationId, content }) => {

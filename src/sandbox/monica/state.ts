@@ -3,8 +3,10 @@ import { createRandom, FIRST_NAMES, LAST_NAMES, type Random } from '../kit/rando
 
 /**
  * The emulated Monica 4.x account: one user, contacts with contact fields, the account's contact field types,
- * and conversations logged by date with their messages (docs/vendors/monica.md). Field names follow the vendor's
- * columns; `happened_at` and `written_at` are dates (`YYYY-MM-DD`), as in Monica.
+ * and conversations with their messages (docs/vendors/monica.md). Field names follow the vendor's columns;
+ * `happened_at` and `written_at` are date-times with seconds (`datetime` columns in Monica's
+ * `2018_07_26_104306_create-conversations.php` @32028ce3c; docs/vendors/monica.md "Timestamps"): an API client
+ * stores a time of day, Monica's own web UI stores midnight.
  */
 
 export interface MoFieldType {
@@ -36,6 +38,11 @@ export interface MoContact {
   gender: string;
   gender_type: 'M' | 'F' | 'O';
   is_starred: boolean;
+  /**
+   * false once archived in Monica's web UI (`PUT /people/{contact}/archive`, ContactsController::archive @32028ce3c);
+   * every conversation write on an archived contact is then refused (Contact::throwInactive).
+   */
+  is_active: boolean;
   /** Uploaded or gravatar photo; null shows the initials on `default_avatar_color`. */
   avatar_url: string | null;
   avatar_source: 'default' | 'adorable' | 'gravatar' | 'photo';
@@ -50,8 +57,8 @@ export interface MoMessage {
   conversation_id: number;
   contact_id: number;
   content: string;
-  /** `YYYY-MM-DD`. */
-  written_at: string;
+  /** A date-time, whole seconds (docs/vendors/monica.md "Timestamps"). */
+  written_at: Date;
   written_by_me: boolean;
   created_at: Date;
   updated_at: Date;
@@ -61,8 +68,8 @@ export interface MoConversation {
   uuid: string;
   contact_id: number;
   contact_field_type_id: number;
-  /** `YYYY-MM-DD`. */
-  happened_at: string;
+  /** A date-time, whole seconds (docs/vendors/monica.md "Timestamps"). */
+  happened_at: Date;
   created_at: Date;
   updated_at: Date;
   /** In insertion (= DB id) order, as Monica's un-ordered relation returns them (docs/vendors/monica.md). */
@@ -130,6 +137,27 @@ const MY_LINES = [
 
 const pad = (n: number) => String(n).padStart(2, '0');
 export const dateOf = (d: Date) => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+/** Midnight UTC of a `YYYY-MM-DD` day (the account user's time zone is UTC here). */
+export const midnightOf = (day: string) => new Date(`${day}T00:00:00.000Z`);
+/** A MySQL `datetime` keeps whole seconds. */
+export const wholeSeconds = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
+
+/** What `MonicaState.dashboardEdit` takes: the fields of Monica's web form for editing a conversation. */
+export interface DashboardEdit {
+  /** `YYYY-MM-DD` (the form's `conversationDate`); default the conversation's own day. */
+  happenedOn?: string;
+  /** Default the conversation's own. */
+  contactFieldTypeId?: number;
+  /** The messages as the form posts them; default the current ones (content and author), in DB order. */
+  messages?: Array<{ content: string; written_by_me: boolean }>;
+}
+
+/** Thrown by writes on an archived contact (Contact::throwInactive, docs/vendors/monica.md "Errors"). */
+export class ContactArchivedError extends Error {
+  constructor(readonly contactId: number) {
+    super(`Contact ${contactId} is archived.`);
+  }
+}
 
 export class MonicaState {
   user!: MoUser;
@@ -187,6 +215,7 @@ export class MonicaState {
         nickname: r.chance(0.2) ? first.slice(0, 3) : null,
         ...r.pick(GENDERS),
         is_starred: r.chance(0.15),
+        is_active: true,
         avatar_url: r.chance(0.4)
           ? `https://randomuser.me/api/portraits/${r.chance(0.5) ? 'women' : 'men'}/${r.int(1, 99)}.jpg`
           : null,
@@ -212,26 +241,46 @@ export class MonicaState {
     const nConv = this.scale === 0 ? 0 : Math.max(1, Math.round(20 * this.scale));
     for (let i = 0; i < nConv; i++) {
       const contact = this.contacts.get(r.pick(contactIds)) as MoContact;
-      // Logged on the day it happened or a few days later; spread over the last four months.
-      const happened = new Date(SEED_BASE - r.int(0, 120) * DAY);
-      const created = new Date(happened.getTime() + r.int(0, 3) * DAY + r.int(0, 43_199) * 1000);
-      const conv = this.addConversation(contact.id, r.pick([1, 1, 2, 3, 4, 5, 5, 6]), dateOf(happened), created);
+      // Spread over the last four months.
+      const day = new Date(SEED_BASE - r.int(0, 120) * DAY);
+      const created = new Date(day.getTime() + r.int(0, 3) * DAY + r.int(0, 43_199) * 1000);
+      const type = r.pick([1, 1, 2, 3, 4, 5, 5, 6]);
       const n = r.int(1, 8);
-      const days = Array.from({ length: n }, () => dateOf(new Date(happened.getTime() + r.int(0, 2) * DAY)));
-      days.sort();
-      // Some conversations are logged out of order, so the DB order is not the written order (docs/vendors/monica.md).
-      if (n > 2 && r.chance(0.25)) days.reverse();
-      for (const day of days) {
-        const mine = r.chance(0.5);
-        this.addMessage(
-          conv,
-          { content: mine ? r.pick(MY_LINES) : r.pick(THEIR_LINES), written_at: day, written_by_me: mine },
-          created,
-        );
+      if (r.chance(0.4)) {
+        // Logged in Monica's web UI: the day only, and every message carries that day at midnight
+        // (Contacts/ConversationsController::updateMessages @32028ce3c writes `$date` into each written_at).
+        const midnight = midnightOf(dateOf(day));
+        const conv = this.addConversation(contact.id, type, midnight, created);
+        for (let k = 0; k < n; k++) this.seedMessage(conv, midnight, created);
+      } else {
+        // Logged through the API by another client, with times of day (docs/vendors/monica.md "Timestamps").
+        const happened = new Date(midnightOf(dateOf(day)).getTime() + r.int(7 * 3600, 22 * 3600) * 1000);
+        const conv = this.addConversation(contact.id, type, happened, created);
+        const times = Array.from({ length: n }, () => new Date(happened.getTime() + r.int(0, 2 * 86_399) * 1000));
+        times.sort((a, b) => a.getTime() - b.getTime());
+        // Some conversations are logged out of order, so the DB order is not the written order (docs/vendors/monica.md).
+        if (n > 2 && r.chance(0.25)) times.reverse();
+        for (const t of times) this.seedMessage(conv, t, created);
       }
       // A few were edited later, which is what moves updated_at in Monica (messages do not: docs/vendors/monica.md).
-      if (r.chance(0.2)) conv.updated_at = new Date(created.getTime() + r.int(1, 5) * DAY);
+      if (r.chance(0.2)) {
+        const conv = this.conversations.get(this.ids.conversation) as MoConversation;
+        conv.updated_at = new Date(created.getTime() + r.int(1, 5) * DAY);
+      }
     }
+  }
+
+  private seedMessage(conv: MoConversation, writtenAt: Date, created: Date) {
+    const mine = this.rnd.chance(0.5);
+    this.addMessage(
+      conv,
+      {
+        content: mine ? this.rnd.pick(MY_LINES) : this.rnd.pick(THEIR_LINES),
+        written_at: writtenAt,
+        written_by_me: mine,
+      },
+      created,
+    );
   }
 
   uuid(): string {
@@ -250,13 +299,13 @@ export class MonicaState {
     });
   }
 
-  addConversation(contactId: number, fieldTypeId: number, happenedAt: string, now = new Date()): MoConversation {
+  addConversation(contactId: number, fieldTypeId: number, happenedAt: Date, now = new Date()): MoConversation {
     const c: MoConversation = {
       id: ++this.ids.conversation,
       uuid: this.uuid(),
       contact_id: contactId,
       contact_field_type_id: fieldTypeId,
-      happened_at: happenedAt,
+      happened_at: wholeSeconds(happenedAt),
       created_at: now,
       updated_at: now,
       messages: [],
@@ -273,6 +322,7 @@ export class MonicaState {
   ): MoMessage {
     const msg: MoMessage = {
       ...m,
+      written_at: wholeSeconds(m.written_at),
       id: ++this.ids.message,
       uuid: this.uuid(),
       conversation_id: conv.id,
@@ -284,7 +334,11 @@ export class MonicaState {
     return msg;
   }
 
-  /** A contact writes to the user today (VendorControls.simulateIncoming). */
+  /**
+   * A contact's message, logged now by another API client with its time of day (VendorControls.simulateIncoming).
+   * Assumption (docs/vendors/monica.md "Timestamps"): Monica itself never writes a message on its own; the
+   * emulator plays a client of the API that logs what a contact wrote, at the moment it arrived.
+   */
   simulateIncoming(conversationId: number | null, content?: string): MoMessage | null {
     const ids = [...this.conversations.keys()];
     const id = conversationId ?? (ids.length > 0 ? this.sim.pick(ids) : null);
@@ -292,8 +346,45 @@ export class MonicaState {
     if (!conv) return null;
     return this.addMessage(conv, {
       content: content ?? this.sim.pick(THEIR_LINES),
-      written_at: dateOf(new Date()),
+      written_at: new Date(),
       written_by_me: false,
     });
+  }
+
+  /**
+   * Archives or unarchives a contact as Monica's web UI does (`PUT /people/{contact}/archive` toggles
+   * `is_active` and saves the contact: ContactsController::archive @32028ce3c). Null when there is no such contact.
+   */
+  setActive(contactId: number, active: boolean, now = new Date()): MoContact | null {
+    const c = this.contacts.get(contactId);
+    if (!c) return null;
+    if (c.is_active !== active) {
+      c.is_active = active;
+      c.updated_at = now;
+    }
+    return c;
+  }
+
+  /**
+   * Somebody edits the conversation in Monica's web UI (Contacts/ConversationsController::update @32028ce3c):
+   * UpdateConversation with the form's day (midnight), then DestroyMessage for every message and
+   * AddMessageToConversation for each message of the form, all written at that day's midnight. Every message gets
+   * a new id; `updated_at` moves only when happened_at or the type changed (Eloquent saves only dirty models).
+   * Throws ContactArchivedError for an archived contact (the edit page and UpdateConversation call throwInactive).
+   */
+  dashboardEdit(conv: MoConversation, edit: DashboardEdit = {}, now = new Date()): MoConversation {
+    const contact = this.contacts.get(conv.contact_id) as MoContact;
+    if (!contact.is_active) throw new ContactArchivedError(contact.id);
+    const happened = midnightOf(edit.happenedOn ?? dateOf(conv.happened_at));
+    const type = edit.contactFieldTypeId ?? conv.contact_field_type_id;
+    if (happened.getTime() !== conv.happened_at.getTime() || type !== conv.contact_field_type_id) {
+      conv.happened_at = happened;
+      conv.contact_field_type_id = type;
+      conv.updated_at = now;
+    }
+    const form = edit.messages ?? conv.messages.map((m) => ({ content: m.content, written_by_me: m.written_by_me }));
+    conv.messages = [];
+    for (const m of form) this.addMessage(conv, { ...m, written_at: happened }, now);
+    return conv;
   }
 }

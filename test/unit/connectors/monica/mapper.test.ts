@@ -1,5 +1,5 @@
 import { ErrorCode, type GatewayError } from '../../../../src/errors';
-import { mapMonicaError } from '../../../../src/connectors/monica/client';
+import { classifyValidation, mapMonicaError } from '../../../../src/connectors/monica/client';
 import {
   ME_ID,
   datePart,
@@ -13,6 +13,7 @@ import {
   parseMessageId,
   subjectOf,
   toMonicaDate,
+  toMonicaTimestamp,
 } from '../../../../src/connectors/monica/mapper';
 import {
   contactEnvelope,
@@ -404,6 +405,19 @@ describe('native ids and dates', () => {
     expect(toMonicaDate(d('2024-02-29T23:59:59Z'))).toBe('2024-02-29');
     expect(datePart('1977-06-09T02:00:51Z')).toBe('1977-06-09');
   });
+
+  it('writes date-times in Monica\'s own format, UTC to the second (docs/vendors/monica.md "Timestamps")', () => {
+    expect(toMonicaTimestamp(d('2026-11-28T14:35:07.999Z'))).toBe('2026-11-28T14:35:07Z');
+    expect(toMonicaTimestamp(new Date('2026-11-28T16:35:07+02:00'))).toBe('2026-11-28T14:35:07Z');
+  });
+
+  it('keeps the time of day of written_at and happened_at', () => {
+    const empty = { ...detail(), happened_at: '2026-11-28T09:10:11Z', messages: [] };
+    expect(mapConversation(S, empty).lastMessageAt).toEqual(d('2026-11-28T09:10:11Z'));
+    const one = { ...detail(), messages: [{ ...detail().messages[0]!, written_at: '2026-11-28T14:35:07Z' }] };
+    expect(mapMessages(S, one)[0]!.sentAt).toEqual(d('2026-11-28T14:35:07Z'));
+    expect(mapConversation(S, one).lastMessageAt).toEqual(d('2026-11-28T14:35:07Z'));
+  });
 });
 
 describe('mapMonicaError', () => {
@@ -453,5 +467,61 @@ describe('mapMonicaError', () => {
 
   it("leaves Laravel's 401 to the generic mapping", () => {
     expect(mapMonicaError(S, res(401, { message: 'Unauthenticated.' }))).toBeUndefined();
+  });
+
+  // docs/vendors/monica.md "Errors": DestroyConversation/UpdateConversation validate `exists:conversations,id` first.
+  it('maps 422/32 "The selected conversation id is invalid." to NOT_FOUND, not SOURCE_REJECTED', () => {
+    const e = mapMonicaError(S, {
+      ...res(422, { error: { message: ['The selected conversation id is invalid.'], error_code: 32 } }),
+      method: 'DELETE',
+    });
+    expect(err(e)).toMatchObject({ code: ErrorCode.NOT_FOUND, ext: { source: S } });
+    expect(e?.message).toContain('no such conversation (DELETE /conversations/9)');
+    const withOthers = mapMonicaError(
+      S,
+      res(422, {
+        error: {
+          message: ['The happened at is not a valid date.', 'The selected conversation id is invalid.'],
+          error_code: 32,
+        },
+      }),
+    );
+    expect(withOthers?.code).toBe(ErrorCode.NOT_FOUND);
+    expect(
+      mapMonicaError(S, res(422, { error: { message: ['The selected contact id is invalid.'], error_code: 32 } }))
+        ?.message,
+    ).toContain('no such contact');
+  });
+
+  it('keeps other 422s SOURCE_REJECTED with the vendor messages', () => {
+    const e = mapMonicaError(S, res(422, { error: { message: ['The selected foo is invalid.'], error_code: 32 } }));
+    expect(err(e)).toMatchObject({
+      code: ErrorCode.SOURCE_REJECTED,
+      ext: { source: S, status: 422, vendorCode: 32, vendorMessages: ['The selected foo is invalid.'] },
+    });
+    expect(e?.extensions.reason).toBeUndefined();
+  });
+
+  it('maps the archived-contact refusal to SOURCE_REJECTED with reason CONTACT_ARCHIVED', () => {
+    for (const text of [
+      'Archived contact can’t be edited, please unarchive it first.',
+      "Archived contact can't be edited, please unarchive it first.",
+    ]) {
+      const e = mapMonicaError(S, res(422, { error: { message: [text], error_code: 32 } }));
+      expect(err(e)).toMatchObject({
+        code: ErrorCode.SOURCE_REJECTED,
+        ext: { source: S, status: 422, vendorCode: 32, reason: 'CONTACT_ARCHIVED' },
+      });
+      expect(e?.message).toMatch(/archived/);
+      expect(e?.message).toMatch(/unarchive/);
+    }
+  });
+
+  it('recognises only English texts (other locales are explained by the session)', () => {
+    expect(classifyValidation(['Le champ conversation id sélectionné est invalide.'])).toBeNull();
+    expect(classifyValidation(['The selected message id is invalid.'])).toEqual({
+      reason: 'UNKNOWN_ID',
+      what: 'message',
+    });
   });
 });

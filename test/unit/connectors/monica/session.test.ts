@@ -1,7 +1,11 @@
 import type { MonicaSourceConfig } from '../../../../src/config/schema';
 import { rejection } from '../../../utils/errors';
 import { createMonicaConnector, MONICA_CAPABILITIES } from '../../../../src/connectors/monica';
+import { ConversationCatalog } from '../../../../src/connectors/catalog';
+import { createMemoryCatalogStore } from '../../../../src/connectors/catalog-stores/memory';
+import { MonicaClient, createMonicaHttp } from '../../../../src/connectors/monica/client';
 import { toMonicaDate } from '../../../../src/connectors/monica/mapper';
+import { MonicaSession } from '../../../../src/connectors/monica/session';
 import type { Connector, ConnectorSession, MessageModel } from '../../../../src/connectors/types';
 import { ErrorCode } from '../../../../src/errors';
 import type { EmulatorHandle } from '../../../../src/sandbox/kit/server';
@@ -55,6 +59,31 @@ beforeEach(() => {
 });
 
 const open = (c: Connector = connector): ConnectorSession => c.openSession({ requestId: 'test' });
+/** The JSON bodies the connector sent with one method, in order (the emulator logs raw write bodies). */
+const bodies = (method: string, h: EmulatorHandle = emu) =>
+  h
+    .requests()
+    .filter((r) => r.method === method)
+    .map((r) => JSON.parse(r.body ?? 'null') as unknown);
+/** A session with a fixed clock, over a fresh connector's client (what openSession builds). */
+function sessionAt(now: Date, h: EmulatorHandle = emu): MonicaSession {
+  const cfg = config(h.url);
+  return new MonicaSession(
+    new MonicaClient(createMonicaHttp(cfg)),
+    { requestId: 'test' },
+    new ConversationCatalog(createMemoryCatalogStore(), cfg.id, 30_000),
+    () => now,
+  );
+}
+/** POST to the emulator's control API. */
+async function control<T = unknown>(path: string, json: unknown = {}, h: EmulatorHandle = emu): Promise<T> {
+  const res = await fetch(`${h.url}/__sandbox${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(json),
+  });
+  return (await res.json()) as T;
+}
 const calls = (h: EmulatorHandle = emu) => h.requests().map((r) => `${r.method} ${r.path}`);
 const headers = { authorization: `Bearer ${MONICA_SANDBOX_TOKEN}`, accept: 'application/json' };
 
@@ -310,9 +339,15 @@ describe('writes', () => {
     });
     expect(c).toMatchObject({ channel: 'WhatsApp', subject: 'WhatsApp · 2026-10-30', status: 'OPEN' });
     expect(c.lastMessage).toMatchObject({ content: 'Lovely to see you yesterday', direction: 'OUTGOING' });
+    expect(bodies('POST')).toEqual([
+      { happened_at: '2026-10-30T18:00:00Z', contact_id: 2, contact_field_type_id: 5 },
+      { written_at: '2026-10-30T18:00:00Z', written_by_me: true, content: 'Lovely to see you yesterday' },
+    ]);
+
     const stored = await raw(Number(c.nativeId));
-    expect(stored).toMatchObject({ happened_at: '2026-10-30T00:00:00Z', contact: { id: 2 } });
-    expect(stored.messages.map((m) => [m.written_at, m.written_by_me])).toEqual([['2026-10-30T00:00:00Z', true]]);
+    // docs/vendors/monica.md "Timestamps": the time of day is kept, on the conversation and its first message.
+    expect(stored).toMatchObject({ happened_at: '2026-10-30T18:00:00Z', contact: { id: 2 } });
+    expect(stored.messages.map((m) => [m.written_at, m.written_by_me])).toEqual([['2026-10-30T18:00:00Z', true]]);
   });
 
   it("creates a conversation today on the account's first contact field type by default", async () => {
@@ -429,6 +464,233 @@ describe('writes', () => {
     const page = await open().listConversations({ offset: 0, limit: 1, filter: {} });
     expect(page.items[0]!.nativeId).toBe('12');
     expect(page.items[0]!.lastMessage).toMatchObject({ content: 'Are you free on Sunday?', direction: 'INCOMING' });
+  });
+});
+
+describe('times of day (docs/vendors/monica.md "Timestamps")', () => {
+  it('keeps 14:35:07 written by another client when the gateway edits the message', async () => {
+    // Another API client logs a message with a time of day.
+    const res = await fetch(`${emu.url}/api/conversations/6/messages`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ written_at: '2026-11-28T14:35:07Z', written_by_me: false, content: 'Seen at 14:35:07' }),
+    });
+    const theirs = ((await res.json()) as { data: RawConversation }).data.messages.at(-1)!;
+    expect(theirs.written_at).toBe('2026-11-28T14:35:07Z');
+    emu.clearRequests();
+    const edited = await open().editMessage(`6/${theirs.id}`, 'Edited through the gateway');
+    expect(edited.sentAt).toEqual(new Date('2026-11-28T14:35:07Z'));
+    expect(bodies('PUT')).toEqual([
+      { written_at: '2026-11-28T14:35:07Z', written_by_me: false, content: 'Edited through the gateway' },
+    ]);
+    const stored = (await raw(6)).messages.find((m) => m.id === theirs.id)!;
+    expect(stored).toMatchObject({ written_at: '2026-11-28T14:35:07Z', content: 'Edited through the gateway' });
+  });
+
+  it('sends a message written now, to the second', async () => {
+    const now = new Date('2026-11-29T08:07:06.543Z');
+    const m = await sessionAt(now).sendMessage({
+      conversationNativeId: '7',
+      content: 'At 08:07:06',
+      private: false,
+      attachmentIds: [],
+      files: [],
+    });
+    expect(bodies('POST')).toEqual([
+      { written_at: '2026-11-29T08:07:06Z', written_by_me: true, content: 'At 08:07:06' },
+    ]);
+    expect(m.sentAt).toEqual(new Date('2026-11-29T08:07:06Z'));
+    expect((await raw(7)).messages.at(-1)!.written_at).toBe('2026-11-29T08:07:06Z');
+  });
+
+  it('updates happenedAt with its time of day and creates at the current time by default', async () => {
+    await open().updateConversation('4', { happenedAt: new Date('2026-01-15T10:20:30Z') });
+    expect((await raw(4)).happened_at).toBe('2026-01-15T10:20:30Z');
+    const c = await sessionAt(new Date('2026-11-29T21:22:23Z')).createConversation({
+      participantNativeIds: ['3'],
+      content: 'hello',
+    });
+    expect(await raw(Number(c.nativeId))).toMatchObject({
+      happened_at: '2026-11-29T21:22:23Z',
+      messages: [{ written_at: '2026-11-29T21:22:23Z' }],
+    });
+  });
+});
+
+describe('unknown ids (Monica answers 422/32 on PUT/DELETE /conversations/{id})', () => {
+  it('deletes an already-deleted conversation as NOT_FOUND, with one request and no fallback read', async () => {
+    await open().deleteConversation('3');
+    emu.clearRequests();
+    const e = await rejection(open().deleteConversation('3'));
+    expect(e.code).toBe(ErrorCode.NOT_FOUND);
+    expect(e.extensions.source).toBe('monica');
+    expect(emu.requests().map((r) => [r.method, r.path, r.status])).toEqual([['DELETE', '/api/conversations/3', 422]]);
+  });
+
+  it('drops a conversation deleted elsewhere from the catalog when a delete finds it gone', async () => {
+    const s = open();
+    await s.listConversations({ offset: 0, limit: 100, filter: {} });
+    await fetch(`${emu.url}/api/conversations/8`, { method: 'DELETE', headers });
+    expect((await rejection(s.deleteConversation('8'))).code).toBe(ErrorCode.NOT_FOUND);
+    emu.clearRequests();
+    const page = await open().listConversations({ offset: 0, limit: 100, filter: {} });
+    expect(page.items.map((c) => c.nativeId)).not.toContain('8');
+    expect(calls()).toEqual([]);
+  });
+
+  it('creates for an unknown contact as NOT_FOUND (422 "The selected contact id is invalid.")', async () => {
+    const e = await rejection(open().createConversation({ participantNativeIds: ['9999'], channel: '1' }));
+    expect(e.code).toBe(ErrorCode.NOT_FOUND);
+    expect(emu.requests().map((r) => r.status)).toEqual([422]);
+  });
+
+  describe('in another locale (validation texts are translated)', () => {
+    let fr: EmulatorHandle;
+    beforeAll(async () => {
+      fr = await startMonicaEmulator({ locale: 'fr', rateLimitPerMinute: 1_000_000 });
+    });
+    afterAll(() => fr.close());
+    beforeEach(() => {
+      fr.controls.reset();
+      fr.clearRequests();
+    });
+    const frOpen = () => createMonicaConnector(config(fr.url)).openSession({ requestId: 'test' });
+
+    it('reads the conversation once to tell a missing id from another refusal', async () => {
+      const e = await rejection(frOpen().deleteConversation('9999'));
+      expect(e.code).toBe(ErrorCode.NOT_FOUND);
+      expect(fr.requests().map((r) => [r.method, r.path, r.status])).toEqual([
+        ['DELETE', '/api/conversations/9999', 422],
+        ['GET', '/api/conversations/9999', 404],
+      ]);
+    });
+
+    it('leaves a real validation failure SOURCE_REJECTED after that read', async () => {
+      const e = await rejection(
+        frOpen().sendMessage({ conversationNativeId: '7', content: '', private: false, attachmentIds: [], files: [] }),
+      );
+      expect(e.code).toBe(ErrorCode.SOURCE_REJECTED);
+      expect(e.extensions.reason).toBeUndefined();
+      expect(e.message).toContain('Le champ content est obligatoire.');
+      expect(fr.requests().map((r) => `${r.method} ${r.path}`)).toEqual([
+        'POST /api/conversations/7/messages',
+        'GET /api/conversations/7',
+      ]);
+    });
+
+    it('recognises an archived contact by reading it', async () => {
+      const conv = (await (await fetch(`${fr.url}/api/conversations/7`, { headers })).json()) as {
+        data: RawConversation;
+      };
+      await control(`/contacts/${conv.data.contact.id}/archive`, { archived: true }, fr);
+      fr.clearRequests();
+      const e = await rejection(
+        frOpen().sendMessage({ conversationNativeId: '7', content: 'x', private: false, attachmentIds: [], files: [] }),
+      );
+      expect(e.code).toBe(ErrorCode.SOURCE_REJECTED);
+      expect(e.extensions.reason).toBe('CONTACT_ARCHIVED');
+      const create = await rejection(
+        frOpen().createConversation({ participantNativeIds: [String(conv.data.contact.id)], channel: '1' }),
+      );
+      expect(create.extensions.reason).toBe('CONTACT_ARCHIVED');
+      expect(fr.requests().map((r) => `${r.method} ${r.path}`)).toEqual([
+        'POST /api/conversations/7/messages',
+        'GET /api/conversations/7',
+        'POST /api/conversations',
+        `GET /api/contacts/${conv.data.contact.id}`,
+      ]);
+    });
+  });
+});
+
+describe('archived contacts (Contact::throwInactive: 422/32)', () => {
+  let conv: RawConversation;
+  beforeEach(async () => {
+    conv = await raw(2);
+    await control(`/contacts/${conv.contact.id}/archive`, { archived: true });
+    emu.clearRequests();
+  });
+
+  it('refuses every write with SOURCE_REJECTED, reason CONTACT_ARCHIVED and a message that says what to do', async () => {
+    const m = `2/${conv.messages[0]!.id}`;
+    const attempts: Array<[string, () => Promise<unknown>]> = [
+      [
+        'send',
+        () =>
+          open().sendMessage({ conversationNativeId: '2', content: 'x', private: false, attachmentIds: [], files: [] }),
+      ],
+      ['edit', () => open().editMessage(m, 'x')],
+      ['delete message', () => open().deleteMessage(m)],
+      ['update', () => open().updateConversation('2', { happenedAt: new Date('2026-01-01T00:00:00Z') })],
+      ['delete', () => open().deleteConversation('2')],
+      ['create', () => open().createConversation({ participantNativeIds: [String(conv.contact.id)], channel: '1' })],
+    ];
+    for (const [name, run] of attempts) {
+      const e = await rejection(run());
+      expect([name, e.code, e.extensions.reason, e.extensions.source]).toEqual([
+        name,
+        ErrorCode.SOURCE_REJECTED,
+        'CONTACT_ARCHIVED',
+        'monica',
+      ]);
+      expect(e.message).toMatch(/archived in Monica/);
+      expect(e.message).toMatch(/unarchive the contact in Monica first/);
+    }
+    // Nothing was written.
+    expect((await raw(2)).messages).toHaveLength(conv.messages.length);
+  });
+
+  it('still reads the conversations of an archived contact', async () => {
+    expect(await open().loadConversation('2')).toMatchObject({ nativeId: '2' });
+  });
+});
+
+describe("an edit in Monica's web UI re-creates every message with a new id", () => {
+  const dashboardEdit = (id: number) => control<{ data: RawConversation }>(`/conversations/${id}/dashboard-edit`);
+
+  it('makes stale message ids NOT_FOUND for edit and delete, without writing anything', async () => {
+    const before = await raw(5);
+    await dashboardEdit(5);
+    emu.clearRequests();
+    const stale = `5/${before.messages[0]!.id}`;
+    const edit = await rejection(open().editMessage(stale, 'too late'));
+    expect(edit.code).toBe(ErrorCode.NOT_FOUND);
+    const del = await rejection(open().deleteMessage(stale));
+    expect(del.code).toBe(ErrorCode.NOT_FOUND);
+    expect(await open().loadMessage(stale)).toBeNull();
+    expect(calls()).toEqual([
+      'GET /api/conversations/5',
+      `DELETE /api/conversations/5/messages/${before.messages[0]!.id}`,
+      'GET /api/conversations/5',
+    ]);
+    expect(emu.requests().map((r) => r.status)).toEqual([200, 404, 200]);
+  });
+
+  it('lists the new ids, and a stale edit puts the conversation as it is now into the catalog', async () => {
+    const s = open();
+    await s.listConversations({ offset: 0, limit: 100, filter: {} });
+    const before = await raw(5);
+    const after = (await dashboardEdit(5)).data;
+    const page = await open().listMessages('5', { first: 50 });
+    expect(page.items.map((e) => e.message.nativeId).sort()).toEqual(after.messages.map((m) => `5/${m.id}`).sort());
+    await rejection(open().editMessage(`5/${before.messages.at(-1)!.id}`, 'x'));
+    emu.clearRequests();
+    const listed = (await open().listConversations({ offset: 0, limit: 100, filter: {} })).items.find(
+      (c) => c.nativeId === '5',
+    )!;
+    expect(after.messages.map((m) => `5/${m.id}`)).toContain(listed.lastMessage!.nativeId);
+    expect(calls()).toEqual([]);
+  });
+
+  it('is reported by the next poll', async () => {
+    const poll = connector.poll!;
+    expect(await poll({ requestId: 'poll' })).toEqual([]);
+    await dashboardEdit(9);
+    const changes = await poll({ requestId: 'poll' });
+    expect(changes.map((c) => c.conversationNativeId)).toEqual(['9']);
+    const fresh = await raw(9);
+    expect(fresh.messages.map((m) => `9/${m.id}`)).toContain(changes[0]!.conversation!.lastMessage!.nativeId);
+    expect(await poll({ requestId: 'poll' })).toEqual([]);
   });
 });
 
