@@ -2,22 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /**
- * # What gateway instances agree on
- *
- * The live engine of every instance sharing a Redis (and, trivially, of one instance in memory) agrees on three
- * things through this module:
- *
- * - **Poll leases**: exactly one instance polls a source at a time. The lease is a key taken with `SET NX PX`,
- *   renewed by its holder every third of its time to live with a compare-and-pexpire script (only the holder's
- *   token renews it), released with compare-and-delete on a clean stop, and simply left to expire when the holder
- *   dies, after which another instance with subscribers for that source takes it.
- * - **Seen webhook events**: an event id delivered to any instance is applied once (`SET NX PX`, 24 h).
- * - **The last published unread totals** of each source, with the time the read that produced them started
- *   (`asOf`): an instance publishes new totals only when they differ from the recorded ones and its read is not
- *   older than the recorded one, atomically (a Lua script). So a change is published once whichever instance
- *   sees it, and a slow read that started before a newer one cannot overwrite it.
- *
- * Without Redis everything lives in this process: a lease is always granted.
+ * What gateway instances agree on, through Redis (or, for one instance, in this process): poll leases
+ * (docs/live.md "Leases"), seen webhook events and deliveries (docs/live.md "Ordering and dedupe") and the last
+ * published unread totals with the start of the read that produced them (docs/live.md "Unread totals"). The
+ * keys, values and TTLs are docs/live.md "What Redis holds". Both backends run one suite
+ * (test/live/coordination.test.ts). Without Redis a lease is always granted.
  */
 export interface LiveCoordination {
   leases: LeaseManager;
@@ -129,8 +118,8 @@ interface HeldLease {
 }
 
 /**
- * Coordination through Redis (`<prefix>live:lease:<name>`, `<prefix>live:event:<key>`, `<prefix>live:unread:<source>`),
- * on a client the caller owns (the gateway's shared ioredis connection).
+ * Coordination through Redis (keys: docs/live.md "What Redis holds"), on a client the caller owns (the gateway's
+ * shared ioredis connection).
  */
 export function createRedisCoordination(redis: Redis, prefix = 'switchboard:'): LiveCoordination {
   /** This instance's lease token: who holds a lease is visible with GET, and only the holder renews it. */
