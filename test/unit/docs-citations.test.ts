@@ -1,7 +1,7 @@
 /**
- * Vendor knowledge lives in docs/vendors/ and code cites it as a file plus a quoted section name (the section
- * may wrap onto the next comment line; several may follow, joined by "and" or commas). Every cited section must
- * exist as a Markdown heading of that file, and every file under docs/ that anything names must exist, so the
+ * Vendor knowledge lives in docs/vendors/ (and the live protocol in docs/live.md); code cites a file plus a quoted
+ * section name (the section may wrap onto the next comment line; several may follow, joined by "and" or commas).
+ * Every cited section must exist as a Markdown heading of that file, and every file under docs/ that anything names must exist, so the
  * citations resolve on a fresh clone.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -33,7 +33,7 @@ function unwrap(text: string): string {
   return text.replace(/\s*\n\s*(?:\/\/+|\*(?!\/)|#)?\s*/g, ' ');
 }
 
-/** Every `docs/<path>` with an extension, and the quoted section names that follow a docs/vendors Markdown file. */
+/** Every `docs/<path>` with an extension, and the quoted section names that follow a Markdown file under docs/. */
 export function findCitations(file: string, text: string): Citation[] {
   const out: Citation[] = [];
   const re = /(?<![\w/.-])docs\/[\w./-]*\w\.[a-zA-Z]+(?![\w/-])/g;
@@ -41,7 +41,7 @@ export function findCitations(file: string, text: string): Citation[] {
     const doc = m[0];
     const line = text.slice(0, m.index).split('\n').length;
     const sections: string[] = [];
-    if (/^docs\/vendors\/[\w-]+\.md$/.test(doc)) {
+    if (/^docs\/[\w/-]+\.md$/.test(doc)) {
       const after = unwrap(text.slice(m.index + doc.length, m.index + doc.length + 400));
       const run = /^\s*(?:§\s*)?("[^"\n]+"(?:\s*(?:,|and|or|,\s*and)\s*"[^"\n]+")*)/.exec(after);
       if (run) for (const q of run[1]!.matchAll(/"([^"\n]+)"/g)) sections.push(q[1]!.trim());
