@@ -1,6 +1,6 @@
 import type { ChatwootSourceConfig, Config } from '../../src/config/schema';
 import { createChatwootConnector } from '../../src/connectors/chatwoot';
-import { eventually } from '../live/helpers';
+import { adjust, eventually, randomPrefix } from '../live/helpers';
 import { startTestGateway, tuneSources, type TestGateway } from '../utils/gateway';
 import { createWsClient, subscribe } from '../utils/ws';
 
@@ -49,7 +49,8 @@ describe('CHATWOOT webhooks lost on the way', () => {
   const INBOX = `{ conversations(first: 100) { nodes { nativeId unreadCount lastMessage { content } } } }`;
   type Row = { nativeId: string; unreadCount: number | null; lastMessage: { content: string | null } | null };
 
-  const lose = async (t: TestGateway, loseIt: () => Promise<void> | void) => {
+  /** Subscribes on `t`, loses one webhook, waits for the repair; the inbox is read on `reader` (default `t`). */
+  const lose = async (t: TestGateway, loseIt: () => Promise<void> | void, reader: TestGateway = t) => {
     const emu = t.embedded.sandbox.emulators.get('chatwoot')!;
     const client = createWsClient(t.wsUrl, t.apiKey);
     try {
@@ -68,7 +69,7 @@ describe('CHATWOOT webhooks lost on the way', () => {
       expect(want).toBeGreaterThan(sub.values.at(-1)!.unreadCountChanged.total);
       // Only subscribers watch; nobody reads. The reconciliation brings the pushed total to the vendor's.
       await eventually(() => expect(sub.values.at(-1)?.unreadCountChanged.total).toBe(want), 20_000, 50);
-      const after = (await t.gql<{ conversations: { nodes: Row[] } }>(INBOX)).body.data!.conversations.nodes;
+      const after = (await reader.gql<{ conversations: { nodes: Row[] } }>(INBOX)).body.data!.conversations.nodes;
       expect(after.find((c) => c.nativeId === target.nativeId)).toEqual({
         nativeId: target.nativeId,
         unreadCount: 1,
@@ -87,6 +88,19 @@ describe('CHATWOOT webhooks lost on the way', () => {
       await lose(t, () => t.embedded.sandbox.setWebhookBase(null));
     } finally {
       await t.close();
+    }
+  });
+
+  it('repairs it across two instances sharing Redis (catalog, poll lease): the one whose subscriber watches polls', async () => {
+    const redisPrefix = randomPrefix('cw-repair');
+    const configure = (c: Config) => adjust({ redisPrefix })(fast(c));
+    const a = await startTestGateway({ kinds: ['CHATWOOT'], configure });
+    const b = await startTestGateway({ embedded: a.embedded, configure });
+    try {
+      await lose(b, () => a.embedded.sandbox.setWebhookBase(null), a);
+    } finally {
+      await b.close();
+      await a.close();
     }
   });
 
