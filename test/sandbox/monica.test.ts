@@ -173,7 +173,8 @@ describe('envelopes and formats', () => {
   it("lists the account's contact field types", async () => {
     const r = await call<Page<{ id: number; name: string }>>(emu, '/api/contactfieldtypes');
     const names = r.body.data.map((t: { name: string }) => t.name);
-    expect(names).toEqual(expect.arrayContaining(['Email', 'Phone', 'Facebook', 'Twitter', 'WhatsApp']));
+    // default_contact_field_types as Monica's migrations seed them (spelled `Whatsapp`).
+    expect(names).toEqual(['Email', 'Phone', 'Facebook', 'Twitter', 'Whatsapp', 'Telegram', 'LinkedIn']);
     expect(r.body.data[0]).toMatchObject({ id: 1, name: 'Email', type: 'email', protocol: 'mailto:', delible: false });
   });
 });
@@ -237,6 +238,13 @@ describe('sort', () => {
     const r = await call<ErrorBody>(emu, '/api/conversations?sort=happened_at');
     expect(r.status).toBe(400);
     expect(r.body).toEqual({ error: { message: 'The sorting criteria is invalid', error_code: 39 } });
+  });
+
+  it('checks sort and limit on every API route, as ApiController does', async () => {
+    expect((await call<ErrorBody>(emu, '/api/me?sort=name')).body.error.error_code).toBe(39);
+    expect((await call<ErrorBody>(emu, '/api/contactfieldtypes?limit=101')).body.error.error_code).toBe(30);
+    // A valid sort on a list that does not order by it is accepted (and ignored).
+    expect((await call(emu, '/api/contactfieldtypes?sort=-created_at')).status).toBe(200);
   });
 });
 

@@ -33,6 +33,8 @@ export const MONICA_RATE_LIMIT_PER_MINUTE = 60;
 const MAX_LIMIT = 100;
 /** Eloquent's default page size, used when `limit` is absent or 0 (docs/vendors/monica.md). */
 const DEFAULT_LIMIT = 15;
+/** ApiController::setSortCriteria's accepted list @32028ce3c. */
+const SORTS = /^-?(created_at|updated_at|completed_at|called_at|favorited_at)$/;
 
 /** Options of the Monica emulator beside the shared ones. */
 export interface MonicaEmulatorOptions {
@@ -357,14 +359,18 @@ function mount(
   // The raw body, recorded in the request log so tests see exactly what a client sent.
   api.use(express.text({ type: () => true, limit: '1mb' }));
   /**
-   * ApiController's JSON check (docs/vendors/monica.md "Errors"): it calls Safe\json_decode, which throws on a
-   * body that is not JSON, and the catch lets the request through with no input (Laravel reads it as empty);
-   * only a body that decodes to null (`null`) is 400 with error_code 37. GET and DELETE are not checked.
+   * ApiController's constructor middleware, on every API route (docs/vendors/monica.md "Errors"), in its order: a
+   * `sort` outside its accepted list is 400/39; a `limit` above 100 is 400/30; then the JSON check, which calls
+   * Safe\json_decode: that throws on a body that is not JSON, and the catch lets the request through with no input
+   * (Laravel reads it as empty), so only a body that decodes to null (`null`) is 400/37. GET and DELETE skip it.
    */
   api.use((req, res, next) => {
     const raw = typeof req.body === 'string' ? req.body : '';
     const entry = res.locals.requestLog as { body?: string } | undefined;
     if (entry && raw) entry.body = raw;
+    if (req.query.sort !== undefined && !(typeof req.query.sort === 'string' && SORTS.test(req.query.sort)))
+      return fail(res, 39);
+    if (typeof req.query.limit === 'string' && Number(req.query.limit) > MAX_LIMIT) return fail(res, 30);
     let parsed: unknown;
     try {
       parsed = raw ? JSON.parse(raw) : undefined;

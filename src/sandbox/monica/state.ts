@@ -92,13 +92,24 @@ export const SEED_BASE = Date.parse('2026-11-01T09:00:00.000Z');
 const DAY = 86_400_000;
 export const ACCOUNT_ID = 1;
 
-/** Monica's default contact field types for a new account (`contact_field_types` seeding). */
+/**
+ * Monica's default contact field types, copied into each new account (PopulateContactFieldTypesTable): the rows of
+ * `default_contact_field_types` from migrations 2017_11_10_174654 and 2018_12_25_001736 @32028ce3c, with the
+ * protocols that 2019_03_27_103012_set_default_profile_links sets on MySQL (its `= ''` matches no row, and `Whatsapp`
+ * matches `WhatsApp` only under MySQL's case-insensitive collation). `delible` defaults to true.
+ */
 const DEFAULT_FIELD_TYPES: Array<Pick<MoFieldType, 'name' | 'fontawesome_icon' | 'protocol' | 'delible' | 'type'>> = [
   { name: 'Email', fontawesome_icon: 'fa fa-envelope-open-o', protocol: 'mailto:', delible: false, type: 'email' },
   { name: 'Phone', fontawesome_icon: 'fa fa-volume-control-phone', protocol: 'tel:', delible: false, type: 'phone' },
-  { name: 'Facebook', fontawesome_icon: 'fa fa-facebook-official', protocol: null, delible: true, type: null },
+  {
+    name: 'Facebook',
+    fontawesome_icon: 'fa fa-facebook-official',
+    protocol: 'https://facebook.com/',
+    delible: true,
+    type: null,
+  },
   { name: 'Twitter', fontawesome_icon: 'fa fa-twitter-square', protocol: null, delible: true, type: null },
-  { name: 'WhatsApp', fontawesome_icon: 'fa fa-whatsapp', protocol: 'whatsapp:', delible: true, type: null },
+  { name: 'Whatsapp', fontawesome_icon: 'fa fa-whatsapp', protocol: 'https://wa.me/', delible: true, type: null },
   { name: 'Telegram', fontawesome_icon: 'fa fa-telegram', protocol: 'telegram:', delible: true, type: null },
   { name: 'LinkedIn', fontawesome_icon: 'fa fa-linkedin-square', protocol: null, delible: true, type: null },
 ];

@@ -337,7 +337,8 @@ describe('writes', () => {
       content: 'Lovely to see you yesterday',
       happenedAt: new Date('2026-10-30T18:00:00Z'),
     });
-    expect(c).toMatchObject({ channel: 'WhatsApp', subject: 'WhatsApp · 2026-10-30', status: 'OPEN' });
+    // Matched case-insensitively: Monica's default type is spelled `Whatsapp`.
+    expect(c).toMatchObject({ channel: 'Whatsapp', subject: 'Whatsapp · 2026-10-30', status: 'OPEN' });
     expect(c.lastMessage).toMatchObject({ content: 'Lovely to see you yesterday', direction: 'OUTGOING' });
     expect(bodies('POST')).toEqual([
       { happened_at: '2026-10-30T18:00:00Z', contact_id: 2, contact_field_type_id: 5 },
