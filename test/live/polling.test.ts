@@ -219,6 +219,52 @@ describe('the engine poll loop', () => {
     }
   };
 
+  it('runs a poller for POLLING sources with poll() or unread counts, and WEBHOOK sources with poll(), only', async () => {
+    const polled: string[] = [];
+    const source = (
+      id: string,
+      realtime: 'POLLING' | 'WEBHOOK',
+      withPoll: boolean,
+      unreadCounts: boolean,
+    ): Connector => ({
+      ...fake(async () => {
+        polled.push(id);
+        return [];
+      }),
+      id,
+      capabilities: { ...PIXIESET_CAPABILITIES, realtime, unreadCounts },
+      ...(withPoll ? {} : { poll: undefined }),
+    });
+    const connectors = [
+      source('polling-poll', 'POLLING', true, false),
+      source('polling-none', 'POLLING', false, false),
+      source('polling-unread', 'POLLING', false, true), // no poll(): its totals are re-read every interval
+      source('webhook-poll', 'WEBHOOK', true, false),
+      source('webhook-none', 'WEBHOOK', false, false),
+    ];
+    const pubsub = createInMemoryPubSub();
+    const engine = new LiveEngine({ connectors, pubsub, pollIntervalMs: () => 20 });
+    const stop = await engine.watchConversations(
+      connectors.map((c) => c.id),
+      () => undefined,
+    );
+    try {
+      expect(engine.activePollers().sort()).toEqual(['polling-poll', 'polling-unread', 'webhook-poll']);
+      await eventually(() => polled.includes('polling-poll') && polled.includes('webhook-poll'), 5000, 5);
+      await eventually(
+        () => expect(engine.pollingSources().sort()).toEqual(['polling-poll', 'polling-unread', 'webhook-poll']),
+        5000,
+        5,
+      );
+    } finally {
+      await stop();
+      await engine.close();
+      await pubsub.close();
+    }
+    expect(engine.activePollers()).toEqual([]);
+    expect(polled.filter((id) => id.endsWith('-none'))).toEqual([]);
+  });
+
   it('waits Retry-After when the source rate-limits, then polls at the interval again', async () => {
     const calls: number[] = [];
     const connector = fake(async () => {
