@@ -4,8 +4,6 @@ import type { Viewer } from '../schema/context';
 
 export type { Viewer };
 
-export const sha256Hex = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
-
 /**
  * API keys are configured as SHA-256 hashes; a presented key is hashed and compared in constant time.
  * `authorization` is the raw header value (`Bearer <key>`), from HTTP or graphql-ws `connection_init`.
