@@ -39,7 +39,7 @@ describe('docs/live.md and src/live', () => {
   });
 
   it('describes every poller phase', () => {
-    const pollers = sources.find((s) => s.file === 'pollers.ts')!.text;
+    const pollers = sources.find((s) => s.file === 'pollerState.ts')!.text;
     const union = /export type PollerState =([\s\S]*?);\n/.exec(pollers)![1]!;
     const phases = [...union.matchAll(/phase: '(\w+)'/g)].map((m) => m[1]);
     expect(phases).toEqual(['idle', 'standby', 'holding', 'backoff', 'stopped']);

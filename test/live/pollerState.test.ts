@@ -1,5 +1,5 @@
 import { ErrorCode, GatewayError } from '../../src/errors';
-import { delayIn, holdsLease, nextPollerState, type PollerEvent, type PollerState } from '../../src/live/pollers';
+import { delayIn, holdsLease, nextPollerState, type PollerEvent, type PollerState } from '../../src/live/pollerState';
 
 /** docs/live.md "Poller states": the transition table, the lease each state holds, and each state's delay. */
 describe('poller states', () => {
