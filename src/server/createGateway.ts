@@ -200,11 +200,17 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   );
   app.use(bodyErrors({ maxBodyBytes: config.server.maxBodyBytes, logger, onError: metrics.countError }));
 
-  // 7. Listen.
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(config.server.port, config.server.host, () => resolve());
-  });
+  // 7. Listen. When that fails (the port is taken), everything built so far is released before the error goes up.
+  try {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.server.port, config.server.host, () => resolve());
+    });
+  } catch (e) {
+    await apollo.stop().catch(() => undefined);
+    await built.dispose();
+    throw e;
+  }
   const { port } = httpServer.address() as AddressInfo;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
 

@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { createGateway } from '../../src/server/createGateway';
+import { createLogger } from '../../src/server/logger';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -46,5 +48,26 @@ describe('the Redis connection set', () => {
     await t.close();
     t = undefined;
     expect(await ours()).toEqual([]);
+  });
+
+  it('is closed again when the gateway cannot listen', async () => {
+    t = await startTestGateway({
+      kinds: ['MONICA'],
+      configure: (c) => ({ ...c, redis: { url: REDIS_URL, keyPrefix: prefix } }),
+    });
+    const taken = Number(new URL(t.url).port);
+    await expect(
+      createGateway({
+        config: {
+          ...t.embedded.config,
+          server: { ...t.embedded.config.server, port: taken },
+          redis: { url: REDIS_URL, keyPrefix: `${prefix}second:` },
+        },
+        logger: createLogger({ level: 'silent' }),
+      }),
+    ).rejects.toThrow(/EADDRINUSE/);
+    // Connections still in their handshake would show up within a moment; give them one.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await ours()).filter((n) => n.startsWith(`${prefix}second:`))).toEqual([]);
   });
 });
