@@ -13,7 +13,9 @@ import {
   type IPolicy,
 } from 'cockatiel';
 import { ErrorCode, GatewayError } from '../errors';
-import type { RequestScope, SourceHealthModel } from './types';
+import type { RequestScope, SourceHealthModel, SourcePolicy } from './types';
+
+export type { SourcePolicy };
 
 /** Options for one source's HTTP client. */
 export interface HttpClientOptions {
@@ -22,6 +24,11 @@ export interface HttpClientOptions {
   baseUrl: string;
   /** Sent with every request (authentication). Never logged. */
   headers?: Record<string, string>;
+  /**
+   * The source's limits, as the composition root passed them to the connector (`ConnectorDeps.policy`). The
+   * options below that the caller sets itself win over them.
+   */
+  policy?: SourcePolicy;
   /** Per-attempt timeout. @default 5000 */
   timeoutMs?: number;
   /** Extra attempts for idempotent requests on transient failures. @default 2 */
@@ -83,29 +90,6 @@ export interface HttpResponse {
 }
 
 const TRANSIENT = new Set<string>([ErrorCode.SOURCE_UNAVAILABLE, ErrorCode.SOURCE_TIMEOUT]);
-
-/** The resilience settings the composition root decides per source (config `rateLimitPerMinute`, ...). */
-export type SourcePolicy = Pick<
-  HttpClientOptions,
-  'rateLimitPerMinute' | 'maxConcurrency' | 'circuitThreshold' | 'circuitHalfOpenAfterMs'
->;
-
-let ambient: { sourceId: string; policy: SourcePolicy } | null = null;
-
-/**
- * Builds a connector with `policy` applied to every HttpClient of `sourceId` it creates (synchronously, inside
- * `build`). Vendor factories pass only what they know (timeouts, retries, headers); the gateway's per-source
- * limits reach their clients this way, and options a factory passes itself still win.
- */
-export function withSourcePolicy<T>(sourceId: string, policy: SourcePolicy, build: () => T): T {
-  const outer = ambient;
-  ambient = { sourceId, policy };
-  try {
-    return build();
-  } finally {
-    ambient = outer;
-  }
-}
 
 /** Resolves after `ms`, or rejects with `onAbort()` when the signal aborts first. */
 function sleep(ms: number, signal: AbortSignal, onAbort: () => Error): Promise<void> {
@@ -206,9 +190,10 @@ export class HttpClient {
   private throttledUntil = 0;
 
   constructor(options: HttpClientOptions) {
-    const policy = ambient?.sourceId === options.sourceId ? ambient.policy : {};
-    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as HttpClientOptions;
-    const opts: HttpClientOptions = { ...policy, ...given };
+    const { policy, ...own } = options;
+    const defined = <T extends object>(o: T) =>
+      Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+    const opts = { ...defined(policy ?? {}), ...defined(own) } as HttpClientOptions;
     this.opts = opts;
     this.sourceId = opts.sourceId;
     this.base = opts.baseUrl.replace(/\/+$/, '');

@@ -355,10 +355,35 @@ export interface CatalogStore {
   close(): Promise<void>;
 }
 
+/**
+ * A source's resilience limits, decided once by the composition root from the source's config and its kind's
+ * defaults (server/connectors.ts). Absent fields take HttpClient's defaults (connectors/http.ts).
+ */
+export interface SourcePolicy {
+  /** Per-attempt timeout, ms. */
+  timeoutMs?: number;
+  /** Extra attempts for idempotent requests on transient failures. */
+  retries?: number;
+  /** Consecutive failures that open the circuit. */
+  circuitThreshold?: number;
+  /** How long the circuit stays open before a half-open probe, ms. */
+  circuitHalfOpenAfterMs?: number;
+  /** Requests sent at most in any 60 s; null: no cap. */
+  rateLimitPerMinute?: number | null;
+  /** Requests in flight at once. */
+  maxConcurrency?: number;
+}
+
 /** What the composition root gives connector factories. */
 export interface ConnectorDeps {
   /** Where catalogs live (connectors/catalog.ts): in memory by default, Redis when configured. */
   catalogStore?: CatalogStore;
+  /**
+   * The source's limits. Every HttpClient of the connector takes them as its `policy`, whenever and wherever it
+   * is built (at start-up, lazily, per session): nothing reaches a client but through here. Absent (a connector
+   * built directly, in tests): only what the source's config says (`timeoutMs`, `retries`).
+   */
+  policy?: SourcePolicy;
 }
 
 /** One configured backend. */

@@ -1,13 +1,14 @@
 import { SOURCE_LIMIT_DEFAULTS, type SourceConfig } from '../config/schema';
 import type { CatalogStore } from '../connectors/catalog';
-import { withSourcePolicy, type SourcePolicy } from '../connectors/http';
 import { createConnector } from '../connectors/registry';
-import type { Connector } from '../connectors/types';
+import type { Connector, ConnectorDeps, SourcePolicy } from '../connectors/types';
 
 /** A source's resilience settings: its config, else the defaults of its kind. */
 export function sourcePolicy(s: SourceConfig): SourcePolicy {
   const d = SOURCE_LIMIT_DEFAULTS[s.kind];
   return {
+    timeoutMs: s.timeoutMs,
+    retries: s.retries,
     rateLimitPerMinute: s.rateLimitPerMinute === undefined ? d.rateLimitPerMinute : s.rateLimitPerMinute,
     maxConcurrency: s.maxConcurrency ?? d.maxConcurrency,
     circuitThreshold: s.circuitBreaker?.failures,
@@ -15,7 +16,15 @@ export function sourcePolicy(s: SourceConfig): SourcePolicy {
   };
 }
 
+/**
+ * What the connector of source `s` is given: the shared services and the source's own limits, passed explicitly,
+ * so that every HTTP client the connector builds, at start-up or later, gets them.
+ */
+export function connectorDeps(s: SourceConfig, shared: { catalogStore: CatalogStore }): ConnectorDeps {
+  return { ...shared, policy: sourcePolicy(s) };
+}
+
 /** One connector per configured source, in config order, each with its source's limits. */
-export function buildConnectors(sources: readonly SourceConfig[], deps: { catalogStore: CatalogStore }): Connector[] {
-  return sources.map((s) => withSourcePolicy(s.id, sourcePolicy(s), () => createConnector(s, deps)));
+export function buildConnectors(sources: readonly SourceConfig[], shared: { catalogStore: CatalogStore }): Connector[] {
+  return sources.map((s) => createConnector(s, connectorDeps(s, shared)));
 }

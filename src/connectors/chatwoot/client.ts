@@ -2,7 +2,7 @@ import type { ChatwootSourceConfig } from '../../config/schema';
 import { ErrorCode, GatewayError } from '../../errors';
 import { decode } from '../decode';
 import { HttpClient, type HttpErrorResponse, type QueryValue } from '../http';
-import type { RequestScope, StagedFile } from '../types';
+import type { RequestScope, SourcePolicy, StagedFile } from '../types';
 import {
   cwAgentBot,
   cwAgentList,
@@ -38,10 +38,11 @@ export class ChatwootClient {
   readonly http: HttpClient;
   private readonly source: string;
 
-  constructor(config: ChatwootSourceConfig) {
+  constructor(config: ChatwootSourceConfig, policy?: SourcePolicy) {
     this.source = config.id;
     this.http = new HttpClient({
       sourceId: config.id,
+      policy,
       baseUrl: `${config.baseUrl.replace(/\/+$/, '')}/api/v1/accounts/${config.accountId}`,
       timeoutMs: config.timeoutMs,
       retries: config.retries,

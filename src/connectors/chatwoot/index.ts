@@ -44,7 +44,7 @@ export const CHATWOOT_CAPABILITIES: SourceCapabilities = {
  * what missed deliveries left wrong (Chatwoot does not retry them; docs/vendors/chatwoot.md "Webhooks", apply.ts).
  */
 export function createChatwootConnector(config: ChatwootSourceConfig, deps: ConnectorDeps = {}): Connector {
-  const client = new ChatwootClient(config);
+  const client = new ChatwootClient(config, deps.policy);
   const catalog = new ConversationCatalog(
     deps.catalogStore ?? createMemoryCatalogStore(),
     config.id,

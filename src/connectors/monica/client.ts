@@ -2,7 +2,7 @@ import type { MonicaSourceConfig } from '../../config/schema';
 import { ErrorCode, GatewayError } from '../../errors';
 import { decode } from '../decode';
 import { HttpClient, parseRetryAfter, type HttpErrorResponse } from '../http';
-import type { RequestScope } from '../types';
+import type { RequestScope, SourcePolicy } from '../types';
 import {
   contactEnvelope,
   contactFieldTypePageSchema,
@@ -110,9 +110,10 @@ export function mapMonicaError(sourceId: string, res: HttpErrorResponse): Gatewa
 }
 
 /** The HTTP client for one Monica source: Bearer token (Passport) and JSON always (docs/vendors/monica.md "Auth"). */
-export function createMonicaHttp(config: MonicaSourceConfig): HttpClient {
+export function createMonicaHttp(config: MonicaSourceConfig, policy?: SourcePolicy): HttpClient {
   return new HttpClient({
     sourceId: config.id,
+    policy,
     baseUrl: config.baseUrl,
     headers: {
       authorization: `Bearer ${config.credentials.token}`,

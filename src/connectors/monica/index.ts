@@ -36,7 +36,7 @@ export const MONICA_CAPABILITIES: SourceCapabilities = {
 };
 
 export function createMonicaConnector(config: MonicaSourceConfig, deps: ConnectorDeps = {}): Connector {
-  const http = createMonicaHttp(config);
+  const http = createMonicaHttp(config, deps.policy);
   const client = new MonicaClient(http);
   const catalog = new ConversationCatalog(
     deps.catalogStore ?? createMemoryCatalogStore(),

@@ -1,7 +1,7 @@
 import type { PixiesetSourceConfig } from '../../config/schema';
 import { decode } from '../decode';
 import { HttpClient, type HttpErrorResponse } from '../http';
-import type { RequestScope } from '../types';
+import type { RequestScope, SourcePolicy } from '../types';
 import { ErrorCode, GatewayError } from '../../errors';
 import {
   pxClientResponse,
@@ -17,10 +17,14 @@ import {
 export class PixiesetClient {
   readonly http: HttpClient;
 
-  constructor(private readonly config: PixiesetSourceConfig) {
+  constructor(
+    private readonly config: PixiesetSourceConfig,
+    policy?: SourcePolicy,
+  ) {
     const source = config.id;
     this.http = new HttpClient({
       sourceId: source,
+      policy,
       baseUrl: config.baseUrl,
       timeoutMs: config.timeoutMs,
       retries: config.retries,

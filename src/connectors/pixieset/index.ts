@@ -45,7 +45,7 @@ export const PIXIESET_CAPABILITIES: SourceCapabilities = {
 };
 
 export function createPixiesetConnector(config: PixiesetSourceConfig, deps: ConnectorDeps = {}): Connector {
-  const client = new PixiesetClient(config);
+  const client = new PixiesetClient(config, deps.policy);
   const agents: AgentDirectory = new Map();
   // The list order is undocumented (docs/vendors/pixieset.md "Ordering"): every page is checked, and a break
   // switches the source to a catalog it sorts itself (order.ts).

@@ -45,6 +45,7 @@ export const PROTOCOL_CAPABILITIES: SourceCapabilities = {
 export function createProtocolConnector(config: ProtocolSourceConfig, deps: ConnectorDeps = {}): Connector {
   const http = new HttpClient({
     sourceId: config.id,
+    policy: deps.policy,
     baseUrl: config.baseUrl,
     headers: { authorization: `Bearer ${config.credentials.token}` },
     timeoutMs: config.timeoutMs,

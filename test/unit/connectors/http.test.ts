@@ -1,11 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import {
-  HttpClient,
-  SlidingWindowLimiter,
-  withSourcePolicy,
-  type HttpClientOptions,
-} from '../../../src/connectors/http';
+import { HttpClient, SlidingWindowLimiter, type HttpClientOptions } from '../../../src/connectors/http';
 import { ErrorCode, GatewayError } from '../../../src/errors';
 
 /**
@@ -220,21 +215,32 @@ describe('HttpClient', () => {
     expect(e.extensions).toEqual({ code: 'SOURCE_BAD_RESPONSE', source: 'src' });
   });
 
-  it('takes the per-source policy given with withSourcePolicy, for that source only', async () => {
-    const [mine, other] = withSourcePolicy('src', { rateLimitPerMinute: 1 }, () => [
-      client(),
-      new HttpClient({ sourceId: 'other', baseUrl: base }),
-    ]);
-    await mine!.get(scope, '/p');
-    expect((await codeOf(mine!.get(scope, '/p'))).code).toBe('SOURCE_RATE_LIMITED');
-    await other!.get(scope, '/p');
-    await other!.get(scope, '/p');
-    expect(hits).toHaveLength(3);
-    // Outside the call the policy no longer applies.
-    const later = client();
-    await later.get(scope, '/p');
-    await later.get(scope, '/p');
-    expect(hits).toHaveLength(5);
+  it('takes the limits given as `policy`, and options the caller sets itself win over them', async () => {
+    const limited = new HttpClient({
+      sourceId: 'src',
+      baseUrl: base,
+      policy: { rateLimitPerMinute: 1, timeoutMs: 100 },
+    });
+    await limited.get(scope, '/p');
+    expect((await codeOf(limited.get(scope, '/p'))).code).toBe('SOURCE_RATE_LIMITED');
+    expect(hits).toHaveLength(1);
+    // The caller's own option wins; one it leaves undefined does not erase the policy's.
+    const own = new HttpClient({
+      sourceId: 'src',
+      baseUrl: base,
+      policy: { rateLimitPerMinute: 1, timeoutMs: 100 },
+      rateLimitPerMinute: 3,
+      timeoutMs: undefined,
+    });
+    for (let i = 0; i < 3; i++) await own.get(scope, '/p');
+    const refused = await codeOf(own.get(scope, '/p'));
+    expect(refused.code).toBe('SOURCE_RATE_LIMITED');
+    expect(refused.message).toContain('allows 3 requests a minute');
+    expect(hits).toHaveLength(4);
+    // No policy: no cap.
+    const plain = new HttpClient({ sourceId: 'src', baseUrl: base });
+    for (let i = 0; i < 5; i++) await plain.get(scope, '/p');
+    expect(hits).toHaveLength(9);
   });
 });
 
