@@ -16,7 +16,7 @@ export const MONICA_CAPABILITIES: SourceCapabilities = {
   markRead: false,
   markUnread: false,
   createConversation: true,
-  // Only happenedAt (the day the conversation took place).
+  // Only happenedAt (when the conversation took place, a date-time: docs/vendors/monica.md "Timestamps").
   updateConversation: true,
   deleteConversation: true,
   sendMessage: true,

@@ -225,7 +225,10 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   override async updateConversation(nativeId: string, patch: UpdateConversationPatch): Promise<ConversationModel> {
     const fixed = FIXED_FIELDS.find((k) => patch[k] !== undefined && patch[k] !== null);
     if (fixed) throw unsupported(this.sourceId, `updating a conversation's ${fixed}`);
-    const current = await this.requireConversation(nativeId);
+    const current = await this.requireConversation(nativeId).catch(async (e: unknown) => {
+      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) await this.catalog.remove(nativeId);
+      throw e;
+    });
     if (!patch.happenedAt) return mapConversation(this.sourceId, current);
     const happenedAt = patch.happenedAt;
     const dto = await this.explained('updating a conversation', { conversationId: current.id }, () =>
@@ -234,7 +237,11 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
         happened_at: toMonicaTimestamp(happenedAt),
         contact_field_type_id: current.contact_field_type.id,
       }),
-    );
+    ).catch(async (e: unknown) => {
+      // Deleted between the read and the PUT (Monica: 422 "The selected conversation id is invalid.").
+      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) await this.catalog.remove(nativeId);
+      throw e;
+    });
     this.remember(dto);
     await this.patchCatalog(dto);
     return mapConversation(this.sourceId, dto);

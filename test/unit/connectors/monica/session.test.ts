@@ -505,7 +505,9 @@ describe('times of day (docs/vendors/monica.md "Timestamps")', () => {
   });
 
   it('updates happenedAt with its time of day and creates at the current time by default', async () => {
+    const type = (await raw(4)).contact_field_type.id;
     await open().updateConversation('4', { happenedAt: new Date('2026-01-15T10:20:30Z') });
+    expect(bodies('PUT')).toEqual([{ happened_at: '2026-01-15T10:20:30Z', contact_field_type_id: type }]);
     expect((await raw(4)).happened_at).toBe('2026-01-15T10:20:30Z');
     const c = await sessionAt(new Date('2026-11-29T21:22:23Z')).createConversation({
       participantNativeIds: ['3'],
@@ -536,6 +538,18 @@ describe('unknown ids (Monica answers 422/32 on PUT/DELETE /conversations/{id})'
     emu.clearRequests();
     const page = await open().listConversations({ offset: 0, limit: 100, filter: {} });
     expect(page.items.map((c) => c.nativeId)).not.toContain('8');
+    expect(calls()).toEqual([]);
+  });
+
+  it('updates a conversation deleted elsewhere as NOT_FOUND and drops it from the catalog', async () => {
+    const s = open();
+    await s.listConversations({ offset: 0, limit: 100, filter: {} });
+    await fetch(`${emu.url}/api/conversations/10`, { method: 'DELETE', headers });
+    const e = await rejection(s.updateConversation('10', { happenedAt: new Date('2026-01-01T12:00:00Z') }));
+    expect(e.code).toBe(ErrorCode.NOT_FOUND);
+    emu.clearRequests();
+    const page = await open().listConversations({ offset: 0, limit: 100, filter: {} });
+    expect(page.items.map((c) => c.nativeId)).not.toContain('10');
     expect(calls()).toEqual([]);
   });
 
