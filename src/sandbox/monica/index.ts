@@ -88,8 +88,9 @@ export async function startMonicaEmulator(
 }
 
 /**
- * Laravel's `throttle` as Monica configures it: a fixed one-minute window per user (per IP when
- * unauthenticated), `X-RateLimit-Limit`/`-Remaining` on every answer, 429 with `Retry-After` when spent.
+ * Laravel's `throttle` as Monica configures it (RouteServiceProvider::configureRateLimiting): a one-minute window
+ * per user, `X-RateLimit-Limit`/`-Remaining` on every answer it lets through, 429 with `Retry-After` when spent.
+ * Assumption: the window is fixed from its first hit (docs/vendors/monica.md "Rate limit").
  */
 function throttle(limit: number) {
   const windows = new Map<string, { start: number; hits: number }>();
@@ -345,9 +346,10 @@ function mount(
 
   const limiter = throttle(rateLimit);
   const api = express.Router();
-  api.use(limiter.middleware);
   // Passport (`auth:api`): Bearer token; Laravel's own 401 body, or a redirect to the login page when the
-  // client does not ask for JSON (docs/vendors/monica.md "Auth").
+  // client does not ask for JSON (docs/vendors/monica.md "Auth"). It runs before the throttle: Monica's
+  // `$middlewarePriority` puts Authenticate ahead of ThrottleRequests (app/Http/Kernel.php @32028ce3c), so a refused
+  // token is neither counted nor given X-RateLimit headers, and the limit is per user (one user, one token here).
   api.use((req, res, next) => {
     if (req.get('authorization') === `Bearer ${MONICA_SANDBOX_TOKEN}`) return next();
     if (/[/+]json/.test(req.get('accept') ?? '')) {
@@ -356,6 +358,7 @@ function mount(
     }
     res.redirect(302, `${baseUrl()}/login`);
   });
+  api.use(limiter.middleware);
   // The raw body, recorded in the request log so tests see exactly what a client sent.
   api.use(express.text({ type: () => true, limit: '1mb' }));
   /**
