@@ -18,6 +18,10 @@ const factories: { [K in SourceKind]?: Factory<K> } = {
   PROTOCOL: createProtocolConnector,
 };
 
+/**
+ * The connector of one source. `deps.policy` carries the source's limits into every HTTP client the connector builds
+ * (the composition root passes them: server/connectors.ts); without it only the config's timeoutMs and retries apply.
+ */
 export function createConnector(config: SourceConfig, deps: ConnectorDeps = {}): Connector {
   const factory = factories[config.kind] as Factory<typeof config.kind> | undefined;
   if (!factory) throw new Error(`No connector is registered for source kind ${config.kind}.`);
