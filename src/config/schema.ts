@@ -93,7 +93,17 @@ export const chatwootSource = z.object({
   webhookSecret: z.string().min(8).optional(),
   /** Inbox used by createConversation when none is given. */
   defaultInboxId: z.number().int().positive().optional(),
+  /**
+   * Chatwoot sends no webhook for a read (or an "unread") made in its own dashboard: while anybody subscribes, the
+   * source's poller (a tick every `pollIntervalMs`) re-checks the conversations the catalog shows with unread
+   * messages once this long has passed since the last check, so such a read reaches `unreadCountChanged` within
+   * about this long (docs/vendors/chatwoot.md "Unread semantics"). @default {@link CHATWOOT_READ_CHECK_INTERVAL_MS}
+   */
+  readCheckIntervalMs: ms.optional(),
 });
+
+/** Default of a Chatwoot source's `readCheckIntervalMs`: a read in Chatwoot's dashboard shows within 30 s. */
+export const CHATWOOT_READ_CHECK_INTERVAL_MS = 30_000;
 
 export const monicaSource = z.object({
   ...common,

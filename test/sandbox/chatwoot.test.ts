@@ -624,7 +624,7 @@ describe('chatwoot emulator', () => {
       });
     });
 
-    it('simulateIncoming posts message_created (incoming) and reopens a resolved conversation; simulateRead posts conversation_updated', async () => {
+    it('simulateIncoming posts message_created (incoming) and reopens a resolved conversation; a read posts nothing', async () => {
       const resolved = (await get<ListJson>(h, `${A}/conversations?status=resolved`)).body.data.payload.find(
         (c) => !c.muted,
       ) as ConversationJson;
@@ -639,14 +639,24 @@ describe('chatwoot emulator', () => {
       await sink.waitFor((b) => b.event === 'conversation_status_changed' && b.id === resolved.id);
       expect((await get<ConversationJson>(h, `${A}/conversations/${resolved.id}`)).body.status).toBe('open');
       expect(h.controls.unreadState()?.total).toBe((before?.total ?? 0) + 1);
+      // docs/vendors/chatwoot.md "Unread semantics": update_last_seen and unread write with update_column, which
+      // dispatches no event (conversations_controller.rb); updated_at does not move either.
+      const updatedAt = (await get<ConversationJson>(h, `${A}/conversations/${resolved.id}`)).body.updated_at;
       h.controls.simulateRead({ conversationId: String(resolved.id) });
-      const read = await sink.waitFor(
-        (b) =>
-          b.event === 'conversation_updated' &&
-          b.id === resolved.id &&
-          JSON.stringify(b.changed_attributes).includes('agent_last_seen_at'),
-      );
-      expect(read.body).toMatchObject({ unread_count: 0, changed_attributes: [{ agent_last_seen_at: {} }] });
+      await post(h, `${A}/conversations/${resolved.id}/unread`);
+      await post(h, `${A}/conversations/${resolved.id}/update_last_seen`);
+      // A delivery posted for the reads would arrive before this one, which is posted last.
+      await post(h, `${A}/conversations/${resolved.id}/labels`, { labels: ['after-the-reads'] });
+      await sink.waitFor((b) => b.id === resolved.id && JSON.stringify(b.changed_attributes).includes('label_list'));
+      const updates = sink.received
+        .filter((r) => r.body.event === 'conversation_updated' && r.body.id === resolved.id)
+        .map((r) => (r.body.changed_attributes as Array<Record<string, unknown>>).flatMap((a) => Object.keys(a)));
+      // The reopen's status save and the label save; nothing for the three reads.
+      expect(updates).toEqual([['status'], ['label_list']]);
+      const after = (await get<ConversationJson>(h, `${A}/conversations/${resolved.id}`)).body;
+      expect(after.unread_count).toBe(0);
+      expect(after.updated_at).toBeGreaterThan(updatedAt); // the label save only
+      expect(h.controls.unreadState()?.total).toBe(before?.total ?? 0);
     });
   });
 

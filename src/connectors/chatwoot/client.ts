@@ -1,5 +1,6 @@
 import type { ChatwootSourceConfig } from '../../config/schema';
 import { ErrorCode, GatewayError } from '../../errors';
+import { z } from 'zod';
 import { decode } from '../decode';
 import { HttpClient, type HttpErrorResponse, type QueryValue } from '../http';
 import type { RequestScope, SourcePolicy, StagedFile } from '../types';
@@ -16,11 +17,31 @@ import {
   cwToggleStatus,
 } from './types';
 
-/** docs/vendors/chatwoot.md "Pagination": conversation pages are a fixed 25 (no per-page parameter). */
-export const CHATWOOT_PAGE_SIZE = 25;
+/**
+ * docs/vendors/chatwoot.md "Pagination": a conversation page holds `CONVERSATION_RESULTS_PER_PAGE` rows, an instance
+ * setting (25 by default) that no request can change or read, so the connector never relies on it: it reads until
+ * a page shorter than the first one, or an empty one (session.ts `readAllPages`). This is only the default, for
+ * cost estimates.
+ */
+export const CHATWOOT_DEFAULT_PAGE_SIZE = 25;
+/**
+ * How many display ids one `POST /conversations/filter` asks about: the filter pages by Kaminari's default 25
+ * (docs/vendors/chatwoot.md "Filter"), so 25 ids are answered by one request.
+ */
+export const CHATWOOT_FILTER_BATCH = 25;
 /** docs/vendors/chatwoot.md "Pagination": `before` returns 20 older messages, `after` up to 100 newer. */
 export const CHATWOOT_MESSAGES_BEFORE = 20;
 export const CHATWOOT_MESSAGES_AFTER = 100;
+
+/** `POST /conversations/filter`: `{meta, payload}`, without the list's `data` wrapper (filter.json.jbuilder). */
+const cwFilterPage = z.object({ meta: z.looseObject({}), payload: z.array(cwConversation) });
+/**
+ * `GET /conversations/unread_counts` (docs/vendors/chatwoot.md "Unread semantics"): per inbox, the number of open
+ * conversations with unread incoming messages (positive counts only); labels and teams likewise.
+ */
+const cwUnreadCounts = z.object({
+  payload: z.looseObject({ inboxes: z.record(z.string(), z.number().int().nonnegative()) }),
+});
 
 export interface ListQuery {
   page: number;
@@ -67,6 +88,31 @@ export class ChatwootClient {
     };
     const body = await this.http.get(scope, '/conversations', query);
     return decode(cwConversationList, body, this.source, 'conversation list').data;
+  }
+
+  /**
+   * One page of the conversations whose display id is one of `displayIds` (docs/vendors/chatwoot.md "Filter":
+   * `display_id` `equal_to` is `display_id IN (...)`), every status, newest activity first. A read, so retried.
+   */
+  async filterByDisplayIds(scope: RequestScope, displayIds: number[], page: number) {
+    const res = await this.http.request(scope, {
+      method: 'POST',
+      path: '/conversations/filter',
+      query: { page },
+      json: {
+        payload: [
+          { attribute_key: 'display_id', filter_operator: 'equal_to', values: displayIds, query_operator: null },
+        ],
+      },
+      idempotent: true,
+    });
+    return decode(cwFilterPage, res.body, this.source, 'conversation filter').payload;
+  }
+
+  /** Open conversations with unread messages, per inbox id (a Chatwoot with the feature; otherwise 404 or 403). */
+  async unreadCounts(scope: RequestScope): Promise<Record<string, number>> {
+    const body = await this.http.get(scope, '/conversations/unread_counts');
+    return decode(cwUnreadCounts, body, this.source, 'unread counts').payload.inboxes;
   }
 
   async getConversation(scope: RequestScope, displayId: number) {

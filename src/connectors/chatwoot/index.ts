@@ -1,10 +1,11 @@
-import type { ChatwootSourceConfig } from '../../config/schema';
+import { CHATWOOT_READ_CHECK_INTERVAL_MS, SOURCE_LIMIT_DEFAULTS, type ChatwootSourceConfig } from '../../config/schema';
 import { ConversationCatalog } from '../catalog';
 import { createMemoryCatalogStore } from '../catalog-stores/memory';
 import type { Connector, ConnectorDeps, RequestScope, SourceCapabilities } from '../types';
 import { ChatwootClient } from './client';
 import { CHATWOOT_MAX_ATTACHMENT_SIZE, ChatwootSession, SCAN_CONCURRENCY } from './session';
-import { applyChatwootChanges, reconcileCatalog, WebhookVersions } from './apply';
+import { applyChatwootChanges, WebhookVersions } from './apply';
+import { createChatwootPoller } from './poll';
 import { chatwootDeliveryKeys, DELIVERY_KEY_TTL_MS, parseChatwootWebhook } from './webhook';
 
 /**
@@ -61,6 +62,18 @@ export function createChatwootConnector(config: ChatwootSourceConfig, deps: Conn
     webhookSecret: config.webhookSecret,
     observe: (o: Parameters<WebhookVersions['observe']>[0]) => versions.observe(o),
   };
+  const poller = createChatwootPoller({
+    sourceId: config.id,
+    catalog,
+    client,
+    session: (scope) => session(scope),
+    readCheckIntervalMs: config.readCheckIntervalMs ?? CHATWOOT_READ_CHECK_INTERVAL_MS,
+    pollIntervalMs: config.pollIntervalMs,
+    ratePerMinute:
+      config.rateLimitPerMinute === undefined
+        ? SOURCE_LIMIT_DEFAULTS.CHATWOOT.rateLimitPerMinute
+        : config.rateLimitPerMinute,
+  });
   return {
     id: config.id,
     kind: 'CHATWOOT',
@@ -80,11 +93,13 @@ export function createChatwootConnector(config: ChatwootSourceConfig, deps: Conn
       return applyChatwootChanges(catalog, versions, changes, (id) => s.refreshCatalog(id), SCAN_CONCURRENCY);
     },
     /**
-     * While anybody subscribes: repairs what missed webhooks left wrong (apply.ts `reconcileCatalog`): a full
-     * re-sync once the catalog is older than catalogMaxAgeMs, reporting the conversations that differ; no request
-     * while it is fresh.
+     * While anybody subscribes (poll.ts): repairs what missed webhooks left wrong (apply.ts `reconcileCatalog`: a
+     * full re-sync once the catalog is older than catalogMaxAgeMs, reporting the conversations that differ), and
+     * every readCheckIntervalMs re-checks the conversations with unread messages for reads made in Chatwoot's
+     * dashboard, which send no webhook (docs/vendors/chatwoot.md "Unread semantics"). No request in between.
      */
-    poll: (scope) => reconcileCatalog(config.id, catalog, () => session(scope).resyncCatalog()),
+    poll: poller.poll,
+    minPollIntervalMs: poller.minPollIntervalMs,
     health: () => client.http.health(),
     parseWebhook: (req) => parseChatwootWebhook(webhookConfig, req),
     webhookDeliveryKeys: (req) => ({ keys: chatwootDeliveryKeys(webhookConfig, req), ttlMs: DELIVERY_KEY_TTL_MS }),

@@ -22,9 +22,9 @@ import type {
   UpdateConversationPatch,
 } from '../types';
 import {
+  CHATWOOT_FILTER_BATCH,
   CHATWOOT_MESSAGES_AFTER,
   CHATWOOT_MESSAGES_BEFORE,
-  CHATWOOT_PAGE_SIZE,
   type ChatwootClient,
   type ListQuery,
 } from './client';
@@ -157,9 +157,10 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   }
 
   /**
-   * The catalog's full sync: every conversation (`status=all`, inbox order), 25 a request (docs/vendors/chatwoot.md has no
-   * page size parameter), so ceil(n / 25) requests plus one to catch up with conversations that moved while
-   * the pages were read.
+   * The catalog's full sync: every conversation (`status=all`, inbox order), one page a request (the instance's
+   * `CONVERSATION_RESULTS_PER_PAGE`, 25 by default; docs/vendors/chatwoot.md "Pagination"), so about
+   * ceil(n / page size) requests, one more when n is a multiple of the page size (the empty page that proves the
+   * end), plus one to catch up with conversations that moved while the pages were read.
    */
   private async syncAll(): Promise<ConversationModel[]> {
     const dtos = await this.readAllPages({ status: 'all' }, true);
@@ -174,47 +175,69 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   }
 
   /**
-   * Every page of one list query: page 1 (whose `all_count` says how many there are), then the rest
-   * SCAN_CONCURRENCY at a time. The list can shift while it is read, so conversations are kept once by id (the
-   * fresher read wins).
+   * Every page of one list query. The page size is an instance setting the API does not tell
+   * (docs/vendors/chatwoot.md "Pagination"), so page 1's length is taken as the page size and the read goes on
+   * until a page is shorter than that, or empty: never ending at a fixed 25, nor at the meta counts (with `q` they
+   * stop at one page, conversation_finder.rb). The counts only say how many pages to ask for at once
+   * (SCAN_CONCURRENCY at a time) before going on one page at a time. The list can shift while it is read, so
+   * conversations are kept once by id (the fresher read wins).
    *
    * With `catchUp` (the catalog's sync), the read also makes up for the shifts that lose conversations. In
    * `last_activity_at_desc` order a conversation only moves up (new activity) and new ones arrive at the top,
    * so one that moved from a page not yet read to a page already read would be missing: page 1 is read again
-   * (and the next, as long as a page holds nothing older than the newest conversation of the first read), and
-   * pages past the old end are read when the count grew. A conversation deleted during the read can still hide
-   * the one that slid up into an already-read page until the next sync (Chatwoot sends no webhook for a
-   * deletion either).
+   * (and the next, as long as a page is full and holds nothing older than the newest conversation of the first
+   * read), and when that re-read counts more conversations than the first, the pages from the old end on are
+   * read again (until a short or empty page). A conversation deleted during the read can still hide the one that
+   * slid up into an already-read page until the next sync (Chatwoot sends no webhook for a deletion either).
    */
   private async readAllPages(q: Omit<ListQuery, 'page'>, catchUp: boolean): Promise<CwConversationDto[]> {
     const read = (page: number) => this.client.listConversations(this.scope, { ...q, page });
-    const first = await read(1);
-    const pageCount =
-      first.payload.length < CHATWOOT_PAGE_SIZE ? 1 : Math.max(1, Math.ceil(first.meta.all_count / CHATWOOT_PAGE_SIZE));
-    const rest = await mapLimit(
-      Array.from({ length: pageCount - 1 }, (_, i) => i + 2),
-      SCAN_CONCURRENCY,
-      read,
-    );
     const byId = new Map<number, CwConversationDto>();
     const keep = (dto: CwConversationDto) => {
       const seen = byId.get(dto.id);
       if (!seen || (dto.updated_at ?? 0) >= (seen.updated_at ?? 0)) byId.set(dto.id, dto);
     };
-    for (const page of [first, ...rest]) page.payload.forEach(keep);
+    const first = await read(1);
+    first.payload.forEach(keep);
+    const size = first.payload.length;
+    if (size === 0) return [];
+    /** The last page read and how many rows it had. */
+    let end = { page: 1, rows: size };
+    /** Reads pages from `from` on, one at a time, until one is shorter than `size` (or empty). */
+    const readOnFrom = async (from: number): Promise<void> => {
+      for (let page = from; ; page++) {
+        const p = await read(page);
+        p.payload.forEach(keep);
+        end = { page, rows: p.payload.length };
+        if (p.payload.length < size) return;
+      }
+    };
+    // Pages 2..hint at once, where the counts say the list ends (a hint only); then on until a short page.
+    const hint = Math.max(1, Math.ceil(first.meta.all_count / size));
+    const ahead = await mapLimit(
+      Array.from({ length: hint - 1 }, (_, i) => i + 2),
+      SCAN_CONCURRENCY,
+      read,
+    );
+    ahead.forEach((p) => p.payload.forEach(keep));
+    const lastAhead = ahead[ahead.length - 1];
+    if (lastAhead === undefined || lastAhead.payload.length >= size) await readOnFrom(hint + 1);
+    else end = { page: hint, rows: lastAhead.payload.length };
+    const last = end.page;
 
+    // Only a list of more than one page can shift between its reads.
     const since = first.payload[0]?.last_activity_at ?? 0;
-    if (catchUp && pageCount > 1 && since > 0) {
+    if (catchUp && (last > 2 || (last === 2 && end.rows > 0)) && since > 0) {
       let total = first.meta.all_count;
-      for (let page = 1; ; page++) {
+      for (let page = 1; page < last; page++) {
         const again = await read(page);
         if (page === 1) total = again.meta.all_count;
         again.payload.forEach(keep);
         const tail = again.payload[again.payload.length - 1];
-        if (again.payload.length < CHATWOOT_PAGE_SIZE || !tail || (tail.last_activity_at ?? 0) < since) break;
+        if (again.payload.length < size || !tail || (tail.last_activity_at ?? 0) < since) break;
       }
-      const newCount = Math.ceil(total / CHATWOOT_PAGE_SIZE);
-      for (let page = pageCount + 1; page <= newCount; page++) (await read(page)).payload.forEach(keep);
+      // More conversations now: the old end has moved down, re-read from the last page on.
+      if (total > first.meta.all_count) await readOnFrom(last);
     }
     return [...byId.values()];
   }
@@ -249,6 +272,39 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     const dto = await this.loaders.conversations.load(displayId);
     if (dto) await this.catalog.upsert(this.catalogModel(dto));
     else await this.catalog.remove(nativeId);
+  }
+
+  /**
+   * The current state of these conversations, as the catalog keeps them, read with `POST /conversations/filter`
+   * on `display_id` (docs/vendors/chatwoot.md "Filter"): CHATWOOT_FILTER_BATCH ids a request, SCAN_CONCURRENCY
+   * requests at once. A batch whose ids did not all come back on page 1 reads on until a page shorter than page 1
+   * or an empty one (the filter's page size is not read from anywhere). `missing`: asked for and not answered
+   * (deleted, or out of the token's sight). `requests`: how many were sent.
+   */
+  async readByIds(nativeIds: string[]): Promise<{ found: ConversationModel[]; missing: string[]; requests: number }> {
+    const ids = [...new Set(nativeIds.map((n) => this.displayIdOf(n)).filter((n): n is number => n !== null))];
+    const batches: number[][] = [];
+    for (let i = 0; i < ids.length; i += CHATWOOT_FILTER_BATCH) batches.push(ids.slice(i, i + CHATWOOT_FILTER_BATCH));
+    let requests = 0;
+    const found = new Map<number, CwConversationDto>();
+    await mapLimit(batches, SCAN_CONCURRENCY, async (batch) => {
+      const asked = new Set(batch);
+      let got = 0;
+      let size = 0;
+      for (let page = 1; ; page++) {
+        requests++;
+        const rows = await this.client.filterByDisplayIds(this.scope, batch, page);
+        for (const dto of rows) {
+          if (!asked.has(dto.id) || found.has(dto.id)) continue;
+          found.set(dto.id, dto);
+          got++;
+        }
+        if (page === 1) size = rows.length;
+        if (got === asked.size || rows.length === 0 || rows.length < size) break;
+      }
+    });
+    const missing = ids.filter((id) => !found.has(id)).map((id) => conversationNativeId(this.opts.accountId, id));
+    return { found: [...found.values()].map((dto) => this.catalogModel(dto)), missing, requests };
   }
 
   /** A full re-sync of the catalog now, with the items before and after it (the repair of missed webhooks, apply.ts). */

@@ -22,7 +22,24 @@ export const CHATWOOT_SANDBOX_WEBHOOK_SECRET = 'sandbox-chatwoot-webhook-secret'
 /** The API inbox, createConversation's default. */
 export const CHATWOOT_SANDBOX_INBOX_ID = API_INBOX_ID;
 
-export async function startChatwootEmulator(opts: EmulatorStartOptions = {}): Promise<EmulatorHandle> {
+/** Instance settings of the emulated Chatwoot (docs/vendors/chatwoot.md "Pagination", "Unread semantics"). */
+export interface ChatwootEmulatorOptions {
+  /**
+   * `CONVERSATION_RESULTS_PER_PAGE` (conversation_finder.rb: `.per(ENV.fetch('CONVERSATION_RESULTS_PER_PAGE', '25'))`):
+   * rows per page of `GET /conversations`. @default 25
+   */
+  pageSize?: number;
+  /**
+   * `GET /conversations/unread_counts` (Chatwoot's newer sidebar counts, not in the v4.8 mirror):
+   * `enabled` answers the counts, `disabled` the 403 of an account without the `conversation_unread_counts`
+   * feature, `absent` the 404 of a Chatwoot without the route. @default 'disabled'
+   */
+  unreadCounts?: 'enabled' | 'disabled' | 'absent';
+}
+
+export async function startChatwootEmulator(
+  opts: EmulatorStartOptions & ChatwootEmulatorOptions = {},
+): Promise<EmulatorHandle> {
   const scale = opts.scale ?? 1;
   const seed = opts.seed ?? 1;
   const state = new ChatwootState((s) => seedChatwoot(s, scale, seed));
@@ -33,6 +50,8 @@ export async function startChatwootEmulator(opts: EmulatorStartOptions = {}): Pr
         baseUrl: () => self().url,
         webhook: opts.webhook,
         rateLimitPerMinute: opts.rateLimitPerMinute,
+        pageSize: opts.pageSize,
+        unreadCounts: opts.unreadCounts,
       }),
     opts,
   );

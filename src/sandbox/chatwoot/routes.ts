@@ -29,7 +29,42 @@ export interface ChatwootRouteOptions {
   webhook?: () => { url: string; secret?: string } | null;
   /** Rack::Attack `req/ip` throttle (docs/vendors/chatwoot.md "Rate limits"). @default 3000 */
   rateLimitPerMinute?: number;
+  /** `CONVERSATION_RESULTS_PER_PAGE` (docs/vendors/chatwoot.md "Pagination"). @default 25 */
+  pageSize?: number;
+  /** `GET /conversations/unread_counts`: answered, 403 (feature off) or 404 (no such route). @default 'disabled' */
+  unreadCounts?: 'enabled' | 'disabled' | 'absent';
 }
+
+/**
+ * Kaminari's `default_per_page`: `POST /conversations/filter` pages with `.page(current_page)` and no `.per`
+ * (app/services/conversations/filter_service.rb), and Chatwoot configures no other default.
+ */
+const FILTER_PAGE_SIZE = 25;
+/** lib/filters/filter_keys.yml: the conversation attributes (and their operators) the emulator's filter implements. */
+const FILTER_KEYS: Record<string, string[]> = {
+  status: ['equal_to', 'not_equal_to'],
+  assignee_id: ['equal_to', 'not_equal_to', 'is_present', 'is_not_present'],
+  inbox_id: ['equal_to', 'not_equal_to', 'is_present', 'is_not_present'],
+  display_id: ['equal_to', 'not_equal_to', 'contains', 'does_not_contain'],
+};
+/** Every conversation filter key of lib/filters/filter_keys.yml, for the InvalidAttribute message. */
+const ALL_FILTER_KEYS = [
+  'status',
+  'assignee_id',
+  'inbox_id',
+  'team_id',
+  'priority',
+  'display_id',
+  'campaign_id',
+  'labels',
+  'browser_language',
+  'conversation_language',
+  'country_code',
+  'referer',
+  'created_at',
+  'last_activity_at',
+  'mail_subject',
+];
 
 /** docs/vendors/chatwoot.md "Attachments on send". */
 export const MAX_FILE_SIZE = 40 * 1024 * 1024;
@@ -158,14 +193,16 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
       statusEvents(c, previous);
     }
   };
+  /**
+   * A read (update_last_seen) or an "unread": conversations_controller.rb `update_last_seen_on_conversation` writes
+   * agent_last_seen_at (and assignee_last_seen_at) with `update_column`, which runs no callback, so no webhook
+   * is dispatched and `updated_at` does not move (docs/vendors/chatwoot.md "Unread semantics").
+   */
   const markSeen = (c: CwConversation, at: number | null, assigneeToo: boolean) => {
-    const previous = c.agent_last_seen_at;
     c.agent_last_seen_at = at;
     if (assigneeToo) c.assignee_last_seen_at = at;
-    // [inferred] Upstream writes these with update_column, which dispatches nothing; the sandbox still posts
-    // conversation_updated so that reads made elsewhere reach the live unread counts (the lead's decision).
-    conversationEvent('conversation_updated', c, ChatwootViews.changed('agent_last_seen_at', iso(previous), iso(at)));
   };
+  const pageSize = Math.max(1, opts.pageSize ?? 25);
 
   // Rack::Attack runs before routing, for every path of the app.
   app.use((req, res, next) => (req.path.startsWith('/__sandbox') ? next() : limiter(req, res, next)));
@@ -250,35 +287,156 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
         ),
       );
     }
-    const unassigned = set.filter((c) => c.assignee_id === null).length;
+    set.sort(sorter(str(query.sort_by)));
+    const page = Math.max(1, int(query.page) ?? 1);
+    // With `q`, filter_by_query calls `conversations`, which pages the relation (`.page(page).per(size)`) before
+    // set_count_for_all_conversations counts it: each count is then the rows of the asked page only, at most one
+    // page (conversation_finder.rb; docs/vendors/chatwoot.md "Pagination").
+    const counted = (n: number) => (q ? Math.min(pageSize, Math.max(0, n - (page - 1) * pageSize)) : n);
+    const unassigned = counted(set.filter((c) => c.assignee_id === null).length);
+    const all = counted(set.length);
     const counts = {
-      mine_count: set.filter((c) => c.assignee_id === user.id).length,
-      assigned_count: set.length - unassigned,
+      mine_count: counted(set.filter((c) => c.assignee_id === user.id).length),
+      assigned_count: all - unassigned,
       unassigned_count: unassigned,
-      all_count: set.length,
+      all_count: all,
     };
     const assigneeType = str(query.assignee_type) ?? 'all';
     if (assigneeType === 'me') set = set.filter((c) => c.assignee_id === user.id);
     else if (assigneeType === 'unassigned') set = set.filter((c) => c.assignee_id === null);
     else if (assigneeType === 'assigned') set = set.filter((c) => c.assignee_id !== null);
-    set.sort(sorter(str(query.sort_by)));
-    return { set, counts, teamGiven: query.team_id !== undefined };
+    return { set, counts, page, teamGiven: query.team_id !== undefined };
   };
 
   api.get('/conversations', (req, res: Response<unknown, Locals>) => {
-    const { set, counts, teamGiven } = find(req, res.locals.user);
+    const { set, counts, page, teamGiven } = find(req, res.locals.user);
     // The sandbox account has no teams: `teams.find(team_id)` raises RecordNotFound.
     if (teamGiven) return notFound(res);
-    const page = Math.max(1, int(req.query.page) ?? 1);
-    const PER_PAGE = 25;
     res.json({
       data: {
         meta: counts,
         payload: set
-          .slice((page - 1) * PER_PAGE, page * PER_PAGE)
+          .slice((page - 1) * pageSize, page * pageSize)
           .map((c) => views.conversation(c, res.locals.accountId)),
       },
     });
+  });
+
+  /**
+   * Conversations::FilterService (app/services/filter_service.rb, conversations/filter_service.rb): conditions
+   * `{attribute_key, filter_operator, values, query_operator}` joined in order with AND/OR into one SQL
+   * condition, every status, the inboxes the user may see, `sort_on_last_activity_at` (desc), Kaminari's
+   * default 25 a page; counts before paging; the body is `{meta, payload}` without `data`
+   * (filter.json.jbuilder). The emulator implements the keys of {@link FILTER_KEYS}.
+   */
+  api.post('/conversations/filter', (req, res: Response<unknown, Locals>) => {
+    const body = (req.body ?? {}) as Body;
+    const conditions = Array.isArray(body.payload) ? (body.payload as unknown[]).filter(isObject) : [];
+    const tests: Array<{ test: (c: CwConversation) => boolean; op: string }> = [];
+    for (const cond of conditions) {
+      const key = str(cond.attribute_key) ?? '';
+      const operator = str(cond.filter_operator) ?? '';
+      const queryOp =
+        cond.query_operator === null || cond.query_operator === undefined ? '' : String(cond.query_operator);
+      if (queryOp !== '' && !['AND', 'OR'].includes(queryOp.toUpperCase()))
+        return couldNotCreate(res, 'Query operator must be either "AND" or "OR".');
+      const allowed = FILTER_KEYS[key];
+      if (!allowed) {
+        return couldNotCreate(
+          res,
+          `Invalid attribute key - [${key}]. The key should be one of [${ALL_FILTER_KEYS.join(',')}] or a custom attribute defined in the account.`,
+        );
+      }
+      if (!allowed.includes(operator))
+        return couldNotCreate(res, `Invalid operator. The allowed operators for ${key} are [${allowed.join(',')}].`);
+      const values = (Array.isArray(cond.values) ? cond.values : cond.values === undefined ? [] : [cond.values]).map(
+        (v) => String(v),
+      );
+      if (!['is_present', 'is_not_present'].includes(operator) && values.length === 0)
+        return couldNotCreate(res, `Invalid value. The values provided for ${key} are invalid`);
+      const column = (c: CwConversation): string | null =>
+        key === 'status'
+          ? c.status
+          : key === 'display_id'
+            ? String(c.display_id)
+            : key === 'inbox_id'
+              ? String(c.inbox_id)
+              : c.assignee_id === null
+                ? null
+                : String(c.assignee_id);
+      const test = (c: CwConversation): boolean => {
+        const v = column(c);
+        switch (operator) {
+          case 'equal_to':
+            return v !== null && values.includes(v);
+          case 'not_equal_to':
+            return v !== null && !values.includes(v);
+          case 'contains':
+            return v !== null && values.some((x) => v.includes(x.trim()));
+          case 'does_not_contain':
+            return v !== null && values.every((x) => !v.includes(x.trim()));
+          case 'is_present':
+            return v !== null;
+          default:
+            return v === null;
+        }
+      };
+      tests.push({ test, op: queryOp.toUpperCase() });
+    }
+    // SQL precedence: AND binds tighter than OR.
+    const matches = (c: CwConversation) => {
+      let any = false;
+      let chain = true;
+      tests.forEach(({ test }, i) => {
+        chain = chain && test(c);
+        const op = tests[i]?.op;
+        if (op !== 'AND' || i === tests.length - 1) {
+          any = any || chain;
+          chain = true;
+        }
+      });
+      return tests.length === 0 || any;
+    };
+    const user = res.locals.user;
+    const set = [...state.conversations.values()]
+      .filter((c) => state.canSeeInbox(user, c.inbox_id) && matches(c))
+      .sort(sorter('last_activity_at_desc'));
+    const page = Math.max(1, int(req.query.page) ?? int(body.page) ?? 1);
+    const unassigned = set.filter((c) => c.assignee_id === null).length;
+    res.json({
+      meta: {
+        mine_count: set.filter((c) => c.assignee_id === user.id).length,
+        unassigned_count: unassigned,
+        all_count: set.length,
+      },
+      payload: set
+        .slice((page - 1) * FILTER_PAGE_SIZE, page * FILTER_PAGE_SIZE)
+        .map((c) => views.conversation(c, res.locals.accountId)),
+    });
+  });
+
+  /**
+   * Chatwoot's sidebar unread counts (Api::V1::Accounts::Conversations::UnreadCountsController, upstream
+   * chatwoot/chatwoot, not in the v4.8 mirror; docs/vendors/chatwoot.md "Unread semantics"): `{payload: {inboxes,
+   * labels, teams}}`, each a map of id → number of *open* conversations with an incoming message after
+   * agent_last_seen_at (Conversations::UnreadCounts::Refresher#unread?), positive counts only, over the inboxes the
+   * user may see. Without the `conversation_unread_counts` feature: 403 `{error}`; on a Chatwoot without the route
+   * the path falls through to `GET /conversations/:id` (404).
+   */
+  api.get('/conversations/unread_counts', (_req, res: Response<unknown, Locals>, next: NextFunction) => {
+    const mode = opts.unreadCounts ?? 'disabled';
+    if (mode === 'absent') return next();
+    if (mode === 'disabled') {
+      res.status(403).json({ error: 'Conversation unread counts feature not enabled for this account' });
+      return;
+    }
+    const inboxes: Record<string, number> = {};
+    for (const c of state.conversations.values()) {
+      if (c.status !== 'open' || !state.canSeeInbox(res.locals.user, c.inbox_id) || state.unreadOf(c) === 0) continue;
+      inboxes[String(c.inbox_id)] = (inboxes[String(c.inbox_id)] ?? 0) + 1;
+    }
+    // The sandbox has no label records (ids, show_on_sidebar) and no teams: both maps stay empty.
+    res.json({ payload: { inboxes, labels: {}, teams: {} } });
   });
 
   api.get('/conversations/meta', (req, res: Response<unknown, Locals>) => {
