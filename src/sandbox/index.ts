@@ -95,6 +95,8 @@ export const VENDORS: VendorEntry[] = [
       defaultInboxId: CHATWOOT_SANDBOX_INBOX_ID,
       timeoutMs: 5000,
       pollIntervalMs: 2000,
+      // Reads in the emulator's "dashboard" (simulateRead) send no webhook, as in Chatwoot: checked every 2 s here.
+      readCheckIntervalMs: 2000,
       retries: 2,
     }),
   },
