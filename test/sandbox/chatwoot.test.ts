@@ -677,6 +677,158 @@ describe('chatwoot emulator', () => {
   });
 });
 
+describe('chatwoot emulator: page size, search counts, filter and unread_counts (docs/vendors/chatwoot.md)', () => {
+  interface FilterJson {
+    meta: { mine_count: number; unassigned_count: number; all_count: number };
+    payload: ConversationJson[];
+  }
+  const pages = async (h: EmulatorHandle, query: string) => {
+    const out: ListJson['data'][] = [];
+    for (let page = 1; page < 100; page++) {
+      const r = (await get<ListJson>(h, `${A}/conversations?${query}&page=${page}`)).body.data;
+      out.push(r);
+      if (r.payload.length === 0) return out;
+    }
+    throw new Error('no end');
+  };
+
+  it.each([25, 10])('pages by CONVERSATION_RESULTS_PER_PAGE (%i) with counts of every match', async (pageSize) => {
+    const h = await startChatwootEmulator({ port: 0, scale: 2, pageSize });
+    try {
+      const read = await pages(h, 'status=all');
+      expect(read.map((p) => p.payload.length)).toEqual(pageSize === 25 ? [25, 15, 0] : [10, 10, 10, 10, 0]);
+      expect(read.every((p) => p.meta.all_count === 40)).toBe(true);
+      expect(new Set(read.flatMap((p) => p.payload.map((c) => c.id))).size).toBe(40);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('counts a q search on the asked page only (conversation_finder.rb pages before it counts)', async () => {
+    const h = await startChatwootEmulator({ port: 0, scale: 2, pageSize: 10 });
+    try {
+      const read = await pages(h, 'q=thanks');
+      expect(read.map((p) => p.payload.length)).toEqual([10, 7, 0]);
+      // all_count, and the others, are the rows of that page: never more than one page.
+      expect(read.map((p) => p.meta.all_count)).toEqual([10, 7, 0]);
+      expect(read.map((p) => p.meta.assigned_count + p.meta.unassigned_count)).toEqual([10, 7, 0]);
+      // Without q the counts are of every match.
+      expect((await get<ListJson>(h, `${A}/conversations?status=all&page=2`)).body.data.meta.all_count).toBe(40);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('filters by display_id over every status, newest activity first, as {meta, payload} without data', async () => {
+    const h = await startChatwootEmulator({ port: 0, scale: 2 });
+    try {
+      const all = await allConversations(h);
+      const ids = [40, 8, 3, 424242];
+      const r = await post<FilterJson>(h, `${A}/conversations/filter?page=1`, {
+        payload: [{ attribute_key: 'display_id', filter_operator: 'equal_to', values: ids, query_operator: null }],
+      });
+      expect(r.status).toBe(200);
+      expect(Object.keys(r.body)).toEqual(['meta', 'payload']);
+      const want = all.filter((c) => ids.includes(c.id));
+      expect(r.body.payload.map((c) => c.id)).toEqual(want.map((c) => c.id));
+      expect(new Set(want.map((c) => c.status)).size).toBeGreaterThan(1);
+      expect(r.body.meta.all_count).toBe(3);
+      expect(r.body.payload.map((c) => c.unread_count)).toEqual(want.map((c) => c.unread_count));
+      // Kaminari's default 25 a page, whatever the instance's list page size.
+      const small = await startChatwootEmulator({ port: 0, scale: 2, pageSize: 10 });
+      try {
+        const every = all.map((c) => c.id);
+        const p1 = await post<FilterJson>(small, `${A}/conversations/filter?page=1`, {
+          payload: [{ attribute_key: 'display_id', filter_operator: 'equal_to', values: every }],
+        });
+        const p2 = await post<FilterJson>(small, `${A}/conversations/filter?page=2`, {
+          payload: [{ attribute_key: 'display_id', filter_operator: 'equal_to', values: every }],
+        });
+        expect([p1.body.payload.length, p2.body.payload.length, p1.body.meta.all_count]).toEqual([25, 15, 40]);
+      } finally {
+        await small.close();
+      }
+      // AND binds tighter than OR.
+      const mixed = await post<FilterJson>(h, `${A}/conversations/filter`, {
+        payload: [
+          { attribute_key: 'status', filter_operator: 'equal_to', values: ['pending'], query_operator: 'AND' },
+          { attribute_key: 'display_id', filter_operator: 'equal_to', values: [40], query_operator: 'OR' },
+          { attribute_key: 'display_id', filter_operator: 'equal_to', values: [37] },
+        ],
+      });
+      expect(mixed.body.payload.map((c) => c.id).sort()).toEqual(
+        all
+          .filter((c) => (c.status === 'pending' && c.id === 40) || c.id === 37)
+          .map((c) => c.id)
+          .sort(),
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('refuses an unknown filter attribute, a wrong operator or no values with 422 {error}', async () => {
+    const h = await startChatwootEmulator({ port: 0 });
+    try {
+      const f = (cond: Record<string, unknown>) =>
+        post<{ error: string }>(h, `${A}/conversations/filter`, { payload: [cond] });
+      const unknown = await f({ attribute_key: 'phone_number', filter_operator: 'equal_to', values: ['1'] });
+      expect(unknown.status).toBe(422);
+      expect(unknown.body.error).toContain('Invalid attribute key - [phone_number]');
+      const operator = await f({ attribute_key: 'status', filter_operator: 'eq', values: ['open'] });
+      expect(operator.body.error).toBe(
+        'Invalid operator. The allowed operators for status are [equal_to,not_equal_to].',
+      );
+      const empty = await f({ attribute_key: 'display_id', filter_operator: 'equal_to', values: [] });
+      expect([empty.status, empty.body.error]).toEqual([
+        422,
+        'Invalid value. The values provided for display_id are invalid',
+      ]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('answers unread_counts with open unread conversations per inbox, 403 with the feature off, 404 without the route', async () => {
+    const on = await startChatwootEmulator({ port: 0, scale: 2, unreadCounts: 'enabled' });
+    const off = await startChatwootEmulator({ port: 0, unreadCounts: 'disabled' });
+    const old = await startChatwootEmulator({ port: 0, unreadCounts: 'absent' });
+    try {
+      const all = await allConversations(on);
+      const want: Record<string, number> = {};
+      for (const c of all.filter((x) => x.status === 'open' && x.unread_count > 0))
+        want[String(c.inbox_id)] = (want[String(c.inbox_id)] ?? 0) + 1;
+      const r = await get<{ payload: Record<string, unknown> }>(on, `${A}/conversations/unread_counts`);
+      expect(r.body).toEqual({ payload: { inboxes: want, labels: {}, teams: {} } });
+      // A pending conversation with unread messages is left out (Refresher#unread?: open only).
+      expect(all.some((c) => c.status !== 'open' && c.unread_count > 0)).toBe(true);
+      // A read moves them, without any webhook.
+      const target = all.find((c) => c.status === 'open' && c.unread_count > 0) as ConversationJson;
+      on.controls.simulateRead({ conversationId: String(target.id) });
+      const after = await get<{ payload: { inboxes: Record<string, number> } }>(on, `${A}/conversations/unread_counts`);
+      const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
+      expect(sum(after.body.payload.inboxes)).toBe(sum(want) - 1);
+      const agent = await get<{ payload: { inboxes: Record<string, number> } }>(
+        on,
+        `${A}/conversations/unread_counts`,
+        CHATWOOT_SANDBOX_AGENT_TOKEN,
+      );
+      expect(Object.keys(agent.body.payload.inboxes).every((id) => id === '1')).toBe(true);
+
+      expect(await get(off, `${A}/conversations/unread_counts`)).toMatchObject({
+        status: 403,
+        body: { error: 'Conversation unread counts feature not enabled for this account' },
+      });
+      expect(await get(old, `${A}/conversations/unread_counts`)).toMatchObject({
+        status: 404,
+        body: { error: 'Resource could not be found' },
+      });
+    } finally {
+      await Promise.all([on.close(), off.close(), old.close()]);
+    }
+  });
+});
+
 describe('chatwoot emulator rate limit (Rack::Attack)', () => {
   it('answers 429 with a plain-text "Retry later" once an IP passes the per-minute limit', async () => {
     const h = await startChatwootEmulator({ port: 0, rateLimitPerMinute: 5 });
@@ -739,9 +891,19 @@ const DOCUMENTED = {
   contact: `${P('/api/v1/accounts/{account_id}/contacts/{id}')}/get${OK_JSON}`,
   agents: `${P('/api/v1/accounts/{account_id}/agents')}/get${OK_JSON}`,
   agentBot: `${P('/api/v1/accounts/{account_id}/agent_bots/{id}')}/get${OK_JSON}`,
+  // The swagger says conversation_list ({data: {meta, payload}}); filter.json.jbuilder renders {meta, payload}
+  // without `data`, so the body is checked against what the swagger puts inside `data`.
+  filter: '/components/schemas/conversation_list/properties/data',
 } as const;
 /** Used by the connector, not in the swagger at all (docs/vendors/chatwoot.md lists them from the code): nothing to check. */
-const UNDOCUMENTED = ['POST update_last_seen', 'POST unread', 'POST mute', 'POST unmute', 'DELETE conversation'];
+const UNDOCUMENTED = [
+  'POST update_last_seen',
+  'POST unread',
+  'POST mute',
+  'POST unmute',
+  'DELETE conversation',
+  'GET unread_counts',
+];
 
 interface Departure {
   why: string;
@@ -907,6 +1069,12 @@ describe('chatwoot emulator against chatwoot-swagger.json', () => {
     for (const id of [1, 2, 3, 4, 5, 6]) await add('contact', get(h, `${A}/contacts/${id}`));
     await add('agents', get(h, `${A}/agents`));
     await add('agentBot', get(h, `${A}/agent_bots/1`));
+    await add(
+      'filter',
+      post(h, `${A}/conversations/filter?page=1`, {
+        payload: [{ attribute_key: 'display_id', filter_operator: 'equal_to', values: [1, 2, 3, 4, 5] }],
+      }),
+    );
 
     const err = async (method: string, path: string, p: Promise<Res<unknown>>) => {
       const r = await p;
@@ -943,7 +1111,8 @@ describe('chatwoot emulator against chatwoot-swagger.json', () => {
       expect(paths.includes(`${ONE}/${suffix}`)).toBe(false);
     }
     expect(Object.keys(pointer(swagger, P(ONE)))).not.toContain('delete');
-    expect(UNDOCUMENTED).toHaveLength(5);
+    expect(UNDOCUMENTED).toHaveLength(6);
+    expect(Object.keys(swagger.paths as Schema).some((p) => p.endsWith('/unread_counts'))).toBe(false);
     // DELETE message is documented as "200 Success" with no body schema, so there is nothing to validate.
     expect(pointer(swagger, `${P(`${ONE}/messages/{message_id}`)}/delete/responses/200`).content).toBeUndefined();
   });
