@@ -99,6 +99,80 @@ const expected = (all: Array<{ model: ConversationModel; texts: string[] }>, f: 
     .sort(compareConversations)
     .map((c) => c.nativeId);
 
+describe('chatwoot connector: any CONVERSATION_RESULTS_PER_PAGE (docs/vendors/chatwoot.md "Pagination")', () => {
+  /** Every conversation of the account in the list's order, read by hand to the empty page. */
+  async function listed(h: EmulatorHandle, query: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (let page = 1; ; page++) {
+      const res = await fetch(`${h.url}${A}/conversations?${query}&page=${page}`, {
+        headers: { api_access_token: CHATWOOT_SANDBOX_TOKEN },
+      });
+      const body = cwConversationList.parse(await res.json());
+      if (body.data.payload.length === 0) break;
+      ids.push(...body.data.payload.map((c) => `${CHATWOOT_SANDBOX_ACCOUNT_ID}:${c.id}`));
+    }
+    h.clearRequests();
+    return ids;
+  }
+  const pagesAsked = (h: EmulatorHandle) =>
+    vendorRequests(h, /\/conversations$/).map((r) => `${r.query.q ? 'q ' : ''}${String(r.query.page)}`);
+
+  it.each([
+    [25, ['1', '2', '1']],
+    [10, ['1', '2', '3', '4', '5', '1']],
+  ])('reads every page at page size %i, to a short or empty page, then catches up', async (pageSize, pages) => {
+    const h = await startChatwootEmulator({ port: 0, scale: 2, pageSize });
+    try {
+      const want = await listed(h, 'status=all&sort_by=last_activity_at_desc');
+      const c = createChatwootConnector(configFor(h));
+      const page = await c.openSession({ requestId: 'p' }).listConversations({ offset: 0, limit: 100, filter: {} });
+      expect(page.total).toBe(40);
+      expect(page.items.map((x) => x.nativeId)).toEqual(want);
+      // Pages 2.. are asked at once, so their order in the log may vary.
+      expect(pagesAsked(h).sort()).toEqual([...pages].sort());
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('reads a page more when the last one is full, and one page of an account smaller than a page', async () => {
+    const exact = await startChatwootEmulator({ port: 0, scale: 2, pageSize: 20 });
+    const small = await startChatwootEmulator({ port: 0, scale: 1 });
+    try {
+      await createChatwootConnector(configFor(exact)).openSession({ requestId: 'e' }).unreadCount();
+      // 40 rows in two full pages of 20: page 3 (empty) proves the end; then page 1 again (catch-up).
+      expect(pagesAsked(exact).sort()).toEqual(['1', '1', '2', '3']);
+      const s = createChatwootConnector(configFor(small)).openSession({ requestId: 's' });
+      expect((await s.listConversations({ offset: 0, limit: 100, filter: {} })).total).toBe(20);
+      // 20 rows on page 1 could be a full page of 20: page 2 (empty) says it was not.
+      expect(pagesAsked(small)).toEqual(['1', '2']);
+    } finally {
+      await Promise.all([exact.close(), small.close()]);
+    }
+  });
+
+  it.each([25, 10])(
+    'finds all 17 conversations of a search at page size %i (two pages at 10), though its counts stop at one page',
+    async (pageSize) => {
+      const h = await startChatwootEmulator({ port: 0, scale: 2, pageSize });
+      try {
+        const matching = await listed(h, 'q=thanks&status=all&sort_by=last_activity_at_desc');
+        expect(matching.length).toBe(17);
+        const c = createChatwootConnector(configFor(h));
+        const s = c.openSession({ requestId: 'q' });
+        await s.unreadCount(); // the catalog first, so only the search's pages are counted below
+        h.clearRequests();
+        const r = await s.listConversations({ offset: 0, limit: 100, filter: { search: 'thanks' } });
+        expect(r.items.map((x) => x.nativeId)).toEqual(expect.arrayContaining(matching));
+        // 17 rows: 10 + 7 (short), or 17 then an empty page (17 could have been a full page).
+        expect(pagesAsked(h)).toEqual(['q 1', 'q 2']);
+      } finally {
+        await h.close();
+      }
+    },
+  );
+});
+
 describe('chatwoot connector', () => {
   let h: EmulatorHandle;
   let connector: Connector;
