@@ -331,6 +331,9 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
    */
   api.post('/conversations/filter', (req, res: Response<unknown, Locals>) => {
     const body = (req.body ?? {}) as Body;
+    // The request log keeps the conditions, so tests can tell which conversations were asked about.
+    const entry = (res.locals as { requestLog?: { body?: string } }).requestLog;
+    if (entry) entry.body = JSON.stringify(body);
     const conditions = Array.isArray(body.payload) ? (body.payload as unknown[]).filter(isObject) : [];
     const tests: Array<{ test: (c: CwConversation) => boolean; op: string }> = [];
     for (const cond of conditions) {
