@@ -66,6 +66,14 @@ export function contactArchivedError(sourceId: string, what: string, vendorMessa
 }
 
 /**
+ * True when every message is one of Laravel's English validation texts (they all begin with "The "), so
+ * {@link classifyValidation} has read them and found neither an unknown id nor an archived contact.
+ */
+export function isEnglishValidation(messages: readonly string[]): boolean {
+  return messages.length > 0 && messages.every((m) => /^The /.test(m.trim()));
+}
+
+/**
  * Monica's error body → GatewayError (docs/vendors/monica.md "Errors"). Codes: 31 not found (404), 32 validation (422,
  * `message` is an array), 34 rate limited (429), 30/37/39 bad limit/JSON/sort (400). A 422/32 naming an unknown
  * id is NOT_FOUND and one saying the contact is archived is SOURCE_REJECTED with `reason: CONTACT_ARCHIVED`; other

@@ -18,7 +18,7 @@ import type {
   SendMessageInput,
   UpdateConversationPatch,
 } from '../types';
-import { MONICA_MAX_LIMIT, contactArchivedError, type MonicaClient } from './client';
+import { MONICA_MAX_LIMIT, contactArchivedError, isEnglishValidation, type MonicaClient } from './client';
 import { createMonicaLoaders, type MonicaLoaders } from './loaders';
 import {
   ME_ID,
@@ -375,7 +375,8 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
    * Runs a write and, when Monica refuses it with a 422/32 whose text the client could not read (Monica translates
    * validation messages into the account user's locale: docs/vendors/monica.md "Errors"), asks Monica what it has:
    * one GET of the conversation (or the contact, on create). Missing → NOT_FOUND; its contact archived →
-   * SOURCE_REJECTED with `reason: CONTACT_ARCHIVED`; otherwise the original error. English answers cost nothing extra.
+   * SOURCE_REJECTED with `reason: CONTACT_ARCHIVED`; otherwise the original error. English answers (which the client
+   * classifies) cost nothing extra.
    */
   private async explained<T>(
     what: string,
@@ -392,6 +393,9 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
         e.extensions.reason !== undefined
       )
         throw e;
+      const vendor = Array.isArray(e.extensions.vendorMessages) ? (e.extensions.vendorMessages as string[]) : [];
+      // English texts were read already (client.ts): a plain validation failure, nothing to ask.
+      if (isEnglishValidation(vendor)) throw e;
       let active: boolean | null | undefined;
       try {
         if (about.conversationId !== undefined) {
@@ -408,10 +412,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
         }
         throw e;
       }
-      if (active === false) {
-        const vendor = e.extensions.vendorMessages;
-        throw contactArchivedError(this.sourceId, what, Array.isArray(vendor) ? vendor.join('; ') : undefined);
-      }
+      if (active === false) throw contactArchivedError(this.sourceId, what, vendor.join('; ') || undefined);
       throw e;
     }
   }

@@ -716,6 +716,9 @@ describe('errors', () => {
     );
     expect(e.code).toBe(ErrorCode.SOURCE_REJECTED);
     expect(e.message).toContain('The content field is required.');
+    expect(e.extensions.reason).toBeUndefined();
+    // An English text is read as it is: no extra request to explain it.
+    expect(calls()).toEqual(['POST /api/conversations/7/messages']);
   });
 
   it('surfaces the throttle as SOURCE_RATE_LIMITED with retryAfter', async () => {
