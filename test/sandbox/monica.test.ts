@@ -511,6 +511,17 @@ describe('archived contacts (Contact::throwInactive)', () => {
     );
   });
 
+  it('refuses simulated incoming messages for an archived contact, and never picks one at random', async () => {
+    await archive(true);
+    expect(emu.controls.simulateIncoming({ conversationId: '2', content: 'x' })).toEqual({
+      error: 'Archived contact can’t be edited, please unarchive it first.',
+    });
+    for (let i = 0; i < 30; i++) {
+      const r = emu.controls.simulateIncoming({}) as { data: { contact: { id: number } } };
+      expect(r.data.contact.id).not.toBe(contactId);
+    }
+  });
+
   it('toggles like the web UI and accepts writes again once unarchived', async () => {
     expect((await archive()).body).toEqual({ is_active: false });
     expect((await archive()).body).toEqual({ is_active: true });

@@ -676,8 +676,14 @@ function mount(
       limiter.clear();
     },
     simulateIncoming: ({ conversationId, content }) => {
-      const m = state.simulateIncoming(conversationId === undefined ? null : idParam(String(conversationId)), content);
-      return m ? { data: messageJson(m) } : { error: 'Conversation not found' };
+      try {
+        const id = conversationId === undefined ? null : idParam(String(conversationId));
+        const m = state.simulateIncoming(id, content);
+        return m ? { data: messageJson(m) } : { error: 'Conversation not found' };
+      } catch (e) {
+        if (e instanceof ContactArchivedError) return { error: MONICA_ARCHIVED_MESSAGE.en };
+        throw e;
+      }
     },
     // docs/vendors/monica.md: Monica has no read state.
     simulateRead: () => null,

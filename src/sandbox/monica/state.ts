@@ -348,13 +348,16 @@ export class MonicaState {
   /**
    * A contact's message, logged now by another API client with its time of day (VendorControls.simulateIncoming).
    * Assumption (docs/vendors/monica.md "Timestamps"): Monica itself never writes a message on its own; the
-   * emulator plays a client of the API that logs what a contact wrote, at the moment it arrived.
+   * emulator plays a client of the API that logs what a contact wrote, at the moment it arrived. Like any API
+   * write, it is refused for an archived contact (ContactArchivedError); a random pick skips those conversations.
    */
   simulateIncoming(conversationId: number | null, content?: string): MoMessage | null {
-    const ids = [...this.conversations.keys()];
+    const active = (c: MoConversation) => this.contacts.get(c.contact_id)?.is_active !== false;
+    const ids = [...this.conversations.values()].filter(active).map((c) => c.id);
     const id = conversationId ?? (ids.length > 0 ? this.sim.pick(ids) : null);
     const conv = id === null ? undefined : this.conversations.get(id);
     if (!conv) return null;
+    if (!active(conv)) throw new ContactArchivedError(conv.contact_id);
     return this.addMessage(conv, {
       content: content ?? this.sim.pick(THEIR_LINES),
       written_at: new Date(),
