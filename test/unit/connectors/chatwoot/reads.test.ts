@@ -196,10 +196,11 @@ describe('chatwoot read checks: a dashboard read reaches the catalog and the liv
     expect(list.items.map((x) => x.nativeId)).not.toContain(`1:${gone.id}`);
   });
 
-  it('asks nothing before the interval has passed, nor before the first sync, nor with nothing unread', async () => {
+  it('asks nothing before the interval (30 s by default) has passed, nor before the first sync, nor with nothing unread', async () => {
     const h = await startChatwootEmulator({ port: 0, scale: 2 });
     handles.push(h);
-    const c = createChatwootConnector(configFor(h, { readCheckIntervalMs: 60_000 }));
+    // The default interval: 30 s (CHATWOOT_READ_CHECK_INTERVAL_MS).
+    const c = createChatwootConnector(configFor(h, { readCheckIntervalMs: undefined }));
     expect(await poll(c)).toEqual([]); // no catalog yet
     await c.openSession({ requestId: 's' }).unreadCount();
     h.clearRequests();
