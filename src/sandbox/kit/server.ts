@@ -36,6 +36,11 @@ export interface Faults {
   malformed?: boolean;
   /** Destroy the socket without answering. */
   refuse?: boolean;
+  /**
+   * Answer these exact vendor paths (as the request log shows them) with this HTTP status and an `{error}` JSON
+   * body, any method; other paths are served. One id fails while its batch-mates succeed (contract suite).
+   */
+  statusByPath?: Record<string, number>;
 }
 
 /** What each vendor emulator adds to the shared control API. */
@@ -161,6 +166,11 @@ export async function serveEmulator(
     const go = () => {
       if (f.rateLimitRetryAfter !== undefined) {
         res.status(429).set('retry-after', String(f.rateLimitRetryAfter)).type('text/plain').send('Retry later\n');
+        return;
+      }
+      const status = f.statusByPath?.[req.path];
+      if (status !== undefined) {
+        res.status(status).json({ error: `Fault injected: HTTP ${status}` });
         return;
       }
       if (f.errorRate && Math.random() < f.errorRate) {
