@@ -8,6 +8,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { parseConfig } from '../src/config/load';
 import type { SourceConfig } from '../src/config/schema';
+import { chatwootReadCheckBench, type ReadCheckResults } from './chatwoot-reads';
 import { Child, killChildren } from './ipc';
 import {
   failed,
@@ -56,7 +57,7 @@ const { values: argv } = parseArgs({
     out: { type: 'string', default: 'bench/results/latest.json' },
     seed: { type: 'string', default: '1' },
     'log-level': { type: 'string', default: 'info' },
-    workloads: { type: 'string', default: 'inbox,thread,send,fanout' },
+    workloads: { type: 'string', default: 'inbox,thread,send,fanout,reads' },
     targets: { type: 'string', default: 'gateway,baseline' },
     profile: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -71,7 +72,7 @@ if (argv.help) {
   --subscribers <list>  fan-out sizes (default 1000,10000)
   --events <n>          incoming messages per fan-out size (default 3)
   --out <file>          JSON results (default bench/results/latest.json)
-  --workloads <list>    any of inbox,thread,send,fanout (default all)
+  --workloads <list>    any of inbox,thread,send,fanout,reads (default all; reads: Chatwoot read checks, bench/chatwoot-reads.ts)
   --targets <list>      gateway,baseline (default both)
   --log-level <level>   the gateways' log level; logs go to /dev/null (default info)
   --profile             write V8 CPU profiles of the gateways to bench/results/profiles/
@@ -293,6 +294,8 @@ interface Results {
   thread?: Partial<Record<TargetName, HttpWorkload>>;
   send?: Partial<Record<TargetName, HttpWorkload>>;
   fanout?: Partial<Record<TargetName, FanoutRun[]>>;
+  /** Upstream cost of noticing reads made in Chatwoot's dashboard (bench/chatwoot-reads.ts). */
+  reads?: ReadCheckResults;
   targets?: TargetCheck[];
 }
 interface TargetCheck {
@@ -1133,9 +1136,12 @@ async function main() {
       results.fanout[t.name] = runs;
     }
   }
+  if (opt.workloads.has('reads')) {
+    results.reads = await chatwootReadCheckBench(undefined, undefined, (l) => process.stderr.write(`${l}\n`));
+  }
   results.targets = checkTargets(results);
 
-  const text = report(results);
+  const text = report(results) + (results.reads ? `\n${results.reads.text}\n` : '');
   process.stdout.write(
     `\nSwitchboard bench — latency ${opt.latency} ms, scale ${opt.scale}, ${opt.duration} s per run, ${results.machine.cpus} CPUs, Node ${process.version}\n\n${text}`,
   );

@@ -2,7 +2,7 @@ import { ErrorCode, GatewayError } from '../../errors';
 import type { ConversationCatalog } from '../catalog';
 import type { ConversationModel, RequestScope, SourceChange } from '../types';
 import { reconcileCatalog } from './apply';
-import { CHATWOOT_FILTER_BATCH, type ChatwootClient } from './client';
+import type { ChatwootClient } from './client';
 import type { ChatwootSession } from './session';
 
 /**
@@ -41,17 +41,6 @@ import type { ChatwootSession } from './session';
 export const UNREAD_COUNTS_RETRY_MS = 600_000;
 /** Share of the per-minute request budget the read checks may use; the rest stays for everything else. */
 export const READ_CHECK_BUDGET_SHARE = 0.5;
-
-/** Requests of one read check of `unread` conversations (`notOpen` of them not open): the bench's formula. */
-export function chatwootReadCheckCost(
-  unread: number,
-  notOpen: number,
-  path: 'counts-quiet' | 'counts-moved' | 'no-counts',
-): number {
-  const batches = (n: number) => Math.ceil(n / CHATWOOT_FILTER_BATCH);
-  if (path === 'no-counts') return batches(unread);
-  return 1 + batches(path === 'counts-quiet' ? notOpen : unread);
-}
 
 /** What a re-check compares: what the inbox and the unread totals show of a conversation. */
 function shown(c: ConversationModel): string {

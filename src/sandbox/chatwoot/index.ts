@@ -32,17 +32,25 @@ export interface ChatwootEmulatorOptions {
   /**
    * `GET /conversations/unread_counts` (Chatwoot's newer sidebar counts, not in the v4.8 mirror):
    * `enabled` answers the counts, `disabled` the 403 of an account without the `conversation_unread_counts`
-   * feature, `absent` the 404 of a Chatwoot without the route. @default 'disabled'
+   * feature, `absent` the 404 of a Chatwoot without the route; a function is asked at every request (a bench
+   * switches it). @default 'disabled'
    */
-  unreadCounts?: 'enabled' | 'disabled' | 'absent';
+  unreadCounts?: ChatwootUnreadCountsMode | (() => ChatwootUnreadCountsMode);
+  /** Shapes the seeded data (after the seed and after every reset), for benchmarks and tests. */
+  prepare?: (state: ChatwootState) => void;
 }
+export type ChatwootUnreadCountsMode = 'enabled' | 'disabled' | 'absent';
+export type { ChatwootState };
 
 export async function startChatwootEmulator(
   opts: EmulatorStartOptions & ChatwootEmulatorOptions = {},
 ): Promise<EmulatorHandle> {
   const scale = opts.scale ?? 1;
   const seed = opts.seed ?? 1;
-  const state = new ChatwootState((s) => seedChatwoot(s, scale, seed));
+  const state = new ChatwootState((s) => {
+    seedChatwoot(s, scale, seed);
+    opts.prepare?.(s);
+  });
   return serveEmulator(
     'chatwoot',
     (app, self) =>

@@ -32,8 +32,10 @@ export interface ChatwootRouteOptions {
   /** `CONVERSATION_RESULTS_PER_PAGE` (docs/vendors/chatwoot.md "Pagination"). @default 25 */
   pageSize?: number;
   /** `GET /conversations/unread_counts`: answered, 403 (feature off) or 404 (no such route). @default 'disabled' */
-  unreadCounts?: 'enabled' | 'disabled' | 'absent';
+  unreadCounts?: UnreadCountsMode | (() => UnreadCountsMode);
 }
+
+type UnreadCountsMode = 'enabled' | 'disabled' | 'absent';
 
 /**
  * Kaminari's `default_per_page`: `POST /conversations/filter` pages with `.page(current_page)` and no `.per`
@@ -427,7 +429,7 @@ export function mountChatwoot(app: Express, state: ChatwootState, opts: Chatwoot
    * the path falls through to `GET /conversations/:id` (404).
    */
   api.get('/conversations/unread_counts', (_req, res: Response<unknown, Locals>, next: NextFunction) => {
-    const mode = opts.unreadCounts ?? 'disabled';
+    const mode = (typeof opts.unreadCounts === 'function' ? opts.unreadCounts() : opts.unreadCounts) ?? 'disabled';
     if (mode === 'absent') return next();
     if (mode === 'disabled') {
       res.status(403).json({ error: 'Conversation unread counts feature not enabled for this account' });
