@@ -11,9 +11,12 @@ import type { ChatwootSession } from './session';
  * A read (`update_last_seen`) or an "unread" made in Chatwoot's dashboard writes `agent_last_seen_at` with
  * `update_column`: no callback runs, no webhook is sent, and `updated_at` does not move (docs/vendors/chatwoot.md
  * "Unread semantics"). Webhooks keep the catalog right about everything else, so only the conversations the catalog
- * shows with unread messages can still be changed by such a read; the connector's `poll` re-checks exactly those,
- * at most every `readCheckIntervalMs` (default 30 s), from the live engine's one poller of the source (only while
- * somebody subscribes, on one instance), so its cost depends on the account, never on the number of subscribers.
+ * shows with unread messages can still be changed by such a read (docs/vendors/chatwoot.md "Reads without
+ * webhooks"); the connector's `poll` re-checks exactly those, at most every `readCheckIntervalMs` (default 30 s),
+ * from the live engine's one poller of the source (only while somebody subscribes, on one instance), so its cost
+ * depends on the account, never on the number of subscribers. The engine ticks every `pollIntervalMs`; a check
+ * runs at the first tick at least `readCheckIntervalMs - pollIntervalMs / 2` after the previous one (longer when
+ * the last check's cost needs it to stay within {@link READ_CHECK_BUDGET_SHARE} of the budget).
  *
  * One check:
  * 1. The repair of missed webhooks comes first (apply.ts `reconcileCatalog`): when the catalog is older than
