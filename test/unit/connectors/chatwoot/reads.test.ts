@@ -219,6 +219,23 @@ describe('chatwoot read checks: a dashboard read reaches the catalog and the liv
     expect(asked(empty)).toEqual([]);
   });
 
+  it('spaces checks out to stay within half of rateLimitPerMinute (minPollIntervalMs)', async () => {
+    const h = await startChatwootEmulator({ port: 0, scale: 2 });
+    handles.push(h);
+    const c = createChatwootConnector(configFor(h, { rateLimitPerMinute: 60 }));
+    expect(c.minPollIntervalMs?.()).toBe(0); // nothing measured yet
+    await c.openSession({ requestId: 's' }).unreadCount();
+    h.clearRequests();
+    await poll(c);
+    const cost = asked(h).length;
+    expect(cost).toBe(2); // the 403 of unread_counts and one filter request
+    // 2 requests a check within 30 a minute (half of 60): one check every 4 s at most.
+    expect(c.minPollIntervalMs?.()).toBe(4000);
+    h.clearRequests();
+    await poll(c);
+    expect(asked(h)).toEqual([]);
+  });
+
   it('re-syncs when the counts stay above the catalog (an "unread" made in the dashboard) and reports it', async () => {
     const { h, c, before } = await begin({ unreadCounts: 'enabled' });
     const read = before.find((r) => r.status === 'open' && r.unread > 0) as Row;
