@@ -42,6 +42,26 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     if (ids.has(s.id)) throw new ConfigError(`Invalid config:\n- sources.${i}.id: "${s.id}" is used by another source`);
     ids.add(s.id);
   }
+  // A key's name labels logs and metrics; two keys with one name (or one key listed twice) would be told apart
+  // nowhere an operator looks, so the config must name each key once.
+  const names = new Map<string, number>();
+  const hashes = new Map<string, number>();
+  for (const [i, k] of cfg.apiKeys.entries()) {
+    const sameName = names.get(k.name);
+    if (sameName !== undefined) {
+      throw new ConfigError(
+        `Invalid config:\n- apiKeys.${i}.name: "${k.name}" is the name of apiKeys.${sameName} too (DUPLICATE_API_KEY_NAME); give each key its own name`,
+      );
+    }
+    const sameKey = hashes.get(k.sha256);
+    if (sameKey !== undefined) {
+      throw new ConfigError(
+        `Invalid config:\n- apiKeys.${i}.sha256: the same key as apiKeys.${sameKey} (DUPLICATE_API_KEY); list each key once`,
+      );
+    }
+    names.set(k.name, i);
+    hashes.set(k.sha256, i);
+  }
   for (const [i, k] of cfg.apiKeys.entries()) {
     for (const [j, sid] of k.sources.entries()) {
       if (sid !== '*' && !ids.has(sid)) {

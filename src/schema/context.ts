@@ -11,6 +11,11 @@ import type { LiveEngine } from '../live/engine';
 /** Who is calling: the API key's name and the sources it may see. */
 export interface Viewer {
   keyName: string;
+  /**
+   * The key itself, as configured: the hex SHA-256 of the key (never the key). Per-key state (idempotency keys,
+   * staged uploads) is scoped by this, not by the name, which is only a label.
+   */
+  keyId: string;
   sourceIds: ReadonlySet<string>;
 }
 
@@ -19,7 +24,8 @@ export interface StagedUpload {
   id: string;
   sourceId: string;
   conversationNativeId: string;
-  keyName: string;
+  /** {@link Viewer.keyId} of the key that staged it: only that key may send it. */
+  keyId: string;
   filename: string;
   contentType: string;
   size: number;

@@ -13,6 +13,7 @@ export function createAuthenticator(keys: readonly ApiKeyConfig[], allSourceIds:
     hash: Buffer.from(k.sha256, 'hex'),
     viewer: {
       keyName: k.name,
+      keyId: k.sha256,
       sourceIds: new Set(k.sources.includes('*') ? allSourceIds : k.sources),
     } satisfies Viewer,
   }));

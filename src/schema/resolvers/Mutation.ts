@@ -25,7 +25,7 @@ function idempotent<T>(
   if (!key) return fn();
   if (key.length > 255) throw badInput('"idempotencyKey" must be at most 255 characters.', 'idempotencyKey');
   const fingerprint = createHash('sha256').update(JSON.stringify(input)).digest('hex');
-  return ctx.services.idempotency.run(`${ctx.viewer.keyName}\u0000${mutation}\u0000${key}`, fingerprint, fn, {
+  return ctx.services.idempotency.run(`${ctx.viewer.keyId}\u0000${mutation}\u0000${key}`, fingerprint, fn, {
     signal: ctx.signal,
   });
 }
@@ -54,7 +54,7 @@ export const Mutation: MutationResolvers = {
         const staged = a.nativeId.startsWith(STAGED)
           ? ctx.services.staging.get(a.nativeId.slice(STAGED.length))
           : undefined;
-        if (!staged || staged.keyName !== ctx.viewer.keyName || staged.conversationNativeId !== conv.nativeId) {
+        if (!staged || staged.keyId !== ctx.viewer.keyId || staged.conversationNativeId !== conv.nativeId) {
           throw badInput(
             `Attachment ${id} is unknown or expired; create it with createAttachmentUpload.`,
             'input.attachmentIds',
@@ -220,7 +220,7 @@ export const Mutation: MutationResolvers = {
     const { upload, token } = ctx.services.staging.create({
       sourceId: conv.sourceId,
       conversationNativeId: conv.nativeId,
-      keyName: ctx.viewer.keyName,
+      keyId: ctx.viewer.keyId,
       filename,
       contentType: input.contentType,
       size: input.size,
