@@ -106,6 +106,16 @@ describe('Pixieset emulator', () => {
       expect((await setOrder('sideways')).status).toBe(400);
     });
 
+    it('serves another permutation on every request under random, the same sequence after a reset', async () => {
+      expect((await setOrder('random')).status).toBe(200);
+      const a = await ids();
+      const b = await ids();
+      expect(b).not.toEqual(a);
+      expect([...b].sort()).toEqual([...a].sort());
+      emu.controls.reset();
+      expect(await ids()).toEqual(a);
+    });
+
     it('takes the order as a start option', async () => {
       const other = await startPixiesetEmulator({ scale: 2, listOrder: 'created_asc' });
       try {

@@ -26,6 +26,8 @@ import type { InboxOrderGuard } from './order';
 import type { PxConversationDto } from './types';
 
 const DEFAULT_UPLOAD_TTL_MS = 15 * 60_000;
+/** Full reads of the list until every conversation of `meta.total` was seen, at most (see scan). */
+export const SCAN_ROUNDS = 4;
 
 /** Participants that are the same for every user of this source (the studio's photographers). */
 export type AgentDirectory = Map<string, ParticipantModel>;
@@ -122,23 +124,29 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
   }
 
   /**
-   * Reads every page (100 a request) once per operation, in whatever order the vendor serves; a conversation
-   * met twice (the list moved between two page requests) is kept once.
+   * Reads every page (100 a request) once per operation, in whatever order the vendor serves. Page numbers read
+   * a list completely only while its order holds still: a conversation that moves across a page boundary between
+   * two requests (new activity in an activity-ordered list, or an unstable order) is met twice or not at all. So
+   * rows are merged by id, and while fewer than `meta.total` were seen the pages are read again, at most
+   * {@link SCAN_ROUNDS} times in all (docs/vendors/pixieset.md "Assumptions"); a later round's row wins.
    */
   private scan(clientId: string | undefined): Promise<ConversationModel[]> {
     const key = clientId ?? '*';
     let p = this.scans.get(key);
     if (!p) {
       p = (async () => {
-        const first = await this.client.list(this.scope, { page: 1, pageSize: 100, clientId, withMessages: true });
-        const rest = await Promise.all(
-          Array.from({ length: Math.max(0, first.meta.last_page - 1) }, (_, i) =>
-            this.client.list(this.scope, { page: i + 2, pageSize: 100, clientId, withMessages: true }),
-          ),
-        );
         const byId = new Map<string, ConversationModel>();
-        for (const page of [first, ...rest]) {
-          for (const c of page.data) byId.set(c.id, this.remember(mapConversation(this.sourceId, c)));
+        for (let round = 0; round < SCAN_ROUNDS; round++) {
+          const first = await this.client.list(this.scope, { page: 1, pageSize: 100, clientId, withMessages: true });
+          const rest = await Promise.all(
+            Array.from({ length: Math.max(0, first.meta.last_page - 1) }, (_, i) =>
+              this.client.list(this.scope, { page: i + 2, pageSize: 100, clientId, withMessages: true }),
+            ),
+          );
+          for (const page of [first, ...rest]) {
+            for (const c of page.data) byId.set(c.id, this.remember(mapConversation(this.sourceId, c)));
+          }
+          if (byId.size >= first.meta.total) break;
         }
         return [...byId.values()];
       })();

@@ -36,13 +36,13 @@ export interface PixiesetEmulatorOptions {
   maxPageSize?: number;
 }
 
-const LIST_ORDERS: readonly PixiesetListOrder[] = ['inbox', 'created_asc', 'shuffled'];
+const LIST_ORDERS: readonly PixiesetListOrder[] = ['inbox', 'created_asc', 'shuffled', 'random'];
 
 export async function startPixiesetEmulator(
   opts: EmulatorStartOptions & PixiesetEmulatorOptions = {},
 ): Promise<EmulatorHandle> {
   const state = new PixiesetState(opts.scale ?? 1, opts.seed ?? 1);
-  const order = { current: opts.listOrder ?? 'inbox' };
+  const order = { current: opts.listOrder ?? 'inbox', requests: 0 };
   const maxPageSize = opts.maxPageSize ?? 100;
   return serveEmulator('pixieset', (app, self) => mount(app, state, () => self().url, order, maxPageSize), opts);
 }
@@ -51,7 +51,7 @@ function mount(
   app: Express,
   state: PixiesetState,
   baseUrl: () => string,
-  order: { current: PixiesetListOrder },
+  order: { current: PixiesetListOrder; requests: number },
   maxPageSize: number,
 ): VendorControls {
   // Control API (not the vendor's): switch the list order at run time.
@@ -62,6 +62,7 @@ function mount(
       return;
     }
     order.current = next as PixiesetListOrder;
+    order.requests = 0;
     res.json({ order: order.current });
   });
   const attachmentJson = (id: string) => {
@@ -162,7 +163,7 @@ function mount(
     const page = Math.max(1, Number.parseInt(String(req.query.page ?? '1'), 10) || 1);
     // Undocumented maximum (docs/vendors/pixieset.md "Assumptions"); 100 as on /clients/search unless maxPageSize says.
     const perPage = Math.min(maxPageSize, Math.max(1, Number.parseInt(String(req.query.page_size ?? '25'), 10) || 25));
-    let items = state.visible(order.current);
+    let items = state.visible(order.current, order.requests++);
     if (typeof req.query.client_id === 'string') items = items.filter((c) => c.client_id === req.query.client_id);
     const status = req.query.message_status;
     // Seed 000 shows only message_status=inbox ("useful for inbox organization"). Assumptions (docs/vendors/pixieset.md
@@ -379,7 +380,10 @@ function mount(
   });
 
   return {
-    reset: () => state.reset(),
+    reset: () => {
+      state.reset();
+      order.requests = 0;
+    },
     simulateIncoming: ({ conversationId, content }) => {
       const list = state.visible().filter((c) => c.status === 'active');
       const conv = conversationId

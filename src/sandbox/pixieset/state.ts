@@ -43,7 +43,7 @@ export interface PxConversation {
 }
 
 /** The orders the emulator's list can serve (see {@link PixiesetState.visible}). */
-export type PixiesetListOrder = 'inbox' | 'created_asc' | 'shuffled';
+export type PixiesetListOrder = 'inbox' | 'created_asc' | 'shuffled' | 'random';
 const idOrder = new Intl.Collator('en', { numeric: true });
 
 export const PHOTOGRAPHER = { id: 'photographer_123', name: 'Lumen Studio', email: 'hello@lumen-studio.example' };
@@ -201,10 +201,20 @@ export class PixiesetState {
    * Conversations this session may see, in the list's order. The seed documents none (docs/vendors/pixieset.md
    * "Ordering"); `inbox` (the default, an assumption) is last_message_at desc, ties by id with a numeric-aware
    * collation; `created_asc` and `shuffled` (a fixed permutation, the same on every request) let tests check a
-   * connector that must not rely on it.
+   * connector that must not rely on it; `random` is another permutation on every request (the `request`-th since the
+   * reset, so a test sees the same sequence every run), an order that page numbers cannot read completely.
    */
-  visible(order: PixiesetListOrder = 'inbox'): PxConversation[] {
+  visible(order: PixiesetListOrder = 'inbox', request = 0): PxConversation[] {
     const all = [...this.conversations.values()].filter((c) => !c.foreign);
+    if (order === 'random') {
+      const r = createRandom(this.seed * 7919 + request);
+      all.sort((a, b) => idOrder.compare(a.id, b.id));
+      for (let i = all.length - 1; i > 0; i--) {
+        const j = r.int(0, i);
+        [all[i], all[j]] = [all[j] as PxConversation, all[i] as PxConversation];
+      }
+      return all;
+    }
     if (order === 'created_asc')
       return all.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || idOrder.compare(a.id, b.id));
     if (order === 'shuffled') {

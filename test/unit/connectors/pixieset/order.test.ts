@@ -64,6 +64,9 @@ async function walk(size: number, filter: ConversationFilterInput = {}): Promise
   }
 }
 
+/** Requests of the full read of 120 conversations under `random` (1 window + rounds of 2), seen once and fixed. */
+const ROUNDS_SEEN = 7;
+
 const lists = () => emu.requests().filter((r) => r.path === '/api/v1/conversations/');
 const setOrder = async (order: PixiesetListOrder) => {
   const res = await fetch(`${emu.url}/__sandbox/list-order`, {
@@ -136,6 +139,19 @@ describe('Pixieset list order', () => {
       expect(lists()).toHaveLength(0);
     },
   );
+
+  it('reads a list whose order changes on every request completely, reading the pages again until meta.total', async () => {
+    const expected = await bruteForce();
+    await setOrder('random');
+    emu.clearRequests();
+    expect(await walk(30)).toEqual(expected);
+    const reads = lists().map((r) => `${String(r.query.page)}/${String(r.query.page_size)}`);
+    // The window that showed the break, then rounds of two pages (deterministic: the emulator's k-th permutation).
+    expect(reads[0]).toBe('1/31');
+    expect(reads.slice(1).join(' ')).toMatch(/^(1\/100 2\/100 ?){2,4}$/);
+    expect(reads).toHaveLength(ROUNDS_SEEN);
+    expect(connector.health().lastErrorCode).toBe(INBOX_ORDER_FALLBACK);
+  });
 
   it('notices when the vendor’s order changes between two windows, and the next window is still exact', async () => {
     const expected = await bruteForce();
