@@ -127,6 +127,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     subscribe: opts.subscribe ?? sharedSubscribe(),
     metrics,
     logger,
+    production,
   });
   metrics.observe({ openWebSockets: ws.clients });
 
@@ -140,6 +141,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     // The entry point owns SIGTERM/SIGINT (src/index.ts); Apollo's own handler would race it and stall shutdown.
     stopOnTerminationSignals: false,
     introspection,
+    // No "Did you mean …" in production (validation here; every other error in maskError, WebSockets in ws.ts).
+    hideSchemaDetailsFromClientErrors: production,
     parseOptions: operations.parseOptions,
     validationRules: [...operations.validationRules],
     // APQ: in safelist mode the manifest is the cache; otherwise shared through Redis when configured.

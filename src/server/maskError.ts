@@ -15,6 +15,17 @@ const REQUEST_CODES = new Set([
   'INTROSPECTION_DISABLED',
 ]);
 
+/** graphql-js's "Did you mean …?" hints (fields, arguments, types, enum values), as Apollo's own plugin matches them. */
+const SUGGESTION = / ?Did you mean(.+?)\?$/;
+
+/**
+ * A message without graphql-js's suggestions: in production a client learns no schema it cannot introspect
+ * (issue 12 item 13). Every transport applies it (HTTP here in maskError, graphql-ws in server/ws.ts).
+ */
+export function withoutSuggestions(message: string): string {
+  return message.replace(SUGGESTION, '');
+}
+
 /**
  * Every error leaving the gateway has `extensions.code`. GatewayErrors pass as they are (their messages are
  * written for clients and never carry secrets); request errors from Apollo pass; anything else is unexpected:
@@ -25,6 +36,7 @@ export function maskError(
   error: unknown,
   opts: { production: boolean; logger: Logger },
 ): GraphQLFormattedError {
+  if (opts.production) formatted = { ...formatted, message: withoutSuggestions(formatted.message) };
   const unwrapped = unwrapResolverError(error);
   // A GatewayError raised by a validation rule or a plugin reaches here wrapped by Apollo (GRAPHQL_VALIDATION_FAILED).
   const original =

@@ -1,12 +1,21 @@
 import type { Server } from 'node:http';
-import type { ExecutionArgs, ExecutionResult, GraphQLSchema } from 'graphql';
+import {
+  getOperationAST,
+  type GraphQLError,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { ErrorCode } from '../errors';
+import { ErrorCode, GatewayError } from '../errors';
 import type { Viewer } from '../schema/context';
 import type { Authenticator } from './auth';
 import type { ContextFor } from './context';
 import type { Logger } from './logger';
+import { withoutSuggestions } from './maskError';
 import type { GatewayMetrics } from './metrics';
 import type { OperationCheck } from './operation';
 
@@ -31,6 +40,8 @@ export interface GraphQLWsOptions {
   subscribe?: SubscribeFn;
   metrics: GatewayMetrics;
   logger: Logger;
+  /** Production mode: no "Did you mean …" suggestions in error messages. */
+  production?: boolean;
 }
 
 export interface GraphQLWs {
@@ -47,7 +58,12 @@ export interface GraphQLWs {
  * - only client-to-server messages parse (anything else closes with 4400);
  * - each `subscribe` passes the same operation check as HTTP (server/operation.ts): a refused operation gets an
  *   `error` message and the socket stays open;
- * - a context per operation; errors and operations are counted in the gateway's metrics.
+ * - an `operationName` the document does not define (or none for several operations) is BAD_USER_INPUT;
+ * - a frame over `maxPayload` (even before `connection_init`) closes the socket with 1009 (Message Too Big),
+ *   counted as LIMIT_EXCEEDED and logged at debug: a client's mistake, not the server's;
+ * - a context per operation; errors and operations are counted in the gateway's metrics; client errors (with a
+ *   code) are logged at debug, errors without one at error level (INTERNAL_SERVER_ERROR);
+ * - in production, no "Did you mean …" suggestions in any error message.
  */
 export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
   const { schema, operations, metrics, logger } = opts;
@@ -89,6 +105,8 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
       onSubscribe: (_ctx, _id, payload) => {
         const checked = operations.check(payload);
         if ('errors' in checked) return [...checked.errors];
+        const unresolved = unknownOperation(checked.document, payload.operationName);
+        if (unresolved) return [unresolved];
         return {
           schema,
           document: checked.document,
@@ -97,16 +115,20 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
         };
       },
       context: (ctx) => opts.contextFor(ctx.extra.viewer as Viewer, { publicBaseUrl: ctx.extra.publicBaseUrl ?? '' }),
-      onError: (_ctx, _id, _payload, errors) => {
+      onError: (_ctx, id, _payload, errors) => {
         for (const e of errors) {
           const code = e.extensions?.code;
-          metrics.countError(
-            typeof code === 'string' ? code : ErrorCode.INTERNAL_SERVER_ERROR,
-            typeof e.extensions?.source === 'string' ? e.extensions.source : undefined,
-          );
+          const source = typeof e.extensions?.source === 'string' ? e.extensions.source : undefined;
+          metrics.countError(typeof code === 'string' ? code : ErrorCode.INTERNAL_SERVER_ERROR, source);
           if (!code) logger.error({ err: e.message }, 'subscription error');
+          else logger.debug({ id, code, source, err: e.message }, 'operation refused');
         }
+        return opts.production ? errors.map((e) => hideSuggestions(e.toJSON())) : undefined;
       },
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        opts.production && result.errors
+          ? { ...result, errors: result.errors.map((e) => hideSuggestions(e.toJSON())) }
+          : undefined,
       onOperation: (ctx, id, _payload, args, result) =>
         metrics.ws.onOperation(ctx, id, args.document, args.operationName, result),
       onComplete: (ctx, id) => metrics.ws.onComplete(ctx, id),
@@ -114,10 +136,47 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
     },
     wsServer,
   );
+  // graphql-ws prints a stack trace (console.error) and closes with 4500 for any error a socket emits; ws emits
+  // one for a client's protocol fault (a frame over maxPayload, bad UTF-8, a bad opcode) after it has already
+  // closed the socket with the right code (1009, 1007, 1002). Those are the client's mistakes: replace the
+  // handler (this listener runs after graphql-ws's own) with a debug line and a count.
+  wsServer.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (err: Error & { code?: string }) => {
+      const tooLarge = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+      if (tooLarge || err.code?.startsWith('WS_ERR_')) {
+        const code = tooLarge ? ErrorCode.LIMIT_EXCEEDED : 'BAD_REQUEST';
+        metrics.countError(code);
+        logger.debug(
+          { code, wsError: err.code, err: err.message, maxPayload: opts.maxPayload },
+          'websocket frame refused',
+        );
+      } else {
+        logger.warn({ err: err.message }, 'websocket error');
+        socket.terminate();
+      }
+    });
+  });
   return {
     clients: () => wsServer.clients.size,
     dispose: async () => {
       await server.dispose();
     },
   };
+}
+
+/** BAD_USER_INPUT when the document has no operation `operationName` names (or several and no name). */
+function unknownOperation(document: DocumentNode, operationName: string | null | undefined): GraphQLError | null {
+  if (getOperationAST(document, operationName)) return null;
+  return new GatewayError(
+    ErrorCode.BAD_USER_INPUT,
+    operationName
+      ? `Unknown operation named "${operationName}".`
+      : 'Must provide operationName: the document has several operations.',
+    { field: 'operationName' },
+  );
+}
+
+function hideSuggestions(e: GraphQLFormattedError): GraphQLFormattedError {
+  return { ...e, message: withoutSuggestions(e.message) };
 }
