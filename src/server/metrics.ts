@@ -13,8 +13,8 @@ import type { Logger } from './logger';
  * not collide), served as Prometheus text on `GET /metrics`. Every name starts with `switchboard_`; the
  * process and Node.js runtime metrics of prom-client come beside them (`process_*`, `nodejs_*`).
  *
- * Labels stay bounded: `source` is a configured source id, `endpoint` is the upstream path with every id
- * replaced by `:id` ({@link endpointTemplate}, at most {@link MAX_ENDPOINTS_PER_SOURCE} per source, then
+ * Labels stay bounded: `source` is a configured source id, `endpoint` is the upstream route template, every
+ * id's place `:id` whatever the id looks like ({@link endpointTemplate}, at most {@link MAX_ENDPOINTS_PER_SOURCE} per source, then
  * `other`), `status` an HTTP status or an error code, `code` an error code. No label ever carries a
  * credential, a query string, a body or a native id.
  */
@@ -26,15 +26,33 @@ const WORD = /^[a-z]+(?:[_-][a-z]+)*$/;
 const VERSION = /^v\d{1,2}$/;
 
 /**
- * The path template of an upstream call: every segment that is not a plain lowercase word (letters joined by
- * `_` or `-`, at most 32 characters) or an API version (`v1`) becomes `:id`; the query string is dropped.
+ * Collection-level routes that stand where an id would (`/conversations/filter`, Pixieset's
+ * `/conversation_message_attachments/upload_url`): the only words an id's place keeps.
+ */
+const COLLECTION_ROUTES = new Set(['filter', 'meta', 'search', 'unread', 'unread_counts', 'upload_url']);
+
+/**
+ * The route template of an upstream call, from the route's own words only, never from an id (issue 12 item 10).
+ * Every vendor path the connectors build is `/<collection>/<id>/<sub-collection or action>/<id>…` after an
+ * optional `api`/version prefix: the 1st, 3rd… segments are route words written in the connectors' code, the
+ * 2nd, 4th… are ids. So an id's place is always `:id` (even when the id looks like a word: `conv_hello`,
+ * `alpha`), unless it is one of the few {@link COLLECTION_ROUTES}; a route word's place keeps only a plain
+ * lowercase word (letters joined by `_` or `-`, at most 32 characters). The query string is dropped.
  * `/conversations/conv_9f2/messages/17` → `/conversations/:id/messages/:id`.
  */
 export function endpointTemplate(path: string): string {
   const bare = path.split('?')[0] ?? '';
-  return bare
-    .split('/')
-    .map((seg) => (seg === '' || (seg.length <= 32 && (WORD.test(seg) || VERSION.test(seg))) ? seg : ':id'))
+  const segs = bare.split('/');
+  let start = 1;
+  while (start < segs.length && (segs[start] === 'api' || VERSION.test(segs[start] ?? ''))) start++;
+  return segs
+    .map((seg, i) => {
+      if (seg === '' || i < start) return seg;
+      const word = seg.length <= 32 && WORD.test(seg);
+      const idPlace = (i - start) % 2 === 1;
+      if (idPlace) return COLLECTION_ROUTES.has(seg) ? seg : ':id';
+      return word ? seg : ':id';
+    })
     .join('/');
 }
 
