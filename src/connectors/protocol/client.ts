@@ -86,10 +86,6 @@ export class ProtocolClient {
     return list;
   }
 
-  /** The null encoding the vendor accepted (null before any body with a null went out). */
-  get acceptedNullEncoding(): NullEncoding | null {
-    return this.nullEncoding;
-  }
 
   get sourceId(): string {
     return this.http.sourceId;
