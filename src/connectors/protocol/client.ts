@@ -86,7 +86,6 @@ export class ProtocolClient {
     return list;
   }
 
-
   get sourceId(): string {
     return this.http.sourceId;
   }
