@@ -178,7 +178,23 @@ export const configSchema = z
          * operations are accepted.
          */
         persistedQueries: z
-          .object({ safelist: z.string().min(1).optional() })
+          .object({
+            safelist: z.string().min(1).optional(),
+            /**
+             * Largest query text an automatic persisted query may register, in UTF-8 bytes (a string literal is
+             * one token, so the token limit alone does not bound a document's size). Larger: LIMIT_EXCEEDED, HTTP
+             * 413, nothing stored. @default {@link PERSISTED_QUERY_DEFAULTS}.maxQueryBytes (64 KiB)
+             */
+            maxQueryBytes: z.number().int().min(1024).optional(),
+            /**
+             * New registrations one API key may make per `registrationWindowMs` (shared across instances through
+             * Redis when configured); past it: LIMIT_EXCEEDED with `retryAfter`, HTTP 429, nothing stored.
+             * Re-sending a query already registered does not count. @default {@link PERSISTED_QUERY_DEFAULTS}
+             */
+            registrationsPerKey: z.number().int().min(1).optional(),
+            /** The window of `registrationsPerKey`, in ms. @default {@link PERSISTED_QUERY_DEFAULTS} (1 hour) */
+            registrationWindowMs: z.number().int().min(1000).optional(),
+          })
           .strict()
           .optional(),
         /**
@@ -187,6 +203,27 @@ export const configSchema = z
          * max(3 × pollIntervalMs, 5000).
          */
         liveLeaseMs: z.number().int().min(100).optional(),
+        /**
+         * `GET /readyz` answers from each source's recent health (a call that succeeded or failed within this
+         * interval, from real traffic or an earlier probe) and probes a source (a one-row list) at most once per
+         * interval, one probe at a time, in the background once a first answer exists: callers never cost an
+         * upstream request each. @default {@link SERVER_LIMIT_DEFAULTS}.readinessIntervalMs (30 s)
+         */
+        readinessIntervalMs: z.number().int().min(50).optional(),
+        /**
+         * Timeouts of the HTTP server (slow clients cannot hold connections): `headersTimeoutMs` to receive a
+         * request's headers, `requestTimeoutMs` to receive the whole request, body included (408 and the
+         * connection closed past either), `keepAliveTimeoutMs` an idle keep-alive connection stays open. On
+         * shutdown, connections still sending a request are closed at once. Defaults in {@link SERVER_LIMIT_DEFAULTS}.
+         */
+        http: z
+          .object({
+            headersTimeoutMs: z.number().int().min(100).optional(),
+            requestTimeoutMs: z.number().int().min(100).optional(),
+            keepAliveTimeoutMs: z.number().int().min(100).optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 4000, maxBodyBytes: 1_000_000 }),
@@ -210,6 +247,26 @@ export const SERVER_LIMIT_DEFAULTS = {
   maxAliases: 30,
   maxCost: 10_000,
   maxTokens: 5_000,
+  /** /readyz probes a source at most this often (Monica's 60 requests a minute: 2 a minute is about 3 %). */
+  readinessIntervalMs: 30_000,
+  /** Node's own default is 60 s; a client sends its headers at once. */
+  headersTimeoutMs: 10_000,
+  /** The whole request, body included (Node's default is 300 s); a 50 MB upload needs about 7 Mbit/s. */
+  requestTimeoutMs: 60_000,
+  /** Node's own default. */
+  keepAliveTimeoutMs: 5_000,
+} as const;
+
+/**
+ * Defaults of `server.persistedQueries` (issue 12 item 5). 64 KiB admits any operation the token limit
+ * (5,000 tokens) admits when written normally (about 10 bytes a token with names and indentation: 50 KB), and
+ * refuses documents made big by string literals. 200 new registrations a key an hour covers an app's operations
+ * (tens to a few hundred, registered once per version) and bounds what one key can store to 12.5 MiB an hour.
+ */
+export const PERSISTED_QUERY_DEFAULTS = {
+  maxQueryBytes: 65_536,
+  registrationsPerKey: 200,
+  registrationWindowMs: 3_600_000,
 } as const;
 
 export type Config = z.output<typeof configSchema>;

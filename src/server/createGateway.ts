@@ -7,7 +7,7 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express from 'express';
-import type { Config } from '../config/schema';
+import { SERVER_LIMIT_DEFAULTS, type Config } from '../config/schema';
 import type { Connector } from '../connectors/types';
 import { graphiqlMiddleware } from '../graphiql';
 import type { PubSubTransport } from '../live/pubsub';
@@ -23,7 +23,7 @@ import { maskError } from './maskError';
 import { accessLog, metricsRoute, type GatewayMetrics } from './metrics';
 import { auth } from './middleware/auth';
 import { bodyErrors } from './middleware/bodyErrors';
-import { liveness, readiness } from './middleware/readiness';
+import { liveness, readiness, ReadinessMonitor } from './middleware/readiness';
 import { requestId } from './middleware/requestId';
 import { safelist as safelistMiddleware } from './middleware/safelist';
 import { createOperationCheck } from './operation';
@@ -176,7 +176,13 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   app.use(requestId());
   app.use(accessLog(logger));
   app.get('/healthz', liveness());
-  app.get('/readyz', readiness({ connectors: services.connectors, recordUpstream: metrics.recordUpstream }));
+  // Readiness from the sources' recent health: at most one probe per source per interval, whoever asks.
+  const readinessMonitor = new ReadinessMonitor({
+    connectors: services.connectors,
+    intervalMs: config.server.readinessIntervalMs ?? SERVER_LIMIT_DEFAULTS.readinessIntervalMs,
+    recordUpstream: metrics.recordUpstream,
+  });
+  app.get('/readyz', readiness(readinessMonitor));
   const metricsConfig = config.server.metrics ?? { enabled: true };
   if (metricsConfig.enabled) {
     app.get('/metrics', metricsRoute(metrics, { token: metricsConfig.token }));
@@ -210,6 +216,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       httpServer.listen(config.server.port, config.server.host, () => resolve());
     });
   } catch (e) {
+    readinessMonitor.close();
     await apollo.stop().catch(() => undefined);
     await built.dispose();
     throw e;
@@ -227,6 +234,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     // Apollo drains HTTP and WebSockets first; then idle keep-alive sockets go, then the services.
     close: () =>
       (closing ??= (async () => {
+        readinessMonitor.close();
         await apollo.stop();
         for (const s of sockets) s.destroy();
         await built.dispose();

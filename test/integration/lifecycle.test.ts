@@ -25,13 +25,23 @@ describe('lifecycle', () => {
   });
 
   it('answers /healthz and /readyz, and /readyz turns 503 when a source is down', async () => {
-    const t = await startTestGateway({ kinds: ['PIXIESET'] });
+    // /readyz answers from recent health, probing at most once per readinessIntervalMs (issue 12 item 3): a
+    // source that went down shows within about one interval, so this polls.
+    const t = await startTestGateway({
+      kinds: ['PIXIESET'],
+      configure: (c) => ({ ...c, server: { ...c.server, readinessIntervalMs: 100 } }),
+    });
     try {
       expect(await (await fetch(`${t.url}/healthz`)).json()).toEqual({ status: 'ok' });
       const ready = await fetch(`${t.url}/readyz`);
       expect(ready.status).toBe(200);
       t.embedded.sandbox.emulators.get('pixieset')!.setFaults({ errorRate: 1 });
-      const down = await fetch(`${t.url}/readyz`);
+      let down = await fetch(`${t.url}/readyz`);
+      for (let i = 0; i < 100 && down.status !== 503; i++) {
+        await down.arrayBuffer();
+        await new Promise((r) => setTimeout(r, 50));
+        down = await fetch(`${t.url}/readyz`);
+      }
       expect(down.status).toBe(503);
       expect(await down.json()).toEqual({
         status: 'degraded',

@@ -189,7 +189,9 @@ describe('metrics and request ids over the Pixieset and Protocol emulators', () 
     expect(res.status).toBe(200);
     const after = sum((await scrape(t.url)).samples, 'switchboard_upstream_requests_total', { source: 'pixieset' });
     expect(after - before).toBe(px.requests().length);
-    expect(px.requests().length).toBeGreaterThan(0);
+    // /readyz answers from recent health and probes at most once per interval (issue 12 item 3): after this
+    // suite's traffic it may make no call at all; harden-readiness.test.ts shows a probe's calls counted.
+    expect(px.requests().length).toBeLessThanOrEqual(1);
     expect(px.requests().every((e) => e.headers['x-request-id'] === 'readyz-probe-1')).toBe(true);
   });
 
