@@ -1,24 +1,25 @@
 import type { MonicaSourceConfig } from '../../config/schema';
 import { ErrorCode, GatewayError } from '../../errors';
 import { decode } from '../decode';
-import { HttpClient, parseRetryAfter, type HttpErrorResponse } from '../http';
-import type { RequestScope, SourcePolicy } from '../types';
+import { parseRetryAfter, type HttpClient, type HttpErrorResponse } from '../http';
+import type { ConnectorDeps, RequestScope } from '../types';
+import { createVendorHttp } from '../vendor';
 import {
-  contactEnvelope,
-  contactFieldTypePageSchema,
-  conversationEnvelope,
-  conversationPageSchema,
-  deletedSchema,
-  errorBodySchema,
-  userEnvelope,
-  type MonicaContact,
-  type MonicaContactFieldTypePage,
-  type MonicaConversation,
-  type MonicaConversationInput,
-  type MonicaConversationPage,
-  type MonicaConversationUpdate,
-  type MonicaMessageInput,
-  type MonicaUser,
+  monicaContactEnvelope,
+  monicaContactFieldTypePage,
+  monicaConversationEnvelope,
+  monicaConversationPage,
+  monicaDeleted,
+  monicaError,
+  monicaUserEnvelope,
+  type MonicaContactDto,
+  type MonicaContactFieldTypePageDto,
+  type MonicaConversationDto,
+  type MonicaConversationInputDto,
+  type MonicaConversationPageDto,
+  type MonicaConversationUpdateDto,
+  type MonicaMessageInputDto,
+  type MonicaUserDto,
 } from './types';
 
 /** docs/vendors/monica.md "Pagination": `limit` above 100 is a 400 with error_code 30. */
@@ -81,7 +82,7 @@ export function isEnglishValidation(messages: readonly string[]): boolean {
  * mapping (401 → SOURCE_AUTH_FAILED, 5xx → SOURCE_UNAVAILABLE).
  */
 export function mapMonicaError(sourceId: string, res: HttpErrorResponse): GatewayError | undefined {
-  const parsed = errorBodySchema.safeParse(res.body);
+  const parsed = monicaError.safeParse(res.body);
   const code = parsed.success ? parsed.data.error.error_code : null;
   const raw = parsed.success ? parsed.data.error.message : null;
   const messages = Array.isArray(raw) ? raw : raw ? [raw] : [];
@@ -117,28 +118,27 @@ export function mapMonicaError(sourceId: string, res: HttpErrorResponse): Gatewa
   return undefined;
 }
 
-/** The HTTP client for one Monica source: Bearer token (Passport) and JSON always (docs/vendors/monica.md "Auth"). */
-export function createMonicaHttp(config: MonicaSourceConfig, policy?: SourcePolicy): HttpClient {
-  return new HttpClient({
-    sourceId: config.id,
-    policy,
-    baseUrl: config.baseUrl,
+/**
+ * The client of one Monica source: Bearer token (Passport) and JSON always (docs/vendors/monica.md "Auth"), the
+ * source's limits from `deps.policy`.
+ */
+export function createMonicaClient(config: MonicaSourceConfig, deps: ConnectorDeps = {}): MonicaClient {
+  const http = createVendorHttp(config, deps, {
     headers: {
       authorization: `Bearer ${config.credentials.token}`,
       // docs/vendors/monica.md: without it Laravel may redirect an unauthenticated call to the login page instead of 401.
       accept: 'application/json',
     },
-    timeoutMs: config.timeoutMs,
-    retries: config.retries,
     mapError: (res) => mapMonicaError(config.id, res),
   });
+  return new MonicaClient(http);
 }
 
 /** Raw Monica 4.x REST calls (docs/vendors/monica.md "Endpoints"), each returning a decoded DTO. */
 export class MonicaClient {
   readonly sourceId: string;
 
-  constructor(private readonly http: HttpClient) {
+  constructor(readonly http: HttpClient) {
     this.sourceId = http.sourceId;
   }
 
@@ -146,27 +146,27 @@ export class MonicaClient {
   async listConversations(
     scope: RequestScope,
     q: { page: number; limit: number; contactId?: number },
-  ): Promise<MonicaConversationPage> {
+  ): Promise<MonicaConversationPageDto> {
     const path = q.contactId === undefined ? '/conversations' : `/contacts/${q.contactId}/conversations`;
     const body = await this.http.get(scope, path, { page: q.page, limit: q.limit });
-    return decode(conversationPageSchema, body, this.sourceId, 'conversation page');
+    return decode(monicaConversationPage, body, this.sourceId, 'conversation page');
   }
 
-  async getConversation(scope: RequestScope, id: number): Promise<MonicaConversation> {
+  async getConversation(scope: RequestScope, id: number): Promise<MonicaConversationDto> {
     const body = await this.http.get(scope, `/conversations/${id}`);
-    return decode(conversationEnvelope, body, this.sourceId, 'conversation').data;
+    return decode(monicaConversationEnvelope, body, this.sourceId, 'conversation').data;
   }
 
-  async createConversation(scope: RequestScope, input: MonicaConversationInput): Promise<MonicaConversation> {
+  async createConversation(scope: RequestScope, input: MonicaConversationInputDto): Promise<MonicaConversationDto> {
     const res = await this.http.request(scope, { method: 'POST', path: '/conversations', json: input });
-    return decode(conversationEnvelope, res.body, this.sourceId, 'conversation').data;
+    return decode(monicaConversationEnvelope, res.body, this.sourceId, 'conversation').data;
   }
 
   async updateConversation(
     scope: RequestScope,
     id: number,
-    input: MonicaConversationUpdate,
-  ): Promise<MonicaConversation> {
+    input: MonicaConversationUpdateDto,
+  ): Promise<MonicaConversationDto> {
     // PUT with the full state is idempotent, so a retry on a transient failure is safe.
     const res = await this.http.request(scope, {
       method: 'PUT',
@@ -174,41 +174,41 @@ export class MonicaClient {
       json: input,
       idempotent: true,
     });
-    return decode(conversationEnvelope, res.body, this.sourceId, 'conversation').data;
+    return decode(monicaConversationEnvelope, res.body, this.sourceId, 'conversation').data;
   }
 
   async deleteConversation(scope: RequestScope, id: number): Promise<void> {
     const res = await this.http.request(scope, { method: 'DELETE', path: `/conversations/${id}` });
-    decode(deletedSchema, res.body, this.sourceId, 'delete confirmation');
+    decode(monicaDeleted, res.body, this.sourceId, 'delete confirmation');
   }
 
   /** docs/vendors/monica.md: answers with the whole parent conversation, not the message. */
   async addMessage(
     scope: RequestScope,
     conversationId: number,
-    input: MonicaMessageInput,
-  ): Promise<MonicaConversation> {
+    input: MonicaMessageInputDto,
+  ): Promise<MonicaConversationDto> {
     const res = await this.http.request(scope, {
       method: 'POST',
       path: `/conversations/${conversationId}/messages`,
       json: input,
     });
-    return decode(conversationEnvelope, res.body, this.sourceId, 'conversation').data;
+    return decode(monicaConversationEnvelope, res.body, this.sourceId, 'conversation').data;
   }
 
   async updateMessage(
     scope: RequestScope,
     conversationId: number,
     messageId: number,
-    input: MonicaMessageInput,
-  ): Promise<MonicaConversation> {
+    input: MonicaMessageInputDto,
+  ): Promise<MonicaConversationDto> {
     const res = await this.http.request(scope, {
       method: 'PUT',
       path: `/conversations/${conversationId}/messages/${messageId}`,
       json: input,
       idempotent: true,
     });
-    return decode(conversationEnvelope, res.body, this.sourceId, 'conversation').data;
+    return decode(monicaConversationEnvelope, res.body, this.sourceId, 'conversation').data;
   }
 
   async deleteMessage(scope: RequestScope, conversationId: number, messageId: number): Promise<void> {
@@ -216,25 +216,25 @@ export class MonicaClient {
       method: 'DELETE',
       path: `/conversations/${conversationId}/messages/${messageId}`,
     });
-    decode(deletedSchema, res.body, this.sourceId, 'delete confirmation');
+    decode(monicaDeleted, res.body, this.sourceId, 'delete confirmation');
   }
 
   /** A full contact with its contact fields (email, phone live there: docs/vendors/monica.md "Objects"). */
-  async getContact(scope: RequestScope, id: number): Promise<MonicaContact> {
+  async getContact(scope: RequestScope, id: number): Promise<MonicaContactDto> {
     const body = await this.http.get(scope, `/contacts/${id}`, { with: 'contactfields' });
-    return decode(contactEnvelope, body, this.sourceId, 'contact').data;
+    return decode(monicaContactEnvelope, body, this.sourceId, 'contact').data;
   }
 
-  async getMe(scope: RequestScope): Promise<MonicaUser> {
+  async getMe(scope: RequestScope): Promise<MonicaUserDto> {
     const body = await this.http.get(scope, '/me');
-    return decode(userEnvelope, body, this.sourceId, 'user').data;
+    return decode(monicaUserEnvelope, body, this.sourceId, 'user').data;
   }
 
   async listContactFieldTypes(
     scope: RequestScope,
     q: { page: number; limit: number },
-  ): Promise<MonicaContactFieldTypePage> {
+  ): Promise<MonicaContactFieldTypePageDto> {
     const body = await this.http.get(scope, '/contactfieldtypes', { page: q.page, limit: q.limit });
-    return decode(contactFieldTypePageSchema, body, this.sourceId, 'contact field type page');
+    return decode(monicaContactFieldTypePage, body, this.sourceId, 'contact field type page');
   }
 }

@@ -1,62 +1,35 @@
 import type { MonicaSourceConfig } from '../../config/schema';
-import { ConversationCatalog } from '../catalog';
-import { createMemoryCatalogStore } from '../catalog-stores/memory';
-import type { Connector, ConnectorDeps, RequestScope, SourceCapabilities } from '../types';
-import { MonicaClient, createMonicaHttp } from './client';
-import { createMonicaPoller, MONICA_REQUESTS_PER_MINUTE } from './poll';
-import { MonicaSession } from './session';
+import type { Connector, ConnectorDeps } from '../types';
+import { createVendorCatalog } from '../vendor';
+import { createMonicaClient } from './client';
+import { createMonicaPoller } from './poll';
+import { MONICA_PROFILE } from './profile';
+import { MonicaSession, type MonicaSessionOptions } from './session';
 
-/**
- * What Monica 4.x can do (docs/vendors/README.md "Operations a backend cannot support"): conversations and messages
- * are fully writable, but there is no read state, status, mute, pin, archive, label, attachment or webhook.
- */
-export const MONICA_CAPABILITIES: SourceCapabilities = {
-  unreadCounts: false,
-  exactUnreadCounts: false,
-  markRead: false,
-  markUnread: false,
-  createConversation: true,
-  // Only happenedAt (when the conversation took place, a date-time: docs/vendors/monica.md "Timestamps").
-  updateConversation: true,
-  deleteConversation: true,
-  sendMessage: true,
-  editMessage: true,
-  deleteMessage: true,
-  attachments: false,
-  maxAttachmentSize: null,
-  uploadMode: null,
-  mute: false,
-  pin: false,
-  archive: false,
-  labels: false,
-  privateMessages: false,
-  settableStatuses: [],
-  editableSubject: false,
-  realtime: 'POLLING',
-};
+export { MONICA_PROFILE };
+/** What Monica can do: {@link MONICA_PROFILE}'s capabilities. */
+export const MONICA_CAPABILITIES = MONICA_PROFILE.capabilities;
 
+/** A Monica 4.x account: Bearer token auth, no webhooks (polled), listed from the conversation catalog. */
 export function createMonicaConnector(config: MonicaSourceConfig, deps: ConnectorDeps = {}): Connector {
-  const http = createMonicaHttp(config, deps.policy);
-  const client = new MonicaClient(http);
-  const catalog = new ConversationCatalog(
-    deps.catalogStore ?? createMemoryCatalogStore(),
-    config.id,
-    config.catalogMaxAgeMs ?? 30_000,
-  );
+  const profile = MONICA_PROFILE;
+  const client = createMonicaClient(config, deps);
+  const options: MonicaSessionOptions = {
+    config,
+    profile,
+    client,
+    catalog: createVendorCatalog(config, deps, profile),
+    shared: undefined,
+  };
   return {
     id: config.id,
-    kind: 'MONICA',
-    name: config.name ?? 'Monica',
-    capabilities: MONICA_CAPABILITIES,
-    openSession: (scope: RequestScope) => new MonicaSession(client, scope, catalog),
-    health: () => http.health(),
+    kind: profile.kind,
+    name: config.name ?? profile.defaultName,
+    capabilities: profile.capabilities,
+    openSession: (scope) => new MonicaSession(options, scope),
+    health: () => client.http.health(),
     // No webhooks (docs/vendors/monica.md): the live engine polls by re-syncing the catalog and diffing it (poll.ts), no
     // more often than half of the source's request budget allows.
-    ...createMonicaPoller(
-      config.id,
-      client,
-      catalog,
-      config.rateLimitPerMinute === undefined ? MONICA_REQUESTS_PER_MINUTE : config.rateLimitPerMinute,
-    ),
+    ...createMonicaPoller(options),
   };
 }

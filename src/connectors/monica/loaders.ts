@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { perKey } from '../batch';
 import type { RequestScope } from '../types';
 import type { MonicaClient } from './client';
-import type { MonicaContact, MonicaConversation, MonicaUser } from './types';
+import type { MonicaContactDto, MonicaConversationDto, MonicaUserDto } from './types';
 
 /**
  * One operation's loaders. Monica has no batch read by ids (docs/vendors/monica.md), so each batch is one request per
@@ -11,11 +11,11 @@ import type { MonicaContact, MonicaConversation, MonicaUser } from './types';
  */
 export interface MonicaLoaders {
   /** `GET /conversations/{id}` (embeds every message). Primed by list reads, so a listed id costs nothing. */
-  conversations: DataLoader<number, MonicaConversation | null>;
+  conversations: DataLoader<number, MonicaConversationDto | null>;
   /** `GET /contacts/{id}?with=contactfields`. */
-  contacts: DataLoader<number, MonicaContact | null>;
+  contacts: DataLoader<number, MonicaContactDto | null>;
   /** `GET /me`, the account user; a single key, fetched at most once per operation and only when needed. */
-  me: DataLoader<'me', MonicaUser>;
+  me: DataLoader<'me', MonicaUserDto>;
 }
 
 export function createMonicaLoaders(client: MonicaClient, scope: RequestScope): MonicaLoaders {

@@ -1,5 +1,5 @@
 import type { ConversationModel, MessageModel, ParticipantModel } from '../types';
-import type { MonicaContact, MonicaConversation, MonicaMessage, MonicaUser } from './types';
+import type { MonicaContactDto, MonicaConversationDto, MonicaMessageDto, MonicaUserDto } from './types';
 
 /**
  * Monica DTO → canonical model (docs/vendors/README.md, column MO). Pure: no I/O. The account user has no contact id of
@@ -59,13 +59,13 @@ function joinName(first: string | null | undefined, last: string | null | undefi
   return clean([clean(first), clean(last)].filter((p) => p !== null).join(' '));
 }
 
-function firstField(c: MonicaContact, type: string): string | null {
+function firstField(c: MonicaContactDto, type: string): string | null {
   const f = (c.contactFields ?? []).find((x) => x.contact_field_type.type === type && clean(x.content));
   return clean(f?.content);
 }
 
 /** Avatar URL from either shape: `url` (4.x code) or `avatar_url` (docs/seed); `has_avatar:false` means none. */
-function avatarOf(c: MonicaContact | null | undefined): { url: string | null; color: string | null } {
+function avatarOf(c: MonicaContactDto | null | undefined): { url: string | null; color: string | null } {
   const a = c?.information?.avatar;
   if (!a) return { url: null, color: null };
   const url = a.has_avatar === false ? null : (clean(a.url) ?? clean(a.avatar_url));
@@ -77,7 +77,7 @@ function avatarOf(c: MonicaContact | null | undefined): { url: string | null; co
  * (`GET /contacts/{id}?with=contactfields`); the ContactShort embedded in conversations has none, so they
  * are null there (docs/vendors/README.md "Participant": "extra call").
  */
-export function mapContact(sourceId: string, c: MonicaContact): ParticipantModel {
+export function mapContact(sourceId: string, c: MonicaContactDto): ParticipantModel {
   const avatar = avatarOf(c);
   return {
     sourceId,
@@ -92,7 +92,7 @@ export function mapContact(sourceId: string, c: MonicaContact): ParticipantModel
 }
 
 /** The account user (`GET /me`); its avatar is its own contact's, when it has one (`me_contact`). */
-export function mapMe(sourceId: string, u: MonicaUser): ParticipantModel {
+export function mapMe(sourceId: string, u: MonicaUserDto): ParticipantModel {
   const avatar = avatarOf(u.me_contact);
   return {
     sourceId,
@@ -111,8 +111,8 @@ export function mapMe(sourceId: string, u: MonicaUser): ParticipantModel {
  * orderBy on the relation), and messages logged in Monica's web UI all carry their conversation's midnight, so they
  * tie on `written_at` (docs/vendors/monica.md "Timestamps").
  */
-export function sortMessages(messages: readonly MonicaMessage[]): MonicaMessage[] {
-  const key = (m: MonicaMessage) => parseTimestamp(m.written_at)?.getTime() ?? 0;
+export function sortMessages(messages: readonly MonicaMessageDto[]): MonicaMessageDto[] {
+  const key = (m: MonicaMessageDto) => parseTimestamp(m.written_at)?.getTime() ?? 0;
   return [...messages].sort((a, b) => key(a) - key(b) || a.id - b.id);
 }
 
@@ -120,7 +120,7 @@ export function sortMessages(messages: readonly MonicaMessage[]): MonicaMessage[
  * One message. Sender (docs/vendors/README.md): the conversation's contact when `written_by_me` is false (embedded, so
  * `sender` is set), else the account user, which is only known through `GET /me` (`senderRef: 'me'`).
  */
-export function mapMessage(sourceId: string, conversation: MonicaConversation, m: MonicaMessage): MessageModel {
+export function mapMessage(sourceId: string, conversation: MonicaConversationDto, m: MonicaMessageDto): MessageModel {
   const mine = m.written_by_me;
   return {
     sourceId,
@@ -139,7 +139,7 @@ export function mapMessage(sourceId: string, conversation: MonicaConversation, m
 }
 
 /** Every message of a conversation, oldest first. */
-export function mapMessages(sourceId: string, c: MonicaConversation): MessageModel[] {
+export function mapMessages(sourceId: string, c: MonicaConversationDto): MessageModel[] {
   return sortMessages(c.messages).map((m) => mapMessage(sourceId, c, m));
 }
 
@@ -147,7 +147,7 @@ export function mapMessages(sourceId: string, c: MonicaConversation): MessageMod
  * Subject: Monica conversations have none (docs/vendors/README.md [inferred]); we show the medium and the day it
  * happened, e.g. `Twitter · 1977-06-09`, so the inbox has a line to display and search can match the medium.
  */
-export function subjectOf(c: MonicaConversation): string {
+export function subjectOf(c: MonicaConversationDto): string {
   return `${c.contact_field_type.name} · ${datePart(c.happened_at)}`;
 }
 
@@ -155,7 +155,7 @@ export function subjectOf(c: MonicaConversation): string {
  * A conversation. `participants` is null on purpose: it includes the account user, which costs a
  * `GET /me` that the session makes only when somebody asks ({@link ConnectorSession.loadParticipants}).
  */
-export function mapConversation(sourceId: string, c: MonicaConversation): ConversationModel {
+export function mapConversation(sourceId: string, c: MonicaConversationDto): ConversationModel {
   const messages = mapMessages(sourceId, c);
   // docs/vendors/README.md: lastMessageAt = max(messages[].written_at), else happened_at.
   let last: Date | null = null;
@@ -182,6 +182,6 @@ export function mapConversation(sourceId: string, c: MonicaConversation): Conver
 }
 
 /** Text of a conversation that search matches beside subject and participants: its message contents. */
-export function searchableText(c: MonicaConversation): string[] {
+export function searchableText(c: MonicaConversationDto): string[] {
   return c.messages.map((m) => m.content ?? '');
 }

@@ -1,8 +1,6 @@
-import type { ConversationCatalog } from '../catalog';
 import type { ConversationModel, RequestScope, SourceChange } from '../types';
-import type { MonicaClient } from './client';
 import { MONICA_MAX_LIMIT } from './client';
-import { MonicaSession } from './session';
+import { MonicaSession, type MonicaSessionOptions } from './session';
 
 /**
  * Change detection for Monica, which sends no webhooks and whose list order says nothing about new messages
@@ -16,8 +14,6 @@ import { MonicaSession } from './session';
  * yet, only sets the baseline.
  */
 
-/** docs/vendors/monica.md: 60 requests a minute per token. */
-export const MONICA_REQUESTS_PER_MINUTE = 60;
 /** Share of that budget the poller may spend; the rest stays for queries and mutations through the gateway. */
 export const MONICA_POLL_BUDGET_SHARE = 0.5;
 
@@ -62,19 +58,21 @@ export function diffMonica(sourceId: string, before: ConversationModel[], after:
 }
 
 /** The connector's `poll` and `minPollIntervalMs`. */
-export function createMonicaPoller(
-  sourceId: string,
-  client: MonicaClient,
-  catalog: ConversationCatalog,
-  ratePerMinute: number | null,
-): { poll(scope: RequestScope): Promise<SourceChange[]>; minPollIntervalMs(): number } {
+export function createMonicaPoller(options: MonicaSessionOptions): {
+  poll(scope: RequestScope): Promise<SourceChange[]>;
+  minPollIntervalMs(): number;
+} {
+  const { config, profile } = options;
+  // The source's budget: its config, else Monica's (profile.ts); null means no cap.
+  const ratePerMinute =
+    config.rateLimitPerMinute === undefined ? profile.limits.rateLimitPerMinute : config.rateLimitPerMinute;
   /** Conversations at the last poll (until the first one, assume one page). */
   let size = 0;
   return {
     async poll(scope) {
-      const { before, after } = await new MonicaSession(client, scope, catalog).resyncCatalog();
+      const { before, after } = await new MonicaSession(options, scope).resyncCatalog();
       size = after.length;
-      return before ? diffMonica(sourceId, before, after) : [];
+      return before ? diffMonica(config.id, before, after) : [];
     },
     minPollIntervalMs: () => monicaMinPollIntervalMs(size, ratePerMinute),
   };

@@ -1,7 +1,9 @@
 import { ErrorCode, GatewayError, badInput, unsupported } from '../../errors';
 import { mapLimit } from '../concurrency';
 import type { ConversationCatalog } from '../catalog';
+import type { MonicaSourceConfig } from '../../config/schema';
 import { UnsupportedSession } from '../UnsupportedSession';
+import type { SessionOptions } from '../vendor';
 import { matchesFilter, pageFromAll, paginateMessages } from '../paging';
 import type {
   ConnectorSession,
@@ -32,7 +34,7 @@ import {
   searchableText,
   toMonicaTimestamp,
 } from './mapper';
-import type { MonicaContactFieldType, MonicaConversation, MonicaMessage } from './types';
+import type { MonicaContactFieldTypeDto, MonicaConversationDto, MonicaMessageDto } from './types';
 
 /** Pages of a full read fetched at once (after the first, which says how many there are). */
 const PAGE_CONCURRENCY = 4;
@@ -50,6 +52,9 @@ function matchesNothing(f: ConversationFilterInput): boolean {
   return !!f.status && f.status.length > 0 && !f.status.includes('OPEN');
 }
 
+/** What every Monica session is built from (connectors/vendor.ts), one per connector. */
+export type MonicaSessionOptions = SessionOptions<MonicaSourceConfig, MonicaClient>;
+
 /**
  * One operation against one Monica account.
  *
@@ -61,17 +66,22 @@ function matchesNothing(f: ConversationFilterInput): boolean {
  */
 export class MonicaSession extends UnsupportedSession implements ConnectorSession {
   private readonly loaders: MonicaLoaders;
-  private fieldTypes?: Promise<MonicaContactFieldType[]>;
+  private fieldTypes?: Promise<MonicaContactFieldTypeDto[]>;
+
+  private readonly client: MonicaClient;
+  private readonly catalog: ConversationCatalog;
+  /** The time for `written_at` / default `happened_at`; injectable for tests (options.now). */
+  private readonly now: () => Date;
 
   constructor(
-    private readonly client: MonicaClient,
+    options: MonicaSessionOptions,
     private readonly scope: RequestScope,
-    private readonly catalog: ConversationCatalog,
-    /** The time for `written_at` / default `happened_at`; injectable for tests. */
-    private readonly now: () => Date = () => new Date(),
   ) {
-    super(client.sourceId);
-    this.loaders = createMonicaLoaders(client, scope);
+    super(options.config.id);
+    this.client = options.client;
+    this.catalog = options.catalog;
+    this.now = options.now ?? (() => new Date());
+    this.loaders = createMonicaLoaders(options.client, scope);
   }
 
   // ---- reads ----
@@ -110,7 +120,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     return dtos.map((dto) => this.catalogModel(dto, me));
   }
 
-  private catalogModel(dto: MonicaConversation, me: ParticipantModel): ConversationModel {
+  private catalogModel(dto: MonicaConversationDto, me: ParticipantModel): ConversationModel {
     const base = mapConversation(this.sourceId, dto);
     const last = base.lastMessage;
     return {
@@ -124,7 +134,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   }
 
   /** Writes patch the catalog at once, so the inbox shows them before the next sync. */
-  private async patchCatalog(dto: MonicaConversation): Promise<void> {
+  private async patchCatalog(dto: MonicaConversationDto): Promise<void> {
     // Before the first sync there is nothing to patch (and no reason to spend a request on /me).
     if ((await this.catalog.age()) === null) return;
     await this.catalog.upsert(this.catalogModel(dto, await this.me()));
@@ -281,7 +291,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     );
     this.remember(dto);
     await this.patchCatalog(dto);
-    const newest = dto.messages.reduce<MonicaMessage | null>((a, m) => (!a || m.id > a.id ? m : a), null);
+    const newest = dto.messages.reduce<MonicaMessageDto | null>((a, m) => (!a || m.id > a.id ? m : a), null);
     if (!newest) throw this.badResponse('a conversation without the message just added');
     return mapMessage(this.sourceId, dto, newest);
   }
@@ -333,12 +343,12 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     return this.loaders.me.load(ME_ID).then((u) => mapMe(this.sourceId, u));
   }
 
-  private async conversationDto(nativeId: string): Promise<MonicaConversation | null> {
+  private async conversationDto(nativeId: string): Promise<MonicaConversationDto | null> {
     const id = parseId(nativeId);
     return id === null ? null : this.loaders.conversations.load(id);
   }
 
-  private async requireConversation(nativeId: string): Promise<MonicaConversation> {
+  private async requireConversation(nativeId: string): Promise<MonicaConversationDto> {
     const dto = await this.conversationDto(nativeId);
     if (!dto) throw this.notFound(`conversation "${nativeId}"`);
     return dto;
@@ -347,7 +357,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   private async requireMessage(
     nativeId: string,
     patchWhenStale = false,
-  ): Promise<{ dto: MonicaConversation; message: MonicaMessage }> {
+  ): Promise<{ dto: MonicaConversationDto; message: MonicaMessageDto }> {
     const ids = parseMessageId(nativeId);
     if (!ids) throw this.notFound(`message "${nativeId}"`);
     const dto = await this.loaders.conversations.load(ids.conversationId);
@@ -417,14 +427,14 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     }
   }
 
-  private async readAllPages(contactId: number | undefined): Promise<MonicaConversation[]> {
+  private async readAllPages(contactId: number | undefined): Promise<MonicaConversationDto[]> {
     const first = await this.client.listConversations(this.scope, { page: 1, limit: MONICA_MAX_LIMIT, contactId });
     const more = Array.from({ length: Math.max(0, first.meta.last_page - 1) }, (_, i) => i + 2);
     const rest = await mapLimit(more, PAGE_CONCURRENCY, (page) =>
       this.client.listConversations(this.scope, { page, limit: MONICA_MAX_LIMIT, contactId }),
     );
     // Offset paging over a list that may change between pages: keep each conversation once.
-    const byId = new Map<number, MonicaConversation>();
+    const byId = new Map<number, MonicaConversationDto>();
     for (const page of [first, ...rest]) for (const c of page.data) byId.set(c.id, c);
     for (const c of byId.values()) this.loaders.conversations.prime(c.id, c);
     return [...byId.values()];
@@ -451,7 +461,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     return hit.id;
   }
 
-  private contactFieldTypes(): Promise<MonicaContactFieldType[]> {
+  private contactFieldTypes(): Promise<MonicaContactFieldTypeDto[]> {
     this.fieldTypes ??= (async () => {
       const first = await this.client.listContactFieldTypes(this.scope, { page: 1, limit: MONICA_MAX_LIMIT });
       const out = [...first.data];
@@ -464,7 +474,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   }
 
   /** After a write: the list reads are stale; the conversation is what the server just answered. */
-  private remember(dto: MonicaConversation) {
+  private remember(dto: MonicaConversationDto) {
     this.forget(dto.id);
     this.loaders.conversations.prime(dto.id, dto);
   }

@@ -8,7 +8,7 @@ import { z } from 'zod';
 const str = z.string().nullish();
 
 /** `information.avatar`: 4.x code sends `{url, source, default_avatar_color}`, the docs `{has_avatar, avatar_url, …}` (docs/vendors/monica.md: accept both). */
-export const avatarSchema = z.looseObject({
+export const monicaAvatar = z.looseObject({
   url: str,
   avatar_url: str,
   has_avatar: z.boolean().nullish(),
@@ -16,7 +16,7 @@ export const avatarSchema = z.looseObject({
   default_avatar_color: str,
 });
 
-export const contactFieldTypeSchema = z.looseObject({
+export const monicaContactFieldType = z.looseObject({
   id: z.number().int(),
   name: z.string(),
   fontawesome_icon: str,
@@ -29,14 +29,14 @@ export const contactFieldTypeSchema = z.looseObject({
 });
 
 /** One of a contact's fields, present with `?with=contactfields` (docs/vendors/monica.md). */
-export const contactFieldSchema = z.looseObject({
+export const monicaContactField = z.looseObject({
   id: z.number().int(),
   content: str,
-  contact_field_type: contactFieldTypeSchema,
+  contact_field_type: monicaContactFieldType,
 });
 
 /** ContactShort, or the full Contact (the mapper reads the same keys from both). */
-export const contactSchema = z.looseObject({
+export const monicaContact = z.looseObject({
   id: z.number().int(),
   hash_id: str,
   first_name: str,
@@ -47,46 +47,46 @@ export const contactSchema = z.looseObject({
   is_me: z.boolean().nullish(),
   /** false for an archived contact, whose conversations Monica refuses to write (docs/vendors/monica.md "Errors"). */
   is_active: z.boolean().nullish(),
-  information: z.looseObject({ avatar: avatarSchema.nullish() }).nullish(),
-  contactFields: z.array(contactFieldSchema).nullish(),
+  information: z.looseObject({ avatar: monicaAvatar.nullish() }).nullish(),
+  contactFields: z.array(monicaContactField).nullish(),
 });
 
-export const messageSchema = z.looseObject({
+export const monicaMessage = z.looseObject({
   id: z.number().int(),
   content: str,
   /** A date-time `Y-m-d\TH:i:s\Z` with a real time of day (midnight when logged in the web UI), docs/vendors/monica.md "Timestamps". */
   written_at: z.string(),
   written_by_me: z.boolean(),
-  contact: contactSchema.nullish(),
+  contact: monicaContact.nullish(),
   conversation: z.looseObject({ id: z.number().int() }).nullish(),
   created_at: str,
   updated_at: str,
 });
 
-export const conversationSchema = z.looseObject({
+export const monicaConversation = z.looseObject({
   id: z.number().int(),
   /** A date-time `Y-m-d\TH:i:s\Z`, like written_at (docs/vendors/monica.md "Timestamps"). */
   happened_at: z.string(),
   /** Every message, in DB order (docs/vendors/monica.md: no orderBy on the relation). */
-  messages: z.array(messageSchema),
-  contact_field_type: contactFieldTypeSchema,
-  contact: contactSchema,
+  messages: z.array(monicaMessage),
+  contact_field_type: monicaContactFieldType,
+  contact: monicaContact,
   created_at: str,
   updated_at: str,
 });
 
 /** `GET /me`: the account user (4.x `Resources/Account/User/User.php`). */
-export const userSchema = z.looseObject({
+export const monicaUser = z.looseObject({
   id: z.number().int(),
   first_name: str,
   last_name: str,
   name: str,
   email: str,
-  me_contact: contactSchema.nullish(),
+  me_contact: monicaContact.nullish(),
 });
 
 /** Laravel paginator envelope (docs/vendors/monica.md "Pagination"). */
-export const paginated = <T extends z.ZodType>(item: T) =>
+export const monicaPage = <T extends z.ZodType>(item: T) =>
   z.looseObject({
     data: z.array(item),
     links: z.looseObject({ next: str }).nullish(),
@@ -98,43 +98,43 @@ export const paginated = <T extends z.ZodType>(item: T) =>
     }),
   });
 
-export const conversationPageSchema = paginated(conversationSchema);
-export const contactFieldTypePageSchema = paginated(contactFieldTypeSchema);
-export const conversationEnvelope = z.looseObject({ data: conversationSchema });
-export const contactEnvelope = z.looseObject({ data: contactSchema });
-export const userEnvelope = z.looseObject({ data: userSchema });
-export const deletedSchema = z.looseObject({ deleted: z.boolean(), id: z.number().int() });
+export const monicaConversationPage = monicaPage(monicaConversation);
+export const monicaContactFieldTypePage = monicaPage(monicaContactFieldType);
+export const monicaConversationEnvelope = z.looseObject({ data: monicaConversation });
+export const monicaContactEnvelope = z.looseObject({ data: monicaContact });
+export const monicaUserEnvelope = z.looseObject({ data: monicaUser });
+export const monicaDeleted = z.looseObject({ deleted: z.boolean(), id: z.number().int() });
 
 /** `{"error":{"message": string | string[], "error_code": int}}` (docs/vendors/monica.md "Errors"). */
-export const errorBodySchema = z.looseObject({
+export const monicaError = z.looseObject({
   error: z.looseObject({
     message: z.union([z.string(), z.array(z.string())]).nullish(),
     error_code: z.number().int(),
   }),
 });
 
-export type MonicaAvatar = z.infer<typeof avatarSchema>;
-export type MonicaContactFieldType = z.infer<typeof contactFieldTypeSchema>;
-export type MonicaContact = z.infer<typeof contactSchema>;
-export type MonicaMessage = z.infer<typeof messageSchema>;
-export type MonicaConversation = z.infer<typeof conversationSchema>;
-export type MonicaUser = z.infer<typeof userSchema>;
-export type MonicaConversationPage = z.infer<typeof conversationPageSchema>;
-export type MonicaContactFieldTypePage = z.infer<typeof contactFieldTypePageSchema>;
+export type MonicaAvatarDto = z.infer<typeof monicaAvatar>;
+export type MonicaContactFieldTypeDto = z.infer<typeof monicaContactFieldType>;
+export type MonicaContactDto = z.infer<typeof monicaContact>;
+export type MonicaMessageDto = z.infer<typeof monicaMessage>;
+export type MonicaConversationDto = z.infer<typeof monicaConversation>;
+export type MonicaUserDto = z.infer<typeof monicaUser>;
+export type MonicaConversationPageDto = z.infer<typeof monicaConversationPage>;
+export type MonicaContactFieldTypePageDto = z.infer<typeof monicaContactFieldTypePage>;
 
 /** Body of POST /conversations (all required, docs/vendors/monica.md). */
-export interface MonicaConversationInput {
+export interface MonicaConversationInputDto {
   happened_at: string;
   contact_id: number;
   contact_field_type_id: number;
 }
 /** Body of PUT /conversations/{id}: both fields required in code, though the docs list only happened_at. */
-export interface MonicaConversationUpdate {
+export interface MonicaConversationUpdateDto {
   happened_at: string;
   contact_field_type_id: number;
 }
 /** Body of POST/PUT /conversations/{id}/messages[/{id}]; `contact_id` is ignored by the server (docs/vendors/monica.md). */
-export interface MonicaMessageInput {
+export interface MonicaMessageInputDto {
   written_at: string;
   written_by_me: boolean;
   content: string;

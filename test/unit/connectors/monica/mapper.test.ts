@@ -16,11 +16,11 @@ import {
   toMonicaTimestamp,
 } from '../../../../src/connectors/monica/mapper';
 import {
-  contactEnvelope,
-  conversationEnvelope,
-  conversationPageSchema,
-  userEnvelope,
-  type MonicaConversation,
+  monicaContactEnvelope,
+  monicaConversationEnvelope,
+  monicaConversationPage,
+  monicaUserEnvelope,
+  type MonicaConversationDto,
 } from '../../../../src/connectors/monica/types';
 
 const S = 'monica';
@@ -183,22 +183,22 @@ const seedDetail = {
 /** `POST /conversations/` response (seed 003 "Create a conversation"): no messages yet. */
 const seedCreated = { data: { ...seedDetail.data, messages: [] } };
 
-const listed = (): MonicaConversation => conversationPageSchema.parse(seedListPage).data[0] as MonicaConversation;
-const detail = (): MonicaConversation => conversationEnvelope.parse(seedDetail).data;
+const listed = (): MonicaConversationDto => monicaConversationPage.parse(seedListPage).data[0] as MonicaConversationDto;
+const detail = (): MonicaConversationDto => monicaConversationEnvelope.parse(seedDetail).data;
 const d = (iso: string) => new Date(iso);
 
 describe('Monica wire schemas', () => {
   it('decode the seed documented list page, detail and create responses', () => {
-    const page = conversationPageSchema.parse(seedListPage);
+    const page = monicaConversationPage.parse(seedListPage);
     expect(page.meta).toMatchObject({ current_page: 1, last_page: 22, total: 317, per_page: 15 });
     expect(page.links?.next).toBe('https://app.monicahq.com/api/conversations?page=2');
     expect(detail().messages).toHaveLength(1);
-    expect(conversationEnvelope.parse(seedCreated).data.messages).toEqual([]);
+    expect(monicaConversationEnvelope.parse(seedCreated).data.messages).toEqual([]);
   });
 
   it('rejects a conversation without its contact field type', () => {
     const { contact_field_type: _omit, ...rest } = seedDetail.data;
-    expect(conversationEnvelope.safeParse({ data: rest }).success).toBe(false);
+    expect(monicaConversationEnvelope.safeParse({ data: rest }).success).toBe(false);
   });
 });
 
@@ -241,7 +241,7 @@ describe('mapConversation', () => {
   });
 
   it('falls back to happened_at for lastMessageAt when there are no messages (seed create response)', () => {
-    const c = mapConversation(S, conversationEnvelope.parse(seedCreated).data);
+    const c = mapConversation(S, monicaConversationEnvelope.parse(seedCreated).data);
     expect(c.lastMessageAt).toEqual(d('1981-10-29T00:00:00Z'));
     expect(c.lastMessage).toBeNull();
   });
@@ -330,7 +330,7 @@ describe('mapContact', () => {
       ...johnDoe,
       information: { avatar: { url: 'https://x.test/a.jpg', source: 'photo', default_avatar_color: '#fdb660' } },
     };
-    expect(mapContact(S, contactEnvelope.parse({ data: c }).data)).toMatchObject({
+    expect(mapContact(S, monicaContactEnvelope.parse({ data: c }).data)).toMatchObject({
       avatarUrl: 'https://x.test/a.jpg',
       avatarColor: '#fdb660',
     });
@@ -351,7 +351,7 @@ describe('mapContact', () => {
         field(3, '+1 555 0100', 'phone', 'Phone'),
       ],
     };
-    expect(mapContact(S, contactEnvelope.parse({ data: c }).data)).toMatchObject({
+    expect(mapContact(S, monicaContactEnvelope.parse({ data: c }).data)).toMatchObject({
       name: 'John Doe',
       email: 'john@doe.test',
       phone: '+1 555 0100',
@@ -361,7 +361,7 @@ describe('mapContact', () => {
 
 describe('mapMe', () => {
   it('maps GET /me to the AGENT participant "me"', () => {
-    const u = userEnvelope.parse({
+    const u = monicaUserEnvelope.parse({
       data: {
         id: 1,
         object: 'user',
@@ -384,7 +384,7 @@ describe('mapMe', () => {
   });
 
   it('uses the avatar of the user own contact when there is one', () => {
-    const u = userEnvelope.parse({ data: { id: 1, name: 'R K', email: null, me_contact: soledad } }).data;
+    const u = monicaUserEnvelope.parse({ data: { id: 1, name: 'R K', email: null, me_contact: soledad } }).data;
     expect(mapMe(S, u)).toMatchObject({ name: 'R K', avatarUrl: 'https://randomuser.me/api/portraits/women/37.jpg' });
   });
 });

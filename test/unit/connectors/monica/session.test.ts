@@ -1,9 +1,9 @@
 import type { MonicaSourceConfig } from '../../../../src/config/schema';
 import { rejection } from '../../../utils/errors';
-import { createMonicaConnector, MONICA_CAPABILITIES } from '../../../../src/connectors/monica';
+import { createMonicaConnector, MONICA_CAPABILITIES, MONICA_PROFILE } from '../../../../src/connectors/monica';
 import { ConversationCatalog } from '../../../../src/connectors/catalog';
 import { createMemoryCatalogStore } from '../../../../src/connectors/catalog-stores/memory';
-import { MonicaClient, createMonicaHttp } from '../../../../src/connectors/monica/client';
+import { createMonicaClient } from '../../../../src/connectors/monica/client';
 import { toMonicaDate } from '../../../../src/connectors/monica/mapper';
 import { MonicaSession } from '../../../../src/connectors/monica/session';
 import type { Connector, ConnectorSession, MessageModel } from '../../../../src/connectors/types';
@@ -69,10 +69,15 @@ const bodies = (method: string, h: EmulatorHandle = emu) =>
 function sessionAt(now: Date, h: EmulatorHandle = emu): MonicaSession {
   const cfg = config(h.url);
   return new MonicaSession(
-    new MonicaClient(createMonicaHttp(cfg)),
+    {
+      config: cfg,
+      profile: MONICA_PROFILE,
+      client: createMonicaClient(cfg),
+      catalog: new ConversationCatalog(createMemoryCatalogStore(), cfg.id, 30_000),
+      shared: undefined,
+      now: () => now,
+    },
     { requestId: 'test' },
-    new ConversationCatalog(createMemoryCatalogStore(), cfg.id, 30_000),
-    () => now,
   );
 }
 /** POST to the emulator's control API. */
