@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import {
@@ -114,7 +114,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   // 4. One HTTP server; graphql-ws on its /graphql path.
   const app = express();
   app.disable('x-powered-by');
-  const httpServer = createServer(app);
+  const httpServer = createHttpServer(app, config.server.http);
   const sockets = trackSockets(httpServer);
   const ws = useGraphQLWs({
     httpServer,
@@ -232,22 +232,76 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     services,
     metrics,
     // Apollo drains HTTP and WebSockets first; then idle keep-alive sockets go, then the services.
+    // Connections still sending a request (a slow body, half-sent headers) are closed first: nothing runs for
+    // them yet, and Apollo's drain would wait its 10 s grace period for them.
     close: () =>
       (closing ??= (async () => {
         readinessMonitor.close();
+        sockets.closeUnfinished();
         await apollo.stop();
-        for (const s of sockets) s.destroy();
+        for (const s of sockets.all) s.destroy();
         await built.dispose();
       })()),
   };
 }
 
-/** The server's open sockets, so close() can end idle keep-alive connections. */
-function trackSockets(httpServer: Server): Set<Socket> {
-  const sockets = new Set<Socket>();
-  httpServer.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
+/**
+ * The HTTP server with its timeouts (issue 12 item 6): `headersTimeout` and `requestTimeout` answer 408 and close
+ * a connection whose headers or whole request (body included) have not arrived in time; `keepAliveTimeout`
+ * closes an idle keep-alive connection. Node checks the first two every `connectionsCheckingInterval` (30 s by
+ * default), so that interval follows the timeouts.
+ */
+function createHttpServer(app: express.Express, http: Config['server']['http']): Server {
+  const requestTimeout = http?.requestTimeoutMs ?? SERVER_LIMIT_DEFAULTS.requestTimeoutMs;
+  // Node refuses a headers timeout above the request timeout.
+  const headersTimeout = Math.min(http?.headersTimeoutMs ?? SERVER_LIMIT_DEFAULTS.headersTimeoutMs, requestTimeout);
+  const server = createServer(
+    {
+      requestTimeout,
+      headersTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    app,
+  );
+  server.keepAliveTimeout = http?.keepAliveTimeoutMs ?? SERVER_LIMIT_DEFAULTS.keepAliveTimeoutMs;
+  return server;
+}
+
+/** The server's open sockets, so close() can end slow and idle connections. */
+interface TrackedSockets {
+  readonly all: ReadonlySet<Socket>;
+  /**
+   * Destroys every connection that is not running a request: still sending one (headers or body incomplete),
+   * or idle. Connections whose request arrived whole (being answered) and WebSockets (closed with 1001 by the
+   * drain) stay.
+   */
+  closeUnfinished(): void;
+}
+
+function trackSockets(httpServer: Server): TrackedSockets {
+  const all = new Set<Socket>();
+  const current = new WeakMap<Socket, IncomingMessage>();
+  const upgraded = new WeakSet<Socket>();
+  httpServer.on('connection', (s: Socket) => {
+    all.add(s);
+    s.on('close', () => all.delete(s));
   });
-  return sockets;
+  httpServer.on('request', (req: IncomingMessage, res: express.Response) => {
+    current.set(req.socket, req);
+    res.once('close', () => {
+      if (current.get(req.socket) === req) current.delete(req.socket);
+    });
+  });
+  httpServer.on('upgrade', (req: IncomingMessage) => upgraded.add(req.socket));
+  return {
+    all,
+    closeUnfinished() {
+      for (const s of all) {
+        if (upgraded.has(s)) continue;
+        const req = current.get(s);
+        if (req && req.complete) continue;
+        s.destroy();
+      }
+    },
+  };
 }
