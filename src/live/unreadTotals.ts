@@ -21,7 +21,13 @@ export class UnreadTotals {
   private readonly lastAsOf = new Map<string, number>();
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly inflight = new Map<string, { promise: Promise<void>; again: boolean }>();
-  /** Webhook sources whose totals could not be re-read, with their pending retry. */
+  /**
+   * Sources whose last read failed (docs/live.md "Failure and repair"): their next value is handed to the
+   * listeners even when it equals the recorded one, so a subscriber that was told the source is missing learns
+   * it is back.
+   */
+  private readonly failed = new Set<string>();
+  /** Sources whose totals could not be re-read, with their pending retry. */
   private readonly repairs = new Map<string, { n: number; timer: NodeJS.Timeout | null }>();
   /** This instance's own `unread:<source>` subscriptions, one per source with unread counts, for its whole life. */
   readonly ready: Promise<Array<() => Promise<void>>>;
@@ -42,7 +48,19 @@ export class UnreadTotals {
     const value = this.keep(sourceId, payload);
     this.last.set(sourceId, value);
     this.lastAsOf.set(sourceId, asOf);
+    this.failed.delete(sourceId);
+    this.notify(sourceId, value);
+  }
+
+  private notify(sourceId: string, value: SourceUnreadModel) {
     for (const l of this.listeners.get(sourceId) ?? []) l(value);
+  }
+
+  /** After a successful read: a source that had failed is back, so its listeners get its value, changed or not. */
+  private recovered(sourceId: string) {
+    if (!this.failed.delete(sourceId)) return;
+    const value = this.last.get(sourceId);
+    if (value) this.notify(sourceId, value);
   }
 
   /**
@@ -78,8 +96,17 @@ export class UnreadTotals {
    */
   async current(sourceId: string): Promise<SourceUnreadModel | null> {
     // The caller itself is one watcher; another one means updates have been flowing.
-    const fresh = this.ctx.watchers.count(sourceId) > 1;
-    if (!this.last.has(sourceId) || !fresh) await this.refresh(sourceId);
+    const fresh = this.ctx.watchers.count(sourceId) > 1 && !this.failed.has(sourceId);
+    if (!this.last.has(sourceId) || !fresh) {
+      try {
+        await this.refresh(sourceId);
+      } catch (e) {
+        // The caller reports the source as missing; the repair re-reads it until it answers, and the listeners
+        // then get its value (docs/live.md "Failure and repair").
+        this.repair(sourceId);
+        throw e;
+      }
+    }
     return this.last.get(sourceId) ?? null;
   }
 
@@ -117,9 +144,16 @@ export class UnreadTotals {
     }
     // When the read starts, on the clock every instance shares (Redis TIME with Redis).
     const asOf = await this.ctx.coordination.now();
-    const next = await connector.openSession(this.ctx.scope(sourceId)).unreadCount();
+    let next: SourceUnreadModel | null;
+    try {
+      next = await connector.openSession(this.ctx.scope(sourceId)).unreadCount();
+    } catch (e) {
+      this.failed.add(sourceId);
+      throw e;
+    }
     if (!next) {
       this.last.set(sourceId, null);
+      this.failed.delete(sourceId);
       return;
     }
     const value = this.keep(sourceId, next);
@@ -132,6 +166,7 @@ export class UnreadTotals {
     // this engine has nothing at all yet (a first subscriber's current value).
     if (record === 'stale') {
       if (!this.last.get(sourceId)) this.last.set(sourceId, value);
+      this.recovered(sourceId);
       return;
     }
     if (asOf >= (this.lastAsOf.get(sourceId) ?? 0)) {
@@ -143,6 +178,8 @@ export class UnreadTotals {
       await this.ctx.pubsub.publish(unreadTopic(sourceId), message);
       this.ctx.metrics?.unreadChanged?.(sourceId);
     }
+    // A change reaches the listeners through the publication; an unchanged value only when the source was back.
+    this.recovered(sourceId);
   }
 
   /**
@@ -156,28 +193,33 @@ export class UnreadTotals {
       this.repairs.delete(sourceId);
     } catch (e) {
       this.ctx.report(e, sourceId);
-      if (this.ctx.closed() || this.repairs.has(sourceId)) return;
-      const attempt = { n: 0, timer: null as NodeJS.Timeout | null };
-      this.repairs.set(sourceId, attempt);
-      const retry = () => {
-        if (this.ctx.closed() || this.ctx.watchers.count(sourceId) === 0) {
-          this.repairs.delete(sourceId);
-          return;
-        }
-        const delay = Math.min(REPAIR_MAX_MS, REPAIR_BASE_MS * 2 ** attempt.n++) * (0.5 + Math.random() / 2);
-        attempt.timer = setTimeout(() => {
-          this.refresh(sourceId).then(
-            () => this.repairs.delete(sourceId),
-            (err: unknown) => {
-              this.ctx.report(err, sourceId);
-              retry();
-            },
-          );
-        }, delay);
-        attempt.timer.unref();
-      };
-      retry();
+      this.repair(sourceId);
     }
+  }
+
+  /** Retries a failed read with backoff while the source is watched here; one repair per source at a time. */
+  private repair(sourceId: string): void {
+    if (this.ctx.closed() || this.repairs.has(sourceId)) return;
+    const attempt = { n: 0, timer: null as NodeJS.Timeout | null };
+    this.repairs.set(sourceId, attempt);
+    const retry = () => {
+      if (this.ctx.closed() || this.ctx.watchers.count(sourceId) === 0) {
+        this.repairs.delete(sourceId);
+        return;
+      }
+      const delay = Math.min(REPAIR_MAX_MS, REPAIR_BASE_MS * 2 ** attempt.n++) * (0.5 + Math.random() / 2);
+      attempt.timer = setTimeout(() => {
+        this.refresh(sourceId).then(
+          () => this.repairs.delete(sourceId),
+          (err: unknown) => {
+            this.ctx.report(err, sourceId);
+            retry();
+          },
+        );
+      }, delay);
+      attempt.timer.unref();
+    };
+    retry();
   }
 
   /** Cancels pending repairs (the engine is closing). */

@@ -1,5 +1,6 @@
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { GatewayContext } from '../schema/context';
+import { payloadSourceErrors } from '../schema/resolvers/Subscription';
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -34,7 +35,8 @@ export function sharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncGenerat
         ].join('\u0000')
       : null;
     return mapAsyncIterator(stream, (payload: unknown) => {
-      const run = () => execute({ ...args, rootValue: payload }) as MaybePromise<ExecutionResult>;
+      const run = () =>
+        withSourceErrors(payload, execute({ ...args, rootValue: payload }) as MaybePromise<ExecutionResult>);
       if (key === null || !viewer || typeof payload !== 'object' || payload === null || !args.document.loc)
         return run();
       let byKey = cache.get(payload);
@@ -45,6 +47,17 @@ export function sharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncGenerat
       return result;
     });
   };
+}
+
+/**
+ * A payload's source errors (schema/resolvers/Subscription.ts, issue 12 item 15) follow its data in the same
+ * result, like the `unreadCount` query's partial failures (server/plugins/sourceErrors.ts).
+ */
+function withSourceErrors(payload: unknown, result: MaybePromise<ExecutionResult>): MaybePromise<ExecutionResult> {
+  const extra = payloadSourceErrors(payload);
+  if (!extra) return result;
+  const add = (r: ExecutionResult): ExecutionResult => ({ ...r, errors: [...(r.errors ?? []), ...extra] });
+  return result instanceof Promise ? result.then(add) : add(result);
 }
 
 /** A per-API-key prefix: viewer objects are stable per key, so a WeakMap gives each one a number. */

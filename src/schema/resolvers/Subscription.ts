@@ -18,7 +18,22 @@ function visibleIds(
   return ids;
 }
 
-type UnreadPayload = { unreadCountChanged: UnreadCountModel };
+type UnreadPayload = { unreadCountChanged: UnreadCountModel; [SOURCE_ERRORS]?: readonly GatewayError[] };
+
+/**
+ * Issue 12 item 15: the error entries a subscription event carries beside its data, one per source that is
+ * missing from it (the same entries the `unreadCount` query appends, server/plugins/sourceErrors.ts).
+ * graphql-js has no way for a resolver to add an error without nulling its field, so server/fanout.ts appends
+ * them to the event's ExecutionResult (data and errors together, as GraphQL allows).
+ */
+export const SOURCE_ERRORS = Symbol('switchboard.sourceErrors');
+
+/** The source errors a subscription payload carries, if any. */
+export function payloadSourceErrors(payload: unknown): readonly GatewayError[] | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const errors = (payload as { [SOURCE_ERRORS]?: readonly GatewayError[] })[SOURCE_ERRORS];
+  return errors && errors.length > 0 ? errors : undefined;
+}
 
 /**
  * Fan-out (issue 7): the live engine hands every listener of a source the same value object per change, so
@@ -66,6 +81,9 @@ export const Subscription: SubscriptionResolvers = {
       const slot = ids.join(',');
       const live = ctx.services.live;
       const values = new Map<string, SourceUnreadModel>();
+      // Sources whose totals could not be read, with the error their absence is reported with; a source leaves
+      // when a value of it arrives (the engine re-reads a failed source until it answers: live/unreadTotals.ts).
+      const missing = new Map<string, GatewayError>();
       let ready = false;
       let lastSent: string | null = null;
       let stop: (() => Promise<void>) | null = null;
@@ -73,13 +91,20 @@ export const Subscription: SubscriptionResolvers = {
         await stop?.();
       });
       const emit = () => {
-        const { payload, key } = sharedPayload(slot, ids, values);
+        let { payload, key } = sharedPayload(slot, ids, values);
+        if (missing.size > 0) {
+          // Rare (a source is failing): a payload of its own, whose errors say which sources are missing.
+          const errors = ids.flatMap((id) => missing.get(id) ?? []);
+          payload = { unreadCountChanged: payload.unreadCountChanged, [SOURCE_ERRORS]: errors };
+          key = `${key}\u0000${errors.map((e) => `${e.sourceId ?? ''}:${e.code}`).join(',')}`;
+        }
         if (key === lastSent) return;
         lastSent = key;
         q.push(payload);
       };
       stop = await live.watchUnread(ids, (u) => {
         values.set(u.sourceId, u);
+        missing.delete(u.sourceId);
         if (ready) emit();
       });
       await Promise.all(
@@ -88,8 +113,10 @@ export const Subscription: SubscriptionResolvers = {
             const v = await live.current(id);
             if (v && !values.has(id)) values.set(id, v);
           } catch (e) {
-            // A failing source is left out of the first value; it joins when it answers again.
+            // A failing source is left out of the first value, which says so with the source's error entry (not
+            // "no unread"); it joins, and the error leaves, when it answers again.
             if (!(e instanceof GatewayError && e.isSourceFailure)) throw e;
+            if (!values.has(id)) missing.set(id, e);
           }
         }),
       );

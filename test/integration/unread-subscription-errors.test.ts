@@ -1,0 +1,126 @@
+import type { ExecutionResult } from 'graphql';
+import type { Client } from 'graphql-ws';
+import { startTestGateway, tuneSources, type TestGateway } from '../utils/gateway';
+import { waitFor } from '../utils/wait';
+import { createWsClient } from '../utils/ws';
+
+/**
+ * Issue 12 item 15: a failing source is not "zero unread" in `unreadCountChanged`. The subscription's value
+ * carries the same typed error entry as the `unreadCount` query (data and errors in one graphql-ws `next`),
+ * `bySource` leaves the failing source out, and a corrected value follows once the source answers again.
+ */
+
+type Unread = {
+  total: number;
+  conversationsWithUnread: number;
+  bySource: Array<{ source: { id: string }; total: number; conversationsWithUnread: number }>;
+};
+type Err = { message: string; path?: unknown; extensions?: Record<string, unknown> };
+
+const FIELDS = `total conversationsWithUnread bySource { source { id } total conversationsWithUnread }`;
+
+/** Every graphql-ws `next` result of one subscription, data and errors together. */
+function collect(client: Client, query: string) {
+  const results: Array<ExecutionResult<{ unreadCountChanged: Unread }>> = [];
+  const failures: unknown[] = [];
+  const dispose = client.subscribe<{ unreadCountChanged: Unread }>(
+    { query },
+    {
+      next: (r) => results.push(r as ExecutionResult<{ unreadCountChanged: Unread }>),
+      error: (e) => failures.push(e),
+      complete: () => {},
+    },
+  );
+  return { results, failures, dispose };
+}
+
+describe('unreadCountChanged with a failing source', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway({
+      kinds: ['PIXIESET', 'PROTOCOL'],
+      // One upstream request per read, and no circuit in the way: the fault alone decides.
+      configure: (c) =>
+        tuneSources(c, () => ({ retries: 0, circuitBreaker: { failures: 1000, halfOpenAfterMs: 10_000 } })),
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  afterEach(() => emulator('protocol').setFaults({}));
+
+  const emulator = (name: string) => t.embedded.sandbox.emulators.get(name)!;
+
+  it('carries the query’s typed error entry, leaves the source out of bySource, and corrects itself when the source is back', async () => {
+    const px = emulator('pixieset');
+    const pr = emulator('protocol');
+    const pxState = px.controls.unreadState()!;
+    const prState = pr.controls.unreadState()!;
+    // Both sources have unread messages, so "zero" and "missing" cannot be confused.
+    expect(pxState.total).toBeGreaterThan(0);
+    expect(prState.total).toBeGreaterThan(0);
+    pr.setFaults({ errorRate: 1 });
+    pr.clearRequests();
+
+    const query = await t.gql<{ unreadCount: Unread }>(`{ unreadCount { ${FIELDS} } }`);
+    expect(query.status).toBe(200);
+    // One read of protocol's totals: its conversations and its contacts, both refused.
+    expect(pr.requests().map((r) => [r.path, r.status])).toEqual([
+      ['/v1/conversations', 500],
+      ['/v1/contacts', 500],
+    ]);
+    const queryErrors = query.body.errors as Err[];
+    expect(queryErrors).toHaveLength(1);
+    expect(queryErrors[0]!.extensions).toMatchObject({ code: 'SOURCE_UNAVAILABLE', source: 'protocol' });
+    expect(query.body.data!.unreadCount.bySource.map((b) => b.source.id)).toEqual(['pixieset']);
+
+    const client = createWsClient(t.wsUrl, t.apiKey);
+    try {
+      const sub = collect(client, `subscription { unreadCountChanged { ${FIELDS} } }`);
+      await waitFor(() => sub.results.length >= 1, { what: 'the first unreadCountChanged value' });
+      const first = sub.results[0]!;
+      // Not "no unread": pixieset's totals, protocol named as missing, with the very entry the query gave.
+      expect(first.data!.unreadCountChanged).toEqual({
+        total: pxState.total,
+        conversationsWithUnread: pxState.conversationsWithUnread,
+        bySource: [{ source: { id: 'pixieset' }, ...pxState }],
+      });
+      expect(first.errors).toEqual(queryErrors);
+
+      // The source answers again: the next value holds both sources and no error.
+      pr.setFaults({});
+      await waitFor(() => sub.results.length >= 2, { what: 'the corrected value', timeoutMs: 8000 });
+      const corrected = sub.results[1]!;
+      expect(corrected.errors).toBeUndefined();
+      expect(corrected.data!.unreadCountChanged).toEqual({
+        total: pxState.total + prState.total,
+        conversationsWithUnread: pxState.conversationsWithUnread + prState.conversationsWithUnread,
+        bySource: [
+          { source: { id: 'pixieset' }, ...pxState },
+          { source: { id: 'protocol' }, ...prState },
+        ],
+      });
+      expect(sub.failures).toEqual([]);
+      sub.dispose();
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('a subscription started while every source answers carries no error', async () => {
+    const client = createWsClient(t.wsUrl, t.apiKey);
+    try {
+      const sub = collect(client, `subscription { unreadCountChanged { ${FIELDS} } }`);
+      await waitFor(() => sub.results.length >= 1, { what: 'the first value' });
+      expect(sub.results[0]!.errors).toBeUndefined();
+      expect(sub.results[0]!.data!.unreadCountChanged.bySource.map((b) => b.source.id)).toEqual([
+        'pixieset',
+        'protocol',
+      ]);
+      sub.dispose();
+    } finally {
+      await client.dispose();
+    }
+  });
+});
