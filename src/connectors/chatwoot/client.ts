@@ -1,20 +1,22 @@
 import type { ChatwootSourceConfig } from '../../config/schema';
 import { ErrorCode, GatewayError } from '../../errors';
-import { z } from 'zod';
 import { decode } from '../decode';
-import { HttpClient, type HttpErrorResponse, type QueryValue } from '../http';
-import type { RequestScope, SourcePolicy, StagedFile } from '../types';
+import type { HttpClient, HttpErrorResponse, QueryValue } from '../http';
+import type { ConnectorDeps, RequestScope, StagedFile } from '../types';
+import { createVendorHttp } from '../vendor';
 import {
-  cwAgentBot,
-  cwAgentList,
-  cwContactShow,
-  cwConversation,
-  cwConversationList,
-  cwError,
-  cwLabels,
-  cwMessage,
-  cwMessageList,
-  cwToggleStatus,
+  chatwootAgentBot,
+  chatwootAgentList,
+  chatwootContactShow,
+  chatwootConversation,
+  chatwootConversationList,
+  chatwootError,
+  chatwootFilterPage,
+  chatwootLabels,
+  chatwootMessage,
+  chatwootMessageList,
+  chatwootToggleStatus,
+  chatwootUnreadCounts,
 } from './types';
 
 /**
@@ -33,16 +35,6 @@ export const CHATWOOT_FILTER_BATCH = 25;
 export const CHATWOOT_MESSAGES_BEFORE = 20;
 export const CHATWOOT_MESSAGES_AFTER = 100;
 
-/** `POST /conversations/filter`: `{meta, payload}`, without the list's `data` wrapper (filter.json.jbuilder). */
-const cwFilterPage = z.object({ meta: z.looseObject({}), payload: z.array(cwConversation) });
-/**
- * `GET /conversations/unread_counts` (docs/vendors/chatwoot.md "Unread semantics"): per inbox, the number of open
- * conversations with unread incoming messages (positive counts only); labels and teams likewise.
- */
-const cwUnreadCounts = z.object({
-  payload: z.looseObject({ inboxes: z.record(z.string(), z.number().int().nonnegative()) }),
-});
-
 export interface ListQuery {
   page: number;
   /** open|resolved|pending|snoozed|all; docs/vendors/chatwoot.md: the default is open, so callers always send one. */
@@ -52,24 +44,28 @@ export interface ListQuery {
 }
 
 /**
+ * The client of one Chatwoot account: paths relative to `/api/v1/accounts/{account_id}`, the token in
+ * `api_access_token`, the source's limits from `deps.policy`.
+ */
+export function createChatwootClient(config: ChatwootSourceConfig, deps: ConnectorDeps = {}): ChatwootClient {
+  return new ChatwootClient(
+    createVendorHttp(config, deps, {
+      baseUrl: `${config.baseUrl.replace(/\/+$/, '')}/api/v1/accounts/${config.accountId}`,
+      headers: { api_access_token: config.credentials.apiAccessToken },
+      mapError: (res) => mapChatwootError(config.id, res),
+    }),
+  );
+}
+
+/**
  * Raw Chatwoot Application API calls (docs/vendors/chatwoot.md) → decoded DTOs. Paths are relative to
  * `/api/v1/accounts/{account_id}`; the token travels in `api_access_token`.
  */
 export class ChatwootClient {
-  readonly http: HttpClient;
   private readonly source: string;
 
-  constructor(config: ChatwootSourceConfig, policy?: SourcePolicy) {
-    this.source = config.id;
-    this.http = new HttpClient({
-      sourceId: config.id,
-      policy,
-      baseUrl: `${config.baseUrl.replace(/\/+$/, '')}/api/v1/accounts/${config.accountId}`,
-      timeoutMs: config.timeoutMs,
-      retries: config.retries,
-      headers: { api_access_token: config.credentials.apiAccessToken },
-      mapError: (res) => mapChatwootError(config.id, res),
-    });
+  constructor(readonly http: HttpClient) {
+    this.source = http.sourceId;
   }
 
   private conv(displayId: number, rest = '') {
@@ -87,7 +83,7 @@ export class ChatwootClient {
       labels: q.labels && q.labels.length > 0 ? q.labels : undefined,
     };
     const body = await this.http.get(scope, '/conversations', query);
-    return decode(cwConversationList, body, this.source, 'conversation list').data;
+    return decode(chatwootConversationList, body, this.source, 'conversation list').data;
   }
 
   /**
@@ -106,18 +102,18 @@ export class ChatwootClient {
       },
       idempotent: true,
     });
-    return decode(cwFilterPage, res.body, this.source, 'conversation filter').payload;
+    return decode(chatwootFilterPage, res.body, this.source, 'conversation filter').payload;
   }
 
   /** Open conversations with unread messages, per inbox id (a Chatwoot with the feature; otherwise 404 or 403). */
   async unreadCounts(scope: RequestScope): Promise<Record<string, number>> {
     const body = await this.http.get(scope, '/conversations/unread_counts');
-    return decode(cwUnreadCounts, body, this.source, 'unread counts').payload.inboxes;
+    return decode(chatwootUnreadCounts, body, this.source, 'unread counts').payload.inboxes;
   }
 
   async getConversation(scope: RequestScope, displayId: number) {
     const body = await this.http.get(scope, this.conv(displayId));
-    return decode(cwConversation, body, this.source, 'conversation');
+    return decode(chatwootConversation, body, this.source, 'conversation');
   }
 
   async createConversation(
@@ -134,7 +130,7 @@ export class ChatwootClient {
         ...(input.content ? { message: { content: input.content } } : {}),
       },
     });
-    return decode(cwConversation, res.body, this.source, 'created conversation');
+    return decode(chatwootConversation, res.body, this.source, 'created conversation');
   }
 
   async deleteConversation(scope: RequestScope, displayId: number): Promise<void> {
@@ -149,7 +145,7 @@ export class ChatwootClient {
       // Setting an explicit status is idempotent.
       idempotent: true,
     });
-    return decode(cwToggleStatus, res.body, this.source, 'status toggle').payload;
+    return decode(chatwootToggleStatus, res.body, this.source, 'status toggle').payload;
   }
 
   /** docs/vendors/chatwoot.md: POST labels replaces the whole list. */
@@ -160,7 +156,7 @@ export class ChatwootClient {
       json: { labels },
       idempotent: true,
     });
-    return decode(cwLabels, res.body, this.source, 'labels').payload;
+    return decode(chatwootLabels, res.body, this.source, 'labels').payload;
   }
 
   /** POST mute|unmute; 200 with an empty body. Not retried: each call also writes an activity message. */
@@ -175,7 +171,7 @@ export class ChatwootClient {
       path: this.conv(displayId, read ? '/update_last_seen' : '/unread'),
       idempotent: true,
     });
-    return decode(cwConversation, res.body, this.source, 'conversation');
+    return decode(chatwootConversation, res.body, this.source, 'conversation');
   }
 
   /** GET messages: no cursor = the latest 20; `before` = 20 older; `after` = up to 100 newer; both = between. */
@@ -184,7 +180,7 @@ export class ChatwootClient {
       before: cursor.before,
       after: cursor.after,
     });
-    return decode(cwMessageList, body, this.source, 'message list');
+    return decode(chatwootMessageList, body, this.source, 'message list');
   }
 
   /**
@@ -214,7 +210,7 @@ export class ChatwootClient {
         json: { content: input.content, message_type: 'outgoing', private: input.private },
       });
     }
-    return decode(cwMessage, res.body, this.source, 'message');
+    return decode(chatwootMessage, res.body, this.source, 'message');
   }
 
   /** docs/vendors/chatwoot.md "Delete msg": a soft delete; answers with the message. */
@@ -224,17 +220,17 @@ export class ChatwootClient {
 
   async getContact(scope: RequestScope, id: number) {
     const body = await this.http.get(scope, `/contacts/${id}`);
-    return decode(cwContactShow, body, this.source, 'contact').payload;
+    return decode(chatwootContactShow, body, this.source, 'contact').payload;
   }
 
   async listAgents(scope: RequestScope) {
     const body = await this.http.get(scope, '/agents');
-    return decode(cwAgentList, body, this.source, 'agent list');
+    return decode(chatwootAgentList, body, this.source, 'agent list');
   }
 
   async getAgentBot(scope: RequestScope, id: number) {
     const body = await this.http.get(scope, `/agent_bots/${id}`);
-    return decode(cwAgentBot, body, this.source, 'agent bot');
+    return decode(chatwootAgentBot, body, this.source, 'agent bot');
   }
 }
 
@@ -245,7 +241,7 @@ export class ChatwootClient {
  * the generic mapping.
  */
 export function mapChatwootError(source: string, res: HttpErrorResponse): GatewayError | undefined {
-  const parsed = cwError.safeParse(res.body);
+  const parsed = chatwootError.safeParse(res.body);
   const body = parsed.success ? parsed.data : {};
   const text = body.message ?? body.error;
   switch (res.status) {

@@ -1,41 +1,16 @@
-import { CHATWOOT_READ_CHECK_INTERVAL_MS, SOURCE_LIMIT_DEFAULTS, type ChatwootSourceConfig } from '../../config/schema';
-import { ConversationCatalog } from '../catalog';
-import { createMemoryCatalogStore } from '../catalog-stores/memory';
-import type { Connector, ConnectorDeps, RequestScope, SourceCapabilities } from '../types';
-import { ChatwootClient } from './client';
-import { CHATWOOT_MAX_ATTACHMENT_SIZE, ChatwootSession, SCAN_CONCURRENCY } from './session';
+import type { ChatwootSourceConfig } from '../../config/schema';
+import type { Connector, ConnectorDeps, RequestScope } from '../types';
+import { createVendorCatalog } from '../vendor';
 import { applyChatwootChanges, WebhookVersions } from './apply';
+import { createChatwootClient } from './client';
 import { createChatwootPoller } from './poll';
+import { CHATWOOT_PROFILE } from './profile';
+import { ChatwootSession, SCAN_CONCURRENCY, type ChatwootSessionOptions } from './session';
 import { chatwootDeliveryKeys, DELIVERY_KEY_TTL_MS, parseChatwootWebhook } from './webhook';
 
-/**
- * docs/vendors/README.md "Operations a backend cannot support", Chatwoot: no pin, no archive (statuses only), no
- * message edit (content cannot change), soft message delete only, unread counts capped at 10, no subject;
- * mute exists but means "resolve and block the contact" (docs/vendors/chatwoot.md).
- */
-export const CHATWOOT_CAPABILITIES: SourceCapabilities = {
-  unreadCounts: true,
-  exactUnreadCounts: false,
-  markRead: true,
-  markUnread: true,
-  createConversation: true,
-  updateConversation: true,
-  deleteConversation: true,
-  sendMessage: true,
-  editMessage: false,
-  deleteMessage: true,
-  attachments: true,
-  maxAttachmentSize: CHATWOOT_MAX_ATTACHMENT_SIZE,
-  uploadMode: 'INLINE',
-  mute: true,
-  pin: false,
-  archive: false,
-  labels: true,
-  privateMessages: true,
-  settableStatuses: ['OPEN', 'PENDING', 'SNOOZED', 'RESOLVED'],
-  editableSubject: false,
-  realtime: 'WEBHOOK',
-};
+export { CHATWOOT_PROFILE };
+/** What Chatwoot can do: {@link CHATWOOT_PROFILE}'s capabilities. */
+export const CHATWOOT_CAPABILITIES = CHATWOOT_PROFILE.capabilities;
 
 /**
  * A Chatwoot account: `api_access_token` auth, webhooks signed (v4.11.2+) and/or carrying a secret token in the
@@ -45,14 +20,11 @@ export const CHATWOOT_CAPABILITIES: SourceCapabilities = {
  * what missed deliveries left wrong (Chatwoot does not retry them; docs/vendors/chatwoot.md "Webhooks", apply.ts).
  */
 export function createChatwootConnector(config: ChatwootSourceConfig, deps: ConnectorDeps = {}): Connector {
-  const client = new ChatwootClient(config, deps.policy);
-  const catalog = new ConversationCatalog(
-    deps.catalogStore ?? createMemoryCatalogStore(),
-    config.id,
-    config.catalogMaxAgeMs ?? 600_000,
-  );
-  const opts = { sourceId: config.id, accountId: config.accountId, defaultInboxId: config.defaultInboxId, catalog };
-  const session = (scope: RequestScope) => new ChatwootSession(opts, client, scope);
+  const profile = CHATWOOT_PROFILE;
+  const client = createChatwootClient(config, deps);
+  const catalog = createVendorCatalog(config, deps, profile);
+  const options: ChatwootSessionOptions = { config, profile, client, catalog, shared: undefined };
+  const session = (scope: RequestScope) => new ChatwootSession(options, scope);
   /** What webhooks said per conversation, for applyChanges (apply.ts). */
   const versions = new WebhookVersions();
   const webhookConfig = {
@@ -62,23 +34,12 @@ export function createChatwootConnector(config: ChatwootSourceConfig, deps: Conn
     webhookSecret: config.webhookSecret,
     observe: (o: Parameters<WebhookVersions['observe']>[0]) => versions.observe(o),
   };
-  const poller = createChatwootPoller({
-    sourceId: config.id,
-    catalog,
-    client,
-    session: (scope) => session(scope),
-    readCheckIntervalMs: config.readCheckIntervalMs ?? CHATWOOT_READ_CHECK_INTERVAL_MS,
-    pollIntervalMs: config.pollIntervalMs,
-    ratePerMinute:
-      config.rateLimitPerMinute === undefined
-        ? SOURCE_LIMIT_DEFAULTS.CHATWOOT.rateLimitPerMinute
-        : config.rateLimitPerMinute,
-  });
+  const poller = createChatwootPoller(options);
   return {
     id: config.id,
-    kind: 'CHATWOOT',
-    name: config.name ?? 'Chatwoot',
-    capabilities: CHATWOOT_CAPABILITIES,
+    kind: profile.kind,
+    name: config.name ?? profile.defaultName,
+    capabilities: profile.capabilities,
     openSession: session,
     /**
      * Each named conversation is re-read into the catalog (GET /conversations/{id}; removed on 404). A change

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { perKey } from '../batch';
 import type { RequestScope } from '../types';
 import type { ChatwootClient } from './client';
-import type { CwAgentBotDto, CwAgentDto, CwContactDto, CwConversationDto } from './types';
+import type { ChatwootAgentBotDto, ChatwootAgentDto, ChatwootContactDto, ChatwootConversationDto } from './types';
 
 /**
  * One operation's loaders. Chatwoot has no batch endpoints, so each loader makes one request per distinct
@@ -11,15 +11,15 @@ import type { CwAgentBotDto, CwAgentDto, CwContactDto, CwConversationDto } from 
  */
 export interface ChatwootLoaders {
   /** By display id. */
-  conversations: DataLoader<number, CwConversationDto | null>;
-  contacts: DataLoader<number, CwContactDto | null>;
-  agentBots: DataLoader<number, CwAgentBotDto | null>;
+  conversations: DataLoader<number, ChatwootConversationDto | null>;
+  contacts: DataLoader<number, ChatwootContactDto | null>;
+  agentBots: DataLoader<number, ChatwootAgentBotDto | null>;
   /** Every agent of the account, read once. */
-  agents(): Promise<Map<number, CwAgentDto>>;
+  agents(): Promise<Map<number, ChatwootAgentDto>>;
 }
 
 export function createChatwootLoaders(client: ChatwootClient, scope: RequestScope): ChatwootLoaders {
-  let agents: Promise<Map<number, CwAgentDto>> | null = null;
+  let agents: Promise<Map<number, ChatwootAgentDto>> | null = null;
   return {
     conversations: new DataLoader(
       perKey((id: number) => client.getConversation(scope, id)),

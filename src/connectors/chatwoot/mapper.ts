@@ -7,13 +7,13 @@ import type {
   ParticipantModel,
 } from '../types';
 import type {
-  CwAgentBotDto,
-  CwAgentDto,
-  CwAttachmentDto,
-  CwContactDto,
-  CwConversationDto,
-  CwMessageDto,
-  CwSenderDto,
+  ChatwootAgentBotDto,
+  ChatwootAgentDto,
+  ChatwootAttachmentDto,
+  ChatwootContactDto,
+  ChatwootConversationDto,
+  ChatwootMessageDto,
+  ChatwootSenderDto,
 } from './types';
 
 /** Pure mapping of Chatwoot DTOs onto the canonical models (docs/vendors/README.md, column CW). No I/O. */
@@ -188,7 +188,7 @@ export function filenameFromUrl(url: string | null | undefined): string | null {
 // ---------------------------------------------------------------------------------------------------------
 // Participants
 
-export function mapContact(ctx: ChatwootMapContext, c: CwContactDto): ParticipantModel {
+export function mapContact(ctx: ChatwootMapContext, c: ChatwootContactDto): ParticipantModel {
   return {
     sourceId: ctx.sourceId,
     nativeId: `contact:${c.id}`,
@@ -202,7 +202,7 @@ export function mapContact(ctx: ChatwootMapContext, c: CwContactDto): Participan
 }
 
 /** docs/vendors/README.md: a user's display name is `available_name`; its avatar is `avatar_url` (`thumbnail` in the agent partial). */
-export function mapAgent(ctx: ChatwootMapContext, a: CwAgentDto): ParticipantModel {
+export function mapAgent(ctx: ChatwootMapContext, a: ChatwootAgentDto): ParticipantModel {
   return {
     sourceId: ctx.sourceId,
     nativeId: `user:${a.id}`,
@@ -217,7 +217,7 @@ export function mapAgent(ctx: ChatwootMapContext, a: CwAgentDto): ParticipantMod
 
 export function mapAgentBot(
   ctx: ChatwootMapContext,
-  b: CwAgentBotDto & { avatar_url?: string | null },
+  b: ChatwootAgentBotDto & { avatar_url?: string | null },
 ): ParticipantModel {
   return {
     sourceId: ctx.sourceId,
@@ -237,7 +237,7 @@ export function mapAgentBot(
  * "captain_assistant"}` (enterprise/app/models/captain/assistant.rb). A bot, never a human agent: its ids are not
  * user ids.
  */
-export function mapCaptainAssistant(ctx: ChatwootMapContext, b: CwSenderDto): ParticipantModel {
+export function mapCaptainAssistant(ctx: ChatwootMapContext, b: ChatwootSenderDto): ParticipantModel {
   return {
     sourceId: ctx.sourceId,
     nativeId: `captain_assistant:${b.id}`,
@@ -255,7 +255,7 @@ export function mapCaptainAssistant(ctx: ChatwootMapContext, b: CwSenderDto): Pa
  * An unknown `type` is not taken for a contact (its id would collide with a contact's): it maps as a bot of that
  * type.
  */
-export function mapSender(ctx: ChatwootMapContext, s: CwSenderDto): ParticipantModel {
+export function mapSender(ctx: ChatwootMapContext, s: ChatwootSenderDto): ParticipantModel {
   if (s.type === 'user') return mapAgent(ctx, s);
   if (s.type === 'agent_bot') return mapAgentBot(ctx, s);
   if (s.type === 'captain_assistant') return mapCaptainAssistant(ctx, s);
@@ -269,7 +269,7 @@ export function mapSender(ctx: ChatwootMapContext, s: CwSenderDto): ParticipantM
  * push_event_data carries `sender_type` ("Contact"|"User"|"AgentBot"|"Captain::Assistant", the polymorphic class)
  * and `sender_id` beside `sender`.
  */
-function senderRefOf(m: CwMessageDto): string | null {
+function senderRefOf(m: ChatwootMessageDto): string | null {
   const type = typeof m.sender_type === 'string' ? m.sender_type.toLowerCase() : null;
   const id = typeof m.sender_id === 'number' ? m.sender_id : null;
   if (!type || id === null) return null;
@@ -284,7 +284,7 @@ function senderRefOf(m: CwMessageDto): string | null {
  * The assigned entity of a conversation (docs/vendors/chatwoot.md "Bots"): an agent bot when `meta.assignee_type`
  * is "AgentBot" (or, without it, when the webhook shape says `type: "agent_bot"`), a human agent otherwise.
  */
-export function mapAssignee(ctx: ChatwootMapContext, meta: CwConversationDto['meta']): ParticipantModel | null {
+export function mapAssignee(ctx: ChatwootMapContext, meta: ChatwootConversationDto['meta']): ParticipantModel | null {
   const a = meta.assignee;
   if (!a) return null;
   const bot = meta.assignee_type ? meta.assignee_type === 'AgentBot' : a.type === 'agent_bot';
@@ -294,7 +294,7 @@ export function mapAssignee(ctx: ChatwootMapContext, meta: CwConversationDto['me
 // ---------------------------------------------------------------------------------------------------------
 // Messages
 
-export function mapAttachment(ctx: ChatwootMapContext, a: CwAttachmentDto): AttachmentModel {
+export function mapAttachment(ctx: ChatwootMapContext, a: ChatwootAttachmentDto): AttachmentModel {
   const filename = filenameFromUrl(a.data_url);
   const fromName = filename && filename.includes('.') ? filename.slice(filename.lastIndexOf('.') + 1) : null;
   return {
@@ -316,7 +316,7 @@ export interface MessageMapOptions {
 }
 
 /** Maps a REST message, a push_event_data message or a webhook message (docs/vendors/chatwoot.md "Message"). */
-export function mapMessage(ctx: ChatwootMapContext, m: CwMessageDto, opts: MessageMapOptions = {}): MessageModel {
+export function mapMessage(ctx: ChatwootMapContext, m: ChatwootMessageDto, opts: MessageMapOptions = {}): MessageModel {
   // Webhook messages carry no conversation_id, only the conversation's push_data under `conversation`.
   const embedded = m.conversation;
   const embeddedId =
@@ -354,12 +354,12 @@ export function mapMessage(ctx: ChatwootMapContext, m: CwMessageDto, opts: Messa
 // Conversations
 
 /** docs/vendors/README.md "subject" [inferred]: only email conversations have one, in `additional_attributes.mail_subject`. */
-function subjectOf(c: CwConversationDto): string | null {
+function subjectOf(c: ChatwootConversationDto): string | null {
   const s = c.additional_attributes?.mail_subject;
   return typeof s === 'string' && s.trim() !== '' ? s : null;
 }
 
-export function mapConversation(ctx: ChatwootMapContext, c: CwConversationDto): ConversationModel {
+export function mapConversation(ctx: ChatwootMapContext, c: ChatwootConversationDto): ConversationModel {
   const participants: ParticipantModel[] = [];
   if (c.meta.sender) participants.push(mapContact(ctx, c.meta.sender));
   const assignee = mapAssignee(ctx, c.meta);

@@ -1,9 +1,8 @@
 import { ErrorCode, GatewayError } from '../../errors';
-import type { ConversationCatalog } from '../catalog';
 import type { ConversationModel, RequestScope, SourceChange } from '../types';
 import { reconcileCatalog } from './apply';
-import type { ChatwootClient } from './client';
-import type { ChatwootSession } from './session';
+import { CHATWOOT_PROFILE } from './profile';
+import { ChatwootSession, type ChatwootSessionOptions } from './session';
 
 /**
  * # Noticing reads made in Chatwoot's own dashboard
@@ -67,29 +66,24 @@ const openUnread = (items: Iterable<ConversationModel>) => {
   return n;
 };
 
-export interface ChatwootPollerOptions {
-  sourceId: string;
-  catalog: ConversationCatalog;
-  client: ChatwootClient;
-  session: (scope: RequestScope) => ChatwootSession;
-  /** The source's `readCheckIntervalMs`. */
-  readCheckIntervalMs: number;
-  /** The source's `pollIntervalMs` (the engine's tick), to round the check interval to ticks. */
-  pollIntervalMs: number;
-  /** The source's request budget a minute (null: none). */
-  ratePerMinute: number | null;
-  now?: () => number;
-}
-
 /** The connector's `poll` and `minPollIntervalMs`. */
-export function createChatwootPoller(opts: ChatwootPollerOptions): {
+export function createChatwootPoller(options: ChatwootSessionOptions): {
   poll(scope: RequestScope): Promise<SourceChange[]>;
   minPollIntervalMs(): number;
   /** For tests and metrics: what the last check did. */
   lastCheck(): { requests: number; countsUsed: boolean } | null;
 } {
-  const { sourceId, catalog, client } = opts;
-  const now = opts.now ?? Date.now;
+  const { config, profile, catalog, client } = options;
+  const sourceId = config.id;
+  const now = () => (options.now ?? (() => new Date()))().getTime();
+  const opts = {
+    readCheckIntervalMs: config.readCheckIntervalMs ?? CHATWOOT_PROFILE.readCheckIntervalMs,
+    // The engine ticks every pollIntervalMs: the check interval is rounded to ticks.
+    pollIntervalMs: config.pollIntervalMs,
+    // The source's request budget a minute: its config, else Chatwoot's (profile.ts); null means none.
+    ratePerMinute:
+      config.rateLimitPerMinute === undefined ? profile.limits.rateLimitPerMinute : config.rateLimitPerMinute,
+  };
   /** Epoch ms before which unread_counts is not asked (it answered 404 or 403). */
   let countsOffUntil = 0;
   let lastCheckAt: number | null = null;
@@ -129,7 +123,7 @@ export function createChatwootPoller(opts: ChatwootPollerOptions): {
     const age = await catalog.age();
     // Before the first sync there is nothing to compare with (the first read syncs).
     if (age === null) return [];
-    const session = opts.session(scope);
+    const session = new ChatwootSession(options, scope);
     if (age >= catalog.maxAgeMs) {
       // A full re-sync reads every unread count: it is this tick's check.
       lastCheckAt = now();

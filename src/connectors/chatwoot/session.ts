@@ -4,7 +4,9 @@ import { mapLimit } from '../concurrency';
 import { badInput, ErrorCode, fileTooLarge, GatewayError, unsupported } from '../../errors';
 import type { ConversationCatalog } from '../catalog';
 import { matchesFilter, pageFromAll } from '../paging';
+import type { ChatwootSourceConfig } from '../../config/schema';
 import { UnsupportedSession } from '../UnsupportedSession';
+import type { SessionOptions } from '../vendor';
 import type {
   ConnectorSession,
   ConversationFilterInput,
@@ -43,21 +45,18 @@ import {
   parseParticipantNativeId,
   type ChatwootMapContext,
 } from './mapper';
-import type { CwConversationDto, CwMessageDto } from './types';
+import type { ChatwootConversationDto, ChatwootMessageDto } from './types';
 
-/** docs/vendors/chatwoot.md "Attachments on send": at most 15 files per message, 40 MB each. */
-export const CHATWOOT_MAX_ATTACHMENT_SIZE = 40 * 1024 * 1024;
+/**
+ * docs/vendors/chatwoot.md "Attachments on send": at most 15 files per message, 40 MB each (the size is the
+ * profile's `capabilities.maxAttachmentSize`).
+ */
 export const CHATWOOT_MAX_ATTACHMENTS = 15;
 /** Pages read at once during a full read (3000 requests a minute is the upstream limit, docs/vendors/chatwoot.md). */
 export const SCAN_CONCURRENCY = 4;
 
-export interface ChatwootSessionOptions {
-  sourceId: string;
-  accountId: number;
-  defaultInboxId?: number;
-  /** The source's conversation catalog (connectors/catalog.ts), shared by every session of the connector. */
-  catalog: ConversationCatalog;
-}
+/** What every Chatwoot session is built from (connectors/vendor.ts), one per connector. */
+export type ChatwootSessionOptions = SessionOptions<ChatwootSourceConfig, ChatwootClient>;
 
 /** One operation's view of a Chatwoot account; loaders and search reads live and die with it. */
 export class ChatwootSession extends UnsupportedSession implements ConnectorSession {
@@ -70,15 +69,21 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   private readonly listed = new Map<string, ConversationModel>();
   private readonly messages: DataLoader<string, MessageModel | null>;
 
+  private readonly client: ChatwootClient;
+  private readonly config: ChatwootSourceConfig;
+  private readonly maxAttachmentSize: number;
+
   constructor(
-    private readonly opts: ChatwootSessionOptions,
-    private readonly client: ChatwootClient,
+    options: ChatwootSessionOptions,
     private readonly scope: RequestScope,
   ) {
-    super(opts.sourceId);
-    this.ctx = { sourceId: opts.sourceId, accountId: opts.accountId };
-    this.catalog = opts.catalog;
-    this.loaders = createChatwootLoaders(client, scope);
+    super(options.config.id);
+    this.config = options.config;
+    this.client = options.client;
+    this.ctx = { sourceId: options.config.id, accountId: options.config.accountId };
+    this.catalog = options.catalog;
+    this.maxAttachmentSize = options.profile.capabilities.maxAttachmentSize ?? Infinity;
+    this.loaders = createChatwootLoaders(options.client, scope);
     this.messages = new DataLoader(perKey((id: string) => this.fetchMessage(id)));
   }
 
@@ -94,7 +99,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   /** Display id of one of *this* account's conversations, or null. */
   private displayIdOf(nativeId: string): number | null {
     const p = parseConversationNativeId(nativeId);
-    return p && p.accountId === this.opts.accountId ? p.displayId : null;
+    return p && p.accountId === this.config.accountId ? p.displayId : null;
   }
 
   private requireDisplayId(nativeId: string): number {
@@ -103,7 +108,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     return id;
   }
 
-  private map(dto: CwConversationDto): ConversationModel {
+  private map(dto: ChatwootConversationDto): ConversationModel {
     return mapConversation(this.ctx, dto);
   }
 
@@ -168,7 +173,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   }
 
   /** What the catalog keeps of a conversation: the mapped model, with the last message's text for searches. */
-  private catalogModel(dto: CwConversationDto): ConversationModel {
+  private catalogModel(dto: ChatwootConversationDto): ConversationModel {
     const model = this.map(dto);
     const text = model.lastMessage?.content;
     return text ? { ...model, searchText: text } : model;
@@ -190,10 +195,10 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
    * read again (until a short or empty page). A conversation deleted during the read can still hide the one that
    * slid up into an already-read page until the next sync (Chatwoot sends no webhook for a deletion either).
    */
-  private async readAllPages(q: Omit<ListQuery, 'page'>, catchUp: boolean): Promise<CwConversationDto[]> {
+  private async readAllPages(q: Omit<ListQuery, 'page'>, catchUp: boolean): Promise<ChatwootConversationDto[]> {
     const read = (page: number) => this.client.listConversations(this.scope, { ...q, page });
-    const byId = new Map<number, CwConversationDto>();
-    const keep = (dto: CwConversationDto) => {
+    const byId = new Map<number, ChatwootConversationDto>();
+    const keep = (dto: ChatwootConversationDto) => {
       const seen = byId.get(dto.id);
       if (!seen || (dto.updated_at ?? 0) >= (seen.updated_at ?? 0)) byId.set(dto.id, dto);
     };
@@ -286,7 +291,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     const batches: number[][] = [];
     for (let i = 0; i < ids.length; i += CHATWOOT_FILTER_BATCH) batches.push(ids.slice(i, i + CHATWOOT_FILTER_BATCH));
     let requests = 0;
-    const found = new Map<number, CwConversationDto>();
+    const found = new Map<number, ChatwootConversationDto>();
     await mapLimit(batches, SCAN_CONCURRENCY, async (batch) => {
       const asked = new Set(batch);
       let got = 0;
@@ -303,7 +308,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
         if (got === asked.size || rows.length === 0 || rows.length < size) break;
       }
     });
-    const missing = ids.filter((id) => !found.has(id)).map((id) => conversationNativeId(this.opts.accountId, id));
+    const missing = ids.filter((id) => !found.has(id)).map((id) => conversationNativeId(this.config.accountId, id));
     return { found: [...found.values()].map((dto) => this.catalogModel(dto)), missing, requests };
   }
 
@@ -318,7 +323,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
    * (docs/vendors/chatwoot.md "Mute"); those are patched from the snapshot without a request while it is fresh (a stale one
    * is re-synced on the next read anyway).
    */
-  private async patchCatalog(dto: CwConversationDto, contactMuted = false): Promise<void> {
+  private async patchCatalog(dto: ChatwootConversationDto, contactMuted = false): Promise<void> {
     const age = await this.catalog.age();
     if (age === null) return;
     const model = this.catalogModel(dto);
@@ -387,7 +392,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   /** docs/vendors/chatwoot.md "Messages": `after=N&before=N+1` is `id >= N AND id < N+1`, exactly one message. */
   private async fetchMessage(nativeId: string): Promise<MessageModel | null> {
     const p = parseMessageNativeId(nativeId);
-    if (!p || p.accountId !== this.opts.accountId) return null;
+    if (!p || p.accountId !== this.config.accountId) return null;
     // A missing conversation (404) is null: the loader's adapter (connectors/batch.ts) says so.
     const page = await this.client.listMessages(this.scope, p.displayId, {
       after: p.messageId,
@@ -398,7 +403,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   }
 
   private mapMessages(
-    list: CwMessageDto[],
+    list: ChatwootMessageDto[],
     agentLastSeenAt: string | null | undefined,
     displayId: number,
   ): MessageModel[] {
@@ -424,7 +429,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
       else if (before === null) first = CHATWOOT_MESSAGES_AFTER;
     }
 
-    let out: CwMessageDto[] = [];
+    let out: ChatwootMessageDto[] = [];
     let seenAt: string | null | undefined;
     // Whether messages exist outside `out` on either side, independently of the first/last slicing.
     let moreBefore: boolean;
@@ -522,8 +527,8 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
       );
     }
     for (const f of input.files) {
-      if (f.data.length > CHATWOOT_MAX_ATTACHMENT_SIZE)
-        throw fileTooLarge(this.sourceId, f.data.length, CHATWOOT_MAX_ATTACHMENT_SIZE);
+      if (f.data.length > this.maxAttachmentSize)
+        throw fileTooLarge(this.sourceId, f.data.length, this.maxAttachmentSize);
     }
     const dto = await this.client.sendMessage(this.scope, displayId, {
       content: input.content,
@@ -555,7 +560,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
         'participantIds',
       );
     }
-    const inboxId = input.inboxId != null ? Number(input.inboxId) : this.opts.defaultInboxId;
+    const inboxId = input.inboxId != null ? Number(input.inboxId) : this.config.defaultInboxId;
     if (inboxId === undefined || !Number.isInteger(inboxId) || inboxId <= 0) {
       throw badInput(
         `Source "${this.sourceId}" needs an inbox id (a positive integer) to create a conversation.`,
@@ -609,11 +614,11 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   /** docs/vendors/chatwoot.md "Delete msg": a soft delete upstream (the content becomes the "deleted" text). */
   override async deleteMessage(nativeId: string): Promise<void> {
     const p = parseMessageNativeId(nativeId);
-    if (!p || p.accountId !== this.opts.accountId) throw this.notFound('Message');
+    if (!p || p.accountId !== this.config.accountId) throw this.notFound('Message');
     await this.client.deleteMessage(this.scope, p.displayId, p.messageId);
     this.invalidate(p.displayId);
     // The deleted text replaces the content, which may be the last message's.
-    await this.refreshCatalog(conversationNativeId(this.opts.accountId, p.displayId));
+    await this.refreshCatalog(conversationNativeId(this.config.accountId, p.displayId));
   }
 
   override async markRead(nativeId: string): Promise<ConversationModel> {

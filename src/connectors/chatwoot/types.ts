@@ -9,7 +9,7 @@ import { z } from 'zod';
 /** docs/vendors/chatwoot.md: REST epochs are integer seconds; message `created_at` is an ISO string in webhooks. */
 const epochOrIso = z.union([z.number(), z.string()]);
 
-export const cwAttachment = z.looseObject({
+export const chatwootAttachment = z.looseObject({
   id: z.number(),
   message_id: z.number().nullish(),
   /** A category (image|audio|video|file|location|…), not a MIME type (docs/vendors/chatwoot.md "Attachment"). */
@@ -25,7 +25,7 @@ export const cwAttachment = z.looseObject({
  * (`type: "agent_bot"`) or Captain assistant (`type: "captain_assistant"`, Enterprise/Cloud) (docs/vendors/chatwoot.md
  * "Message", "Sender webhook shapes", "Bots").
  */
-export const cwSender = z.looseObject({
+export const chatwootSender = z.looseObject({
   id: z.number(),
   name: z.string().nullish(),
   available_name: z.string().nullish(),
@@ -36,7 +36,7 @@ export const cwSender = z.looseObject({
   type: z.string().nullish(),
 });
 
-export const cwMessage = z.looseObject({
+export const chatwootMessage = z.looseObject({
   id: z.number(),
   content: z.string().nullish(),
   /** Display id of the conversation. */
@@ -48,13 +48,13 @@ export const cwMessage = z.looseObject({
   created_at: epochOrIso,
   private: z.boolean().nullish(),
   status: z.string().nullish(),
-  sender: cwSender.nullish(),
+  sender: chatwootSender.nullish(),
   /** docs/vendors/chatwoot.md: the key is absent when there are none. */
-  attachments: z.array(cwAttachment).optional(),
+  attachments: z.array(chatwootAttachment).optional(),
 });
 
 /** meta.sender: the `api/v1/models/contact` partial. */
-export const cwContact = z.looseObject({
+export const chatwootContact = z.looseObject({
   id: z.number(),
   name: z.string().nullish(),
   email: z.string().nullish(),
@@ -64,7 +64,7 @@ export const cwContact = z.looseObject({
 });
 
 /** meta.assignee: the `api/v1/models/agent` partial (`thumbnail` is the avatar URL). */
-export const cwAgent = z.looseObject({
+export const chatwootAgent = z.looseObject({
   id: z.number(),
   name: z.string().nullish(),
   available_name: z.string().nullish(),
@@ -73,31 +73,31 @@ export const cwAgent = z.looseObject({
   avatar_url: z.string().nullish(),
 });
 
-export const cwAgentBot = z.looseObject({
+export const chatwootAgentBot = z.looseObject({
   id: z.number(),
   name: z.string().nullish(),
   thumbnail: z.string().nullish(),
 });
 
-export const cwConversation = z.looseObject({
+export const chatwootConversation = z.looseObject({
   /** The display id (per account), not the DB id (docs/vendors/chatwoot.md "IDs"). */
   id: z.number(),
   account_id: z.number().optional(),
   inbox_id: z.number().nullish(),
   meta: z.looseObject({
-    sender: cwContact.nullish(),
+    sender: chatwootContact.nullish(),
     /**
      * The assigned entity: an agent (the `agent` partial in REST, `User#push_event_data` in webhooks) or an agent
      * bot (`agent_bot_slim` in REST, `AgentBot#push_event_data` with `type: "agent_bot"` in webhooks), told apart by
      * `assignee_type` (docs/vendors/chatwoot.md "Bots").
      */
-    assignee: cwAgent.nullish(),
+    assignee: chatwootAgent.nullish(),
     /** "User" or "AgentBot" (`_conversation.json.jbuilder`, `Conversations::EventDataPresenter#push_meta`). */
     assignee_type: z.string().nullish(),
     channel: z.string().nullish(),
   }),
   /** docs/vendors/chatwoot.md: the last message only (push_event_data shape). */
-  messages: z.array(cwMessage).optional(),
+  messages: z.array(chatwootMessage).optional(),
   labels: z.array(z.string()).default([]),
   muted: z.boolean().nullish(),
   status: z.enum(['open', 'resolved', 'pending', 'snoozed']),
@@ -112,45 +112,55 @@ export const cwConversation = z.looseObject({
   /** A message, or null; the seed's example shows `{}` for "none", read as null too. */
   last_non_activity_message: z.preprocess(
     (v) => (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0 ? null : v),
-    cwMessage.nullish(),
+    chatwootMessage.nullish(),
   ),
 });
 
-export const cwCounts = z.looseObject({
+export const chatwootCounts = z.looseObject({
   mine_count: z.number().optional(),
   assigned_count: z.number().optional(),
   unassigned_count: z.number().optional(),
   all_count: z.number(),
 });
 
-export const cwConversationList = z.object({
-  data: z.object({ meta: cwCounts, payload: z.array(cwConversation) }),
+export const chatwootConversationList = z.object({
+  data: z.object({ meta: chatwootCounts, payload: z.array(chatwootConversation) }),
 });
 
-export const cwMessageList = z.object({
+/** `POST /conversations/filter`: `{meta, payload}`, without the list's `data` wrapper (filter.json.jbuilder). */
+export const chatwootFilterPage = z.object({ meta: z.looseObject({}), payload: z.array(chatwootConversation) });
+/**
+ * `GET /conversations/unread_counts` (docs/vendors/chatwoot.md "Unread semantics"): per inbox, the number of open
+ * conversations with unread incoming messages (positive counts only); labels and teams likewise.
+ */
+export const chatwootUnreadCounts = z.object({
+  payload: z.looseObject({ inboxes: z.record(z.string(), z.number().int().nonnegative()) }),
+});
+
+export const chatwootMessageList = z.object({
   meta: z.looseObject({
     /** Raw Rails time here (ISO string or null), unlike the conversation's epoch (docs/vendors/chatwoot.md messages index). */
     agent_last_seen_at: z.string().nullish(),
   }),
-  payload: z.array(cwMessage),
+  payload: z.array(chatwootMessage),
 });
 
-export const cwContactShow = z.object({ payload: cwContact });
-export const cwAgentList = z.array(cwAgent);
-export const cwLabels = z.object({ payload: z.array(z.string()) });
-export const cwToggleStatus = z.object({
+export const chatwootContactShow = z.object({ payload: chatwootContact });
+export const chatwootAgentList = z.array(chatwootAgent);
+export const chatwootLabels = z.object({ payload: z.array(z.string()) });
+export const chatwootToggleStatus = z.object({
   payload: z.looseObject({ success: z.boolean().optional(), current_status: z.string().optional() }),
 });
 
 /** docs/vendors/chatwoot.md "Errors": `{error}` for most failures, `{message, attributes}` for validation. */
-export const cwError = z.looseObject({
+export const chatwootError = z.looseObject({
   error: z.string().optional(),
   message: z.string().optional(),
   attributes: z.array(z.string()).optional(),
 });
 
 /** Webhook deliveries (docs/vendors/chatwoot.md "Webhooks"): conversation push_data or message webhook_data, plus `event`. */
-export const cwWebhook = z.looseObject({
+export const chatwootWebhook = z.looseObject({
   event: z.string(),
   id: z.number().optional(),
   account: z.looseObject({ id: z.number() }).nullish(),
@@ -159,13 +169,13 @@ export const cwWebhook = z.looseObject({
   updated_at: epochOrIso.nullish(),
 });
 
-export type CwAttachmentDto = z.output<typeof cwAttachment>;
-export type CwSenderDto = z.output<typeof cwSender>;
-export type CwMessageDto = z.output<typeof cwMessage>;
-export type CwContactDto = z.output<typeof cwContact>;
-export type CwAgentDto = z.output<typeof cwAgent>;
-export type CwAgentBotDto = z.output<typeof cwAgentBot>;
-export type CwConversationDto = z.output<typeof cwConversation>;
-export type CwConversationListDto = z.output<typeof cwConversationList>;
-export type CwMessageListDto = z.output<typeof cwMessageList>;
-export type CwWebhookDto = z.output<typeof cwWebhook>;
+export type ChatwootAttachmentDto = z.output<typeof chatwootAttachment>;
+export type ChatwootSenderDto = z.output<typeof chatwootSender>;
+export type ChatwootMessageDto = z.output<typeof chatwootMessage>;
+export type ChatwootContactDto = z.output<typeof chatwootContact>;
+export type ChatwootAgentDto = z.output<typeof chatwootAgent>;
+export type ChatwootAgentBotDto = z.output<typeof chatwootAgentBot>;
+export type ChatwootConversationDto = z.output<typeof chatwootConversation>;
+export type ChatwootConversationListDto = z.output<typeof chatwootConversationList>;
+export type ChatwootMessageListDto = z.output<typeof chatwootMessageList>;
+export type ChatwootWebhookDto = z.output<typeof chatwootWebhook>;

@@ -2,7 +2,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, GatewayError } from '../../errors';
 import type { SourceChange, WebhookRequest } from '../types';
 import { conversationNativeId, cwTime } from './mapper';
-import { cwWebhook } from './types';
+import { chatwootWebhook } from './types';
 
 /** docs/vendors/chatwoot.md "Webhooks": the headers a signing Chatwoot (v4.11.2 and later) sends. */
 export const SIGNATURE_HEADER = 'x-chatwoot-signature';
@@ -150,7 +150,7 @@ export function parseChatwootWebhook(config: ChatwootWebhookConfig, req: Webhook
       source,
     });
   }
-  const parsed = cwWebhook.safeParse(json);
+  const parsed = chatwootWebhook.safeParse(json);
   if (!parsed.success) {
     throw new GatewayError(
       ErrorCode.BAD_USER_INPUT,

@@ -3,7 +3,7 @@ import { rejection } from '../../../utils/errors';
 import type { AddressInfo } from 'node:net';
 import { createChatwootConnector, CHATWOOT_CAPABILITIES } from '../../../../src/connectors/chatwoot';
 import { mapConversation } from '../../../../src/connectors/chatwoot/mapper';
-import { cwConversationList } from '../../../../src/connectors/chatwoot/types';
+import { chatwootConversationList } from '../../../../src/connectors/chatwoot/types';
 import { matchesFilter } from '../../../../src/connectors/paging';
 import {
   compareConversations,
@@ -73,7 +73,7 @@ async function truth(h: EmulatorHandle): Promise<Array<{ model: ConversationMode
   const out: Array<{ model: ConversationModel; texts: string[] }> = [];
   const headers = { api_access_token: CHATWOOT_SANDBOX_TOKEN };
   for (let page = 1; ; page++) {
-    const body = cwConversationList.parse(
+    const body = chatwootConversationList.parse(
       await (await fetch(`${h.url}${A}/conversations?status=all&page=${page}`, { headers })).json(),
     );
     for (const dto of body.data.payload) {
@@ -107,7 +107,7 @@ describe('chatwoot connector: any CONVERSATION_RESULTS_PER_PAGE (docs/vendors/ch
       const res = await fetch(`${h.url}${A}/conversations?${query}&page=${page}`, {
         headers: { api_access_token: CHATWOOT_SANDBOX_TOKEN },
       });
-      const body = cwConversationList.parse(await res.json());
+      const body = chatwootConversationList.parse(await res.json());
       if (body.data.payload.length === 0) break;
       ids.push(...body.data.payload.map((c) => `${CHATWOOT_SANDBOX_ACCOUNT_ID}:${c.id}`));
     }

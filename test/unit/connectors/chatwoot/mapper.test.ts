@@ -11,7 +11,11 @@ import {
   parseMessageNativeId,
   parseParticipantNativeId,
 } from '../../../../src/connectors/chatwoot/mapper';
-import { cwConversation, cwConversationList, cwMessage } from '../../../../src/connectors/chatwoot/types';
+import {
+  chatwootConversation,
+  chatwootConversationList,
+  chatwootMessage,
+} from '../../../../src/connectors/chatwoot/types';
 
 const ctx = { sourceId: 'cw', accountId: 7 };
 
@@ -136,7 +140,7 @@ const conversationJson = (over: Record<string, unknown> = {}) => ({
 
 describe('chatwoot mapper', () => {
   it('maps the seed 002 list example (zeros as nulls, `{}` as no last message, messages[0] as the last message)', () => {
-    const list = decode(cwConversationList, SEED_LIST_EXAMPLE, 'cw', 'list');
+    const list = decode(chatwootConversationList, SEED_LIST_EXAMPLE, 'cw', 'list');
     const c = mapConversation(ctx, list.data.payload[0]!);
     expect(c).toMatchObject({
       nativeId: '7:0',
@@ -175,7 +179,7 @@ describe('chatwoot mapper', () => {
   });
 
   it('maps a conversation: epochs, float updated_at, muted = blocked contact, subject from mail_subject, assignee as agent', () => {
-    const c = mapConversation(ctx, decode(cwConversation, conversationJson(), 'cw', 'conversation'));
+    const c = mapConversation(ctx, decode(chatwootConversation, conversationJson(), 'cw', 'conversation'));
     expect(c.nativeId).toBe('7:42');
     expect(c.status).toBe('SNOOZED');
     expect(c.subject).toBe('Double charge on invoice #4101');
@@ -197,12 +201,12 @@ describe('chatwoot mapper', () => {
   it('says "no last message" with null and "unknown" with undefined', () => {
     const none = mapConversation(
       ctx,
-      decode(cwConversation, conversationJson({ last_non_activity_message: null }), 'cw', 'c'),
+      decode(chatwootConversation, conversationJson({ last_non_activity_message: null }), 'cw', 'c'),
     );
     expect(none.lastMessage).toBeNull();
     const raw = conversationJson();
     const { last_non_activity_message: _drop, messages: _drop2, ...rest } = raw;
-    const unknown = mapConversation(ctx, decode(cwConversation, rest, 'cw', 'c'));
+    const unknown = mapConversation(ctx, decode(chatwootConversation, rest, 'cw', 'c'));
     expect(unknown.lastMessage).toBeUndefined();
   });
 
@@ -212,7 +216,9 @@ describe('chatwoot mapper', () => {
     ['snoozed', 'SNOOZED'],
     ['resolved', 'RESOLVED'],
   ])('maps status %s to %s', (status, expected) => {
-    expect(mapConversation(ctx, decode(cwConversation, conversationJson({ status }), 'cw', 'c')).status).toBe(expected);
+    expect(mapConversation(ctx, decode(chatwootConversation, conversationJson({ status }), 'cw', 'c')).status).toBe(
+      expected,
+    );
   });
 
   it.each([
@@ -260,7 +266,7 @@ describe('chatwoot mapper', () => {
       account: { id: 7, name: 'Acme' },
       conversation: { id: 42, status: 'open' },
     };
-    const m = mapMessage(ctx, decode(cwMessage, webhook, 'cw', 'message'));
+    const m = mapMessage(ctx, decode(chatwootMessage, webhook, 'cw', 'message'));
     expect(m).toMatchObject({
       nativeId: '7:42/901',
       conversationNativeId: '7:42',
@@ -276,7 +282,7 @@ describe('chatwoot mapper', () => {
     const m = mapMessage(
       ctx,
       decode(
-        cwMessage,
+        chatwootMessage,
         {
           id: 5,
           content: null,
@@ -348,7 +354,7 @@ describe('chatwoot mapper', () => {
   it('reads an absent attachments key as no attachments', () => {
     const m = mapMessage(
       ctx,
-      decode(cwMessage, { id: 6, content: 'hi', conversation_id: 1, message_type: 1, created_at: 1 }, 'cw', 'm'),
+      decode(chatwootMessage, { id: 6, content: 'hi', conversation_id: 1, message_type: 1, created_at: 1 }, 'cw', 'm'),
     );
     expect(m.attachments).toEqual([]);
   });
@@ -358,7 +364,7 @@ describe('chatwoot mapper', () => {
     const incoming = (created_at: number) =>
       mapMessage(
         ctx,
-        decode(cwMessage, { id: 1, content: 'x', conversation_id: 1, message_type: 0, created_at }, 'cw', 'm'),
+        decode(chatwootMessage, { id: 1, content: 'x', conversation_id: 1, message_type: 0, created_at }, 'cw', 'm'),
         {
           agentLastSeenAt: seen,
         },
@@ -367,7 +373,7 @@ describe('chatwoot mapper', () => {
     expect(incoming(1_790_000_101).readAt).toBeNull();
     const outgoing = mapMessage(
       ctx,
-      decode(cwMessage, { id: 2, content: 'x', conversation_id: 1, message_type: 1, created_at: 1 }, 'cw', 'm'),
+      decode(chatwootMessage, { id: 2, content: 'x', conversation_id: 1, message_type: 1, created_at: 1 }, 'cw', 'm'),
       {
         agentLastSeenAt: seen,
       },
@@ -393,7 +399,7 @@ describe('chatwoot mapper', () => {
   it('maps agent-bot assignees and Captain assistant senders as BOT, never colliding with a user of the same id', () => {
     // REST `_conversation.json.jbuilder`: an agent bot assignee is the agent_bot_slim partial with assignee_type.
     const rest = decode(
-      cwConversation,
+      chatwootConversation,
       conversationJson({
         meta: {
           sender: { id: 1, name: 'Ava Rossi', blocked: false },
@@ -412,14 +418,14 @@ describe('chatwoot mapper', () => {
     // A human assignee says so too; without assignee_type the webhook's `type` decides.
     const user = { id: 1, name: 'Alex Morgan', available_name: 'Alex', avatar_url: '', type: 'user' };
     const asUser = decode(
-      cwConversation,
+      chatwootConversation,
       conversationJson({ meta: { sender: { id: 1 }, assignee: user, assignee_type: 'User' } }),
       'cw',
       'c',
     );
     expect(mapConversation(ctx, asUser).participants?.[1]).toMatchObject({ nativeId: 'user:1', kind: 'AGENT' });
     const pushBot = decode(
-      cwConversation,
+      chatwootConversation,
       conversationJson({ meta: { sender: { id: 1 }, assignee: { id: 1, name: 'Captain', type: 'agent_bot' } } }),
       'cw',
       'c',
@@ -446,7 +452,7 @@ describe('chatwoot mapper', () => {
     const fromRef = mapMessage(
       ctx,
       decode(
-        cwMessage,
+        chatwootMessage,
         {
           id: 5,
           content: 'From the help center',
@@ -467,7 +473,7 @@ describe('chatwoot mapper', () => {
     const m = mapMessage(
       ctx,
       decode(
-        cwMessage,
+        chatwootMessage,
         {
           id: 3,
           content: 'note',

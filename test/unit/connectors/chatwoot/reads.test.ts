@@ -1,6 +1,6 @@
 import { createChatwootConnector } from '../../../../src/connectors/chatwoot';
 import { CHATWOOT_FILTER_BATCH } from '../../../../src/connectors/chatwoot/client';
-import { cwConversationList } from '../../../../src/connectors/chatwoot/types';
+import { chatwootConversationList } from '../../../../src/connectors/chatwoot/types';
 import type { Connector, SourceChange } from '../../../../src/connectors/types';
 import type { ChatwootSourceConfig } from '../../../../src/config/schema';
 import {
@@ -50,7 +50,7 @@ async function rows(h: EmulatorHandle): Promise<Row[]> {
     const res = await fetch(`${h.url}${A}/conversations?status=all&page=${page}`, {
       headers: { api_access_token: CHATWOOT_SANDBOX_TOKEN },
     });
-    const body = cwConversationList.parse(await res.json());
+    const body = chatwootConversationList.parse(await res.json());
     if (body.data.payload.length === 0) break;
     out.push(...body.data.payload.map((c) => ({ id: c.id, status: c.status, unread: c.unread_count ?? 0 })));
   }
