@@ -7,7 +7,7 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express from 'express';
-import { SERVER_LIMIT_DEFAULTS, type Config } from '../config/schema';
+import { PERSISTED_QUERY_DEFAULTS, SERVER_LIMIT_DEFAULTS, type Config } from '../config/schema';
 import type { Connector } from '../connectors/types';
 import { graphiqlMiddleware } from '../graphiql';
 import type { PubSubTransport } from '../live/pubsub';
@@ -22,6 +22,7 @@ import { createLogger, type Logger } from './logger';
 import { maskError } from './maskError';
 import { accessLog, metricsRoute, type GatewayMetrics } from './metrics';
 import { auth } from './middleware/auth';
+import { persistedRegistration } from './middleware/persistedRegistration';
 import { bodyErrors } from './middleware/bodyErrors';
 import { liveness, readiness, ReadinessMonitor } from './middleware/readiness';
 import { requestId } from './middleware/requestId';
@@ -145,12 +146,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     hideSchemaDetailsFromClientErrors: production,
     parseOptions: operations.parseOptions,
     validationRules: [...operations.validationRules],
-    // APQ: in safelist mode the manifest is the cache; otherwise shared through Redis when configured.
+    // APQ: in safelist mode the manifest is the cache; otherwise shared through Redis when configured, and each
+    // registration passes the size cap and the per-key count first (the persistedRegistration middleware).
     persistedQueries: safelist
       ? { cache: safelist.asCache(), ttl: 86_400 }
-      : built.persistedQueryCache
-        ? { cache: built.persistedQueryCache, ttl: 86_400 }
-        : undefined,
+      : { cache: built.persistedQueryCache, ttl: 86_400 },
     csrfPrevention: {
       // A bearer Authorization header cannot be sent cross-site without a preflight, so it counts as proof too.
       requestHeaders: ['authorization', 'x-apollo-operation-name', 'apollo-require-preflight'],
@@ -172,7 +172,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   await apollo.start();
 
   // 6. Routes, in order: request id and access log for everything; probes, metrics, GraphiQL, webhooks and
-  //    uploads; then /graphql behind the API key, the body limit and the safelist; body errors last.
+  //    uploads; then /graphql behind the API key, the body limit and the safelist (or, without one, the limits of
+  //    persisted-query registration); body errors last.
   app.use(requestId());
   app.use(accessLog(logger));
   app.get('/healthz', liveness());
@@ -204,7 +205,14 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     GRAPHQL_PATH,
     auth(authenticate, metrics.countError),
     express.json({ limit: config.server.maxBodyBytes }),
-    safelistMiddleware(operations),
+    safelist
+      ? safelistMiddleware(operations)
+      : persistedRegistration({
+          cache: built.persistedQueryCache,
+          counter: built.persistedQueryRegistrations,
+          maxQueryBytes: config.server.persistedQueries?.maxQueryBytes ?? PERSISTED_QUERY_DEFAULTS.maxQueryBytes,
+          onRefused: metrics.countError,
+        }),
     graphqlOverHttp(apollo, { contextFor, deadlines }),
   );
   app.use(bodyErrors({ maxBodyBytes: config.server.maxBodyBytes, logger, onError: metrics.countError }));

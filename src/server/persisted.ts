@@ -95,3 +95,62 @@ export class Safelist {
     };
   }
 }
+
+/** Where Apollo keeps an automatic persisted query in its cache: `apq:<sha256 hex>` (Apollo's APQ_CACHE_PREFIX). */
+export const APQ_KEY_PREFIX = 'apq:';
+
+/** The verdict on one more registration by a key. */
+export type RegistrationVerdict = { ok: true } | { ok: false; count: number; retryAfterSeconds: number };
+
+/**
+ * Counts new automatic persisted-query registrations per API key in fixed windows (issue 12 item 5): at most
+ * `max` per `windowMs`. With Redis the count is shared by every instance (`<prefix>apqreg:<key hash>:<window>`,
+ * expiring with its window); while Redis fails, each instance counts on its own.
+ */
+export class RegistrationCounter {
+  private readonly local = new Map<string, { window: number; count: number }>();
+
+  constructor(
+    private readonly opts: { max: number; windowMs: number; redis?: Redis; prefix?: string },
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get max(): number {
+    return this.opts.max;
+  }
+
+  get windowMs(): number {
+    return this.opts.windowMs;
+  }
+
+  /** Counts one registration by `keyId` (the key's hash) and says whether it is allowed. */
+  async take(keyId: string): Promise<RegistrationVerdict> {
+    const now = this.now();
+    const window = Math.floor(now / this.opts.windowMs);
+    const retryAfterSeconds = Math.max(1, Math.ceil(((window + 1) * this.opts.windowMs - now) / 1000));
+    let count: number;
+    try {
+      count = this.opts.redis ? await this.shared(keyId, window) : this.counted(keyId, window);
+    } catch {
+      count = this.counted(keyId, window);
+    }
+    return count <= this.opts.max ? { ok: true } : { ok: false, count, retryAfterSeconds };
+  }
+
+  private async shared(keyId: string, window: number): Promise<number> {
+    const key = `${this.opts.prefix ?? ''}apqreg:${keyId}:${window}`;
+    const replies = await this.opts.redis!.multi().incr(key).pexpire(key, this.opts.windowMs).exec();
+    const count = replies?.[0]?.[1];
+    if (typeof count !== 'number') throw new Error('no count from Redis');
+    return count;
+  }
+
+  private counted(keyId: string, window: number): number {
+    const entry = this.local.get(keyId);
+    if (!entry || entry.window !== window) {
+      this.local.set(keyId, { window, count: 1 });
+      return 1;
+    }
+    return ++entry.count;
+  }
+}

@@ -1,6 +1,6 @@
-import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
+import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { Redis } from 'ioredis';
-import type { Config } from '../config/schema';
+import { PERSISTED_QUERY_DEFAULTS, type Config } from '../config/schema';
 import type { CatalogStore } from '../connectors/catalog';
 import { createMemoryCatalogStore } from '../connectors/catalog-stores/memory';
 import { createRedisCatalogStore } from '../connectors/catalog-stores/redis';
@@ -15,7 +15,7 @@ import { buildConnectors } from './connectors';
 import { createMemoryIdempotencyStore, createRedisIdempotencyStore } from './idempotency';
 import type { Logger } from './logger';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
-import { RedisKeyValueCache } from './persisted';
+import { RedisKeyValueCache, RegistrationCounter } from './persisted';
 import { UploadStaging } from './staging';
 
 /**
@@ -69,8 +69,10 @@ export interface Services {
   /** The upload staging itself (the upload route stores files into it). */
   staging: UploadStaging;
   metrics: GatewayMetrics;
-  /** Apollo's persisted-query cache shared through Redis, or null (Apollo's in-memory default). */
-  persistedQueryCache: KeyValueCache<string> | null;
+  /** Apollo's persisted-query cache: shared through Redis when configured, else in memory (an LRU of ~30 MiB). */
+  persistedQueryCache: KeyValueCache<string>;
+  /** Automatic persisted-query registrations per API key (shared through Redis when configured). */
+  persistedQueryRegistrations: RegistrationCounter;
   /** Stops the live engine, closes connectors, stores and pub/sub, then the Redis connections. */
   dispose(): Promise<void>;
 }
@@ -123,7 +125,13 @@ export function buildServices(opts: ServicesOptions): Services {
     services,
     staging,
     metrics,
-    persistedQueryCache: redis ? new RedisKeyValueCache(redis.commands, redis.prefix) : null,
+    persistedQueryCache: redis ? new RedisKeyValueCache(redis.commands, redis.prefix) : new InMemoryLRUCache<string>(),
+    persistedQueryRegistrations: new RegistrationCounter({
+      max: config.server.persistedQueries?.registrationsPerKey ?? PERSISTED_QUERY_DEFAULTS.registrationsPerKey,
+      windowMs: config.server.persistedQueries?.registrationWindowMs ?? PERSISTED_QUERY_DEFAULTS.registrationWindowMs,
+      redis: redis?.commands,
+      prefix: redis?.prefix,
+    }),
     async dispose() {
       await live.close();
       if (!opts.pubsub) await pubsub.close();
