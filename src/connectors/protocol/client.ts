@@ -2,22 +2,25 @@ import type { z } from 'zod';
 import { ErrorCode, GatewayError } from '../../errors';
 import { decode } from '../decode';
 import type { HttpClient, HttpErrorResponse, QueryValue } from '../http';
-import type { RequestScope, StagedFile } from '../types';
+import type { ProtocolSourceConfig } from '../../config/schema';
+import type { ConnectorDeps, RequestScope, StagedFile } from '../types';
+import { createVendorHttp } from '../vendor';
+import { PROTOCOL_PROFILE } from './profile';
 import { hasNull, NULL_ENCODINGS, toForm, type FormValue, type NullEncoding } from './form';
 import {
-  attachmentSchema,
-  contactSchema,
-  conversationSchema,
-  errorSchema,
-  groupSchema,
-  listOf,
-  messageSchema,
-  type AttachmentDto,
-  type ContactDto,
-  type ConversationDto,
-  type GroupDto,
-  type ListDto,
-  type MessageDto,
+  protocolAttachment,
+  protocolContact,
+  protocolConversation,
+  protocolError,
+  protocolGroup,
+  protocolList,
+  protocolMessage,
+  type ProtocolAttachmentDto,
+  type ProtocolContactDto,
+  type ProtocolConversationDto,
+  type ProtocolGroupDto,
+  type ProtocolListDto,
+  type ProtocolMessageDto,
 } from './types';
 
 type AttachmentShape = 'ids' | 'objects';
@@ -48,6 +51,19 @@ export type ConversationUpdate = {
 };
 
 /**
+ * The client of one Protocol account: Bearer token, the vendor's errors mapped (mapProtocolError, with the profile's
+ * attachment limit), the source's limits from `deps.policy`.
+ */
+export function createProtocolClient(config: ProtocolSourceConfig, deps: ConnectorDeps = {}): ProtocolClient {
+  return new ProtocolClient(
+    createVendorHttp(config, deps, {
+      headers: { authorization: `Bearer ${config.credentials.token}` },
+      mapError: mapProtocolError(config.id, PROTOCOL_PROFILE.capabilities.maxAttachmentSize ?? 0),
+    }),
+  );
+}
+
+/**
  * Raw Protocol REST calls (docs/vendors/protocol.md) through the shared HttpClient, decoded into wire DTOs. No canonical
  * types here. Bodies go out form-encoded (application/x-www-form-urlencoded, brackets for arrays and objects) and
  * files as multipart, as every example of the vendor's documents does (docs/vendors/protocol.md "Request bodies");
@@ -75,10 +91,13 @@ export class ProtocolClient {
     return this.newestFirst;
   }
 
-  private checkOrder(list: ListDto<MessageDto>): ListDto<MessageDto> {
+  private checkOrder(list: ProtocolListDto<ProtocolMessageDto>): ProtocolListDto<ProtocolMessageDto> {
     if (!this.newestFirst) return list;
     for (let i = 1; i < list.data.length; i++) {
-      if (((list.data[i] as MessageDto).created_at ?? 0) > ((list.data[i - 1] as MessageDto).created_at ?? 0)) {
+      if (
+        ((list.data[i] as ProtocolMessageDto).created_at ?? 0) >
+        ((list.data[i - 1] as ProtocolMessageDto).created_at ?? 0)
+      ) {
         this.newestFirst = false;
         break;
       }
@@ -95,30 +114,30 @@ export class ProtocolClient {
   listConversations(
     scope: RequestScope,
     params: ListParams & ConversationListFilter,
-  ): Promise<ListDto<ConversationDto>> {
-    return this.list(scope, '/conversations', params, conversationSchema, 'conversation list');
+  ): Promise<ProtocolListDto<ProtocolConversationDto>> {
+    return this.list(scope, '/conversations', params, protocolConversation, 'conversation list');
   }
   /** Every page, 100 at a time: the API cannot sort by activity, so the gateway sorts (docs/vendors/protocol.md). */
-  listAllConversations(scope: RequestScope, filter: ConversationListFilter = {}): Promise<ConversationDto[]> {
+  listAllConversations(scope: RequestScope, filter: ConversationListFilter = {}): Promise<ProtocolConversationDto[]> {
     return this.all((p) => this.listConversations(scope, { ...filter, ...p }));
   }
-  async getConversation(scope: RequestScope, id: string): Promise<ConversationDto> {
-    return this.one(scope, 'GET', `/conversations/${enc(id)}`, undefined, conversationSchema, 'conversation');
+  async getConversation(scope: RequestScope, id: string): Promise<ProtocolConversationDto> {
+    return this.one(scope, 'GET', `/conversations/${enc(id)}`, undefined, protocolConversation, 'conversation');
   }
   /** docs/vendors/protocol.md: "Create needs `contact_id` **or** `group_id`". */
   createConversation(
     scope: RequestScope,
     body: { contact_id: string } | { group_id: string },
-  ): Promise<ConversationDto> {
-    return this.one(scope, 'POST', '/conversations', body, conversationSchema, 'conversation');
+  ): Promise<ProtocolConversationDto> {
+    return this.one(scope, 'POST', '/conversations', body, protocolConversation, 'conversation');
   }
   /**
    * `archived_at: null` un-archives. No document shows how a null is form-encoded, so this tries `archived_at=`
    * and then `archived_at=null` until the vendor answers with the field cleared (docs/vendors/protocol.md
    * "Assumptions").
    */
-  updateConversation(scope: RequestScope, id: string, body: ConversationUpdate): Promise<ConversationDto> {
-    return this.one(scope, 'PUT', `/conversations/${enc(id)}`, body, conversationSchema, 'conversation');
+  updateConversation(scope: RequestScope, id: string, body: ConversationUpdate): Promise<ProtocolConversationDto> {
+    return this.one(scope, 'PUT', `/conversations/${enc(id)}`, body, protocolConversation, 'conversation');
   }
   async deleteConversation(scope: RequestScope, id: string): Promise<void> {
     // Not retried: a repeat after a lost answer would turn a done delete into NOT_FOUND.
@@ -127,29 +146,33 @@ export class ProtocolClient {
 
   // Messages
 
-  async listMessages(scope: RequestScope, conversationId: string, params: ListParams): Promise<ListDto<MessageDto>> {
+  async listMessages(
+    scope: RequestScope,
+    conversationId: string,
+    params: ListParams,
+  ): Promise<ProtocolListDto<ProtocolMessageDto>> {
     return this.checkOrder(
       await this.list(
         scope,
         '/messages',
         { ...params, conversation_id: conversationId },
-        messageSchema,
+        protocolMessage,
         'message list',
       ),
     );
   }
   /** One conversation's messages in the API's order (newest first, unless {@link messagesNewestFirst} is false), every page. */
-  listAllMessages(scope: RequestScope, conversationId: string): Promise<MessageDto[]> {
+  listAllMessages(scope: RequestScope, conversationId: string): Promise<ProtocolMessageDto[]> {
     return this.all((p) => this.listMessages(scope, conversationId, p));
   }
   /** Every message of the account (no `conversation_id`), newest first, 100 a request: the catalog's full sync. */
-  listEveryMessage(scope: RequestScope): Promise<MessageDto[]> {
+  listEveryMessage(scope: RequestScope): Promise<ProtocolMessageDto[]> {
     return this.all(async (p) =>
-      this.checkOrder(await this.list(scope, '/messages', p, messageSchema, 'message list')),
+      this.checkOrder(await this.list(scope, '/messages', p, protocolMessage, 'message list')),
     );
   }
-  getMessage(scope: RequestScope, id: string): Promise<MessageDto> {
-    return this.one(scope, 'GET', `/messages/${enc(id)}`, undefined, messageSchema, 'message');
+  getMessage(scope: RequestScope, id: string): Promise<ProtocolMessageDto> {
+    return this.one(scope, 'GET', `/messages/${enc(id)}`, undefined, protocolMessage, 'message');
   }
   /**
    * `attachments` is "an array of attachment objects" on the messages page, with no example: ids go out as
@@ -161,12 +184,12 @@ export class ProtocolClient {
   async createMessage(
     scope: RequestScope,
     body: { conversation_id: string; message: string; attachments?: string[] },
-  ): Promise<MessageDto> {
+  ): Promise<ProtocolMessageDto> {
     const ids = body.attachments ?? [];
-    if (ids.length === 0) return this.one(scope, 'POST', '/messages', body, messageSchema, 'message');
+    if (ids.length === 0) return this.one(scope, 'POST', '/messages', body, protocolMessage, 'message');
     const shaped = (shape: AttachmentShape): FormValue => (shape === 'ids' ? ids : ids.map((id) => ({ id })));
     const order: AttachmentShape[] = this.attachmentShape === 'objects' ? ['objects', 'ids'] : ['ids', 'objects'];
-    let sent: { dto: MessageDto; shape: AttachmentShape } | null = null;
+    let sent: { dto: ProtocolMessageDto; shape: AttachmentShape } | null = null;
     let rejected: unknown = null;
     for (const shape of order) {
       try {
@@ -175,7 +198,7 @@ export class ProtocolClient {
           'POST',
           '/messages',
           { ...body, attachments: shaped(shape) },
-          messageSchema,
+          protocolMessage,
           'message',
         );
         sent = { dto, shape };
@@ -186,7 +209,7 @@ export class ProtocolClient {
       }
     }
     if (!sent) throw rejected;
-    const attached = (m: MessageDto) => ids.every((id) => (m.attachments ?? []).some((a) => a.id === id));
+    const attached = (m: ProtocolMessageDto) => ids.every((id) => (m.attachments ?? []).some((a) => a.id === id));
     if (attached(sent.dto)) {
       this.attachmentShape = sent.shape;
       return sent.dto;
@@ -197,7 +220,7 @@ export class ProtocolClient {
       'PUT',
       `/messages/${enc(sent.dto.id)}`,
       { attachments: shaped(other) },
-      messageSchema,
+      protocolMessage,
       'message',
     );
     if (!attached(fixed)) {
@@ -210,8 +233,8 @@ export class ProtocolClient {
     this.attachmentShape = other;
     return fixed;
   }
-  updateMessage(scope: RequestScope, id: string, body: { message: string }): Promise<MessageDto> {
-    return this.one(scope, 'PUT', `/messages/${enc(id)}`, body, messageSchema, 'message');
+  updateMessage(scope: RequestScope, id: string, body: { message: string }): Promise<ProtocolMessageDto> {
+    return this.one(scope, 'PUT', `/messages/${enc(id)}`, body, protocolMessage, 'message');
   }
   async deleteMessage(scope: RequestScope, id: string): Promise<void> {
     await this.http.request(scope, { method: 'DELETE', path: `/messages/${enc(id)}` });
@@ -219,27 +242,27 @@ export class ProtocolClient {
 
   // Contacts and groups
 
-  getContact(scope: RequestScope, id: string): Promise<ContactDto> {
-    return this.one(scope, 'GET', `/contacts/${enc(id)}`, undefined, contactSchema, 'contact');
+  getContact(scope: RequestScope, id: string): Promise<ProtocolContactDto> {
+    return this.one(scope, 'GET', `/contacts/${enc(id)}`, undefined, protocolContact, 'contact');
   }
-  listAllContacts(scope: RequestScope): Promise<ContactDto[]> {
-    return this.all((p) => this.list(scope, '/contacts', p, contactSchema, 'contact list'));
+  listAllContacts(scope: RequestScope): Promise<ProtocolContactDto[]> {
+    return this.all((p) => this.list(scope, '/contacts', p, protocolContact, 'contact list'));
   }
-  getGroup(scope: RequestScope, id: string): Promise<GroupDto> {
-    return this.one(scope, 'GET', `/groups/${enc(id)}`, undefined, groupSchema, 'group');
+  getGroup(scope: RequestScope, id: string): Promise<ProtocolGroupDto> {
+    return this.one(scope, 'GET', `/groups/${enc(id)}`, undefined, protocolGroup, 'group');
   }
-  listAllGroups(scope: RequestScope): Promise<GroupDto[]> {
-    return this.all((p) => this.list(scope, '/groups', p, groupSchema, 'group list'));
+  listAllGroups(scope: RequestScope): Promise<ProtocolGroupDto[]> {
+    return this.all((p) => this.list(scope, '/groups', p, protocolGroup, 'group list'));
   }
 
   // Attachments
 
   /** Attachments page: `POST /v1/attachments` with multipart `file`; the id then goes into the message. */
-  async uploadAttachment(scope: RequestScope, file: StagedFile): Promise<AttachmentDto> {
+  async uploadAttachment(scope: RequestScope, file: StagedFile): Promise<ProtocolAttachmentDto> {
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(file.data)], { type: file.contentType }), file.filename);
     const res = await this.http.request(scope, { method: 'POST', path: '/attachments', form });
-    return decode(attachmentSchema, res.body, this.sourceId, 'attachment');
+    return decode(protocolAttachment, res.body, this.sourceId, 'attachment');
   }
 
   // Helpers
@@ -250,9 +273,9 @@ export class ProtocolClient {
     query: Record<string, QueryValue>,
     item: S,
     what: string,
-  ): Promise<ListDto<z.output<S>>> {
+  ): Promise<ProtocolListDto<z.output<S>>> {
     const body = await this.http.get(scope, path, query);
-    return decode(listOf(item), body, this.sourceId, what) as ListDto<z.output<S>>;
+    return decode(protocolList(item), body, this.sourceId, what) as ProtocolListDto<z.output<S>>;
   }
 
   private async one<S extends z.ZodType>(
@@ -307,7 +330,7 @@ export class ProtocolClient {
   }
 
   /** Follows `has_more` with `starting_after=<last id>` (pagination page), 100 per request. */
-  private async all<T extends { id: string }>(page: (p: ListParams) => Promise<ListDto<T>>): Promise<T[]> {
+  private async all<T extends { id: string }>(page: (p: ListParams) => Promise<ProtocolListDto<T>>): Promise<T[]> {
     const out: T[] = [];
     let after: string | undefined;
     for (;;) {
@@ -329,7 +352,7 @@ const enc = encodeURIComponent;
  */
 export function mapProtocolError(sourceId: string, maxAttachmentSize: number) {
   return (res: HttpErrorResponse): GatewayError | undefined => {
-    const parsed = errorSchema.safeParse(res.body);
+    const parsed = protocolError.safeParse(res.body);
     const detail = parsed.success ? `: ${parsed.data.message}` : '';
     if (res.status === 404) {
       return new GatewayError(ErrorCode.NOT_FOUND, `Source "${sourceId}" has no such object${detail}`, {

@@ -2,11 +2,11 @@ import DataLoader from 'dataloader';
 import { perKey } from '../batch';
 import type { RequestScope } from '../types';
 import type { ProtocolClient } from './client';
-import type { ContactDto, ConversationDto, GroupDto, MessageDto } from './types';
+import type { ProtocolContactDto, ProtocolConversationDto, ProtocolGroupDto, ProtocolMessageDto } from './types';
 
 /** The newest message by `created_at` in any order (the first of equals: the API's own pick when newest first). */
-export function newestOf(list: readonly MessageDto[]): MessageDto | null {
-  let best: MessageDto | null = null;
+export function newestOf(list: readonly ProtocolMessageDto[]): ProtocolMessageDto | null {
+  let best: ProtocolMessageDto | null = null;
   for (const m of list) if (!best || (m.created_at ?? 0) > (best.created_at ?? 0)) best = m;
   return best;
 }
@@ -19,19 +19,19 @@ const byId = <V>(fetchOne: (id: string) => Promise<V>) => perKey(fetchOne, { con
 
 /** A DataLoader over conversation ids that also tells `lastMessage` which full reads were asked for. */
 export interface MessageListLoader {
-  load(conversationId: string): Promise<MessageDto[]>;
+  load(conversationId: string): Promise<ProtocolMessageDto[]>;
   clear(conversationId: string): void;
 }
 
 export interface ProtocolLoaders {
-  contacts: DataLoader<string, ContactDto | null>;
-  groups: DataLoader<string, GroupDto | null>;
-  conversations: DataLoader<string, ConversationDto | null>;
-  messages: DataLoader<string, MessageDto | null>;
+  contacts: DataLoader<string, ProtocolContactDto | null>;
+  groups: DataLoader<string, ProtocolGroupDto | null>;
+  conversations: DataLoader<string, ProtocolConversationDto | null>;
+  messages: DataLoader<string, ProtocolMessageDto | null>;
   /** All of one conversation's messages, newest first (every page, 100 per request); feeds unread counts. */
   conversationMessages: MessageListLoader;
   /** The newest message of a conversation; reuses `conversationMessages` when that was asked for too. */
-  lastMessage: DataLoader<string, MessageDto | null>;
+  lastMessage: DataLoader<string, ProtocolMessageDto | null>;
 }
 
 /**
@@ -43,7 +43,7 @@ export function createProtocolLoaders(client: ProtocolClient, scope: RequestScop
   const fullRead = new Set<string>();
 
   // A missing conversation stays NOT_FOUND here (listMessages must say so).
-  const allMessages = new DataLoader<string, MessageDto[]>(
+  const allMessages = new DataLoader<string, ProtocolMessageDto[]>(
     perKey(
       async (id: string) => {
         const all = await client.listAllMessages(scope, id);
@@ -78,7 +78,7 @@ export function createProtocolLoaders(client: ProtocolClient, scope: RequestScop
     },
     { concurrency: FETCH_CONCURRENCY },
   );
-  const lastMessage: DataLoader<string, MessageDto | null> = new DataLoader(async (ids) => {
+  const lastMessage: DataLoader<string, ProtocolMessageDto | null> = new DataLoader(async (ids) => {
     // Resolvers that ask for the unread count after an await of their own come a little later: give them a turn.
     await new Promise((resolve) => setImmediate(resolve));
     return newest(ids);

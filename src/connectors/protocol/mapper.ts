@@ -1,5 +1,11 @@
 import type { AttachmentModel, ConversationModel, MessageModel, ParticipantModel } from '../types';
-import type { AttachmentDto, ContactDto, ConversationDto, GroupDto, MessageDto } from './types';
+import type {
+  ProtocolAttachmentDto,
+  ProtocolContactDto,
+  ProtocolConversationDto,
+  ProtocolGroupDto,
+  ProtocolMessageDto,
+} from './types';
 
 /**
  * Pure Protocol DTO → canonical model mapping (docs/vendors/README.md, column PR). No I/O: what a conversation needs from
@@ -12,7 +18,7 @@ export function fromEpoch(seconds: number | null | undefined): Date | null {
 }
 
 /** docs/vendors/README.md Participant: name = `display_name ?? username`. */
-export function contactName(c: Pick<ContactDto, 'display_name' | 'username'>): string | null {
+export function contactName(c: Pick<ProtocolContactDto, 'display_name' | 'username'>): string | null {
   return c.display_name ?? c.username ?? null;
 }
 
@@ -20,7 +26,7 @@ export function contactName(c: Pick<ContactDto, 'display_name' | 'username'>): s
  * A contact as a participant. The API has no "me" (docs/vendors/protocol.md), so the configured self contact is the
  * AGENT (the API user) and every other contact a CONTACT. Protocol has no email (docs/vendors/README.md).
  */
-export function mapContact(sourceId: string, c: ContactDto, selfContactId: string | null): ParticipantModel {
+export function mapContact(sourceId: string, c: ProtocolContactDto, selfContactId: string | null): ParticipantModel {
   return {
     sourceId,
     nativeId: c.id,
@@ -33,7 +39,7 @@ export function mapContact(sourceId: string, c: ContactDto, selfContactId: strin
   };
 }
 
-export function mapAttachment(sourceId: string, a: AttachmentDto): AttachmentModel {
+export function mapAttachment(sourceId: string, a: ProtocolAttachmentDto): AttachmentModel {
   return {
     sourceId,
     nativeId: a.id,
@@ -49,7 +55,7 @@ export function mapAttachment(sourceId: string, a: AttachmentDto): AttachmentMod
  * "direction"); without a configured self contact every message is INCOMING.
  * Message routes are flat (`/v1/messages/:id`), so the native id is the vendor id alone.
  */
-export function mapMessage(sourceId: string, m: MessageDto, selfContactId: string | null): MessageModel {
+export function mapMessage(sourceId: string, m: ProtocolMessageDto, selfContactId: string | null): MessageModel {
   return {
     sourceId,
     nativeId: m.id,
@@ -64,7 +70,7 @@ export function mapMessage(sourceId: string, m: MessageDto, selfContactId: strin
   };
 }
 
-function isOwn(m: MessageDto, selfContactId: string | null): boolean {
+function isOwn(m: ProtocolMessageDto, selfContactId: string | null): boolean {
   return selfContactId !== null && m.contact?.id === selfContactId;
 }
 
@@ -73,8 +79,8 @@ function isOwn(m: MessageDto, selfContactId: string | null): boolean {
  * that arrived after the conversation was last opened; with `last_opened_at == null` every such message counts.
  */
 export function isUnread(
-  m: MessageDto,
-  conv: Pick<ConversationDto, 'last_opened_at'>,
+  m: ProtocolMessageDto,
+  conv: Pick<ProtocolConversationDto, 'last_opened_at'>,
   selfContactId: string | null,
 ): boolean {
   if (isOwn(m, selfContactId) || m.read_at != null) return false;
@@ -83,8 +89,8 @@ export function isUnread(
 }
 
 export function countUnread(
-  messages: MessageDto[],
-  conv: Pick<ConversationDto, 'last_opened_at'>,
+  messages: ProtocolMessageDto[],
+  conv: Pick<ProtocolConversationDto, 'last_opened_at'>,
   selfContactId: string | null,
 ): number {
   let n = 0;
@@ -95,11 +101,11 @@ export function countUnread(
 /** What a conversation's mapping needs besides the conversation itself. */
 export interface ConversationContext {
   /** The other contact of a one-to-one conversation (null when unknown or deleted). */
-  contact?: ContactDto | null;
+  contact?: ProtocolContactDto | null;
   /** The group of a group conversation (null when unknown or deleted). */
-  group?: GroupDto | null;
+  group?: ProtocolGroupDto | null;
   /** The self contact, listed as the AGENT participant when known. */
-  self?: ContactDto | null;
+  self?: ProtocolContactDto | null;
   selfContactId: string | null;
   /** Set when the caller already computed it; otherwise the gateway asks `loadUnreadCount`. */
   unreadCount?: number;
@@ -111,10 +117,14 @@ export interface ConversationContext {
  * OPEN otherwise, `updatedAt` is null, labels are empty. Participants are the group's contacts (or the one
  * contact) plus the self contact; the group itself is not a participant (it is `groupNativeId` on create).
  */
-export function mapConversation(sourceId: string, c: ConversationDto, ctx: ConversationContext): ConversationModel {
+export function mapConversation(
+  sourceId: string,
+  c: ProtocolConversationDto,
+  ctx: ConversationContext,
+): ConversationModel {
   const { contact = null, group = null, self = null, selfContactId } = ctx;
   const subject = c.group_id ? (group?.name ?? null) : contact ? contactName(contact) : null;
-  const members: ContactDto[] = c.group_id ? (group?.contacts ?? []) : contact ? [contact] : [];
+  const members: ProtocolContactDto[] = c.group_id ? (group?.contacts ?? []) : contact ? [contact] : [];
   const participants = members.map((m) => mapContact(sourceId, m, selfContactId));
   if (self && !participants.some((p) => p.nativeId === self.id))
     participants.push(mapContact(sourceId, self, selfContactId));

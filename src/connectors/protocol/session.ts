@@ -17,25 +17,20 @@ import type {
   UpdateConversationPatch,
 } from '../types';
 import type { ConversationCatalog } from '../catalog';
+import type { ProtocolSourceConfig } from '../../config/schema';
 import { UnsupportedSession } from '../UnsupportedSession';
+import type { SessionOptions } from '../vendor';
 import { PAGE_MAX, type ConversationUpdate, type ListParams, type ProtocolClient } from './client';
 import { createProtocolLoaders, type ProtocolLoaders } from './loaders';
 import { countUnread, mapContact, mapConversation, mapMessage } from './mapper';
-import type { ContactDto, ConversationDto, GroupDto, MessageDto } from './types';
+import type { ProtocolContactDto, ProtocolConversationDto, ProtocolGroupDto, ProtocolMessageDto } from './types';
 
-export interface ProtocolSessionOptions {
-  sourceId: string;
-  client: ProtocolClient;
-  scope: RequestScope;
-  /** The contact that is the API user (config `selfContactId`); null when not configured. */
-  selfContactId: string | null;
-  maxAttachmentSize: number;
-  catalog: ConversationCatalog;
-}
+/** What every Protocol session is built from (connectors/vendor.ts), one per connector. */
+export type ProtocolSessionOptions = SessionOptions<ProtocolSourceConfig, ProtocolClient>;
 
 /** Message cursors are the vendor's message ids, prefixed so that a foreign cursor is recognisable. */
 const CURSOR = /^m:([A-Za-z0-9]{1,64})$/;
-const cursorOf = (m: MessageDto) => `m:${m.id}`;
+const cursorOf = (m: ProtocolMessageDto) => `m:${m.id}`;
 
 /**
  * One operation's view of a Protocol account. The API cannot sort conversations by activity (docs/vendors/protocol.md), so
@@ -49,14 +44,15 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
   private readonly loaders: ProtocolLoaders;
   private readonly catalog: ConversationCatalog;
 
-  constructor(opts: ProtocolSessionOptions) {
-    super(opts.sourceId);
-    this.client = opts.client;
-    this.scope = opts.scope;
-    this.selfContactId = opts.selfContactId;
-    this.maxAttachmentSize = opts.maxAttachmentSize;
-    this.loaders = createProtocolLoaders(opts.client, opts.scope);
-    this.catalog = opts.catalog;
+  constructor(options: ProtocolSessionOptions, scope: RequestScope) {
+    super(options.config.id);
+    this.client = options.client;
+    this.scope = scope;
+    // The contact that is the API user (config `selfContactId`); null when not configured.
+    this.selfContactId = options.config.selfContactId ?? null;
+    this.maxAttachmentSize = options.profile.capabilities.maxAttachmentSize ?? Infinity;
+    this.loaders = createProtocolLoaders(options.client, scope);
+    this.catalog = options.catalog;
   }
 
   // Reads
@@ -85,7 +81,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     ]);
     const contactById = new Map(contacts.map((c) => [c.id, c]));
     const groupById = new Map(groups.map((g) => [g.id, g]));
-    const byConversation = new Map<string, MessageDto[]>();
+    const byConversation = new Map<string, ProtocolMessageDto[]>();
     for (const m of messages) {
       const list = byConversation.get(m.conversation_id);
       if (list) list.push(m);
@@ -102,11 +98,11 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
   }
 
   private catalogModel(
-    dto: ConversationDto,
-    messages: MessageDto[],
-    people: { contact: ContactDto | null; group: GroupDto | null; self: ContactDto | null },
+    dto: ProtocolConversationDto,
+    messages: ProtocolMessageDto[],
+    people: { contact: ProtocolContactDto | null; group: ProtocolGroupDto | null; self: ProtocolContactDto | null },
   ): ConversationModel {
-    const newest = messages.reduce<MessageDto | null>(
+    const newest = messages.reduce<ProtocolMessageDto | null>(
       (a, m) => (!a || (m.created_at ?? 0) > (a.created_at ?? 0) ? m : a),
       null,
     );
@@ -363,11 +359,11 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
 
   // Internals
 
-  private message(m: MessageDto): MessageModel {
+  private message(m: ProtocolMessageDto): MessageModel {
     return mapMessage(this.sourceId, m, this.selfContactId);
   }
 
-  private async toModel(dto: ConversationDto, unreadCount?: number): Promise<ConversationModel> {
+  private async toModel(dto: ProtocolConversationDto, unreadCount?: number): Promise<ConversationModel> {
     const [contact, group, self] = await Promise.all([
       dto.contact_id ? this.loaders.contacts.load(dto.contact_id) : null,
       dto.group_id ? this.loaders.groups.load(dto.group_id) : null,
@@ -388,8 +384,8 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     n: number,
     start: ListParams,
     direction: 'older' | 'newer',
-  ): Promise<{ items: MessageDto[]; hasMore: boolean }> {
-    let items: MessageDto[] = [];
+  ): Promise<{ items: ProtocolMessageDto[]; hasMore: boolean }> {
+    let items: ProtocolMessageDto[] = [];
     let params: ListParams = start;
     let hasMore = true;
     while (items.length < n && hasMore) {
@@ -401,11 +397,11 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
       if (res.data.length === 0) break;
       if (direction === 'older') {
         items = items.concat(res.data);
-        params = { starting_after: (res.data[res.data.length - 1] as MessageDto).id };
+        params = { starting_after: (res.data[res.data.length - 1] as ProtocolMessageDto).id };
       } else {
         // `ending_before` returns the page just before the cursor in list order, so newer pages go in front.
         items = res.data.concat(items);
-        params = { ending_before: (res.data[0] as MessageDto).id };
+        params = { ending_before: (res.data[0] as ProtocolMessageDto).id };
       }
     }
     if (n === 0) {
@@ -416,7 +412,10 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     return { items, hasMore };
   }
 
-  private page(oldestFirst: MessageDto[], more: { hasPreviousPage: boolean; hasNextPage: boolean }): MessagePage {
+  private page(
+    oldestFirst: ProtocolMessageDto[],
+    more: { hasPreviousPage: boolean; hasNextPage: boolean },
+  ): MessagePage {
     return {
       items: oldestFirst.map((m) => ({ cursor: cursorOf(m), message: this.message(m) })),
       ...more,
@@ -433,7 +432,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
 }
 
 /** Oldest to newest by `created_at`, ties by id: for a vendor whose list order cannot be trusted. */
-const oldestFirst = (a: MessageDto, b: MessageDto) =>
+const oldestFirst = (a: ProtocolMessageDto, b: ProtocolMessageDto) =>
   (a.created_at ?? 0) - (b.created_at ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 function parseCursor(cursor: string, name: string): string {

@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 const epoch = z.number().nullish();
 
-export const contactSchema = z.looseObject({
+export const protocolContact = z.looseObject({
   id: z.string(),
   username: z.string().nullish(),
   phone_number: z.string().nullish(),
@@ -19,22 +19,22 @@ export const contactSchema = z.looseObject({
   last_active_at: epoch,
   created_at: epoch,
 });
-export type ContactDto = z.infer<typeof contactSchema>;
+export type ProtocolContactDto = z.infer<typeof protocolContact>;
 
-export const groupSchema = z.looseObject({
+export const protocolGroup = z.looseObject({
   id: z.string(),
   name: z.string().nullish(),
   description: z.string().nullish(),
   avatar_url: z.string().nullish(),
   conversation_id: z.string().nullish(),
   /** "An array of contact objects that are members of the group" (groups page). */
-  contacts: z.array(contactSchema).nullish(),
+  contacts: z.array(protocolContact).nullish(),
   created_at: epoch,
   archived_at: epoch,
 });
-export type GroupDto = z.infer<typeof groupSchema>;
+export type ProtocolGroupDto = z.infer<typeof protocolGroup>;
 
-export const conversationSchema = z.looseObject({
+export const protocolConversation = z.looseObject({
   id: z.string(),
   contact_id: z.string().nullish(),
   group_id: z.string().nullish(),
@@ -47,9 +47,9 @@ export const conversationSchema = z.looseObject({
   created_at: epoch,
   archived_at: epoch,
 });
-export type ConversationDto = z.infer<typeof conversationSchema>;
+export type ProtocolConversationDto = z.infer<typeof protocolConversation>;
 
-export const attachmentSchema = z.looseObject({
+export const protocolAttachment = z.looseObject({
   id: z.string(),
   message_id: z.string().nullish(),
   filename: z.string().nullish(),
@@ -59,39 +59,40 @@ export const attachmentSchema = z.looseObject({
   file_size: z.number().nullish(),
   created_at: epoch,
 });
-export type AttachmentDto = z.infer<typeof attachmentSchema>;
+export type ProtocolAttachmentDto = z.infer<typeof protocolAttachment>;
 
-export const messageSchema = z.looseObject({
+export const protocolMessage = z.looseObject({
   id: z.string(),
   conversation_id: z.string(),
   /** "The contact who sent the message"; the API has no other direction marker (docs/vendors/protocol.md). */
-  contact: contactSchema.nullish(),
+  contact: protocolContact.nullish(),
   message: z.string().nullish(),
   /** `[{emoji_name: [usernames]}]`; not mapped, so only its being an array is checked. */
   reactions: z.array(z.unknown()).nullish(),
-  attachments: z.array(attachmentSchema).nullish(),
+  attachments: z.array(protocolAttachment).nullish(),
   read_at: epoch,
   created_at: epoch,
   updated_at: epoch,
 });
-export type MessageDto = z.infer<typeof messageSchema>;
+export type ProtocolMessageDto = z.infer<typeof protocolMessage>;
 
 /** Every list endpoint: `{"has_more": bool, "data": [...]}` (pagination page). */
-export const listOf = <S extends z.ZodType>(item: S) => z.looseObject({ has_more: z.boolean(), data: z.array(item) });
-export interface ListDto<T> {
+export const protocolList = <S extends z.ZodType>(item: S) =>
+  z.looseObject({ has_more: z.boolean(), data: z.array(item) });
+export interface ProtocolListDto<T> {
   has_more: boolean;
   data: T[];
 }
 
 /** The errors page: `{"type":"api_error"|"invalid_request","message":"...","documentation_url":"..."}`. */
-export const errorSchema = z.looseObject({
+export const protocolError = z.looseObject({
   type: z.string(),
   message: z.string(),
   documentation_url: z.string().nullish(),
 });
 
 /** The webhooks page: `{"id":"a056V7R7NmNRjl70","type":"<resource>.<action>","payload":{...full object...}}`. */
-export const webhookSchema = z.looseObject({
+export const protocolWebhook = z.looseObject({
   id: z.string().min(1),
   type: z.string().regex(/^[a-z_]+\.[a-z_]+$/, 'expected "<resource>.<action>"'),
   payload: z.looseObject({
@@ -99,4 +100,4 @@ export const webhookSchema = z.looseObject({
     conversation_id: z.string().nullish(),
   }),
 });
-export type WebhookDto = z.infer<typeof webhookSchema>;
+export type ProtocolWebhookDto = z.infer<typeof protocolWebhook>;

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { badInput, ErrorCode, GatewayError } from '../../errors';
 import type { SourceChange, WebhookRequest } from '../types';
-import { webhookSchema } from './types';
+import { protocolWebhook } from './types';
 
 export const SIGNATURE_HEADER = 'x-protocol-signature';
 
@@ -43,7 +43,7 @@ export function parseProtocolWebhook(
   } catch {
     throw badInput(`Webhook for source "${sourceId}" is not valid JSON.`);
   }
-  const parsed = webhookSchema.safeParse(json);
+  const parsed = protocolWebhook.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const at = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';

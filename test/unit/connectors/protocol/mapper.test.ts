@@ -9,13 +9,13 @@ import {
   mapMessage,
 } from '../../../../src/connectors/protocol/mapper';
 import {
-  contactSchema,
-  conversationSchema,
-  groupSchema,
-  listOf,
-  messageSchema,
-  type ConversationDto,
-  type MessageDto,
+  protocolContact,
+  protocolConversation,
+  protocolGroup,
+  protocolList,
+  protocolMessage,
+  type ProtocolConversationDto,
+  type ProtocolMessageDto,
 } from '../../../../src/connectors/protocol/types';
 
 const SRC = 'protocol';
@@ -126,26 +126,27 @@ const plaza = {
   archived_at: null,
 };
 
-const conv = (over: Partial<ConversationDto> = {}) =>
-  decode(conversationSchema, { ...seedCreated, ...over }, SRC, 'conversation');
-const msg = (over: Partial<MessageDto> = {}) => decode(messageSchema, { ...kevinMessage, ...over }, SRC, 'message');
+const conv = (over: Partial<ProtocolConversationDto> = {}) =>
+  decode(protocolConversation, { ...seedCreated, ...over }, SRC, 'conversation');
+const msg = (over: Partial<ProtocolMessageDto> = {}) =>
+  decode(protocolMessage, { ...kevinMessage, ...over }, SRC, 'message');
 
 describe('Protocol wire decoding', () => {
   it('accepts the seed list envelope and the create response', () => {
-    const list = decode(listOf(conversationSchema), seedList, SRC, 'conversation list');
+    const list = decode(protocolList(protocolConversation), seedList, SRC, 'conversation list');
     expect(list.has_more).toBe(false);
     expect(list.data[0]?.id).toBe('xgQQXg3hrtjh7AvZ');
-    expect(decode(conversationSchema, seedCreated, SRC, 'conversation').last_active_at).toBeNull();
+    expect(decode(protocolConversation, seedCreated, SRC, 'conversation').last_active_at).toBeNull();
   });
 
   it('accepts the message example whose embedded contact lacks display_name', () => {
-    expect(decode(messageSchema, kevinMessage, SRC, 'message').contact?.display_name).toBeUndefined();
+    expect(decode(protocolMessage, kevinMessage, SRC, 'message').contact?.display_name).toBeUndefined();
   });
 
   it('turns a body that breaks the contract into SOURCE_BAD_RESPONSE naming the source and the field', () => {
     let caught: unknown;
     try {
-      decode(conversationSchema, { ...seedCreated, last_active_at: '2024-01-01' }, SRC, 'conversation');
+      decode(protocolConversation, { ...seedCreated, last_active_at: '2024-01-01' }, SRC, 'conversation');
     } catch (e) {
       caught = e;
     }
@@ -156,10 +157,10 @@ describe('Protocol wire decoding', () => {
 });
 
 describe('mapConversation', () => {
-  const contact = decode(contactSchema, frank, SRC, 'contact');
+  const contact = decode(protocolContact, frank, SRC, 'contact');
 
   it('maps the seed conversation: epoch seconds, OPEN, no updatedAt, constant channel, contact name as subject', () => {
-    const dto = decode(listOf(conversationSchema), seedList, SRC, 'list').data[0] as ConversationDto;
+    const dto = decode(protocolList(protocolConversation), seedList, SRC, 'list').data[0] as ProtocolConversationDto;
     const c = mapConversation(SRC, dto, { contact, selfContactId: SELF });
     expect(c).toEqual({
       sourceId: SRC,
@@ -212,8 +213,8 @@ describe('mapConversation', () => {
   });
 
   it("uses the group's name and members for a group conversation, and adds the self contact as the AGENT", () => {
-    const group = decode(groupSchema, plaza, SRC, 'group');
-    const self = decode(contactSchema, { ...linnieMessage.contact, display_name: 'Linnie' }, SRC, 'contact');
+    const group = decode(protocolGroup, plaza, SRC, 'group');
+    const self = decode(protocolContact, { ...linnieMessage.contact, display_name: 'Linnie' }, SRC, 'contact');
     const c = mapConversation(SRC, conv({ contact_id: null, group_id: plaza.id }), {
       group,
       self,
@@ -277,18 +278,18 @@ describe('mapMessage', () => {
   });
 
   it('is OUTGOING, from the AGENT, when the self contact sent it', () => {
-    const m = mapMessage(SRC, decode(messageSchema, linnieMessage, SRC, 'message'), SELF);
+    const m = mapMessage(SRC, decode(protocolMessage, linnieMessage, SRC, 'message'), SELF);
     expect(m.direction).toBe('OUTGOING');
     expect(m.sender?.kind).toBe('AGENT');
     expect(m.readAt).toBeNull();
   });
 
   it('is INCOMING for everybody when no self contact is configured', () => {
-    expect(mapMessage(SRC, decode(messageSchema, linnieMessage, SRC, 'message'), null).direction).toBe('INCOMING');
+    expect(mapMessage(SRC, decode(protocolMessage, linnieMessage, SRC, 'message'), null).direction).toBe('INCOMING');
   });
 
   it('maps a contact without display_name to its username, and has no email', () => {
-    const p = mapContact(SRC, decode(contactSchema, frank, SRC, 'contact'), SELF);
+    const p = mapContact(SRC, decode(protocolContact, frank, SRC, 'contact'), SELF);
     expect([p.name, p.email, p.kind]).toEqual(['FrankMcCallister', null, 'CONTACT']);
   });
 
@@ -311,8 +312,8 @@ describe('mapMessage', () => {
 
 describe('countUnread (docs/vendors/protocol.md, derived)', () => {
   const base = { read_at: null, created_at: 1000 };
-  const incoming = (id: string, over: Partial<MessageDto> = {}) => msg({ id, ...base, ...over });
-  const own = (id: string, over: Partial<MessageDto> = {}) =>
+  const incoming = (id: string, over: Partial<ProtocolMessageDto> = {}) => msg({ id, ...base, ...over });
+  const own = (id: string, over: Partial<ProtocolMessageDto> = {}) =>
     msg({ id, ...base, contact: { ...kevinMessage.contact, id: SELF }, ...over });
 
   it('counts incoming messages with read_at null created after last_opened_at', () => {
