@@ -3,7 +3,7 @@ import { createMonicaConnector } from '../../src/connectors/monica';
 import { diffMonica, monicaMinPollIntervalMs, monicaPollCost } from '../../src/connectors/monica/poll';
 import { createPixiesetConnector, PIXIESET_CAPABILITIES } from '../../src/connectors/pixieset';
 import { diffPixieset, pixiesetSnapshot } from '../../src/connectors/pixieset/poll';
-import type { PxConversationDto } from '../../src/connectors/pixieset/types';
+import type { PixiesetConversationDto } from '../../src/connectors/pixieset/types';
 import type { Connector, ConversationModel, SourceChange } from '../../src/connectors/types';
 import { ErrorCode, GatewayError } from '../../src/errors';
 import { LiveEngine } from '../../src/live/engine';
@@ -19,8 +19,8 @@ const scope = { requestId: 'live-test-1' };
 const ids = (changes: SourceChange[]) => changes.map((c) => c.conversationNativeId).sort();
 
 describe('Pixieset change detection', () => {
-  const row = (id: string, at: string | null, unread: number): PxConversationDto =>
-    ({ id, last_message_at: at, unread_count: unread, status: 'active', participants: [] }) as PxConversationDto;
+  const row = (id: string, at: string | null, unread: number): PixiesetConversationDto =>
+    ({ id, last_message_at: at, unread_count: unread, status: 'active', participants: [] }) as PixiesetConversationDto;
   const totals = (n: number, c: number) => ({ unread_count: n, conversations_with_unread: c });
 
   it('reports conversations whose last message or unread count moved, and new ones entering the page', () => {

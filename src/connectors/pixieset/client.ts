@@ -1,38 +1,40 @@
 import type { PixiesetSourceConfig } from '../../config/schema';
 import { decode } from '../decode';
-import { HttpClient, type HttpErrorResponse } from '../http';
-import type { RequestScope, SourcePolicy } from '../types';
+import type { HttpClient, HttpErrorResponse } from '../http';
+import type { ConnectorDeps, RequestScope } from '../types';
+import { createVendorHttp } from '../vendor';
 import { ErrorCode, GatewayError } from '../../errors';
 import {
-  pxClientResponse,
-  pxDetailResponse,
-  pxError,
-  pxListResponse,
-  pxMessageResponse,
-  pxUnreadResponse,
-  pxUploadResponse,
+  pixiesetClientResponse,
+  pixiesetDetailResponse,
+  pixiesetError,
+  pixiesetListResponse,
+  pixiesetMessageResponse,
+  pixiesetUnreadResponse,
+  pixiesetUploadResponse,
 } from './types';
+
+/**
+ * The client of one Pixieset Studio account: the browser session cookie and X-Requested-With on every call, the
+ * CSRF token on writes, the source's limits from `deps.policy`.
+ */
+export function createPixiesetClient(config: PixiesetSourceConfig, deps: ConnectorDeps = {}): PixiesetClient {
+  return new PixiesetClient(
+    createVendorHttp(config, deps, {
+      // docs/vendors/pixieset.md: a browser session cookie; X-Requested-With as the docs recommend.
+      headers: { cookie: config.credentials.sessionCookie, 'x-requested-with': 'XMLHttpRequest' },
+      mapError: (res) => mapPixiesetError(config.id, res),
+    }),
+    config,
+  );
+}
 
 /** Raw Pixieset Studio calls (docs/vendors/pixieset.md) → decoded DTOs. No GraphQL, no canonical types. */
 export class PixiesetClient {
-  readonly http: HttpClient;
-
   constructor(
+    readonly http: HttpClient,
     private readonly config: PixiesetSourceConfig,
-    policy?: SourcePolicy,
-  ) {
-    const source = config.id;
-    this.http = new HttpClient({
-      sourceId: source,
-      policy,
-      baseUrl: config.baseUrl,
-      timeoutMs: config.timeoutMs,
-      retries: config.retries,
-      // docs/vendors/pixieset.md: a browser session cookie; X-Requested-With as the docs recommend.
-      headers: { cookie: config.credentials.sessionCookie, 'x-requested-with': 'XMLHttpRequest' },
-      mapError: (res) => mapPixiesetError(source, res),
-    });
-  }
+  ) {}
 
   /** docs/vendors/pixieset.md: writes also need X-CSRF-Token. */
   private get writeHeaders() {
@@ -48,22 +50,22 @@ export class PixiesetClient {
       client_id: q.clientId,
       message: q.withMessages,
     });
-    return decode(pxListResponse, body, this.config.id, 'conversation list');
+    return decode(pixiesetListResponse, body, this.config.id, 'conversation list');
   }
 
   async detail(scope: RequestScope, id: string) {
     const body = await this.http.get(scope, `/conversations/${encodeURIComponent(id)}/`, { messages: true });
-    return decode(pxDetailResponse, body, this.config.id, 'conversation').data;
+    return decode(pixiesetDetailResponse, body, this.config.id, 'conversation').data;
   }
 
   async unread(scope: RequestScope) {
     const body = await this.http.get(scope, '/conversations/unread/count');
-    return decode(pxUnreadResponse, body, this.config.id, 'unread count').data;
+    return decode(pixiesetUnreadResponse, body, this.config.id, 'unread count').data;
   }
 
   async client(scope: RequestScope, id: string) {
     const body = await this.http.get(scope, `/clients/${encodeURIComponent(id)}`);
-    return decode(pxClientResponse, body, this.config.id, 'client').data;
+    return decode(pixiesetClientResponse, body, this.config.id, 'client').data;
   }
 
   async send(scope: RequestScope, input: { conversationId: string; content: string; attachmentIds: string[] }) {
@@ -73,7 +75,7 @@ export class PixiesetClient {
       headers: this.writeHeaders,
       json: { conversation_id: input.conversationId, content: input.content, attachment_ids: input.attachmentIds },
     });
-    return decode(pxMessageResponse, res.body, this.config.id, 'message').data;
+    return decode(pixiesetMessageResponse, res.body, this.config.id, 'message').data;
   }
 
   async uploadUrl(scope: RequestScope, q: { filename: string; contentType: string; size: number }) {
@@ -82,13 +84,13 @@ export class PixiesetClient {
       content_type: q.contentType,
       file_size: q.size,
     });
-    return decode(pxUploadResponse, body, this.config.id, 'upload URL').data;
+    return decode(pixiesetUploadResponse, body, this.config.id, 'upload URL').data;
   }
 }
 
 /** docs/vendors/pixieset.md error bodies: CONVERSATION_NOT_FOUND → NOT_FOUND, ACCESS_DENIED → FORBIDDEN, FILE_TOO_LARGE → FILE_TOO_LARGE. */
 export function mapPixiesetError(source: string, res: HttpErrorResponse): GatewayError | undefined {
-  const parsed = pxError.safeParse(res.body);
+  const parsed = pixiesetError.safeParse(res.body);
   const body = parsed.success ? parsed.data : {};
   switch (body.code) {
     case 'CONVERSATION_NOT_FOUND':

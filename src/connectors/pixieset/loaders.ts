@@ -3,7 +3,7 @@ import { perKey } from '../batch';
 import type { ParticipantModel, RequestScope } from '../types';
 import type { PixiesetClient } from './client';
 import { mapClient } from './mapper';
-import type { PxConversationDto } from './types';
+import type { PixiesetConversationDto } from './types';
 
 /**
  * One operation's loaders. Pixieset has no batch read by ids, so each batch is one request per distinct key,
@@ -12,7 +12,7 @@ import type { PxConversationDto } from './types';
  */
 export interface PixiesetLoaders {
   /** `GET /conversations/{id}`: the detail, with messages and participants. */
-  details: DataLoader<string, PxConversationDto | null>;
+  details: DataLoader<string, PixiesetConversationDto | null>;
   /** `GET /clients/{id}`, as a participant. */
   clients: DataLoader<string, ParticipantModel | null>;
 }

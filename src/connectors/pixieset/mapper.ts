@@ -1,5 +1,11 @@
 import type { AttachmentModel, ConversationModel, MessageModel, ParticipantModel } from '../types';
-import type { PxAttachmentDto, PxClientDto, PxConversationDto, PxMessageDto, PxParticipantDto } from './types';
+import type {
+  PixiesetAttachmentDto,
+  PixiesetClientDto,
+  PixiesetConversationDto,
+  PixiesetMessageDto,
+  PixiesetParticipantDto,
+} from './types';
 
 /** Pure mapping of Pixieset DTOs onto the canonical models (docs/vendors/README.md). */
 
@@ -25,7 +31,7 @@ export const PIXIESET_PALETTE = [
 ] as const;
 const colour = (i: number | null | undefined) => (i == null ? null : (PIXIESET_PALETTE[((i % 12) + 12) % 12] ?? null));
 
-export function mapParticipant(sourceId: string, p: PxParticipantDto): ParticipantModel {
+export function mapParticipant(sourceId: string, p: PixiesetParticipantDto): ParticipantModel {
   return {
     sourceId,
     nativeId: p.id,
@@ -38,7 +44,7 @@ export function mapParticipant(sourceId: string, p: PxParticipantDto): Participa
   };
 }
 
-export function mapClient(sourceId: string, c: PxClientDto): ParticipantModel {
+export function mapClient(sourceId: string, c: PixiesetClientDto): ParticipantModel {
   const name = [c.first_name, c.last_name].filter(Boolean).join(' ');
   return {
     sourceId,
@@ -52,7 +58,7 @@ export function mapClient(sourceId: string, c: PxClientDto): ParticipantModel {
   };
 }
 
-export function mapAttachment(sourceId: string, a: PxAttachmentDto): AttachmentModel {
+export function mapAttachment(sourceId: string, a: PixiesetAttachmentDto): AttachmentModel {
   return {
     sourceId,
     nativeId: a.id,
@@ -66,7 +72,7 @@ export function mapAttachment(sourceId: string, a: PxAttachmentDto): AttachmentM
 /** docs/vendors/README.md: client → incoming, photographer → outgoing, system → activity. */
 export function mapMessage(
   sourceId: string,
-  m: PxMessageDto,
+  m: PixiesetMessageDto,
   conversationId: string,
   participants: ParticipantModel[] | null,
 ): MessageModel {
@@ -88,7 +94,7 @@ export function mapMessage(
   };
 }
 
-export function mapConversation(sourceId: string, c: PxConversationDto): ConversationModel {
+export function mapConversation(sourceId: string, c: PixiesetConversationDto): ConversationModel {
   const participants = c.participants.map((p) => mapParticipant(sourceId, p));
   const messages = c.messages?.map((m) => mapMessage(sourceId, m, c.id, participants));
   // The newest by sent_at, whatever order the vendor embeds them in (undocumented: docs/vendors/pixieset.md

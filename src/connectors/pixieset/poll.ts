@@ -1,8 +1,6 @@
 import type { ConversationModel, RequestScope, SourceChange } from '../types';
-import type { PixiesetClient } from './client';
-import type { InboxOrderGuard } from './order';
-import type { PixiesetSession } from './session';
-import type { PxConversationDto } from './types';
+import { PixiesetSession, type PixiesetSessionOptions } from './session';
+import type { PixiesetConversationDto } from './types';
 
 /**
  * Change detection for Pixieset, which sends no webhooks (docs/vendors/pixieset.md): each poll reads the unread count
@@ -45,7 +43,7 @@ const time = (s: string | null | undefined): number | null => {
 
 export function pixiesetSnapshot(
   unread: { unread_count: number; conversations_with_unread: number },
-  page: PxConversationDto[],
+  page: PixiesetConversationDto[],
   pageSize: number,
 ): PixiesetPollSnapshot {
   const rows = new Map<string, PollRow>();
@@ -107,11 +105,12 @@ export function diffPixiesetCatalog(
 
 /** The connector's `poll`: the previous poll's snapshot lives here, per connector (so per gateway instance). */
 export function createPixiesetPoller(
-  sourceId: string,
-  client: PixiesetClient,
-  guard: InboxOrderGuard,
-  openSession: (scope: RequestScope) => PixiesetSession,
+  options: PixiesetSessionOptions,
 ): (scope: RequestScope) => Promise<SourceChange[]> {
+  const { client } = options;
+  const { guard } = options.shared;
+  const sourceId = options.config.id;
+  const openSession = (scope: RequestScope) => new PixiesetSession(options, scope);
   let prev: PixiesetPollSnapshot | null = null;
   let polled = false;
   const fromCatalog = async (scope: RequestScope, first: boolean): Promise<SourceChange[]> => {

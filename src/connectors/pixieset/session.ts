@@ -2,7 +2,9 @@ import type DataLoader from 'dataloader';
 import { badInput, ErrorCode, GatewayError } from '../../errors';
 import { nullIfNotFound } from '../batch';
 import { matchesFilter, pageFromAll, paginateMessages, planPages } from '../paging';
+import type { PixiesetSourceConfig } from '../../config/schema';
 import { UnsupportedSession } from '../UnsupportedSession';
+import type { SessionOptions } from '../vendor';
 import type {
   AttachmentUploadModel,
   AttachmentUploadRequest,
@@ -23,7 +25,7 @@ import type { PixiesetClient } from './client';
 import { createPixiesetLoaders } from './loaders';
 import { mapConversation, mapMessage } from './mapper';
 import type { InboxOrderGuard } from './order';
-import type { PxConversationDto } from './types';
+import type { PixiesetConversationDto } from './types';
 
 const DEFAULT_UPLOAD_TTL_MS = 15 * 60_000;
 /** Full reads of the list until every conversation of `meta.total` was seen, at most (see scan). */
@@ -32,30 +34,42 @@ export const SCAN_ROUNDS = 4;
 /** Participants that are the same for every user of this source (the studio's photographers). */
 export type AgentDirectory = Map<string, ParticipantModel>;
 
-/** The connector's order check and the catalog it falls back to (order.ts). */
-export interface PixiesetOrdering {
+/**
+ * What a Pixieset connector keeps across sessions besides its catalog: the studio's agents, and the order check
+ * whose break switches listing to the catalog (order.ts).
+ */
+export interface PixiesetShared {
+  agents: AgentDirectory;
   guard: InboxOrderGuard;
-  catalog: ConversationCatalog;
 }
+
+/** What every Pixieset session is built from (connectors/vendor.ts), one per connector. */
+export type PixiesetSessionOptions = SessionOptions<PixiesetSourceConfig, PixiesetClient, PixiesetShared>;
 
 /** One operation's view of a Pixieset Studio account; loaders live and die with it. */
 export class PixiesetSession extends UnsupportedSession implements ConnectorSession {
   /** Conversation detail (with messages and participants), one request per distinct id. */
-  private readonly details: DataLoader<string, PxConversationDto | null>;
+  private readonly details: DataLoader<string, PixiesetConversationDto | null>;
   private readonly clients: DataLoader<string, ParticipantModel | null>;
   /** Full reads of the list, for filters the API cannot apply, keyed by client filter. */
   private readonly scans = new Map<string, Promise<ConversationModel[]>>();
 
+  private readonly client: PixiesetClient;
+  private readonly agents: AgentDirectory;
+  private readonly maxAttachmentSize: number;
+  /** The order check, and the catalog listing falls back to once it broke (order.ts). */
+  private readonly ordering: { guard: InboxOrderGuard; catalog: ConversationCatalog };
+
   constructor(
-    sourceId: string,
-    private readonly client: PixiesetClient,
+    options: PixiesetSessionOptions,
     private readonly scope: RequestScope,
-    private readonly agents: AgentDirectory,
-    private readonly maxAttachmentSize: number,
-    private readonly ordering: PixiesetOrdering,
   ) {
-    super(sourceId);
-    const loaders = createPixiesetLoaders(client, scope, sourceId);
+    super(options.config.id);
+    this.client = options.client;
+    this.agents = options.shared.agents;
+    this.maxAttachmentSize = options.profile.capabilities.maxAttachmentSize ?? Infinity;
+    this.ordering = { guard: options.shared.guard, catalog: options.catalog };
+    const loaders = createPixiesetLoaders(options.client, scope, options.config.id);
     this.details = loaders.details;
     this.clients = loaders.clients;
   }

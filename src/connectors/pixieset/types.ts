@@ -4,14 +4,14 @@ import { z } from 'zod';
 
 const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO-8601 time');
 
-export const pxAttachment = z.looseObject({
+export const pixiesetAttachment = z.looseObject({
   id: z.string(),
   filename: z.string().nullish(),
   file_size: z.number().nullish(),
   content_type: z.string().nullish(),
   url: z.string().nullish(),
 });
-export const pxMessage = z.looseObject({
+export const pixiesetMessage = z.looseObject({
   id: z.string(),
   conversation_id: z.string().optional(),
   content: z.string().nullish(),
@@ -19,16 +19,16 @@ export const pxMessage = z.looseObject({
   read_at: isoTime.nullish(),
   sender_type: z.enum(['client', 'photographer', 'system']),
   sender_id: z.string().nullish(),
-  attachments: z.array(pxAttachment).default([]),
+  attachments: z.array(pixiesetAttachment).default([]),
 });
-export const pxParticipant = z.looseObject({
+export const pixiesetParticipant = z.looseObject({
   id: z.string(),
   name: z.string().nullish(),
   email: z.string().nullish(),
   type: z.string(),
   avatar_color: z.number().int().nullish(),
 });
-export const pxConversation = z.looseObject({
+export const pixiesetConversation = z.looseObject({
   id: z.string(),
   client_id: z.string().nullish(),
   subject: z.string().nullish(),
@@ -37,11 +37,11 @@ export const pxConversation = z.looseObject({
   last_message_at: isoTime.nullish(),
   status: z.enum(['active', 'archived']),
   unread_count: z.number().int().min(0).nullish(),
-  participants: z.array(pxParticipant).default([]),
-  messages: z.array(pxMessage).optional(),
+  participants: z.array(pixiesetParticipant).default([]),
+  messages: z.array(pixiesetMessage).optional(),
 });
-export const pxListResponse = z.object({
-  data: z.array(pxConversation),
+export const pixiesetListResponse = z.object({
+  data: z.array(pixiesetConversation),
   meta: z.looseObject({
     current_page: z.number().int(),
     per_page: z.number().int(),
@@ -49,12 +49,12 @@ export const pxListResponse = z.object({
     last_page: z.number().int(),
   }),
 });
-export const pxDetailResponse = z.object({ data: pxConversation });
-export const pxUnreadResponse = z.object({
+export const pixiesetDetailResponse = z.object({ data: pixiesetConversation });
+export const pixiesetUnreadResponse = z.object({
   data: z.object({ unread_count: z.number().int(), conversations_with_unread: z.number().int() }),
 });
-export const pxMessageResponse = z.object({ data: pxMessage });
-export const pxUploadResponse = z.object({
+export const pixiesetMessageResponse = z.object({ data: pixiesetMessage });
+export const pixiesetUploadResponse = z.object({
   data: z.object({
     upload_url: z.string(),
     attachment_id: z.string(),
@@ -62,7 +62,7 @@ export const pxUploadResponse = z.object({
     method: z.string(),
   }),
 });
-export const pxClientResponse = z.object({
+export const pixiesetClientResponse = z.object({
   data: z.looseObject({
     id: z.string(),
     first_name: z.string().nullish(),
@@ -74,15 +74,15 @@ export const pxClientResponse = z.object({
   }),
 });
 /** Error bodies: `{error, code}` for API errors, `{error, message}` for auth errors. */
-export const pxError = z.looseObject({
+export const pixiesetError = z.looseObject({
   error: z.string().optional(),
   code: z.string().optional(),
   message: z.string().optional(),
   max_size: z.number().optional(),
 });
 
-export type PxAttachmentDto = z.output<typeof pxAttachment>;
-export type PxMessageDto = z.output<typeof pxMessage>;
-export type PxParticipantDto = z.output<typeof pxParticipant>;
-export type PxConversationDto = z.output<typeof pxConversation>;
-export type PxClientDto = z.output<typeof pxClientResponse>['data'];
+export type PixiesetAttachmentDto = z.output<typeof pixiesetAttachment>;
+export type PixiesetMessageDto = z.output<typeof pixiesetMessage>;
+export type PixiesetParticipantDto = z.output<typeof pixiesetParticipant>;
+export type PixiesetConversationDto = z.output<typeof pixiesetConversation>;
+export type PixiesetClientDto = z.output<typeof pixiesetClientResponse>['data'];

@@ -1,6 +1,6 @@
 import { decode } from '../../../../src/connectors/decode';
 import { mapConversation, mapMessage } from '../../../../src/connectors/pixieset/mapper';
-import { pxDetailResponse, pxListResponse } from '../../../../src/connectors/pixieset/types';
+import { pixiesetDetailResponse, pixiesetListResponse } from '../../../../src/connectors/pixieset/types';
 import { GatewayError } from '../../../../src/errors';
 
 // The seed's documented examples (seeds/000), verbatim.
@@ -83,7 +83,7 @@ const DETAIL_EXAMPLE = {
 
 describe('Pixieset mapper', () => {
   it('maps the documented list item, whose messages hold the newest one', () => {
-    const list = decode(pxListResponse, LIST_EXAMPLE, 'px', 'list');
+    const list = decode(pixiesetListResponse, LIST_EXAMPLE, 'px', 'list');
     const c = mapConversation('px', list.data[0]!);
     expect(c).toMatchObject({
       sourceId: 'px',
@@ -114,7 +114,7 @@ describe('Pixieset mapper', () => {
   });
 
   it('takes the newest embedded message by sent_at, in whatever order the vendor embeds them (undocumented)', () => {
-    const detail = decode(pxDetailResponse, DETAIL_EXAMPLE, 'pixieset', 'conversation').data;
+    const detail = decode(pixiesetDetailResponse, DETAIL_EXAMPLE, 'pixieset', 'conversation').data;
     const newest = detail.messages?.[detail.messages.length - 1]?.id;
     for (const messages of [detail.messages ?? [], [...(detail.messages ?? [])].reverse()]) {
       const c = mapConversation('pixieset', { ...detail, messages });
@@ -123,7 +123,7 @@ describe('Pixieset mapper', () => {
   });
 
   it('maps the documented detail: participants, directions, read times and attachments', () => {
-    const d = decode(pxDetailResponse, DETAIL_EXAMPLE, 'px', 'detail').data;
+    const d = decode(pixiesetDetailResponse, DETAIL_EXAMPLE, 'px', 'detail').data;
     const c = mapConversation('px', d);
     expect(c.createdAt).toEqual(new Date('2025-08-01T09:00:00.000Z'));
     expect(c.updatedAt).toEqual(new Date('2025-08-07T10:30:00.000Z'));
@@ -152,7 +152,7 @@ describe('Pixieset mapper', () => {
 
   it('maps an archived conversation and a system message', () => {
     const d = decode(
-      pxDetailResponse,
+      pixiesetDetailResponse,
       {
         data: {
           ...DETAIL_EXAMPLE.data,
@@ -173,11 +173,11 @@ describe('Pixieset mapper', () => {
 
   it('rejects a malformed body with SOURCE_BAD_RESPONSE naming the field', () => {
     expect(() =>
-      decode(pxListResponse, { data: [{ id: 7, status: 'active' }], meta: {} }, 'px', 'conversation list'),
+      decode(pixiesetListResponse, { data: [{ id: 7, status: 'active' }], meta: {} }, 'px', 'conversation list'),
     ).toThrow(GatewayError);
     try {
       decode(
-        pxListResponse,
+        pixiesetListResponse,
         { data: [{ id: 'conv_1', status: 'weird' }], meta: { current_page: 1, per_page: 1, total: 1, last_page: 1 } },
         'px',
         'conversation list',
