@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 
 /**
  * What gateway instances agree on, through Redis (or, for one instance, in this process): poll leases
@@ -46,9 +47,27 @@ const DAY_MS = 86_400_000;
 
 // ---- in memory ----
 
+/**
+ * How many webhook event ids and delivery keys the in-memory coordination remembers (issue 12 item 18): each for
+ * its own time to live (24 h for events, the connector's for deliveries), and at most this many in all, the
+ * least recently claimed forgotten first. A forgotten id that a vendor sends again is applied again: a
+ * conversation announced and re-read twice (events only say "read again"), never wrong data. About 150 bytes
+ * each. (With Redis, keys expire there and this process holds none.)
+ */
+export const MEMORY_SEEN_KEYS_MAX = 50_000;
+
+export interface MemoryCoordinationOptions {
+  /** @default {@link MEMORY_SEEN_KEYS_MAX} */
+  maxSeenKeys?: number;
+  /** Registers the size of each in-memory store for the metrics (`switchboard_memory_store_entries`). */
+  trackSize?: (store: string, size: () => number) => void;
+}
+
 /** One process: leases are always granted, events and totals are remembered here. */
-export function createMemoryCoordination(): LiveCoordination {
-  const seen = new Map<string, number>();
+export function createMemoryCoordination(opts: MemoryCoordinationOptions = {}): LiveCoordination {
+  // Bounded by count as well as by age: an LRU whose entries carry their own time to live.
+  const seen = new LRUCache<string, true>({ max: opts.maxSeenKeys ?? MEMORY_SEEN_KEYS_MAX });
+  opts.trackSize?.('live_seen_events', () => seen.size);
   const unread = new Map<string, { value: string; asOf: number }>();
   const held = new Set<string>();
   return {
@@ -66,12 +85,10 @@ export function createMemoryCoordination(): LiveCoordination {
       },
     },
     async firstSeen(keys, ttlMs) {
-      const now = Date.now();
-      if (seen.size > 100_000) for (const [k, until] of seen) if (until <= now) seen.delete(k);
       return keys.map((k) => {
-        const until = seen.get(k);
-        if (until !== undefined && until > now) return false;
-        seen.set(k, now + ttlMs);
+        // `has` is false for an entry past its time to live.
+        if (seen.has(k)) return false;
+        seen.set(k, true, { ttl: ttlMs });
         return true;
       });
     },

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import { badInput, ErrorCode, GatewayError } from '../errors';
 import type { IdempotencyStore } from '../schema/context';
 
@@ -13,23 +14,43 @@ export const IDEMPOTENCY_TTL_MS = 86_400_000;
 
 const reused = () => badInput('This idempotencyKey was already used with different input.', 'idempotencyKey');
 
-export function createMemoryIdempotencyStore(ttlMs = IDEMPOTENCY_TTL_MS): IdempotencyStore {
-  const entries = new Map<string, { at: number; fingerprint: string; promise: Promise<unknown> }>();
+/**
+ * How many idempotency keys the in-memory store remembers (issue 12 item 18): each for `ttlMs` (24 h), and at
+ * most this many, the least recently used forgotten first (a key forgotten early acts as a new key). A result
+ * is one message model, about 1 to 2 KB. With Redis, results live there and this process holds none.
+ */
+export const IDEMPOTENCY_MEMORY_MAX_KEYS = 10_000;
+
+export interface MemoryIdempotencyOptions {
+  /** @default {@link IDEMPOTENCY_MEMORY_MAX_KEYS} */
+  maxKeys?: number;
+  /** Registers the store's size for the metrics (`switchboard_memory_store_entries{store="idempotency"}`). */
+  trackSize?: (store: string, size: () => number) => void;
+}
+
+export function createMemoryIdempotencyStore(
+  ttlMs = IDEMPOTENCY_TTL_MS,
+  opts: MemoryIdempotencyOptions = {},
+): IdempotencyStore {
+  // Bounded by count as well as by age; `get` is undefined for an entry past its time to live.
+  const entries = new LRUCache<string, { fingerprint: string; promise: Promise<unknown> }>({
+    max: opts.maxKeys ?? IDEMPOTENCY_MEMORY_MAX_KEYS,
+    ttl: ttlMs,
+  });
+  opts.trackSize?.('idempotency', () => entries.size);
   return {
     run<T>(key: string, fingerprint: string, fn: () => Promise<T>): Promise<T> {
-      const now = Date.now();
       const hit = entries.get(key);
-      if (hit && now - hit.at < ttlMs) {
+      if (hit) {
         if (hit.fingerprint !== fingerprint) return Promise.reject(reused());
         return hit.promise as Promise<T>;
       }
       const promise = fn();
-      entries.set(key, { at: now, fingerprint, promise });
+      entries.set(key, { fingerprint, promise });
       // A failure is not a result: let the client retry with the same key.
       promise.catch(() => {
-        if (entries.get(key)?.promise === promise) entries.delete(key);
+        if (entries.peek(key)?.promise === promise) entries.delete(key);
       });
-      if (entries.size > 50_000) for (const [k, v] of entries) if (now - v.at >= ttlMs) entries.delete(k);
       return promise;
     },
   };

@@ -98,6 +98,11 @@ export interface GatewayMetrics extends WebhookMetrics {
   live: LiveEngineMetrics;
   /** Gauges read at scrape time from the servers createGateway builds after the metrics. */
   observe(probes: { openWebSockets?: () => number }): void;
+  /**
+   * An in-memory store's entry count, read at scrape time as `switchboard_memory_store_entries{store}` (issue 12
+   * item 18: every such store is bounded by size as well as age). The last registration of a name wins.
+   */
+  trackStore(store: string, size: () => number): void;
   /** Prometheus text of this gateway's registry. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -201,6 +206,17 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
     registers,
     collect() {
       this.set(probes.openWebSockets?.() ?? 0);
+    },
+  });
+  const stores = new Map<string, () => number>();
+  new Gauge({
+    name: 'switchboard_memory_store_entries',
+    help: 'Entries held by each in-memory store of this process (idempotency keys, webhook event ids and delivery keys, persisted queries), each bounded by count and age.',
+    labelNames: ['store'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [store, size] of stores) this.set({ store }, size());
     },
   });
   /** Active subscriptions per WebSocket connection (graphql-ws context object → operation ids). */
@@ -333,6 +349,9 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
     },
     observe(p) {
       Object.assign(probes, p);
+    },
+    trackStore(store, size) {
+      stores.set(store, size);
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };

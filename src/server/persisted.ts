@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { PrefixingKeyValueCache, type KeyValueCache, type KeyValueCacheSetOptions } from '@apollo/utils.keyvaluecache';
+import {
+  InMemoryLRUCache,
+  PrefixingKeyValueCache,
+  type KeyValueCache,
+  type KeyValueCacheSetOptions,
+} from '@apollo/utils.keyvaluecache';
 import type { Redis } from 'ioredis';
 
 /**
@@ -153,4 +158,20 @@ export class RegistrationCounter {
     }
     return ++entry.count;
   }
+}
+
+/**
+ * The in-memory persisted-query cache (no Redis), bounded by count and by size (issue 12 item 18): at most
+ * `maxQueries` (default {@link PERSISTED_MEMORY_MAX_QUERIES}) and Apollo's 30 MiB of query text, each for its
+ * time to live (24 h); the least recently used go first (a client whose hash was forgotten sends the query again:
+ * APQ's PERSISTED_QUERY_NOT_FOUND round trip). Its size is `switchboard_memory_store_entries{store="persisted_queries"}`.
+ */
+export const PERSISTED_MEMORY_MAX_QUERIES = 10_000;
+
+export function createMemoryPersistedQueryCache(
+  opts: { maxQueries?: number; trackSize?: (store: string, size: () => number) => void } = {},
+): KeyValueCache<string> {
+  const cache = new InMemoryLRUCache<string>({ max: opts.maxQueries ?? PERSISTED_MEMORY_MAX_QUERIES });
+  opts.trackSize?.('persisted_queries', () => cache.keys().length);
+  return cache;
 }

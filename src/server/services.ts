@@ -1,4 +1,4 @@
-import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
+import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { Redis } from 'ioredis';
 import { PERSISTED_QUERY_DEFAULTS, type Config } from '../config/schema';
 import type { CatalogStore } from '../connectors/catalog';
@@ -15,7 +15,7 @@ import { buildConnectors } from './connectors';
 import { createMemoryIdempotencyStore, createRedisIdempotencyStore } from './idempotency';
 import type { Logger } from './logger';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
-import { RedisKeyValueCache, RegistrationCounter } from './persisted';
+import { createMemoryPersistedQueryCache, RedisKeyValueCache, RegistrationCounter } from './persisted';
 import { UploadStaging } from './staging';
 
 /**
@@ -69,7 +69,7 @@ export interface Services {
   /** The upload staging itself (the upload route stores files into it). */
   staging: UploadStaging;
   metrics: GatewayMetrics;
-  /** Apollo's persisted-query cache: shared through Redis when configured, else in memory (an LRU of ~30 MiB). */
+  /** Apollo's persisted-query cache: shared through Redis when configured, else in memory (an LRU bounded by count and ~30 MiB). */
   persistedQueryCache: KeyValueCache<string>;
   /** Automatic persisted-query registrations per API key (shared through Redis when configured). */
   persistedQueryRegistrations: RegistrationCounter;
@@ -102,7 +102,9 @@ export function buildServices(opts: ServicesOptions): Services {
     pubsub,
     pollIntervalMs: (id) => pollInterval.get(id) ?? 5000,
     // Poll leases, webhook event ids and the last published totals: shared through Redis when configured.
-    coordination: redis ? createRedisCoordination(redis.commands, redis.prefix) : createMemoryCoordination(),
+    coordination: redis
+      ? createRedisCoordination(redis.commands, redis.prefix)
+      : createMemoryCoordination({ trackSize: metrics.trackStore }),
     leaseMs: (id) => config.server.liveLeaseMs ?? Math.max(3 * (pollInterval.get(id) ?? 5000), 5000),
     onError: (err, sourceId) =>
       logger.warn({ sourceId, code: (err as { code?: string }).code, err: String(err) }, 'live refresh failed'),
@@ -116,7 +118,7 @@ export function buildServices(opts: ServicesOptions): Services {
     staging,
     idempotency: redis
       ? createRedisIdempotencyStore(redis.commands, { prefix: redis.prefix })
-      : createMemoryIdempotencyStore(),
+      : createMemoryIdempotencyStore(undefined, { trackSize: metrics.trackStore }),
     publicUrl: config.server.publicUrl?.replace(/\/$/, '') ?? null,
     recordUpstream: metrics.recordUpstream,
   };
@@ -125,7 +127,9 @@ export function buildServices(opts: ServicesOptions): Services {
     services,
     staging,
     metrics,
-    persistedQueryCache: redis ? new RedisKeyValueCache(redis.commands, redis.prefix) : new InMemoryLRUCache<string>(),
+    persistedQueryCache: redis
+      ? new RedisKeyValueCache(redis.commands, redis.prefix)
+      : createMemoryPersistedQueryCache({ trackSize: metrics.trackStore }),
     persistedQueryRegistrations: new RegistrationCounter({
       max: config.server.persistedQueries?.registrationsPerKey ?? PERSISTED_QUERY_DEFAULTS.registrationsPerKey,
       windowMs: config.server.persistedQueries?.registrationWindowMs ?? PERSISTED_QUERY_DEFAULTS.registrationWindowMs,
