@@ -224,6 +224,22 @@ export const configSchema = z
           })
           .strict()
           .optional(),
+        /**
+         * Bounds of the in-memory stores a gateway without Redis keeps (issue 12 item 18); each entry also expires
+         * with its age, and past a bound the least recently used entry is forgotten. Their sizes:
+         * `switchboard_memory_store_entries{store}` on /metrics. With Redis these live in Redis instead.
+         */
+        memoryStores: z
+          .object({
+            /** Idempotency keys and their results (24 h each). @default 10,000 (server/idempotency.ts) */
+            idempotencyKeys: z.number().int().min(1).optional(),
+            /** Webhook event ids (24 h) and delivery keys (the connector's TTL). @default 50,000 (live/coordination.ts) */
+            webhookEventKeys: z.number().int().min(1).optional(),
+            /** Automatic persisted queries (24 h; also at most 30 MiB of text). @default 10,000 (server/persisted.ts) */
+            persistedQueries: z.number().int().min(1).optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 4000, maxBodyBytes: 1_000_000 }),
