@@ -104,7 +104,10 @@ export function buildServices(opts: ServicesOptions): Services {
     // Poll leases, webhook event ids and the last published totals: shared through Redis when configured.
     coordination: redis
       ? createRedisCoordination(redis.commands, redis.prefix)
-      : createMemoryCoordination({ trackSize: metrics.trackStore }),
+      : createMemoryCoordination({
+          maxSeenKeys: config.server.memoryStores?.webhookEventKeys,
+          trackSize: metrics.trackStore,
+        }),
     leaseMs: (id) => config.server.liveLeaseMs ?? Math.max(3 * (pollInterval.get(id) ?? 5000), 5000),
     onError: (err, sourceId) =>
       logger.warn({ sourceId, code: (err as { code?: string }).code, err: String(err) }, 'live refresh failed'),
@@ -118,7 +121,10 @@ export function buildServices(opts: ServicesOptions): Services {
     staging,
     idempotency: redis
       ? createRedisIdempotencyStore(redis.commands, { prefix: redis.prefix })
-      : createMemoryIdempotencyStore(undefined, { trackSize: metrics.trackStore }),
+      : createMemoryIdempotencyStore(undefined, {
+          maxKeys: config.server.memoryStores?.idempotencyKeys,
+          trackSize: metrics.trackStore,
+        }),
     publicUrl: config.server.publicUrl?.replace(/\/$/, '') ?? null,
     recordUpstream: metrics.recordUpstream,
   };
@@ -129,7 +135,10 @@ export function buildServices(opts: ServicesOptions): Services {
     metrics,
     persistedQueryCache: redis
       ? new RedisKeyValueCache(redis.commands, redis.prefix)
-      : createMemoryPersistedQueryCache({ trackSize: metrics.trackStore }),
+      : createMemoryPersistedQueryCache({
+          maxQueries: config.server.memoryStores?.persistedQueries,
+          trackSize: metrics.trackStore,
+        }),
     persistedQueryRegistrations: new RegistrationCounter({
       max: config.server.persistedQueries?.registrationsPerKey ?? PERSISTED_QUERY_DEFAULTS.registrationsPerKey,
       windowMs: config.server.persistedQueries?.registrationWindowMs ?? PERSISTED_QUERY_DEFAULTS.registrationWindowMs,

@@ -51,4 +51,29 @@ describe('switchboard_memory_store_entries on /metrics', () => {
     expect(registered.status).toBe(200);
     expect(await stores()).toEqual({ idempotency: 2, live_seen_events: 0, persisted_queries: 1 });
   });
+
+  it('holds server.memoryStores.idempotencyKeys: past it the least recently used key is forgotten', async () => {
+    const small = await startTestGateway({
+      kinds: ['PIXIESET'],
+      configure: (c) => ({ ...c, server: { ...c.server, memoryStores: { idempotencyKeys: 2 } } }),
+    });
+    try {
+      const list = await small.gql<{ conversations: { edges: Array<{ node: { id: string } }> } }>(
+        `{ conversations(first: 1) { edges { node { id } } } }`,
+      );
+      const conversationId = list.body.data!.conversations.edges[0]!.node.id;
+      const px = small.embedded.sandbox.emulators.get('pixieset')!;
+      px.clearRequests();
+      for (const key of ['x', 'y', 'z', 'z', 'x']) {
+        const r = await small.gql(SEND, { input: { conversationId, content: `bounded ${key}`, idempotencyKey: key } });
+        expect(r.body.errors).toBeUndefined();
+      }
+      // x, y, z sent; z again answered from the store; x was forgotten (bound 2), so it is sent again.
+      expect(px.requests().filter((r) => r.method === 'POST')).toHaveLength(4);
+      const text = await (await fetch(`${small.url}/metrics`)).text();
+      expect(text).toMatch(/^switchboard_memory_store_entries\{store="idempotency"\} 2$/m);
+    } finally {
+      await small.close();
+    }
+  });
 });
