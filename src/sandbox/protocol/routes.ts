@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import busboy from 'busboy';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { deliverWebhook } from '../kit/server';
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
+import { deliverWebhook, type VendorControls } from '../kit/server';
 import {
   newestFirst,
   nowEpoch,
@@ -13,6 +13,7 @@ import {
   type PrMessage,
   type ProtocolState,
 } from './state';
+import { ProtocolViews } from './views';
 
 /** What the routes need from the emulator around them. */
 export interface RouteDeps {
@@ -178,7 +179,7 @@ export interface ProtocolRoutes {
   conversationJson: (c: PrConversation) => unknown;
 }
 
-export function createRoutes(deps: RouteDeps): ProtocolRoutes {
+function createRoutes(deps: RouteDeps): ProtocolRoutes {
   const { state, emit } = deps;
   const oldest = deps.listOrder === 'oldest_first';
   const attachmentsAs = deps.attachmentsAs === undefined || deps.attachmentsAs === 'ids' ? 'ids' : 'objects';
@@ -189,45 +190,14 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
   const clears: Clears = (v) =>
     v === null || (clearWith === 'empty' && v === '') || (clearWith === 'null' && v === 'null');
 
-  // Serialization (docs/vendors/protocol.md objects)
-  const contactJson = (c: PrContact) => ({ ...c });
-  const groupJson = (g: PrGroup) => {
-    const { contact_ids, ...rest } = g;
-    return {
-      ...rest,
-      contacts: contact_ids
-        .map((id) => state.contacts.get(id))
-        .filter((c): c is PrContact => !!c)
-        .map(contactJson),
-    };
-  };
-  const conversationJson = (c: PrConversation) => ({ ...c });
-  const attachmentJson = (a: PrAttachment) => ({
-    id: a.id,
-    message_id: a.message_id,
-    filename: a.filename,
-    file_url: `${deps.baseUrl()}/files/${a.id}/${encodeURIComponent(a.filename)}`,
-    file_type: a.file_type,
-    file_size: a.file_size,
-    created_at: a.created_at,
-  });
-  const messageJson = (m: PrMessage) => {
-    const sender = state.contacts.get(m.contact_id);
-    return {
-      id: m.id,
-      conversation_id: m.conversation_id,
-      contact: sender ? contactJson(sender) : null,
-      message: m.message,
-      reactions: m.reactions,
-      attachments: m.attachment_ids
-        .map((id) => state.attachments.get(id))
-        .filter((a): a is PrAttachment => !!a)
-        .map(attachmentJson),
-      read_at: m.read_at,
-      created_at: m.created_at,
-      updated_at: m.updated_at,
-    };
-  };
+  const views = new ProtocolViews(state, deps.baseUrl);
+  const {
+    conversation: conversationJson,
+    message: messageJson,
+    contact: contactJson,
+    group: groupJson,
+    attachment: attachmentJson,
+  } = views;
 
   const router = express.Router();
 
@@ -767,6 +737,102 @@ export function createRoutes(deps: RouteDeps): ProtocolRoutes {
     resetLimiter: () => {
       hits = [];
       head = 0;
+    },
+  };
+}
+
+/** What mountRoutes needs beside the state: the API's settings (RouteDeps) and where webhooks go. */
+export interface ProtocolRouteOptions extends Omit<RouteDeps, 'state' | 'emit'> {
+  /** Where and how to deliver webhooks now; null: none. */
+  webhook?: () => { url: string; secret?: string } | null;
+  /** Signs deliveries whose target gives no secret of its own. */
+  webhookSecret: string;
+}
+
+const SIMULATED_LINES = [
+  'Hey, are you around?',
+  'Quick question about tomorrow.',
+  'Look at this! 👀',
+  'Call me when you can.',
+];
+
+/**
+ * The Protocol API under `/v1`, the asset host's files at `/files/:id/:name` (the vendor serves them from its asset
+ * host), and the sandbox controls (simulated messages and reads, which webhook as the vendor would).
+ */
+export function mountRoutes(app: Express, state: ProtocolState, opts: ProtocolRouteOptions): VendorControls {
+  const emit = (type: string, payload: unknown) => {
+    const target = opts.webhook?.();
+    if (!target) return;
+    postWebhook(target.url, target.secret ?? opts.webhookSecret, state.newId(), type, payload);
+  };
+  const { router, resetLimiter, messageJson, conversationJson } = createRoutes({ ...opts, state, emit });
+  app.use('/v1', router);
+  // The asset host's files: public, as `file_url`s are handed to apps.
+  app.get('/files/:id/:name', (req: Request<{ id: string; name: string }>, res: Response) => {
+    const a = state.attachments.get(req.params.id);
+    if (!a) {
+      sendError(res, 404, 'invalid_request', `No such file: ${req.params.id}.`);
+      return;
+    }
+    res.type(a.file_type).send(a.data);
+  });
+
+  const noSuch = (id: string) => ({ type: 'invalid_request', message: `No such conversation: ${id}.` });
+
+  return {
+    reset: () => {
+      state.reset();
+      resetLimiter();
+    },
+    simulateIncoming: ({ conversationId, content }) => {
+      let conv: PrConversation | undefined;
+      if (conversationId) conv = state.conversations.get(conversationId);
+      else {
+        const open = state.conversationList().filter((c) => c.archived_at === null);
+        conv = open.length > 0 ? state.rnd.pick(open) : undefined;
+      }
+      if (!conv) return noSuch(conversationId ?? '(any)');
+      const group = conv.group_id ? state.groups.get(conv.group_id) : undefined;
+      const candidates = group ? group.contact_ids : conv.contact_id ? [conv.contact_id] : [];
+      const senderId = candidates.length > 0 ? state.rnd.pick(candidates) : null;
+      if (!senderId) return { type: 'invalid_request', message: 'The conversation has no other contact.' };
+      // Epoch seconds: a message in the same second as the last open would not count as unread (created_at >
+      // last_opened_at), so the emulator stamps it one second later, as if it arrived just after.
+      const at = Math.max(nowEpoch(), (conv.last_opened_at ?? 0) + 1, conv.last_active_at ?? 0);
+      const m: PrMessage = {
+        id: state.newId(),
+        conversation_id: conv.id,
+        contact_id: senderId,
+        message: content ?? state.rnd.pick(SIMULATED_LINES),
+        reactions: [],
+        attachment_ids: [],
+        read_at: null,
+        created_at: at,
+        updated_at: null,
+      };
+      state.addMessage(m);
+      const json = messageJson(m);
+      emit('message.created', json);
+      return json;
+    },
+    simulateRead: ({ conversationId }) => {
+      const conv = state.conversations.get(conversationId);
+      if (!conv) return noSuch(conversationId);
+      state.markRead(conv, Math.max(nowEpoch(), conv.last_active_at ?? 0));
+      const json = conversationJson(conv);
+      emit('conversation.updated', json);
+      return json;
+    },
+    unreadState: () => {
+      let total = 0;
+      let withUnread = 0;
+      for (const c of state.conversations.values()) {
+        const n = state.unreadOf(c);
+        total += n;
+        if (n > 0) withUnread++;
+      }
+      return { total, conversationsWithUnread: withUnread };
     },
   };
 }
