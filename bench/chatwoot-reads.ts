@@ -1,4 +1,5 @@
-import { CHATWOOT_READ_CHECK_INTERVAL_MS, type ChatwootSourceConfig } from '../src/config/schema';
+import type { ChatwootSourceConfig } from '../src/config/schema';
+import { CHATWOOT_PROFILE } from '../src/connectors/chatwoot/profile';
 import { createChatwootConnector } from '../src/connectors/chatwoot';
 import {
   CHATWOOT_SANDBOX_ACCOUNT_ID,
@@ -62,7 +63,7 @@ function tenPercentUnread(conversations: number) {
 
 export async function chatwootReadCheckBench(
   sizes: number[] = [100, 1_000, 10_000],
-  intervalMs = CHATWOOT_READ_CHECK_INTERVAL_MS,
+  intervalMs = CHATWOOT_PROFILE.readCheckIntervalMs,
   log: (line: string) => void = () => undefined,
 ): Promise<ReadCheckResults> {
   const rows: ReadCheckRow[] = [];

@@ -21,16 +21,17 @@ const common = {
   /** Extra attempts for idempotent reads. */
   retries: z.number().int().min(0).max(5).default(2),
   /**
-   * Sources listed from a catalog (Monica, Protocol, Chatwoot): re-sync the snapshot when it is older than this.
-   * Default per kind: Monica 30 s (polled), Protocol and Chatwoot 10 min (webhooks keep it fresh).
+   * Re-sync the source's conversation catalog when it is older than this. Default per kind: the vendor profile's
+   * `catalog.maxAgeMs` (connectors/<vendor>/profile.ts: Monica and Pixieset 30 s, polled; Protocol and Chatwoot
+   * 10 min, webhooks keep it fresh).
    */
   catalogMaxAgeMs: ms.optional(),
   /**
    * Requests a minute this gateway instance sends the source at most (a sliding minute); null for no cap.
-   * Default per kind ({@link SOURCE_LIMIT_DEFAULTS}): the vendor's documented limit.
+   * Default per kind: the vendor profile's `limits` (connectors/<vendor>/profile.ts), the vendor's documented limit.
    */
   rateLimitPerMinute: z.number().int().positive().nullable().optional(),
-  /** Upstream requests in flight at once; more wait in a queue. Default per kind. */
+  /** Upstream requests in flight at once; more wait in a queue. Default per kind: the vendor profile's `limits`. */
   maxConcurrency: z.number().int().min(1).max(256).optional(),
   /** Opens after `failures` consecutive failed calls; probes with one call after `halfOpenAfterMs`. */
   circuitBreaker: z
@@ -38,18 +39,6 @@ const common = {
     .strict()
     .optional(),
 };
-
-/**
- * Per-kind defaults of the per-source limits (issue 6): Monica allows 60 requests a minute per token and
- * Chatwoot 3,000 (docs/vendors/chatwoot.md, docs/vendors/monica.md); Pixieset and Protocol document none, so the gateway caps only
- * concurrency and honours their 429 Retry-After.
- */
-export const SOURCE_LIMIT_DEFAULTS = {
-  PIXIESET: { rateLimitPerMinute: null, maxConcurrency: 8 },
-  PROTOCOL: { rateLimitPerMinute: null, maxConcurrency: 8 },
-  CHATWOOT: { rateLimitPerMinute: 3000, maxConcurrency: 16 },
-  MONICA: { rateLimitPerMinute: 60, maxConcurrency: 4 },
-} as const satisfies Record<string, { rateLimitPerMinute: number | null; maxConcurrency: number }>;
 
 export const pixiesetSource = z.object({
   ...common,
@@ -97,13 +86,11 @@ export const chatwootSource = z.object({
    * Chatwoot sends no webhook for a read (or an "unread") made in its own dashboard: while anybody subscribes, the
    * source's poller (a tick every `pollIntervalMs`) re-checks the conversations the catalog shows with unread
    * messages once this long has passed since the last check, so such a read reaches `unreadCountChanged` within
-   * about this long (docs/vendors/chatwoot.md "Unread semantics"). @default {@link CHATWOOT_READ_CHECK_INTERVAL_MS}
+   * about this long (docs/vendors/chatwoot.md "Unread semantics"). @default 30 s, the Chatwoot profile's
+   * `readCheckIntervalMs` (connectors/chatwoot/profile.ts)
    */
   readCheckIntervalMs: ms.optional(),
 });
-
-/** Default of a Chatwoot source's `readCheckIntervalMs`: a read in Chatwoot's dashboard shows within 30 s. */
-export const CHATWOOT_READ_CHECK_INTERVAL_MS = 30_000;
 
 export const monicaSource = z.object({
   ...common,

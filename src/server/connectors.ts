@@ -1,11 +1,11 @@
-import { SOURCE_LIMIT_DEFAULTS, type SourceConfig } from '../config/schema';
+import type { SourceConfig } from '../config/schema';
 import type { CatalogStore } from '../connectors/catalog';
-import { createConnector } from '../connectors/registry';
+import { createConnector, profileOf } from '../connectors/registry';
 import type { Connector, ConnectorDeps, SourcePolicy } from '../connectors/types';
 
-/** A source's resilience settings: its config, else the defaults of its kind. */
+/** A source's resilience settings: its config, else the defaults of its kind (its vendor's profile.ts). */
 export function sourcePolicy(s: SourceConfig): SourcePolicy {
-  const d = SOURCE_LIMIT_DEFAULTS[s.kind];
+  const d = profileOf(s.kind).limits;
   return {
     timeoutMs: s.timeoutMs,
     retries: s.retries,

@@ -199,7 +199,7 @@ describe('chatwoot read checks: a dashboard read reaches the catalog and the liv
   it('asks nothing before the interval (30 s by default) has passed, nor before the first sync, nor with nothing unread', async () => {
     const h = await startChatwootEmulator({ port: 0, scale: 2 });
     handles.push(h);
-    // The default interval: 30 s (CHATWOOT_READ_CHECK_INTERVAL_MS).
+    // The default interval: 30 s (CHATWOOT_PROFILE.readCheckIntervalMs).
     const c = createChatwootConnector(configFor(h, { readCheckIntervalMs: undefined }));
     expect(await poll(c)).toEqual([]); // no catalog yet
     await c.openSession({ requestId: 's' }).unreadCount();
