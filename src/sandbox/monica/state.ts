@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createRandom, FIRST_NAMES, LAST_NAMES, type Random } from '../kit/random';
+import { createRandom, type Random } from '../kit/random';
 
 /**
  * The emulated Monica 4.x account: one user, contacts with contact fields, the account's contact field types,
@@ -89,8 +89,10 @@ export interface MoUser {
 
 /** Demo data is anchored here, so it is the same on every start (like the Pixieset emulator). */
 export const SEED_BASE = Date.parse('2026-11-01T09:00:00.000Z');
-const DAY = 86_400_000;
+export const DAY = 86_400_000;
 export const ACCOUNT_ID = 1;
+/** The personal access token the embedded default uses. */
+export const MONICA_SANDBOX_TOKEN = 'sandbox-monica-personal-access-token';
 
 /**
  * Monica's default contact field types, copied into each new account (PopulateContactFieldTypesTable): the rows of
@@ -98,7 +100,9 @@ export const ACCOUNT_ID = 1;
  * protocols that 2019_03_27_103012_set_default_profile_links sets on MySQL (its `= ''` matches no row, and `Whatsapp`
  * matches `WhatsApp` only under MySQL's case-insensitive collation). `delible` defaults to true.
  */
-const DEFAULT_FIELD_TYPES: Array<Pick<MoFieldType, 'name' | 'fontawesome_icon' | 'protocol' | 'delible' | 'type'>> = [
+export const DEFAULT_FIELD_TYPES: Array<
+  Pick<MoFieldType, 'name' | 'fontawesome_icon' | 'protocol' | 'delible' | 'type'>
+> = [
   { name: 'Email', fontawesome_icon: 'fa fa-envelope-open-o', protocol: 'mailto:', delible: false, type: 'email' },
   { name: 'Phone', fontawesome_icon: 'fa fa-volume-control-phone', protocol: 'tel:', delible: false, type: 'phone' },
   {
@@ -114,14 +118,23 @@ const DEFAULT_FIELD_TYPES: Array<Pick<MoFieldType, 'name' | 'fontawesome_icon' |
   { name: 'LinkedIn', fontawesome_icon: 'fa fa-linkedin-square', protocol: null, delible: true, type: null },
 ];
 
-const GENDERS = [
+export const GENDERS = [
   { gender: 'Man', gender_type: 'M' },
   { gender: 'Woman', gender_type: 'F' },
   { gender: 'Rather not say', gender_type: 'O' },
 ] as const;
 
 /** Monica's avatar palette (`Contact::setAvatarColor`). */
-const AVATAR_COLORS = ['#fdb660', '#93521e', '#bd5067', '#b3d5fe', '#ff9807', '#709512', '#5f479a', '#e5e5cd'] as const;
+export const AVATAR_COLORS = [
+  '#fdb660',
+  '#93521e',
+  '#bd5067',
+  '#b3d5fe',
+  '#ff9807',
+  '#709512',
+  '#5f479a',
+  '#e5e5cd',
+] as const;
 
 const THEIR_LINES = [
   'So good to hear from you! How was the trip to Lisbon?',
@@ -175,12 +188,15 @@ export class MonicaState {
   fieldTypes = new Map<number, MoFieldType>();
   contacts = new Map<number, MoContact>();
   conversations = new Map<number, MoConversation>();
-  private ids = { fieldType: 0, contactField: 0, contact: 0, conversation: 0, message: 0 };
+  /** The last id of each table (seed.ts allocates with them too). */
+  ids = { fieldType: 0, contactField: 0, contact: 0, conversation: 0, message: 0 };
   private rnd: Random = createRandom(1);
   /** A separate stream for simulated traffic, so simulations do not shift the seeded data. */
   private sim: Random = createRandom(1);
 
   constructor(
+    /** Fills the state after every reset (seed.ts), drawing from the seeded random stream. */
+    private readonly seeder: (state: MonicaState, r: Random, scale: number) => void,
     private readonly scale = 1,
     private readonly seed = 1,
   ) {
@@ -194,94 +210,11 @@ export class MonicaState {
     this.contacts.clear();
     this.conversations.clear();
     this.ids = { fieldType: 0, contactField: 0, contact: 0, conversation: 0, message: 0 };
-    const r = this.rnd;
-    const accountCreated = new Date(SEED_BASE - 400 * DAY);
-    this.user = {
-      id: 1,
-      uuid: this.uuid(),
-      first_name: 'Robin',
-      last_name: 'Keller',
-      email: 'robin@example.com',
-      timezone: 'UTC',
-      locale: 'en',
-      created_at: accountCreated,
-      updated_at: accountCreated,
-    };
-    for (const t of DEFAULT_FIELD_TYPES) {
-      const id = ++this.ids.fieldType;
-      this.fieldTypes.set(id, { ...t, id, uuid: this.uuid(), created_at: accountCreated, updated_at: accountCreated });
-    }
-
-    const nContacts = Math.max(2, Math.round(8 * this.scale));
-    for (let i = 0; i < nContacts; i++) {
-      const first: string = r.pick(FIRST_NAMES);
-      const last: string | null = r.chance(0.9) ? r.pick(LAST_NAMES) : null;
-      const created = new Date(SEED_BASE - r.int(150, 390) * DAY + r.int(0, 86_399) * 1000);
-      const c: MoContact = {
-        id: ++this.ids.contact,
-        uuid: this.uuid(),
-        hash_id: `h:${r.alnum(18, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789')}`,
-        first_name: first,
-        last_name: last,
-        nickname: r.chance(0.2) ? first.slice(0, 3) : null,
-        ...r.pick(GENDERS),
-        is_starred: r.chance(0.15),
-        is_active: true,
-        avatar_url: r.chance(0.4)
-          ? `https://randomuser.me/api/portraits/${r.chance(0.5) ? 'women' : 'men'}/${r.int(1, 99)}.jpg`
-          : null,
-        avatar_source: 'default',
-        default_avatar_color: r.pick(AVATAR_COLORS),
-        fields: [],
-        created_at: created,
-        updated_at: created,
-      };
-      if (c.avatar_url) c.avatar_source = 'photo';
-      const slug = [first, last]
-        .filter((p): p is string => !!p)
-        .join('.')
-        .toLowerCase()
-        .normalize('NFD')
-        .replace(/[\u0300-\u036f]/g, '');
-      this.addField(c, 1, `${slug}${c.id}@example.com`);
-      if (r.chance(0.7)) this.addField(c, 2, `+44 7700 ${r.int(100, 999)} ${r.int(100, 999)}`);
-      this.contacts.set(c.id, c);
-    }
-
-    const contactIds = [...this.contacts.keys()];
-    const nConv = this.scale === 0 ? 0 : Math.max(1, Math.round(20 * this.scale));
-    for (let i = 0; i < nConv; i++) {
-      const contact = this.contacts.get(r.pick(contactIds)) as MoContact;
-      // Spread over the last four months.
-      const day = new Date(SEED_BASE - r.int(0, 120) * DAY);
-      const created = new Date(day.getTime() + r.int(0, 3) * DAY + r.int(0, 43_199) * 1000);
-      const type = r.pick([1, 1, 2, 3, 4, 5, 5, 6]);
-      const n = r.int(1, 8);
-      if (r.chance(0.4)) {
-        // Logged in Monica's web UI: the day only, and every message carries that day at midnight
-        // (Contacts/ConversationsController::updateMessages @32028ce3c writes `$date` into each written_at).
-        const midnight = midnightOf(dateOf(day));
-        const conv = this.addConversation(contact.id, type, midnight, created);
-        for (let k = 0; k < n; k++) this.seedMessage(conv, midnight, created);
-      } else {
-        // Logged through the API by another client, with times of day (docs/vendors/monica.md "Timestamps").
-        const happened = new Date(midnightOf(dateOf(day)).getTime() + r.int(7 * 3600, 22 * 3600) * 1000);
-        const conv = this.addConversation(contact.id, type, happened, created);
-        const times = Array.from({ length: n }, () => new Date(happened.getTime() + r.int(0, 2 * 86_399) * 1000));
-        times.sort((a, b) => a.getTime() - b.getTime());
-        // Some conversations are logged out of order, so the DB order is not the written order (docs/vendors/monica.md).
-        if (n > 2 && r.chance(0.25)) times.reverse();
-        for (const t of times) this.seedMessage(conv, t, created);
-      }
-      // A few were edited later, which is what moves updated_at in Monica (messages do not: docs/vendors/monica.md).
-      if (r.chance(0.2)) {
-        const conv = this.conversations.get(this.ids.conversation) as MoConversation;
-        conv.updated_at = new Date(created.getTime() + r.int(1, 5) * DAY);
-      }
-    }
+    this.seeder(this, this.rnd, this.scale);
   }
 
-  private seedMessage(conv: MoConversation, writtenAt: Date, created: Date) {
+  /** One seeded message, mine or theirs (seed.ts). */
+  seedMessage(conv: MoConversation, writtenAt: Date, created: Date) {
     const mine = this.rnd.chance(0.5);
     this.addMessage(
       conv,
@@ -299,7 +232,7 @@ export class MonicaState {
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
   }
 
-  private addField(c: MoContact, typeId: number, content: string) {
+  addField(c: MoContact, typeId: number, content: string) {
     c.fields.push({
       id: ++this.ids.contactField,
       uuid: this.uuid(),
