@@ -103,6 +103,19 @@ describe('citations of docs/', () => {
     expect(missing).toEqual([]);
   });
 
+  it('README and docs/vendors name only repository files that exist (generated bench results aside)', () => {
+    const docs = ['README.md', ...files(path.join('docs', 'vendors')).filter((f) => f.endsWith('.md'))];
+    const missing: string[] = [];
+    for (const doc of docs) {
+      const text = readFileSync(path.join(ROOT, doc), 'utf8');
+      for (const m of text.matchAll(/(?<![\w/.-])(?:src|test|bench|scripts|schema|web)\/[\w./-]*\w\.[a-z]+\b/g)) {
+        if (m[0].startsWith('bench/results/')) continue;
+        if (!existsSync(path.join(ROOT, m[0]))) missing.push(`${doc}: ${m[0]}`);
+      }
+    }
+    expect([...new Set(missing)]).toEqual([]);
+  });
+
   it('has a vendor file for each of the four vendors, each ending with its table of emulator assumptions', () => {
     for (const vendor of ['pixieset', 'protocol', 'chatwoot', 'monica']) {
       const md = readFileSync(path.join(ROOT, 'docs', 'vendors', `${vendor}.md`), 'utf8');
