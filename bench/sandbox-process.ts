@@ -1,5 +1,5 @@
 import { startSandbox } from '../src/sandbox';
-import type { RequestLogEntry } from '../src/sandbox/kit/server';
+import type { Faults, RequestLogEntry } from '../src/sandbox/kit/server';
 import { serveRpc } from './ipc';
 import { groupOf, type CapturedRequest, type RequestCounts } from './lib';
 
@@ -22,8 +22,10 @@ async function main() {
   const scale = flag('scale', 5);
   const latencyMs = flag('latency', 0);
   const seed = flag('seed', 1);
-  // Vendors' own rate limits are lifted: the bench measures the gateway, not the vendors' quotas.
-  const sandbox = await startSandbox({ scale, seed, rateLimitPerMinute: 1_000_000_000 });
+  // Vendors' own rate limits are lifted (the bench measures the gateway, not the vendors' quotas), unless
+  // `--vendor-limits 1` (the soak: real 429s from Monica's 60 a minute).
+  const vendorLimits = flag('vendor-limits', 0) > 0;
+  const sandbox = await startSandbox({ scale, seed, rateLimitPerMinute: vendorLimits ? undefined : 1_000_000_000 });
   const setLatency = (ms: number) => {
     for (const h of sandbox.emulators.values()) h.setFaults(ms > 0 ? { latencyMs: ms } : {});
   };
@@ -92,6 +94,14 @@ async function main() {
         return h.controls.simulateIncoming({ conversationId });
       },
       unread: ({ source }: { source: string }) => sandbox.emulators.get(source)?.controls.unreadState() ?? null,
+      setFaults: ({ source, faults }: { source: string; faults: Faults }) =>
+        sandbox.emulators.get(source)?.setFaults(faults),
+      /** This process's heap after full collections (it runs with --expose-gc under the soak): the sources' data. */
+      memory: () => {
+        const gc = (globalThis as { gc?: () => void }).gc;
+        for (let i = 0; i < 3; i++) gc?.();
+        return { heapUsed: process.memoryUsage().heapUsed, collected: Boolean(gc) };
+      },
     },
     close,
   );

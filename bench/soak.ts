@@ -1,28 +1,47 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import type { Config } from '../src/config/schema';
-import { startEmbedded, SANDBOX_API_KEY } from '../src/sandbox/embedded';
+import { parseConfig } from '../src/config/load';
+import type { SourceConfig } from '../src/config/schema';
+import { SANDBOX_API_KEY } from '../src/sandbox/embedded';
 import type { Faults } from '../src/sandbox/kit/server';
 import { createGateway } from '../src/server/createGateway';
 import { createLogger } from '../src/server/logger';
+import { Child, killChildren } from './ipc';
 
 /**
  * # `npm run soak` (issue 6; not part of `npm test`)
  *
- * The embedded sandbox and one gateway in this process, on loopback ports. For `--minutes` (default 2) it runs:
+ * The vendor emulators in a child process (bench/sandbox-process.ts, the vendors' own rate limits on) and one
+ * gateway in this process, on loopback ports. For `--minutes` (default 2) it runs:
  * - `--workers` (8) loops of mixed operations: inbox pages (following cursors), threads, unread counts,
  *   sources with health, node lookups, sends (some repeating an idempotency key), mark read/unread;
  * - `--subscribers` (20) graphql-ws clients on `unreadCountChanged`, each keeping the last value pushed;
  * - vendor-side activity: messages arriving and threads read in the vendors' own UIs;
  * - faults: every `--fault-every` seconds (15) one source gets one fault knob (latency, 50% errors, hang,
  *   429 with Retry-After, malformed bodies, refused connections) for a third of the period.
- * Then it clears the faults, lets pollers and webhooks settle, and reports heap growth, error counts by code,
- * HTTP statuses, requests and 429s seen by each emulator, and whether the last unread counts pushed to every
- * subscriber equal the emulators' own unread state (and, when they do not, whether one more vendor event per
- * source repairs them). Exit code 1 when a 5xx, an INTERNAL_SERVER_ERROR or a mismatch was seen. Every loop is bounded by the duration; every address is 127.0.0.1.
+ * Then it clears the faults, lets pollers and webhooks settle, and reports error counts by code, HTTP statuses,
+ * requests seen by each emulator, whether the last unread counts pushed to every subscriber equal the
+ * emulators' own unread state (and, when they do not, whether one more vendor event per source repairs them),
+ * and memory. Exit code 1 when a 5xx, an INTERNAL_SERVER_ERROR or a mismatch was seen. Every loop is bounded by
+ * the duration; every address is 127.0.0.1.
+ *
+ * ## Memory (issue 12 item 18)
+ *
+ * The sources' own data (every message the soak sends or simulates) lives in the emulators' process, so this
+ * process's heap is the gateway's (plus the soak's own constant bookkeeping): the gateway keeps no message,
+ * and its catalogs hold one row per conversation, a number the soak never changes (it creates none). Heap after a
+ * full GC is sampled every 15 s; `heapMb.afterWarmup` compares the median of the last minute of the warm-up
+ * (`--warmup`, 2 minutes) with the median of the last minute of the run: the goal is growth within 5 %.
+ * `sources.heapMb` is the emulators' heap after a full GC at the start and the end: the growth of the sources'
+ * own data, reported apart. `stores` are the gateway's in-memory stores (`switchboard_memory_store_entries`) at
+ * the end of the warm-up and at the end. Steady state means every bounded store is full: with
+ * `--store-bounds soak` (the default) the soak sets `server.memoryStores` low enough (400 idempotency keys,
+ * 2,000 webhook event keys) to fill within the warm-up; `--store-bounds default` keeps the production defaults
+ * (10,000 and 50,000), which take longer than 10 minutes of this traffic to fill.
  *
  * `--redis` runs pub/sub, idempotency and persisted queries through REDIS_URL. Run with `node --expose-gc`
  * (the npm script does) for heap figures after a full collection.
@@ -35,8 +54,16 @@ const { values: argv } = parseArgs({
     'fault-every': { type: 'string', default: '15' },
     redis: { type: 'boolean', default: false },
     seed: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '2' },
+    'store-bounds': { type: 'string', default: 'soak' },
   },
 });
+const WARMUP_MINUTES = Math.min(Number(argv.warmup), Number(argv.minutes) / 2);
+if (argv['store-bounds'] !== 'soak' && argv['store-bounds'] !== 'default') {
+  throw new Error('--store-bounds is soak or default');
+}
+/** Bounds that fill within the warm-up at the soak's rate (about 5 stored sends and 20 webhook events a second). */
+const SOAK_STORE_BOUNDS = { idempotencyKeys: 400, webhookEventKeys: 2000 };
 const MINUTES = Number(argv.minutes);
 const WORKERS = Number(argv.workers);
 const SUBSCRIBERS = Number(argv.subscribers);
@@ -57,9 +84,19 @@ const random = () => {
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const gc = (globalThis as { gc?: () => void }).gc;
+const MB = 1024 * 1024;
 const heapMb = () => {
   gc?.();
-  return process.memoryUsage().heapUsed / 1024 / 1024;
+  return process.memoryUsage().heapUsed / MB;
+};
+const round = (n: number) => Math.round(n * 10) / 10;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? Number.NaN
+    : s.length % 2
+      ? s[(s.length - 1) / 2]!
+      : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
 type GqlBody = {
@@ -72,14 +109,30 @@ type UnreadValue = {
 };
 
 async function main() {
-  const embedded = await startEmbedded({
-    port: 0,
-    redisUrl: argv.redis ? (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined,
-  });
-  const keyPrefix = `soak-${randomUUID()}:`;
-  const config: Config = embedded.config.redis
-    ? { ...embedded.config, redis: { ...embedded.config.redis, keyPrefix } }
-    : embedded.config;
+  const sandbox = Child.start(
+    'sandbox',
+    join(dirname(__filename), 'sandbox-process.ts'),
+    ['--scale', '1', '--latency', '0', '--seed', String(argv.seed), '--vendor-limits', '1'],
+    { stdoutPipe: true, execArgv: ['--expose-gc'] },
+  );
+  const info = await sandbox.firstLine<{ sourceConfigs: SourceConfig[]; emulators: Record<string, string> }>(120_000);
+  const sha256 = (k: string) => createHash('sha256').update(k).digest('hex');
+  const config = parseConfig(
+    {
+      server: {
+        host: '127.0.0.1',
+        port: 0,
+        ...(argv['store-bounds'] === 'soak' ? { memoryStores: SOAK_STORE_BOUNDS } : {}),
+      },
+      ...(argv.redis
+        ? { redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix: `soak-${randomUUID()}:` } }
+        : {}),
+      sources: info.sourceConfigs,
+      apiKeys: [{ name: 'sandbox', sha256: sha256(SANDBOX_API_KEY), sources: ['*'] }],
+    },
+    {},
+  );
+  const sourcesHeapMb = async () => (await sandbox.call<{ heapUsed: number }>('memory')).heapUsed / MB;
   let logErrors = 0;
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -92,9 +145,27 @@ async function main() {
     logger: createLogger({ level: 'warn', destination: sink }),
     production: true,
   });
-  embedded.sandbox.setWebhookBase(gateway.url);
-  const emulators = embedded.sandbox.emulators;
-  const sourceIds = [...emulators.keys()];
+  await sandbox.call('setWebhookBase', { url: gateway.url });
+  const sourceIds = Object.keys(info.emulators);
+  const setFaults = (source: string, faults: Faults) => sandbox.call('setFaults', { source, faults });
+  const unreadState = (source: string) =>
+    sandbox.call<{ total: number; conversationsWithUnread: number } | null>('unread', { source });
+  /** Upstream requests per source, counted by the sandbox from its request logs. */
+  const upstreamCounts: Record<string, number> = {};
+  const drainUpstream = async () => {
+    const { counts } = await sandbox.call<{ counts: Record<string, Record<string, number>> }>('drain');
+    for (const bySource of Object.values(counts))
+      for (const [source, n] of Object.entries(bySource)) upstreamCounts[source] = (upstreamCounts[source] ?? 0) + n;
+  };
+  const stores = async () => {
+    const text = (await gateway.metrics.render()).body;
+    return Object.fromEntries(
+      [...text.matchAll(/^switchboard_memory_store_entries\{store="([a-z_]+)"\} (\d+)$/gm)].map((m) => [
+        m[1],
+        Number(m[2]),
+      ]),
+    );
+  };
 
   const codes = new Map<string, number>();
   const statuses = new Map<number, number>();
@@ -166,8 +237,11 @@ async function main() {
   }
 
   const heapStart = heapMb();
+  const sourcesHeapStart = await sourcesHeapMb();
   let heapPeak = heapStart;
-  const heapSamples: number[] = [heapStart];
+  /** Heap after a full GC, every 15 s: [ms since start, MB]. */
+  const heapSamples: Array<[number, number]> = [[0, heapStart]];
+  let storesAtWarmup: Record<string, number> = {};
   const started = Date.now();
   const deadline = started + MINUTES * 60_000;
   const faultsApplied: string[] = [];
@@ -202,10 +276,7 @@ async function main() {
     },
     () => gql(`mutation($id: ID!) { markConversationRead(id: $id) { id unreadCount } }`, { id: pick(ids) }),
     () => gql(`mutation($id: ID!) { markConversationUnread(id: $id) { id unreadCount } }`, { id: pick(ids) }),
-    async () => {
-      const e = emulators.get(pick(sourceIds))!;
-      e.controls.simulateIncoming({ content: 'soak: a client writes' });
-    },
+    () => sandbox.call('simulateIncoming', { source: pick(sourceIds) }),
   ];
 
   const workers = Array.from({ length: WORKERS }, async () => {
@@ -228,17 +299,20 @@ async function main() {
       const source = pick(sourceIds);
       const [name, f] = pick(knobs);
       faultsApplied.push(`${source}: ${name}`);
-      emulators.get(source)!.setFaults(f);
+      await setFaults(source, f);
       await sleep(FAULT_EVERY_MS / 3);
-      emulators.get(source)!.setFaults({});
+      await setFaults(source, {});
     }
   })();
   const sampler = (async () => {
     while (Date.now() < deadline) {
-      await sleep(5000);
-      const h = process.memoryUsage().heapUsed / 1024 / 1024;
-      heapSamples.push(h);
-      heapPeak = Math.max(heapPeak, h);
+      const at = Date.now() - started;
+      // The peak is the heap as it is (garbage included); the samples are after a full GC.
+      heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed / MB);
+      heapSamples.push([at, heapMb()]);
+      if (Object.keys(storesAtWarmup).length === 0 && at >= WARMUP_MINUTES * 60_000) storesAtWarmup = await stores();
+      await drainUpstream();
+      await sleep(Math.min(15_000, Math.max(0, deadline - Date.now())));
     }
   })();
   const progress = setInterval(
@@ -248,17 +322,20 @@ async function main() {
 
   await Promise.all([...workers, faults, sampler]);
   clearInterval(progress);
-  for (const e of emulators.values()) e.setFaults({});
+  const storesAtEnd = await stores();
+  const heapAtEndOfLoad = heapMb();
+  heapSamples.push([Date.now() - started, heapAtEndOfLoad]);
+  for (const s of sourceIds) await setFaults(s, {});
 
   // Settle: pollers (every 2-5 s), webhooks and circuits (half-open after 10 s) catch up; then compare.
-  const expected = () =>
+  const expected = async () =>
     Object.fromEntries(
-      sourceIds.map((s) => [s, emulators.get(s)!.controls.unreadState()]).filter(([, v]) => v !== null) as Array<
-        [string, { total: number; conversationsWithUnread: number }]
-      >,
+      (await Promise.all(sourceIds.map(async (s) => [s, await unreadState(s)] as const))).filter(
+        ([, v]) => v !== null,
+      ) as Array<[string, { total: number; conversationsWithUnread: number }]>,
     );
-  const mismatches = () => {
-    const want = expected();
+  const mismatches = async () => {
+    const want = await expected();
     const out: string[] = [];
     last.forEach((v, i) => {
       for (const [source, w] of Object.entries(want)) {
@@ -273,30 +350,32 @@ async function main() {
     return out;
   };
   const settleStarted = Date.now();
-  let mismatch = mismatches();
+  let mismatch = await mismatches();
   while (mismatch.length > 0 && Date.now() - settleStarted < 60_000) {
     await sleep(1000);
-    mismatch = mismatches();
+    mismatch = await mismatches();
   }
   const settledInMs = Date.now() - settleStarted;
   // Diagnosis when they differ: one more vendor event per source. Matching then means the gateway had missed
   // updates while the source was failing and only the next event repaired them.
   let afterOneMoreEvent: boolean | null = null;
   if (mismatch.length > 0) {
-    for (const e of emulators.values())
-      if (e.controls.unreadState() !== null) e.controls.simulateIncoming({ content: 'soak: one more' });
+    for (const s of sourceIds)
+      if ((await unreadState(s)) !== null) await sandbox.call('simulateIncoming', { source: s });
     const again = Date.now();
-    while (mismatches().length > 0 && Date.now() - again < 15_000) await sleep(500);
-    afterOneMoreEvent = mismatches().length === 0;
+    while ((await mismatches()).length > 0 && Date.now() - again < 15_000) await sleep(500);
+    afterOneMoreEvent = (await mismatches()).length === 0;
   }
   const heapEnd = heapMb();
+  const sourcesHeapEnd = await sourcesHeapMb();
+  await drainUpstream();
+  // Median heap of the minute before `untilMs` (the samples are after a full GC).
+  const minuteBefore = (untilMs: number) =>
+    median(heapSamples.filter(([at]) => at > untilMs - 60_000 && at <= untilMs).map(([, mb]) => mb));
+  const loadMs = deadline - started;
+  const atWarmup = minuteBefore(WARMUP_MINUTES * 60_000);
+  const atEnd = minuteBefore(loadMs);
 
-  const upstream = Object.fromEntries(
-    [...emulators].map(([id, e]) => {
-      const log = e.requests();
-      return [id, { requests: log.length, status429: log.filter((r) => r.status === 429).length }];
-    }),
-  );
   const report = {
     minutes: MINUTES,
     workers: WORKERS,
@@ -308,17 +387,39 @@ async function main() {
     errorsByCode: Object.fromEntries([...codes].sort((a, b) => b[1] - a[1])),
     errorLogLines: logErrors,
     faultsApplied,
-    upstream,
+    upstreamRequests: upstreamCounts,
     subscriptionPushes: pushes,
     heapMb: {
-      start: Math.round(heapStart * 10) / 10,
-      end: Math.round(heapEnd * 10) / 10,
-      peak: Math.round(heapPeak * 10) / 10,
-      growth: Math.round((heapEnd - heapStart) * 10) / 10,
+      start: round(heapStart),
+      end: round(heapEnd),
+      peak: round(heapPeak),
+      growth: round(heapEnd - heapStart),
       afterFullGc: Boolean(gc),
+      afterWarmup: {
+        warmupMinutes: WARMUP_MINUTES,
+        atWarmup: round(atWarmup),
+        atEnd: round(atEnd),
+        growthPercent: round(((atEnd - atWarmup) / atWarmup) * 100),
+        withinFivePercent: Math.abs(atEnd - atWarmup) <= 0.05 * atWarmup,
+      },
+      byMinute: Array.from({ length: Math.ceil(loadMs / 60_000) }, (_, m) =>
+        round(minuteBefore(Math.min((m + 1) * 60_000, loadMs))),
+      ),
+    },
+    sources: {
+      heapMb: {
+        start: round(sourcesHeapStart),
+        end: round(sourcesHeapEnd),
+        growth: round(sourcesHeapEnd - sourcesHeapStart),
+      },
+    },
+    stores: {
+      bounds: argv['store-bounds'] === 'soak' ? SOAK_STORE_BOUNDS : 'defaults',
+      atWarmup: storesAtWarmup,
+      atEnd: storesAtEnd,
     },
     unread: {
-      emulators: expected(),
+      emulators: await expected(),
       match: mismatch.length === 0,
       settledInMs,
       mismatches: mismatch.slice(0, 10),
@@ -329,7 +430,7 @@ async function main() {
 
   await Promise.all(clients.map((c) => c.dispose()));
   await gateway.close();
-  await embedded.sandbox.close();
+  await sandbox.stop();
   const bad =
     (statuses.get(500) ?? 0) +
     [...statuses].filter(([s]) => s > 500).reduce((a, [, n]) => a + n, 0) +
@@ -339,5 +440,6 @@ async function main() {
 
 main().catch((e: unknown) => {
   process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  killChildren();
   process.exit(1);
 });
