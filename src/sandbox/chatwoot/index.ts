@@ -1,5 +1,5 @@
 import { serveEmulator, type EmulatorHandle, type EmulatorStartOptions } from '../kit/server';
-import { mountChatwoot } from './routes';
+import { mountRoutes } from './routes';
 import { seedChatwoot } from './seed';
 import { ACCOUNT_ID, ADMIN_TOKEN, AGENT_TOKEN, API_INBOX_ID, ChatwootState } from './state';
 
@@ -54,7 +54,7 @@ export async function startChatwootEmulator(
   return serveEmulator(
     'chatwoot',
     (app, self) =>
-      mountChatwoot(app, state, {
+      mountRoutes(app, state, {
         baseUrl: () => self().url,
         webhook: opts.webhook,
         rateLimitPerMinute: opts.rateLimitPerMinute,

@@ -150,7 +150,7 @@ function rackAttack(limit: number) {
   return Object.assign(middleware, { reset: () => windows.clear() });
 }
 
-export function mountChatwoot(app: Express, state: ChatwootState, opts: ChatwootRouteOptions): VendorControls {
+export function mountRoutes(app: Express, state: ChatwootState, opts: ChatwootRouteOptions): VendorControls {
   const views = new ChatwootViews(state, opts.baseUrl);
   const limiter = rackAttack(opts.rateLimitPerMinute ?? 3000);
   const fire = (payload: Record<string, unknown>) => {
