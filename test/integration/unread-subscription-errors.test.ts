@@ -39,9 +39,14 @@ describe('unreadCountChanged with a failing source', () => {
   beforeAll(async () => {
     t = await startTestGateway({
       kinds: ['PIXIESET', 'PROTOCOL'],
-      // One upstream request per read, and no circuit in the way: the fault alone decides.
+      // One upstream request per read, no circuit in the way, and catalogs re-read by every read (10 ms): the
+      // fault alone decides.
       configure: (c) =>
-        tuneSources(c, () => ({ retries: 0, circuitBreaker: { failures: 1000, halfOpenAfterMs: 10_000 } })),
+        tuneSources(c, () => ({
+          retries: 0,
+          catalogMaxAgeMs: 10,
+          circuitBreaker: { failures: 1000, halfOpenAfterMs: 10_000 },
+        })),
     });
   });
   afterAll(async () => {
@@ -118,6 +123,44 @@ describe('unreadCountChanged with a failing source', () => {
         'pixieset',
         'protocol',
       ]);
+      sub.dispose();
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('corrects itself even when the source comes back with the totals recorded before it failed', async () => {
+    const pr = emulator('protocol');
+    const prState = pr.controls.unreadState()!;
+    const client = createWsClient(t.wsUrl, t.apiKey);
+    try {
+      // Protocol's totals are read and recorded while it answers.
+      const healthy = collect(client, `subscription { unreadCountChanged(sources: ["protocol"]) { ${FIELDS} } }`);
+      await waitFor(() => healthy.results.length >= 1, { what: 'the healthy first value' });
+      expect(healthy.results[0]!.data!.unreadCountChanged.total).toBe(prState.total);
+      healthy.dispose();
+      // Nobody watches protocol any more, so the next subscriber reads it again (not the cached totals).
+      await waitFor(
+        async () => /^switchboard_graphql_subscriptions_active 0$/m.test((await t.gateway.metrics.render()).body),
+        { what: 'the first subscription to end' },
+      );
+
+      pr.setFaults({ errorRate: 1 });
+      const sub = collect(client, `subscription { unreadCountChanged(sources: ["protocol"]) { ${FIELDS} } }`);
+      await waitFor(() => sub.results.length >= 1, { what: 'the first value while failing' });
+      expect(sub.results[0]!.data!.unreadCountChanged).toEqual({ total: 0, conversationsWithUnread: 0, bySource: [] });
+      expect(sub.results[0]!.errors?.map((e) => e.extensions)).toEqual([
+        { code: 'SOURCE_UNAVAILABLE', source: 'protocol' },
+      ]);
+
+      // Back with the very totals recorded before (nothing changed at the vendor): still a corrected value.
+      pr.setFaults({});
+      await waitFor(() => sub.results.length >= 2, { what: 'the corrected value', timeoutMs: 8000 });
+      expect(sub.results[1]!.errors).toBeUndefined();
+      expect(sub.results[1]!.data!.unreadCountChanged).toEqual({
+        ...prState,
+        bySource: [{ source: { id: 'protocol' }, ...prState }],
+      });
       sub.dispose();
     } finally {
       await client.dispose();
