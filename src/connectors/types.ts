@@ -409,9 +409,11 @@ export interface Connector {
    * Brings the connector's own state (its catalog) up to date with changes a webhook or poll reported, before
    * the live engine re-reads totals. A change whose `conversationNativeId` is null means "something changed
    * that cannot be named" (or a change could not be applied): the connector must stop trusting its catalog, so
-   * that the next read re-syncs. Optional: connectors without a catalog have nothing to update.
+   * that the next read re-syncs. Optional: connectors without a catalog have nothing to update. `scope` is the
+   * live engine's own (`live-<source>-<n>`, docs/live.md "Sessions"): the re-reads carry its request id and are
+   * counted in its upstream metrics.
    */
-  applyChanges?(changes: SourceChange[]): Promise<void>;
+  applyChanges?(changes: SourceChange[], scope: RequestScope): Promise<void>;
   /**
    * POLLING sources: looks for changes the vendor does not push. The live engine calls it from its one poller
    * of the source (only while somebody subscribes to the source, and across instances only on the one holding

@@ -81,14 +81,16 @@ export class WebhookIngest {
     if (connector.applyChanges) {
       for (let attempt = 0; ; attempt++) {
         try {
-          await connector.applyChanges(changes);
+          await connector.applyChanges(changes, this.ctx.scope(sourceId));
           break;
         } catch (e) {
           this.ctx.report(e, sourceId);
           const wait = APPLY_RETRY_MS[attempt];
           if (wait === undefined || this.ctx.closed()) {
             // The changes are lost: make the connector re-sync on its next read rather than serve stale rows.
-            await connector.applyChanges([{ sourceId, conversationNativeId: null }]).catch(() => undefined);
+            await connector
+              .applyChanges([{ sourceId, conversationNativeId: null }], this.ctx.scope(sourceId))
+              .catch(() => undefined);
             break;
           }
           await sleep(wait);

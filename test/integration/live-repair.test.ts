@@ -114,9 +114,9 @@ describe('CHATWOOT webhooks lost on the way', () => {
           const c = createChatwootConnector(s as ChatwootSourceConfig);
           return {
             ...c,
-            applyChanges: async (changes) => {
+            applyChanges: async (changes, scope) => {
               if (failing) throw new Error('the catalog store is unreachable');
-              await c.applyChanges?.(changes);
+              await c.applyChanges?.(changes, scope);
             },
           };
         }),

@@ -49,8 +49,8 @@ export function createChatwootConnector(config: ChatwootSourceConfig, deps: Conn
      * the catalog already holds is not re-read (apply.ts: one re-read per status change, none for the webhooks of
      * the gateway's own writes).
      */
-    applyChanges: (changes) => {
-      const s = session({ requestId: `webhook-${config.id}` });
+    applyChanges: (changes, scope) => {
+      const s = session(scope);
       return applyChatwootChanges(catalog, versions, changes, (id) => s.refreshCatalog(id), SCAN_CONCURRENCY);
     },
     /**

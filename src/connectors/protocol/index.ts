@@ -26,8 +26,8 @@ export function createProtocolConnector(config: ProtocolSourceConfig, deps: Conn
     name: config.name ?? profile.defaultName,
     capabilities: profile.capabilities,
     openSession: session,
-    applyChanges: (changes) => {
-      const s = session({ requestId: `webhook-${config.id}` });
+    applyChanges: (changes, scope) => {
+      const s = session(scope);
       return catalog.applyChanges(changes, (id) => s.refreshCatalog(id));
     },
     health: () => client.http.health(),

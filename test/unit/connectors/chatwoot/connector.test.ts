@@ -27,6 +27,8 @@ import type { EmulatorHandle } from '../../../../src/sandbox/kit/server';
 
 const A = `/api/v1/accounts/${CHATWOOT_SANDBOX_ACCOUNT_ID}`;
 const ctx = { sourceId: 'chatwoot', accountId: CHATWOOT_SANDBOX_ACCOUNT_ID };
+/** A scope as the live engine gives applyChanges (docs/live.md "Sessions"). */
+const LIVE = { requestId: 'live-chatwoot-1' };
 
 function configFor(h: EmulatorHandle, over: Partial<ChatwootSourceConfig> = {}): ChatwootSourceConfig {
   return {
@@ -723,10 +725,13 @@ describe('chatwoot connector', () => {
     it('spends nothing on the catalog before its first sync', async () => {
       await session().markRead('1:4');
       await send(session(), '1:4', 'No catalog yet');
-      await connector.applyChanges?.([
-        { sourceId: 'chatwoot', conversationNativeId: '1:5' },
-        { sourceId: 'chatwoot', conversationNativeId: null },
-      ]);
+      await connector.applyChanges?.(
+        [
+          { sourceId: 'chatwoot', conversationNativeId: '1:5' },
+          { sourceId: 'chatwoot', conversationNativeId: null },
+        ],
+        LIVE,
+      );
       expect(vendorRequests(h).map((r) => `${r.method} ${r.path}`)).toEqual([
         `POST ${A}/conversations/4/update_last_seen`,
         `POST ${A}/conversations/4/messages`,
@@ -744,12 +749,14 @@ describe('chatwoot connector', () => {
       expect(del.status).toBe(200);
       h.clearRequests();
       const change = (id: string) => ({ sourceId: 'chatwoot', conversationNativeId: id });
-      await connector.applyChanges?.([change('1:7'), change('1:8'), change('1:7'), change('1:9')]);
+      await connector.applyChanges?.([change('1:7'), change('1:8'), change('1:7'), change('1:9')], LIVE);
       expect(
         vendorRequests(h)
           .map((r) => r.path)
           .sort(),
       ).toEqual([`${A}/conversations/7`, `${A}/conversations/8`, `${A}/conversations/9`]);
+      // The re-reads run in the caller's scope (the live engine's request ids and metrics), not one of their own.
+      expect(vendorRequests(h).map((r) => r.headers['x-request-id'])).toEqual(Array(3).fill('live-chatwoot-1'));
       h.clearRequests();
       const after = await inbox();
       expect(vendorRequests(h)).toHaveLength(0);
@@ -770,7 +777,7 @@ describe('chatwoot connector', () => {
     it('invalidates the catalog on a change without a conversation (contact_updated), so the next read re-syncs', async () => {
       await inbox();
       h.clearRequests();
-      await connector.applyChanges?.([{ sourceId: 'chatwoot', conversationNativeId: null }]);
+      await connector.applyChanges?.([{ sourceId: 'chatwoot', conversationNativeId: null }], LIVE);
       expect(vendorRequests(h)).toHaveLength(0);
       await session().unreadCount();
       expect(vendorRequests(h, /\/conversations$/).length).toBeGreaterThan(0);
@@ -788,7 +795,7 @@ describe('chatwoot connector', () => {
       // The second request for page 1 is the catch-up: page 2 has been read by then.
       await until(() => vendorRequests(h).filter((r) => r.query.page === '1').length === 2);
       h.controls.simulateRead({ conversationId: target });
-      const applied = connector.applyChanges?.([{ sourceId: 'chatwoot', conversationNativeId: target }]);
+      const applied = connector.applyChanges?.([{ sourceId: 'chatwoot', conversationNativeId: target }], LIVE);
       await Promise.all([listing, applied]);
       h.setFaults({});
       expect((await inbox()).find((c) => c.nativeId === target)?.unreadCount).toBe(0);
@@ -908,7 +915,7 @@ describe('chatwoot connector', () => {
 
       hooked.controls.simulateIncoming({ conversationId: target.nativeId, content: 'Anyone there?' });
       await until(() => parsed(c).some((ch) => ch.conversationNativeId === target.nativeId));
-      await c.applyChanges?.(parsed(c));
+      await c.applyChanges?.(parsed(c), LIVE);
       // One re-read of the named conversation, then every read is served from the catalog.
       expect(hookedRequests().map((r) => `${r.method} ${r.path}`)).toEqual([
         `GET ${A}/conversations/${target.nativeId.split(':')[1]}`,
@@ -941,7 +948,7 @@ describe('chatwoot connector', () => {
       });
       expect(res.status).toBe(200);
       await until(() => parsed(c).some((ch) => ch.conversationNativeId === null));
-      await c.applyChanges?.(parsed(c));
+      await c.applyChanges?.(parsed(c), LIVE);
       hooked.clearRequests();
       const after = await c.openSession({ requestId: 'b' }).listConversations({ offset: 0, limit: 100, filter: {} });
       expect(hookedRequests().some((r) => r.path === `${A}/conversations`)).toBe(true);
