@@ -8,6 +8,7 @@ import {
   type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { ErrorCode, GatewayError } from '../errors';
@@ -59,8 +60,9 @@ export interface GraphQLWs {
  * - each `subscribe` passes the same operation check as HTTP (server/operation.ts): a refused operation gets an
  *   `error` message and the socket stays open;
  * - an `operationName` the document does not define (or none for several operations) is BAD_USER_INPUT;
- * - a frame over `maxPayload` (even before `connection_init`) closes the socket with 1009 (Message Too Big),
- *   counted as LIMIT_EXCEEDED and logged at debug: a client's mistake, not the server's;
+ * - a frame over `maxPayload` (even before `connection_init`) closes the socket with 4400 and the reason
+ *   "Message too big: at most <maxPayload> bytes", counted as LIMIT_EXCEEDED and logged at debug: a client's
+ *   mistake, not the server's;
  * - a context per operation; errors and operations are counted in the gateway's metrics; client errors (with a
  *   code) are logged at debug, errors without one at error level (INTERNAL_SERVER_ERROR);
  * - in production, no "Did you mean …" suggestions in any error message.
@@ -137,10 +139,16 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
     wsServer,
   );
   // graphql-ws prints a stack trace (console.error) and closes with 4500 for any error a socket emits; ws emits
-  // one for a client's protocol fault (a frame over maxPayload, bad UTF-8, a bad opcode) after it has already
-  // closed the socket with the right code (1009, 1007, 1002). Those are the client's mistakes: replace the
-  // handler (this listener runs after graphql-ws's own) with a debug line and a count.
+  // one for a client's protocol fault (a frame over maxPayload, bad UTF-8, a bad opcode) after it has closed the
+  // socket itself (1009, 1007, 1002). Those are the client's mistakes: replace the handler (this listener runs
+  // after graphql-ws's own) with a debug line and a count. A frame too big closes with graphql-ws's 4400 (Bad
+  // request) and a reason instead of ws's bare 1009: a graphql-ws client treats 4400 as fatal and does not
+  // reconnect to send the same frame again.
+  const tooBig = `Message too big: at most ${opts.maxPayload} bytes`;
   wsServer.on('connection', (socket) => {
+    const close = socket.close.bind(socket);
+    socket.close = (code?: number, reason?: string | Buffer) =>
+      code === 1009 ? close(CloseCode.BadRequest, tooBig) : close(code, reason);
     socket.removeAllListeners('error');
     socket.on('error', (err: Error & { code?: string }) => {
       const tooLarge = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';

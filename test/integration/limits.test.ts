@@ -159,13 +159,15 @@ describe('query limits', () => {
     expect(ok).toMatchObject({ data: { sources: [{ id: 'pixieset' }, { id: 'protocol' }] } });
     await client.dispose();
 
-    // A message larger than maxBodyBytes closes that socket with 1009 (message too big).
+    // A message larger than maxBodyBytes closes that socket with graphql-ws's 4400 (Bad request, which its
+    // clients do not retry) and a reason naming the limit (issue 12 item 9; it was ws's bare 1009).
     const raw = new WebSocket(t.wsUrl, 'graphql-transport-ws');
-    const code = await new Promise<number>((resolve) => {
+    const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
       raw.on('open', () => raw.send(JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(40_000) } })));
-      raw.on('close', (c) => resolve(c));
+      raw.on('close', (c, r) => resolve({ code: c, reason: r.toString() }));
     });
-    expect(code).toBe(1009);
+    expect(closed.code).toBe(4400);
+    expect(closed.reason).toMatch(/^Message too big: at most \d+ bytes$/);
   });
 });
 
