@@ -16,7 +16,7 @@ import type { Viewer } from '../schema/context';
 import type { Authenticator } from './auth';
 import type { ContextFor } from './context';
 import type { Logger } from './logger';
-import { withoutSuggestions } from './maskError';
+import { maskError, withoutSuggestions } from './maskError';
 import type { GatewayMetrics } from './metrics';
 import type { OperationCheck } from './operation';
 
@@ -65,6 +65,8 @@ export interface GraphQLWs {
  *   mistake, not the server's;
  * - a context per operation; errors and operations are counted in the gateway's metrics; client errors (with a
  *   code) are logged at debug, errors without one at error level (INTERNAL_SERVER_ERROR);
+ * - results' errors are masked as HTTP answers are (maskError: unexpected ones are INTERNAL_SERVER_ERROR,
+ *   "Internal server error" in production);
  * - in production, no "Did you mean …" suggestions in any error message.
  */
 export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
@@ -127,9 +129,14 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
         }
         return opts.production ? errors.map((e) => hideSuggestions(e.toJSON())) : undefined;
       },
+      // Results get the same masking as HTTP answers (server/maskError.ts): every error has a code, and an
+      // unexpected one is logged and, in production, reads "Internal server error".
       onNext: (_ctx, _id, _payload, _args, result) =>
-        opts.production && result.errors
-          ? { ...result, errors: result.errors.map((e) => hideSuggestions(e.toJSON())) }
+        result.errors
+          ? {
+              ...result,
+              errors: result.errors.map((e) => maskError(e.toJSON(), e, { production: !!opts.production, logger })),
+            }
           : undefined,
       onOperation: (ctx, id, _payload, args, result) =>
         metrics.ws.onOperation(ctx, id, args.document, args.operationName, result),

@@ -180,3 +180,38 @@ describe('no "Did you mean" suggestions in production (item 13)', () => {
     },
   );
 });
+
+describe('unexpected errors are masked alike over HTTP and graphql-ws', () => {
+  let prod: TestGateway;
+  beforeAll(async () => {
+    prod = await startTestGateway({ kinds: ['PIXIESET'], production: true });
+    // A bug inside a connector: a plain Error whose message must never reach a client in production.
+    const connector = prod.gateway.services.connectors[0];
+    connector.health = () => {
+      throw new Error('internal detail /var/secret');
+    };
+  });
+  afterAll(async () => {
+    await prod.close();
+  });
+  const query = '{ sources { id health { status } } }';
+
+  it('HTTP: the error reads "Internal server error" with INTERNAL_SERVER_ERROR', async () => {
+    const r = await prod.gql(query);
+    expect(r.body.errors?.[0]?.message).toBe('Internal server error');
+    expect(r.body.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(JSON.stringify(r.body)).not.toContain('/var/secret');
+  });
+
+  it('graphql-ws: the same error reads the same', async () => {
+    const s = await authedSocket(prod);
+    s.send({ id: '1', type: 'subscribe', payload: { query } });
+    const next = await s.next('next');
+    s.ws.close();
+    await s.closed;
+    const payload = next.payload as { errors?: Array<{ message: string; extensions?: { code?: string } }> };
+    expect(payload.errors?.[0]?.message).toBe('Internal server error');
+    expect(payload.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(JSON.stringify(next)).not.toContain('/var/secret');
+  });
+});
