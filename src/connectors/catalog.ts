@@ -1,5 +1,12 @@
 import { mapLimit } from './concurrency';
-import type { CatalogSnapshot, CatalogStore, ConversationModel, MessageModel, SourceChange } from './types';
+import type {
+  CatalogSnapshot,
+  CatalogStore,
+  ConversationModel,
+  MessageModel,
+  RequestScope,
+  SourceChange,
+} from './types';
 
 /**
  * # The conversation catalog
@@ -143,6 +150,96 @@ export class ConversationCatalog {
     if (changes.some((c) => c.conversationNativeId === null)) return this.invalidate();
     const ids = [...new Set(changes.map((c) => c.conversationNativeId as string))];
     await mapLimit(ids, concurrency, refresh);
+  }
+}
+
+/**
+ * How a vendor reads its conversations for the catalog (`<vendor>/catalog.ts`), with its client directly: no
+ * session owns the sync. `Cache` is what one call's reads share (Protocol: its DataLoaders, so that the account's
+ * own contact is read once for several conversations); a session that holds one already passes its own, so a
+ * write's re-read reuses what the operation fetched.
+ */
+export interface CatalogReader<Cache = undefined> {
+  /** Every conversation of the source as a catalog model (the full sync). */
+  readAll(scope: RequestScope): Promise<ConversationModel[]>;
+  /** One conversation as the source has it now, as a catalog model; null when it is gone. */
+  readOne(scope: RequestScope, nativeId: string, cache: Cache): Promise<ConversationModel | null>;
+  /** A cache for one call, when the caller brings none. */
+  cache(scope: RequestScope): Cache;
+}
+
+/**
+ * The one owner of a source's catalog sync, built once per source by its connector (connectors/vendor.ts
+ * `createCatalogSync`) over the source's {@link ConversationCatalog} and the vendor's {@link CatalogReader}.
+ * Sessions, the connector's `applyChanges` and its poller all call it; none of them opens a session to reach it.
+ */
+export class CatalogSync<Cache = undefined> {
+  constructor(
+    readonly catalog: ConversationCatalog,
+    private readonly reader: CatalogReader<Cache>,
+    private readonly options: {
+      /** Conversations re-read at once by {@link refresh}. @default 4 */
+      concurrency?: number;
+      /** What changed between two snapshots (the vendor's rule), for {@link reconcile}. */
+      diff?: (before: ConversationModel[], after: ConversationModel[]) => SourceChange[];
+    } = {},
+  ) {}
+
+  /** Every conversation of the source: the fresh snapshot, or a full read (connectors/catalog.ts freshness). */
+  all(scope: RequestScope): Promise<ConversationModel[]> {
+    return this.catalog.all(() => this.reader.readAll(scope));
+  }
+
+  /** A full sync now, whatever the snapshot's age: the items before (null before the first sync) and after. */
+  resync(scope: RequestScope): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
+    return this.catalog.resync(() => this.reader.readAll(scope));
+  }
+
+  /**
+   * A poll: a full sync now, diffed by the vendor's rule into changes that carry their models. The first one,
+   * with no snapshot before it, only sets the baseline (no change).
+   */
+  async reconcile(scope: RequestScope): Promise<{ changes: SourceChange[]; size: number }> {
+    const { before, after } = await this.resync(scope);
+    const diff = this.options.diff;
+    if (!diff) throw new Error(`The catalog of source "${this.catalog.sourceId}" has no diff rule.`);
+    return { changes: before ? diff(before, after) : [], size: after.length };
+  }
+
+  /**
+   * Re-reads the named conversations into the catalog (upserted, or removed when gone), at most `concurrency` at a
+   * time, sharing `cache` (a new one for this call when none is given). Does nothing before the first sync.
+   */
+  async refresh(scope: RequestScope, nativeIds: readonly string[], cache?: Cache): Promise<void> {
+    if ((await this.catalog.age()) === null) return;
+    const shared = cache === undefined ? this.reader.cache(scope) : cache;
+    await mapLimit([...new Set(nativeIds)], this.options.concurrency ?? 4, async (id) => {
+      const model = await this.reader.readOne(scope, id, shared);
+      if (model) await this.catalog.upsert(model);
+      else await this.catalog.remove(id);
+    });
+  }
+
+  /**
+   * Webhook changes into the catalog (the contract's `Connector.applyChanges`): a change that names no
+   * conversation makes the snapshot untrustworthy, so the next read re-syncs; otherwise each named conversation
+   * is re-read once, in the engine's scope.
+   */
+  async applyChanges(changes: SourceChange[], scope: RequestScope): Promise<void> {
+    if (changes.some((c) => c.conversationNativeId === null)) return this.catalog.invalidate();
+    await this.refresh(
+      scope,
+      changes.map((c) => c.conversationNativeId as string),
+    );
+  }
+
+  /** The gateway's own writes, at once. */
+  upsert(...models: ConversationModel[]): Promise<void> {
+    return this.catalog.upsert(...models);
+  }
+
+  remove(...nativeIds: string[]): Promise<void> {
+    return this.catalog.remove(...nativeIds);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { SourceConfig } from '../config/schema';
-import { ConversationCatalog } from './catalog';
+import { ConversationCatalog, type CatalogSync } from './catalog';
 import { createMemoryCatalogStore } from './catalog-stores/memory';
 import { HttpClient, type HttpClientOptions } from './http';
 import type { ConnectorDeps, SourceCapabilities, SourceKind } from './types';
@@ -34,7 +34,7 @@ export interface VendorProfile {
  * What every vendor session is built from: `new XSession(options, scope)`. One object per connector, shared by
  * all of its sessions; the scope is the one operation's.
  */
-export interface SessionOptions<Config extends SourceConfig, Client, Shared = undefined> {
+export interface SessionOptions<Config extends SourceConfig, Client, Shared = undefined, Cache = never> {
   /** The source's config (`config.id` is the source id). */
   config: Config;
   profile: VendorProfile;
@@ -42,6 +42,12 @@ export interface SessionOptions<Config extends SourceConfig, Client, Shared = un
   client: Client;
   /** The source's conversation catalog, one per connector. */
   catalog: ConversationCatalog;
+  /**
+   * The source's catalog sync (connectors/catalog.ts `CatalogSync`), one per connector, over `catalog` and the
+   * vendor's reader (`<vendor>/catalog.ts`): sessions call it, none owns the sync. Absent for a vendor whose
+   * reader still lives in its session.
+   */
+  sync?: CatalogSync<Cache>;
   /** Connector-lifetime state of the vendor's own (Pixieset: its agent directory and order guard); else undefined. */
   shared: Shared;
   /** The clock for times the gateway writes itself; injectable for tests. @default () => new Date() */

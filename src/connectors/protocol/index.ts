@@ -1,6 +1,8 @@
 import type { ProtocolSourceConfig } from '../../config/schema';
-import type { Connector, ConnectorDeps, RequestScope } from '../types';
+import { CatalogSync } from '../catalog';
+import type { Connector, ConnectorDeps } from '../types';
 import { createVendorCatalog } from '../vendor';
+import { createProtocolCatalogReader } from './catalog';
 import { createProtocolClient } from './client';
 import { PROTOCOL_PROFILE } from './profile';
 import { ProtocolSession, type ProtocolSessionOptions } from './session';
@@ -18,18 +20,15 @@ export function createProtocolConnector(config: ProtocolSourceConfig, deps: Conn
   const client = createProtocolClient(config, deps);
   // Webhooks keep the catalog fresh; the full re-sync is a safety net for missed deliveries.
   const catalog = createVendorCatalog(config, deps, profile);
-  const options: ProtocolSessionOptions = { config, profile, client, catalog, shared: undefined };
-  const session = (scope: RequestScope) => new ProtocolSession(options, scope);
+  const sync = new CatalogSync(catalog, createProtocolCatalogReader(config, client));
+  const options: ProtocolSessionOptions = { config, profile, client, catalog, sync, shared: undefined };
   return {
     id: config.id,
     kind: profile.kind,
     name: config.name ?? profile.defaultName,
     capabilities: profile.capabilities,
-    openSession: session,
-    applyChanges: (changes, scope) => {
-      const s = session(scope);
-      return catalog.applyChanges(changes, (id) => s.refreshCatalog(id));
-    },
+    openSession: (scope) => new ProtocolSession(options, scope),
+    applyChanges: (changes, scope) => sync.applyChanges(changes, scope),
     health: () => client.http.health(),
     parseWebhook: (req) => parseProtocolWebhook(config.id, config.webhookSecret, req),
   };

@@ -16,17 +16,27 @@ import type {
   SourceUnreadModel,
   UpdateConversationPatch,
 } from '../types';
-import type { ConversationCatalog } from '../catalog';
+import type { CatalogSync } from '../catalog';
 import type { ProtocolSourceConfig } from '../../config/schema';
 import { UnsupportedSession } from '../UnsupportedSession';
 import type { SessionOptions } from '../vendor';
 import { PAGE_MAX, type ConversationUpdate, type ListParams, type ProtocolClient } from './client';
 import { createProtocolLoaders, type ProtocolLoaders } from './loaders';
 import { countUnread, mapContact, mapConversation, mapMessage } from './mapper';
-import type { ProtocolContactDto, ProtocolConversationDto, ProtocolGroupDto, ProtocolMessageDto } from './types';
+import type { ProtocolConversationDto, ProtocolMessageDto } from './types';
 
-/** What every Protocol session is built from (connectors/vendor.ts), one per connector. */
-export type ProtocolSessionOptions = SessionOptions<ProtocolSourceConfig, ProtocolClient>;
+/**
+ * What every Protocol session is built from (connectors/vendor.ts), one per connector; `sync` is the source's
+ * catalog sync over catalog.ts's reader, whose per-call cache is the session's loaders.
+ */
+export type ProtocolSessionOptions = SessionOptions<
+  ProtocolSourceConfig,
+  ProtocolClient,
+  undefined,
+  ProtocolLoaders
+> & {
+  sync: CatalogSync<ProtocolLoaders>;
+};
 
 /** Message cursors are the vendor's message ids, prefixed so that a foreign cursor is recognisable. */
 const CURSOR = /^m:([A-Za-z0-9]{1,64})$/;
@@ -42,7 +52,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
   private readonly selfContactId: string | null;
   private readonly maxAttachmentSize: number;
   private readonly loaders: ProtocolLoaders;
-  private readonly catalog: ConversationCatalog;
+  private readonly sync: CatalogSync<ProtocolLoaders>;
 
   constructor(options: ProtocolSessionOptions, scope: RequestScope) {
     super(options.config.id);
@@ -52,87 +62,31 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     this.selfContactId = options.config.selfContactId ?? null;
     this.maxAttachmentSize = options.profile.capabilities.maxAttachmentSize ?? Infinity;
     this.loaders = createProtocolLoaders(options.client, scope);
-    this.catalog = options.catalog;
+    this.sync = options.sync;
   }
 
   // Reads
 
   /**
    * The API cannot sort by activity and has no unread count (docs/vendors/protocol.md), so pages come from the conversation
-   * catalog (connectors/catalog.ts): every conversation with its participants, last message and derived unread
-   * count, synced in full (conversations, contacts, groups and every message, 100 a request) when missing or
-   * older than catalogMaxAgeMs, and patched by webhooks and by the gateway's own writes. A page costs no request
+   * catalog (connectors/catalog.ts, read by catalog.ts): every conversation with its participants, last message
+   * and derived unread count, synced in full (conversations, contacts, groups and every message, 100 a request)
+   * when missing or older than catalogMaxAgeMs, and patched by webhooks and by the gateway's own writes. A page costs no request
    * while the snapshot is fresh.
    */
   async listConversations(req: ListConversationsRequest): Promise<ConversationPage> {
     const f = req.filter;
-    const all = await this.catalog.all(() => this.syncAll());
+    const all = await this.sync.all(this.scope);
     const matching = all.filter((c) => matchesFilter(c, f, c.participants ?? [], c.searchText ? [c.searchText] : []));
     return pageFromAll(matching, req.offset, req.limit);
   }
 
-  /** The catalog's full sync: four list walks, whatever the number of conversations. */
-  private async syncAll(): Promise<ConversationModel[]> {
-    const [dtos, contacts, groups, messages] = await Promise.all([
-      this.client.listAllConversations(this.scope),
-      this.client.listAllContacts(this.scope),
-      this.client.listAllGroups(this.scope),
-      this.client.listEveryMessage(this.scope),
-    ]);
-    const contactById = new Map(contacts.map((c) => [c.id, c]));
-    const groupById = new Map(groups.map((g) => [g.id, g]));
-    const byConversation = new Map<string, ProtocolMessageDto[]>();
-    for (const m of messages) {
-      const list = byConversation.get(m.conversation_id);
-      if (list) list.push(m);
-      else byConversation.set(m.conversation_id, [m]);
-    }
-    const self = this.selfContactId ? (contactById.get(this.selfContactId) ?? null) : null;
-    return dtos.map((dto) =>
-      this.catalogModel(dto, byConversation.get(dto.id) ?? [], {
-        contact: dto.contact_id ? (contactById.get(dto.contact_id) ?? null) : null,
-        group: dto.group_id ? (groupById.get(dto.group_id) ?? null) : null,
-        self,
-      }),
-    );
-  }
-
-  private catalogModel(
-    dto: ProtocolConversationDto,
-    messages: ProtocolMessageDto[],
-    people: { contact: ProtocolContactDto | null; group: ProtocolGroupDto | null; self: ProtocolContactDto | null },
-  ): ConversationModel {
-    const newest = messages.reduce<ProtocolMessageDto | null>(
-      (a, m) => (!a || (m.created_at ?? 0) > (a.created_at ?? 0) ? m : a),
-      null,
-    );
-    return {
-      ...mapConversation(this.sourceId, dto, {
-        ...people,
-        selfContactId: this.selfContactId,
-        unreadCount: countUnread(messages, dto, this.selfContactId),
-      }),
-      lastMessage: newest ? this.message(newest) : null,
-      searchText: messages.map((m) => m.message ?? '').join('\n'),
-    };
-  }
-
   /**
-   * Re-reads one conversation into the catalog (a webhook named it, or the gateway changed it); removes it when
-   * it is gone. Does nothing before the first sync.
+   * Re-reads one conversation into the catalog (the gateway changed it) through this session's loaders, which
+   * then hold it fresh; removes it when it is gone. Does nothing before the first sync.
    */
-  async refreshCatalog(nativeId: string): Promise<void> {
-    if ((await this.catalog.age()) === null) return;
-    this.forgetConversation(nativeId);
-    const dto = await this.loaders.conversations.load(nativeId);
-    if (!dto) return this.catalog.remove(nativeId);
-    const [messages, contact, group, self] = await Promise.all([
-      this.loaders.conversationMessages.load(nativeId),
-      dto.contact_id ? this.loaders.contacts.load(dto.contact_id) : null,
-      dto.group_id ? this.loaders.groups.load(dto.group_id) : null,
-      this.selfContactId ? this.loaders.contacts.load(this.selfContactId) : null,
-    ]);
-    await this.catalog.upsert(this.catalogModel(dto, messages, { contact, group, self }));
+  private refreshCatalog(nativeId: string): Promise<void> {
+    return this.sync.refresh(this.scope, [nativeId], this.loaders);
   }
 
   async loadConversation(nativeId: string): Promise<ConversationModel | null> {
@@ -220,7 +174,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
 
   /** Sums the derived unread counts over the catalog: no request while it is fresh. */
   override async unreadCount(): Promise<SourceUnreadModel> {
-    const all = await this.catalog.all(() => this.syncAll());
+    const all = await this.sync.all(this.scope);
     const counts = all.map((c) => c.unreadCount ?? 0);
     return {
       sourceId: this.sourceId,
@@ -339,7 +293,7 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
   override async deleteConversation(nativeId: string): Promise<void> {
     await this.client.deleteConversation(this.scope, nativeId);
     this.forgetConversation(nativeId);
-    await this.catalog.remove(nativeId);
+    await this.sync.remove(nativeId);
   }
 
   override async editMessage(nativeId: string, content: string): Promise<MessageModel> {
