@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { writeHeapSnapshot } from 'node:v8';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { parseConfig } from '../src/config/load';
@@ -56,6 +57,8 @@ const { values: argv } = parseArgs({
     seed: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '2' },
     'store-bounds': { type: 'string', default: 'soak' },
+    /** A directory: V8 heap snapshots at the end of the warm-up and of the load, to diff what grew. */
+    'heap-snapshots': { type: 'string' },
   },
 });
 const WARMUP_MINUTES = Math.min(Number(argv.warmup), Number(argv.minutes) / 2);
@@ -85,9 +88,16 @@ const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const gc = (globalThis as { gc?: () => void }).gc;
 const MB = 1024 * 1024;
-const heapMb = () => {
-  gc?.();
+/** Heap after full collections: a few rounds, letting finalizers and socket teardown run in between. */
+const heapMb = async () => {
+  for (let i = 0; i < 3; i++) {
+    gc?.();
+    await sleep(20);
+  }
   return process.memoryUsage().heapUsed / MB;
+};
+const snapshot = (name: string) => {
+  if (argv['heap-snapshots']) writeHeapSnapshot(join(argv['heap-snapshots'], `soak-${name}.heapsnapshot`));
 };
 const round = (n: number) => Math.round(n * 10) / 10;
 const median = (xs: number[]) => {
@@ -236,7 +246,7 @@ async function main() {
     );
   }
 
-  const heapStart = heapMb();
+  const heapStart = await heapMb();
   const sourcesHeapStart = await sourcesHeapMb();
   let heapPeak = heapStart;
   /** Heap after a full GC, every 15 s: [ms since start, MB]. */
@@ -309,8 +319,11 @@ async function main() {
       const at = Date.now() - started;
       // The peak is the heap as it is (garbage included); the samples are after a full GC.
       heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed / MB);
-      heapSamples.push([at, heapMb()]);
-      if (Object.keys(storesAtWarmup).length === 0 && at >= WARMUP_MINUTES * 60_000) storesAtWarmup = await stores();
+      heapSamples.push([at, await heapMb()]);
+      if (Object.keys(storesAtWarmup).length === 0 && at >= WARMUP_MINUTES * 60_000) {
+        storesAtWarmup = await stores();
+        snapshot('warmup');
+      }
       await drainUpstream();
       await sleep(Math.min(15_000, Math.max(0, deadline - Date.now())));
     }
@@ -323,7 +336,8 @@ async function main() {
   await Promise.all([...workers, faults, sampler]);
   clearInterval(progress);
   const storesAtEnd = await stores();
-  const heapAtEndOfLoad = heapMb();
+  snapshot('end');
+  const heapAtEndOfLoad = await heapMb();
   heapSamples.push([Date.now() - started, heapAtEndOfLoad]);
   for (const s of sourceIds) await setFaults(s, {});
 
@@ -366,7 +380,7 @@ async function main() {
     while ((await mismatches()).length > 0 && Date.now() - again < 15_000) await sleep(500);
     afterOneMoreEvent = (await mismatches()).length === 0;
   }
-  const heapEnd = heapMb();
+  const heapEnd = await heapMb();
   const sourcesHeapEnd = await sourcesHeapMb();
   await drainUpstream();
   // Median heap of the minute before `untilMs` (the samples are after a full GC).
