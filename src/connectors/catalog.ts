@@ -161,9 +161,12 @@ export class ConversationCatalog {
  */
 export interface CatalogReader<Cache = undefined> {
   /** Every conversation of the source as a catalog model (the full sync). */
-  readAll(scope: RequestScope): Promise<ConversationModel[]>;
-  /** One conversation as the source has it now, as a catalog model; null when it is gone. */
-  readOne(scope: RequestScope, nativeId: string, cache: Cache): Promise<ConversationModel | null>;
+  readAll(scope: RequestScope, cache: Cache): Promise<ConversationModel[]>;
+  /**
+   * One conversation as the source has it now, as a catalog model; null when it is gone (removed from the
+   * catalog); undefined when it could not be read (the catalog keeps what it has).
+   */
+  readOne(scope: RequestScope, nativeId: string, cache: Cache): Promise<ConversationModel | null | undefined>;
   /** A cache for one call, when the caller brings none. */
   cache(scope: RequestScope): Cache;
 }
@@ -185,14 +188,25 @@ export class CatalogSync<Cache = undefined> {
     } = {},
   ) {}
 
-  /** Every conversation of the source: the fresh snapshot, or a full read (connectors/catalog.ts freshness). */
-  all(scope: RequestScope): Promise<ConversationModel[]> {
-    return this.catalog.all(() => this.reader.readAll(scope));
+  /**
+   * Every conversation of the source: the fresh snapshot, or a full read (connectors/catalog.ts freshness) sharing
+   * `cache` when given (a session's, which then holds what the read fetched).
+   */
+  all(scope: RequestScope, cache?: Cache): Promise<ConversationModel[]> {
+    return this.catalog.all(() => this.reader.readAll(scope, this.cacheFor(scope, cache)));
   }
 
   /** A full sync now, whatever the snapshot's age: the items before (null before the first sync) and after. */
-  resync(scope: RequestScope): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
-    return this.catalog.resync(() => this.reader.readAll(scope));
+  resync(
+    scope: RequestScope,
+    cache?: Cache,
+  ): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
+    return this.catalog.resync(() => this.reader.readAll(scope, this.cacheFor(scope, cache)));
+  }
+
+  /** True once the source has a snapshot (writes patch it only then). */
+  async synced(): Promise<boolean> {
+    return (await this.catalog.age()) !== null;
   }
 
   /**
@@ -212,11 +226,11 @@ export class CatalogSync<Cache = undefined> {
    */
   async refresh(scope: RequestScope, nativeIds: readonly string[], cache?: Cache): Promise<void> {
     if ((await this.catalog.age()) === null) return;
-    const shared = cache === undefined ? this.reader.cache(scope) : cache;
+    const shared = this.cacheFor(scope, cache);
     await mapLimit([...new Set(nativeIds)], this.options.concurrency ?? 4, async (id) => {
       const model = await this.reader.readOne(scope, id, shared);
       if (model) await this.catalog.upsert(model);
-      else await this.catalog.remove(id);
+      else if (model === null) await this.catalog.remove(id);
     });
   }
 
@@ -231,6 +245,10 @@ export class CatalogSync<Cache = undefined> {
       scope,
       changes.map((c) => c.conversationNativeId as string),
     );
+  }
+
+  private cacheFor(scope: RequestScope, cache: Cache | undefined): Cache {
+    return cache === undefined ? this.reader.cache(scope) : cache;
   }
 
   /** The gateway's own writes, at once. */

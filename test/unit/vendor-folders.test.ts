@@ -76,6 +76,11 @@ describe('vendor folders', () => {
       ]);
       if (existsSync(at('poll.ts')))
         expect(fn(load(at('poll.ts')), `create${cap(v)}Poller`)).toEqual([`create${cap(v)}Poller`, 'function']);
+      if (existsSync(at('catalog.ts')))
+        expect(fn(load(at('catalog.ts')), `create${cap(v)}CatalogReader`)).toEqual([
+          `create${cap(v)}CatalogReader`,
+          'function',
+        ]);
     });
 
     it('takes its defaults from its profile and builds sessions from one options object', () => {

@@ -1,8 +1,10 @@
 import type { MonicaSourceConfig } from '../../config/schema';
+import { CatalogSync } from '../catalog';
 import type { Connector, ConnectorDeps } from '../types';
 import { createVendorCatalog } from '../vendor';
+import { createMonicaCatalogReader } from './catalog';
 import { createMonicaClient } from './client';
-import { createMonicaPoller } from './poll';
+import { createMonicaPoller, diffMonica } from './poll';
 import { MONICA_PROFILE } from './profile';
 import { MonicaSession, type MonicaSessionOptions } from './session';
 
@@ -14,13 +16,12 @@ export const MONICA_CAPABILITIES = MONICA_PROFILE.capabilities;
 export function createMonicaConnector(config: MonicaSourceConfig, deps: ConnectorDeps = {}): Connector {
   const profile = MONICA_PROFILE;
   const client = createMonicaClient(config, deps);
-  const options: MonicaSessionOptions = {
-    config,
-    profile,
-    client,
-    catalog: createVendorCatalog(config, deps, profile),
-    shared: undefined,
-  };
+  const catalog = createVendorCatalog(config, deps, profile);
+  // The poll re-syncs and diffs (poll.ts); writes patch the catalog at once.
+  const sync = new CatalogSync(catalog, createMonicaCatalogReader(config, client), {
+    diff: (before, after) => diffMonica(config.id, before, after),
+  });
+  const options: MonicaSessionOptions = { config, profile, client, catalog, sync, shared: undefined };
   return {
     id: config.id,
     kind: profile.kind,

@@ -1,6 +1,6 @@
 import type { ConversationModel, RequestScope, SourceChange } from '../types';
 import { MONICA_MAX_LIMIT } from './client';
-import { MonicaSession, type MonicaSessionOptions } from './session';
+import type { MonicaSessionOptions } from './session';
 
 /**
  * Change detection for Monica, which sends no webhooks and whose list order says nothing about new messages
@@ -62,7 +62,7 @@ export function createMonicaPoller(options: MonicaSessionOptions): {
   poll(scope: RequestScope): Promise<SourceChange[]>;
   minPollIntervalMs(): number;
 } {
-  const { config, profile } = options;
+  const { config, profile, sync } = options;
   // The source's budget: its config, else Monica's (profile.ts); null means no cap.
   const ratePerMinute =
     config.rateLimitPerMinute === undefined ? profile.limits.rateLimitPerMinute : config.rateLimitPerMinute;
@@ -70,9 +70,10 @@ export function createMonicaPoller(options: MonicaSessionOptions): {
   let size = 0;
   return {
     async poll(scope) {
-      const { before, after } = await new MonicaSession(options, scope).resyncCatalog();
-      size = after.length;
-      return before ? diffMonica(config.id, before, after) : [];
+      // The source's catalog sync diffs by diffMonica (index.ts).
+      const { changes, size: n } = await sync.reconcile(scope);
+      size = n;
+      return changes;
     },
     minPollIntervalMs: () => monicaMinPollIntervalMs(size, ratePerMinute),
   };

@@ -1,6 +1,5 @@
 import { ErrorCode, GatewayError, badInput, unsupported } from '../../errors';
-import { mapLimit } from '../concurrency';
-import type { ConversationCatalog } from '../catalog';
+import type { CatalogSync } from '../catalog';
 import type { MonicaSourceConfig } from '../../config/schema';
 import { UnsupportedSession } from '../UnsupportedSession';
 import type { SessionOptions } from '../vendor';
@@ -20,6 +19,7 @@ import type {
   SendMessageInput,
   UpdateConversationPatch,
 } from '../types';
+import { monicaCatalogModel } from './catalog';
 import { MONICA_MAX_LIMIT, contactArchivedError, isEnglishValidation, type MonicaClient } from './client';
 import { createMonicaLoaders, type MonicaLoaders } from './loaders';
 import {
@@ -31,13 +31,9 @@ import {
   mapMessages,
   parseId,
   parseMessageId,
-  searchableText,
   toMonicaTimestamp,
 } from './mapper';
 import type { MonicaContactFieldTypeDto, MonicaConversationDto, MonicaMessageDto } from './types';
-
-/** Pages of a full read fetched at once (after the first, which says how many there are). */
-const PAGE_CONCURRENCY = 4;
 
 /** Patch fields Monica cannot store (docs/vendors/README.md: no status, mute, pin, archive, subject or labels). */
 const FIXED_FIELDS = ['status', 'muted', 'pinned', 'archived', 'subject', 'labels'] as const;
@@ -52,8 +48,13 @@ function matchesNothing(f: ConversationFilterInput): boolean {
   return !!f.status && f.status.length > 0 && !f.status.includes('OPEN');
 }
 
-/** What every Monica session is built from (connectors/vendor.ts), one per connector. */
-export type MonicaSessionOptions = SessionOptions<MonicaSourceConfig, MonicaClient>;
+/**
+ * What every Monica session is built from (connectors/vendor.ts), one per connector; `sync` is the source's
+ * catalog sync over catalog.ts's reader, whose per-call cache is the session's loaders.
+ */
+export type MonicaSessionOptions = SessionOptions<MonicaSourceConfig, MonicaClient, undefined, MonicaLoaders> & {
+  sync: CatalogSync<MonicaLoaders>;
+};
 
 /**
  * One operation against one Monica account.
@@ -69,7 +70,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   private fieldTypes?: Promise<MonicaContactFieldTypeDto[]>;
 
   private readonly client: MonicaClient;
-  private readonly catalog: ConversationCatalog;
+  private readonly sync: CatalogSync<MonicaLoaders>;
   /** The time for `written_at` / default `happened_at`; injectable for tests (options.now). */
   private readonly now: () => Date;
 
@@ -79,7 +80,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   ) {
     super(options.config.id);
     this.client = options.client;
-    this.catalog = options.catalog;
+    this.sync = options.sync;
     this.now = options.now ?? (() => new Date());
     this.loaders = createMonicaLoaders(options.client, scope);
   }
@@ -96,7 +97,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   async listConversations(req: ListConversationsRequest): Promise<ConversationPage> {
     const f = req.filter;
     if (matchesNothing(f)) return { items: [], total: 0 };
-    const all = await this.catalog.all(() => this.syncAll());
+    const all = await this.sync.all(this.scope, this.loaders);
     const pid = f.participantNativeId;
     // The account user takes part in every conversation, so `me` filters nothing.
     const rest: ConversationFilterInput = { ...f, participantNativeId: pid === ME_ID ? null : pid };
@@ -106,38 +107,11 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     return pageFromAll(matching, req.offset, req.limit);
   }
 
-  /**
-   * The live engine's poll (poll.ts): a full sync of the catalog now, whatever its age, and the snapshot before
-   * and after it. Costs ceil(n / 100) list pages plus `GET /me`.
-   */
-  resyncCatalog(): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
-    return this.catalog.resync(() => this.syncAll());
-  }
-
-  /** A full read for the catalog: every conversation with its contact, the account user and its messages' text. */
-  private async syncAll(): Promise<ConversationModel[]> {
-    const [dtos, me] = await Promise.all([this.readAllPages(undefined), this.me()]);
-    return dtos.map((dto) => this.catalogModel(dto, me));
-  }
-
-  private catalogModel(dto: MonicaConversationDto, me: ParticipantModel): ConversationModel {
-    const base = mapConversation(this.sourceId, dto);
-    const last = base.lastMessage;
-    return {
-      ...base,
-      // The account user is known here, so an outgoing last message needs no /me lookup for its sender.
-      lastMessage: last && last.senderRef === ME_ID && !last.sender ? { ...last, sender: me } : last,
-      participants: [mapContact(this.sourceId, dto.contact), me],
-      // Search covers the contact (in participants) and message contents, not the account user.
-      searchText: searchableText(dto).join('\n'),
-    };
-  }
-
   /** Writes patch the catalog at once, so the inbox shows them before the next sync. */
   private async patchCatalog(dto: MonicaConversationDto): Promise<void> {
     // Before the first sync there is nothing to patch (and no reason to spend a request on /me).
-    if ((await this.catalog.age()) === null) return;
-    await this.catalog.upsert(this.catalogModel(dto, await this.me()));
+    if (!(await this.sync.synced())) return;
+    await this.sync.upsert(monicaCatalogModel(this.sourceId, dto, await this.me()));
   }
 
   async loadConversation(nativeId: string): Promise<ConversationModel | null> {
@@ -236,7 +210,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     const fixed = FIXED_FIELDS.find((k) => patch[k] !== undefined && patch[k] !== null);
     if (fixed) throw unsupported(this.sourceId, `updating a conversation's ${fixed}`);
     const current = await this.requireConversation(nativeId).catch(async (e: unknown) => {
-      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) await this.catalog.remove(nativeId);
+      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) await this.sync.remove(nativeId);
       throw e;
     });
     if (!patch.happenedAt) return mapConversation(this.sourceId, current);
@@ -249,7 +223,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
       }),
     ).catch(async (e: unknown) => {
       // Deleted between the read and the PUT (Monica: 422 "The selected conversation id is invalid.").
-      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) await this.catalog.remove(nativeId);
+      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) await this.sync.remove(nativeId);
       throw e;
     });
     this.remember(dto);
@@ -268,11 +242,11 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
       );
     } catch (e) {
       // Gone already (deleted elsewhere): the inbox must not keep showing it.
-      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) await this.catalog.remove(nativeId);
+      if (e instanceof GatewayError && e.code === ErrorCode.NOT_FOUND) await this.sync.remove(nativeId);
       throw e;
     }
     this.forget(id);
-    await this.catalog.remove(nativeId);
+    await this.sync.remove(nativeId);
   }
 
   /** docs/vendors/monica.md: the answer is the whole conversation; the new message is the one with the highest id. */
@@ -365,7 +339,7 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     if (!dto || !message) {
       if (patchWhenStale) {
         if (dto) await this.patchCatalog(dto);
-        else await this.catalog.remove(String(ids.conversationId));
+        else await this.sync.remove(String(ids.conversationId));
       }
       throw this.notFound(`message "${nativeId}"`);
     }
@@ -373,12 +347,8 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
   }
 
   /** The catalog takes one conversation as Monica has it now (or drops it), when a snapshot exists. */
-  private async refreshCatalogEntry(conversationId: number): Promise<void> {
-    if ((await this.catalog.age()) === null) return;
-    this.forget(conversationId);
-    const fresh = await this.loaders.conversations.load(conversationId).catch(() => undefined);
-    if (fresh) await this.patchCatalog(fresh);
-    else if (fresh === null) await this.catalog.remove(String(conversationId));
+  private refreshCatalogEntry(conversationId: number): Promise<void> {
+    return this.sync.refresh(this.scope, [String(conversationId)], this.loaders);
   }
 
   /**
@@ -425,19 +395,6 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
       if (active === false) throw contactArchivedError(this.sourceId, what, vendor.join('; ') || undefined);
       throw e;
     }
-  }
-
-  private async readAllPages(contactId: number | undefined): Promise<MonicaConversationDto[]> {
-    const first = await this.client.listConversations(this.scope, { page: 1, limit: MONICA_MAX_LIMIT, contactId });
-    const more = Array.from({ length: Math.max(0, first.meta.last_page - 1) }, (_, i) => i + 2);
-    const rest = await mapLimit(more, PAGE_CONCURRENCY, (page) =>
-      this.client.listConversations(this.scope, { page, limit: MONICA_MAX_LIMIT, contactId }),
-    );
-    // Offset paging over a list that may change between pages: keep each conversation once.
-    const byId = new Map<number, MonicaConversationDto>();
-    for (const page of [first, ...rest]) for (const c of page.data) byId.set(c.id, c);
-    for (const c of byId.values()) this.loaders.conversations.prime(c.id, c);
-    return [...byId.values()];
   }
 
   /** Contact field type for a new conversation: an id, a type name, or the account's first type. */

@@ -1,7 +1,8 @@
 import type { MonicaSourceConfig } from '../../../../src/config/schema';
 import { rejection } from '../../../utils/errors';
 import { createMonicaConnector, MONICA_CAPABILITIES, MONICA_PROFILE } from '../../../../src/connectors/monica';
-import { ConversationCatalog } from '../../../../src/connectors/catalog';
+import { CatalogSync, ConversationCatalog } from '../../../../src/connectors/catalog';
+import { createMonicaCatalogReader } from '../../../../src/connectors/monica/catalog';
 import { createMemoryCatalogStore } from '../../../../src/connectors/catalog-stores/memory';
 import { createMonicaClient } from '../../../../src/connectors/monica/client';
 import { toMonicaDate } from '../../../../src/connectors/monica/mapper';
@@ -68,12 +69,15 @@ const bodies = (method: string, h: EmulatorHandle = emu) =>
 /** A session with a fixed clock, over a fresh connector's client (what openSession builds). */
 function sessionAt(now: Date, h: EmulatorHandle = emu): MonicaSession {
   const cfg = config(h.url);
+  const client = createMonicaClient(cfg);
+  const catalog = new ConversationCatalog(createMemoryCatalogStore(), cfg.id, 30_000);
   return new MonicaSession(
     {
       config: cfg,
       profile: MONICA_PROFILE,
-      client: createMonicaClient(cfg),
-      catalog: new ConversationCatalog(createMemoryCatalogStore(), cfg.id, 30_000),
+      client,
+      catalog,
+      sync: new CatalogSync(catalog, createMonicaCatalogReader(cfg, client)),
       shared: undefined,
       now: () => now,
     },
