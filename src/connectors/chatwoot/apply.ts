@@ -123,7 +123,7 @@ export function diffCatalog(sourceId: string, before: ConversationModel[], after
 
 /**
  * The repair of missed webhooks: when the catalog is older than its `maxAgeMs`, a full re-sync (`resync`, the
- * session's) and the conversations that differ from the snapshot before it. Nothing (no request) while the
+ * source's CatalogSync) and the conversations that differ from the snapshot before it. Nothing (no request) while the
  * catalog is fresh or before its first sync (the first read syncs it).
  */
 export async function reconcileCatalog(

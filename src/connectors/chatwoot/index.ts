@@ -1,11 +1,13 @@
 import type { ChatwootSourceConfig } from '../../config/schema';
-import type { Connector, ConnectorDeps, RequestScope } from '../types';
+import { CatalogSync } from '../catalog';
+import type { Connector, ConnectorDeps } from '../types';
 import { createVendorCatalog } from '../vendor';
 import { applyChatwootChanges, WebhookVersions } from './apply';
+import { createChatwootCatalogReader, SCAN_CONCURRENCY } from './catalog';
 import { createChatwootClient } from './client';
 import { createChatwootPoller } from './poll';
 import { CHATWOOT_PROFILE } from './profile';
-import { ChatwootSession, SCAN_CONCURRENCY, type ChatwootSessionOptions } from './session';
+import { ChatwootSession, type ChatwootSessionOptions } from './session';
 import { chatwootDeliveryKeys, DELIVERY_KEY_TTL_MS, parseChatwootWebhook } from './webhook';
 
 export { CHATWOOT_PROFILE };
@@ -23,8 +25,9 @@ export function createChatwootConnector(config: ChatwootSourceConfig, deps: Conn
   const profile = CHATWOOT_PROFILE;
   const client = createChatwootClient(config, deps);
   const catalog = createVendorCatalog(config, deps, profile);
-  const options: ChatwootSessionOptions = { config, profile, client, catalog, shared: undefined };
-  const session = (scope: RequestScope) => new ChatwootSession(options, scope);
+  const reader = createChatwootCatalogReader(config, client);
+  const sync = new CatalogSync(catalog, reader, { concurrency: SCAN_CONCURRENCY });
+  const options: ChatwootSessionOptions = { config, profile, client, catalog, sync, shared: undefined };
   /** What webhooks said per conversation, for applyChanges (apply.ts). */
   const versions = new WebhookVersions();
   const webhookConfig = {
@@ -40,7 +43,7 @@ export function createChatwootConnector(config: ChatwootSourceConfig, deps: Conn
     kind: profile.kind,
     name: config.name ?? profile.defaultName,
     capabilities: profile.capabilities,
-    openSession: session,
+    openSession: (scope) => new ChatwootSession(options, scope),
     /**
      * Each named conversation is re-read into the catalog (GET /conversations/{id}; removed on 404). A change
      * without a conversation is a contact_updated: a contact's block flips `muted` on all of its conversations
@@ -50,8 +53,10 @@ export function createChatwootConnector(config: ChatwootSourceConfig, deps: Conn
      * the gateway's own writes).
      */
     applyChanges: (changes, scope) => {
-      const s = session(scope);
-      return applyChatwootChanges(catalog, versions, changes, (id) => s.refreshCatalog(id), SCAN_CONCURRENCY);
+      // One cache for the call: the re-reads of one batch share their loaders (one GET per conversation).
+      const loaders = reader.cache(scope);
+      const refresh = (id: string) => sync.refresh(scope, [id], loaders);
+      return applyChatwootChanges(catalog, versions, changes, refresh, SCAN_CONCURRENCY);
     },
     /**
      * While anybody subscribes (poll.ts): repairs what missed webhooks left wrong (apply.ts `reconcileCatalog`: a

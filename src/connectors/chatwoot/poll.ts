@@ -2,7 +2,8 @@ import { ErrorCode, GatewayError } from '../../errors';
 import type { ConversationModel, RequestScope, SourceChange } from '../types';
 import { reconcileCatalog } from './apply';
 import { CHATWOOT_PROFILE } from './profile';
-import { ChatwootSession, type ChatwootSessionOptions } from './session';
+import { readChatwootByIds } from './catalog';
+import type { ChatwootSessionOptions } from './session';
 
 /**
  * # Noticing reads made in Chatwoot's own dashboard
@@ -27,7 +28,7 @@ import { ChatwootSession, type ChatwootSessionOptions } from './session';
  *    re-checked. A 404 (no such route) or 403 (feature off) switches it off for {@link UNREAD_COUNTS_RETRY_MS};
  *    any other failure only for this check.
  * 3. The rest are re-read with `POST /conversations/filter` on `display_id`, 25 ids a request
- *    (session.ts `readByIds`), written into the catalog and reported when they differ; one not answered is removed
+ *    (catalog.ts `readChatwootByIds`), written into the catalog and reported when they differ; one not answered is removed
  *    (deleted, or no longer visible to the token).
  *
  * When the counts stay above the catalog's prediction after a check (a conversation the catalog holds as read is
@@ -73,7 +74,8 @@ export function createChatwootPoller(options: ChatwootSessionOptions): {
   /** For tests and metrics: what the last check did. */
   lastCheck(): { requests: number; countsUsed: boolean } | null;
 } {
-  const { config, profile, catalog, client } = options;
+  const { config, profile, catalog, client, sync } = options;
+  const ctx = { sourceId: config.id, accountId: config.accountId };
   const sourceId = config.id;
   const now = () => (options.now ?? (() => new Date()))().getTime();
   const opts = {
@@ -123,11 +125,10 @@ export function createChatwootPoller(options: ChatwootSessionOptions): {
     const age = await catalog.age();
     // Before the first sync there is nothing to compare with (the first read syncs).
     if (age === null) return [];
-    const session = new ChatwootSession(options, scope);
     if (age >= catalog.maxAgeMs) {
       // A full re-sync reads every unread count: it is this tick's check.
       lastCheckAt = now();
-      return reconcileCatalog(sourceId, catalog, () => session.resyncCatalog());
+      return reconcileCatalog(sourceId, catalog, () => sync.resync(scope));
     }
     if (!due()) return [];
     lastCheckAt = now();
@@ -144,7 +145,12 @@ export function createChatwootPoller(options: ChatwootSessionOptions): {
     const changes: SourceChange[] = [];
     let view = items;
     if (toCheck.length > 0) {
-      const read = await session.readByIds(toCheck.map((c) => c.nativeId));
+      const read = await readChatwootByIds(
+        client,
+        scope,
+        ctx,
+        toCheck.map((c) => c.nativeId),
+      );
       requests += read.requests;
       const before = new Map(items.map((c) => [c.nativeId, shown(c)]));
       // Only what nobody (a webhook, a mutation) changed while this check read: theirs is at least as fresh.

@@ -1,8 +1,7 @@
 import DataLoader from 'dataloader';
 import { perKey } from '../batch';
-import { mapLimit } from '../concurrency';
 import { badInput, ErrorCode, fileTooLarge, GatewayError, unsupported } from '../../errors';
-import type { ConversationCatalog } from '../catalog';
+import type { CatalogSync } from '../catalog';
 import { matchesFilter, pageFromAll } from '../paging';
 import type { ChatwootSourceConfig } from '../../config/schema';
 import { UnsupportedSession } from '../UnsupportedSession';
@@ -23,13 +22,8 @@ import type {
   SourceUnreadModel,
   UpdateConversationPatch,
 } from '../types';
-import {
-  CHATWOOT_FILTER_BATCH,
-  CHATWOOT_MESSAGES_AFTER,
-  CHATWOOT_MESSAGES_BEFORE,
-  type ChatwootClient,
-  type ListQuery,
-} from './client';
+import { chatwootCatalogModel, readAllChatwootPages } from './catalog';
+import { CHATWOOT_MESSAGES_AFTER, CHATWOOT_MESSAGES_BEFORE, type ChatwootClient } from './client';
 import { createChatwootLoaders, type ChatwootLoaders } from './loaders';
 import {
   chatwootStatusOf,
@@ -52,17 +46,26 @@ import type { ChatwootConversationDto, ChatwootMessageDto } from './types';
  * profile's `capabilities.maxAttachmentSize`).
  */
 export const CHATWOOT_MAX_ATTACHMENTS = 15;
-/** Pages read at once during a full read (3000 requests a minute is the upstream limit, docs/vendors/chatwoot.md). */
-export const SCAN_CONCURRENCY = 4;
+export { SCAN_CONCURRENCY } from './catalog';
 
-/** What every Chatwoot session is built from (connectors/vendor.ts), one per connector. */
-export type ChatwootSessionOptions = SessionOptions<ChatwootSourceConfig, ChatwootClient>;
+/**
+ * What every Chatwoot session is built from (connectors/vendor.ts), one per connector; `sync` is the source's
+ * catalog sync over catalog.ts's reader, whose per-call cache is the session's loaders.
+ */
+export type ChatwootSessionOptions = SessionOptions<
+  ChatwootSourceConfig,
+  ChatwootClient,
+  undefined,
+  ChatwootLoaders
+> & {
+  sync: CatalogSync<ChatwootLoaders>;
+};
 
 /** One operation's view of a Chatwoot account; loaders and search reads live and die with it. */
 export class ChatwootSession extends UnsupportedSession implements ConnectorSession {
   private readonly ctx: ChatwootMapContext;
   private readonly loaders: ChatwootLoaders;
-  private readonly catalog: ConversationCatalog;
+  private readonly sync: CatalogSync<ChatwootLoaders>;
   /** Every page of a `q` search (message contents), keyed by the query; read once per session. */
   private readonly searches = new Map<string, Promise<ConversationModel[]>>();
   /** Conversations this session listed, so that loading one of them again costs nothing. */
@@ -81,7 +84,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     this.config = options.config;
     this.client = options.client;
     this.ctx = { sourceId: options.config.id, accountId: options.config.accountId };
-    this.catalog = options.catalog;
+    this.sync = options.sync;
     this.maxAttachmentSize = options.profile.capabilities.maxAttachmentSize ?? Infinity;
     this.loaders = createChatwootLoaders(options.client, scope);
     this.messages = new DataLoader(perKey((id: string) => this.fetchMessage(id)));
@@ -158,93 +161,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
 
   /** Every conversation, from the catalog (a full sync when it is missing or stale). */
   private all(): Promise<ConversationModel[]> {
-    return this.catalog.all(() => this.syncAll());
-  }
-
-  /**
-   * The catalog's full sync: every conversation (`status=all`, inbox order), one page a request (the instance's
-   * `CONVERSATION_RESULTS_PER_PAGE`, 25 by default; docs/vendors/chatwoot.md "Pagination"), so about
-   * ceil(n / page size) requests, one more when n is a multiple of the page size (the empty page that proves the
-   * end), plus one to catch up with conversations that moved while the pages were read.
-   */
-  private async syncAll(): Promise<ConversationModel[]> {
-    const dtos = await this.readAllPages({ status: 'all' }, true);
-    return dtos.map((dto) => this.catalogModel(dto));
-  }
-
-  /** What the catalog keeps of a conversation: the mapped model, with the last message's text for searches. */
-  private catalogModel(dto: ChatwootConversationDto): ConversationModel {
-    const model = this.map(dto);
-    const text = model.lastMessage?.content;
-    return text ? { ...model, searchText: text } : model;
-  }
-
-  /**
-   * Every page of one list query. The page size is an instance setting the API does not tell
-   * (docs/vendors/chatwoot.md "Pagination"), so page 1's length is taken as the page size and the read goes on
-   * until a page is shorter than that, or empty: never ending at a fixed 25, nor at the meta counts (with `q` they
-   * stop at one page, conversation_finder.rb). The counts only say how many pages to ask for at once
-   * (SCAN_CONCURRENCY at a time) before going on one page at a time. The list can shift while it is read, so
-   * conversations are kept once by id (the fresher read wins).
-   *
-   * With `catchUp` (the catalog's sync), the read also makes up for the shifts that lose conversations. In
-   * `last_activity_at_desc` order a conversation only moves up (new activity) and new ones arrive at the top,
-   * so one that moved from a page not yet read to a page already read would be missing: page 1 is read again
-   * (and the next, as long as a page is full and holds nothing older than the newest conversation of the first
-   * read), and when that re-read counts more conversations than the first, the pages from the old end on are
-   * read again (until a short or empty page). A conversation deleted during the read can still hide the one that
-   * slid up into an already-read page until the next sync (Chatwoot sends no webhook for a deletion either).
-   */
-  private async readAllPages(q: Omit<ListQuery, 'page'>, catchUp: boolean): Promise<ChatwootConversationDto[]> {
-    const read = (page: number) => this.client.listConversations(this.scope, { ...q, page });
-    const byId = new Map<number, ChatwootConversationDto>();
-    const keep = (dto: ChatwootConversationDto) => {
-      const seen = byId.get(dto.id);
-      if (!seen || (dto.updated_at ?? 0) >= (seen.updated_at ?? 0)) byId.set(dto.id, dto);
-    };
-    const first = await read(1);
-    first.payload.forEach(keep);
-    const size = first.payload.length;
-    if (size === 0) return [];
-    /** The last page read and how many rows it had. */
-    let end = { page: 1, rows: size };
-    /** Reads pages from `from` on, one at a time, until one is shorter than `size` (or empty). */
-    const readOnFrom = async (from: number): Promise<void> => {
-      for (let page = from; ; page++) {
-        const p = await read(page);
-        p.payload.forEach(keep);
-        end = { page, rows: p.payload.length };
-        if (p.payload.length < size) return;
-      }
-    };
-    // Pages 2..hint at once, where the counts say the list ends (a hint only); then on until a short page.
-    const hint = Math.max(1, Math.ceil(first.meta.all_count / size));
-    const ahead = await mapLimit(
-      Array.from({ length: hint - 1 }, (_, i) => i + 2),
-      SCAN_CONCURRENCY,
-      read,
-    );
-    ahead.forEach((p) => p.payload.forEach(keep));
-    const lastAhead = ahead[ahead.length - 1];
-    if (lastAhead === undefined || lastAhead.payload.length >= size) await readOnFrom(hint + 1);
-    else end = { page: hint, rows: lastAhead.payload.length };
-    const last = end.page;
-
-    // Only a list of more than one page can shift between its reads.
-    const since = first.payload[0]?.last_activity_at ?? 0;
-    if (catchUp && (last > 2 || (last === 2 && end.rows > 0)) && since > 0) {
-      let total = first.meta.all_count;
-      for (let page = 1; page < last; page++) {
-        const again = await read(page);
-        if (page === 1) total = again.meta.all_count;
-        again.payload.forEach(keep);
-        const tail = again.payload[again.payload.length - 1];
-        if (again.payload.length < size || !tail || (tail.last_activity_at ?? 0) < since) break;
-      }
-      // More conversations now: the old end has moved down, re-read from the last page on.
-      if (total > first.meta.all_count) await readOnFrom(last);
-    }
-    return [...byId.values()];
+    return this.sync.all(this.scope);
   }
 
   /** The conversations whose messages contain `text` (Chatwoot's `q`), every page, once per session. */
@@ -253,11 +170,12 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     const key = JSON.stringify([text, pushed ?? null]);
     let p = this.searches.get(key);
     if (!p) {
-      p = this.readAllPages({ status: 'all', q: text, labels: pushed }, false).then((dtos) =>
-        dtos.map((dto) => {
-          this.loaders.conversations.prime(dto.id, dto);
-          return this.map(dto);
-        }),
+      p = readAllChatwootPages(this.client, this.scope, { status: 'all', q: text, labels: pushed }, false).then(
+        (dtos) =>
+          dtos.map((dto) => {
+            this.loaders.conversations.prime(dto.id, dto);
+            return this.map(dto);
+          }),
       );
       this.searches.set(key, p);
       p.catch(() => this.searches.delete(key));
@@ -266,55 +184,11 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   }
 
   /**
-   * Re-reads one conversation into the catalog (a webhook named it, or this session changed it), or removes it
-   * when Chatwoot no longer has it. Does nothing before the first sync.
+   * Re-reads one conversation into the catalog (this session changed it) through this session's loaders, or
+   * removes it when Chatwoot no longer has it. Does nothing before the first sync.
    */
-  async refreshCatalog(nativeId: string): Promise<void> {
-    const displayId = this.displayIdOf(nativeId);
-    if (displayId === null) return;
-    if ((await this.catalog.age()) === null) return;
-    this.loaders.conversations.clear(displayId);
-    const dto = await this.loaders.conversations.load(displayId);
-    if (dto) await this.catalog.upsert(this.catalogModel(dto));
-    else await this.catalog.remove(nativeId);
-  }
-
-  /**
-   * The current state of these conversations, as the catalog keeps them, read with `POST /conversations/filter`
-   * on `display_id` (docs/vendors/chatwoot.md "Filter"): CHATWOOT_FILTER_BATCH ids a request, SCAN_CONCURRENCY
-   * requests at once. A batch whose ids did not all come back on page 1 reads on until a page shorter than page 1
-   * or an empty one (the filter's page size is not read from anywhere). `missing`: asked for and not answered
-   * (deleted, or out of the token's sight). `requests`: how many were sent.
-   */
-  async readByIds(nativeIds: string[]): Promise<{ found: ConversationModel[]; missing: string[]; requests: number }> {
-    const ids = [...new Set(nativeIds.map((n) => this.displayIdOf(n)).filter((n): n is number => n !== null))];
-    const batches: number[][] = [];
-    for (let i = 0; i < ids.length; i += CHATWOOT_FILTER_BATCH) batches.push(ids.slice(i, i + CHATWOOT_FILTER_BATCH));
-    let requests = 0;
-    const found = new Map<number, ChatwootConversationDto>();
-    await mapLimit(batches, SCAN_CONCURRENCY, async (batch) => {
-      const asked = new Set(batch);
-      let got = 0;
-      let size = 0;
-      for (let page = 1; ; page++) {
-        requests++;
-        const rows = await this.client.filterByDisplayIds(this.scope, batch, page);
-        for (const dto of rows) {
-          if (!asked.has(dto.id) || found.has(dto.id)) continue;
-          found.set(dto.id, dto);
-          got++;
-        }
-        if (page === 1) size = rows.length;
-        if (got === asked.size || rows.length === 0 || rows.length < size) break;
-      }
-    });
-    const missing = ids.filter((id) => !found.has(id)).map((id) => conversationNativeId(this.config.accountId, id));
-    return { found: [...found.values()].map((dto) => this.catalogModel(dto)), missing, requests };
-  }
-
-  /** A full re-sync of the catalog now, with the items before and after it (the repair of missed webhooks, apply.ts). */
-  resyncCatalog(): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
-    return this.catalog.resync(() => this.syncAll());
+  private refreshCatalog(nativeId: string): Promise<void> {
+    return this.sync.refresh(this.scope, [nativeId], this.loaders);
   }
 
   /**
@@ -324,12 +198,12 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
    * is re-synced on the next read anyway).
    */
   private async patchCatalog(dto: ChatwootConversationDto, contactMuted = false): Promise<void> {
-    const age = await this.catalog.age();
+    const age = await this.sync.catalog.age();
     if (age === null) return;
-    const model = this.catalogModel(dto);
+    const model = chatwootCatalogModel(this.ctx, dto);
     const upserts = [model];
     const contact = dto.meta.sender ? `contact:${dto.meta.sender.id}` : null;
-    if (contactMuted && contact && age < this.catalog.maxAgeMs) {
+    if (contactMuted && contact && age < this.sync.catalog.maxAgeMs) {
       for (const c of await this.all()) {
         if (
           c.nativeId !== model.nativeId &&
@@ -340,7 +214,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
         }
       }
     }
-    await this.catalog.upsert(...upserts);
+    await this.sync.upsert(...upserts);
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -608,7 +482,7 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     await this.client.deleteConversation(this.scope, displayId);
     this.invalidate(displayId);
     // Upstream deletes in a background job, so a re-read could still find it: remove it outright.
-    await this.catalog.remove(nativeId);
+    await this.sync.remove(nativeId);
   }
 
   /** docs/vendors/chatwoot.md "Delete msg": a soft delete upstream (the content becomes the "deleted" text). */
