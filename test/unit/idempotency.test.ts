@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   createMemoryIdempotencyStore,
   createRedisIdempotencyStore,
@@ -8,13 +8,12 @@ import {
   type IdempotencyStore,
 } from '../../src/server/idempotency';
 import { ErrorCode, GatewayError } from '../../src/errors';
+import { randomPrefix, redisClients } from '../utils/redis';
 
 /**
  * The idempotency stores: one run per key however many callers (and, with Redis, however many instances),
  * the same result for all, a failure releases the key, another input under the same key is refused.
  */
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-
 const message = {
   sourceId: 'pixieset',
   nativeId: 'msg_1',
@@ -87,15 +86,12 @@ describe('idempotency stores', () => {
   });
 
   describe('in Redis', () => {
+    const clients = redisClients();
     const conns: Redis[] = [];
-    const prefix = `test-${randomUUID()}:`;
-    afterAll(async () => {
-      const keys = await conns[0]!.keys(`${prefix}*`);
-      if (keys.length) await conns[0]!.del(...keys);
-      await Promise.all(conns.map((c) => c.quit()));
-    });
+    const prefix = randomPrefix('idem');
+    afterAll(() => clients.closeAll(prefix));
     const store = () => {
-      const c = new Redis(REDIS_URL);
+      const c = clients.open();
       conns.push(c);
       return createRedisIdempotencyStore(c, { prefix });
     };
