@@ -1,18 +1,23 @@
-import { randomBytes } from 'node:crypto';
 import type { Config, SourceConfig } from '../../src/config/schema';
 import type { PubSubTransport } from '../../src/live/pubsub';
 import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
 import { createRedisPubSub } from '../../src/live/transports/redis';
+import { BACKENDS, randomPrefix as kitPrefix, REDIS_URL, type Backend } from '../utils/redis';
+import { eventually as kitEventually } from '../utils/wait';
 
-/** Shared by the live suites (test/live, test/integration/live*): transports, recorders, waits. */
+/**
+ * Shared by the live suites (test/live, test/integration/live*): transports, recorders, waits. The Redis URL, key
+ * prefixes and waits come from the test kit (test/utils).
+ */
 
-export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+export { REDIS_URL };
+export { sleep } from '../utils/wait';
 
 /** A key prefix of its own per test, so that runs (and tests) sharing one Redis never see each other. */
-export const randomPrefix = (tag = 'live') => `test-${tag}-${process.pid}-${randomBytes(4).toString('hex')}:`;
+export const randomPrefix = (tag = 'live') => kitPrefix(tag);
 
-export type TransportKind = 'in memory' | 'Redis';
-export const TRANSPORTS: TransportKind[] = ['in memory', 'Redis'];
+export type TransportKind = Backend;
+export const TRANSPORTS: TransportKind[] = [...BACKENDS];
 
 export interface Published {
   topic: string;
@@ -63,21 +68,9 @@ export function adjust(opts: {
 }
 
 /** Polls `check` until it stops throwing (or returns true), failing after `timeoutMs` with the last error. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, everyMs = 20): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== false) return v;
-      throw new Error('condition is false');
-    } catch (e) {
-      if (Date.now() > end) throw e;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+export function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, everyMs = 20) {
+  return kitEventually(check, { timeoutMs, everyMs });
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The value of one sample in a Prometheus text exposition (0 when absent). */
 export async function metric(baseUrl: string, name: string, labels: Record<string, string>): Promise<number> {
