@@ -1,42 +1,19 @@
 import type { PubSubTransport } from '../../src/live/pubsub';
 import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
 import { createRedisPubSub } from '../../src/live/transports/redis';
+import { BACKENDS, randomPrefix, REDIS_URL, type Backend } from '../utils/redis';
+import { waitFor } from '../utils/wait';
 
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const waitFor = async (cond: () => boolean, ms = 2000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-
-/** One suite, both transports: they must be interchangeable. */
-describe.each<[string, () => PubSubTransport[]]>([
-  [
-    'in memory',
-    () => {
-      const p = createInMemoryPubSub();
-      return [p, p];
-    },
-  ],
-  [
-    'Redis',
-    () => [
-      createRedisPubSub(REDIS_URL, `test-${process.pid}-${Date.now()}:`),
-      createRedisPubSub(REDIS_URL, `test-${process.pid}-${Date.now()}:`),
-    ],
-  ],
-])('pub/sub over %s', (_name, make) => {
+/** One suite, both transports: they must be interchangeable. `a` publishes, `b` (another instance) subscribes. */
+describe.each<Backend>(BACKENDS)('pub/sub over %s', (backend) => {
   let a: PubSubTransport;
   let b: PubSubTransport;
   beforeEach(() => {
-    [a, b] = make();
-    if (a !== b) {
-      // Two Redis transports must share a prefix to talk: use a's for both.
-      const prefix = `test-${process.pid}-${Math.random().toString(36).slice(2)}:`;
-      void a.close();
-      void b.close();
+    if (backend === 'in memory') {
+      a = b = createInMemoryPubSub();
+    } else {
+      // Two Redis transports must share a prefix to talk.
+      const prefix = randomPrefix('pubsub');
       a = createRedisPubSub(REDIS_URL, prefix);
       b = createRedisPubSub(REDIS_URL, prefix);
     }
