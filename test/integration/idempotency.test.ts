@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { startEmbedded, type Embedded } from '../../src/sandbox/embedded';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
+import { randomPrefix, REDIS_URL, redisClients } from '../utils/redis';
 
 /**
  * Idempotent mutations end to end: many concurrent sendMessage (and createConversation) calls with one
  * idempotencyKey create exactly one upstream object, counted in the emulator's request log, and all get the
  * same answer; in memory on one instance, and through Redis across two instances.
  */
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { id content sentAt direction conversation { id } } }`;
 const CREATE = `mutation($input: CreateConversationInput!) { createConversation(input: $input) { id nativeId createdAt participants { id } } }`;
 
@@ -89,7 +88,8 @@ describe('idempotent mutations across two instances sharing Redis', () => {
   let embedded: Embedded;
   let a: TestGateway;
   let b: TestGateway;
-  const keyPrefix = `test-${randomUUID()}:`;
+  const keyPrefix = randomPrefix('idem');
+  const clients = redisClients();
   beforeAll(async () => {
     embedded = await startEmbedded({ port: 0, kinds: ['PIXIESET', 'PROTOCOL'] });
     const configure = (c: TestGateway['embedded']['config']) => ({ ...c, redis: { url: REDIS_URL, keyPrefix } });
@@ -100,10 +100,7 @@ describe('idempotent mutations across two instances sharing Redis', () => {
     await a.close();
     await b.close();
     await embedded.sandbox.close();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${keyPrefix}*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await clients.closeAll(keyPrefix);
   });
 
   it('50 concurrent sendMessage with one key, split over both: exactly one upstream POST and 50 identical results', async () => {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,12 +7,12 @@ import { startEmbedded, type Embedded } from '../../src/sandbox/embedded';
 import { sha256Hex } from '../../src/server/persisted';
 import { createWsClient } from '../utils/ws';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
+import { randomPrefix, REDIS_URL, redisClients } from '../utils/redis';
 
 /**
  * Persisted operations: Apollo's automatic persisted queries (shared through Redis across instances), and the
  * safelist mode that accepts only the operations of a manifest.
  */
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 type Body = { data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
 
 const post = async (t: TestGateway, body: unknown): Promise<{ status: number; body: Body }> => {
@@ -55,16 +54,14 @@ describe('automatic persisted queries', () => {
 
   describe('with Redis', () => {
     let embedded: Embedded;
-    const keyPrefix = `test-${randomUUID()}:`;
+    const keyPrefix = randomPrefix('apq');
+    const clients = redisClients();
     beforeAll(async () => {
       embedded = await startEmbedded({ port: 0, kinds: ['PIXIESET'] });
     });
     afterAll(async () => {
       await embedded.sandbox.close();
-      const redis = new Redis(REDIS_URL);
-      const keys = await redis.keys(`${keyPrefix}*`);
-      if (keys.length) await redis.del(...keys);
-      await redis.quit();
+      await clients.closeAll(keyPrefix);
     });
 
     it('shares registrations: registered on one instance, found by hash on another', async () => {
