@@ -212,6 +212,34 @@ export const configSchema = z
           .strict()
           .optional(),
         /**
+         * Staged uploads of INLINE sources (Chatwoot, Protocol; issue 12 item 1): `POST /uploads/<id>` writes the
+         * file to disk (never held in memory), and it is removed when sent, when it expires and, for leftovers of
+         * a stopped gateway, at start-up. Each default is in {@link UPLOAD_STAGING_DEFAULTS}.
+         */
+        uploads: z
+          .object({
+            /**
+             * Directory of the staged files (created, mode 0700); each gateway writes in its own subdirectory
+             * `instance-<pid>-<random>` and at start-up removes only such subdirectories whose process is gone.
+             * @default `<os.tmpdir()>/switchboard-uploads` (if /tmp is a tmpfs, that is memory: point this at a disk)
+             */
+            dir: z.string().min(1).optional(),
+            /** How long a staged upload (and its file) is kept unsent, in ms. @default 1 hour */
+            ttlMs: z.number().int().min(1000).optional(),
+            /**
+             * Bytes one API key may have staged and unsent (files stored plus uploads in progress, each counted at
+             * its declared size until complete). Past it: LIMIT_EXCEEDED, HTTP 429 with `retryAfter`, refused before
+             * the body is read. @default 256 MiB
+             */
+            maxBytesPerKey: z.number().int().min(1).optional(),
+            /** Bytes staged by all keys together (the disk this gateway may fill). Past it: LIMIT_EXCEEDED, HTTP 503. @default 1 GiB */
+            maxBytesTotal: z.number().int().min(1).optional(),
+            /** Staged uploads one API key may have unsent (created, not yet sent or expired). @default 100 */
+            maxUploadsPerKey: z.number().int().min(1).optional(),
+          })
+          .strict()
+          .optional(),
+        /**
          * Bounds of the in-memory stores a gateway without Redis keeps (issue 12 item 18); each entry also expires
          * with its age, and past a bound the least recently used entry is forgotten. Their sizes:
          * `switchboard_memory_store_entries{store}` on /metrics. With Redis these live in Redis instead.
@@ -258,6 +286,18 @@ export const SERVER_LIMIT_DEFAULTS = {
   requestTimeoutMs: 60_000,
   /** Node's own default. */
   keepAliveTimeoutMs: 5_000,
+} as const;
+
+/**
+ * Defaults of `server.uploads` (issue 12 item 1). A key may stage six of Chatwoot's largest files (40 MB) at once
+ * (a message of 15 such files needs a larger `maxBytesPerKey`); the total bounds the disk a gateway uses to 1 GiB,
+ * four keys' full quotas. An hour to send a staged file, as before.
+ */
+export const UPLOAD_STAGING_DEFAULTS = {
+  ttlMs: 3_600_000,
+  maxBytesPerKey: 268_435_456,
+  maxBytesTotal: 1_073_741_824,
+  maxUploadsPerKey: 100,
 } as const;
 
 /**

@@ -31,15 +31,21 @@ export interface StagedUpload {
   size: number;
   maxSize: number;
   expiresAt: Date;
-  file: StagedFile | null;
+  /** Size of the uploaded file (kept on disk, not in memory); null until it is uploaded. */
+  storedBytes: number | null;
 }
 
 /** What the mutations need of the upload staging (server/staging.ts implements it). */
 export interface UploadStagingService {
-  create(u: Omit<StagedUpload, 'id' | 'expiresAt' | 'file'>): { upload: StagedUpload; token: string };
+  /** Refused with LIMIT_EXCEEDED past the key's count or byte quota, or the total cap (`extensions.limit`). */
+  create(u: Omit<StagedUpload, 'id' | 'expiresAt' | 'storedBytes'>): { upload: StagedUpload; token: string };
   /** The staged upload, unless it expired. */
   get(id: string): StagedUpload | undefined;
-  /** Forget a staged file once it has been sent. */
+  /** Reads uploaded files for a send and holds them (expiry and other sends leave them alone); BAD_USER_INPUT otherwise. */
+  claim(ids: string[]): Promise<StagedFile[]>;
+  /** The send failed: the claimed files stay staged for a retry. */
+  release(ids: string[]): void;
+  /** Forget a staged file once it has been sent (its file is removed). */
   consume(id: string): void;
 }
 

@@ -62,6 +62,8 @@ export interface GatewayOptions {
    * @default one shared execution per event and distinct query (server/fanout.ts)
    */
   subscribe?: SubscribeFn;
+  /** The clock of the expiries the gateway enforces itself (staged uploads); tests pass a fake one. @default Date.now */
+  clock?: () => number;
 }
 
 export interface Gateway {
@@ -97,7 +99,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     : null;
 
   // 2. Long-lived services over one Redis connection set: connectors, metrics, live engine, stores.
-  const built = buildServices({ config, logger, pubsub: opts.pubsub, connectors: opts.connectors });
+  const built = buildServices({ config, logger, pubsub: opts.pubsub, connectors: opts.connectors, clock: opts.clock });
   const { services, metrics } = built;
   const authenticate = createAuthenticator(
     config.apiKeys,

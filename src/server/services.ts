@@ -60,6 +60,8 @@ export interface ServicesOptions {
   pubsub?: PubSubTransport;
   /** Use these connectors instead of building them from config (tests). */
   connectors?: Connector[];
+  /** The clock of the expiries the gateway enforces itself (staged uploads); tests pass a fake one. @default Date.now */
+  clock?: () => number;
 }
 
 /** Everything long-lived a gateway runs on, built in dependency order and disposed in reverse. */
@@ -114,7 +116,9 @@ export function buildServices(opts: ServicesOptions): Services {
     metrics: metrics.live,
   });
 
-  const staging = new UploadStaging();
+  const staging = new UploadStaging({ ...config.server.uploads, now: opts.clock });
+  if (staging.leftoversRemoved > 0)
+    logger.info({ files: staging.leftoversRemoved }, 'removed staged uploads left by a stopped gateway');
   const services: GatewayServices = {
     connectors,
     live,
@@ -151,6 +155,7 @@ export function buildServices(opts: ServicesOptions): Services {
       await Promise.all(connectors.map((c) => c.close?.()));
       await catalogStore.close();
       await services.idempotency.close?.();
+      staging.close();
       await redis?.quit();
     },
   };

@@ -4,6 +4,7 @@ import type { StagedFile } from '../../connectors/types';
 import { badInput, fileTooLarge, unsupported } from '../../errors';
 import type { GatewayContext } from '../context';
 import { toGlobalId } from '../ids';
+import { checkContentType, checkFilename } from './attachmentInput';
 import { requireCapability, resolveId } from './shared';
 
 const MAX_CONTENT = 65_536;
@@ -44,7 +45,6 @@ export const Mutation: MutationResolvers = {
       throw badInput('A message needs content or at least one attachment.', 'input.content');
     }
     const vendorIds: string[] = [];
-    const files: StagedFile[] = [];
     const stagedIds: string[] = [];
     for (const id of attachmentIds) {
       const a = resolveId(ctx, id, 'Attachment', 'input.attachmentIds');
@@ -60,19 +60,20 @@ export const Mutation: MutationResolvers = {
             'input.attachmentIds',
           );
         }
-        if (!staged.file) throw badInput(`Attachment ${id} has not been uploaded yet.`, 'input.attachmentIds');
-        files.push(staged.file);
+        if (staged.storedBytes === null)
+          throw badInput(`Attachment ${id} has not been uploaded yet.`, 'input.attachmentIds');
+        if (stagedIds.includes(staged.id)) throw badInput(`Attachment ${id} is listed twice.`, 'input.attachmentIds');
         stagedIds.push(staged.id);
       } else {
         vendorIds.push(a.nativeId);
       }
     }
-    const msg = await idempotent(
-      ctx,
-      'sendMessage',
-      input.idempotencyKey,
-      { ...input, idempotencyKey: undefined },
-      () =>
+    // Staged files are on disk: read back (and held against expiry and other sends) only for the send itself;
+    // removed once sent, kept for a retry when the send fails.
+    const files: StagedFile[] = stagedIds.length > 0 ? await ctx.services.staging.claim(stagedIds) : [];
+    let msg;
+    try {
+      msg = await idempotent(ctx, 'sendMessage', input.idempotencyKey, { ...input, idempotencyKey: undefined }, () =>
         ctx.session(conv.sourceId).sendMessage({
           conversationNativeId: conv.nativeId,
           content: input.content,
@@ -80,7 +81,11 @@ export const Mutation: MutationResolvers = {
           attachmentIds: vendorIds,
           files,
         }),
-    );
+      );
+    } catch (e) {
+      ctx.services.staging.release(stagedIds);
+      throw e;
+    }
     for (const id of stagedIds) ctx.services.staging.consume(id);
     touch(ctx, conv.sourceId, conv.nativeId);
     return msg;
@@ -192,25 +197,13 @@ export const Mutation: MutationResolvers = {
     const maxSize = caps.maxAttachmentSize ?? 0;
     // Refused before any upstream call (issue 6).
     if (input.size > maxSize) throw fileTooLarge(conv.sourceId, input.size, maxSize);
-    const filename = input.filename.trim();
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-    if (!filename || filename.length > 255 || /[/\\\u0000-\u001f]/.test(filename)) {
-      throw badInput(
-        '"filename" must be 1 to 255 characters with no path separators or control characters.',
-        'input.filename',
-      );
-    }
-    if (!/^[\w.+-]+\/[\w.+-]+$/.test(input.contentType)) {
-      throw badInput(
-        `"contentType" must be a MIME type such as image/jpeg, but got "${input.contentType.slice(0, 60)}".`,
-        'input.contentType',
-      );
-    }
+    const filename = checkFilename(input.filename);
+    const contentType = checkContentType(input.contentType);
     if (caps.uploadMode === 'SIGNED') {
       return ctx.session(conv.sourceId).createAttachmentUpload({
         conversationNativeId: conv.nativeId,
         filename,
-        contentType: input.contentType,
+        contentType,
         size: input.size,
       });
     }
@@ -222,7 +215,7 @@ export const Mutation: MutationResolvers = {
       conversationNativeId: conv.nativeId,
       keyId: ctx.viewer.keyId,
       filename,
-      contentType: input.contentType,
+      contentType,
       size: input.size,
       maxSize,
     });
