@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
-import { ErrorCode, GatewayError } from '../../../../src/errors';
+import { ErrorCode } from '../../../../src/errors';
 import { parseProtocolWebhook, signProtocolWebhook } from '../../../../src/connectors/protocol/webhook';
 import type { WebhookRequest } from '../../../../src/connectors/types';
+import { thrown } from '../../../utils/errors';
 
 const SECRET = 'whsec-protocol-test';
 
@@ -13,16 +14,6 @@ function request(body: string, signature?: string | string[]): WebhookRequest {
   };
 }
 const signed = (body: string) => request(body, createHmac('sha256', SECRET).update(body).digest('hex'));
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof GatewayError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 // The webhooks page's example payload.
 const messageUpdated = JSON.stringify({
@@ -60,12 +51,14 @@ describe('parseProtocolWebhook', () => {
   });
 
   it('rejects a delivery without the signature header with FORBIDDEN', () => {
-    expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, request(messageUpdated)))).toBe(ErrorCode.FORBIDDEN);
+    expect(thrown(() => parseProtocolWebhook('protocol', SECRET, request(messageUpdated))).code).toBe(
+      ErrorCode.FORBIDDEN,
+    );
   });
 
   it('rejects a signature made with another secret with FORBIDDEN', () => {
     const forged = createHmac('sha256', 'not-the-secret').update(messageUpdated).digest('hex');
-    expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, request(messageUpdated, forged)))).toBe(
+    expect(thrown(() => parseProtocolWebhook('protocol', SECRET, request(messageUpdated, forged))).code).toBe(
       ErrorCode.FORBIDDEN,
     );
   });
@@ -73,28 +66,34 @@ describe('parseProtocolWebhook', () => {
   it('rejects a body changed after signing with FORBIDDEN', () => {
     const sig = signProtocolWebhook(messageUpdated, SECRET);
     const tampered = messageUpdated.replace('xgQQXg3hrtjh7AvZ', 'hSIhXBhNe8X1d8Et');
-    expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, request(tampered, sig)))).toBe(ErrorCode.FORBIDDEN);
+    expect(thrown(() => parseProtocolWebhook('protocol', SECRET, request(tampered, sig))).code).toBe(
+      ErrorCode.FORBIDDEN,
+    );
   });
 
   it('rejects signatures of the wrong length or alphabet with FORBIDDEN, without throwing anything else', () => {
     for (const sig of ['', 'abc', 'zz'.repeat(32), signProtocolWebhook(messageUpdated, SECRET).slice(2)]) {
-      expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, request(messageUpdated, sig)))).toBe(
+      expect(thrown(() => parseProtocolWebhook('protocol', SECRET, request(messageUpdated, sig))).code).toBe(
         ErrorCode.FORBIDDEN,
       );
     }
   });
 
   it('rejects every delivery with FORBIDDEN when no secret is configured', () => {
-    expect(codeOf(() => parseProtocolWebhook('protocol', undefined, signed(messageUpdated)))).toBe(ErrorCode.FORBIDDEN);
+    expect(thrown(() => parseProtocolWebhook('protocol', undefined, signed(messageUpdated))).code).toBe(
+      ErrorCode.FORBIDDEN,
+    );
   });
 
   it('answers BAD_USER_INPUT for a signed body that is not JSON', () => {
-    expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, signed('{"id": "a0')))).toBe(ErrorCode.BAD_USER_INPUT);
+    expect(thrown(() => parseProtocolWebhook('protocol', SECRET, signed('{"id": "a0'))).code).toBe(
+      ErrorCode.BAD_USER_INPUT,
+    );
   });
 
   it('answers BAD_USER_INPUT for signed JSON that is not the event envelope', () => {
     const body = JSON.stringify({ event: 'message_created', id: 5 });
-    expect(codeOf(() => parseProtocolWebhook('protocol', SECRET, signed(body)))).toBe(ErrorCode.BAD_USER_INPUT);
+    expect(thrown(() => parseProtocolWebhook('protocol', SECRET, signed(body))).code).toBe(ErrorCode.BAD_USER_INPUT);
   });
 
   it.each([
