@@ -1,6 +1,7 @@
 import { toGlobalId } from '../../src/schema/ids';
 import { createWsClient, subscribe } from '../utils/ws';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
+import { deferred } from '../utils/wait';
 
 /**
  * The gateway end to end over real HTTP and graphql-ws against the Pixieset emulator: list, page to the end,
@@ -315,11 +316,10 @@ describe('gateway over the Pixieset emulator', () => {
 
   it('closes a WebSocket without a valid key with 4403', async () => {
     for (const key of ['wrong-key', null]) {
-      let onClosed!: (code: number) => void;
-      const closed = new Promise<number>((resolve) => (onClosed = resolve));
-      const client = createWsClient(t.wsUrl, key, { onClose: (c) => onClosed(c) });
+      const closed = deferred<number>();
+      const client = createWsClient(t.wsUrl, key, { onClose: (c) => closed.resolve(c) });
       const sub = subscribe(client, `subscription { unreadCountChanged { total } }`);
-      expect(await closed).toBe(4403);
+      expect(await closed.promise).toBe(4403);
       expect(sub.values).toHaveLength(0);
       await client.dispose();
     }
