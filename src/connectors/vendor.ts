@@ -1,4 +1,5 @@
 import type { SourceConfig } from '../config/schema';
+import { ErrorCode, GatewayError } from '../errors';
 import { ConversationCatalog, type CatalogSync } from './catalog';
 import { createMemoryCatalogStore } from './catalog-stores/memory';
 import { HttpClient, type HttpClientOptions } from './http';
@@ -28,13 +29,38 @@ export interface VendorProfile {
   limits: { rateLimitPerMinute: number | null; maxConcurrency: number };
   /** The conversation catalog (connectors/catalog.ts): re-synced when older than `maxAgeMs` (config `catalogMaxAgeMs`). */
   catalog: { maxAgeMs: number };
+  /**
+   * The vendor's native id formats, one pattern per entity that reaches a URL path (whole-string patterns).
+   * {@link checkNativeId} refuses any other id before a path is built, so `..` or `a/b` never reach the vendor.
+   */
+  ids?: Partial<Record<NativeIdEntity, RegExp>>;
+}
+
+/** The entities whose native ids a connector puts into a vendor URL. */
+export type NativeIdEntity = 'conversation' | 'message' | 'contact' | 'group' | 'attachment';
+
+/**
+ * Refuses a native id that does not have the vendor's id format (`profile.ids`), before any upstream request:
+ * NOT_FOUND, because such an id cannot exist at the vendor, so to a client it is a conversation (or message, …)
+ * that is not there, the same answer as for a well-formed id the vendor does not know.
+ */
+export function checkNativeId(
+  profile: Pick<VendorProfile, 'ids'>,
+  sourceId: string,
+  entity: NativeIdEntity,
+  id: string,
+): string {
+  const pattern = profile.ids?.[entity];
+  if (pattern && !pattern.test(id))
+    throw new GatewayError(ErrorCode.NOT_FOUND, `No such ${entity} in source "${sourceId}".`, { source: sourceId });
+  return id;
 }
 
 /**
  * What every vendor session is built from: `new XSession(options, scope)`. One object per connector, shared by
  * all of its sessions; the scope is the one operation's.
  */
-export interface SessionOptions<Config extends SourceConfig, Client, Shared = undefined, Cache = never> {
+export interface SessionOptions<Config extends SourceConfig, Client, Shared, Cache> {
   /** The source's config (`config.id` is the source id). */
   config: Config;
   profile: VendorProfile;
@@ -44,10 +70,10 @@ export interface SessionOptions<Config extends SourceConfig, Client, Shared = un
   catalog: ConversationCatalog;
   /**
    * The source's catalog sync (connectors/catalog.ts `CatalogSync`), one per connector, over `catalog` and the
-   * vendor's reader (`<vendor>/catalog.ts`): sessions call it, none owns the sync. Absent for a vendor whose
-   * reader still lives in its session.
+   * vendor's reader (`<vendor>/catalog.ts`): sessions, `applyChanges` and the poller call it, none owns the sync.
+   * `Cache` is what the reader's calls share (the vendor's loaders); a session passes its own.
    */
-  sync?: CatalogSync<Cache>;
+  sync: CatalogSync<Cache>;
   /** Connector-lifetime state of the vendor's own (Pixieset: its agent directory and order guard); else undefined. */
   shared: Shared;
   /** The clock for times the gateway writes itself; injectable for tests. @default () => new Date() */

@@ -76,6 +76,9 @@ describe('vendor folders', () => {
       ]);
       if (existsSync(at('poll.ts')))
         expect(fn(load(at('poll.ts')), `create${cap(v)}Poller`)).toEqual([`create${cap(v)}Poller`, 'function']);
+      // catalog.ts exactly when the profile has a catalog: the reader its connector's CatalogSync wraps.
+      const vendor = load(at('profile.ts'))[`${upper(v)}_PROFILE`] as { catalog?: unknown };
+      expect(existsSync(at('catalog.ts'))).toBe(vendor.catalog !== undefined);
       if (existsSync(at('catalog.ts')))
         expect(fn(load(at('catalog.ts')), `create${cap(v)}CatalogReader`)).toEqual([
           `create${cap(v)}CatalogReader`,

@@ -52,14 +52,7 @@ export { SCAN_CONCURRENCY } from './catalog';
  * What every Chatwoot session is built from (connectors/vendor.ts), one per connector; `sync` is the source's
  * catalog sync over catalog.ts's reader, whose per-call cache is the session's loaders.
  */
-export type ChatwootSessionOptions = SessionOptions<
-  ChatwootSourceConfig,
-  ChatwootClient,
-  undefined,
-  ChatwootLoaders
-> & {
-  sync: CatalogSync<ChatwootLoaders>;
-};
+export type ChatwootSessionOptions = SessionOptions<ChatwootSourceConfig, ChatwootClient, undefined, ChatwootLoaders>;
 
 /** One operation's view of a Chatwoot account; loaders and search reads live and die with it. */
 export class ChatwootSession extends UnsupportedSession implements ConnectorSession {

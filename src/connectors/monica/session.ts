@@ -52,9 +52,7 @@ function matchesNothing(f: ConversationFilterInput): boolean {
  * What every Monica session is built from (connectors/vendor.ts), one per connector; `sync` is the source's
  * catalog sync over catalog.ts's reader, whose per-call cache is the session's loaders.
  */
-export type MonicaSessionOptions = SessionOptions<MonicaSourceConfig, MonicaClient, undefined, MonicaLoaders> & {
-  sync: CatalogSync<MonicaLoaders>;
-};
+export type MonicaSessionOptions = SessionOptions<MonicaSourceConfig, MonicaClient, undefined, MonicaLoaders>;
 
 /**
  * One operation against one Monica account.

@@ -1,6 +1,8 @@
 import type { PixiesetSourceConfig } from '../../config/schema';
+import { CatalogSync } from '../catalog';
 import type { Connector, ConnectorDeps, RequestScope } from '../types';
 import { createVendorCatalog } from '../vendor';
+import { createPixiesetCatalogReader } from './catalog';
 import { createPixiesetClient } from './client';
 import { InboxOrderGuard } from './order';
 import { createPixiesetPoller } from './poll';
@@ -17,13 +19,10 @@ export function createPixiesetConnector(config: PixiesetSourceConfig, deps: Conn
   const client = createPixiesetClient(config, deps);
   // The list order is undocumented (docs/vendors/pixieset.md "Ordering"): every page is checked, and a break
   // switches the source to a catalog it sorts itself (order.ts).
-  const options: PixiesetSessionOptions = {
-    config,
-    profile,
-    client,
-    catalog: createVendorCatalog(config, deps, profile),
-    shared: { agents: new Map(), guard: new InboxOrderGuard() },
-  };
+  const catalog = createVendorCatalog(config, deps, profile);
+  const shared = { agents: new Map(), guard: new InboxOrderGuard() };
+  const sync = new CatalogSync(catalog, createPixiesetCatalogReader(config, client, shared.agents));
+  const options: PixiesetSessionOptions = { config, profile, client, catalog, sync, shared };
   return {
     id: config.id,
     kind: profile.kind,

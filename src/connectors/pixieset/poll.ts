@@ -1,5 +1,5 @@
 import type { ConversationModel, RequestScope, SourceChange } from '../types';
-import { PixiesetSession, type PixiesetSessionOptions } from './session';
+import type { PixiesetSessionOptions } from './session';
 import type { PixiesetConversationDto } from './types';
 
 /**
@@ -110,11 +110,10 @@ export function createPixiesetPoller(
   const { client } = options;
   const { guard } = options.shared;
   const sourceId = options.config.id;
-  const openSession = (scope: RequestScope) => new PixiesetSession(options, scope);
   let prev: PixiesetPollSnapshot | null = null;
   let polled = false;
   const fromCatalog = async (scope: RequestScope, first: boolean): Promise<SourceChange[]> => {
-    const { before, after } = await openSession(scope).resyncCatalog();
+    const { before, after } = await options.sync.resync(scope);
     if (before) return diffPixiesetCatalog(sourceId, before, after);
     // No catalog to compare with: a first poll sets the baseline; a later one (the switch from the page diff)
     // cannot name what moved since the last poll, so the engine re-reads the totals.

@@ -20,7 +20,8 @@ import type {
   SendMessageInput,
   SourceUnreadModel,
 } from '../types';
-import type { ConversationCatalog } from '../catalog';
+import type { CatalogSync } from '../catalog';
+import { rememberAgents, scanPixieset, type AgentDirectory, type PixiesetReadCache } from './catalog';
 import type { PixiesetClient } from './client';
 import { createPixiesetLoaders } from './loaders';
 import { mapConversation, mapMessage } from './mapper';
@@ -28,11 +29,7 @@ import type { InboxOrderGuard } from './order';
 import type { PixiesetConversationDto } from './types';
 
 const DEFAULT_UPLOAD_TTL_MS = 15 * 60_000;
-/** Full reads of the list until every conversation of `meta.total` was seen, at most (see scan). */
-export const SCAN_ROUNDS = 4;
-
-/** Participants that are the same for every user of this source (the studio's photographers). */
-export type AgentDirectory = Map<string, ParticipantModel>;
+export { SCAN_ROUNDS, type AgentDirectory } from './catalog';
 
 /**
  * What a Pixieset connector keeps across sessions besides its catalog: the studio's agents, and the order check
@@ -43,8 +40,16 @@ export interface PixiesetShared {
   guard: InboxOrderGuard;
 }
 
-/** What every Pixieset session is built from (connectors/vendor.ts), one per connector. */
-export type PixiesetSessionOptions = SessionOptions<PixiesetSourceConfig, PixiesetClient, PixiesetShared>;
+/**
+ * What every Pixieset session is built from (connectors/vendor.ts), one per connector; `sync` is the source's
+ * catalog sync over catalog.ts's reader (the fallback listing, order.ts), whose per-call cache is the session's.
+ */
+export type PixiesetSessionOptions = SessionOptions<
+  PixiesetSourceConfig,
+  PixiesetClient,
+  PixiesetShared,
+  PixiesetReadCache
+>;
 
 /** One operation's view of a Pixieset Studio account; loaders live and die with it. */
 export class PixiesetSession extends UnsupportedSession implements ConnectorSession {
@@ -58,7 +63,7 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
   private readonly agents: AgentDirectory;
   private readonly maxAttachmentSize: number;
   /** The order check, and the catalog listing falls back to once it broke (order.ts). */
-  private readonly ordering: { guard: InboxOrderGuard; catalog: ConversationCatalog };
+  private readonly ordering: { guard: InboxOrderGuard; sync: CatalogSync<PixiesetReadCache> };
 
   constructor(
     options: PixiesetSessionOptions,
@@ -68,15 +73,14 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
     this.client = options.client;
     this.agents = options.shared.agents;
     this.maxAttachmentSize = options.profile.capabilities.maxAttachmentSize ?? Infinity;
-    this.ordering = { guard: options.shared.guard, catalog: options.catalog };
+    this.ordering = { guard: options.shared.guard, sync: options.sync };
     const loaders = createPixiesetLoaders(options.client, scope, options.config.id);
     this.details = loaders.details;
     this.clients = loaders.clients;
   }
 
   private remember(c: ConversationModel): ConversationModel {
-    for (const p of c.participants ?? []) if (p.kind === 'AGENT') this.agents.set(p.nativeId, p);
-    return c;
+    return rememberAgents(this.agents, c);
   }
 
   async listConversations(req: ListConversationsRequest): Promise<ConversationPage> {
@@ -128,45 +132,18 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
   }
 
   /** Every conversation from the catalog (fallback mode), synced by a full read when missing or stale. */
-  catalogAll(): Promise<ConversationModel[]> {
-    return this.ordering.catalog.all(() => this.scan(undefined));
+  private catalogAll(): Promise<ConversationModel[]> {
+    return this.ordering.sync.all(this.scope, this.readCache());
   }
 
-  /** A full read into the catalog now (the poller in fallback mode); before/after for its diff. */
-  resyncCatalog(): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
-    return this.ordering.catalog.resync(() => this.scan(undefined));
+  /** What this session's reads share with the catalog's: its full reads and its detail loader. */
+  private readCache(): PixiesetReadCache {
+    return { scans: this.scans, details: this.details };
   }
 
-  /**
-   * Reads every page (100 a request) once per operation, in whatever order the vendor serves. Page numbers read
-   * a list completely only while its order holds still: a conversation that moves across a page boundary between
-   * two requests (new activity in an activity-ordered list, or an unstable order) is met twice or not at all. So
-   * rows are merged by id, and while fewer than `meta.total` were seen the pages are read again, at most
-   * {@link SCAN_ROUNDS} times in all (docs/vendors/pixieset.md "Assumptions"); a later round's row wins.
-   */
+  /** Every page of the list (of one client), once per operation (catalog.ts `scanPixieset`). */
   private scan(clientId: string | undefined): Promise<ConversationModel[]> {
-    const key = clientId ?? '*';
-    let p = this.scans.get(key);
-    if (!p) {
-      p = (async () => {
-        const byId = new Map<string, ConversationModel>();
-        for (let round = 0; round < SCAN_ROUNDS; round++) {
-          const first = await this.client.list(this.scope, { page: 1, pageSize: 100, clientId, withMessages: true });
-          const rest = await Promise.all(
-            Array.from({ length: Math.max(0, first.meta.last_page - 1) }, (_, i) =>
-              this.client.list(this.scope, { page: i + 2, pageSize: 100, clientId, withMessages: true }),
-            ),
-          );
-          for (const page of [first, ...rest]) {
-            for (const c of page.data) byId.set(c.id, this.remember(mapConversation(this.sourceId, c)));
-          }
-          if (byId.size >= first.meta.total) break;
-        }
-        return [...byId.values()];
-      })();
-      this.scans.set(key, p);
-    }
-    return p;
+    return scanPixieset(this.client, this.scope, this.sourceId, this.agents, this.scans, clientId);
   }
 
   async loadConversation(nativeId: string): Promise<ConversationModel | null> {
@@ -222,11 +199,9 @@ export class PixiesetSession extends UnsupportedSession implements ConnectorSess
     });
     this.details.clear(input.conversationNativeId);
     this.scans.clear();
-    if (this.ordering.guard.fallback && (await this.ordering.catalog.age()) !== null) {
-      // The catalog follows the gateway's own writes at once (one detail read).
-      const fresh = await this.loadConversation(input.conversationNativeId);
-      if (fresh) await this.ordering.catalog.upsert(fresh);
-    }
+    // The catalog follows the gateway's own writes at once (one detail read; nothing before its first sync).
+    if (this.ordering.guard.fallback)
+      await this.ordering.sync.refresh(this.scope, [input.conversationNativeId], this.readCache());
     const msg = mapMessage(this.sourceId, dto, input.conversationNativeId, null);
     msg.sender = (msg.senderRef && this.agents.get(msg.senderRef)) || null;
     return msg;

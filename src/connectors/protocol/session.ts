@@ -29,14 +29,7 @@ import type { ProtocolConversationDto, ProtocolMessageDto } from './types';
  * What every Protocol session is built from (connectors/vendor.ts), one per connector; `sync` is the source's
  * catalog sync over catalog.ts's reader, whose per-call cache is the session's loaders.
  */
-export type ProtocolSessionOptions = SessionOptions<
-  ProtocolSourceConfig,
-  ProtocolClient,
-  undefined,
-  ProtocolLoaders
-> & {
-  sync: CatalogSync<ProtocolLoaders>;
-};
+export type ProtocolSessionOptions = SessionOptions<ProtocolSourceConfig, ProtocolClient, undefined, ProtocolLoaders>;
 
 /** Message cursors are the vendor's message ids, prefixed so that a foreign cursor is recognisable. */
 const CURSOR = /^m:([A-Za-z0-9]{1,64})$/;
