@@ -177,6 +177,28 @@ describe('staged uploads are kept on disk and bounded per API key and in total',
     expect(pr.requests()).toHaveLength(0);
   });
 
+  it('keeps the file when the send fails, so the send can be retried, and sends it once when two sends race', async () => {
+    const pr = embedded.sandbox.emulators.get('protocol')!;
+    const u = await g.stage(20);
+    pr.setFaults({ statusByPath: { '/v1/attachments': 422 } });
+    try {
+      const failed = await g.send(u.attachmentId);
+      expect(failed.errors?.[0]?.extensions).toMatchObject({ code: 'SOURCE_REJECTED', source: 'protocol' });
+    } finally {
+      pr.setFaults({});
+    }
+    expect(g.onDisk()).toEqual([20]);
+    expect(g.staging.bytesStaged()).toBe(20);
+    pr.clearRequests();
+    const [a, b] = await Promise.all([g.send(u.attachmentId), g.send(u.attachmentId)]);
+    const outcomes = [a, b].map((r) => (r.errors ? r.errors[0]!.extensions!.code : 'sent')).sort();
+    expect(outcomes).toEqual(['BAD_USER_INPUT', 'sent']);
+    const writes = pr.requests().filter((r) => r.method !== 'GET');
+    expect(writes.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v1/attachments', 'POST /v1/messages']);
+    expect(g.onDisk()).toEqual([]);
+    expect(g.staging.bytesStaged()).toBe(0);
+  });
+
   it("refuses an upload past the key's quota before reading its body, with and without Content-Length", async () => {
     await g.stage(600);
     const fits = (await g.create(300)).data!.createAttachmentUpload; // 900 of 1000 once uploaded
