@@ -2,7 +2,8 @@ import type { PixiesetSourceConfig } from '../../config/schema';
 import { decode } from '../decode';
 import type { HttpClient, HttpErrorResponse } from '../http';
 import type { ConnectorDeps, RequestScope } from '../types';
-import { createVendorHttp } from '../vendor';
+import { checkNativeId, createVendorHttp, type NativeIdEntity } from '../vendor';
+import { PIXIESET_PROFILE } from './profile';
 import { ErrorCode, GatewayError } from '../../errors';
 import {
   pixiesetClientResponse,
@@ -36,6 +37,11 @@ export class PixiesetClient {
     private readonly config: PixiesetSourceConfig,
   ) {}
 
+  /** A native id checked against the vendor's format (profile.ts `ids`) before it goes into a path or body. */
+  private id(entity: NativeIdEntity, id: string): string {
+    return checkNativeId(PIXIESET_PROFILE, this.config.id, entity, id);
+  }
+
   /** docs/vendors/pixieset.md: writes also need X-CSRF-Token. */
   private get writeHeaders() {
     return { 'x-csrf-token': this.config.credentials.csrfToken };
@@ -54,7 +60,9 @@ export class PixiesetClient {
   }
 
   async detail(scope: RequestScope, id: string) {
-    const body = await this.http.get(scope, `/conversations/${encodeURIComponent(id)}/`, { messages: true });
+    const body = await this.http.get(scope, `/conversations/${encodeURIComponent(this.id('conversation', id))}/`, {
+      messages: true,
+    });
     return decode(pixiesetDetailResponse, body, this.config.id, 'conversation').data;
   }
 
@@ -64,11 +72,13 @@ export class PixiesetClient {
   }
 
   async client(scope: RequestScope, id: string) {
-    const body = await this.http.get(scope, `/clients/${encodeURIComponent(id)}`);
+    const body = await this.http.get(scope, `/clients/${encodeURIComponent(this.id('contact', id))}`);
     return decode(pixiesetClientResponse, body, this.config.id, 'client').data;
   }
 
   async send(scope: RequestScope, input: { conversationId: string; content: string; attachmentIds: string[] }) {
+    this.id('conversation', input.conversationId);
+    for (const a of input.attachmentIds) this.id('attachment', a);
     const res = await this.http.request(scope, {
       method: 'POST',
       path: '/conversation_messages',

@@ -37,4 +37,12 @@ export const PIXIESET_PROFILE: VendorProfile = {
   // The fallback catalog (order.ts): a list re-reads it when older than this; polls re-read it meanwhile while
   // somebody subscribes.
   catalog: { maxAgeMs: 30_000 },
+  // Prefix + alphanumerics, as every id the vendor's documents show (`conv_…`, `msg_…`, `att_…`, `cl_…`;
+  // docs/vendors/pixieset.md "IDs"); the length is left open.
+  ids: {
+    conversation: /^conv_[A-Za-z0-9]{1,64}$/,
+    message: /^msg_[A-Za-z0-9]{1,64}$/,
+    attachment: /^att_[A-Za-z0-9]{1,64}$/,
+    contact: /^cl_[A-Za-z0-9]{1,64}$/,
+  },
 };

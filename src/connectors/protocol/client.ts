@@ -4,7 +4,7 @@ import { decode } from '../decode';
 import type { HttpClient, HttpErrorResponse, QueryValue } from '../http';
 import type { ProtocolSourceConfig } from '../../config/schema';
 import type { ConnectorDeps, RequestScope, StagedFile } from '../types';
-import { createVendorHttp } from '../vendor';
+import { checkNativeId, createVendorHttp, type NativeIdEntity } from '../vendor';
 import { PROTOCOL_PROFILE } from './profile';
 import { hasNull, NULL_ENCODINGS, toForm, type FormValue, type NullEncoding } from './form';
 import {
@@ -86,6 +86,11 @@ export class ProtocolClient {
 
   constructor(readonly http: HttpClient) {}
 
+  /** A native id checked against the vendor's format (profile.ts `ids`) before it goes into a path or body. */
+  private id(entity: NativeIdEntity, id: string): string {
+    return checkNativeId(PROTOCOL_PROFILE, this.sourceId, entity, id);
+  }
+
   /** False once a message list arrived in another order than newest first. */
   get messagesNewestFirst(): boolean {
     return this.newestFirst;
@@ -122,7 +127,14 @@ export class ProtocolClient {
     return this.all((p) => this.listConversations(scope, { ...filter, ...p }));
   }
   async getConversation(scope: RequestScope, id: string): Promise<ProtocolConversationDto> {
-    return this.one(scope, 'GET', `/conversations/${enc(id)}`, undefined, protocolConversation, 'conversation');
+    return this.one(
+      scope,
+      'GET',
+      `/conversations/${enc(this.id('conversation', id))}`,
+      undefined,
+      protocolConversation,
+      'conversation',
+    );
   }
   /** docs/vendors/protocol.md: "Create needs `contact_id` **or** `group_id`". */
   createConversation(
@@ -137,11 +149,18 @@ export class ProtocolClient {
    * "Assumptions").
    */
   updateConversation(scope: RequestScope, id: string, body: ConversationUpdate): Promise<ProtocolConversationDto> {
-    return this.one(scope, 'PUT', `/conversations/${enc(id)}`, body, protocolConversation, 'conversation');
+    return this.one(
+      scope,
+      'PUT',
+      `/conversations/${enc(this.id('conversation', id))}`,
+      body,
+      protocolConversation,
+      'conversation',
+    );
   }
   async deleteConversation(scope: RequestScope, id: string): Promise<void> {
     // Not retried: a repeat after a lost answer would turn a done delete into NOT_FOUND.
-    await this.http.request(scope, { method: 'DELETE', path: `/conversations/${enc(id)}` });
+    await this.http.request(scope, { method: 'DELETE', path: `/conversations/${enc(this.id('conversation', id))}` });
   }
 
   // Messages
@@ -155,7 +174,7 @@ export class ProtocolClient {
       await this.list(
         scope,
         '/messages',
-        { ...params, conversation_id: conversationId },
+        { ...params, conversation_id: this.id('conversation', conversationId) },
         protocolMessage,
         'message list',
       ),
@@ -172,7 +191,7 @@ export class ProtocolClient {
     );
   }
   getMessage(scope: RequestScope, id: string): Promise<ProtocolMessageDto> {
-    return this.one(scope, 'GET', `/messages/${enc(id)}`, undefined, protocolMessage, 'message');
+    return this.one(scope, 'GET', `/messages/${enc(this.id('message', id))}`, undefined, protocolMessage, 'message');
   }
   /**
    * `attachments` is "an array of attachment objects" on the messages page, with no example: ids go out as
@@ -185,7 +204,8 @@ export class ProtocolClient {
     scope: RequestScope,
     body: { conversation_id: string; message: string; attachments?: string[] },
   ): Promise<ProtocolMessageDto> {
-    const ids = body.attachments ?? [];
+    this.id('conversation', body.conversation_id);
+    const ids = (body.attachments ?? []).map((a) => this.id('attachment', a));
     if (ids.length === 0) return this.one(scope, 'POST', '/messages', body, protocolMessage, 'message');
     const shaped = (shape: AttachmentShape): FormValue => (shape === 'ids' ? ids : ids.map((id) => ({ id })));
     const order: AttachmentShape[] = this.attachmentShape === 'objects' ? ['objects', 'ids'] : ['ids', 'objects'];
@@ -234,22 +254,22 @@ export class ProtocolClient {
     return fixed;
   }
   updateMessage(scope: RequestScope, id: string, body: { message: string }): Promise<ProtocolMessageDto> {
-    return this.one(scope, 'PUT', `/messages/${enc(id)}`, body, protocolMessage, 'message');
+    return this.one(scope, 'PUT', `/messages/${enc(this.id('message', id))}`, body, protocolMessage, 'message');
   }
   async deleteMessage(scope: RequestScope, id: string): Promise<void> {
-    await this.http.request(scope, { method: 'DELETE', path: `/messages/${enc(id)}` });
+    await this.http.request(scope, { method: 'DELETE', path: `/messages/${enc(this.id('message', id))}` });
   }
 
   // Contacts and groups
 
   getContact(scope: RequestScope, id: string): Promise<ProtocolContactDto> {
-    return this.one(scope, 'GET', `/contacts/${enc(id)}`, undefined, protocolContact, 'contact');
+    return this.one(scope, 'GET', `/contacts/${enc(this.id('contact', id))}`, undefined, protocolContact, 'contact');
   }
   listAllContacts(scope: RequestScope): Promise<ProtocolContactDto[]> {
     return this.all((p) => this.list(scope, '/contacts', p, protocolContact, 'contact list'));
   }
   getGroup(scope: RequestScope, id: string): Promise<ProtocolGroupDto> {
-    return this.one(scope, 'GET', `/groups/${enc(id)}`, undefined, protocolGroup, 'group');
+    return this.one(scope, 'GET', `/groups/${enc(this.id('group', id))}`, undefined, protocolGroup, 'group');
   }
   listAllGroups(scope: RequestScope): Promise<ProtocolGroupDto[]> {
     return this.all((p) => this.list(scope, '/groups', p, protocolGroup, 'group list'));
