@@ -14,6 +14,12 @@ import type {
 import { GatewayError, ErrorCode } from '../../errors';
 import { notFoundOf, partial, resolveId, sourceModel } from './shared';
 
+/**
+ * Longest accepted `filter.search`, in characters: the text goes into vendor URLs (Chatwoot's `q`), and a 900 KB
+ * one made the vendor answer 431. Longer is BAD_USER_INPUT before any source is asked (issue 12 item 12).
+ */
+export const MAX_SEARCH_LENGTH = 256;
+
 type NodeModel = ConversationModel | MessageModel | ParticipantModel | AttachmentModel | SourceModel;
 
 /** node(id): null for malformed ids, hidden sources and missing objects alike (Relay). */
@@ -79,6 +85,13 @@ export const Query: QueryResolvers = {
   },
   sources: (_p, _a, ctx) => ctx.visibleSources().map(sourceModel),
   conversations: (_p, args, ctx) => {
+    const search = args.filter?.search;
+    if (search != null && search.length > MAX_SEARCH_LENGTH)
+      throw new GatewayError(
+        ErrorCode.BAD_USER_INPUT,
+        `"filter.search" may hold at most ${MAX_SEARCH_LENGTH} characters, but got ${search.length}.`,
+        { field: 'filter.search', maxLength: MAX_SEARCH_LENGTH },
+      );
     const participant = args.filter?.participantId
       ? resolveId(ctx, args.filter.participantId, 'Participant', 'filter.participantId')
       : null;
