@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createWriteStream, mkdirSync, readdirSync, rmdirSync, rmSync, unlinkSync, type WriteStream } from 'node:fs';
-import { readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UPLOAD_STAGING_DEFAULTS } from '../config/schema';
@@ -273,7 +273,7 @@ export class UploadStaging implements UploadStagingService {
       e.state = 'pending';
       e.bytes = 0;
     }
-    void unlink(this.pathOf(id, 'part')).catch(() => undefined);
+    unlinkQuietly(this.pathOf(id, 'part'));
   }
 
   /**
@@ -327,8 +327,8 @@ export class UploadStaging implements UploadStagingService {
     const e = this.entries.get(id);
     if (!e) return;
     this.entries.delete(id);
-    if (e.state !== 'pending')
-      void unlink(this.pathOf(id, e.state === 'receiving' ? 'part' : 'upload')).catch(() => undefined);
+    // Synchronous (one unlink): once an upload is forgotten, its file is gone too.
+    if (e.state !== 'pending') unlinkQuietly(this.pathOf(id, e.state === 'receiving' ? 'part' : 'upload'));
   }
 
   /**
@@ -350,6 +350,14 @@ export class UploadStaging implements UploadStagingService {
     this.entries.clear();
     rmSync(this.instanceDir, { recursive: true, force: true });
     openInstances.delete(this.instanceDir.slice(this.instanceDir.lastIndexOf('instance-')));
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
   }
 }
 

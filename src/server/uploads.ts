@@ -1,3 +1,4 @@
+import type { WriteStream } from 'node:fs';
 import busboy from 'busboy';
 import type { Request, RequestHandler, Response } from 'express';
 import { ErrorCode, GatewayError } from '../errors';
@@ -89,17 +90,23 @@ export function uploadRoute(staging: UploadStaging): RequestHandler<{ id: string
     let gotFile = false;
     /** The upload whose file is being written (to release it if the request goes away). */
     let receiving: string | null = null;
-    const stop = (e: GatewayError, status = statusOf(e)) => {
-      done = true;
+    /** Its file, closed before the partial file is removed. */
+    let writing: WriteStream | null = null;
+    const release = () => {
+      writing?.destroy();
+      writing = null;
       if (receiving) staging.abort(receiving);
       receiving = null;
+    };
+    const stop = (e: GatewayError, status = statusOf(e)) => {
+      done = true;
+      release();
       refuse(res, status, e);
     };
     const storeFailed = () =>
       stop(new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, 'The gateway could not store the file.'), 500);
     res.on('close', () => {
-      if (receiving) staging.abort(receiving);
-      receiving = null;
+      release();
     });
     bb.on('field', (name, value) => {
       if (name === 'token') token = value;
@@ -134,6 +141,7 @@ export function uploadRoute(staging: UploadStaging): RequestHandler<{ id: string
         return stop(out);
       }
       receiving = upload.id;
+      writing = out;
       let size = 0;
       out.on('error', () => {
         if (done) return;
@@ -180,8 +188,7 @@ export function uploadRoute(staging: UploadStaging): RequestHandler<{ id: string
       });
     });
     bb.on('error', () => {
-      if (receiving) staging.abort(receiving);
-      receiving = null;
+      release();
       done = true;
       fail(res, 400, ErrorCode.BAD_USER_INPUT, 'Malformed multipart body.');
     });
