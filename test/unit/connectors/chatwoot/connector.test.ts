@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { rejection } from '../../../utils/errors';
+import { vendorConfig } from '../../../utils/vendors';
+import { sleep, waitFor } from '../../../utils/wait';
 import type { AddressInfo } from 'node:net';
 import { createChatwootConnector, CHATWOOT_CAPABILITIES } from '../../../../src/connectors/chatwoot';
 import { mapConversation } from '../../../../src/connectors/chatwoot/mapper';
@@ -16,7 +18,6 @@ import type { ChatwootSourceConfig } from '../../../../src/config/schema';
 import {
   CHATWOOT_SANDBOX_ACCOUNT_ID,
   CHATWOOT_SANDBOX_AGENT_TOKEN,
-  CHATWOOT_SANDBOX_INBOX_ID,
   CHATWOOT_SANDBOX_TOKEN,
   CHATWOOT_SANDBOX_WEBHOOK_TOKEN,
   startChatwootEmulator,
@@ -30,33 +31,24 @@ const ctx = { sourceId: 'chatwoot', accountId: CHATWOOT_SANDBOX_ACCOUNT_ID };
 /** A scope as the live engine gives applyChanges (docs/live.md "Sessions"). */
 const LIVE = { requestId: 'live-chatwoot-1' };
 
+/**
+ * The sandbox's Chatwoot config (test/utils/vendors.ts) with this suite's differences: no retries (exact request
+ * counts), no webhookSecret (deliveries are checked by token) and no readCheckIntervalMs (the vendor default).
+ */
 function configFor(h: EmulatorHandle, over: Partial<ChatwootSourceConfig> = {}): ChatwootSourceConfig {
-  return {
-    id: 'chatwoot',
-    kind: 'CHATWOOT',
-    name: 'Chatwoot Support',
-    baseUrl: h.url,
-    accountId: CHATWOOT_SANDBOX_ACCOUNT_ID,
-    credentials: { apiAccessToken: CHATWOOT_SANDBOX_TOKEN },
-    webhookToken: CHATWOOT_SANDBOX_WEBHOOK_TOKEN,
-    defaultInboxId: CHATWOOT_SANDBOX_INBOX_ID,
-    timeoutMs: 5000,
-    pollIntervalMs: 2000,
+  return vendorConfig('CHATWOOT', h.url, {
     retries: 0,
+    webhookSecret: undefined,
+    readCheckIntervalMs: undefined,
     ...over,
-  };
+  });
 }
 
 const vendorRequests = (h: EmulatorHandle, path?: RegExp) =>
   h.requests().filter((r) => r.path.startsWith('/api/') && (!path || path.test(r.path)));
 
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+/** Waits (3 s at most) until `check` holds. */
+const until = (check: () => boolean) => waitFor(check, { timeoutMs: 3000, what: 'the check to hold' });
 
 /** What the inbox shows of a conversation, to compare the catalog with the vendor. */
 const shown = (c: ConversationModel) => ({
@@ -234,7 +226,7 @@ describe('chatwoot connector', () => {
       const c = createChatwootConnector(configFor(h, { catalogMaxAgeMs: 1 }));
       await c.openSession({ requestId: 'a' }).listConversations({ offset: 0, limit: 5, filter: {} });
       h.controls.simulateIncoming({ conversationId: '3', content: 'Seen by the next sync' });
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
       h.clearRequests();
       const page = await c.openSession({ requestId: 'b' }).listConversations({ offset: 0, limit: 5, filter: {} });
       expect(vendorRequests(h).length).toBeGreaterThanOrEqual(2);
@@ -879,11 +871,12 @@ describe('chatwoot connector', () => {
           const query = Object.fromEntries(new URL(d.url, 'http://x').searchParams);
           return c.parseWebhook?.({ headers: {}, rawBody: d.raw, query }) ?? [];
         });
-      const end = Date.now() + 3000;
-      while (new Set(parse().map((ch) => ch.conversationNativeId)).size < 2 && Date.now() < end)
-        await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => new Set(parse().map((ch) => ch.conversationNativeId)).size >= 2, {
+        timeoutMs: 3000,
+        what: 'deliveries about two conversations',
+      });
       // Deliveries are posted in order: the read's would have come first.
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       const changes = parse();
       expect(new Set(changes.map((ch) => ch.conversationNativeId))).toEqual(new Set(['1:4', '1:6']));
       expect(changes.every((ch) => ch.sourceId === 'chatwoot' && typeof ch.eventId === 'string')).toBe(true);
