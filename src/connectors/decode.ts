@@ -17,3 +17,36 @@ export function decode<S extends z.ZodType>(schema: S, body: unknown, sourceId: 
     { source: sourceId },
   );
 }
+
+/** Longest vendor message passed to clients (`extensions.vendorMessages`), in characters. */
+export const MAX_VENDOR_MESSAGE = 500;
+
+/**
+ * A vendor's own validation messages, for `extensions.vendorMessages` of a SOURCE_REJECTED error (issue 12 item
+ * 17), so app developers can fix their input: strings only, control characters removed, each cut to
+ * {@link MAX_VENDOR_MESSAGE} characters, empty ones dropped. The source's credentials are already redacted from
+ * the body by then (createVendorHttp, connectors/vendor.ts).
+ */
+export function vendorMessages(...texts: unknown[]): string[] {
+  const out: string[] = [];
+  for (const t of texts.flat()) {
+    if (typeof t !== 'string') continue;
+    // eslint-disable-next-line no-control-regex -- removing control characters is the point
+    const clean = t.replace(/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/g, ' ').trim();
+    if (clean) out.push(clean.length > MAX_VENDOR_MESSAGE ? `${clean.slice(0, MAX_VENDOR_MESSAGE)}…` : clean);
+  }
+  return out;
+}
+
+/** Every string in a (JSON) value with each secret replaced by `[redacted]`; secrets shorter than 4 are ignored. */
+export function redactSecrets(value: unknown, secrets: readonly string[]): unknown {
+  const s = secrets.filter((x) => x.length >= 4);
+  if (s.length === 0) return value;
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return s.reduce((acc, x) => acc.split(x).join('[redacted]'), v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value);
+}

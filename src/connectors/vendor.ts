@@ -1,6 +1,7 @@
 import type { SourceConfig } from '../config/schema';
 import { ErrorCode, GatewayError } from '../errors';
 import { ConversationCatalog, type CatalogSync } from './catalog';
+import { redactSecrets } from './decode';
 import { createMemoryCatalogStore } from './catalog-stores/memory';
 import { HttpClient, type HttpClientOptions } from './http';
 import type { ConnectorDeps, SourceCapabilities, SourceKind } from './types';
@@ -97,8 +98,22 @@ export function createVendorHttp(
     timeoutMs: config.timeoutMs,
     retries: config.retries,
     headers: vendor.headers,
-    mapError: vendor.mapError,
+    // The vendor's error body reaches clients (extensions.vendorMessages): the source's own credentials are
+    // redacted from it before the vendor's mapping reads it.
+    mapError: vendor.mapError && redactingMapError(vendor.mapError, credentialValues(config)),
   });
+}
+
+function credentialValues(config: SourceConfig): string[] {
+  const creds = (config as { credentials?: Record<string, unknown> }).credentials ?? {};
+  return Object.values(creds).filter((v): v is string => typeof v === 'string');
+}
+
+function redactingMapError(
+  mapError: NonNullable<HttpClientOptions['mapError']>,
+  secrets: string[],
+): NonNullable<HttpClientOptions['mapError']> {
+  return (res) => mapError({ ...res, body: redactSecrets(res.body, secrets) });
 }
 
 /** The source's conversation catalog: in `deps.catalogStore` (memory by default), aged by config or profile. */

@@ -1,6 +1,6 @@
 import type { ChatwootSourceConfig } from '../../config/schema';
 import { ErrorCode, GatewayError } from '../../errors';
-import { decode } from '../decode';
+import { decode, vendorMessages } from '../decode';
 import type { HttpClient, HttpErrorResponse, QueryValue } from '../http';
 import type { ConnectorDeps, RequestScope, StagedFile } from '../types';
 import { createVendorHttp } from '../vendor';
@@ -255,6 +255,8 @@ export function mapChatwootError(source: string, res: HttpErrorResponse): Gatewa
         `Source "${source}" rejected the request: ${text ?? 'invalid input'}.`,
         {
           source,
+          status: res.status,
+          vendorMessages: vendorMessages(text),
           ...(body.attributes ? { attributes: body.attributes } : {}),
         },
       );

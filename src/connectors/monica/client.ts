@@ -1,6 +1,6 @@
 import type { MonicaSourceConfig } from '../../config/schema';
 import { ErrorCode, GatewayError } from '../../errors';
-import { decode } from '../decode';
+import { decode, vendorMessages } from '../decode';
 import { parseRetryAfter, type HttpClient, type HttpErrorResponse } from '../http';
 import type { ConnectorDeps, RequestScope } from '../types';
 import { createVendorHttp } from '../vendor';
@@ -112,7 +112,7 @@ export function mapMonicaError(sourceId: string, res: HttpErrorResponse): Gatewa
     return new GatewayError(
       ErrorCode.SOURCE_REJECTED,
       `Source "${sourceId}" rejected ${what}${text ? `: ${text}` : ''}.`,
-      { source: sourceId, status: res.status, vendorCode: code, vendorMessages: messages },
+      { source: sourceId, status: res.status, vendorCode: code, vendorMessages: vendorMessages(messages) },
     );
   }
   return undefined;

@@ -1,5 +1,5 @@
 import type { PixiesetSourceConfig } from '../../config/schema';
-import { decode } from '../decode';
+import { decode, vendorMessages } from '../decode';
 import type { HttpClient, HttpErrorResponse } from '../http';
 import type { ConnectorDeps, RequestScope } from '../types';
 import { checkNativeId, createVendorHttp, type NativeIdEntity } from '../vendor';
@@ -119,9 +119,7 @@ export function mapPixiesetError(source: string, res: HttpErrorResponse): Gatewa
       return new GatewayError(
         ErrorCode.SOURCE_REJECTED,
         `Source "${source}" rejected the request: ${body.error ?? 'invalid input'}`,
-        {
-          source,
-        },
+        { source, status: res.status, vendorCode: body.code, vendorMessages: vendorMessages(body.error) },
       );
     default:
       return undefined;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { ErrorCode, GatewayError } from '../../errors';
-import { decode } from '../decode';
+import { decode, vendorMessages } from '../decode';
 import type { HttpClient, HttpErrorResponse, QueryValue } from '../http';
 import type { ProtocolSourceConfig } from '../../config/schema';
 import type { ConnectorDeps, RequestScope, StagedFile } from '../types';
@@ -390,7 +390,13 @@ export function mapProtocolError(sourceId: string, maxAttachmentSize: number) {
       return new GatewayError(
         ErrorCode.SOURCE_REJECTED,
         `Source "${sourceId}" rejected ${res.method} ${res.path} (HTTP ${res.status})${detail}`,
-        { source: sourceId, status: res.status },
+        {
+          source: sourceId,
+          status: res.status,
+          ...(parsed.success
+            ? { vendorType: parsed.data.type, vendorMessages: vendorMessages(parsed.data.message) }
+            : {}),
+        },
       );
     }
     return undefined;

@@ -41,6 +41,12 @@ export interface Faults {
    * body, any method; other paths are served. One id fails while its batch-mates succeed (contract suite).
    */
   statusByPath?: Record<string, number>;
+  /**
+   * Answer these exact vendor paths with this status and JSON body, any method (a vendor-shaped validation error:
+   * Chatwoot's `{message, attributes}`, Protocol's `{type, message}`, Pixieset's `{error, code}`, Monica's
+   * `{error: {message, error_code}}`); other paths are served.
+   */
+  responseByPath?: Record<string, { status: number; body: unknown }>;
 }
 
 /** What each vendor emulator adds to the shared control API. */
@@ -166,6 +172,11 @@ export async function serveEmulator(
     const go = () => {
       if (f.rateLimitRetryAfter !== undefined) {
         res.status(429).set('retry-after', String(f.rateLimitRetryAfter)).type('text/plain').send('Retry later\n');
+        return;
+      }
+      const canned = f.responseByPath?.[req.path];
+      if (canned !== undefined) {
+        res.status(canned.status).json(canned.body);
         return;
       }
       const status = f.statusByPath?.[req.path];
