@@ -119,6 +119,7 @@ export function buildServices(opts: ServicesOptions): Services {
   const staging = new UploadStaging({ ...config.server.uploads, now: opts.clock });
   if (staging.leftoversRemoved > 0)
     logger.info({ files: staging.leftoversRemoved }, 'removed staged uploads left by a stopped gateway');
+  metrics.trackStore('staged_uploads', () => staging.uploadsStaged());
   const services: GatewayServices = {
     connectors,
     live,

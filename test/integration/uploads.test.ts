@@ -162,6 +162,8 @@ describe('staged uploads are kept on disk and bounded per API key and in total',
     const u = await g.stage(600);
     expect(g.onDisk()).toEqual([600]);
     expect(g.staging.bytesStaged()).toBe(600);
+    const scrape = async () => (await fetch(`${g.gateway.url}/metrics`)).text();
+    expect(await scrape()).toContain('switchboard_memory_store_entries{store="staged_uploads"} 1');
     pr.clearRequests();
     const sent = await g.send(u.attachmentId);
     expect(sent.errors).toBeUndefined();
@@ -171,6 +173,7 @@ describe('staged uploads are kept on disk and bounded per API key and in total',
     expect(writes.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v1/attachments', 'POST /v1/messages']);
     expect(g.onDisk()).toEqual([]);
     expect(g.staging.bytesStaged()).toBe(0);
+    expect(await scrape()).toContain('switchboard_memory_store_entries{store="staged_uploads"} 0');
     // Sent means gone: a second send of the same attachment is refused, nothing goes upstream.
     pr.clearRequests();
     expect((await g.send(u.attachmentId)).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
