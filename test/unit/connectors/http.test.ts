@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { HttpClient, SlidingWindowLimiter, type HttpClientOptions } from '../../../src/connectors/http';
 import { ErrorCode, GatewayError } from '../../../src/errors';
+import { rejection } from '../../utils/errors';
+import { sleep, waitFor } from '../../utils/wait';
 
 /**
  * HttpClient's policies against a tiny local server whose answers each test scripts: retries for idempotent
@@ -67,28 +69,17 @@ const release = () => {
 const client = (o: Partial<HttpClientOptions> = {}) =>
   new HttpClient({ sourceId: 'src', baseUrl: base, timeoutMs: 1000, ...o });
 const scope = { requestId: 'test' };
-const codeOf = async (p: Promise<unknown>): Promise<GatewayError> => {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof GatewayError) return e;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-};
-const until = async (cond: () => boolean, what: string) => {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!cond()) throw new Error(`timed out waiting for ${what}`);
-};
+/** Waits (2 s at most) until `cond` holds. */
+const until = (cond: () => boolean, what: string) => waitFor(cond, { timeoutMs: 2000, what });
 
 describe('HttpClient', () => {
   it('retries an idempotent read on a transient failure, but never a POST', async () => {
     handler = json(503, { error: 'down' });
     const c = client({ retries: 2 });
-    expect((await codeOf(c.get(scope, '/a'))).code).toBe(ErrorCode.SOURCE_UNAVAILABLE);
+    expect((await rejection(c.get(scope, '/a'))).code).toBe(ErrorCode.SOURCE_UNAVAILABLE);
     expect(hits).toHaveLength(3);
     hits = [];
-    expect((await codeOf(c.request(scope, { method: 'POST', path: '/a', json: {} }))).code).toBe(
+    expect((await rejection(c.request(scope, { method: 'POST', path: '/a', json: {} }))).code).toBe(
       ErrorCode.SOURCE_UNAVAILABLE,
     );
     expect(hits).toHaveLength(1);
@@ -97,18 +88,18 @@ describe('HttpClient', () => {
   it('does not retry what retrying cannot fix (4xx)', async () => {
     handler = json(422, { error: 'bad' });
     const c = client({ retries: 2 });
-    expect((await codeOf(c.get(scope, '/a'))).code).toBe(ErrorCode.SOURCE_REJECTED);
+    expect((await rejection(c.get(scope, '/a'))).code).toBe(ErrorCode.SOURCE_REJECTED);
     expect(hits).toHaveLength(1);
   });
 
   it('honours 429 Retry-After: SOURCE_RATE_LIMITED with retryAfter, then no call until the time is up', async () => {
     handler = json(429, { error: 'slow down' }, { 'retry-after': '30' });
     const c = client({ retries: 2 });
-    const first = await codeOf(c.get(scope, '/a'));
+    const first = await rejection(c.get(scope, '/a'));
     expect(first.extensions).toMatchObject({ code: 'SOURCE_RATE_LIMITED', source: 'src', retryAfter: 30 });
     expect(hits).toHaveLength(1);
     handler = json(200, { ok: true });
-    const second = await codeOf(c.get(scope, '/a'));
+    const second = await rejection(c.get(scope, '/a'));
     expect(second.extensions).toMatchObject({ code: 'SOURCE_RATE_LIMITED', source: 'src' });
     expect(second.extensions.retryAfter).toBeGreaterThan(0);
     expect(second.extensions.retryAfter).toBeLessThanOrEqual(30);
@@ -119,24 +110,24 @@ describe('HttpClient', () => {
   it('opens the circuit after repeated failures, calls nothing while open, probes once half-open and closes', async () => {
     handler = json(500, {});
     const c = client({ retries: 0, circuitThreshold: 2, circuitHalfOpenAfterMs: 150 });
-    expect((await codeOf(c.get(scope, '/a'))).code).toBe('SOURCE_UNAVAILABLE');
-    expect((await codeOf(c.get(scope, '/a'))).code).toBe('SOURCE_UNAVAILABLE');
+    expect((await rejection(c.get(scope, '/a'))).code).toBe('SOURCE_UNAVAILABLE');
+    expect((await rejection(c.get(scope, '/a'))).code).toBe('SOURCE_UNAVAILABLE');
     expect(hits).toHaveLength(2);
-    const open = await codeOf(c.get(scope, '/a'));
+    const open = await rejection(c.get(scope, '/a'));
     expect(open.extensions).toEqual({ code: 'CIRCUIT_OPEN', source: 'src' });
     expect(hits).toHaveLength(2);
     expect(c.health()).toMatchObject({ status: 'DOWN', circuit: 'OPEN' });
 
     // Half-open with the source still failing: one probe, and the circuit opens again.
-    await new Promise((r) => setTimeout(r, 200));
-    expect((await codeOf(c.get(scope, '/a'))).code).toBe('SOURCE_UNAVAILABLE');
+    await sleep(200);
+    expect((await rejection(c.get(scope, '/a'))).code).toBe('SOURCE_UNAVAILABLE');
     expect(hits).toHaveLength(3);
-    expect((await codeOf(c.get(scope, '/a'))).code).toBe('CIRCUIT_OPEN');
+    expect((await rejection(c.get(scope, '/a'))).code).toBe('CIRCUIT_OPEN');
     expect(hits).toHaveLength(3);
 
     // Half-open with the source back: the probe succeeds and the circuit closes.
     handler = json(200, { ok: true });
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     expect(await c.get(scope, '/a')).toEqual({ ok: true });
     expect(c.health()).toMatchObject({ status: 'UP', circuit: 'CLOSED' });
     expect(await c.get(scope, '/a')).toEqual({ ok: true });
@@ -148,7 +139,7 @@ describe('HttpClient', () => {
     const c = client({ maxConcurrency: 2, timeoutMs: 5000 });
     const calls = Array.from({ length: 5 }, (_, i) => c.get(scope, `/c${i}`));
     await until(() => held.length === 2, 'two requests in flight');
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     expect(hits).toHaveLength(2);
     handler = json(200, { ok: true });
     release();
@@ -162,7 +153,7 @@ describe('HttpClient', () => {
     const c = client({ maxConcurrency: 1, timeoutMs: 5000, queueTimeoutMs: 100 });
     const first = c.get(scope, '/slow');
     await until(() => held.length === 1, 'the first request');
-    const queued = await codeOf(c.get(scope, '/queued'));
+    const queued = await rejection(c.get(scope, '/queued'));
     expect(queued.extensions).toMatchObject({ code: 'SOURCE_RATE_LIMITED', source: 'src' });
     expect(queued.message).toMatch(/concurrency limit \(1 requests in flight\); waited 100 ms/);
     handler = json(200, { ok: true });
@@ -175,7 +166,7 @@ describe('HttpClient', () => {
   it('caps the rate: past rateLimitPerMinute a request fails with SOURCE_RATE_LIMITED and retryAfter, uncalled', async () => {
     const c = client({ rateLimitPerMinute: 3 });
     for (let i = 0; i < 3; i++) await c.get(scope, '/r');
-    const refused = await codeOf(c.get(scope, '/r'));
+    const refused = await rejection(c.get(scope, '/r'));
     expect(refused.extensions).toMatchObject({ code: 'SOURCE_RATE_LIMITED', source: 'src' });
     expect(refused.extensions.retryAfter).toBeGreaterThanOrEqual(59);
     expect(refused.message).toMatch(/3 requests a minute/);
@@ -186,7 +177,7 @@ describe('HttpClient', () => {
   it('times out a hanging source with SOURCE_TIMEOUT', async () => {
     handler = hold;
     const c = client({ timeoutMs: 100, retries: 0 });
-    const e = await codeOf(c.get(scope, '/hang'));
+    const e = await rejection(c.get(scope, '/hang'));
     expect(e.extensions).toEqual({ code: 'SOURCE_TIMEOUT', source: 'src' });
     expect(e.message).toMatch(/within 100 ms/);
   });
@@ -198,7 +189,7 @@ describe('HttpClient', () => {
     const p = c.get({ requestId: 'd', signal: controller.signal }, '/slow');
     await until(() => held.length === 1, 'the request');
     controller.abort(new GatewayError(ErrorCode.LIMIT_EXCEEDED, 'deadline'));
-    const e = await codeOf(p);
+    const e = await rejection(p);
     expect(e.extensions).toEqual({ code: 'SOURCE_TIMEOUT', source: 'src' });
     expect(e.message).toMatch(/deadline/);
     expect(hits).toHaveLength(1); // not retried
@@ -211,7 +202,7 @@ describe('HttpClient', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"data": [{"id": "trunc');
     };
-    const e = await codeOf(client({ retries: 0 }).get(scope, '/m'));
+    const e = await rejection(client({ retries: 0 }).get(scope, '/m'));
     expect(e.extensions).toEqual({ code: 'SOURCE_BAD_RESPONSE', source: 'src' });
   });
 
@@ -222,7 +213,7 @@ describe('HttpClient', () => {
       policy: { rateLimitPerMinute: 1, timeoutMs: 100 },
     });
     await limited.get(scope, '/p');
-    expect((await codeOf(limited.get(scope, '/p'))).code).toBe('SOURCE_RATE_LIMITED');
+    expect((await rejection(limited.get(scope, '/p'))).code).toBe('SOURCE_RATE_LIMITED');
     expect(hits).toHaveLength(1);
     // The caller's own option wins; one it leaves undefined does not erase the policy's.
     const own = new HttpClient({
@@ -233,7 +224,7 @@ describe('HttpClient', () => {
       timeoutMs: undefined,
     });
     for (let i = 0; i < 3; i++) await own.get(scope, '/p');
-    const refused = await codeOf(own.get(scope, '/p'));
+    const refused = await rejection(own.get(scope, '/p'));
     expect(refused.code).toBe('SOURCE_RATE_LIMITED');
     expect(refused.message).toContain('allows 3 requests a minute');
     expect(hits).toHaveLength(4);
