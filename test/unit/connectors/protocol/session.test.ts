@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { rejection } from '../../../utils/errors';
+import { vendorConfig } from '../../../utils/vendors';
+import { waitFor } from '../../../utils/wait';
 import type { AddressInfo } from 'node:net';
 import type { ProtocolSourceConfig } from '../../../../src/config/schema';
 import {
@@ -25,19 +27,9 @@ import {
 
 type Json = Record<string, unknown>;
 
-const config = (url: string, over: Partial<ProtocolSourceConfig> = {}): ProtocolSourceConfig => ({
-  id: 'protocol',
-  kind: 'PROTOCOL',
-  name: 'Protocol Chat',
-  baseUrl: `${url}/v1`,
-  credentials: { token: PROTOCOL_SANDBOX_TOKEN },
-  webhookSecret: PROTOCOL_SANDBOX_WEBHOOK_SECRET,
-  selfContactId: SELF,
-  timeoutMs: 5000,
-  pollIntervalMs: 2000,
-  retries: 0,
-  ...over,
-});
+/** The sandbox's Protocol config (test/utils/vendors.ts), without retries: request counts are exact. */
+const config = (url: string, over: Partial<ProtocolSourceConfig> = {}): ProtocolSourceConfig =>
+  vendorConfig('PROTOCOL', url, { retries: 0, ...over });
 
 describe('Protocol connector against the emulator', () => {
   let emu: EmulatorHandle;
@@ -556,8 +548,7 @@ describe('Protocol connector against the emulator', () => {
           ).data[0]?.id,
         );
         hooked.controls.simulateIncoming({ conversationId: conv, content: 'hook me' });
-        const until = Date.now() + 3000;
-        while (bodies.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+        await waitFor(() => bodies.length > 0, { timeoutMs: 3000, what: 'a webhook delivery' });
         const d = bodies[0] as (typeof bodies)[number];
         const changes = connector.parseWebhook?.({ headers: d.headers, rawBody: d.raw, query: {} });
         expect(changes).toEqual([
