@@ -1,4 +1,3 @@
-import type { MonicaSourceConfig, PixiesetSourceConfig } from '../../src/config/schema';
 import { createMonicaConnector } from '../../src/connectors/monica';
 import { diffMonica, monicaMinPollIntervalMs, monicaPollCost } from '../../src/connectors/monica/poll';
 import { createPixiesetConnector, PIXIESET_CAPABILITIES } from '../../src/connectors/pixieset';
@@ -10,7 +9,8 @@ import { LiveEngine } from '../../src/live/engine';
 import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
 import type { EmulatorHandle } from '../../src/sandbox/kit/server';
 import { MONICA_SANDBOX_TOKEN, startMonicaEmulator } from '../../src/sandbox/monica';
-import { PIXIESET_SANDBOX_CREDENTIALS, startPixiesetEmulator } from '../../src/sandbox/pixieset';
+import { startPixiesetEmulator } from '../../src/sandbox/pixieset';
+import { vendorConfig } from '../utils/vendors';
 import { eventually } from './helpers';
 
 /** Change detection of the POLLING sources, and the engine's poll loop (backoff, Retry-After, no overlap). */
@@ -59,16 +59,8 @@ describe('Pixieset change detection', () => {
     let connector: Connector;
     beforeAll(async () => {
       emu = await startPixiesetEmulator({ scale: 2 });
-      const config: PixiesetSourceConfig = {
-        id: 'pixieset',
-        kind: 'PIXIESET',
-        baseUrl: `${emu.url}/api/v1`,
-        credentials: PIXIESET_SANDBOX_CREDENTIALS,
-        timeoutMs: 5000,
-        pollIntervalMs: 1000,
-        retries: 0,
-      };
-      connector = createPixiesetConnector(config);
+      // The sandbox's config (test/utils/vendors.ts), polled every second, without retries (exact counts).
+      connector = createPixiesetConnector(vendorConfig('PIXIESET', emu.url, { pollIntervalMs: 1000, retries: 0 }));
     });
     afterAll(() => emu.close());
 
@@ -156,17 +148,11 @@ describe('Monica change detection', () => {
     let connector: Connector;
     beforeAll(async () => {
       emu = await startMonicaEmulator({ scale: 6, rateLimitPerMinute: 10_000 });
-      const config: MonicaSourceConfig = {
-        id: 'monica',
-        kind: 'MONICA',
-        baseUrl: `${emu.url}/api`,
-        credentials: { token: MONICA_SANDBOX_TOKEN },
-        timeoutMs: 5000,
-        pollIntervalMs: 1000,
-        retries: 0,
-        rateLimitPerMinute: 1000,
-      };
-      connector = createMonicaConnector(config);
+      // The sandbox's config (test/utils/vendors.ts), polled every second, without retries (exact counts), and
+      // allowed 1000 requests a minute.
+      connector = createMonicaConnector(
+        vendorConfig('MONICA', emu.url, { pollIntervalMs: 1000, retries: 0, rateLimitPerMinute: 1000 }),
+      );
     });
     afterAll(() => emu.close());
 
