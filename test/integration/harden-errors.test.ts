@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
+import { waitFor } from '../utils/wait';
 
 /**
  * Issue 12 items 9 and 13: client mistakes are typed client errors (logged at debug, never counted as
@@ -23,16 +24,13 @@ async function rawSocket(wsUrl: string) {
     ws.once('error', reject);
   });
   const next = async (type: string, timeoutMs = 5000): Promise<Frame> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const f = frames.find((x) => x.type === type);
-      if (f) {
-        frames.splice(frames.indexOf(f), 1);
-        return f;
-      }
-      if (Date.now() > deadline) throw new Error(`no ${type} frame; got ${JSON.stringify(frames)}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const f = await waitFor(() => frames.find((x) => x.type === type), { timeoutMs, what: `a ${type} frame` }).catch(
+      (e: Error) => {
+        throw new Error(`${e.message}; got ${JSON.stringify(frames)}`, { cause: e });
+      },
+    );
+    frames.splice(frames.indexOf(f), 1);
+    return f;
   };
   return { ws, frames, closed, next, send: (m: unknown) => ws.send(JSON.stringify(m)) };
 }
@@ -164,11 +162,10 @@ describe('no "Did you mean" suggestions in production (item 13)', () => {
       const answer = async (t: TestGateway) => {
         const s = await authedSocket(t);
         s.send({ id: '1', type: 'subscribe', payload: { query, variables: vars } });
-        const deadline = Date.now() + 5000;
-        while (!s.frames.some((f) => f.type === 'error' || f.type === 'next')) {
-          if (Date.now() > deadline) throw new Error('no answer');
-          await new Promise((r) => setTimeout(r, 10));
-        }
+        await waitFor(() => s.frames.some((f) => f.type === 'error' || f.type === 'next'), {
+          timeoutMs: 5000,
+          what: 'an answer (an error or a next frame)',
+        });
         s.ws.close();
         await s.closed;
         return JSON.stringify(s.frames);
