@@ -5,12 +5,12 @@ import type { Connector, SourceChange } from '../../../../src/connectors/types';
 import type { ChatwootSourceConfig } from '../../../../src/config/schema';
 import {
   CHATWOOT_SANDBOX_ACCOUNT_ID,
-  CHATWOOT_SANDBOX_INBOX_ID,
   CHATWOOT_SANDBOX_TOKEN,
   startChatwootEmulator,
   type ChatwootEmulatorOptions,
 } from '../../../../src/sandbox/chatwoot';
 import type { EmulatorHandle } from '../../../../src/sandbox/kit/server';
+import { vendorConfig } from '../../../utils/vendors';
 
 /**
  * Reads made in Chatwoot's own dashboard send no webhook (docs/vendors/chatwoot.md "Unread semantics"): the
@@ -21,21 +21,19 @@ import type { EmulatorHandle } from '../../../../src/sandbox/kit/server';
 
 const A = `/api/v1/accounts/${CHATWOOT_SANDBOX_ACCOUNT_ID}`;
 
+/**
+ * The sandbox's Chatwoot config (test/utils/vendors.ts) with this suite's differences: no webhooks configured
+ * (neither token nor secret), a read check at every poll, no retries (exact request counts).
+ */
 function configFor(h: EmulatorHandle, over: Partial<ChatwootSourceConfig> = {}): ChatwootSourceConfig {
-  return {
-    id: 'chatwoot',
-    kind: 'CHATWOOT',
-    baseUrl: h.url,
-    accountId: CHATWOOT_SANDBOX_ACCOUNT_ID,
-    credentials: { apiAccessToken: CHATWOOT_SANDBOX_TOKEN },
-    defaultInboxId: CHATWOOT_SANDBOX_INBOX_ID,
-    timeoutMs: 5000,
-    pollIntervalMs: 2000,
+  return vendorConfig('CHATWOOT', h.url, {
+    webhookToken: undefined,
+    webhookSecret: undefined,
     // Below half the tick: every poll is a check.
     readCheckIntervalMs: 1,
     retries: 0,
     ...over,
-  };
+  });
 }
 
 interface Row {
