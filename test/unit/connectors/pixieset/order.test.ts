@@ -8,6 +8,7 @@ import {
   type ConversationModel,
 } from '../../../../src/connectors/types';
 import type { EmulatorHandle } from '../../../../src/sandbox/kit/server';
+import { vendorConfig } from '../../../utils/vendors';
 import {
   PIXIESET_SANDBOX_CREDENTIALS,
   startPixiesetEmulator,
@@ -19,15 +20,8 @@ import {
  * receives; when the vendor serves another order it still lists exactly in the inbox order (from a catalog it
  * sorts itself) and says so in its health. Each case is compared with a brute-force sort of the emulator's data.
  */
-const config = (url: string): PixiesetSourceConfig => ({
-  id: 'pixieset',
-  kind: 'PIXIESET',
-  baseUrl: `${url}/api/v1`,
-  credentials: PIXIESET_SANDBOX_CREDENTIALS,
-  timeoutMs: 5000,
-  pollIntervalMs: 2000,
-  retries: 0,
-});
+/** The sandbox's Pixieset config (test/utils/vendors.ts), without retries: request counts are exact. */
+const config = (url: string): PixiesetSourceConfig => vendorConfig('PIXIESET', url, { retries: 0 });
 
 type Row = { id: string; last_message_at: string | null; status: string; unread_count: number };
 
