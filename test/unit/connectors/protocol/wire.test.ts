@@ -1,12 +1,12 @@
 import type { ProtocolSourceConfig } from '../../../../src/config/schema';
 import { ErrorCode } from '../../../../src/errors';
 import { rejection } from '../../../utils/errors';
+import { vendorConfig } from '../../../utils/vendors';
 import { createProtocolConnector } from '../../../../src/connectors/protocol';
 import { toForm } from '../../../../src/connectors/protocol/form';
 import type { Connector, ConversationModel } from '../../../../src/connectors/types';
 import type { EmulatorHandle } from '../../../../src/sandbox/kit/server';
 import {
-  PROTOCOL_SANDBOX_SELF_CONTACT_ID,
   PROTOCOL_SANDBOX_TOKEN,
   startProtocolEmulator,
   type ProtocolEmulatorOptions,
@@ -17,16 +17,9 @@ import {
  * reference's bracket conventions, and un-archiving, whose null no document spells, with a fallback that a vendor
  * taking the other spelling exercises.
  */
-const config = (url: string): ProtocolSourceConfig => ({
-  id: 'protocol',
-  kind: 'PROTOCOL',
-  baseUrl: `${url}/v1`,
-  credentials: { token: PROTOCOL_SANDBOX_TOKEN },
-  selfContactId: PROTOCOL_SANDBOX_SELF_CONTACT_ID,
-  timeoutMs: 5000,
-  pollIntervalMs: 2000,
-  retries: 0,
-});
+/** The sandbox's Protocol config (test/utils/vendors.ts), without a webhook secret and without retries. */
+const config = (url: string): ProtocolSourceConfig =>
+  vendorConfig('PROTOCOL', url, { webhookSecret: undefined, retries: 0 });
 
 describe('toForm', () => {
   it('writes the reference’s bracket forms: reactions[red_angry_face][]=KateMcCallister, attachments[]=id', () => {
