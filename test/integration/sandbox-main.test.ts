@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
+import { waitFor } from '../utils/wait';
 
 interface Running {
   child: ChildProcessWithoutNullStreams;
@@ -24,11 +25,16 @@ function startSandboxProcess(): Running {
   return { child, output: () => out, exited };
 }
 
-async function waitFor(r: Running, text: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!r.output().includes(text) && r.child.exitCode === null && Date.now() < deadline)
-    await new Promise((res) => setTimeout(res, 100));
-  if (!r.output().includes(text)) throw new Error(`sandbox never printed "${text}":\n${r.output()}`);
+/** Until the sandbox printed `text`; if it exited instead, the timeout carries its exit code and output. */
+async function waitForOutput(r: Running, text: string): Promise<void> {
+  await waitFor(
+    () => {
+      if (r.output().includes(text)) return true;
+      if (r.child.exitCode !== null) throw new Error(`sandbox exited (${r.child.exitCode}):\n${r.output()}`);
+      return false;
+    },
+    { timeoutMs: 20_000, everyMs: 100, what: `the sandbox to print "${text}"` },
+  );
 }
 
 /** Each printed block: `emulator <id> <url>`, then `  base URL  <url>` and `  credentials  <json>`. */
@@ -43,7 +49,7 @@ describe('npm run sandbox', () => {
   it('starts the four emulators alone, prints their URLs and credentials, which work, and exits 0 on SIGINT', async () => {
     const r = startSandboxProcess();
     try {
-      await waitFor(r, 'sandbox ready');
+      await waitForOutput(r, 'sandbox ready');
       const emulators = parseEmulators(r.output());
       expect([...emulators.keys()].sort()).toEqual(['chatwoot', 'monica', 'pixieset', 'protocol']);
       for (const e of emulators.values()) expect(e.baseUrl.startsWith(e.url)).toBe(true);
@@ -78,7 +84,7 @@ describe('npm run sandbox', () => {
   it('exits 0 on SIGTERM too', async () => {
     const r = startSandboxProcess();
     try {
-      await waitFor(r, 'sandbox ready');
+      await waitForOutput(r, 'sandbox ready');
       r.child.kill('SIGTERM');
       expect(await r.exited).toBe(0);
       expect(r.output()).toContain('SIGTERM: stopping the emulators');
