@@ -10,6 +10,7 @@ import { createGateway, type Gateway } from '../../src/server/createGateway';
 import { createLogger } from '../../src/server/logger';
 import { endpointTemplate } from '../../src/server/metrics';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
+import { eventually } from '../utils/wait';
 import { createWsClient, subscribe } from '../utils/ws';
 
 /**
@@ -58,19 +59,8 @@ async function scrape(
   };
 }
 
-/** Retries `check` until it stops throwing (state that settles asynchronously, e.g. after a socket closes). */
-async function eventually(check: () => Promise<void>, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
+/** How long state that settles asynchronously (e.g. after a socket closes) gets, for the kit's `eventually`. */
+const SETTLE = { timeoutMs: 8000, everyMs: 50 };
 
 const CREDENTIALS = [
   SANDBOX_API_KEY,
@@ -229,7 +219,7 @@ describe('metrics and request ids over the Pixieset and Protocol emulators', () 
     );
     try {
       await first.waitFor(1);
-      await eventually(async () => expect(await active()).toBe(2));
+      await eventually(async () => expect(await active()).toBe(2), SETTLE);
       const open = (await scrape(t.url)).samples;
       expect(sum(open, 'switchboard_websocket_connections')).toBe(1);
       expect(
@@ -244,21 +234,21 @@ describe('metrics and request ids over the Pixieset and Protocol emulators', () 
           1,
         );
         expect(unreadCalls(now) - unreadCalls(before)).toBeGreaterThanOrEqual(2); // the first value, then a poll
-      });
+      }, SETTLE);
 
       // One ends while the connection stays open: only that one leaves the gauge.
       first.dispose();
-      await eventually(async () => expect(await active()).toBe(1));
+      await eventually(async () => expect(await active()).toBe(1), SETTLE);
       expect(sum((await scrape(t.url)).samples, 'switchboard_websocket_connections')).toBe(1);
     } finally {
       first.dispose();
       second.dispose();
     }
-    await eventually(async () => expect(await active()).toBe(0));
+    await eventually(async () => expect(await active()).toBe(0), SETTLE);
     await client.dispose();
     await eventually(async () => {
       expect(sum((await scrape(t.url)).samples, 'switchboard_websocket_connections')).toBe(0);
-    });
+    }, SETTLE);
   });
 
   it('counts webhook deliveries by source and outcome', async () => {
@@ -455,7 +445,7 @@ describe('structured logs', () => {
     await res.text();
     await eventually(async () => {
       expect(lines().some((l) => l.msg === 'request' && l.requestId === 'log-req-7')).toBe(true);
-    });
+    }, SETTLE);
     const calls = lines().filter((l) => l.msg === 'upstream call' && l.requestId === 'log-req-7');
     expect(calls.length).toBeGreaterThan(0);
     expect(calls[0]).toMatchObject({
@@ -493,7 +483,7 @@ describe('structured logs', () => {
     await forged.text();
     await eventually(async () => {
       expect(lines().some((l) => l.msg === 'request' && l.route === '/webhooks/protocol')).toBe(true);
-    });
+    }, SETTLE);
     expect(lines().some((l) => l.msg === 'upstream call' && l.source === 'protocol')).toBe(true);
     const all = g.logs.join('');
     for (const secret of CREDENTIALS) expect(all).not.toContain(secret);
