@@ -1,14 +1,80 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ErrorCode, GatewayError } from '../errors';
+
+/** One row that {@link rowsOf} left out of a page: its id when it has one, and why. */
+interface SkippedRow {
+  id: string | null;
+  path: string;
+  reason: string;
+}
+
+/** The rows skipped by the decode that is running (decoding is synchronous, so one collector at a time). */
+let skipped: SkippedRow[] | null = null;
+
+function rowId(row: unknown): string | null {
+  if (!row || typeof row !== 'object') return null;
+  const id = (row as { id?: unknown }).id;
+  return typeof id === 'string' || typeof id === 'number' ? String(id) : null;
+}
+
+/**
+ * A list of vendor rows decoded row by row (issue 12 item 14): a row that does not match `row` is left out and
+ * reported by {@link decode} (one error entry per row, with the source and the row's id), so one odd row never
+ * fails the whole page, nor the source.
+ */
+export function rowsOf<S extends z.ZodType>(row: S) {
+  return z.array(z.unknown()).transform((items) => {
+    const out: Array<z.output<S>> = [];
+    for (const item of items) {
+      const r = row.safeParse(item);
+      if (r.success) out.push(r.data as z.output<S>);
+      else {
+        const issue = r.error.issues[0];
+        skipped?.push({
+          id: rowId(item),
+          path: issue && issue.path.length > 0 ? issue.path.join('.') : '(row)',
+          reason: issue?.message ?? 'unexpected shape',
+        });
+      }
+    }
+    return out;
+  });
+}
 
 /**
  * Checks a vendor body against its wire schema (the vendor's `types.ts`). A body that does not match
  * (wrong types, missing fields) becomes SOURCE_BAD_RESPONSE naming the source and the first bad path,
- * never a crash deeper in a mapper.
+ * never a crash deeper in a mapper. Rows of a {@link rowsOf} list that do not match are left out instead, each
+ * reported through `scope.report` (when the scope has it) as SOURCE_BAD_RESPONSE with `rowId`.
  */
-export function decode<S extends z.ZodType>(schema: S, body: unknown, sourceId: string, what: string): z.output<S> {
-  const r = schema.safeParse(body);
-  if (r.success) return r.data;
+export function decode<S extends z.ZodType>(
+  schema: S,
+  body: unknown,
+  sourceId: string,
+  what: string,
+  scope?: { report?: (error: GatewayError) => void },
+): z.output<S> {
+  const outer = skipped;
+  const mine: SkippedRow[] = [];
+  skipped = mine;
+  let r: ReturnType<S['safeParse']>;
+  try {
+    r = schema.safeParse(body) as ReturnType<S['safeParse']>;
+  } finally {
+    skipped = outer;
+  }
+  if (r.success) {
+    for (const row of mine) {
+      scope?.report?.(
+        new GatewayError(
+          ErrorCode.SOURCE_BAD_RESPONSE,
+          `Source "${sourceId}" sent a malformed row in a ${what}${row.id ? ` (id ${row.id})` : ''}: at ${row.path}, ${row.reason}; it was left out.`,
+          { source: sourceId, rowId: row.id, what },
+        ),
+      );
+    }
+    return r.data as z.output<S>;
+  }
   const issue = r.error.issues[0];
   const path = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
   throw new GatewayError(

@@ -272,6 +272,11 @@ export interface RequestScope {
   signal?: AbortSignal;
   /** Records one upstream request (for `extensions.upstream` and metrics). */
   recordUpstream?: (call: UpstreamCall) => void;
+  /**
+   * Reports a problem that cost part of an answer but not the answer (a vendor row that could not be decoded and
+   * was left out: connectors/decode.ts `rowsOf`). The server adds it to the response's errors, logs and counts it.
+   */
+  report?: (error: GatewayError) => void;
 }
 export interface UpstreamCall {
   sourceId: string;

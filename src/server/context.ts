@@ -31,6 +31,9 @@ export function createContext(
       upstream.push(call);
       services.recordUpstream?.(call, requestId);
     },
+    // A vendor row left out of a page (connectors/decode.ts rowsOf): an error entry beside the data, logged and
+    // counted by the operation metrics plugin.
+    report: (e) => ctx.sourceErrors.push(e),
   };
   const ctx: GatewayContext = {
     requestId,

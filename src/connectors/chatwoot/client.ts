@@ -83,7 +83,7 @@ export class ChatwootClient {
       labels: q.labels && q.labels.length > 0 ? q.labels : undefined,
     };
     const body = await this.http.get(scope, '/conversations', query);
-    return decode(chatwootConversationList, body, this.source, 'conversation list').data;
+    return decode(chatwootConversationList, body, this.source, 'conversation list', scope).data;
   }
 
   /**
@@ -102,7 +102,7 @@ export class ChatwootClient {
       },
       idempotent: true,
     });
-    return decode(chatwootFilterPage, res.body, this.source, 'conversation filter').payload;
+    return decode(chatwootFilterPage, res.body, this.source, 'conversation filter', scope).payload;
   }
 
   /** Open conversations with unread messages, per inbox id (a Chatwoot with the feature; otherwise 404 or 403). */
@@ -113,7 +113,7 @@ export class ChatwootClient {
 
   async getConversation(scope: RequestScope, displayId: number) {
     const body = await this.http.get(scope, this.conv(displayId));
-    return decode(chatwootConversation, body, this.source, 'conversation');
+    return decode(chatwootConversation, body, this.source, 'conversation', scope);
   }
 
   async createConversation(
@@ -180,7 +180,7 @@ export class ChatwootClient {
       before: cursor.before,
       after: cursor.after,
     });
-    return decode(chatwootMessageList, body, this.source, 'message list');
+    return decode(chatwootMessageList, body, this.source, 'message list', scope);
   }
 
   /**

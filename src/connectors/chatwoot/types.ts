@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import { rowsOf } from '../decode';
 
 /**
  * Chatwoot Application API wire DTOs (docs/vendors/chatwoot.md, jbuilder views at bdcb1934c). Unknown keys are allowed;
  * the fields the mapper reads are checked. Chatwoot serializes `nil.to_i` as 0, so epoch fields are numbers
- * where 0 means null (the mapper turns 0 into null).
+ * where 0 means null (the mapper turns 0 into null). Lists decode row by row (`rowsOf`): one odd row is left out
+ * and reported, never the whole page.
  */
 
 /** docs/vendors/chatwoot.md: REST epochs are integer seconds; message `created_at` is an ISO string in webhooks. */
@@ -97,7 +99,7 @@ export const chatwootConversation = z.looseObject({
     channel: z.string().nullish(),
   }),
   /** docs/vendors/chatwoot.md: the last message only (push_event_data shape). */
-  messages: z.array(chatwootMessage).optional(),
+  messages: rowsOf(chatwootMessage).optional(),
   labels: z.array(z.string()).default([]),
   muted: z.boolean().nullish(),
   status: z.enum(['open', 'resolved', 'pending', 'snoozed']),
@@ -124,11 +126,11 @@ export const chatwootCounts = z.looseObject({
 });
 
 export const chatwootConversationList = z.object({
-  data: z.object({ meta: chatwootCounts, payload: z.array(chatwootConversation) }),
+  data: z.object({ meta: chatwootCounts, payload: rowsOf(chatwootConversation) }),
 });
 
 /** `POST /conversations/filter`: `{meta, payload}`, without the list's `data` wrapper (filter.json.jbuilder). */
-export const chatwootFilterPage = z.object({ meta: z.looseObject({}), payload: z.array(chatwootConversation) });
+export const chatwootFilterPage = z.object({ meta: z.looseObject({}), payload: rowsOf(chatwootConversation) });
 /**
  * `GET /conversations/unread_counts` (docs/vendors/chatwoot.md "Unread semantics"): per inbox, the number of open
  * conversations with unread incoming messages (positive counts only); labels and teams likewise.
@@ -142,7 +144,7 @@ export const chatwootMessageList = z.object({
     /** Raw Rails time here (ISO string or null), unlike the conversation's epoch (docs/vendors/chatwoot.md messages index). */
     agent_last_seen_at: z.string().nullish(),
   }),
-  payload: z.array(chatwootMessage),
+  payload: rowsOf(chatwootMessage),
 });
 
 export const chatwootContactShow = z.object({ payload: chatwootContact });

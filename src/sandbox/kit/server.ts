@@ -47,6 +47,12 @@ export interface Faults {
    * `{error: {message, error_code}}`); other paths are served.
    */
   responseByPath?: Record<string, { status: number; body: unknown }>;
+  /**
+   * Spoil one row of a list answer (issue 12 item 14): on this exact path, the array at the dotted `list` of the
+   * JSON body (`data.payload`, `payload`, `data`) has the fields of its `index`th row replaced by `set` (e.g.
+   * `{"sender": {}}` or a string `created_at`); every other row and path is served as is.
+   */
+  malformedRow?: { path: string; list: string; index: number; set: Record<string, unknown> };
 }
 
 /** What each vendor emulator adds to the shared control API. */
@@ -173,6 +179,18 @@ export async function serveEmulator(
       if (f.rateLimitRetryAfter !== undefined) {
         res.status(429).set('retry-after', String(f.rateLimitRetryAfter)).type('text/plain').send('Retry later\n');
         return;
+      }
+      const spoil = f.malformedRow;
+      if (spoil && spoil.path === req.path) {
+        const json = res.json.bind(res);
+        res.json = (served: unknown) => {
+          const body = structuredClone(served);
+          let list: unknown = body;
+          for (const k of spoil.list.split('.')) list = (list as Record<string, unknown> | undefined)?.[k];
+          const row = Array.isArray(list) ? (list[spoil.index] as Record<string, unknown> | undefined) : undefined;
+          if (row && typeof row === 'object') Object.assign(row, structuredClone(spoil.set));
+          return json(body);
+        };
       }
       const canned = f.responseByPath?.[req.path];
       if (canned !== undefined) {

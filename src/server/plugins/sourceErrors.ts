@@ -15,7 +15,8 @@ export function sourceErrorsPlugin(): ApolloServerPlugin<GatewayContext> {
           const seen = new Set<string>();
           const extra: GraphQLFormattedError[] = [];
           for (const e of contextValue.sourceErrors) {
-            const key = `${e.sourceId ?? ''}\u0000${e.code}`;
+            // A skipped vendor row (extensions.rowId) is reported once per row, not once per source.
+            const key = `${e.sourceId ?? ''}\u0000${e.code}\u0000${String(e.extensions.rowId ?? '')}`;
             if (seen.has(key)) continue;
             seen.add(key);
             extra.push({ message: e.message, extensions: { ...e.extensions } });
