@@ -27,10 +27,7 @@ describe.each(['PROTOCOL', 'CHATWOOT'] as const)('%s after an outage during webh
       await new Promise((r) => setTimeout(r, 1500));
       emu.setFaults({});
       const want = emu.controls.unreadState()!.total;
-      const deadline = Date.now() + 20_000;
-      while (sub.values.at(-1)?.unreadCountChanged.total !== want && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
-      expect(sub.values.at(-1)?.unreadCountChanged.total).toBe(want);
+      await eventually(() => expect(sub.values.at(-1)?.unreadCountChanged.total).toBe(want), 20_000, 100);
       sub.dispose();
     } finally {
       await client.dispose();
