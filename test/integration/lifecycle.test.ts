@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createWsClient, subscribe } from '../utils/ws';
 import { startTestGateway } from '../utils/gateway';
+import { waitFor } from '../utils/wait';
 
 describe('lifecycle', () => {
   it('shuts down gracefully: finishes in-flight requests, closes WebSockets with 1001, then refuses', async () => {
@@ -73,10 +74,11 @@ describe('lifecycle', () => {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      const deadline = Date.now() + 20_000;
-      while (!/"graphiql":"(http:\/\/[^"]+)"/.test(out) && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
-      const url = /"graphiql":"(http:\/\/[^"]+)"/.exec(out)?.[1];
+      const url = await waitFor(() => /"graphiql":"(http:\/\/[^"]+)"/.exec(out)?.[1], {
+        timeoutMs: 20_000,
+        everyMs: 100,
+        what: 'the sandbox to print its GraphiQL URL',
+      });
       expect(url).toBeDefined();
       expect(out).toContain('"apiKey":"sandbox-key"');
       const res = await fetch(url!, {
