@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { writeHeapSnapshot } from 'node:v8';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -37,6 +38,8 @@ import { Child, killChildren } from './ipc';
  * and its catalogs hold one row per conversation, a number the soak never changes (it creates none). Heap after a
  * full GC is sampled every 15 s; `heapMb.afterWarmup` compares the median of the last minute of the warm-up
  * (`--warmup`, 2 minutes) with the median of the last minute of the run: the goal is growth within 5 %.
+ * With `--heap-snapshots DIR`, `retainedObjects` is the total size of the objects in a V8 heap snapshot at the
+ * end of the warm-up and at the end of the load: what the gateway retains, without the allocator's slack.
  * `sources.heapMb` is the emulators' heap after a full GC at the start and the end: the growth of the sources'
  * own data, reported apart. `stores` are the gateway's in-memory stores (`switchboard_memory_store_entries`) at
  * the end of the warm-up and at the end. Steady state means every bounded store is full: with
@@ -96,8 +99,22 @@ const heapMb = async () => {
   }
   return process.memoryUsage().heapUsed / MB;
 };
-const snapshot = (name: string) => {
-  if (argv['heap-snapshots']) writeHeapSnapshot(join(argv['heap-snapshots'], `soak-${name}.heapsnapshot`));
+/**
+ * With `--heap-snapshots`: writes a V8 heap snapshot and returns the total size of the objects it holds (every
+ * object reachable after a full GC, nothing else): what the gateway retains, without the allocator's slack.
+ */
+const snapshot = (name: string): number | null => {
+  if (!argv['heap-snapshots']) return null;
+  const file = writeHeapSnapshot(join(argv['heap-snapshots'], `soak-${name}.heapsnapshot`));
+  const snap = JSON.parse(readFileSync(file, 'utf8')) as {
+    snapshot: { meta: { node_fields: string[] } };
+    nodes: number[];
+  };
+  const fields = snap.snapshot.meta.node_fields;
+  const self = fields.indexOf('self_size');
+  let bytes = 0;
+  for (let i = self; i < snap.nodes.length; i += fields.length) bytes += snap.nodes[i]!;
+  return bytes / MB;
 };
 const round = (n: number) => Math.round(n * 10) / 10;
 const median = (xs: number[]) => {
@@ -252,6 +269,7 @@ async function main() {
   /** Heap after a full GC, every 15 s: [ms since start, MB]. */
   const heapSamples: Array<[number, number]> = [[0, heapStart]];
   let storesAtWarmup: Record<string, number> = {};
+  let retainedAtWarmup: number | null = null;
   const started = Date.now();
   const deadline = started + MINUTES * 60_000;
   const faultsApplied: string[] = [];
@@ -322,7 +340,7 @@ async function main() {
       heapSamples.push([at, await heapMb()]);
       if (Object.keys(storesAtWarmup).length === 0 && at >= WARMUP_MINUTES * 60_000) {
         storesAtWarmup = await stores();
-        snapshot('warmup');
+        retainedAtWarmup = snapshot('warmup');
       }
       await drainUpstream();
       await sleep(Math.min(15_000, Math.max(0, deadline - Date.now())));
@@ -336,7 +354,7 @@ async function main() {
   await Promise.all([...workers, faults, sampler]);
   clearInterval(progress);
   const storesAtEnd = await stores();
-  snapshot('end');
+  const retainedAtEnd = snapshot('end');
   const heapAtEndOfLoad = await heapMb();
   heapSamples.push([Date.now() - started, heapAtEndOfLoad]);
   for (const s of sourceIds) await setFaults(s, {});
@@ -419,6 +437,14 @@ async function main() {
       byMinute: Array.from({ length: Math.ceil(loadMs / 60_000) }, (_, m) =>
         round(minuteBefore(Math.min((m + 1) * 60_000, loadMs))),
       ),
+      retainedObjects:
+        retainedAtWarmup !== null && retainedAtEnd !== null
+          ? {
+              atWarmup: round(retainedAtWarmup),
+              atEnd: round(retainedAtEnd),
+              growthPercent: round(((retainedAtEnd - retainedAtWarmup) / retainedAtWarmup) * 100),
+            }
+          : null,
     },
     sources: {
       heapMb: {
