@@ -1,5 +1,6 @@
 import type { Config } from '../../src/config/schema';
 import { startTestGateway, tuneSources, type TestGateway } from '../utils/gateway';
+import { waitFor } from '../utils/wait';
 
 /**
  * Issue 12 item 3: `/readyz` answers from the sources' recent health and probes each source at most once per
@@ -115,14 +116,15 @@ describe('/readyz costs at most one upstream probe per source per interval (item
       const px = t.embedded.sandbox.emulators.get('pixieset')!;
       expect((await readyz(t)).status).toBe(200);
       px.setFaults({ errorRate: 1 });
-      const until = async (status: number) => {
-        for (let i = 0; i < 100; i++) {
-          const r = await readyz(t);
-          if (r.status === status) return r;
-          await new Promise((res) => setTimeout(res, 50));
-        }
-        throw new Error(`/readyz never answered ${status}`);
-      };
+      // 100 checks 50 ms apart did it before: a 10 s deadline is no shorter.
+      const until = (status: number) =>
+        waitFor(
+          async () => {
+            const r = await readyz(t);
+            return r.status === status ? r : undefined;
+          },
+          { timeoutMs: 10_000, everyMs: 50, what: `/readyz to answer ${status}` },
+        );
       expect((await until(503)).body).toEqual({
         status: 'degraded',
         sources: [{ source: 'pixieset', ready: false, code: 'SOURCE_UNAVAILABLE' }],
