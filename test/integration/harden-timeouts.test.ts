@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
+import { waitFor } from '../utils/wait';
 
 /**
  * Issue 12 item 6: a client that sends its request body slowly (or goes idle) cannot hold a connection past
@@ -154,10 +155,11 @@ describe('HTTP request-body and idle timeouts (item 6)', () => {
     const conns: Socket[] = [];
     let drip: NodeJS.Timeout | undefined;
     try {
-      const deadline = Date.now() + 20_000;
-      while (!/"graphiql":"(http:\/\/[^"]+)"/.test(out) && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
-      const url = /"graphiql":"(http:\/\/[^"]+)"/.exec(out)?.[1];
+      const url = await waitFor(() => /"graphiql":"(http:\/\/[^"]+)"/.exec(out)?.[1], {
+        timeoutMs: 20_000,
+        everyMs: 100,
+        what: 'the sandbox to print its GraphiQL URL',
+      });
       expect(url).toBeDefined();
       const port = Number(new URL(url!).port);
       for (let i = 0; i < 10; i++) {
