@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toForm, type FormValue } from '../../src/connectors/protocol/form';
 import type { EmulatorHandle } from '../../src/sandbox/kit/server';
+import { waitFor } from '../utils/wait';
 import {
   PROTOCOL_SANDBOX_MAX_ATTACHMENT_SIZE,
   PROTOCOL_SANDBOX_SELF_CONTACT_ID,
@@ -48,16 +49,6 @@ async function startReceiver(): Promise<{ url: string; deliveries: Delivery[]; c
         server.close(() => r());
       }),
   };
-}
-
-async function waitFor<T>(probe: () => T | undefined, ms = 3000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('Protocol emulator', () => {
