@@ -24,6 +24,7 @@ export function createContext(
   const upstream: GatewayContext['upstream'] = [];
   const visible = services.connectors.filter((c) => viewer.sourceIds.has(c.id));
   const byId = new Map(visible.map((c) => [c.id, c]));
+  const reported = new Set<string>();
   const scope: RequestScope = {
     requestId,
     signal: opts.signal,
@@ -32,8 +33,13 @@ export function createContext(
       services.recordUpstream?.(call, requestId);
     },
     // A vendor row left out of a page (connectors/decode.ts rowsOf): an error entry beside the data, logged and
-    // counted by the operation metrics plugin.
-    report: (e) => ctx.sourceErrors.push(e),
+    // counted by the operation metrics plugin; once per row however often the operation read it.
+    report: (e) => {
+      const key = `${e.sourceId ?? ''}\u0000${e.code}\u0000${String(e.extensions.rowId ?? e.message)}`;
+      if (reported.has(key)) return;
+      reported.add(key);
+      ctx.sourceErrors.push(e);
+    },
   };
   const ctx: GatewayContext = {
     requestId,

@@ -149,12 +149,12 @@ export class MonicaClient {
   ): Promise<MonicaConversationPageDto> {
     const path = q.contactId === undefined ? '/conversations' : `/contacts/${q.contactId}/conversations`;
     const body = await this.http.get(scope, path, { page: q.page, limit: q.limit });
-    return decode(monicaConversationPage, body, this.sourceId, 'conversation page');
+    return decode(monicaConversationPage, body, this.sourceId, 'conversation page', scope);
   }
 
   async getConversation(scope: RequestScope, id: number): Promise<MonicaConversationDto> {
     const body = await this.http.get(scope, `/conversations/${id}`);
-    return decode(monicaConversationEnvelope, body, this.sourceId, 'conversation').data;
+    return decode(monicaConversationEnvelope, body, this.sourceId, 'conversation', scope).data;
   }
 
   async createConversation(scope: RequestScope, input: MonicaConversationInputDto): Promise<MonicaConversationDto> {

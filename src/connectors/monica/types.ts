@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rowsOf } from '../decode';
 
 /**
  * Monica 4.x wire DTOs (docs/vendors/monica.md). Loose objects: Monica adds keys between versions (`uuid`,
@@ -68,7 +69,7 @@ export const monicaConversation = z.looseObject({
   /** A date-time `Y-m-d\TH:i:s\Z`, like written_at (docs/vendors/monica.md "Timestamps"). */
   happened_at: z.string(),
   /** Every message, in DB order (docs/vendors/monica.md: no orderBy on the relation). */
-  messages: z.array(monicaMessage),
+  messages: rowsOf(monicaMessage),
   contact_field_type: monicaContactFieldType,
   contact: monicaContact,
   created_at: str,
@@ -88,7 +89,7 @@ export const monicaUser = z.looseObject({
 /** Laravel paginator envelope (docs/vendors/monica.md "Pagination"). */
 export const monicaPage = <T extends z.ZodType>(item: T) =>
   z.looseObject({
-    data: z.array(item),
+    data: rowsOf(item),
     links: z.looseObject({ next: str }).nullish(),
     meta: z.looseObject({
       current_page: z.number().int(),

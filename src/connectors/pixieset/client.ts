@@ -56,14 +56,14 @@ export class PixiesetClient {
       client_id: q.clientId,
       message: q.withMessages,
     });
-    return decode(pixiesetListResponse, body, this.config.id, 'conversation list');
+    return decode(pixiesetListResponse, body, this.config.id, 'conversation list', scope);
   }
 
   async detail(scope: RequestScope, id: string) {
     const body = await this.http.get(scope, `/conversations/${encodeURIComponent(this.id('conversation', id))}/`, {
       messages: true,
     });
-    return decode(pixiesetDetailResponse, body, this.config.id, 'conversation').data;
+    return decode(pixiesetDetailResponse, body, this.config.id, 'conversation', scope).data;
   }
 
   async unread(scope: RequestScope) {

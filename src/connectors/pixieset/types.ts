@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rowsOf } from '../decode';
 
 /** Pixieset Studio wire DTOs (seed 000, docs/vendors/pixieset.md). Unknown keys are allowed; missing required ones are not. */
 
@@ -38,10 +39,10 @@ export const pixiesetConversation = z.looseObject({
   status: z.enum(['active', 'archived']),
   unread_count: z.number().int().min(0).nullish(),
   participants: z.array(pixiesetParticipant).default([]),
-  messages: z.array(pixiesetMessage).optional(),
+  messages: rowsOf(pixiesetMessage).optional(),
 });
 export const pixiesetListResponse = z.object({
-  data: z.array(pixiesetConversation),
+  data: rowsOf(pixiesetConversation),
   meta: z.looseObject({
     current_page: z.number().int(),
     per_page: z.number().int(),

@@ -295,7 +295,7 @@ export class ProtocolClient {
     what: string,
   ): Promise<ProtocolListDto<z.output<S>>> {
     const body = await this.http.get(scope, path, query);
-    return decode(protocolList(item), body, this.sourceId, what) as ProtocolListDto<z.output<S>>;
+    return decode(protocolList(item), body, this.sourceId, what, scope) as ProtocolListDto<z.output<S>>;
   }
 
   private async one<S extends z.ZodType>(

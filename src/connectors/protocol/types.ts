@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rowsOf } from '../decode';
 
 /**
  * The Protocol (CityPay) wire format, docs/vendors/protocol.md. Ids are 16-char base62 strings; timestamps are
@@ -78,7 +79,7 @@ export type ProtocolMessageDto = z.infer<typeof protocolMessage>;
 
 /** Every list endpoint: `{"has_more": bool, "data": [...]}` (pagination page). */
 export const protocolList = <S extends z.ZodType>(item: S) =>
-  z.looseObject({ has_more: z.boolean(), data: z.array(item) });
+  z.looseObject({ has_more: z.boolean(), data: rowsOf(item) });
 export interface ProtocolListDto<T> {
   has_more: boolean;
   data: T[];

@@ -175,18 +175,28 @@ describe('Pixieset mapper', () => {
     expect(() =>
       decode(pixiesetListResponse, { data: [{ id: 7, status: 'active' }], meta: {} }, 'px', 'conversation list'),
     ).toThrow(GatewayError);
-    try {
-      decode(
-        pixiesetListResponse,
-        { data: [{ id: 'conv_1', status: 'weird' }], meta: { current_page: 1, per_page: 1, total: 1, last_page: 1 } },
-        'px',
-        'conversation list',
-      );
-    } catch (e) {
-      expect((e as GatewayError).code).toBe('SOURCE_BAD_RESPONSE');
-      expect((e as GatewayError).extensions.source).toBe('px');
-      expect((e as GatewayError).message).toMatch(/data\.0\.status/);
-    }
-    expect.assertions(4);
+  });
+
+  // Issue 12 item 14: one malformed row no longer fails the page; it is left out and reported with its id.
+  it('leaves a malformed row out of a list and reports it as SOURCE_BAD_RESPONSE naming the row and field', () => {
+    const reported: GatewayError[] = [];
+    const page = decode(
+      pixiesetListResponse,
+      {
+        data: [
+          { id: 'conv_1', status: 'weird' },
+          { id: 'conv_2', status: 'active' },
+        ],
+        meta: { current_page: 1, per_page: 2, total: 2, last_page: 1 },
+      },
+      'px',
+      'conversation list',
+      { report: (e) => reported.push(e) },
+    );
+    expect(page.data.map((c) => c.id)).toEqual(['conv_2']);
+    expect(reported).toHaveLength(1);
+    expect(reported[0]!.code).toBe('SOURCE_BAD_RESPONSE');
+    expect(reported[0]!.extensions).toMatchObject({ source: 'px', rowId: 'conv_1' });
+    expect(reported[0]!.message).toMatch(/status/);
   });
 });
