@@ -11,6 +11,7 @@ import {
   startChatwootEmulator,
 } from '../../src/sandbox/chatwoot';
 import type { EmulatorHandle } from '../../src/sandbox/kit/server';
+import { waitFor } from '../utils/wait';
 
 /** The Chatwoot emulator over real HTTP (docs/vendors/chatwoot.md), and its responses against Chatwoot's own OpenAPI spec. */
 
@@ -127,14 +128,12 @@ class WebhookSink {
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/webhooks/chatwoot?token=secret-token-123`;
   }
   async waitFor(pred: (b: Record<string, unknown>) => boolean, ms = 3000) {
-    const end = Date.now() + ms;
-    for (;;) {
-      const hit = this.received.find((r) => pred(r.body));
-      if (hit) return hit;
-      if (Date.now() > end)
-        throw new Error(`no matching webhook among ${this.received.map((r) => String(r.body.event)).join(', ')}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    return waitFor(() => this.received.find((r) => pred(r.body)), { timeoutMs: ms, what: 'a matching webhook' }).catch(
+      (e: Error) => {
+        const events = this.received.map((r) => String(r.body.event)).join(', ');
+        throw new Error(`${e.message}; received: ${events}`, { cause: e });
+      },
+    );
   }
   close() {
     return new Promise<void>((r) => this.server.close(() => r()));
