@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CHATWOOT_SANDBOX_TOKEN, startChatwootEmulator } from '../../src/sandbox/chatwoot';
 import type { EmulatorHandle } from '../../src/sandbox/kit/server';
+import { waitFor } from '../utils/wait';
 
 /**
  * The Chatwoot emulator's webhook signing and bot shapes, checked against Chatwoot's own recipe and views
@@ -39,8 +40,7 @@ describe('chatwoot emulator: signed webhooks and bots', () => {
     h.controls.reset();
   });
   const until = async (n: number) => {
-    const end = Date.now() + 3000;
-    while (received.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => received.length >= n, { timeoutMs: 3000, what: `${n} deliveries` });
     expect(received.length).toBeGreaterThanOrEqual(n);
   };
   const api = (path: string, init: RequestInit = {}) =>
