@@ -6,7 +6,7 @@ import {
   signChatwootWebhook,
 } from '../../../../src/connectors/chatwoot/webhook';
 import type { WebhookRequest } from '../../../../src/connectors/types';
-import type { GatewayError } from '../../../../src/errors';
+import { thrown } from '../../../utils/errors';
 
 const config = { sourceId: 'cw', accountId: 1, webhookToken: 'a-long-webhook-secret' };
 /** `token: null` sends none. */
@@ -15,14 +15,8 @@ const req = (body: unknown, token: string | null = config.webhookToken): Webhook
   rawBody: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
   query: token === null ? {} : { token },
 });
-const codeOf = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (e) {
-    return (e as GatewayError).code;
-  }
-  return 'no error';
-};
+/** The code of the GatewayError `fn` throws (test/utils/errors.ts `thrown` fails on any other outcome). */
+const codeOf = (fn: () => unknown) => thrown(fn).code;
 
 /** Shapes from docs/vendors/chatwoot.md "Webhooks". */
 const messageCreated = {
