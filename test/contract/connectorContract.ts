@@ -8,9 +8,9 @@ import {
   type MessageModel,
   type SourceKind,
 } from '../../src/connectors/types';
-import { GatewayError } from '../../src/errors';
 import type { EmulatorHandle } from '../../src/sandbox/kit/server';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
+import { expectGatewayError } from '../utils/errors';
 
 /**
  * The connector contract suite (src/connectors/types.ts), run by every connector against its own emulator
@@ -24,18 +24,11 @@ export interface ContractOptions {
 
 const scope = { requestId: 'contract' };
 
+/** The kit's expectGatewayError (test/utils/errors.ts), plus the contract's rule: the error names its source. */
 async function expectCode(p: Promise<unknown>, code: string | string[], source: string) {
-  const codes = Array.isArray(code) ? code : [code];
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(GatewayError);
-    const g = e as GatewayError;
-    expect(codes).toContain(g.code);
-    if (g.code !== 'NOT_FOUND' || g.extensions.source !== undefined) expect(g.extensions.source).toBe(source);
-    return g;
-  }
-  throw new Error(`expected a GatewayError with code ${codes.join(' or ')}, but the call succeeded`);
+  const g = await expectGatewayError(p, code);
+  if (g.code !== 'NOT_FOUND' || g.extensions.source !== undefined) expect(g.extensions.source).toBe(source);
+  return g;
 }
 
 async function listAll(session: ConnectorSession, limit = 7): Promise<{ items: ConversationModel[]; total: number }> {
