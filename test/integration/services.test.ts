@@ -1,26 +1,24 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { createGateway } from '../../src/server/createGateway';
 import { createLogger } from '../../src/server/logger';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+import { randomPrefix, REDIS_URL, redisClients } from '../utils/redis';
 
 /**
  * server/services.ts: a gateway with Redis opens one connection set, `<prefix>commands` (catalogs, idempotency,
  * live leases and event ids, persisted queries, publishing) and `<prefix>subscriber` (pub/sub), and closes both.
  */
 describe('the Redis connection set', () => {
-  const prefix = `test-services-${process.pid}-${Date.now()}:`;
+  const prefix = randomPrefix('services');
+  const clients = redisClients();
   let admin: Redis;
   let t: TestGateway | undefined;
   beforeAll(() => {
-    admin = new Redis(REDIS_URL);
+    admin = clients.open();
   });
   afterAll(async () => {
     await t?.close();
-    const keys = await admin.keys(`${prefix}*`);
-    if (keys.length > 0) await admin.del(...keys);
-    await admin.quit();
+    await clients.closeAll(prefix);
   });
 
   /** The names of Redis clients that belong to this test's gateway. */
