@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config/schema';
 import { startEmbedded, type Embedded } from '../../src/sandbox/embedded';
 import { sha256Hex } from '../../src/server/persisted';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
+import { randomPrefix, REDIS_URL, redisClients } from '../utils/redis';
 
 /**
  * Issue 12 item 5: automatic persisted-query registration cannot fill Redis: a registrable document has a size
  * cap (server.persistedQueries.maxQueryBytes), and each API key may register only so many new documents per
  * window (registrationsPerKey / registrationWindowMs), refused with LIMIT_EXCEEDED before anything is stored.
  */
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 type Body = { data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
 
 const post = async (t: TestGateway, body: unknown, key = t.apiKey) => {
@@ -27,7 +27,8 @@ const register = (t: TestGateway, query: string, key?: string) => post(t, { quer
 describe('persisted-query registration limits (item 5), with Redis', () => {
   let embedded: Embedded;
   let redis: Redis;
-  const keyPrefix = `test-${randomUUID()}:`;
+  const keyPrefix = randomPrefix('apq-limits');
+  const clients = redisClients();
   const withRedis =
     (pq: NonNullable<Config['server']['persistedQueries']> = {}) =>
     (c: Config): Config => ({
@@ -37,13 +38,11 @@ describe('persisted-query registration limits (item 5), with Redis', () => {
     });
   beforeAll(async () => {
     embedded = await startEmbedded({ port: 0, kinds: ['PIXIESET'] });
-    redis = new Redis(REDIS_URL);
+    redis = clients.open();
   });
   afterAll(async () => {
     await embedded.sandbox.close();
-    const keys = await redis.keys(`${keyPrefix}*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await clients.closeAll(keyPrefix);
   });
 
   it('refuses to register a 900 KB document (a string literal is one token) with 413 LIMIT_EXCEEDED, storing nothing', async () => {
