@@ -1,5 +1,6 @@
 import type { MonicaSourceConfig } from '../../../../src/config/schema';
 import { rejection } from '../../../utils/errors';
+import { vendorConfig } from '../../../utils/vendors';
 import { createMonicaConnector, MONICA_CAPABILITIES, MONICA_PROFILE } from '../../../../src/connectors/monica';
 import { CatalogSync, ConversationCatalog } from '../../../../src/connectors/catalog';
 import { createMonicaCatalogReader } from '../../../../src/connectors/monica/catalog';
@@ -14,17 +15,9 @@ import { MONICA_SANDBOX_TOKEN, startMonicaEmulator } from '../../../../src/sandb
 
 /** The connector against the emulator over real HTTP (port 0). */
 
-const config = (url: string, over: Partial<MonicaSourceConfig> = {}): MonicaSourceConfig => ({
-  id: 'monica',
-  kind: 'MONICA',
-  name: 'Monica CRM',
-  baseUrl: `${url}/api`,
-  credentials: { token: MONICA_SANDBOX_TOKEN },
-  timeoutMs: 5000,
-  pollIntervalMs: 5000,
-  retries: 0,
-  ...over,
-});
+/** The sandbox's Monica config (test/utils/vendors.ts), without retries: request counts are exact. */
+const config = (url: string, over: Partial<MonicaSourceConfig> = {}): MonicaSourceConfig =>
+  vendorConfig('MONICA', url, { retries: 0, ...over });
 
 interface RawMessage {
   id: number;
