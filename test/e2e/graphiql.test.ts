@@ -13,6 +13,7 @@ import express from 'express';
 import { chromium, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { EXAMPLE_OPERATIONS, graphiqlMiddleware } from '../../src/graphiql';
 import { startTestGateway } from '../utils/gateway';
+import { waitFor } from '../utils/wait';
 
 // CHROMIUM_PATH points at another build (and shows the failure when it names nothing).
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -88,13 +89,16 @@ describe('GraphiQL in Chromium', () => {
 
   /** Polls the response pane until it contains `expected`, then returns its text. */
   async function waitForResponseText(expected: string, timeoutMs = 10_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const text = await responseText();
-      if (text.includes(expected)) return text;
-      if (Date.now() > deadline) throw new Error(`response pane never showed ${expected}; it shows:\n${text}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    let text = '';
+    return waitFor(
+      async () => {
+        text = await responseText();
+        return text.includes(expected) ? text : undefined;
+      },
+      { timeoutMs, everyMs: 100, what: `the response pane to show ${expected}` },
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; it shows:\n${text}`, { cause: e });
+    });
   }
 
   /** The execute button opens a menu of the document's operations; picking one runs it. */
