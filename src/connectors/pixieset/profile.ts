@@ -38,11 +38,11 @@ export const PIXIESET_PROFILE: VendorProfile = {
   // somebody subscribes.
   catalog: { maxAgeMs: 30_000 },
   // Prefix + alphanumerics, as every id the vendor's documents show (`conv_…`, `msg_…`, `att_…`, `cl_…`;
-  // docs/vendors/pixieset.md "IDs"); the length is left open.
+  // docs/vendors/pixieset.md "IDs"); the length is left open (255 at most, a sanity bound).
   ids: {
-    conversation: /^conv_[A-Za-z0-9]{1,64}$/,
-    message: /^msg_[A-Za-z0-9]{1,64}$/,
-    attachment: /^att_[A-Za-z0-9]{1,64}$/,
-    contact: /^cl_[A-Za-z0-9]{1,64}$/,
+    conversation: /^conv_[A-Za-z0-9]{1,255}$/,
+    message: /^msg_[A-Za-z0-9]{1,255}$/,
+    attachment: /^att_[A-Za-z0-9]{1,255}$/,
+    contact: /^cl_[A-Za-z0-9]{1,255}$/,
   },
 };

@@ -39,12 +39,13 @@ export const PROTOCOL_PROFILE: VendorProfile = {
   limits: { rateLimitPerMinute: null, maxConcurrency: 8 },
   // Webhooks keep the catalog fresh; the full re-sync after 10 minutes is a safety net for missed deliveries.
   catalog: { maxAgeMs: 600_000 },
-  // docs/vendors/protocol.md "IDs": 16-character base62 strings, the same format for every object.
+  // docs/vendors/protocol.md "IDs": the documents show 16-character base62 strings; only the character set is
+  // enforced (what keeps an id from changing a path), since a real backend's ids may be longer or shorter.
   ids: {
-    conversation: /^[A-Za-z0-9]{16}$/,
-    message: /^[A-Za-z0-9]{16}$/,
-    attachment: /^[A-Za-z0-9]{16}$/,
-    contact: /^[A-Za-z0-9]{16}$/,
-    group: /^[A-Za-z0-9]{16}$/,
+    conversation: /^[A-Za-z0-9]{1,255}$/,
+    message: /^[A-Za-z0-9]{1,255}$/,
+    attachment: /^[A-Za-z0-9]{1,255}$/,
+    contact: /^[A-Za-z0-9]{1,255}$/,
+    group: /^[A-Za-z0-9]{1,255}$/,
   },
 };
