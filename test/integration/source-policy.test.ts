@@ -6,6 +6,7 @@ import { GatewayError } from '../../src/errors';
 import type { EmulatorHandle } from '../../src/sandbox/kit/server';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
 import { connectorDeps } from '../../src/server/connectors';
+import { sleep, waitFor } from '../utils/wait';
 
 /**
  * No hidden channel (issue 11): a source's limits reach its HTTP client through the connector's dependencies
@@ -124,9 +125,10 @@ describe.each(KINDS)('%s: per-source limits reach a client built after start-up'
     emulator.setFaults({ hang: true });
     const operation = new AbortController();
     const reads = ids.map((id) => read(c, id, operation.signal));
-    while (upstream() === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    // No deadline before but jest's 30 s test timeout: the same bound, now naming what it waited for.
+    await waitFor(() => upstream() > 0, { timeoutMs: 30_000, what: 'the first upstream call' });
     // Give any call the cap should hold back the time to arrive.
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await sleep(150);
     const calls = upstream();
     operation.abort();
     for (const e of await Promise.all(reads)) expect(e?.code).toBe('SOURCE_TIMEOUT');
