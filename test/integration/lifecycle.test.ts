@@ -37,12 +37,16 @@ describe('lifecycle', () => {
       const ready = await fetch(`${t.url}/readyz`);
       expect(ready.status).toBe(200);
       t.embedded.sandbox.emulators.get('pixieset')!.setFaults({ errorRate: 1 });
-      let down = await fetch(`${t.url}/readyz`);
-      for (let i = 0; i < 100 && down.status !== 503; i++) {
-        await down.arrayBuffer();
-        await new Promise((r) => setTimeout(r, 50));
-        down = await fetch(`${t.url}/readyz`);
-      }
+      // 100 checks 50 ms apart did it before: a 10 s deadline is no shorter.
+      const down = await waitFor(
+        async () => {
+          const r = await fetch(`${t.url}/readyz`);
+          if (r.status === 503) return r;
+          await r.arrayBuffer();
+          return undefined;
+        },
+        { timeoutMs: 10_000, everyMs: 50, what: '/readyz to answer 503' },
+      );
       expect(down.status).toBe(503);
       expect(await down.json()).toEqual({
         status: 'degraded',
