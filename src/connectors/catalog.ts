@@ -279,3 +279,25 @@ export function reviveConversation(c: ConversationModel): ConversationModel {
     lastMessage: c.lastMessage === undefined || c.lastMessage === null ? c.lastMessage : reviveMessage(c.lastMessage),
   };
 }
+
+/**
+ * Conversations that differ between two catalog snapshots (appeared, changed by the vendor's `fingerprint`, or
+ * gone), each vendor's diff rule being its fingerprint: what subscribers and the inbox see of a conversation.
+ * Pure. The catalog models are complete (participants, last message), so subscribers need no further request.
+ */
+export function diffSnapshots(
+  sourceId: string,
+  before: ConversationModel[],
+  after: ConversationModel[],
+  fingerprint: (c: ConversationModel) => string,
+): SourceChange[] {
+  const old = new Map(before.map((c) => [c.nativeId, fingerprint(c)]));
+  const changes: SourceChange[] = [];
+  for (const c of after) {
+    if (old.get(c.nativeId) !== fingerprint(c))
+      changes.push({ sourceId, conversationNativeId: c.nativeId, conversation: c });
+    old.delete(c.nativeId);
+  }
+  for (const gone of old.keys()) changes.push({ sourceId, conversationNativeId: gone });
+  return changes;
+}

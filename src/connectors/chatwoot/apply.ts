@@ -1,4 +1,4 @@
-import type { ConversationCatalog } from '../catalog';
+import { diffSnapshots, type ConversationCatalog } from '../catalog';
 import type { ConversationModel, SourceChange } from '../types';
 
 /**
@@ -92,8 +92,8 @@ export async function applyChatwootChanges(
   await catalog.applyChanges(needed, refresh, concurrency);
 }
 
-/** What makes a conversation differ for subscribers and for the inbox. */
-function fingerprint(c: ConversationModel): string {
+/** What makes a conversation differ for subscribers and for the inbox (and for a read check, poll.ts). */
+export function chatwootFingerprint(c: ConversationModel): string {
   return JSON.stringify([
     c.unreadCount ?? null,
     c.status,
@@ -109,16 +109,7 @@ function fingerprint(c: ConversationModel): string {
 
 /** Conversations that differ between two catalog snapshots (appeared, changed or gone). Pure. */
 export function diffCatalog(sourceId: string, before: ConversationModel[], after: ConversationModel[]): SourceChange[] {
-  const old = new Map(before.map((c) => [c.nativeId, fingerprint(c)]));
-  const changes: SourceChange[] = [];
-  for (const c of after) {
-    // The catalog model is complete (participants, last message), so subscribers need no further request.
-    if (old.get(c.nativeId) !== fingerprint(c))
-      changes.push({ sourceId, conversationNativeId: c.nativeId, conversation: c });
-    old.delete(c.nativeId);
-  }
-  for (const gone of old.keys()) changes.push({ sourceId, conversationNativeId: gone });
-  return changes;
+  return diffSnapshots(sourceId, before, after, chatwootFingerprint);
 }
 
 /**

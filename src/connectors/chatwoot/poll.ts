@@ -1,6 +1,6 @@
 import { ErrorCode, GatewayError } from '../../errors';
 import type { ConversationModel, RequestScope, SourceChange } from '../types';
-import { reconcileCatalog } from './apply';
+import { chatwootFingerprint as shown, reconcileCatalog } from './apply';
 import { CHATWOOT_PROFILE } from './profile';
 import { readChatwootByIds } from './catalog';
 import type { ChatwootSessionOptions } from './session';
@@ -44,21 +44,6 @@ import type { ChatwootSessionOptions } from './session';
 export const UNREAD_COUNTS_RETRY_MS = 600_000;
 /** Share of the per-minute request budget the read checks may use; the rest stays for everything else. */
 export const READ_CHECK_BUDGET_SHARE = 0.5;
-
-/** What a re-check compares: what the inbox and the unread totals show of a conversation. */
-function shown(c: ConversationModel): string {
-  return JSON.stringify([
-    c.unreadCount ?? null,
-    c.status,
-    c.muted,
-    c.labels,
-    c.lastMessageAt?.getTime() ?? null,
-    c.lastMessage?.nativeId ?? null,
-    c.lastMessage?.content ?? null,
-    c.updatedAt?.getTime() ?? null,
-    (c.participants ?? []).map((p) => p.nativeId),
-  ]);
-}
 
 const hasUnread = (c: ConversationModel) => (c.unreadCount ?? 0) > 0;
 const openUnread = (items: Iterable<ConversationModel>) => {

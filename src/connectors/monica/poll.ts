@@ -1,3 +1,4 @@
+import { diffSnapshots } from '../catalog';
 import type { ConversationModel, RequestScope, SourceChange } from '../types';
 import { MONICA_MAX_LIMIT } from './client';
 import type { MonicaSessionOptions } from './session';
@@ -45,16 +46,7 @@ function fingerprint(c: ConversationModel): string {
 
 /** What changed from one catalog snapshot to the next (pure; the unit tests drive it directly). */
 export function diffMonica(sourceId: string, before: ConversationModel[], after: ConversationModel[]): SourceChange[] {
-  const old = new Map(before.map((c) => [c.nativeId, fingerprint(c)]));
-  const changes: SourceChange[] = [];
-  for (const c of after) {
-    // The catalog model is complete (participants, last message), so subscribers need no further request.
-    if (old.get(c.nativeId) !== fingerprint(c))
-      changes.push({ sourceId, conversationNativeId: c.nativeId, conversation: c });
-    old.delete(c.nativeId);
-  }
-  for (const gone of old.keys()) changes.push({ sourceId, conversationNativeId: gone });
-  return changes;
+  return diffSnapshots(sourceId, before, after, fingerprint);
 }
 
 /** The connector's `poll` and `minPollIntervalMs`. */

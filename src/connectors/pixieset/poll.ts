@@ -1,3 +1,4 @@
+import { diffSnapshots } from '../catalog';
 import type { ConversationModel, RequestScope, SourceChange } from '../types';
 import type { PixiesetSessionOptions } from './session';
 import type { PixiesetConversationDto } from './types';
@@ -92,15 +93,7 @@ export function diffPixiesetCatalog(
   before: ConversationModel[],
   after: ConversationModel[],
 ): SourceChange[] {
-  const old = new Map(before.map((c) => [c.nativeId, fingerprint(c)]));
-  const changes: SourceChange[] = [];
-  for (const c of after) {
-    if (old.get(c.nativeId) !== fingerprint(c))
-      changes.push({ sourceId, conversationNativeId: c.nativeId, conversation: c });
-    old.delete(c.nativeId);
-  }
-  for (const gone of old.keys()) changes.push({ sourceId, conversationNativeId: gone });
-  return changes;
+  return diffSnapshots(sourceId, before, after, fingerprint);
 }
 
 /** The connector's `poll`: the previous poll's snapshot lives here, per connector (so per gateway instance). */
