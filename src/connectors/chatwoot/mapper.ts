@@ -219,16 +219,7 @@ export function mapAgentBot(
   ctx: ChatwootMapContext,
   b: ChatwootAgentBotDto & { avatar_url?: string | null },
 ): ParticipantModel {
-  return {
-    sourceId: ctx.sourceId,
-    nativeId: `agent_bot:${b.id}`,
-    name: blank(b.name),
-    email: null,
-    phone: null,
-    kind: 'BOT',
-    avatarUrl: blank(b.avatar_url) ?? blank(b.thumbnail),
-    avatarColor: null,
-  };
+  return bot(ctx, 'agent_bot', b);
 }
 
 /**
@@ -238,9 +229,18 @@ export function mapAgentBot(
  * user ids.
  */
 export function mapCaptainAssistant(ctx: ChatwootMapContext, b: ChatwootSenderDto): ParticipantModel {
+  return bot(ctx, 'captain_assistant', b);
+}
+
+/** A BOT participant, its id namespaced by the kind of bot (never colliding with `user:` or `contact:` ids). */
+function bot(
+  ctx: ChatwootMapContext,
+  namespace: 'agent_bot' | 'captain_assistant',
+  b: { id: number | string; name?: string | null; avatar_url?: string | null; thumbnail?: string | null },
+): ParticipantModel {
   return {
     sourceId: ctx.sourceId,
-    nativeId: `captain_assistant:${b.id}`,
+    nativeId: `${namespace}:${b.id}`,
     name: blank(b.name),
     email: null,
     phone: null,
