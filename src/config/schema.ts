@@ -130,6 +130,12 @@ export const configSchema = z
         /** Largest HTTP request body, in bytes. */
         maxBodyBytes: z.number().int().positive().default(1_000_000),
         /**
+         * Largest webhook body (`POST /webhooks/<source>`), in bytes, checked after the delivery's headers
+         * authenticate it (URL token, signature header) and before its body is read: LIMIT_EXCEEDED, HTTP 413,
+         * naming `server.webhookMaxBodyBytes`. @default {@link SERVER_LIMIT_DEFAULTS}.webhookMaxBodyBytes (1 MiB)
+         */
+        webhookMaxBodyBytes: z.number().int().positive().optional(),
+        /**
          * `GET /metrics` (Prometheus text). Absent means enabled without a token. With a token, a scrape must
          * send `Authorization: Bearer <token>`; set one when the port is reachable beyond your network.
          */
@@ -286,6 +292,8 @@ export const SERVER_LIMIT_DEFAULTS = {
   requestTimeoutMs: 60_000,
   /** Node's own default. */
   keepAliveTimeoutMs: 5_000,
+  /** A Chatwoot conversation event (the conversation, its last message, contact and changed attributes) is a few KB. */
+  webhookMaxBodyBytes: 1_048_576,
 } as const;
 
 /**

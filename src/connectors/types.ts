@@ -339,6 +339,9 @@ export interface WebhookRequest {
   query: Record<string, string>;
 }
 
+/** A webhook delivery before its body is read: what {@link Connector.checkWebhookHeaders} sees. */
+export type WebhookHeaders = Omit<WebhookRequest, 'rawBody'>;
+
 /** A source's catalog as a store keeps it (connectors/catalog.ts). */
 export interface CatalogSnapshot {
   /** When the last full sync finished (epoch ms). */
@@ -404,6 +407,12 @@ export interface Connector {
    * BAD_USER_INPUT (malformed); returns the changes it implies.
    */
   parseWebhook?(req: WebhookRequest): SourceChange[];
+  /**
+   * WEBHOOK sources: the checks that need no body (a URL token, a signature header that is present and well
+   * formed, a timestamp in range), run before the body is read, so that a sender without them cannot make the
+   * gateway read a body at all. Throws FORBIDDEN; {@link parseWebhook} still checks everything.
+   */
+  checkWebhookHeaders?(req: WebhookHeaders): void;
   /**
    * WEBHOOK sources whose deliveries carry their own identity (Chatwoot's `X-Chatwoot-Delivery`, a signature):
    * called after {@link parseWebhook} accepted a delivery, returns the keys that identify it. The gateway refuses

@@ -199,8 +199,13 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   }
   app.post(
     '/webhooks/:sourceId',
-    express.raw({ type: () => true, limit: '2mb' }),
-    webhookRoute({ connectors: services.connectors, live: services.live, logger, metrics }),
+    ...webhookRoute({
+      connectors: services.connectors,
+      live: services.live,
+      logger,
+      metrics,
+      maxBodyBytes: config.server.webhookMaxBodyBytes ?? SERVER_LIMIT_DEFAULTS.webhookMaxBodyBytes,
+    }),
   );
   app.post('/uploads/:id', uploadRoute(built.staging));
   app.use(

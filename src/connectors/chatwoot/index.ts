@@ -8,7 +8,12 @@ import { createChatwootClient } from './client';
 import { createChatwootPoller } from './poll';
 import { CHATWOOT_PROFILE } from './profile';
 import { ChatwootSession, type ChatwootSessionOptions } from './session';
-import { chatwootDeliveryKeys, DELIVERY_KEY_TTL_MS, parseChatwootWebhook } from './webhook';
+import {
+  checkChatwootWebhookHeaders,
+  chatwootDeliveryKeys,
+  DELIVERY_KEY_TTL_MS,
+  parseChatwootWebhook,
+} from './webhook';
 
 export { CHATWOOT_PROFILE };
 /** What Chatwoot can do: {@link CHATWOOT_PROFILE}'s capabilities. */
@@ -67,6 +72,7 @@ export function createChatwootConnector(config: ChatwootSourceConfig, deps: Conn
     poll: poller.poll,
     minPollIntervalMs: poller.minPollIntervalMs,
     health: () => client.http.health(),
+    checkWebhookHeaders: (req) => checkChatwootWebhookHeaders(webhookConfig, req),
     parseWebhook: (req) => parseChatwootWebhook(webhookConfig, req),
     webhookDeliveryKeys: (req) => ({ keys: chatwootDeliveryKeys(webhookConfig, req), ttlMs: DELIVERY_KEY_TTL_MS }),
   };

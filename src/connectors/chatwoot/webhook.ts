@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, GatewayError } from '../../errors';
-import type { SourceChange, WebhookRequest } from '../types';
+import type { SourceChange, WebhookHeaders, WebhookRequest } from '../types';
 import { conversationNativeId, cwTime } from './mapper';
 import { chatwootWebhook } from './types';
 
@@ -42,7 +42,7 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(da, db);
 }
 
-const header = (req: WebhookRequest, name: string): string | undefined => {
+const header = (req: WebhookHeaders, name: string): string | undefined => {
   const v = req.headers[name];
   return (Array.isArray(v) ? v[0] : v)?.trim();
 };
@@ -65,6 +65,14 @@ export function signChatwootWebhook(rawBody: Buffer | string, timestamp: string 
  * replay (or a broken clock). Every failure is FORBIDDEN.
  */
 function verifySignature(source: string, secret: string, req: WebhookRequest, now: number): void {
+  const { stamp, hex } = signatureHeaders(source, req, now);
+  const expected = Buffer.from(signChatwootWebhook(req.rawBody, stamp, secret).slice('sha256='.length), 'hex');
+  const actual = Buffer.from(hex.toLowerCase(), 'hex');
+  if (!timingSafeEqual(actual, expected)) throw forbidden(source, 'the signature does not match the body');
+}
+
+/** The signature headers' presence, form and timestamp window: everything but the HMAC, which needs the body. */
+function signatureHeaders(source: string, req: WebhookHeaders, now: number): { stamp: string; hex: string } {
   const given = header(req, SIGNATURE_HEADER);
   const stamp = header(req, TIMESTAMP_HEADER);
   if (!given || !stamp) {
@@ -72,12 +80,28 @@ function verifySignature(source: string, secret: string, req: WebhookRequest, no
   }
   const m = /^sha256=([0-9a-fA-F]{64})$/.exec(given);
   if (!/^\d{1,12}$/.test(stamp) || !m) throw forbidden(source, 'the signature or timestamp is malformed');
-  const expected = Buffer.from(signChatwootWebhook(req.rawBody, stamp, secret).slice('sha256='.length), 'hex');
-  const actual = Buffer.from((m[1] as string).toLowerCase(), 'hex');
-  if (!timingSafeEqual(actual, expected)) throw forbidden(source, 'the signature does not match the body');
   const age = Math.floor(now / 1000) - Number(stamp);
   if (age > MAX_DELIVERY_AGE_S) throw forbidden(source, `the delivery is older than ${MAX_DELIVERY_AGE_S} s`);
   if (-age > MAX_DELIVERY_SKEW_S) throw forbidden(source, 'the delivery is dated in the future');
+  return { stamp, hex: m[1] as string };
+}
+
+/**
+ * What can be refused before the body is read (server/webhooks.ts reads none for a delivery refused here): no
+ * receiver configured, a wrong or missing URL token, missing or malformed signature headers, a stale timestamp.
+ */
+export function checkChatwootWebhookHeaders(config: ChatwootWebhookConfig, req: WebhookHeaders): void {
+  const source = config.sourceId;
+  if (!config.webhookToken && !config.webhookSecret) {
+    throw forbidden(source, 'neither a webhookToken nor a webhookSecret is configured');
+  }
+  if (config.webhookToken) {
+    const token = req.query.token;
+    if (typeof token !== 'string' || !sameSecret(token, config.webhookToken)) {
+      throw forbidden(source, 'the webhook token is missing or wrong');
+    }
+  }
+  if (config.webhookSecret) signatureHeaders(source, req, (config.now ?? Date.now)());
 }
 
 /**
@@ -131,15 +155,7 @@ function showsOnConversations(changed: unknown): boolean {
  */
 export function parseChatwootWebhook(config: ChatwootWebhookConfig, req: WebhookRequest): SourceChange[] {
   const source = config.sourceId;
-  if (!config.webhookToken && !config.webhookSecret) {
-    throw forbidden(source, 'neither a webhookToken nor a webhookSecret is configured');
-  }
-  if (config.webhookToken) {
-    const token = req.query.token;
-    if (typeof token !== 'string' || !sameSecret(token, config.webhookToken)) {
-      throw forbidden(source, 'the webhook token is missing or wrong');
-    }
-  }
+  checkChatwootWebhookHeaders(config, req);
   if (config.webhookSecret) verifySignature(source, config.webhookSecret, req, (config.now ?? Date.now)());
 
   let json: unknown;

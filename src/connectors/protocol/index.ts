@@ -6,7 +6,7 @@ import { createProtocolCatalogReader } from './catalog';
 import { createProtocolClient } from './client';
 import { PROTOCOL_PROFILE } from './profile';
 import { ProtocolSession, type ProtocolSessionOptions } from './session';
-import { parseProtocolWebhook } from './webhook';
+import { checkProtocolWebhookHeaders, parseProtocolWebhook } from './webhook';
 
 export { PROTOCOL_PROFILE };
 /** What Protocol can do: {@link PROTOCOL_PROFILE}'s capabilities. */
@@ -30,6 +30,7 @@ export function createProtocolConnector(config: ProtocolSourceConfig, deps: Conn
     openSession: (scope) => new ProtocolSession(options, scope),
     applyChanges: (changes, scope) => sync.applyChanges(changes, scope),
     health: () => client.http.health(),
+    checkWebhookHeaders: (req) => void checkProtocolWebhookHeaders(config.id, config.webhookSecret, req),
     parseWebhook: (req) => parseProtocolWebhook(config.id, config.webhookSecret, req),
   };
 }

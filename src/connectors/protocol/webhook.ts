@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { badInput, ErrorCode, GatewayError } from '../../errors';
-import type { SourceChange, WebhookRequest } from '../types';
+import type { SourceChange, WebhookHeaders, WebhookRequest } from '../types';
 import { protocolWebhook } from './types';
 
 export const SIGNATURE_HEADER = 'x-protocol-signature';
@@ -12,6 +12,18 @@ export function signProtocolWebhook(rawBody: Buffer | string, secret: string): s
 
 const forbidden = (sourceId: string, why: string) =>
   new GatewayError(ErrorCode.FORBIDDEN, `Webhook for source "${sourceId}" rejected: ${why}.`, { source: sourceId });
+
+/**
+ * What can be refused before the body is read (server/webhooks.ts): no secret configured, no signature header.
+ * Returns the signature as given (trimmed, lower case).
+ */
+export function checkProtocolWebhookHeaders(sourceId: string, secret: string | undefined, req: WebhookHeaders): string {
+  if (!secret) throw forbidden(sourceId, 'no webhookSecret is configured, so deliveries cannot be verified');
+  const header = req.headers[SIGNATURE_HEADER];
+  const given = (Array.isArray(header) ? header[0] : header)?.trim().toLowerCase();
+  if (!given) throw forbidden(sourceId, `the ${SIGNATURE_HEADER} header is missing`);
+  return given;
+}
 
 /**
  * Authenticates and parses one Protocol delivery: `{"id","type":"<resource>.<action>","payload":{...}}` signed
@@ -27,11 +39,8 @@ export function parseProtocolWebhook(
   secret: string | undefined,
   req: WebhookRequest,
 ): SourceChange[] {
-  if (!secret) throw forbidden(sourceId, 'no webhookSecret is configured, so deliveries cannot be verified');
-  const header = req.headers[SIGNATURE_HEADER];
-  const given = (Array.isArray(header) ? header[0] : header)?.trim().toLowerCase();
-  if (!given) throw forbidden(sourceId, `the ${SIGNATURE_HEADER} header is missing`);
-  const expected = Buffer.from(signProtocolWebhook(req.rawBody, secret), 'hex');
+  const given = checkProtocolWebhookHeaders(sourceId, secret, req);
+  const expected = Buffer.from(signProtocolWebhook(req.rawBody, secret as string), 'hex');
   const actual = /^[0-9a-f]+$/.test(given) && given.length % 2 === 0 ? Buffer.from(given, 'hex') : Buffer.alloc(0);
   if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) {
     throw forbidden(sourceId, `the ${SIGNATURE_HEADER} signature does not match the body`);
