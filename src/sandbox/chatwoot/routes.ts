@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import busboy from 'busboy';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { deliverWebhook, type VendorControls } from '../kit/server';
+import { deliverWebhook, type VendorControls, sumUnread } from '../kit/server';
 import {
   ACCOUNT_ID,
   API_INBOX_ID,
@@ -811,16 +811,7 @@ export function mountRoutes(app: Express, state: ChatwootState, opts: ChatwootRo
       markSeen(c, Date.now(), c.assignee_id !== null);
       return views.conversation(c, ACCOUNT_ID);
     },
-    unreadState: () => {
-      let total = 0;
-      let withUnread = 0;
-      for (const c of state.conversations.values()) {
-        const n = state.unreadOf(c);
-        total += n;
-        if (n > 0) withUnread++;
-      }
-      return { total, conversationsWithUnread: withUnread };
-    },
+    unreadState: () => sumUnread(state.conversations.values(), (c) => state.unreadOf(c)),
   };
 }
 

@@ -263,3 +263,18 @@ export function deliverWebhook(url: string, body: string, headers: Record<string
     // Vendors do not retry (Chatwoot: docs/vendors/chatwoot.md); a lost delivery is the receiver's problem.
   });
 }
+
+/** The control API's unread state: the sum of each conversation's unread messages, and how many have any. */
+export function sumUnread<C>(
+  conversations: Iterable<C>,
+  unreadOf: (c: C) => number,
+): { total: number; conversationsWithUnread: number } {
+  let total = 0;
+  let conversationsWithUnread = 0;
+  for (const c of conversations) {
+    const n = unreadOf(c);
+    total += n;
+    if (n > 0) conversationsWithUnread++;
+  }
+  return { total, conversationsWithUnread };
+}

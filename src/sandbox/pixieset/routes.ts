@@ -1,6 +1,6 @@
 import express, { type Express, type Request, type Response } from 'express';
 import busboy from 'busboy';
-import type { VendorControls } from '../kit/server';
+import { sumUnread, type VendorControls } from '../kit/server';
 import {
   PHOTOGRAPHER,
   PIXIESET_MAX_FILE_SIZE,
@@ -323,15 +323,6 @@ export function mountRoutes(app: Express, state: PixiesetState, opts: PixiesetRo
       if (conv) state.markRead(conv);
       return conv ? { data: detailJson(conv, false) } : null;
     },
-    unreadState: () => {
-      let total = 0;
-      let withUnread = 0;
-      for (const c of state.visible()) {
-        const n = state.unreadOf(c);
-        total += n;
-        if (n > 0) withUnread++;
-      }
-      return { total, conversationsWithUnread: withUnread };
-    },
+    unreadState: () => sumUnread(state.visible(), (c) => state.unreadOf(c)),
   };
 }

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import busboy from 'busboy';
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
-import { deliverWebhook, type VendorControls } from '../kit/server';
+import { deliverWebhook, type VendorControls, sumUnread } from '../kit/server';
 import {
   newestFirst,
   nowEpoch,
@@ -824,16 +824,7 @@ export function mountRoutes(app: Express, state: ProtocolState, opts: ProtocolRo
       emit('conversation.updated', json);
       return json;
     },
-    unreadState: () => {
-      let total = 0;
-      let withUnread = 0;
-      for (const c of state.conversations.values()) {
-        const n = state.unreadOf(c);
-        total += n;
-        if (n > 0) withUnread++;
-      }
-      return { total, conversationsWithUnread: withUnread };
-    },
+    unreadState: () => sumUnread(state.conversations.values(), (c) => state.unreadOf(c)),
   };
 }
 
