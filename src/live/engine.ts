@@ -5,7 +5,7 @@ import { createMemoryCoordination, type LiveCoordination } from './coordination'
 import { WebhookIngest } from './ingest';
 import { Pollers } from './pollers';
 import type { PubSubTransport } from './pubsub';
-import { UnreadTotals } from './unreadTotals';
+import { UnreadTotals, type FailureListener } from './unreadTotals';
 
 export type { ConversationEvent } from './conversationFeed';
 export type { LiveEngineMetrics } from './context';
@@ -91,10 +91,18 @@ export class LiveEngine {
     return this.webhooks.claimDelivery(sourceId, keys, ttlMs);
   }
 
-  /** Watches unread totals of sources; starts their pollers. Resolves to an unsubscribe function. */
-  async watchUnread(sourceIds: string[], onChange: (value: SourceUnreadModel) => void): Promise<() => Promise<void>> {
+  /**
+   * Watches unread totals of sources; starts their pollers. `onFailure` hears, once per failure episode, of a
+   * source whose totals could not be re-read (docs/live.md "Failure and repair"). Resolves to an unsubscribe
+   * function.
+   */
+  async watchUnread(
+    sourceIds: string[],
+    onChange: (value: SourceUnreadModel) => void,
+    onFailure?: FailureListener,
+  ): Promise<() => Promise<void>> {
     await this.totals.ready;
-    const stopListening = this.totals.listen(sourceIds, onChange);
+    const stopListening = this.totals.listen(sourceIds, onChange, onFailure);
     for (const s of sourceIds) this.watch(s);
     return once(async () => {
       stopListening();

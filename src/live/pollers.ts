@@ -127,6 +127,9 @@ export class Pollers {
         p.state = nextPollerState(p.state, { type: 'pollFailed', error });
         this.ctx.metrics?.poll?.(p.sourceId, 'error');
         this.ctx.report(error, p.sourceId);
+        // The source is failing: its unread subscribers are told (once per failure episode), not left with totals
+        // that silently went stale (docs/live.md "Failure and repair").
+        this.totals.pollFailed(p.sourceId, error);
       }
     }
     this.arm(p, delayIn(p.state, timing));
@@ -134,7 +137,9 @@ export class Pollers {
 
   /** docs/live.md "Pollers": the connector's changes announced, then the totals re-read when something may have moved. */
   private async pollOnce(connector: Connector, tookOver: boolean): Promise<void> {
-    let reread = tookOver || !connector.poll;
+    // After a failure, the totals are read again even when the poll saw no change: subscribers were told the
+    // source is missing and wait for its value.
+    let reread = tookOver || !connector.poll || this.totals.isFailing(connector.id);
     if (connector.poll) {
       const changes = await connector.poll(this.ctx.scope(connector.id));
       if (changes.length > 0) reread = true;

@@ -1,8 +1,45 @@
 import type { SourceUnreadModel } from '../connectors/types';
+import { GatewayError, type ErrorCode } from '../errors';
 import type { LiveContext } from './context';
 import { isUnreadMessage, unreadTopic, type UnreadMessage } from './protocol';
 
 type Listener = (value: SourceUnreadModel) => void;
+/** Told once per failure episode of a source: its totals could not be read (a source failure, with its error). */
+export type FailureListener = (sourceId: string, error: GatewayError) => void;
+
+/**
+ * docs/live.md "Topics": the other payload of `unread:<source>`, published once per failure episode by the instance
+ * whose re-read failed, so subscribers on every instance learn that the source is missing (not "no unread").
+ * Instances that do not know it ignore it (it fails `isUnreadMessage`).
+ */
+export interface UnreadFailureMessage {
+  sourceId: string;
+  failed: { code: string; message: string; extensions: Record<string, unknown> };
+  /** When the read that failed started (epoch ms, on the shared clock). */
+  asOf: number;
+}
+
+export function isUnreadFailureMessage(p: unknown): p is UnreadFailureMessage {
+  const o = p as Partial<UnreadFailureMessage> | null;
+  return (
+    !!o &&
+    typeof o.sourceId === 'string' &&
+    typeof o.failed === 'object' &&
+    o.failed !== null &&
+    typeof o.failed.code === 'string' &&
+    typeof o.failed.message === 'string'
+  );
+}
+
+/** The JSON-safe extensions of an error (the typed entry subscribers get on every instance). */
+function plainExtensions(e: GatewayError): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e.extensions)) {
+    if (k === 'code') continue;
+    if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) out[k] = v;
+  }
+  return out;
+}
 
 /** Backoff of a webhook source's totals after a failed re-read (docs/live.md "Failure and repair"). */
 const REPAIR_BASE_MS = 1000;
@@ -20,6 +57,12 @@ export class UnreadTotals {
   /** `asOf` of the latest totals in {@link last}. */
   private readonly lastAsOf = new Map<string, number>();
   private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly failureListeners = new Map<string, Set<FailureListener>>();
+  /**
+   * Sources whose current failure episode the listeners were told of (a failure event per episode, not per
+   * failed read); a source leaves when a value of it is handed to the listeners again.
+   */
+  private readonly announced = new Set<string>();
   private readonly inflight = new Map<string, { promise: Promise<void>; again: boolean }>();
   /**
    * Sources whose last read failed (docs/live.md "Failure and repair"): their next value is handed to the
@@ -41,6 +84,17 @@ export class UnreadTotals {
 
   /** docs/live.md "Ordering and dedupe": a receiver keeps the newest totals by `asOf`. */
   private onMessage(sourceId: string, payload: unknown) {
+    if (isUnreadFailureMessage(payload) && payload.sourceId === sourceId) {
+      // A failure older than the newest totals says nothing about the source now.
+      if (payload.asOf < (this.lastAsOf.get(sourceId) ?? 0)) return;
+      const { code, message, extensions } = payload.failed;
+      this.announceFailure(
+        sourceId,
+        new GatewayError(code as ErrorCode, message, { ...extensions, source: sourceId }),
+        false,
+      );
+      return;
+    }
     if (!isUnreadMessage(payload) || payload.sourceId !== sourceId) return;
     const asOf = typeof payload.asOf === 'number' ? payload.asOf : 0;
     // Older than what this engine already has: a publication overtaken by a newer one on the way.
@@ -53,7 +107,45 @@ export class UnreadTotals {
   }
 
   private notify(sourceId: string, value: SourceUnreadModel) {
+    this.announced.delete(sourceId);
     for (const l of this.listeners.get(sourceId) ?? []) l(value);
+  }
+
+  /**
+   * A read of the source's totals failed with a source failure (the read of totals, or a poll of the source): the
+   * listeners are told once per failure episode (until a value of the source reaches them again), and the other
+   * instances through `unread:<source>` when `publish` (they then tell theirs).
+   */
+  private announceFailure(sourceId: string, error: GatewayError, publish: boolean, asOf?: number) {
+    this.failed.add(sourceId);
+    if (this.announced.has(sourceId)) return;
+    this.announced.add(sourceId);
+    for (const l of this.failureListeners.get(sourceId) ?? []) l(sourceId, error);
+    if (!publish || this.ctx.closed()) return;
+    void (async () => {
+      const message: UnreadFailureMessage = {
+        sourceId,
+        failed: { code: error.code, message: error.message, extensions: plainExtensions(error) },
+        asOf: asOf ?? (await this.ctx.coordination.now()),
+      };
+      await this.ctx.pubsub.publish(unreadTopic(sourceId), message);
+    })().catch((e: unknown) => this.ctx.report(e, sourceId));
+  }
+
+  /**
+   * A poll of the source failed (live/pollers.ts): when that is the source failing, its subscribers are told
+   * like after a failed read of its totals; the next poll that works re-reads them ({@link isFailing}).
+   */
+  pollFailed(sourceId: string, error: unknown): void {
+    if (!(error instanceof GatewayError && error.isSourceFailure)) return;
+    const connector = this.ctx.connectors.get(sourceId);
+    if (!connector?.capabilities.unreadCounts) return;
+    this.announceFailure(sourceId, error, true);
+  }
+
+  /** True while the source's last read (or poll) failed: its totals are to be read again when it answers. */
+  isFailing(sourceId: string): boolean {
+    return this.failed.has(sourceId);
   }
 
   /** After a successful read: a source that had failed is back, so its listeners get its value, changed or not. */
@@ -74,18 +166,25 @@ export class UnreadTotals {
       : { sourceId, total: next.total, conversationsWithUnread: next.conversationsWithUnread };
   }
 
-  /** Calls `listener` with each new totals of the sources; returns the function that stops it. */
-  listen(sourceIds: string[], listener: Listener): () => void {
+  /**
+   * Calls `listener` with each new totals of the sources, and `onFailure` once per failure episode of one of them
+   * (its re-read failed: docs/live.md "Failure and repair"); returns the function that stops both.
+   */
+  listen(sourceIds: string[], listener: Listener, onFailure?: FailureListener): () => void {
+    const add = <T>(map: Map<string, Set<T>>, s: string, l: T) => {
+      let set = map.get(s);
+      if (!set) map.set(s, (set = new Set()));
+      set.add(l);
+    };
     for (const s of sourceIds) {
-      let set = this.listeners.get(s);
-      if (!set) {
-        set = new Set();
-        this.listeners.set(s, set);
-      }
-      set.add(listener);
+      add(this.listeners, s, listener);
+      if (onFailure) add(this.failureListeners, s, onFailure);
     }
     return () => {
-      for (const s of sourceIds) this.listeners.get(s)?.delete(listener);
+      for (const s of sourceIds) {
+        this.listeners.get(s)?.delete(listener);
+        if (onFailure) this.failureListeners.get(s)?.delete(onFailure);
+      }
     };
   }
 
@@ -149,8 +248,11 @@ export class UnreadTotals {
       next = await connector.openSession(this.ctx.scope(sourceId)).unreadCount();
     } catch (e) {
       this.failed.add(sourceId);
+      if (e instanceof GatewayError && e.isSourceFailure) this.announceFailure(sourceId, e, true, asOf);
       throw e;
     }
+    // The source was failing (here, or on the instance that told us): its value goes out even when unchanged.
+    const wasFailing = this.failed.has(sourceId);
     if (!next) {
       this.last.set(sourceId, null);
       this.failed.delete(sourceId);
@@ -167,6 +269,7 @@ export class UnreadTotals {
     if (record === 'stale') {
       if (!this.last.get(sourceId)) this.last.set(sourceId, value);
       this.recovered(sourceId);
+      if (wasFailing) await this.publishRecovered(sourceId);
       return;
     }
     if (asOf >= (this.lastAsOf.get(sourceId) ?? 0)) {
@@ -180,6 +283,18 @@ export class UnreadTotals {
     }
     // A change reaches the listeners through the publication; an unchanged value only when the source was back.
     this.recovered(sourceId);
+    if (wasFailing && record !== 'changed') await this.publishRecovered(sourceId);
+  }
+
+  /**
+   * The source answers again with the totals recorded before it failed: no change to publish, but the other
+   * instances were told it fails (through `unread:<source>`), so they get its value too, to correct theirs.
+   */
+  private async publishRecovered(sourceId: string): Promise<void> {
+    const value = this.last.get(sourceId);
+    if (!value) return;
+    const message: UnreadMessage = { ...value, asOf: this.lastAsOf.get(sourceId) ?? 0 };
+    await this.ctx.pubsub.publish(unreadTopic(sourceId), message);
   }
 
   /**
@@ -236,6 +351,7 @@ export class UnreadTotals {
   /** Forgets listeners; returns this instance's own subscriptions, for the engine to end. */
   async close(): Promise<Array<() => Promise<void>>> {
     this.listeners.clear();
+    this.failureListeners.clear();
     return this.ready.catch(() => [] as Array<() => Promise<void>>);
   }
 }

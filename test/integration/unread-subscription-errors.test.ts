@@ -1,6 +1,10 @@
 import type { ExecutionResult } from 'graphql';
 import type { Client } from 'graphql-ws';
+import type { Config } from '../../src/config/schema';
+import type { PubSubTransport } from '../../src/live/pubsub';
+import { adjust, makeTransport, metric, TRANSPORTS } from '../live/helpers';
 import { startTestGateway, tuneSources, type TestGateway } from '../utils/gateway';
+import { randomPrefix, redisClients } from '../utils/redis';
 import { waitFor } from '../utils/wait';
 import { createWsClient } from '../utils/ws';
 
@@ -164,6 +168,105 @@ describe('unreadCountChanged with a failing source', () => {
       sub.dispose();
     } finally {
       await client.dispose();
+    }
+  });
+});
+
+/**
+ * Brief D gap 3: a source that was healthy when the subscription started and fails later. Its subscribers get one
+ * event carrying the source's typed error entry (the source left out of `bySource`, as in a first value), however
+ * many re-reads keep failing, and the corrected value once it answers again. Over Redis, two instances share the
+ * sandbox and one Redis: the instance that does not poll learns of the failure from the one that does.
+ */
+describe.each(TRANSPORTS)('unreadCountChanged when a healthy source starts failing (%s)', (kind) => {
+  const POLL_MS = 150;
+  let prefix: string;
+  const gateways: TestGateway[] = [];
+  const transports: PubSubTransport[] = [];
+  beforeAll(async () => {
+    prefix = randomPrefix('unread-fail');
+    const configure = (c: Config) =>
+      tuneSources(adjust({ redisPrefix: kind === 'Redis' ? prefix : null })(c), (s) => ({
+        retries: 0,
+        circuitBreaker: { failures: 1000, halfOpenAfterMs: 10_000 },
+        ...(s.kind === 'PIXIESET' ? { pollIntervalMs: POLL_MS } : {}),
+      }));
+    const pubA = makeTransport(kind, prefix);
+    transports.push(pubA);
+    const a = await startTestGateway({ kinds: ['PIXIESET', 'PROTOCOL'], pubsub: pubA, configure });
+    gateways.push(a);
+    if (kind === 'Redis') {
+      const pubB = makeTransport(kind, prefix);
+      transports.push(pubB);
+      gateways.push(await startTestGateway({ embedded: a.embedded, pubsub: pubB, configure }));
+    }
+  });
+  afterAll(async () => {
+    for (const g of gateways.reverse()) await g.close();
+    await Promise.all(transports.map((p) => p.close()));
+    if (kind === 'Redis') {
+      const redis = redisClients();
+      await redis.closeAll(prefix);
+    }
+  });
+
+  it('sends the error entry once per failure episode, then the corrected value', async () => {
+    const first = gateways[0]!;
+    const px = first.embedded.sandbox.emulators.get('pixieset')!;
+    const pr = first.embedded.sandbox.emulators.get('protocol')!;
+    const pxState = px.controls.unreadState()!;
+    const prState = pr.controls.unreadState()!;
+    expect(pxState.total).toBeGreaterThan(0);
+    const clients = gateways.map((g) => createWsClient(g.wsUrl, g.apiKey));
+    try {
+      const subs = clients.map((c) => collect(c, `subscription { unreadCountChanged { ${FIELDS} } }`));
+      const healthy = {
+        total: pxState.total + prState.total,
+        conversationsWithUnread: pxState.conversationsWithUnread + prState.conversationsWithUnread,
+        bySource: [
+          { source: { id: 'pixieset' }, ...pxState },
+          { source: { id: 'protocol' }, ...prState },
+        ],
+      };
+      for (const sub of subs) {
+        await waitFor(() => sub.results.length >= 1, { what: 'the healthy first value' });
+        expect(sub.results[0]!.errors).toBeUndefined();
+        expect(sub.results[0]!.data!.unreadCountChanged).toEqual(healthy);
+      }
+      const polled = () => gateways.find((g) => g.gateway.services.live.pollingSources().includes('pixieset'));
+      const holder = await waitFor(polled, { what: 'a pixieset poller holding the lease' });
+      const failedPolls = () =>
+        metric(holder.url, 'switchboard_live_polls_total', { source: 'pixieset', outcome: 'error' });
+      const before = await failedPolls();
+
+      px.setFaults({ errorRate: 1 });
+      // Several re-reads fail in a row: still one event per subscriber.
+      await waitFor(async () => (await failedPolls()) >= before + 3, {
+        what: 'three failed polls of pixieset',
+        timeoutMs: 10_000,
+      });
+      for (const sub of subs) {
+        await waitFor(() => sub.results.length >= 2, { what: 'the event saying pixieset fails' });
+        expect(sub.results).toHaveLength(2);
+        const failing = sub.results[1]!;
+        expect(failing.errors?.map((e) => e.extensions)).toEqual([{ code: 'SOURCE_UNAVAILABLE', source: 'pixieset' }]);
+        expect(failing.data!.unreadCountChanged).toEqual({
+          ...prState,
+          bySource: [{ source: { id: 'protocol' }, ...prState }],
+        });
+      }
+
+      px.setFaults({});
+      for (const sub of subs) {
+        await waitFor(() => sub.results.length >= 3, { what: 'the corrected value', timeoutMs: 8000 });
+        expect(sub.results[2]!.errors).toBeUndefined();
+        expect(sub.results[2]!.data!.unreadCountChanged).toEqual(healthy);
+        expect(sub.failures).toEqual([]);
+        sub.dispose();
+      }
+    } finally {
+      px.setFaults({});
+      await Promise.all(clients.map((c) => c.dispose()));
     }
   });
 });

@@ -102,11 +102,21 @@ export const Subscription: SubscriptionResolvers = {
         lastSent = key;
         q.push(payload);
       };
-      stop = await live.watchUnread(ids, (u) => {
-        values.set(u.sourceId, u);
-        missing.delete(u.sourceId);
-        if (ready) emit();
-      });
+      stop = await live.watchUnread(
+        ids,
+        (u) => {
+          values.set(u.sourceId, u);
+          missing.delete(u.sourceId);
+          if (ready) emit();
+        },
+        // A source that answered before fails now (once per failure episode): it leaves the value, which says so
+        // with its error entry, as a first value would; its next value brings it back (live/unreadTotals.ts).
+        (sourceId, error) => {
+          values.delete(sourceId);
+          missing.set(sourceId, error);
+          if (ready) emit();
+        },
+      );
       await Promise.all(
         ids.map(async (id) => {
           try {
