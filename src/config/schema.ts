@@ -33,6 +33,12 @@ const common = {
   rateLimitPerMinute: z.number().int().positive().nullable().optional(),
   /** Upstream requests in flight at once; more wait in a queue. Default per kind: the vendor profile's `limits`. */
   maxConcurrency: z.number().int().min(1).max(256).optional(),
+  /**
+   * Fraction of `rateLimitPerMinute` kept for API keys that have used little of the current minute: once only this
+   * share of the minute's requests is left, a key (or the background work) that has sent half of it or more waits,
+   * so that one key cannot take another's last slots (connectors/fairShare.ts). 0 turns it off. @default 0.25
+   */
+  keyReserve: z.number().min(0).max(0.9).optional(),
   /** Opens after `failures` consecutive failed calls; probes with one call after `halfOpenAfterMs`. */
   circuitBreaker: z
     .object({ failures: z.number().int().min(1).max(1000).default(5), halfOpenAfterMs: ms.default(10_000) })

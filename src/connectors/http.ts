@@ -1,18 +1,16 @@
 import {
   BrokenCircuitError,
-  BulkheadRejectedError,
   CircuitState,
   ConsecutiveBreaker,
   ExponentialBackoff,
-  bulkhead,
   circuitBreaker,
   handleWhen,
   retry,
-  type BulkheadPolicy,
   type CircuitBreakerPolicy,
   type IPolicy,
 } from 'cockatiel';
 import { ErrorCode, GatewayError } from '../errors';
+import { AdmissionRefused, FairShare, tenantOf, type Refusal } from './fairShare';
 import type { RequestScope, SourceHealthModel, SourcePolicy } from './types';
 
 export type { SourcePolicy };
@@ -45,6 +43,12 @@ export interface HttpClientOptions {
   rateLimitPerMinute?: number | null;
   /** Requests in flight at once; more wait in a queue (up to `timeoutMs`, then SOURCE_RATE_LIMITED). @default 8 */
   maxConcurrency?: number;
+  /**
+   * Fraction of `rateLimitPerMinute` kept for tenants (API keys, the background) that have used little of the
+   * window, so that one key cannot take another's last slots (connectors/fairShare.ts). 0: none.
+   * @default 0.25 (DEFAULT_KEY_RESERVE in connectors/fairShare.ts)
+   */
+  keyReserve?: number;
   /** How long a request may wait for a concurrency or rate slot. @default timeoutMs */
   queueTimeoutMs?: number;
   /**
@@ -91,76 +95,11 @@ export interface HttpResponse {
 
 const TRANSIENT = new Set<string>([ErrorCode.SOURCE_UNAVAILABLE, ErrorCode.SOURCE_TIMEOUT]);
 
-/** Resolves after `ms`, or rejects with `onAbort()` when the signal aborts first. */
-function sleep(ms: number, signal: AbortSignal, onAbort: () => Error): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(onAbort());
-    const done = () => {
-      clearTimeout(t);
-      reject(onAbort());
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-/**
- * A rate cap of `limit` requests in any window of `windowMs`: a token bucket whose tokens come back one window
- * after they were spent. Unlike a refilling bucket (which lets a full bucket plus a window's refill through in
- * one window), this never exceeds a vendor's per-minute limit, whatever its windowing. Reservations are FIFO.
- */
-export class SlidingWindowLimiter {
-  /** Send times (past, or reserved in the future), ascending. */
-  private readonly times: number[] = [];
-
-  constructor(
-    readonly limit: number,
-    readonly windowMs: number,
-  ) {}
-
-  /** Milliseconds until a request could go out (0 = now). */
-  delay(now = Date.now()): number {
-    this.prune(now);
-    if (this.times.length < this.limit) return 0;
-    return Math.max(0, (this.times[this.times.length - this.limit] as number) + this.windowMs - now);
-  }
-
-  /**
-   * Takes a slot, waiting for it up to `maxWaitMs`. Returns false (taking nothing) when the wait would be longer;
-   * rejects with `onAbort()` when the signal aborts while waiting (the slot is given back).
-   */
-  async take(maxWaitMs: number, signal: AbortSignal, onAbort: () => Error): Promise<boolean> {
-    const now = Date.now();
-    const wait = this.delay(now);
-    if (wait > maxWaitMs) return false;
-    const at = now + wait;
-    this.times.push(at);
-    if (wait === 0) return true;
-    try {
-      await sleep(wait, signal, onAbort);
-      return true;
-    } catch (e) {
-      const i = this.times.lastIndexOf(at);
-      if (i >= 0) this.times.splice(i, 1);
-      throw e;
-    }
-  }
-
-  private prune(now: number) {
-    let n = 0;
-    while (n < this.times.length && (this.times[n] as number) <= now - this.windowMs) n++;
-    if (n > 0) this.times.splice(0, n);
-  }
-}
-
 /** Vendors count requests on arrival; a little slack keeps a request sent at the window's edge inside it. */
 const RATE_WINDOW_MS = 60_000 + 500;
 /** Longest Retry-After the gateway honours by refusing calls (a vendor's typo must not block a source for days). */
 const MAX_RETRY_AFTER_S = 600;
-/** Requests that may wait for a concurrency slot at once; beyond, SOURCE_RATE_LIMITED at once. */
+/** Requests that may wait for a slot at once; beyond, SOURCE_RATE_LIMITED at once. */
 const MAX_QUEUED = 1000;
 
 /**
@@ -175,8 +114,8 @@ export class HttpClient {
   private readonly queueTimeoutMs: number;
   private readonly breaker: CircuitBreakerPolicy;
   private readonly readPolicy: IPolicy;
-  private readonly bulkhead: BulkheadPolicy;
-  private readonly limiter: SlidingWindowLimiter | null;
+  /** Concurrency and rate admission, fair between API keys (connectors/fairShare.ts). */
+  private readonly admission: FairShare;
   private readonly opts: HttpClientOptions;
   /** Calls given up because the operation ended (deadline, client gone): not the source's fault. */
   private readonly cancelled = new WeakSet<GatewayError>();
@@ -212,8 +151,12 @@ export class HttpClient {
         breaker: new ConsecutiveBreaker(opts.circuitThreshold ?? 5),
       },
     );
-    this.bulkhead = bulkhead(opts.maxConcurrency ?? 8, MAX_QUEUED);
-    this.limiter = opts.rateLimitPerMinute ? new SlidingWindowLimiter(opts.rateLimitPerMinute, RATE_WINDOW_MS) : null;
+    this.admission = new FairShare({
+      maxConcurrency: opts.maxConcurrency ?? 8,
+      rate: opts.rateLimitPerMinute ? { limit: opts.rateLimitPerMinute, windowMs: RATE_WINDOW_MS } : null,
+      keyReserve: opts.keyReserve,
+      maxQueued: MAX_QUEUED,
+    });
     const retries = opts.retries ?? 2;
     this.readPolicy =
       retries > 0
@@ -312,69 +255,52 @@ export class HttpClient {
   }
 
   /**
-   * Runs `call` once a concurrency slot (cockatiel's bulkhead) and a rate slot are free. The wait for both is
-   * bounded by `queueTimeoutMs` (default `timeoutMs`) and by the operation's signal; past it the call never starts.
+   * Runs `call` once a concurrency slot and a rate slot are free, admitted fairly between API keys
+   * (connectors/fairShare.ts: per-key queues served in turn, the window's last slots kept for light keys); the key
+   * is the scope's `tenant`, background work without one. The wait is bounded by `queueTimeoutMs` (default
+   * `timeoutMs`) and by the operation's signal; past it the call never starts.
    */
-  private admitted<T>(scope: RequestScope, call: () => Promise<T>): Promise<T> {
-    if (scope.signal?.aborted) return Promise.reject(this.cancelledError(scope));
-    const started = Date.now();
-    const waiting = new AbortController();
-    let running = false;
-    return new Promise<T>((resolve, reject) => {
-      const giveUp = (err: GatewayError) => {
-        if (running || waiting.signal.aborted) return;
-        waiting.abort();
-        reject(err);
-      };
-      const timer = setTimeout(
-        () =>
-          giveUp(
-            this.rateLimited(
-              `Source "${this.sourceId}" is at its concurrency limit (${this.opts.maxConcurrency ?? 8} requests in flight); waited ${this.queueTimeoutMs} ms.`,
-              this.queueTimeoutMs,
-            ),
-          ),
-        this.queueTimeoutMs,
-      );
-      const onCancel = () => giveUp(this.cancelledError(scope));
-      scope.signal?.addEventListener('abort', onCancel, { once: true });
-      const cleanup = () => {
-        clearTimeout(timer);
-        scope.signal?.removeEventListener('abort', onCancel);
-      };
-      this.bulkhead
-        .execute(async () => {
-          if (waiting.signal.aborted) throw this.cancelledError(scope);
-          if (this.limiter) {
-            const budget = this.queueTimeoutMs - (Date.now() - started);
-            const ok = await this.limiter.take(budget, waiting.signal, () => this.cancelledError(scope));
-            if (!ok) {
-              const wait = this.limiter.delay();
-              throw this.rateLimited(
-                `Source "${this.sourceId}" allows ${this.limiter.limit} requests a minute and the gateway has used them; no call was made.`,
-                wait,
-              );
-            }
-          }
-          if (waiting.signal.aborted) throw this.cancelledError(scope);
-          running = true;
-          cleanup();
-          return call();
-        }, waiting.signal)
-        .then(resolve, (e: unknown) => {
-          cleanup();
-          if (e instanceof BulkheadRejectedError) {
-            reject(
-              this.rateLimited(
-                `Source "${this.sourceId}" has ${MAX_QUEUED} requests waiting in the gateway; no call was made.`,
-                1000,
-              ),
-            );
-          } else {
-            reject(e);
-          }
-        });
-    });
+  private async admitted<T>(scope: RequestScope, call: () => Promise<T>): Promise<T> {
+    if (scope.signal?.aborted) throw this.cancelledError(scope);
+    let release: () => void;
+    try {
+      release = await this.admission.acquire(tenantOf(scope), this.queueTimeoutMs, scope.signal);
+    } catch (e) {
+      if (e instanceof AdmissionRefused) throw this.refused(e.refusal);
+      if (scope.signal?.aborted) throw this.cancelledError(scope);
+      throw e;
+    }
+    try {
+      if (scope.signal?.aborted) throw this.cancelledError(scope);
+      return await call();
+    } finally {
+      release();
+    }
+  }
+
+  /** SOURCE_RATE_LIMITED for a call the admission refused, naming which of the source's limits refused it. */
+  private refused(r: Refusal): GatewayError {
+    const source = `Source "${this.sourceId}"`;
+    const rate = this.admission.rate;
+    switch (r.kind) {
+      case 'queue':
+        return this.rateLimited(`${source} has ${MAX_QUEUED} requests waiting in the gateway; no call was made.`, 1000);
+      case 'concurrency':
+        return this.rateLimited(
+          `${source} is at its concurrency limit (${this.admission.maxConcurrency} requests in flight); waited ${this.queueTimeoutMs} ms.`,
+          r.retryAfterMs,
+        );
+      case 'rate':
+        return this.rateLimited(
+          `${source} allows ${rate?.limit} requests a minute and the gateway has used them; no call was made.`,
+          r.retryAfterMs,
+        );
+      case 'share':
+        return this.rateLimited(
+          `${source} allows ${rate?.limit} requests a minute; ${r.used} of them went to the same API key, and the last ${this.admission.reserve} are kept for other keys; no call was made.`,
+          r.retryAfterMs,
+        );
+    }
   }
 
   /** Convenience: GET and return the parsed body. */

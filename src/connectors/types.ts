@@ -270,6 +270,12 @@ export interface RequestScope {
   requestId: string;
   /** Aborts upstream calls when the operation's deadline passes or the client goes away. */
   signal?: AbortSignal;
+  /**
+   * Whose budget the upstream calls come out of (connectors/fairShare.ts): the API key's id for an operation
+   * (server/context.ts); absent for background work (pollers, re-reads, probes, catalog syncs), which shares each
+   * source's budget as one more tenant.
+   */
+  tenant?: string;
   /** Records one upstream request (for `extensions.upstream` and metrics). */
   recordUpstream?: (call: UpstreamCall) => void;
   /**
@@ -380,6 +386,8 @@ export interface SourcePolicy {
   rateLimitPerMinute?: number | null;
   /** Requests in flight at once. */
   maxConcurrency?: number;
+  /** Fraction of `rateLimitPerMinute` kept for API keys that have used little of the window (connectors/fairShare.ts). */
+  keyReserve?: number;
 }
 
 /** What the composition root gives connector factories. */

@@ -11,6 +11,7 @@ export function sourcePolicy(s: SourceConfig): SourcePolicy {
     retries: s.retries,
     rateLimitPerMinute: s.rateLimitPerMinute === undefined ? d.rateLimitPerMinute : s.rateLimitPerMinute,
     maxConcurrency: s.maxConcurrency ?? d.maxConcurrency,
+    keyReserve: s.keyReserve,
     circuitThreshold: s.circuitBreaker?.failures,
     circuitHalfOpenAfterMs: s.circuitBreaker?.halfOpenAfterMs,
   };

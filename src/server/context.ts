@@ -28,6 +28,8 @@ export function createContext(
   const scope: RequestScope = {
     requestId,
     signal: opts.signal,
+    // Upstream calls come out of this API key's fair share of each source's budget (connectors/fairShare.ts).
+    tenant: viewer.keyId,
     recordUpstream: (call) => {
       upstream.push(call);
       services.recordUpstream?.(call, requestId);
