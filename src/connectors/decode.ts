@@ -84,6 +84,46 @@ export function decode<S extends z.ZodType>(
   );
 }
 
+/** Distinct skipped rows remembered by {@link RecentlyReported} (the oldest is forgotten first past this). */
+export const SKIPPED_ROWS_REMEMBERED = 10_000;
+/** How long a skipped row is remembered: met again after this, it is reported again. */
+export const SKIPPED_ROWS_TTL_MS = 3_600_000;
+
+/** What identifies one skipped row (or left-out part) for {@link RecentlyReported}: source, what was read, row id. */
+export function skippedRowKey(e: GatewayError): string {
+  const x = e.extensions;
+  return `${e.sourceId ?? ''}\u0000${String(x.what ?? '')}\u0000${String(x.rowId ?? e.message)}\u0000${String(x.part ?? '')}`;
+}
+
+/**
+ * A bounded, expiring set of keys (issue 12 item 14, brief D gap 1): {@link firstTime} is true for a key not met
+ * within `ttlMs`, so a row that every poll meets is logged and counted once an hour, not once a poll. At most
+ * `max` keys are held (the oldest go first); expired ones are dropped as new ones come.
+ */
+export class RecentlyReported {
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly opts: { max?: number; ttlMs?: number; now?: () => number } = {}) {}
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  firstTime(key: string): boolean {
+    const now = (this.opts.now ?? Date.now)();
+    const until = this.seen.get(key);
+    if (until !== undefined && until > now) return false;
+    this.seen.delete(key);
+    // Insertion order is expiry order (one TTL for all): drop the expired ones at the front, then the oldest past max.
+    for (const [k, t] of this.seen) {
+      if (t > now && this.seen.size < (this.opts.max ?? SKIPPED_ROWS_REMEMBERED)) break;
+      this.seen.delete(k);
+    }
+    this.seen.set(key, now + (this.opts.ttlMs ?? SKIPPED_ROWS_TTL_MS));
+    return true;
+  }
+}
+
 /** Longest vendor message passed to clients (`extensions.vendorMessages`), in characters. */
 export const MAX_VENDOR_MESSAGE = 500;
 

@@ -1,4 +1,5 @@
 import type { Connector, RequestScope, UpstreamCall } from '../connectors/types';
+import type { GatewayError } from '../errors';
 import type { LiveCoordination } from './coordination';
 import type { PubSubTransport } from './pubsub';
 
@@ -12,6 +13,11 @@ export interface LiveEngineMetrics {
   poll?(sourceId: string, outcome: 'ok' | 'error'): void;
   /** A new unread total of a source was published. */
   unreadChanged?(sourceId: string): void;
+  /**
+   * A vendor row the engine's own reads left out (connectors/decode.ts `rowsOf`: polls, catalog syncs, webhook
+   * re-reads), with the scope's request id; the server logs and counts each row once (server/metrics.ts).
+   */
+  rowSkipped?(error: GatewayError, requestId: string): void;
 }
 
 /** What every part of the engine (unread totals, ingest, conversation feed, pollers) works with. */
@@ -55,7 +61,11 @@ export function createLiveContext(opts: {
     report: (error, sourceId) => opts.onError?.(error, sourceId),
     scope(sourceId) {
       const requestId = `live-${sourceId}-${++seq}`;
-      return { requestId, recordUpstream: m?.upstream && ((call) => m.upstream?.(call, requestId)) };
+      return {
+        requestId,
+        recordUpstream: m?.upstream && ((call) => m.upstream?.(call, requestId)),
+        report: m?.rowSkipped && ((e) => m.rowSkipped?.(e, requestId)),
+      };
     },
     watchers: {
       add: (s) => watched.set(s, (watched.get(s) ?? 0) + 1),

@@ -71,6 +71,11 @@ export interface GatewayServices {
   publicUrl: string | null;
   /** Sees every upstream call of every operation with the operation's request id (metrics, debug log). */
   recordUpstream?: (call: UpstreamCall, requestId: string) => void;
+  /**
+   * Sees every vendor row an operation's decodes left out (connectors/decode.ts), with the operation's request id:
+   * logged and counted once per source and row (server/metrics.ts `rowSkipped`), however many operations meet it.
+   */
+  rowSkipped?: (error: GatewayError, requestId: string) => void;
 }
 
 /**

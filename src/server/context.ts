@@ -41,6 +41,8 @@ export function createContext(
       if (reported.has(key)) return;
       reported.add(key);
       ctx.sourceErrors.push(e);
+      // Logged and counted once per source and row across operations (and the live engine's reads).
+      services.rowSkipped?.(e, requestId);
     },
   };
   const ctx: GatewayContext = {

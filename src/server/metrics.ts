@@ -4,6 +4,8 @@ import { getOperationAST, type DocumentNode, type GraphQLFormattedError } from '
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Connector, SourceHealthStatus, UpstreamCall } from '../connectors/types';
 import type { LiveEngineMetrics } from '../live/engine';
+import { RecentlyReported, skippedRowKey } from '../connectors/decode';
+import type { GatewayError } from '../errors';
 import type { Logger } from './logger';
 
 /**
@@ -96,6 +98,13 @@ export interface GatewayMetrics extends WebhookMetrics {
   };
   /** The live engine's hook (polls, published changes, and its own upstream calls). */
   live: LiveEngineMetrics;
+  /**
+   * A vendor row (or an optional part of an object) a decode left out (connectors/decode.ts), met by an operation
+   * or by the live engine's polls, catalog syncs and webhook re-reads: a warn log line `vendor row skipped` with its
+   * source, row id and request id, and `switchboard_source_rows_skipped_total{source,what}`, once per source and row
+   * within an hour (a bounded set: decode.ts RecentlyReported).
+   */
+  rowSkipped(error: GatewayError, requestId: string): void;
   /** Gauges read at scrape time from the servers createGateway builds after the metrics. */
   observe(probes: { openWebSockets?: () => number }): void;
   /**
@@ -249,6 +258,30 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
     labelNames: ['source', 'outcome'] as const,
     registers,
   });
+  const rowsSkipped = new Counter({
+    name: 'switchboard_source_rows_skipped_total',
+    help: 'Vendor rows (or optional parts of an object) left out because they could not be decoded, by source and what was read; each row once an hour, however often it is read.',
+    labelNames: ['source', 'what'] as const,
+    registers,
+  });
+  const skippedSeen = new RecentlyReported();
+  stores.set('skipped_rows', () => skippedSeen.size);
+  const rowSkipped = (e: GatewayError, requestId: string) => {
+    if (!skippedSeen.firstTime(skippedRowKey(e))) return;
+    const what = typeof e.extensions.what === 'string' ? e.extensions.what : 'row';
+    rowsSkipped.inc({ source: e.sourceId ?? '', what });
+    logger.warn(
+      {
+        requestId,
+        source: e.sourceId,
+        rowId: e.extensions.rowId,
+        what,
+        ...(e.extensions.part ? { part: e.extensions.part } : {}),
+        reason: e.message,
+      },
+      'vendor row skipped',
+    );
+  };
   const webhookEvents = new Counter({
     name: 'switchboard_webhook_events_total',
     help: 'Events in accepted webhook deliveries by source and outcome (new, duplicate: a repeated event id).',
@@ -341,6 +374,7 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
       upstream: recordUpstream,
       poll: (sourceId, outcome) => polls.inc({ source: sourceId, outcome }),
       unreadChanged: (sourceId) => unreadChanges.inc({ source: sourceId }),
+      rowSkipped,
     },
     webhook: (source, outcome) => webhooks.inc({ source, outcome }),
     webhookEvents(source, fresh, duplicate) {
@@ -350,6 +384,7 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
     observe(p) {
       Object.assign(probes, p);
     },
+    rowSkipped,
     trackStore(store, size) {
       stores.set(store, size);
     },

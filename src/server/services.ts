@@ -132,6 +132,7 @@ export function buildServices(opts: ServicesOptions): Services {
         }),
     publicUrl: config.server.publicUrl?.replace(/\/$/, '') ?? null,
     recordUpstream: metrics.recordUpstream,
+    rowSkipped: metrics.rowSkipped,
   };
 
   return {

@@ -18,19 +18,8 @@ export function operationMetricsPlugin(metrics: GatewayMetrics, logger: Logger):
           type = operation?.operation ?? 'unknown';
         },
         async willSendResponse({ response, contextValue, request }) {
-          for (const e of contextValue.sourceErrors) {
-            metrics.countError(e.code, e.sourceId);
-            if ('rowId' in e.extensions)
-              logger.warn(
-                {
-                  requestId: contextValue.requestId,
-                  source: e.sourceId,
-                  rowId: e.extensions.rowId,
-                  what: e.extensions.what,
-                },
-                'vendor row skipped',
-              );
-          }
+          // A skipped vendor row (extensions.rowId) was logged when it was met, once per row (server/context.ts).
+          for (const e of contextValue.sourceErrors) metrics.countError(e.code, e.sourceId);
           const failed =
             contextValue.sourceErrors.length > 0 ||
             (response.body.kind === 'single' && (response.body.singleResult.errors?.length ?? 0) > 0);
