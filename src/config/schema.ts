@@ -210,6 +210,17 @@ export const configSchema = z
          */
         readinessIntervalMs: z.number().int().min(50).optional(),
         /**
+         * GraphQL over Server-Sent Events on `/graphql` (server/sse.ts): every open stream gets a comment line
+         * (`:`) every `heartbeatMs`, so that proxies do not close an idle stream (many close after 30 to 60 s).
+         * @default {@link SERVER_LIMIT_DEFAULTS}.sseHeartbeatMs (15 s)
+         */
+        sse: z
+          .object({
+            heartbeatMs: z.number().int().min(50).optional(),
+          })
+          .strict()
+          .optional(),
+        /**
          * Timeouts of the HTTP server (slow clients cannot hold connections): `headersTimeoutMs` to receive a
          * request's headers, `requestTimeoutMs` to receive the whole request, body included (408 and the
          * connection closed past either), `keepAliveTimeoutMs` an idle keep-alive connection stays open. On
@@ -300,6 +311,8 @@ export const SERVER_LIMIT_DEFAULTS = {
   keepAliveTimeoutMs: 5_000,
   /** A Chatwoot conversation event (the conversation, its last message, contact and changed attributes) is a few KB. */
   webhookMaxBodyBytes: 1_048_576,
+  /** An SSE comment line this often keeps an idle stream open through proxies (nginx closes after 60 s by default). */
+  sseHeartbeatMs: 15_000,
 } as const;
 
 /**

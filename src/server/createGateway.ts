@@ -37,6 +37,7 @@ import { operationMetricsPlugin } from './plugins/operationMetrics';
 import { sourceErrorsPlugin } from './plugins/sourceErrors';
 import { upstreamStatsPlugin } from './plugins/upstreamStats';
 import { buildServices } from './services';
+import { useGraphQLSse } from './sse';
 import { uploadRoute } from './uploads';
 import { webhookRoute } from './webhooks';
 import { useGraphQLWs, type SubscribeFn } from './ws';
@@ -119,6 +120,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   app.disable('x-powered-by');
   const httpServer = createHttpServer(app, config.server.http);
   const sockets = trackSockets(httpServer);
+  // One shared subscription execution for graphql-ws and SSE subscribers alike (server/fanout.ts).
+  const subscribe = opts.subscribe ?? sharedSubscribe();
   const ws = useGraphQLWs({
     httpServer,
     path: GRAPHQL_PATH,
@@ -127,12 +130,24 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     operations,
     authenticate,
     contextFor,
-    subscribe: opts.subscribe ?? sharedSubscribe(),
+    subscribe,
     metrics,
     logger,
     production,
   });
-  metrics.observe({ openWebSockets: ws.clients });
+  // GraphQL over Server-Sent Events on the same path (requests that accept text/event-stream).
+  const sse = useGraphQLSse({
+    schema,
+    operations,
+    contextFor,
+    deadlines,
+    subscribe,
+    metrics,
+    logger,
+    production,
+    heartbeatMs: config.server.sse?.heartbeatMs ?? SERVER_LIMIT_DEFAULTS.sseHeartbeatMs,
+  });
+  metrics.observe({ openWebSockets: ws.clients, openSseStreams: sse.streams });
 
   // 5. Apollo Server for GraphQL over HTTP. Plugins, in order: drain HTTP then WebSockets on shutdown; no CDN
   //    landing page (GraphiQL is served offline below); no cache-control plugin (answers are per API key, and it
@@ -161,6 +176,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       drainWebSocketsPlugin(ws),
+      // SSE streams end the same way (their operations returned first), or the HTTP drain would wait for them.
+      drainWebSocketsPlugin(sse),
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginCacheControlDisabled(),
       costLimitPlugin(operations),
@@ -212,6 +229,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     GRAPHQL_PATH,
     auth(authenticate, metrics.countError),
     express.json({ limit: config.server.maxBodyBytes }),
+    // SSE runs the whole operation check itself (server/operation.ts), safelist included.
+    sse.middleware,
     safelist
       ? safelistMiddleware(operations)
       : persistedRegistration({

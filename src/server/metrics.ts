@@ -96,6 +96,13 @@ export interface GatewayMetrics extends WebhookMetrics {
     onComplete(connection: object, id: string): void;
     onClose(connection: object): void;
   };
+  /**
+   * GraphQL over SSE (server/sse.ts): one operation by type and outcome (`transport="sse"`); a streaming one
+   * (a subscription) counts in `switchboard_graphql_subscriptions_active` until {@link GatewayMetrics.sseDone}.
+   */
+  sseOperation(stream: object, type: string, outcome: 'success' | 'error', streaming: boolean): void;
+  /** The SSE stream's operation ended (completed, or the stream closed). */
+  sseDone(stream: object): void;
   /** The live engine's hook (polls, published changes, and its own upstream calls). */
   live: LiveEngineMetrics;
   /**
@@ -106,7 +113,7 @@ export interface GatewayMetrics extends WebhookMetrics {
    */
   rowSkipped(error: GatewayError, requestId: string): void;
   /** Gauges read at scrape time from the servers createGateway builds after the metrics. */
-  observe(probes: { openWebSockets?: () => number }): void;
+  observe(probes: { openWebSockets?: () => number; openSseStreams?: () => number }): void;
   /**
    * An in-memory store's entry count, read at scrape time as `switchboard_memory_store_entries{store}` (issue 12
    * item 18: every such store is bounded by size as well as age). The last registration of a name wins.
@@ -152,7 +159,7 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
   });
   const operations = new Counter({
     name: 'switchboard_graphql_operations_total',
-    help: 'GraphQL operations by type (query, mutation, subscription, unknown when it did not parse or validate), transport (http, ws) and outcome (success, error: at least one error in the response).',
+    help: 'GraphQL operations by type (query, mutation, subscription, unknown when it did not parse or validate), transport (http, ws, sse) and outcome (success, error: at least one error in the response).',
     labelNames: ['operation', 'transport', 'outcome'] as const,
     registers,
   });
@@ -208,13 +215,21 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
       }
     },
   });
-  const probes: { openWebSockets?: () => number } = {};
+  const probes: { openWebSockets?: () => number; openSseStreams?: () => number } = {};
   new Gauge({
     name: 'switchboard_websocket_connections',
     help: 'Open WebSocket connections on /graphql.',
     registers,
     collect() {
       this.set(probes.openWebSockets?.() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'switchboard_sse_streams',
+    help: 'Open Server-Sent Events streams on /graphql (GraphQL over SSE).',
+    registers,
+    collect() {
+      this.set(probes.openSseStreams?.() ?? 0);
     },
   });
   const stores = new Map<string, () => number>();
@@ -232,7 +247,7 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
   const active = new Map<object, Set<string>>();
   new Gauge({
     name: 'switchboard_graphql_subscriptions_active',
-    help: 'GraphQL subscriptions currently streaming over WebSocket.',
+    help: 'GraphQL subscriptions currently streaming over WebSocket or Server-Sent Events.',
     registers,
     collect() {
       let n = 0;
@@ -369,6 +384,13 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
       onClose(connection) {
         active.delete(connection);
       },
+    },
+    sseOperation(stream, type, outcome, streaming) {
+      operations.inc({ operation: type, transport: 'sse', outcome });
+      if (streaming) active.set(stream, new Set(['sse']));
+    },
+    sseDone(stream) {
+      active.delete(stream);
     },
     live: {
       upstream: recordUpstream,

@@ -1,4 +1,5 @@
 import {
+  getOperationAST,
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
   parse,
@@ -6,10 +7,11 @@ import {
   validate,
   type DocumentNode,
   type GraphQLSchema,
+  type OperationTypeNode,
   type ParseOptions,
   type ValidationRule,
 } from 'graphql';
-import type { GatewayError } from '../errors';
+import { ErrorCode, GatewayError } from '../errors';
 import { checkCost, limitRules, type Limits } from './limits';
 import { Safelist } from './persisted';
 
@@ -123,4 +125,32 @@ export function createOperationCheck(opts: OperationCheckOptions): OperationChec
       return { document };
     },
   };
+}
+
+/**
+ * What a transport without Apollo's pipeline (graphql-ws in server/ws.ts, SSE in server/sse.ts) runs before it
+ * executes: {@link OperationCheck.check}, then the operation `operationName` names (BAD_USER_INPUT when the
+ * document defines no such operation, or several and no name). Also hands back the operation's type, which SSE
+ * needs (no mutation over GET, a deadline for queries and mutations only).
+ */
+export function prepareOperation(
+  operations: OperationCheck,
+  request: OperationRequest,
+): { document: DocumentNode; operation: OperationTypeNode } | { errors: readonly GraphQLError[] } {
+  const checked = operations.check(request);
+  if ('errors' in checked) return checked;
+  const ast = getOperationAST(checked.document, request.operationName);
+  if (!ast) return { errors: [unknownOperation(request.operationName)] };
+  return { document: checked.document, operation: ast.operation };
+}
+
+/** BAD_USER_INPUT when the document has no operation `operationName` names (or several and no name). */
+function unknownOperation(operationName: string | null | undefined): GraphQLError {
+  return new GatewayError(
+    ErrorCode.BAD_USER_INPUT,
+    operationName
+      ? `Unknown operation named "${operationName}".`
+      : 'Must provide operationName: the document has several operations.',
+    { field: 'operationName' },
+  );
 }

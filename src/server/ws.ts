@@ -1,24 +1,16 @@
 import type { Server } from 'node:http';
-import {
-  getOperationAST,
-  type GraphQLError,
-  type DocumentNode,
-  type ExecutionArgs,
-  type ExecutionResult,
-  type GraphQLFormattedError,
-  type GraphQLSchema,
-} from 'graphql';
+import { type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { ErrorCode, GatewayError } from '../errors';
+import { ErrorCode } from '../errors';
 import type { Viewer } from '../schema/context';
 import type { Authenticator } from './auth';
 import type { ContextFor } from './context';
 import type { Logger } from './logger';
 import { maskError, withoutSuggestions } from './maskError';
 import type { GatewayMetrics } from './metrics';
-import type { OperationCheck } from './operation';
+import { prepareOperation, type OperationCheck } from './operation';
 
 /** The graphql-transport-ws messages a client may send. */
 const CLIENT_MESSAGE_TYPES = new Set<unknown>(['connection_init', 'ping', 'pong', 'subscribe', 'complete']);
@@ -107,10 +99,8 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
         return value;
       },
       onSubscribe: (_ctx, _id, payload) => {
-        const checked = operations.check(payload);
+        const checked = prepareOperation(operations, payload);
         if ('errors' in checked) return [...checked.errors];
-        const unresolved = unknownOperation(checked.document, payload.operationName);
-        if (unresolved) return [unresolved];
         return {
           schema,
           document: checked.document,
@@ -178,18 +168,6 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
       await server.dispose();
     },
   };
-}
-
-/** BAD_USER_INPUT when the document has no operation `operationName` names (or several and no name). */
-function unknownOperation(document: DocumentNode, operationName: string | null | undefined): GraphQLError | null {
-  if (getOperationAST(document, operationName)) return null;
-  return new GatewayError(
-    ErrorCode.BAD_USER_INPUT,
-    operationName
-      ? `Unknown operation named "${operationName}".`
-      : 'Must provide operationName: the document has several operations.',
-    { field: 'operationName' },
-  );
 }
 
 function hideSuggestions(e: GraphQLFormattedError): GraphQLFormattedError {

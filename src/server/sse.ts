@@ -1,0 +1,306 @@
+import type { IncomingMessage } from 'node:http';
+import type { Request as ExpressRequest, RequestHandler, Response as ExpressResponse } from 'express';
+import {
+  execute as graphqlExecute,
+  GraphQLError,
+  subscribe as graphqlSubscribe,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
+import { createHandler, type OperationResult } from 'graphql-sse';
+import type { GatewayContext, Viewer } from '../schema/context';
+import type { ContextFor } from './context';
+import type { OperationDeadline, OperationDeadlines } from './limits';
+import type { Logger } from './logger';
+import { maskError, withoutSuggestions } from './maskError';
+import type { GatewayMetrics } from './metrics';
+import { prepareOperation, type OperationCheck } from './operation';
+import type { SubscribeFn } from './ws';
+
+export interface GraphQLSseOptions {
+  schema: GraphQLSchema;
+  operations: OperationCheck;
+  contextFor: ContextFor;
+  /** The deadline of queries and mutations, as over HTTP (a subscription has none, as over graphql-ws). */
+  deadlines: OperationDeadlines;
+  /** Subscription execution; createGateway shares one with graphql-ws (server/fanout.ts). */
+  subscribe?: SubscribeFn;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  /** A comment line every this many ms on every open stream. */
+  heartbeatMs: number;
+  /** Production mode: unexpected errors read "Internal server error", no "Did you mean …" suggestions. */
+  production?: boolean;
+}
+
+export interface GraphQLSse {
+  /**
+   * On `/graphql`, after the auth middleware (the viewer) and the JSON body parser: answers a request that
+   * accepts `text/event-stream` ({@link acceptsEventStream}), calls next() for everything else (Apollo).
+   */
+  middleware: RequestHandler;
+  /** Open streams (the `switchboard_sse_streams` gauge). */
+  streams(): number;
+  /** Ends every open stream (subscriptions unsubscribe first) and refuses new ones: graceful shutdown. */
+  dispose(): Promise<void>;
+}
+
+/** graphql-sse wants an indexable context type. */
+type SseContext = GatewayContext & Record<PropertyKey, unknown>;
+
+/** What the middleware hands graphql-sse with each request. */
+interface RequestState {
+  viewer: Viewer;
+  requestId: string;
+  publicBaseUrl: string;
+  /** Aborts when the client goes away (the response closes). */
+  clientGone: AbortSignal;
+  /** The operation's deadline (queries and mutations). */
+  deadline?: OperationDeadline;
+  /** The operation's type once prepared. */
+  operation?: string;
+  /** The operation streams (a subscription that subscribed): counted active until it completes. */
+  streaming?: boolean;
+}
+
+/** True when the request asks for an event stream: `Accept` names `text/event-stream`. */
+export function acceptsEventStream(req: IncomingMessage): boolean {
+  const accept = req.headers.accept;
+  if (!accept) return false;
+  return accept.split(',').some((part) => part.split(';')[0]!.trim().toLowerCase() === 'text/event-stream');
+}
+
+/**
+ * # GraphQL over Server-Sent Events
+ *
+ * The graphql-sse protocol ("distinct connections mode": one stream per operation) on the `/graphql` endpoint,
+ * with the `graphql-sse` library's handler: a `POST` (JSON body) or `GET` (query string) with
+ * `Accept: text/event-stream` answers `200 text/event-stream`, then `event: next` per result and
+ * `event: complete` when the operation ends (a query or mutation: one result; a subscription: every event until
+ * the client closes the stream). Everything HTTP and graphql-ws have, the same way:
+ * - **authentication**: the auth middleware before it (`Authorization: Bearer <key>`, 401 UNAUTHENTICATED);
+ * - **the operation check** (server/operation.ts {@link prepareOperation}: safelist, tokens, depth, aliases,
+ *   introspection, cost, operation name): a refused operation is answered in the stream, `200` with one
+ *   `next` `{ errors }` and `complete` (as graphql-sse itself answers validation errors: an event-stream client
+ *   reads GraphQL errors from the stream), never executed;
+ * - **deadline**: queries and mutations get the HTTP deadline (server.operationTimeoutMs), aborting upstream
+ *   calls, LIMIT_EXCEEDED beside the data; a subscription lives as long as its stream;
+ * - **errors**: every error is masked as HTTP answers are (maskError), and counted; a source that failed beside
+ *   partial data is reported as over HTTP;
+ * - **no mutation over GET** (405, as GraphQL over HTTP);
+ * - **heartbeats**: a comment line `:` every `heartbeatMs`;
+ * - **a closed stream releases everything**: the client going away returns the operation's iterator, so the
+ *   subscription unsubscribes from the live engine at once;
+ * - **graceful shutdown** ({@link GraphQLSse.dispose}, from Apollo's drain phase): every stream's operation is
+ *   returned and the stream ends without `complete`, which a graphql-sse client takes as a lost connection (it
+ *   retries, against another instance), like graphql-ws's 1001.
+ *
+ * The "single connection mode" (a `PUT` reservation token) is not served: a reserved stream that never connects
+ * would hold its operations (and their live watchers) forever in the library's table.
+ */
+export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
+  const { schema, operations, metrics, logger } = opts;
+  const production = !!opts.production;
+  const open = new Set<{ end(): Promise<void> }>();
+  let closing = false;
+
+  const formatted = (e: GraphQLError | GraphQLFormattedError) => (e instanceof GraphQLError ? e.toJSON() : e);
+  // Results' errors are masked as HTTP answers are; the operation check's refusals go out as they are (with no
+  // suggestions in production), as over graphql-ws.
+  const mask = (e: GraphQLError | GraphQLFormattedError): GraphQLFormattedError =>
+    metrics.countFormattedError(maskError(formatted(e), e, { production, logger }));
+  const refused = (e: GraphQLError | GraphQLFormattedError): GraphQLFormattedError => {
+    const f = formatted(e);
+    return metrics.countFormattedError(production ? { ...f, message: withoutSuggestions(f.message) } : f);
+  };
+
+  const handler = createHandler<IncomingMessage, RequestState, SseContext>({
+    schema,
+    // Validated already, with every rule, by the operation check.
+    validate: () => [],
+    execute: graphqlExecute as (args: unknown) => OperationResult,
+    subscribe: (opts.subscribe ?? graphqlSubscribe) as (args: unknown) => OperationResult,
+    // Distinct connections only: no reservation token.
+    authenticate: () => null,
+    onSubscribe: (req, params) => {
+      const state = req.context;
+      const prepared = prepareOperation(operations, params);
+      if ('errors' in prepared) {
+        metrics.sseOperation(state, 'unknown', 'error', false);
+        for (const e of prepared.errors)
+          logger.debug({ requestId: state.requestId, code: e.extensions?.code, err: e.message }, 'operation refused');
+        return refusal(prepared.errors);
+      }
+      state.operation = prepared.operation;
+      if (prepared.operation === 'mutation' && req.method === 'GET') {
+        metrics.countError('BAD_REQUEST');
+        return [
+          JSON.stringify({
+            errors: [{ message: 'Mutations are sent with POST.', extensions: { code: 'BAD_REQUEST' } }],
+          }),
+          { status: 405, statusText: 'Method Not Allowed', headers: { allow: 'POST', 'content-type': JSON_TYPE } },
+        ];
+      }
+      let signal = state.clientGone;
+      if (prepared.operation !== 'subscription') {
+        state.deadline = opts.deadlines.start(state.clientGone);
+        signal = state.deadline.signal;
+      }
+      return {
+        schema,
+        document: prepared.document,
+        operationName: params.operationName,
+        variableValues: params.variables,
+        contextValue: opts.contextFor(state.viewer, {
+          requestId: state.requestId,
+          publicBaseUrl: state.publicBaseUrl,
+          signal,
+        }) as SseContext,
+      };
+    },
+    onOperation: (_ctx, req, _args, result) => {
+      if (!isAsyncIterable(result)) return;
+      req.context.streaming = true;
+      metrics.sseOperation(req.context, 'subscription', 'success', true);
+    },
+    onNext: (ctx, req, result) => {
+      const state = req.context;
+      const extra: GraphQLFormattedError[] = [];
+      // A query or mutation: one result, with what HTTP adds to it (server/plugins/deadline.ts, sourceErrors.ts).
+      if (state.operation && state.operation !== 'subscription') {
+        state.deadline?.stop();
+        extra.push(...sourceErrors(ctx));
+        const exceeded = state.deadline?.exceeded;
+        if (exceeded) extra.push({ message: exceeded.message, extensions: { ...exceeded.extensions } });
+      }
+      const errors = [
+        ...(result.errors ?? []).map(state.operation ? mask : refused),
+        ...extra.map((e) => metrics.countFormattedError(e)),
+      ];
+      // One result (a refusal was counted when refused): the operation's outcome.
+      if (state.operation && !state.streaming)
+        metrics.sseOperation(state, state.operation, errors.length > 0 ? 'error' : 'success', false);
+      if (errors.length === 0) return undefined;
+      // Serialized as JSON as they are: formatted errors stand in for GraphQLError instances.
+      return { ...result, errors: errors as unknown as GraphQLError[] };
+    },
+    onComplete: (_ctx, req) => {
+      req.context.deadline?.stop();
+      metrics.sseDone(req.context);
+    },
+  });
+
+  const middleware: RequestHandler = (req, res, next) => {
+    if (!acceptsEventStream(req)) return next();
+    if (closing) {
+      res.status(503).set('connection', 'close').end();
+      return;
+    }
+    serve(req, res).catch(next);
+  };
+
+  async function serve(req: ExpressRequest, res: ExpressResponse) {
+    const clientGone = new AbortController();
+    res.once('close', () => clientGone.abort());
+    const state: RequestState = {
+      viewer: res.locals.viewer as Viewer,
+      requestId: res.locals.requestId as string,
+      publicBaseUrl: `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`,
+      clientGone: clientGone.signal,
+    };
+    const [body, init] = await handler({
+      method: req.method,
+      url: req.url,
+      headers: {
+        // graphql-sse compares Accept with "text/event-stream" exactly; any Accept naming it was routed here.
+        get: (key) => (key.toLowerCase() === 'accept' ? 'text/event-stream' : req.get(key)),
+      },
+      body: (req.body as Record<string, unknown> | undefined) ?? null,
+      raw: req,
+      context: state,
+    });
+    if (typeof body === 'string' || body === null) {
+      res.writeHead(init.status, init.statusText, init.headers);
+      res.end(body ?? undefined);
+      return;
+    }
+    // The stream: its operation already runs; when the client is gone by now, return it at once.
+    let ending = false;
+    const stop = () => void body.return(undefined);
+    const stream = {
+      end: async () => {
+        ending = true;
+        await body.return(undefined);
+      },
+    };
+    open.add(stream);
+    res.once('close', stop);
+    const heartbeat = setInterval(() => {
+      if (res.writable) res.write(':\n\n');
+    }, opts.heartbeatMs);
+    try {
+      if (clientGone.signal.aborted) return stop();
+      res.writeHead(init.status, init.statusText, {
+        ...init.headers,
+        // nginx buffers responses unless told not to; an event stream must flush each event.
+        'x-accel-buffering': 'no',
+      });
+      res.flushHeaders();
+      let flushed = false;
+      for await (const chunk of body) {
+        if (ending || !res.writable) break;
+        // graphql-sse writes a comment first (some browsers need a byte to flush the headers), then one every
+        // 12 s; the heartbeat above replaces its later ones, at the configured interval.
+        if (chunk === ':\n\n') {
+          if (flushed) continue;
+          flushed = true;
+        }
+        res.write(chunk);
+      }
+    } finally {
+      clearInterval(heartbeat);
+      res.off('close', stop);
+      open.delete(stream);
+      stop();
+      res.end();
+    }
+  }
+
+  return {
+    middleware,
+    streams: () => open.size,
+    dispose: async () => {
+      closing = true;
+      await Promise.allSettled([...open].map((s) => s.end()));
+    },
+  };
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** A refused operation's answer in the stream: one result with its errors, then `complete`. */
+function refusal(errors: readonly GraphQLError[]): AsyncIterable<ExecutionResult> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      yield { errors };
+    },
+  };
+}
+
+/** The context's partial-result source errors, once per source, code and row (server/plugins/sourceErrors.ts). */
+function sourceErrors(ctx: GatewayContext): GraphQLFormattedError[] {
+  const seen = new Set<string>();
+  const out: GraphQLFormattedError[] = [];
+  for (const e of ctx.sourceErrors) {
+    const key = `${e.sourceId ?? ''}\u0000${e.code}\u0000${String(e.extensions.rowId ?? '')}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ message: e.message, extensions: { ...e.extensions } });
+  }
+  return out;
+}
+
+function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
+  return typeof x === 'object' && x !== null && Symbol.asyncIterator in x;
+}
