@@ -53,6 +53,14 @@ export interface Faults {
    * `{"sender": {}}` or a string `created_at`); every other row and path is served as is.
    */
   malformedRow?: { path: string; list: string; index: number; set: Record<string, unknown> };
+  /**
+   * The write happens, the answer fails (issue 12 item 16): a request of this `method` whose path matches
+   * `path` (a regular expression's source, anchored by the caller) is served by the vendor's route as usual,
+   * state changes included; then, if the route answered with success, the answer is replaced by this `status`
+   * with an `{error}` JSON body, or never sent (`hang`), or the socket is destroyed without an answer (`reset`).
+   * Only the first `times` matching requests (default every one). Error answers of the route go out unchanged.
+   */
+  failAfterWrite?: { method: string; path: string; status?: number; hang?: boolean; reset?: boolean; times?: number };
 }
 
 /** What each vendor emulator adds to the shared control API. */
@@ -175,6 +183,13 @@ export async function serveEmulator(
       return;
     }
     if (f.hang) return;
+    const after = f.failAfterWrite;
+    if (after && req.method === after.method.toUpperCase() && new RegExp(after.path).test(req.path)) {
+      if (after.times === undefined || after.times > 0) {
+        if (after.times !== undefined) after.times--;
+        failAnswerAfterWrite(req, res, after);
+      }
+    }
     const go = () => {
       if (f.rateLimitRetryAfter !== undefined) {
         res.status(429).set('retry-after', String(f.rateLimitRetryAfter)).type('text/plain').send('Retry later\n');
@@ -250,6 +265,25 @@ export async function serveEmulator(
       }),
   };
   return handle;
+}
+
+/** Lets the route run, then spoils its successful answer ({@link Faults.failAfterWrite}). */
+function failAnswerAfterWrite(req: Request, res: Response, f: NonNullable<Faults['failAfterWrite']>): void {
+  const end = res.end.bind(res) as (chunk?: unknown) => Response;
+  res.end = ((...args: unknown[]) => {
+    if (res.statusCode >= 400 || res.headersSent) return (end as (...a: unknown[]) => Response)(...args);
+    if (f.reset) {
+      req.socket.destroy();
+      return res;
+    }
+    if (f.hang) return res; // the write is done; no answer ever comes (the socket stays open until close())
+    const status = f.status ?? 500;
+    const body = JSON.stringify({ error: `Fault injected after the write: HTTP ${status}` });
+    res.statusCode = status;
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.setHeader('content-length', Buffer.byteLength(body));
+    return end(body);
+  }) as Response['end'];
 }
 
 /** Fire-and-forget webhook delivery, as vendors do it (a POST with a JSON body and a short timeout). */
