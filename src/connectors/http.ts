@@ -209,12 +209,18 @@ export class HttpClient {
       return await (idempotent ? this.readPolicy.execute(attempt, scope.signal) : attempt());
     } catch (e) {
       if (e instanceof BrokenCircuitError) {
-        throw new GatewayError(
-          ErrorCode.CIRCUIT_OPEN,
-          `Source "${this.sourceId}" is failing; its circuit breaker is open, so no call was made.`,
-          { source: this.sourceId },
+        throw writeOutcome(
+          req,
+          new GatewayError(
+            ErrorCode.CIRCUIT_OPEN,
+            `Source "${this.sourceId}" is failing; its circuit breaker is open, so no call was made.`,
+            { source: this.sourceId },
+          ),
+          false,
         );
       }
+      // Not marked by once(): refused before sending (Retry-After running, rate cap, queue, cancelled while queued).
+      if (e instanceof GatewayError && e.ambiguous === undefined) writeOutcome(req, e, false);
       throw e;
     }
   }
@@ -353,7 +359,7 @@ export class HttpClient {
       text = await res.text();
     } catch (e) {
       if (!timeout.aborted && scope.signal?.aborted) {
-        const err = this.cancelledError(scope);
+        const err = writeOutcome(req, this.cancelledError(scope), true);
         record(null, err.code);
         throw err;
       }
@@ -373,6 +379,8 @@ export class HttpClient {
             },
             e,
           );
+      // Refused or unresolvable: nothing was sent. A timeout or a reset: it may have arrived.
+      writeOutcome(req, err, timeout.aborted || !NOT_SENT.has(causeCode(e) ?? ''));
       record(null, err.code);
       this.fail(err.code);
       throw err;
@@ -390,6 +398,7 @@ export class HttpClient {
             `Source "${this.sourceId}" answered ${req.method} ${req.path} with a body that is not valid JSON.`,
             { source: this.sourceId },
           );
+          writeOutcome(req, err, res.status < 400 || res.status >= 500);
           record(res.status, err.code);
           this.fail(err.code);
           throw err;
@@ -406,6 +415,7 @@ export class HttpClient {
           `Source "${this.sourceId}" answered ${req.method} ${req.path} with ${res.headers.get('content-type') ?? 'no content type'}, expected JSON.`,
           { source: this.sourceId },
         );
+        writeOutcome(req, err, true);
         record(res.status, err.code);
         this.fail(err.code);
         throw err;
@@ -423,6 +433,8 @@ export class HttpClient {
         method: req.method,
         path: req.path,
       }) ?? this.genericError(res.status, res.headers, req);
+    // A 4xx says the source did not act; after a 5xx it may have.
+    writeOutcome(req, err, res.status >= 500);
     record(res.status, err.code);
     if (err.code === ErrorCode.SOURCE_RATE_LIMITED) {
       const retryAfter = err.extensions.retryAfter;
@@ -471,6 +483,30 @@ export class HttpClient {
     this.lastErrorCode = code;
     this.recentFailures++;
   }
+}
+
+/** fetch failures (the `cause` code) where the request never left: no connection, no name. */
+const NOT_SENT = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function causeCode(e: unknown): string | undefined {
+  const cause = (e as { cause?: { code?: unknown } } | null)?.cause;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
+}
+
+/**
+ * Marks a failed write with whether the source may have carried it out ({@link GatewayError.ambiguous}); reads
+ * are left unmarked (a GET carries nothing out).
+ */
+function writeOutcome(req: HttpRequest, err: GatewayError, ambiguous: boolean): GatewayError {
+  if (req.method !== 'GET' && err.ambiguous === undefined) err.ambiguous = ambiguous;
+  return err;
 }
 
 /** Retry-After in seconds: delta-seconds or an HTTP date. */

@@ -21,6 +21,14 @@ export interface GatewayErrorExtensions {
 export class GatewayError extends GraphQLError {
   readonly code: ErrorCode;
   readonly sourceId?: string;
+  /**
+   * For a failed upstream write (set by connectors/http.ts): true when the source may have carried it out, because
+   * it was sent and its outcome is unknown (a 5xx, a timeout, a connection reset after sending, an unreadable
+   * answer); false when it certainly did not (never sent: connection refused, circuit open, the gateway's own rate
+   * cap or queue; or refused by the source: a 4xx). Undefined for reads and for errors not about one request.
+   * Internal: never sent to clients (idempotent mutations decide from it whether to hold their key).
+   */
+  ambiguous?: boolean;
 
   constructor(code: ErrorCode, message: string, extensions: GatewayErrorExtensions = {}, cause?: unknown) {
     const clean: Record<string, unknown> = { code };
