@@ -119,6 +119,12 @@ export interface GatewayMetrics extends WebhookMetrics {
    * item 18: every such store is bounded by size as well as age). The last registration of a name wins.
    */
   trackStore(store: string, size: () => number): void;
+  /**
+   * Redis's state (server/redisHealth.ts; issue 12 item 2), read at scrape time: `switchboard_redis_up` (1 up, 0
+   * down or not yet connected), `switchboard_redis_outages_total` and `switchboard_redis_fallbacks_total` (calls
+   * served by a local fallback).
+   */
+  observeRedis(health: { isUp(): boolean; outages(): number; fallbacks(): number }): void;
   /** Prometheus text of this gateway's registry. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -409,6 +415,38 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
     rowSkipped,
     trackStore(store, size) {
       stores.set(store, size);
+    },
+    observeRedis(health) {
+      new Gauge({
+        name: 'switchboard_redis_up',
+        help: 'Whether Redis is reachable: 1 up, 0 down (or not connected yet). Absent without Redis.',
+        registers,
+        collect() {
+          this.set(health.isUp() ? 1 : 0);
+        },
+      });
+      // Counters that follow the health object's own counts at scrape time.
+      const counted = { outages: 0, fallbacks: 0 };
+      new Counter({
+        name: 'switchboard_redis_outages_total',
+        help: 'Redis outages since start (each logged once: "redis unavailable").',
+        registers,
+        collect() {
+          const n = health.outages();
+          if (n > counted.outages) this.inc(n - counted.outages);
+          counted.outages = n;
+        },
+      });
+      new Counter({
+        name: 'switchboard_redis_fallbacks_total',
+        help: 'Calls to Redis served by a local fallback instead (Redis down, failing, or lost during the call).',
+        registers,
+        collect() {
+          const n = health.fallbacks();
+          if (n > counted.fallbacks) this.inc(n - counted.fallbacks);
+          counted.fallbacks = n;
+        },
+      });
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
