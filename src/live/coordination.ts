@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
+import { NO_REDIS_GUARD, type RedisGuard } from '../connectors/catalog-stores/redis';
 
 /**
  * What gateway instances agree on, through Redis (or, for one instance, in this process): poll leases
@@ -134,11 +135,31 @@ interface HeldLease {
   timer: NodeJS.Timeout;
 }
 
+export interface RedisCoordinationOptions extends MemoryCoordinationOptions {
+  /**
+   * Falls back to this process while Redis is down (server/redisHealth.ts; issue 12 item 2): event ids and
+   * deliveries are remembered in a bounded local store (`maxSeenKeys`), poll leases are granted locally (each
+   * instance polls for itself), unread totals are recorded locally and the clock is this process's. Without
+   * one, a Redis failure is the caller's.
+   */
+  health?: RedisGuard;
+}
+
 /**
  * Coordination through Redis (keys: docs/live.md "What Redis holds"), on a client the caller owns (the gateway's
- * shared ioredis connection).
+ * shared ioredis connection). While Redis is down (with `opts.health`), each instance coordinates with itself
+ * only, as {@link createMemoryCoordination} does (docs/live.md "When Redis is down").
  */
-export function createRedisCoordination(redis: Redis, prefix = 'switchboard:'): LiveCoordination {
+export function createRedisCoordination(
+  redis: Redis,
+  prefix = 'switchboard:',
+  opts: RedisCoordinationOptions = {},
+): LiveCoordination {
+  const health = opts.health ?? NO_REDIS_GUARD;
+  /** What this instance knows on its own, used only while Redis is down. */
+  const local = createMemoryCoordination({ maxSeenKeys: opts.maxSeenKeys, trackSize: opts.trackSize });
+  /** Leases granted locally while Redis was down: given up at the next acquire once Redis is back. */
+  const localHeld = new Set<string>();
   /** This instance's lease token: who holds a lease is visible with GET, and only the holder renews it. */
   const token = randomUUID();
   const held = new Map<string, HeldLease>();
@@ -151,7 +172,7 @@ export function createRedisCoordination(redis: Redis, prefix = 'switchboard:'): 
   };
   const renew = async (name: string) => {
     const h = held.get(name);
-    if (!h) return;
+    if (!h || health.isDown()) return;
     try {
       const ok = (await redis.eval(RENEW, 1, leaseKey(name), token, String(h.ttlMs))) as number;
       if (ok !== 1 && held.get(name) === h) drop(name); // lost (expired and taken): the next acquire says so
@@ -167,60 +188,96 @@ export function createRedisCoordination(redis: Redis, prefix = 'switchboard:'): 
     held.set(name, { ttlMs, timer });
   };
 
-  const leases: LeaseManager = {
-    async acquire(name, ttlMs) {
-      if (held.has(name)) {
-        const ok = (await redis.eval(RENEW, 1, leaseKey(name), token, String(ttlMs))) as number;
-        if (ok === 1) {
-          if (held.get(name)?.ttlMs !== ttlMs) hold(name, ttlMs);
-          return true;
-        }
-        drop(name);
-      }
-      const set = await redis.set(leaseKey(name), token, 'PX', ttlMs, 'NX');
-      if (set === 'OK') {
-        hold(name, ttlMs);
+  const acquireShared = async (name: string, ttlMs: number): Promise<boolean> => {
+    if (held.has(name)) {
+      const ok = (await redis.eval(RENEW, 1, leaseKey(name), token, String(ttlMs))) as number;
+      if (ok === 1) {
+        if (held.get(name)?.ttlMs !== ttlMs) hold(name, ttlMs);
         return true;
       }
-      return false;
+      drop(name);
+    }
+    const set = await redis.set(leaseKey(name), token, 'PX', ttlMs, 'NX');
+    if (set === 'OK') {
+      hold(name, ttlMs);
+      return true;
+    }
+    return false;
+  };
+
+  const leases: LeaseManager = {
+    async acquire(name, ttlMs) {
+      return health.guard(
+        () => {
+          localHeld.delete(name);
+          return acquireShared(name, ttlMs);
+        },
+        () => {
+          // Redis is down: this instance cannot know who else polls, so it polls for itself.
+          localHeld.add(name);
+          return true;
+        },
+      );
     },
     async release(name) {
+      localHeld.delete(name);
       if (!held.has(name)) return;
       drop(name);
-      await redis.eval(RELEASE, 1, leaseKey(name), token);
+      await health.guard(
+        () => redis.eval(RELEASE, 1, leaseKey(name), token),
+        () => 0, // the key expires on its own
+      );
     },
-    holds: (name) => held.has(name),
+    holds: (name) => held.has(name) || localHeld.has(name),
     async close() {
+      localHeld.clear();
       const names = [...held.keys()];
       for (const n of names) drop(n);
+      if (health.isDown()) return;
       await Promise.allSettled(names.map((n) => redis.eval(RELEASE, 1, leaseKey(n), token)));
     },
   };
 
   return {
     leases,
-    async firstSeen(keys, ttlMs) {
-      if (keys.length === 0) return [];
-      const m = redis.multi();
-      for (const k of keys) m.set(`${prefix}live:event:${k}`, '1', 'PX', ttlMs, 'NX');
-      const res = (await m.exec()) ?? [];
-      return keys.map((_, i) => res[i]?.[1] === 'OK');
-    },
-    async recordUnread(sourceId, value, asOf) {
-      const r = await redis.eval(
-        RECORD_UNREAD,
-        1,
-        `${prefix}live:unread:${sourceId}`,
-        value,
-        String(asOf),
-        String(7 * DAY_MS),
+    firstSeen(keys, ttlMs) {
+      if (keys.length === 0) return Promise.resolve([]);
+      return health.guard(
+        async () => {
+          const m = redis.multi();
+          for (const k of keys) m.set(`${prefix}live:event:${k}`, '1', 'PX', ttlMs, 'NX');
+          const res = (await m.exec()) ?? [];
+          return keys.map((_, i) => res[i]?.[1] === 'OK');
+        },
+        () => local.firstSeen(keys, ttlMs),
       );
-      return r as UnreadRecord;
     },
-    async now() {
-      const [seconds, micros] = await redis.time();
-      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    recordUnread(sourceId, value, asOf) {
+      return health.guard(
+        async () =>
+          (await redis.eval(
+            RECORD_UNREAD,
+            1,
+            `${prefix}live:unread:${sourceId}`,
+            value,
+            String(asOf),
+            String(7 * DAY_MS),
+          )) as UnreadRecord,
+        () => local.recordUnread(sourceId, value, asOf),
+      );
     },
-    close: () => leases.close(),
+    now() {
+      return health.guard(
+        async () => {
+          const [seconds, micros] = await redis.time();
+          return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+        },
+        () => Date.now(),
+      );
+    },
+    async close() {
+      await leases.close();
+      await local.close();
+    },
   };
 }
