@@ -7,6 +7,7 @@ import {
   type KeyValueCacheSetOptions,
 } from '@apollo/utils.keyvaluecache';
 import type { Redis } from 'ioredis';
+import { NO_REDIS_GUARD, type RedisGuard } from '../connectors/catalog-stores/redis';
 
 /**
  * Persisted operations.
@@ -19,27 +20,46 @@ import type { Redis } from 'ioredis';
 
 export const sha256Hex = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
-/** Apollo's KeyValueCache over ioredis (APQ). Apollo prefixes its keys with `apq:`; this adds the deployment's prefix. */
+/**
+ * Apollo's KeyValueCache over ioredis (APQ). Apollo prefixes its keys with `apq:`; this adds the deployment's prefix.
+ * While Redis is down (`health`, server/redisHealth.ts; issue 12 item 2) it reads and writes `fallback`, this
+ * process's bounded in-memory cache: a hash registered during the outage is known here only, and one registered
+ * before it is unknown here until Redis returns, so the client gets APQ's PERSISTED_QUERY_NOT_FOUND and sends the
+ * query again (the protocol's own retry: no operation fails). A safelist never touches Redis.
+ */
 export class RedisKeyValueCache implements KeyValueCache<string> {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     /** Seconds, when the caller gives no ttl. */
     private readonly defaultTtl = 86_400,
+    private readonly health: RedisGuard = NO_REDIS_GUARD,
+    private readonly fallback: KeyValueCache<string> = createMemoryPersistedQueryCache(),
   ) {}
 
   async get(key: string): Promise<string | undefined> {
-    return (await this.redis.get(this.prefix + key)) ?? undefined;
+    return this.health.guard(
+      async () => (await this.redis.get(this.prefix + key)) ?? undefined,
+      () => this.fallback.get(key),
+    );
   }
 
   async set(key: string, value: string, options?: KeyValueCacheSetOptions): Promise<void> {
     const ttl = options?.ttl === undefined ? this.defaultTtl : options.ttl;
-    if (ttl === null || ttl <= 0) await this.redis.set(this.prefix + key, value);
-    else await this.redis.set(this.prefix + key, value, 'EX', Math.ceil(ttl));
+    await this.health.guard(
+      async () => {
+        if (ttl === null || ttl <= 0) await this.redis.set(this.prefix + key, value);
+        else await this.redis.set(this.prefix + key, value, 'EX', Math.ceil(ttl));
+      },
+      () => this.fallback.set(key, value, options),
+    );
   }
 
   async delete(key: string): Promise<boolean> {
-    return (await this.redis.del(this.prefix + key)) > 0;
+    return this.health.guard(
+      async () => (await this.redis.del(this.prefix + key)) > 0,
+      async () => (await this.fallback.delete(key)) === true,
+    );
   }
 }
 
@@ -110,13 +130,13 @@ export type RegistrationVerdict = { ok: true } | { ok: false; count: number; ret
 /**
  * Counts new automatic persisted-query registrations per API key in fixed windows (issue 12 item 5): at most
  * `max` per `windowMs`. With Redis the count is shared by every instance (`<prefix>apqreg:<key hash>:<window>`,
- * expiring with its window); while Redis fails, each instance counts on its own.
+ * expiring with its window); while Redis fails or is known down (`health`), each instance counts on its own.
  */
 export class RegistrationCounter {
   private readonly local = new Map<string, { window: number; count: number }>();
 
   constructor(
-    private readonly opts: { max: number; windowMs: number; redis?: Redis; prefix?: string },
+    private readonly opts: { max: number; windowMs: number; redis?: Redis; prefix?: string; health?: RedisGuard },
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -133,11 +153,14 @@ export class RegistrationCounter {
     const now = this.now();
     const window = Math.floor(now / this.opts.windowMs);
     const retryAfterSeconds = Math.max(1, Math.ceil(((window + 1) * this.opts.windowMs - now) / 1000));
+    const local = () => this.counted(keyId, window);
     let count: number;
     try {
-      count = this.opts.redis ? await this.shared(keyId, window) : this.counted(keyId, window);
+      count = this.opts.redis
+        ? await (this.opts.health ?? NO_REDIS_GUARD).guard(() => this.shared(keyId, window), local)
+        : local();
     } catch {
-      count = this.counted(keyId, window);
+      count = local();
     }
     return count <= this.opts.max ? { ok: true } : { ok: false, count, retryAfterSeconds };
   }
