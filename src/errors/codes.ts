@@ -29,6 +29,11 @@ export const ErrorCode = {
   SOURCE_RATE_LIMITED: 'SOURCE_RATE_LIMITED',
   /** The backend answered with a body that does not match its contract. Carries `source`. */
   SOURCE_BAD_RESPONSE: 'SOURCE_BAD_RESPONSE',
+  /**
+   * A warning beside complete data: Redis (the gateway's shared cache and coordination) was unreachable during the
+   * operation, so it was answered from the sources and this instance's own copies. Carries `degraded: true`.
+   */
+  REDIS_UNAVAILABLE: 'REDIS_UNAVAILABLE',
   /** The source's circuit breaker is open after repeated failures; no call was made. Carries `source`. */
   CIRCUIT_OPEN: 'CIRCUIT_OPEN',
   /** A request or operation exceeded a limit (depth, cost, aliases, body size, deadline). */

@@ -34,6 +34,7 @@ import { deadlinePlugin } from './plugins/deadline';
 import { drainWebSocketsPlugin } from './plugins/drainWebSockets';
 import { legacyJsonStatusPlugin } from './plugins/legacyJsonStatus';
 import { operationMetricsPlugin } from './plugins/operationMetrics';
+import { redisWarningPlugin } from './plugins/redisWarning';
 import { sourceErrorsPlugin } from './plugins/sourceErrors';
 import { upstreamStatsPlugin } from './plugins/upstreamStats';
 import { buildServices } from './services';
@@ -181,6 +182,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginCacheControlDisabled(),
       costLimitPlugin(operations),
+      // A REDIS_UNAVAILABLE warning when Redis was down during the operation (before sourceErrors appends it).
+      redisWarningPlugin(built.redisHealth),
       sourceErrorsPlugin(),
       deadlinePlugin(deadlines),
       upstreamStatsPlugin(),
@@ -202,7 +205,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     intervalMs: config.server.readinessIntervalMs ?? SERVER_LIMIT_DEFAULTS.readinessIntervalMs,
     recordUpstream: metrics.recordUpstream,
   });
-  app.get('/readyz', readiness(readinessMonitor));
+  app.get('/readyz', readiness(readinessMonitor, { redis: built.redisHealth }));
   const metricsConfig = config.server.metrics ?? { enabled: true };
   if (metricsConfig.enabled) {
     app.get('/metrics', metricsRoute(metrics, { token: metricsConfig.token }));

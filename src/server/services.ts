@@ -16,25 +16,28 @@ import { createMemoryIdempotencyStore, createRedisIdempotencyStore } from './ide
 import type { Logger } from './logger';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { createMemoryPersistedQueryCache, RedisKeyValueCache, RegistrationCounter } from './persisted';
+import { createRedisHealth, type RedisHealth } from './redisHealth';
 import { UploadStaging } from './staging';
 
 /**
  * The one set of Redis connections a gateway opens, when `config.redis` is set: `commands` serves catalogs,
  * idempotency keys, live leases and event ids, persisted queries and pub/sub publishing; `subscriber` is given
  * over to pub/sub subscriptions (a connection in subscriber mode runs no other command). Every key and channel
- * starts with `prefix`.
+ * starts with `prefix`. `health` watches both (server/redisHealth.ts): it is their error listener, logs one line
+ * per outage, and is what every Redis-backed store reads to fall back while Redis is down (issue 12 item 2).
  */
 export interface RedisConnections {
   commands: Redis;
   /** Null when the gateway was handed its own pub/sub transport. */
   subscriber: Redis | null;
   prefix: string;
+  health: RedisHealth;
   quit(): Promise<void>;
 }
 
 export function openRedisConnections(
   redis: NonNullable<Config['redis']>,
-  opts: { subscriber: boolean },
+  opts: { subscriber: boolean; logger: Logger },
 ): RedisConnections {
   const prefix = redis.keyPrefix ?? 'switchboard:';
   // Named `<prefix>commands` and `<prefix>subscriber` in Redis's CLIENT LIST, so operators can tell them apart
@@ -43,12 +46,22 @@ export function openRedisConnections(
     new Redis(redis.url, { maxRetriesPerRequest: 3, connectionName: `${prefix}${role}`.replace(/[^!-~]/g, '_') });
   const commands = open('commands');
   const subscriber = opts.subscriber ? open('subscriber') : null;
+  const health = createRedisHealth({ logger: opts.logger });
+  health.watch(commands, 'commands');
+  if (subscriber) health.watch(subscriber, 'subscriber');
   return {
     commands,
     subscriber,
     prefix,
+    health,
     async quit() {
-      await Promise.all([commands.quit(), subscriber?.quit()]);
+      health.close();
+      // quit() waits for Redis's answer, which never comes while it is down: disconnect() ends at once.
+      await Promise.all(
+        [commands, subscriber].map(
+          (c) => c && (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect()),
+        ),
+      );
     },
   };
 }
@@ -75,6 +88,11 @@ export interface Services {
   persistedQueryCache: KeyValueCache<string>;
   /** Automatic persisted-query registrations per API key (shared through Redis when configured). */
   persistedQueryRegistrations: RegistrationCounter;
+  /**
+   * Whether Redis is reachable (null without Redis): `/readyz` and the REDIS_UNAVAILABLE warning read it, and
+   * every Redis-backed store falls back through it (server/redisHealth.ts).
+   */
+  redisHealth: RedisHealth | null;
   /** Stops the live engine, closes connectors, stores and pub/sub, then the Redis connections. */
   dispose(): Promise<void>;
 }
@@ -85,17 +103,22 @@ export interface Services {
  */
 export function buildServices(opts: ServicesOptions): Services {
   const { config, logger } = opts;
-  const redis = config.redis ? openRedisConnections(config.redis, { subscriber: !opts.pubsub }) : null;
+  const redis = config.redis ? openRedisConnections(config.redis, { subscriber: !opts.pubsub, logger }) : null;
+  const health = redis?.health ?? null;
 
+  // With Redis, each store falls back to this process while Redis is down (issue 12 item 2).
   const catalogStore: CatalogStore = redis
-    ? createRedisCatalogStore(redis.commands, redis.prefix)
+    ? createRedisCatalogStore(redis.commands, redis.prefix, { health: redis.health })
     : createMemoryCatalogStore();
   const connectors = opts.connectors ?? buildConnectors(config.sources, { catalogStore });
   const metrics = createGatewayMetrics({ connectors, logger });
+  if (health) metrics.observeRedis(health);
   const pubsub =
     opts.pubsub ??
     (redis?.subscriber
-      ? createRedisPubSub({ publisher: redis.commands, subscriber: redis.subscriber }, redis.prefix)
+      ? createRedisPubSub({ publisher: redis.commands, subscriber: redis.subscriber }, redis.prefix, {
+          health: redis.health,
+        })
       : createInMemoryPubSub());
 
   const pollInterval = new Map(config.sources.map((s) => [s.id, s.pollIntervalMs]));
@@ -105,7 +128,11 @@ export function buildServices(opts: ServicesOptions): Services {
     pollIntervalMs: (id) => pollInterval.get(id) ?? 5000,
     // Poll leases, webhook event ids and the last published totals: shared through Redis when configured.
     coordination: redis
-      ? createRedisCoordination(redis.commands, redis.prefix)
+      ? createRedisCoordination(redis.commands, redis.prefix, {
+          health: redis.health,
+          maxSeenKeys: config.server.memoryStores?.webhookEventKeys,
+          trackSize: metrics.trackStore,
+        })
       : createMemoryCoordination({
           maxSeenKeys: config.server.memoryStores?.webhookEventKeys,
           trackSize: metrics.trackStore,
@@ -139,8 +166,18 @@ export function buildServices(opts: ServicesOptions): Services {
     services,
     staging,
     metrics,
+    redisHealth: health,
     persistedQueryCache: redis
-      ? new RedisKeyValueCache(redis.commands, redis.prefix)
+      ? new RedisKeyValueCache(
+          redis.commands,
+          redis.prefix,
+          undefined,
+          redis.health,
+          createMemoryPersistedQueryCache({
+            maxQueries: config.server.memoryStores?.persistedQueries,
+            trackSize: metrics.trackStore,
+          }),
+        )
       : createMemoryPersistedQueryCache({
           maxQueries: config.server.memoryStores?.persistedQueries,
           trackSize: metrics.trackStore,
@@ -150,6 +187,7 @@ export function buildServices(opts: ServicesOptions): Services {
       windowMs: config.server.persistedQueries?.registrationWindowMs ?? PERSISTED_QUERY_DEFAULTS.registrationWindowMs,
       redis: redis?.commands,
       prefix: redis?.prefix,
+      health: redis?.health,
     }),
     async dispose() {
       await live.close();

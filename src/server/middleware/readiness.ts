@@ -107,14 +107,57 @@ export class ReadinessMonitor {
   }
 }
 
+/** Redis's line in `/readyz` (present when Redis is configured). */
+export interface RedisReadiness {
+  /** `up`; `down` (the gateway runs on local fallbacks); `connecting` before the first connection. */
+  status: 'up' | 'down' | 'connecting';
+  /** When the outage began (ISO time), while down. */
+  since?: string;
+  /** The last connection error (`ECONNREFUSED`, a message), while down. */
+  error?: string;
+  code?: typeof ErrorCode.REDIS_UNAVAILABLE;
+}
+
+/** What `/readyz` reads of Redis (server/redisHealth.ts). */
+export interface RedisReadinessSource {
+  state(): 'up' | 'down' | 'connecting';
+  downSince(): number | null;
+  lastError(): string | null;
+}
+
 /**
  * `GET /readyz`: 200 `ready` when every source is, else 503 `degraded`; either way one entry per source with
  * `ready` and, when not, its error code. Answered by the {@link ReadinessMonitor}: no upstream call per request.
+ *
+ * With Redis configured, `redis` says whether it is up (issue 12 item 2). A Redis outage does not make the
+ * instance unready (the status code stays the sources'): every instance shares the one Redis, so a 503 would
+ * take them all out of the load balancer and turn an outage of the shared cache into an outage of the gateway,
+ * while each instance still answers from the sources (README "Redis outage"). Alert on `redis.status` or on
+ * `switchboard_redis_up` instead.
  */
-export function readiness(monitor: ReadinessMonitor): RequestHandler {
+export function readiness(
+  monitor: ReadinessMonitor,
+  opts: { redis?: RedisReadinessSource | null } = {},
+): RequestHandler {
   return async (_req, res) => {
     const results = await monitor.report(res.locals.requestId as string);
     const ready = results.every((r) => r.ready);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'degraded', sources: results });
+    const redis = opts.redis ? redisLine(opts.redis) : undefined;
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ready' : 'degraded', sources: results, ...(redis ? { redis } : {}) });
+  };
+}
+
+function redisLine(r: RedisReadinessSource): RedisReadiness {
+  const status = r.state();
+  if (status !== 'down') return { status };
+  const since = r.downSince();
+  const error = r.lastError();
+  return {
+    status,
+    code: ErrorCode.REDIS_UNAVAILABLE,
+    ...(since !== null ? { since: new Date(since).toISOString() } : {}),
+    ...(error ? { error } : {}),
   };
 }
