@@ -36,6 +36,11 @@ export const ErrorCode = {
   REDIS_UNAVAILABLE: 'REDIS_UNAVAILABLE',
   /** The source's circuit breaker is open after repeated failures; no call was made. Carries `source`. */
   CIRCUIT_OPEN: 'CIRCUIT_OPEN',
+  /**
+   * An idempotencyKey could not be checked because the shared store (Redis) is unreachable; nothing was sent.
+   * Carries `retryable: true` and `retryAfter` (seconds): retry with the same key, or send without one.
+   */
+  IDEMPOTENCY_UNAVAILABLE: 'IDEMPOTENCY_UNAVAILABLE',
   /** A request or operation exceeded a limit (depth, cost, aliases, body size, deadline). */
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /** An unexpected error; its message is masked in production. */

@@ -51,13 +51,35 @@ export interface UploadStagingService {
 
 /**
  * Idempotent mutations: the first call with a key runs, every repeat (concurrent or later, for 24 hours)
- * gets the same result. A failure is not a result: it releases the key, so the client may retry with it.
- * server/idempotency.ts has the in-memory and Redis stores.
+ * gets the same result. A failure is not a result: a failure after which the source certainly did not act
+ * releases the key, so the client may retry with it. A failure after which it may have acted
+ * ({@link IdempotencyRunOptions.ambiguous}) holds the key in the state "ambiguous": the next call with it first
+ * looks for the first attempt's result at the source ({@link IdempotencyRunOptions.recover}) and returns it when
+ * found, and runs again only when not. server/idempotency.ts has the in-memory and Redis stores.
  */
 export interface IdempotencyStore {
   /** `fingerprint` identifies the input; a repeat of the key with another fingerprint is refused. */
-  run<T>(key: string, fingerprint: string, fn: () => Promise<T>, opts?: { signal?: AbortSignal }): Promise<T>;
+  run<T>(key: string, fingerprint: string, fn: () => Promise<T>, opts?: IdempotencyRunOptions<T>): Promise<T>;
   close?(): Promise<void>;
+}
+
+/** The attempts of a key held as ambiguous: when the first began and when the last failed (epoch ms). */
+export interface AmbiguousAttempts {
+  firstStartedAt: number;
+  lastFailedAt: number;
+}
+
+export interface IdempotencyRunOptions<T> {
+  /** Stops a wait for another caller's claim (the operation's deadline or the client gone). */
+  signal?: AbortSignal;
+  /** Whether a failure of `fn` may have been carried out by the source: true holds the key. @default never */
+  ambiguous?: (error: unknown) => boolean;
+  /**
+   * After an ambiguous failure, before `fn` runs again: the first attempts' result as the source has it, or null
+   * when the source has nothing (then `fn` runs). Its failure leaves the key held as it was. Without it, `fn`
+   * runs again.
+   */
+  recover?: (attempts: AmbiguousAttempts) => Promise<T | null>;
 }
 
 /** Long-lived services shared by every operation (built once by server/services.ts). */

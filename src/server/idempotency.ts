@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { badInput, ErrorCode, GatewayError } from '../errors';
-import type { IdempotencyStore } from '../schema/context';
+import type { AmbiguousAttempts, IdempotencyRunOptions, IdempotencyStore } from '../schema/context';
 
 /**
  * The stores of {@link IdempotencyStore} (its contract is in src/schema/context.ts, beside the mutations that use
@@ -13,6 +13,56 @@ export type { IdempotencyStore };
 export const IDEMPOTENCY_TTL_MS = 86_400_000;
 
 const reused = () => badInput('This idempotencyKey was already used with different input.', 'idempotencyKey');
+
+/** Seconds a client is told to wait when Redis cannot be reached (ioredis reconnects within about 2 s). */
+const UNAVAILABLE_RETRY_AFTER_S = 5;
+
+/**
+ * While Redis is unreachable an idempotent mutation is refused, not run on a local store (README "Idempotent
+ * mutations"): a key only this process remembered would not protect a retry that lands on another instance, or on
+ * this one after Redis returns, and the caller asked for exactly once. Nothing was sent.
+ */
+export const idempotencyUnavailable = (cause?: unknown) =>
+  new GatewayError(
+    ErrorCode.IDEMPOTENCY_UNAVAILABLE,
+    'The idempotencyKey cannot be checked right now (the gateway cannot reach its shared store); nothing was sent. Retry with the same idempotencyKey.',
+    { retryable: true, retryAfter: UNAVAILABLE_RETRY_AFTER_S },
+    cause,
+  );
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown; hold: AmbiguousAttempts | null };
+
+/**
+ * One attempt under a claimed key. A key held as ambiguous is first looked up at the source (`recover`); found,
+ * that is the result. Otherwise `fn` runs. A failure says what the key becomes: still held (a failed lookup keeps
+ * the old attempts; an ambiguous failure of `fn` adds this one), or released (`fn` failed and the source certainly
+ * did not act; an earlier ambiguous attempt was looked for and is not there).
+ */
+async function attempt<T>(
+  fn: () => Promise<T>,
+  opts: IdempotencyRunOptions<T>,
+  held: AmbiguousAttempts | undefined,
+): Promise<Outcome<T>> {
+  const startedAt = Date.now();
+  if (held && opts.recover) {
+    try {
+      const found = await opts.recover(held);
+      if (found !== null) return { ok: true, value: found };
+    } catch (error) {
+      return { ok: false, error, hold: held };
+    }
+  }
+  try {
+    return { ok: true, value: await fn() };
+  } catch (error) {
+    const ambiguous = opts.ambiguous?.(error) ?? false;
+    return {
+      ok: false,
+      error,
+      hold: ambiguous ? { firstStartedAt: held?.firstStartedAt ?? startedAt, lastFailedAt: Date.now() } : null,
+    };
+  }
+}
 
 /**
  * How many idempotency keys the in-memory store remembers (issue 12 item 18): each for `ttlMs` (24 h), and at
@@ -32,25 +82,32 @@ export function createMemoryIdempotencyStore(
   ttlMs = IDEMPOTENCY_TTL_MS,
   opts: MemoryIdempotencyOptions = {},
 ): IdempotencyStore {
-  // Bounded by count as well as by age; `get` is undefined for an entry past its time to live.
-  const entries = new LRUCache<string, { fingerprint: string; promise: Promise<unknown> }>({
+  // Bounded by count as well as by age; `get` is undefined for an entry past its time to live. An entry is a
+  // call in flight or done (`promise`), or a key held after an ambiguous failure (`held`).
+  type Entry = { fingerprint: string; promise: Promise<unknown> } | { fingerprint: string; held: AmbiguousAttempts };
+  const entries = new LRUCache<string, Entry>({
     max: opts.maxKeys ?? IDEMPOTENCY_MEMORY_MAX_KEYS,
     ttl: ttlMs,
   });
   opts.trackSize?.('idempotency', () => entries.size);
   return {
-    run<T>(key: string, fingerprint: string, fn: () => Promise<T>): Promise<T> {
+    run<T>(key: string, fingerprint: string, fn: () => Promise<T>, runOpts: IdempotencyRunOptions<T> = {}): Promise<T> {
       const hit = entries.get(key);
-      if (hit) {
-        if (hit.fingerprint !== fingerprint) return Promise.reject(reused());
-        return hit.promise as Promise<T>;
-      }
-      const promise = fn();
-      entries.set(key, { fingerprint, promise });
-      // A failure is not a result: let the client retry with the same key.
-      promise.catch(() => {
-        if (entries.peek(key)?.promise === promise) entries.delete(key);
+      if (hit && hit.fingerprint !== fingerprint) return Promise.reject(reused());
+      if (hit && 'promise' in hit) return hit.promise as Promise<T>;
+      const outcome = attempt(fn, runOpts, hit?.held);
+      const promise: Promise<T> = outcome.then((o) => {
+        if (o.ok) return o.value;
+        // A failure is not a result: the key is released for a retry, or held for a retry that looks first.
+        const current = entries.peek(key);
+        if (current && 'promise' in current && current.promise === promise) {
+          if (o.hold) entries.set(key, { fingerprint, held: o.hold });
+          else entries.delete(key);
+        }
+        throw o.error;
       });
+      entries.set(key, { fingerprint, promise });
+      promise.catch(() => undefined);
       return promise;
     },
   };
@@ -77,10 +134,16 @@ export function decodeResult<T>(text: string): T {
   }) as T;
 }
 
-type Entry = { s: 'pending'; f: string; t: string } | { s: 'done'; f: string; r: string };
+/** A claim (`pending`), a result (`done`), or a key held after an ambiguous failure (`held`: the attempts' times). */
+type Entry =
+  | { s: 'pending'; f: string; t: string }
+  | { s: 'done'; f: string; r: string }
+  | { s: 'held'; f: string; a: number; b: number };
 
 /** Deletes the key only while it still holds this exact pending marker (a failure releases only its own claim). */
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
+/** Replaces the key's value only while it is still exactly ARGV[1] (a held key is claimed by one caller). */
+const REPLACE = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0`;
 
 export interface RedisIdempotencyOptions {
   /** Key prefix (a deployment's `redis.keyPrefix`). */
@@ -92,57 +155,113 @@ export interface RedisIdempotencyOptions {
    * the operation deadline. @default 60 s
    */
   leaseMs?: number;
+  /**
+   * Whether Redis is known to be down (server/redisHealth.ts): then a call is refused at once, without waiting
+   * for ioredis to give up on a command. Without it, the command's own failure refuses the call.
+   */
+  health?: { isDown(): boolean };
 }
 
 /**
  * The Redis store: `SET <prefix>idem:<sha256(key)> {pending} NX PX lease` claims a key; the winner runs and
- * stores `{done, result as JSON}` for 24 h, or deletes its claim on failure. Everyone else reads the key: a
- * result is returned decoded; a pending claim is polled (with backoff) until it turns into a result, or
- * disappears (a failure, or a dead instance's lease ran out), when the next caller claims it. Concurrent
- * repeats within one instance share one promise, so they make no extra Redis round trips.
+ * stores `{done, result as JSON}` for 24 h, or on failure deletes its claim, or (an ambiguous failure) replaces
+ * it with `{held, attempts' times}` for 24 h. Everyone else reads the key: a result is returned decoded; a held key
+ * is claimed by replacing exactly that value (so one caller looks it up at the source); a pending claim is polled
+ * (with backoff) until it turns into a result, or disappears (a failure, or a dead instance's lease ran out), when
+ * the next caller claims it. Concurrent repeats within one instance share one promise, so they make no extra Redis
+ * round trips.
+ *
+ * While Redis cannot be reached, a call is refused with IDEMPOTENCY_UNAVAILABLE before anything is sent
+ * ({@link idempotencyUnavailable}). When Redis fails after the call ran, the caller still gets its result, and
+ * this instance keeps it (in {@link IDEMPOTENCY_MEMORY_MAX_KEYS} at most) for repeats that reach it.
  */
 export function createRedisIdempotencyStore(redis: Redis, opts: RedisIdempotencyOptions): IdempotencyStore {
   const ttlMs = opts.ttlMs ?? IDEMPOTENCY_TTL_MS;
   const leaseMs = opts.leaseMs ?? 60_000;
   const local = new Map<string, { fingerprint: string; promise: Promise<unknown> }>();
+  /** Results this instance could not store in Redis (it failed right after the call): kept here instead. */
+  const unstored = new LRUCache<string, { fingerprint: string; result: unknown }>({
+    max: IDEMPOTENCY_MEMORY_MAX_KEYS,
+    ttl: ttlMs,
+  });
   const redisKey = (key: string) => `${opts.prefix}idem:${createHash('sha256').update(key).digest('hex')}`;
+  /** A Redis command before the call: its failure refuses the call (nothing sent). */
+  const before = async <R>(command: () => Promise<R>): Promise<R> => {
+    if (opts.health?.isDown()) throw idempotencyUnavailable();
+    try {
+      return await command();
+    } catch (e) {
+      throw idempotencyUnavailable(e);
+    }
+  };
 
-  async function resolve<T>(key: string, fingerprint: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async function resolve<T>(
+    key: string,
+    fingerprint: string,
+    fn: () => Promise<T>,
+    runOpts: IdempotencyRunOptions<T>,
+  ): Promise<T> {
     const k = redisKey(key);
     let pollMs = 10;
     for (;;) {
       const claim = JSON.stringify({ s: 'pending', f: fingerprint, t: randomUUID() } satisfies Entry);
-      if ((await redis.set(k, claim, 'PX', leaseMs, 'NX')) === 'OK') {
-        let result: T;
-        try {
-          result = await fn();
-        } catch (e) {
-          await redis.eval(RELEASE, 1, k, claim).catch(() => undefined);
-          throw e;
+      let held: AmbiguousAttempts | undefined;
+      if ((await before(() => redis.set(k, claim, 'PX', leaseMs, 'NX'))) !== 'OK') {
+        const raw = await before(() => redis.get(k));
+        if (raw === null) continue; // released or expired meanwhile: claim it
+        const entry = JSON.parse(raw) as Entry;
+        if (entry.f !== fingerprint) throw reused();
+        if (entry.s === 'done') return decodeResult<T>(entry.r);
+        if (entry.s === 'pending') {
+          await wait(pollMs, runOpts.signal);
+          pollMs = Math.min(250, Math.ceil(pollMs * 1.5));
+          continue;
         }
+        // Held after an ambiguous failure: claim exactly this value (another caller may be claiming it too).
+        if (Number(await before(() => redis.eval(REPLACE, 1, k, raw, claim, leaseMs))) !== 1) continue;
+        held = { firstStartedAt: entry.a, lastFailedAt: entry.b };
+      }
+      const o = await attempt(fn, runOpts, held);
+      if (!o.ok) {
+        const next = o.hold
+          ? redis.eval(
+              REPLACE,
+              1,
+              k,
+              claim,
+              JSON.stringify({
+                s: 'held',
+                f: fingerprint,
+                a: o.hold.firstStartedAt,
+                b: o.hold.lastFailedAt,
+              } satisfies Entry),
+              ttlMs,
+            )
+          : redis.eval(RELEASE, 1, k, claim);
+        await next.catch(() => undefined); // unreachable: the claim's lease runs out instead
+        throw o.error;
+      }
+      try {
         await redis.set(
           k,
-          JSON.stringify({ s: 'done', f: fingerprint, r: encodeResult(result) } satisfies Entry),
+          JSON.stringify({ s: 'done', f: fingerprint, r: encodeResult(o.value) } satisfies Entry),
           'PX',
           ttlMs,
         );
-        return result;
+      } catch {
+        unstored.set(key, { fingerprint, result: o.value });
       }
-      const raw = await redis.get(k);
-      if (raw === null) continue; // released or expired meanwhile: claim it
-      const entry = JSON.parse(raw) as Entry;
-      if (entry.f !== fingerprint) throw reused();
-      if (entry.s === 'done') return decodeResult<T>(entry.r);
-      await wait(pollMs, signal);
-      pollMs = Math.min(250, Math.ceil(pollMs * 1.5));
+      return o.value;
     }
   }
 
   return {
-    run<T>(key: string, fingerprint: string, fn: () => Promise<T>, runOpts: { signal?: AbortSignal } = {}): Promise<T> {
+    run<T>(key: string, fingerprint: string, fn: () => Promise<T>, runOpts: IdempotencyRunOptions<T> = {}): Promise<T> {
+      const kept = unstored.get(key);
+      if (kept) return kept.fingerprint === fingerprint ? Promise.resolve(kept.result as T) : Promise.reject(reused());
       const hit = local.get(key);
       if (hit) return hit.fingerprint === fingerprint ? (hit.promise as Promise<T>) : Promise.reject(reused());
-      const promise = resolve(key, fingerprint, fn, runOpts.signal);
+      const promise = resolve(key, fingerprint, fn, runOpts);
       local.set(key, { fingerprint, promise });
       const forget = () => {
         if (local.get(key)?.promise === promise) local.delete(key);
