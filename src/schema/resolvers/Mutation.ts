@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { MutationResolvers } from '../__generated__/resolvers-types';
-import type { StagedFile } from '../../connectors/types';
-import { badInput, fileTooLarge, unsupported } from '../../errors';
-import type { GatewayContext } from '../context';
+import type { MessageModel, StagedFile } from '../../connectors/types';
+import { badInput, fileTooLarge, GatewayError, unsupported } from '../../errors';
+import type { AmbiguousAttempts, GatewayContext } from '../context';
 import { toGlobalId } from '../ids';
 import { checkContentType, checkFilename } from './attachmentInput';
 import { requireCapability, resolveId } from './shared';
@@ -15,20 +15,94 @@ function touch(ctx: GatewayContext, sourceId: string, conversationNativeId: stri
   void ctx.services.live.touch(sourceId, conversationNativeId);
 }
 
-/** Runs once per (API key, mutation, idempotency key); a repeat with other input is BAD_USER_INPUT. */
+/** What a client is told when the source may have carried out a write whose answer was lost. */
+export const AMBIGUOUS_HINT =
+  'The source may have carried out this write before the failure. Retry with the same idempotencyKey: the gateway first looks for the result at the source and sends again only when it is not there.';
+
+/** Adds `retryable` and the hint to an error after which the key is held (errors that are not coded stay masked). */
+function markHeld(e: unknown): void {
+  if (e instanceof GatewayError) Object.assign(e.extensions, { retryable: true, hint: AMBIGUOUS_HINT });
+}
+
+/**
+ * Runs once per (API key, mutation, idempotency key); a repeat with other input is BAD_USER_INPUT. A failure
+ * after which the source may have acted holds the key (issue 12 item 16): the call wrote something that
+ * succeeded (a later read failed), or its write failed ambiguously ({@link GatewayError.ambiguous}: a 5xx, a
+ * timeout, a reset, an unreadable answer). Then the next call with the key runs `recover` first. Any other
+ * failure (refused before sending, a 4xx, the circuit open, the gateway's own caps) releases it, and so does every
+ * failure of a mutation without `recover` (holding a key that nothing can look up would only delay the retry).
+ */
 function idempotent<T>(
   ctx: GatewayContext,
   mutation: string,
   key: string | null | undefined,
   input: unknown,
   fn: () => Promise<T>,
+  recover?: (attempts: AmbiguousAttempts) => Promise<T | null>,
 ): Promise<T> {
   if (!key) return fn();
   if (key.length > 255) throw badInput('"idempotencyKey" must be at most 255 characters.', 'idempotencyKey');
   const fingerprint = createHash('sha256').update(JSON.stringify(input)).digest('hex');
-  return ctx.services.idempotency.run(`${ctx.viewer.keyId}\u0000${mutation}\u0000${key}`, fingerprint, fn, {
+  const scoped = `${ctx.viewer.keyId}\u0000${mutation}\u0000${key}`;
+  if (!recover) return ctx.services.idempotency.run(scoped, fingerprint, fn, { signal: ctx.signal });
+  const held = new WeakSet<object>();
+  const tracked = async () => {
+    const from = ctx.upstream.length;
+    try {
+      return await fn();
+    } catch (e) {
+      const wrote = ctx.upstream
+        .slice(from)
+        .some((c) => c.method !== 'GET' && c.status !== null && c.status >= 200 && c.status < 300);
+      if (e instanceof Object && (wrote || (e instanceof GatewayError && e.ambiguous === true))) {
+        held.add(e);
+        markHeld(e);
+      }
+      throw e;
+    }
+  };
+  return ctx.services.idempotency.run(scoped, fingerprint, tracked, {
     signal: ctx.signal,
+    ambiguous: (e) => e instanceof Object && held.has(e),
+    recover: async (attempts) => {
+      try {
+        return await recover(attempts);
+      } catch (e) {
+        markHeld(e); // the lookup failed: the key stays held
+        throw e;
+      }
+    },
   });
+}
+
+/** Newest messages of the conversation read to find a send whose answer was lost. */
+export const LOOKUP_MESSAGES = 20;
+/** Slack around the attempts' times for the vendor's clock and its whole-second timestamps. */
+export const LOOKUP_CLOCK_SKEW_MS = 30_000;
+
+const normalized = (s: string | null) => (s ?? '').replace(/\r\n/g, '\n').trim();
+
+/**
+ * Whether `m` is the message an earlier, ambiguous attempt of this send created: written by the gateway's side
+ * (OUTGOING), with the same content, privacy and number of attachments, dated within the attempts' times (with
+ * {@link LOOKUP_CLOCK_SKEW_MS} either side).
+ */
+export function isEarlierAttempt(
+  m: MessageModel,
+  want: { content: string; private: boolean; attachments: number },
+  attempts: AmbiguousAttempts,
+): boolean {
+  const at = m.sentAt?.getTime();
+  return (
+    m.direction === 'OUTGOING' &&
+    m.private === want.private &&
+    m.attachments.length === want.attachments &&
+    normalized(m.content) === normalized(want.content) &&
+    at !== undefined &&
+    !Number.isNaN(at) &&
+    at >= attempts.firstStartedAt - LOOKUP_CLOCK_SKEW_MS &&
+    at <= attempts.lastFailedAt + LOOKUP_CLOCK_SKEW_MS
+  );
 }
 
 export const Mutation: MutationResolvers = {
@@ -44,16 +118,74 @@ export const Mutation: MutationResolvers = {
     if (input.content.trim() === '' && attachmentIds.length === 0) {
       throw badInput('A message needs content or at least one attachment.', 'input.content');
     }
-    const vendorIds: string[] = [];
-    const stagedIds: string[] = [];
-    for (const id of attachmentIds) {
+    const attachments = attachmentIds.map((id) => {
       const a = resolveId(ctx, id, 'Attachment', 'input.attachmentIds');
       if (a.sourceId !== conv.sourceId)
         throw badInput("Attachments must belong to the conversation's source.", 'input.attachmentIds');
-      if (caps.uploadMode === 'INLINE') {
-        const staged = a.nativeId.startsWith(STAGED)
-          ? ctx.services.staging.get(a.nativeId.slice(STAGED.length))
-          : undefined;
+      return { id, nativeId: a.nativeId };
+    });
+    const stagedOf = (nativeId: string) =>
+      caps.uploadMode === 'INLINE' && nativeId.startsWith(STAGED) ? nativeId.slice(STAGED.length) : null;
+    const session = () => ctx.session(conv.sourceId);
+    // Inside the idempotent call: a repeat gets the first result before the staged uploads are checked, which the
+    // first send consumed (issue 12 item 16).
+    const send = async () => {
+      const { vendorIds, stagedIds } = checkAttachments(attachments);
+      // Staged files are on disk: read back (and held against expiry and other sends) only for the send itself;
+      // removed once sent, kept for a retry when the send fails.
+      const files: StagedFile[] = stagedIds.length > 0 ? await ctx.services.staging.claim(stagedIds) : [];
+      let msg;
+      try {
+        msg = await session().sendMessage({
+          conversationNativeId: conv.nativeId,
+          content: input.content,
+          private: input.private ?? false,
+          attachmentIds: vendorIds,
+          files,
+        });
+      } catch (e) {
+        ctx.services.staging.release(stagedIds);
+        throw e;
+      }
+      for (const id of stagedIds) ctx.services.staging.consume(id);
+      return msg;
+    };
+    // After an ambiguous failure: the conversation's newest messages, through the connector's normal read path.
+    const recover = async (attempts: AmbiguousAttempts) => {
+      const page = await session().listMessages(conv.nativeId, { last: LOOKUP_MESSAGES });
+      const want = { content: input.content, private: input.private ?? false, attachments: attachments.length };
+      const found = page.items
+        .map((i) => i.message)
+        .reverse()
+        .find((m) => isEarlierAttempt(m, want, attempts));
+      if (!found) return null;
+      for (const a of attachments) {
+        const staged = stagedOf(a.nativeId);
+        if (staged) ctx.services.staging.consume(staged);
+      }
+      return found;
+    };
+    const msg = await idempotent(
+      ctx,
+      'sendMessage',
+      input.idempotencyKey,
+      { ...input, idempotencyKey: undefined },
+      send,
+      recover,
+    );
+    touch(ctx, conv.sourceId, conv.nativeId);
+    return msg;
+
+    function checkAttachments(list: Array<{ id: string; nativeId: string }>) {
+      const vendorIds: string[] = [];
+      const stagedIds: string[] = [];
+      for (const { id, nativeId } of list) {
+        if (caps.uploadMode !== 'INLINE') {
+          vendorIds.push(nativeId);
+          continue;
+        }
+        const stagedId = stagedOf(nativeId);
+        const staged = stagedId === null ? undefined : ctx.services.staging.get(stagedId);
         if (!staged || staged.keyId !== ctx.viewer.keyId || staged.conversationNativeId !== conv.nativeId) {
           throw badInput(
             `Attachment ${id} is unknown or expired; create it with createAttachmentUpload.`,
@@ -64,31 +196,9 @@ export const Mutation: MutationResolvers = {
           throw badInput(`Attachment ${id} has not been uploaded yet.`, 'input.attachmentIds');
         if (stagedIds.includes(staged.id)) throw badInput(`Attachment ${id} is listed twice.`, 'input.attachmentIds');
         stagedIds.push(staged.id);
-      } else {
-        vendorIds.push(a.nativeId);
       }
+      return { vendorIds, stagedIds };
     }
-    // Staged files are on disk: read back (and held against expiry and other sends) only for the send itself;
-    // removed once sent, kept for a retry when the send fails.
-    const files: StagedFile[] = stagedIds.length > 0 ? await ctx.services.staging.claim(stagedIds) : [];
-    let msg;
-    try {
-      msg = await idempotent(ctx, 'sendMessage', input.idempotencyKey, { ...input, idempotencyKey: undefined }, () =>
-        ctx.session(conv.sourceId).sendMessage({
-          conversationNativeId: conv.nativeId,
-          content: input.content,
-          private: input.private ?? false,
-          attachmentIds: vendorIds,
-          files,
-        }),
-      );
-    } catch (e) {
-      ctx.services.staging.release(stagedIds);
-      throw e;
-    }
-    for (const id of stagedIds) ctx.services.staging.consume(id);
-    touch(ctx, conv.sourceId, conv.nativeId);
-    return msg;
   },
 
   createConversation: async (_p, { input }, ctx) => {
