@@ -152,7 +152,8 @@ export function buildServices(opts: ServicesOptions): Services {
     live,
     staging,
     idempotency: redis
-      ? createRedisIdempotencyStore(redis.commands, { prefix: redis.prefix })
+      ? // Refused at once (IDEMPOTENCY_UNAVAILABLE) while Redis is known down, without waiting for a command to fail.
+        createRedisIdempotencyStore(redis.commands, { prefix: redis.prefix, health: redis.health })
       : createMemoryIdempotencyStore(undefined, {
           maxKeys: config.server.memoryStores?.idempotencyKeys,
           trackSize: metrics.trackStore,

@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { startEmbedded, type Embedded } from '../../src/sandbox/embedded';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
 import { randomPrefix, REDIS_URL, redisClients } from '../utils/redis';
+import { redisAnswers, startThrowawayRedis, stopRedis, type ThrowawayRedis } from '../utils/redis-global-setup';
+import { eventually, waitFor } from '../utils/wait';
 
 /**
  * Idempotent mutations end to end: many concurrent sendMessage (and createConversation) calls with one
@@ -139,4 +142,80 @@ describe('idempotent mutations across two instances sharing Redis', () => {
       expect(r.body).toEqual(results[0]!.body);
     }
   });
+});
+
+const codes = (errors: Array<{ extensions?: Record<string, unknown> }> | undefined) =>
+  (errors ?? []).map((e) => e.extensions?.code);
+
+describe('idempotent mutations while Redis is down (issue 12 item 2)', () => {
+  let redis: ThrowawayRedis;
+  let t: TestGateway;
+  beforeAll(async () => {
+    redis = await startThrowawayRedis();
+    t = await startTestGateway({
+      kinds: ['PIXIESET'],
+      configure: (c) => ({ ...c, redis: { url: redis.url, keyPrefix: randomPrefix('idem-outage') } }),
+    });
+  }, 30_000);
+  afterAll(async () => {
+    await t?.close();
+    if (redis) await stopRedis(redis);
+  });
+
+  it('a keyed send is refused with IDEMPOTENCY_UNAVAILABLE (HTTP 200, retryable, nothing sent); unkeyed sends work; keys work again after Redis returns', async () => {
+    const conv = await firstConversation(t.gql, 'pixieset');
+    const px = t.embedded.sandbox.emulators.get('pixieset')!;
+    const exited = new Promise<void>((resolve) => redis.child.once('exit', () => resolve()));
+    redis.child.kill('SIGKILL');
+    await exited;
+    px.clearRequests();
+
+    const key = `send-${randomUUID()}`;
+    const refused = await t.gql(SEND, {
+      input: { conversationId: conv.id, content: 'During the outage', idempotencyKey: key },
+    });
+    expect(refused.status).toBe(200);
+    expect(refused.body.data?.sendMessage ?? null).toBeNull();
+    expect(refused.body.errors?.find((e) => e.extensions?.code !== 'REDIS_UNAVAILABLE')?.extensions).toMatchObject({
+      code: 'IDEMPOTENCY_UNAVAILABLE',
+      retryable: true,
+      retryAfter: expect.any(Number),
+    });
+    expect(posts(t.embedded, 'pixieset', /messages/)).toHaveLength(0);
+    const unkeyed = await t.gql(SEND, { input: { conversationId: conv.id, content: 'No key, no Redis needed' } });
+    // Beside a REDIS_UNAVAILABLE warning (README "Redis outage"), nothing else.
+    expect(codes(unkeyed.body.errors)).toEqual(codes(unkeyed.body.errors).filter((c) => c === 'REDIS_UNAVAILABLE'));
+    expect(unkeyed.body.data).toMatchObject({ sendMessage: { content: 'No key, no Redis needed' } });
+    expect(posts(t.embedded, 'pixieset', /messages/)).toHaveLength(1);
+
+    // Redis returns on the same port: the same key now sends, once.
+    const port = new URL(redis.url).port;
+    redis = {
+      ...redis,
+      child: spawn(
+        'redis-server',
+        ['--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redis.dir],
+        {
+          stdio: 'ignore',
+        },
+      ),
+    };
+    await waitFor(() => redisAnswers(redis.url, 500), { timeoutMs: 10_000, what: 'redis-server to restart' });
+    const again = await eventually(
+      async () => {
+        const r = await t.gql(SEND, {
+          input: { conversationId: conv.id, content: 'During the outage', idempotencyKey: key },
+        });
+        expect(codes(r.body.errors)).not.toContain('IDEMPOTENCY_UNAVAILABLE');
+        expect(r.body.data).toMatchObject({ sendMessage: { content: 'During the outage' } });
+        return r;
+      },
+      { timeoutMs: 15_000, everyMs: 200, what: 'a keyed send to succeed once Redis is back' },
+    );
+    const repeat = await t.gql(SEND, {
+      input: { conversationId: conv.id, content: 'During the outage', idempotencyKey: key },
+    });
+    expect(repeat.body.data).toEqual(again.body.data);
+    expect(posts(t.embedded, 'pixieset', /messages/)).toHaveLength(2);
+  }, 60_000);
 });
