@@ -111,6 +111,28 @@ export const sourceConfig = z.discriminatedUnion('kind', [
   monicaSource,
 ]);
 
+/** A per-key limit: a positive count, or null for none. */
+const keyLimit = z.number().int().min(1).nullable().optional();
+
+/**
+ * Limits per API key (issue 12 item 4; server/keyLimits.ts), each counted per gateway instance. Set under
+ * `server.keyLimits` for every key and under `apiKeys[].limits` for one key (a field set there wins, null lifts
+ * it); the defaults are {@link KEY_LIMIT_DEFAULTS}. Past one: LIMIT_EXCEEDED naming it, with `retryAfter` (HTTP 429
+ * and Retry-After; over graphql-ws an `error` message for that operation, the socket stays open).
+ */
+export const keyLimitsConfig = z
+  .object({
+    /** Operations started in any 60 s (HTTP and graphql-ws; queries, mutations and subscriptions). */
+    operationsPerMinute: keyLimit,
+    /** Queries and mutations running at once. */
+    concurrentOperations: keyLimit,
+    /** Subscriptions open on one graphql-ws socket. */
+    subscriptionsPerSocket: keyLimit,
+    /** Subscriptions open across all the key's sockets. */
+    subscriptionsPerKey: keyLimit,
+  })
+  .strict();
+
 export const apiKeyConfig = z
   .object({
     name: z.string().min(1),
@@ -118,6 +140,8 @@ export const apiKeyConfig = z
     sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters (sha256 of the key)'),
     /** Source ids this key may see, or ["*"] for all. */
     sources: z.array(z.string().min(1)).min(1),
+    /** This key's own limits, over `server.keyLimits` and the defaults ({@link keyLimitsConfig}). */
+    limits: keyLimitsConfig.optional(),
   })
   .strict();
 
@@ -157,6 +181,8 @@ export const configSchema = z
          * answer carries SOURCE_TIMEOUT for them and LIMIT_EXCEEDED. Default {@link SERVER_LIMIT_DEFAULTS}.
          */
         operationTimeoutMs: ms.optional(),
+        /** Limits per API key for every key ({@link keyLimitsConfig}); each default is in {@link KEY_LIMIT_DEFAULTS}. */
+        keyLimits: keyLimitsConfig.optional(),
         /** Static limits checked before execution; each default is in {@link SERVER_LIMIT_DEFAULTS}. */
         limits: z
           .object({
@@ -313,6 +339,19 @@ export const SERVER_LIMIT_DEFAULTS = {
   webhookMaxBodyBytes: 1_048_576,
   /** An SSE comment line this often keeps an idle stream open through proxies (nginx closes after 60 s by default). */
   sseHeartbeatMs: 15_000,
+} as const;
+
+/**
+ * Defaults of the per-key limits (`server.keyLimits`, issue 12 item 4). 600 operations a minute (10 a second) and 20
+ * at once are far above what an app's screens need and bound what one key can make the gateway do. A graphql-ws
+ * client multiplexes an app's subscriptions over one socket: 100 covers any screen (each costs about 19 KB:
+ * 2,000 on one socket took 37 MB), and 1,000 per key about 19 MB of one instance's memory.
+ */
+export const KEY_LIMIT_DEFAULTS = {
+  operationsPerMinute: 600,
+  concurrentOperations: 20,
+  subscriptionsPerSocket: 100,
+  subscriptionsPerKey: 1_000,
 } as const;
 
 /**

@@ -72,7 +72,7 @@ interface Waiter {
  *   to the waiting tenant served longest ago (round-robin), so a key with 70 calls queued delays another key's call
  *   by at most one call per waiting tenant, not by its 70;
  * - **rate**: at most `rate.limit` admissions in any `rate.windowMs` (a sliding window, so a vendor's fixed or sliding
- *   window is never exceeded); the last `reserve = ceil(limit × keyReserve)` free slots of the window go only to
+ *   window is never exceeded); the last `reserve = floor(limit × keyReserve)` free slots of the window go only to
  *   *light* tenants (fewer than `lightMax = max(1, floor(reserve / 2))` admissions in the window), so a heavy key
  *   cannot take another key's last slots even when that key arrives later;
  * - a call whose wait would exceed its budget is refused at once, with how long until it could go
@@ -107,7 +107,7 @@ export class FairShare {
     this.maxQueued = opts.maxQueued;
     this.now = opts.now ?? Date.now;
     const share = Math.min(0.9, Math.max(0, opts.keyReserve ?? DEFAULT_KEY_RESERVE));
-    this.reserve = this.rate ? Math.ceil(this.rate.limit * share) : 0;
+    this.reserve = this.rate ? Math.floor(this.rate.limit * share) : 0;
     this.lightMax = Math.max(1, Math.floor(this.reserve / 2));
   }
 

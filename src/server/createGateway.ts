@@ -14,6 +14,7 @@ import type { PubSubTransport } from '../live/pubsub';
 import { buildSchema } from '../schema';
 import type { GatewayContext, GatewayServices } from '../schema/context';
 import { createAuthenticator } from './auth';
+import { KeyLimits } from './keyLimits';
 import { createContext, type ContextFor, type OpenSession } from './context';
 import { sharedSubscribe } from './fanout';
 import { graphqlOverHttp } from './http';
@@ -31,6 +32,7 @@ import { createOperationCheck } from './operation';
 import { Safelist } from './persisted';
 import { costLimitPlugin } from './plugins/costLimit';
 import { deadlinePlugin } from './plugins/deadline';
+import { keyLimitsPlugin } from './plugins/keyLimits';
 import { drainWebSocketsPlugin } from './plugins/drainWebSockets';
 import { legacyJsonStatusPlugin } from './plugins/legacyJsonStatus';
 import { operationMetricsPlugin } from './plugins/operationMetrics';
@@ -115,6 +117,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const limits = resolveLimits(config.server);
   const operations = createOperationCheck({ schema, limits, introspection, safelist });
   const deadlines = new OperationDeadlines(limits.operationTimeoutMs);
+  // Per-API-key limits (operations per minute and at once, subscriptions per socket and key), every transport.
+  const keyLimits = new KeyLimits(config, opts.clock);
 
   // 4. One HTTP server; graphql-ws on its /graphql path.
   const app = express();
@@ -135,6 +139,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics,
     logger,
     production,
+    keyLimits,
   });
   // GraphQL over Server-Sent Events on the same path (requests that accept text/event-stream).
   const sse = useGraphQLSse({
@@ -182,6 +187,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginCacheControlDisabled(),
       costLimitPlugin(operations),
+      keyLimitsPlugin(keyLimits),
       // A REDIS_UNAVAILABLE warning when Redis was down during the operation (before sourceErrors appends it).
       redisWarningPlugin(built.redisHealth),
       sourceErrorsPlugin(),

@@ -3,10 +3,11 @@ import { type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError, t
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { ErrorCode } from '../errors';
+import { ErrorCode, GatewayError } from '../errors';
 import type { Viewer } from '../schema/context';
 import type { Authenticator } from './auth';
 import type { ContextFor } from './context';
+import type { KeyLease, KeyLimits } from './keyLimits';
 import type { Logger } from './logger';
 import { maskError, withoutSuggestions } from './maskError';
 import type { GatewayMetrics } from './metrics';
@@ -35,6 +36,8 @@ export interface GraphQLWsOptions {
   logger: Logger;
   /** Production mode: no "Did you mean …" suggestions in error messages. */
   production?: boolean;
+  /** The per-API-key limits (server/keyLimits.ts): operations per minute and at once, subscriptions per socket and key. */
+  keyLimits?: KeyLimits;
 }
 
 export interface GraphQLWs {
@@ -52,6 +55,9 @@ export interface GraphQLWs {
  * - each `subscribe` passes the same operation check as HTTP (server/operation.ts): a refused operation gets an
  *   `error` message and the socket stays open;
  * - an `operationName` the document does not define (or none for several operations) is BAD_USER_INPUT;
+ * - then the API key's limits (server/keyLimits.ts): past one, LIMIT_EXCEEDED with `retryAfter` as the `error`
+ *   message of that operation, and the socket stays open; an admitted subscription counts against the socket's
+ *   and the key's subscriptions until it completes or the socket closes;
  * - a frame over `maxPayload` (even before `connection_init`) closes the socket with 4400 and the reason
  *   "Message too big: at most <maxPayload> bytes", counted as LIMIT_EXCEEDED and logged at debug: a client's
  *   mistake, not the server's;
@@ -70,6 +76,13 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
     maxPayload: opts.maxPayload,
   });
   type Extra = { viewer?: Viewer; publicBaseUrl?: string };
+  // The key-limit leases of each socket's operations, by operation id; the socket's context object is the socket.
+  const leases = new WeakMap<object, Map<string, KeyLease>>();
+  const release = (ctx: object, id: string) => {
+    const l = leases.get(ctx);
+    l?.get(id)?.release();
+    l?.delete(id);
+  };
   const server = useServer<Record<string, unknown> | undefined, Extra>(
     {
       schema,
@@ -98,9 +111,22 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
         }
         return value;
       },
-      onSubscribe: (_ctx, _id, payload) => {
+      onSubscribe: (ctx, id, payload) => {
         const checked = prepareOperation(operations, payload);
         if ('errors' in checked) return [...checked.errors];
+        if (opts.keyLimits) {
+          let lease: KeyLease;
+          try {
+            lease = opts.keyLimits.admit(ctx.extra.viewer as Viewer, checked.operation, { socket: ctx });
+          } catch (e) {
+            if (e instanceof GatewayError) return [e];
+            throw e;
+          }
+          let l = leases.get(ctx);
+          if (!l) leases.set(ctx, (l = new Map()));
+          l.get(id)?.release();
+          l.set(id, lease);
+        }
         return {
           schema,
           document: checked.document,
@@ -130,8 +156,15 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
           : undefined,
       onOperation: (ctx, id, _payload, args, result) =>
         metrics.ws.onOperation(ctx, id, args.document, args.operationName, result),
-      onComplete: (ctx, id) => metrics.ws.onComplete(ctx, id),
-      onClose: (ctx) => metrics.ws.onClose(ctx),
+      onComplete: (ctx, id) => {
+        release(ctx, id);
+        return metrics.ws.onComplete(ctx, id);
+      },
+      onClose: (ctx) => {
+        for (const lease of leases.get(ctx)?.values() ?? []) lease.release();
+        leases.delete(ctx);
+        return metrics.ws.onClose(ctx);
+      },
     },
     wsServer,
   );

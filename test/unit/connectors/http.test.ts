@@ -164,8 +164,7 @@ describe('HttpClient', () => {
   });
 
   it('caps the rate: past rateLimitPerMinute a request fails with SOURCE_RATE_LIMITED and retryAfter, uncalled', async () => {
-    // No slots kept for other keys (keyReserve 0): one tenant may use the whole minute (fair-share.test.ts has the reserve).
-    const c = client({ rateLimitPerMinute: 3, keyReserve: 0 });
+    const c = client({ rateLimitPerMinute: 3 });
     for (let i = 0; i < 3; i++) await c.get(scope, '/r');
     const refused = await rejection(c.get(scope, '/r'));
     expect(refused.extensions).toMatchObject({ code: 'SOURCE_RATE_LIMITED', source: 'src' });
@@ -220,7 +219,7 @@ describe('HttpClient', () => {
     const own = new HttpClient({
       sourceId: 'src',
       baseUrl: base,
-      policy: { rateLimitPerMinute: 1, timeoutMs: 100, keyReserve: 0 },
+      policy: { rateLimitPerMinute: 1, timeoutMs: 100 },
       rateLimitPerMinute: 3,
       timeoutMs: undefined,
     });
