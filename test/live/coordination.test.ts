@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { createMemoryCoordination, createRedisCoordination, type LiveCoordination } from '../../src/live/coordination';
+import { deleteKeys } from '../utils/redis';
 import { eventually, measure, randomPrefix, REDIS_URL, sleep } from './helpers';
 
 type Backend = 'in memory' | 'Redis';
@@ -160,5 +161,95 @@ describe('live coordination across instances through Redis', () => {
     const [ta, tb] = [await a.c.now(), await b.c.now()];
     expect(tb).toBeGreaterThanOrEqual(ta);
     expect(Math.abs(ta - Date.now())).toBeLessThan(60_000);
+  });
+});
+
+/** A Redis health stand-in that the test turns down and up (server/redisHealth.ts is the gateway's). */
+function switchableHealth() {
+  let down = false;
+  const listeners = new Set<(up: boolean) => void>();
+  return {
+    isDown: () => down,
+    guard: async <T>(run: () => Promise<T>, fallback: () => T | Promise<T>): Promise<T> => (down ? fallback() : run()),
+    onChange(l: (up: boolean) => void) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    set(isDown: boolean) {
+      down = isDown;
+      for (const l of listeners) l(!isDown);
+    },
+  };
+}
+
+/** The keys under a prefix (SCAN, not KEYS). */
+async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== '0');
+  return out;
+}
+
+describe('live coordination while Redis is down (issue 12 item 2)', () => {
+  let prefix: string;
+  const clients: Redis[] = [];
+  const coordinators: LiveCoordination[] = [];
+  const instance = () => {
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    const health = switchableHealth();
+    const c = createRedisCoordination(redis, prefix, { health, maxSeenKeys: 100 });
+    clients.push(redis);
+    coordinators.push(c);
+    return { redis, health, c };
+  };
+  beforeEach(() => {
+    prefix = randomPrefix('coord-down');
+  });
+  afterEach(async () => {
+    await Promise.allSettled(coordinators.splice(0).map((c) => c.close()));
+    if (clients[0]) await deleteKeys(clients[0], prefix);
+    await Promise.allSettled(clients.splice(0).map((r) => r.quit()));
+  });
+
+  it('claims event ids locally (each instance on its own), and writes nothing to Redis', async () => {
+    const a = instance();
+    const b = instance();
+    a.health.set(true);
+    b.health.set(true);
+    expect(await a.c.firstSeen(['s:e1', 's:e2'], 60_000)).toEqual([true, true]);
+    expect(await a.c.firstSeen(['s:e1'], 60_000)).toEqual([false]); // a redelivery to this instance: dropped
+    expect(await b.c.firstSeen(['s:e1'], 60_000)).toEqual([true]); // another instance cannot know
+    expect(await keysUnder(a.redis, prefix)).toEqual([]);
+    // Back up: Redis again (the local claims are not in it).
+    a.health.set(false);
+    expect(await a.c.firstSeen(['s:e1'], 60_000)).toEqual([true]);
+    expect(await b.c.firstSeen(['s:e1'], 60_000)).toEqual([false]);
+  });
+
+  it('grants every lease locally, and goes through Redis again once it is back', async () => {
+    const a = instance();
+    const b = instance();
+    expect(await a.c.leases.acquire('poll:x', 5_000)).toBe(true);
+    a.health.set(true);
+    b.health.set(true);
+    expect(await b.c.leases.acquire('poll:x', 5_000)).toBe(true); // each instance polls for itself
+    expect(b.c.leases.holds('poll:x')).toBe(true);
+    b.health.set(false);
+    expect(await b.c.leases.acquire('poll:x', 5_000)).toBe(false); // a holds it in Redis
+    expect(b.c.leases.holds('poll:x')).toBe(false);
+  });
+
+  it('records unread totals and tells the time locally', async () => {
+    const a = instance();
+    a.health.set(true);
+    expect(await a.c.recordUnread('s', '[1,1]', 100)).toBe('first');
+    expect(await a.c.recordUnread('s', '[2,1]', 110)).toBe('changed');
+    expect(await a.c.recordUnread('s', '[1,1]', 105)).toBe('stale');
+    expect(Math.abs((await a.c.now()) - Date.now())).toBeLessThan(1_000);
+    expect(await keysUnder(a.redis, prefix)).toEqual([]);
   });
 });

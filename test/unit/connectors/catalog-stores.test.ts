@@ -218,3 +218,63 @@ describe('the Redis catalog store', () => {
     await expect(owned.read('s')).rejects.toThrow(/closed/i);
   });
 });
+
+/** A Redis health stand-in that the test turns down and up (server/redisHealth.ts is the gateway's). */
+function switchableHealth() {
+  let down = false;
+  return {
+    isDown: () => down,
+    guard: async <T>(run: () => Promise<T>, fallback: () => T | Promise<T>): Promise<T> => (down ? fallback() : run()),
+    onChange: () => () => undefined,
+    set(isDown: boolean) {
+      down = isDown;
+    },
+  };
+}
+
+describe('the Redis catalog store while Redis is down (issue 12 item 2)', () => {
+  const clients = redisClients();
+  let prefix: string;
+  beforeEach(() => {
+    prefix = randomPrefix('catalog-down');
+  });
+  afterEach(() => clients.closeAll(prefix));
+
+  it('serves and patches its own copy of the last snapshot, and marks the source stale in Redis when it returns', async () => {
+    const health = switchableHealth();
+    const store = createRedisCatalogStore(clients.open(), prefix, { health });
+    const other = createRedisCatalogStore(clients.open(), prefix); // another instance, on Redis only
+    await store.write('s', { syncedAt: 1000, items: [conv('a'), conv('b')] });
+
+    health.set(true);
+    expect(ids((await store.read('s'))?.items)).toEqual(ids([conv('a'), conv('b')]));
+    expect((await store.read('s'))?.syncedAt).toBe(1000);
+    await store.patch('s', [conv('c')], ['a']);
+    expect(ids((await store.read('s'))?.items)).toEqual(ids([conv('b'), conv('c')]));
+    expect(ids((await other.read('s'))?.items)).toEqual(ids([conv('a'), conv('b')])); // Redis did not get it
+
+    // Back: what Redis holds misses the patch, so the source is stale there and the next read re-syncs it.
+    health.set(false);
+    expect((await store.read('s'))?.syncedAt).toBe(0);
+    expect((await other.read('s'))?.syncedAt).toBe(0);
+    await store.write('s', { syncedAt: 2000, items: [conv('b'), conv('c')] });
+    expect(ids((await other.read('s'))?.items)).toEqual(ids([conv('b'), conv('c')]));
+  });
+
+  it('with no copy (started during the outage) has no snapshot, so the catalog syncs from the vendor, under a local lease', async () => {
+    const health = switchableHealth();
+    health.set(true);
+    const store = createRedisCatalogStore(clients.open(), prefix, { health });
+    expect(await store.read('s')).toBeNull();
+    expect(await store.acquireSync('s', 60_000)).toBe(true);
+    expect(await store.acquireSync('s', 60_000)).toBe(false);
+    await store.write('s', { syncedAt: 5, items: [conv('a')] });
+    await store.releaseSync('s');
+    expect(ids((await store.read('s'))?.items)).toEqual(['a']);
+    expect(await store.acquireSync('s', 60_000)).toBe(true);
+    await store.releaseSync('s');
+    // Nothing reached Redis.
+    const redis = clients.open();
+    expect(await redis.exists(`${prefix}catalog:s:meta`, `${prefix}catalog:s:sync`)).toBe(0);
+  });
+});
