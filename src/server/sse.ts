@@ -9,8 +9,10 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { createHandler, type OperationResult } from 'graphql-sse';
+import { GatewayError } from '../errors';
 import type { GatewayContext, Viewer } from '../schema/context';
 import type { ContextFor } from './context';
+import type { KeyLease, KeyLimits } from './keyLimits';
 import type { OperationDeadline, OperationDeadlines } from './limits';
 import type { Logger } from './logger';
 import { maskError, withoutSuggestions } from './maskError';
@@ -32,6 +34,8 @@ export interface GraphQLSseOptions {
   heartbeatMs: number;
   /** Production mode: unexpected errors read "Internal server error", no "Did you mean …" suggestions. */
   production?: boolean;
+  /** The per-API-key limits (server/keyLimits.ts), shared with HTTP and graphql-ws; each stream is its own socket. */
+  keyLimits?: KeyLimits;
 }
 
 export interface GraphQLSse {
@@ -62,6 +66,8 @@ interface RequestState {
   operation?: string;
   /** The operation streams (a subscription that subscribed): counted active until it completes. */
   streaming?: boolean;
+  /** The operation's hold on its key's limits, released when it completes or the stream closes. */
+  lease?: KeyLease;
 }
 
 /** True when the request asks for an event stream: `Accept` names `text/event-stream`. */
@@ -132,7 +138,6 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
           logger.debug({ requestId: state.requestId, code: e.extensions?.code, err: e.message }, 'operation refused');
         return refusal(prepared.errors);
       }
-      state.operation = prepared.operation;
       if (prepared.operation === 'mutation' && req.method === 'GET') {
         metrics.countError('BAD_REQUEST');
         return [
@@ -142,6 +147,17 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
           { status: 405, statusText: 'Method Not Allowed', headers: { allow: 'POST', 'content-type': JSON_TYPE } },
         ];
       }
+      if (opts.keyLimits) {
+        try {
+          state.lease = opts.keyLimits.admit(state.viewer, prepared.operation, { socket: state });
+        } catch (e) {
+          if (!(e instanceof GatewayError)) throw e;
+          metrics.sseOperation(state, prepared.operation, 'error', false);
+          logger.debug({ requestId: state.requestId, code: e.code, limit: e.extensions.limit }, 'operation refused');
+          return refusal([e]);
+        }
+      }
+      state.operation = prepared.operation;
       let signal = state.clientGone;
       if (prepared.operation !== 'subscription') {
         state.deadline = opts.deadlines.start(state.clientGone);
@@ -187,6 +203,7 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
     },
     onComplete: (_ctx, req) => {
       req.context.deadline?.stop();
+      req.context.lease?.release();
       metrics.sseDone(req.context);
     },
   });
@@ -221,6 +238,7 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       context: state,
     });
     if (typeof body === 'string' || body === null) {
+      state.lease?.release();
       res.writeHead(init.status, init.statusText, init.headers);
       res.end(body ?? undefined);
       return;
@@ -263,6 +281,7 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       res.off('close', stop);
       open.delete(stream);
       stop();
+      state.lease?.release();
       res.end();
     }
   }

@@ -349,3 +349,50 @@ describe('GraphQL over SSE at shutdown', () => {
     }
   });
 });
+
+describe('GraphQL over SSE with per-key limits', () => {
+  /** The first result of an operation, then the stream is closed. */
+  const firstResult = (client: Client, query: string, variables?: Record<string, unknown>) =>
+    new Promise<Result | unknown>((resolve) => {
+      const dispose = client.subscribe(
+        { query, variables },
+        {
+          next: (r) => {
+            resolve(r);
+            dispose();
+          },
+          error: resolve,
+          complete: () => undefined,
+        },
+      );
+    });
+
+  it("counts a stream's subscription against its key until the stream closes", async () => {
+    const t = await startTestGateway({
+      kinds: ['PIXIESET'],
+      configure: (c) => ({ ...c, server: { ...c.server, keyLimits: { subscriptionsPerKey: 1 } } }),
+    });
+    const c = sseClient(t);
+    try {
+      const first = live<Unread>(c, UNREAD, { s: ['pixieset'] });
+      await first.waitFor(1);
+      expect(await firstResult(c, UNREAD, { s: ['pixieset'] })).toEqual({
+        errors: [
+          expect.objectContaining({
+            extensions: expect.objectContaining({ code: 'LIMIT_EXCEEDED', limit: 'subscriptionsPerKey', max: 1 }),
+          }),
+        ],
+      });
+      first.dispose();
+      // Its stream closed, the key holds no subscription: the next one is admitted.
+      await eventually(async () =>
+        expect(await firstResult(c, UNREAD, { s: ['pixieset'] })).toEqual({
+          data: { unreadCountChanged: { total: expect.any(Number) } },
+        }),
+      );
+    } finally {
+      c.dispose();
+      await t.close();
+    }
+  });
+});
