@@ -12,7 +12,9 @@ import {
 } from '../../src/server/idempotency';
 import { HttpClient } from '../../src/connectors/http';
 import { ErrorCode, GatewayError } from '../../src/errors';
+import type { MessageModel } from '../../src/connectors/types';
 import type { AmbiguousAttempts } from '../../src/schema/context';
+import { isEarlierAttempt, LOOKUP_CLOCK_SKEW_MS } from '../../src/schema/resolvers/Mutation';
 import { randomPrefix, redisClients } from '../utils/redis';
 import { waitFor } from '../utils/wait';
 
@@ -408,5 +410,57 @@ describe('which failed writes may have been carried out (GatewayError.ambiguous,
       code: 'CIRCUIT_OPEN',
       ambiguous: false,
     });
+  });
+});
+
+describe('which message is the earlier attempt of a send (sendMessage after an ambiguous failure)', () => {
+  const attempts = {
+    firstStartedAt: Date.parse('2025-08-07T10:30:00Z'),
+    lastFailedAt: Date.parse('2025-08-07T10:30:05Z'),
+  };
+  const want = { content: 'Booked for Saturday!', private: false, attachments: 0 };
+  const m = (over: Partial<MessageModel>): MessageModel => ({
+    ...(message as unknown as MessageModel),
+    content: 'Booked for Saturday!',
+    sentAt: new Date('2025-08-07T10:30:02Z'),
+    direction: 'OUTGOING',
+    private: false,
+    attachments: [],
+    ...over,
+  });
+
+  it('takes an outgoing message with the same content, privacy and attachment count, dated within the attempts ± 30 s', () => {
+    expect(isEarlierAttempt(m({}), want, attempts)).toBe(true);
+    expect(isEarlierAttempt(m({ content: '  Booked for Saturday!\r\n' }), want, attempts)).toBe(true);
+    // Whole-second vendor timestamps and a vendor clock a little off.
+    expect(
+      isEarlierAttempt(m({ sentAt: new Date(attempts.firstStartedAt - LOOKUP_CLOCK_SKEW_MS) }), want, attempts),
+    ).toBe(true);
+    expect(
+      isEarlierAttempt(m({ sentAt: new Date(attempts.lastFailedAt + LOOKUP_CLOCK_SKEW_MS) }), want, attempts),
+    ).toBe(true);
+    // Attachment-only messages: Chatwoot's content is null.
+    expect(
+      isEarlierAttempt(
+        m({ content: null, attachments: [message.attachments[0]!] }),
+        { ...want, content: '', attachments: 1 },
+        attempts,
+      ),
+    ).toBe(true);
+  });
+
+  it.each([
+    ['another content', { content: 'Booked for Sunday!' }],
+    ['incoming (the contact wrote the same words)', { direction: 'INCOMING' as const }],
+    ['a private note', { private: true }],
+    ['another number of attachments', { attachments: [message.attachments[0]!] }],
+    [
+      'older than the first attempt (an earlier identical message)',
+      { sentAt: new Date(attempts.firstStartedAt - LOOKUP_CLOCK_SKEW_MS - 1000) },
+    ],
+    ['newer than the last failure', { sentAt: new Date(attempts.lastFailedAt + LOOKUP_CLOCK_SKEW_MS + 1000) }],
+    ['undated', { sentAt: null }],
+  ])('does not take %s', (_, over) => {
+    expect(isEarlierAttempt(m(over as Partial<MessageModel>), want, attempts)).toBe(false);
   });
 });
