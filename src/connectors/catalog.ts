@@ -1,4 +1,5 @@
 import { mapLimit } from './concurrency';
+import { backgroundScope } from './fairShare';
 import type {
   CatalogSnapshot,
   CatalogStore,
@@ -193,7 +194,8 @@ export class CatalogSync<Cache = undefined> {
    * `cache` when given (a session's, which then holds what the read fetched).
    */
   all(scope: RequestScope, cache?: Cache): Promise<ConversationModel[]> {
-    return this.catalog.all(() => this.reader.readAll(scope, this.cacheFor(scope, cache)));
+    // A sync serves every key: its pages come out of the background's share of the budget (connectors/fairShare.ts).
+    return this.catalog.all(() => this.reader.readAll(backgroundScope(scope), this.cacheFor(scope, cache)));
   }
 
   /** A full sync now, whatever the snapshot's age: the items before (null before the first sync) and after. */
@@ -201,7 +203,7 @@ export class CatalogSync<Cache = undefined> {
     scope: RequestScope,
     cache?: Cache,
   ): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
-    return this.catalog.resync(() => this.reader.readAll(scope, this.cacheFor(scope, cache)));
+    return this.catalog.resync(() => this.reader.readAll(backgroundScope(scope), this.cacheFor(scope, cache)));
   }
 
   /** True once the source has a snapshot (writes patch it only then). */

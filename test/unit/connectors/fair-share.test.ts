@@ -1,4 +1,12 @@
-import { AdmissionRefused, FairShare, type Refusal } from '../../../src/connectors/fairShare';
+import { CatalogSync, ConversationCatalog } from '../../../src/connectors/catalog';
+import {
+  AdmissionRefused,
+  BACKGROUND_TENANT,
+  FairShare,
+  tenantOf,
+  type Refusal,
+} from '../../../src/connectors/fairShare';
+import { catalogStores, conversationModel } from '../../utils/catalog-stores';
 import { waitFor } from '../../utils/wait';
 
 /**
@@ -150,5 +158,30 @@ describe('FairShare', () => {
     const next = await f.acquire('b', 1000);
     next();
     await waitFor(() => f.state.inFlight === 0, { timeoutMs: 1000, what: 'the slot released' });
+  });
+});
+
+describe('tenants', () => {
+  it("charges a catalog sync to the background, whichever key's operation started it", async () => {
+    const stores = catalogStores('memory');
+    try {
+      const tenants: Record<string, string> = {};
+      const sync = new CatalogSync(new ConversationCatalog(stores.instance(), 's', 60_000), {
+        readAll: async (scope, cache: string) => {
+          tenants.readAll = tenantOf(scope);
+          tenants.cache = cache;
+          return [conversationModel('a')];
+        },
+        readOne: async () => null,
+        cache: (scope) => tenantOf(scope),
+      });
+      await sync.all({ requestId: 'r1', tenant: 'key-a' });
+      // The sync's pages are the background's; the operation's own cache (its loaders) stays the key's.
+      expect(tenants).toEqual({ readAll: BACKGROUND_TENANT, cache: 'key-a' });
+      await sync.resync({ requestId: 'r2', tenant: 'key-b' });
+      expect(tenants.readAll).toBe(BACKGROUND_TENANT);
+    } finally {
+      await stores.close();
+    }
   });
 });
