@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Client } from 'graphql-ws';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
 import { randomPrefix } from '../utils/redis';
@@ -42,16 +45,27 @@ async function startCapture(): Promise<{ url: string; deliveries: Delivery[]; cl
   };
 }
 
-/** Starts redis-server again on the port (and directory) of a killed one. */
-async function restartRedis(old: ThrowawayRedis): Promise<ThrowawayRedis> {
-  const port = new URL(old.url).port;
+/** Starts redis-server at `url` (a loopback port), in `dir`, and waits until it answers. */
+async function startRedisAt(url: string, dir: string): Promise<ThrowawayRedis> {
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', old.dir],
+    ['--port', new URL(url).port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
     { stdio: 'ignore' },
   );
-  await waitFor(() => redisAnswers(old.url, 500), { timeoutMs: 10_000, everyMs: 50, what: 'redis-server to restart' });
-  return { ...old, child };
+  await waitFor(() => redisAnswers(url, 500), { timeoutMs: 10_000, everyMs: 50, what: `redis-server at ${url}` });
+  return { child, url, dir };
+}
+
+/** A loopback port nothing listens on (yet). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 async function kill(redis: ThrowawayRedis): Promise<void> {
@@ -111,26 +125,26 @@ describe('a Redis outage costs nothing but Redis (issue 12 item 2)', () => {
     consoleSpy.mockRestore();
   });
 
-  const deliver = (d: Delivery) => {
+  const deliver = (d: Delivery, g: TestGateway = t) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     for (const h of ['x-chatwoot-signature', 'x-chatwoot-timestamp', 'x-chatwoot-delivery']) {
       const v = d.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
-    return fetch(`${t.url}${d.path}`, { method: 'POST', headers, body: d.body });
+    return fetch(`${g.url}${d.path}`, { method: 'POST', headers, body: d.body });
   };
   /** An incoming Chatwoot message, its webhook caught and delivered to the gateway: the gateway's answer. */
-  const incoming = async (content: string) => {
+  const incoming = async (content: string, g: TestGateway = t) => {
     const mark = capture.deliveries.length;
     const cw = t.embedded.sandbox.emulators.get('chatwoot')!;
     cw.controls.simulateIncoming({ content });
     const d = await waitFor(() => capture.deliveries.slice(mark).find((x) => x.path.startsWith('/webhooks/chatwoot')), {
       what: 'the Chatwoot delivery',
     });
-    return deliver(d);
+    return deliver(d, g);
   };
-  const readyz = async () => {
-    const r = await fetch(`${t.url}/readyz`);
+  const readyz = async (g: TestGateway = t) => {
+    const r = await fetch(`${g.url}/readyz`);
     return { status: r.status, body: (await r.json()) as { status: string; redis?: { status: string } } };
   };
   /** Both sources answered: the inbox holds rows of each, and unread totals of Chatwoot. */
@@ -212,7 +226,7 @@ describe('a Redis outage costs nothing but Redis (issue 12 item 2)', () => {
     expect(consoleErrors.map((a) => String(a[0]))).toEqual([]);
 
     // Redis comes back (empty: no persistence): everything resumes through it.
-    redis = await restartRedis(redis);
+    redis = await startRedisAt(redis.url, redis.dir); // the same port
     await eventually(async () => expect((await readyz()).body.redis?.status).toBe('up'), { timeoutMs: 15_000 });
     const back = await t.gql(QUERY);
     expectHealthy(back);
@@ -234,4 +248,44 @@ describe('a Redis outage costs nothing but Redis (issue 12 item 2)', () => {
     );
     expect(consoleErrors.map((a) => String(a[0]))).toEqual([]);
   }, 90_000);
+
+  it('an instance started while Redis is down answers, accepts webhooks and says so, then joins Redis when it starts', async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const g = await startTestGateway({
+      embedded: t.embedded,
+      configure: (c) => ({ ...c, redis: { url, keyPrefix: randomPrefix('outage-start') } }),
+    });
+    let late: ThrowawayRedis | null = null;
+    try {
+      const first = await eventually(
+        async () => {
+          const r = await g.gql(QUERY);
+          expect(codesOf(r.body.errors)).toContain('REDIS_UNAVAILABLE');
+          return r;
+        },
+        { timeoutMs: 10_000, everyMs: 50 },
+      );
+      expectHealthy(first);
+      expect((await readyz(g)).body.redis?.status).toBe('down');
+      expect((await incoming('to an instance without redis', g)).status).toBe(202);
+      await eventually(async () => {
+        const r = await g.gql<Answer>(QUERY);
+        expect(
+          r.body.data!.conversations.nodes.some((n) => n.lastMessage?.content === 'to an instance without redis'),
+        ).toBe(true);
+      });
+      expect(warnings(g).map((l) => l.msg)).toEqual(['redis unavailable']);
+
+      late = await startRedisAt(url, mkdtempSync(path.join(tmpdir(), 'switchboard-outage-')));
+      await eventually(async () => expect((await readyz(g)).body.redis?.status).toBe('up'), { timeoutMs: 15_000 });
+      const back = await g.gql(QUERY);
+      expectHealthy(back);
+      expect(back.body.errors).toBeUndefined();
+      expect(consoleErrors.map((a) => String(a[0]))).toEqual([]);
+    } finally {
+      await g.close();
+      if (late) await stopRedis(late);
+    }
+  }, 60_000);
 });
