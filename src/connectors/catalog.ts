@@ -1,12 +1,15 @@
 import { mapLimit } from './concurrency';
 import { backgroundScope } from './fairShare';
-import type {
-  CatalogSnapshot,
-  CatalogStore,
-  ConversationModel,
-  MessageModel,
-  RequestScope,
-  SourceChange,
+import {
+  compareConversations,
+  type CatalogSnapshot,
+  type CatalogStore,
+  type ConversationFilterInput,
+  type ConversationModel,
+  type ConversationPage,
+  type MessageModel,
+  type RequestScope,
+  type SourceChange,
 } from './types';
 
 /**
@@ -31,6 +34,83 @@ import type {
 // The store contract lives in ./types.ts beside ConnectorDeps, which hands a store to every connector.
 export type { CatalogSnapshot, CatalogStore };
 
+// ---- the inbox order ----
+
+/** Arrays known to be in the inbox order: each one maps to itself, an unsorted one to its sorted copy. */
+const ordered = new WeakMap<readonly ConversationModel[], readonly ConversationModel[]>();
+
+/**
+ * Declares `items` to be in the inbox order (compareConversations) and never to change: a store that keeps its
+ * snapshot sorted (catalog-stores/memory.ts) says so once per array, and {@link inInboxOrder} then costs nothing.
+ */
+export function markInboxOrder<T extends readonly ConversationModel[]>(items: T): T {
+  ordered.set(items, items);
+  return items;
+}
+
+/**
+ * `items` in the inbox order: itself when it is known or found to be sorted, else a sorted copy. The answer is
+ * remembered per array (a store hands out the same array while its snapshot does not change), so every page
+ * after the first costs one lookup instead of a sort. The array must not be modified afterwards.
+ */
+export function inInboxOrder(items: readonly ConversationModel[]): readonly ConversationModel[] {
+  const known = ordered.get(items);
+  if (known) return known;
+  let sorted = true;
+  for (let i = 1; i < items.length && sorted; i++) {
+    sorted = compareConversations(items[i - 1] as ConversationModel, items[i] as ConversationModel) <= 0;
+  }
+  const result = sorted ? items : markInboxOrder([...items].sort(compareConversations));
+  ordered.set(items, result);
+  return result;
+}
+
+/** True when a filter restricts nothing (the inbox's default page). */
+export function filterIsEmpty(f: ConversationFilterInput): boolean {
+  return (
+    !(f.status && f.status.length > 0) &&
+    !f.unreadOnly &&
+    !(f.labels && f.labels.length > 0) &&
+    !f.participantNativeId &&
+    !f.search
+  );
+}
+
+/**
+ * One window of a catalog in the inbox order ({@link inInboxOrder}; what `ConversationCatalog.all` returns), for
+ * `filter`: without one, a slice (no scan, no sort: the page costs the same at 100 or 100,000 conversations); with
+ * one, a single pass in order that keeps only the window and counts the rest (no sort, no filtered copy).
+ * `matches` is the session's own test of one conversation against `filter`.
+ */
+export function catalogPage(
+  all: readonly ConversationModel[],
+  filter: ConversationFilterInput,
+  offset: number,
+  limit: number,
+  matches: (c: ConversationModel) => boolean,
+): ConversationPage {
+  const sorted = inInboxOrder(all);
+  if (filterIsEmpty(filter)) return { items: sorted.slice(offset, offset + limit), total: sorted.length };
+  const items: ConversationModel[] = [];
+  let total = 0;
+  const end = offset + limit;
+  for (const c of sorted) {
+    if (!matches(c)) continue;
+    if (total >= offset && total < end) items.push(c);
+    total++;
+  }
+  return { items, total };
+}
+
+/** Snapshot arrays indexed by native id, built once per array (a store hands out the same array while it holds still). */
+const byIdIndex = new WeakMap<readonly ConversationModel[], Map<string, ConversationModel>>();
+
+function byIdOf(items: readonly ConversationModel[]): Map<string, ConversationModel> {
+  let index = byIdIndex.get(items);
+  if (!index) byIdIndex.set(items, (index = new Map(items.map((c) => [c.nativeId, c]))));
+  return index;
+}
+
 /** One catalog per source, bound to a store; connectors hold one each. */
 export class ConversationCatalog {
   private syncing: Promise<CatalogSnapshot> | null = null;
@@ -46,11 +126,19 @@ export class ConversationCatalog {
    * Every conversation of the source. Serves the snapshot while it is fresh; otherwise runs `sync` (a full
    * read) once, shared by every concurrent caller of this process, under the store's lease across processes.
    * A stale snapshot is served while another instance holds the lease; with no snapshot at all the caller
-   * syncs itself.
+   * syncs itself. The answer is in the inbox order ({@link inInboxOrder}), ready for {@link catalogPage}.
    */
   async all(sync: () => Promise<ConversationModel[]>): Promise<ConversationModel[]> {
     const snap = await this.store.read(this.sourceId);
-    if (snap && Date.now() - snap.syncedAt < this.maxAgeMs) return snap.items;
+    const items = snap && Date.now() - snap.syncedAt < this.maxAgeMs ? snap.items : await this.synced(sync, snap);
+    // The store's array (or its sorted copy), shared by every reader: never to be modified.
+    return inInboxOrder(items) as ConversationModel[];
+  }
+
+  private async synced(
+    sync: () => Promise<ConversationModel[]>,
+    snap: CatalogSnapshot | null,
+  ): Promise<ConversationModel[]> {
     return (await (this.syncing ?? this.startSync(sync, snap))).items;
   }
 
@@ -136,6 +224,69 @@ export class ConversationCatalog {
     await this.settled();
     const snap = await this.store.read(this.sourceId);
     return snap ? Date.now() - snap.syncedAt : null;
+  }
+
+  // ---- one conversation without a request (issue 13 targets 1 and 2) ----
+
+  /**
+   * One conversation from a fresh snapshot, without a request (a thread's header and participants); undefined when
+   * the snapshot is missing or older than `maxAgeMs`, or does not hold the conversation: the caller reads it then.
+   * Never syncs.
+   */
+  async lookup(nativeId: string): Promise<ConversationModel | undefined> {
+    const snap = await this.store.read(this.sourceId);
+    if (!snap || Date.now() - snap.syncedAt >= this.maxAgeMs) return undefined;
+    return byIdOf(snap.items).get(nativeId);
+  }
+
+  /**
+   * Changes one stored conversation from what a write's answer says, instead of re-reading it (after a running sync
+   * has stored its own). `update` gets the stored model and returns the new one, or undefined to leave it as it is.
+   * False when the catalog does not hold the conversation (or has no snapshot): the caller re-reads it then.
+   */
+  async amend(nativeId: string, update: (held: ConversationModel) => ConversationModel | undefined): Promise<boolean> {
+    await this.settled();
+    const snap = await this.store.read(this.sourceId);
+    const held = snap ? byIdOf(snap.items).get(nativeId) : undefined;
+    if (!held) return false;
+    const next = update(held);
+    if (next) await this.store.patch(this.sourceId, [next], []);
+    return true;
+  }
+
+  /** Writes of this process in flight, per conversation: see {@link track}. */
+  private readonly writes = new Map<string, Set<Promise<unknown>>>();
+
+  /**
+   * Runs one write of this process to a conversation, with the catalog patch from its answer (`write`), known
+   * meanwhile to {@link writesSettled}: the vendor's webhook for that very write (its echo) can arrive before the
+   * answer was applied, and the connector's echo check waits for the write instead of re-reading the conversation.
+   */
+  async track<T>(nativeId: string, write: () => Promise<T>): Promise<T> {
+    const running = write();
+    let set = this.writes.get(nativeId);
+    if (!set) this.writes.set(nativeId, (set = new Set()));
+    set.add(running);
+    try {
+      return await running;
+    } finally {
+      set.delete(running);
+      if (set.size === 0 && this.writes.get(nativeId) === set) this.writes.delete(nativeId);
+    }
+  }
+
+  /** Resolves once every write of this process in flight to these conversations ({@link track}) has ended. */
+  async writesSettled(nativeIds: Iterable<string>): Promise<void> {
+    const running: Array<Promise<unknown>> = [];
+    for (const id of nativeIds) for (const p of this.writes.get(id) ?? []) running.push(p);
+    await Promise.allSettled(running);
+  }
+
+  /** One stored conversation as it is, fresh or not (after a running sync has stored its own); undefined when absent. */
+  async peekOne(nativeId: string): Promise<ConversationModel | undefined> {
+    await this.settled();
+    const snap = await this.store.read(this.sourceId);
+    return snap ? byIdOf(snap.items).get(nativeId) : undefined;
   }
 
   /**
@@ -261,6 +412,45 @@ export class CatalogSync<Cache = undefined> {
   remove(...nativeIds: string[]): Promise<void> {
     return this.catalog.remove(...nativeIds);
   }
+}
+
+/**
+ * True when a stored conversation already shows this message as its last one, at least as recent as `sentAt` (epoch
+ * ms; null: not compared): a webhook saying that the message was created has nothing to add then. That is the echo
+ * of the gateway's own send (whose answer patched the catalog: ConversationCatalog.amend), or a message a later read
+ * already saw. Pure.
+ */
+export function showsLastMessage(
+  held: ConversationModel | undefined,
+  messageNativeId: string,
+  sentAt: number | null,
+): boolean {
+  if (!held?.lastMessage || held.lastMessage.nativeId !== messageNativeId) return false;
+  return sentAt === null || (held.lastMessageAt?.getTime() ?? -Infinity) >= sentAt;
+}
+
+/**
+ * A stored conversation with a message the gateway just sent as its last one (the write's answer instead of a
+ * re-read): last message and activity time, and `searchText` from `search` (the vendor's rule). Undefined (leave
+ * it) when the stored conversation shows a later message already. Unread counts and everything else stay: the
+ * caller says where its vendor's send changes more.
+ */
+export function withSentMessage(
+  held: ConversationModel,
+  message: MessageModel,
+  search: (held: ConversationModel, message: MessageModel) => string | undefined = () => held.searchText,
+): ConversationModel | undefined {
+  const at = message.sentAt?.getTime() ?? null;
+  const heldAt = held.lastMessage?.sentAt?.getTime() ?? held.lastMessageAt?.getTime() ?? null;
+  if (held.lastMessage?.nativeId === message.nativeId) return undefined;
+  if (at !== null && heldAt !== null && heldAt > at) return undefined;
+  const lastAt =
+    held.lastMessageAt && at !== null && held.lastMessageAt.getTime() > at ? held.lastMessageAt : message.sentAt;
+  const out: ConversationModel = { ...held, lastMessage: message, lastMessageAt: lastAt ?? held.lastMessageAt };
+  const text = search(held, message);
+  if (text === undefined) delete out.searchText;
+  else out.searchText = text;
+  return out;
 }
 
 // ---- JSON round trip (Redis) ----
