@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { perKey } from '../batch';
 import { badInput, ErrorCode, fileTooLarge, GatewayError, unsupported } from '../../errors';
-import type { CatalogSync } from '../catalog';
+import { catalogPage, withSentMessage, type CatalogSync } from '../catalog';
 import { matchesFilter, pageFromAll } from '../paging';
 import type { ChatwootSourceConfig } from '../../config/schema';
 import { UnsupportedSession } from '../UnsupportedSession';
@@ -139,9 +139,17 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     if (wanted.length > 0 && wanted.every((s) => chatwootStatusOf(s) === null)) return { items: [], total: 0 };
 
     const [all, searched] = await Promise.all([this.all(), f.search ? this.search(f.search, f.labels) : null]);
+    const inCatalog = (c: ConversationModel) =>
+      matchesFilter(c, f, c.participants ?? [], c.searchText ? [c.searchText] : []);
+    if (!searched) {
+      // The catalog alone, in its order (connectors/catalog.ts catalogPage): no sort, no copy.
+      const page = catalogPage(all, f, req.offset, req.limit, inCatalog);
+      for (const c of page.items) this.listed.set(c.nativeId, c);
+      return page;
+    }
     const found = new Map<string, ConversationModel>();
     for (const c of all) {
-      if (matchesFilter(c, f, c.participants ?? [], c.searchText ? [c.searchText] : [])) found.set(c.nativeId, c);
+      if (inCatalog(c)) found.set(c.nativeId, c);
     }
     if (searched) {
       const rest: ConversationFilterInput = { ...f, search: null };
@@ -213,11 +221,18 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
   // -------------------------------------------------------------------------------------------------------
   // Reads
 
+  /**
+   * This session's listed row, else the catalog's while it is fresh (issue 13 target 1: a thread page then costs
+   * only its messages request; webhooks keep the catalog as fresh as the inbox it serves), else
+   * `GET /conversations/{id}`.
+   */
   async loadConversation(nativeId: string): Promise<ConversationModel | null> {
     const listed = this.listed.get(nativeId);
     if (listed) return listed;
     const id = this.displayIdOf(nativeId);
     if (id === null) return null;
+    const held = await this.sync.catalog.lookup(nativeId);
+    if (held) return held;
     const dto = await this.loaders.conversations.load(id);
     return dto ? this.map(dto) : null;
   }
@@ -397,14 +412,27 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
       if (f.data.length > this.maxAttachmentSize)
         throw fileTooLarge(this.sourceId, f.data.length, this.maxAttachmentSize);
     }
-    const dto = await this.client.sendMessage(this.scope, displayId, {
-      content: input.content,
-      private: input.private,
-      files: input.files,
+    const nativeId = input.conversationNativeId;
+    // Tracked, so that the webhook of this very write (its echo) waits for the catalog patch instead of re-reading.
+    return this.sync.catalog.track(nativeId, async () => {
+      const dto = await this.client.sendMessage(this.scope, displayId, {
+        content: input.content,
+        private: input.private,
+        files: input.files,
+      });
+      this.invalidate(displayId);
+      const message = mapMessage(this.ctx, dto, { conversationDisplayId: displayId });
+      // The answer is all the catalog needs (issue 13 target 2): the message becomes the last one (private notes too:
+      // last_non_activity_message) and its created_at the activity time (Message#set_conversation_activity); an
+      // outgoing message leaves the unread count (incoming messages after agent_last_seen_at) and the status alone.
+      // `updated_at` is left as it was, so a later conversation event is still re-read. A conversation the catalog
+      // does not hold is re-read (nothing happens before the first sync).
+      const patched = await this.sync.catalog.amend(nativeId, (held) =>
+        withSentMessage(held, message, (_held, m) => m.content ?? undefined),
+      );
+      if (!patched) await this.refreshCatalog(nativeId);
+      return message;
     });
-    this.invalidate(displayId);
-    await this.refreshCatalog(input.conversationNativeId);
-    return mapMessage(this.ctx, dto, { conversationDisplayId: displayId });
   }
 
   /**

@@ -1,9 +1,9 @@
 import { ErrorCode, GatewayError, badInput, unsupported } from '../../errors';
-import type { CatalogSync } from '../catalog';
+import { catalogPage, type CatalogSync } from '../catalog';
 import type { MonicaSourceConfig } from '../../config/schema';
 import { UnsupportedSession } from '../UnsupportedSession';
 import type { SessionOptions } from '../vendor';
-import { matchesFilter, pageFromAll, paginateMessages } from '../paging';
+import { matchesFilter, paginateMessages } from '../paging';
 import type {
   ConnectorSession,
   ConversationFilterInput,
@@ -66,6 +66,8 @@ export type MonicaSessionOptions = SessionOptions<MonicaSourceConfig, MonicaClie
 export class MonicaSession extends UnsupportedSession implements ConnectorSession {
   private readonly loaders: MonicaLoaders;
   private fieldTypes?: Promise<MonicaContactFieldTypeDto[]>;
+  /** Participants catalog conversations showed this session ({@link note}), the account user above all. */
+  private readonly known = new Map<string, ParticipantModel>();
 
   private readonly client: MonicaClient;
   private readonly sync: CatalogSync<MonicaLoaders>;
@@ -99,20 +101,38 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     const pid = f.participantNativeId;
     // The account user takes part in every conversation, so `me` filters nothing.
     const rest: ConversationFilterInput = { ...f, participantNativeId: pid === ME_ID ? null : pid };
-    const matching = all.filter((c) =>
+    return catalogPage(all, rest, req.offset, req.limit, (c) =>
       matchesFilter(c, rest, c.participants ?? [], c.searchText ? [c.searchText] : []),
     );
-    return pageFromAll(matching, req.offset, req.limit);
   }
 
-  /** Writes patch the catalog at once, so the inbox shows them before the next sync. */
+  /**
+   * Writes patch the catalog at once from their answer (a conversation with every message), so the inbox shows them
+   * before the next sync. The account user comes from the catalog (every catalog conversation lists it), so a send
+   * costs its one request (issue 13 target 2); `GET /me` only when no catalog conversation has it.
+   */
   private async patchCatalog(dto: MonicaConversationDto): Promise<void> {
     // Before the first sync there is nothing to patch (and no reason to spend a request on /me).
     if (!(await this.sync.synced())) return;
+    if (!this.known.has(ME_ID)) this.note(await this.sync.catalog.peekOne(String(dto.id)));
+    if (!this.known.has(ME_ID))
+      this.note((await this.sync.catalog.peek())?.find((c) => c.participants?.some((p) => p.nativeId === ME_ID)));
     await this.sync.upsert(monicaCatalogModel(this.sourceId, dto, await this.me()));
   }
 
+  /** The participants of a catalog conversation, kept for this session: senders then cost no request. */
+  private note<T extends ConversationModel | undefined>(c: T): T {
+    for (const p of c?.participants ?? []) this.known.set(p.nativeId, p);
+    return c;
+  }
+
+  /**
+   * The catalog's conversation while it is fresh (issue 13 target 1: a thread page then costs only the conversation
+   * read that carries its messages, and the account user comes from the catalog's participants), else a read.
+   */
   async loadConversation(nativeId: string): Promise<ConversationModel | null> {
+    const held = this.note(await this.sync.catalog.lookup(nativeId));
+    if (held) return held;
     const dto = await this.conversationDto(nativeId);
     return dto ? mapConversation(this.sourceId, dto) : null;
   }
@@ -149,7 +169,12 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
 
   /** Messages are embedded and unpaginated (docs/vendors/monica.md), so paging happens here over the sorted list. */
   async listMessages(conversationNativeId: string, req: MessagePageRequest): Promise<MessagePage> {
-    const dto = await this.requireConversation(conversationNativeId);
+    const [dto, held] = await Promise.all([
+      this.requireConversation(conversationNativeId),
+      this.sync.catalog.lookup(conversationNativeId),
+    ]);
+    // The account user's messages name it by reference: the catalog's participants answer it without `GET /me`.
+    this.note(held);
     return paginateMessages(mapMessages(this.sourceId, dto), req);
   }
 
@@ -311,7 +336,10 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
 
   // ---- helpers ----
 
+  /** The account user: as the catalog showed it to this session ({@link note}), else `GET /me` (once a session). */
   private me(): Promise<ParticipantModel> {
+    const known = this.known.get(ME_ID);
+    if (known) return Promise.resolve(known);
     return this.loaders.me.load(ME_ID).then((u) => mapMe(this.sourceId, u));
   }
 

@@ -1,6 +1,6 @@
 import { badInput, ErrorCode, fileTooLarge, GatewayError, unsupported } from '../../errors';
 import { nullIfNotFound } from '../batch';
-import { matchesFilter, pageFromAll } from '../paging';
+import { matchesFilter } from '../paging';
 import type {
   ConnectorSession,
   ConversationModel,
@@ -16,7 +16,7 @@ import type {
   SourceUnreadModel,
   UpdateConversationPatch,
 } from '../types';
-import type { CatalogSync } from '../catalog';
+import { catalogPage, withSentMessage, type CatalogSync } from '../catalog';
 import type { ProtocolSourceConfig } from '../../config/schema';
 import { UnsupportedSession } from '../UnsupportedSession';
 import type { SessionOptions } from '../vendor';
@@ -70,8 +70,9 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
   async listConversations(req: ListConversationsRequest): Promise<ConversationPage> {
     const f = req.filter;
     const all = await this.sync.all(this.scope);
-    const matching = all.filter((c) => matchesFilter(c, f, c.participants ?? [], c.searchText ? [c.searchText] : []));
-    return pageFromAll(matching, req.offset, req.limit);
+    return catalogPage(all, f, req.offset, req.limit, (c) =>
+      matchesFilter(c, f, c.participants ?? [], c.searchText ? [c.searchText] : []),
+    );
   }
 
   /**
@@ -82,7 +83,14 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     return this.sync.refresh(this.scope, [nativeId], this.loaders);
   }
 
+  /**
+   * The catalog's conversation while it is fresh (issue 13 target 1: participants, last message and unread count
+   * without the conversation and contact reads; webhooks keep it as fresh as the inbox it serves), else the
+   * conversation and its contacts read.
+   */
   async loadConversation(nativeId: string): Promise<ConversationModel | null> {
+    const held = await this.sync.catalog.lookup(nativeId);
+    if (held) return held;
     const dto = await this.loaders.conversations.load(nativeId);
     return dto ? this.toModel(dto) : null;
   }
@@ -191,14 +199,33 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
         throw fileTooLarge(this.sourceId, f.data.length, this.maxAttachmentSize);
     }
     const uploaded = await Promise.all(input.files.map((f) => this.client.uploadAttachment(this.scope, f)));
-    const m = await this.client.createMessage(this.scope, {
-      conversation_id: input.conversationNativeId,
-      message: input.content,
-      ...(uploaded.length > 0 ? { attachments: uploaded.map((a) => a.id) } : {}),
+    const nativeId = input.conversationNativeId;
+    // Tracked, so that the webhook of this very write (its echo, webhook.ts) waits for the catalog patch.
+    return this.sync.catalog.track(nativeId, async () => {
+      const m = await this.client.createMessage(this.scope, {
+        conversation_id: nativeId,
+        message: input.content,
+        ...(uploaded.length > 0 ? { attachments: uploaded.map((a) => a.id) } : {}),
+      });
+      this.loaders.messages.clear(m.id).prime(m.id, m);
+      this.forgetConversation(nativeId);
+      const message = this.message(m);
+      // The answer is all the catalog needs (issue 13 target 2) when the self contact is configured: the message is
+      // the newest (its created_at the conversation's last_active_at) and, being the self contact's, not unread, so the
+      // derived count stays; its text joins the searchable text. Without a self contact every message counts as
+      // incoming (mapper.ts isUnread), which needs the conversation's last_opened_at: re-read then, as for a
+      // conversation the catalog does not hold (nothing happens before the first sync).
+      const patched =
+        this.selfContactId !== null &&
+        m.contact?.id === this.selfContactId &&
+        (await this.sync.catalog.amend(nativeId, (held) =>
+          withSentMessage(held, message, (h, sent) =>
+            h.searchText ? `${sent.content ?? ''}\n${h.searchText}` : (sent.content ?? ''),
+          ),
+        ));
+      if (!patched) await this.refreshCatalog(nativeId);
+      return message;
     });
-    await this.refreshCatalog(input.conversationNativeId);
-    this.loaders.messages.clear(m.id).prime(m.id, m);
-    return this.message(m);
   }
 
   /**
