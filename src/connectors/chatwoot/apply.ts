@@ -1,4 +1,4 @@
-import { diffSnapshots, type ConversationCatalog } from '../catalog';
+import { diffSnapshots, showsLastMessage, type ConversationCatalog } from '../catalog';
 import type { ConversationModel, SourceChange } from '../types';
 
 /**
@@ -14,8 +14,16 @@ import type { ConversationModel, SourceChange } from '../types';
  * at least that new, the event has nothing to add and is not re-read. So one status change costs one re-read
  * however many deliveries it sends, a delivery that arrives after a newer one (Chatwoot's webhook jobs run in
  * parallel) costs none, and neither does the webhook of a write the gateway made itself (its own re-read is in
- * the catalog already). Message events are always re-read: `last_activity_at` is written with `update_columns`
- * after the touch that moves `updated_at`, so `updated_at` alone cannot prove a read saw the message's effects.
+ * the catalog already). Message events are re-read: `last_activity_at` is written with `update_columns` after the
+ * touch that moves `updated_at`, so `updated_at` alone cannot prove a read saw the message's effects. Except the
+ * echo of a message the catalog already shows: a `message_created` whose message is the catalog's last message, at
+ * least as recent as its `created_at`, has nothing to add (issue 13 target 2). That is the webhook of the gateway's
+ * own send, whose answer patched the catalog (session.ts: Message#set_conversation_activity makes the message's
+ * `created_at` the conversation's `last_activity_at`; an outgoing message leaves the unread count, which counts
+ * incoming messages after `agent_last_seen_at`, as it is), or a message a later read already saw. Before that
+ * check the apply waits for this process's sends to the conversation still in flight (ConversationCatalog.track), so
+ * an echo that overtakes its own answer is not re-read either; on another instance it is (the catalog is shared
+ * through Redis, so once the answer was applied the check holds there too).
  *
  * The live engine batches changes per source and keeps one change per conversation, so what one delivery said
  * could be lost to a later one of the same batch; the connector therefore records, per conversation, the newest
@@ -32,21 +40,37 @@ import type { ConversationModel, SourceChange } from '../types';
  * instances (the catalog and its sync lease are shared through Redis).
  */
 
-/** Per conversation: the newest `updated_at` a conversation event reported, and whether a message event came. */
+/**
+ * Per conversation: the newest `updated_at` a conversation event reported, whether a message event came that must be
+ * re-read, and the messages `message_created` events named (native id → `created_at` in epoch ms, or null).
+ */
 interface Seen {
   updatedAt: number;
   message: boolean;
+  created: Map<string, number | null>;
+}
+
+/** What one delivery says about its conversation (webhook.ts `ChatwootWebhookConfig.observe`). */
+export interface WebhookObservation {
+  conversationNativeId: string;
+  /** The conversation's `updated_at` (epoch ms; conversation events), or null. */
+  updatedAt: number | null;
+  /** A message event. */
+  message: boolean;
+  /** `message_created`: the message it names, so that the echo of the gateway's own send is not re-read. */
+  created?: { messageNativeId: string; sentAt: number | null };
 }
 
 /** What the webhook parser saw per conversation since its last apply (bounded: {@link MAX_TRACKED}). */
 export class WebhookVersions {
   private readonly seen = new Map<string, Seen>();
 
-  observe(o: { conversationNativeId: string; updatedAt: number | null; message: boolean }): void {
+  observe(o: WebhookObservation): void {
     if (this.seen.size >= MAX_TRACKED && !this.seen.has(o.conversationNativeId)) this.seen.clear();
-    const cur = this.seen.get(o.conversationNativeId) ?? { updatedAt: 0, message: false };
+    const cur = this.seen.get(o.conversationNativeId) ?? { updatedAt: 0, message: false, created: new Map() };
     cur.updatedAt = Math.max(cur.updatedAt, o.updatedAt ?? 0);
-    cur.message ||= o.message || o.updatedAt === null;
+    if (o.created) cur.created.set(o.created.messageNativeId, o.created.sentAt);
+    else cur.message ||= o.message || o.updatedAt === null;
     this.seen.set(o.conversationNativeId, cur);
   }
 
@@ -77,15 +101,20 @@ export async function applyChatwootChanges(
   const seen = new Map(
     named.map((c) => [c.conversationNativeId as string, versions.take(c.conversationNativeId as string)]),
   );
+  const checkable = [...seen].filter(([, s]) => s && !s.message && (s.updatedAt > 0 || s.created.size > 0));
   let needed = changes;
-  if ([...seen.values()].some((s) => s && !s.message && s.updatedAt > 0)) {
-    const items = await catalog.peek();
-    const held = new Map((items ?? []).map((c) => [c.nativeId, c.updatedAt?.getTime() ?? 0]));
+  if (checkable.length > 0) {
+    // A send of this process may still be patching the catalog from its answer when its echo arrives: wait for it.
+    await catalog.writesSettled(checkable.filter(([, s]) => s && s.created.size > 0).map(([id]) => id));
+    const held = new Map(await Promise.all(checkable.map(async ([id]) => [id, await catalog.peekOne(id)] as const)));
     needed = changes.filter((c) => {
       if (c.conversationNativeId === null) return true;
       const s = seen.get(c.conversationNativeId);
       const have = held.get(c.conversationNativeId);
-      return !(s && !s.message && s.updatedAt > 0 && have !== undefined && have >= s.updatedAt);
+      if (!s || s.message || !have) return true;
+      if (s.updatedAt > 0 && (have.updatedAt?.getTime() ?? 0) < s.updatedAt) return true;
+      for (const [message, sentAt] of s.created) if (!showsLastMessage(have, message, sentAt)) return true;
+      return false;
     });
   }
   if (needed.length === 0) return;

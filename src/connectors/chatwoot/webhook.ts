@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, GatewayError } from '../../errors';
 import type { SourceChange, WebhookHeaders, WebhookRequest } from '../types';
-import { conversationNativeId, cwTime } from './mapper';
+import { conversationNativeId, cwTime, messageNativeId } from './mapper';
 import { chatwootWebhook } from './types';
 
 /** docs/vendors/chatwoot.md "Webhooks": the headers a signing Chatwoot (v4.11.2 and later) sends. */
@@ -29,11 +29,19 @@ export interface ChatwootWebhookConfig {
   now?: () => number;
   /**
    * Told about every accepted delivery that names a conversation: its conversation's `updated_at` (epoch ms;
-   * conversation events) or `message: true` (message events, which always need a re-read). The connector uses it
+   * conversation events) or `message: true` (message events, which need a re-read), and for `message_created` the
+   * message it names (`created`: the echo of the gateway's own send is not re-read, apply.ts). The connector uses it
    * to skip re-reads the catalog already covers (index.ts).
    */
-  observe?: (o: { conversationNativeId: string; updatedAt: number | null; message: boolean }) => void;
+  observe?: (o: {
+    conversationNativeId: string;
+    updatedAt: number | null;
+    message: boolean;
+    created?: { messageNativeId: string; sentAt: number | null };
+  }) => void;
 }
+
+const wholeSeconds = (d: Date | null): number | null => (d ? Math.floor(d.getTime() / 1000) * 1000 : null);
 
 /** Equal-time comparison of two secrets of any length (digests first, so lengths do not leak). */
 function sameSecret(a: string, b: string): boolean {
@@ -191,7 +199,21 @@ export function parseChatwootWebhook(config: ChatwootWebhookConfig, req: Webhook
       }
       const stamp = body.event === 'message_created' && body.created_at != null ? String(body.created_at) : digest();
       const nativeId = conversationNativeId(config.accountId, body.conversation.id);
-      config.observe?.({ conversationNativeId: nativeId, updatedAt: null, message: true });
+      config.observe?.({
+        conversationNativeId: nativeId,
+        updatedAt: null,
+        message: true,
+        ...(body.event === 'message_created'
+          ? {
+              created: {
+                messageNativeId: messageNativeId(config.accountId, body.conversation.id, body.id),
+                // Whole seconds, as the API's `created_at` and `last_activity_at` (`to_i`) the catalog holds; the
+                // webhook's is the time itself (Message#webhook_data).
+                sentAt: wholeSeconds(cwTime(body.created_at)),
+              },
+            }
+          : {}),
+      });
       return [{ sourceId: source, conversationNativeId: nativeId, eventId: `${body.event}:${body.id}:${stamp}` }];
     }
     case 'conversation_created':
