@@ -6,7 +6,12 @@ import { createProtocolCatalogReader } from './catalog';
 import { createProtocolClient } from './client';
 import { PROTOCOL_PROFILE } from './profile';
 import { ProtocolSession, type ProtocolSessionOptions } from './session';
-import { checkProtocolWebhookHeaders, parseProtocolWebhook } from './webhook';
+import {
+  applyProtocolChanges,
+  checkProtocolWebhookHeaders,
+  parseProtocolWebhook,
+  ProtocolWebhookEchoes,
+} from './webhook';
 
 export { PROTOCOL_PROFILE };
 /** What Protocol can do: {@link PROTOCOL_PROFILE}'s capabilities. */
@@ -22,15 +27,17 @@ export function createProtocolConnector(config: ProtocolSourceConfig, deps: Conn
   const catalog = createVendorCatalog(config, deps, profile);
   const sync = new CatalogSync(catalog, createProtocolCatalogReader(config, client));
   const options: ProtocolSessionOptions = { config, profile, client, catalog, sync, shared: undefined };
+  /** What webhooks said per conversation, for applyChanges (webhook.ts: the echo of the gateway's own send). */
+  const echoes = new ProtocolWebhookEchoes();
   return {
     id: config.id,
     kind: profile.kind,
     name: config.name ?? profile.defaultName,
     capabilities: profile.capabilities,
     openSession: (scope) => new ProtocolSession(options, scope),
-    applyChanges: (changes, scope) => sync.applyChanges(changes, scope),
+    applyChanges: (changes, scope) => applyProtocolChanges(sync, echoes, changes, scope),
     health: () => client.http.health(),
     checkWebhookHeaders: (req) => void checkProtocolWebhookHeaders(config.id, config.webhookSecret, req),
-    parseWebhook: (req) => parseProtocolWebhook(config.id, config.webhookSecret, req),
+    parseWebhook: (req) => parseProtocolWebhook(config.id, config.webhookSecret, req, echoes),
   };
 }

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { badInput, ErrorCode, GatewayError } from '../../errors';
-import type { SourceChange, WebhookHeaders, WebhookRequest } from '../types';
+import { showsLastMessage, type CatalogSync } from '../catalog';
+import type { RequestScope, SourceChange, WebhookHeaders, WebhookRequest } from '../types';
 import { protocolWebhook } from './types';
 
 export const SIGNATURE_HEADER = 'x-protocol-signature';
@@ -38,6 +39,7 @@ export function parseProtocolWebhook(
   sourceId: string,
   secret: string | undefined,
   req: WebhookRequest,
+  echoes?: ProtocolWebhookEchoes,
 ): SourceChange[] {
   const given = checkProtocolWebhookHeaders(sourceId, secret, req);
   const expected = Buffer.from(signProtocolWebhook(req.rawBody, secret as string), 'hex');
@@ -67,5 +69,75 @@ export function parseProtocolWebhook(
   else if (resource === 'message' || resource === 'contact' || resource === 'group') {
     conversationNativeId = payload.conversation_id ?? null;
   }
+  if (conversationNativeId !== null) {
+    const createdAt = (payload as { created_at?: unknown }).created_at;
+    echoes?.observe(
+      conversationNativeId,
+      type === 'message.created' && payload.id
+        ? { messageNativeId: payload.id, sentAt: typeof createdAt === 'number' ? createdAt * 1000 : null }
+        : undefined,
+    );
+  }
   return [{ sourceId, conversationNativeId, eventId: id }];
+}
+
+/** Conversations tracked at most; past it the record starts over (the cost is a few extra re-reads). */
+const MAX_TRACKED = 10_000;
+
+/**
+ * What the webhooks said per conversation since the connector last applied them: the messages `message.created`
+ * named (native id → `created_at` in epoch ms, or null) and whether any other event came. Recorded at parse time,
+ * because the live engine keeps one change per conversation of a batch, and decided at apply time
+ * ({@link applyProtocolChanges}).
+ */
+export class ProtocolWebhookEchoes {
+  private readonly seen = new Map<string, { other: boolean; created: Map<string, number | null> }>();
+
+  observe(conversationNativeId: string, created?: { messageNativeId: string; sentAt: number | null }): void {
+    if (this.seen.size >= MAX_TRACKED && !this.seen.has(conversationNativeId)) this.seen.clear();
+    const cur = this.seen.get(conversationNativeId) ?? { other: false, created: new Map() };
+    if (created) cur.created.set(created.messageNativeId, created.sentAt);
+    else cur.other = true;
+    this.seen.set(conversationNativeId, cur);
+  }
+
+  /** What was seen about a conversation, forgotten from now on (it is being applied). */
+  take(nativeId: string): { other: boolean; created: Map<string, number | null> } | undefined {
+    const s = this.seen.get(nativeId);
+    this.seen.delete(nativeId);
+    return s;
+  }
+}
+
+/**
+ * The connector's `applyChanges` (issue 13 target 2): every named conversation is re-read into the catalog
+ * (CatalogSync.applyChanges: conversation, its messages and contacts), except one whose only events since the last
+ * apply were `message.created` of messages the catalog already shows as its last message (catalog.ts
+ * `showsLastMessage`): the webhook of the gateway's own send, whose answer patched the catalog (session.ts), or a
+ * message a later read already saw. Before that check it waits for this process's sends to those conversations still
+ * in flight (ConversationCatalog.track), so an echo that overtakes its own answer is not re-read either. A change
+ * that names no conversation still invalidates the catalog.
+ */
+export async function applyProtocolChanges<Cache>(
+  sync: CatalogSync<Cache>,
+  echoes: ProtocolWebhookEchoes,
+  changes: SourceChange[],
+  scope: RequestScope,
+): Promise<void> {
+  const seen = new Map<string, ReturnType<ProtocolWebhookEchoes['take']>>();
+  for (const c of changes)
+    if (c.conversationNativeId !== null) seen.set(c.conversationNativeId, echoes.take(c.conversationNativeId));
+  if (changes.some((c) => c.conversationNativeId === null)) return sync.applyChanges(changes, scope);
+  const candidates = [...seen].filter(([, s]) => s && !s.other && s.created.size > 0).map(([id]) => id);
+  const echoed = new Set<string>();
+  if (candidates.length > 0) {
+    await sync.catalog.writesSettled(candidates);
+    for (const id of candidates) {
+      const held = await sync.catalog.peekOne(id);
+      const created = seen.get(id)?.created ?? new Map<string, number | null>();
+      if ([...created].every(([message, sentAt]) => showsLastMessage(held, message, sentAt))) echoed.add(id);
+    }
+  }
+  const needed = changes.filter((c) => !echoed.has(c.conversationNativeId as string));
+  if (needed.length > 0) await sync.applyChanges(needed, scope);
 }
