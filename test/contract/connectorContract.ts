@@ -116,7 +116,9 @@ export function defineConnectorContract(kind: SourceKind, opts: ContractOptions)
       const session = connector.openSession(scope);
       const { items } = { items: (await session.listConversations({ offset: 0, limit: 2, filter: {} })).items };
       emulator.clearRequests();
-      const s2 = connector.openSession(scope);
+      // A connector whose catalog has not synced: a warm catalog answers loadConversation without any request (issue
+      // 13 target 1, test/integration/upstream-thread-send.test.ts), and this is about the reads.
+      const s2 = fresh().openSession(scope);
       await Promise.all([
         s2.loadConversation(items[0]!.nativeId),
         s2.loadConversation(items[0]!.nativeId),
@@ -132,10 +134,11 @@ export function defineConnectorContract(kind: SourceKind, opts: ContractOptions)
     it('settles each key of a batch on its own: missing is null, a refused or failing id its own error, the rest their objects', async () => {
       const listed = (await connector.openSession(scope).listConversations({ offset: 0, limit: 4, filter: {} })).items;
       const [ok1, denied, broken, ok2] = listed.map((c) => c.nativeId);
-      // The path of each id's read, as the connector calls it: one load alone, in a session of its own.
+      // The path of each id's read, as the connector calls it: one load alone, in a session of its own (of a connector
+      // whose catalog has not synced, which would answer without a read).
       const pathOf = async (id: string) => {
         emulator.clearRequests();
-        expect(await connector.openSession(scope).loadConversation(id)).not.toBeNull();
+        expect(await fresh().openSession(scope).loadConversation(id)).not.toBeNull();
         return emulator.requests()[0]!.path;
       };
       const paths = {
