@@ -1,15 +1,18 @@
 import { z } from 'zod';
 import { ErrorCode, GatewayError } from '../errors';
 
-/** One row that {@link rowsOf} left out of a page: its id when it has one, and why. */
-interface SkippedRow {
+/** One row that {@link rowsOf} left out of a page, or one optional part that {@link part} left out of an object. */
+interface Skipped {
+  /** The row's id (a row), or null until {@link decode} finds the id of the object holding the part. */
   id: string | null;
   path: string;
   reason: string;
+  /** A part: its key and the value that could not be read, for {@link decode} to find where it was. */
+  part?: { key: string; value: unknown };
 }
 
-/** The rows skipped by the decode that is running (decoding is synchronous, so one collector at a time). */
-let skipped: SkippedRow[] | null = null;
+/** What the decode that is running left out (decoding is synchronous, so one collector at a time). */
+let skipped: Skipped[] | null = null;
 
 function rowId(row: unknown): string | null {
   if (!row || typeof row !== 'object') return null;
@@ -17,24 +20,31 @@ function rowId(row: unknown): string | null {
   return typeof id === 'string' || typeof id === 'number' ? String(id) : null;
 }
 
+function firstIssue(error: z.ZodError): { path: string; reason: string } {
+  const issue = error.issues[0];
+  return {
+    path: issue && issue.path.length > 0 ? issue.path.join('.') : '',
+    reason: issue?.message ?? 'unexpected shape',
+  };
+}
+
 /**
  * A list of vendor rows decoded row by row (issue 12 item 14): a row that does not match `row` is left out and
  * reported by {@link decode} (one error entry per row, with the source and the row's id), so one odd row never
- * fails the whole page, nor the source.
+ * fails the whole page, nor the source. A row whose optional {@link part}s could not be read is kept without them.
  */
 export function rowsOf<S extends z.ZodType>(row: S) {
   return z.array(z.unknown()).transform((items) => {
     const out: Array<z.output<S>> = [];
     for (const item of items) {
+      const mark = skipped?.length ?? 0;
       const r = row.safeParse(item);
       if (r.success) out.push(r.data as z.output<S>);
       else {
-        const issue = r.error.issues[0];
-        skipped?.push({
-          id: rowId(item),
-          path: issue && issue.path.length > 0 ? issue.path.join('.') : '(row)',
-          reason: issue?.message ?? 'unexpected shape',
-        });
+        // The parts it left out go with it: the row is reported once, as a whole.
+        skipped?.splice(mark);
+        const { path, reason } = firstIssue(r.error);
+        skipped?.push({ id: rowId(item), path: path || '(row)', reason });
       }
     }
     return out;
@@ -42,10 +52,68 @@ export function rowsOf<S extends z.ZodType>(row: S) {
 }
 
 /**
+ * An optional nested part of a vendor object (a message's sender, a conversation's last message, an attachment
+ * list), decoded on its own (brief D gap 2): when it cannot be read, the object is mapped without it (undefined)
+ * and {@link decode} reports it like a skipped row (with the id of the object that held it and the part's path),
+ * instead of failing the whole answer. Required fields (ids, the fields a mapper cannot do without) stay outside
+ * parts, so a missing one still fails the answer. `key` is the part's own key in its object.
+ */
+export function part<S extends z.ZodType>(key: string, schema: S) {
+  return lenient(key, schema, () => undefined).optional();
+}
+
+/**
+ * A {@link part} that is `fallback()` (an empty list) when it cannot be read, and when it is absent (zod does not
+ * run a transform for a missing key).
+ */
+export function partOr<S extends z.ZodType, F>(key: string, schema: S, fallback: () => F) {
+  return lenient(key, schema, fallback).default(fallback as () => never);
+}
+
+function lenient<S extends z.ZodType, F>(key: string, schema: S, fallback: () => F) {
+  return z.unknown().transform((value): z.output<S> | F => {
+    const r = schema.safeParse(value);
+    if (r.success) return r.data as z.output<S>;
+    const { path, reason } = firstIssue(r.error);
+    skipped?.push({ id: null, path, reason, part: { key, value } });
+    return fallback();
+  });
+}
+
+/**
+ * Where a part {@link part} left out was in `body`: the dotted path of the first `key` holding `value` in an
+ * object not yet claimed, and the id of the nearest object around it that has one.
+ */
+function locate(
+  body: unknown,
+  p: { key: string; value: unknown },
+  claimed: Set<unknown>,
+): { path: string; id: string | null } | null {
+  const walk = (node: unknown, path: string[], id: string | null): { path: string; id: string | null } | null => {
+    if (!node || typeof node !== 'object') return null;
+    const here = Array.isArray(node) ? id : (rowId(node) ?? id);
+    if (!Array.isArray(node)) {
+      const o = node as Record<string, unknown>;
+      if (Object.prototype.hasOwnProperty.call(o, p.key) && o[p.key] === p.value && !claimed.has(o)) {
+        claimed.add(o);
+        return { path: [...path, p.key].join('.'), id: here };
+      }
+    }
+    for (const [k, v] of Object.entries(node)) {
+      const found = walk(v, [...path, k], here);
+      if (found) return found;
+    }
+    return null;
+  };
+  return walk(body, [], null);
+}
+
+/**
  * Checks a vendor body against its wire schema (the vendor's `types.ts`). A body that does not match
  * (wrong types, missing fields) becomes SOURCE_BAD_RESPONSE naming the source and the first bad path,
- * never a crash deeper in a mapper. Rows of a {@link rowsOf} list that do not match are left out instead, each
- * reported through `scope.report` (when the scope has it) as SOURCE_BAD_RESPONSE with `rowId`.
+ * never a crash deeper in a mapper. Rows of a {@link rowsOf} list that do not match are left out instead, and so
+ * are optional {@link part}s that cannot be read; each is reported through `scope.report` (when the scope has
+ * it) as SOURCE_BAD_RESPONSE with `rowId` and `what` (and `part`, the part's path in the body).
  */
 export function decode<S extends z.ZodType>(
   schema: S,
@@ -55,7 +123,7 @@ export function decode<S extends z.ZodType>(
   scope?: { report?: (error: GatewayError) => void },
 ): z.output<S> {
   const outer = skipped;
-  const mine: SkippedRow[] = [];
+  const mine: Skipped[] = [];
   skipped = mine;
   let r: ReturnType<S['safeParse']>;
   try {
@@ -64,15 +132,8 @@ export function decode<S extends z.ZodType>(
     skipped = outer;
   }
   if (r.success) {
-    for (const row of mine) {
-      scope?.report?.(
-        new GatewayError(
-          ErrorCode.SOURCE_BAD_RESPONSE,
-          `Source "${sourceId}" sent a malformed row in a ${what}${row.id ? ` (id ${row.id})` : ''}: at ${row.path}, ${row.reason}; it was left out.`,
-          { source: sourceId, rowId: row.id, what },
-        ),
-      );
-    }
+    const claimed = new Set<unknown>();
+    for (const row of mine) scope?.report?.(skippedError(row, body, claimed, sourceId, what));
     return r.data as z.output<S>;
   }
   const issue = r.error.issues[0];
@@ -81,6 +142,24 @@ export function decode<S extends z.ZodType>(
     ErrorCode.SOURCE_BAD_RESPONSE,
     `Source "${sourceId}" sent a malformed ${what}: at ${path}, ${issue?.message ?? 'unexpected shape'}.`,
     { source: sourceId },
+  );
+}
+
+function skippedError(row: Skipped, body: unknown, claimed: Set<unknown>, sourceId: string, what: string) {
+  if (!row.part) {
+    return new GatewayError(
+      ErrorCode.SOURCE_BAD_RESPONSE,
+      `Source "${sourceId}" sent a malformed row in a ${what}${row.id ? ` (id ${row.id})` : ''}: at ${row.path}, ${row.reason}; it was left out.`,
+      { source: sourceId, rowId: row.id, what },
+    );
+  }
+  const where = locate(body, row.part, claimed);
+  const partPath = where?.path ?? row.part.key;
+  const id = where?.id ?? rowId(body);
+  return new GatewayError(
+    ErrorCode.SOURCE_BAD_RESPONSE,
+    `Source "${sourceId}" sent a malformed ${partPath} in a ${what}${id ? ` (id ${id})` : ''}${row.path ? `: at ${row.path}` : ''}, ${row.reason}; it was left out, the rest was kept.`,
+    { source: sourceId, rowId: id, what, part: partPath },
   );
 }
 

@@ -130,7 +130,7 @@ export class ChatwootClient {
         ...(input.content ? { message: { content: input.content } } : {}),
       },
     });
-    return decode(chatwootConversation, res.body, this.source, 'created conversation');
+    return decode(chatwootConversation, res.body, this.source, 'created conversation', scope);
   }
 
   async deleteConversation(scope: RequestScope, displayId: number): Promise<void> {
@@ -171,7 +171,7 @@ export class ChatwootClient {
       path: this.conv(displayId, read ? '/update_last_seen' : '/unread'),
       idempotent: true,
     });
-    return decode(chatwootConversation, res.body, this.source, 'conversation');
+    return decode(chatwootConversation, res.body, this.source, 'conversation', scope);
   }
 
   /** GET messages: no cursor = the latest 20; `before` = 20 older; `after` = up to 100 newer; both = between. */
@@ -210,7 +210,7 @@ export class ChatwootClient {
         json: { content: input.content, message_type: 'outgoing', private: input.private },
       });
     }
-    return decode(chatwootMessage, res.body, this.source, 'message');
+    return decode(chatwootMessage, res.body, this.source, 'message', scope);
   }
 
   /** docs/vendors/chatwoot.md "Delete msg": a soft delete; answers with the message. */
@@ -220,7 +220,7 @@ export class ChatwootClient {
 
   async getContact(scope: RequestScope, id: number) {
     const body = await this.http.get(scope, `/contacts/${id}`);
-    return decode(chatwootContactShow, body, this.source, 'contact').payload;
+    return decode(chatwootContactShow, body, this.source, 'contact', scope).payload;
   }
 
   async listAgents(scope: RequestScope) {
@@ -230,7 +230,7 @@ export class ChatwootClient {
 
   async getAgentBot(scope: RequestScope, id: number) {
     const body = await this.http.get(scope, `/agent_bots/${id}`);
-    return decode(chatwootAgentBot, body, this.source, 'agent bot');
+    return decode(chatwootAgentBot, body, this.source, 'agent bot', scope);
   }
 }
 

@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { rowsOf } from '../decode';
+import { part, partOr, rowsOf } from '../decode';
 
 /**
  * Chatwoot Application API wire DTOs (docs/vendors/chatwoot.md, jbuilder views at bdcb1934c). Unknown keys are allowed;
  * the fields the mapper reads are checked. Chatwoot serializes `nil.to_i` as 0, so epoch fields are numbers
  * where 0 means null (the mapper turns 0 into null). Lists decode row by row (`rowsOf`): one odd row is left out
- * and reported, never the whole page.
+ * and reported, never the whole page. Optional nested parts (`part`: a sender, an assignee, the last message, the
+ * attachments) that cannot be read are left out of their object and reported; ids and required fields still fail.
  */
 
 /** docs/vendors/chatwoot.md: REST epochs are integer seconds; message `created_at` is an ISO string in webhooks. */
@@ -46,13 +47,13 @@ export const chatwootMessage = z.looseObject({
   /** docs/vendors/chatwoot.md: int in REST (0..3), string in webhooks. */
   message_type: z.union([z.number().int(), z.string()]),
   content_type: z.string().nullish(),
-  content_attributes: z.record(z.string(), z.unknown()).nullish(),
+  content_attributes: part('content_attributes', z.record(z.string(), z.unknown()).nullish()),
   created_at: epochOrIso,
   private: z.boolean().nullish(),
   status: z.string().nullish(),
-  sender: chatwootSender.nullish(),
+  sender: part('sender', chatwootSender.nullish()),
   /** docs/vendors/chatwoot.md: the key is absent when there are none. */
-  attachments: z.array(chatwootAttachment).optional(),
+  attachments: part('attachments', rowsOf(chatwootAttachment).optional()),
 });
 
 /** meta.sender: the `api/v1/models/contact` partial. */
@@ -87,23 +88,23 @@ export const chatwootConversation = z.looseObject({
   account_id: z.number().optional(),
   inbox_id: z.number().nullish(),
   meta: z.looseObject({
-    sender: chatwootContact.nullish(),
+    sender: part('sender', chatwootContact.nullish()),
     /**
      * The assigned entity: an agent (the `agent` partial in REST, `User#push_event_data` in webhooks) or an agent
      * bot (`agent_bot_slim` in REST, `AgentBot#push_event_data` with `type: "agent_bot"` in webhooks), told apart by
      * `assignee_type` (docs/vendors/chatwoot.md "Bots").
      */
-    assignee: chatwootAgent.nullish(),
+    assignee: part('assignee', chatwootAgent.nullish()),
     /** "User" or "AgentBot" (`_conversation.json.jbuilder`, `Conversations::EventDataPresenter#push_meta`). */
     assignee_type: z.string().nullish(),
     channel: z.string().nullish(),
   }),
   /** docs/vendors/chatwoot.md: the last message only (push_event_data shape). */
-  messages: rowsOf(chatwootMessage).optional(),
-  labels: z.array(z.string()).default([]),
+  messages: part('messages', rowsOf(chatwootMessage).optional()),
+  labels: partOr('labels', z.array(z.string()).default([]), (): string[] => []),
   muted: z.boolean().nullish(),
   status: z.enum(['open', 'resolved', 'pending', 'snoozed']),
-  additional_attributes: z.record(z.string(), z.unknown()).nullish(),
+  additional_attributes: part('additional_attributes', z.record(z.string(), z.unknown()).nullish()),
   agent_last_seen_at: z.number().nullish(),
   created_at: z.number().nullish(),
   /** docs/vendors/chatwoot.md: a float epoch (`updated_at.to_f`). */
@@ -112,9 +113,12 @@ export const chatwootConversation = z.looseObject({
   last_activity_at: z.number().nullish(),
   unread_count: z.number().int().min(0).nullish(),
   /** A message, or null; the seed's example shows `{}` for "none", read as null too. */
-  last_non_activity_message: z.preprocess(
-    (v) => (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0 ? null : v),
-    chatwootMessage.nullish(),
+  last_non_activity_message: part(
+    'last_non_activity_message',
+    z.preprocess(
+      (v) => (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0 ? null : v),
+      chatwootMessage.nullish(),
+    ),
   ),
 });
 

@@ -159,7 +159,7 @@ export class MonicaClient {
 
   async createConversation(scope: RequestScope, input: MonicaConversationInputDto): Promise<MonicaConversationDto> {
     const res = await this.http.request(scope, { method: 'POST', path: '/conversations', json: input });
-    return decode(monicaConversationEnvelope, res.body, this.sourceId, 'conversation').data;
+    return decode(monicaConversationEnvelope, res.body, this.sourceId, 'conversation', scope).data;
   }
 
   async updateConversation(
@@ -174,7 +174,7 @@ export class MonicaClient {
       json: input,
       idempotent: true,
     });
-    return decode(monicaConversationEnvelope, res.body, this.sourceId, 'conversation').data;
+    return decode(monicaConversationEnvelope, res.body, this.sourceId, 'conversation', scope).data;
   }
 
   async deleteConversation(scope: RequestScope, id: number): Promise<void> {
@@ -193,7 +193,7 @@ export class MonicaClient {
       path: `/conversations/${conversationId}/messages`,
       json: input,
     });
-    return decode(monicaConversationEnvelope, res.body, this.sourceId, 'conversation').data;
+    return decode(monicaConversationEnvelope, res.body, this.sourceId, 'conversation', scope).data;
   }
 
   async updateMessage(
@@ -208,7 +208,7 @@ export class MonicaClient {
       json: input,
       idempotent: true,
     });
-    return decode(monicaConversationEnvelope, res.body, this.sourceId, 'conversation').data;
+    return decode(monicaConversationEnvelope, res.body, this.sourceId, 'conversation', scope).data;
   }
 
   async deleteMessage(scope: RequestScope, conversationId: number, messageId: number): Promise<void> {
@@ -222,12 +222,12 @@ export class MonicaClient {
   /** A full contact with its contact fields (email, phone live there: docs/vendors/monica.md "Objects"). */
   async getContact(scope: RequestScope, id: number): Promise<MonicaContactDto> {
     const body = await this.http.get(scope, `/contacts/${id}`, { with: 'contactfields' });
-    return decode(monicaContactEnvelope, body, this.sourceId, 'contact').data;
+    return decode(monicaContactEnvelope, body, this.sourceId, 'contact', scope).data;
   }
 
   async getMe(scope: RequestScope): Promise<MonicaUserDto> {
     const body = await this.http.get(scope, '/me');
-    return decode(monicaUserEnvelope, body, this.sourceId, 'user').data;
+    return decode(monicaUserEnvelope, body, this.sourceId, 'user', scope).data;
   }
 
   async listContactFieldTypes(

@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { rowsOf } from '../decode';
+import { part, rowsOf } from '../decode';
 
 /**
  * Monica 4.x wire DTOs (docs/vendors/monica.md). Loose objects: Monica adds keys between versions (`uuid`,
- * `url`, `is_me`…), and the gateway must not break on them. Only what the mapper reads is required.
+ * `url`, `is_me`…), and the gateway must not break on them. Only what the mapper reads is required. Optional nested
+ * parts (`part`: a contact's information and fields, a message's contact) that cannot be read are left out of their
+ * object and reported; ids and required fields still fail.
  */
 
 const str = z.string().nullish();
@@ -48,8 +50,8 @@ export const monicaContact = z.looseObject({
   is_me: z.boolean().nullish(),
   /** false for an archived contact, whose conversations Monica refuses to write (docs/vendors/monica.md "Errors"). */
   is_active: z.boolean().nullish(),
-  information: z.looseObject({ avatar: monicaAvatar.nullish() }).nullish(),
-  contactFields: z.array(monicaContactField).nullish(),
+  information: part('information', z.looseObject({ avatar: part('avatar', monicaAvatar.nullish()) }).nullish()),
+  contactFields: part('contactFields', rowsOf(monicaContactField).nullish()),
 });
 
 export const monicaMessage = z.looseObject({
@@ -58,8 +60,8 @@ export const monicaMessage = z.looseObject({
   /** A date-time `Y-m-d\TH:i:s\Z` with a real time of day (midnight when logged in the web UI), docs/vendors/monica.md "Timestamps". */
   written_at: z.string(),
   written_by_me: z.boolean(),
-  contact: monicaContact.nullish(),
-  conversation: z.looseObject({ id: z.number().int() }).nullish(),
+  contact: part('contact', monicaContact.nullish()),
+  conversation: part('conversation', z.looseObject({ id: z.number().int() }).nullish()),
   created_at: str,
   updated_at: str,
 });
@@ -83,7 +85,7 @@ export const monicaUser = z.looseObject({
   last_name: str,
   name: str,
   email: str,
-  me_contact: monicaContact.nullish(),
+  me_contact: part('me_contact', monicaContact.nullish()),
 });
 
 /** Laravel paginator envelope (docs/vendors/monica.md "Pagination"). */

@@ -73,7 +73,7 @@ export class PixiesetClient {
 
   async client(scope: RequestScope, id: string) {
     const body = await this.http.get(scope, `/clients/${encodeURIComponent(this.id('contact', id))}`);
-    return decode(pixiesetClientResponse, body, this.config.id, 'client').data;
+    return decode(pixiesetClientResponse, body, this.config.id, 'client', scope).data;
   }
 
   async send(scope: RequestScope, input: { conversationId: string; content: string; attachmentIds: string[] }) {
@@ -85,7 +85,7 @@ export class PixiesetClient {
       headers: this.writeHeaders,
       json: { conversation_id: input.conversationId, content: input.content, attachment_ids: input.attachmentIds },
     });
-    return decode(pixiesetMessageResponse, res.body, this.config.id, 'message').data;
+    return decode(pixiesetMessageResponse, res.body, this.config.id, 'message', scope).data;
   }
 
   async uploadUrl(scope: RequestScope, q: { filename: string; contentType: string; size: number }) {

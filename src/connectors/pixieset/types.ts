@@ -1,7 +1,11 @@
 import { z } from 'zod';
-import { rowsOf } from '../decode';
+import { part, partOr, rowsOf } from '../decode';
 
-/** Pixieset Studio wire DTOs (seed 000, docs/vendors/pixieset.md). Unknown keys are allowed; missing required ones are not. */
+/**
+ * Pixieset Studio wire DTOs (seed 000, docs/vendors/pixieset.md). Unknown keys are allowed; missing required ones are
+ * not. Optional nested parts (`part`: attachments, participants, messages) that cannot be read are left out of their
+ * object and reported; a bad row of them is left out alone (`rowsOf`).
+ */
 
 const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO-8601 time');
 
@@ -12,6 +16,7 @@ export const pixiesetAttachment = z.looseObject({
   content_type: z.string().nullish(),
   url: z.string().nullish(),
 });
+type PixiesetAttachmentRow = z.output<typeof pixiesetAttachment>;
 export const pixiesetMessage = z.looseObject({
   id: z.string(),
   conversation_id: z.string().optional(),
@@ -20,7 +25,7 @@ export const pixiesetMessage = z.looseObject({
   read_at: isoTime.nullish(),
   sender_type: z.enum(['client', 'photographer', 'system']),
   sender_id: z.string().nullish(),
-  attachments: z.array(pixiesetAttachment).default([]),
+  attachments: partOr('attachments', rowsOf(pixiesetAttachment).default([]), (): PixiesetAttachmentRow[] => []),
 });
 export const pixiesetParticipant = z.looseObject({
   id: z.string(),
@@ -29,6 +34,7 @@ export const pixiesetParticipant = z.looseObject({
   type: z.string(),
   avatar_color: z.number().int().nullish(),
 });
+type PixiesetParticipantRow = z.output<typeof pixiesetParticipant>;
 export const pixiesetConversation = z.looseObject({
   id: z.string(),
   client_id: z.string().nullish(),
@@ -38,8 +44,8 @@ export const pixiesetConversation = z.looseObject({
   last_message_at: isoTime.nullish(),
   status: z.enum(['active', 'archived']),
   unread_count: z.number().int().min(0).nullish(),
-  participants: z.array(pixiesetParticipant).default([]),
-  messages: rowsOf(pixiesetMessage).optional(),
+  participants: partOr('participants', rowsOf(pixiesetParticipant).default([]), (): PixiesetParticipantRow[] => []),
+  messages: part('messages', rowsOf(pixiesetMessage).optional()),
 });
 export const pixiesetListResponse = z.object({
   data: rowsOf(pixiesetConversation),

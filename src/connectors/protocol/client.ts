@@ -282,7 +282,7 @@ export class ProtocolClient {
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(file.data)], { type: file.contentType }), file.filename);
     const res = await this.http.request(scope, { method: 'POST', path: '/attachments', form });
-    return decode(protocolAttachment, res.body, this.sourceId, 'attachment');
+    return decode(protocolAttachment, res.body, this.sourceId, 'attachment', scope);
   }
 
   // Helpers
@@ -346,7 +346,7 @@ export class ProtocolClient {
     // PUT sets fields to given values, so repeating it is safe; POST creates and is never retried.
     const form = body ? toForm(body, nulls) : undefined;
     const res = await this.http.request(scope, { method, path, form, idempotent: method !== 'POST' });
-    return decode(schema, res.body, this.sourceId, what);
+    return decode(schema, res.body, this.sourceId, what, scope);
   }
 
   /** Follows `has_more` with `starting_after=<last id>` (pagination page), 100 per request. */

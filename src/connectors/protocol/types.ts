@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { rowsOf } from '../decode';
+import { part, rowsOf } from '../decode';
 
 /**
  * The Protocol (CityPay) wire format, docs/vendors/protocol.md. Ids are 16-char base62 strings; timestamps are
  * Unix epoch seconds (integers) and nullable. Objects are loose: unknown keys are allowed, and fields the
  * template's examples sometimes leave out (the contact embedded in a message has no `display_name` or
- * `conversation_id`) are optional.
+ * `conversation_id`) are optional. Optional nested parts (`part`: a message's contact, attachments, reactions; a
+ * group's contacts) that cannot be read are left out of their object and reported; ids and required fields still fail.
  */
 const epoch = z.number().nullish();
 
@@ -29,7 +30,7 @@ export const protocolGroup = z.looseObject({
   avatar_url: z.string().nullish(),
   conversation_id: z.string().nullish(),
   /** "An array of contact objects that are members of the group" (groups page). */
-  contacts: z.array(protocolContact).nullish(),
+  contacts: part('contacts', rowsOf(protocolContact).nullish()),
   created_at: epoch,
   archived_at: epoch,
 });
@@ -66,11 +67,11 @@ export const protocolMessage = z.looseObject({
   id: z.string(),
   conversation_id: z.string(),
   /** "The contact who sent the message"; the API has no other direction marker (docs/vendors/protocol.md). */
-  contact: protocolContact.nullish(),
+  contact: part('contact', protocolContact.nullish()),
   message: z.string().nullish(),
   /** `[{emoji_name: [usernames]}]`; not mapped, so only its being an array is checked. */
-  reactions: z.array(z.unknown()).nullish(),
-  attachments: z.array(protocolAttachment).nullish(),
+  reactions: part('reactions', z.array(z.unknown()).nullish()),
+  attachments: part('attachments', rowsOf(protocolAttachment).nullish()),
   read_at: epoch,
   created_at: epoch,
   updated_at: epoch,

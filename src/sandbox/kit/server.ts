@@ -54,6 +54,13 @@ export interface Faults {
    */
   malformedRow?: { path: string; list: string; index: number; set: Record<string, unknown> };
   /**
+   * Spoil one object of a single-object answer (brief D gap 2: a conversation detail, a send's answer): on this
+   * exact path (and `method`, when given), the object at the dotted `at` of the JSON body (`data`,
+   * `data.contact`, `meta`; the body itself without `at`; numbers index arrays) has the fields of `set` replaced
+   * (e.g. `{"sender": {}}`); other paths, and answers without that object, are served as is.
+   */
+  malformedObject?: { path: string; method?: string; at?: string; set: Record<string, unknown> };
+  /**
    * The write happens, the answer fails (issue 12 item 16): a request of this `method` whose path matches
    * `path` (a regular expression's source, anchored by the caller) is served by the vendor's route as usual,
    * state changes included; then, if the route answered with success, the answer is replaced by this `status`
@@ -204,6 +211,18 @@ export async function serveEmulator(
           for (const k of spoil.list.split('.')) list = (list as Record<string, unknown> | undefined)?.[k];
           const row = Array.isArray(list) ? (list[spoil.index] as Record<string, unknown> | undefined) : undefined;
           if (row && typeof row === 'object') Object.assign(row, structuredClone(spoil.set));
+          return json(body);
+        };
+      }
+      const spoilObject = f.malformedObject;
+      if (spoilObject && spoilObject.path === req.path && (!spoilObject.method || spoilObject.method === req.method)) {
+        const json = res.json.bind(res);
+        res.json = (served: unknown) => {
+          const body = structuredClone(served);
+          let target: unknown = body;
+          for (const k of spoilObject.at ? spoilObject.at.split('.') : [])
+            target = (target as Record<string, unknown> | undefined)?.[k];
+          if (target && typeof target === 'object') Object.assign(target, structuredClone(spoilObject.set));
           return json(body);
         };
       }
