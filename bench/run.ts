@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { parseConfig } from '../src/config/load';
 import type { SourceConfig } from '../src/config/schema';
 import { chatwootReadCheckBench, type ReadCheckResults } from './chatwoot-reads';
+import { threadSendBench, type ThreadSendResults } from './thread-send';
 import { Child, killChildren } from './ipc';
 import {
   failed,
@@ -57,7 +58,7 @@ const { values: argv } = parseArgs({
     out: { type: 'string', default: 'bench/results/latest.json' },
     seed: { type: 'string', default: '1' },
     'log-level': { type: 'string', default: 'info' },
-    workloads: { type: 'string', default: 'inbox,thread,send,fanout,reads' },
+    workloads: { type: 'string', default: 'inbox,thread,send,fanout,reads,threadsend' },
     targets: { type: 'string', default: 'gateway,baseline' },
     profile: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -73,6 +74,7 @@ if (argv.help) {
   --events <n>          incoming messages per fan-out size (default 3)
   --out <file>          JSON results (default bench/results/latest.json)
   --workloads <list>    any of inbox,thread,send,fanout,reads (default all; reads: Chatwoot read checks, bench/chatwoot-reads.ts)
+                        threadsend: upstream requests of a thread page and of a send, bench/thread-send.ts
   --targets <list>      gateway,baseline (default both)
   --log-level <level>   the gateways' log level; logs go to /dev/null (default info)
   --profile             write V8 CPU profiles of the gateways to bench/results/profiles/
@@ -296,6 +298,8 @@ interface Results {
   fanout?: Partial<Record<TargetName, FanoutRun[]>>;
   /** Upstream cost of noticing reads made in Chatwoot's dashboard (bench/chatwoot-reads.ts). */
   reads?: ReadCheckResults;
+  /** Upstream requests of a thread page and of a send, beside issue 13's figures (bench/thread-send.ts). */
+  threadSend?: ThreadSendResults;
   targets?: TargetCheck[];
 }
 interface TargetCheck {
@@ -1139,9 +1143,15 @@ async function main() {
   if (opt.workloads.has('reads')) {
     results.reads = await chatwootReadCheckBench(undefined, undefined, (l) => process.stderr.write(`${l}\n`));
   }
+  if (opt.workloads.has('threadsend')) {
+    results.threadSend = await threadSendBench(opt.scale, (l) => process.stderr.write(`${l}\n`));
+  }
   results.targets = checkTargets(results);
 
-  const text = report(results) + (results.reads ? `\n${results.reads.text}\n` : '');
+  const text =
+    report(results) +
+    (results.reads ? `\n${results.reads.text}\n` : '') +
+    (results.threadSend ? `\n${results.threadSend.text}\n` : '');
   process.stdout.write(
     `\nSwitchboard bench — latency ${opt.latency} ms, scale ${opt.scale}, ${opt.duration} s per run, ${results.machine.cpus} CPUs, Node ${process.version}\n\n${text}`,
   );
