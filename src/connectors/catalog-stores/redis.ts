@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { reviveConversation, type CatalogSnapshot, type CatalogStore } from '../catalog';
 import type { ConversationModel } from '../types';
-import { createMemoryCatalogStore } from './memory';
 
 /**
  * What a Redis-backed store needs to know about Redis's health to fall back while it is down (issue 12 item 2).
@@ -39,11 +38,12 @@ export interface RedisCatalogStoreOptions {
  * (`SET NX PX`). Each instance keeps the parsed snapshot and re-reads the items only when `version` moved, so
  * a read costs one round trip while nothing changes.
  *
- * While Redis is down (issue 12 item 2), each instance serves and patches its own copy: the last snapshot it read
- * or wrote, kept in an in-memory store beside the parsed one (the same objects: no second copy of the models).
- * With no copy (an instance started during the outage), the catalog syncs from the vendor under a local lease,
- * as a single instance does. A source changed locally during the outage is marked stale in Redis when Redis
- * returns (`syncedAt` 0), so the next read re-syncs it instead of serving what Redis held before the outage.
+ * While Redis is down (`opts.health`; issue 12 item 2), each instance serves the parsed snapshot it read last (no
+ * second copy: the same array), and a write or patch of the outage makes a local snapshot of that source (a map
+ * by native id, built once per source and outage) that serves it until Redis returns. With no snapshot at all (an
+ * instance started during the outage) a read finds none, so the catalog syncs from the vendor, under a local sync
+ * lease as a single instance does. A source changed locally during the outage is marked stale in Redis when Redis
+ * returns (`syncedAt` 0), so its next read re-syncs it instead of serving what Redis held before the outage.
  *
  * Given a URL, the store opens its own connection and closes it; given a client (the gateway's shared
  * connection, server/services.ts), the caller owns it.
@@ -57,45 +57,75 @@ export function createRedisCatalogStore(
   const redis = typeof connection === 'string' ? new Redis(connection, { maxRetriesPerRequest: 3 }) : connection;
   if (owned) redis.on('error', () => undefined); // its failures reach the callers through their commands
   const health = opts.health ?? NO_REDIS_GUARD;
-  const parsed = new Map<string, { version: string; items: ConversationModel[] }>();
-  /** This instance's copy of each catalog, served while Redis is down. */
-  const copy = createMemoryCatalogStore();
-  /** Sources written or patched in the copy only (during an outage): stale in Redis once it returns. */
-  const dirty = new Set<string>();
+  /** The last snapshot read from (or written to) Redis per source, parsed once per version. */
+  const parsed = new Map<string, { version: string; syncedAt: number; items: ConversationModel[] }>();
+  /** Sources written or patched during an outage: their snapshot here, stale in Redis once it returns. */
+  const local = new Map<
+    string,
+    { syncedAt: number; byId: Map<string, ConversationModel>; items: ConversationModel[] | null }
+  >();
   const tokens = new Map<string, string>();
-  /** Sync leases taken locally while Redis was down. */
-  const localLeases = new Set<string>();
+  /** Sync leases taken while Redis was down: source → until (epoch ms). */
+  const localLeases = new Map<string, number>();
   const k = (sourceId: string, part: string) => `${prefix}catalog:${sourceId}:${part}`;
 
   const readRedis = async (sourceId: string): Promise<CatalogSnapshot | null> => {
-    if (dirty.has(sourceId)) {
+    if (local.has(sourceId)) {
       // Back from an outage during which this instance changed the catalog: what Redis holds misses those
-      // changes, so it is made stale (the next read re-syncs); the local copy serves this read.
+      // changes, so it is made stale there (the next read re-syncs it).
       if (await redis.exists(k(sourceId, 'meta'))) await redis.hset(k(sourceId, 'meta'), 'syncedAt', '0');
-      dirty.delete(sourceId);
+      local.delete(sourceId);
       parsed.delete(sourceId);
     }
     const [syncedAt, version] = await redis.hmget(k(sourceId, 'meta'), 'syncedAt', 'version');
     if (syncedAt === null || version === null) return null;
     let cached = parsed.get(sourceId);
-    if (!cached || cached.version !== version) {
+    if (!cached || cached.version !== version || cached.syncedAt !== Number(syncedAt)) {
       const raw = await redis.hvals(k(sourceId, 'items'));
-      cached = { version, items: raw.map((s) => reviveConversation(JSON.parse(s) as ConversationModel)) };
+      const items = raw.map((s) => reviveConversation(JSON.parse(s) as ConversationModel));
+      cached = { version, syncedAt: Number(syncedAt), items };
       parsed.set(sourceId, cached);
-      await copy.write(sourceId, { syncedAt: Number(syncedAt), items: cached.items });
     }
-    return { syncedAt: Number(syncedAt), items: cached.items };
+    return { syncedAt: cached.syncedAt, items: cached.items };
+  };
+
+  /** What this instance has of a source while Redis is down: its local snapshot, else the last one it read. */
+  const readLocal = (sourceId: string): CatalogSnapshot | null => {
+    const mine = local.get(sourceId);
+    if (mine) return { syncedAt: mine.syncedAt, items: (mine.items ??= [...mine.byId.values()]) };
+    const last = parsed.get(sourceId);
+    return last ? { syncedAt: last.syncedAt, items: last.items } : null;
+  };
+
+  const writeLocal = (sourceId: string, snapshot: CatalogSnapshot) => {
+    local.set(sourceId, {
+      syncedAt: snapshot.syncedAt,
+      byId: new Map(snapshot.items.map((c) => [c.nativeId, c])),
+      items: null,
+    });
+  };
+
+  const patchLocal = (sourceId: string, upserts: ConversationModel[], removals: string[]) => {
+    let mine = local.get(sourceId);
+    if (!mine) {
+      const last = parsed.get(sourceId);
+      if (!last) return; // nothing synced yet: the first sync reads everything anyway
+      writeLocal(sourceId, last);
+      mine = local.get(sourceId)!;
+    }
+    for (const c of upserts) mine.byId.set(c.nativeId, c);
+    for (const id of removals) mine.byId.delete(id);
+    mine.items = null; // a new array: a reader still walking the previous one sees a consistent snapshot
   };
 
   return {
     read(sourceId) {
       return health.guard(
         () => readRedis(sourceId),
-        () => copy.read(sourceId),
+        () => readLocal(sourceId),
       );
     },
     async write(sourceId, snapshot: CatalogSnapshot) {
-      await copy.write(sourceId, snapshot);
       await health.guard(
         async () => {
           const m = redis.multi().del(k(sourceId, 'items'));
@@ -109,15 +139,13 @@ export function createRedisCatalogStore(
             .hset(k(sourceId, 'meta'), 'syncedAt', String(snapshot.syncedAt))
             .hincrby(k(sourceId, 'meta'), 'version', 1)
             .exec();
-          dirty.delete(sourceId);
+          // Served should Redis go down before the next read; that read parses Redis's own (no version here).
+          parsed.set(sourceId, { version: '', syncedAt: snapshot.syncedAt, items: snapshot.items });
         },
-        () => {
-          dirty.add(sourceId);
-        },
+        () => writeLocal(sourceId, snapshot),
       );
     },
     async patch(sourceId, upserts, removals) {
-      await copy.patch(sourceId, upserts, removals);
       await health.guard(
         async () => {
           if (!(await redis.exists(k(sourceId, 'meta')))) return; // nothing synced yet
@@ -127,9 +155,7 @@ export function createRedisCatalogStore(
           if (removals.length > 0) m.hdel(k(sourceId, 'items'), ...removals);
           await m.hincrby(k(sourceId, 'meta'), 'version', 1).exec();
         },
-        () => {
-          dirty.add(sourceId);
-        },
+        () => patchLocal(sourceId, upserts, removals),
       );
     },
     acquireSync(sourceId, ttlMs) {
@@ -140,15 +166,16 @@ export function createRedisCatalogStore(
           if (ok === 'OK') tokens.set(sourceId, token);
           return ok === 'OK';
         },
-        async () => {
-          const ok = await copy.acquireSync(sourceId, ttlMs);
-          if (ok) localLeases.add(sourceId);
-          return ok;
+        () => {
+          const until = localLeases.get(sourceId);
+          if (until !== undefined && until > Date.now()) return false;
+          localLeases.set(sourceId, Date.now() + ttlMs);
+          return true;
         },
       );
     },
     async releaseSync(sourceId) {
-      if (localLeases.delete(sourceId)) await copy.releaseSync(sourceId);
+      localLeases.delete(sourceId);
       const token = tokens.get(sourceId);
       if (!token) return;
       tokens.delete(sourceId);
@@ -165,7 +192,8 @@ export function createRedisCatalogStore(
       );
     },
     async close() {
-      await copy.close();
+      parsed.clear();
+      local.clear();
       if (owned) await redis.quit();
     },
   };
