@@ -1,5 +1,6 @@
 import type { Client } from 'graphql-ws';
 import type { EmulatorHandle, RequestLogEntry } from '../../src/sandbox/kit/server';
+import { RecentlyReported } from '../../src/connectors/decode';
 import { startTestGateway, tuneSources, type TestGateway } from '../utils/gateway';
 import { waitFor } from '../utils/wait';
 import { createWsClient } from '../utils/ws';
@@ -118,5 +119,25 @@ describe('rows skipped outside a request', () => {
     } finally {
       px.setFaults({});
     }
+  });
+});
+
+describe('RecentlyReported (the once-set behind the log line and the metric)', () => {
+  it('is true once per key until the key expires, and holds at most `max` keys, the oldest forgotten first', () => {
+    let now = 0;
+    const seen = new RecentlyReported({ max: 3, ttlMs: 1000, now: () => now });
+    expect(seen.firstTime('a')).toBe(true);
+    expect(seen.firstTime('a')).toBe(false);
+    now = 999;
+    expect(seen.firstTime('a')).toBe(false);
+    now = 1000;
+    expect(seen.firstTime('a')).toBe(true); // expired: reported again
+    expect(['b', 'c', 'd'].map((k) => seen.firstTime(k))).toEqual([true, true, true]);
+    expect(seen.size).toBe(3);
+    expect(seen.firstTime('a')).toBe(true); // the oldest ('a') went when 'd' came
+    expect(seen.firstTime('d')).toBe(false);
+    now = 5000;
+    expect(seen.firstTime('e')).toBe(true); // every other key expired and was dropped
+    expect(seen.size).toBe(1);
   });
 });
