@@ -118,7 +118,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const operations = createOperationCheck({ schema, limits, introspection, safelist });
   const deadlines = new OperationDeadlines(limits.operationTimeoutMs);
   // Per-API-key limits (operations per minute and at once, subscriptions per socket and key), every transport.
-  const keyLimits = new KeyLimits(config, opts.clock);
+  const keyLimits = new KeyLimits(config, opts.clock, metrics.keyLimitRefused);
 
   // 4. One HTTP server; graphql-ws on its /graphql path.
   const app = express();

@@ -89,6 +89,8 @@ export class KeyLimits {
   constructor(
     config: Pick<Config, 'server' | 'apiKeys'>,
     private readonly clock: () => number = Date.now,
+    /** Told of each refusal: the key's name and the limit (metrics). */
+    private readonly onRefused?: (keyName: string, limit: KeyLimitName) => void,
   ) {
     const server = config.server.keyLimits ?? {};
     const pick = <K extends KeyLimitName>(k: K, ...layers: Array<Partial<ResolvedKeyLimits> | undefined>) => {
@@ -138,13 +140,15 @@ export class KeyLimits {
     if (!state) this.state.set(viewer.keyId, (state = { minute: new MinuteCounter(), running: 0, subscriptions: 0 }));
     const s = state;
     const now = this.clock();
-    const refuse = (limit: KeyLimitName, max: number, retryAfter: number, message: string) =>
-      new GatewayError(ErrorCode.LIMIT_EXCEEDED, message, {
+    const refuse = (limit: KeyLimitName, max: number, retryAfter: number, message: string) => {
+      this.onRefused?.(viewer.keyName, limit);
+      return new GatewayError(ErrorCode.LIMIT_EXCEEDED, message, {
         limit,
         max,
         retryAfter,
         ...(opts.http ? { http: { status: 429, headers: new Map([['retry-after', String(retryAfter)]]) } } : {}),
       });
+    };
 
     const subscription = kind === 'subscription';
     const { socket } = opts;

@@ -80,6 +80,11 @@ export interface GatewayMetrics extends WebhookMetrics {
   /** Apollo's formatError: counts the formatted error by code and source and returns it unchanged. */
   countFormattedError(formatted: GraphQLFormattedError): GraphQLFormattedError;
   /**
+   * An API key's own limit refused an operation (server/keyLimits.ts): `switchboard_key_limit_refusals_total{key,limit}`,
+   * `key` being the key's configured name (a bounded set), `limit` the limit's name (`operationsPerMinute`, ...).
+   */
+  keyLimitRefused(key: string, limit: string): void;
+  /**
    * One finished GraphQL operation over HTTP (server/plugins/operationMetrics.ts): by type and outcome, with
    * its duration. (graphql-ws operations are counted through {@link GatewayMetrics.ws}.)
    */
@@ -322,6 +327,12 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
   };
 
   const countError = (code: string, source?: string) => errors.inc({ code, source: source ?? '' });
+  const keyLimitRefusals = new Counter({
+    name: 'switchboard_key_limit_refusals_total',
+    help: "Operations refused by an API key's own limits (server.keyLimits, apiKeys[].limits), by key name and limit.",
+    labelNames: ['key', 'limit'] as const,
+    registers,
+  });
 
   const recordUpstream = (call: UpstreamCall, requestId: string) => {
     const endpoint = endpointLabel(call.sourceId, call.path);
@@ -354,6 +365,7 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
     registry,
     recordUpstream,
     countError,
+    keyLimitRefused: (key, limit) => keyLimitRefusals.inc({ key, limit }),
     countFormattedError(formatted) {
       const code = formatted.extensions?.code;
       const source = formatted.extensions?.source;

@@ -171,6 +171,9 @@ describe('per-key limits', () => {
     expect(overWs.errors?.[0]?.extensions?.retryAfter).toEqual(expect.any(Number));
     // Other keys count their own operations.
     expect((await post(t, 'key-concurrent', 'other-0', '{ sources { id } }')).status).toBe(200);
+    // Both refusals are counted by key name and limit.
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toContain('switchboard_key_limit_refusals_total{key="minute",limit="operationsPerMinute"} 2');
   });
 
   it("takes a key's own limits over server.keyLimits", async () => {

@@ -163,7 +163,7 @@ describe('FairShare', () => {
 
 describe('tenants', () => {
   it("charges a catalog sync to the background, whichever key's operation started it", async () => {
-    const stores = catalogStores('memory');
+    const stores = catalogStores('in memory');
     try {
       const tenants: Record<string, string> = {};
       const sync = new CatalogSync(new ConversationCatalog(stores.instance(), 's', 60_000), {
