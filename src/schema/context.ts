@@ -75,11 +75,16 @@ export interface IdempotencyRunOptions<T> {
   /** Whether a failure of `fn` may have been carried out by the source: true holds the key. @default never */
   ambiguous?: (error: unknown) => boolean;
   /**
-   * After an ambiguous failure, before `fn` runs again: the first attempts' result as the source has it, or null
-   * when the source has nothing (then `fn` runs). Its failure leaves the key held as it was. Without it, `fn`
-   * runs again.
+   * After an ambiguous failure, before `fn` runs again: what at the source could be the first attempts' result,
+   * best first; the first one no other key's result took ({@link resultId}) is the result. None: `fn` runs. Its
+   * failure leaves the key held as it was. Without it, `fn` runs again.
    */
-  recover?: (attempts: AmbiguousAttempts) => Promise<T | null>;
+  recover?: (attempts: AmbiguousAttempts) => Promise<T[]>;
+  /**
+   * The identity of a result at the source (e.g. its source and native id). A result belongs to one key: each
+   * key's result is recorded under it (for 24 hours), and `recover` never takes a result another key has.
+   */
+  resultId?: (result: T) => string;
 }
 
 /** Long-lived services shared by every operation (built once by server/services.ts). */

@@ -33,27 +33,39 @@ export const idempotencyUnavailable = (cause?: unknown) =>
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown; hold: AmbiguousAttempts | null };
 
 /**
- * One attempt under a claimed key. A key held as ambiguous is first looked up at the source (`recover`); found,
- * that is the result. Otherwise `fn` runs. A failure says what the key becomes: still held (a failed lookup keeps
- * the old attempts; an ambiguous failure of `fn` adds this one), or released (`fn` failed and the source certainly
- * did not act; an earlier ambiguous attempt was looked for and is not there).
+ * Takes a result for a key ({@link IdempotencyRunOptions.resultId}): true when it is free or already this key's,
+ * false when another key has it.
+ */
+type TakeResult = (resultId: string) => Promise<boolean>;
+
+/**
+ * One attempt under a claimed key. A key held as ambiguous is first looked up at the source (`recover`); the first
+ * candidate no other key has is the result. Otherwise `fn` runs, and its result is taken for the key. A failure
+ * says what the key becomes: still held (a failed lookup keeps the old attempts; an ambiguous failure of `fn` adds
+ * this one), or released (`fn` failed and the source certainly did not act; an earlier ambiguous attempt was
+ * looked for and is not there).
  */
 async function attempt<T>(
   fn: () => Promise<T>,
   opts: IdempotencyRunOptions<T>,
   held: AmbiguousAttempts | undefined,
+  take: TakeResult,
 ): Promise<Outcome<T>> {
   const startedAt = Date.now();
   if (held && opts.recover) {
     try {
-      const found = await opts.recover(held);
-      if (found !== null) return { ok: true, value: found };
+      for (const candidate of await opts.recover(held)) {
+        if (!opts.resultId || (await take(opts.resultId(candidate)))) return { ok: true, value: candidate };
+      }
     } catch (error) {
       return { ok: false, error, hold: held };
     }
   }
   try {
-    return { ok: true, value: await fn() };
+    const value = await fn();
+    // Recorded so that no other key's lookup takes it; a store that cannot record it still answers.
+    if (opts.resultId) await take(opts.resultId(value)).catch(() => undefined);
+    return { ok: true, value };
   } catch (error) {
     const ambiguous = opts.ambiguous?.(error) ?? false;
     return {
@@ -89,13 +101,22 @@ export function createMemoryIdempotencyStore(
     max: opts.maxKeys ?? IDEMPOTENCY_MEMORY_MAX_KEYS,
     ttl: ttlMs,
   });
+  /** Which key each recorded result belongs to (`resultId` → key), as long and as many as the keys. */
+  const owners = new LRUCache<string, string>({ max: opts.maxKeys ?? IDEMPOTENCY_MEMORY_MAX_KEYS, ttl: ttlMs });
+  const taker =
+    (key: string): TakeResult =>
+    async (resultId) => {
+      const owner = owners.get(resultId);
+      if (owner === undefined) owners.set(resultId, key);
+      return owner === undefined || owner === key;
+    };
   opts.trackSize?.('idempotency', () => entries.size);
   return {
     run<T>(key: string, fingerprint: string, fn: () => Promise<T>, runOpts: IdempotencyRunOptions<T> = {}): Promise<T> {
       const hit = entries.get(key);
       if (hit && hit.fingerprint !== fingerprint) return Promise.reject(reused());
       if (hit && 'promise' in hit) return hit.promise as Promise<T>;
-      const outcome = attempt(fn, runOpts, hit?.held);
+      const outcome = attempt(fn, runOpts, hit?.held, taker(key));
       const promise: Promise<T> = outcome.then((o) => {
         if (o.ok) return o.value;
         // A failure is not a result: the key is released for a retry, or held for a retry that looks first.
@@ -184,7 +205,21 @@ export function createRedisIdempotencyStore(redis: Redis, opts: RedisIdempotency
     max: IDEMPOTENCY_MEMORY_MAX_KEYS,
     ttl: ttlMs,
   });
-  const redisKey = (key: string) => `${opts.prefix}idem:${createHash('sha256').update(key).digest('hex')}`;
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  const redisKey = (key: string) => `${opts.prefix}idem:${sha(key)}`;
+  /** `SET <prefix>idem-result:<sha256(resultId)> <sha256(key)> NX`, or already this key's. */
+  const taker =
+    (key: string): TakeResult =>
+    async (resultId) => {
+      const k = `${opts.prefix}idem-result:${sha(resultId)}`;
+      const owner = sha(key);
+      try {
+        if ((await redis.set(k, owner, 'PX', ttlMs, 'NX')) === 'OK') return true;
+        return (await redis.get(k)) === owner;
+      } catch (e) {
+        throw idempotencyUnavailable(e);
+      }
+    };
   /** A Redis command before the call: its failure refuses the call (nothing sent). */
   const before = async <R>(command: () => Promise<R>): Promise<R> => {
     if (opts.health?.isDown()) throw idempotencyUnavailable();
@@ -221,7 +256,7 @@ export function createRedisIdempotencyStore(redis: Redis, opts: RedisIdempotency
         if (Number(await before(() => redis.eval(REPLACE, 1, k, raw, claim, leaseMs))) !== 1) continue;
         held = { firstStartedAt: entry.a, lastFailedAt: entry.b };
       }
-      const o = await attempt(fn, runOpts, held);
+      const o = await attempt(fn, runOpts, held, taker(key));
       if (!o.ok) {
         const next = o.hold
           ? redis.eval(

@@ -290,3 +290,27 @@ describe.each(['PROTOCOL', 'CHATWOOT'] as const)('%s: a send with staged attachm
     expect(reuse.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.attachmentIds' });
   });
 });
+
+describe.each(['CHATWOOT', 'MONICA'] as const)('%s: one message answers one key', (kind) => {
+  it('the retry does not take an identical message another key sent meanwhile: it sends its own', async () => {
+    const source = SOURCE[kind];
+    const conversationId = await conversationOf(t.gql, source);
+    const content = `Same words ${randomUUID()}`;
+    const [a, b] = [`k-${randomUUID()}`, `k-${randomUUID()}`];
+    emulator(kind).clearRequests();
+    // A: a 500 before anything is written (ambiguous to the gateway: the key is held).
+    emulator(kind).setFaults({ errorRate: 1 });
+    const first = await send(conversationId, content, a);
+    emulator(kind).setFaults({});
+    expect(first.body.errors?.[0]?.extensions).toMatchObject({ code: 'SOURCE_UNAVAILABLE', retryable: true });
+    // B: the same words, sent.
+    const other = await send(conversationId, content, b);
+    expect(other.body.errors).toBeUndefined();
+    // A's retry sees B's message in the window, passes over it, and sends A's own.
+    const retry = await send(conversationId, content, a);
+    expect(retry.body.errors).toBeUndefined();
+    expect(retry.body.data!.sendMessage.id).not.toBe(other.body.data!.sendMessage.id);
+    expect(writes(kind).filter((r) => r.status < 300)).toHaveLength(2);
+    expect(await countAtVendor(t.gql, conversationId, content)).toBe(2);
+  });
+});

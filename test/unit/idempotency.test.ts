@@ -137,84 +137,71 @@ const byMessage = (e: unknown) => e instanceof GatewayError && e.message === '50
  */
 async function holdsAmbiguousKeys(stores: IdempotencyStore[]) {
   const [a, b] = [stores[0]!, stores[stores.length - 1]!];
-  const opts = (recover: (x: AmbiguousAttempts) => Promise<string | null>) => ({ ambiguous: byMessage, recover });
+  type Lookup = (x: AmbiguousAttempts) => Promise<string[]>;
+  const opts = (recover: Lookup) => ({ ambiguous: byMessage, recover, resultId: (r: string) => `msg:${r}` });
+  const nothing: Lookup = async () => [];
+  const fail = (store: IdempotencyStore, key: string) => store.run(key, 'f', ambiguousFailure, opts(nothing));
   const run = jest.fn(async () => 'sent again');
 
   // Found at the source: that is the result, for this call and every later one; nothing runs again.
   const key = `k-${randomUUID()}`;
   const before = Date.now();
-  await expect(
-    a.run(
-      key,
-      'f',
-      ambiguousFailure,
-      opts(async () => null),
-    ),
-  ).rejects.toThrow('500 after the write');
+  await expect(fail(a, key)).rejects.toThrow('500 after the write');
   const seen: AmbiguousAttempts[] = [];
-  const found = jest.fn(async (x: AmbiguousAttempts) => (seen.push(x), 'found at the source'));
+  const found = jest.fn(async (x: AmbiguousAttempts) => (seen.push(x), [`found ${key}`]));
   // Concurrent retries: one lookup.
   const results = await Promise.all([b.run(key, 'f', run, opts(found)), a.run(key, 'f', run, opts(found))]);
-  expect(results).toEqual(['found at the source', 'found at the source']);
+  expect(results).toEqual([`found ${key}`, `found ${key}`]);
   expect(found).toHaveBeenCalledTimes(1);
   expect(seen[0]!.firstStartedAt).toBeGreaterThanOrEqual(before);
   expect(seen[0]!.lastFailedAt).toBeGreaterThanOrEqual(seen[0]!.firstStartedAt);
-  expect(await a.run(key, 'f', run, opts(found))).toBe('found at the source');
+  expect(await a.run(key, 'f', run, opts(found))).toBe(`found ${key}`);
   expect(found).toHaveBeenCalledTimes(1);
   expect(run).not.toHaveBeenCalled();
   // Another input under a held key is refused too.
   const held = `k-${randomUUID()}`;
-  await expect(
-    a.run(
-      held,
-      'f',
-      ambiguousFailure,
-      opts(async () => null),
-    ),
-  ).rejects.toThrow();
+  await expect(fail(a, held)).rejects.toThrow();
   await expect(b.run(held, 'other', run, opts(found))).rejects.toMatchObject({ code: ErrorCode.BAD_USER_INPUT });
 
   // A failed lookup keeps the key held (with the same attempts); not found, it runs.
   const lookupFails = jest.fn(async () => Promise.reject(new GatewayError(ErrorCode.SOURCE_TIMEOUT, 'read failed')));
   await expect(b.run(held, 'f', run, opts(lookupFails))).rejects.toThrow('read failed');
-  const notFound = jest.fn(async () => null);
+  const notFound = jest.fn(nothing);
   expect(await a.run(held, 'f', run, opts(notFound))).toBe('sent again');
   expect(notFound).toHaveBeenCalledTimes(1);
   expect(run).toHaveBeenCalledTimes(1);
 
   // Ambiguous again after a lookup that found nothing: still held, the attempts now span both.
   const twice = `k-${randomUUID()}`;
-  await expect(
-    a.run(
-      twice,
-      'f',
-      ambiguousFailure,
-      opts(async () => null),
-    ),
-  ).rejects.toThrow();
-  await expect(
-    b.run(
-      twice,
-      'f',
-      ambiguousFailure,
-      opts(async () => null),
-    ),
-  ).rejects.toThrow();
+  await expect(fail(a, twice)).rejects.toThrow();
+  await expect(fail(b, twice)).rejects.toThrow();
   const spans: AmbiguousAttempts[] = [];
   await a.run(
     twice,
     'f',
     run,
-    opts(async (x) => (spans.push(x), 'found')),
+    opts(async (x) => (spans.push(x), [`found ${twice}`])),
   );
   expect(spans[0]!.lastFailedAt).toBeGreaterThanOrEqual(spans[0]!.firstStartedAt);
+
+  // One result answers one key: two held keys whose lookups see the same message; the first takes it, the second
+  // passes over it (and over a message another key sent) and sends.
+  const [k1, k2, k3] = [`k-${randomUUID()}`, `k-${randomUUID()}`, `k-${randomUUID()}`];
+  const sentByK3 = await b.run(k3, 'f', async () => `sent ${k3}`, opts(nothing));
+  await expect(fail(a, k1)).rejects.toThrow();
+  await expect(fail(b, k2)).rejects.toThrow();
+  const same: Lookup = async () => [sentByK3, `one ${k1}`];
+  expect(await b.run(k1, 'f', run, opts(same))).toBe(`one ${k1}`);
+  const runK2 = jest.fn(async () => `sent ${k2}`);
+  expect(await a.run(k2, 'f', runK2, opts(same))).toBe(`sent ${k2}`);
+  expect(runK2).toHaveBeenCalledTimes(1);
 
   // A failure after which the source certainly did not act releases the key: no lookup, the retry runs.
   const released = `k-${randomUUID()}`;
   await expect(a.run(released, 'f', refusedFailure, opts(found))).rejects.toMatchObject({
     code: ErrorCode.SOURCE_REJECTED,
   });
-  const lookup = jest.fn(async () => 'should not be looked up');
+  const lookup = jest.fn(async () => ['should not be looked up']);
   expect(await b.run(released, 'f', run, opts(lookup))).toBe('sent again');
   expect(lookup).not.toHaveBeenCalled();
 }

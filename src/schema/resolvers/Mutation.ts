@@ -38,7 +38,7 @@ function idempotent<T>(
   key: string | null | undefined,
   input: unknown,
   fn: () => Promise<T>,
-  recover?: (attempts: AmbiguousAttempts) => Promise<T | null>,
+  recover?: (attempts: AmbiguousAttempts) => Promise<T[]>,
 ): Promise<T> {
   if (!key) return fn();
   if (key.length > 255) throw badInput('"idempotencyKey" must be at most 255 characters.', 'idempotencyKey');
@@ -64,6 +64,8 @@ function idempotent<T>(
   return ctx.services.idempotency.run(scoped, fingerprint, tracked, {
     signal: ctx.signal,
     ambiguous: (e) => e instanceof Object && held.has(e),
+    // One source object answers one key: a lookup never takes what another key's send created or found.
+    resultId: (r) => resultIdOf(mutation, r),
     recover: async (attempts) => {
       try {
         return await recover(attempts);
@@ -73,6 +75,12 @@ function idempotent<T>(
       }
     },
   });
+}
+
+/** A result's identity at its source, for the store's `resultId` (schema/context.ts). */
+function resultIdOf(mutation: string, r: unknown): string {
+  const m = r as { sourceId?: unknown; nativeId?: unknown };
+  return `${mutation}\u0000${String(m.sourceId)}\u0000${String(m.nativeId)}`;
 }
 
 /** Newest messages of the conversation read to find a send whose answer was lost. */
@@ -150,20 +158,15 @@ export const Mutation: MutationResolvers = {
       for (const id of stagedIds) ctx.services.staging.consume(id);
       return msg;
     };
-    // After an ambiguous failure: the conversation's newest messages, through the connector's normal read path.
+    // After an ambiguous failure: the conversation's newest messages, through the connector's normal read path;
+    // the newest match that no other key's send has is the earlier attempt.
     const recover = async (attempts: AmbiguousAttempts) => {
       const page = await session().listMessages(conv.nativeId, { last: LOOKUP_MESSAGES });
       const want = { content: input.content, private: input.private ?? false, attachments: attachments.length };
-      const found = page.items
+      return page.items
         .map((i) => i.message)
         .reverse()
-        .find((m) => isEarlierAttempt(m, want, attempts));
-      if (!found) return null;
-      for (const a of attachments) {
-        const staged = stagedOf(a.nativeId);
-        if (staged) ctx.services.staging.consume(staged);
-      }
-      return found;
+        .filter((m) => isEarlierAttempt(m, want, attempts));
     };
     const msg = await idempotent(
       ctx,
@@ -173,6 +176,14 @@ export const Mutation: MutationResolvers = {
       send,
       recover,
     );
+    // A message found at the source was sent with this call's staged files: they are done with too (after a send
+    // they are gone already).
+    for (const a of attachments) {
+      const id = stagedOf(a.nativeId);
+      const staged = id === null ? undefined : ctx.services.staging.get(id);
+      if (staged && staged.keyId === ctx.viewer.keyId && staged.conversationNativeId === conv.nativeId)
+        ctx.services.staging.consume(staged.id);
+    }
     touch(ctx, conv.sourceId, conv.nativeId);
     return msg;
 
