@@ -10,6 +10,7 @@ import { parseConfig } from '../src/config/load';
 import type { SourceConfig } from '../src/config/schema';
 import { chatwootReadCheckBench, type ReadCheckResults } from './chatwoot-reads';
 import { threadSendBench, type ThreadSendResults } from './thread-send';
+import { catalogScaleBench, parseCatalogSizes, type CatalogScaleResults } from './catalog-scale';
 import { Child, killChildren } from './ipc';
 import {
   failed,
@@ -58,7 +59,8 @@ const { values: argv } = parseArgs({
     out: { type: 'string', default: 'bench/results/latest.json' },
     seed: { type: 'string', default: '1' },
     'log-level': { type: 'string', default: 'info' },
-    workloads: { type: 'string', default: 'inbox,thread,send,fanout,reads,threadsend' },
+    workloads: { type: 'string', default: 'inbox,thread,send,fanout,reads,threadsend,catalog' },
+    'catalog-sizes': { type: 'string', default: '1000,10000' },
     targets: { type: 'string', default: 'gateway,baseline' },
     profile: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -75,6 +77,8 @@ if (argv.help) {
   --out <file>          JSON results (default bench/results/latest.json)
   --workloads <list>    any of inbox,thread,send,fanout,reads (default all; reads: Chatwoot read checks, bench/chatwoot-reads.ts)
                         threadsend: upstream requests of a thread page and of a send, bench/thread-send.ts
+                        catalog: catalogs at real sizes (memory, first sync, refresh, page), bench/catalog-scale.ts
+  --catalog-sizes <list> conversations per source for the catalog workload (default 1000,10000; 100000 by hand)
   --targets <list>      gateway,baseline (default both)
   --log-level <level>   the gateways' log level; logs go to /dev/null (default info)
   --profile             write V8 CPU profiles of the gateways to bench/results/profiles/
@@ -300,6 +304,8 @@ interface Results {
   reads?: ReadCheckResults;
   /** Upstream requests of a thread page and of a send, beside issue 13's figures (bench/thread-send.ts). */
   threadSend?: ThreadSendResults;
+  /** Catalogs at real sizes, issue 13 target 5 (bench/catalog-scale.ts). */
+  catalog?: CatalogScaleResults;
   targets?: TargetCheck[];
 }
 interface TargetCheck {
@@ -1146,12 +1152,18 @@ async function main() {
   if (opt.workloads.has('threadsend')) {
     results.threadSend = await threadSendBench(opt.scale, (l) => process.stderr.write(`${l}\n`));
   }
+  if (opt.workloads.has('catalog')) {
+    results.catalog = await catalogScaleBench(parseCatalogSizes(argv['catalog-sizes']), (l) =>
+      process.stderr.write(`${l}\n`),
+    );
+  }
   results.targets = checkTargets(results);
 
   const text =
     report(results) +
     (results.reads ? `\n${results.reads.text}\n` : '') +
-    (results.threadSend ? `\n${results.threadSend.text}\n` : '');
+    (results.threadSend ? `\n${results.threadSend.text}\n` : '') +
+    (results.catalog ? `\n${results.catalog.text}\n` : '');
   process.stdout.write(
     `\nSwitchboard bench — latency ${opt.latency} ms, scale ${opt.scale}, ${opt.duration} s per run, ${results.machine.cpus} CPUs, Node ${process.version}\n\n${text}`,
   );

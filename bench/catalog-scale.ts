@@ -1,0 +1,254 @@
+import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Redis } from 'ioredis';
+import type { SourceConfig } from '../src/config/schema';
+import { createMemoryCatalogStore } from '../src/connectors/catalog-stores/memory';
+import { createRedisCatalogStore } from '../src/connectors/catalog-stores/redis';
+import { createConnector, profileOf } from '../src/connectors/registry';
+import type { Connector, ConversationModel, SourceKind } from '../src/connectors/types';
+import { VENDORS } from '../src/sandbox';
+import { summarize } from './lib';
+
+/**
+ * # Catalogs at real sizes (issue 13 target 5)
+ *
+ * For each catalog source (Protocol, Chatwoot, Monica) and each size (conversations per source), in this process
+ * against the vendor's emulator (its rate limit lifted, the connector's own cap too, so the figures are the work,
+ * not the waiting; the documented limit is applied afterwards to say how long the same requests take there):
+ * - bytes a conversation: the heap the memory store retains (after GC, with the store and without it), and the
+ *   Redis store's `MEMORY USAGE` of the items hash over the same conversations (when Redis answers);
+ * - the first full sync: its duration and upstream requests (from the emulator's request log), and the minutes the
+ *   same requests need at the vendor's documented rate limit;
+ * - the refresh after it, with one conversation changed upstream: a webhook source re-reads the conversation its
+ *   webhook names (`applyChanges`), a polling one (Monica) runs one poll;
+ * - the 50-row inbox page of the source from the warm catalog: p50 and p99 over 200 pages.
+ *
+ * `npm run bench -- --workloads catalog [--catalog-sizes 1000,10000]`, or `tsx bench/catalog-scale.ts [sizes]`;
+ * 100,000 takes minutes and about 2 GB (the emulator's data lives in this process): run it by hand.
+ */
+
+export interface CatalogScaleRow {
+  source: string;
+  conversations: number;
+  bytesPerConversation: number;
+  redisBytesPerConversation: number | null;
+  firstSyncMs: number;
+  firstSyncRequests: number;
+  /** Minutes the first sync's requests take at the vendor's documented limit (null: none documented). */
+  firstSyncMinutesAtLimit: number | null;
+  refreshPath: string;
+  refreshRequests: number;
+  pageP50Ms: number;
+  pageP99Ms: number;
+}
+
+export interface CatalogScaleResults {
+  rows: CatalogScaleRow[];
+  text: string;
+}
+
+const KINDS: SourceKind[] = ['PROTOCOL', 'CHATWOOT', 'MONICA'];
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+function heapAfterGc(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+async function redisOrNull(): Promise<Redis | null> {
+  const redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+  });
+  try {
+    await redis.connect();
+    await redis.ping();
+    return redis;
+  } catch {
+    redis.disconnect();
+    return null;
+  }
+}
+
+/** The Redis store's bytes per conversation: the items hash of one written snapshot, by MEMORY USAGE. */
+async function redisBytes(redis: Redis, sourceId: string, items: readonly ConversationModel[]): Promise<number> {
+  const prefix = `bench-catalog-${process.pid}-${Date.now()}:`;
+  const store = createRedisCatalogStore(redis, prefix);
+  try {
+    await store.write(sourceId, { syncedAt: Date.now(), items: [...items] });
+    const bytes = Number(await redis.call('MEMORY', 'USAGE', `${prefix}catalog:${sourceId}:items`, 'SAMPLES', '0'));
+    return bytes / Math.max(1, items.length);
+  } finally {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+}
+
+async function measureOne(
+  kind: SourceKind,
+  n: number,
+  redis: Redis | null,
+  log: (line: string) => void,
+): Promise<CatalogScaleRow> {
+  const vendor = VENDORS.find((v) => v.kind === kind);
+  if (!vendor) throw new Error(`no emulator for ${kind}`);
+  const emu = await vendor.start({ port: 0, scale: n / 20, rateLimitPerMinute: 1_000_000_000 });
+  let connector: Connector | null = null;
+  try {
+    const config = {
+      ...vendor.sourceConfig(emu.url),
+      retries: 0,
+      timeoutMs: 600_000,
+      rateLimitPerMinute: null,
+    } as SourceConfig;
+    const store = createMemoryCatalogStore();
+    connector = createConnector(config, { catalogStore: store, policy: { maxConcurrency: 8 } });
+    const c = connector;
+    const upstream = () => emu.requests().filter((r) => !r.path.startsWith('/__sandbox')).length;
+    const list = (id: string) =>
+      c.openSession({ requestId: id }).listConversations({ offset: 0, limit: 50, filter: {} });
+
+    log(`  catalog · ${config.id} · ${n.toLocaleString('en')} conversations: first sync …`);
+    emu.clearRequests();
+    const t0 = performance.now();
+    const first = await list('bench-catalog-sync');
+    const firstSyncMs = performance.now() - t0;
+    const firstSyncRequests = upstream();
+
+    // Monica's poller takes its baseline from the first poll: one before the measured one.
+    if (c.poll) await c.poll({ requestId: 'bench-catalog-baseline' });
+
+    const times: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t = performance.now();
+      await list(`bench-catalog-page-${i}`);
+      times.push(performance.now() - t);
+    }
+    const page = summarize(times);
+
+    // One conversation changes upstream; then the refresh the connector would run for it.
+    const changed = first.items[0]?.nativeId;
+    emu.controls.simulateIncoming({});
+    emu.clearRequests();
+    let refreshPath: string;
+    if (c.poll && !c.applyChanges) {
+      // No webhooks (Monica): the poll is how it learns of any change.
+      refreshPath = 'one poll';
+      await c.poll({ requestId: 'bench-catalog-poll' });
+    } else {
+      refreshPath = 'webhook: re-read the named conversation';
+      if (changed && c.applyChanges) {
+        await c.applyChanges([{ sourceId: config.id, conversationNativeId: changed }], {
+          requestId: 'bench-catalog-webhook',
+        });
+      }
+    }
+    const refreshRequests = upstream();
+
+    // In a function of its own, so that nothing here holds the items when the store lets them go.
+    const { count, redisBytesPerConversation } = await (async () => {
+      const items = (await store.read(config.id))?.items ?? [];
+      return {
+        count: items.length,
+        redisBytesPerConversation: redis ? await redisBytes(redis, config.id, items) : null,
+      };
+    })();
+    const withStore = heapAfterGc();
+    await store.close();
+    const withoutStore = heapAfterGc();
+    const limit = profileOf(kind).limits.rateLimitPerMinute ?? null;
+    return {
+      source: config.id,
+      conversations: count,
+      bytesPerConversation: (withStore - withoutStore) / Math.max(1, count),
+      redisBytesPerConversation,
+      firstSyncMs,
+      firstSyncRequests,
+      firstSyncMinutesAtLimit: limit ? firstSyncRequests / limit : null,
+      refreshPath,
+      refreshRequests,
+      pageP50Ms: page.p50,
+      pageP99Ms: page.p99,
+    };
+  } finally {
+    await connector?.close?.();
+    await emu.close();
+  }
+}
+
+export async function catalogScaleBench(
+  sizes: number[] = [1_000, 10_000],
+  log: (line: string) => void = () => undefined,
+): Promise<CatalogScaleResults> {
+  const redis = await redisOrNull();
+  const rows: CatalogScaleRow[] = [];
+  try {
+    for (const n of sizes) for (const kind of KINDS) rows.push(await measureOne(kind, n, redis, log));
+  } finally {
+    redis?.disconnect();
+  }
+  const head = [
+    'source',
+    'conversations',
+    'bytes/conv (heap)',
+    'bytes/conv (Redis)',
+    'first sync ms',
+    'first sync requests',
+    'at documented limit',
+    'refresh requests',
+    'page p50 ms',
+    'page p99 ms',
+  ];
+  const f = (v: number, d = 0) => v.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d });
+  const body = rows.map((r) => [
+    r.source,
+    f(r.conversations),
+    f(r.bytesPerConversation),
+    r.redisBytesPerConversation === null ? '-' : f(r.redisBytesPerConversation),
+    f(r.firstSyncMs),
+    f(r.firstSyncRequests),
+    r.firstSyncMinutesAtLimit === null ? 'no limit' : `${f(r.firstSyncMinutesAtLimit, 1)} min`,
+    `${r.refreshRequests} (${r.refreshPath})`,
+    f(r.pageP50Ms, 3),
+    f(r.pageP99Ms, 3),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ');
+  const text = [
+    'Catalogs at real sizes (issue 13 target 5; in-process, emulator and connector limits lifted; heap = retained by the memory store after GC)',
+    line(head),
+    widths.map((w) => '-'.repeat(w)).join('-|-'),
+    ...body.map(line),
+  ].join('\n');
+  return { rows, text };
+}
+
+/** `--catalog-sizes 1000,10000` (conversations per source). */
+export function parseCatalogSizes(raw: string | undefined): number[] {
+  const sizes = (raw ?? '1000,10000')
+    .split(',')
+    .filter(Boolean)
+    .map((s) => Number(s));
+  for (const s of sizes)
+    if (!Number.isInteger(s) || s < 1) throw new Error(`--catalog-sizes: "${raw}" is not a list of sizes`);
+  return sizes;
+}
+
+// `tsx bench/catalog-scale.ts 1000,10000,100000` runs this section alone.
+if (require.main === module) {
+  catalogScaleBench(parseCatalogSizes(process.argv[2]), (l) => process.stderr.write(`${l}\n`)).then(
+    (r) => {
+      process.stdout.write(`${r.text}\n`);
+      process.exit(0);
+    },
+    (e: unknown) => {
+      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
