@@ -127,9 +127,9 @@ export class Pollers {
         p.state = nextPollerState(p.state, { type: 'pollFailed', error });
         this.ctx.metrics?.poll?.(p.sourceId, 'error');
         this.ctx.report(error, p.sourceId);
-        // The source is failing: its unread subscribers are told (once per failure episode), not left with totals
-        // that silently went stale (docs/live.md "Failure and repair").
-        this.totals.pollFailed(p.sourceId, error);
+        // The source may be failing: its totals are read once per failure episode, so that its unread subscribers
+        // are told when it is (not left with totals that silently went stale: docs/live.md "Failure and repair").
+        await this.totals.pollFailed(p.sourceId, error);
       }
     }
     this.arm(p, delayIn(p.state, timing));

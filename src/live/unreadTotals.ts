@@ -133,14 +133,17 @@ export class UnreadTotals {
   }
 
   /**
-   * A poll of the source failed (live/pollers.ts): when that is the source failing, its subscribers are told
-   * like after a failed read of its totals; the next poll that works re-reads them ({@link isFailing}).
+   * A poll of the source failed (live/pollers.ts) with a source failure: its totals are read at once, once per
+   * failure episode, so that a failing read tells the subscribers the source is missing (a poll can fail on a page
+   * while the totals still answer: then nothing is announced). While the episode lasts, polls read nothing more
+   * here; the next poll that works re-reads the totals ({@link isFailing}).
    */
-  pollFailed(sourceId: string, error: unknown): void {
+  async pollFailed(sourceId: string, error: unknown): Promise<void> {
     if (!(error instanceof GatewayError && error.isSourceFailure)) return;
     const connector = this.ctx.connectors.get(sourceId);
-    if (!connector?.capabilities.unreadCounts) return;
-    this.announceFailure(sourceId, error, true);
+    if (!connector?.capabilities.unreadCounts || this.failed.has(sourceId) || this.ctx.closed()) return;
+    // A failure is announced by the read itself (readOnce) and reported by the poller already.
+    await this.refresh(sourceId).catch(() => undefined);
   }
 
   /** True while the source's last read (or poll) failed: its totals are to be read again when it answers. */
