@@ -75,6 +75,59 @@ describe('chatwoot webhook application (apply.ts)', () => {
     expect(await catalog.age()).toBeGreaterThan(60_000);
   });
 
+  it('skips the echo of a message the catalog shows as its last one, and waits for a send still patching it', async () => {
+    const message = (nativeId: string, sentAt: number) => ({
+      sourceId: 'cw',
+      nativeId,
+      conversationNativeId: nativeId.split('/')[0]!,
+      content: 'hi',
+      sentAt: new Date(sentAt),
+      readAt: null,
+      direction: 'OUTGOING' as const,
+      private: false,
+      sender: null,
+      attachments: [],
+    });
+    const catalog = await catalogWith([row('1:1'), row('1:2'), row('1:3'), row('1:4')]);
+    const versions = new WebhookVersions();
+    const created = (id: string, m: string, sentAt: number) =>
+      versions.observe({
+        conversationNativeId: id,
+        updatedAt: null,
+        message: true,
+        created: { messageNativeId: m, sentAt },
+      });
+    // 1:1: a send of this process, still patching the catalog from its answer when the echo is applied.
+    let patched!: () => void;
+    const sending = catalog.track('1:1', async () => {
+      await new Promise<void>((resolve) => (patched = resolve));
+      await catalog.amend('1:1', (held) => ({
+        ...held,
+        lastMessage: message('1:1/50', 2_000_000),
+        lastMessageAt: new Date(2_000_000),
+      }));
+    });
+    created('1:1', '1:1/50', 2_000_000);
+    // 1:2: the echo plus another event of the same batch (a status change newer than the catalog's copy).
+    await catalog.amend('1:2', (held) => ({ ...held, lastMessage: message('1:2/60', 2_000_000) }));
+    created('1:2', '1:2/60', 2_000_000);
+    versions.observe({ conversationNativeId: '1:2', updatedAt: 2_000_000, message: false });
+    // 1:3: a message the catalog does not show (somebody else's); 1:4: a message_updated (always re-read).
+    created('1:3', '1:3/70', 2_000_000);
+    versions.observe({ conversationNativeId: '1:4', updatedAt: null, message: true });
+    const refreshed: string[] = [];
+    const applied = applyChatwootChanges(
+      catalog,
+      versions,
+      [change('1:1'), change('1:2'), change('1:3'), change('1:4')],
+      async (id) => void refreshed.push(id),
+      4,
+    );
+    patched();
+    await Promise.all([sending, applied]);
+    expect(refreshed.sort()).toEqual(['1:2', '1:3', '1:4']);
+  });
+
   it('reports conversations that appeared, changed or went away between two snapshots, with the new model', () => {
     const before = [row('1:1'), row('1:2', { unreadCount: 2 }), row('1:3')];
     const after = [row('1:1'), row('1:2', { unreadCount: 0 }), row('1:4', { status: 'PENDING' }), row('1:5')];

@@ -1,7 +1,14 @@
 import { createHmac } from 'node:crypto';
 import { ErrorCode } from '../../../../src/errors';
-import { parseProtocolWebhook, signProtocolWebhook } from '../../../../src/connectors/protocol/webhook';
-import type { WebhookRequest } from '../../../../src/connectors/types';
+import { CatalogSync, ConversationCatalog, type CatalogReader } from '../../../../src/connectors/catalog';
+import { createMemoryCatalogStore } from '../../../../src/connectors/catalog-stores/memory';
+import {
+  applyProtocolChanges,
+  parseProtocolWebhook,
+  ProtocolWebhookEchoes,
+  signProtocolWebhook,
+} from '../../../../src/connectors/protocol/webhook';
+import type { ConversationModel, WebhookRequest } from '../../../../src/connectors/types';
 import { thrown } from '../../../utils/errors';
 
 const SECRET = 'whsec-protocol-test';
@@ -107,5 +114,71 @@ describe('parseProtocolWebhook', () => {
   ])('maps %s to the conversation it touches', (type, payload, expected) => {
     const body = JSON.stringify({ id: 'evt0000000000001', type, payload });
     expect(parseProtocolWebhook('protocol', SECRET, signed(body))[0]?.conversationNativeId).toBe(expected);
+  });
+});
+
+describe('applyProtocolChanges: the echo of the gateway own send', () => {
+  const row = (nativeId: string, last: string | null): ConversationModel => ({
+    sourceId: 'protocol',
+    nativeId,
+    subject: null,
+    status: 'OPEN',
+    channel: 'protocol',
+    createdAt: null,
+    updatedAt: null,
+    lastMessageAt: new Date(692_233_200_000),
+    unreadCount: 0,
+    muted: false,
+    pinned: false,
+    archived: false,
+    labels: [],
+    participants: [],
+    lastMessage: last
+      ? {
+          sourceId: 'protocol',
+          nativeId: last,
+          conversationNativeId: nativeId,
+          content: 'hi',
+          sentAt: new Date(692_233_200_000),
+          readAt: null,
+          direction: 'OUTGOING',
+          private: false,
+          sender: null,
+          attachments: [],
+        }
+      : null,
+  });
+  const event = (type: string, conversation: string, message: string) =>
+    signed(
+      JSON.stringify({
+        id: `ev-${type}-${conversation}-${message}`,
+        type,
+        payload: { id: message, conversation_id: conversation, created_at: 692_233_200 },
+      }),
+    );
+
+  it('re-reads every conversation but one whose only events created the message the catalog shows last', async () => {
+    const catalog = new ConversationCatalog(createMemoryCatalogStore(), 'protocol', 60_000);
+    await catalog.all(async () => [row('c1', 'm1'), row('c2', 'm2'), row('c3', 'old'), row('c4', 'm4')]);
+    const reread: string[] = [];
+    const reader: CatalogReader<undefined> = {
+      readAll: async () => [],
+      readOne: async (_scope, id) => (reread.push(id), undefined),
+      cache: () => undefined,
+    };
+    const sync = new CatalogSync(catalog, reader);
+    const echoes = new ProtocolWebhookEchoes();
+    const parse = (req: WebhookRequest) => parseProtocolWebhook('protocol', SECRET, req, echoes);
+    const changes = [
+      ...parse(event('message.created', 'c1', 'm1')), // the echo: not re-read
+      ...parse(event('message.created', 'c2', 'm2')),
+      ...parse(event('conversation.updated', 'c2', 'c2')), // the echo and another event of one batch: re-read
+      ...parse(event('message.created', 'c3', 'm3')), // a message the catalog does not show: re-read
+      ...parse(event('message.updated', 'c4', 'm4')), // an edit: re-read
+    ];
+    // The engine keeps one change per conversation (the last one).
+    const last = [...new Map(changes.map((c) => [c.conversationNativeId, c])).values()];
+    await applyProtocolChanges(sync, echoes, last, { requestId: 't' });
+    expect(reread.sort()).toEqual(['c2', 'c3', 'c4']);
   });
 });
