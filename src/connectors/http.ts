@@ -252,8 +252,11 @@ export class HttpClient {
     return err;
   }
 
-  private rateLimited(message: string, retryAfterMs?: number): GatewayError {
-    if (retryAfterMs !== undefined) this.throttledUntil = Math.max(this.throttledUntil, Date.now() + retryAfterMs);
+  /** `degrades`: the source shows DEGRADED meanwhile (not for one key's share: the source serves the others). */
+  private rateLimited(message: string, retryAfterMs?: number, degrades = true): GatewayError {
+    if (retryAfterMs !== undefined && degrades) {
+      this.throttledUntil = Math.max(this.throttledUntil, Date.now() + retryAfterMs);
+    }
     return new GatewayError(ErrorCode.SOURCE_RATE_LIMITED, message, {
       source: this.sourceId,
       retryAfter: retryAfterMs === undefined ? undefined : Math.max(1, Math.ceil(retryAfterMs / 1000)),
@@ -305,6 +308,7 @@ export class HttpClient {
         return this.rateLimited(
           `${source} allows ${rate?.limit} requests a minute; ${r.used} of them went to the same API key, and the last ${this.admission.reserve} are kept for other keys; no call was made.`,
           r.retryAfterMs,
+          false,
         );
     }
   }

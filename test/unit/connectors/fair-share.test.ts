@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CatalogSync, ConversationCatalog } from '../../../src/connectors/catalog';
 import {
   AdmissionRefused,
@@ -6,7 +8,9 @@ import {
   tenantOf,
   type Refusal,
 } from '../../../src/connectors/fairShare';
+import { HttpClient } from '../../../src/connectors/http';
 import { catalogStores, conversationModel } from '../../utils/catalog-stores';
+import { rejection } from '../../utils/errors';
 import { waitFor } from '../../utils/wait';
 
 /**
@@ -183,5 +187,39 @@ describe('tenants', () => {
     } finally {
       await stores.close();
     }
+  });
+});
+
+describe("HttpClient: each scope's tenant has its share", () => {
+  let server: Server;
+  let base: string;
+  let hits = 0;
+  beforeAll(async () => {
+    server = createServer((_req, res) => {
+      hits++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('refuses a heavy key its last slots without marking the source degraded; other keys and the background go on', async () => {
+    // 8 a minute: 2 kept for light tenants (fewer than 1 admission).
+    const c = new HttpClient({ sourceId: 'src', baseUrl: base, rateLimitPerMinute: 8, keyReserve: 0.25 });
+    const a = { requestId: 'a', tenant: 'key-a' };
+    for (let i = 0; i < 6; i++) await c.get(a, '/x');
+    const refused = await rejection(c.get(a, '/x'));
+    expect(refused.extensions).toMatchObject({ code: 'SOURCE_RATE_LIMITED', source: 'src', retryAfter: 61 });
+    expect(refused.message).toBe(
+      'Source "src" allows 8 requests a minute; 6 of them went to the same API key, and the last 2 are kept for other keys; no call was made.',
+    );
+    expect(c.health().status).toBe('UP');
+    await c.get({ requestId: 'b', tenant: 'key-b' }, '/x');
+    await c.get({ requestId: 'poll' }, '/x'); // the background
+    const full = await rejection(c.get({ requestId: 'c', tenant: 'key-c' }, '/x'));
+    expect(full.message).toMatch(/allows 8 requests a minute and the gateway has used them/);
+    expect(c.health().status).toBe('DEGRADED');
+    expect(hits).toBe(8);
   });
 });
