@@ -88,6 +88,13 @@ const ROWS = `subscription { conversationChanged(sources: ["chatwoot"]) { native
 const codesOf = (errors: Array<{ extensions?: Record<string, unknown> }> | undefined) =>
   (errors ?? []).map((e) => e.extensions?.code);
 
+/** The value of an unlabelled sample on `/metrics`. */
+async function sample(t: TestGateway, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${t.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
 /** The gateway's log lines at warn level or above (pino: 40+), parsed. */
 const warnings = (t: TestGateway, from = 0) =>
   t.logs
@@ -164,6 +171,7 @@ describe('a Redis outage costs nothing but Redis (issue 12 item 2)', () => {
     expectHealthy(before);
     expect(before.body.errors).toBeUndefined();
     expect((await readyz()).body.redis?.status).toBe('up');
+    expect(await sample(t, 'switchboard_redis_up')).toBe(1);
 
     const ws = createWsClient(t.wsUrl, t.apiKey);
     clients.push(ws);
@@ -215,6 +223,9 @@ describe('a Redis outage costs nothing but Redis (issue 12 item 2)', () => {
     const ready = await readyz();
     expect(ready.status).toBe(200); // the sources are ready: a Redis outage alone keeps the instance in rotation
     expect(ready.body.redis?.status).toBe('down');
+    expect(await sample(t, 'switchboard_redis_up')).toBe(0);
+    expect(await sample(t, 'switchboard_redis_outages_total')).toBe(1);
+    expect(await sample(t, 'switchboard_redis_fallbacks_total')).toBeGreaterThan(0);
 
     traffic = false;
     await loop;
@@ -231,6 +242,7 @@ describe('a Redis outage costs nothing but Redis (issue 12 item 2)', () => {
     const back = await t.gql(QUERY);
     expectHealthy(back);
     expect(back.body.errors).toBeUndefined();
+    expect(await sample(t, 'switchboard_redis_up')).toBe(1);
     const up = t.logs
       .slice(logMark)
       .map((l) => JSON.parse(l) as { msg: string; downMs?: number })
