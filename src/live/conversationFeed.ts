@@ -16,6 +16,12 @@ export interface ConversationEvent {
 
 type Listener = (event: ConversationEvent) => void;
 
+/**
+ * A change this instance heard of (webhook batch, poll, the gateway's own write): a conversation, or null for
+ * "something in the source changed". Called before the change is announced (LiveEngine.onChange).
+ */
+export type ChangeListener = (sourceId: string, conversationNativeId: string | null) => void;
+
 interface Topic {
   listeners: Set<Listener>;
   subscribed: Promise<() => Promise<void>>;
@@ -31,10 +37,31 @@ export class ConversationFeed {
   /** Conversations a poll of this instance just read in full, keyed by source and id, for the next event of each. */
   private readonly hints = new Map<string, ConversationModel>();
 
+  /** Listeners of every change heard on this instance (LiveEngine.onChange: the read cache). */
+  private readonly changeListeners = new Set<ChangeListener>();
+
   constructor(private readonly ctx: LiveContext) {}
+
+  /** Adds a listener of every change heard on this instance; returns the function that removes it. */
+  onChange(listener: ChangeListener): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Tells the change listeners, at once (a listener that throws is reported, never stops the change). */
+  changed(sourceId: string, conversationNativeId: string | null): void {
+    for (const l of this.changeListeners) {
+      try {
+        l(sourceId, conversationNativeId);
+      } catch (e) {
+        this.ctx.report(e, sourceId);
+      }
+    }
+  }
 
   /** Announces one conversation of a source. */
   async publish(sourceId: string, conversationNativeId: string): Promise<void> {
+    this.changed(sourceId, conversationNativeId);
     const message: ConversationMessage = { sourceId, conversationNativeId };
     await this.ctx.pubsub.publish(conversationTopic(sourceId), message);
   }
@@ -42,6 +69,7 @@ export class ConversationFeed {
   /** Announces each conversation the changes name, once. */
   async announce(sourceId: string, changes: SourceChange[]): Promise<void> {
     const ids = new Set(changes.map((c) => c.conversationNativeId).filter((id): id is string => !!id));
+    if (changes.some((c) => !c.conversationNativeId)) this.changed(sourceId, null);
     for (const id of ids) await this.publish(sourceId, id);
   }
 

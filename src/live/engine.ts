@@ -47,8 +47,24 @@ export class LiveEngine {
   private readonly webhooks: WebhookIngest;
   private readonly pollers: Pollers;
 
+  /** Per source: when this instance's poller polled successfully first since it last stopped or failed (pollingSince). */
+  private readonly polledSince = new Map<string, number>();
+
   constructor(opts: LiveEngineOptions) {
-    this.ctx = createLiveContext({ ...opts, coordination: opts.coordination ?? createMemoryCoordination() });
+    const metrics: LiveEngineMetrics = {
+      ...opts.metrics,
+      poll: (sourceId, outcome) => {
+        if (outcome === 'ok') {
+          if (!this.polledSince.has(sourceId)) this.polledSince.set(sourceId, Date.now());
+        } else this.polledSince.delete(sourceId);
+        opts.metrics?.poll?.(sourceId, outcome);
+      },
+    };
+    this.ctx = createLiveContext({
+      ...opts,
+      metrics,
+      coordination: opts.coordination ?? createMemoryCoordination(),
+    });
     this.totals = new UnreadTotals(this.ctx);
     this.feed = new ConversationFeed(this.ctx);
     this.webhooks = new WebhookIngest(this.ctx, this.feed, this.totals);
@@ -71,6 +87,7 @@ export class LiveEngine {
   /** A mutation through the gateway changed something: announce the conversation, refresh the totals now. */
   async touch(sourceId: string, conversationNativeId: string | null): Promise<void> {
     if (conversationNativeId) await this.feed.publish(sourceId, conversationNativeId);
+    else this.feed.changed(sourceId, null);
     await this.totals.refresh(sourceId).catch((e: unknown) => this.ctx.report(e, sourceId));
   }
 
@@ -123,6 +140,30 @@ export class LiveEngine {
     });
   }
 
+  /**
+   * Calls `listener` with every change this instance hears of, before it is announced: each conversation a webhook
+   * batch, a poll or a gateway mutation (`touch`) names, and null for a change of the source that names none.
+   * Changes heard by other instances arrive only on the pub/sub topics. Returns the function that stops it.
+   */
+  onChange(listener: (sourceId: string, conversationNativeId: string | null) => void): () => void {
+    return this.feed.onChange(listener);
+  }
+
+  /**
+   * Since when (epoch ms, this process's clock) this instance polls the source without a break: the end of its
+   * poller's first successful poll since the poller started, lost the lease or failed; null while it does not
+   * poll. Changes made after that reach {@link onChange} within a poll interval.
+   */
+  pollingSince(sourceId: string): number | null {
+    const since = this.polledSince.get(sourceId);
+    if (since === undefined) return null;
+    if (!this.pollers.holding().includes(sourceId)) {
+      this.polledSince.delete(sourceId);
+      return null;
+    }
+    return since;
+  }
+
   /** Sources whose poller runs on this instance (holding the lease or standing by), for metrics and tests. */
   activePollers(): string[] {
     return this.pollers.active();
@@ -141,6 +182,7 @@ export class LiveEngine {
   private unwatch(sourceId: string) {
     this.ctx.watchers.remove(sourceId);
     this.pollers.release(sourceId);
+    if (!this.pollers.active().includes(sourceId)) this.polledSince.delete(sourceId);
   }
 
   /** docs/live.md "What each instance does": closing hands every lease over at once. */

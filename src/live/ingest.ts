@@ -78,6 +78,8 @@ export class WebhookIngest {
     const byConversation = new Map<string | null, SourceChange>();
     for (const c of batch) byConversation.set(c.conversationNativeId, c);
     const changes = [...byConversation.values()];
+    // Readers of this instance (the read cache) drop what changed before the catalog is brought up to date.
+    for (const c of changes) this.feed.changed(sourceId, c.conversationNativeId);
     if (connector.applyChanges) {
       for (let attempt = 0; ; attempt++) {
         try {
