@@ -307,6 +307,25 @@ export const configSchema = z
       })
       .strict()
       .default({ host: '127.0.0.1', port: 4000, maxBodyBytes: 1_000_000 }),
+    /**
+     * The read cache (src/connectors/readCache/, README "Read cache"): message pages, conversation details and
+     * participants kept per source and dropped by every change the gateway hears of (webhooks, polls, its own
+     * writes, on any instance sharing the pub/sub transport). Each default is in {@link READ_CACHE_DEFAULTS}.
+     */
+    cache: z
+      .object({
+        /** Off unless set: with it on, a read made right after a change the gateway was not told of may be cached. */
+        enabled: z.boolean().optional(),
+        /**
+         * How long an answer of a source without a trusted change signal (a polling source nobody here watches, a
+         * webhook source whose webhook is not configured) is served, in ms; 0: such sources are not cached.
+         */
+        ttlMs: z.number().int().min(0).optional(),
+        /** Memory of the cached answers (estimated from their JSON size), in bytes; past it the least recently used go. */
+        maxBytes: z.number().int().min(65_536).optional(),
+      })
+      .strict()
+      .optional(),
     redis: z
       .object({
         url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL'),
@@ -352,6 +371,15 @@ export const KEY_LIMIT_DEFAULTS = {
   concurrentOperations: 20,
   subscriptionsPerSocket: 100,
   subscriptionsPerKey: 1_000,
+} as const;
+
+/** Defaults of `cache` (the read cache: src/connectors/readCache/). */
+export const READ_CACHE_DEFAULTS = {
+  enabled: false,
+  /** Sources without a trusted change signal: an answer at most 5 s old. */
+  ttlMs: 5_000,
+  /** 64 MiB of cached answers (a 20-message page is a few KB). */
+  maxBytes: 67_108_864,
 } as const;
 
 /**

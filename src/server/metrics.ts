@@ -125,6 +125,11 @@ export interface GatewayMetrics extends WebhookMetrics {
    */
   trackStore(store: string, size: () => number): void;
   /**
+   * The read cache (connectors/readCache/, config `cache`): `switchboard_read_cache_{hits,misses,invalidations}_total`
+   * by source, and its size at scrape time (`track`) as `switchboard_read_cache_entries` and `_bytes` by source.
+   */
+  readCache: ReadCacheMetricsHook;
+  /**
    * Redis's state (server/redisHealth.ts; issue 12 item 2), read at scrape time: `switchboard_redis_up` (1 up, 0
    * down or not yet connected), `switchboard_redis_outages_total` and `switchboard_redis_fallbacks_total` (calls
    * served by a local fallback).
@@ -132,6 +137,16 @@ export interface GatewayMetrics extends WebhookMetrics {
   observeRedis(health: { isUp(): boolean; outages(): number; fallbacks(): number }): void;
   /** Prometheus text of this gateway's registry. */
   render(): Promise<{ contentType: string; body: string }>;
+}
+
+/** What the read cache reports (server/connectors.ts ReadCacheWiring). */
+export interface ReadCacheMetricsHook {
+  hit(sourceId: string): void;
+  miss(sourceId: string): void;
+  /** An invalidation that dropped at least one cached answer. */
+  invalidation(sourceId: string): void;
+  /** Entries and estimated bytes per source, read at scrape time. */
+  track(size: () => Array<{ sourceId: string; entries: number; bytes: number }>): void;
 }
 
 export interface GatewayMetricsOptions {
@@ -361,9 +376,56 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
     }
   };
 
+  const readCacheCounter = (name: string, help: string) => {
+    const counter = new Counter({ name, help, labelNames: ['source'] as const, registers });
+    // One child per source, made once: a hit costs an increment, not a label lookup.
+    const children = new Map<string, { inc(): void }>();
+    return (source: string) => {
+      let child = children.get(source);
+      if (!child) {
+        child = counter.labels({ source });
+        children.set(source, child);
+      }
+      child.inc();
+    };
+  };
+  let readCacheSize: (() => Array<{ sourceId: string; entries: number; bytes: number }>) | null = null;
+  const readCacheGauge = (name: string, help: string, field: 'entries' | 'bytes') =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['source'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const s of readCacheSize?.() ?? []) this.set({ source: s.sourceId }, s[field]);
+      },
+    });
+  readCacheGauge('switchboard_read_cache_entries', 'Answers held by the read cache, by source.', 'entries');
+  readCacheGauge(
+    'switchboard_read_cache_bytes',
+    'Estimated memory of the answers held by the read cache (from their JSON size), by source.',
+    'bytes',
+  );
+  const readCache: ReadCacheMetricsHook = {
+    hit: readCacheCounter('switchboard_read_cache_hits_total', 'Reads answered by the read cache, by source.'),
+    miss: readCacheCounter(
+      'switchboard_read_cache_misses_total',
+      'Reads of cached kinds that went upstream (not cached, expired or dropped), by source.',
+    ),
+    invalidation: readCacheCounter(
+      'switchboard_read_cache_invalidations_total',
+      'Changes (webhooks, polls, writes, from any instance) that dropped cached answers, by source.',
+    ),
+    track(size) {
+      readCacheSize = size;
+    },
+  };
+
   return {
     registry,
     recordUpstream,
+    readCache,
     countError,
     keyLimitRefused: (key, limit) => keyLimitRefusals.inc({ key, limit }),
     countFormattedError(formatted) {

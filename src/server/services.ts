@@ -11,7 +11,7 @@ import type { PubSubTransport } from '../live/pubsub';
 import { createInMemoryPubSub } from '../live/transports/inMemory';
 import { createRedisPubSub } from '../live/transports/redis';
 import type { GatewayServices } from '../schema/context';
-import { buildConnectors } from './connectors';
+import { buildConnectors, ReadCacheWiring } from './connectors';
 import { createMemoryIdempotencyStore, createRedisIdempotencyStore } from './idempotency';
 import type { Logger } from './logger';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
@@ -110,8 +110,11 @@ export function buildServices(opts: ServicesOptions): Services {
   const catalogStore: CatalogStore = redis
     ? createRedisCatalogStore(redis.commands, redis.prefix, { health: redis.health })
     : createMemoryCatalogStore();
-  const connectors = opts.connectors ?? buildConnectors(config.sources, { catalogStore });
+  // The read cache (config `cache`, off by default) wraps the connectors built from config.
+  const readCache = ReadCacheWiring.fromConfig(config, { now: opts.clock });
+  const connectors = opts.connectors ?? buildConnectors(config.sources, { catalogStore }, readCache);
   const metrics = createGatewayMetrics({ connectors, logger });
+  readCache?.useMetrics(metrics.readCache);
   if (health) metrics.observeRedis(health);
   const pubsub =
     opts.pubsub ??
@@ -141,6 +144,12 @@ export function buildServices(opts: ServicesOptions): Services {
     onError: (err, sourceId) =>
       logger.warn({ sourceId, code: (err as { code?: string }).code, err: String(err) }, 'live refresh failed'),
     metrics: metrics.live,
+  });
+  void readCache?.attach({
+    live,
+    pubsub,
+    health,
+    onError: (err, sourceId) => logger.warn({ sourceId, err: String(err) }, 'read cache: no change subscription'),
   });
 
   const staging = new UploadStaging({ ...config.server.uploads, now: opts.clock });
@@ -192,6 +201,7 @@ export function buildServices(opts: ServicesOptions): Services {
     }),
     async dispose() {
       await live.close();
+      await readCache?.close();
       if (!opts.pubsub) await pubsub.close();
       await Promise.all(connectors.map((c) => c.close?.()));
       await catalogStore.close();
