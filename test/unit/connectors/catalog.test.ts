@@ -1,6 +1,11 @@
-import { ConversationCatalog, type CatalogStore } from '../../../src/connectors/catalog';
+import {
+  ConversationCatalog,
+  showsLastMessage,
+  withSentMessage,
+  type CatalogStore,
+} from '../../../src/connectors/catalog';
 import type { ConversationModel } from '../../../src/connectors/types';
-import { catalogStores, conversationModel as conv } from '../../utils/catalog-stores';
+import { catalogStores, conversationModel as conv, messageModel } from '../../utils/catalog-stores';
 import { BACKENDS, type Backend } from '../../utils/redis';
 import { deferred, sleep, waitFor } from '../../utils/wait';
 
@@ -208,3 +213,59 @@ describe.each<Backend>(BACKENDS)('conversation catalog over the %s store', (back
 async function started(sync: jest.Mock): Promise<void> {
   await waitFor(() => sync.mock.calls.length > 0, { what: 'the sync to start' });
 }
+
+describe.each<Backend>(BACKENDS)('one conversation of the catalog over the %s store (issue 13)', (backend) => {
+  let stores: ReturnType<typeof catalogStores>;
+  let here: ConversationCatalog;
+  let there: ConversationCatalog;
+  let hereStore: CatalogStore;
+  beforeEach(() => {
+    stores = catalogStores(backend);
+    hereStore = stores.instance();
+    here = new ConversationCatalog(hereStore, 's', 60_000);
+    there = new ConversationCatalog(stores.instance(), 's', 60_000);
+  });
+  afterEach(() => stores.close());
+
+  it('looks a conversation up in a fresh snapshot only, without ever syncing', async () => {
+    expect(await here.lookup('a')).toBeUndefined(); // no snapshot
+    const sync = syncOf(conv('a'), conv('b'));
+    await here.all(sync);
+    expect((await here.lookup('a'))?.subject).toBe('Subject a');
+    expect((await there.lookup('b'))?.nativeId).toBe('b');
+    expect(await here.lookup('gone')).toBeUndefined(); // not held: the caller reads it
+    await hereStore.write('s', { syncedAt: Date.now() - 61_000, items: [conv('a')] });
+    expect(await here.lookup('a')).toBeUndefined(); // stale
+    expect(sync).toHaveBeenCalledTimes(1);
+  });
+
+  it('amends a held conversation from a write answer, seen by every instance; false when it is not held', async () => {
+    await here.all(syncOf(conv('a')));
+    const sent = messageModel('a', { nativeId: 'a:m2', content: 'sent', sentAt: new Date('2026-01-03T00:00:00Z') });
+    expect(await here.amend('a', (held) => withSentMessage(held, sent))).toBe(true);
+    const seen = await there.peekOne('a');
+    expect(seen?.lastMessage?.content).toBe('sent');
+    expect(seen?.lastMessageAt?.toISOString()).toBe('2026-01-03T00:00:00.000Z');
+    expect(seen?.unreadCount).toBe(1); // the vendor decides: left as it was
+    expect(showsLastMessage(seen, 'a:m2', Date.parse('2026-01-03T00:00:00Z'))).toBe(true);
+    expect(showsLastMessage(seen, 'a:m2', Date.parse('2026-01-03T00:00:01Z'))).toBe(false);
+    expect(showsLastMessage(seen, 'a:m1', null)).toBe(false);
+    // An older send does not replace a newer last message.
+    const older = messageModel('a', { nativeId: 'a:m0', sentAt: new Date('2026-01-01T00:00:00Z') });
+    expect(withSentMessage(seen!, older)).toBeUndefined();
+    expect(await here.amend('b', () => conv('b'))).toBe(false);
+    expect(await there.peekOne('b')).toBeUndefined();
+  });
+
+  it('lets an echo check wait for the writes of this instance in flight to a conversation', async () => {
+    const gate = deferred();
+    const write = here.track('a', () => gate.promise);
+    let settled = false;
+    const waiting = here.writesSettled(['a']).then(() => (settled = true));
+    await here.writesSettled(['b']); // nothing in flight there: resolves at once, while 'a' still waits
+    expect(settled).toBe(false);
+    gate.resolve();
+    await Promise.all([write, waiting]);
+    expect(settled).toBe(true);
+  });
+});
