@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { parseConfig } from '../src/config/load';
 import type { SourceConfig } from '../src/config/schema';
 import { chatwootReadCheckBench, type ReadCheckResults } from './chatwoot-reads';
+import { readCacheBench, type ReadCacheResults } from './read-cache';
 import { threadSendBench, type ThreadSendResults } from './thread-send';
 import { catalogScaleBench, parseCatalogSizes, type CatalogScaleResults } from './catalog-scale';
 import { Child, killChildren } from './ipc';
@@ -59,7 +60,7 @@ const { values: argv } = parseArgs({
     out: { type: 'string', default: 'bench/results/latest.json' },
     seed: { type: 'string', default: '1' },
     'log-level': { type: 'string', default: 'info' },
-    workloads: { type: 'string', default: 'inbox,thread,send,fanout,reads,threadsend,catalog' },
+    workloads: { type: 'string', default: 'inbox,thread,send,fanout,reads,threadsend,catalog,cache' },
     'catalog-sizes': { type: 'string', default: '1000,10000' },
     targets: { type: 'string', default: 'gateway,baseline' },
     profile: { type: 'boolean', default: false },
@@ -78,6 +79,7 @@ if (argv.help) {
   --workloads <list>    any of inbox,thread,send,fanout,reads (default all; reads: Chatwoot read checks, bench/chatwoot-reads.ts)
                         threadsend: upstream requests of a thread page and of a send, bench/thread-send.ts
                         catalog: catalogs at real sizes (memory, first sync, refresh, page), bench/catalog-scale.ts
+                        cache: a warm thread page with the read cache off and on, bench/read-cache.ts
   --catalog-sizes <list> conversations per source for the catalog workload (default 1000,10000; 100000 by hand)
   --targets <list>      gateway,baseline (default both)
   --log-level <level>   the gateways' log level; logs go to /dev/null (default info)
@@ -306,6 +308,8 @@ interface Results {
   threadSend?: ThreadSendResults;
   /** Catalogs at real sizes, issue 13 target 5 (bench/catalog-scale.ts). */
   catalog?: CatalogScaleResults;
+  /** A warm thread page with the read cache off and on, issue 13 target 3 (bench/read-cache.ts). */
+  cache?: ReadCacheResults;
   targets?: TargetCheck[];
 }
 interface TargetCheck {
@@ -1157,13 +1161,21 @@ async function main() {
       process.stderr.write(`${l}\n`),
     );
   }
+  if (opt.workloads.has('cache')) {
+    results.cache = await readCacheBench({
+      duration: opt.duration,
+      scale: opt.scale,
+      log: (l) => process.stderr.write(`${l}\n`),
+    });
+  }
   results.targets = checkTargets(results);
 
   const text =
     report(results) +
     (results.reads ? `\n${results.reads.text}\n` : '') +
     (results.threadSend ? `\n${results.threadSend.text}\n` : '') +
-    (results.catalog ? `\n${results.catalog.text}\n` : '');
+    (results.catalog ? `\n${results.catalog.text}\n` : '') +
+    (results.cache ? `\n${results.cache.text}\n` : '');
   process.stdout.write(
     `\nSwitchboard bench — latency ${opt.latency} ms, scale ${opt.scale}, ${opt.duration} s per run, ${results.machine.cpus} CPUs, Node ${process.version}\n\n${text}`,
   );

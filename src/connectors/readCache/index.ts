@@ -1,5 +1,5 @@
 import type { Connector } from '../types';
-import { CachedSession } from './session';
+import { CachedSession, type SessionTraits } from './session';
 import { ReadCacheStore, type ReadCacheMetrics } from './store';
 
 export { ReadCacheStore, SOURCE_GROUP, estimateBytes, type ReadCacheMetrics } from './store';
@@ -63,8 +63,10 @@ export class ReadCache {
   wrap(connector: Connector, source: ReadCacheSource): Connector {
     this.store.addSource({ sourceId: connector.id, ...source });
     const open = connector.openSession.bind(connector);
+    const ownWrite = (s: string, c: string | null) => this.ownWrite(s, c);
+    const traits: SessionTraits = {};
     const openSession: Connector['openSession'] = (scope) =>
-      new CachedSession(connector.id, open, scope, this.store, (s, c) => this.ownWrite(s, c));
+      new CachedSession(connector.id, open, scope, this.store, ownWrite, traits);
     // Every other member is the connector's own, called on the connector itself.
     return new Proxy(connector, {
       get(target, property) {

@@ -17,6 +17,12 @@ import type {
 } from '../types';
 import { SOURCE_GROUP, type ReadCacheStore } from './store';
 
+/** What a connector's sessions are like, learnt from the first one opened. */
+export interface SessionTraits {
+  /** The vendor's sessions have the optional `loadUnreadCount`. */
+  hasUnreadCount?: boolean;
+}
+
 /** How a cached session tells every instance that its own write changed something (readCache/index.ts). */
 export type WriteInvalidation = (sourceId: string, conversationNativeId: string | null) => Promise<void>;
 
@@ -31,31 +37,46 @@ export type WriteInvalidation = (sourceId: string, conversationNativeId: string 
  * hit never hides that error.
  */
 export class CachedSession implements ConnectorSession {
-  private readonly inner: ConnectorSession;
+  private session: ConnectorSession | null = null;
   /** Set once the vendor session reported a problem: nothing it reads from then on is stored. */
   private tainted = false;
-  readonly loadUnreadCount?: (conversation: ConversationModel) => Promise<number | null>;
 
   constructor(
     private readonly sourceId: string,
-    open: (scope: RequestScope) => ConnectorSession,
-    scope: RequestScope,
+    private readonly open: (scope: RequestScope) => ConnectorSession,
+    private readonly scope: RequestScope,
     private readonly store: ReadCacheStore,
     private readonly invalidateWrite: WriteInvalidation,
-  ) {
-    this.inner = open({
-      ...scope,
-      report: (e) => {
-        this.tainted = true;
-        scope.report?.(e);
-      },
-    });
-    const inner = this.inner;
-    if (inner.loadUnreadCount) {
-      const load = inner.loadUnreadCount.bind(inner);
-      this.loadUnreadCount = (c) => this.cached(`uc\u0000${c.nativeId}`, c.nativeId, () => load(c));
+    /** What the connector's sessions are like, learnt once per connector (shared by its cached sessions). */
+    private readonly traits: SessionTraits,
+  ) {}
+
+  /** The vendor's session, opened at the first call that needs it (an operation answered from the cache opens none). */
+  private get inner(): ConnectorSession {
+    if (!this.session) {
+      const scope = this.scope;
+      this.session = this.open({
+        ...scope,
+        report: (e) => {
+          this.tainted = true;
+          scope.report?.(e);
+        },
+      });
     }
+    return this.session;
   }
+
+  /** Present exactly when the vendor's sessions have it (callers ask before calling: the contract's optional member). */
+  get loadUnreadCount(): ((conversation: ConversationModel) => Promise<number | null>) | undefined {
+    this.traits.hasUnreadCount ??= typeof this.inner.loadUnreadCount === 'function';
+    return this.traits.hasUnreadCount ? this.cachedUnreadCount : undefined;
+  }
+
+  private readonly cachedUnreadCount = (c: ConversationModel): Promise<number | null> =>
+    this.cached(`uc\u0000${c.nativeId}`, c.nativeId, () => {
+      const inner = this.inner;
+      return inner.loadUnreadCount ? inner.loadUnreadCount(c) : Promise.resolve(null);
+    });
 
   /** The cached answer under `method\0args`, else the vendor's, stored in `group` (or the group `groupOf` names). */
   private async cached<T>(
