@@ -79,15 +79,15 @@ export interface Gateway {
   services: GatewayServices;
   /** This gateway's own Prometheus registry and counters (served on `GET /metrics`). */
   metrics: GatewayMetrics;
-  /** Graceful shutdown: stop accepting, finish in-flight requests, close WebSockets with 1001. */
+  /** Graceful shutdown: stop accepting, finish in-flight requests, close WebSockets with 1001, end SSE streams. */
   close(): Promise<void>;
 }
 
 const GRAPHQL_PATH = '/graphql';
 
 /**
- * The composition root: one HTTP server, one port, `/graphql` for POST/GET queries and graphql-ws
- * subscriptions, GraphiQL for browsers, webhooks, uploads and health checks. Each part is named here and
+ * The composition root: one HTTP server, one port, `/graphql` for POST/GET queries, graphql-ws and
+ * GraphQL over SSE (server/sse.ts), GraphiQL for browsers, webhooks, uploads and health checks. Each part is named here and
  * written in its own file; this function only puts them in order.
  */
 export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -120,7 +120,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   // Per-API-key limits (operations per minute and at once, subscriptions per socket and key), every transport.
   const keyLimits = new KeyLimits(config, opts.clock, metrics.keyLimitRefused);
 
-  // 4. One HTTP server; graphql-ws on its /graphql path.
+  // 4. One HTTP server; graphql-ws on its /graphql path, and GraphQL over SSE (mounted with the routes, step 6).
   const app = express();
   app.disable('x-powered-by');
   const httpServer = createHttpServer(app, config.server.http);
@@ -275,7 +275,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     httpServer,
     services,
     metrics,
-    // Apollo drains HTTP and WebSockets first; then idle keep-alive sockets go, then the services.
+    // Apollo drains HTTP, WebSockets and SSE streams first; then idle keep-alive sockets go, then the services.
     // Connections still sending a request (a slow body, half-sent headers) are closed first: nothing runs for
     // them yet, and Apollo's drain would wait its 10 s grace period for them.
     close: () =>
