@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client, type ExecutionResult, type NetworkError } from 'graphql-sse';
 import { sha256Hex } from '../../src/server/persisted';
-import { startTestGateway, type TestGateway } from '../utils/gateway';
+import { startTestGateway, tuneSources, type TestGateway } from '../utils/gateway';
 import { eventually, waitFor } from '../utils/wait';
 import { metric } from '../live/helpers';
 
@@ -390,6 +390,64 @@ describe('GraphQL over SSE with per-key limits', () => {
           data: { unreadCountChanged: { total: expect.any(Number) } },
         }),
       );
+    } finally {
+      c.dispose();
+      await t.close();
+    }
+  });
+});
+
+describe('GraphQL over SSE: deadline and masking as over HTTP', () => {
+  it('gives a query the HTTP deadline: the hung source is SOURCE_TIMEOUT, LIMIT_EXCEEDED, the rest answered', async () => {
+    const t = await startTestGateway({
+      kinds: ['PIXIESET', 'PROTOCOL'],
+      configure: (c) => ({
+        ...tuneSources(c, () => ({ timeoutMs: 20_000 })),
+        server: { ...c.server, operationTimeoutMs: 300 },
+      }),
+    });
+    const c = sseClient(t);
+    try {
+      t.embedded.sandbox.emulators.get('pixieset')!.setFaults({ hang: true });
+      const { results, error } = await run(c, `{ conversations(first: 5) { edges { node { source { id } } } } }`);
+      expect(error).toBeUndefined();
+      expect(results).toHaveLength(1);
+      expect(results[0]!.errors).toEqual([
+        {
+          message: `The operation's deadline passed while waiting for source "pixieset".`,
+          extensions: { code: 'SOURCE_TIMEOUT', source: 'pixieset' },
+        },
+        {
+          message: 'The operation exceeded its deadline of 300 ms.',
+          extensions: { code: 'LIMIT_EXCEEDED', limit: 'deadline', max: 300 },
+        },
+      ]);
+      const edges = (results[0]!.data as { conversations: { edges: Array<{ node: { source: { id: string } } }> } })
+        .conversations.edges;
+      expect(new Set(edges.map((e) => e.node.source.id))).toEqual(new Set(['protocol']));
+    } finally {
+      c.dispose();
+      t.embedded.sandbox.emulators.get('pixieset')!.setFaults({});
+      await t.close();
+    }
+  });
+
+  it('masks an unexpected error and drops suggestions in production', async () => {
+    const t = await startTestGateway({ kinds: ['PIXIESET'], production: true });
+    // A bug inside a connector: a plain Error whose message must never reach a client in production.
+    t.gateway.services.connectors[0]!.health = () => {
+      throw new Error('internal detail /var/secret');
+    };
+    const c = sseClient(t);
+    try {
+      const bug = await run(c, `{ sources { id health { status } } }`);
+      expect(bug.results[0]!.errors).toEqual([
+        expect.objectContaining({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
+      ]);
+      expect(JSON.stringify(bug.results)).not.toContain('/var/secret');
+      const typo = await run(c, `{ sourcez { id } }`);
+      expect(typo.results[0]!.errors![0]!.extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
+      expect(JSON.stringify(typo.results)).not.toMatch(/Did you mean/);
     } finally {
       c.dispose();
       await t.close();
