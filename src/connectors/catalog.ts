@@ -34,6 +34,21 @@ import {
 // The store contract lives in ./types.ts beside ConnectorDeps, which hands a store to every connector.
 export type { CatalogSnapshot, CatalogStore };
 
+/**
+ * What changed in a source since its stored snapshot, as an incremental refresh read it
+ * ({@link CatalogReader.readChanges}): conversations to upsert (complete models) and native ids that are gone.
+ */
+export interface CatalogDelta {
+  upserts: ConversationModel[];
+  removals: string[];
+}
+
+/** An incremental refresh over the stored snapshot; null when a full sync is due instead. */
+export type CatalogRefresh = (known: CatalogSnapshot) => Promise<CatalogDelta | null>;
+
+/** A stored snapshot, and the delta that made it when it came from an incremental refresh. */
+type Refreshed = CatalogSnapshot & { delta?: CatalogDelta };
+
 // ---- the inbox order ----
 
 /** Arrays known to be in the inbox order: each one maps to itself, an unsorted one to its sorted copy. */
@@ -113,7 +128,7 @@ function byIdOf(items: readonly ConversationModel[]): Map<string, ConversationMo
 
 /** One catalog per source, bound to a store; connectors hold one each. */
 export class ConversationCatalog {
-  private syncing: Promise<CatalogSnapshot> | null = null;
+  private syncing: Promise<Refreshed> | null = null;
 
   constructor(
     private readonly store: CatalogStore,
@@ -128,9 +143,10 @@ export class ConversationCatalog {
    * A stale snapshot is served while another instance holds the lease; with no snapshot at all the caller
    * syncs itself. The answer is in the inbox order ({@link inInboxOrder}), ready for {@link catalogPage}.
    */
-  async all(sync: () => Promise<ConversationModel[]>): Promise<ConversationModel[]> {
+  async all(sync: () => Promise<ConversationModel[]>, refresh?: CatalogRefresh): Promise<ConversationModel[]> {
     const snap = await this.store.read(this.sourceId);
-    const items = snap && Date.now() - snap.syncedAt < this.maxAgeMs ? snap.items : await this.synced(sync, snap);
+    const items =
+      snap && Date.now() - snap.syncedAt < this.maxAgeMs ? snap.items : await this.synced(sync, snap, refresh);
     // The store's array (or its sorted copy), shared by every reader: never to be modified.
     return inInboxOrder(items) as ConversationModel[];
   }
@@ -138,8 +154,9 @@ export class ConversationCatalog {
   private async synced(
     sync: () => Promise<ConversationModel[]>,
     snap: CatalogSnapshot | null,
+    refresh: CatalogRefresh | undefined,
   ): Promise<ConversationModel[]> {
-    return (await (this.syncing ?? this.startSync(sync, snap))).items;
+    return (await (this.syncing ?? this.startSync(sync, snap, refresh))).items;
   }
 
   /**
@@ -150,12 +167,26 @@ export class ConversationCatalog {
   private startSync(
     sync: () => Promise<ConversationModel[]>,
     fallback: CatalogSnapshot | null,
-  ): Promise<CatalogSnapshot> {
-    const tracked: Promise<CatalogSnapshot> = (async () => {
+    refresh?: CatalogRefresh,
+  ): Promise<Refreshed> {
+    const tracked: Promise<Refreshed> = (async () => {
       const leased = await this.store.acquireSync(this.sourceId, 60_000);
       if (!leased && fallback) return fallback;
       try {
-        const fresh = { syncedAt: Date.now(), items: await sync() };
+        const startedAt = Date.now();
+        // Incremental when the reader can and a snapshot exists: only what changed, then the snapshot counts as
+        // synced from this refresh's start (what changed after it is the next refresh's).
+        const known = refresh ? await this.store.read(this.sourceId) : null;
+        const delta = refresh && known ? await refresh(known) : null;
+        if (known && delta) {
+          await this.store.patch(this.sourceId, delta.upserts, delta.removals);
+          const patched = (await this.store.read(this.sourceId)) ?? known;
+          // The same items with a new syncedAt (the memory store keeps its array: catalog-stores/memory.ts).
+          const stored = { syncedAt: startedAt, items: patched.items };
+          await this.store.write(this.sourceId, stored);
+          return { ...stored, delta };
+        }
+        const fresh = { syncedAt: startedAt, items: await sync() };
         await this.store.write(this.sourceId, fresh);
         return fresh;
       } finally {
@@ -186,11 +217,12 @@ export class ConversationCatalog {
    */
   async resync(
     sync: () => Promise<ConversationModel[]>,
-  ): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
+    refresh?: CatalogRefresh,
+  ): Promise<{ before: ConversationModel[] | null; after: ConversationModel[]; delta?: CatalogDelta }> {
     await this.settled();
     const before = await this.store.read(this.sourceId);
-    const after = await (this.syncing ?? this.startSync(sync, null));
-    return { before: before?.items ?? null, after: after.items };
+    const after = await (this.syncing ?? this.startSync(sync, null, refresh));
+    return { before: before?.items ?? null, after: after.items, delta: after.delta };
   }
 
   // Every write below waits for a running sync first: its snapshot replaces the whole store, so a patch or an
@@ -321,6 +353,12 @@ export interface CatalogReader<Cache = undefined> {
   readOne(scope: RequestScope, nativeId: string, cache: Cache): Promise<ConversationModel | null | undefined>;
   /** A cache for one call, when the caller brings none. */
   cache(scope: RequestScope): Cache;
+  /**
+   * Optional, for sources too large to read in full at each refresh (issue 13 target 5): what changed since the
+   * stored snapshot `known` (its `syncedAt` is when the refresh that stored it started), or null when a full read is
+   * due instead (a small account, or a state the reader cannot continue from). Stale reads and polls use it.
+   */
+  readChanges?(scope: RequestScope, known: CatalogSnapshot, cache: Cache): Promise<CatalogDelta | null>;
 }
 
 /**
@@ -346,15 +384,32 @@ export class CatalogSync<Cache = undefined> {
    */
   all(scope: RequestScope, cache?: Cache): Promise<ConversationModel[]> {
     // A sync serves every key: its pages come out of the background's share of the budget (connectors/fairShare.ts).
-    return this.catalog.all(() => this.reader.readAll(backgroundScope(scope), this.cacheFor(scope, cache)));
+    return this.catalog.all(
+      () => this.reader.readAll(backgroundScope(scope), this.cacheFor(scope, cache)),
+      this.incremental(scope, cache),
+    );
   }
 
-  /** A full sync now, whatever the snapshot's age: the items before (null before the first sync) and after. */
+  /**
+   * A sync now, whatever the snapshot's age: the items before (null before the first sync) and after. Full, unless
+   * `incremental` and the reader reads changes (`readChanges`): then `delta` is what that refresh read.
+   */
   resync(
     scope: RequestScope,
     cache?: Cache,
-  ): Promise<{ before: ConversationModel[] | null; after: ConversationModel[] }> {
-    return this.catalog.resync(() => this.reader.readAll(backgroundScope(scope), this.cacheFor(scope, cache)));
+    incremental = false,
+  ): Promise<{ before: ConversationModel[] | null; after: ConversationModel[]; delta?: CatalogDelta }> {
+    return this.catalog.resync(
+      () => this.reader.readAll(backgroundScope(scope), this.cacheFor(scope, cache)),
+      incremental ? this.incremental(scope, cache) : undefined,
+    );
+  }
+
+  /** The reader's incremental refresh in this scope (the background's, like a sync), when it has one. */
+  private incremental(scope: RequestScope, cache: Cache | undefined): CatalogRefresh | undefined {
+    const reader = this.reader;
+    if (!reader.readChanges) return undefined;
+    return (known) => reader.readChanges!(backgroundScope(scope), known, this.cacheFor(scope, cache));
   }
 
   /** True once the source has a snapshot (writes patch it only then). */
@@ -363,14 +418,27 @@ export class CatalogSync<Cache = undefined> {
   }
 
   /**
-   * A poll: a full sync now, diffed by the vendor's rule into changes that carry their models. The first one,
-   * with no snapshot before it, only sets the baseline (no change).
+   * A poll: a sync now, diffed by the vendor's rule into changes that carry their models. The first one, with no
+   * snapshot before it, only sets the baseline (no change). Incremental when the reader reads changes
+   * (`readChanges`): only the conversations it read are diffed, and those it found gone are reported removed.
    */
   async reconcile(scope: RequestScope): Promise<{ changes: SourceChange[]; size: number }> {
-    const { before, after } = await this.resync(scope);
     const diff = this.options.diff;
     if (!diff) throw new Error(`The catalog of source "${this.catalog.sourceId}" has no diff rule.`);
-    return { changes: before ? diff(before, after) : [], size: after.length };
+    const { before, after, delta } = await this.resync(scope, undefined, true);
+    if (!before) return { changes: [], size: after.length };
+    if (!delta) return { changes: diff(before, after), size: after.length };
+    // Incremental: the diff rule over the conversations the refresh read, then those it found gone.
+    const read = new Set(delta.upserts.map((c) => c.nativeId));
+    const had = new Set(before.map((c) => c.nativeId));
+    const changes = diff(
+      before.filter((c) => read.has(c.nativeId)),
+      delta.upserts,
+    );
+    for (const id of new Set(delta.removals)) {
+      if (had.has(id) && !read.has(id)) changes.push({ sourceId: this.catalog.sourceId, conversationNativeId: id });
+    }
+    return { changes, size: after.length };
   }
 
   /**

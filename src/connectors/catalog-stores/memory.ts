@@ -30,6 +30,12 @@ export function createMemoryCatalogStore(): CatalogStore {
       return s ? { syncedAt: s.syncedAt, items: s.sorted } : null;
     },
     async write(sourceId, snapshot: CatalogSnapshot) {
+      const current = sources.get(sourceId);
+      if (current && snapshot.items === current.sorted) {
+        // The snapshot as it is with a new syncedAt (an invalidation, an incremental refresh): nothing to rebuild.
+        current.syncedAt = snapshot.syncedAt;
+        return;
+      }
       const intern = createInterner();
       const byId = new Map<string, ConversationModel>();
       for (const c of snapshot.items) byId.set(c.nativeId, intern.conversation(c));
@@ -48,8 +54,10 @@ export function createMemoryCatalogStore(): CatalogStore {
       for (const raw of upserts) {
         const c = s.intern.conversation(raw);
         const old = s.byId.get(c.nativeId);
-        if (old) removeSorted(sorted, old);
-        insertSorted(sorted, c);
+        if (!old || !replaceInPlace(sorted, old, c)) {
+          if (old) removeSorted(sorted, old);
+          insertSorted(sorted, c);
+        }
         s.byId.set(c.nativeId, c);
       }
       for (const id of removals) {
@@ -115,6 +123,21 @@ export function removeSorted(sorted: ConversationModel[], c: ConversationModel):
   }
   const i = sorted.findIndex((x) => x.nativeId === c.nativeId);
   if (i >= 0) sorted.splice(i, 1);
+}
+
+/**
+ * Puts `c` where `old` (the same native id) is, when `c` sorts there too (its neighbours stay on either side): the
+ * common case of a refresh that re-reads conversations whose activity did not move. False when it must move.
+ */
+export function replaceInPlace(sorted: ConversationModel[], old: ConversationModel, c: ConversationModel): boolean {
+  const at = lowerBound(sorted, old);
+  if (sorted[at]?.nativeId !== old.nativeId) return false;
+  const before = sorted[at - 1];
+  const after = sorted[at + 1];
+  if (before && compareConversations(before, c) >= 0) return false;
+  if (after && compareConversations(c, after) >= 0) return false;
+  sorted[at] = c;
+  return true;
 }
 
 // ---- the compact representation ----
