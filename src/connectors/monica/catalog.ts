@@ -1,10 +1,10 @@
 import type { MonicaSourceConfig } from '../../config/schema';
-import type { CatalogReader } from '../catalog';
+import type { CatalogDelta, CatalogReader } from '../catalog';
 import { mapLimit } from '../concurrency';
 import type { ConversationModel, ParticipantModel, RequestScope } from '../types';
 import { MONICA_MAX_LIMIT, type MonicaClient } from './client';
 import { createMonicaLoaders, type MonicaLoaders } from './loaders';
-import { ME_ID, mapContact, mapConversation, mapMe, parseId, searchableText } from './mapper';
+import { ME_ID, mapContact, mapConversation, mapMe, parseId, parseTimestamp, searchableText } from './mapper';
 import type { MonicaConversationDto } from './types';
 
 /** Pages of a full read fetched at once (after the first, which says how many there are). */
@@ -51,21 +51,110 @@ export function monicaCatalogModel(
 }
 
 /**
+ * Above this many conversations, a refresh (a poll, a stale read) reads only what changed
+ * ({@link createMonicaCatalogReader} `readChanges`) instead of every page: 1,000 is 11 requests a full sync.
+ */
+export const MONICA_INCREMENTAL_ABOVE = 1_000;
+/** Pages of the rolling re-read per incremental refresh. */
+export const MONICA_ROLL_PAGES = 1;
+/** Requests of an incremental refresh while nothing much changed: one head page and the rolling pages. */
+export const MONICA_INCREMENTAL_COST = 1 + MONICA_ROLL_PAGES;
+/**
+ * How far before the last refresh's start the head read goes on: Monica's clock may run behind the gateway's, and its
+ * `updated_at` has whole seconds.
+ */
+const CLOCK_SKEW_MS = 120_000;
+/** Catalog conversations a rolling pass did not meet, checked one GET each; more than this: a full sync instead. */
+const MAX_SUSPECTS = 50;
+
+export interface MonicaCatalogReaderOptions {
+  /** @default MONICA_INCREMENTAL_ABOVE */
+  incrementalAbove?: number;
+}
+
+/**
  * Monica's catalog reader (connectors/catalog.ts `CatalogReader`): Monica sorts only by created or updated time,
  * and a new message does not touch `updated_at` (docs/vendors/monica.md "Ordering"), so the catalog holds every
  * conversation. A full sync is every page of 100 plus `GET /me`; one conversation is one GET (a conversation
  * answer carries its messages). The cache is the loaders (a session passes its own).
+ *
+ * A full sync of a large account does not fit Monica's 60 requests a minute (100,000 conversations: 1,001 requests,
+ * 17 minutes), so above `incrementalAbove` conversations a refresh reads only what changed (`readChanges`):
+ * - the head: pages of `sort=-updated_at` until one ends before the last refresh's start (less {@link CLOCK_SKEW_MS}):
+ *   new conversations and edited ones (a new `happened_at`, contact), usually one request;
+ * - the rolling pass: {@link MONICA_ROLL_PAGES} page(s) of the list in `created_at` order, the next ones at each
+ *   refresh, round and round: what no sort shows (a message logged in Monica's own UI does not touch `updated_at`)
+ *   is met within one pass, every ceil(n / 100) refreshes. At the end of a pass, a catalog conversation the pass
+ *   never met is read by id (offsets can shift under deletions): gone (404) is removed, found is kept.
+ * The pass and the account user (`GET /me`, read again at each full sync) are this process's; another instance
+ * taking the poll over starts its own pass.
  */
 export function createMonicaCatalogReader(
   config: MonicaSourceConfig,
   client: MonicaClient,
+  options: MonicaCatalogReaderOptions = {},
 ): CatalogReader<MonicaLoaders> {
   const sourceId = config.id;
-  const me = (loaders: MonicaLoaders) => loaders.me.load(ME_ID).then((u) => mapMe(sourceId, u));
+  const above = options.incrementalAbove ?? MONICA_INCREMENTAL_ABOVE;
+  let user: ParticipantModel | null = null;
+  /** The rolling pass: the next page, and the conversations met since the pass began. */
+  let roll = { page: 1, seen: new Set<string>() };
+  const me = (loaders: MonicaLoaders) =>
+    loaders.me.load(ME_ID).then((u) => {
+      user = mapMe(sourceId, u);
+      return user;
+    });
   return {
     async readAll(scope, loaders) {
-      const [dtos, user] = await Promise.all([readAllMonicaPages(client, scope, loaders, undefined), me(loaders)]);
-      return dtos.map((dto) => monicaCatalogModel(sourceId, dto, user));
+      const [dtos, account] = await Promise.all([readAllMonicaPages(client, scope, loaders, undefined), me(loaders)]);
+      roll = { page: 1, seen: new Set() };
+      return dtos.map((dto) => monicaCatalogModel(sourceId, dto, account));
+    },
+    async readChanges(scope, known, loaders): Promise<CatalogDelta | null> {
+      if (known.items.length <= above) return null;
+      const account = user ?? (await me(loaders));
+      const found = new Map<number, MonicaConversationDto>();
+      const since = known.syncedAt - CLOCK_SKEW_MS;
+      for (let page = 1; ; page++) {
+        const p = await client.listConversations(scope, { page, limit: MONICA_MAX_LIMIT, sort: '-updated_at' });
+        for (const c of p.data) found.set(c.id, c);
+        const last = p.data[p.data.length - 1];
+        if (!last || page >= p.meta.last_page || (parseTimestamp(last.updated_at)?.getTime() ?? 0) < since) break;
+      }
+      const removals: string[] = [];
+      for (let i = 0; i < MONICA_ROLL_PAGES; i++) {
+        const p = await client.listConversations(scope, {
+          page: roll.page,
+          limit: MONICA_MAX_LIMIT,
+          sort: 'created_at',
+        });
+        for (const c of p.data) {
+          found.set(c.id, c);
+          roll.seen.add(String(c.id));
+        }
+        if (roll.page < p.meta.last_page && p.data.length > 0) {
+          roll.page++;
+          continue;
+        }
+        // The pass is complete: what it never met was deleted, or slid past it while offsets moved.
+        const seen = roll.seen;
+        roll = { page: 1, seen: new Set() };
+        const suspects = known.items
+          .map((c) => c.nativeId)
+          .filter((id) => !seen.has(id) && !found.has(parseId(id) ?? -1));
+        if (suspects.length > MAX_SUSPECTS) return null;
+        await mapLimit(suspects, PAGE_CONCURRENCY, async (nativeId) => {
+          const id = parseId(nativeId);
+          if (id === null) return void removals.push(nativeId);
+          loaders.conversations.clear(id);
+          const dto = await loaders.conversations.load(id);
+          if (dto) found.set(dto.id, dto);
+          else removals.push(nativeId);
+        });
+        break;
+      }
+      for (const c of found.values()) loaders.conversations.prime(c.id, c);
+      return { upserts: [...found.values()].map((dto) => monicaCatalogModel(sourceId, dto, account)), removals };
     },
     async readOne(_scope, nativeId, loaders) {
       const id = parseId(nativeId);

@@ -142,13 +142,17 @@ export class MonicaClient {
     this.sourceId = http.sourceId;
   }
 
-  /** One page of `GET /conversations`, or of `GET /contacts/{id}/conversations` when `contactId` is given. */
+  /**
+   * One page of `GET /conversations`, or of `GET /contacts/{id}/conversations` when `contactId` is given; `sort`
+   * (docs/vendors/monica.md "Ordering": created_at or updated_at, `-` for descending) only when given.
+   */
   async listConversations(
     scope: RequestScope,
-    q: { page: number; limit: number; contactId?: number },
+    q: { page: number; limit: number; contactId?: number; sort?: '-updated_at' | 'created_at' },
   ): Promise<MonicaConversationPageDto> {
     const path = q.contactId === undefined ? '/conversations' : `/contacts/${q.contactId}/conversations`;
-    const body = await this.http.get(scope, path, { page: q.page, limit: q.limit });
+    const query = q.sort ? { page: q.page, limit: q.limit, sort: q.sort } : { page: q.page, limit: q.limit };
+    const body = await this.http.get(scope, path, query);
     return decode(monicaConversationPage, body, this.sourceId, 'conversation page', scope);
   }
 

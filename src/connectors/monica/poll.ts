@@ -1,6 +1,7 @@
 import { diffSnapshots } from '../catalog';
 import type { ConversationModel, RequestScope, SourceChange } from '../types';
 import { MONICA_MAX_LIMIT } from './client';
+import { MONICA_INCREMENTAL_ABOVE, MONICA_INCREMENTAL_COST } from './catalog';
 import type { MonicaSessionOptions } from './session';
 
 /**
@@ -13,13 +14,21 @@ import type { MonicaSessionOptions } from './session';
  * last message), the text of its messages (any edit or deletion), or its `updated_at` (a new `happened_at`)
  * differ; a conversation that appeared or disappeared changed too. The first poll after start, with no snapshot
  * yet, only sets the baseline.
+ *
+ * Above MONICA_INCREMENTAL_ABOVE conversations a full re-sync per poll does not fit the budget (100,000: 1,001
+ * requests), so the poll is the catalog's incremental refresh (catalog.ts `readChanges`: the `-updated_at` head and
+ * one rolling page), diffed over what it read.
  */
 
 /** Share of that budget the poller may spend; the rest stays for queries and mutations through the gateway. */
 export const MONICA_POLL_BUDGET_SHARE = 0.5;
 
-/** Requests of one poll: every page of 100 conversations (at least one) plus `GET /me`. */
+/**
+ * Requests of one poll: every page of 100 conversations (at least one) plus `GET /me`; above
+ * MONICA_INCREMENTAL_ABOVE conversations, the incremental refresh's head page and rolling page (catalog.ts).
+ */
 export function monicaPollCost(conversations: number): number {
+  if (conversations > MONICA_INCREMENTAL_ABOVE) return MONICA_INCREMENTAL_COST;
   return Math.max(1, Math.ceil(conversations / MONICA_MAX_LIMIT)) + 1;
 }
 
