@@ -79,6 +79,8 @@ export class ReadCacheWiring {
   private linkedSince: number | null = null;
   private metrics: ReadCacheMetrics | undefined;
   private readonly sourceIds: string[] = [];
+  /** Per polled source: the engine's `pollingSince` and when (the cache's clock) this instance first saw it. */
+  private readonly pollingSeen = new Map<string, { since: number; at: number }>();
   private attached: Promise<Array<() => Promise<void>>> | null = null;
   private stops: Array<() => void> = [];
 
@@ -112,7 +114,18 @@ export class ReadCacheWiring {
         if (linked === null) return null;
         if (webhook) return linked;
         const polled = this.live?.pollingSince(connector.id) ?? null;
-        return polled === null ? null : Math.max(polled, linked);
+        if (polled === null) {
+          this.pollingSeen.delete(connector.id);
+          return null;
+        }
+        // The engine's time is the process's own; the cache's clock may be another (tests): the poller counts
+        // from when the cache first saw it polling, which is never earlier than the truth.
+        let seen = this.pollingSeen.get(connector.id);
+        if (seen?.since !== polled) {
+          seen = { since: polled, at: this.now() };
+          this.pollingSeen.set(connector.id, seen);
+        }
+        return Math.max(seen.at, linked);
       },
     });
   }

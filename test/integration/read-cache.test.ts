@@ -3,8 +3,10 @@ import type { Config } from '../../src/config/schema';
 import { createGateway, type Gateway } from '../../src/server/createGateway';
 import { createLogger } from '../../src/server/logger';
 import { SANDBOX_API_KEY, SANDBOX_LIMITED_KEY, startEmbedded, type Embedded } from '../../src/sandbox/embedded';
+import { ReadCacheStore } from '../../src/connectors/readCache';
 import { deleteKeys, randomPrefix, REDIS_URL, redisClients } from '../utils/redis';
 import { eventually } from '../utils/wait';
+import { createWsClient, subscribe } from '../utils/ws';
 
 /**
  * The read cache (issue 13 target 3, README "Read cache"): message pages, conversation details and participants
@@ -81,6 +83,8 @@ const quiet = () =>
 async function startInstance(embedded: Embedded, cache: Config['cache'], clock: () => number, redisPrefix?: string) {
   const config: Config = {
     ...embedded.config,
+    // Pixieset polled often, for the test of a watched polling source.
+    sources: embedded.config.sources.map((s) => (s.id === 'pixieset' ? { ...s, pollIntervalMs: 200 } : s)),
     cache,
     ...(redisPrefix ? { redis: { url: REDIS_URL, keyPrefix: redisPrefix } } : {}),
   };
@@ -107,6 +111,13 @@ function upstream(embedded: Embedded): Record<string, string[]> {
   }
   return out;
 }
+/** A source's requests made for operations, not by the live engine (its request ids are `live-<source>-<n>`). */
+const operationRequests = (embedded: Embedded, source: string) =>
+  embedded.sandbox.emulators
+    .get(source)!
+    .requests()
+    .filter((r) => !String(r.headers['x-request-id'] ?? '').startsWith('live-'))
+    .map((r) => `${r.method} ${r.path}`);
 const clearUpstream = (embedded: Embedded) => {
   for (const emu of embedded.sandbox.emulators.values()) emu.clearRequests();
 };
@@ -235,6 +246,38 @@ describe('read cache on one instance', () => {
     expect(upstream(embedded).protocol?.length).toBeGreaterThan(0);
   });
 
+  it('a polling source somebody watches is trusted past the TTL, and its poll drops what changed', async () => {
+    const c = await firstConversation(g, 'pixieset');
+    const client = createWsClient(g.gateway.wsUrl, SANDBOX_API_KEY);
+    try {
+      const sub = subscribe(client, `subscription { conversationChanged(sources: ["pixieset"]) { nativeId } }`);
+      await eventually(() => expect(g.gateway.services.live.pollingSince('pixieset')).not.toBeNull());
+      now += 1;
+      await thread(g, c.id);
+      now += TTL * 2;
+      clearUpstream(embedded);
+      await thread(g, c.id);
+      // The poller's own requests (live-<source>-<n>) land meanwhile; the thread itself costs none.
+      expect(operationRequests(embedded, 'pixieset')).toEqual([]);
+      embedded.sandbox.emulators.get('pixieset')!.controls.simulateIncoming({
+        conversationId: c.nativeId,
+        content: 'found by the poll',
+      });
+      await eventually(async () => expect(await thread(g, c.id)).toContain('found by the poll'), {
+        timeoutMs: 10_000,
+      });
+      sub.dispose();
+    } finally {
+      await client.dispose();
+    }
+    // Nobody watches any more: the poller stops, and the answer is back to the TTL.
+    await eventually(() => expect(g.gateway.services.live.pollingSince('pixieset')).toBeNull());
+    now += TTL * 2;
+    clearUpstream(embedded);
+    await thread(g, c.id);
+    expect(operationRequests(embedded, 'pixieset').length).toBeGreaterThan(0);
+  });
+
   it('a key that may not see a source gets nothing of its cached answers', async () => {
     // The limited key sees only the first configured source (pixieset).
     const c = await firstConversation(g, 'chatwoot');
@@ -296,5 +339,67 @@ describe('read cache across two instances sharing Redis', () => {
       content: 'webhook at A',
     });
     await eventually(async () => expect(await thread(b, c.id)).toContain('webhook at A'), { timeoutMs: 10_000 });
+  });
+});
+
+describe('read cache store', () => {
+  const policy = (trusted: boolean) => ({
+    sourceId: 's',
+    trustedMaxAgeMs: 60_000,
+    trustedSince: () => (trusted ? 0 : null),
+  });
+
+  it('does not keep a read that was in flight while its conversation changed', () => {
+    const store = new ReadCacheStore({ ttlMs: 1000, maxBytes: 1 << 20 });
+    store.addSource(policy(true));
+    const before = store.ticket('s');
+    store.invalidate('s', 'c1');
+    store.set('s', 'k1', 'c1', 'old page', before);
+    expect(store.get('s', 'k1')).toBeUndefined();
+    // Another conversation's change does not stop it.
+    const other = store.ticket('s');
+    store.invalidate('s', 'c2');
+    store.set('s', 'k1', 'c1', 'page', other);
+    expect(store.get('s', 'k1')).toEqual({ value: 'page' });
+  });
+
+  it('drops a conversation, or the whole source for a change that names none', () => {
+    const store = new ReadCacheStore({ ttlMs: 1000, maxBytes: 1 << 20 });
+    store.addSource(policy(true));
+    for (const [k, g] of [
+      ['a', 'c1'],
+      ['b', 'c1'],
+      ['c', 'c2'],
+    ] as const)
+      store.set('s', k, g, k, store.ticket('s'));
+    store.invalidate('s', 'c1');
+    expect([store.get('s', 'a'), store.get('s', 'b'), store.get('s', 'c')]).toEqual([
+      undefined,
+      undefined,
+      { value: 'c' },
+    ]);
+    store.invalidate('s', null);
+    expect(store.get('s', 'c')).toBeUndefined();
+    expect(store.size()).toEqual([{ sourceId: 's', entries: 0, bytes: 0 }]);
+  });
+
+  it('stays within maxBytes, forgetting the least recently used first', () => {
+    const store = new ReadCacheStore({ ttlMs: 1000, maxBytes: 10_000 });
+    store.addSource(policy(true));
+    const page = 'x'.repeat(1000); // about 2.3 KB estimated
+    for (let i = 0; i < 20; i++) store.set('s', `k${i}`, `c${i}`, page, store.ticket('s'));
+    const [size] = store.size();
+    expect(size!.bytes).toBeLessThanOrEqual(10_000);
+    expect(size!.entries).toBeLessThan(20);
+    expect(store.get('s', 'k19')).toBeDefined();
+    expect(store.get('s', 'k0')).toBeUndefined();
+  });
+
+  it('keeps nothing of an untrusted source when ttlMs is 0', () => {
+    const store = new ReadCacheStore({ ttlMs: 0, maxBytes: 1 << 20 });
+    store.addSource(policy(false));
+    store.set('s', 'k', 'c', 'page', store.ticket('s'));
+    expect(store.get('s', 'k')).toBeUndefined();
+    expect(store.size()[0]!.entries).toBe(0);
   });
 });
