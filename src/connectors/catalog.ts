@@ -129,6 +129,8 @@ function byIdOf(items: readonly ConversationModel[]): Map<string, ConversationMo
 /** One catalog per source, bound to a store; connectors hold one each. */
 export class ConversationCatalog {
   private syncing: Promise<Refreshed> | null = null;
+  /** How long this process's last full sync took (ms): the next lease lasts twice that, at least a minute. */
+  private lastFullSyncMs = 0;
 
   constructor(
     private readonly store: CatalogStore,
@@ -170,7 +172,9 @@ export class ConversationCatalog {
     refresh?: CatalogRefresh,
   ): Promise<Refreshed> {
     const tracked: Promise<Refreshed> = (async () => {
-      const leased = await this.store.acquireSync(this.sourceId, 60_000);
+      // Long enough for a sync of the size seen last (100,000 Chatwoot conversations take minutes at its limit), so
+      // that another instance does not start a second one meanwhile.
+      const leased = await this.store.acquireSync(this.sourceId, Math.max(60_000, 2 * this.lastFullSyncMs));
       if (!leased && fallback) return fallback;
       try {
         const startedAt = Date.now();
@@ -187,6 +191,7 @@ export class ConversationCatalog {
           return { ...stored, delta };
         }
         const fresh = { syncedAt: startedAt, items: await sync() };
+        this.lastFullSyncMs = Date.now() - startedAt;
         await this.store.write(this.sourceId, fresh);
         return fresh;
       } finally {

@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { catalogPage, filterIsEmpty, inInboxOrder, markInboxOrder } from '../../../src/connectors/catalog';
+import {
+  catalogPage,
+  ConversationCatalog,
+  filterIsEmpty,
+  inInboxOrder,
+  markInboxOrder,
+} from '../../../src/connectors/catalog';
 import {
   createInterner,
   createMemoryCatalogStore,
@@ -176,5 +182,34 @@ describe('catalogPage', () => {
     expect(ids(sorted)).toEqual(['a', 'b']);
     expect(inInboxOrder(items)).toBe(sorted);
     expect(ids(items)).toEqual(['b', 'a']);
+  });
+});
+
+describe('the sync lease', () => {
+  it('lasts twice the last full sync of this process, at least a minute, so that a long sync is not run twice', async () => {
+    const store = createMemoryCatalogStore();
+    const ttls: number[] = [];
+    const acquireSync = store.acquireSync.bind(store);
+    store.acquireSync = (sourceId, ttlMs) => {
+      ttls.push(ttlMs);
+      return acquireSync(sourceId, ttlMs);
+    };
+    let now = 1_000_000;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      const catalog = new ConversationCatalog(store, 's', 10);
+      // A full sync that takes 150 s of the clock.
+      const slow = async () => {
+        now += 150_000;
+        return [conv('a')];
+      };
+      await catalog.all(slow);
+      await catalog.invalidate();
+      await catalog.all(slow);
+      expect(ttls).toEqual([60_000, 300_000]);
+    } finally {
+      clock.mockRestore();
+      await store.close();
+    }
   });
 });
