@@ -243,6 +243,11 @@ export const configSchema = z
         sse: z
           .object({
             heartbeatMs: z.number().int().min(50).optional(),
+            /**
+             * Single connection mode: a stream reserved with `PUT` that has not connected within this many ms is
+             * dropped with the operations posted onto it. @default {@link SERVER_LIMIT_DEFAULTS}.sseReservationTtlMs (10 s)
+             */
+            reservationTtlMs: z.number().int().min(100).optional(),
           })
           .strict()
           .optional(),
@@ -358,6 +363,8 @@ export const SERVER_LIMIT_DEFAULTS = {
   webhookMaxBodyBytes: 1_048_576,
   /** An SSE comment line this often keeps an idle stream open through proxies (nginx closes after 60 s by default). */
   sseHeartbeatMs: 15_000,
+  /** A graphql-sse client connects its reserved stream right after the PUT; 10 s covers a slow network. */
+  sseReservationTtlMs: 10_000,
 } as const;
 
 /**

@@ -152,6 +152,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     logger,
     production,
     heartbeatMs: config.server.sse?.heartbeatMs ?? SERVER_LIMIT_DEFAULTS.sseHeartbeatMs,
+    reservationTtlMs: config.server.sse?.reservationTtlMs ?? SERVER_LIMIT_DEFAULTS.sseReservationTtlMs,
     keyLimits,
   });
   metrics.observe({ openWebSockets: ws.clients, openSseStreams: sse.streams });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Request as ExpressRequest, RequestHandler, Response as ExpressResponse } from 'express';
 import {
@@ -8,7 +9,7 @@ import {
   type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
-import { createHandler, type OperationResult } from 'graphql-sse';
+import { createHandler, TOKEN_HEADER_KEY, TOKEN_QUERY_KEY, type OperationResult, type Response } from 'graphql-sse';
 import { GatewayError } from '../errors';
 import type { GatewayContext, Viewer } from '../schema/context';
 import type { ContextFor } from './context';
@@ -36,6 +37,23 @@ export interface GraphQLSseOptions {
   production?: boolean;
   /** The per-API-key limits (server/keyLimits.ts), shared with HTTP and graphql-ws; each stream is its own socket. */
   keyLimits?: KeyLimits;
+  /** Single connection mode: a reserved stream that has not connected within this many ms is dropped. */
+  reservationTtlMs: number;
+}
+
+/**
+ * Reservations (single connection mode) of one key that have not connected yet, at most: each may already run
+ * operations posted onto it, until it connects or expires.
+ */
+export const SSE_PENDING_RESERVATIONS_PER_KEY = 10;
+
+/** A stream reserved with `PUT` (single connection mode): whose it is, and the lifetime its operations share. */
+interface Reservation {
+  keyId: string;
+  /** Aborts when the stream ends or the reservation expires: the signal of every operation on it. */
+  gone: AbortController;
+  /** The expiry timer until the stream connects. */
+  timer?: NodeJS.Timeout;
 }
 
 export interface GraphQLSse {
@@ -68,6 +86,23 @@ interface RequestState {
   streaming?: boolean;
   /** The operation's hold on its key's limits, released when it completes or the stream closes. */
   lease?: KeyLease;
+  /** Single connection mode: the reservation this request names (its token). */
+  reservation?: Reservation;
+  /** Single connection mode: the reservation's token. */
+  token?: string;
+}
+
+/**
+ * True when the request is graphql-sse's: it accepts an event stream, or it reserves, uses or completes a
+ * single-connection stream (`PUT`, or the `x-graphql-event-stream-token` header or `token` parameter).
+ */
+export function isGraphQLSseRequest(req: ExpressRequest): boolean {
+  return (
+    acceptsEventStream(req) ||
+    req.method === 'PUT' ||
+    !!req.get(TOKEN_HEADER_KEY) ||
+    typeof (req.query as Record<string, unknown>)[TOKEN_QUERY_KEY] === 'string'
+  );
 }
 
 /** True when the request asks for an event stream: `Accept` names `text/event-stream`. */
@@ -102,8 +137,17 @@ export function acceptsEventStream(req: IncomingMessage): boolean {
  *   returned and the stream ends without `complete`, which a graphql-sse client takes as a lost connection (it
  *   retries, against another instance), like graphql-ws's 1001.
  *
- * The "single connection mode" (a `PUT` reservation token) is not served: a reserved stream that never connects
- * would hold its operations (and their live watchers) forever in the library's table.
+ * - the key's limits (server/keyLimits.ts): a refusal is answered in the stream like the check's.
+ *
+ * The **single connection mode** too: `PUT /graphql` reserves a stream (201, a token of the gateway's own), a
+ * `GET` with `Accept: text/event-stream` and the token (`x-graphql-event-stream-token` or `?token=`) connects it,
+ * and operations are `POST`ed onto it with the token and `extensions.operationId` (202; their results come as
+ * `next` `{ id, payload }` on the stream), `DELETE ?operationId=` completes one. The token belongs to the key that
+ * reserved it (any other key gets 404, as for a token that does not exist); a key may hold
+ * {@link SSE_PENDING_RESERVATIONS_PER_KEY} reservations not yet connected (429 LIMIT_EXCEEDED past that), and a
+ * reservation not connected within `reservationTtlMs` is dropped with every operation posted onto it (graphql-sse
+ * would keep it in its table for ever). Operations on a reserved stream live as long as the stream, not as their
+ * own `POST`; the stream is one socket for `subscriptionsPerSocket`.
  */
 export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
   const { schema, operations, metrics, logger } = opts;
@@ -127,8 +171,9 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
     validate: () => [],
     execute: graphqlExecute as (args: unknown) => OperationResult,
     subscribe: (opts.subscribe ?? graphqlSubscribe) as (args: unknown) => OperationResult,
-    // Distinct connections only: no reservation token.
-    authenticate: () => null,
+    // Single connection mode: a PUT reserves a stream for its key (a token of the gateway's own, never the
+    // client's); a request naming a token must come with the key that reserved it. Without a token: distinct mode.
+    authenticate: (req) => reserveOrFind(req.method, req.context),
     onSubscribe: (req, params) => {
       const state = req.context;
       const prepared = prepareOperation(operations, params);
@@ -149,7 +194,7 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       }
       if (opts.keyLimits) {
         try {
-          state.lease = opts.keyLimits.admit(state.viewer, prepared.operation, { socket: state });
+          state.lease = opts.keyLimits.admit(state.viewer, prepared.operation, { socket: state.reservation ?? state });
         } catch (e) {
           if (!(e instanceof GatewayError)) throw e;
           metrics.sseOperation(state, prepared.operation, 'error', false);
@@ -158,9 +203,11 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
         }
       }
       state.operation = prepared.operation;
-      let signal = state.clientGone;
+      // An operation posted onto a reserved stream lives as long as that stream, not as its own request (202).
+      const lifetime = state.reservation?.gone.signal ?? state.clientGone;
+      let signal = lifetime;
       if (prepared.operation !== 'subscription') {
-        state.deadline = opts.deadlines.start(state.clientGone);
+        state.deadline = opts.deadlines.start(lifetime);
         signal = state.deadline.signal;
       }
       return {
@@ -208,8 +255,84 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
     },
   });
 
+  /** Pending and connected reservations by token (single connection mode). */
+  const reservations = new Map<string, Reservation>();
+  const pendingOf = (keyId: string) => {
+    let n = 0;
+    for (const r of reservations.values()) if (r.keyId === keyId && r.timer) n++;
+    return n;
+  };
+  const notFound = (): Response => [
+    JSON.stringify({ errors: [{ message: 'Stream not found.', extensions: { code: 'NOT_FOUND' } }] }),
+    { status: 404, statusText: 'Not Found', headers: { 'content-type': JSON_TYPE } },
+  ];
+
+  function reserveOrFind(method: string, state: RequestState): string | null | Response {
+    if (method === 'PUT') {
+      const keyId = state.viewer.keyId;
+      if (pendingOf(keyId) >= SSE_PENDING_RESERVATIONS_PER_KEY) {
+        metrics.countError('LIMIT_EXCEEDED');
+        return [
+          JSON.stringify({
+            errors: [
+              {
+                message: `This API key has ${SSE_PENDING_RESERVATIONS_PER_KEY} reserved event streams not yet connected, the most allowed; connect one first.`,
+                extensions: { code: 'LIMIT_EXCEEDED', limit: 'sseReservations', max: SSE_PENDING_RESERVATIONS_PER_KEY },
+              },
+            ],
+          }),
+          { status: 429, statusText: 'Too Many Requests', headers: { 'content-type': JSON_TYPE } },
+        ];
+      }
+      const token = randomUUID();
+      const reservation: Reservation = { keyId, gone: new AbortController() };
+      reservation.timer = setTimeout(() => void expire(token), opts.reservationTtlMs);
+      reservation.timer.unref();
+      reservations.set(token, reservation);
+      state.token = token;
+      return token;
+    }
+    if (!state.token) return null;
+    const reservation = reservations.get(state.token);
+    // Another key's token reads as one that does not exist.
+    if (!reservation || reservation.keyId !== state.viewer.keyId) return notFound();
+    state.reservation = reservation;
+    return state.token;
+  }
+
+  /**
+   * Drops a reservation that did not connect in time: its stream is connected and closed at once, which returns
+   * every operation posted onto it (graphql-sse keeps reserved streams in a table of its own).
+   */
+  async function expire(token: string) {
+    const reservation = reservations.get(token);
+    if (!reservation?.timer) return;
+    clearTimeout(reservation.timer);
+    const state: RequestState = {
+      viewer: { keyId: reservation.keyId } as Viewer,
+      requestId: 'sse-reservation-expiry',
+      publicBaseUrl: '',
+      clientGone: reservation.gone.signal,
+      token,
+    };
+    try {
+      const [body] = await handler({
+        method: 'GET',
+        url: '/',
+        headers: { get: (key) => (key === 'accept' ? 'text/event-stream' : key === TOKEN_HEADER_KEY ? token : null) },
+        body: null,
+        raw: undefined as unknown as IncomingMessage,
+        context: state,
+      });
+      if (body && typeof body !== 'string') await body.return(undefined);
+    } finally {
+      reservations.delete(token);
+      reservation.gone.abort();
+    }
+  }
+
   const middleware: RequestHandler = (req, res, next) => {
-    if (!acceptsEventStream(req)) return next();
+    if (!isGraphQLSseRequest(req)) return next();
     if (closing) {
       res.status(503).set('connection', 'close').end();
       return;
@@ -226,19 +349,23 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       publicBaseUrl: `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`,
       clientGone: clientGone.signal,
     };
+    const token = req.get(TOKEN_HEADER_KEY) ?? (req.query as Record<string, unknown>)[TOKEN_QUERY_KEY];
+    if (typeof token === 'string' && token) state.token = token;
+    const eventStream = acceptsEventStream(req);
     const [body, init] = await handler({
       method: req.method,
       url: req.url,
       headers: {
-        // graphql-sse compares Accept with "text/event-stream" exactly; any Accept naming it was routed here.
-        get: (key) => (key.toLowerCase() === 'accept' ? 'text/event-stream' : req.get(key)),
+        // graphql-sse compares Accept with "text/event-stream" exactly: any Accept naming it reads as that.
+        get: (key) => (key.toLowerCase() === 'accept' && eventStream ? 'text/event-stream' : req.get(key)),
       },
       body: (req.body as Record<string, unknown> | undefined) ?? null,
       raw: req,
       context: state,
     });
     if (typeof body === 'string' || body === null) {
-      state.lease?.release();
+      // 202: the operation runs on its reserved stream, which releases it when it completes.
+      if (init.status !== 202) state.lease?.release();
       res.writeHead(init.status, init.statusText, init.headers);
       res.end(body ?? undefined);
       return;
@@ -254,6 +381,12 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
     };
     open.add(stream);
     res.once('close', stop);
+    // A reserved stream connected: it no longer expires; it ends with this response.
+    const reserved = state.reservation;
+    if (reserved) {
+      clearTimeout(reserved.timer);
+      reserved.timer = undefined;
+    }
     const heartbeat = setInterval(() => {
       if (res.writable) res.write(':\n\n');
     }, opts.heartbeatMs);
@@ -282,6 +415,10 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       open.delete(stream);
       stop();
       state.lease?.release();
+      if (reserved && state.token) {
+        reservations.delete(state.token);
+        reserved.gone.abort();
+      }
       res.end();
     }
   }
@@ -291,7 +428,8 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
     streams: () => open.size,
     dispose: async () => {
       closing = true;
-      await Promise.allSettled([...open].map((s) => s.end()));
+      const pending = [...reservations].filter(([, r]) => r.timer).map(([token]) => token);
+      await Promise.allSettled([...[...open].map((s) => s.end()), ...pending.map((token) => expire(token))]);
     },
   };
 }

@@ -35,7 +35,7 @@ async function gauge(t: TestGateway, name: string): Promise<number> {
 
 /** Runs one operation to its end: every result, or the error the client failed with. */
 function run(
-  client: Client,
+  client: Client<boolean>,
   query: string,
   variables?: Record<string, unknown>,
   extensions?: Record<string, unknown>,
@@ -54,7 +54,7 @@ function run(
 }
 
 /** A subscription that collects its values; `waitFor(n)` until n arrived. */
-function live<T>(client: Client, query: string, variables?: Record<string, unknown>) {
+function live<T>(client: Client<boolean>, query: string, variables?: Record<string, unknown>) {
   const values: T[] = [];
   const errors: unknown[] = [];
   let ended = false;
@@ -452,5 +452,103 @@ describe('GraphQL over SSE: deadline and masking as over HTTP', () => {
       c.dispose();
       await t.close();
     }
+  });
+});
+
+describe('GraphQL over SSE, single connection mode (a PUT reservation)', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway({
+      kinds: ['PIXIESET'],
+      configure: (c) => ({
+        ...c,
+        server: { ...c.server, sse: { reservationTtlMs: 300 } },
+        sources: c.sources.map((s) => ({ ...s, pollIntervalMs: 200 })),
+      }),
+    });
+  });
+  afterAll(() => t.close());
+  afterEach(async () => {
+    await eventually(() => expect(t.gateway.services.live.activePollers()).toEqual([]), { timeoutMs: 10_000 });
+    await eventually(async () => expect(await gauge(t, 'switchboard_sse_streams')).toBe(0));
+  });
+
+  const call = (method: string, key: string, headers: Record<string, string> = {}, body?: unknown, query = '') =>
+    fetch(`${t.url}/graphql${query}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+
+  it('carries several operations over one stream; completing one leaves the others', async () => {
+    const c = createClient({
+      url: `${t.url}/graphql`,
+      headers: { authorization: `Bearer ${t.apiKey}` },
+      singleConnection: true,
+      retryAttempts: 0,
+    });
+    try {
+      const a = live<Unread>(c, UNREAD, { s: ['pixieset'] });
+      const b = live<Unread>(c, UNREAD, { s: ['pixieset'] });
+      await a.waitFor(1);
+      await b.waitFor(1);
+      expect((await run(c, `{ sources { id } }`)).results).toEqual([{ data: { sources: [{ id: 'pixieset' }] } }]);
+      expect(await gauge(t, 'switchboard_sse_streams')).toBe(1);
+      a.dispose();
+      t.embedded.sandbox.emulators.get('pixieset')!.controls.simulateIncoming({ content: 'one stream' });
+      await b.waitFor(2);
+      expect(b.values[1]!.unreadCountChanged.total).toBe(b.values[0]!.unreadCountChanged.total + 1);
+      expect(a.values).toHaveLength(1);
+      expect([...a.errors, ...b.errors]).toEqual([]);
+      b.dispose();
+    } finally {
+      c.dispose();
+    }
+  });
+
+  it("refuses another key's token as a stream that does not exist", async () => {
+    const put = await call('PUT', t.apiKey);
+    expect(put.status).toBe(201);
+    const token = await put.text();
+    const notFound = { errors: [{ message: 'Stream not found.', extensions: { code: 'NOT_FOUND' } }] };
+    for (const res of [
+      await call('GET', t.limitedKey, { accept: 'text/event-stream', 'x-graphql-event-stream-token': token }),
+      await call(
+        'POST',
+        t.limitedKey,
+        { 'x-graphql-event-stream-token': token },
+        {
+          query: '{ sources { id } }',
+          extensions: { operationId: '1' },
+        },
+      ),
+    ]) {
+      expect(res.status).toBe(404);
+      expect(await res.json()).toEqual(notFound);
+    }
+  });
+
+  it('drops a reservation that never connects, with the operations posted onto it', async () => {
+    const token = await (await call('PUT', t.apiKey)).text();
+    const posted = await call(
+      'POST',
+      t.apiKey,
+      { 'x-graphql-event-stream-token': token },
+      {
+        query: UNREAD,
+        variables: { s: ['pixieset'] },
+        extensions: { operationId: 'badge' },
+      },
+    );
+    expect(posted.status).toBe(202);
+    expect(t.gateway.services.live.activePollers()).toEqual(['pixieset']);
+    // Past server.sse.reservationTtlMs: the subscription is returned, the token is gone.
+    await eventually(() => expect(t.gateway.services.live.activePollers()).toEqual([]), { timeoutMs: 10_000 });
+    const late = await call('GET', t.apiKey, { accept: 'text/event-stream', 'x-graphql-event-stream-token': token });
+    expect(late.status).toBe(404);
   });
 });
