@@ -552,3 +552,29 @@ describe('GraphQL over SSE, single connection mode (a PUT reservation)', () => {
     expect(late.status).toBe(404);
   });
 });
+
+describe('GraphQL over SSE, reservations per key', () => {
+  it('refuses a key an eleventh reservation not yet connected with 429 LIMIT_EXCEEDED', async () => {
+    const t = await startTestGateway({ kinds: ['PIXIESET'] });
+    try {
+      const put = (key: string) =>
+        fetch(`${t.url}/graphql`, { method: 'PUT', headers: { authorization: `Bearer ${key}` } });
+      for (let i = 0; i < 10; i++) expect((await put(t.apiKey)).status).toBe(201);
+      const refused = await put(t.apiKey);
+      expect(refused.status).toBe(429);
+      expect(await refused.json()).toEqual({
+        errors: [
+          {
+            message:
+              'This API key has 10 reserved event streams not yet connected, the most allowed; connect one first.',
+            extensions: { code: 'LIMIT_EXCEEDED', limit: 'sseReservations', max: 10 },
+          },
+        ],
+      });
+      // Another key has its own.
+      expect((await put(t.limitedKey)).status).toBe(201);
+    } finally {
+      await t.close();
+    }
+  });
+});
