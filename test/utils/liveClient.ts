@@ -24,6 +24,10 @@ export interface LiveResult<T> {
   errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
 }
 
+/**
+ * One subscription. Iterating it yields each value once, whichever iterator asks (`take(sub, 1)` twice gives the
+ * first two values); leaving a `for await` early unsubscribes.
+ */
 export interface LiveSubscription<T> extends AsyncIterable<T> {
   /** Every result's data, in order. */
   readonly values: T[];
@@ -130,6 +134,8 @@ function subscription<T>(start: (sink: Sink) => () => void): LiveSubscription<T>
       notify();
     },
   });
+  /** How far iteration got: every iterator of the subscription continues from there. */
+  let read = 0;
   let disposed = false;
   const dispose = () => {
     if (disposed) return;
@@ -175,7 +181,6 @@ function subscription<T>(start: (sink: Sink) => () => void): LiveSubscription<T>
     },
     dispose,
     async *[Symbol.asyncIterator]() {
-      let read = 0;
       try {
         for (;;) {
           while (read < queue.length) {
