@@ -345,7 +345,21 @@ async function startProcesses(): Promise<{ emulators: Record<string, string> }> 
       // The emulators' vendor rate limits are lifted (sandbox-process.ts); lift the gateway's own per-source caps
       // the same way, or they, not the gateway, would bound the throughput.
       sources: info.sourceConfigs.map((s) => ({ ...s, rateLimitPerMinute: null, maxConcurrency: 256 })),
-      apiKeys: [{ name: 'bench', sha256: hash(API_KEY), sources: ['*'] }],
+      // The bench's one key drives every workload (thousands of operations a second, 10,000 subscriptions): its
+      // per-key limits (issue 12 item 4, 600 operations a minute by default) are lifted like the sources' caps.
+      apiKeys: [
+        {
+          name: 'bench',
+          sha256: hash(API_KEY),
+          sources: ['*'],
+          limits: {
+            operationsPerMinute: null,
+            concurrentOperations: null,
+            subscriptionsPerSocket: null,
+            subscriptionsPerKey: null,
+          },
+        },
+      ],
     },
     {},
   );
