@@ -83,6 +83,7 @@ export class ReadCacheWiring {
   private readonly pollingSeen = new Map<string, { since: number; at: number }>();
   private attached: Promise<Array<() => Promise<void>>> | null = null;
   private stops: Array<() => void> = [];
+  private closed = false;
 
   constructor(config: Config, opts: { now?: () => number } = {}) {
     this.now = opts.now ?? Date.now;
@@ -169,6 +170,7 @@ export class ReadCacheWiring {
     })();
     return this.attached.then(
       () => {
+        if (this.closed) return;
         // Changes missed while Redis was away may be cached: nothing read before it came back is trusted.
         if (health)
           this.stops.push(
@@ -187,6 +189,7 @@ export class ReadCacheWiring {
 
   /** Stops listening and forgets every answer. */
   async close(): Promise<void> {
+    this.closed = true;
     this.linkedSince = null;
     for (const stop of this.stops.splice(0)) stop();
     const subscriptions = (await this.attached?.catch(() => [])) ?? [];
