@@ -236,8 +236,10 @@ describe('GraphQL over SSE', () => {
 
   it('releases the live watcher when the client closes the stream', async () => {
     const activeBefore = await gauge(t, 'switchboard_graphql_subscriptions_active');
+    const subscriptionsBefore = await sseOps('subscription', 'success');
     const sub = live<Unread>(client(), UNREAD, { s: ['pixieset'] });
     await sub.waitFor(1);
+    expect(await sseOps('subscription', 'success')).toBe(subscriptionsBefore + 1);
     expect(t.gateway.services.live.activePollers()).toEqual(['pixieset']);
     expect(await sseStreams()).toBe(1);
     expect(await gauge(t, 'switchboard_graphql_subscriptions_active')).toBe(activeBefore + 1);
