@@ -8,14 +8,17 @@ import { createRedisCatalogStore } from '../src/connectors/catalog-stores/redis'
 import { createConnector, profileOf } from '../src/connectors/registry';
 import type { Connector, ConversationModel, SourceKind } from '../src/connectors/types';
 import { VENDORS } from '../src/sandbox';
+import type { EmulatorHandle } from '../src/sandbox/kit/server';
+import { Child, killChildren, serveRpc } from './ipc';
 import { summarize } from './lib';
 
 /**
  * # Catalogs at real sizes (issue 13 target 5)
  *
- * For each catalog source (Protocol, Chatwoot, Monica) and each size (conversations per source), in this process
- * against the vendor's emulator (its rate limit lifted, the connector's own cap too, so the figures are the work,
- * not the waiting; the documented limit is applied afterwards to say how long the same requests take there):
+ * For each catalog source (Protocol, Chatwoot, Monica) and each size (conversations per source), the connector in
+ * this process against the vendor's emulator in a child process of its own (this file with `--emulator-child`; its
+ * rate limit lifted, the connector's own cap too, so the figures are the work, not the waiting; the documented limit
+ * is applied afterwards to say how long the same requests take there):
  * - bytes a conversation: the heap the memory store retains (after GC, with the store and without it), and the
  *   Redis store's `MEMORY USAGE` of the items hash over the same conversations (when Redis answers);
  * - the first full sync: its duration and upstream requests (from the emulator's request log), and the minutes the
@@ -25,7 +28,7 @@ import { summarize } from './lib';
  * - the 50-row inbox page of the source from the warm catalog: p50 and p99 over 200 pages.
  *
  * `npm run bench -- --workloads catalog [--catalog-sizes 1000,10000]`, or `tsx bench/catalog-scale.ts [sizes]`;
- * 100,000 takes minutes and about 2 GB (the emulator's data lives in this process): run it by hand.
+ * 100,000 takes many minutes (the emulators sort their whole list for every page): run it by hand.
  */
 
 export interface CatalogScaleRow {
@@ -97,11 +100,14 @@ async function measureOne(
 ): Promise<CatalogScaleRow> {
   const vendor = VENDORS.find((v) => v.kind === kind);
   if (!vendor) throw new Error(`no emulator for ${kind}`);
-  const emu = await vendor.start({ port: 0, scale: n / 20, rateLimitPerMinute: 1_000_000_000 });
+  const child = Child.start(`emulator-${kind}`, __filename, ['--emulator-child'], {
+    execArgv: ['--max-old-space-size=8192'],
+  });
   let connector: Connector | null = null;
   try {
+    const { url } = await child.call<{ url: string }>('start', { kind, n }, 600_000);
     const config = {
-      ...vendor.sourceConfig(emu.url),
+      ...vendor.sourceConfig(url),
       retries: 0,
       timeoutMs: 600_000,
       rateLimitPerMinute: null,
@@ -109,16 +115,21 @@ async function measureOne(
     const store = createMemoryCatalogStore();
     connector = createConnector(config, { catalogStore: store, policy: { maxConcurrency: 8 } });
     const c = connector;
-    const upstream = () => emu.requests().filter((r) => !r.path.startsWith('/__sandbox')).length;
+    const emu = {
+      clearRequests: () => child.call('clear'),
+      upstream: () => child.call<number>('upstream'),
+      simulateIncoming: () => child.call('simulateIncoming'),
+    };
+    const upstream = emu.upstream;
     const list = (id: string) =>
       c.openSession({ requestId: id }).listConversations({ offset: 0, limit: 50, filter: {} });
 
     log(`  catalog · ${config.id} · ${n.toLocaleString('en')} conversations: first sync …`);
-    emu.clearRequests();
+    await emu.clearRequests();
     const t0 = performance.now();
     const first = await list('bench-catalog-sync');
     const firstSyncMs = performance.now() - t0;
-    const firstSyncRequests = upstream();
+    const firstSyncRequests = await upstream();
 
     // Monica's poller takes its baseline from the first poll: one before the measured one.
     if (c.poll) await c.poll({ requestId: 'bench-catalog-baseline' });
@@ -133,8 +144,8 @@ async function measureOne(
 
     // One conversation changes upstream; then the refresh the connector would run for it.
     const changed = first.items[0]?.nativeId;
-    emu.controls.simulateIncoming({});
-    emu.clearRequests();
+    await emu.simulateIncoming();
+    await emu.clearRequests();
     let refreshPath: string;
     if (c.poll && !c.applyChanges) {
       // No webhooks (Monica): the poll is how it learns of any change.
@@ -148,7 +159,7 @@ async function measureOne(
         });
       }
     }
-    const refreshRequests = upstream();
+    const refreshRequests = await upstream();
 
     // In a function of its own, so that nothing here holds the items when the store lets them go.
     const { count, redisBytesPerConversation } = await (async () => {
@@ -177,18 +188,42 @@ async function measureOne(
     };
   } finally {
     await connector?.close?.();
-    await emu.close();
+    await child.stop();
   }
+}
+
+/** The child: one emulator, its request log counted without the control API's own requests. */
+function serveEmulator(): void {
+  let emu: EmulatorHandle | null = null;
+  serveRpc(
+    {
+      start: async ({ kind, n }: { kind: SourceKind; n: number }) => {
+        const vendor = VENDORS.find((v) => v.kind === kind);
+        if (!vendor) throw new Error(`no emulator for ${kind}`);
+        emu = await vendor.start({ port: 0, scale: n / 20, rateLimitPerMinute: 1_000_000_000 });
+        return { url: emu.url };
+      },
+      clear: () => emu?.clearRequests(),
+      upstream: () => emu?.requests().filter((r) => !r.path.startsWith('/__sandbox')).length ?? 0,
+      simulateIncoming: () => {
+        emu?.controls.simulateIncoming({});
+      },
+    },
+    async () => {
+      await emu?.close();
+    },
+  );
 }
 
 export async function catalogScaleBench(
   sizes: number[] = [1_000, 10_000],
   log: (line: string) => void = () => undefined,
+  kinds: SourceKind[] = KINDS,
 ): Promise<CatalogScaleResults> {
   const redis = await redisOrNull();
   const rows: CatalogScaleRow[] = [];
   try {
-    for (const n of sizes) for (const kind of KINDS) rows.push(await measureOne(kind, n, redis, log));
+    for (const n of sizes) for (const kind of kinds) rows.push(await measureOne(kind, n, redis, log));
   } finally {
     redis?.disconnect();
   }
@@ -239,15 +274,19 @@ export function parseCatalogSizes(raw: string | undefined): number[] {
   return sizes;
 }
 
-// `tsx bench/catalog-scale.ts 1000,10000,100000` runs this section alone.
-if (require.main === module) {
-  catalogScaleBench(parseCatalogSizes(process.argv[2]), (l) => process.stderr.write(`${l}\n`)).then(
+// `tsx bench/catalog-scale.ts 1000,10000,100000 [MONICA,CHATWOOT]` runs this section alone (of these kinds).
+if (require.main === module && process.argv.includes('--emulator-child')) {
+  serveEmulator();
+} else if (require.main === module) {
+  const kinds = process.argv[3] ? (process.argv[3].split(',') as SourceKind[]) : KINDS;
+  catalogScaleBench(parseCatalogSizes(process.argv[2]), (l) => process.stderr.write(`${l}\n`), kinds).then(
     (r) => {
       process.stdout.write(`${r.text}\n`);
       process.exit(0);
     },
     (e: unknown) => {
       process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      killChildren();
       process.exit(1);
     },
   );
