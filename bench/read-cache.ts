@@ -15,7 +15,8 @@ import { failed, GqlClient, sleep, summarize, type RequestCounts, type Summary }
  * (production mode). Upstream requests are counted from the emulators' own logs, grouped by the X-Request-Id the
  * bench sends. Nothing writes meanwhile, so the cache stays warm: the figure is the gateway's own cost of a
  * page it does not have to read. Issue 13's figure for today is about 400 pages a second (Chatwoot, 8
- * connections); the target is 1,500.
+ * connections); the target is 1,500. `cpu ms/op` is the gateway's CPU per page: 1000 ÷ it is what one core could
+ * serve with nothing else running (the gateway runs on one thread; the load generator shares the machine).
  *
  * `npm run bench -- --workloads cache` (part of the default run), or alone: `npx tsx bench/read-cache.ts
  * [--duration s] [--concurrency n] [--scale n] [--repeat n]`. The machine is shared: run it on a quiet moment, or
@@ -70,6 +71,8 @@ export interface ReadCacheRun {
   latency: Summary;
   /** Upstream requests per page, from the emulators' logs. */
   upstreamPerOp: number;
+  /** The gateway process's CPU (user + system) per page: less sensitive to a busy machine than ops/s. */
+  cpuMsPerOp: number;
   firstError?: string;
 }
 export interface ReadCacheResults {
@@ -155,7 +158,9 @@ export async function readCacheBench(o: ReadCacheBenchOptions = {}): Promise<Rea
           await sleep(200);
           await sandbox.call('drain');
           const prefix = `cache.${g.cache}.${source}`;
+          const cpu0 = await g.child.call<{ user: number; system: number }>('cpu');
           const r = await loop(op, prefix, concurrency, duration);
+          const cpu1 = await g.child.call<{ user: number; system: number }>('cpu');
           await sleep(300);
           const { counts } = await sandbox.call<{ counts: RequestCounts }>('drain');
           const upstream = Object.values(counts[prefix] ?? {}).reduce((a, b) => a + b, 0);
@@ -168,6 +173,7 @@ export async function readCacheBench(o: ReadCacheBenchOptions = {}): Promise<Rea
             throughput: r.latencies.length / r.seconds,
             latency: summarize(r.latencies),
             upstreamPerOp: upstream / Math.max(1, r.ops),
+            cpuMsPerOp: (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000 / Math.max(1, r.ops),
             ...(r.firstError ? { firstError: r.firstError } : {}),
           });
         }
@@ -222,7 +228,7 @@ function table(runs: ReadCacheRun[], concurrency: number, duration: number, repe
   const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
   const lines = [
     `Read cache, warm thread page (participants + newest 20 messages with senders), concurrency ${concurrency}, ${duration} s a run${repeat > 1 ? `, median of ${repeat} runs` : ''}`,
-    `source     cache  ops/s   p50 ms  p99 ms  upstream/op  errors  vs today (${TODAY_OPS}/s)  target ${TARGET_OPS}/s`,
+    `source     cache  ops/s   p50 ms  p99 ms  upstream/op  cpu ms/op  errors  vs today (${TODAY_OPS}/s)  target ${TARGET_OPS}/s`,
   ];
   for (const r of runs) {
     lines.push(
@@ -233,6 +239,7 @@ function table(runs: ReadCacheRun[], concurrency: number, duration: number, repe
         f(r.latency.p50, 1).padStart(7),
         f(r.latency.p99, 1).padStart(7),
         f(r.upstreamPerOp, 2).padStart(12),
+        f(r.cpuMsPerOp, 2).padStart(10),
         String(r.errors).padStart(7),
         `${f(r.throughput / TODAY_OPS, 2)}×`.padStart(20),
         r.cache === 'on' ? (r.throughput >= TARGET_OPS ? '  met' : '  not met') : '',
