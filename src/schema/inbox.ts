@@ -95,6 +95,16 @@ export function checkPageArgs(args: { first?: number | null; last?: number | nul
 export const mergedCompare = (a: Key, b: Key) =>
   compareConversations(a, b) || (a.sourceId === b.sourceId ? 0 : a.sourceId < b.sourceId ? -1 : 1);
 
+/** A run as it is when it is in the source's order (it should be: the connector contract), else a sorted copy. */
+function inSourceOrder(items: ConversationModel[]): ConversationModel[] {
+  for (let i = 1; i < items.length; i++) {
+    if (compareConversations(items[i - 1] as ConversationModel, items[i] as ConversationModel) > 0) {
+      return [...items].sort(compareConversations);
+    }
+  }
+  return items;
+}
+
 /** Lists one window of one source, recording a failure instead of failing the whole inbox. */
 async function window(
   ctx: GatewayContext,
@@ -248,30 +258,58 @@ export async function resolveInbox(ctx: GatewayContext, args: InboxArgs): Promis
     }),
   );
 
-  // Every fetched item in merged order, with its position in each source's stream.
-  const fetched = [...runs.values()].flatMap((r) => r.items).sort(mergedCompare);
-  const seen = new Map<string, number>();
-  const positioned = fetched.map((node) => {
-    const p: Record<string, number> = {};
-    for (const [s, r] of runs) p[s] = r.start + (seen.get(s) ?? 0);
-    seen.set(node.sourceId, (seen.get(node.sourceId) ?? 0) + 1);
-    return { node, p };
+  // The items beyond the key (all of them without one), in merged order: a k-way merge of the runs, each already in
+  // its source's order (the connector contract; a run that is not is sorted first). Beyond the key lies a suffix of
+  // each run going forward and a prefix going backward, so positions need no search and, going forward, the merge
+  // stops once it has one item more than the page. `at[t]` is how many of run t's items sorted before the item.
+  const list = [...runs.entries()].map(([s, r]) => ({ s, r, items: inSourceOrder(r.items) }));
+  const isBeyond = (c: ConversationModel) => !key || (backward ? mergedCompare(c, key) < 0 : mergedCompare(c, key) > 0);
+  const from = list.map((l) => {
+    let i = 0;
+    if (!backward) while (i < l.items.length && !isBeyond(l.items[i] as ConversationModel)) i++;
+    return i;
   });
-  const beyond = key
-    ? positioned.filter((x) => (backward ? mergedCompare(x.node, key) < 0 : mergedCompare(x.node, key) > 0))
-    : positioned;
+  const to = list.map((l) => {
+    if (!backward) return l.items.length;
+    let i = 0;
+    while (i < l.items.length && isBeyond(l.items[i] as ConversationModel)) i++;
+    return i;
+  });
+  const beyond: Array<{ node: ConversationModel; at: number[] }> = [];
+  const idx = from.slice();
+  const enough = backward ? Number.POSITIVE_INFINITY : n + 1;
+  while (beyond.length < enough) {
+    let best = -1;
+    let head: ConversationModel | undefined;
+    for (let t = 0; t < list.length; t++) {
+      if ((idx[t] as number) >= (to[t] as number)) continue;
+      const c = (list[t] as (typeof list)[number]).items[idx[t] as number] as ConversationModel;
+      if (!head || mergedCompare(c, head) < 0) {
+        best = t;
+        head = c;
+      }
+    }
+    if (!head) break;
+    beyond.push({ node: head, at: idx.slice() });
+    idx[best] = (idx[best] as number) + 1;
+  }
   const taken = backward ? beyond.slice(Math.max(0, beyond.length - n)) : beyond.slice(0, n);
+  const positions = (at: number[]) => {
+    const p: Record<string, number> = {};
+    list.forEach((l, t) => (p[l.s] = l.r.start + (at[t] as number)));
+    return p;
+  };
 
-  // Anything on the far side of the key (or of the page) means another page that way.
+  // Anything on the far side of the key (or of the page) means another page that way: on the key's side lies the
+  // prefix before `from` going forward, the suffix from `to` going backward.
   const hasOnKeySide = () =>
-    [...runs.values()].some((r) => {
-      const onSide = key
-        ? r.items.filter((c) => (backward ? mergedCompare(c, key) >= 0 : mergedCompare(c, key) <= 0)).length
-        : 0;
-      return backward ? onSide > 0 || r.start + r.items.length < r.total : onSide > 0 || r.start > 0;
-    });
+    list.some((l, t) =>
+      backward
+        ? (key !== null && (to[t] as number) < l.items.length) || l.r.start + l.r.items.length < l.r.total
+        : (key !== null && (from[t] as number) > 0) || l.r.start > 0,
+    );
   const hasBeyond =
-    beyond.length > n || [...runs.values()].some((r) => (backward ? r.start > 0 : r.start + r.items.length < r.total));
+    beyond.length > n || list.some(({ r }) => (backward ? r.start > 0 : r.start + r.items.length < r.total));
   const failed = sources.some((s) => !runs.has(s));
   return {
     // Cursors are encoded only when asked for (an inbox view rarely selects every edge's cursor).
@@ -280,7 +318,7 @@ export async function resolveInbox(ctx: GatewayContext, args: InboxArgs): Promis
         return encodeInboxCursor({
           k: [t.node.lastMessageAt?.getTime() ?? null, t.node.nativeId],
           s: t.node.sourceId,
-          p: t.p,
+          p: positions(t.at),
         });
       },
       node: t.node,
