@@ -3,7 +3,13 @@ import type { Config } from '../../src/config/schema';
 import { createGateway, type Gateway } from '../../src/server/createGateway';
 import { createLogger } from '../../src/server/logger';
 import { SANDBOX_API_KEY, SANDBOX_LIMITED_KEY, startEmbedded, type Embedded } from '../../src/sandbox/embedded';
+import { parseConfig } from '../../src/config/load';
 import { ReadCacheStore } from '../../src/connectors/readCache';
+import type { Connector, ConnectorSession } from '../../src/connectors/types';
+import type { LiveEngine } from '../../src/live/engine';
+import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
+import { ReadCacheWiring } from '../../src/server/connectors';
+import type { RedisHealth } from '../../src/server/redisHealth';
 import { deleteKeys, randomPrefix, REDIS_URL, redisClients } from '../utils/redis';
 import { eventually } from '../utils/wait';
 import { createWsClient, subscribe } from '../utils/ws';
@@ -152,6 +158,8 @@ describe('read cache on one instance', () => {
     embedded = await startEmbedded({ port: 0, scale: 1, rateLimitPerMinute: 1_000_000 });
     g = await startInstance(embedded, { enabled: true, ttlMs: TTL }, () => now);
     embedded.sandbox.setWebhookBase(g.gateway.url);
+    // Reads count as covered by a change signal when they start after it began, on this clock.
+    now += 1;
   });
   afterAll(async () => {
     await g?.gateway.close();
@@ -252,7 +260,9 @@ describe('read cache on one instance', () => {
     try {
       const sub = subscribe(client, `subscription { conversationChanged(sources: ["pixieset"]) { nativeId } }`);
       await eventually(() => expect(g.gateway.services.live.pollingSince('pixieset')).not.toBeNull());
-      now += 1;
+      // The cache counts the poller from when it first sees it (this read); what it read before keeps the TTL.
+      await thread(g, c.id);
+      now += TTL + 1;
       await thread(g, c.id);
       now += TTL * 2;
       clearUpstream(embedded);
@@ -401,5 +411,77 @@ describe('read cache store', () => {
     store.set('s', 'k', 'c', 'page', store.ticket('s'));
     expect(store.get('s', 'k')).toBeUndefined();
     expect(store.size()[0]!.entries).toBe(0);
+  });
+});
+
+describe('read cache wiring while Redis is down', () => {
+  it('trusts nothing while Redis is down, and nothing read before it came back', async () => {
+    let now = 1_000_000;
+    const config = parseConfig(
+      {
+        sources: [
+          {
+            id: 'cw',
+            kind: 'CHATWOOT',
+            baseUrl: 'http://127.0.0.1:9',
+            accountId: 1,
+            credentials: { apiAccessToken: 'token' },
+            webhookSecret: 'a-secret-of-the-webhook',
+          },
+        ],
+        apiKeys: [{ name: 'k', sha256: '0'.repeat(64), sources: ['*'] }],
+        cache: { enabled: true, ttlMs: 1000 },
+      },
+      {},
+    );
+    const wiring = ReadCacheWiring.fromConfig(config, { now: () => now })!;
+    let reads = 0;
+    const session = {
+      loadConversation: (id: string) => {
+        reads++;
+        return Promise.resolve({ nativeId: id, reads });
+      },
+    } as unknown as ConnectorSession;
+    const connector = wiring.wrap({ id: 'cw', openSession: () => session } as unknown as Connector, config.sources[0]!);
+    const healthListeners: Array<(up: boolean) => void> = [];
+    let down = false;
+    const health = {
+      isDown: () => down,
+      onChange: (l: (up: boolean) => void) => {
+        healthListeners.push(l);
+        return () => undefined;
+      },
+    } as unknown as RedisHealth;
+    const live = { onChange: () => () => undefined, pollingSince: () => null } as unknown as LiveEngine;
+    const pubsub = createInMemoryPubSub();
+    await wiring.attach({ live, pubsub, health });
+    const read = () => connector.openSession({ requestId: 'r' }).loadConversation('1');
+    const setDown = (d: boolean) => {
+      down = d;
+      for (const l of healthListeners) l(!d);
+    };
+    try {
+      now += 1;
+      await read();
+      now += 5000; // past the TTL, within Chatwoot's catalog age: trusted
+      await read();
+      expect(reads).toBe(1);
+      setDown(true);
+      await read(); // Redis down: only the TTL holds, and the answer is older than that
+      expect(reads).toBe(2);
+      setDown(false);
+      now += 1;
+      await read(); // the answer read while Redis was down, within the TTL
+      expect(reads).toBe(2);
+      now += 5000;
+      await read(); // past the TTL: it was read before Redis came back, so it is not trusted
+      expect(reads).toBe(3);
+      now += 5000;
+      await read(); // read after Redis came back: trusted past the TTL
+      expect(reads).toBe(3);
+    } finally {
+      await wiring.close();
+      await pubsub.close();
+    }
   });
 });

@@ -29,7 +29,7 @@ export interface CachedSourcePolicy {
   trustedMaxAgeMs: number;
   /**
    * Since when (this process's clock, ms) changes of the source reach the cache, or null when nothing tells it
-   * now. Asked on every hit; a webhook source with its webhook configured answers 0 (always).
+   * now: answers whose read started after it are trusted. Asked on every hit.
    */
   trustedSince(): number | null;
 }
@@ -206,7 +206,8 @@ export class ReadCacheStore {
   /** How long an answer whose read started at `readAt` may be served now. */
   private maxAge(state: SourceState, readAt: number): number {
     const since = state.policy.trustedSince();
-    if (since !== null && readAt >= since) return state.policy.trustedMaxAgeMs;
+    // Strictly after: a read in the very millisecond the signal began may have started before it.
+    if (since !== null && readAt > since) return state.policy.trustedMaxAgeMs;
     return Math.min(this.opts.ttlMs, state.policy.trustedMaxAgeMs);
   }
 
