@@ -230,7 +230,7 @@ export async function catalogScaleBench(
           rows.push(await measureOne(kind, n, redis, log));
         } catch (e) {
           // One size of one source failing (a timeout at 100,000) leaves the others' rows.
-          failures.push(`${kind} at ${n.toLocaleString('en')}: ${e instanceof Error ? e.message : String(e)}`);
+          failures.push(`${kind} at ${n.toLocaleString('en')}: ${describe(e)}`);
           log(`  catalog · ${kind} · ${n}: failed: ${String(e)}`);
         }
       }
@@ -273,6 +273,18 @@ export async function catalogScaleBench(
     ...failures.map((f) => `failed: ${f}`),
   ].join('\n');
   return { rows, text };
+}
+
+/** An error with its causes (a GatewayError's original error, fetch's own cause: ECONNRESET, a timeout). */
+function describe(e: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = e;
+  for (let depth = 0; cur && depth < 4; depth++) {
+    const err = cur as { message?: string; code?: string; originalError?: unknown; cause?: unknown };
+    parts.push(`${err.message ?? String(cur)}${typeof err.code === 'string' ? ` (${err.code})` : ''}`);
+    cur = err.originalError ?? err.cause;
+  }
+  return parts.join(' <- ');
 }
 
 /** `--catalog-sizes 1000,10000` (conversations per source). */
