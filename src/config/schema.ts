@@ -336,6 +336,12 @@ export const configSchema = z
         url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// URL'),
         /** Prefix of every key and channel (several deployments can share one Redis). @default "switchboard:" */
         keyPrefix: z.string().min(1).max(64).optional(),
+        /**
+         * A Redis command unanswered after this many ms fails, and the call falls back to the instance's local
+         * store; two in a row while the connection looks open (a network partition, a frozen Redis) count as an
+         * outage (README "Redis outage"). @default 2000 ({@link REDIS_DEFAULTS})
+         */
+        commandTimeoutMs: z.number().int().min(50).max(60_000).optional(),
       })
       .strict()
       .optional(),
@@ -343,6 +349,11 @@ export const configSchema = z
     apiKeys: z.array(apiKeyConfig).min(1),
   })
   .strict();
+
+/** Defaults of the `redis` settings. */
+export const REDIS_DEFAULTS = {
+  commandTimeoutMs: 2_000,
+} as const;
 
 /** Defaults of the `server` limits (issue 6). */
 export const SERVER_LIMIT_DEFAULTS = {

@@ -11,7 +11,9 @@ import type { Logger } from './logger';
  *
  * - {@link RedisHealth.state}: `connecting` until every watched client is ready the first time, `up` while all
  *   are, `down` from the moment one of them loses its connection (or fails to open it) until all are ready again.
- *   ioredis keeps reconnecting on its own; nothing else probes.
+ *   ioredis keeps reconnecting on its own; nothing else probes. A connection that stays open while Redis does not
+ *   answer (a partition, a frozen process) is caught by the clients' `commandTimeout` (`redis.commandTimeoutMs`):
+ *   two guarded calls timed out in a row are an outage, and every client is made to reconnect.
  * - {@link RedisHealth.guard}: runs a Redis call, or its local fallback when Redis is known down, when the call
  *   fails, or when Redis goes down while the call waits (a command in flight when the connection drops would
  *   otherwise wait for ioredis's reconnect attempts).
@@ -65,10 +67,18 @@ export interface RedisHealthMark {
 
 type ClientState = 'connecting' | 'ready' | 'lost';
 
+/** ioredis's error when a command outlives `commandTimeout` (its Command.setTimeout). */
+const COMMAND_TIMED_OUT = 'Command timed out';
+/** Guarded calls timed out in a row that make an outage (one slow command alone does not). */
+export const TIMEOUTS_FOR_OUTAGE = 2;
+
 export function createRedisHealth(opts: { logger: Logger; now?: () => number }): RedisHealth {
   const { logger } = opts;
   const now = opts.now ?? Date.now;
   const clients = new Map<string, ClientState>();
+  const watched = new Map<string, Redis>();
+  /** Guarded calls that timed out in a row (ioredis `commandTimeout`), reset by any answer. */
+  let timeouts = 0;
   const listeners = new Set<(up: boolean) => void>();
   let state: RedisState = 'connecting';
   let since: number | null = null;
@@ -125,6 +135,21 @@ export function createRedisHealth(opts: { logger: Logger; now?: () => number }):
     }
   };
 
+  /**
+   * Commands that time out while the connections look open (a network partition, a frozen Redis: no `close` ever
+   * comes): {@link TIMEOUTS_FOR_OUTAGE} in a row are an outage. Every client is dropped and reconnects, so that
+   * ioredis's own events (a failed connect or ready check, then `ready`) end the outage.
+   */
+  const timedOut = () => {
+    timeouts++;
+    if (timeouts < TIMEOUTS_FOR_OUTAGE || state === 'down' || closed) return;
+    timeouts = 0;
+    lastError = COMMAND_TIMED_OUT;
+    for (const role of watched.keys()) clients.set(role, 'lost');
+    update([...watched.keys()][0] ?? 'commands');
+    for (const client of watched.values()) client.disconnect(true);
+  };
+
   const health: RedisHealth = {
     state: () => state,
     isUp: () => state === 'up',
@@ -146,9 +171,13 @@ export function createRedisHealth(opts: { logger: Logger; now?: () => number }):
         const call = run();
         call.catch(() => undefined); // settles late after a fallback: nobody awaits it then
         const r = await Promise.race([call.then((value) => ({ value })), wentDown.promise]);
-        if (r !== 'down') return r.value;
-      } catch {
-        // Fall through: a failed call falls back like an outage (one log line per outage, not per call).
+        if (r !== 'down') {
+          timeouts = 0;
+          return r.value;
+        }
+      } catch (e) {
+        // A failed call falls back like an outage (one log line per outage, not per call).
+        if ((e as Error)?.message === COMMAND_TIMED_OUT) timedOut();
       }
       fallbacks++;
       return fallback();
@@ -156,6 +185,7 @@ export function createRedisHealth(opts: { logger: Logger; now?: () => number }):
     mark: () => ({ down: state === 'down', outages, fallbacks }),
     degradedSince: (m) => m.down || state === 'down' || outages !== m.outages || fallbacks !== m.fallbacks,
     watch(client, role) {
+      watched.set(role, client);
       clients.set(role, client.status === 'ready' ? 'ready' : 'connecting');
       client.on('error', (e: Error & { code?: string }) => {
         // One per reconnect attempt while Redis is down: remembered for the outage's log line, never logged here.

@@ -1,6 +1,6 @@
 import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { Redis } from 'ioredis';
-import { PERSISTED_QUERY_DEFAULTS, type Config } from '../config/schema';
+import { PERSISTED_QUERY_DEFAULTS, REDIS_DEFAULTS, type Config } from '../config/schema';
 import type { CatalogStore } from '../connectors/catalog';
 import { createMemoryCatalogStore } from '../connectors/catalog-stores/memory';
 import { createRedisCatalogStore } from '../connectors/catalog-stores/redis';
@@ -43,7 +43,12 @@ export function openRedisConnections(
   // Named `<prefix>commands` and `<prefix>subscriber` in Redis's CLIENT LIST, so operators can tell them apart
   // (Redis accepts only printable ASCII without spaces in a name).
   const open = (role: string) =>
-    new Redis(redis.url, { maxRetriesPerRequest: 3, connectionName: `${prefix}${role}`.replace(/[^!-~]/g, '_') });
+    new Redis(redis.url, {
+      maxRetriesPerRequest: 3,
+      // A command Redis does not answer fails (and its call falls back) instead of waiting: server/redisHealth.ts.
+      commandTimeout: redis.commandTimeoutMs ?? REDIS_DEFAULTS.commandTimeoutMs,
+      connectionName: `${prefix}${role}`.replace(/[^!-~]/g, '_'),
+    });
   const commands = open('commands');
   const subscriber = opts.subscriber ? open('subscriber') : null;
   const health = createRedisHealth({ logger: opts.logger });

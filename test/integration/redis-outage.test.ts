@@ -300,4 +300,43 @@ describe('a Redis outage costs nothing but Redis (issue 12 item 2)', () => {
       if (late) await stopRedis(late);
     }
   }, 60_000);
+
+  it('a Redis that stops answering on an open connection (frozen, SIGSTOP) is an outage too, caught by the command timeout', async () => {
+    const frozen = await startThrowawayRedis();
+    const g = await startTestGateway({
+      embedded: t.embedded,
+      configure: (c) => ({
+        ...c,
+        redis: { url: frozen.url, keyPrefix: randomPrefix('outage-frozen'), commandTimeoutMs: 300 },
+      }),
+    });
+    try {
+      expectHealthy(await g.gql(QUERY));
+      expect((await readyz(g)).body.redis?.status).toBe('up');
+      frozen.child.kill('SIGSTOP'); // the connections stay open; nothing answers
+      const degraded = await eventually(
+        async () => {
+          const r = await g.gql(QUERY);
+          expect(codesOf(r.body.errors)).toContain('REDIS_UNAVAILABLE');
+          expect((await readyz(g)).body.redis?.status).toBe('down');
+          return r;
+        },
+        { timeoutMs: 15_000, everyMs: 50 },
+      );
+      expectHealthy(degraded);
+      expect((await incoming('while redis is frozen', g)).status).toBe(202);
+      expect(warnings(g).map((l) => [l.msg, l.err])).toEqual([['redis unavailable', 'Command timed out']]);
+
+      frozen.child.kill('SIGCONT');
+      await eventually(async () => expect((await readyz(g)).body.redis?.status).toBe('up'), { timeoutMs: 15_000 });
+      const back = await g.gql(QUERY);
+      expectHealthy(back);
+      expect(back.body.errors).toBeUndefined();
+      expect(consoleErrors.map((a) => String(a[0]))).toEqual([]);
+    } finally {
+      frozen.child.kill('SIGCONT');
+      await g.close();
+      await stopRedis(frozen);
+    }
+  }, 60_000);
 });

@@ -12,6 +12,13 @@ import { deferred } from '../utils/wait';
  */
 class FakeClient extends EventEmitter {
   status = 'connecting';
+  /** disconnect(reconnect) calls: ioredis closes the stream (a `close` event) and, with `true`, reconnects. */
+  disconnects: boolean[] = [];
+  disconnect(reconnect = false) {
+    this.disconnects.push(reconnect);
+    this.status = reconnect ? 'reconnecting' : 'end';
+    this.emit('close');
+  }
   ready() {
     this.status = 'ready';
     this.emit('ready');
@@ -151,6 +158,31 @@ describe('Redis health', () => {
     expect(health.isUp()).toBe(true);
     expect(health.degradedSince(beforeOutage)).toBe(true); // went down and came back during the operation
     expect(health.degradedSince(health.mark())).toBe(false);
+  });
+
+  it('two calls timed out in a row on open connections are an outage: one line, and every client reconnects', async () => {
+    const { health, commands, subscriber, lines } = setup();
+    commands.ready();
+    subscriber.ready();
+    const timedOut = () => Promise.reject(new Error('Command timed out'));
+    expect(await health.guard(timedOut, () => 'local')).toBe('local');
+    expect(health.isUp()).toBe(true); // one slow command is not an outage
+    expect(
+      await health.guard(
+        async () => 'redis',
+        () => 'local',
+      ),
+    ).toBe('redis');
+    expect(await health.guard(timedOut, () => 'local')).toBe('local');
+    expect(health.isUp()).toBe(true); // an answer in between reset the count
+    expect(await health.guard(timedOut, () => 'local')).toBe('local');
+    expect(health.isDown()).toBe(true);
+    expect([commands.disconnects, subscriber.disconnects]).toEqual([[true], [true]]);
+    expect(lines.map((l) => [l.msg, l.err])).toEqual([['redis unavailable', 'Command timed out']]);
+    commands.ready();
+    subscriber.ready();
+    expect(health.isUp()).toBe(true);
+    expect(lines.map((l) => l.msg)).toEqual(['redis unavailable', 'redis available again']);
   });
 
   it('close(): the clients quitting is not an outage', () => {
