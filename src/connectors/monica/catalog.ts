@@ -111,7 +111,8 @@ export function createMonicaCatalogReader(
       return dtos.map((dto) => monicaCatalogModel(sourceId, dto, account));
     },
     async readChanges(scope, known, loaders): Promise<CatalogDelta | null> {
-      if (known.items.length <= above) return null;
+      // A small account, or a snapshot marked stale on purpose (invalidated: syncedAt 0): a full sync.
+      if (known.items.length <= above || known.syncedAt <= 0) return null;
       const account = user ?? (await me(loaders));
       const found = new Map<number, MonicaConversationDto>();
       const since = known.syncedAt - CLOCK_SKEW_MS;

@@ -1,3 +1,4 @@
+import { createMemoryCatalogStore } from '../../../../src/connectors/catalog-stores/memory';
 import { createMonicaConnector } from '../../../../src/connectors/monica';
 import { MONICA_INCREMENTAL_ABOVE } from '../../../../src/connectors/monica/catalog';
 import { monicaPollCost } from '../../../../src/connectors/monica/poll';
@@ -105,5 +106,23 @@ describe('Monica catalog above the incremental threshold', () => {
     expect(monicaPollCost(MONICA_INCREMENTAL_ABOVE)).toBe(11);
     expect(monicaPollCost(MONICA_INCREMENTAL_ABOVE + 1)).toBe(2);
     expect(monicaPollCost(100_000)).toBe(2);
+  });
+});
+
+describe('an invalidated Monica catalog above the threshold', () => {
+  it('is read in full again (every page and GET /me), not by the head read from time 0', async () => {
+    const store = createMemoryCatalogStore();
+    connector = createMonicaConnector(vendorConfig('MONICA', emu.url, { retries: 0, rateLimitPerMinute: null }), {
+      catalogStore: store,
+    });
+    await poll(); // the baseline
+    const pages = vendorRequests().length - 1;
+    // Marked stale on purpose (ConversationCatalog.invalidate; the Redis store after an outage): syncedAt 0.
+    const snap = (await store.read('monica'))!;
+    await store.write('monica', { ...snap, syncedAt: 0 });
+    emu.clearRequests();
+    expect(await poll()).toEqual([]);
+    expect(vendorRequests()).toHaveLength(pages + 1);
+    expect(vendorRequests().some((r) => r.query.sort === '-updated_at')).toBe(false);
   });
 });
