@@ -118,9 +118,22 @@ export function catalogPage(
 }
 
 /** Snapshot arrays indexed by native id, built once per array (a store hands out the same array while it holds still). */
-const byIdIndex = new WeakMap<readonly ConversationModel[], Map<string, ConversationModel>>();
+const byIdIndex = new WeakMap<readonly ConversationModel[], ReadonlyMap<string, ConversationModel>>();
 
-function byIdOf(items: readonly ConversationModel[]): Map<string, ConversationModel> {
+/**
+ * Hands the catalog a store's own index by native id for `items` (catalog-stores/memory.ts keeps one), so that a
+ * lookup after a patch (a new array) does not build a map of the whole catalog again. `byId` must hold exactly the
+ * conversations of `items` while `items` is the store's current snapshot.
+ */
+export function indexById<T extends readonly ConversationModel[]>(
+  items: T,
+  byId: ReadonlyMap<string, ConversationModel>,
+): T {
+  byIdIndex.set(items, byId);
+  return items;
+}
+
+function byIdOf(items: readonly ConversationModel[]): ReadonlyMap<string, ConversationModel> {
   let index = byIdIndex.get(items);
   if (!index) byIdIndex.set(items, (index = new Map(items.map((c) => [c.nativeId, c]))));
   return index;

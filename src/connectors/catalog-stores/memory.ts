@@ -1,4 +1,4 @@
-import { markInboxOrder, type CatalogSnapshot, type CatalogStore } from '../catalog';
+import { indexById, markInboxOrder, type CatalogSnapshot, type CatalogStore } from '../catalog';
 import {
   compareConversations,
   type AttachmentModel,
@@ -42,7 +42,7 @@ export function createMemoryCatalogStore(): CatalogStore {
       sources.set(sourceId, {
         syncedAt: snapshot.syncedAt,
         byId,
-        sorted: markInboxOrder([...byId.values()].sort(compareConversations)),
+        sorted: indexById(markInboxOrder([...byId.values()].sort(compareConversations)), byId),
         intern,
       });
     },
@@ -66,7 +66,8 @@ export function createMemoryCatalogStore(): CatalogStore {
         removeSorted(sorted, old);
         s.byId.delete(id);
       }
-      s.sorted = markInboxOrder(sorted);
+      // The catalog's lookups by id use this store's own map (no map of the whole catalog per patch).
+      s.sorted = indexById(markInboxOrder(sorted), s.byId);
     },
     async acquireSync(sourceId, ttlMs) {
       const until = leases.get(sourceId);

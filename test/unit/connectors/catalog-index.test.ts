@@ -213,3 +213,21 @@ describe('the sync lease', () => {
     }
   });
 });
+
+describe('lookups by id over the memory store', () => {
+  it('answer from the store’s own index after every patch: upserted, moved and removed conversations', async () => {
+    const store = createMemoryCatalogStore();
+    const catalog = new ConversationCatalog(store, 's', 60_000);
+    await store.write('s', { syncedAt: Date.now(), items: [conv('a'), conv('b')] });
+    expect((await catalog.lookup('a'))?.nativeId).toBe('a');
+    await store.patch(
+      's',
+      [conv('c'), conv('a', { subject: 'moved', lastMessageAt: new Date('2027-01-01T00:00:00Z') })],
+      ['b'],
+    );
+    expect((await catalog.lookup('a'))?.subject).toBe('moved');
+    expect((await catalog.lookup('c'))?.nativeId).toBe('c');
+    expect(await catalog.lookup('b')).toBeUndefined();
+    await store.close();
+  });
+});
