@@ -266,7 +266,7 @@ export async function catalogScaleBench(
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ');
   const text = [
-    'Catalogs at real sizes (issue 13 target 5; in-process, emulator and connector limits lifted; heap = retained by the memory store after GC)',
+    'Catalogs at real sizes (issue 13 target 5; the connector in this process, each emulator in a child; vendor and connector limits lifted; heap = retained by the memory store after GC)',
     line(head),
     widths.map((w) => '-'.repeat(w)).join('-|-'),
     ...body.map(line),
