@@ -27,7 +27,13 @@ describe('switchboard_memory_store_entries on /metrics', () => {
   };
 
   it('counts idempotency keys and persisted queries as they are stored', async () => {
-    expect(await stores()).toEqual({ idempotency: 0, live_seen_events: 0, persisted_queries: 0, staged_uploads: 0 });
+    expect(await stores()).toEqual({
+      idempotency: 0,
+      live_seen_events: 0,
+      persisted_queries: 0,
+      skipped_rows: 0,
+      staged_uploads: 0,
+    });
     const list = await t.gql<{ conversations: { edges: Array<{ node: { id: string } }> } }>(
       `{ conversations(first: 1) { edges { node { id } } } }`,
     );
@@ -49,7 +55,13 @@ describe('switchboard_memory_store_entries on /metrics', () => {
       body: JSON.stringify({ query, extensions: { persistedQuery: { version: 1, sha256Hash: sha256Hex(query) } } }),
     });
     expect(registered.status).toBe(200);
-    expect(await stores()).toEqual({ idempotency: 2, live_seen_events: 0, persisted_queries: 1, staged_uploads: 0 });
+    expect(await stores()).toEqual({
+      idempotency: 2,
+      live_seen_events: 0,
+      persisted_queries: 1,
+      skipped_rows: 0,
+      staged_uploads: 0,
+    });
   });
 
   it('holds server.memoryStores.idempotencyKeys: past it the least recently used key is forgotten', async () => {
