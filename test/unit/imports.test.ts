@@ -58,9 +58,11 @@ const ALLOWED: Record<string, readonly string[]> = {
   errors: [],
   connectors: ['config', 'errors'],
   live: ['connectors', 'errors'],
-  schema: ['connectors', 'errors', 'live'],
+  // People (issue 15): formed from connector models; the schema reaches them.
+  people: ['connectors', 'errors'],
+  schema: ['connectors', 'errors', 'live', 'people'],
   graphiql: [],
-  server: ['config', 'connectors', 'errors', 'live', 'schema', 'graphiql'],
+  server: ['config', 'connectors', 'errors', 'live', 'people', 'schema', 'graphiql'],
   sandbox: ['config', 'connectors'],
   // The entry point: a configured gateway, or the embedded default (the sandbox, loaded only then).
   index: ['config', 'server', 'sandbox'],

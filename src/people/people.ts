@@ -1,0 +1,148 @@
+import type { ConversationModel, ParticipantModel } from '../connectors/types';
+import { normalizeEmail, normalizePhone } from './normalize';
+import { UnionFind } from './unionFind';
+
+/**
+ * # People: one person across every source
+ *
+ * A person is a set of CONTACT participants (agents, bots and groups never belong to one). Two participants are
+ * in one person when they share a normalised email or phone ({@link ./normalize.ts}), transitively (union-find over
+ * participant -> keys). Names never merge people.
+ *
+ * People are formed per operation from the participants the API key may see (src/people/load.ts), so a key limited
+ * to one source sees a person made of that source's participants only, and learns nothing of the others.
+ *
+ * A person's id is that of its smallest member (by source id, then native id, plain string order) as the viewer
+ * sees it: stable while its members stay the same.
+ */
+export interface PersonModel {
+  /** Marks the model for Node.__resolveType. */
+  readonly __person: true;
+  /** The smallest member; the person's id derives from it. */
+  readonly anchor: ParticipantModel;
+  /** Members in (source id, native id) order. */
+  readonly members: ParticipantModel[];
+  readonly emails: string[];
+  readonly phones: string[];
+  /** Distinct conversations of the members, in no particular order. */
+  readonly conversations: ConversationModel[];
+  readonly lastMessageAt: Date | null;
+}
+
+export const participantKey = (p: Pick<ParticipantModel, 'sourceId' | 'nativeId'>) =>
+  `${p.sourceId}\u0000${p.nativeId}`;
+
+const compareMembers = (a: ParticipantModel, b: ParticipantModel) =>
+  a.sourceId === b.sourceId
+    ? a.nativeId === b.nativeId
+      ? 0
+      : a.nativeId < b.nativeId
+        ? -1
+        : 1
+    : a.sourceId < b.sourceId
+      ? -1
+      : 1;
+
+export interface PeopleIndex {
+  people: PersonModel[];
+  /** participantKey -> person. */
+  byParticipant: Map<string, PersonModel>;
+}
+
+export interface PeopleInput {
+  /** Every known participant (any kind; only CONTACTs form people). A participant seen twice keeps its first model. */
+  participants: ParticipantModel[];
+  /** participantKey -> conversations the participant is in. */
+  conversationsOf: Map<string, ConversationModel[]>;
+  defaultCountry?: string | null;
+}
+
+/** Forms the people of a set of participants. Pure. */
+export function formPeople(input: PeopleInput): PeopleIndex {
+  const byKey = new Map<string, ParticipantModel>();
+  for (const p of input.participants) {
+    if (p.kind !== 'CONTACT') continue;
+    const k = participantKey(p);
+    if (!byKey.has(k)) byKey.set(k, p);
+  }
+  const uf = new UnionFind();
+  // The first participant seen with each email/phone key; later ones join it.
+  const owner = new Map<string, string>();
+  for (const [k, p] of byKey) {
+    uf.add(k);
+    const email = normalizeEmail(p.email);
+    const phone = normalizePhone(p.phone, input.defaultCountry);
+    for (const key of [email && `e:${email}`, phone && `p:${phone}`]) {
+      if (!key) continue;
+      const o = owner.get(key);
+      if (o) uf.union(o, k);
+      else owner.set(key, k);
+    }
+  }
+  const people: PersonModel[] = [];
+  const byParticipant = new Map<string, PersonModel>();
+  for (const group of uf.groups()) {
+    const members = group.map((k) => byKey.get(k) as ParticipantModel).sort(compareMembers);
+    const person = personOf(members, input.conversationsOf, input.defaultCountry);
+    people.push(person);
+    for (const k of group) byParticipant.set(k, person);
+  }
+  return { people, byParticipant };
+}
+
+function personOf(
+  members: ParticipantModel[],
+  conversationsOf: Map<string, ConversationModel[]>,
+  defaultCountry?: string | null,
+): PersonModel {
+  const emails = new Set<string>();
+  const phones = new Set<string>();
+  const conversations = new Map<string, ConversationModel>();
+  let last: Date | null = null;
+  for (const m of members) {
+    const e = normalizeEmail(m.email);
+    if (e) emails.add(e);
+    const ph = normalizePhone(m.phone, defaultCountry);
+    if (ph) phones.add(ph);
+    for (const c of conversationsOf.get(participantKey(m)) ?? []) {
+      conversations.set(`${c.sourceId}\u0000${c.nativeId}`, c);
+      if (c.lastMessageAt && (!last || c.lastMessageAt > last)) last = c.lastMessageAt;
+    }
+  }
+  return {
+    __person: true,
+    anchor: members[0] as ParticipantModel,
+    members,
+    emails: [...emails],
+    phones: [...phones],
+    conversations: [...conversations.values()],
+    lastMessageAt: last,
+  };
+}
+
+export const isPerson = (x: unknown): x is PersonModel =>
+  typeof x === 'object' && x !== null && (x as { __person?: unknown }).__person === true;
+
+/** The name shown for a person: the first member's name (member order), else an email, else a phone. */
+export function displayNameOf(p: PersonModel): string | null {
+  for (const m of p.members) if (m.name?.trim()) return m.name.trim();
+  return p.emails[0] ?? p.phones[0] ?? null;
+}
+
+/** The people order: last activity descending (none last), then id ascending. */
+export function comparePeople(a: { t: number | null; id: string }, b: { t: number | null; id: string }): number {
+  if (a.t !== b.t) {
+    if (a.t === null) return 1;
+    if (b.t === null) return -1;
+    return b.t - a.t;
+  }
+  return a.id === b.id ? 0 : a.id < b.id ? -1 : 1;
+}
+
+/** A page of people before resolution (the shape of schema/mappers.ts ConnectionModel). */
+export interface PersonConnectionModel {
+  edges: Array<{ cursor: string; node: PersonModel }>;
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  totalCount: number | null;
+}

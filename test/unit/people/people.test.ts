@@ -1,0 +1,173 @@
+import fc from 'fast-check';
+import type { ConversationModel, ParticipantModel } from '../../../src/connectors/types';
+import { normalizeEmail, normalizePhone } from '../../../src/people/normalize';
+import { displayNameOf, formPeople, participantKey } from '../../../src/people/people';
+import { UnionFind } from '../../../src/people/unionFind';
+
+const contact = (sourceId: string, nativeId: string, over: Partial<ParticipantModel> = {}): ParticipantModel => ({
+  sourceId,
+  nativeId,
+  name: null,
+  email: null,
+  phone: null,
+  kind: 'CONTACT',
+  avatarUrl: null,
+  avatarColor: null,
+  ...over,
+});
+
+const groups = (ps: ParticipantModel[], defaultCountry: string | null = 'US') =>
+  formPeople({ participants: ps, conversationsOf: new Map(), defaultCountry })
+    .people.map((p) => p.members.map((m) => `${m.sourceId}/${m.nativeId}`).join(','))
+    .sort();
+
+describe('normalizeEmail', () => {
+  it('trims and lower-cases', () => {
+    expect(normalizeEmail('  Ann.Lee@Example.COM ')).toBe('ann.lee@example.com');
+  });
+  it('keeps plus-addressing and dots (different mailboxes)', () => {
+    expect(normalizeEmail('ann+shop@example.com')).toBe('ann+shop@example.com');
+    expect(normalizeEmail('a.nn@gmail.com')).not.toBe(normalizeEmail('ann@gmail.com'));
+  });
+  it('gives no key for what is not an address', () => {
+    expect(normalizeEmail(null)).toBeNull();
+    expect(normalizeEmail('   ')).toBeNull();
+    expect(normalizeEmail('ann')).toBeNull();
+    expect(normalizeEmail('a b@example.com')).toBeNull();
+  });
+});
+
+describe('normalizePhone', () => {
+  it('gives E.164 whatever the writing', () => {
+    expect(normalizePhone('+1 (415) 555-0100')).toBe('+14155550100');
+    expect(normalizePhone('+1.415.555.0100')).toBe('+14155550100');
+    expect(normalizePhone('+44 20 7946 0958')).toBe('+442079460958');
+  });
+  it('uses the default country for national numbers, and none without one', () => {
+    expect(normalizePhone('(415) 555-0100', 'US')).toBe('+14155550100');
+    expect(normalizePhone('020 7946 0958', 'GB')).toBe('+442079460958');
+    expect(normalizePhone('(415) 555-0100', null)).toBeNull();
+  });
+  it('gives no key for what is not a possible number', () => {
+    expect(normalizePhone('12', 'US')).toBeNull();
+    expect(normalizePhone('call me', 'US')).toBeNull();
+    expect(normalizePhone('', 'US')).toBeNull();
+  });
+});
+
+describe('UnionFind', () => {
+  it('joins transitively and keeps the rest apart', () => {
+    const uf = new UnionFind();
+    for (const x of ['a', 'b', 'c', 'd', 'e']) uf.add(x);
+    uf.union('a', 'b');
+    uf.union('c', 'd');
+    uf.union('b', 'd');
+    expect(uf.find('a')).toBe(uf.find('c'));
+    expect(uf.find('e')).not.toBe(uf.find('a'));
+    expect(
+      uf
+        .groups()
+        .map((g) => g.sort().join(''))
+        .sort(),
+    ).toEqual(['abcd', 'e']);
+  });
+
+  it('agrees with a brute-force connected components for random unions', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(19), fc.nat(19)), { maxLength: 40 }), (pairs) => {
+        const uf = new UnionFind();
+        for (let i = 0; i < 20; i++) uf.add(String(i));
+        for (const [a, b] of pairs) uf.union(String(a), String(b));
+        // Brute force: repeated relabelling until stable.
+        const label = Array.from({ length: 20 }, (_, i) => i);
+        for (let changed = true; changed;) {
+          changed = false;
+          for (const [a, b] of pairs) {
+            const m = Math.min(label[a]!, label[b]!);
+            if (label[a] !== m || label[b] !== m) {
+              label[a] = label[b] = m;
+              changed = true;
+            }
+          }
+        }
+        for (let i = 0; i < 20; i++)
+          for (let j = 0; j < 20; j++) expect(uf.find(String(i)) === uf.find(String(j))).toBe(label[i] === label[j]);
+      }),
+    );
+  });
+});
+
+describe('formPeople', () => {
+  it('merges by email across sources, whatever the letter case and spaces', () => {
+    expect(
+      groups([
+        contact('chatwoot', 'contact:1', { email: 'Ann@Example.com' }),
+        contact('pixieset', '9', { email: ' ann@example.com' }),
+        contact('monica', '3', { email: 'bob@example.com' }),
+      ]),
+    ).toEqual(['chatwoot/contact:1,pixieset/9', 'monica/3']);
+  });
+
+  it('merges by phone written differently, with the default country', () => {
+    expect(
+      groups([
+        contact('protocol', 'c1', { phone: '(415) 555-0100' }),
+        contact('monica', '7', { phone: '+1 415-555-0100' }),
+      ]),
+    ).toEqual(['monica/7,protocol/c1']);
+  });
+
+  it('merges transitively (email in one pair, phone in the other)', () => {
+    expect(
+      groups([
+        contact('a', '1', { email: 'x@example.com' }),
+        contact('b', '1', { email: 'X@example.com', phone: '+14155550100' }),
+        contact('c', '1', { phone: '+1 415 555 0100' }),
+      ]),
+    ).toEqual(['a/1,b/1,c/1']);
+  });
+
+  it('never merges by name: same name, different person', () => {
+    expect(
+      groups([
+        contact('a', '1', { name: 'Sam Smith', email: 'sam@one.example' }),
+        contact('b', '1', { name: 'Sam Smith', email: 'sam@two.example' }),
+        contact('c', '1', { name: 'Sam Smith' }),
+      ]),
+    ).toEqual(['a/1', 'b/1', 'c/1']);
+  });
+
+  it('leaves agents, bots and groups out', () => {
+    expect(
+      groups([
+        contact('a', '1', { email: 'x@example.com' }),
+        contact('a', 'user:1', { email: 'x@example.com', kind: 'AGENT' }),
+        contact('b', 'g', { kind: 'GROUP' }),
+      ]),
+    ).toEqual(['a/1']);
+  });
+
+  it('anchors a person on its smallest member and gathers its conversations once', () => {
+    const a = contact('pixieset', '9', { email: 'ann@example.com', name: 'Ann' });
+    const b = contact('chatwoot', 'contact:1', { email: 'ANN@example.com', name: null });
+    const conv = (sourceId: string, nativeId: string, t: number) =>
+      ({ sourceId, nativeId, lastMessageAt: new Date(t) }) as ConversationModel;
+    const c1 = conv('pixieset', 'x', 1000);
+    const c2 = conv('chatwoot', '1:1', 5000);
+    const { people } = formPeople({
+      participants: [a, b],
+      conversationsOf: new Map([
+        [participantKey(a), [c1]],
+        [participantKey(b), [c2, c2]],
+      ]),
+    });
+    expect(people).toHaveLength(1);
+    const p = people[0]!;
+    expect(p.anchor).toBe(b);
+    expect(p.members).toEqual([b, a]);
+    expect(p.emails).toEqual(['ann@example.com']);
+    expect(p.conversations).toHaveLength(2);
+    expect(p.lastMessageAt).toEqual(new Date(5000));
+    expect(displayNameOf(p)).toBe('Ann');
+  });
+});
