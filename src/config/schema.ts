@@ -229,6 +229,18 @@ export const configSchema = z
          */
         liveLeaseMs: z.number().int().min(100).optional(),
         /**
+         * docs/live.md "Event log": the thread events (`conversationEvents`) each instance keeps per source for
+         * `after:` replay; older or further back, a resuming subscriber gets `ResyncRequired`.
+         */
+        liveEvents: z
+          .object({
+            /** Events kept per source. @default 1000 */
+            maxLength: z.number().int().min(1).default(1000),
+            /** How long an event is kept (ms). @default 600000 (10 minutes) */
+            maxAgeMs: z.number().int().min(1000).default(600_000),
+          })
+          .optional(),
+        /**
          * `GET /readyz` answers from each source's recent health (a call that succeeded or failed within this
          * interval, from real traffic or an earlier probe) and probes a source (a one-row list) at most once per
          * interval, one probe at a time, in the background once a first answer exists: callers never cost an
@@ -345,6 +357,21 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    /** People (src/people/, README "People"): participants of several sources merged by email and phone. */
+    people: z
+      .object({
+        /**
+         * ISO 3166-1 alpha-2 country of phone numbers written without a country code (`"US"`, `"GB"`); null: such
+         * numbers merge nobody. @default null
+         */
+        defaultCountry: z
+          .string()
+          .regex(/^[A-Z]{2}$/, 'expected a two-letter country code in capitals, such as "US"')
+          .nullable()
+          .default(null),
+      })
+      .strict()
+      .default({ defaultCountry: null }),
     sources: z.array(sourceConfig).min(1),
     apiKeys: z.array(apiKeyConfig).min(1),
   })

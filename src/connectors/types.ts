@@ -322,6 +322,21 @@ export interface ConnectorSession {
   markUnread(nativeId: string): Promise<ConversationModel>;
   /** SIGNED sources only. */
   createAttachmentUpload(req: AttachmentUploadRequest): Promise<AttachmentUploadModel>;
+  /**
+   * The source's own contact listing, where the vendor documents one (Chatwoot contacts, Monica contacts with
+   * their contact fields, Protocol contacts): every CONTACT participant, with the same native ids as the
+   * conversations' participants, paged with the connector's own opaque cursor (`next: null` at the end).
+   * Optional: without it, people (src/people/) are formed from the participants of the source's conversations.
+   * `first` is at most 100.
+   */
+  listContacts?(opts: { after?: string; first: number }): Promise<ContactPage>;
+}
+
+/** One page of {@link ConnectorSession.listContacts}. */
+export interface ContactPage {
+  items: ParticipantModel[];
+  /** Cursor of the next page; null after the last. */
+  next: string | null;
 }
 
 /** A change a source noticed by itself (webhook or poll), for the live engine. */
@@ -336,6 +351,19 @@ export interface SourceChange {
    * Never sent over pub/sub.
    */
   conversation?: ConversationModel;
+  /**
+   * Typed thread events the change carries (docs/live.md "Thread events"), when the vendor's payload says what
+   * happened (Chatwoot's message_created / message_updated carry the message). Published on `events:<source>`.
+   */
+  events?: ThreadEventChange[];
+}
+
+/** A thread event a connector read from a vendor's payload (SourceChange.events). */
+export interface ThreadEventChange {
+  kind: 'MessageAdded' | 'MessageUpdated';
+  message: MessageModel;
+  /** When it happened (epoch ms). */
+  at: number;
 }
 
 export interface WebhookRequest {

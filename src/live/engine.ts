@@ -2,6 +2,8 @@ import type { Connector, SourceChange, SourceUnreadModel } from '../connectors/t
 import { createLiveContext, type LiveEngineMetrics } from './context';
 import { ConversationFeed, type ConversationEvent } from './conversationFeed';
 import { createMemoryCoordination, type LiveCoordination } from './coordination';
+import { MemoryEventLog, type EventLogOptions } from './eventLog';
+import { eventsOfChange, ThreadEvents, type DeliveredEvent, type ThreadEvent } from './events';
 import { WebhookIngest } from './ingest';
 import { Pollers } from './pollers';
 import type { PubSubTransport } from './pubsub';
@@ -9,6 +11,7 @@ import { UnreadTotals, type FailureListener } from './unreadTotals';
 
 export type { ConversationEvent } from './conversationFeed';
 export type { LiveEngineMetrics } from './context';
+export type { DeliveredEvent, ThreadEvent } from './events';
 
 /** How the server builds the engine. */
 export interface LiveEngineOptions {
@@ -27,6 +30,8 @@ export interface LiveEngineOptions {
   onError?: (error: unknown, sourceId: string) => void;
   /** Optional counters (the server feeds them to its metrics registry; the engine knows no metrics library). */
   metrics?: LiveEngineMetrics;
+  /** docs/live.md "Event log": bounds of the thread events kept per source. @default 1000 events, 10 minutes */
+  eventLog?: Omit<EventLogOptions, 'now'>;
 }
 
 /**
@@ -46,6 +51,7 @@ export class LiveEngine {
   private readonly feed: ConversationFeed;
   private readonly webhooks: WebhookIngest;
   private readonly pollers: Pollers;
+  private readonly events: ThreadEvents;
 
   /** Per source: when this instance's poller polled successfully first since it last stopped or failed (pollingSince). */
   private readonly polledSince = new Map<string, number>();
@@ -69,6 +75,33 @@ export class LiveEngine {
     this.feed = new ConversationFeed(this.ctx);
     this.webhooks = new WebhookIngest(this.ctx, this.feed, this.totals);
     this.pollers = new Pollers(this.ctx, this.feed, this.totals, opts);
+    this.events = new ThreadEvents(
+      this.ctx,
+      opts.connectors.map((c) => c.id),
+      new MemoryEventLog<ThreadEvent>(opts.eventLog ?? { maxLength: 1000, maxAgeMs: 600_000 }),
+    );
+  }
+
+  /**
+   * Thread events of the gateway's own writes (docs/live.md "Thread events"): published at once, and once per
+   * event across instances, so the vendor's webhook echo of the same message adds nothing.
+   */
+  publishEvents(events: ThreadEvent[]): Promise<void> {
+    return this.events.publish(events);
+  }
+
+  /**
+   * Watches thread events of sources (docs/live.md "Cursors"): with `after`, the events since that cursor first
+   * (or ResyncRequired), then live ones. Resolves to an unsubscribe function.
+   */
+  async watchEvents(
+    sourceIds: string[],
+    after: string | null,
+    onEvent: (e: DeliveredEvent) => void,
+  ): Promise<() => Promise<void>> {
+    await this.events.ready;
+    const stop = this.events.watch(sourceIds, after, onEvent);
+    return once(async () => stop());
   }
 
   /**
@@ -97,6 +130,9 @@ export class LiveEngine {
    * Resolves once the batch holding these changes is done. Returns how many were new.
    */
   ingest(changes: SourceChange[]): Promise<number> {
+    const events = changes.flatMap((c) => (c.events ?? []).map((e) => eventsOfChange(c.sourceId, e)));
+    if (events.length > 0)
+      void this.events.publish(events).catch((e: unknown) => this.ctx.report(e, events[0]!.sourceId));
     return this.webhooks.ingest(changes);
   }
 
@@ -195,7 +231,11 @@ export class LiveEngine {
     await this.webhooks.settled();
     // Leases released, so another instance takes over polling at once.
     await this.ctx.coordination.close().catch(() => undefined);
-    const subscriptions = [...(await this.totals.close()), ...(await this.feed.close())];
+    const subscriptions = [
+      ...(await this.totals.close()),
+      ...(await this.feed.close()),
+      ...(await this.events.close()),
+    ];
     await Promise.allSettled(subscriptions.map((u) => u?.()));
   }
 }

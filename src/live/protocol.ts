@@ -13,6 +13,12 @@ export const unreadTopic = (sourceId: string) => `unread:${sourceId}`;
 /** docs/live.md "Topics": one conversation of a source may have changed. */
 export const conversationTopic = (sourceId: string) => `conversation:${sourceId}`;
 
+/** docs/live.md "Thread events": typed events of a source's conversations (messages added, updated). */
+export const eventsTopic = (sourceId: string) => `events:${sourceId}`;
+
+/** docs/live.md "Thread events": the seen-key that lets one thread event through once (the gateway's send and its echo). */
+export const threadEventKey = (sourceId: string, identity: string) => `${sourceId}:thread:${identity}`;
+
 /** docs/live.md "Leases": the lease of a source's poller. */
 export const pollLease = (sourceId: string) => `poll:${sourceId}`;
 

@@ -103,6 +103,8 @@ export interface GatewayServices {
    * logged and counted once per source and row (server/metrics.ts `rowSkipped`), however many operations meet it.
    */
   rowSkipped?: (error: GatewayError, requestId: string) => void;
+  /** People settings (config `people`); absent: the defaults (no default phone country). */
+  people?: { defaultCountry: string | null };
 }
 
 /**

@@ -212,6 +212,12 @@ export interface InboxArgs {
     status?: ConversationFilterInput['status'];
     unreadOnly?: boolean | null;
     participantId?: { sourceId: string; nativeId: string } | null;
+    /**
+     * Conversations with any of these participants (a person's: src/people/), the union of one participant filter
+     * each. Several in one source are one stream each, merged, a conversation with two of them shown once; the
+     * cursor then keeps a hint per stream, and `totalCount` is null (the streams may overlap).
+     */
+    participantIds?: Array<{ sourceId: string; nativeId: string }> | null;
     labels?: string[] | null;
     search?: string | null;
   } | null;
@@ -228,13 +234,32 @@ export async function resolveInbox(ctx: GatewayContext, args: InboxArgs): Promis
   // A participant lives in exactly one source.
   if (f.participantId) sources = sources.filter((s) => s === f.participantId?.sourceId);
   sources.sort();
-  const filter: ConversationFilterInput = {
+  const base: ConversationFilterInput = {
     status: f.status ?? null,
     unreadOnly: f.unreadOnly ?? null,
     participantNativeId: f.participantId?.nativeId ?? null,
     labels: f.labels ?? null,
     search: f.search?.trim() ? f.search.trim() : null,
   };
+  // One stream per source, or per participant of `participantIds`; a stream's id keys its cursor hint.
+  let streams = sources.map((s) => ({ id: s, sourceId: s, filter: base }));
+  if (f.participantIds) {
+    const visible = new Set(sources);
+    const ps = f.participantIds.filter(
+      (p) =>
+        visible.has(p.sourceId) &&
+        (!f.participantId || (p.sourceId === f.participantId.sourceId && p.nativeId === f.participantId.nativeId)),
+    );
+    const perSource = new Map<string, number>();
+    for (const p of ps) perSource.set(p.sourceId, (perSource.get(p.sourceId) ?? 0) + 1);
+    streams = ps
+      .map((p) => ({
+        id: perSource.get(p.sourceId) === 1 ? p.sourceId : `${p.sourceId}#${p.nativeId}`,
+        sourceId: p.sourceId,
+        filter: { ...base, participantNativeId: p.nativeId },
+      }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
 
   const backward = args.last != null || (args.before != null && args.first == null);
   const n = backward ? (args.last ?? DEFAULT_PAGE_SIZE) : (args.first ?? DEFAULT_PAGE_SIZE);
@@ -250,10 +275,17 @@ export async function resolveInbox(ctx: GatewayContext, args: InboxArgs): Promis
   // One run per source, around its hint. Each source's total tells whether more lie beyond its run.
   const runs = new Map<string, Run>();
   await Promise.all(
-    sources.map(async (s) => {
+    streams.map(async ({ id: s, sourceId, filter }) => {
       const run = backward
-        ? await runBefore(ctx, s, filter, key, cursor ? (cursor.p[s] ?? 0) : null, n)
-        : await runAfter(ctx, s, filter, key, cursor ? (cursor.p[s] ?? 0) + (cursor.s === s ? 1 : 0) : 0, n);
+        ? await runBefore(ctx, sourceId, filter, key, cursor ? (cursor.p[s] ?? 0) : null, n)
+        : await runAfter(
+            ctx,
+            sourceId,
+            filter,
+            key,
+            cursor ? (cursor.p[s] ?? 0) + (cursor.s === sourceId ? 1 : 0) : 0,
+            n,
+          );
       if (run) runs.set(s, run);
     }),
   );
@@ -290,7 +322,9 @@ export async function resolveInbox(ctx: GatewayContext, args: InboxArgs): Promis
       }
     }
     if (!head) break;
-    beyond.push({ node: head, at: idx.slice() });
+    // Streams of one source can share a conversation (two of a person's participants in it): it shows once.
+    const prev = beyond[beyond.length - 1]?.node;
+    if (!prev || mergedCompare(prev, head) !== 0) beyond.push({ node: head, at: idx.slice() });
     idx[best] = (idx[best] as number) + 1;
   }
   const taken = backward ? beyond.slice(Math.max(0, beyond.length - n)) : beyond.slice(0, n);
@@ -310,7 +344,8 @@ export async function resolveInbox(ctx: GatewayContext, args: InboxArgs): Promis
     );
   const hasBeyond =
     beyond.length > n || list.some(({ r }) => (backward ? r.start > 0 : r.start + r.items.length < r.total));
-  const failed = sources.some((s) => !runs.has(s));
+  const failed = streams.some((s) => !runs.has(s.id));
+  const overlapping = streams.some((s) => s.id !== s.sourceId);
   return {
     // Cursors are encoded only when asked for (an inbox view rarely selects every edge's cursor).
     edges: taken.map((t) => ({
@@ -325,6 +360,6 @@ export async function resolveInbox(ctx: GatewayContext, args: InboxArgs): Promis
     })),
     hasNextPage: backward ? Boolean(key) && hasOnKeySide() : hasBeyond,
     hasPreviousPage: backward ? hasBeyond : Boolean(key) && hasOnKeySide(),
-    totalCount: failed ? null : [...runs.values()].reduce((a, r) => a + r.total, 0),
+    totalCount: failed || overlapping ? null : [...runs.values()].reduce((a, r) => a + r.total, 0),
   };
 }

@@ -146,6 +146,7 @@ export function buildServices(opts: ServicesOptions): Services {
           trackSize: metrics.trackStore,
         }),
     leaseMs: (id) => config.server.liveLeaseMs ?? Math.max(3 * (pollInterval.get(id) ?? 5000), 5000),
+    eventLog: config.server.liveEvents,
     onError: (err, sourceId) =>
       logger.warn({ sourceId, code: (err as { code?: string }).code, err: String(err) }, 'live refresh failed'),
     metrics: metrics.live,
@@ -175,6 +176,7 @@ export function buildServices(opts: ServicesOptions): Services {
     publicUrl: config.server.publicUrl?.replace(/\/$/, '') ?? null,
     recordUpstream: metrics.recordUpstream,
     rowSkipped: metrics.rowSkipped,
+    people: { defaultCountry: config.people.defaultCountry },
   };
 
   return {

@@ -32,6 +32,28 @@ type Row = { conversationChanged: { nativeId: string; unreadCount: number; lastM
 const UNREAD = `subscription($s: [ID!]) { unreadCountChanged(sources: $s) { total conversationsWithUnread bySource { source { id } total } } }`;
 const ROWS = `subscription($s: [ID!]) { conversationChanged(sources: $s) { nativeId unreadCount lastMessage { content } } }`;
 const POLL_MS = 200;
+const EVENT_LOG_LENGTH = 3;
+type ThreadEvent = {
+  conversationEvents: {
+    __typename: string;
+    cursor: string;
+    conversationId: string | null;
+    reason?: string;
+    message?: { id: string; content: string | null };
+  };
+};
+const EVENTS = `subscription($ids: [ID!], $s: [ID!], $after: String) {
+  conversationEvents(conversationIds: $ids, sources: $s, after: $after) {
+    __typename cursor conversationId
+    ... on MessageAdded { message { id content } }
+    ... on MessageUpdated { message { id content } }
+    ... on ResyncRequired { reason }
+  }
+}`;
+const SEND = `mutation($id: ID!, $c: String!) { sendMessage(input: { conversationId: $id, content: $c }) { id content } }`;
+/** What a subscriber saw, as `kind:content` (or `ResyncRequired:<reason>`). */
+const seen = (vs: ThreadEvent[]) =>
+  vs.map(({ conversationEvents: e }) => `${e.__typename}:${e.reason ?? e.message?.content ?? ''}`);
 
 const CASES: Array<[LiveTransport, TransportKind]> = LIVE_TRANSPORTS.flatMap((client) =>
   TRANSPORTS.map((pubsub): [LiveTransport, TransportKind] => [client, pubsub]),
@@ -54,10 +76,17 @@ describe.each(CASES)('live behaviour over %s with %s pub/sub', (transport, kind)
     t = await startTestGateway({
       kinds: ['PIXIESET', 'PROTOCOL', 'CHATWOOT'],
       pubsub,
-      configure: adjust({
-        redisPrefix: kind === 'Redis' ? prefix : null,
-        source: (s) => (s.kind === 'PIXIESET' ? { pollIntervalMs: POLL_MS } : {}),
-      }),
+      configure: (c) => {
+        const adjusted = adjust({
+          redisPrefix: kind === 'Redis' ? prefix : null,
+          source: (s) => (s.kind === 'PIXIESET' ? { pollIntervalMs: POLL_MS } : {}),
+        })(c);
+        // conversationEvents: a log of a few events per source, so that a resume past it is easy to provoke.
+        return {
+          ...adjusted,
+          server: { ...adjusted.server, liveEvents: { maxLength: EVENT_LOG_LENGTH, maxAgeMs: 600_000 } },
+        };
+      },
     });
   });
   afterAll(async () => {
@@ -172,5 +201,114 @@ describe.each(CASES)('live behaviour over %s with %s pub/sub', (transport, kind)
     expect(limited.values.map(total)).toEqual([total(first!), total(first!) + 1]);
     expect(limited.values[1]!.unreadCountChanged.bySource.map((s) => s.source.id)).toEqual(['pixieset']);
     expect(limited.errors).toEqual([]);
+  });
+  describe('conversationEvents', () => {
+    /** An open Chatwoot conversation: its global id and the id its emulator's controls take. */
+    const chatwootConversation = async () => {
+      const list = await t.gql<{ conversations: { edges: Array<{ node: { id: string; nativeId: string } }> } }>(
+        `{ conversations(first: 5, filter: { sources: ["chatwoot"], status: [OPEN] }) { edges { node { id nativeId } } } }`,
+      );
+      const node = list.body.data!.conversations.edges[0]!.node;
+      return { id: node.id, control: node.nativeId };
+    };
+    const incoming = (control: string, content: string) =>
+      emulator('chatwoot').controls.simulateIncoming({ conversationId: control, content });
+
+    it("pushes a webhook's new message and the gateway's own send once, in order, though the vendor echoes the send", async () => {
+      const conv = await chatwootConversation();
+      const sub = client().subscribe<ThreadEvent>(EVENTS, { ids: [conv.id] });
+      // The subscription is live once a first event reaches it: a webhook's message.
+      await eventually(async () => {
+        incoming(conv.control, 'first');
+        await sub.waitFor(1, 500);
+      });
+      const before = sub.values.length;
+      const sent = await t.gql<{ sendMessage: { id: string } }>(SEND, { id: conv.id, c: 'from the gateway' });
+      expect(sent.body.errors).toBeUndefined();
+      // The emulator posts the send's message_created webhook before this one: both are ingested in order.
+      incoming(conv.control, 'after the echo');
+      await eventually(() => expect(seen(sub.values)).toContain('MessageAdded:after the echo'));
+      // A retry of the first webhook above may still land here; it is not what this test is about.
+      const after = sub.values.slice(before).filter((v) => v.conversationEvents.message?.content !== 'first');
+      expect(seen(after)).toEqual(['MessageAdded:from the gateway', 'MessageAdded:after the echo']);
+      expect(after[0]!.conversationEvents).toMatchObject({
+        conversationId: conv.id,
+        message: { id: sent.body.data!.sendMessage.id },
+      });
+      expect(sub.errors).toEqual([]);
+    });
+
+    it('resumes after a disconnection: the missed events in order, then live ones; past the log, ResyncRequired', async () => {
+      const conv = await chatwootConversation();
+      const first = client().subscribe<ThreadEvent>(EVENTS, { ids: [conv.id] });
+      await eventually(async () => {
+        incoming(conv.control, 'seen');
+        await first.waitFor(1, 500);
+      });
+      const cursor = first.values.at(-1)!.conversationEvents.cursor;
+      first.dispose();
+      // Missed while disconnected (published on the source's topic, kept in its log).
+      incoming(conv.control, 'missed 1');
+      incoming(conv.control, 'missed 2');
+      // Whether they were heard before or after it joins, a resumed subscriber gets each once, in order.
+      const resumed = client().subscribe<ThreadEvent>(EVENTS, { ids: [conv.id], after: cursor });
+      // (A late retry of the "seen" webhook above may come first: it happened after the cursor too.)
+      const resumedSeen = () => seen(resumed.values).filter((v) => v !== 'MessageAdded:seen');
+      await eventually(() => expect(resumedSeen()).toEqual(['MessageAdded:missed 1', 'MessageAdded:missed 2']));
+      incoming(conv.control, 'live');
+      await eventually(() =>
+        expect(resumedSeen()).toEqual(['MessageAdded:missed 1', 'MessageAdded:missed 2', 'MessageAdded:live']),
+      );
+
+      // More than the log keeps since `cursor`: the gap cannot be filled.
+      for (let i = 0; i < EVENT_LOG_LENGTH; i++) incoming(conv.control, `more ${i}`);
+      await eventually(() => expect(resumedSeen().at(-1)).toBe(`MessageAdded:more ${EVENT_LOG_LENGTH - 1}`));
+      const late = client().subscribe<ThreadEvent>(EVENTS, { ids: [conv.id], after: cursor });
+      const [resync] = await late.waitFor(1);
+      expect(resync!.conversationEvents).toMatchObject({
+        __typename: 'ResyncRequired',
+        reason: 'TRIMMED',
+        conversationId: null,
+      });
+      // Its cursor is the end of the log: resuming from it replays nothing, and live events follow.
+      const fresh = client().subscribe<ThreadEvent>(EVENTS, {
+        ids: [conv.id],
+        after: resync!.conversationEvents.cursor,
+      });
+      incoming(conv.control, 'after resync');
+      await fresh.waitFor(1);
+      expect(seen(fresh.values)).toEqual(['MessageAdded:after resync']);
+      const bogus = client().subscribe<ThreadEvent>(EVENTS, { s: ['chatwoot'], after: 'not-a-cursor' });
+      expect(seen(await bogus.waitFor(1))).toEqual(['ResyncRequired:INVALID_CURSOR']);
+    });
+
+    it('gives a key no event of a hidden source, and treats its ids as unknown', async () => {
+      const conv = await chatwootConversation();
+      const limitedAuth = { authorization: `Bearer ${t.limitedKey}` };
+      const limited = client(t.limitedKey).subscribe<ThreadEvent>(EVENTS, { s: ['chatwoot', 'pixieset'] });
+      const full = client().subscribe<ThreadEvent>(EVENTS, { s: ['chatwoot'] });
+      await eventually(async () => {
+        incoming(conv.control, 'not for the limited key');
+        await full.waitFor(1, 500);
+      });
+      // Then an event the limited key may see (its own send on Pixieset): anything hidden would have come before.
+      const pix = await t.gql<{ conversations: { edges: Array<{ node: { id: string } }> } }>(
+        `{ conversations(first: 1, filter: { sources: ["pixieset"] }) { edges { node { id } } } }`,
+      );
+      const sent = await t.gql(
+        SEND,
+        { id: pix.body.data!.conversations.edges[0]!.node.id, c: 'for the limited key' },
+        limitedAuth,
+      );
+      expect(sent.body.errors).toBeUndefined();
+      await limited.waitFor(1);
+      expect(seen(limited.values)).toEqual(['MessageAdded:for the limited key']);
+      // An id of a hidden source: NOT_FOUND, as the conversation query says.
+      const byId = client(t.limitedKey).subscribe<ThreadEvent>(EVENTS, { ids: [conv.id] });
+      await byId.waitForEnd();
+      const q = await t.gql(`query($id: ID!) { conversation(id: $id) { id } }`, { id: conv.id }, limitedAuth);
+      expect(JSON.stringify(byId.errors)).toContain('NOT_FOUND');
+      expect(JSON.stringify(q.body.errors)).toContain('NOT_FOUND');
+    });
   });
 });

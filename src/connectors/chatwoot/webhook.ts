@@ -1,8 +1,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, GatewayError } from '../../errors';
 import type { SourceChange, WebhookHeaders, WebhookRequest } from '../types';
-import { conversationNativeId, cwTime, messageNativeId } from './mapper';
-import { chatwootWebhook } from './types';
+import { conversationNativeId, cwTime, mapMessage, messageNativeId } from './mapper';
+import { chatwootMessage, chatwootWebhook } from './types';
 
 /** docs/vendors/chatwoot.md "Webhooks": the headers a signing Chatwoot (v4.11.2 and later) sends. */
 export const SIGNATURE_HEADER = 'x-chatwoot-signature';
@@ -144,6 +144,30 @@ function showsOnConversations(changed: unknown): boolean {
 }
 
 /**
+ * docs/live.md "Thread events": a message event's `Message#webhook_data` is the message itself (docs/vendors/chatwoot.md
+ * "Webhooks"), so the change carries it as a typed event; a body the mapper cannot read carries none (the change
+ * still announces the conversation).
+ */
+function threadEvents(
+  config: ChatwootWebhookConfig,
+  event: 'message_created' | 'message_updated',
+  json: unknown,
+  displayId: number,
+): Pick<SourceChange, 'events'> {
+  const parsed = chatwootMessage.safeParse(json);
+  if (!parsed.success) return {};
+  try {
+    const message = mapMessage({ sourceId: config.sourceId, accountId: config.accountId }, parsed.data, {
+      conversationDisplayId: displayId,
+    });
+    const at = event === 'message_created' ? (message.sentAt?.getTime() ?? Date.now()) : Date.now();
+    return { events: [{ kind: event === 'message_created' ? 'MessageAdded' : 'MessageUpdated', message, at }] };
+  } catch {
+    return {};
+  }
+}
+
+/**
  * Authenticates and parses one Chatwoot delivery (docs/vendors/chatwoot.md "Webhooks").
  *
  * Authentication, by what is configured:
@@ -214,7 +238,14 @@ export function parseChatwootWebhook(config: ChatwootWebhookConfig, req: Webhook
             }
           : {}),
       });
-      return [{ sourceId: source, conversationNativeId: nativeId, eventId: `${body.event}:${body.id}:${stamp}` }];
+      return [
+        {
+          sourceId: source,
+          conversationNativeId: nativeId,
+          eventId: `${body.event}:${body.id}:${stamp}`,
+          ...threadEvents(config, body.event, json, body.conversation.id),
+        },
+      ];
     }
     case 'conversation_created':
     case 'conversation_status_changed':

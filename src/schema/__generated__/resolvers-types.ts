@@ -100,6 +100,19 @@ export type ConversationEdge = {
   node: Conversation;
 };
 
+/**
+ * Something that happened in a conversation, as `conversationEvents` pushes it (docs/live.md "Thread events").
+ * Within one conversation, events arrive in the order they happened.
+ */
+export type ConversationEvent = {
+  /** When it happened: the source's time where it says, else when the gateway heard of it. */
+  at: Scalars['DateTime']['output'];
+  /** The conversation it happened in (null for `ResyncRequired`). */
+  conversationId?: Maybe<Scalars['ID']['output']>;
+  /** Opaque. Pass it as `conversationEvents(after:)` to resume after this event. */
+  cursor: Scalars['String']['output'];
+};
+
 export type ConversationFilter = {
   /** Conversations carrying any of these labels. */
   labels?: InputMaybe<Array<Scalars['String']['input']>>;
@@ -175,6 +188,15 @@ export type Message = Node & {
   sentAt?: Maybe<Scalars['DateTime']['output']>;
 };
 
+/** A new message in the conversation (sent through the gateway, or reported by the source). */
+export type MessageAdded = ConversationEvent & {
+  __typename?: 'MessageAdded';
+  at: Scalars['DateTime']['output'];
+  conversationId: Scalars['ID']['output'];
+  cursor: Scalars['String']['output'];
+  message: Message;
+};
+
 export type MessageConnection = {
   __typename?: 'MessageConnection';
   edges: Array<MessageEdge>;
@@ -195,6 +217,15 @@ export type MessageEdge = {
   __typename?: 'MessageEdge';
   cursor: Scalars['String']['output'];
   node: Message;
+};
+
+/** A message whose content changed (edited through the gateway, or reported by the source). */
+export type MessageUpdated = ConversationEvent & {
+  __typename?: 'MessageUpdated';
+  at: Scalars['DateTime']['output'];
+  conversationId: Scalars['ID']['output'];
+  cursor: Scalars['String']['output'];
+  message: Message;
 };
 
 export type Mutation = {
@@ -348,6 +379,20 @@ export type RealtimeMode =
   /** The backend pushes webhooks to the gateway. */
   | 'WEBHOOK';
 
+/**
+ * Events were missed and cannot be replayed (the cursor is older than the event log keeps, or from an instance that
+ * restarted): refetch what the screen shows, then keep listening. Always the first event of a subscription when sent.
+ */
+export type ResyncRequired = ConversationEvent & {
+  __typename?: 'ResyncRequired';
+  at: Scalars['DateTime']['output'];
+  conversationId?: Maybe<Scalars['ID']['output']>;
+  /** A cursor at the current end of the log: resuming from it replays what follows this event. */
+  cursor: Scalars['String']['output'];
+  /** TRIMMED (older than the log keeps), UNKNOWN_CURSOR (not from this gateway's log, or from before a restart) or INVALID_CURSOR. */
+  reason: Scalars['String']['output'];
+};
+
 export type SendMessageInput = {
   /** Ids from createAttachmentUpload, uploaded before sending. */
   attachmentIds?: InputMaybe<Array<Scalars['ID']['input']>>;
@@ -442,12 +487,25 @@ export type Subscription = {
   __typename?: 'Subscription';
   /** A conversation whenever its unread count, last message or status changes. */
   conversationChanged: Conversation;
+  /**
+   * Typed events of the given conversations (default: every conversation of the given sources; default sources:
+   * every visible source). With `after` (an event's `cursor`), every event since that one is sent first, in order,
+   * then live ones; when they cannot be replayed the first event is `ResyncRequired`.
+   */
+  conversationEvents: ConversationEvent;
   /** The current value first, then the new full value after each change. */
   unreadCountChanged: UnreadCount;
 };
 
 
 export type SubscriptionConversationChangedArgs = {
+  sources?: InputMaybe<Array<Scalars['ID']['input']>>;
+};
+
+
+export type SubscriptionConversationEventsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  conversationIds?: InputMaybe<Array<Scalars['ID']['input']>>;
   sources?: InputMaybe<Array<Scalars['ID']['input']>>;
 };
 
@@ -556,6 +614,11 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping of interface types */
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
+  ConversationEvent:
+    | ( Omit<MessageAdded, 'message'> & { message: _RefType['Message'] } )
+    | ( Omit<MessageUpdated, 'message'> & { message: _RefType['Message'] } )
+    | ( ResyncRequired )
+  ;
   Node:
     | ( AttachmentModel )
     | ( ConversationModel )
@@ -573,6 +636,7 @@ export type ResolversTypes = {
   Conversation: ResolverTypeWrapper<ConversationModel>;
   ConversationConnection: ResolverTypeWrapper<ConversationConnectionModel>;
   ConversationEdge: ResolverTypeWrapper<Omit<ConversationEdge, 'node'> & { node: ResolversTypes['Conversation'] }>;
+  ConversationEvent: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['ConversationEvent']>;
   ConversationFilter: ConversationFilter;
   ConversationStatus: ConversationStatus;
   CreateAttachmentUploadInput: CreateAttachmentUploadInput;
@@ -583,9 +647,11 @@ export type ResolversTypes = {
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Message: ResolverTypeWrapper<MessageModel>;
+  MessageAdded: ResolverTypeWrapper<Omit<MessageAdded, 'message'> & { message: ResolversTypes['Message'] }>;
   MessageConnection: ResolverTypeWrapper<MessageConnectionModel>;
   MessageDirection: MessageDirection;
   MessageEdge: ResolverTypeWrapper<Omit<MessageEdge, 'node'> & { node: ResolversTypes['Message'] }>;
+  MessageUpdated: ResolverTypeWrapper<Omit<MessageUpdated, 'message'> & { message: ResolversTypes['Message'] }>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
@@ -593,6 +659,7 @@ export type ResolversTypes = {
   ParticipantKind: ParticipantKind;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RealtimeMode: RealtimeMode;
+  ResyncRequired: ResolverTypeWrapper<ResyncRequired>;
   SendMessageInput: SendMessageInput;
   Source: ResolverTypeWrapper<SourceModel>;
   SourceCapabilities: ResolverTypeWrapper<SourceCapabilities>;
@@ -615,6 +682,7 @@ export type ResolversParentTypes = {
   Conversation: ConversationModel;
   ConversationConnection: ConversationConnectionModel;
   ConversationEdge: Omit<ConversationEdge, 'node'> & { node: ResolversParentTypes['Conversation'] };
+  ConversationEvent: ResolversInterfaceTypes<ResolversParentTypes>['ConversationEvent'];
   ConversationFilter: ConversationFilter;
   CreateAttachmentUploadInput: CreateAttachmentUploadInput;
   CreateConversationInput: CreateConversationInput;
@@ -624,13 +692,16 @@ export type ResolversParentTypes = {
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   Message: MessageModel;
+  MessageAdded: Omit<MessageAdded, 'message'> & { message: ResolversParentTypes['Message'] };
   MessageConnection: MessageConnectionModel;
   MessageEdge: Omit<MessageEdge, 'node'> & { node: ResolversParentTypes['Message'] };
+  MessageUpdated: Omit<MessageUpdated, 'message'> & { message: ResolversParentTypes['Message'] };
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
   Participant: ParticipantModel;
   Query: Record<PropertyKey, never>;
+  ResyncRequired: ResyncRequired;
   SendMessageInput: SendMessageInput;
   Source: SourceModel;
   SourceCapabilities: SourceCapabilities;
@@ -694,6 +765,10 @@ export type ConversationEdgeResolvers<ContextType = GraphQLContext, ParentType e
   node?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
 };
 
+export type ConversationEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConversationEvent'] = ResolversParentTypes['ConversationEvent']> = {
+  __resolveType: TypeResolveFn<'MessageAdded' | 'MessageUpdated' | 'ResyncRequired', ParentType, ContextType>;
+};
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
@@ -716,6 +791,14 @@ export type MessageResolvers<ContextType = GraphQLContext, ParentType extends Re
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type MessageAddedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageAdded'] = ResolversParentTypes['MessageAdded']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type MessageConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageConnection'] = ResolversParentTypes['MessageConnection']> = {
   edges?: Resolver<Array<ResolversTypes['MessageEdge']>, ParentType, ContextType>;
   nodes?: Resolver<Array<ResolversTypes['Message']>, ParentType, ContextType>;
@@ -726,6 +809,14 @@ export type MessageConnectionResolvers<ContextType = GraphQLContext, ParentType 
 export type MessageEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageEdge'] = ResolversParentTypes['MessageEdge']> = {
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+};
+
+export type MessageUpdatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageUpdated'] = ResolversParentTypes['MessageUpdated']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -769,6 +860,14 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   nodes?: Resolver<Array<Maybe<ResolversTypes['Node']>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
   sources?: Resolver<Array<ResolversTypes['Source']>, ParentType, ContextType>;
   unreadCount?: Resolver<ResolversTypes['UnreadCount'], ParentType, ContextType, Partial<QueryUnreadCountArgs>>;
+};
+
+export type ResyncRequiredResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ResyncRequired'] = ResolversParentTypes['ResyncRequired']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  conversationId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type SourceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Source'] = ResolversParentTypes['Source']> = {
@@ -818,6 +917,7 @@ export type SourceUnreadCountResolvers<ContextType = GraphQLContext, ParentType 
 
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
   conversationChanged?: SubscriptionResolver<ResolversTypes['Conversation'], "conversationChanged", ParentType, ContextType, Partial<SubscriptionConversationChangedArgs>>;
+  conversationEvents?: SubscriptionResolver<ResolversTypes['ConversationEvent'], "conversationEvents", ParentType, ContextType, Partial<SubscriptionConversationEventsArgs>>;
   unreadCountChanged?: SubscriptionResolver<ResolversTypes['UnreadCount'], "unreadCountChanged", ParentType, ContextType, Partial<SubscriptionUnreadCountChangedArgs>>;
 };
 
@@ -838,16 +938,20 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Conversation?: ConversationResolvers<ContextType>;
   ConversationConnection?: ConversationConnectionResolvers<ContextType>;
   ConversationEdge?: ConversationEdgeResolvers<ContextType>;
+  ConversationEvent?: ConversationEventResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   DeletePayload?: DeletePayloadResolvers<ContextType>;
   Message?: MessageResolvers<ContextType>;
+  MessageAdded?: MessageAddedResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;
   MessageEdge?: MessageEdgeResolvers<ContextType>;
+  MessageUpdated?: MessageUpdatedResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Participant?: ParticipantResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  ResyncRequired?: ResyncRequiredResolvers<ContextType>;
   Source?: SourceResolvers<ContextType>;
   SourceCapabilities?: SourceCapabilitiesResolvers<ContextType>;
   SourceHealth?: SourceHealthResolvers<ContextType>;

@@ -15,6 +15,25 @@ function touch(ctx: GatewayContext, sourceId: string, conversationNativeId: stri
   void ctx.services.live.touch(sourceId, conversationNativeId);
 }
 
+/**
+ * A message the gateway wrote: its thread event (docs/live.md "Thread events"), published before the mutation
+ * answers and once across instances (the vendor's webhook echo of it adds nothing). A failure to publish does not
+ * fail the write, which succeeded.
+ */
+async function publishMessage(ctx: GatewayContext, kind: 'MessageAdded' | 'MessageUpdated', msg: MessageModel) {
+  await ctx.services.live
+    .publishEvents([
+      {
+        kind,
+        sourceId: msg.sourceId,
+        conversationNativeId: msg.conversationNativeId,
+        message: msg,
+        at: (kind === 'MessageAdded' ? msg.sentAt?.getTime() : undefined) ?? Date.now(),
+      },
+    ])
+    .catch(() => undefined);
+}
+
 /** What a client is told when the source may have carried out a write whose answer was lost. */
 export const AMBIGUOUS_HINT =
   'The source may have carried out this write before the failure. Retry with the same idempotencyKey: the gateway first looks for the result at the source and sends again only when it is not there.';
@@ -184,6 +203,7 @@ export const Mutation: MutationResolvers = {
       if (staged && staged.keyId === ctx.viewer.keyId && staged.conversationNativeId === conv.nativeId)
         ctx.services.staging.consume(staged.id);
     }
+    await publishMessage(ctx, 'MessageAdded', msg);
     touch(ctx, conv.sourceId, conv.nativeId);
     return msg;
 
@@ -297,6 +317,7 @@ export const Mutation: MutationResolvers = {
     if (input.content.length > MAX_CONTENT)
       throw badInput(`"content" must be at most ${MAX_CONTENT} characters.`, 'input.content');
     const msg = await ctx.session(m.sourceId).editMessage(m.nativeId, input.content);
+    await publishMessage(ctx, 'MessageUpdated', msg);
     touch(ctx, m.sourceId, msg.conversationNativeId);
     return msg;
   },

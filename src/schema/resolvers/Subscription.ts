@@ -1,9 +1,12 @@
 import type { SubscriptionResolvers } from '../__generated__/resolvers-types';
 import type { ConversationModel, SourceUnreadModel, UnreadCountModel } from '../../connectors/types';
 import { GatewayError } from '../../errors';
+import type { DeliveredEvent } from '../../live/engine';
 import { createPushIterator } from '../../live/queue';
 import type { GatewayContext } from '../context';
+import { toGlobalId } from '../ids';
 import { combineUnread } from './Query';
+import { resolveId } from './shared';
 
 function visibleIds(
   ctx: GatewayContext,
@@ -73,7 +76,52 @@ function rowPayload(c: ConversationModel): { conversationChanged: ConversationMo
   return p;
 }
 
+/**
+ * docs/live.md "Thread events": a delivered event as the `ConversationEvent` interface's types read it (graphql-js
+ * resolves the type from `__typename`).
+ */
+function eventPayload(e: DeliveredEvent) {
+  const at = new Date(e.at);
+  const event =
+    e.kind === 'ResyncRequired'
+      ? { __typename: e.kind, at, cursor: e.cursor, conversationId: null, reason: e.reason }
+      : {
+          __typename: e.kind,
+          at,
+          cursor: e.cursor,
+          conversationId: toGlobalId('Conversation', e.event.sourceId, e.event.conversationNativeId),
+          message: e.event.message,
+        };
+  return { conversationEvents: event };
+}
+
 export const Subscription: SubscriptionResolvers = {
+  conversationEvents: {
+    /**
+     * Thread events (live/events.ts): ids and sources are checked as the Query resolvers check them (an id of a
+     * source the key cannot see is NOT_FOUND, as one that does not exist; a hidden source is left out).
+     */
+    subscribe: async (_p, { conversationIds, sources, after }, ctx) => {
+      const wanted = conversationIds?.map((id) => resolveId(ctx, id, 'Conversation', 'conversationIds'));
+      let ids = visibleIds(ctx, sources, false);
+      if (wanted) ids = ids.filter((s) => wanted.some((w) => w.sourceId === s));
+      const only = wanted && new Set(wanted.map((w) => `${w.sourceId}\u0000${w.nativeId}`));
+      let stop: (() => Promise<void>) | null = null;
+      const q = createPushIterator<ReturnType<typeof eventPayload>>(async () => {
+        await stop?.();
+      });
+      stop = await ctx.services.live.watchEvents(ids, after ?? null, (e) => {
+        if (
+          e.kind !== 'ResyncRequired' &&
+          only &&
+          !only.has(`${e.event.sourceId}\u0000${e.event.conversationNativeId}`)
+        )
+          return;
+        q.push(eventPayload(e));
+      });
+      return q.iterator as never;
+    },
+  },
   unreadCountChanged: {
     /** The current value first, then the new full value after each real change (live/engine.ts). */
     subscribe: async (_p, { sources }, ctx) => {

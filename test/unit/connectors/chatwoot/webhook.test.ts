@@ -57,7 +57,19 @@ describe('chatwoot parseWebhook', () => {
 
   it('turns message_created into a change of its conversation, keyed by message id and created_at', () => {
     expect(parseChatwootWebhook(config, req(messageCreated))).toEqual([
-      { sourceId: 'cw', conversationNativeId: '1:17', eventId: 'message_created:301:2026-11-21T05:00:00.000Z' },
+      {
+        sourceId: 'cw',
+        conversationNativeId: '1:17',
+        eventId: 'message_created:301:2026-11-21T05:00:00.000Z',
+        // docs/live.md "Thread events": the message itself, as a typed event for conversationEvents.
+        events: [
+          {
+            kind: 'MessageAdded',
+            at: Date.parse('2026-11-21T05:00:00.000Z'),
+            message: expect.objectContaining({ nativeId: '1:17/301', conversationNativeId: '1:17', content: 'Hi' }),
+          },
+        ],
+      },
     ]);
   });
 

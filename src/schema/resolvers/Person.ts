@@ -1,0 +1,245 @@
+import type {
+  ParticipantResolvers,
+  PersonConnectionResolvers,
+  PersonResolvers,
+  QueryResolvers,
+  Resolvers,
+} from '../__generated__/resolvers-types';
+import type { ConversationModel, ParticipantModel } from '../../connectors/types';
+import { badInput, ErrorCode, GatewayError } from '../../errors';
+import { loadPeople } from '../../people/load';
+import {
+  comparePeople,
+  displayNameOf,
+  formPeople,
+  isPerson,
+  participantKey,
+  type PeopleIndex,
+  type PersonConnectionModel,
+  type PersonModel,
+} from '../../people/people';
+import type { GatewayContext } from '../context';
+import { decodePersonId, toPersonId } from '../ids';
+import { MAX_PAGE_SIZE, resolveInbox, type InboxArgs } from '../inbox';
+import { connectionFields } from '../mappers';
+import { MAX_SEARCH_LENGTH } from './Query';
+import { notFoundOf, partial, resolveId } from './shared';
+
+/**
+ * People (src/people/) in the schema. The people of an operation are formed once per operation from the sources its
+ * API key may see (so tenancy holds by construction: a hidden source's participants are never read).
+ */
+const indexes = new WeakMap<GatewayContext, Promise<PeopleIndex>>();
+
+export function peopleOf(ctx: GatewayContext): Promise<PeopleIndex> {
+  let p = indexes.get(ctx);
+  if (!p) {
+    p = loadPeople(
+      ctx.visibleSources().map((c) => ({ sourceId: c.id, session: ctx.session(c.id) })),
+      {
+        defaultCountry: ctx.services.people?.defaultCountry ?? null,
+        onSourceError: (e) => {
+          // A failing source leaves its participants out, with an error naming it; anything else fails the read.
+          if (e instanceof GatewayError && e.sourceId && e.isSourceFailure) ctx.sourceErrors.push(e);
+          else throw e;
+        },
+      },
+    );
+    indexes.set(ctx, p);
+  }
+  return p;
+}
+
+export const personId = (p: PersonModel) => toPersonId(p.anchor.sourceId, p.anchor.nativeId);
+
+/**
+ * The person of a person id: the one the id's participant belongs to now (also after members changed and the id
+ * with them), or null when the key may not see it or it is no longer a contact of any conversation or listing.
+ */
+export async function findPerson(ctx: GatewayContext, id: string): Promise<PersonModel | null> {
+  const d = decodePersonId(id);
+  if (!d || !ctx.viewer.sourceIds.has(d.sourceId)) return null;
+  return (await peopleOf(ctx)).byParticipant.get(participantKey(d)) ?? null;
+}
+
+interface PeopleCursor {
+  t: number | null;
+  id: string;
+}
+const encodeCursor = (c: PeopleCursor) => Buffer.from(JSON.stringify(c), 'utf8').toString('base64url');
+function decodeCursor(raw: string): PeopleCursor {
+  try {
+    const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as PeopleCursor;
+    if (c && typeof c.id === 'string' && (c.t === null || Number.isFinite(c.t))) return c;
+  } catch {
+    // fall through
+  }
+  throw badInput('"after" is not a cursor of Query.people.', 'after');
+}
+
+function checkSearch(search: string | null | undefined, field: string) {
+  if (search != null && search.length > MAX_SEARCH_LENGTH)
+    throw new GatewayError(
+      ErrorCode.BAD_USER_INPUT,
+      `"${field}" may hold at most ${MAX_SEARCH_LENGTH} characters, but got ${search.length}.`,
+      { field, maxLength: MAX_SEARCH_LENGTH },
+    );
+}
+
+const matches = (p: PersonModel, q: string) =>
+  p.members.some((m) => m.name?.toLowerCase().includes(q)) ||
+  p.emails.some((e) => e.includes(q)) ||
+  p.phones.some((ph) => ph.includes(q.replace(/[\s().-]/g, '')));
+
+async function listPeople(
+  ctx: GatewayContext,
+  args: { first?: number | null; after?: string | null; search?: string | null },
+): Promise<PersonConnectionModel> {
+  const first = args.first ?? 20;
+  if (first < 0) throw badInput(`Query.people: "first" must not be negative, but got ${first}.`, 'first');
+  if (first > MAX_PAGE_SIZE)
+    throw badInput(`Query.people: "first" must be at most ${MAX_PAGE_SIZE}, but got ${first}.`, 'first');
+  checkSearch(args.search, 'search');
+  const after = args.after != null ? decodeCursor(args.after) : null;
+  const q = args.search?.trim().toLowerCase() ?? '';
+  const { people } = await peopleOf(ctx);
+  const all = people
+    .filter((p) => !q || matches(p, q))
+    .map((p) => ({ p, k: { t: p.lastMessageAt?.getTime() ?? null, id: personId(p) } }))
+    .sort((a, b) => comparePeople(a.k, b.k));
+  const from = after ? all.findIndex((x) => comparePeople(x.k, after) > 0) : 0;
+  const start = from < 0 ? all.length : from;
+  const page = all.slice(start, start + first);
+  return {
+    edges: page.map((x) => ({ cursor: encodeCursor(x.k), node: x.p })),
+    hasNextPage: start + first < all.length,
+    hasPreviousPage: start > 0,
+    totalCount: all.length,
+  };
+}
+
+type ConversationArgs = Omit<InboxArgs, 'filter'> & {
+  filter?: {
+    sources?: string[] | null;
+    status?: NonNullable<InboxArgs['filter']>['status'];
+    unreadOnly?: boolean | null;
+    participantId?: string | null;
+    personId?: string | null;
+    labels?: string[] | null;
+    search?: string | null;
+  } | null;
+};
+
+/** The inbox of some participants (a person's), with the rest of the filter applied as in Query.conversations. */
+async function inboxOf(ctx: GatewayContext, members: ParticipantModel[] | null, args: ConversationArgs) {
+  const f = args.filter;
+  checkSearch(f?.search, 'filter.search');
+  const participant = f?.participantId ? resolveId(ctx, f.participantId, 'Participant', 'filter.participantId') : null;
+  let ids = members?.map((m) => ({ sourceId: m.sourceId, nativeId: m.nativeId })) ?? null;
+  if (f?.personId) {
+    const person = await findPerson(ctx, f.personId);
+    if (!person) {
+      if (!decodePersonId(f.personId))
+        throw badInput('"filter.personId" is not a valid Switchboard id.', 'filter.personId');
+      throw notFoundOf('Participant');
+    }
+    const theirs = new Set(person.members.map(participantKey));
+    ids = (ids ?? person.members).filter((m) => theirs.has(participantKey(m)));
+  }
+  return resolveInbox(ctx, {
+    first: args.first,
+    after: args.after,
+    last: args.last,
+    before: args.before,
+    filter: {
+      sources: f?.sources,
+      status: f?.status,
+      unreadOnly: f?.unreadOnly,
+      participantId: participant,
+      participantIds: ids ?? [],
+      labels: f?.labels,
+      search: f?.search,
+    },
+  });
+}
+
+async function unreadOf(ctx: GatewayContext, p: PersonModel): Promise<number | null> {
+  const counts = await Promise.all(
+    p.conversations.map((c: ConversationModel) =>
+      partial<number | null>(ctx, null, async () => {
+        if (c.unreadCount !== undefined) return c.unreadCount;
+        const s = ctx.session(c.sourceId);
+        return s.loadUnreadCount ? s.loadUnreadCount(c) : null;
+      }),
+    ),
+  );
+  const known = counts.filter((n): n is number => n !== null);
+  const readState = p.members.some((m) => ctx.connector(m.sourceId).capabilities.unreadCounts);
+  return known.length || readState ? known.reduce((a, n) => a + n, 0) : null;
+}
+
+export const Person: PersonResolvers = {
+  id: (p) => personId(p),
+  displayName: (p) => displayNameOf(p),
+  emails: (p) => p.emails,
+  phones: (p) => p.phones,
+  avatarUrl: (p) => p.members.find((m) => m.avatarUrl)?.avatarUrl ?? null,
+  participants: (p) => p.members,
+  conversations: (p, args, ctx) => inboxOf(ctx, p.members, args),
+  unreadCount: (p, _a, ctx) => unreadOf(ctx, p),
+  lastMessageAt: (p) => p.lastMessageAt,
+};
+
+export const PersonConnection: PersonConnectionResolvers = connectionFields<PersonModel>();
+
+/** Participant.person: the participant's person, or a person of its own when no listing or conversation has it. */
+export const participantPerson: NonNullable<ParticipantResolvers['person']> = async (p, _a, ctx) => {
+  if (p.kind !== 'CONTACT') return null;
+  const found = (await peopleOf(ctx)).byParticipant.get(participantKey(p));
+  return (
+    found ??
+    (formPeople({
+      participants: [p],
+      conversationsOf: new Map(),
+      defaultCountry: ctx.services.people?.defaultCountry,
+    }).people[0] as PersonModel)
+  );
+};
+
+/** The people fields of Query, and the wrappers that teach node/nodes person ids and conversations `personId`. */
+export function withPeople(r: Resolvers): Resolvers {
+  const q = r.Query as QueryResolvers;
+  const node = q.node as (...a: unknown[]) => unknown;
+  const nodes = q.nodes as (...a: unknown[]) => unknown;
+  const conversations = q.conversations as (...a: unknown[]) => unknown;
+  const Query: QueryResolvers = {
+    ...q,
+    node: ((parent, args, ctx, info) =>
+      decodePersonId(args.id) ? findPerson(ctx, args.id) : node(parent, args, ctx, info)) as QueryResolvers['node'],
+    nodes: (async (parent, args, ctx, info) => {
+      if (args.ids.length > 100 || !args.ids.some((id) => decodePersonId(id))) return nodes(parent, args, ctx, info);
+      const rest = args.ids.filter((id) => !decodePersonId(id));
+      const others = (rest.length ? await (nodes(parent, { ids: rest }, ctx, info) as Promise<unknown[]>) : []).slice();
+      return Promise.all(
+        args.ids.map((id) => (decodePersonId(id) ? findPerson(ctx, id).catch((e: Error) => e) : others.shift())),
+      );
+    }) as QueryResolvers['nodes'],
+    conversations: ((parent, args, ctx, info) =>
+      args.filter?.personId
+        ? inboxOf(ctx, null, args)
+        : conversations(parent, args, ctx, info)) as QueryResolvers['conversations'],
+    people: (_p, args, ctx) => listPeople(ctx, args),
+    person: (_p, { id }, ctx) => findPerson(ctx, id),
+  };
+  const baseNode = r.Node as { __resolveType: (p: unknown, ...rest: unknown[]) => unknown };
+  return {
+    ...r,
+    Query,
+    Person,
+    PersonConnection,
+    Participant: { ...r.Participant, person: participantPerson },
+    Node: {
+      __resolveType: (p: unknown, ...rest: unknown[]) => (isPerson(p) ? 'Person' : baseNode.__resolveType(p, ...rest)),
+    } as Resolvers['Node'],
+  };
+}
