@@ -1,6 +1,7 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { ConversationModel, MessageModel, ParticipantModel, AttachmentModel, SourceModel, SourceUnreadModel, UnreadCountModel, AttachmentUploadModel, SourceHealthModel } from '../../connectors/types';
 import type { ConversationConnectionModel, MessageConnectionModel } from '../mappers';
+import type { PersonModel, PersonConnectionModel } from '../../people/people';
 import type { GraphQLContext } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -118,6 +119,8 @@ export type ConversationFilter = {
   labels?: InputMaybe<Array<Scalars['String']['input']>>;
   /** Only conversations with this participant (a Participant id). */
   participantId?: InputMaybe<Scalars['ID']['input']>;
+  /** Only conversations of this person (a Person id): any of its participants. */
+  personId?: InputMaybe<Scalars['ID']['input']>;
   /** Free text, matched against subject, participants and, where the source supports it, message content. */
   search?: InputMaybe<Scalars['String']['input']>;
   /** Only these sources (Source ids). */
@@ -312,6 +315,8 @@ export type Participant = Node & {
   id: Scalars['ID']['output'];
   kind: ParticipantKind;
   name?: Maybe<Scalars['String']['output']>;
+  /** The person this participant belongs to; null for agents, bots and groups. */
+  person?: Maybe<Person>;
   phone?: Maybe<Scalars['String']['output']>;
 };
 
@@ -325,6 +330,58 @@ export type ParticipantKind =
   /** A group of contacts (Protocol groups). */
   | 'GROUP';
 
+/**
+ * One person across every source: the CONTACT participants that share a normalised email address or phone number
+ * (README "People"). A person shows only the participants the API key may see.
+ */
+export type Person = Node & {
+  __typename?: 'Person';
+  avatarUrl?: Maybe<Scalars['String']['output']>;
+  /** Every conversation of any member, in the inbox order; `filter` narrows it like Query.conversations. */
+  conversations: ConversationConnection;
+  /** The first member's name (members in id order), else an email, else a phone. */
+  displayName?: Maybe<Scalars['String']['output']>;
+  /** Normalised (trimmed, lower-case) email addresses of the members. */
+  emails: Array<Scalars['String']['output']>;
+  /** Derived from the person's smallest visible member participant: stable while its members stay the same. */
+  id: Scalars['ID']['output'];
+  /** The newest activity over the person's conversations. */
+  lastMessageAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The member participants, one or more per source. */
+  participants: Array<Participant>;
+  /** Phone numbers of the members in E.164. */
+  phones: Array<Scalars['String']['output']>;
+  /** Unread incoming messages over the person's conversations; null where no member's source has read state. */
+  unreadCount?: Maybe<Scalars['Int']['output']>;
+};
+
+
+/**
+ * One person across every source: the CONTACT participants that share a normalised email address or phone number
+ * (README "People"). A person shows only the participants the API key may see.
+ */
+export type PersonConversationsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ConversationFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type PersonConnection = {
+  __typename?: 'PersonConnection';
+  edges: Array<PersonEdge>;
+  nodes: Array<Person>;
+  pageInfo: PageInfo;
+  totalCount?: Maybe<Scalars['Int']['output']>;
+};
+
+export type PersonEdge = {
+  __typename?: 'PersonEdge';
+  cursor: Scalars['String']['output'];
+  node: Person;
+};
+
 export type Query = {
   __typename?: 'Query';
   conversation?: Maybe<Conversation>;
@@ -337,6 +394,10 @@ export type Query = {
   node?: Maybe<Node>;
   /** Several objects by global id, batched per source. Missing or hidden ids give null at their position. */
   nodes: Array<Maybe<Node>>;
+  /** People the API key may see, most recent activity first (ties by id). `first` at most 100; `search` matches names, emails and phones. */
+  people: PersonConnection;
+  /** A person by id, or null when the API key sees none of its participants. */
+  person?: Maybe<Person>;
   /** Every source the API key may see, in config order. */
   sources: Array<Source>;
   /** Unread totals over the given sources (default: every visible source with read state). */
@@ -365,6 +426,18 @@ export type QueryNodeArgs = {
 
 export type QueryNodesArgs = {
   ids: Array<Scalars['ID']['input']>;
+};
+
+
+export type QueryPeopleArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  search?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryPersonArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -624,6 +697,7 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( ConversationModel )
     | ( MessageModel )
     | ( ParticipantModel )
+    | ( PersonModel )
     | ( SourceModel )
   ;
 };
@@ -657,6 +731,9 @@ export type ResolversTypes = {
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Participant: ResolverTypeWrapper<ParticipantModel>;
   ParticipantKind: ParticipantKind;
+  Person: ResolverTypeWrapper<PersonModel>;
+  PersonConnection: ResolverTypeWrapper<PersonConnectionModel>;
+  PersonEdge: ResolverTypeWrapper<Omit<PersonEdge, 'node'> & { node: ResolversTypes['Person'] }>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RealtimeMode: RealtimeMode;
   ResyncRequired: ResolverTypeWrapper<ResyncRequired>;
@@ -700,6 +777,9 @@ export type ResolversParentTypes = {
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
   Participant: ParticipantModel;
+  Person: PersonModel;
+  PersonConnection: PersonConnectionModel;
+  PersonEdge: Omit<PersonEdge, 'node'> & { node: ResolversParentTypes['Person'] };
   Query: Record<PropertyKey, never>;
   ResyncRequired: ResyncRequired;
   SendMessageInput: SendMessageInput;
@@ -832,7 +912,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
 };
 
 export type NodeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
-  __resolveType: TypeResolveFn<'Attachment' | 'Conversation' | 'Message' | 'Participant' | 'Source', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'Attachment' | 'Conversation' | 'Message' | 'Participant' | 'Person' | 'Source', ParentType, ContextType>;
 };
 
 export type PageInfoResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -849,8 +929,34 @@ export type ParticipantResolvers<ContextType = GraphQLContext, ParentType extend
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['ParticipantKind'], ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  person?: Resolver<Maybe<ResolversTypes['Person']>, ParentType, ContextType>;
   phone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type PersonResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Person'] = ResolversParentTypes['Person']> = {
+  avatarUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  conversations?: Resolver<ResolversTypes['ConversationConnection'], ParentType, ContextType, Partial<PersonConversationsArgs>>;
+  displayName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  emails?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastMessageAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  participants?: Resolver<Array<ResolversTypes['Participant']>, ParentType, ContextType>;
+  phones?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  unreadCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type PersonConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PersonConnection'] = ResolversParentTypes['PersonConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['PersonEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Person']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type PersonEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PersonEdge'] = ResolversParentTypes['PersonEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Person'], ParentType, ContextType>;
 };
 
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
@@ -858,6 +964,8 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   conversations?: Resolver<ResolversTypes['ConversationConnection'], ParentType, ContextType, Partial<QueryConversationsArgs>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   nodes?: Resolver<Array<Maybe<ResolversTypes['Node']>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
+  people?: Resolver<ResolversTypes['PersonConnection'], ParentType, ContextType, Partial<QueryPeopleArgs>>;
+  person?: Resolver<Maybe<ResolversTypes['Person']>, ParentType, ContextType, RequireFields<QueryPersonArgs, 'id'>>;
   sources?: Resolver<Array<ResolversTypes['Source']>, ParentType, ContextType>;
   unreadCount?: Resolver<ResolversTypes['UnreadCount'], ParentType, ContextType, Partial<QueryUnreadCountArgs>>;
 };
@@ -950,6 +1058,9 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Participant?: ParticipantResolvers<ContextType>;
+  Person?: PersonResolvers<ContextType>;
+  PersonConnection?: PersonConnectionResolvers<ContextType>;
+  PersonEdge?: PersonEdgeResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   ResyncRequired?: ResyncRequiredResolvers<ContextType>;
   Source?: SourceResolvers<ContextType>;
