@@ -1,0 +1,113 @@
+import { MemoryEventLog } from '../../src/live/eventLog';
+import { decodeCursor, ThreadEvents, type DeliveredEvent, type ThreadEvent } from '../../src/live/events';
+import { createLiveContext } from '../../src/live/context';
+import { createMemoryCoordination } from '../../src/live/coordination';
+import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
+
+/**
+ * docs/live.md "Event log" and "Cursors": the bounded log per source, replay after a cursor, and the reasons a
+ * gap cannot be filled. The same over a live gateway: test/live/behaviour.test.ts "conversationEvents".
+ */
+const event = (n: number, conversation = 'c1'): ThreadEvent => ({
+  kind: 'MessageAdded',
+  sourceId: 's',
+  conversationNativeId: conversation,
+  message: {
+    sourceId: 's',
+    nativeId: `m${n}`,
+    conversationNativeId: conversation,
+    content: `message ${n}`,
+    sentAt: new Date(n * 1000),
+    readAt: null,
+    direction: 'INCOMING',
+    private: false,
+    sender: null,
+    attachments: [],
+  },
+  at: n * 1000,
+});
+
+describe('MemoryEventLog', () => {
+  it('numbers events per source and gives those after a position, oldest first', () => {
+    const log = new MemoryEventLog<ThreadEvent>({ maxLength: 10, maxAgeMs: 60_000 });
+    expect(log.head('s')).toBe(0);
+    for (let n = 1; n <= 3; n++) log.append('s', event(n));
+    log.append('other', event(9));
+    expect(log.head('s')).toBe(3);
+    expect(log.since('s', 1)).toEqual({
+      events: [expect.objectContaining({ seq: 2 }), expect.objectContaining({ seq: 3 })],
+    });
+    expect(log.since('s', 3)).toEqual({ events: [] });
+    expect(log.since('s', 0)).toEqual({ events: expect.arrayContaining([expect.objectContaining({ seq: 1 })]) });
+  });
+
+  it('keeps at most maxLength events and none older than maxAgeMs; a position before them is a gap', () => {
+    let now = 0;
+    const log = new MemoryEventLog<ThreadEvent>({ maxLength: 2, maxAgeMs: 1_000, now: () => now });
+    for (let n = 1; n <= 3; n++) log.append('s', event(n));
+    expect(log.since('s', 0)).toEqual({ gap: 'TRIMMED' });
+    expect(log.since('s', 1)).toEqual({
+      events: [expect.objectContaining({ seq: 2 }), expect.objectContaining({ seq: 3 })],
+    });
+    now = 1_001;
+    expect(log.since('s', 2)).toEqual({ gap: 'TRIMMED' });
+    expect(log.since('s', 3)).toEqual({ events: [] });
+    expect(log.since('s', 4)).toEqual({ gap: 'UNKNOWN_CURSOR' });
+  });
+});
+
+describe('ThreadEvents', () => {
+  const setup = async (maxLength = 10) => {
+    const pubsub = createInMemoryPubSub();
+    const ctx = createLiveContext({ connectors: [], pubsub, coordination: createMemoryCoordination() });
+    const events = new ThreadEvents(ctx, ['s'], new MemoryEventLog<ThreadEvent>({ maxLength, maxAgeMs: 60_000 }));
+    await events.ready;
+    const got: DeliveredEvent[] = [];
+    const texts = () => got.map((e) => (e.kind === 'ResyncRequired' ? `resync:${e.reason}` : e.event.message.content));
+    return { pubsub, events, got, texts };
+  };
+
+  it('publishes each identity once (the send and its echo), and replays what followed a cursor, then live ones', async () => {
+    const { pubsub, events, got, texts } = await setup();
+    const stop = events.watch(['s'], null, (e) => got.push(e));
+    await events.publish([event(1)]);
+    await events.publish([event(1)]);
+    expect(texts()).toEqual(['message 1']);
+    const cursor = got[0]!.cursor;
+    stop();
+    await events.publish([event(2), event(3)]);
+    const resumed: DeliveredEvent[] = [];
+    events.watch(['s'], cursor, (e) => resumed.push(e));
+    await events.publish([event(4)]);
+    expect(resumed.map((e) => (e.kind === 'ResyncRequired' ? e.reason : e.event.message.content))).toEqual([
+      'message 2',
+      'message 3',
+      'message 4',
+    ]);
+    expect(decodeCursor(resumed.at(-1)!.cursor)?.p).toEqual({ s: 4 });
+    await events.close();
+    await pubsub.close();
+  });
+
+  it('starts with ResyncRequired when the cursor is trimmed, unknown or not a cursor', async () => {
+    const { pubsub, events } = await setup(1);
+    const first: DeliveredEvent[] = [];
+    events.watch(['s'], null, (e) => first.push(e));
+    await events.publish([event(1), event(2), event(3)]);
+    const reasons = (after: string) => {
+      const got: DeliveredEvent[] = [];
+      events.watch(['s'], after, (e) => got.push(e));
+      return got.map((e) => (e.kind === 'ResyncRequired' ? e.reason : e.kind));
+    };
+    expect(reasons(first[0]!.cursor)).toEqual(['TRIMMED']);
+    // The log keeps one event (the third): after the second, it is all that was missed.
+    expect(reasons(first[1]!.cursor)).toEqual(['MessageAdded']);
+    expect(reasons(first[2]!.cursor)).toEqual([]);
+    expect(reasons(Buffer.from(JSON.stringify({ e: 'another', p: { s: 1 } })).toString('base64url'))).toEqual([
+      'UNKNOWN_CURSOR',
+    ]);
+    expect(reasons('garbage')).toEqual(['INVALID_CURSOR']);
+    await events.close();
+    await pubsub.close();
+  });
+});
