@@ -5,6 +5,7 @@ import { parseConfig } from '../src/config/load';
 import type { SourceConfig } from '../src/config/schema';
 import { Child } from './ipc';
 import { failed, GqlClient, sleep, summarize, type RequestCounts, type Summary } from './lib';
+import { THREAD_PAGE } from './queries';
 
 /**
  * # The read cache, warm (issue 13 target 3)
@@ -26,40 +27,6 @@ import { failed, GqlClient, sleep, summarize, type RequestCounts, type Summary }
 const API_KEY = 'sandbox-key';
 const TODAY_OPS = 400;
 const TARGET_OPS = 1500;
-
-const THREAD = /* GraphQL */ `
-  query Thread($id: ID!) {
-    conversation(id: $id) {
-      id
-      subject
-      unreadCount
-      participants {
-        id
-        name
-        kind
-      }
-      messages(last: 20) {
-        edges {
-          cursor
-          node {
-            id
-            content
-            sentAt
-            direction
-            sender {
-              id
-              name
-            }
-          }
-        }
-        pageInfo {
-          hasPreviousPage
-          startCursor
-        }
-      }
-    }
-  }
-`;
 
 export interface ReadCacheRun {
   source: string;
@@ -152,7 +119,7 @@ export async function readCacheBench(o: ReadCacheBenchOptions = {}): Promise<Rea
         for (const g of gateways) {
           await sandbox.call('setWebhookBase', { url: g.url });
           log(`  read cache · ${source} · cache ${g.cache} · concurrency ${concurrency} …`);
-          const op = (requestId: string) => g.http.post(THREAD, { id }, requestId);
+          const op = (requestId: string) => g.http.post(THREAD_PAGE, { id }, requestId);
           // Warm-up: JIT, sockets, catalogs, and the cache itself.
           await loop(op, `warm.cache.${g.cache}.${source}`, concurrency, Math.min(1.5, duration));
           await sleep(200);

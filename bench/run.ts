@@ -13,6 +13,7 @@ import { readCacheBench, type ReadCacheResults } from './read-cache';
 import { threadSendBench, type ThreadSendResults } from './thread-send';
 import { catalogScaleBench, parseCatalogSizes, type CatalogScaleResults } from './catalog-scale';
 import { Child, killChildren } from './ipc';
+import { SEND_MESSAGE } from './queries';
 import {
   failed,
   GqlClient,
@@ -199,16 +200,6 @@ const THREAD = /* GraphQL */ `
           startCursor
         }
       }
-    }
-  }
-`;
-const SEND = /* GraphQL */ `
-  mutation Send($input: SendMessageInput!) {
-    sendMessage(input: $input) {
-      id
-      content
-      sentAt
-      direction
     }
   }
 `;
@@ -1139,7 +1130,7 @@ async function main() {
   const threadOp: Op = (t, id, n) => t.http.post(THREAD, { id: threads[n % threads.length] }, id);
   const sendOp: Op = (t, id, n) =>
     t.http.post(
-      SEND,
+      SEND_MESSAGE,
       {
         input: {
           conversationId: sendTo[n % sendTo.length],

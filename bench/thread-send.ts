@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { createGateway } from '../src/server/createGateway';
 import { createLogger } from '../src/server/logger';
 import { SANDBOX_API_KEY, startEmbedded } from '../src/sandbox/embedded';
+import { SEND_MESSAGE, THREAD_PAGE } from './queries';
 
 /**
  * # Upstream requests of a thread page and of a send (issue 13 targets 1 and 2)
@@ -44,52 +45,6 @@ export interface ThreadSendResults {
   text: string;
 }
 
-const THREAD = /* GraphQL */ `
-  query Thread($id: ID!) {
-    conversation(id: $id) {
-      id
-      subject
-      status
-      unreadCount
-      participants {
-        id
-        name
-        kind
-      }
-      messages(last: 20) {
-        edges {
-          cursor
-          node {
-            id
-            content
-            sentAt
-            direction
-            sender {
-              id
-              name
-              kind
-            }
-            attachments {
-              id
-              filename
-            }
-          }
-        }
-      }
-    }
-  }
-`;
-const SEND = /* GraphQL */ `
-  mutation Send($input: SendMessageInput!) {
-    sendMessage(input: $input) {
-      id
-      content
-      sentAt
-      direction
-    }
-  }
-`;
-
 export async function threadSendBench(
   scale = 5,
   log: (line: string) => void = () => undefined,
@@ -127,10 +82,10 @@ export async function threadSendBench(
       if (!first || !second) throw new Error(`source "${source}" has fewer than two conversations`);
       const calls = () => emu.requests().map((r) => `${r.method} ${r.path}`);
       emu.clearRequests();
-      await gql(THREAD, { id: second.id });
+      await gql(THREAD_PAGE, { id: second.id });
       const threadCalls = calls();
       emu.clearRequests();
-      await gql(SEND, { input: { conversationId: first.id, content: `bench thread-send ${Date.now()}` } });
+      await gql(SEND_MESSAGE, { input: { conversationId: first.id, content: `bench thread-send ${Date.now()}` } });
       await new Promise((resolve) => setTimeout(resolve, SEND_WINDOW_MS));
       const sendCalls = calls();
       rows.push({ source, thread: threadCalls.length, send: sendCalls.length, threadCalls, sendCalls });
