@@ -1,4 +1,4 @@
-import type { ConversationModel, ParticipantModel } from '../connectors/types';
+import type { ConversationModel, MessageModel, ParticipantModel } from '../connectors/types';
 import { normalizeEmail, normalizePhone } from './normalize';
 import { UnionFind } from './unionFind';
 
@@ -145,4 +145,35 @@ export interface PersonConnectionModel {
   hasNextPage: boolean;
   hasPreviousPage: boolean;
   totalCount: number | null;
+}
+
+/** What {@link awaitingSince} needs of a source: its messages of one conversation, newest page first. */
+export type MessagePager = (
+  conversationNativeId: string,
+  req: { last: number; before?: string | null },
+) => Promise<{ items: Array<{ cursor: string; message: MessageModel }>; hasPreviousPage: boolean }>;
+
+/** An answer: an outgoing message the client sees (an internal note is none). */
+const isAnswer = (m: MessageModel) => m.direction === 'OUTGOING' && !m.private;
+
+/**
+ * When the client started waiting in one conversation: the time of the oldest INCOMING message after the newest
+ * answer (OUTGOING, not private; ACTIVITY entries and notes count for neither), or null when the newest message the
+ * client wrote was answered. Reads the conversation's messages backwards until it meets an answer; a conversation
+ * whose last message is known to be an answer costs nothing.
+ */
+export async function awaitingSince(c: ConversationModel, page: MessagePager): Promise<Date | null> {
+  if (c.lastMessage && isAnswer(c.lastMessage)) return null;
+  let oldest: Date | null = null;
+  let before: string | null = null;
+  for (;;) {
+    const p = await page(c.nativeId, { last: 100, before });
+    for (let i = p.items.length - 1; i >= 0; i--) {
+      const m = (p.items[i] as { message: MessageModel }).message;
+      if (isAnswer(m)) return oldest;
+      if (m.direction === 'INCOMING' && m.sentAt) oldest = m.sentAt;
+    }
+    if (!p.hasPreviousPage || p.items.length === 0) return oldest;
+    before = (p.items[0] as { cursor: string }).cursor;
+  }
 }

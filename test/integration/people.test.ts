@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { createMemoryCatalogStore } from '../../src/connectors/catalog-stores/memory';
-import type { Connector, ConnectorSession, ConversationModel, ParticipantModel } from '../../src/connectors/types';
+import type {
+  Connector,
+  ConnectorSession,
+  ConversationModel,
+  MessageModel,
+  ParticipantModel,
+} from '../../src/connectors/types';
 import { toGlobalId } from '../../src/schema/ids';
 import { mergedCompare } from '../../src/schema/inbox';
 import { buildConnectors } from '../../src/server/connectors';
@@ -290,6 +296,52 @@ describe('people over four sources', () => {
       }),
     );
     expect(pat.unreadCount).toBe(unread.reduce((a, b) => a + b, 0));
+  });
+
+  it('finds the oldest unanswered incoming message across sources, as a brute force over every message does', async () => {
+    const people = await allPeople(t);
+    const chosen = [...people].sort((a, b) => b.participants.length - a.participants.length).slice(0, 6);
+    const keys = (p: PersonView) =>
+      new Set(
+        p.participants.map((x) =>
+          Buffer.from(x.id, 'base64url').toString().slice('Participant:'.length).replace(':', '/'),
+        ),
+      );
+    let nonNull = 0;
+    for (const person of chosen) {
+      const members = keys(person);
+      let expected: number | null = null;
+      for (const { c, ps } of truth) {
+        if (!ps.some((p) => members.has(key(p)))) continue;
+        const s = t.gateway.services.connectors.find((x) => x.id === c.sourceId)!.openSession({ requestId: 'truth' });
+        const all: MessageModel[] = [];
+        let after: string | null = null;
+        for (;;) {
+          const page = await s.listMessages(c.nativeId, { first: 100, after });
+          all.push(...page.items.map((i) => i.message));
+          if (!page.hasNextPage || page.items.length === 0) break;
+          after = page.items[page.items.length - 1]!.cursor;
+        }
+        let lastAnswer = -1;
+        all.forEach((m, i) => {
+          if (m.direction === 'OUTGOING' && !m.private) lastAnswer = i;
+        });
+        const waiting = all
+          .slice(lastAnswer + 1)
+          .filter((m) => m.direction === 'INCOMING' && m.sentAt)
+          .map((m) => m.sentAt!.getTime());
+        if (waiting.length) expected = Math.min(expected ?? Infinity, ...waiting);
+      }
+      const r: Resp<{ person: { awaitingReplySince: string | null } }> = await t.gql(
+        `query ($id: ID!) { person(id: $id) { awaitingReplySince } }`,
+        { id: person.id },
+      );
+      expect(r.body.errors).toBeUndefined();
+      const got = r.body.data!.person.awaitingReplySince;
+      expect(got === null ? null : Date.parse(got)).toBe(expected);
+      if (expected !== null) nonNull++;
+    }
+    expect(nonNull).toBeGreaterThan(0);
   });
 
   it('shows a key limited to one source only that source’s participants, and nothing of the others', async () => {

@@ -337,6 +337,12 @@ export type ParticipantKind =
 export type Person = Node & {
   __typename?: 'Person';
   avatarUrl?: Maybe<Scalars['String']['output']>;
+  /**
+   * The time of the oldest incoming message not yet answered, across all the person's conversations: in each, the
+   * incoming messages after its newest outgoing one (internal notes and activity entries answer nothing); null when
+   * every conversation's last word is an answer. Reads messages: ask for it on one person, not on a whole page.
+   */
+  awaitingReplySince?: Maybe<Scalars['DateTime']['output']>;
   /** Every conversation of any member, in the inbox order; `filter` narrows it like Query.conversations. */
   conversations: ConversationConnection;
   /** The first member's name (members in id order), else an email, else a phone. */
@@ -936,6 +942,7 @@ export type ParticipantResolvers<ContextType = GraphQLContext, ParentType extend
 
 export type PersonResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Person'] = ResolversParentTypes['Person']> = {
   avatarUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  awaitingReplySince?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   conversations?: Resolver<ResolversTypes['ConversationConnection'], ParentType, ContextType, Partial<PersonConversationsArgs>>;
   displayName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   emails?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;

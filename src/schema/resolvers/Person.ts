@@ -9,6 +9,7 @@ import type { ConversationModel, ParticipantModel } from '../../connectors/types
 import { badInput, ErrorCode, GatewayError } from '../../errors';
 import { loadPeople } from '../../people/load';
 import {
+  awaitingSince,
   comparePeople,
   displayNameOf,
   formPeople,
@@ -178,6 +179,19 @@ async function unreadOf(ctx: GatewayContext, p: PersonModel): Promise<number | n
   return known.length || readState ? known.reduce((a, n) => a + n, 0) : null;
 }
 
+/** The oldest unanswered incoming message over the person's conversations; a failing source leaves its own out. */
+async function awaitingOf(ctx: GatewayContext, p: PersonModel): Promise<Date | null> {
+  const times = await Promise.all(
+    p.conversations.map((c) =>
+      partial<Date | null>(ctx, null, () => {
+        const s = ctx.session(c.sourceId);
+        return awaitingSince(c, (id, req) => s.listMessages(id, req));
+      }),
+    ),
+  );
+  return times.reduce<Date | null>((a, t) => (t && (!a || t < a) ? t : a), null);
+}
+
 export const Person: PersonResolvers = {
   id: (p) => personId(p),
   displayName: (p) => displayNameOf(p),
@@ -188,6 +202,7 @@ export const Person: PersonResolvers = {
   conversations: (p, args, ctx) => inboxOf(ctx, p.members, args),
   unreadCount: (p, _a, ctx) => unreadOf(ctx, p),
   lastMessageAt: (p) => p.lastMessageAt,
+  awaitingReplySince: (p, _a, ctx) => awaitingOf(ctx, p),
 };
 
 export const PersonConnection: PersonConnectionResolvers = connectionFields<PersonModel>();

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import type { ConversationModel, ParticipantModel } from '../../../src/connectors/types';
 import { normalizeEmail, normalizePhone } from '../../../src/people/normalize';
-import { displayNameOf, formPeople, participantKey } from '../../../src/people/people';
+import { awaitingSince, displayNameOf, formPeople, participantKey } from '../../../src/people/people';
+import type { MessageModel } from '../../../src/connectors/types';
 import { UnionFind } from '../../../src/people/unionFind';
 
 const contact = (sourceId: string, nativeId: string, over: Partial<ParticipantModel> = {}): ParticipantModel => ({
@@ -169,5 +170,62 @@ describe('formPeople', () => {
     expect(p.conversations).toHaveLength(2);
     expect(p.lastMessageAt).toEqual(new Date(5000));
     expect(displayNameOf(p)).toBe('Ann');
+  });
+});
+
+describe('awaitingSince', () => {
+  const msg = (i: number, direction: MessageModel['direction'], isPrivate = false): MessageModel => ({
+    sourceId: 's',
+    nativeId: String(i),
+    conversationNativeId: 'c',
+    content: null,
+    sentAt: new Date(i * 1000),
+    readAt: null,
+    direction,
+    private: isPrivate,
+    sender: null,
+    attachments: [],
+  });
+  /** A pager over `all` (oldest first) with pages of `size`, counting its calls. */
+  function pager(all: MessageModel[], size: number) {
+    const calls: Array<string | null | undefined> = [];
+    const page = (_id: string, req: { last: number; before?: string | null }) => {
+      calls.push(req.before);
+      const end = req.before ? Number(req.before) : all.length;
+      const start = Math.max(0, end - Math.min(size, req.last));
+      return Promise.resolve({
+        items: all.slice(start, end).map((message, k) => ({ cursor: String(start + k), message })),
+        hasPreviousPage: start > 0,
+      });
+    };
+    return { page, calls };
+  }
+  const conv = (last?: MessageModel) => ({ nativeId: 'c', lastMessage: last }) as ConversationModel;
+
+  it('is the oldest incoming message after the newest answer, across pages', async () => {
+    const all = [msg(1, 'INCOMING'), msg(2, 'OUTGOING'), msg(3, 'INCOMING'), msg(4, 'ACTIVITY'), msg(5, 'INCOMING')];
+    const p = pager(all, 2);
+    expect(await awaitingSince(conv(), p.page)).toEqual(new Date(3000));
+    expect(p.calls).toEqual([null, '3']);
+  });
+
+  it('does not count internal notes or activity as answers', async () => {
+    const all = [msg(1, 'OUTGOING'), msg(2, 'INCOMING'), msg(3, 'OUTGOING', true), msg(4, 'ACTIVITY')];
+    expect(await awaitingSince(conv(), pager(all, 100).page)).toEqual(new Date(2000));
+  });
+
+  it('is null when the last word is an answer, without reading when the conversation says so', async () => {
+    const all = [msg(1, 'INCOMING'), msg(2, 'OUTGOING')];
+    expect(await awaitingSince(conv(), pager(all, 100).page)).toBeNull();
+    const p = pager(all, 100);
+    expect(await awaitingSince(conv(all[1]), p.page)).toBeNull();
+    expect(p.calls).toEqual([]);
+  });
+
+  it('is the first incoming message when nobody ever answered, and null without messages', async () => {
+    expect(await awaitingSince(conv(), pager([msg(1, 'INCOMING'), msg(2, 'INCOMING')], 1).page)).toEqual(
+      new Date(1000),
+    );
+    expect(await awaitingSince(conv(), pager([], 10).page)).toBeNull();
   });
 });
