@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { MessageModel, ThreadEventChange } from '../connectors/types';
+import type { ConversationModel, MessageModel, ThreadEventChange } from '../connectors/types';
 import type { LiveContext } from './context';
 import type { LoggedEvent as Logged, MemoryEventLog } from './eventLog';
 import { EVENT_TTL_MS, eventsTopic, threadEventKey } from './protocol';
@@ -8,17 +8,23 @@ import { EVENT_TTL_MS, eventsTopic, threadEventKey } from './protocol';
  * docs/live.md "Thread events": the typed events of conversations (`conversationEvents`), their topic, the log
  * they are replayed from and their cursors.
  */
-export type ThreadEventKind = 'MessageAdded' | 'MessageUpdated';
+export type ThreadEventKind = ThreadEvent['kind'];
+
+/** The fields of a conversation whose change `ConversationUpdated` names (GraphQL `ConversationField`). */
+export type ConversationField = 'STATUS' | 'LABELS' | 'MUTED' | 'PINNED' | 'ARCHIVED' | 'SUBJECT';
 
 /** One thread event, as published on `events:<source>` (JSON: dates travel as ISO strings). */
-export interface ThreadEvent {
-  kind: ThreadEventKind;
+export type ThreadEvent = {
   sourceId: string;
   conversationNativeId: string;
-  message: MessageModel;
   /** When it happened (epoch ms). */
   at: number;
-}
+} & (
+  | { kind: 'MessageAdded' | 'MessageUpdated'; message: MessageModel }
+  | { kind: 'ConversationRead'; conversation: ConversationModel }
+  | { kind: 'ConversationUpdated'; conversation: ConversationModel; changedFields: ConversationField[] }
+  | { kind: 'ConversationDeleted' }
+);
 
 type LoggedEvent = Logged<ThreadEvent>;
 
@@ -27,8 +33,13 @@ export type DeliveredEvent =
   | { kind: ThreadEventKind; event: ThreadEvent; at: number; cursor: string }
   | { kind: 'ResyncRequired'; reason: string; at: number; cursor: string };
 
-/** docs/live.md "Thread events": once per (source, kind, message, version) across instances, for a day. */
-export function eventIdentity(e: ThreadEvent): string {
+/**
+ * docs/live.md "Thread events": a message event is published once per (source, kind, message, version) across
+ * instances, for a day, so the vendor's echo of the gateway's own write adds nothing. Conversation events come
+ * from the gateway's own writes only (no echo to drop): null, each is published.
+ */
+export function eventIdentity(e: ThreadEvent): string | null {
+  if (e.kind !== 'MessageAdded' && e.kind !== 'MessageUpdated') return null;
   const version =
     e.kind === 'MessageAdded'
       ? ''
@@ -45,21 +56,56 @@ const date = (v: unknown): Date | null => {
   return Number.isNaN(d.getTime()) ? null : d;
 };
 
+const KINDS = new Set<string>([
+  'MessageAdded',
+  'MessageUpdated',
+  'ConversationRead',
+  'ConversationUpdated',
+  'ConversationDeleted',
+]);
+
+const reviveMessage = (m: MessageModel): MessageModel => ({ ...m, sentAt: date(m.sentAt), readAt: date(m.readAt) });
+
+const reviveConversation = (c: ConversationModel): ConversationModel => ({
+  ...c,
+  createdAt: date(c.createdAt),
+  updatedAt: date(c.updatedAt),
+  lastMessageAt: date(c.lastMessageAt),
+  ...(c.lastMessage ? { lastMessage: reviveMessage(c.lastMessage) } : {}),
+});
+
 /** A payload of `events:<source>` (dates revived), or null for one this version does not understand. */
 export function fromWire(sourceId: string, p: unknown): ThreadEvent | null {
-  const o = p as Partial<ThreadEvent> | null;
+  const o = p as (Partial<ThreadEvent> & Record<string, unknown>) | null;
   if (
     !o ||
-    (o.kind !== 'MessageAdded' && o.kind !== 'MessageUpdated') ||
+    typeof o.kind !== 'string' ||
+    !KINDS.has(o.kind) ||
     o.sourceId !== sourceId ||
     typeof o.conversationNativeId !== 'string' ||
-    typeof o.at !== 'number' ||
-    !o.message ||
-    typeof o.message.nativeId !== 'string'
+    typeof o.at !== 'number'
   )
     return null;
-  const m = o.message;
-  return { ...(o as ThreadEvent), message: { ...m, sentAt: date(m.sentAt), readAt: date(m.readAt) } };
+  const e = o as ThreadEvent;
+  switch (e.kind) {
+    case 'MessageAdded':
+    case 'MessageUpdated':
+      return typeof e.message?.nativeId === 'string' ? { ...e, message: reviveMessage(e.message) } : null;
+    case 'ConversationRead':
+    case 'ConversationUpdated':
+      return typeof e.conversation?.nativeId === 'string'
+        ? { ...e, conversation: reviveConversation(e.conversation) }
+        : null;
+    default:
+      return e;
+  }
+}
+
+/** What travels on the topic: a conversation without its search text (never exposed, and possibly long). */
+function toWire(e: ThreadEvent): ThreadEvent {
+  if (e.kind !== 'ConversationRead' && e.kind !== 'ConversationUpdated') return e;
+  const { searchText: _omit, ...conversation } = e.conversation;
+  return { ...e, conversation };
 }
 
 /** docs/live.md "Cursors": the log's epoch and, per source, the last position the subscriber was given. */
@@ -102,13 +148,15 @@ export class ThreadEvents {
   /** Publishes each event whose identity no instance published before (the gateway's send, then its echo: once). */
   async publish(events: ThreadEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const first = await this.ctx.coordination.firstSeen(
-      events.map((e) => threadEventKey(e.sourceId, eventIdentity(e))),
-      EVENT_TTL_MS,
-    );
-    await Promise.all(
-      events.map((e, i) => (first[i] ? this.ctx.pubsub.publish(eventsTopic(e.sourceId), e) : undefined)),
-    );
+    const identities = events.map((e) => eventIdentity(e));
+    const keyed = identities.flatMap((id, i) => (id === null ? [] : [threadEventKey(events[i]!.sourceId, id)]));
+    const claimed = keyed.length > 0 ? await this.ctx.coordination.firstSeen(keyed, EVENT_TTL_MS) : [];
+    let k = 0;
+    // One after the other: events of one source reach the topic in the order given.
+    for (const [i, e] of events.entries()) {
+      if (identities[i] !== null && !claimed[k++]) continue;
+      await this.ctx.pubsub.publish(eventsTopic(e.sourceId), toWire(e));
+    }
   }
 
   /**

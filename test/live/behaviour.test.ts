@@ -50,6 +50,21 @@ const EVENTS = `subscription($ids: [ID!], $s: [ID!], $after: String) {
     ... on ResyncRequired { reason }
   }
 }`;
+type ConversationEvents = {
+  conversationEvents: {
+    __typename: string;
+    conversationId: string;
+    changedFields?: string[];
+    conversation?: { id: string; unreadCount: number | null; status: string; labels: string[] };
+  };
+};
+const CONVERSATION_EVENTS = `subscription($ids: [ID!]) {
+  conversationEvents(conversationIds: $ids) {
+    __typename conversationId
+    ... on ConversationRead { conversation { id unreadCount status labels } }
+    ... on ConversationUpdated { changedFields conversation { id unreadCount status labels } }
+  }
+}`;
 const SEND = `mutation($id: ID!, $c: String!) { sendMessage(input: { conversationId: $id, content: $c }) { id content } }`;
 /** What a subscriber saw, as `kind:content` (or `ResyncRequired:<reason>`). */
 const seen = (vs: ThreadEvent[]) =>
@@ -280,6 +295,41 @@ describe.each(CASES)('live behaviour over %s with %s pub/sub', (transport, kind)
       expect(seen(fresh.values)).toEqual(['MessageAdded:after resync']);
       const bogus = client().subscribe<ThreadEvent>(EVENTS, { s: ['chatwoot'], after: 'not-a-cursor' });
       expect(seen(await bogus.waitFor(1))).toEqual(['ResyncRequired:INVALID_CURSOR']);
+    });
+
+    it("pushes the gateway's own conversation writes at once: read, updated (which fields), in order", async () => {
+      const conv = await chatwootConversation();
+      const sub = client().subscribe<ConversationEvents>(CONVERSATION_EVENTS, { ids: [conv.id] });
+      await eventually(async () => {
+        incoming(conv.control, 'ready?');
+        await sub.waitFor(1, 500);
+      });
+      const before = sub.values.length;
+      const read = await t.gql(`mutation($id: ID!) { markConversationRead(id: $id) { id } }`, { id: conv.id });
+      expect(read.body.errors).toBeUndefined();
+      const updated = await t.gql(
+        `mutation($id: ID!) { updateConversation(input: { id: $id, status: PENDING, labels: ["vip"] }) { id } }`,
+        { id: conv.id },
+      );
+      expect(updated.body.errors).toBeUndefined();
+      await eventually(() =>
+        expect(
+          sub.values.slice(before).filter((v) => v.conversationEvents.__typename.startsWith('Conversation')),
+        ).toHaveLength(2),
+      );
+      const mine = sub.values.slice(before).filter((v) => v.conversationEvents.__typename.startsWith('Conversation'));
+      expect(mine.map((v) => v.conversationEvents)).toEqual([
+        expect.objectContaining({
+          __typename: 'ConversationRead',
+          conversationId: conv.id,
+          conversation: { id: conv.id, unreadCount: 0, status: expect.any(String), labels: expect.any(Array) },
+        }),
+        expect.objectContaining({
+          __typename: 'ConversationUpdated',
+          changedFields: ['STATUS', 'LABELS'],
+          conversation: { id: conv.id, unreadCount: 0, status: 'PENDING', labels: ['vip'] },
+        }),
+      ]);
     });
 
     it('gives a key no event of a hidden source, and treats its ids as unknown', async () => {

@@ -1,5 +1,5 @@
 import { MemoryEventLog } from '../../src/live/eventLog';
-import { decodeCursor, ThreadEvents, type DeliveredEvent, type ThreadEvent } from '../../src/live/events';
+import { decodeCursor, fromWire, ThreadEvents, type DeliveredEvent, type ThreadEvent } from '../../src/live/events';
 import { createLiveContext } from '../../src/live/context';
 import { createMemoryCoordination } from '../../src/live/coordination';
 import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
@@ -26,6 +26,8 @@ const event = (n: number, conversation = 'c1'): ThreadEvent => ({
   },
   at: n * 1000,
 });
+
+const content = (e: ThreadEvent) => ('message' in e ? e.message.content : e.kind);
 
 describe('MemoryEventLog', () => {
   it('numbers events per source and gives those after a position, oldest first', () => {
@@ -63,7 +65,7 @@ describe('ThreadEvents', () => {
     const events = new ThreadEvents(ctx, ['s'], new MemoryEventLog<ThreadEvent>({ maxLength, maxAgeMs: 60_000 }));
     await events.ready;
     const got: DeliveredEvent[] = [];
-    const texts = () => got.map((e) => (e.kind === 'ResyncRequired' ? `resync:${e.reason}` : e.event.message.content));
+    const texts = () => got.map((e) => (e.kind === 'ResyncRequired' ? `resync:${e.reason}` : content(e.event)));
     return { pubsub, events, got, texts };
   };
 
@@ -79,7 +81,7 @@ describe('ThreadEvents', () => {
     const resumed: DeliveredEvent[] = [];
     events.watch(['s'], cursor, (e) => resumed.push(e));
     await events.publish([event(4)]);
-    expect(resumed.map((e) => (e.kind === 'ResyncRequired' ? e.reason : e.event.message.content))).toEqual([
+    expect(resumed.map((e) => (e.kind === 'ResyncRequired' ? e.reason : content(e.event)))).toEqual([
       'message 2',
       'message 3',
       'message 4',
@@ -107,6 +109,21 @@ describe('ThreadEvents', () => {
       'UNKNOWN_CURSOR',
     ]);
     expect(reasons('garbage')).toEqual(['INVALID_CURSOR']);
+    await events.close();
+    await pubsub.close();
+  });
+  it('publishes each conversation event of a write (no echo to drop), and revives dates from the JSON a topic carries', async () => {
+    const { pubsub, events, texts, got } = await setup();
+    events.watch(['s'], null, (e) => got.push(e));
+    const deleted: ThreadEvent = { kind: 'ConversationDeleted', sourceId: 's', conversationNativeId: 'c1', at: 5 };
+    await events.publish([deleted]);
+    await events.publish([deleted]);
+    expect(texts()).toEqual(['ConversationDeleted', 'ConversationDeleted']);
+    const wire = JSON.parse(JSON.stringify(event(7))) as unknown;
+    const revived = fromWire('s', wire);
+    expect(revived && 'message' in revived ? revived.message.sentAt : null).toEqual(new Date(7000));
+    expect(fromWire('other', wire)).toBeNull();
+    expect(fromWire('s', { ...(wire as object), kind: 'Unknown' })).toBeNull();
     await events.close();
     await pubsub.close();
   });

@@ -95,6 +95,14 @@ export type ConversationConnection = {
   totalCount?: Maybe<Scalars['Int']['output']>;
 };
 
+/** Deleted through the gateway (`deleteConversation`). */
+export type ConversationDeleted = ConversationEvent & {
+  __typename?: 'ConversationDeleted';
+  at: Scalars['DateTime']['output'];
+  conversationId: Scalars['ID']['output'];
+  cursor: Scalars['String']['output'];
+};
+
 export type ConversationEdge = {
   __typename?: 'ConversationEdge';
   cursor: Scalars['String']['output'];
@@ -114,6 +122,15 @@ export type ConversationEvent = {
   cursor: Scalars['String']['output'];
 };
 
+/** What `ConversationUpdated.changedFields` names. */
+export type ConversationField =
+  | 'ARCHIVED'
+  | 'LABELS'
+  | 'MUTED'
+  | 'PINNED'
+  | 'STATUS'
+  | 'SUBJECT';
+
 export type ConversationFilter = {
   /** Conversations carrying any of these labels. */
   labels?: InputMaybe<Array<Scalars['String']['input']>>;
@@ -130,12 +147,31 @@ export type ConversationFilter = {
   unreadOnly?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
+/** Read through the gateway (`markConversationRead`). */
+export type ConversationRead = ConversationEvent & {
+  __typename?: 'ConversationRead';
+  at: Scalars['DateTime']['output'];
+  conversation: Conversation;
+  conversationId: Scalars['ID']['output'];
+  cursor: Scalars['String']['output'];
+};
+
 export type ConversationStatus =
   | 'ARCHIVED'
   | 'OPEN'
   | 'PENDING'
   | 'RESOLVED'
   | 'SNOOZED';
+
+/** Changed through the gateway (`updateConversation`): the conversation as it is now, and which fields were set. */
+export type ConversationUpdated = ConversationEvent & {
+  __typename?: 'ConversationUpdated';
+  at: Scalars['DateTime']['output'];
+  changedFields: Array<ConversationField>;
+  conversation: Conversation;
+  conversationId: Scalars['ID']['output'];
+  cursor: Scalars['String']['output'];
+};
 
 export type CreateAttachmentUploadInput = {
   contentType: Scalars['String']['input'];
@@ -694,6 +730,9 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping of interface types */
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
   ConversationEvent:
+    | ( ConversationDeleted )
+    | ( Omit<ConversationRead, 'conversation'> & { conversation: _RefType['Conversation'] } )
+    | ( Omit<ConversationUpdated, 'conversation'> & { conversation: _RefType['Conversation'] } )
     | ( Omit<MessageAdded, 'message'> & { message: _RefType['Message'] } )
     | ( Omit<MessageUpdated, 'message'> & { message: _RefType['Message'] } )
     | ( ResyncRequired )
@@ -715,10 +754,14 @@ export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Conversation: ResolverTypeWrapper<ConversationModel>;
   ConversationConnection: ResolverTypeWrapper<ConversationConnectionModel>;
+  ConversationDeleted: ResolverTypeWrapper<ConversationDeleted>;
   ConversationEdge: ResolverTypeWrapper<Omit<ConversationEdge, 'node'> & { node: ResolversTypes['Conversation'] }>;
   ConversationEvent: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['ConversationEvent']>;
+  ConversationField: ConversationField;
   ConversationFilter: ConversationFilter;
+  ConversationRead: ResolverTypeWrapper<Omit<ConversationRead, 'conversation'> & { conversation: ResolversTypes['Conversation'] }>;
   ConversationStatus: ConversationStatus;
+  ConversationUpdated: ResolverTypeWrapper<Omit<ConversationUpdated, 'conversation'> & { conversation: ResolversTypes['Conversation'] }>;
   CreateAttachmentUploadInput: CreateAttachmentUploadInput;
   CreateConversationInput: CreateConversationInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
@@ -764,9 +807,12 @@ export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
   Conversation: ConversationModel;
   ConversationConnection: ConversationConnectionModel;
+  ConversationDeleted: ConversationDeleted;
   ConversationEdge: Omit<ConversationEdge, 'node'> & { node: ResolversParentTypes['Conversation'] };
   ConversationEvent: ResolversInterfaceTypes<ResolversParentTypes>['ConversationEvent'];
   ConversationFilter: ConversationFilter;
+  ConversationRead: Omit<ConversationRead, 'conversation'> & { conversation: ResolversParentTypes['Conversation'] };
+  ConversationUpdated: Omit<ConversationUpdated, 'conversation'> & { conversation: ResolversParentTypes['Conversation'] };
   CreateAttachmentUploadInput: CreateAttachmentUploadInput;
   CreateConversationInput: CreateConversationInput;
   DateTime: Scalars['DateTime']['output'];
@@ -846,13 +892,37 @@ export type ConversationConnectionResolvers<ContextType = GraphQLContext, Parent
   totalCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 };
 
+export type ConversationDeletedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConversationDeleted'] = ResolversParentTypes['ConversationDeleted']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type ConversationEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConversationEdge'] = ResolversParentTypes['ConversationEdge']> = {
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
 };
 
 export type ConversationEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConversationEvent'] = ResolversParentTypes['ConversationEvent']> = {
-  __resolveType: TypeResolveFn<'MessageAdded' | 'MessageUpdated' | 'ResyncRequired', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'ConversationDeleted' | 'ConversationRead' | 'ConversationUpdated' | 'MessageAdded' | 'MessageUpdated' | 'ResyncRequired', ParentType, ContextType>;
+};
+
+export type ConversationReadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConversationRead'] = ResolversParentTypes['ConversationRead']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  conversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
+  conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ConversationUpdatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConversationUpdated'] = ResolversParentTypes['ConversationUpdated']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  changedFields?: Resolver<Array<ResolversTypes['ConversationField']>, ParentType, ContextType>;
+  conversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
+  conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -1052,8 +1122,11 @@ export type Resolvers<ContextType = GraphQLContext> = {
   AttachmentUpload?: AttachmentUploadResolvers<ContextType>;
   Conversation?: ConversationResolvers<ContextType>;
   ConversationConnection?: ConversationConnectionResolvers<ContextType>;
+  ConversationDeleted?: ConversationDeletedResolvers<ContextType>;
   ConversationEdge?: ConversationEdgeResolvers<ContextType>;
   ConversationEvent?: ConversationEventResolvers<ContextType>;
+  ConversationRead?: ConversationReadResolvers<ContextType>;
+  ConversationUpdated?: ConversationUpdatedResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   DeletePayload?: DeletePayloadResolvers<ContextType>;
   Message?: MessageResolvers<ContextType>;

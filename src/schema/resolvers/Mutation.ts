@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { MutationResolvers } from '../__generated__/resolvers-types';
 import type { MessageModel, StagedFile } from '../../connectors/types';
 import { badInput, fileTooLarge, GatewayError, unsupported } from '../../errors';
+import type { ThreadEvent } from '../../live/engine';
 import type { AmbiguousAttempts, GatewayContext } from '../context';
 import { toGlobalId } from '../ids';
 import { checkContentType, checkFilename } from './attachmentInput';
@@ -32,6 +33,11 @@ async function publishMessage(ctx: GatewayContext, kind: 'MessageAdded' | 'Messa
       },
     ])
     .catch(() => undefined);
+}
+
+/** A conversation event of the gateway's own write (docs/live.md "Thread events"), published before it answers. */
+async function publishConversation(ctx: GatewayContext, event: ThreadEvent) {
+  await ctx.services.live.publishEvents([event]).catch(() => undefined);
 }
 
 /** What a client is told when the source may have carried out a write whose answer was lost. */
@@ -283,6 +289,26 @@ export const Mutation: MutationResolvers = {
       labels: input.labels,
       happenedAt: input.happenedAt,
     });
+    const set = (v: unknown) => v !== null && v !== undefined;
+    await publishConversation(ctx, {
+      kind: 'ConversationUpdated',
+      sourceId: conv.sourceId,
+      conversationNativeId: conv.nativeId,
+      conversation: updated,
+      at: Date.now(),
+      changedFields: (
+        [
+          ['STATUS', input.status],
+          ['LABELS', input.labels],
+          ['MUTED', input.muted],
+          ['PINNED', input.pinned],
+          ['ARCHIVED', input.archived],
+          ['SUBJECT', input.subject],
+        ] as const
+      )
+        .filter(([, v]) => set(v))
+        .map(([f]) => f),
+    });
     touch(ctx, conv.sourceId, conv.nativeId);
     return updated;
   },
@@ -291,6 +317,12 @@ export const Mutation: MutationResolvers = {
     const conv = resolveId(ctx, id, 'Conversation', 'id');
     requireCapability(conv.connector, conv.connector.capabilities.deleteConversation, 'deleteConversation');
     await ctx.session(conv.sourceId).deleteConversation(conv.nativeId);
+    await publishConversation(ctx, {
+      kind: 'ConversationDeleted',
+      sourceId: conv.sourceId,
+      conversationNativeId: conv.nativeId,
+      at: Date.now(),
+    });
     touch(ctx, conv.sourceId, null);
     return { id, deleted: true };
   },
@@ -299,6 +331,13 @@ export const Mutation: MutationResolvers = {
     const conv = resolveId(ctx, id, 'Conversation', 'id');
     requireCapability(conv.connector, conv.connector.capabilities.markRead, 'markConversationRead');
     const c = await ctx.session(conv.sourceId).markRead(conv.nativeId);
+    await publishConversation(ctx, {
+      kind: 'ConversationRead',
+      sourceId: conv.sourceId,
+      conversationNativeId: conv.nativeId,
+      conversation: c,
+      at: Date.now(),
+    });
     touch(ctx, conv.sourceId, conv.nativeId);
     return c;
   },

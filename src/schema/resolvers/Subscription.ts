@@ -82,17 +82,29 @@ function rowPayload(c: ConversationModel): { conversationChanged: ConversationMo
  */
 function eventPayload(e: DeliveredEvent) {
   const at = new Date(e.at);
-  const event =
-    e.kind === 'ResyncRequired'
-      ? { __typename: e.kind, at, cursor: e.cursor, conversationId: null, reason: e.reason }
-      : {
-          __typename: e.kind,
-          at,
-          cursor: e.cursor,
-          conversationId: toGlobalId('Conversation', e.event.sourceId, e.event.conversationNativeId),
-          message: e.event.message,
-        };
-  return { conversationEvents: event };
+  if (e.kind === 'ResyncRequired') {
+    return {
+      conversationEvents: { __typename: e.kind, at, cursor: e.cursor, conversationId: null, reason: e.reason },
+    };
+  }
+  const ev = e.event;
+  const base = {
+    __typename: ev.kind,
+    at,
+    cursor: e.cursor,
+    conversationId: toGlobalId('Conversation', ev.sourceId, ev.conversationNativeId),
+  };
+  switch (ev.kind) {
+    case 'MessageAdded':
+    case 'MessageUpdated':
+      return { conversationEvents: { ...base, message: ev.message } };
+    case 'ConversationRead':
+      return { conversationEvents: { ...base, conversation: ev.conversation } };
+    case 'ConversationUpdated':
+      return { conversationEvents: { ...base, conversation: ev.conversation, changedFields: ev.changedFields } };
+    default:
+      return { conversationEvents: base };
+  }
 }
 
 export const Subscription: SubscriptionResolvers = {
@@ -117,6 +129,8 @@ export const Subscription: SubscriptionResolvers = {
           !only.has(`${e.event.sourceId}\u0000${e.event.conversationNativeId}`)
         )
           return;
+        // Fields beyond the event's own model read fresh data: a new session per event (as conversationChanged).
+        ctx.resetSessions();
         q.push(eventPayload(e));
       });
       return q.iterator as never;
