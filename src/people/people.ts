@@ -1,5 +1,6 @@
 import type { ConversationModel, MessageModel, ParticipantModel } from '../connectors/types';
 import { normalizeEmail, normalizePhone } from './normalize';
+import type { LinkState } from './links';
 import { UnionFind } from './unionFind';
 
 /**
@@ -55,6 +56,8 @@ export interface PeopleInput {
   /** participantKey -> conversations the participant is in. */
   conversationsOf: Map<string, ConversationModel[]>;
   defaultCountry?: string | null;
+  /** Manual links ({@link ./links.ts}): edges join, pins keep a participant out of the automatic rule. */
+  links?: LinkState;
 }
 
 /** Forms the people of a set of participants. Pure. */
@@ -70,6 +73,7 @@ export function formPeople(input: PeopleInput): PeopleIndex {
   const owner = new Map<string, string>();
   for (const [k, p] of byKey) {
     uf.add(k);
+    if (input.links?.pins.has(k)) continue;
     const email = normalizeEmail(p.email);
     const phone = normalizePhone(p.phone, input.defaultCountry);
     for (const key of [email && `e:${email}`, phone && `p:${phone}`]) {
@@ -79,6 +83,8 @@ export function formPeople(input: PeopleInput): PeopleIndex {
       else owner.set(key, k);
     }
   }
+  // Links whose ends the viewer sees both of; a link to a hidden participant joins nothing visible.
+  for (const [a, b] of input.links?.edges ?? []) if (byKey.has(a) && byKey.has(b)) uf.union(a, b);
   const people: PersonModel[] = [];
   const byParticipant = new Map<string, PersonModel>();
   for (const group of uf.groups()) {
