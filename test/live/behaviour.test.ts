@@ -293,6 +293,14 @@ describe.each(CASES)('live behaviour over %s with %s pub/sub', (transport, kind)
       incoming(conv.control, 'after resync');
       await fresh.waitFor(1);
       expect(seen(fresh.values)).toEqual(['MessageAdded:after resync']);
+      // unreadCountChanged accepts `after` too and ignores it: its first value is the current one anyway.
+      const unread = client().subscribe<Unread>(
+        `subscription($s: [ID!], $after: String) { unreadCountChanged(sources: $s, after: $after) { total } }`,
+        { s: ['chatwoot'], after: cursor },
+      );
+      const [current] = await unread.waitFor(1);
+      expect(current!.unreadCountChanged.total).toEqual(expect.any(Number));
+      expect(unread.errors).toEqual([]);
       const bogus = client().subscribe<ThreadEvent>(EVENTS, { s: ['chatwoot'], after: 'not-a-cursor' });
       expect(seen(await bogus.waitFor(1))).toEqual(['ResyncRequired:INVALID_CURSOR']);
     });

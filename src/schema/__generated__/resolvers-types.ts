@@ -608,7 +608,10 @@ export type Subscription = {
    * then live ones; when they cannot be replayed the first event is `ResyncRequired`.
    */
   conversationEvents: ConversationEvent;
-  /** The current value first, then the new full value after each change. */
+  /**
+   * The current value first, then the new full value after each change. `after` is accepted for symmetry with
+   * `conversationEvents` and ignored: the first value is the current one anyway, so nothing missed needs replaying.
+   */
   unreadCountChanged: UnreadCount;
 };
 
@@ -626,6 +629,7 @@ export type SubscriptionConversationEventsArgs = {
 
 
 export type SubscriptionUnreadCountChangedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
   sources?: InputMaybe<Array<Scalars['ID']['input']>>;
 };
 
