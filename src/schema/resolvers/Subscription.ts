@@ -107,6 +107,21 @@ function eventPayload(e: DeliveredEvent) {
   }
 }
 
+/**
+ * Fan-out (server/fanout.ts shares an execution per payload object): every listener of an event on this instance
+ * gets the same event object, and subscribers with the same position (cursor) get the same payload object.
+ * Held weakly by the event, so it goes with the log entry.
+ */
+const eventPayloads = new WeakMap<object, Map<string, ReturnType<typeof eventPayload>>>();
+function sharedEventPayload(e: DeliveredEvent): ReturnType<typeof eventPayload> {
+  if (e.kind === 'ResyncRequired') return eventPayload(e);
+  let byCursor = eventPayloads.get(e.event);
+  if (!byCursor) eventPayloads.set(e.event, (byCursor = new Map()));
+  let p = byCursor.get(e.cursor);
+  if (!p) byCursor.set(e.cursor, (p = eventPayload(e)));
+  return p;
+}
+
 export const Subscription: SubscriptionResolvers = {
   conversationEvents: {
     /**
@@ -131,7 +146,7 @@ export const Subscription: SubscriptionResolvers = {
           return;
         // Fields beyond the event's own model read fresh data: a new session per event (as conversationChanged).
         ctx.resetSessions();
-        q.push(eventPayload(e));
+        q.push(sharedEventPayload(e));
       });
       return q.iterator as never;
     },
