@@ -142,6 +142,8 @@ export const apiKeyConfig = z
     sources: z.array(z.string().min(1)).min(1),
     /** This key's own limits, over `server.keyLimits` and the defaults ({@link keyLimitsConfig}). */
     limits: keyLimitsConfig.optional(),
+    /** May link and unlink people (`linkParticipants`, `unlinkParticipant`; README "People"). @default false */
+    manageLinks: z.boolean().optional(),
   })
   .strict();
 
@@ -369,9 +371,14 @@ export const configSchema = z
           .regex(/^[A-Z]{2}$/, 'expected a two-letter country code in capitals, such as "US"')
           .nullable()
           .default(null),
+        /**
+         * Where manual links persist without `redis` (with it, they live in Redis, shared by every instance): a JSON
+         * file, read at start and rewritten on each change. Null: in memory only (lost on restart). @default null
+         */
+        linksFile: z.string().min(1).nullable().default(null),
       })
       .strict()
-      .default({ defaultCountry: null }),
+      .default({ defaultCountry: null, linksFile: null }),
     sources: z.array(sourceConfig).min(1),
     apiKeys: z.array(apiKeyConfig).min(1),
   })

@@ -1,4 +1,5 @@
 import type { ConversationModel, ConnectorSession, ParticipantModel } from '../connectors/types';
+import type { LinkState } from './links';
 import { formPeople, participantKey, type PeopleIndex } from './people';
 
 /** Page size of the reads that gather participants (the connector contract's largest page). */
@@ -19,7 +20,7 @@ export interface PeopleSource {
  */
 export async function loadPeople(
   sources: PeopleSource[],
-  opts: { defaultCountry?: string | null; onSourceError: (e: unknown) => void },
+  opts: { defaultCountry?: string | null; links?: LinkState; onSourceError: (e: unknown) => void },
 ): Promise<PeopleIndex> {
   const participants: ParticipantModel[] = [];
   const conversationsOf = new Map<string, ConversationModel[]>();
@@ -63,5 +64,5 @@ export async function loadPeople(
   );
   // Sources answer in any order; form people in a fixed one so ids and names do not depend on timing.
   participants.sort((a, b) => (a.sourceId < b.sourceId ? -1 : a.sourceId > b.sourceId ? 1 : 0));
-  return formPeople({ participants, conversationsOf, defaultCountry: opts.defaultCountry });
+  return formPeople({ participants, conversationsOf, defaultCountry: opts.defaultCountry, links: opts.links });
 }

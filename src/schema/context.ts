@@ -1,6 +1,7 @@
 import type { Connector, ConnectorSession, StagedFile, UpstreamCall } from '../connectors/types';
 import type { GatewayError } from '../errors';
 import type { LiveEngine } from '../live/engine';
+import type { LinkStore } from '../people/links';
 
 /**
  * What a resolver receives: the per-operation context and the long-lived services it reaches through it.
@@ -103,8 +104,14 @@ export interface GatewayServices {
    * logged and counted once per source and row (server/metrics.ts `rowSkipped`), however many operations meet it.
    */
   rowSkipped?: (error: GatewayError, requestId: string) => void;
-  /** People settings (config `people`); absent: the defaults (no default phone country). */
-  people?: { defaultCountry: string | null };
+  /** People settings (config `people`); absent: the defaults (no default phone country, no manual links). */
+  people?: {
+    defaultCountry: string | null;
+    /** Manual links (src/people/links.ts). */
+    links?: LinkStore;
+    /** {@link Viewer.keyId}s of the keys with `manageLinks`. */
+    linkManagers?: ReadonlySet<string>;
+  };
 }
 
 /**

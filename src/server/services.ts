@@ -10,6 +10,7 @@ import { LiveEngine } from '../live/engine';
 import type { PubSubTransport } from '../live/pubsub';
 import { createInMemoryPubSub } from '../live/transports/inMemory';
 import { createRedisPubSub } from '../live/transports/redis';
+import { createFileLinkStore, createMemoryLinkStore, createRedisLinkStore } from '../people/links';
 import type { GatewayServices } from '../schema/context';
 import { buildConnectors, ReadCacheWiring } from './connectors';
 import { createMemoryIdempotencyStore, createRedisIdempotencyStore } from './idempotency';
@@ -176,7 +177,15 @@ export function buildServices(opts: ServicesOptions): Services {
     publicUrl: config.server.publicUrl?.replace(/\/$/, '') ?? null,
     recordUpstream: metrics.recordUpstream,
     rowSkipped: metrics.rowSkipped,
-    people: { defaultCountry: config.people.defaultCountry },
+    people: {
+      defaultCountry: config.people.defaultCountry,
+      links: redis
+        ? createRedisLinkStore(redis.commands, redis.prefix)
+        : config.people.linksFile
+          ? createFileLinkStore(config.people.linksFile)
+          : createMemoryLinkStore(),
+      linkManagers: new Set(config.apiKeys.filter((k) => k.manageLinks).map((k) => k.sha256)),
+    },
   };
 
   return {

@@ -148,7 +148,7 @@ describe('people over four sources', () => {
       seed: 11,
       scale: 0.5,
       rateLimitPerMinute: 1_000_000,
-      configure: (c) => ({ ...c, people: { defaultCountry: 'US' } }),
+      configure: (c) => ({ ...c, people: { defaultCountry: 'US', linksFile: null } }),
       connectors: (config) =>
         buildConnectors(config.sources, { catalogStore: store }).map((c) => rewriting(c, details)),
     });

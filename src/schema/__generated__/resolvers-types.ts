@@ -213,6 +213,17 @@ export type EditMessageInput = {
   id: Scalars['ID']['input'];
 };
 
+export type LinkParticipantsInput = {
+  /** Participant ids (CONTACTs the API key may see): their people become one. */
+  participantIds: Array<Scalars['ID']['input']>;
+};
+
+export type LinkParticipantsPayload = {
+  __typename?: 'LinkParticipantsPayload';
+  /** The one person the participants now belong to. */
+  person: Person;
+};
+
 export type Message = Node & {
   __typename?: 'Message';
   attachments: Array<Attachment>;
@@ -274,9 +285,19 @@ export type Mutation = {
   deleteConversation: DeletePayload;
   deleteMessage: DeletePayload;
   editMessage: Message;
+  /**
+   * Joins the people of these participants into one, whatever their emails and phones say, and keeps it so (README
+   * "People"). Idempotent. Only API keys with `manageLinks` (FORBIDDEN otherwise).
+   */
+  linkParticipants: LinkParticipantsPayload;
   markConversationRead: Conversation;
   markConversationUnread: Conversation;
   sendMessage: Message;
+  /**
+   * Splits one participant off its person and keeps it apart from the automatic rule (its email and phone no longer
+   * merge it) until it is linked by hand. Idempotent. Only API keys with `manageLinks` (FORBIDDEN otherwise).
+   */
+  unlinkParticipant: UnlinkParticipantPayload;
   updateConversation: Conversation;
 };
 
@@ -306,6 +327,11 @@ export type MutationEditMessageArgs = {
 };
 
 
+export type MutationLinkParticipantsArgs = {
+  input: LinkParticipantsInput;
+};
+
+
 export type MutationMarkConversationReadArgs = {
   id: Scalars['ID']['input'];
 };
@@ -318,6 +344,11 @@ export type MutationMarkConversationUnreadArgs = {
 
 export type MutationSendMessageArgs = {
   input: SendMessageInput;
+};
+
+
+export type MutationUnlinkParticipantArgs = {
+  input: UnlinkParticipantInput;
 };
 
 
@@ -633,6 +664,19 @@ export type SubscriptionUnreadCountChangedArgs = {
   sources?: InputMaybe<Array<Scalars['ID']['input']>>;
 };
 
+export type UnlinkParticipantInput = {
+  /** The participant to split off its person. */
+  participantId: Scalars['ID']['input'];
+};
+
+export type UnlinkParticipantPayload = {
+  __typename?: 'UnlinkParticipantPayload';
+  /** The person it was split from, when other members remain. */
+  formerPerson?: Maybe<Person>;
+  /** The participant's own person now (it alone, unless it is linked by hand again). */
+  person: Person;
+};
+
 export type UnreadCount = {
   __typename?: 'UnreadCount';
   /** Only sources with read state appear here. */
@@ -773,6 +817,8 @@ export type ResolversTypes = {
   EditMessageInput: EditMessageInput;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  LinkParticipantsInput: LinkParticipantsInput;
+  LinkParticipantsPayload: ResolverTypeWrapper<Omit<LinkParticipantsPayload, 'person'> & { person: ResolversTypes['Person'] }>;
   Message: ResolverTypeWrapper<MessageModel>;
   MessageAdded: ResolverTypeWrapper<Omit<MessageAdded, 'message'> & { message: ResolversTypes['Message'] }>;
   MessageConnection: ResolverTypeWrapper<MessageConnectionModel>;
@@ -799,6 +845,8 @@ export type ResolversTypes = {
   SourceUnreadCount: ResolverTypeWrapper<SourceUnreadModel>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  UnlinkParticipantInput: UnlinkParticipantInput;
+  UnlinkParticipantPayload: ResolverTypeWrapper<Omit<UnlinkParticipantPayload, 'formerPerson' | 'person'> & { formerPerson?: Maybe<ResolversTypes['Person']>, person: ResolversTypes['Person'] }>;
   UnreadCount: ResolverTypeWrapper<UnreadCountModel>;
   UpdateConversationInput: UpdateConversationInput;
   UploadField: ResolverTypeWrapper<UploadField>;
@@ -824,6 +872,8 @@ export type ResolversParentTypes = {
   EditMessageInput: EditMessageInput;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
+  LinkParticipantsInput: LinkParticipantsInput;
+  LinkParticipantsPayload: Omit<LinkParticipantsPayload, 'person'> & { person: ResolversParentTypes['Person'] };
   Message: MessageModel;
   MessageAdded: Omit<MessageAdded, 'message'> & { message: ResolversParentTypes['Message'] };
   MessageConnection: MessageConnectionModel;
@@ -845,6 +895,8 @@ export type ResolversParentTypes = {
   SourceUnreadCount: SourceUnreadModel;
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
+  UnlinkParticipantInput: UnlinkParticipantInput;
+  UnlinkParticipantPayload: Omit<UnlinkParticipantPayload, 'formerPerson' | 'person'> & { formerPerson?: Maybe<ResolversParentTypes['Person']>, person: ResolversParentTypes['Person'] };
   UnreadCount: UnreadCountModel;
   UpdateConversationInput: UpdateConversationInput;
   UploadField: UploadField;
@@ -938,6 +990,10 @@ export type DeletePayloadResolvers<ContextType = GraphQLContext, ParentType exte
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 };
 
+export type LinkParticipantsPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['LinkParticipantsPayload'] = ResolversParentTypes['LinkParticipantsPayload']> = {
+  person?: Resolver<ResolversTypes['Person'], ParentType, ContextType>;
+};
+
 export type MessageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Message'] = ResolversParentTypes['Message']> = {
   attachments?: Resolver<Array<ResolversTypes['Attachment']>, ParentType, ContextType>;
   content?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -985,9 +1041,11 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   deleteConversation?: Resolver<ResolversTypes['DeletePayload'], ParentType, ContextType, RequireFields<MutationDeleteConversationArgs, 'id'>>;
   deleteMessage?: Resolver<ResolversTypes['DeletePayload'], ParentType, ContextType, RequireFields<MutationDeleteMessageArgs, 'id'>>;
   editMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'input'>>;
+  linkParticipants?: Resolver<ResolversTypes['LinkParticipantsPayload'], ParentType, ContextType, RequireFields<MutationLinkParticipantsArgs, 'input'>>;
   markConversationRead?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationMarkConversationReadArgs, 'id'>>;
   markConversationUnread?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationMarkConversationUnreadArgs, 'id'>>;
   sendMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'input'>>;
+  unlinkParticipant?: Resolver<ResolversTypes['UnlinkParticipantPayload'], ParentType, ContextType, RequireFields<MutationUnlinkParticipantArgs, 'input'>>;
   updateConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUpdateConversationArgs, 'input'>>;
 };
 
@@ -1110,6 +1168,11 @@ export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType exten
   unreadCountChanged?: SubscriptionResolver<ResolversTypes['UnreadCount'], "unreadCountChanged", ParentType, ContextType, Partial<SubscriptionUnreadCountChangedArgs>>;
 };
 
+export type UnlinkParticipantPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UnlinkParticipantPayload'] = ResolversParentTypes['UnlinkParticipantPayload']> = {
+  formerPerson?: Resolver<Maybe<ResolversTypes['Person']>, ParentType, ContextType>;
+  person?: Resolver<ResolversTypes['Person'], ParentType, ContextType>;
+};
+
 export type UnreadCountResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UnreadCount'] = ResolversParentTypes['UnreadCount']> = {
   bySource?: Resolver<Array<ResolversTypes['SourceUnreadCount']>, ParentType, ContextType>;
   conversationsWithUnread?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -1133,6 +1196,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   ConversationUpdated?: ConversationUpdatedResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   DeletePayload?: DeletePayloadResolvers<ContextType>;
+  LinkParticipantsPayload?: LinkParticipantsPayloadResolvers<ContextType>;
   Message?: MessageResolvers<ContextType>;
   MessageAdded?: MessageAddedResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;
@@ -1152,6 +1216,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   SourceHealth?: SourceHealthResolvers<ContextType>;
   SourceUnreadCount?: SourceUnreadCountResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
+  UnlinkParticipantPayload?: UnlinkParticipantPayloadResolvers<ContextType>;
   UnreadCount?: UnreadCountResolvers<ContextType>;
   UploadField?: UploadFieldResolvers<ContextType>;
 };

@@ -1,4 +1,5 @@
 import type {
+  MutationResolvers,
   ParticipantResolvers,
   PersonConnectionResolvers,
   PersonResolvers,
@@ -35,17 +36,19 @@ const indexes = new WeakMap<GatewayContext, Promise<PeopleIndex>>();
 export function peopleOf(ctx: GatewayContext): Promise<PeopleIndex> {
   let p = indexes.get(ctx);
   if (!p) {
-    p = loadPeople(
-      ctx.visibleSources().map((c) => ({ sourceId: c.id, session: ctx.session(c.id) })),
-      {
-        defaultCountry: ctx.services.people?.defaultCountry ?? null,
-        onSourceError: (e) => {
-          // A failing source leaves its participants out, with an error naming it; anything else fails the read.
-          if (e instanceof GatewayError && e.sourceId && e.isSourceFailure) ctx.sourceErrors.push(e);
-          else throw e;
+    p = (async () =>
+      loadPeople(
+        ctx.visibleSources().map((c) => ({ sourceId: c.id, session: ctx.session(c.id) })),
+        {
+          defaultCountry: ctx.services.people?.defaultCountry ?? null,
+          links: await ctx.services.people?.links?.read(),
+          onSourceError: (e) => {
+            // A failing source leaves its participants out, with an error naming it; anything else fails the read.
+            if (e instanceof GatewayError && e.sourceId && e.isSourceFailure) ctx.sourceErrors.push(e);
+            else throw e;
+          },
         },
-      },
-    );
+      ))();
     indexes.set(ctx, p);
   }
   return p;
@@ -221,6 +224,69 @@ export const participantPerson: NonNullable<ParticipantResolvers['person']> = as
   );
 };
 
+function requireLinkManager(ctx: GatewayContext) {
+  if (!ctx.services.people?.linkManagers?.has(ctx.viewer.keyId))
+    throw new GatewayError(ErrorCode.FORBIDDEN, 'This API key may not link or unlink people (it lacks manageLinks).');
+  const store = ctx.services.people?.links;
+  if (!store) throw new GatewayError(ErrorCode.FORBIDDEN, 'Manual links are not configured.');
+  return store;
+}
+
+/** The CONTACT participant behind an id argument, as the people index knows it; its person before the change. */
+async function memberOf(ctx: GatewayContext, id: string, field: string) {
+  const d = resolveId(ctx, id, 'Participant', field);
+  const key = participantKey(d);
+  const person = (await peopleOf(ctx)).byParticipant.get(key);
+  if (!person) throw badInput(`"${field}" is not a contact of any visible conversation or contact listing.`, field);
+  return { key, person };
+}
+
+/** Re-forms the operation's people after a change, and tells live screens about every conversation it touched. */
+async function afterChange(ctx: GatewayContext, before: PersonModel[]): Promise<PeopleIndex> {
+  indexes.delete(ctx);
+  const index = await peopleOf(ctx);
+  const touched = new Map<string, ConversationModel>();
+  for (const p of before) for (const c of p.conversations) touched.set(`${c.sourceId}\u0000${c.nativeId}`, c);
+  await Promise.all(
+    [...touched.values()].map((c) =>
+      ctx.services.live.touch(c.sourceId, c.nativeId).catch(() => {
+        // A screen that misses it sees the change on its next read.
+      }),
+    ),
+  );
+  return index;
+}
+
+const MAX_LINK = 100;
+
+const linkParticipants: NonNullable<MutationResolvers['linkParticipants']> = async (_p, { input }, ctx) => {
+  const store = requireLinkManager(ctx);
+  if (input.participantIds.length < 1 || input.participantIds.length > MAX_LINK)
+    throw badInput(
+      `"input.participantIds" must hold 1 to ${MAX_LINK} ids, but got ${input.participantIds.length}.`,
+      'input.participantIds',
+    );
+  const members = await Promise.all(input.participantIds.map((id) => memberOf(ctx, id, 'input.participantIds')));
+  await store.link(members.map((m) => m.key));
+  const index = await afterChange(
+    ctx,
+    members.map((m) => m.person),
+  );
+  return { person: index.byParticipant.get((members[0] as { key: string }).key) as PersonModel };
+};
+
+const unlinkParticipant: NonNullable<MutationResolvers['unlinkParticipant']> = async (_p, { input }, ctx) => {
+  const store = requireLinkManager(ctx);
+  const { key, person } = await memberOf(ctx, input.participantId, 'input.participantId');
+  await store.unlink(key);
+  const index = await afterChange(ctx, [person]);
+  const other = person.members.find((m) => participantKey(m) !== key);
+  return {
+    person: index.byParticipant.get(key) as PersonModel,
+    formerPerson: other ? (index.byParticipant.get(participantKey(other)) ?? null) : null,
+  };
+};
+
 /** The people fields of Query, and the wrappers that teach node/nodes person ids and conversations `personId`. */
 export function withPeople(r: Resolvers): Resolvers {
   const q = r.Query as QueryResolvers;
@@ -250,6 +316,7 @@ export function withPeople(r: Resolvers): Resolvers {
   return {
     ...r,
     Query,
+    Mutation: { ...r.Mutation, linkParticipants, unlinkParticipant },
     Person,
     PersonConnection,
     Participant: { ...r.Participant, person: participantPerson },
