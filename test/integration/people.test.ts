@@ -140,7 +140,7 @@ describe('people over four sources', () => {
   let truth: Awaited<ReturnType<typeof everything>>;
   const store = createMemoryCatalogStore();
   const details = new Map<string, Partial<Details>>();
-  /** Two contacts of each source, chosen once the emulators run. */
+  /** Three contacts of each source, chosen once the emulators run. */
   const picked: Record<string, ParticipantModel[]> = {};
 
   beforeAll(async () => {
@@ -157,7 +157,7 @@ describe('people over four sources', () => {
       for (const p of ps) {
         if (p.kind !== 'CONTACT') continue;
         const list = (picked[p.sourceId] ??= []);
-        if (list.length < 2 && !list.some((q) => q.nativeId === p.nativeId)) list.push(p);
+        if (list.length < 3 && !list.some((q) => q.nativeId === p.nativeId)) list.push(p);
       }
     const [px, cw, mo, pr] = ['pixieset', 'chatwoot', 'monica', 'protocol'].map((s) => picked[s]!);
     // Ann: one email in two letter cases, in Pixieset and Chatwoot.
@@ -166,6 +166,8 @@ describe('people over four sources', () => {
     // Pat: found only by phone, written two ways, in Protocol and Monica.
     details.set(key(pr![0]!), { name: 'Pat', email: null, phone: '(415) 555-0100' });
     details.set(key(mo![0]!), { name: 'Pat Doe', email: null, phone: '+1 415-555-0100' });
+    // ... and a duplicate of Pat in Monica itself (a national number, read in the default country).
+    details.set(key(mo![2]!), { name: 'P. Doe', email: null, phone: '415 555 0100' });
     // Two Sam Smiths: the same name, different people.
     details.set(key(cw![1]!), { name: 'Sam Smith', email: 'sam@one.example' });
     details.set(key(mo![1]!), { name: 'Sam Smith', email: 'sam@two.example' });
@@ -185,7 +187,7 @@ describe('people over four sources', () => {
     const contacts = new Set(truth.flatMap(({ ps }) => ps.filter((p) => p.kind === 'CONTACT').map(key)));
     // Every contact is in exactly one person; two pairs merged.
     expect(people.flatMap((p) => p.participants).length).toBe(contacts.size);
-    expect(people.length).toBe(contacts.size - 2);
+    expect(people.length).toBe(contacts.size - 3);
     const ann = personWith(people, picked.pixieset![0]!)!;
     expect(ann.participants.map((x) => x.id).sort()).toEqual(
       [pid(picked.pixieset![0]!), pid(picked.chatwoot![0]!)].sort(),
@@ -194,7 +196,7 @@ describe('people over four sources', () => {
     expect(ann.displayName).toBe('Ann Lee');
     const pat = personWith(people, picked.protocol![0]!)!;
     expect(pat.participants.map((x) => x.id).sort()).toEqual(
-      [pid(picked.protocol![0]!), pid(picked.monica![0]!)].sort(),
+      [pid(picked.protocol![0]!), pid(picked.monica![0]!), pid(picked.monica![2]!)].sort(),
     );
     expect(pat.phones).toEqual(['+14155550100']);
     const sam1 = personWith(people, picked.chatwoot![1]!)!;
@@ -230,10 +232,13 @@ describe('people over four sources', () => {
     expect(search.body.data!.people.nodes.map((p) => p.id)).toEqual([ann.id]);
   });
 
-  it('pages a person’s conversations both ways to exactly the union of its participants’ filters', async () => {
+  it.each([
+    ['Ann (two sources)', () => [picked.pixieset![0]!, picked.chatwoot![0]!]],
+    ['Pat (two of them in one source)', () => [picked.protocol![0]!, picked.monica![0]!, picked.monica![2]!]],
+  ])('pages %s’s conversations both ways to exactly the union of its participants’ filters', async (_n, who) => {
     const people = await allPeople(t);
-    const ann = personWith(people, picked.chatwoot![0]!)!;
-    const members = new Set([key(picked.pixieset![0]!), key(picked.chatwoot![0]!)]);
+    const ann = personWith(people, who()[0]!)!;
+    const members = new Set(who().map(key));
     const expected = truth.filter(({ ps }) => ps.some((p) => members.has(key(p)))).map(({ c }) => cid(c));
     expect(expected.length).toBeGreaterThan(0);
     const Q = `query ($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
@@ -282,7 +287,7 @@ describe('people over four sources', () => {
   it('counts a person’s unread messages and last activity over all its sources', async () => {
     const people = await allPeople(t);
     const pat = personWith(people, picked.monica![0]!)!;
-    const members = new Set([key(picked.protocol![0]!), key(picked.monica![0]!)]);
+    const members = new Set([key(picked.protocol![0]!), key(picked.monica![0]!), key(picked.monica![2]!)]);
     const convs = truth.filter(({ ps }) => ps.some((p) => members.has(key(p)))).map(({ c }) => c);
     const newest = convs
       .map((c) => c.lastMessageAt?.getTime() ?? -Infinity)

@@ -6,7 +6,7 @@ import type {
   QueryResolvers,
   Resolvers,
 } from '../__generated__/resolvers-types';
-import type { ConversationModel, ParticipantModel } from '../../connectors/types';
+import type { ConnectorSession, ConversationModel, ParticipantModel } from '../../connectors/types';
 import { badInput, ErrorCode, GatewayError } from '../../errors';
 import { loadPeople } from '../../people/load';
 import {
@@ -31,10 +31,17 @@ import { notFoundOf, partial, resolveId } from './shared';
  * People (src/people/) in the schema. The people of an operation are formed once per operation from the sources its
  * API key may see (so tenancy holds by construction: a hidden source's participants are never read).
  */
-const indexes = new WeakMap<GatewayContext, Promise<PeopleIndex>>();
+const indexes = new WeakMap<GatewayContext, { session: ConnectorSession | null; people: Promise<PeopleIndex> }>();
 
+/**
+ * The operation's people, formed at its first need. A subscription drops its sessions before each event
+ * (`resetSessions`): the people go with them, so every event sees the people as they are then.
+ */
 export function peopleOf(ctx: GatewayContext): Promise<PeopleIndex> {
-  let p = indexes.get(ctx);
+  const first = ctx.visibleSources()[0];
+  const session = first ? ctx.session(first.id) : null;
+  const known = indexes.get(ctx);
+  let p = known && known.session === session ? known.people : undefined;
   if (!p) {
     p = (async () =>
       loadPeople(
@@ -49,7 +56,7 @@ export function peopleOf(ctx: GatewayContext): Promise<PeopleIndex> {
           },
         },
       ))();
-    indexes.set(ctx, p);
+    indexes.set(ctx, { session, people: p });
   }
   return p;
 }
