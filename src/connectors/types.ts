@@ -360,7 +360,7 @@ export interface SourceChange {
 
 /** A thread event a connector read from a vendor's payload (SourceChange.events). */
 export interface ThreadEventChange {
-  kind: 'MessageAdded' | 'MessageUpdated';
+  kind: 'MessageAdded' | 'MessageUpdated' | 'MessageDeleted';
   message: MessageModel;
   /** When it happened (epoch ms). */
   at: number;

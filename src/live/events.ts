@@ -20,7 +20,7 @@ export type ThreadEvent = {
   /** When it happened (epoch ms). */
   at: number;
 } & (
-  | { kind: 'MessageAdded' | 'MessageUpdated'; message: MessageModel }
+  | { kind: 'MessageAdded' | 'MessageUpdated' | 'MessageDeleted'; message: MessageModel }
   | { kind: 'ConversationRead'; conversation: ConversationModel }
   | { kind: 'ConversationUpdated'; conversation: ConversationModel; changedFields: ConversationField[] }
   | { kind: 'ConversationDeleted' }
@@ -39,9 +39,9 @@ export type DeliveredEvent =
  * from the gateway's own writes only (no echo to drop): null, each is published.
  */
 export function eventIdentity(e: ThreadEvent): string | null {
-  if (e.kind !== 'MessageAdded' && e.kind !== 'MessageUpdated') return null;
+  if (e.kind !== 'MessageAdded' && e.kind !== 'MessageUpdated' && e.kind !== 'MessageDeleted') return null;
   const version =
-    e.kind === 'MessageAdded'
+    e.kind !== 'MessageUpdated'
       ? ''
       : createHash('sha256')
           .update(e.message.content ?? '')
@@ -59,6 +59,7 @@ const date = (v: unknown): Date | null => {
 const KINDS = new Set<string>([
   'MessageAdded',
   'MessageUpdated',
+  'MessageDeleted',
   'ConversationRead',
   'ConversationUpdated',
   'ConversationDeleted',
@@ -90,6 +91,7 @@ export function fromWire(sourceId: string, p: unknown): ThreadEvent | null {
   switch (e.kind) {
     case 'MessageAdded':
     case 'MessageUpdated':
+    case 'MessageDeleted':
       return typeof e.message?.nativeId === 'string' ? { ...e, message: reviveMessage(e.message) } : null;
     case 'ConversationRead':
     case 'ConversationUpdated':

@@ -39,6 +39,7 @@ type ThreadEvent = {
     cursor: string;
     conversationId: string | null;
     reason?: string;
+    messageId?: string;
     message?: { id: string; content: string | null };
   };
 };
@@ -47,6 +48,7 @@ const EVENTS = `subscription($ids: [ID!], $s: [ID!], $after: String) {
     __typename cursor conversationId
     ... on MessageAdded { message { id content } }
     ... on MessageUpdated { message { id content } }
+    ... on MessageDeleted { messageId }
     ... on ResyncRequired { reason }
   }
 }`;
@@ -251,6 +253,25 @@ describe.each(CASES)('live behaviour over %s with %s pub/sub', (transport, kind)
         message: { id: sent.body.data!.sendMessage.id },
       });
       expect(sub.errors).toEqual([]);
+    });
+
+    it("reports Chatwoot's soft delete (its message_updated webhook) as MessageDeleted", async () => {
+      const conv = await chatwootConversation();
+      const sub = client().subscribe<ThreadEvent>(EVENTS, { ids: [conv.id] });
+      await eventually(async () => {
+        incoming(conv.control, 'to be deleted');
+        await sub.waitFor(1, 500);
+      });
+      const target = sub.values.find((v) => v.conversationEvents.message?.content === 'to be deleted')!;
+      const id = target.conversationEvents.message!.id;
+      const r = await t.gql(`mutation($id: ID!) { deleteMessage(id: $id) { deleted } }`, { id });
+      expect(r.body.errors).toBeUndefined();
+      await eventually(() =>
+        expect(sub.values.map((v) => v.conversationEvents)).toContainEqual(
+          expect.objectContaining({ __typename: 'MessageDeleted', messageId: id, conversationId: conv.id }),
+        ),
+      );
+      expect(seen(sub.values).filter((v) => v.startsWith('MessageUpdated'))).toEqual([]);
     });
 
     it('resumes after a disconnection: the missed events in order, then live ones; past the log, ResyncRequired', async () => {

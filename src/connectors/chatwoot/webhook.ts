@@ -161,7 +161,13 @@ function threadEvents(
       conversationDisplayId: displayId,
     });
     const at = event === 'message_created' ? (message.sentAt?.getTime() ?? Date.now()) : Date.now();
-    return { events: [{ kind: event === 'message_created' ? 'MessageAdded' : 'MessageUpdated', message, at }] };
+    // docs/vendors/chatwoot.md "Delete msg": a deletion is a soft delete, reported as message_updated with
+    // `content_attributes.deleted` (messages_controller.rb#destroy).
+    const attributes = (parsed.data as { content_attributes?: unknown }).content_attributes;
+    const deleted =
+      typeof attributes === 'object' && attributes !== null && 'deleted' in attributes && !!attributes.deleted;
+    const kind = event === 'message_created' ? 'MessageAdded' : deleted ? 'MessageDeleted' : 'MessageUpdated';
+    return { events: [{ kind, message, at }] };
   } catch {
     return {};
   }

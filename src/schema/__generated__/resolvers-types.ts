@@ -255,6 +255,15 @@ export type MessageConnection = {
   totalCount?: Maybe<Scalars['Int']['output']>;
 };
 
+/** A message was deleted (Chatwoot: its soft delete, reported by the webhook; deletions elsewhere give no event yet). */
+export type MessageDeleted = ConversationEvent & {
+  __typename?: 'MessageDeleted';
+  at: Scalars['DateTime']['output'];
+  conversationId: Scalars['ID']['output'];
+  cursor: Scalars['String']['output'];
+  messageId: Scalars['ID']['output'];
+};
+
 export type MessageDirection =
   /** System or activity entries (status changes, assignments). */
   | 'ACTIVITY'
@@ -782,6 +791,7 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( Omit<ConversationRead, 'conversation'> & { conversation: _RefType['Conversation'] } )
     | ( Omit<ConversationUpdated, 'conversation'> & { conversation: _RefType['Conversation'] } )
     | ( Omit<MessageAdded, 'message'> & { message: _RefType['Message'] } )
+    | ( MessageDeleted )
     | ( Omit<MessageUpdated, 'message'> & { message: _RefType['Message'] } )
     | ( ResyncRequired )
   ;
@@ -822,6 +832,7 @@ export type ResolversTypes = {
   Message: ResolverTypeWrapper<MessageModel>;
   MessageAdded: ResolverTypeWrapper<Omit<MessageAdded, 'message'> & { message: ResolversTypes['Message'] }>;
   MessageConnection: ResolverTypeWrapper<MessageConnectionModel>;
+  MessageDeleted: ResolverTypeWrapper<MessageDeleted>;
   MessageDirection: MessageDirection;
   MessageEdge: ResolverTypeWrapper<Omit<MessageEdge, 'node'> & { node: ResolversTypes['Message'] }>;
   MessageUpdated: ResolverTypeWrapper<Omit<MessageUpdated, 'message'> & { message: ResolversTypes['Message'] }>;
@@ -877,6 +888,7 @@ export type ResolversParentTypes = {
   Message: MessageModel;
   MessageAdded: Omit<MessageAdded, 'message'> & { message: ResolversParentTypes['Message'] };
   MessageConnection: MessageConnectionModel;
+  MessageDeleted: MessageDeleted;
   MessageEdge: Omit<MessageEdge, 'node'> & { node: ResolversParentTypes['Message'] };
   MessageUpdated: Omit<MessageUpdated, 'message'> & { message: ResolversParentTypes['Message'] };
   Mutation: Record<PropertyKey, never>;
@@ -961,7 +973,7 @@ export type ConversationEdgeResolvers<ContextType = GraphQLContext, ParentType e
 };
 
 export type ConversationEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConversationEvent'] = ResolversParentTypes['ConversationEvent']> = {
-  __resolveType: TypeResolveFn<'ConversationDeleted' | 'ConversationRead' | 'ConversationUpdated' | 'MessageAdded' | 'MessageUpdated' | 'ResyncRequired', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'ConversationDeleted' | 'ConversationRead' | 'ConversationUpdated' | 'MessageAdded' | 'MessageDeleted' | 'MessageUpdated' | 'ResyncRequired', ParentType, ContextType>;
 };
 
 export type ConversationReadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConversationRead'] = ResolversParentTypes['ConversationRead']> = {
@@ -1020,6 +1032,14 @@ export type MessageConnectionResolvers<ContextType = GraphQLContext, ParentType 
   nodes?: Resolver<Array<ResolversTypes['Message']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
   totalCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type MessageDeletedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageDeleted'] = ResolversParentTypes['MessageDeleted']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  messageId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type MessageEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageEdge'] = ResolversParentTypes['MessageEdge']> = {
@@ -1200,6 +1220,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Message?: MessageResolvers<ContextType>;
   MessageAdded?: MessageAddedResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;
+  MessageDeleted?: MessageDeletedResolvers<ContextType>;
   MessageEdge?: MessageEdgeResolvers<ContextType>;
   MessageUpdated?: MessageUpdatedResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;

@@ -98,6 +98,8 @@ function eventPayload(e: DeliveredEvent) {
     case 'MessageAdded':
     case 'MessageUpdated':
       return { conversationEvents: { ...base, message: ev.message } };
+    case 'MessageDeleted':
+      return { conversationEvents: { ...base, messageId: toGlobalId('Message', ev.sourceId, ev.message.nativeId) } };
     case 'ConversationRead':
       return { conversationEvents: { ...base, conversation: ev.conversation } };
     case 'ConversationUpdated':

@@ -99,6 +99,15 @@ describe('chatwoot parseWebhook', () => {
     expect(c?.eventId).not.toBe(a?.eventId);
   });
 
+  it('carries message_updated as MessageUpdated, and a soft delete (content_attributes.deleted) as MessageDeleted', () => {
+    const edited = { ...messageCreated, event: 'message_updated', content: 'Hi again' };
+    const deleted = { ...edited, content: 'This message was deleted', content_attributes: { deleted: true } };
+    const kinds = (body: object) => parseChatwootWebhook(config, req(body))[0]?.events?.map((e) => e.kind);
+    expect(kinds(edited)).toEqual(['MessageUpdated']);
+    expect(kinds(deleted)).toEqual(['MessageDeleted']);
+    expect(parseChatwootWebhook(config, req(deleted))[0]?.events?.[0]?.message.nativeId).toBe('1:17/301');
+  });
+
   it('reports contact_updated as a source-wide change (blocked is every conversation of the contact muted)', () => {
     const changes = parseChatwootWebhook(config, req({ event: 'contact_updated', id: 4, blocked: true }));
     expect(changes).toEqual([
