@@ -57,7 +57,8 @@ describe('switchboard_memory_store_entries on /metrics', () => {
     expect(registered.status).toBe(200);
     expect(await stores()).toEqual({
       idempotency: 2,
-      live_seen_events: 0,
+      // Each sent message's MessageAdded event is published once per identity (conversationEvents, issue 14).
+      live_seen_events: 2,
       persisted_queries: 1,
       skipped_rows: 0,
       staged_uploads: 0,
