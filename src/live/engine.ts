@@ -31,7 +31,7 @@ export interface LiveEngineOptions {
   /** Optional counters (the server feeds them to its metrics registry; the engine knows no metrics library). */
   metrics?: LiveEngineMetrics;
   /** docs/live.md "Event log": bounds of the thread events kept per source. @default 1000 events, 10 minutes */
-  eventLog?: Omit<EventLogOptions, 'now'>;
+  eventLog?: Partial<Omit<EventLogOptions, 'now'>>;
 }
 
 /**
@@ -78,7 +78,7 @@ export class LiveEngine {
     this.events = new ThreadEvents(
       this.ctx,
       opts.connectors.map((c) => c.id),
-      new MemoryEventLog<ThreadEvent>(opts.eventLog ?? { maxLength: 1000, maxAgeMs: 600_000 }),
+      new MemoryEventLog<ThreadEvent>({ maxLength: 1000, maxAgeMs: 600_000, ...opts.eventLog }),
     );
   }
 

@@ -13,6 +13,8 @@ export interface EventLogOptions {
   maxAgeMs: number;
   /** The clock (epoch ms). @default Date.now */
   now?: () => number;
+  /** Registers the log's size, in events over every source (`switchboard_memory_store_entries{store="live_event_log"}`). */
+  trackSize?: (store: string, size: () => number) => void;
 }
 
 export interface LoggedEvent<E> {
@@ -38,6 +40,11 @@ export class MemoryEventLog<E> {
 
   constructor(private readonly opts: EventLogOptions) {
     this.now = opts.now ?? Date.now;
+    opts.trackSize?.('live_event_log', () => {
+      let n = 0;
+      for (const log of this.logs.values()) n += log.entries.length;
+      return n;
+    });
   }
 
   /** Appends an event heard on the source's topic; returns its number. */

@@ -147,7 +147,7 @@ export function buildServices(opts: ServicesOptions): Services {
           trackSize: metrics.trackStore,
         }),
     leaseMs: (id) => config.server.liveLeaseMs ?? Math.max(3 * (pollInterval.get(id) ?? 5000), 5000),
-    eventLog: config.server.liveEvents,
+    eventLog: { ...config.server.liveEvents, trackSize: metrics.trackStore },
     onError: (err, sourceId) =>
       logger.warn({ sourceId, code: (err as { code?: string }).code, err: String(err) }, 'live refresh failed'),
     metrics: metrics.live,

@@ -29,6 +29,7 @@ describe('switchboard_memory_store_entries on /metrics', () => {
   it('counts idempotency keys and persisted queries as they are stored', async () => {
     expect(await stores()).toEqual({
       idempotency: 0,
+      live_event_log: 0,
       live_seen_events: 0,
       persisted_queries: 0,
       skipped_rows: 0,
@@ -57,6 +58,8 @@ describe('switchboard_memory_store_entries on /metrics', () => {
     expect(registered.status).toBe(200);
     expect(await stores()).toEqual({
       idempotency: 2,
+      // The thread events of the two sends, kept for conversationEvents(after:) (issue 14).
+      live_event_log: 2,
       // Each sent message's MessageAdded event is published once per identity (conversationEvents, issue 14).
       live_seen_events: 2,
       persisted_queries: 1,
