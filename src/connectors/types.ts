@@ -358,13 +358,23 @@ export interface SourceChange {
   events?: ThreadEventChange[];
 }
 
-/** A thread event a connector read from a vendor's payload (SourceChange.events). */
-export interface ThreadEventChange {
-  kind: 'MessageAdded' | 'MessageUpdated' | 'MessageDeleted';
-  message: MessageModel;
+/** The fields of a conversation whose change `ConversationUpdated` names (GraphQL `ConversationField`). */
+export type ConversationField = 'STATUS' | 'LABELS' | 'MUTED' | 'PINNED' | 'ARCHIVED' | 'SUBJECT';
+
+/**
+ * A thread event a connector read from a vendor's payload or found by comparing two polls (SourceChange.events;
+ * docs/live.md "Thread events"). Message events carry the message (its `conversationNativeId` names the
+ * conversation); conversation events carry the conversation as the vendor now has it, or its id when deleted.
+ */
+export type ThreadEventChange = {
   /** When it happened (epoch ms). */
   at: number;
-}
+} & (
+  | { kind: 'MessageAdded' | 'MessageUpdated' | 'MessageDeleted'; message: MessageModel }
+  | { kind: 'ConversationRead'; conversation: ConversationModel }
+  | { kind: 'ConversationUpdated'; conversation: ConversationModel; changedFields: ConversationField[] }
+  | { kind: 'ConversationDeleted'; conversationNativeId: string }
+);
 
 export interface WebhookRequest {
   headers: Record<string, string | string[] | undefined>;

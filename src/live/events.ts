@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ConversationModel, MessageModel, ThreadEventChange } from '../connectors/types';
+import type { ConversationField, ConversationModel, MessageModel, ThreadEventChange } from '../connectors/types';
 import type { LiveContext } from './context';
 import type { LoggedEvent as Logged, MemoryEventLog } from './eventLog';
 import { EVENT_TTL_MS, eventsTopic, threadEventKey } from './protocol';
@@ -10,8 +10,7 @@ import { EVENT_TTL_MS, eventsTopic, threadEventKey } from './protocol';
  */
 export type ThreadEventKind = ThreadEvent['kind'];
 
-/** The fields of a conversation whose change `ConversationUpdated` names (GraphQL `ConversationField`). */
-export type ConversationField = 'STATUS' | 'LABELS' | 'MUTED' | 'PINNED' | 'ARCHIVED' | 'SUBJECT';
+export type { ConversationField } from '../connectors/types';
 
 /** One thread event, as published on `events:<source>` (JSON: dates travel as ISO strings). */
 export type ThreadEvent = {
@@ -219,13 +218,37 @@ export class ThreadEvents {
   }
 }
 
-/** The thread events a webhook parser attached to a change (connectors/types.ts `SourceChange.events`). */
+/** The thread event a webhook parser or a poll attached to a change (connectors/types.ts `SourceChange.events`). */
 export function eventsOfChange(sourceId: string, e: ThreadEventChange): ThreadEvent {
-  return {
-    kind: e.kind,
-    sourceId,
-    conversationNativeId: e.message.conversationNativeId,
-    message: e.message,
-    at: e.at,
-  };
+  switch (e.kind) {
+    case 'MessageAdded':
+    case 'MessageUpdated':
+    case 'MessageDeleted':
+      return {
+        kind: e.kind,
+        sourceId,
+        conversationNativeId: e.message.conversationNativeId,
+        message: e.message,
+        at: e.at,
+      };
+    case 'ConversationRead':
+      return {
+        kind: e.kind,
+        sourceId,
+        conversationNativeId: e.conversation.nativeId,
+        conversation: e.conversation,
+        at: e.at,
+      };
+    case 'ConversationUpdated':
+      return {
+        kind: e.kind,
+        sourceId,
+        conversationNativeId: e.conversation.nativeId,
+        conversation: e.conversation,
+        changedFields: e.changedFields,
+        at: e.at,
+      };
+    case 'ConversationDeleted':
+      return { kind: e.kind, sourceId, conversationNativeId: e.conversationNativeId, at: e.at };
+  }
 }

@@ -105,7 +105,8 @@ describe('chatwoot parseWebhook', () => {
     const kinds = (body: object) => parseChatwootWebhook(config, req(body))[0]?.events?.map((e) => e.kind);
     expect(kinds(edited)).toEqual(['MessageUpdated']);
     expect(kinds(deleted)).toEqual(['MessageDeleted']);
-    expect(parseChatwootWebhook(config, req(deleted))[0]?.events?.[0]?.message.nativeId).toBe('1:17/301');
+    const event = parseChatwootWebhook(config, req(deleted))[0]?.events?.[0];
+    expect(event && 'message' in event ? event.message.nativeId : null).toBe('1:17/301');
   });
 
   it('reports contact_updated as a source-wide change (blocked is every conversation of the contact muted)', () => {
