@@ -1,7 +1,7 @@
 import type { ChatwootSourceConfig } from '../../config/schema';
-import type { CatalogReader } from '../catalog';
+import type { CatalogDelta, CatalogReader } from '../catalog';
 import { mapLimit } from '../concurrency';
-import type { ConversationModel, RequestScope } from '../types';
+import type { CatalogSnapshot, ConversationModel, RequestScope } from '../types';
 import { CHATWOOT_FILTER_BATCH, type ChatwootClient, type ListQuery } from './client';
 import { createChatwootLoaders, type ChatwootLoaders } from './loaders';
 import { conversationNativeId, mapConversation, parseConversationNativeId, type ChatwootMapContext } from './mapper';
@@ -135,22 +135,77 @@ export async function readChatwootByIds(
 }
 
 /**
+ * Above this many conversations a stale catalog is refreshed incrementally ({@link createChatwootCatalogReader}
+ * `readChanges`): 1,000 conversations are 41 requests a full sync at 25 a page.
+ */
+export const CHATWOOT_INCREMENTAL_ABOVE = 1_000;
+/** The longest an account above the threshold goes without a full sync (what `updated_within` cannot show). */
+export const CHATWOOT_FULL_SYNC_EVERY_MS = 60 * 60_000;
+/**
+ * Added to the window of an incremental refresh: `updated_within` is counted on Chatwoot's clock from when it
+ * answers, the window on the gateway's from when the last refresh started.
+ */
+const WINDOW_SLACK_MS = 120_000;
+
+export interface ChatwootCatalogReaderOptions {
+  /** @default CHATWOOT_INCREMENTAL_ABOVE */
+  incrementalAbove?: number;
+  /** @default CHATWOOT_FULL_SYNC_EVERY_MS */
+  fullSyncEveryMs?: number;
+  /** The clock (epoch ms). @default Date.now */
+  now?: () => number;
+}
+
+/**
  * Chatwoot's catalog reader (connectors/catalog.ts `CatalogReader`). The full sync: every conversation
  * (`status=all`, inbox order), one page a request (the instance's `CONVERSATION_RESULTS_PER_PAGE`, 25 by default;
  * docs/vendors/chatwoot.md "Pagination"), so about ceil(n / page size) requests, one more when n is a multiple of
  * the page size (the empty page that proves the end), plus one to catch up with conversations that moved while the
  * pages were read. One conversation: `GET /conversations/{id}` through the loaders (null on 404); an id of another
  * account is left alone. The webhook filter on `updated_at` stays in apply.ts.
+ *
+ * docs/vendors/chatwoot.md "Incremental refresh": above `incrementalAbove` conversations a stale catalog is
+ * refreshed with **one** request, `GET /conversations?status=all&updated_within=<seconds since the last refresh
+ * started, plus slack>`, which Chatwoot answers unpaged with every conversation whose `updated_at` moved (a new
+ * message touches it: `belongs_to :conversation, touch: true`, app/models/message.rb). What does not move
+ * `updated_at` (a deletion, a read in Chatwoot's own UI) waits for the next full sync, at most
+ * `fullSyncEveryMs` after the last (this process's; another instance starts its own count). An instance that
+ * ignores the parameter answers page 1 of the whole list: a row older than the window shows it, and the refresh
+ * becomes a full sync.
  */
 export function createChatwootCatalogReader(
   config: ChatwootSourceConfig,
   client: ChatwootClient,
+  options: ChatwootCatalogReaderOptions = {},
 ): CatalogReader<ChatwootLoaders> {
   const ctx: ChatwootMapContext = { sourceId: config.id, accountId: config.accountId };
+  const above = options.incrementalAbove ?? CHATWOOT_INCREMENTAL_ABOVE;
+  const fullEvery = options.fullSyncEveryMs ?? CHATWOOT_FULL_SYNC_EVERY_MS;
+  const now = options.now ?? Date.now;
+  /** When this process's last full sync started (null: none yet). */
+  let lastFull: number | null = null;
   return {
     async readAll(scope) {
+      const started = now();
       const dtos = await readAllChatwootPages(client, scope, { status: 'all' }, true);
+      lastFull = started;
       return dtos.map((dto) => chatwootCatalogModel(ctx, dto));
+    },
+    async readChanges(scope, known: CatalogSnapshot): Promise<CatalogDelta | null> {
+      // A small account, a snapshot marked stale on purpose (syncedAt 0), or a full sync due: null, a full sync.
+      if (known.items.length <= above || known.syncedAt <= 0) return null;
+      const t = now();
+      if (lastFull === null || t - lastFull >= fullEvery) return null;
+      const windowMs = Math.max(0, t - known.syncedAt) + WINDOW_SLACK_MS;
+      const rows = await client.listConversations(scope, {
+        page: 1,
+        status: 'all',
+        updatedWithin: Math.ceil(windowMs / 1000),
+      });
+      // A row updated before the window: the parameter was ignored (page 1 of the whole list), so read it all.
+      const oldest = (t - windowMs - WINDOW_SLACK_MS) / 1000;
+      if (rows.payload.some((dto) => (dto.updated_at ?? 0) < oldest)) return null;
+      return { upserts: rows.payload.map((dto) => chatwootCatalogModel(ctx, dto)), removals: [] };
     },
     async readOne(_scope, nativeId, loaders) {
       const displayId = displayIdIn(ctx, nativeId);

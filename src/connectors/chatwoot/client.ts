@@ -41,6 +41,11 @@ export interface ListQuery {
   status: string;
   q?: string;
   labels?: string[];
+  /**
+   * Only conversations whose `updated_at` is within this many seconds of the vendor's now, **not paged**
+   * (docs/vendors/chatwoot.md "List", `updated_within`): the catalog's incremental refresh.
+   */
+  updatedWithin?: number;
 }
 
 /**
@@ -81,6 +86,7 @@ export class ChatwootClient {
       sort_by: 'last_activity_at_desc',
       q: q.q,
       labels: q.labels && q.labels.length > 0 ? q.labels : undefined,
+      updated_within: q.updatedWithin,
     };
     const body = await this.http.get(scope, '/conversations', query);
     return decode(chatwootConversationList, body, this.source, 'conversation list', scope).data;

@@ -20,7 +20,9 @@ import type { ChatwootSessionOptions } from './session';
  *
  * One check:
  * 1. The repair of missed webhooks comes first (apply.ts `reconcileCatalog`): when the catalog is older than
- *    catalogMaxAgeMs it is re-synced in full, which reads every unread count anyway, and that is the check.
+ *    catalogMaxAgeMs it is re-synced in full, which reads every unread count anyway, and that is the check; above
+ *    CHATWOOT_INCREMENTAL_ABOVE conversations it is refreshed incrementally instead (catalog.ts `readChanges`,
+ *    one request), a full re-sync at most every CHATWOOT_FULL_SYNC_EVERY_MS, and steps 2 and 3 follow.
  * 2. Where Chatwoot answers `GET /conversations/unread_counts` (newer versions with the `conversation_unread_counts`
  *    feature), one request gives, per inbox, the number of *open* conversations with unread messages. When their sum
  *    equals what the catalog predicts (its open conversations with unread messages), no open one was read, and
@@ -110,11 +112,27 @@ export function createChatwootPoller(options: ChatwootSessionOptions): {
     const age = await catalog.age();
     // Before the first sync there is nothing to compare with (the first read syncs).
     if (age === null) return [];
+    let refreshed: SourceChange[] = [];
     if (age >= catalog.maxAgeMs) {
-      // A full re-sync reads every unread count: it is this tick's check.
-      lastCheckAt = now();
-      return reconcileCatalog(sourceId, catalog, () => sync.resync(scope));
+      // Above the incremental threshold the refresh reads only what `updated_at` shows moved (catalog.ts
+      // `readChanges`), which a dashboard read never moves: the read check still runs after it. A full re-sync
+      // reads every unread count: it is this tick's check.
+      let incremental = false;
+      refreshed = await reconcileCatalog(sourceId, catalog, async () => {
+        const r = await sync.resync(scope, undefined, true);
+        incremental = r.delta !== undefined;
+        return r;
+      });
+      if (!incremental) {
+        lastCheckAt = now();
+        return refreshed;
+      }
     }
+    return [...refreshed, ...(await readCheck(scope))];
+  }
+
+  /** Steps 2 and 3 of a check: the conversations the catalog shows unread, when a check is due. */
+  async function readCheck(scope: RequestScope): Promise<SourceChange[]> {
     if (!due()) return [];
     lastCheckAt = now();
     const items = (await catalog.peek()) ?? [];

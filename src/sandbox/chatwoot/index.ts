@@ -36,6 +36,11 @@ export interface ChatwootEmulatorOptions {
    * switches it). @default 'disabled'
    */
   unreadCounts?: ChatwootUnreadCountsMode | (() => ChatwootUnreadCountsMode);
+  /**
+   * `updated_within` on `GET /conversations`: honoured (conversation_finder.rb) or ignored, as a Chatwoot from
+   * before the parameter would (an assumption, docs/vendors/chatwoot.md "Incremental refresh"). @default 'honoured'
+   */
+  updatedWithin?: 'honoured' | 'ignored';
   /** Shapes the seeded data (after the seed and after every reset), for benchmarks and tests. */
   prepare?: (state: ChatwootState) => void;
 }
@@ -60,6 +65,7 @@ export async function startChatwootEmulator(
         rateLimitPerMinute: opts.rateLimitPerMinute,
         pageSize: opts.pageSize,
         unreadCounts: opts.unreadCounts,
+        updatedWithin: opts.updatedWithin,
       }),
     opts,
   );

@@ -33,6 +33,12 @@ export interface ChatwootRouteOptions {
   pageSize?: number;
   /** `GET /conversations/unread_counts`: answered, 403 (feature off) or 404 (no such route). @default 'disabled' */
   unreadCounts?: UnreadCountsMode | (() => UnreadCountsMode);
+  /**
+   * `GET /conversations?updated_within=`: honoured as conversation_finder.rb does, or ignored (an assumption:
+   * a Chatwoot from before the parameter answers the usual page; docs/vendors/chatwoot.md "Incremental refresh").
+   * @default 'honoured'
+   */
+  updatedWithin?: 'honoured' | 'ignored';
 }
 
 type UnreadCountsMode = 'enabled' | 'disabled' | 'absent';
@@ -314,12 +320,19 @@ export function mountRoutes(app: Express, state: ChatwootState, opts: ChatwootRo
     const { set, counts, page, teamGiven } = find(req, res.locals.user);
     // The sandbox account has no teams: `teams.find(team_id)` raises RecordNotFound.
     if (teamGiven) return notFound(res);
+    // conversation_finder.rb `conversations` (@36e471ae4, lines 187-197): with `updated_within` (seconds) the
+    // sorted relation is cut to `conversations.updated_at > now - updated_within` and is NOT paged; the counts
+    // were taken before, on the whole filtered list (`perform`, lines 39-56).
+    const within =
+      opts.updatedWithin === 'ignored' ? null : int((req.query as Record<string, unknown>).updated_within);
+    const rows =
+      within !== null
+        ? set.filter((c) => c.updated_at > Date.now() - within * 1000)
+        : set.slice((page - 1) * pageSize, page * pageSize);
     res.json({
       data: {
         meta: counts,
-        payload: set
-          .slice((page - 1) * pageSize, page * pageSize)
-          .map((c) => views.conversation(c, res.locals.accountId)),
+        payload: rows.map((c) => views.conversation(c, res.locals.accountId)),
       },
     });
   });
