@@ -184,6 +184,10 @@ export class ProtocolClient {
   listAllMessages(scope: RequestScope, conversationId: string): Promise<ProtocolMessageDto[]> {
     return this.all((p) => this.listMessages(scope, conversationId, p));
   }
+  /** One page of the account's messages (no `conversation_id`), newest first: the catalog's incremental refresh. */
+  async listAccountMessages(scope: RequestScope, params: ListParams): Promise<ProtocolListDto<ProtocolMessageDto>> {
+    return this.checkOrder(await this.list(scope, '/messages', { ...params }, protocolMessage, 'message list'));
+  }
   /** Every message of the account (no `conversation_id`), newest first, 100 a request: the catalog's full sync. */
   listEveryMessage(scope: RequestScope): Promise<ProtocolMessageDto[]> {
     return this.all(async (p) =>
