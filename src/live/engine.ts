@@ -6,6 +6,7 @@ import { MemoryEventLog, type EventLogOptions } from './eventLog';
 import { eventsOfChange, ThreadEvents, type DeliveredEvent, type ThreadEvent } from './events';
 import { WebhookIngest } from './ingest';
 import { Pollers } from './pollers';
+import { eventsTopic } from './protocol';
 import type { PubSubTransport } from './pubsub';
 import { UnreadTotals, type FailureListener } from './unreadTotals';
 
@@ -29,9 +30,21 @@ export interface LiveEngineOptions {
   /** Reports background failures (logged by the server). */
   onError?: (error: unknown, sourceId: string) => void;
   /** Optional counters (the server feeds them to its metrics registry; the engine knows no metrics library). */
-  metrics?: LiveEngineMetrics;
+  metrics?: LiveEngineMetrics & ThreadEventMetrics;
   /** docs/live.md "Event log": bounds of the thread events kept per source. @default 1000 events, 10 minutes */
   eventLog?: Partial<Omit<EventLogOptions, 'now'>>;
+}
+
+/**
+ * Thread-event counts the server exports (server/metrics.ts, issue 14): events this instance published on
+ * `events:<source>` (after the once-per-identity claim, so a dropped echo is not counted), its watchers, the
+ * events it replayed to resuming subscribers and the ResyncRequired notices it sent.
+ */
+export interface ThreadEventMetrics {
+  threadEventPublished?(sourceId: string, kind: string): void;
+  threadEventWatchers?(delta: 1 | -1): void;
+  threadEventReplayed?(sourceId: string): void;
+  threadEventResync?(reason: string): void;
 }
 
 /**
@@ -55,8 +68,10 @@ export class LiveEngine {
 
   /** Per source: when this instance's poller polled successfully first since it last stopped or failed (pollingSince). */
   private readonly polledSince = new Map<string, number>();
+  private readonly eventMetrics: ThreadEventMetrics | undefined;
 
   constructor(opts: LiveEngineOptions) {
+    this.eventMetrics = opts.metrics;
     const metrics: LiveEngineMetrics = {
       ...opts.metrics,
       poll: (sourceId, outcome) => {
@@ -68,6 +83,7 @@ export class LiveEngine {
     };
     this.ctx = createLiveContext({
       ...opts,
+      pubsub: countPublishedEvents(opts.pubsub, opts.metrics),
       metrics,
       coordination: opts.coordination ?? createMemoryCoordination(),
     });
@@ -100,7 +116,7 @@ export class LiveEngine {
     onEvent: (e: DeliveredEvent) => void,
   ): Promise<() => Promise<void>> {
     await this.events.ready;
-    const stop = this.events.watch(sourceIds, after, onEvent);
+    const stop = this.countedWatch(sourceIds, after, onEvent);
     return once(async () => stop());
   }
 
@@ -210,6 +226,26 @@ export class LiveEngine {
     return this.pollers.holding();
   }
 
+  /** ThreadEvents.watch, counted (ThreadEventMetrics): replays are the events delivered before it returns. */
+  private countedWatch(sourceIds: string[], after: string | null, onEvent: (e: DeliveredEvent) => void): () => void {
+    const m = this.eventMetrics;
+    if (!m) return this.events.watch(sourceIds, after, onEvent);
+    let replaying = true;
+    const stop = this.events.watch(sourceIds, after, (e) => {
+      if (e.kind === 'ResyncRequired') m.threadEventResync?.(e.reason);
+      else if (replaying) m.threadEventReplayed?.(e.event.sourceId);
+      onEvent(e);
+    });
+    replaying = false;
+    m.threadEventWatchers?.(1);
+    let stopped = false;
+    return () => {
+      stop();
+      if (!stopped) m.threadEventWatchers?.(-1);
+      stopped = true;
+    };
+  }
+
   private watch(sourceId: string) {
     this.ctx.watchers.add(sourceId);
     this.pollers.acquire(sourceId);
@@ -238,6 +274,22 @@ export class LiveEngine {
     ];
     await Promise.allSettled(subscriptions.map((u) => u?.()));
   }
+}
+
+/** The engine's pub/sub, counting each thread event as it reaches `events:<source>` (ThreadEventMetrics). */
+function countPublishedEvents(pubsub: PubSubTransport, m: ThreadEventMetrics | undefined): PubSubTransport {
+  const count = m?.threadEventPublished;
+  if (!count) return pubsub;
+  const prefix = eventsTopic('');
+  return {
+    async publish(topic, payload) {
+      await pubsub.publish(topic, payload);
+      const kind = (payload as { kind?: unknown } | null)?.kind;
+      if (topic.startsWith(prefix) && typeof kind === 'string') count(topic.slice(prefix.length), kind);
+    },
+    subscribe: (topic, onMessage) => pubsub.subscribe(topic, onMessage),
+    close: () => pubsub.close(),
+  };
 }
 
 /** An unsubscribe function that acts once. */

@@ -3,7 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { getOperationAST, type DocumentNode, type GraphQLFormattedError } from 'graphql';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Connector, SourceHealthStatus, UpstreamCall } from '../connectors/types';
-import type { LiveEngineMetrics } from '../live/engine';
+import type { LiveEngineMetrics, ThreadEventMetrics } from '../live/engine';
 import { RecentlyReported, skippedRowKey } from '../connectors/decode';
 import type { GatewayError } from '../errors';
 import type { Logger } from './logger';
@@ -108,8 +108,12 @@ export interface GatewayMetrics extends WebhookMetrics {
   sseOperation(stream: object, type: string, outcome: 'success' | 'error', streaming: boolean): void;
   /** The SSE stream's operation ended (completed, or the stream closed). */
   sseDone(stream: object): void;
-  /** The live engine's hook (polls, published changes, and its own upstream calls). */
-  live: LiveEngineMetrics;
+  /**
+   * The live engine's hook (polls, published changes, and its own upstream calls); thread events (issue 14):
+   * `switchboard_thread_events_published_total{source,kind}`, `switchboard_thread_event_subscribers`,
+   * `switchboard_thread_events_replayed_total{source}`, `switchboard_thread_events_resync_required_total{reason}`.
+   */
+  live: LiveEngineMetrics & ThreadEventMetrics;
   /**
    * A vendor row (or an optional part of an object) a decode left out (connectors/decode.ts), met by an operation
    * or by the live engine's polls, catalog syncs and webhook re-reads: a warn log line `vendor row skipped` with its
@@ -323,6 +327,29 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
       'vendor row skipped',
     );
   };
+  const threadEventsPublished = new Counter({
+    name: 'switchboard_thread_events_published_total',
+    help: 'Thread events (conversationEvents) this instance published, by source and kind: its own writes and the webhook or poll events it claimed first (an echo of its own write is not published again).',
+    labelNames: ['source', 'kind'] as const,
+    registers,
+  });
+  const threadEventSubscribers = new Gauge({
+    name: 'switchboard_thread_event_subscribers',
+    help: 'conversationEvents subscriptions on this instance (over WebSocket or Server-Sent Events).',
+    registers,
+  });
+  const threadEventsReplayed = new Counter({
+    name: 'switchboard_thread_events_replayed_total',
+    help: 'Thread events replayed from the event log to subscribers that resumed with `after:`, by source.',
+    labelNames: ['source'] as const,
+    registers,
+  });
+  const threadEventsResync = new Counter({
+    name: 'switchboard_thread_events_resync_required_total',
+    help: 'ResyncRequired notices sent to subscribers whose cursor could not be resumed, by reason (TRIMMED, UNKNOWN_CURSOR, INVALID_CURSOR).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   const webhookEvents = new Counter({
     name: 'switchboard_webhook_events_total',
     help: 'Events in accepted webhook deliveries by source and outcome (new, duplicate: a repeated event id).',
@@ -477,6 +504,10 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
       poll: (sourceId, outcome) => polls.inc({ source: sourceId, outcome }),
       unreadChanged: (sourceId) => unreadChanges.inc({ source: sourceId }),
       rowSkipped,
+      threadEventPublished: (source, kind) => threadEventsPublished.inc({ source, kind }),
+      threadEventWatchers: (delta) => (delta > 0 ? threadEventSubscribers.inc() : threadEventSubscribers.dec()),
+      threadEventReplayed: (source) => threadEventsReplayed.inc({ source }),
+      threadEventResync: (reason) => threadEventsResync.inc({ reason }),
     },
     webhook: (source, outcome) => webhooks.inc({ source, outcome }),
     webhookEvents(source, fresh, duplicate) {

@@ -1,0 +1,106 @@
+import { startTestGateway, type TestGateway } from '../utils/gateway';
+import { createLiveClient, LIVE_TRANSPORTS, type LiveClient } from '../utils/liveClient';
+import { eventually } from '../utils/wait';
+
+/**
+ * # Thread-event metrics (issue 14; server/metrics.ts, live/engine.ts ThreadEventMetrics)
+ *
+ * `switchboard_thread_events_published_total{source,kind}` counts what this instance published (a webhook's
+ * message, the gateway's own send, and not the vendor's echo of that send), `switchboard_thread_event_subscribers`
+ * the conversationEvents subscriptions open now, `switchboard_thread_events_replayed_total{source}` the events a
+ * resumed subscription was replayed and `switchboard_thread_events_resync_required_total{reason}` the
+ * ResyncRequired notices; over graphql-ws and SSE alike.
+ */
+type Events = {
+  conversationEvents: { __typename: string; cursor: string; reason?: string; message?: { content: string } };
+};
+const EVENTS = `subscription($ids: [ID!], $after: String) {
+  conversationEvents(conversationIds: $ids, after: $after) {
+    __typename cursor
+    ... on MessageAdded { message { content } }
+    ... on ResyncRequired { reason }
+  }
+}`;
+const SEND = `mutation($id: ID!, $c: String!) { sendMessage(input: { conversationId: $id, content: $c }) { id } }`;
+
+describe.each(LIVE_TRANSPORTS)('thread-event metrics over %s', (transport) => {
+  let t: TestGateway;
+  const clients: LiveClient[] = [];
+  const client = () => {
+    const c = createLiveClient(transport, t, t.apiKey);
+    clients.push(c);
+    return c;
+  };
+  beforeAll(async () => {
+    t = await startTestGateway({ kinds: ['CHATWOOT'] });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await t.close();
+  });
+
+  /** The metric's value for these labels (0 when absent). */
+  const value = async (name: string, labels: Record<string, string> = {}) => {
+    const m = await t.gateway.metrics.registry.getSingleMetric(name)!.get();
+    const v = m.values.find((x) => Object.entries(labels).every(([k, l]) => x.labels[k] === l));
+    return v?.value ?? 0;
+  };
+  const published = (kind: string) => value('switchboard_thread_events_published_total', { source: 'chatwoot', kind });
+  const subscribers = () => value('switchboard_thread_event_subscribers');
+
+  it('counts published events once (not the echo), subscribers, replays and ResyncRequired', async () => {
+    const list = await t.gql<{ conversations: { edges: Array<{ node: { id: string; nativeId: string } }> } }>(
+      `{ conversations(first: 1, filter: { sources: ["chatwoot"], status: [OPEN] }) { edges { node { id nativeId } } } }`,
+    );
+    const conv = list.body.data!.conversations.edges[0]!.node;
+    const chatwoot = t.embedded.sandbox.emulators.get('chatwoot')!;
+    expect(await subscribers()).toBe(0);
+
+    const sub = client().subscribe<Events>(EVENTS, { ids: [conv.id] });
+    await eventually(async () => expect(await subscribers()).toBe(1));
+    expect(await published('MessageAdded')).toBe(0);
+
+    // A contact's message in Chatwoot: its webhook's event, published once.
+    chatwoot.controls.simulateIncoming({ conversationId: conv.nativeId, content: 'from chatwoot' });
+    await sub.waitFor(1);
+    expect(await published('MessageAdded')).toBe(1);
+
+    // The gateway's own send: published before the mutation answers; Chatwoot's message_created echo adds nothing.
+    const sent = await t.gql(SEND, { id: conv.id, c: 'from the gateway' });
+    expect(sent.body.errors).toBeUndefined();
+    expect(await published('MessageAdded')).toBe(2);
+    chatwoot.controls.simulateIncoming({ conversationId: conv.nativeId, content: 'after the echo' });
+    await sub.waitFor(3);
+    expect(sub.values.map((v) => v.conversationEvents.message?.content)).toEqual([
+      'from chatwoot',
+      'from the gateway',
+      'after the echo',
+    ]);
+    expect(await published('MessageAdded')).toBe(3);
+
+    // Resume after the first event: the two after it are replayed.
+    const cursor = sub.values[0]!.conversationEvents.cursor;
+    expect(await value('switchboard_thread_events_replayed_total', { source: 'chatwoot' })).toBe(0);
+    const resumed = client().subscribe<Events>(EVENTS, { ids: [conv.id], after: cursor });
+    await resumed.waitFor(2);
+    expect(await value('switchboard_thread_events_replayed_total', { source: 'chatwoot' })).toBe(2);
+    await eventually(async () => expect(await subscribers()).toBe(2));
+
+    // A cursor that is not one: ResyncRequired { INVALID_CURSOR }, counted by reason.
+    const lost = client().subscribe<Events>(EVENTS, { ids: [conv.id], after: 'not a cursor' });
+    await lost.waitFor(1);
+    expect(lost.values[0]!.conversationEvents).toMatchObject({
+      __typename: 'ResyncRequired',
+      reason: 'INVALID_CURSOR',
+    });
+    expect(await value('switchboard_thread_events_resync_required_total', { reason: 'INVALID_CURSOR' })).toBe(1);
+    await eventually(async () => expect(await subscribers()).toBe(3));
+
+    // Closing the subscriptions brings the gauge back to zero.
+    sub.dispose();
+    resumed.dispose();
+    lost.dispose();
+    await eventually(async () => expect(await subscribers()).toBe(0));
+    expect(await value('switchboard_thread_events_replayed_total', { source: 'chatwoot' })).toBe(2);
+  });
+});
