@@ -6,6 +6,7 @@ import {
   type ConnectorSession,
   type ConversationModel,
   type MessageModel,
+  type ParticipantModel,
   type SourceKind,
 } from '../../src/connectors/types';
 import type { EmulatorHandle } from '../../src/sandbox/kit/server';
@@ -53,6 +54,32 @@ async function allMessages(session: ConnectorSession, conversationId: string): P
     before = page.items[0]!.cursor;
   }
   return out;
+}
+
+/**
+ * Every page of a session's `listContacts` with this `first`, asserting on the way what holds for every page: one
+ * upstream request, at most `first` contacts (issue 15).
+ */
+async function allContacts(
+  session: ConnectorSession,
+  emulator: EmulatorHandle,
+  first: number,
+): Promise<{ items: ParticipantModel[]; pages: number }> {
+  const items: ParticipantModel[] = [];
+  let after: string | undefined;
+  let pages = 0;
+  for (;;) {
+    emulator.clearRequests();
+    const page = await session.listContacts!({ after, first });
+    pages++;
+    expect(emulator.requests()).toHaveLength(1);
+    expect(page.items.length).toBeLessThanOrEqual(first);
+    items.push(...page.items);
+    if (!page.next) break;
+    expect(pages).toBeLessThan(1000);
+    after = page.next;
+  }
+  return { items, pages };
 }
 
 export function defineConnectorContract(kind: SourceKind, opts: ContractOptions) {
@@ -384,6 +411,53 @@ export function defineConnectorContract(kind: SourceKind, opts: ContractOptions)
         // Hard delete removes it; a soft delete (Chatwoot) keeps a tombstone with other content.
         if (after) expect(after.content).not.toBe(target.content);
       }
+    });
+
+    it('lists its own contacts page by page, where it has a listing: each once, at most `first`, one request a page', async () => {
+      if (!connector.openSession(scope).listContacts) return;
+      const small = await allContacts(connector.openSession(scope), emulator, 4);
+      const large = await allContacts(connector.openSession(scope), emulator, 100);
+      const ids = small.items.map((p) => p.nativeId);
+      expect(ids.length).toBeGreaterThan(4);
+      expect(small.pages).toBeGreaterThan(1);
+      expect(new Set(ids).size).toBe(ids.length);
+      // The pages of any size are the same list.
+      expect(large.items.map((p) => p.nativeId)).toEqual(ids);
+      for (const p of small.items) {
+        expect(p.sourceId).toBe(config.id);
+        expect(p.kind).toBe('CONTACT');
+      }
+    });
+
+    it("lists contacts with the ids its conversations' participants carry, and the same email and phone", async () => {
+      if (!connector.openSession(scope).listContacts) return;
+      const listed = new Map(
+        (await allContacts(connector.openSession(scope), emulator, 100)).items.map((p) => [p.nativeId, p]),
+      );
+      const session = connector.openSession(scope);
+      const { items } = await listAll(session, 50);
+      const contacts = new Set<string>();
+      for (const c of items) {
+        for (const p of c.participants ?? (await session.loadParticipants(c))) {
+          if (p.kind === 'CONTACT') contacts.add(p.nativeId);
+        }
+      }
+      expect(contacts.size).toBeGreaterThan(0);
+      let matched = 0;
+      for (const id of contacts) {
+        // The participant as the connector loads it by id (Monica's conversations embed no email or phone).
+        const full = await session.loadParticipant(id);
+        expect(full).not.toBeNull();
+        const own = listed.get(id);
+        if (!own) {
+          // Only a contact nothing can merge may be missing (Chatwoot lists no anonymous widget visitor).
+          expect([full!.email, full!.phone]).toEqual([null, null]);
+          continue;
+        }
+        matched++;
+        expect(own).toEqual(full);
+      }
+      expect(matched).toBeGreaterThan(0);
     });
 
     it('turns a missing conversation into NOT_FOUND naming the source', async () => {

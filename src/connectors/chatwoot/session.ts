@@ -8,6 +8,7 @@ import { UnsupportedSession } from '../UnsupportedSession';
 import type { SessionOptions } from '../vendor';
 import type {
   ConnectorSession,
+  ContactPage,
   ConversationFilterInput,
   ConversationModel,
   ConversationPage,
@@ -23,6 +24,7 @@ import type {
   UpdateConversationPatch,
 } from '../types';
 import { chatwootCatalogModel, readAllChatwootPages } from './catalog';
+import { listChatwootContacts } from './contacts';
 import { CHATWOOT_MESSAGES_AFTER, CHATWOOT_MESSAGES_BEFORE, type ChatwootClient } from './client';
 import { createChatwootLoaders, type ChatwootLoaders } from './loaders';
 import {
@@ -241,6 +243,11 @@ export class ChatwootSession extends UnsupportedSession implements ConnectorSess
     // The conversation payload carries the contact (meta.sender) and the assignee (meta.assignee).
     if (conversation.participants) return conversation.participants;
     return (await this.loadConversation(conversation.nativeId))?.participants ?? [];
+  }
+
+  /** The account's own contact list, one `GET /contacts` a page (contacts.ts; issue 15). */
+  listContacts(opts: { after?: string; first: number }): Promise<ContactPage> {
+    return listChatwootContacts(this.client, this.scope, this.ctx, opts);
   }
 
   async loadParticipant(nativeId: string): Promise<ParticipantModel | null> {

@@ -152,6 +152,14 @@ export const chatwootMessageList = z.object({
 });
 
 export const chatwootContactShow = z.object({ payload: chatwootContact });
+/**
+ * `GET /contacts` (contacts/index.json.jbuilder): `{meta: {count, current_page}, payload: [contact]}`, `count` the
+ * total; rows decode one by one (connectors/chatwoot/contacts.ts).
+ */
+export const chatwootContactList = z.object({
+  meta: z.looseObject({ count: z.number().int().nonnegative() }),
+  payload: rowsOf(chatwootContact),
+});
 export const chatwootAgentList = z.array(chatwootAgent);
 export const chatwootLabels = z.object({ payload: z.array(z.string()) });
 export const chatwootToggleStatus = z.object({

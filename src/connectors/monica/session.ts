@@ -6,6 +6,7 @@ import type { SessionOptions } from '../vendor';
 import { matchesFilter, paginateMessages } from '../paging';
 import type {
   ConnectorSession,
+  ContactPage,
   ConversationFilterInput,
   ConversationModel,
   ConversationPage,
@@ -20,6 +21,7 @@ import type {
   UpdateConversationPatch,
 } from '../types';
 import { monicaCatalogModel } from './catalog';
+import { listMonicaContacts } from './contacts';
 import { MONICA_MAX_LIMIT, contactArchivedError, isEnglishValidation, type MonicaClient } from './client';
 import { createMonicaLoaders, type MonicaLoaders } from './loaders';
 import {
@@ -143,6 +145,11 @@ export class MonicaSession extends UnsupportedSession implements ConnectorSessio
     if (conversation.participants) return conversation.participants;
     const [dto, me] = await Promise.all([this.conversationDto(conversation.nativeId), this.me()]);
     return dto ? [mapContact(this.sourceId, dto.contact), me] : [];
+  }
+
+  /** The account's own contacts with their contact fields, one `GET /contacts` a page (contacts.ts; issue 15). */
+  listContacts(opts: { after?: string; first: number }): Promise<ContactPage> {
+    return listMonicaContacts(this.client, this.scope, opts);
   }
 
   async loadParticipant(nativeId: string): Promise<ParticipantModel | null> {

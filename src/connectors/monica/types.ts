@@ -103,6 +103,8 @@ export const monicaPage = <T extends z.ZodType>(item: T) =>
 
 export const monicaConversationPage = monicaPage(monicaConversation);
 export const monicaContactFieldTypePage = monicaPage(monicaContactFieldType);
+/** `GET /contacts` (ApiContactController::index): full contacts, with `contactFields` when asked (`with=contactfields`). */
+export const monicaContactPage = monicaPage(monicaContact);
 export const monicaConversationEnvelope = z.looseObject({ data: monicaConversation });
 export const monicaContactEnvelope = z.looseObject({ data: monicaContact });
 export const monicaUserEnvelope = z.looseObject({ data: monicaUser });

@@ -3,6 +3,7 @@ import { nullIfNotFound } from '../batch';
 import { matchesFilter } from '../paging';
 import type {
   ConnectorSession,
+  ContactPage,
   ConversationModel,
   ConversationPage,
   CreateConversationInput,
@@ -21,6 +22,7 @@ import type { ProtocolSourceConfig } from '../../config/schema';
 import { UnsupportedSession } from '../UnsupportedSession';
 import type { SessionOptions } from '../vendor';
 import { PAGE_MAX, type ConversationUpdate, type ListParams, type ProtocolClient } from './client';
+import { listProtocolContacts } from './contacts';
 import { createProtocolLoaders, type ProtocolLoaders } from './loaders';
 import { countUnread, mapContact, mapConversation, mapMessage } from './mapper';
 import type { ProtocolConversationDto, ProtocolMessageDto } from './types';
@@ -99,6 +101,11 @@ export class ProtocolSession extends UnsupportedSession implements ConnectorSess
     if (conversation.participants) return conversation.participants;
     const model = await this.loadConversation(conversation.nativeId);
     return model?.participants ?? [];
+  }
+
+  /** The account's contacts but the self contact, one `GET /v1/contacts` a page (contacts.ts; issue 15). */
+  listContacts(opts: { after?: string; first: number }): Promise<ContactPage> {
+    return listProtocolContacts(this.client, this.scope, this.selfContactId, opts);
   }
 
   /** Participants are contacts (groups are not participants; see mapper). */

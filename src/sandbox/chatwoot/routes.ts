@@ -8,6 +8,7 @@ import {
   DELETED_TEXT,
   MESSAGE_TYPE,
   type ChatwootState,
+  type CwContact,
   type CwConversation,
   type CwMessage,
   type CwStatus,
@@ -48,6 +49,8 @@ type UnreadCountsMode = 'enabled' | 'disabled' | 'absent';
  * (app/services/conversations/filter_service.rb), and Chatwoot configures no other default.
  */
 const FILTER_PAGE_SIZE = 25;
+/** contacts_controller.rb line 12: `RESULTS_PER_PAGE = 15`, a constant (no setting, no parameter changes it). */
+const CONTACTS_PER_PAGE = 15;
 /** lib/filters/filter_keys.yml: the conversation attributes (and their operators) the emulator's filter implements. */
 const FILTER_KEYS: Record<string, string[]> = {
   status: ['equal_to', 'not_equal_to'],
@@ -323,8 +326,7 @@ export function mountRoutes(app: Express, state: ChatwootState, opts: ChatwootRo
     // conversation_finder.rb `conversations` (@36e471ae4, lines 187-197): with `updated_within` (seconds) the
     // sorted relation is cut to `conversations.updated_at > now - updated_within` and is NOT paged; the counts
     // were taken before, on the whole filtered list (`perform`, lines 39-56).
-    const within =
-      opts.updatedWithin === 'ignored' ? null : int((req.query as Record<string, unknown>).updated_within);
+    const within = opts.updatedWithin === 'ignored' ? null : int((req.query as Record<string, unknown>).updated_within);
     const rows =
       within !== null
         ? set.filter((c) => c.updated_at > Date.now() - within * 1000)
@@ -748,6 +750,48 @@ export function mountRoutes(app: Express, state: ChatwootState, opts: ChatwootRo
     state.removeAttachments(m);
     messageEvent('message_updated', m, c);
     res.json(views.message(m, res.locals.accountId));
+  });
+
+  /**
+   * The contact list (issue 15), as `Api::V1::Accounts::ContactsController#index` (contacts_controller.rb lines
+   * 12, 19-22, 122-145, 178-184 @bdcb1934c): `resolved_contacts` only (contact.rb lines 183-189: an email, a phone
+   * number or an identifier; widget visitors with none are left out), sorted by Sift's `sort` (`created_at`,
+   * `last_activity_at`, `name`, `email`, `phone_number`, `-` for descending, NULLS LAST; others are not emulated and
+   * leave the id order), `RESULTS_PER_PAGE = 15` a page (`page`, Kaminari: below 1 is 1), each row the contact
+   * partial with `contact_inboxes` unless `include_contact_inboxes` is not `true` (lines 178-184); index.json.jbuilder:
+   * `{meta: {count, current_page}, payload}`, `count` the total (`total_count`), `current_page` the `page`
+   * parameter as given (a string) or 1. Assumption (docs/vendors/chatwoot.md "Contacts"): ties of the sort key keep
+   * the id order (Postgres leaves them unordered).
+   */
+  api.get('/contacts', (req, res: Response<unknown, Locals>) => {
+    if (res.locals.accountId !== ACCOUNT_ID) return notFound(res);
+    const query = req.query as Record<string, unknown>;
+    const rows = [...state.contacts.values()]
+      .filter((c) => !!c.email || !!c.phone_number || !!c.identifier)
+      .sort((a, b) => a.id - b.id);
+    const sort = str(query.sort);
+    const m = sort ? /^(-?)(created_at|last_activity_at|name|email|phone_number)$/.exec(sort) : null;
+    if (m) {
+      const dir = m[1] === '-' ? -1 : 1;
+      const key = m[2] as 'created_at' | 'last_activity_at' | 'name' | 'email' | 'phone_number';
+      const value = (c: CwContact): string | number | null =>
+        key === 'name' ? c.name.toLowerCase() : key === 'created_at' ? Math.floor(c.created_at / 1000) : c[key];
+      rows.sort((a, b) => {
+        const x = value(a);
+        const y = value(b);
+        if (x === y) return 0;
+        if (x === null) return 1;
+        if (y === null) return -1;
+        return dir * (x < y ? -1 : 1);
+      });
+    }
+    const page = Math.max(1, int(query.page) ?? 1);
+    const per = CONTACTS_PER_PAGE;
+    const withInboxes = query.include_contact_inboxes === undefined || query.include_contact_inboxes === 'true';
+    res.json({
+      meta: { count: rows.length, current_page: str(query.page) ?? 1 },
+      payload: rows.slice((page - 1) * per, page * per).map((c) => views.contact(c, withInboxes)),
+    });
   });
 
   api.get('/contacts/:id', (req, res: Response<unknown, Locals>) => {

@@ -356,6 +356,26 @@ export function mountRoutes(app: Express, state: MonicaState, opts: MonicaRouteO
     paginate(req, res, '/contactfieldtypes', [...state.fieldTypes.values()], fieldTypeJson);
   });
 
+  /**
+   * ApiContactController::index without `query` (ApiContactController.php lines 43-78 @4.x): the account's contacts
+   * that are `real()` (not partial; the sandbox has no partial contacts) and `active()` (archived ones are left
+   * out, Contact.php scopeReal/scopeActive), `orderBy($this->sort, $this->sortDirection)` (ApiController: created_at
+   * ascending by default), Laravel's paginator; each row the Contact resource, with `contactFields` when
+   * `with=contactfields` (Resources/Contact/Contact.php). Ties of the sort key keep the id order (an assumption,
+   * docs/vendors/monica.md "Contacts"). The `query` search is not emulated.
+   */
+  api.get('/contacts', (req, res) => {
+    const items = [...state.contacts.values()].filter((c) => c.is_active);
+    paginate(
+      req,
+      res,
+      '/contacts',
+      items,
+      (c) => contactJson(c, req.query.with === 'contactfields'),
+      (c) => c,
+    );
+  });
+
   // ApiContactController::show(Request $request, int $id).
   api.get('/contacts/:id', (req: Request<{ id: string }>, res) => {
     const id = intParam(req.params.id);
