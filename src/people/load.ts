@@ -10,11 +10,51 @@ export interface PeopleSource {
   session: ConnectorSession;
 }
 
+/** Everything one source says about its contacts: its listing (when it has one) and its conversations' participants. */
+export interface SourceRead {
+  /** From `listContacts`, in its order. */
+  contacts: ParticipantModel[];
+  /** Every conversation, in the source's list order, with its participants. */
+  conversations: Array<{ conversation: ConversationModel; participants: ParticipantModel[] }>;
+}
+
 /**
- * Gathers the participants of the given sources and forms their people. Per source: its contacts through
- * `listContacts` when the connector has one, and the participants of every conversation (the catalog's, so a page
- * costs no upstream request for catalog sources), which also gives each participant its conversations. A source
- * that fails is left out (`onSourceError` decides what to do with its error; rethrowing fails the whole read).
+ * Reads one source completely: its contacts through `listContacts` when the connector has one (paged, 100 at a
+ * time), and the participants of every conversation (the catalog's, so a page costs no upstream request for
+ * catalog sources). Throws what the source throws: a half-read source is never used.
+ */
+export async function readSource(session: ConnectorSession): Promise<SourceRead> {
+  const contacts: ParticipantModel[] = [];
+  const conversations: SourceRead['conversations'] = [];
+  if (session.listContacts) {
+    let after: string | undefined;
+    for (;;) {
+      const page = await session.listContacts({ after, first: PAGE });
+      contacts.push(...page.items);
+      if (!page.next || page.items.length === 0) break;
+      after = page.next;
+    }
+  }
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await session.listConversations({ offset, limit: PAGE, filter: {} });
+    conversations.push(
+      ...(await Promise.all(
+        page.items.map(async (c) => ({
+          conversation: c,
+          participants: c.participants ?? (await session.loadParticipants(c)),
+        })),
+      )),
+    );
+    if (page.items.length === 0 || offset + page.items.length >= page.total) break;
+  }
+  return { contacts, conversations };
+}
+
+/**
+ * Gathers the participants of the given sources and forms their people from scratch ({@link readSource} per
+ * source, then {@link formPeople}). A source that fails is left out (`onSourceError` decides what to do with its
+ * error; rethrowing fails the whole read). The gateway serves people from its index (./index.ts) instead; this is
+ * the brute-force formation the index is tested against.
  *
  * Only the given sources are read: pass the sources the API key may see, and tenancy holds by construction.
  */
@@ -27,32 +67,17 @@ export async function loadPeople(
   await Promise.all(
     sources.map(async ({ session }) => {
       try {
-        const own: ParticipantModel[] = [];
+        const read = await readSource(session);
+        const own: ParticipantModel[] = [...read.contacts];
         const convs = new Map<string, ConversationModel[]>();
-        if (session.listContacts) {
-          let after: string | undefined;
-          for (;;) {
-            const page = await session.listContacts({ after, first: PAGE });
-            own.push(...page.items);
-            if (!page.next || page.items.length === 0) break;
-            after = page.next;
+        for (const { conversation: c, participants: ps } of read.conversations) {
+          for (const p of ps) {
+            own.push(p);
+            const k = participantKey(p);
+            let list = convs.get(k);
+            if (!list) convs.set(k, (list = []));
+            if (!list.includes(c)) list.push(c);
           }
-        }
-        for (let offset = 0; ; offset += PAGE) {
-          const page = await session.listConversations({ offset, limit: PAGE, filter: {} });
-          const withParticipants = await Promise.all(
-            page.items.map(async (c) => ({ c, ps: c.participants ?? (await session.loadParticipants(c)) })),
-          );
-          for (const { c, ps } of withParticipants) {
-            for (const p of ps) {
-              own.push(p);
-              const k = participantKey(p);
-              let list = convs.get(k);
-              if (!list) convs.set(k, (list = []));
-              if (!list.includes(c)) list.push(c);
-            }
-          }
-          if (page.items.length === 0 || offset + page.items.length >= page.total) break;
         }
         // Only a source read completely contributes: no half source.
         participants.push(...own);

@@ -2,6 +2,7 @@ import type { Connector, ConnectorSession, StagedFile, UpstreamCall } from '../c
 import type { GatewayError } from '../errors';
 import type { LiveEngine } from '../live/engine';
 import type { LinkStore } from '../people/links';
+import type { LivePeopleIndex } from '../people/peopleIndex';
 
 /**
  * What a resolver receives: the per-operation context and the long-lived services it reaches through it.
@@ -111,6 +112,11 @@ export interface GatewayServices {
     links?: LinkStore;
     /** {@link Viewer.keyId}s of the keys with `manageLinks`. */
     linkManagers?: ReadonlySet<string>;
+    /**
+     * The gateway's people index (src/people/peopleIndex.ts), kept by the live engine's change events; absent: people
+     * are formed from scratch per operation.
+     */
+    index?: LivePeopleIndex;
   };
 }
 

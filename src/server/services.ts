@@ -11,7 +11,9 @@ import type { PubSubTransport } from '../live/pubsub';
 import { createInMemoryPubSub } from '../live/transports/inMemory';
 import { createRedisPubSub } from '../live/transports/redis';
 import { createFileLinkStore, createMemoryLinkStore, createRedisLinkStore } from '../people/links';
+import { LivePeopleIndex } from '../people/peopleIndex';
 import type { GatewayServices } from '../schema/context';
+import { toPersonId } from '../schema/ids';
 import { buildConnectors, ReadCacheWiring } from './connectors';
 import { createMemoryIdempotencyStore, createRedisIdempotencyStore } from './idempotency';
 import type { Logger } from './logger';
@@ -148,6 +150,8 @@ export function buildServices(opts: ServicesOptions): Services {
         }),
     leaseMs: (id) => config.server.liveLeaseMs ?? Math.max(3 * (pollInterval.get(id) ?? 5000), 5000),
     eventLog: { ...config.server.liveEvents, trackSize: metrics.trackStore },
+    // Thread events in Redis streams when Redis is configured: a cursor resumes on any instance (docs/live.md "Event log").
+    ...(redis ? { eventLogRedis: { redis: redis.commands, prefix: redis.prefix, health: redis.health } } : {}),
     onError: (err, sourceId) =>
       logger.warn({ sourceId, code: (err as { code?: string }).code, err: String(err) }, 'live refresh failed'),
     metrics: metrics.live,
@@ -157,6 +161,18 @@ export function buildServices(opts: ServicesOptions): Services {
     pubsub,
     health,
     onError: (err, sourceId) => logger.warn({ sourceId, err: String(err) }, 'read cache: no change subscription'),
+  });
+
+  // People (README "People"): one index per gateway, following the changes this instance hears (issue 15).
+  const peopleIndex = new LivePeopleIndex({
+    connectors,
+    defaultCountry: config.people.defaultCountry,
+    personId: (p) => toPersonId(p.anchor.sourceId, p.anchor.nativeId),
+    recordUpstream: metrics.recordUpstream,
+    onError: (err, sourceId) => logger.warn({ sourceId, err: String(err) }, 'people index: re-read failed'),
+  });
+  const stopPeopleIndex = live.onChange((sourceId, conversationNativeId) => {
+    void peopleIndex.changed(sourceId, conversationNativeId);
   });
 
   const staging = new UploadStaging({ ...config.server.uploads, now: opts.clock });
@@ -185,6 +201,7 @@ export function buildServices(opts: ServicesOptions): Services {
           ? createFileLinkStore(config.people.linksFile)
           : createMemoryLinkStore(),
       linkManagers: new Set(config.apiKeys.filter((k) => k.manageLinks).map((k) => k.sha256)),
+      index: peopleIndex,
     },
   };
 
@@ -216,6 +233,8 @@ export function buildServices(opts: ServicesOptions): Services {
       health: redis?.health,
     }),
     async dispose() {
+      stopPeopleIndex();
+      await peopleIndex.close();
       await live.close();
       await readCache?.close();
       if (!opts.pubsub) await pubsub.close();

@@ -9,6 +9,7 @@ import type {
 import type { ConnectorSession, ConversationModel, ParticipantModel } from '../../connectors/types';
 import { badInput, ErrorCode, GatewayError } from '../../errors';
 import { loadPeople } from '../../people/load';
+import type { OrderedPerson, PeopleView } from '../../people/peopleIndex';
 import {
   awaitingSince,
   comparePeople,
@@ -28,34 +29,53 @@ import { MAX_SEARCH_LENGTH } from './Query';
 import { notFoundOf, partial, resolveId } from './shared';
 
 /**
- * People (src/people/) in the schema. The people of an operation are formed once per operation from the sources its
- * API key may see (so tenancy holds by construction: a hidden source's participants are never read).
+ * People (src/people/) in the schema. An operation reads the people of the sources its API key may see from the
+ * gateway's people index (src/people/peopleIndex.ts, `services.people.index`): one view per set of visible sources,
+ * so tenancy holds by construction (a hidden source's participants are never in it). A gateway without an index
+ * (services built by hand) forms them from scratch per operation.
  */
-const indexes = new WeakMap<GatewayContext, { session: ConnectorSession | null; people: Promise<PeopleIndex> }>();
+const indexes = new WeakMap<GatewayContext, { session: ConnectorSession | null; people: Promise<PeopleView> }>();
+
+/** A view over people formed from scratch (no index): the same order and lookups. */
+function viewOf(formed: PeopleIndex): PeopleView {
+  const ordered = formed.people
+    .map((p): OrderedPerson => ({ t: p.lastMessageAt?.getTime() ?? null, id: personId(p), person: p }))
+    .sort(comparePeople);
+  return { personOf: (k) => formed.byParticipant.get(k), ordered: () => ordered };
+}
 
 /**
- * The operation's people, formed at its first need. A subscription drops its sessions before each event
- * (`resetSessions`): the people go with them, so every event sees the people as they are then.
+ * The operation's people, read at its first need (with the manual links as they are then). A subscription drops
+ * its sessions before each event (`resetSessions`): the people are read again, so every event sees them as they
+ * are then.
  */
-export function peopleOf(ctx: GatewayContext): Promise<PeopleIndex> {
+export function peopleOf(ctx: GatewayContext): Promise<PeopleView> {
   const first = ctx.visibleSources()[0];
   const session = first ? ctx.session(first.id) : null;
   const known = indexes.get(ctx);
   let p = known && known.session === session ? known.people : undefined;
   if (!p) {
-    p = (async () =>
-      loadPeople(
-        ctx.visibleSources().map((c) => ({ sourceId: c.id, session: ctx.session(c.id) })),
-        {
-          defaultCountry: ctx.services.people?.defaultCountry ?? null,
-          links: await ctx.services.people?.links?.read(),
-          onSourceError: (e) => {
-            // A failing source leaves its participants out, with an error naming it; anything else fails the read.
-            if (e instanceof GatewayError && e.sourceId && e.isSourceFailure) ctx.sourceErrors.push(e);
-            else throw e;
-          },
-        },
-      ))();
+    p = (async () => {
+      const links = await ctx.services.people?.links?.read();
+      const onSourceError = (e: unknown) => {
+        // A failing source leaves its participants out, with an error naming it; anything else fails the read.
+        if (e instanceof GatewayError && e.sourceId && e.isSourceFailure) ctx.sourceErrors.push(e);
+        else throw e;
+      };
+      const index = ctx.services.people?.index;
+      if (index)
+        return index.read(
+          ctx.visibleSources().map((c) => c.id),
+          links,
+          onSourceError,
+        );
+      return viewOf(
+        await loadPeople(
+          ctx.visibleSources().map((c) => ({ sourceId: c.id, session: ctx.session(c.id) })),
+          { defaultCountry: ctx.services.people?.defaultCountry ?? null, links, onSourceError },
+        ),
+      );
+    })();
     indexes.set(ctx, { session, people: p });
   }
   return p;
@@ -70,7 +90,7 @@ export const personId = (p: PersonModel) => toPersonId(p.anchor.sourceId, p.anch
 export async function findPerson(ctx: GatewayContext, id: string): Promise<PersonModel | null> {
   const d = decodePersonId(id);
   if (!d || !ctx.viewer.sourceIds.has(d.sourceId)) return null;
-  return (await peopleOf(ctx)).byParticipant.get(participantKey(d)) ?? null;
+  return (await peopleOf(ctx)).personOf(participantKey(d)) ?? null;
 }
 
 interface PeopleCursor {
@@ -113,16 +133,21 @@ async function listPeople(
   checkSearch(args.search, 'search');
   const after = args.after != null ? decodeCursor(args.after) : null;
   const q = args.search?.trim().toLowerCase() ?? '';
-  const { people } = await peopleOf(ctx);
-  const all = people
-    .filter((p) => !q || matches(p, q))
-    .map((p) => ({ p, k: { t: p.lastMessageAt?.getTime() ?? null, id: personId(p) } }))
-    .sort((a, b) => comparePeople(a.k, b.k));
-  const from = after ? all.findIndex((x) => comparePeople(x.k, after) > 0) : 0;
-  const start = from < 0 ? all.length : from;
+  // The index keeps its people in this order: a page is a binary search and a slice (a search filters first).
+  const ordered = (await peopleOf(ctx)).ordered();
+  const all = q ? ordered.filter((x) => matches(x.person, q)) : ordered;
+  let start = 0;
+  if (after) {
+    let hi = all.length;
+    while (start < hi) {
+      const mid = (start + hi) >>> 1;
+      if (comparePeople(all[mid] as OrderedPerson, after) <= 0) start = mid + 1;
+      else hi = mid;
+    }
+  }
   const page = all.slice(start, start + first);
   return {
-    edges: page.map((x) => ({ cursor: encodeCursor(x.k), node: x.p })),
+    edges: page.map((x) => ({ cursor: encodeCursor({ t: x.t, id: x.id }), node: x.person })),
     hasNextPage: start + first < all.length,
     hasPreviousPage: start > 0,
     totalCount: all.length,
@@ -220,7 +245,7 @@ export const PersonConnection: PersonConnectionResolvers = connectionFields<Pers
 /** Participant.person: the participant's person, or a person of its own when no listing or conversation has it. */
 export const participantPerson: NonNullable<ParticipantResolvers['person']> = async (p, _a, ctx) => {
   if (p.kind !== 'CONTACT') return null;
-  const found = (await peopleOf(ctx)).byParticipant.get(participantKey(p));
+  const found = (await peopleOf(ctx)).personOf(participantKey(p));
   return (
     found ??
     (formPeople({
@@ -243,13 +268,13 @@ function requireLinkManager(ctx: GatewayContext) {
 async function memberOf(ctx: GatewayContext, id: string, field: string) {
   const d = resolveId(ctx, id, 'Participant', field);
   const key = participantKey(d);
-  const person = (await peopleOf(ctx)).byParticipant.get(key);
+  const person = (await peopleOf(ctx)).personOf(key);
   if (!person) throw badInput(`"${field}" is not a contact of any visible conversation or contact listing.`, field);
   return { key, person };
 }
 
 /** Re-forms the operation's people after a change, and tells live screens about every conversation it touched. */
-async function afterChange(ctx: GatewayContext, before: PersonModel[]): Promise<PeopleIndex> {
+async function afterChange(ctx: GatewayContext, before: PersonModel[]): Promise<PeopleView> {
   indexes.delete(ctx);
   const index = await peopleOf(ctx);
   const touched = new Map<string, ConversationModel>();
@@ -279,7 +304,7 @@ const linkParticipants: NonNullable<MutationResolvers['linkParticipants']> = asy
     ctx,
     members.map((m) => m.person),
   );
-  return { person: index.byParticipant.get((members[0] as { key: string }).key) as PersonModel };
+  return { person: index.personOf((members[0] as { key: string }).key) as PersonModel };
 };
 
 const unlinkParticipant: NonNullable<MutationResolvers['unlinkParticipant']> = async (_p, { input }, ctx) => {
@@ -289,8 +314,8 @@ const unlinkParticipant: NonNullable<MutationResolvers['unlinkParticipant']> = a
   const index = await afterChange(ctx, [person]);
   const other = person.members.find((m) => participantKey(m) !== key);
   return {
-    person: index.byParticipant.get(key) as PersonModel,
-    formerPerson: other ? (index.byParticipant.get(participantKey(other)) ?? null) : null,
+    person: index.personOf(key) as PersonModel,
+    formerPerson: other ? (index.personOf(participantKey(other)) ?? null) : null,
   };
 };
 
