@@ -25,6 +25,10 @@ import { summarize } from './lib';
  *   same requests need at the vendor's documented rate limit;
  * - the refresh after it, with one conversation changed upstream: a webhook source re-reads the conversation its
  *   webhook names (`applyChanges`), a polling one (Monica) runs one poll;
+ * - the catalog's periodic refresh once it is older than `catalogMaxAgeMs` (its snapshot backdated 11 minutes, then
+ *   one read): a full re-sync, or above 1,000 conversations the vendor's incremental refresh (`readChanges`:
+ *   Chatwoot one `updated_within` request, Protocol the two list heads and the conversations they name, Monica the
+ *   `-updated_at` head and one rolling page); its upstream requests and duration;
  * - the 50-row inbox page of the source from the warm catalog: p50 and p99 over 200 pages.
  *
  * `npm run bench -- --workloads catalog [--catalog-sizes 1000,10000]`, or `tsx bench/catalog-scale.ts [sizes]`;
@@ -42,6 +46,9 @@ export interface CatalogScaleRow {
   firstSyncMinutesAtLimit: number | null;
   refreshPath: string;
   refreshRequests: number;
+  /** The periodic refresh of a stale catalog (full, or incremental above 1,000 conversations). */
+  staleRefreshRequests: number;
+  staleRefreshMs: number;
   pageP50Ms: number;
   pageP99Ms: number;
 }
@@ -161,6 +168,14 @@ async function measureOne(
     }
     const refreshRequests = await upstream();
 
+    // The periodic refresh, once the snapshot is older than catalogMaxAgeMs (10 minutes): backdated, then one read.
+    await store.touch(config.id, Date.now() - 11 * 60_000);
+    await emu.clearRequests();
+    const ts = performance.now();
+    await list('bench-catalog-stale');
+    const staleRefreshMs = performance.now() - ts;
+    const staleRefreshRequests = await upstream();
+
     // In a function of its own, so that nothing here holds the items when the store lets them go.
     const { count, redisBytesPerConversation } = await (async () => {
       const items = (await store.read(config.id))?.items ?? [];
@@ -183,6 +198,8 @@ async function measureOne(
       firstSyncMinutesAtLimit: limit ? firstSyncRequests / limit : null,
       refreshPath,
       refreshRequests,
+      staleRefreshRequests,
+      staleRefreshMs,
       pageP50Ms: page.p50,
       pageP99Ms: page.p99,
     };
@@ -247,6 +264,8 @@ export async function catalogScaleBench(
     'first sync requests',
     'at documented limit',
     'refresh requests',
+    'stale refresh requests',
+    'stale refresh ms',
     'page p50 ms',
     'page p99 ms',
   ];
@@ -260,6 +279,8 @@ export async function catalogScaleBench(
     f(r.firstSyncRequests),
     r.firstSyncMinutesAtLimit === null ? 'no limit' : `${f(r.firstSyncMinutesAtLimit, 1)} min`,
     `${r.refreshRequests} (${r.refreshPath})`,
+    f(r.staleRefreshRequests),
+    f(r.staleRefreshMs),
     f(r.pageP50Ms, 3),
     f(r.pageP99Ms, 3),
   ]);

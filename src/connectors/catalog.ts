@@ -196,12 +196,11 @@ export class ConversationCatalog {
         const known = refresh ? await this.store.read(this.sourceId) : null;
         const delta = refresh && known ? await refresh(known) : null;
         if (known && delta) {
+          // Only what changed is written (the Redis store neither rewrites nor re-parses the rest).
           await this.store.patch(this.sourceId, delta.upserts, delta.removals);
+          await this.store.touch(this.sourceId, startedAt);
           const patched = (await this.store.read(this.sourceId)) ?? known;
-          // The same items with a new syncedAt (the memory store keeps its array: catalog-stores/memory.ts).
-          const stored = { syncedAt: startedAt, items: patched.items };
-          await this.store.write(this.sourceId, stored);
-          return { ...stored, delta };
+          return { syncedAt: startedAt, items: patched.items, delta };
         }
         const fresh = { syncedAt: startedAt, items: await sync() };
         this.lastFullSyncMs = Date.now() - startedAt;
@@ -249,8 +248,7 @@ export class ConversationCatalog {
   /** Forces the next read to sync (a poll that saw changes it cannot patch). */
   async invalidate(): Promise<void> {
     await this.settled();
-    const snap = await this.store.read(this.sourceId);
-    if (snap) await this.store.write(this.sourceId, { ...snap, syncedAt: 0 });
+    await this.store.touch(this.sourceId, 0);
   }
 
   async upsert(...models: ConversationModel[]): Promise<void> {

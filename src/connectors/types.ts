@@ -401,6 +401,11 @@ export interface CatalogStore {
   write(sourceId: string, snapshot: CatalogSnapshot): Promise<void>;
   /** Upserts and removes single conversations (mutations, webhooks) without touching `syncedAt`. */
   patch(sourceId: string, upserts: ConversationModel[], removals: string[]): Promise<void>;
+  /**
+   * Sets the snapshot's `syncedAt` and leaves its conversations alone (an incremental refresh after its patch, an
+   * invalidation with 0); nothing before the first write.
+   */
+  touch(sourceId: string, syncedAt: number): Promise<void>;
   /** Tries to take the sync lease of a source for `ttlMs`; true when this caller holds it. */
   acquireSync(sourceId: string, ttlMs: number): Promise<boolean>;
   releaseSync(sourceId: string): Promise<void>;

@@ -46,6 +46,10 @@ export function createMemoryCatalogStore(): CatalogStore {
         intern,
       });
     },
+    async touch(sourceId, syncedAt) {
+      const s = sources.get(sourceId);
+      if (s) s.syncedAt = syncedAt;
+    },
     async patch(sourceId, upserts, removals) {
       const s = sources.get(sourceId);
       if (!s) return; // nothing synced yet: the first sync reads everything anyway

@@ -32,11 +32,48 @@ export interface RedisCatalogStoreOptions {
   health?: RedisGuard;
 }
 
+/** Patches kept in the change list of a source (`<prefix>catalog:<source>:changes`), newest last. */
+export const CATALOG_CHANGES_KEPT = 1_000;
+
+/**
+ * KEYS: meta, changes. ARGV: the JSON array of the native ids a patch touched. The patch's version, and its entry
+ * `<version>|<ids>` in the change list (trimmed to CATALOG_CHANGES_KEPT), in the same step as the version moves.
+ */
+const PATCHED = `local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('RPUSH', KEYS[2], v .. '|' .. ARGV[1])
+redis.call('LTRIM', KEYS[2], -${CATALOG_CHANGES_KEPT}, -1)
+return v`;
+/** KEYS: meta, changes. A full write: a new version that is also the new base, and no change list before it. */
+const REPLACED = `local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HSET', KEYS[1], 'base', v)
+redis.call('DEL', KEYS[2])
+return v`;
+/** KEYS: meta. ARGV: syncedAt. Sets it on an existing snapshot only. */
+const TOUCHED = `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'syncedAt', ARGV[1]) end
+return 0`;
+
+/** What an instance keeps of a source it read: the parsed items, and the version and base they are of. */
+interface Parsed {
+  version: string;
+  /** The version of the full write these items descend from ('' when unknown: the next change re-reads all). */
+  base: string;
+  syncedAt: number;
+  items: ConversationModel[];
+  /** The items by native id, built at the first catch-up. */
+  byId?: Map<string, ConversationModel>;
+}
+
 /**
  * The catalog in Redis, shared by every gateway instance: one hash of conversations per source
- * (`<prefix>catalog:<source>:items`, native id → JSON), a meta hash (`syncedAt`, `version`) and a sync lease
- * (`SET NX PX`). Each instance keeps the parsed snapshot and re-reads the items only when `version` moved, so
- * a read costs one round trip while nothing changes.
+ * (`<prefix>catalog:<source>:items`, native id → JSON), a meta hash (`syncedAt`, `version`, `base`), a change list
+ * (`<prefix>catalog:<source>:changes`, `<version>|<JSON ids>` per patch since the last full write, the newest
+ * CATALOG_CHANGES_KEPT) and a sync lease (`SET NX PX`). Each instance keeps the parsed snapshot:
+ * - while `version` stays, a read costs one round trip (HMGET of the meta) and parses nothing;
+ * - after patches (mutations, webhooks, an incremental refresh) of the same base, it reads the change list and
+ *   HMGETs only the conversations they touched: k changed rows cost k parses, not the whole hash (issue 13
+ *   target 5; 100,000 conversations are about 1 s to re-parse);
+ * - after a full write (another base), or when the list no longer reaches back to its version, it re-reads all.
+ * `touch` (a refresh's new `syncedAt`, an invalidation) moves no version, so it costs no reader anything.
  *
  * While Redis is down (`opts.health`; issue 12 item 2), each instance serves the parsed snapshot it read last (no
  * second copy: the same array), and a write or patch of the outage makes a local snapshot of that source (a map
@@ -58,7 +95,7 @@ export function createRedisCatalogStore(
   if (owned) redis.on('error', () => undefined); // its failures reach the callers through their commands
   const health = opts.health ?? NO_REDIS_GUARD;
   /** The last snapshot read from (or written to) Redis per source, parsed once per version. */
-  const parsed = new Map<string, { version: string; syncedAt: number; items: ConversationModel[] }>();
+  const parsed = new Map<string, Parsed>();
   /** Sources written or patched during an outage: their snapshot here, stale in Redis once it returns. */
   const local = new Map<
     string,
@@ -77,16 +114,53 @@ export function createRedisCatalogStore(
       local.delete(sourceId);
       parsed.delete(sourceId);
     }
-    const [syncedAt, version] = await redis.hmget(k(sourceId, 'meta'), 'syncedAt', 'version');
+    const [syncedAt, version, base] = await redis.hmget(k(sourceId, 'meta'), 'syncedAt', 'version', 'base');
     if (syncedAt === null || version === null) return null;
     let cached = parsed.get(sourceId);
-    if (!cached || cached.version !== version || cached.syncedAt !== Number(syncedAt)) {
+    if (cached && cached.version !== version) {
+      cached =
+        cached.base !== '' && cached.base === (base ?? '') ? await catchUp(sourceId, cached, version) : undefined;
+    }
+    if (!cached) {
       const raw = await redis.hvals(k(sourceId, 'items'));
       const items = raw.map((s) => reviveConversation(JSON.parse(s) as ConversationModel));
-      cached = { version, syncedAt: Number(syncedAt), items };
-      parsed.set(sourceId, cached);
+      cached = { version, base: base ?? '', syncedAt: Number(syncedAt), items };
     }
+    cached.syncedAt = Number(syncedAt);
+    parsed.set(sourceId, cached);
     return { syncedAt: cached.syncedAt, items: cached.items };
+  };
+
+  /**
+   * The snapshot at `version`, from `from` and the patches after it (the change list, then the rows they touched);
+   * undefined when the list does not reach back to `from` (trimmed), so everything is read again.
+   */
+  const catchUp = async (sourceId: string, from: Parsed, version: string): Promise<Parsed | undefined> => {
+    const have = Number(from.version);
+    const want = Number(version);
+    if (!Number.isInteger(have) || !Number.isInteger(want) || want < have) return undefined;
+    const entries = await redis.lrange(k(sourceId, 'changes'), 0, -1);
+    const touched = new Set<string>();
+    const seen = new Set<number>();
+    for (const entry of entries) {
+      const bar = entry.indexOf('|');
+      const v = Number(entry.slice(0, bar));
+      if (v <= have) continue;
+      seen.add(v);
+      for (const id of JSON.parse(entry.slice(bar + 1)) as string[]) touched.add(id);
+    }
+    // Every version in between must be there (the list may have been trimmed, or the base replaced meanwhile).
+    for (let v = have + 1; v <= want; v++) if (!seen.has(v)) return undefined;
+    const byId = from.byId ?? new Map(from.items.map((c) => [c.nativeId, c]));
+    const ids = [...touched];
+    const rows = ids.length > 0 ? await redis.hmget(k(sourceId, 'items'), ...ids) : [];
+    ids.forEach((id, i) => {
+      const raw = rows[i];
+      if (raw === null || raw === undefined) byId.delete(id);
+      else byId.set(id, reviveConversation(JSON.parse(raw) as ConversationModel));
+    });
+    // A new array: a reader still walking the previous one sees a consistent snapshot.
+    return { version, base: from.base, syncedAt: from.syncedAt, items: [...byId.values()], byId };
   };
 
   /** What this instance has of a source while Redis is down: its local snapshot, else the last one it read. */
@@ -135,14 +209,29 @@ export function createRedisCatalogStore(
               Object.fromEntries(snapshot.items.map((c) => [c.nativeId, JSON.stringify(c)])),
             );
           }
-          await m
+          const done = await m
             .hset(k(sourceId, 'meta'), 'syncedAt', String(snapshot.syncedAt))
-            .hincrby(k(sourceId, 'meta'), 'version', 1)
+            .eval(REPLACED, 2, k(sourceId, 'meta'), k(sourceId, 'changes'))
             .exec();
-          // Served should Redis go down before the next read; that read parses Redis's own (no version here).
-          parsed.set(sourceId, { version: '', syncedAt: snapshot.syncedAt, items: snapshot.items });
+          // What this instance wrote is the snapshot of that version: its next read parses nothing.
+          const v = done?.[done.length - 1]?.[1];
+          const version = typeof v === 'number' ? String(v) : '';
+          parsed.set(sourceId, { version, base: version, syncedAt: snapshot.syncedAt, items: snapshot.items });
         },
         () => writeLocal(sourceId, snapshot),
+      );
+    },
+    async touch(sourceId, syncedAt) {
+      await health.guard(
+        async () => {
+          await redis.eval(TOUCHED, 1, k(sourceId, 'meta'), String(syncedAt));
+        },
+        () => {
+          const last = local.get(sourceId) ?? parsed.get(sourceId);
+          if (!last) return;
+          if (!local.has(sourceId)) patchLocal(sourceId, [], []);
+          local.get(sourceId)!.syncedAt = syncedAt;
+        },
       );
     },
     async patch(sourceId, upserts, removals) {
@@ -153,7 +242,8 @@ export function createRedisCatalogStore(
           if (upserts.length > 0)
             m.hset(k(sourceId, 'items'), Object.fromEntries(upserts.map((c) => [c.nativeId, JSON.stringify(c)])));
           if (removals.length > 0) m.hdel(k(sourceId, 'items'), ...removals);
-          await m.hincrby(k(sourceId, 'meta'), 'version', 1).exec();
+          const ids = JSON.stringify([...upserts.map((c) => c.nativeId), ...removals]);
+          await m.eval(PATCHED, 2, k(sourceId, 'meta'), k(sourceId, 'changes'), ids).exec();
         },
         () => patchLocal(sourceId, upserts, removals),
       );

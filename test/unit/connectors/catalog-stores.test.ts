@@ -1,5 +1,5 @@
 import type { CatalogStore } from '../../../src/connectors/catalog';
-import { createRedisCatalogStore } from '../../../src/connectors/catalog-stores/redis';
+import { CATALOG_CHANGES_KEPT, createRedisCatalogStore } from '../../../src/connectors/catalog-stores/redis';
 import { compareConversations, type ConversationModel } from '../../../src/connectors/types';
 import { catalogStores, conversationModel as conv, messageModel } from '../../utils/catalog-stores';
 import { BACKENDS, randomPrefix, redisClients, redisUrl, type Backend } from '../../utils/redis';
@@ -171,6 +171,8 @@ describe('the Redis catalog store', () => {
     const redis = clients.open();
     const store = createRedisCatalogStore(redis, prefix);
     await store.write('s', { syncedAt: 1, items: [conv('a'), conv('b')] });
+    // Another instance's write: this one has to parse the items once.
+    await createRedisCatalogStore(clients.open(), prefix).write('s', { syncedAt: 1, items: [conv('a'), conv('b')] });
     const hmget = jest.spyOn(redis, 'hmget');
     const hvals = jest.spyOn(redis, 'hvals');
     await store.read('s');
@@ -179,16 +181,76 @@ describe('the Redis catalog store', () => {
     expect([hmget.mock.calls.length, hvals.mock.calls.length]).toEqual([3, 1]);
     await store.patch('s', [conv('c')], []);
     await store.read('s');
-    expect([hmget.mock.calls.length, hvals.mock.calls.length]).toEqual([4, 2]);
+    // The patch is caught up from the change list: one more HMGET of the meta, one of the patched row, no HVALS.
+    expect([hmget.mock.calls.length, hvals.mock.calls.length]).toEqual([5, 1]);
+    await store.write('s', { syncedAt: 2, items: [conv('a')] });
+    await store.read('s');
+    // Its own full write is the snapshot of the new version: nothing to parse either.
+    expect([hmget.mock.calls.length, hvals.mock.calls.length]).toEqual([6, 1]);
   });
 
-  it('keeps the layout it documents: items hash, meta hash (syncedAt, version) and the lease key', async () => {
+  it('catches another instance up on patches with the touched rows only (issue 13 target 5), and on touch with nothing', async () => {
+    const writer = createRedisCatalogStore(clients.open(), prefix);
+    const redis = clients.open();
+    const reader = createRedisCatalogStore(redis, prefix);
+    const items = Array.from({ length: 100 }, (_, i) => conv(`c${i}`));
+    await writer.write('s', { syncedAt: 1, items });
+    expect((await reader.read('s'))?.items).toHaveLength(100);
+    const hvals = jest.spyOn(redis, 'hvals');
+    const hmget = jest.spyOn(redis, 'hmget');
+    await writer.patch('s', [conv('c1', { subject: 'changed' }), conv('new')], ['c2']);
+    await writer.patch('s', [conv('c3', { subject: 'changed too' })], []);
+    await writer.touch('s', 99);
+    const snap = await reader.read('s');
+    expect(hvals).not.toHaveBeenCalled();
+    // The meta, then the four touched rows in one HMGET.
+    expect(hmget.mock.calls.map((c) => c.slice(1))).toEqual([
+      ['syncedAt', 'version', 'base'],
+      ['c1', 'new', 'c2', 'c3'],
+    ]);
+    expect(snap?.syncedAt).toBe(99);
+    expect(ids(snap?.items)).toEqual(ids((await createRedisCatalogStore(clients.open(), prefix).read('s'))?.items));
+    expect(snap?.items).toHaveLength(100);
+    expect(snap?.items.find((c) => c.nativeId === 'c1')?.subject).toBe('changed');
+    expect(snap?.items.find((c) => c.nativeId === 'c2')).toBeUndefined();
+
+    // A touch alone moves no version: the next read parses nothing.
+    hmget.mockClear();
+    await writer.touch('s', 100);
+    expect((await reader.read('s'))?.syncedAt).toBe(100);
+    expect(hmget).toHaveBeenCalledTimes(1);
+  });
+
+  it('reads everything again when the change list no longer reaches back to its version, or after a full write', async () => {
+    const writer = createRedisCatalogStore(clients.open(), prefix);
+    const redis = clients.open();
+    const reader = createRedisCatalogStore(redis, prefix);
+    await writer.write('s', { syncedAt: 1, items: [conv('a')] });
+    await reader.read('s');
+    const hvals = jest.spyOn(redis, 'hvals');
+    for (let i = 0; i <= CATALOG_CHANGES_KEPT; i += 100) {
+      const n = Math.min(100, CATALOG_CHANGES_KEPT + 1 - i);
+      await Promise.all(Array.from({ length: n }, (_, j) => writer.patch('s', [conv(`p${(i + j) % 5}`)], [])));
+    }
+    expect(await redis.llen(`${prefix}catalog:s:changes`)).toBe(CATALOG_CHANGES_KEPT);
+    expect(ids((await reader.read('s'))?.items)).toEqual(
+      ids([conv('a'), ...[0, 1, 2, 3, 4].map((i) => conv(`p${i}`))]),
+    );
+    expect(hvals).toHaveBeenCalledTimes(1);
+    await writer.write('s', { syncedAt: 2, items: [conv('z')] });
+    expect(ids((await reader.read('s'))?.items)).toEqual(['z']);
+    expect(hvals).toHaveBeenCalledTimes(2);
+    expect(await redis.exists(`${prefix}catalog:s:changes`)).toBe(0);
+  });
+
+  it('keeps the layout it documents: items hash, meta hash (syncedAt, version, base), change list and the lease key', async () => {
     const redis = clients.open();
     const store = createRedisCatalogStore(redis, prefix);
     await store.write('s', { syncedAt: 42, items: [conv('a')] });
     await store.patch('s', [conv('b')], []);
     expect(await redis.hkeys(`${prefix}catalog:s:items`)).toEqual(expect.arrayContaining(['a', 'b']));
-    expect(await redis.hgetall(`${prefix}catalog:s:meta`)).toEqual({ syncedAt: '42', version: '2' });
+    expect(await redis.hgetall(`${prefix}catalog:s:meta`)).toEqual({ syncedAt: '42', version: '2', base: '1' });
+    expect(await redis.lrange(`${prefix}catalog:s:changes`, 0, -1)).toEqual(['2|["b"]']);
     expect(await store.acquireSync('s', 60_000)).toBe(true);
     expect(await redis.pttl(`${prefix}catalog:s:sync`)).toBeGreaterThan(0);
     await store.releaseSync('s');
