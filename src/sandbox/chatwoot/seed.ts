@@ -1,3 +1,4 @@
+import { byRecentActivity, CHATWOOT_DEMO_PEOPLE } from '../demoPeople';
 import { createRandom, FIRST_NAMES, LAST_NAMES, type Random } from '../kit/random';
 import {
   ACCOUNT_ID,
@@ -401,6 +402,38 @@ export function seedChatwoot(state: ChatwootState, scale: number, seed: number) 
       (last?.created_at ?? toMute.conv.created_at) + 1000,
     );
     toMute.conv.agent_last_seen_at = toMute.conv.last_activity_at + 60_000;
+  }
+  giveDemoIdentities(state);
+}
+
+/**
+ * src/sandbox/demoPeople.ts: the most recently active contacts with a conversation become the demo people (no PRNG
+ * draw, so the rest of the data stays as it was). One without an email takes a contact none of whose conversations is
+ * in the email inbox; an email inbox's contact_inbox is keyed by the address (ContactInboxBuilder), so it follows.
+ */
+function giveDemoIdentities(state: ChatwootState) {
+  const lastActivity = new Map<number, number>();
+  const inEmailInbox = new Set<number>();
+  for (const c of state.conversations.values()) {
+    if ((lastActivity.get(c.contact_id) ?? -Infinity) < c.last_activity_at)
+      lastActivity.set(c.contact_id, c.last_activity_at);
+    if (c.inbox_id === EMAIL_INBOX_ID) inEmailInbox.add(c.contact_id);
+  }
+  const free = byRecentActivity(
+    [...lastActivity.keys()].map((id) => state.contacts.get(id) as CwContact),
+    (c) => lastActivity.get(c.id) as number,
+    (c) => c.id,
+  );
+  for (const p of CHATWOOT_DEMO_PEOPLE) {
+    const i = free.findIndex((c) => p.email !== null || !inEmailInbox.has(c.id));
+    if (i < 0) continue;
+    const contact = free.splice(i, 1)[0] as CwContact;
+    for (const ci of state.contactInboxes.values())
+      if (ci.contact_id === contact.id && ci.source_id === contact.email && p.email) ci.source_id = p.email;
+    contact.name = `${p.first} ${p.last}`;
+    // Chatwoot keeps emails lower-cased and phone numbers in E.164 only (app/models/contact.rb).
+    contact.email = p.email?.toLowerCase() ?? null;
+    contact.phone_number = p.phone;
   }
 }
 

@@ -1,3 +1,4 @@
+import { byRecentActivity, MONICA_DEMO_PEOPLE } from '../demoPeople';
 import { FIRST_NAMES, LAST_NAMES, type Random } from '../kit/random';
 import {
   AVATAR_COLORS,
@@ -102,4 +103,38 @@ export function seedMonica(state: MonicaState, r: Random, scale: number) {
       conv.updated_at = new Date(created.getTime() + r.int(1, 5) * DAY);
     }
   }
+  giveDemoIdentities(state);
+}
+
+/**
+ * src/sandbox/demoPeople.ts: the contacts of the most recent conversations become the demo people (no PRNG draw, so
+ * the rest of the data stays as it was); their email and phone are contact fields (types 1 and 2 of the defaults).
+ */
+function giveDemoIdentities(state: MonicaState) {
+  const lastActivity = new Map<number, number>();
+  for (const c of state.conversations.values()) {
+    const t = c.happened_at.getTime();
+    if ((lastActivity.get(c.contact_id) ?? -Infinity) < t) lastActivity.set(c.contact_id, t);
+  }
+  const contacts = byRecentActivity(
+    [...lastActivity.keys()].map((id) => state.contacts.get(id) as MoContact),
+    (c) => lastActivity.get(c.id) as number,
+    (c) => c.id,
+  );
+  MONICA_DEMO_PEOPLE.forEach((p, i) => {
+    const contact = contacts[i];
+    if (!contact) return;
+    contact.first_name = p.first;
+    contact.last_name = p.last;
+    contact.nickname = null;
+    for (const [type, content] of [
+      [1, p.email],
+      [2, p.phone],
+    ] as const) {
+      if (content === null) continue;
+      const field = contact.fields.find((f) => f.contact_field_type_id === type);
+      if (field) field.content = content;
+      else state.addField(contact, type, content);
+    }
+  });
 }

@@ -1,3 +1,4 @@
+import { byRecentActivity, PIXIESET_DEMO_PEOPLE } from '../demoPeople';
 import { FIRST_NAMES, LAST_NAMES, type Random } from '../kit/random';
 import {
   PHOTOGRAPHER,
@@ -138,4 +139,34 @@ export function seedPixieset(state: PixiesetState, r: Random, scale: number) {
     messages: [],
   };
   state.conversations.set(foreign.id, foreign);
+  giveDemoIdentities(state);
+}
+
+/**
+ * src/sandbox/demoPeople.ts: the most recently active clients with a conversation of this session become the demo
+ * people (no PRNG draw, so the rest of the data stays as it was); their first name in subjects follows.
+ */
+function giveDemoIdentities(state: PixiesetState) {
+  const lastActivity = new Map<string, number>();
+  for (const c of state.conversations.values()) {
+    if (c.foreign) continue;
+    const t = c.last_message_at.getTime();
+    if ((lastActivity.get(c.client_id) ?? -Infinity) < t) lastActivity.set(c.client_id, t);
+  }
+  const clients = byRecentActivity(
+    [...lastActivity.keys()].map((id) => state.clients.get(id) as PxClient),
+    (c) => lastActivity.get(c.id) as number,
+    (c) => c.id,
+  );
+  PIXIESET_DEMO_PEOPLE.forEach((p, i) => {
+    const client = clients[i];
+    if (!client) return;
+    const before = client.first_name;
+    client.first_name = p.first;
+    client.last_name = p.last;
+    client.email = p.email ?? client.email;
+    client.phone = p.phone ?? client.phone;
+    for (const c of state.conversations.values())
+      if (c.client_id === client.id) c.subject = c.subject.replace(before, p.first);
+  });
 }

@@ -1,3 +1,4 @@
+import { byRecentActivity, PROTOCOL_DEMO_PEOPLE } from '../demoPeople';
 import { FIRST_NAMES, LAST_NAMES, type Random } from '../kit/random';
 import { BASE62, type PrContact, type PrConversation, type PrGroup, type ProtocolState } from './state';
 
@@ -193,4 +194,26 @@ export function seedProtocol(state: ProtocolState, r: Random, scale: number) {
     state.groups.set(group.id, group);
     group.conversation_id = conversationFor([...members], { group_id: group.id }).id;
   }
+  giveDemoIdentities(state, contacts);
+}
+
+/**
+ * src/sandbox/demoPeople.ts: the contacts of the most recently active direct conversations become the demo people
+ * (no PRNG draw, so the rest of the data stays as it was), with a username in the demo's style.
+ */
+function giveDemoIdentities(state: ProtocolState, contacts: PrContact[]) {
+  const lastActive = (c: PrContact) =>
+    (c.conversation_id ? state.conversations.get(c.conversation_id)?.last_active_at : null) ?? null;
+  const written = byRecentActivity(
+    contacts.filter((c) => lastActive(c) !== null),
+    (c) => lastActive(c) as number,
+    (c) => c.id,
+  );
+  PROTOCOL_DEMO_PEOPLE.forEach((p, i) => {
+    const contact = written[i];
+    if (!contact) return;
+    contact.username = `${p.first}${p.last}`;
+    contact.display_name = `${p.first} ${p.last}`;
+    contact.phone_number = p.phone ?? contact.phone_number;
+  });
 }
