@@ -12,6 +12,13 @@ import { chatwootReadCheckBench, type ReadCheckResults } from './chatwoot-reads'
 import { readCacheBench, type ReadCacheResults } from './read-cache';
 import { threadSendBench, type ThreadSendResults } from './thread-send';
 import { catalogScaleBench, parseCatalogSizes, type CatalogScaleResults } from './catalog-scale';
+import {
+  THREAD_EVENTS_HEAD,
+  threadEventsBench,
+  threadEventsTable,
+  type EventsTransport,
+  type ThreadEventsRun,
+} from './thread-events';
 import { Child, killChildren } from './ipc';
 import { SEND_MESSAGE } from './queries';
 import {
@@ -61,7 +68,8 @@ const { values: argv } = parseArgs({
     out: { type: 'string', default: 'bench/results/latest.json' },
     seed: { type: 'string', default: '1' },
     'log-level': { type: 'string', default: 'info' },
-    workloads: { type: 'string', default: 'inbox,thread,send,fanout,reads,threadsend,catalog,cache' },
+    workloads: { type: 'string', default: 'inbox,thread,send,fanout,events,reads,threadsend,catalog,cache' },
+    'event-transports': { type: 'string', default: 'ws,sse' },
     'catalog-sizes': { type: 'string', default: '1000,10000' },
     targets: { type: 'string', default: 'gateway,baseline' },
     profile: { type: 'boolean', default: false },
@@ -81,6 +89,9 @@ if (argv.help) {
                         threadsend: upstream requests of a thread page and of a send, bench/thread-send.ts
                         catalog: catalogs at real sizes (memory, first sync, refresh, page), bench/catalog-scale.ts
                         cache: a warm thread page with the read cache off and on, bench/read-cache.ts
+                        events: --subscribers on one Chatwoot conversation's conversationEvents, --events
+                        messages at the emulator (its webhook), bench/thread-events.ts
+  --event-transports <list> ws,sse: the events workload's subscriber transports (default both)
   --catalog-sizes <list> conversations per source for the catalog workload (default 1000,10000; 100000 by hand)
   --targets <list>      gateway,baseline (default both)
   --log-level <level>   the gateways' log level; logs go to /dev/null (default info)
@@ -109,6 +120,9 @@ const opt = {
   workloads: new Set((argv.workloads ?? '').split(',').filter(Boolean)),
   targets: (argv.targets ?? '').split(',').filter((t): t is TargetName => t === 'gateway' || t === 'baseline'),
   profile: argv.profile ?? false,
+  eventTransports: (argv['event-transports'] ?? '')
+    .split(',')
+    .filter((t): t is EventsTransport => t === 'ws' || t === 'sse'),
 };
 const PROFILE_DIR = resolve('bench/results/profiles');
 /** Latency used to measure round-trip depth: well above scheduling noise, so levels separate cleanly. */
@@ -293,6 +307,8 @@ interface Results {
   thread?: Partial<Record<TargetName, HttpWorkload>>;
   send?: Partial<Record<TargetName, HttpWorkload>>;
   fanout?: Partial<Record<TargetName, FanoutRun[]>>;
+  /** Thread-events fan-out over graphql-ws and SSE, issue 14 (bench/thread-events.ts). */
+  events?: Partial<Record<TargetName, ThreadEventsRun[]>>;
   /** Upstream cost of noticing reads made in Chatwoot's dashboard (bench/chatwoot-reads.ts). */
   reads?: ReadCheckResults;
   /** Upstream requests of a thread page and of a send, beside issue 13's figures (bench/thread-send.ts). */
@@ -978,6 +994,15 @@ function report(results: Results): string {
     }
     out += `\n${table(fr)}\n`;
   }
+  if (results.events) {
+    const rows = [
+      THREAD_EVENTS_HEAD,
+      ...Object.entries(results.events).flatMap(([l, runs]) => threadEventsTable(l, runs)),
+    ];
+    out += `\n${table(rows)}\n`;
+    out +=
+      'thread events: delivery from the message asked of the Chatwoot emulator (its webhook → the gateway) to each subscriber; memory after full GCs.\n';
+  }
   if (results.targets?.length) {
     out += '\nTargets (issue 7):\n';
     for (const c of results.targets) {
@@ -1063,6 +1088,36 @@ function checkTargets(r: Results): TargetCheck[] {
         margin: `${f(30 - kb, 1)} KB`,
       });
     }
+  }
+  for (const ev of r.events?.gateway ?? []) {
+    if (ev.subscribers !== 10_000) continue;
+    const what = `thread events, 10,000 subscribers over ${ev.transport === 'ws' ? 'graphql-ws' : 'SSE'}`;
+    if (ev.skipped) {
+      out.push({
+        target: what,
+        measured: ev.skipped,
+        goal: 'p99 ≤ 500 ms, < 30 KB each',
+        pass: false,
+        margin: 'not run',
+      });
+      continue;
+    }
+    const all = ev.delivered === ev.expected && ev.ready === ev.subscribers && ev.duplicates === 0;
+    out.push({
+      target: `${what}: every one gets each message within 500 ms (p99) of the emulator's message`,
+      measured: `${ev.delivered}/${ev.expected} deliveries, p99 ${f(ev.latency.p99, 1)} ms`,
+      goal: 'all delivered once, p99 ≤ 500 ms',
+      pass: all && ev.latency.p99 <= 500,
+      margin: `${f(500 - ev.latency.p99, 1)} ms`,
+    });
+    const kb = Math.max(ev.memory.heapPerSubscriberKB, ev.memory.rssPerSubscriberKB);
+    out.push({
+      target: `${what}: gateway memory per subscriber`,
+      measured: `${f(ev.memory.heapPerSubscriberKB, 1)} KB heap, ${f(ev.memory.rssPerSubscriberKB, 1)} KB RSS (after full GCs)`,
+      goal: '< 30 KB (the larger of the two)',
+      pass: kb < 30,
+      margin: `${f(30 - kb, 1)} KB`,
+    });
   }
   return out;
 }
@@ -1153,6 +1208,22 @@ async function main() {
         runs.push(await fanout(t, n, opt.events));
       }
       results.fanout[t.name] = runs;
+    }
+  }
+  if (opt.workloads.has('events')) {
+    results.events = {};
+    const fds = fdLimit();
+    for (const t of targets) {
+      results.events[t.name] = await threadEventsBench(t, {
+        sandbox,
+        apiKey: API_KEY,
+        subscribers: opt.subscribers,
+        events: opt.events,
+        transports: opt.eventTransports,
+        fdLimit: fds,
+        log: (l) => process.stderr.write(`${l}\n`),
+        profile: { start: () => profileStart(t), stop: (phase) => profileStop(t, phase) },
+      });
     }
   }
   if (opt.workloads.has('reads')) {

@@ -88,10 +88,18 @@ async function main() {
         capture = null;
         return out;
       },
-      simulateIncoming: ({ source, conversationId }: { source: string; conversationId?: string }) => {
+      simulateIncoming: ({
+        source,
+        conversationId,
+        content,
+      }: {
+        source: string;
+        conversationId?: string;
+        content?: string;
+      }) => {
         const h = sandbox.emulators.get(source);
         if (!h) throw new Error(`no emulator ${source}`);
-        return h.controls.simulateIncoming({ conversationId });
+        return h.controls.simulateIncoming({ conversationId, content });
       },
       unread: ({ source }: { source: string }) => sandbox.emulators.get(source)?.controls.unreadState() ?? null,
       setFaults: ({ source, faults }: { source: string; faults: Faults }) =>
