@@ -342,6 +342,21 @@ export const configSchema = z
         ttlMs: z.number().int().min(0).optional(),
         /** Memory of the cached answers (estimated from their JSON size), in bytes; past it the least recently used go. */
         maxBytes: z.number().int().min(65_536).optional(),
+        /**
+         * The response cache (src/server/responseCache.ts, README "Response cache"): whole query answers over HTTP
+         * per API key, operation and variables, dropped by the same change events; `ttlMs` above bounds the answers
+         * over sources without a trusted change signal. Independent of `enabled`. Defaults in
+         * {@link RESPONSE_CACHE_DEFAULTS}.
+         */
+        responses: z
+          .object({
+            /** Off unless set. */
+            enabled: z.boolean().optional(),
+            /** Memory of the stored answers (estimated from their JSON size), in bytes; least recently used go first. */
+            maxBytes: z.number().int().min(65_536).optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .optional(),
@@ -432,6 +447,13 @@ export const READ_CACHE_DEFAULTS = {
   ttlMs: 5_000,
   /** 64 MiB of cached answers (a 20-message page is a few KB). */
   maxBytes: 67_108_864,
+} as const;
+
+/** Defaults of `cache.responses` (the response cache: src/server/responseCache.ts). */
+export const RESPONSE_CACHE_DEFAULTS = {
+  enabled: false,
+  /** 32 MiB of answers (a 50-row inbox page is about 75 KB estimated). */
+  maxBytes: 33_554_432,
 } as const;
 
 /**

@@ -37,6 +37,7 @@ import { drainWebSocketsPlugin } from './plugins/drainWebSockets';
 import { legacyJsonStatusPlugin } from './plugins/legacyJsonStatus';
 import { operationMetricsPlugin } from './plugins/operationMetrics';
 import { redisWarningPlugin } from './plugins/redisWarning';
+import { responseCacheFromConfig, responseCachePlugin } from './responseCache';
 import { sourceErrorsPlugin } from './plugins/sourceErrors';
 import { upstreamStatsPlugin } from './plugins/upstreamStats';
 import { buildServices } from './services';
@@ -156,6 +157,14 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     keyLimits,
   });
   metrics.observe({ openWebSockets: ws.clients, openSseStreams: sse.streams });
+  // The response cache (config `cache.responses`, off by default; server/responseCache.ts): whole query answers
+  // per API key, dropped by the change events the live engine hears (and the given transport's topics).
+  const responseCache = responseCacheFromConfig(config, {
+    live: services.live,
+    pubsub: opts.pubsub,
+    now: opts.clock,
+    metrics: metrics.responseCache,
+  });
 
   // 5. Apollo Server for GraphQL over HTTP. Plugins, in order: drain HTTP then WebSockets on shutdown; no CDN
   //    landing page (GraphiQL is served offline below); no cache-control plugin (answers are per API key, and it
@@ -196,6 +205,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       deadlinePlugin(deadlines),
       upstreamStatsPlugin(),
       legacyJsonStatusPlugin(),
+      // After sourceErrors and the deadline: it stores only answers that went out without errors.
+      ...(responseCache ? [responseCachePlugin(responseCache.cache)] : []),
       operationMetricsPlugin(metrics, logger),
     ],
   });
@@ -263,6 +274,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   } catch (e) {
     readinessMonitor.close();
     await apollo.stop().catch(() => undefined);
+    await responseCache?.close();
     await built.dispose();
     throw e;
   }
@@ -285,6 +297,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         sockets.closeUnfinished();
         await apollo.stop();
         for (const s of sockets.all) s.destroy();
+        await responseCache?.close();
         await built.dispose();
       })()),
   };

@@ -134,6 +134,12 @@ export interface GatewayMetrics extends WebhookMetrics {
    */
   readCache: ReadCacheMetricsHook;
   /**
+   * The response cache (server/responseCache.ts, config `cache.responses`):
+   * `switchboard_response_cache_{hits,misses}_total`, `switchboard_response_cache_invalidations_total` by source,
+   * and its size at scrape time (`track`) as `switchboard_response_cache_entries` and `_bytes`.
+   */
+  responseCache: ResponseCacheMetricsHook;
+  /**
    * Redis's state (server/redisHealth.ts; issue 12 item 2), read at scrape time: `switchboard_redis_up` (1 up, 0
    * down or not yet connected), `switchboard_redis_outages_total` and `switchboard_redis_fallbacks_total` (calls
    * served by a local fallback).
@@ -151,6 +157,16 @@ export interface ReadCacheMetricsHook {
   invalidation(sourceId: string): void;
   /** Entries and estimated bytes per source, read at scrape time. */
   track(size: () => Array<{ sourceId: string; entries: number; bytes: number }>): void;
+}
+
+/** What the response cache reports (server/responseCache.ts). */
+export interface ResponseCacheMetricsHook {
+  hit(): void;
+  miss(): void;
+  /** A change that made stored answers unservable. */
+  invalidation(sourceId: string): void;
+  /** Entries and estimated bytes, read at scrape time. */
+  track(size: () => { entries: number; bytes: number }): void;
 }
 
 export interface GatewayMetricsOptions {
@@ -449,10 +465,46 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
     },
   };
 
+  const responseHits = new Counter({
+    name: 'switchboard_response_cache_hits_total',
+    help: 'GraphQL queries over HTTP answered by the response cache.',
+    registers,
+  });
+  const responseMisses = new Counter({
+    name: 'switchboard_response_cache_misses_total',
+    help: 'Cacheable GraphQL queries over HTTP that were executed (not stored, expired or dropped by a change).',
+    registers,
+  });
+  let responseCacheSize: (() => { entries: number; bytes: number }) | null = null;
+  for (const [name, help, field] of [
+    ['switchboard_response_cache_entries', 'Answers held by the response cache.', 'entries'],
+    ['switchboard_response_cache_bytes', 'Estimated memory of the answers held by the response cache.', 'bytes'],
+  ] as const)
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(responseCacheSize?.()[field] ?? 0);
+      },
+    });
+  const responseCache: ResponseCacheMetricsHook = {
+    hit: () => responseHits.inc(),
+    miss: () => responseMisses.inc(),
+    invalidation: readCacheCounter(
+      'switchboard_response_cache_invalidations_total',
+      'Changes (webhooks, polls, writes) that dropped answers of the response cache, by source.',
+    ),
+    track(size) {
+      responseCacheSize = size;
+    },
+  };
+
   return {
     registry,
     recordUpstream,
     readCache,
+    responseCache,
     countError,
     keyLimitRefused: (key, limit) => keyLimitRefusals.inc({ key, limit }),
     countFormattedError(formatted) {
