@@ -570,6 +570,70 @@ describe('chatwoot emulator', () => {
     });
   });
 
+  describe('contact list (contacts_controller.rb index)', () => {
+    interface ContactRow {
+      id: number;
+      email: string | null;
+      phone_number: string | null;
+      identifier: string | null;
+      created_at: number;
+      contact_inboxes?: unknown[];
+    }
+    type ContactList = { meta: { count: number; current_page: number | string }; payload: ContactRow[] };
+    // Scale 3: more contacts than a page.
+    let h: EmulatorHandle;
+    beforeAll(async () => {
+      h = await startChatwootEmulator({ port: 0, scale: 3 });
+    });
+    afterAll(() => h.close());
+    const allRows = async (query: string) => {
+      const out: ContactRow[] = [];
+      for (let page = 1; page < 50; page++) {
+        const r = await get<ContactList>(h, `${A}/contacts?${query}&page=${page}`);
+        expect(r.status).toBe(200);
+        expect(r.body.payload.length).toBeLessThanOrEqual(15);
+        if (r.body.payload.length === 0) return { out, count: r.body.meta.count };
+        out.push(...r.body.payload);
+      }
+      throw new Error('too many pages');
+    };
+
+    it('lists the resolved contacts only (an email, a phone or an identifier), 15 a page, meta.count the total', async () => {
+      const first = await get<ContactList>(h, `${A}/contacts`);
+      expect(first.body.meta.current_page).toBe(1);
+      expect(first.body.meta.count).toBeGreaterThan(30);
+      expect(first.body.payload).toHaveLength(15);
+      // With contact_inboxes unless include_contact_inboxes is not "true".
+      expect(first.body.payload.every((c) => Array.isArray(c.contact_inboxes))).toBe(true);
+      const { out, count } = await allRows('include_contact_inboxes=false');
+      expect(out.every((c) => c.contact_inboxes === undefined)).toBe(true);
+      expect(out).toHaveLength(count);
+      expect(new Set(out.map((c) => c.id)).size).toBe(count);
+      expect(out.every((c) => !!c.email || !!c.phone_number || !!c.identifier)).toBe(true);
+      // The seed has anonymous visitors (neither email, phone nor identifier): they exist, and are not listed.
+      const listed = new Set(out.map((c) => c.id));
+      const conversations = await allConversations(h);
+      const hidden = conversations.map((c) => c.meta.sender.id).filter((id) => !listed.has(id));
+      expect(hidden.length).toBeGreaterThan(0);
+      for (const id of hidden) {
+        const c = (await get<{ payload: ContactRow }>(h, `${A}/contacts/${id}`)).body.payload;
+        expect([c.email, c.phone_number, c.identifier]).toEqual([null, null, null]);
+      }
+    });
+
+    it('sorts by created_at (oldest first, "-" for newest first), and echoes the page parameter as sent', async () => {
+      const asc = (await allRows('sort=created_at')).out;
+      const times = asc.map((c) => c.created_at);
+      expect([...times].sort((a, b) => a - b)).toEqual(times);
+      const desc = (await allRows('sort=-created_at')).out;
+      expect(desc.map((c) => c.created_at)).toEqual([...times].reverse());
+      expect(asc.length).toBeGreaterThan(30);
+      const p2 = await get<ContactList>(h, `${A}/contacts?page=2&sort=created_at`);
+      expect(p2.body.meta.current_page).toBe('2');
+      expect(p2.body.payload.map((c) => c.id)).toEqual(asc.slice(15, 30).map((c) => c.id));
+    });
+  });
+
   describe('webhooks (unsigned, docs/vendors/chatwoot.md)', () => {
     it('posts message_created with a string message_type, an ISO created_at and the conversation embedded, without a signature', async () => {
       await post(h, `${A}/conversations/1/messages`, { content: 'ping' });
@@ -889,6 +953,7 @@ const DOCUMENTED = {
   messages: `${P(`${ONE}/messages`)}/get${OK_JSON}`,
   send: `${P(`${ONE}/messages`)}/post${OK_JSON}`,
   contact: `${P('/api/v1/accounts/{account_id}/contacts/{id}')}/get${OK_JSON}`,
+  contacts: `${P('/api/v1/accounts/{account_id}/contacts')}/get${OK_JSON}`,
   agents: `${P('/api/v1/accounts/{account_id}/agents')}/get${OK_JSON}`,
   agentBot: `${P('/api/v1/accounts/{account_id}/agent_bots/{id}')}/get${OK_JSON}`,
   // The swagger says conversation_list ({data: {meta, payload}}); filter.json.jbuilder renders {meta, payload}
@@ -982,6 +1047,11 @@ const DEPARTURES: Record<string, Departure> = {
     ],
     patch: { nullable: true },
   },
+  'contact list current_page is 1 without page': {
+    why: 'contacts_controller.rb set_current_page: `params[:page] || 1`, so current_page is the page parameter as sent (a string) or the integer 1',
+    at: [`${SCHEMAS}/contact_meta/properties/current_page`],
+    patch: { type: ['string', 'integer'] },
+  },
   'agent custom_role_id may be null': {
     why: 'the agent partial emits custom_role_id nil for agents without a custom role',
     at: [`${SCHEMAS}/agent/properties/custom_role_id`],
@@ -1067,6 +1137,8 @@ describe('chatwoot emulator against chatwoot-swagger.json', () => {
       post(h, `${A}/conversations`, { inbox_id: CHATWOOT_SANDBOX_INBOX_ID, contact_id: 3, message: { content: 'hi' } }),
     );
     for (const id of [1, 2, 3, 4, 5, 6]) await add('contact', get(h, `${A}/contacts/${id}`));
+    for (const q of ['', '?page=2&sort=created_at', '?include_contact_inboxes=false&sort=-name'])
+      await add('contacts', get(h, `${A}/contacts${q}`));
     await add('agents', get(h, `${A}/agents`));
     await add('agentBot', get(h, `${A}/agent_bots/1`));
     await add(

@@ -266,6 +266,52 @@ describe('contact conversations', () => {
   });
 });
 
+describe('contact list (ApiContactController::index)', () => {
+  interface ContactJson {
+    id: number;
+    object: string;
+    is_active: boolean;
+    created_at: string;
+    contactFields?: Array<{ content: string; contact_field_type: { type: string | null } }>;
+  }
+  const all = async (query: string) => {
+    const out: ContactJson[] = [];
+    for (let page = 1; page < 100; page++) {
+      const r = await call<Page<ContactJson>>(emu, `/api/contacts?${query}&page=${page}`);
+      expect(r.status).toBe(200);
+      out.push(...r.body.data);
+      if (r.body.links.next === null) return { out, total: r.body.meta.total };
+    }
+    throw new Error('too many pages');
+  };
+
+  it('lists the active contacts oldest first with the paginator, contactFields only with with=contactfields', async () => {
+    const { out, total } = await all('limit=2&with=contactfields');
+    expect(out.length).toBe(total);
+    expect(total).toBeGreaterThan(2);
+    expect(new Set(out.map((c) => c.id)).size).toBe(total);
+    const times = out.map((c) => Date.parse(c.created_at));
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+    expect(out.every((c) => c.object === 'contact' && Array.isArray(c.contactFields))).toBe(true);
+    expect(out.some((c) => c.contactFields!.some((f) => f.contact_field_type.type === 'email'))).toBe(true);
+    const plain = await call<Page<ContactJson>>(emu, '/api/contacts?limit=100');
+    expect(plain.body.data.map((c) => c.id)).toEqual(out.map((c) => c.id));
+    expect(plain.body.data.every((c) => c.contactFields === undefined)).toBe(true);
+    expect(plain.body.meta.path).toBe(`${emu.url}/api/contacts`);
+  });
+
+  it('leaves archived contacts out, and refuses a limit above 100 with error_code 30', async () => {
+    const before = (await all('limit=100')).out;
+    const archivedId = before[1]!.id;
+    await call(emu, `/__sandbox/contacts/${archivedId}/archive`, { method: 'POST', json: { archived: true } });
+    const after = (await all('limit=100')).out;
+    expect(after.map((c) => c.id)).toEqual(before.map((c) => c.id).filter((id) => id !== archivedId));
+    const r = await call<ErrorBody>(emu, '/api/contacts?limit=101');
+    expect(r.status).toBe(400);
+    expect(r.body.error.error_code).toBe(30);
+  });
+});
+
 describe('errors', () => {
   it('answers 404 error_code 31 for an unknown conversation or id on GET, and Laravel 404 for an unknown route', async () => {
     for (const path of ['/api/conversations/9999', '/api/conversations/abc']) {
