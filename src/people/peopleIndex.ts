@@ -574,10 +574,21 @@ export class LivePeopleIndex {
       const e = s.entries.get(k);
       if (!e) s.entries.set(k, this.entry(p, false, new Set([nativeId])));
       else {
-        // A listed contact keeps the listing's details (a conversation's copy may carry fewer: Monica's has no
-        // contact fields), as the from-scratch formation does (the listing is read first, the first model wins).
-        if (!e.listed && participantFingerprint(e.model) !== participantFingerprint(p))
-          s.entries.set(k, this.entry(p, false, e.convs));
+        // A listed contact keeps the listing's details where the conversation's copy has none (Monica's carries no
+        // contact fields: docs/vendors/monica.md), as the from-scratch formation reads the listing first; what the
+        // copy does carry is newer (a Chatwoot contact's new email). A field removed upstream from a listed contact
+        // goes at the source's next full read.
+        const next = e.listed
+          ? {
+              ...p,
+              name: p.name ?? e.model.name,
+              email: p.email ?? e.model.email,
+              phone: p.phone ?? e.model.phone,
+              avatarUrl: p.avatarUrl ?? e.model.avatarUrl,
+            }
+          : p;
+        if (participantFingerprint(e.model) !== participantFingerprint(next))
+          s.entries.set(k, this.entry(next, e.listed, e.convs));
         s.entries.get(k)!.convs.add(nativeId);
       }
     }

@@ -12,6 +12,7 @@ import { toGlobalId } from '../../src/schema/ids';
 import { mergedCompare } from '../../src/schema/inbox';
 import { buildConnectors } from '../../src/server/connectors';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
+import { waitFor } from '../utils/wait';
 
 /**
  * People over the four emulators. The emulators' contacts keep their native ids (so the sources filter by them as
@@ -406,5 +407,33 @@ describe('people over four sources', () => {
     );
     const expected = truth.filter(({ ps }) => ps.some((p) => key(p) === key(own))).map(({ c }) => cid(c));
     expect(convs.body.data!.person.conversations.nodes.map((n) => n.id)).toEqual(expected.slice(0, 100));
+  });
+  // Last: it changes a contact's details.
+  it('follows a change event: a contact given Ann’s email upstream joins Ann once the live engine hears of its conversation', async () => {
+    const cw = t.gateway.services.connectors.find((c) => c.id === 'chatwoot')!;
+    const other = picked.chatwoot![2]!;
+    const conv = truth.find(({ c, ps }) => c.sourceId === cw.id && ps.some((p) => key(p) === key(other)))!.c;
+    const annOf = async () => personWith(await allPeople(t), picked.pixieset![0]!)!;
+    const ann = await annOf();
+    expect(ann.participants.map((p) => p.id)).not.toContain(pid(other));
+    // Upstream, the contact now has Ann's email (in yet another letter case).
+    details.set(key(other), { name: 'Ann (support)', email: 'ANN@example.com' });
+    // Served from the index: nothing has said that anything changed yet.
+    expect((await annOf()).participants.map((p) => p.id)).not.toContain(pid(other));
+    // The contact writes: Chatwoot's message_created webhook reaches the gateway and the live engine.
+    t.embedded.sandbox.emulators.get('chatwoot')!.controls.simulateIncoming({ conversationId: conv.nativeId });
+    const joined = await waitFor(
+      async () => {
+        const p = await annOf();
+        return p.participants.some((x) => x.id === pid(other)) && p;
+      },
+      { what: 'Ann with the Chatwoot contact that took her email', timeoutMs: 10_000 },
+    );
+    expect(joined.id).toBe(ann.id);
+    expect(joined.participants.map((p) => p.id).sort()).toEqual(
+      [pid(picked.pixieset![0]!), pid(picked.chatwoot![0]!), pid(other)].sort(),
+    );
+    // Her activity is now that conversation's new message.
+    expect(Date.parse(joined.lastMessageAt!)).toBeGreaterThan(Date.parse(ann.lastMessageAt ?? '1970-01-01'));
   });
 });
