@@ -73,6 +73,7 @@ const { values: argv } = parseArgs({
     'catalog-sizes': { type: 'string', default: '1000,10000' },
     targets: { type: 'string', default: 'gateway,baseline' },
     profile: { type: 'boolean', default: false },
+    cache: { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -96,6 +97,7 @@ if (argv.help) {
   --targets <list>      gateway,baseline (default both)
   --log-level <level>   the gateways' log level; logs go to /dev/null (default info)
   --profile             write V8 CPU profiles of the gateways to bench/results/profiles/
+  --cache <list>        caches on in the gateways: read (config cache.enabled), responses (cache.responses); default none
 `);
   process.exit(0);
 }
@@ -105,6 +107,9 @@ const num = (name: string, v: string | undefined, min: number): number => {
   if (!Number.isFinite(n) || n < min) throw new Error(`--${name} expects a number ≥ ${min}, got "${v}"`);
   return n;
 };
+const cacheFlags = new Set((argv.cache ?? '').split(',').filter(Boolean));
+for (const f of cacheFlags)
+  if (f !== 'read' && f !== 'responses') throw new Error(`--cache expects read and/or responses, got "${f}"`);
 const opt = {
   latency: num('latency', argv.latency, 0),
   scale: num('scale', argv.scale, 1),
@@ -352,6 +357,11 @@ async function startProcesses(): Promise<{ emulators: Record<string, string> }> 
       // The emulators' vendor rate limits are lifted (sandbox-process.ts); lift the gateway's own per-source caps
       // the same way, or they, not the gateway, would bound the throughput.
       sources: info.sourceConfigs.map((s) => ({ ...s, rateLimitPerMinute: null, maxConcurrency: 256 })),
+      // --cache: the read cache and the response cache (issue 13 target 4 measures each lever with them on and off).
+      cache: {
+        enabled: cacheFlags.has('read'),
+        responses: { enabled: cacheFlags.has('responses') },
+      },
       // The bench's one key drives every workload (thousands of operations a second, 10,000 subscriptions): its
       // per-key limits (issue 12 item 4, 600 operations a minute by default) are lifted like the sources' caps.
       apiKeys: [
@@ -1132,7 +1142,7 @@ async function main() {
     options: { ...opt, workloads: [...opt.workloads], probeLatencyMs: PROBE_MS },
   };
   process.stderr.write(
-    `bench: latency ${opt.latency} ms, scale ${opt.scale}, ${opt.duration} s per run, targets ${opt.targets.join('+')}; starting the sandbox and gateways …\n`,
+    `bench: latency ${opt.latency} ms, scale ${opt.scale}, ${opt.duration} s per run, targets ${opt.targets.join('+')}, caches ${[...cacheFlags].join('+') || 'off'}; starting the sandbox and gateways …\n`,
   );
   await startProcesses();
   const first = targets[0];
