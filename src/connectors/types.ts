@@ -376,6 +376,15 @@ export type ThreadEventChange = {
   | { kind: 'ConversationDeleted'; conversationNativeId: string }
 );
 
+/** What the live engine tells a {@link Connector.poll}. */
+export interface PollOptions {
+  /**
+   * Somebody on this instance watches the source's thread events: the poll may spend the extra upstream reads
+   * that complete them (docs/live.md "Pollers"). Events it can tell from what it reads anyway come without it.
+   */
+  events?: boolean;
+}
+
 export interface WebhookRequest {
   headers: Record<string, string | string[] | undefined>;
   rawBody: Buffer;
@@ -491,8 +500,10 @@ export interface Connector {
    * `conversation:<source>` and, when the list is not empty, re-reads the totals with `unreadCount()`.
    * Throws GatewayErrors like any call (SOURCE_RATE_LIMITED with `retryAfter` makes the engine wait that long).
    * Without `poll`, a POLLING source with unread counts has its totals re-read every interval.
+   * A poll may attach thread events to its changes (`SourceChange.events`, docs/live.md "Thread events"); with
+   * `options.events` (somebody here watches the source's thread events) it may spend the extra reads they need.
    */
-  poll?(scope: RequestScope): Promise<SourceChange[]>;
+  poll?(scope: RequestScope, options?: PollOptions): Promise<SourceChange[]>;
   /**
    * POLLING sources with a request budget: the shortest poll interval the budget allows now (for example from
    * how many requests a poll costs at the current size of the account). The engine waits

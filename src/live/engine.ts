@@ -90,7 +90,8 @@ export class LiveEngine {
     this.totals = new UnreadTotals(this.ctx);
     this.feed = new ConversationFeed(this.ctx);
     this.webhooks = new WebhookIngest(this.ctx, this.feed, this.totals);
-    this.pollers = new Pollers(this.ctx, this.feed, this.totals, opts);
+    // A poll's thread events go through the same once-per-identity publication as the gateway's own writes.
+    this.pollers = new Pollers(this.ctx, this.feed, this.totals, opts, (events) => this.events.publish(events));
     this.events = new ThreadEvents(
       this.ctx,
       opts.connectors.map((c) => c.id),
@@ -117,7 +118,17 @@ export class LiveEngine {
   ): Promise<() => Promise<void>> {
     await this.events.ready;
     const stop = this.countedWatch(sourceIds, after, onEvent);
-    return once(async () => stop());
+    // docs/live.md "Thread events": a polling source's events come from its poller, which runs while watched.
+    const polled = sourceIds.filter(
+      (s) => this.ctx.connectors.get(s)?.capabilities.realtime === 'POLLING' && this.pollers.acquire(s, true),
+    );
+    return once(async () => {
+      stop();
+      for (const s of polled) {
+        this.pollers.release(s, true);
+        if (!this.pollers.active().includes(s)) this.polledSince.delete(s);
+      }
+    });
   }
 
   /**

@@ -1,6 +1,7 @@
-import type { Connector } from '../connectors/types';
+import type { Connector, SourceChange } from '../connectors/types';
 import type { LiveContext } from './context';
 import type { ConversationFeed } from './conversationFeed';
+import { eventsOfChange, type ThreadEvent } from './events';
 import { delayIn, holdsLease, nextPollerState, type PollerState } from './pollerState';
 import { MIN_DEFAULT_LEASE_MS, pollLease } from './protocol';
 import type { UnreadTotals } from './unreadTotals';
@@ -10,6 +11,8 @@ interface Poller {
   state: PollerState;
   /** Watchers of the source on this instance; the last one leaving stops the poller. */
   refs: number;
+  /** Those of them that watch thread events: while there are any, polls may spend reads on events. */
+  eventRefs: number;
   timer: NodeJS.Timeout | null;
   tick: Promise<void> | null;
 }
@@ -33,6 +36,8 @@ export class Pollers {
     private readonly feed: ConversationFeed,
     private readonly totals: UnreadTotals,
     private readonly opts: PollerOptions,
+    /** Publishes thread events once per identity (ThreadEvents.publish, docs/live.md "Thread events"). */
+    private readonly publishEvents: (events: ThreadEvent[]) => Promise<void>,
   ) {}
 
   /** docs/live.md "Pollers": who gets a poller. */
@@ -52,23 +57,36 @@ export class Pollers {
     return [...this.pollers.values()].filter((p) => holdsLease(p.state)).map((p) => p.sourceId);
   }
 
-  /** One more watcher of the source: starts its poller if it is pollable and has none. */
-  acquire(sourceId: string): void {
-    if (this.ctx.closed() || !this.pollable(this.ctx.connectors.get(sourceId))) return;
+  /**
+   * One more watcher of the source (`events`: of its thread events): starts its poller if it is pollable and has
+   * none. Returns whether it counted (a release must match only a counted acquire).
+   */
+  acquire(sourceId: string, events = false): boolean {
+    if (this.ctx.closed() || !this.pollable(this.ctx.connectors.get(sourceId))) return false;
     const existing = this.pollers.get(sourceId);
     if (existing) {
       existing.refs++;
-      return;
+      if (events) existing.eventRefs++;
+      return true;
     }
-    const p: Poller = { sourceId, state: { phase: 'idle' }, refs: 1, timer: null, tick: null };
+    const p: Poller = {
+      sourceId,
+      state: { phase: 'idle' },
+      refs: 1,
+      eventRefs: events ? 1 : 0,
+      timer: null,
+      tick: null,
+    };
     this.pollers.set(sourceId, p);
     this.arm(p, 0); // idle: the first tick at once
+    return true;
   }
 
   /** One watcher fewer: the last one stops the poller and hands its lease over. */
-  release(sourceId: string): void {
+  release(sourceId: string, events = false): void {
     const p = this.pollers.get(sourceId);
     if (!p) return;
+    if (events) p.eventRefs = Math.max(0, p.eventRefs - 1);
     if (--p.refs <= 0) this.stop(p);
   }
 
@@ -120,7 +138,7 @@ export class Pollers {
     p.state = nextPollerState(p.state, { type: held ? 'leaseTaken' : 'leaseElsewhere' });
     if (held) {
       try {
-        await this.pollOnce(connector, tookOver);
+        await this.pollOnce(connector, tookOver, p.eventRefs > 0);
         p.state = nextPollerState(p.state, { type: 'polled' });
         this.ctx.metrics?.poll?.(p.sourceId, 'ok');
       } catch (error) {
@@ -135,14 +153,21 @@ export class Pollers {
     this.arm(p, delayIn(p.state, timing));
   }
 
-  /** docs/live.md "Pollers": the connector's changes announced, then the totals re-read when something may have moved. */
-  private async pollOnce(connector: Connector, tookOver: boolean): Promise<void> {
+  /**
+   * docs/live.md "Pollers": the connector's changes announced (their thread events published first), then the
+   * totals re-read when something may have moved.
+   */
+  private async pollOnce(connector: Connector, tookOver: boolean, events: boolean): Promise<void> {
     // After a failure, the totals are read again even when the poll saw no change: subscribers were told the
     // source is missing and wait for its value.
     let reread = tookOver || !connector.poll || this.totals.isFailing(connector.id);
     if (connector.poll) {
-      const changes = await connector.poll(this.ctx.scope(connector.id));
+      const changes = await connector.poll(this.ctx.scope(connector.id), { events });
       if (changes.length > 0) reread = true;
+      const threadEvents = threadEventsOf(connector.id, changes);
+      // A failed publication loses these events (reported), not the poll: its changes are still announced.
+      if (threadEvents.length > 0 && !this.ctx.closed())
+        await this.publishEvents(threadEvents).catch((e: unknown) => this.ctx.report(e, connector.id));
       this.feed.remember(connector.id, changes);
       await this.feed.announce(connector.id, changes);
     }
@@ -159,4 +184,23 @@ export class Pollers {
     this.pollers.clear();
     await Promise.allSettled(all.map((p) => p.tick));
   }
+}
+
+/**
+ * The thread events a poll's changes carry (docs/live.md "Thread events"), in the order they happened within each
+ * conversation: by `at` (a message's sentAt), the connector's order among equal times.
+ */
+export function threadEventsOf(sourceId: string, changes: SourceChange[]): ThreadEvent[] {
+  const events = changes.flatMap((c) => (c.events ?? []).map((e) => eventsOfChange(sourceId, e)));
+  const first = new Map<string, number>();
+  events.forEach((e, i) => {
+    if (!first.has(e.conversationNativeId)) first.set(e.conversationNativeId, i);
+  });
+  return events
+    .map((e, i) => ({ e, i }))
+    .sort(
+      (a, b) =>
+        first.get(a.e.conversationNativeId)! - first.get(b.e.conversationNativeId)! || a.e.at - b.e.at || a.i - b.i,
+    )
+    .map(({ e }) => e);
 }

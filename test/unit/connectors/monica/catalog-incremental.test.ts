@@ -88,7 +88,14 @@ describe('Monica catalog above the incremental threshold', () => {
     expect(ids(changedId)[0]?.conversation?.lastMessage?.content).toBe(
       (logged.data as unknown as { content: string }).content,
     );
-    expect(ids(deletedId)).toEqual([{ sourceId: 'monica', conversationNativeId: deletedId }]);
+    // The deletion is also a thread event (poll.ts, docs/vendors/monica.md "Thread events from polls").
+    expect(ids(deletedId)).toEqual([
+      {
+        sourceId: 'monica',
+        conversationNativeId: deletedId,
+        events: [{ kind: 'ConversationDeleted', conversationNativeId: deletedId, at: expect.any(Number) }],
+      },
+    ]);
     expect(new Set(reported.map((c) => c.conversationNativeId)).size).toBe(3);
 
     // The catalog now is what a full read says, served without a request.
