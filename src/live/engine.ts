@@ -2,12 +2,15 @@ import type { Connector, SourceChange, SourceUnreadModel } from '../connectors/t
 import { createLiveContext, type LiveEngineMetrics } from './context';
 import { ConversationFeed, type ConversationEvent } from './conversationFeed';
 import { createMemoryCoordination, type LiveCoordination } from './coordination';
-import { MemoryEventLog, type EventLogOptions } from './eventLog';
-import { eventsOfChange, ThreadEvents, type DeliveredEvent, type ThreadEvent } from './events';
+import type { Redis } from 'ioredis';
+import type { RedisGuard } from '../connectors/catalog-stores/redis';
+import { MemoryEventLog, type EventLog, type EventLogOptions } from './eventLog';
+import { eventsOfChange, fromWire, ThreadEvents, type DeliveredEvent, type ThreadEvent } from './events';
 import { WebhookIngest } from './ingest';
 import { Pollers } from './pollers';
 import { eventsTopic } from './protocol';
 import type { PubSubTransport } from './pubsub';
+import { RedisEventLog } from './redisEventLog';
 import { UnreadTotals, type FailureListener } from './unreadTotals';
 
 export type { ConversationEvent } from './conversationFeed';
@@ -33,6 +36,11 @@ export interface LiveEngineOptions {
   metrics?: LiveEngineMetrics & ThreadEventMetrics;
   /** docs/live.md "Event log": bounds of the thread events kept per source. @default 1000 events, 10 minutes */
   eventLog?: Partial<Omit<EventLogOptions, 'now'>>;
+  /**
+   * docs/live.md "Event log": keep the log in Redis streams (shared by every instance, so a cursor resumes on any
+   * of them) instead of in memory; `health` makes it fall back while Redis is down.
+   */
+  eventLogRedis?: { redis: Redis; prefix: string; health?: RedisGuard };
 }
 
 /**
@@ -95,7 +103,7 @@ export class LiveEngine {
     this.events = new ThreadEvents(
       this.ctx,
       opts.connectors.map((c) => c.id),
-      new MemoryEventLog<ThreadEvent>({ maxLength: 1000, maxAgeMs: 600_000, ...opts.eventLog }),
+      eventLog(opts, (e, s) => this.ctx.report(e, s)),
     );
   }
 
@@ -244,7 +252,7 @@ export class LiveEngine {
     let replaying = true;
     const stop = this.events.watch(sourceIds, after, (e) => {
       if (e.kind === 'ResyncRequired') m.threadEventResync?.(e.reason);
-      else if (replaying) m.threadEventReplayed?.(e.event.sourceId);
+      else if (replaying || e.replayed) m.threadEventReplayed?.(e.event.sourceId);
       onEvent(e);
     });
     replaying = false;
@@ -301,6 +309,19 @@ function countPublishedEvents(pubsub: PubSubTransport, m: ThreadEventMetrics | u
     subscribe: (topic, onMessage) => pubsub.subscribe(topic, onMessage),
     close: () => pubsub.close(),
   };
+}
+
+/** docs/live.md "Event log": a Redis stream per source when the engine is given Redis, else in memory. */
+function eventLog(opts: LiveEngineOptions, onError: (e: unknown, sourceId: string) => void): EventLog<ThreadEvent> {
+  const bounds = { maxLength: 1000, maxAgeMs: 600_000, ...opts.eventLog };
+  if (!opts.eventLogRedis) return new MemoryEventLog<ThreadEvent>(bounds);
+  return new RedisEventLog<ThreadEvent>({
+    ...opts.eventLogRedis,
+    maxLength: bounds.maxLength,
+    maxAgeMs: bounds.maxAgeMs,
+    decode: fromWire,
+    onError,
+  });
 }
 
 /** An unsubscribe function that acts once. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ConversationField, ConversationModel, MessageModel, ThreadEventChange } from '../connectors/types';
 import type { LiveContext } from './context';
-import type { LoggedEvent as Logged, MemoryEventLog } from './eventLog';
+import type { EventLog, FeedEntry, LogReplay, Position } from './eventLog';
 import { EVENT_TTL_MS, eventsTopic, threadEventKey } from './protocol';
 
 /**
@@ -109,10 +109,13 @@ function toWire(e: ThreadEvent): ThreadEvent {
   return { ...e, conversation };
 }
 
-/** docs/live.md "Cursors": the log's epoch and, per source, the last position the subscriber was given. */
+/**
+ * docs/live.md "Cursors": the log's epoch and, per source, the last position the subscriber was given (a number
+ * in the in-memory log, a stream entry id `<ms>-<n>` in Redis).
+ */
 interface CursorState {
   e: string;
-  p: Record<string, number>;
+  p: Record<string, Position>;
 }
 
 export const encodeCursor = (c: CursorState) => Buffer.from(JSON.stringify(c)).toString('base64url');
@@ -121,7 +124,9 @@ export function decodeCursor(cursor: string): CursorState | null {
   try {
     const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorState> | null;
     if (!c || typeof c.e !== 'string' || typeof c.p !== 'object' || c.p === null) return null;
-    if (!Object.values(c.p).every((n) => Number.isInteger(n) && (n as number) >= 0)) return null;
+    const position = (n: unknown) =>
+      (Number.isInteger(n) && (n as number) >= 0) || (typeof n === 'string' && /^\d+-\d+$/.test(n));
+    if (!Object.values(c.p).every(position)) return null;
     return c as CursorState;
   } catch {
     return null;
@@ -130,19 +135,33 @@ export function decodeCursor(cursor: string): CursorState | null {
 
 /**
  * The engine's part for thread events: one subscription to `events:<source>` per source for the engine's whole
- * life (so the log covers the time nobody here listens), each event appended to the log and handed to this
- * instance's listeners of the source; publication once per event identity across instances.
+ * life (so the log covers the time nobody here listens); what it hears goes to the log (docs/live.md "Event log":
+ * in memory, or a Redis stream), which feeds its entries, in log order, to this instance's listeners of the
+ * source; publication once per event identity across instances.
  */
 export class ThreadEvents {
   readonly ready: Promise<Array<() => Promise<void>>>;
-  private readonly listeners = new Map<string, Set<(e: LoggedEvent) => void>>();
+  private readonly listeners = new Map<string, Set<(e: Entry) => void>>();
 
   constructor(
     private readonly ctx: LiveContext,
     sourceIds: string[],
-    private readonly log: MemoryEventLog<ThreadEvent>,
+    private readonly log: EventLog<ThreadEvent>,
   ) {
-    this.ready = Promise.all(sourceIds.map((s) => ctx.pubsub.subscribe(eventsTopic(s), (p) => this.onMessage(s, p))));
+    log.feed((s, entry) => {
+      for (const l of [...(this.listeners.get(s) ?? [])]) {
+        try {
+          l(entry);
+        } catch (e) {
+          // One subscriber's failure is reported, never thrown into the log's feed (nor the next listener).
+          ctx.report(e, s);
+        }
+      }
+    });
+    const subscriptions = Promise.all(
+      sourceIds.map((s) => ctx.pubsub.subscribe(eventsTopic(s), (p) => this.onMessage(s, p))),
+    );
+    this.ready = Promise.all([subscriptions, log.start(sourceIds)]).then(([u]) => u);
     this.ready.catch((e: unknown) => sourceIds.forEach((s) => ctx.report(e, s)));
   }
 
@@ -153,67 +172,112 @@ export class ThreadEvents {
     const keyed = identities.flatMap((id, i) => (id === null ? [] : [threadEventKey(events[i]!.sourceId, id)]));
     const claimed = keyed.length > 0 ? await this.ctx.coordination.firstSeen(keyed, EVENT_TTL_MS) : [];
     let k = 0;
-    // One after the other: events of one source reach the topic in the order given.
+    // One after the other: events of one source reach the log and the topic in the order given.
     for (const [i, e] of events.entries()) {
       if (identities[i] !== null && !claimed[k++]) continue;
-      await this.ctx.pubsub.publish(eventsTopic(e.sourceId), toWire(e));
+      const wire = toWire(e);
+      // The log first (Redis: the stream entry, so every instance feeds it in the stream's order), then the topic.
+      const recorded = this.log.record(e.sourceId, wire);
+      const mark = recorded instanceof Promise ? await recorded : recorded;
+      await this.ctx.pubsub.publish(eventsTopic(e.sourceId), mark === null ? wire : { ...wire, log: mark });
     }
   }
 
   /**
-   * docs/live.md "Cursors": calls `onEvent` with every event after `after` (in order, before this returns), then
-   * with each live one; or first with ResyncRequired when some cannot be replayed. Replay and joining happen in
-   * one synchronous step, so nothing falls between them or comes twice. Returns the function that stops it.
+   * docs/live.md "Cursors": calls `onEvent` with every event after `after` (in order), then with each live one;
+   * or first with ResyncRequired when some cannot be replayed. The listeners are joined before the log is read
+   * and what they hear meanwhile waits, so nothing falls between replay and live or comes twice at the seam
+   * (with the in-memory log, all of it happens before this returns). Returns the function that stops it.
    */
   watch(sourceIds: string[], after: string | null, onEvent: (e: DeliveredEvent) => void): () => void {
-    const positions: Record<string, number> = {};
-    for (const s of sourceIds) positions[s] = this.log.head(s);
-    const cursor = () => encodeCursor({ e: this.log.epoch, p: { ...positions } });
-    const replay: Array<{ sourceId: string; entry: LoggedEvent }> = [];
-    let gap: string | null = null;
-    if (after !== null) {
-      const c = decodeCursor(after);
-      if (!c) gap = 'INVALID_CURSOR';
-      else {
-        for (const s of sourceIds) {
-          const from = c.p[s];
-          // A source the cursor does not name was not watched then: nothing of it was missed.
-          if (from === undefined) continue;
-          const r = c.e === this.log.epoch ? this.log.since(s, from) : { gap: 'UNKNOWN_CURSOR' as const };
-          if ('gap' in r) gap ??= r.gap;
-          else for (const entry of r.events) replay.push({ sourceId: s, entry });
+    const log = this.log;
+    let epoch = log.currentEpoch();
+    const positions: Record<string, Position> = {};
+    for (const s of sourceIds) positions[s] = log.head(s);
+    const cursor = () => encodeCursor({ e: epoch, p: { ...positions } });
+    let stopped = false;
+    /** Live entries heard while the log is read (null once the replay is delivered). */
+    let waiting: Array<[string, Entry]> | null = [];
+    const deliver = (s: string, entry: Entry, replayed = false) => {
+      if (stopped) return;
+      if (entry.seq !== null) {
+        // Redis lost the log and a new epoch began: positions of the old one mean nothing in it.
+        if (entry.epoch !== epoch) {
+          epoch = entry.epoch;
+          for (const k of sourceIds) positions[k] = log.origin;
         }
+        // Given already (replayed, or before the cursor's position): never twice.
+        if (!log.after(entry.seq, positions[s]!)) return;
+        positions[s] = entry.seq;
       }
-    }
-    const deliver = (s: string, entry: LoggedEvent) => {
-      positions[s] = entry.seq;
-      onEvent({ kind: entry.event.kind, event: entry.event, at: entry.event.at, cursor: cursor() });
+      const e = entry.event;
+      onEvent({ kind: e.kind, event: e, at: e.at, cursor: cursor(), ...(replayed ? { replayed } : {}) });
     };
-    if (gap !== null) onEvent({ kind: 'ResyncRequired', reason: gap, at: Date.now(), cursor: cursor() });
-    else {
-      // A cursor given mid-replay must not skip what the rest of the replay holds: each source starts where it was.
-      for (const r of replay) positions[r.sourceId] = Math.min(positions[r.sourceId]!, r.entry.seq - 1);
-      for (const r of replay) deliver(r.sourceId, r.entry);
-    }
     const joined = sourceIds.map((s) => {
-      const listener = (entry: LoggedEvent) => deliver(s, entry);
+      const listener = (entry: Entry) => (waiting ? waiting.push([s, entry]) : deliver(s, entry));
       let set = this.listeners.get(s);
       if (!set) this.listeners.set(s, (set = new Set()));
       set.add(listener);
       return () => set.delete(listener);
     });
-    return () => joined.forEach((leave) => leave());
+
+    type Read = { sourceId: string; from: Position; replay: LogReplay<ThreadEvent> };
+    const finish = (reads: Read[], gap: string | null) => {
+      for (const r of reads) if ('gap' in r.replay) gap ??= r.replay.gap;
+      if (gap !== null) {
+        if (!stopped) onEvent({ kind: 'ResyncRequired', reason: gap, at: Date.now(), cursor: cursor() });
+      } else {
+        // Each source starts at the cursor's position (a cursor given mid-replay must not skip the rest of it).
+        for (const r of reads) positions[r.sourceId] = r.from;
+        for (const r of reads)
+          if ('events' in r.replay)
+            for (const x of r.replay.events) deliver(r.sourceId, { seq: x.seq, epoch, event: x.event }, true);
+      }
+      const heard = waiting ?? [];
+      waiting = null;
+      for (const [s, entry] of heard) deliver(s, entry);
+    };
+
+    const c = after === null ? null : decodeCursor(after);
+    if (after !== null && !c) finish([], 'INVALID_CURSOR');
+    else if (!c) finish([], null);
+    else {
+      // A source the cursor does not name was not watched then: nothing of it was missed.
+      const named = sourceIds.filter((s) => c.p[s] !== undefined);
+      if (named.some((s) => !log.isPosition(c.p[s]))) finish([], 'UNKNOWN_CURSOR');
+      else {
+        const replays = named.map((s) => log.replay(s, c.e, c.p[s]!));
+        const reads = (rs: Array<LogReplay<ThreadEvent>>) =>
+          rs.map((replay, i) => ({ sourceId: named[i]!, from: c.p[named[i]!]!, replay }));
+        if (replays.every((r): r is LogReplay<ThreadEvent> => !(r instanceof Promise))) finish(reads(replays), null);
+        else {
+          // The replay is the cursor's epoch (the log's now, or it would be a gap).
+          Promise.all(replays).then(
+            (rs) => {
+              if (rs.every((r) => 'events' in r)) epoch = c.e;
+              finish(reads(rs), null);
+            },
+            () => finish([], 'UNKNOWN_CURSOR'),
+          );
+        }
+      }
+    }
+    return () => {
+      stopped = true;
+      joined.forEach((leave) => leave());
+    };
   }
 
   private onMessage(sourceId: string, payload: unknown) {
-    const event = fromWire(sourceId, payload);
+    const { log: mark, ...rest } = (payload ?? {}) as { log?: unknown };
+    const event = fromWire(sourceId, rest);
     if (!event) return;
-    const entry = this.log.append(sourceId, event);
-    for (const l of [...(this.listeners.get(sourceId) ?? [])]) l(entry);
+    this.log.hear(sourceId, event, mark ?? null);
   }
 
   async close(): Promise<Array<() => Promise<void>>> {
     this.listeners.clear();
+    await this.log.close();
     return this.ready.catch(() => []);
   }
 }
