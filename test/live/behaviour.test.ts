@@ -389,5 +389,26 @@ describe.each(CASES)('live behaviour over %s with %s pub/sub', (transport, kind)
       expect(JSON.stringify(byId.errors)).toContain('NOT_FOUND');
       expect(JSON.stringify(q.body.errors)).toContain('NOT_FOUND');
     });
+
+    it("pushes a polling source's new messages, found by its poll, once each and in order; leaving stops the poller", async () => {
+      const list = await t.gql<{ conversations: { edges: Array<{ node: { id: string; nativeId: string } }> } }>(
+        `{ conversations(first: 5, filter: { sources: ["pixieset"], status: [OPEN] }) { edges { node { id nativeId } } } }`,
+      );
+      const conv = list.body.data!.conversations.edges.at(-1)!.node;
+      const sub = client().subscribe<ThreadEvent>(EVENTS, { ids: [conv.id] });
+      // The subscriber alone keeps Pixieset's poller running (docs/live.md "Thread events").
+      await eventually(() => expect(t.gateway.services.live.pollingSince('pixieset')).not.toBeNull());
+      // Two messages between two polls: the poll reads the conversation's detail once and adds both.
+      emulator('pixieset').controls.simulateIncoming({ conversationId: conv.nativeId, content: 'polled 1' });
+      emulator('pixieset').controls.simulateIncoming({ conversationId: conv.nativeId, content: 'polled 2' });
+      const messages = () => seen(sub.values).filter((v) => v.startsWith('Message'));
+      await eventually(() => expect(messages()).toEqual(['MessageAdded:polled 1', 'MessageAdded:polled 2']));
+      // Later polls find nothing new: no repeat.
+      await new Promise((r) => setTimeout(r, 3 * POLL_MS));
+      expect(messages()).toEqual(['MessageAdded:polled 1', 'MessageAdded:polled 2']);
+      expect(sub.values.every((v) => v.conversationEvents.conversationId === conv.id)).toBe(true);
+      sub.dispose();
+      await eventually(() => expect(t.gateway.services.live.activePollers()).toEqual([]));
+    });
   });
 });
