@@ -115,10 +115,17 @@ describe('ThreadEvents', () => {
   it('publishes each conversation event of a write (no echo to drop), and revives dates from the JSON a topic carries', async () => {
     const { pubsub, events, texts, got } = await setup();
     events.watch(['s'], null, (e) => got.push(e));
-    const deleted: ThreadEvent = { kind: 'ConversationDeleted', sourceId: 's', conversationNativeId: 'c1', at: 5 };
-    await events.publish([deleted]);
-    await events.publish([deleted]);
-    expect(texts()).toEqual(['ConversationDeleted', 'ConversationDeleted']);
+    // A read has no identity (no vendor webhook reports one): each is published.
+    const read = {
+      kind: 'ConversationRead',
+      sourceId: 's',
+      conversationNativeId: 'c1',
+      conversation: { sourceId: 's', nativeId: 'c1', createdAt: null, updatedAt: null, lastMessageAt: null },
+      at: 5,
+    } as unknown as ThreadEvent;
+    await events.publish([read]);
+    await events.publish([read]);
+    expect(texts()).toEqual(['ConversationRead', 'ConversationRead']);
     const wire = JSON.parse(JSON.stringify(event(7))) as unknown;
     const revived = fromWire('s', wire);
     expect(revived && 'message' in revived ? revived.message.sentAt : null).toEqual(new Date(7000));

@@ -1,17 +1,18 @@
 import { startEmbedded, type Embedded } from '../../src/sandbox/embedded';
 import { decodeGlobalId } from '../../src/schema/ids';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
-import { createLiveClient, type LiveClient } from '../utils/liveClient';
-import { randomPrefix, REDIS_URL, redisClients } from '../utils/redis';
-import { eventually } from '../utils/wait';
+import { createLiveClient, LIVE_TRANSPORTS, type LiveClient } from '../utils/liveClient';
+import { deleteKeys, randomPrefix, REDIS_URL, redisClients } from '../utils/redis';
+import { eventually, sleep } from '../utils/wait';
 
 /**
  * # conversationEvents across two instances sharing Redis (issue 14; docs/live.md "Thread events", "Event log")
  *
  * A write through one instance reaches a subscriber of the other once, though both publish it (the vendor's echo
- * is simulated by the second instance publishing the same message). The event log is in memory per instance for
- * now, so a cursor taken on one instance starts with ResyncRequired { UNKNOWN_CURSOR } on the other: the client
- * knows to refetch instead of silently missing events. (The Redis stream log that would replay it is not built.)
+ * is simulated by the second instance publishing the same message). The event log is a Redis stream per source,
+ * so a subscriber that disconnects from one instance and reconnects to the other with `after: <cursor>` gets the
+ * events it missed, in order, then live ones; past the log's length it gets ResyncRequired { TRIMMED }, and after
+ * Redis lost its data ResyncRequired { UNKNOWN_CURSOR }. Over graphql-ws and SSE alike.
  */
 type Events = {
   conversationEvents: { __typename: string; cursor: string; reason?: string; message?: { content: string } };
@@ -24,6 +25,13 @@ const EVENTS = `subscription($ids: [ID!], $after: String) {
   }
 }`;
 const SEND = `mutation($id: ID!, $c: String!) { sendMessage(input: { conversationId: $id, content: $c }) { id content } }`;
+const LOG_LENGTH = 3;
+
+/** What a subscriber saw of messages (other events of the conversation, from polls, left out) and resyncs. */
+const seen = (vs: Events[]) =>
+  vs.flatMap(({ conversationEvents: e }) =>
+    e.__typename === 'ResyncRequired' ? [`resync:${e.reason}`] : e.message ? [e.message.content] : [],
+  );
 
 describe('conversationEvents across two instances sharing Redis', () => {
   let embedded: Embedded;
@@ -32,77 +40,124 @@ describe('conversationEvents across two instances sharing Redis', () => {
   const keyPrefix = randomPrefix('events');
   const redis = redisClients();
   const clients: LiveClient[] = [];
+  let id: string;
   beforeAll(async () => {
     embedded = await startEmbedded({ port: 0, kinds: ['PIXIESET'] });
-    const configure = (c: TestGateway['embedded']['config']) => ({ ...c, redis: { url: REDIS_URL, keyPrefix } });
+    const configure = (c: TestGateway['embedded']['config']) => ({
+      ...c,
+      redis: { url: REDIS_URL, keyPrefix },
+      server: { ...c.server, liveEvents: { maxLength: LOG_LENGTH, maxAgeMs: 600_000 } },
+    });
     a = await startTestGateway({ embedded, configure });
     b = await startTestGateway({ embedded, configure });
+    const list = await a.gql<{ conversations: { edges: Array<{ node: { id: string } }> } }>(
+      `{ conversations(first: 1, filter: { sources: ["pixieset"] }) { edges { node { id } } } }`,
+    );
+    id = list.body.data!.conversations.edges[0]!.node.id;
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
   });
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
     await a.close();
     await b.close();
     await embedded.sandbox.close();
     await redis.closeAll(keyPrefix);
   });
+  const send = async (via: TestGateway, content: string) => {
+    const r = await via.gql<{ sendMessage: { id: string; content: string } }>(SEND, { id, c: content });
+    expect(r.body.errors).toBeUndefined();
+    return r.body.data!.sendMessage;
+  };
 
-  it("delivers a write through one instance to the other's subscriber once; the other's cursor is unknown here", async () => {
-    const list = await a.gql<{ conversations: { edges: Array<{ node: { id: string } }> } }>(
-      `{ conversations(first: 1, filter: { sources: ["pixieset"] }) { edges { node { id } } } }`,
-    );
-    const id = list.body.data!.conversations.edges[0]!.node.id;
-    const onB = createLiveClient('ws', b, b.apiKey);
-    clients.push(onB);
-    const sub = onB.subscribe<Events>(EVENTS, { ids: [id] });
-    // Live once a first send through A reaches B's subscriber.
-    let n = 0;
-    await eventually(async () => {
-      const r = await a.gql(SEND, { id, c: `hello ${++n}` });
-      expect(r.body.errors).toBeUndefined();
-      await sub.waitFor(1, 500);
-    });
-    const before = sub.values.length;
-    const sent = await a.gql<{ sendMessage: { id: string; content: string } }>(SEND, { id, c: 'once' });
-    expect(sent.body.errors).toBeUndefined();
-    // B publishes the same message again (as a vendor's echo would make it): claimed already, dropped.
-    const m = decodeGlobalId(sent.body.data!.sendMessage.id)!;
-    const c = decodeGlobalId(id)!;
-    await b.gateway.services.live.publishEvents([
-      {
-        kind: 'MessageAdded',
-        sourceId: 'pixieset',
-        conversationNativeId: c.nativeId,
-        at: Date.now(),
-        message: {
+  describe.each(LIVE_TRANSPORTS)('over %s', (transport) => {
+    const client = (g: TestGateway) => {
+      const c = createLiveClient(transport, g, g.apiKey);
+      clients.push(c);
+      return c;
+    };
+    /** A subscriber on `g`, live once a first send through `via` reached it. */
+    const liveSubscriber = async (g: TestGateway, via: TestGateway) => {
+      const sub = client(g).subscribe<Events>(EVENTS, { ids: [id] });
+      let n = 0;
+      await eventually(async () => {
+        await send(via, `${transport} hello ${++n}`);
+        await sub.waitFor(1, 500);
+      });
+      return sub;
+    };
+    const mine = (vs: Events[]) => seen(vs).filter((c) => !c.includes(' hello '));
+
+    it("delivers a write through one instance to the other's subscriber once", async () => {
+      const onB = await liveSubscriber(b, a);
+      const before = onB.values.length;
+      const sent = await send(a, `${transport} once`);
+      // B publishes the same message again (as a vendor's echo would make it): claimed already, dropped.
+      const m = decodeGlobalId(sent.id)!;
+      const c = decodeGlobalId(id)!;
+      await b.gateway.services.live.publishEvents([
+        {
+          kind: 'MessageAdded',
           sourceId: 'pixieset',
-          nativeId: m.nativeId,
           conversationNativeId: c.nativeId,
-          content: 'the echo',
-          sentAt: null,
-          readAt: null,
-          direction: 'OUTGOING',
-          private: false,
-          sender: null,
-          attachments: [],
+          at: Date.now(),
+          message: {
+            sourceId: 'pixieset',
+            nativeId: m.nativeId,
+            conversationNativeId: c.nativeId,
+            content: 'the echo',
+            sentAt: null,
+            readAt: null,
+            direction: 'OUTGOING',
+            private: false,
+            sender: null,
+            attachments: [],
+          },
         },
-      },
-    ]);
-    const last = await a.gql(SEND, { id, c: 'after' });
-    expect(last.body.errors).toBeUndefined();
-    await eventually(() =>
-      expect(sub.values.slice(before).map((v) => v.conversationEvents.message?.content)).toContain('after'),
-    );
-    const contents = sub.values
-      .slice(before)
-      .map((v) => v.conversationEvents.message?.content)
-      .filter((c) => !c?.startsWith('hello'));
-    expect(contents).toEqual(['once', 'after']);
+      ]);
+      await send(a, `${transport} after`);
+      await eventually(() => expect(seen(onB.values)).toContain(`${transport} after`));
+      expect(mine(onB.values.slice(before))).toEqual([`${transport} once`, `${transport} after`]);
+    });
 
-    // A cursor of B's log, on A: unknown there (another instance's in-memory log), so ResyncRequired first.
-    const onA = createLiveClient('ws', a, a.apiKey);
-    clients.push(onA);
-    const resumed = onA.subscribe<Events>(EVENTS, { ids: [id], after: sub.values.at(-1)!.conversationEvents.cursor });
-    const [first] = await resumed.waitFor(1);
-    expect(first!.conversationEvents).toMatchObject({ __typename: 'ResyncRequired', reason: 'UNKNOWN_CURSOR' });
+    it('resumes on the other instance: the missed events in order, then live ones; past the log, TRIMMED', async () => {
+      const onA = await liveSubscriber(a, b);
+      const cursor = onA.values.at(-1)!.conversationEvents.cursor;
+      onA.dispose();
+      // Missed while disconnected, written through either instance.
+      await send(a, `${transport} missed 1`);
+      await send(b, `${transport} missed 2`);
+      const onB = client(b).subscribe<Events>(EVENTS, { ids: [id], after: cursor });
+      await eventually(() => expect(mine(onB.values)).toEqual([`${transport} missed 1`, `${transport} missed 2`]));
+      await send(a, `${transport} live`);
+      await eventually(() => expect(mine(onB.values)).toHaveLength(3));
+      expect(mine(onB.values)).toEqual([`${transport} missed 1`, `${transport} missed 2`, `${transport} live`]);
+      expect(seen(onB.values).filter((c) => c.startsWith('resync'))).toEqual([]);
+
+      // More than the log keeps since `cursor`: the gap cannot be filled, on either instance.
+      for (let i = 0; i < LOG_LENGTH; i++) await send(b, `${transport} more ${i}`);
+      await eventually(() => expect(mine(onB.values).at(-1)).toBe(`${transport} more ${LOG_LENGTH - 1}`));
+      const late = client(a).subscribe<Events>(EVENTS, { ids: [id], after: cursor });
+      const [resync] = await late.waitFor(1);
+      expect(resync!.conversationEvents).toMatchObject({ __typename: 'ResyncRequired', reason: 'TRIMMED' });
+      // Its cursor is the end of the log, on any instance: nothing replayed, then live ones.
+      const fresh = client(b).subscribe<Events>(EVENTS, { ids: [id], after: resync!.conversationEvents.cursor });
+      await sleep(200);
+      await send(a, `${transport} after resync`);
+      await eventually(() => expect(mine(fresh.values)).toEqual([`${transport} after resync`]));
+      expect(seen(fresh.values).filter((c) => c.startsWith('resync'))).toEqual([]);
+    });
+
+    it('gives ResyncRequired { UNKNOWN_CURSOR } for a cursor of a Redis that lost its data', async () => {
+      const onA = await liveSubscriber(a, b);
+      const cursor = onA.values.at(-1)!.conversationEvents.cursor;
+      onA.dispose();
+      // Redis restarted without persistence (or was flushed): the log and its epoch are gone.
+      await deleteKeys(redis.open(), keyPrefix);
+      await send(b, `${transport} after the loss`);
+      const resumed = client(a).subscribe<Events>(EVENTS, { ids: [id], after: cursor });
+      const [first] = await resumed.waitFor(1);
+      expect(first!.conversationEvents).toMatchObject({ __typename: 'ResyncRequired', reason: 'UNKNOWN_CURSOR' });
+    });
   });
 });
