@@ -358,8 +358,11 @@ export interface SourceChange {
   events?: ThreadEventChange[];
 }
 
-/** The fields of a conversation whose change `ConversationUpdated` names (GraphQL `ConversationField`). */
-export type ConversationField = 'STATUS' | 'LABELS' | 'MUTED' | 'PINNED' | 'ARCHIVED' | 'SUBJECT';
+/**
+ * The fields of a conversation whose change `ConversationUpdated` names (GraphQL `ConversationField`). PEOPLE: the
+ * people its participants belong to (`Participant.person`) changed by a manual link or unlink.
+ */
+export type ConversationField = 'STATUS' | 'LABELS' | 'MUTED' | 'PINNED' | 'ARCHIVED' | 'SUBJECT' | 'PEOPLE';
 
 /**
  * A thread event a connector read from a vendor's payload or found by comparing two polls (SourceChange.events;

@@ -127,6 +127,8 @@ export type ConversationField =
   | 'ARCHIVED'
   | 'LABELS'
   | 'MUTED'
+  /** The people its participants belong to (`Participant.person`): an operator linked or unlinked one (README, People). */
+  | 'PEOPLE'
   | 'PINNED'
   | 'STATUS'
   | 'SUBJECT';
@@ -163,7 +165,11 @@ export type ConversationStatus =
   | 'RESOLVED'
   | 'SNOOZED';
 
-/** Changed through the gateway (`updateConversation`): the conversation as it is now, and which fields were set. */
+/**
+ * Changed through the gateway (`updateConversation`: the fields the input set; `linkParticipants` /
+ * `unlinkParticipant`: PEOPLE, for every conversation of the people before the change): the conversation as it is
+ * now, and which fields changed.
+ */
 export type ConversationUpdated = ConversationEvent & {
   __typename?: 'ConversationUpdated';
   at: Scalars['DateTime']['output'];

@@ -279,6 +279,21 @@ async function afterChange(ctx: GatewayContext, before: PersonModel[]): Promise<
   const index = await peopleOf(ctx);
   const touched = new Map<string, ConversationModel>();
   for (const p of before) for (const c of p.conversations) touched.set(`${c.sourceId}\u0000${c.nativeId}`, c);
+  // docs/live.md "Thread events": each conversation once, as ConversationUpdated naming PEOPLE (its participants'
+  // people are no longer what they were), before the mutation answers; a failure to publish fails nothing.
+  const at = Date.now();
+  await ctx.services.live
+    .publishEvents(
+      [...touched.values()].map((c) => ({
+        kind: 'ConversationUpdated' as const,
+        sourceId: c.sourceId,
+        conversationNativeId: c.nativeId,
+        conversation: c,
+        changedFields: ['PEOPLE' as const],
+        at,
+      })),
+    )
+    .catch(() => undefined);
   await Promise.all(
     [...touched.values()].map((c) =>
       ctx.services.live.touch(c.sourceId, c.nativeId).catch(() => {
