@@ -86,7 +86,17 @@ export class Pollers {
   release(sourceId: string, events = false): void {
     const p = this.pollers.get(sourceId);
     if (!p) return;
-    if (events) p.eventRefs = Math.max(0, p.eventRefs - 1);
+    if (events && --p.eventRefs <= 0) {
+      p.eventRefs = 0;
+      // No thread events wanted here any more: after the tick in flight (which may have renewed it), unless one
+      // came back meanwhile.
+      void (p.tick ?? Promise.resolve()).then(async () => {
+        if (p.eventRefs > 0 || this.ctx.closed()) return;
+        await this.ctx.coordination.leases
+          .release(eventsLease(p.sourceId))
+          .catch((e: unknown) => this.ctx.report(e, p.sourceId));
+      });
+    }
     if (--p.refs <= 0) this.stop(p);
   }
 
@@ -124,6 +134,11 @@ export class Pollers {
       leaseMs:
         this.opts.leaseMs?.(p.sourceId) ?? Math.max(3 * this.opts.pollIntervalMs(p.sourceId), MIN_DEFAULT_LEASE_MS),
     };
+    // docs/live.md "Pollers": while somebody here watches thread events, this instance says so to the one polling.
+    if (p.eventRefs > 0)
+      await this.ctx.coordination.leases
+        .acquire(eventsLease(p.sourceId), timing.leaseMs)
+        .catch((e: unknown) => this.ctx.report(e, p.sourceId));
     let held: boolean;
     try {
       held = await this.ctx.coordination.leases.acquire(pollLease(p.sourceId), timing.leaseMs);
@@ -138,7 +153,8 @@ export class Pollers {
     p.state = nextPollerState(p.state, { type: held ? 'leaseTaken' : 'leaseElsewhere' });
     if (held) {
       try {
-        await this.pollOnce(connector, tookOver, p.eventRefs > 0);
+        const events = p.eventRefs > 0 || (await this.eventsWantedElsewhere(p.sourceId, timing.leaseMs));
+        await this.pollOnce(connector, tookOver, events);
         p.state = nextPollerState(p.state, { type: 'polled' });
         this.ctx.metrics?.poll?.(p.sourceId, 'ok');
       } catch (error) {
@@ -151,6 +167,21 @@ export class Pollers {
       }
     }
     this.arm(p, delayIn(p.state, timing));
+  }
+
+  /**
+   * docs/live.md "Pollers": whether another instance watches the source's thread events, that is holds its events
+   * lease. Probed by taking it: taken, nobody else holds it, and it is given back at once.
+   */
+  private async eventsWantedElsewhere(sourceId: string, leaseMs: number): Promise<boolean> {
+    const leases = this.ctx.coordination.leases;
+    try {
+      if (!(await leases.acquire(eventsLease(sourceId), leaseMs))) return true;
+      await leases.release(eventsLease(sourceId));
+    } catch (e) {
+      this.ctx.report(e, sourceId);
+    }
+    return false;
   }
 
   /**
@@ -185,6 +216,12 @@ export class Pollers {
     await Promise.allSettled(all.map((p) => p.tick));
   }
 }
+
+/**
+ * docs/live.md "Pollers", "What Redis holds": the lease an instance holds while somebody there watches a source's
+ * thread events, so that the instance polling it (which may have no such watcher) spends the reads they need.
+ */
+export const eventsLease = (sourceId: string) => `events:${sourceId}`;
 
 /**
  * The thread events a poll's changes carry (docs/live.md "Thread events"), in the order they happened within each
