@@ -33,20 +33,42 @@ export type DeliveredEvent =
   | { kind: 'ResyncRequired'; reason: string; at: number; cursor: string };
 
 /**
- * docs/live.md "Thread events": a message event is published once per (source, kind, message, version) across
- * instances, for a day, so the vendor's echo of the gateway's own write adds nothing. Conversation events come
- * from the gateway's own writes only (no echo to drop): null, each is published.
+ * docs/live.md "Thread events" ("Once each"): the identity under which an event is published once across instances
+ * (for `EVENT_TTL_MS`), or null for one that is published every time.
+ * - A message event: (kind, message, version), version a digest of the content for MessageUpdated, so the vendor's
+ *   echo of the gateway's own write adds nothing.
+ * - ConversationUpdated: (conversation, the vendor's `updatedAt`, a digest of the values `ConversationField` names).
+ *   The gateway's write answers with the conversation as re-read after it, so the vendor's webhook of that same save
+ *   (Chatwoot's conversation_status_changed and conversation_updated both carry it) has the same identity; a later
+ *   real change moves `updatedAt`, so a change back and forth is each published. Without `updatedAt` (Protocol has
+ *   none) null: each is published (no webhook of such a source makes one).
+ * - ConversationDeleted: (conversation): a conversation is deleted once (the gateway's delete and Protocol's
+ *   conversation.deleted webhook are one event).
+ * - ConversationRead: null (no vendor webhook reports a read: docs/vendors/chatwoot.md "Unread semantics").
  */
 export function eventIdentity(e: ThreadEvent): string | null {
-  if (e.kind !== 'MessageAdded' && e.kind !== 'MessageUpdated' && e.kind !== 'MessageDeleted') return null;
-  const version =
-    e.kind !== 'MessageUpdated'
-      ? ''
-      : createHash('sha256')
-          .update(e.message.content ?? '')
-          .digest('hex')
-          .slice(0, 16);
-  return `${e.kind}:${e.message.nativeId}:${version}`;
+  switch (e.kind) {
+    case 'MessageAdded':
+    case 'MessageDeleted':
+      return `${e.kind}:${e.message.nativeId}:`;
+    case 'MessageUpdated':
+      return `${e.kind}:${e.message.nativeId}:${createHash('sha256')
+        .update(e.message.content ?? '')
+        .digest('hex')
+        .slice(0, 16)}`;
+    case 'ConversationUpdated': {
+      const c = e.conversation;
+      const updatedAt = c.updatedAt === null ? null : new Date(c.updatedAt).getTime();
+      if (updatedAt === null || Number.isNaN(updatedAt)) return null;
+      const values = [c.status, [...c.labels].sort(), c.muted, c.pinned, c.archived, c.subject];
+      const digest = createHash('sha256').update(JSON.stringify(values)).digest('hex').slice(0, 16);
+      return `${e.kind}:${e.conversationNativeId}:${updatedAt}:${digest}`;
+    }
+    case 'ConversationDeleted':
+      return `${e.kind}:${e.conversationNativeId}:`;
+    default:
+      return null;
+  }
 }
 
 const date = (v: unknown): Date | null => {

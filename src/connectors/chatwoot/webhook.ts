@@ -1,8 +1,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, GatewayError } from '../../errors';
-import type { SourceChange, WebhookHeaders, WebhookRequest } from '../types';
-import { conversationNativeId, cwTime, mapMessage, messageNativeId } from './mapper';
-import { chatwootMessage, chatwootWebhook } from './types';
+import type { ConversationField, SourceChange, WebhookHeaders, WebhookRequest } from '../types';
+import { conversationNativeId, cwTime, mapConversation, mapMessage, messageNativeId } from './mapper';
+import { chatwootConversation, chatwootMessage, chatwootWebhook } from './types';
 
 /** docs/vendors/chatwoot.md "Webhooks": the headers a signing Chatwoot (v4.11.2 and later) sends. */
 export const SIGNATURE_HEADER = 'x-chatwoot-signature';
@@ -174,6 +174,75 @@ function threadEvents(
 }
 
 /**
+ * `changed_attributes` keys (Conversation#previous_changes, `[{<attr>: {previous_value, current_value}}]` by
+ * BaseListener#extract_changed_attributes) that are a {@link ConversationField}: `status` and `label_list` (both in
+ * Conversation#list_of_keys, app/models/conversation.rb). Mute is the contact's `blocked` (contact_updated, which
+ * names no conversation); Chatwoot has no pin, archive or editable subject.
+ */
+const CONVERSATION_FIELDS: Record<string, ConversationField> = { status: 'STATUS', label_list: 'LABELS' };
+
+function changedFields(event: string, changed: unknown): ConversationField[] {
+  const fields = new Set<ConversationField>();
+  // conversation_status_changed is dispatched only for `saved_change_to_status?` (Conversation#notify_status_change),
+  // whatever its changed_attributes say (`status_change`, which may be empty after the commit).
+  if (event === 'conversation_status_changed') fields.add('STATUS');
+  if (Array.isArray(changed)) {
+    for (const entry of changed) {
+      if (typeof entry !== 'object' || entry === null) continue;
+      for (const k of Object.keys(entry)) {
+        const f = CONVERSATION_FIELDS[k];
+        if (f) fields.add(f);
+      }
+    }
+  }
+  return [...fields];
+}
+
+/**
+ * docs/live.md "Thread events": conversation_status_changed and conversation_updated carry the conversation's
+ * `push_data` (Conversation#webhook_data, Conversations::EventDataPresenter) and `changed_attributes`; the change
+ * carries a ConversationUpdated naming the {@link ConversationField}s among them (none: no event, e.g. an assignee or
+ * priority change). push_data is mapped as the REST conversation is, with its differences (docs/vendors/chatwoot.md
+ * "Webhooks"): `muted` is `meta.sender.blocked`, `channel` is top-level, and its `messages` holds the last *chat*
+ * message where REST's last message may be a note, so the event leaves the last message to be read. Its
+ * `updated_at` is the REST one (`updated_at.to_f` in both), so the event of the gateway's own write and its webhook
+ * share an identity (live/events.ts `eventIdentity`). Chatwoot sends no webhook for reads (`update_column`, and
+ * CONVERSATION_READ has no WebhookListener method), so no ConversationRead comes from here.
+ */
+function conversationEvents(
+  config: ChatwootWebhookConfig,
+  event: string,
+  json: Record<string, unknown>,
+): Pick<SourceChange, 'events'> {
+  const fields = changedFields(event, json.changed_attributes);
+  if (fields.length === 0) return {};
+  const meta = (typeof json.meta === 'object' && json.meta !== null ? json.meta : {}) as Record<string, unknown>;
+  const sender = meta.sender as { blocked?: unknown } | null | undefined;
+  const { messages: _chat, ...rest } = json;
+  const parsed = chatwootConversation.safeParse({
+    ...rest,
+    meta: { ...meta, channel: meta.channel ?? json.channel },
+    muted: sender?.blocked === true,
+  });
+  if (!parsed.success) return {};
+  try {
+    const conversation = mapConversation({ sourceId: config.sourceId, accountId: config.accountId }, parsed.data);
+    return {
+      events: [
+        {
+          kind: 'ConversationUpdated',
+          conversation,
+          changedFields: fields,
+          at: conversation.updatedAt?.getTime() ?? Date.now(),
+        },
+      ],
+    };
+  } catch {
+    return {};
+  }
+}
+
+/**
  * Authenticates and parses one Chatwoot delivery (docs/vendors/chatwoot.md "Webhooks").
  *
  * Authentication, by what is configured:
@@ -269,7 +338,12 @@ export function parseChatwootWebhook(config: ChatwootWebhookConfig, req: Webhook
       const updatedAt = typeof body.updated_at === 'number' ? (cwTime(body.updated_at)?.getTime() ?? null) : null;
       config.observe?.({ conversationNativeId: nativeId, updatedAt, message: false });
       return [
-        { sourceId: source, conversationNativeId: nativeId, eventId: `${body.event}:${body.id}:${String(stamp)}` },
+        {
+          sourceId: source,
+          conversationNativeId: nativeId,
+          eventId: `${body.event}:${body.id}:${String(stamp)}`,
+          ...(body.event === 'conversation_created' ? {} : conversationEvents(config, body.event, json as never)),
+        },
       ];
     }
     case 'contact_updated':

@@ -41,6 +41,11 @@ export interface ChatwootEmulatorOptions {
    * before the parameter would (an assumption, docs/vendors/chatwoot.md "Incremental refresh"). @default 'honoured'
    */
   updatedWithin?: 'honoured' | 'ignored';
+  /**
+   * How long after a conversation's last save its conversation_status_changed / conversation_updated webhooks go,
+   * built from the conversation as it is then (EventDispatcherJob; docs/vendors/chatwoot.md "Webhooks"). @default 100
+   */
+  webhookJobDelayMs?: number;
   /** Shapes the seeded data (after the seed and after every reset), for benchmarks and tests. */
   prepare?: (state: ChatwootState) => void;
 }
@@ -66,6 +71,7 @@ export async function startChatwootEmulator(
         pageSize: opts.pageSize,
         unreadCounts: opts.unreadCounts,
         updatedWithin: opts.updatedWithin,
+        webhookJobDelayMs: opts.webhookJobDelayMs,
       }),
     opts,
   );

@@ -40,6 +40,11 @@ export interface ChatwootRouteOptions {
    * @default 'honoured'
    */
   updatedWithin?: 'honoured' | 'ignored';
+  /**
+   * How long after a conversation's last save its conversation_status_changed / conversation_updated jobs run (the
+   * EventDispatcherJob latency; an assumption, docs/vendors/chatwoot.md "Assumptions"). @default 100
+   */
+  webhookJobDelayMs?: number;
 }
 
 type UnreadCountsMode = 'enabled' | 'disabled' | 'absent';
@@ -170,6 +175,34 @@ export function mountRoutes(app: Express, state: ChatwootState, opts: ChatwootRo
   };
   const conversationEvent = (event: string, c: CwConversation, changed?: Array<Record<string, unknown>>) =>
     fire({ ...views.conversationPush(c), event, ...(changed ? { changed_attributes: changed } : {}) });
+  /**
+   * conversation_status_changed and conversation_updated as Chatwoot delivers them: WebhookListener is one of the
+   * AsyncDispatcher's listeners, so each runs in an EventDispatcherJob (`perform_later`), which loads the conversation
+   * again (ActiveJob serializes the record as its GlobalID) and builds `webhook_data` then, while `changed_attributes`
+   * is the hash captured at the save (app/dispatchers/async_dispatcher.rb, app/jobs/event_dispatcher_job.rb,
+   * app/listeners/webhook_listener.rb). So the saves of one request (a mute's resolve, block and activity message;
+   * a reopen's self-assignment; status then labels) all show the conversation as it is once the job runs. The job
+   * latency is an assumption (`webhookJobDelayMs`, docs/vendors/chatwoot.md "Assumptions"): the jobs of a
+   * conversation run that long after its last save, in order; a conversation deleted by then sends nothing
+   * (the job cannot load it).
+   */
+  const jobs = new Map<CwConversation, { timer: NodeJS.Timeout; queued: Array<() => void> }>();
+  const jobDelay = opts.webhookJobDelayMs ?? 100;
+  const conversationJob = (event: string, c: CwConversation, changed: Array<Record<string, unknown>>) => {
+    const pending = jobs.get(c) ?? { timer: undefined as unknown as NodeJS.Timeout, queued: [] };
+    clearTimeout(pending.timer);
+    pending.queued.push(() => conversationEvent(event, c, changed));
+    pending.timer = setTimeout(() => {
+      jobs.delete(c);
+      if (state.conversations.get(c.display_id) !== c) return;
+      for (const run of pending.queued) run();
+    }, jobDelay).unref();
+    jobs.set(c, pending);
+  };
+  const dropJobs = () => {
+    for (const { timer } of jobs.values()) clearTimeout(timer);
+    jobs.clear();
+  };
   /** message_created/updated fire for incoming, outgoing and template messages only (`webhook_sendable?`). */
   const messageEvent = (event: 'message_created' | 'message_updated', m: CwMessage, c: CwConversation) => {
     if (m.message_type !== MESSAGE_TYPE.activity) fire(views.messageWebhook(m, c, ACCOUNT_ID, event));
@@ -190,8 +223,8 @@ export function mountRoutes(app: Express, state: ChatwootState, opts: ChatwootRo
    */
   const statusEvents = (c: CwConversation, previous: CwStatus) => {
     const changed = ChatwootViews.changed('status', previous, c.status);
-    conversationEvent('conversation_status_changed', c, changed);
-    conversationEvent('conversation_updated', c, changed);
+    conversationJob('conversation_status_changed', c, changed);
+    conversationJob('conversation_updated', c, changed);
   };
 
   /** Incoming messages reopen resolved and snoozed conversations unless muted (Message#reopen_conversation). */
@@ -574,7 +607,7 @@ export function mountRoutes(app: Express, state: ChatwootState, opts: ChatwootRo
     if (c.status === 'open' && res.locals.user.role === 'agent') {
       const before = c.assignee_id;
       if (state.assign(c, res.locals.user) !== undefined) {
-        conversationEvent('conversation_updated', c, ChatwootViews.changed('assignee_id', before, c.assignee_id));
+        conversationJob('conversation_updated', c, ChatwootViews.changed('assignee_id', before, c.assignee_id));
       }
     }
     res.json({
@@ -609,7 +642,7 @@ export function mountRoutes(app: Express, state: ChatwootState, opts: ChatwootRo
     if (previous.join(',') !== next.join(',')) {
       c.labels = next;
       state.touch(c);
-      conversationEvent('conversation_updated', c, ChatwootViews.changed('label_list', previous, next));
+      conversationJob('conversation_updated', c, ChatwootViews.changed('label_list', previous, next));
     }
     res.json({ payload: [...c.labels] });
   });
@@ -837,6 +870,7 @@ export function mountRoutes(app: Express, state: ChatwootState, opts: ChatwootRo
 
   return {
     reset: () => {
+      dropJobs();
       state.reset();
       limiter.reset();
     },

@@ -81,12 +81,79 @@ describe('chatwoot parseWebhook', () => {
       sourceId: 'cw',
       conversationNativeId: '1:17',
       eventId: 'conversation_status_changed:17:1795000001.25',
+      events: [expect.objectContaining({ kind: 'ConversationUpdated', changedFields: ['STATUS'] })],
     });
     expect(b?.eventId).toBe(a?.eventId);
     expect(c?.eventId).not.toBe(a?.eventId);
     for (const event of ['conversation_created', 'conversation_updated']) {
       expect(parseChatwootWebhook(config, req({ ...statusChanged, event }))[0]?.conversationNativeId).toBe('1:17');
     }
+  });
+
+  /** Conversation#webhook_data (Conversations::EventDataPresenter#push_data), as the emulator sends it. */
+  const pushData = {
+    ...statusChanged,
+    event: 'conversation_updated',
+    channel: 'Channel::Api',
+    labels: ['billing'],
+    messages: [{ id: 300, content: 'last chat message', message_type: 0, created_at: 1_794_999_999 }],
+    meta: {
+      sender: { id: 4, name: 'Ava', email: null, blocked: true },
+      assignee: null,
+      assignee_type: null,
+      team: null,
+      hmac_verified: false,
+    },
+    additional_attributes: {},
+    unread_count: 2,
+    last_activity_at: 1_794_999_999,
+  };
+
+  it('turns conversation_status_changed and conversation_updated into ConversationUpdated with the fields changed_attributes names, the conversation as push_data has it', () => {
+    const [status] = parseChatwootWebhook(config, req({ ...pushData, event: 'conversation_status_changed' }));
+    expect(status?.events).toEqual([
+      {
+        kind: 'ConversationUpdated',
+        changedFields: ['STATUS'],
+        at: 1_795_000_001_250,
+        conversation: expect.objectContaining({
+          sourceId: 'cw',
+          nativeId: '1:17',
+          status: 'RESOLVED',
+          labels: ['billing'],
+          // push_data has no `muted`: the contact's `blocked` is it (docs/vendors/chatwoot.md "Mute").
+          muted: true,
+          channel: 'Channel::Api',
+          unreadCount: 2,
+          updatedAt: new Date(1_795_000_001_250),
+          // push_data's `messages` is the last chat message, not REST's last message (notes too): read it later.
+          lastMessage: undefined,
+        }),
+      },
+    ]);
+    const labels = [{ label_list: { previous_value: [], current_value: ['billing'] } }];
+    const [updated] = parseChatwootWebhook(config, req({ ...pushData, changed_attributes: labels }));
+    expect(updated?.events?.map((e) => e.kind === 'ConversationUpdated' && e.changedFields)).toEqual([['LABELS']]);
+    const both = [...labels, { status: { previous_value: 'open', current_value: 'resolved' } }];
+    const [two] = parseChatwootWebhook(config, req({ ...pushData, changed_attributes: both }));
+    expect(two?.events?.map((e) => e.kind === 'ConversationUpdated' && e.changedFields)).toEqual([
+      ['LABELS', 'STATUS'],
+    ]);
+  });
+
+  it('attaches no event to a conversation change of no ConversationField (assignee, priority), to conversation_created, or to an unreadable body', () => {
+    const assignee = [{ assignee_id: { previous_value: null, current_value: 2 } }];
+    const [a] = parseChatwootWebhook(config, req({ ...pushData, changed_attributes: assignee }));
+    expect(a).toMatchObject({ conversationNativeId: '1:17' });
+    expect(a?.events).toBeUndefined();
+    expect(parseChatwootWebhook(config, req({ ...pushData, changed_attributes: null }))[0]?.events).toBeUndefined();
+    expect(
+      parseChatwootWebhook(config, req({ ...pushData, event: 'conversation_created' }))[0]?.events,
+    ).toBeUndefined();
+    // A status Chatwoot does not have: the change still announces the conversation, with no event.
+    const [odd] = parseChatwootWebhook(config, req({ ...pushData, event: 'conversation_status_changed', status: 'x' }));
+    expect(odd).toMatchObject({ conversationNativeId: '1:17' });
+    expect(odd?.events).toBeUndefined();
   });
 
   it('keys message_updated (which has no update time) by a digest of the body', () => {
