@@ -38,6 +38,7 @@ export function createProtocolConnector(config: ProtocolSourceConfig, deps: Conn
     applyChanges: (changes, scope) => applyProtocolChanges(sync, echoes, changes, scope),
     health: () => client.http.health(),
     checkWebhookHeaders: (req) => void checkProtocolWebhookHeaders(config.id, config.webhookSecret, req),
-    parseWebhook: (req) => parseProtocolWebhook(config.id, config.webhookSecret, req, echoes),
+    parseWebhook: (req) =>
+      parseProtocolWebhook(config.id, config.webhookSecret, req, echoes, config.selfContactId ?? null),
   };
 }

@@ -1,8 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { badInput, ErrorCode, GatewayError } from '../../errors';
 import { showsLastMessage, type CatalogSync } from '../catalog';
-import type { RequestScope, SourceChange, WebhookHeaders, WebhookRequest } from '../types';
-import { protocolWebhook } from './types';
+import type { RequestScope, SourceChange, ThreadEventChange, WebhookHeaders, WebhookRequest } from '../types';
+import { mapMessage } from './mapper';
+import { protocolMessage, protocolWebhook } from './types';
 
 export const SIGNATURE_HEADER = 'x-protocol-signature';
 
@@ -40,6 +41,7 @@ export function parseProtocolWebhook(
   secret: string | undefined,
   req: WebhookRequest,
   echoes?: ProtocolWebhookEchoes,
+  selfContactId: string | null = null,
 ): SourceChange[] {
   const given = checkProtocolWebhookHeaders(sourceId, secret, req);
   const expected = Buffer.from(signProtocolWebhook(req.rawBody, secret as string), 'hex');
@@ -78,7 +80,50 @@ export function parseProtocolWebhook(
         : undefined,
     );
   }
-  return [{ sourceId, conversationNativeId, eventId: id }];
+  const events = threadEvents(sourceId, type, payload, selfContactId);
+  return [{ sourceId, conversationNativeId, eventId: id, ...(events.length > 0 ? { events } : {}) }];
+}
+
+const MESSAGE_KINDS = {
+  'message.created': 'MessageAdded',
+  'message.updated': 'MessageUpdated',
+  'message.deleted': 'MessageDeleted',
+} as const;
+
+/**
+ * docs/live.md "Thread events": a delivery's payload is "the full object" (webhooks page), so `message.*` carry the
+ * message, mapped exactly as the REST messages are (mapper.ts `mapMessage`, with the configured `selfContactId`),
+ * and `conversation.deleted` names the conversation. `conversation.updated` carries the conversation without what
+ * changed and without its participants, so it makes no ConversationUpdated (the gateway's own writes publish theirs;
+ * docs/vendors/protocol.md "Webhooks"). A payload the mapper cannot read carries no event (the change still
+ * announces the conversation).
+ */
+function threadEvents(
+  sourceId: string,
+  type: string,
+  payload: Record<string, unknown>,
+  selfContactId: string | null,
+): ThreadEventChange[] {
+  if (type === 'conversation.deleted' && typeof payload.id === 'string' && payload.id !== '') {
+    return [{ kind: 'ConversationDeleted', conversationNativeId: payload.id, at: Date.now() }];
+  }
+  const kind = MESSAGE_KINDS[type as keyof typeof MESSAGE_KINDS];
+  if (!kind) return [];
+  const parsed = protocolMessage.safeParse(payload);
+  if (!parsed.success) return [];
+  try {
+    const message = mapMessage(sourceId, parsed.data, selfContactId);
+    const updatedAt = parsed.data.updated_at;
+    const at =
+      kind === 'MessageAdded'
+        ? (message.sentAt?.getTime() ?? Date.now())
+        : kind === 'MessageUpdated' && typeof updatedAt === 'number'
+          ? updatedAt * 1000
+          : Date.now();
+    return [{ kind, message, at }];
+  } catch {
+    return [];
+  }
 }
 
 /** Conversations tracked at most; past it the record starts over (the cost is a few extra re-reads). */

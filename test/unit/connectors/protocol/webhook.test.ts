@@ -42,8 +42,66 @@ const messageUpdated = JSON.stringify({
 describe('parseProtocolWebhook', () => {
   it('accepts a correctly signed delivery and names the event and the conversation', () => {
     expect(parseProtocolWebhook('protocol', SECRET, signed(messageUpdated))).toEqual([
-      { sourceId: 'protocol', conversationNativeId: 'xgQQXg3hrtjh7AvZ', eventId: 'a056V7R7NmNRjl70' },
+      {
+        sourceId: 'protocol',
+        conversationNativeId: 'xgQQXg3hrtjh7AvZ',
+        eventId: 'a056V7R7NmNRjl70',
+        events: [expect.objectContaining({ kind: 'MessageUpdated' })],
+      },
     ]);
+  });
+
+  const delivery = (type: string, payload: Record<string, unknown>) =>
+    signed(JSON.stringify({ id: `evt-${type}`, type, payload }));
+  const message = JSON.parse(messageUpdated).payload as Record<string, unknown>;
+
+  it('attaches the message of message.created / updated / deleted as MessageAdded / MessageUpdated / MessageDeleted, mapped as REST messages are', () => {
+    const events = (type: string, self: string | null = null) =>
+      parseProtocolWebhook('protocol', SECRET, delivery(type, message), undefined, self)[0]?.events;
+    expect(events('message.created')).toEqual([
+      {
+        kind: 'MessageAdded',
+        at: 692_233_200_000,
+        message: {
+          sourceId: 'protocol',
+          nativeId: 'SIuAFUNKdSYHZF2w',
+          conversationNativeId: 'xgQQXg3hrtjh7AvZ',
+          content: "I'm traveling with my dad. He's at a meeting. I hate meetings.",
+          sentAt: new Date(692_233_200_000),
+          readAt: new Date(705_103_200_000),
+          direction: 'INCOMING',
+          private: false,
+          sender: expect.objectContaining({ nativeId: 'WAz8eIbvDR60rouK', kind: 'CONTACT' }),
+          attachments: [],
+        },
+      },
+    ]);
+    // The configured self contact's messages are OUTGOING, as in REST (mapper.ts).
+    expect(events('message.created', 'WAz8eIbvDR60rouK')?.[0]).toMatchObject({
+      message: { direction: 'OUTGOING', sender: { kind: 'AGENT' } },
+    });
+    expect(events('message.updated')?.map((e) => e.kind)).toEqual(['MessageUpdated']);
+    expect(events('message.deleted')?.map((e) => e.kind)).toEqual(['MessageDeleted']);
+  });
+
+  it('attaches ConversationDeleted to conversation.deleted, and nothing to conversation.updated (no changed fields, no participants) or other resources', () => {
+    const conversation = { id: 'xgQQXg3hrtjh7AvZ', contact_id: 'WAz8eIbvDR60rouK', is_pinned: true };
+    const [deleted] = parseProtocolWebhook('protocol', SECRET, delivery('conversation.deleted', conversation));
+    expect(deleted?.events).toEqual([
+      { kind: 'ConversationDeleted', conversationNativeId: 'xgQQXg3hrtjh7AvZ', at: expect.any(Number) },
+    ]);
+    for (const type of ['conversation.updated', 'contact.updated', 'attachment.created']) {
+      const [c] = parseProtocolWebhook('protocol', SECRET, delivery(type, conversation));
+      expect(c?.events).toBeUndefined();
+    }
+    // A message payload the mapper cannot read: the change still names the conversation, with no event.
+    const [broken] = parseProtocolWebhook(
+      'protocol',
+      SECRET,
+      delivery('message.created', { id: 'm', conversation_id: 'xgQQXg3hrtjh7AvZ', created_at: 'yesterday' }),
+    );
+    expect(broken).toMatchObject({ conversationNativeId: 'xgQQXg3hrtjh7AvZ' });
+    expect(broken?.events).toBeUndefined();
   });
 
   it('signs as the webhooks page does: hex HMAC-SHA256 of the raw body', () => {
