@@ -231,8 +231,9 @@ export const configSchema = z
          */
         liveLeaseMs: z.number().int().min(100).optional(),
         /**
-         * docs/live.md "Event log": the thread events (`conversationEvents`) each instance keeps per source for
-         * `after:` replay; older or further back, a resuming subscriber gets `ResyncRequired`.
+         * docs/live.md "Event log": the thread events (`conversationEvents`) kept per source for `after:` replay (a
+         * Redis stream per source when `redis` is configured, so any instance resumes a cursor; else in memory per
+         * instance); older or further back, a resuming subscriber gets `ResyncRequired`.
          */
         liveEvents: z
           .object({
