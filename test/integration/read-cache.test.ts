@@ -5,6 +5,7 @@ import { createLogger } from '../../src/server/logger';
 import { SANDBOX_API_KEY, SANDBOX_LIMITED_KEY, startEmbedded, type Embedded } from '../../src/sandbox/embedded';
 import { parseConfig } from '../../src/config/load';
 import { ReadCacheStore } from '../../src/connectors/readCache';
+import { CachedSession } from '../../src/connectors/readCache/session';
 import type { Connector, ConnectorSession } from '../../src/connectors/types';
 import type { LiveEngine } from '../../src/live/engine';
 import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
@@ -391,6 +392,26 @@ describe('read cache store', () => {
     store.invalidate('s', null);
     expect(store.get('s', 'c')).toBeUndefined();
     expect(store.size()).toEqual([{ sourceId: 's', entries: 0, bytes: 0 }]);
+  });
+
+  it("passes listContacts through to the vendor's session, uncached, exactly when the vendor has it (people read it)", async () => {
+    const store = new ReadCacheStore({ ttlMs: 1000, maxBytes: 1 << 20 });
+    const page = { items: [], next: null };
+    const listContacts = jest.fn(async () => page);
+    const open = (inner: Partial<ConnectorSession>) =>
+      new CachedSession(
+        's',
+        () => inner as ConnectorSession,
+        { requestId: 't' },
+        store,
+        async () => undefined,
+        {},
+      );
+    const listed = open({ listContacts });
+    expect(await listed.listContacts?.({ first: 10 })).toBe(page);
+    expect(await listed.listContacts?.({ first: 10 })).toBe(page);
+    expect(listContacts).toHaveBeenCalledTimes(2);
+    expect(open({}).listContacts).toBeUndefined();
   });
 
   it('stays within maxBytes, forgetting the least recently used first', () => {

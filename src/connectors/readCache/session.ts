@@ -21,6 +21,8 @@ import { SOURCE_GROUP, type ReadCacheStore } from './store';
 export interface SessionTraits {
   /** The vendor's sessions have the optional `loadUnreadCount`. */
   hasUnreadCount?: boolean;
+  /** The vendor's sessions have the optional `listContacts`. */
+  hasListContacts?: boolean;
 }
 
 /** How a cached session tells every instance that its own write changed something (readCache/index.ts). */
@@ -70,6 +72,15 @@ export class CachedSession implements ConnectorSession {
   get loadUnreadCount(): ((conversation: ConversationModel) => Promise<number | null>) | undefined {
     this.traits.hasUnreadCount ??= typeof this.inner.loadUnreadCount === 'function';
     return this.traits.hasUnreadCount ? this.cachedUnreadCount : undefined;
+  }
+
+  /**
+   * Present exactly when the vendor's sessions have it, and not cached: the people index (src/people/) keeps what
+   * it reads of the listing and follows the same change events itself.
+   */
+  get listContacts(): ConnectorSession['listContacts'] {
+    this.traits.hasListContacts ??= typeof this.inner.listContacts === 'function';
+    return this.traits.hasListContacts ? (opts) => this.inner.listContacts!(opts) : undefined;
   }
 
   private readonly cachedUnreadCount = (c: ConversationModel): Promise<number | null> =>
