@@ -1,12 +1,13 @@
 /**
  * The operations GraphiQL opens with. One document with named operations, so the execute button offers a menu;
- * every field here exists in schema/*.graphql (test/e2e/graphiql.test.ts runs Sources and UnreadBadge).
+ * every field here exists in schema/*.graphql (test/e2e/graphiql.test.ts runs Sources, People and UnreadBadge).
  */
 export const EXAMPLE_OPERATIONS = `# Switchboard: one inbox over every configured source.
 #
 # Run an operation with the execute button (it asks which one) or Ctrl-Enter inside it.
 # Thread needs a variable: copy a conversation id from Inbox into the variables editor,
 # for example { "id": "<id>" }. UnreadBadge keeps running (over WebSocket) until you stop it.
+# People shows one person across sources: in the sandbox, Maya Lindqvist is in several of them.
 
 query Inbox {
   conversations(first: 20) {
@@ -51,6 +52,30 @@ query Thread($id: ID!) {
         }
       }
     }
+  }
+}
+
+query People {
+  people(first: 10) {
+    nodes {
+      id
+      displayName
+      emails
+      phones
+      unreadCount
+      lastMessageAt
+      participants { id name email phone kind }
+      conversations(first: 5) {
+        nodes {
+          id
+          source { id name }
+          subject
+          lastMessage { content sentAt direction }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+    totalCount
   }
 }
 

@@ -12,6 +12,8 @@ import path from 'node:path';
 import express from 'express';
 import { chromium, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { EXAMPLE_OPERATIONS, graphiqlMiddleware } from '../../src/graphiql';
+import { DEMO_NAMES } from '../../src/sandbox/demoPeople';
+import { decodeGlobalId } from '../../src/schema/ids';
 import { startTestGateway } from '../utils/gateway';
 import { waitFor } from '../utils/wait';
 
@@ -140,6 +142,35 @@ describe('GraphiQL in Chromium', () => {
     const text = await waitForResponseText(`"name": "${first.name}"`);
     expect(text).toContain(`"id": "${first.id}"`);
     expect(text).toContain(`"kind": "${first.kind}"`);
+    expect(text).not.toContain('"errors"');
+  }, 30_000);
+
+  it('runs the People example over HTTP and shows a person merged across sources', async () => {
+    const graphqlResponse = page.waitForResponse(
+      (response) =>
+        response.url() === `${gateway!.url}/graphql` &&
+        response.request().method() === 'POST' &&
+        (response.request().postData() ?? '').includes('"operationName":"People"'),
+    );
+    await runOperation('People');
+    const response = await graphqlResponse;
+    const body = (await response.json()) as {
+      data?: { people: { nodes: Array<{ displayName: string | null; participants: Array<{ id: string }> }> } };
+      errors?: unknown;
+    };
+    expect(body.errors).toBeUndefined();
+    // The sandbox's demo people (src/sandbox/demoPeople.ts) are the most recently active: Maya is on the first page,
+    // with participants of several sources.
+    const maya = body.data?.people.nodes.find((p) => p.displayName === DEMO_NAMES.maya);
+    expect(maya).toBeDefined();
+    const sources = new Set(maya!.participants.map((p) => decodeGlobalId(p.id)?.sourceId));
+    expect(sources.size).toBeGreaterThanOrEqual(3);
+
+    // She is the most recently active person, so the response pane (which renders only its visible lines) opens on
+    // her, with her email.
+    expect(body.data!.people.nodes[0]!.displayName).toBe(DEMO_NAMES.maya);
+    const text = await waitForResponseText(`"displayName": "${DEMO_NAMES.maya}"`);
+    expect(text).toContain('"maya.lindqvist@example.com"');
     expect(text).not.toContain('"errors"');
   }, 30_000);
 
