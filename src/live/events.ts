@@ -45,6 +45,7 @@ export type DeliveredEvent =
  * - ConversationDeleted: (conversation): a conversation is deleted once (the gateway's delete and Protocol's
  *   conversation.deleted webhook are one event).
  * - ConversationRead: null (no vendor webhook reports a read: docs/vendors/chatwoot.md "Unread semantics").
+ * - ConversationUpdated naming PEOPLE (a link or unlink): null, each is published.
  */
 export function eventIdentity(e: ThreadEvent): string | null {
   switch (e.kind) {
@@ -57,6 +58,9 @@ export function eventIdentity(e: ThreadEvent): string | null {
         .digest('hex')
         .slice(0, 16)}`;
     case 'ConversationUpdated': {
+      // PEOPLE (a manual link or unlink, src/schema/resolvers/Person.ts) changes nothing of the conversation's own
+      // fields or updatedAt and no webhook echoes it: null, each is published (a link after an unlink too).
+      if (e.changedFields.includes('PEOPLE')) return null;
       const c = e.conversation;
       const updatedAt = c.updatedAt === null ? null : new Date(c.updatedAt).getTime();
       if (updatedAt === null || Number.isNaN(updatedAt)) return null;
