@@ -364,7 +364,21 @@ export const Mutation: MutationResolvers = {
   deleteMessage: async (_p, { id }, ctx) => {
     const m = resolveId(ctx, id, 'Message', 'id');
     requireCapability(m.connector, m.connector.capabilities.deleteMessage, 'deleteMessage');
-    await ctx.session(m.sourceId).deleteMessage(m.nativeId);
+    const session = ctx.session(m.sourceId);
+    // docs/live.md "Thread events": the message as it was names its conversation, for MessageDeleted (read through
+    // the session's loader, which Protocol's delete reads anyway; one more read on Chatwoot and Monica). Not found
+    // or unreadable: the delete goes on and publishes no event (Chatwoot's and Protocol's webhooks still do).
+    const known = await session.loadMessage(m.nativeId).catch(() => null);
+    await session.deleteMessage(m.nativeId);
+    if (known) {
+      await publishConversation(ctx, {
+        kind: 'MessageDeleted',
+        sourceId: m.sourceId,
+        conversationNativeId: known.conversationNativeId,
+        message: known,
+        at: Date.now(),
+      });
+    }
     touch(ctx, m.sourceId, null);
     return { id, deleted: true };
   },
