@@ -164,7 +164,7 @@ describe('GraphiQL in Chromium', () => {
     const maya = body.data?.people.nodes.find((p) => p.displayName === DEMO_NAMES.maya);
     expect(maya).toBeDefined();
     const sources = new Set(maya!.participants.map((p) => decodeGlobalId(p.id)?.sourceId));
-    expect(sources.size).toBeGreaterThanOrEqual(3);
+    expect(sources.size).toBe(4);
 
     // She is the most recently active person, so the response pane (which renders only its visible lines) opens on
     // her, with her email.
