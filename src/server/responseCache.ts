@@ -82,6 +82,8 @@ export class ResponseCache {
   /** Entries stored per source since its last change (so an invalidation that drops nothing is not counted). */
   private readonly storedSince = new Map<string, number>();
   private seq = 0;
+  /** Executions in flight per key: identical queries arriving meanwhile wait for the first one's answer. */
+  private readonly inflight = new Map<string, Promise<Record<string, unknown> | undefined>>();
   private readonly lru: LRUCache<string, Entry>;
   private readonly now: () => number;
 
@@ -91,7 +93,7 @@ export class ResponseCache {
     this.lru = new LRUCache<string, Entry>({ maxSize: opts.maxBytes, sizeCalculation: (e) => e.bytes });
   }
 
-  /** The stored answer under `key` if it may still be served; counts a hit or a miss. */
+  /** The stored answer under `key` if it may still be served (counts a hit), else undefined (counts nothing). */
   get(key: string): Record<string, unknown> | undefined {
     const e = this.lru.get(key);
     if (e && this.servable(e)) {
@@ -99,8 +101,33 @@ export class ResponseCache {
       return e.data;
     }
     if (e) this.lru.delete(key);
-    this.opts.metrics?.miss();
     return undefined;
+  }
+
+  /**
+   * A miss: when an identical query is executing, its answer once stored (a hit), else undefined. The caller that
+   * gets undefined executes, and must call {@link lead} first and settle it when done. Single flight keeps a burst of
+   * identical queries (an expired inbox page at concurrency 32) from executing 32 times; a waiter gets the first
+   * execution's answer only if it was stored, that is, if none of its sources changed from the first one's start to
+   * its end, which covers the waiter's own span.
+   */
+  async waitFor(key: string): Promise<Record<string, unknown> | undefined> {
+    const pending = this.inflight.get(key);
+    const data = pending ? await pending : undefined;
+    if (data) this.opts.metrics?.hit();
+    else this.opts.metrics?.miss();
+    return data;
+  }
+
+  /** Marks `key` as executing; call the result with the stored answer (or undefined) when the execution ends. */
+  lead(key: string): (stored: Record<string, unknown> | undefined) => void {
+    let settle!: (stored: Record<string, unknown> | undefined) => void;
+    const pending = new Promise<Record<string, unknown> | undefined>((resolve) => (settle = resolve));
+    this.inflight.set(key, pending);
+    return (stored) => {
+      if (this.inflight.get(key) === pending) this.inflight.delete(key);
+      settle(stored);
+    };
   }
 
   /** Call before executing; hand the ticket to {@link set}. */
@@ -108,14 +135,19 @@ export class ResponseCache {
     return { seq: this.seq, readAt: this.now() };
   }
 
-  /** Stores an answer executed since `ticket`, unless one of its sources changed meanwhile or may not be cached. */
-  set(key: string, sourceIds: readonly string[], data: Record<string, unknown>, ticket: ResponseTicket): void {
-    for (const s of sourceIds) if ((this.changedAt.get(s) ?? 0) > ticket.seq) return;
-    if (this.maxAge(sourceIds, ticket.readAt) <= 0) return;
+  /**
+   * Stores an answer executed since `ticket`, unless one of its sources changed meanwhile or may not be cached.
+   * Whether it was stored.
+   */
+  set(key: string, sourceIds: readonly string[], data: Record<string, unknown>, ticket: ResponseTicket): boolean {
+    for (const s of sourceIds) if ((this.changedAt.get(s) ?? 0) > ticket.seq) return false;
+    if (this.maxAge(sourceIds, ticket.readAt) <= 0) return false;
     const bytes = estimateBytes(data);
-    if (bytes > this.opts.maxBytes) return;
+    if (bytes > this.opts.maxBytes) return false;
     this.lru.set(key, { data, sourceIds, seq: ticket.seq, readAt: ticket.readAt, bytes });
+    if (!this.lru.has(key)) return false;
     for (const s of sourceIds) this.storedSince.set(s, (this.storedSince.get(s) ?? 0) + 1);
+    return true;
   }
 
   /** A change of a source (of one of its conversations or of all of it): its answers are not served again. */
@@ -209,6 +241,11 @@ export function responseCachePlugin(cache: ResponseCache): ApolloServerPlugin<Ga
     async requestDidStart() {
       let key: string | null = null;
       let ticket: ResponseTicket | null = null;
+      let settle: ((stored: Record<string, unknown> | undefined) => void) | null = null;
+      const answer = (data: Record<string, unknown>) => ({
+        http: { status: undefined, headers: new HeaderMap() },
+        body: { kind: 'single' as const, singleResult: { data } },
+      });
       return {
         async responseForOperation({ operation, document, request, contextValue, source }) {
           if (operation.operation === 'mutation') {
@@ -224,22 +261,26 @@ export function responseCachePlugin(cache: ResponseCache): ApolloServerPlugin<Ga
           if (!ok) return null;
           const v = contextValue.viewer;
           key = `${v.keyId}\u0000${contextValue.publicBaseUrl}\u0000${request.operationName ?? ''}\u0000${source}\u0000${JSON.stringify(request.variables ?? {})}`;
-          const data = cache.get(key);
+          const data = cache.get(key) ?? (await cache.waitFor(key));
           if (data) {
             key = null;
-            return {
-              http: { status: undefined, headers: new HeaderMap() },
-              body: { kind: 'single', singleResult: { data } },
-            };
+            return answer(data);
           }
           ticket = cache.ticket();
+          settle = cache.lead(key);
           return null;
         },
         async willSendResponse({ response, contextValue }) {
-          if (key === null || ticket === null || response.body.kind !== 'single') return;
-          const r = response.body.singleResult;
-          if (!r.data || (r.errors?.length ?? 0) > 0 || contextValue.sourceErrors.length > 0) return;
-          cache.set(key, [...contextValue.viewer.sourceIds], r.data, ticket);
+          if (key === null || ticket === null) return;
+          let stored: Record<string, unknown> | undefined;
+          try {
+            const r = response.body.kind === 'single' ? response.body.singleResult : null;
+            if (r?.data && (r.errors?.length ?? 0) === 0 && contextValue.sourceErrors.length === 0) {
+              if (cache.set(key, [...contextValue.viewer.sourceIds], r.data, ticket)) stored = r.data;
+            }
+          } finally {
+            settle?.(stored);
+          }
         },
       };
     },

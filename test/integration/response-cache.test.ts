@@ -172,6 +172,26 @@ describe('response cache', () => {
     expect(upstream().some((r) => r.startsWith('pixieset '))).toBe(true);
   });
 
+  it('identical queries arriving while one executes wait for its answer: one execution, one upstream request', async () => {
+    await inbox();
+    // Expired (past the TTL of the unwatched polling sources), and Pixieset slow, so the second arrives meanwhile.
+    now += TTL;
+    const pixieset = embedded.sandbox.emulators.get('pixieset')!;
+    pixieset.setFaults({ latencyMs: 300 });
+    try {
+      clearUpstream();
+      const misses = await metric('switchboard_response_cache_misses_total');
+      const hits = await metric('switchboard_response_cache_hits_total');
+      const [a, b] = await Promise.all([inbox(), inbox()]);
+      expect(b).toEqual(a);
+      expect(upstream().filter((r) => r.startsWith('pixieset '))).toHaveLength(1);
+      expect(await metric('switchboard_response_cache_misses_total')).toBe(misses + 1);
+      expect(await metric('switchboard_response_cache_hits_total')).toBe(hits + 1);
+    } finally {
+      pixieset.setFaults({});
+    }
+  });
+
   it('mutations, operations selecting health and answers with errors are never served from the cache', async () => {
     const health = `{ sources { id health { status } } }`;
     await gql(health);
