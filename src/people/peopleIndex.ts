@@ -345,7 +345,8 @@ export class LivePeopleIndex {
         if (s.loadedAt === null) {
           if (s.loading || retry) await this.load(s);
         } else if (retry && this.now() - s.loadedAt >= (this.opts.maxAgeMs ?? 60_000)) void this.load(s);
-        while (s.pending.size) await Promise.all([...s.pending]);
+        // The changes heard so far (not those heard meanwhile: a busy source must not hold reads back).
+        await Promise.all([...s.pending]);
       }),
     );
     for (const id of sourceIds) {

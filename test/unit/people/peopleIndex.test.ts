@@ -19,6 +19,8 @@ interface FakeSource {
   /** Whether the connector has listContacts (then every directory contact is listed). */
   lists: boolean;
   reads: number;
+  /** When set, a listing waits for it (a read in flight). */
+  gate?: Promise<void>;
 }
 
 const participant = (s: FakeSource, id: string): ParticipantModel => {
@@ -67,10 +69,11 @@ function conversation(s: FakeSource, id: string): ConversationModel {
 
 function session(s: FakeSource): ConnectorSession {
   const base: Partial<ConnectorSession> = {
-    listConversations: ({ offset, limit }) => {
+    listConversations: async ({ offset, limit }) => {
       s.reads++;
+      await s.gate;
       const all = [...s.conversations.keys()].sort().map((id) => conversation(s, id));
-      return Promise.resolve({ items: all.slice(offset, offset + limit), total: all.length });
+      return { items: all.slice(offset, offset + limit), total: all.length };
     },
     loadConversation: (id) => Promise.resolve(s.conversations.has(id) ? conversation(s, id) : null),
     loadParticipants: (c) =>
@@ -333,8 +336,12 @@ describe('the people index', () => {
     expect((await index.read(['alpha'], undefined, () => undefined)).ordered()).toHaveLength(1);
     expect(s.reads).toBe(1);
     now = 1000;
+    let open = () => undefined as void;
+    s.gate = new Promise((resolve) => (open = resolve));
     // Served as it was, re-read behind it.
     expect((await index.read(['alpha'], undefined, () => undefined)).ordered()).toHaveLength(1);
+    expect(s.reads).toBe(2);
+    open();
     await index.settled();
     expect(s.reads).toBe(2);
     expect((await index.read(['alpha'], undefined, () => undefined)).ordered()).toHaveLength(2);
