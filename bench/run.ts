@@ -12,6 +12,7 @@ import { chatwootReadCheckBench, type ReadCheckResults } from './chatwoot-reads'
 import { readCacheBench, type ReadCacheResults } from './read-cache';
 import { threadSendBench, type ThreadSendResults } from './thread-send';
 import { catalogScaleBench, parseCatalogSizes, type CatalogScaleResults } from './catalog-scale';
+import { peopleBench, type PeopleBenchResults } from './people';
 import {
   THREAD_EVENTS_HEAD,
   threadEventsBench,
@@ -68,9 +69,10 @@ const { values: argv } = parseArgs({
     out: { type: 'string', default: 'bench/results/latest.json' },
     seed: { type: 'string', default: '1' },
     'log-level': { type: 'string', default: 'info' },
-    workloads: { type: 'string', default: 'inbox,thread,send,fanout,events,reads,threadsend,catalog,cache' },
+    workloads: { type: 'string', default: 'inbox,thread,send,fanout,events,reads,threadsend,catalog,cache,people' },
     'event-transports': { type: 'string', default: 'ws,sse' },
     'catalog-sizes': { type: 'string', default: '1000,10000' },
+    'people-contacts': { type: 'string', default: '10000' },
     targets: { type: 'string', default: 'gateway,baseline' },
     profile: { type: 'boolean', default: false },
     cache: { type: 'string', default: '' },
@@ -90,10 +92,12 @@ if (argv.help) {
                         threadsend: upstream requests of a thread page and of a send, bench/thread-send.ts
                         catalog: catalogs at real sizes (memory, first sync, refresh, page), bench/catalog-scale.ts
                         cache: a warm thread page with the read cache off and on, bench/read-cache.ts
+                        people: the people index at --people-contacts per source (memory, build, pages), bench/people.ts
                         events: --subscribers on one Chatwoot conversation's conversationEvents, --events
                         messages at the emulator (its webhook), bench/thread-events.ts
   --event-transports <list> ws,sse: the events workload's subscriber transports (default both)
   --catalog-sizes <list> conversations per source for the catalog workload (default 1000,10000; 100000 by hand)
+  --people-contacts <n> contacts per source for the people workload (default 10000)
   --targets <list>      gateway,baseline (default both)
   --log-level <level>   the gateways' log level; logs go to /dev/null (default info)
   --profile             write V8 CPU profiles of the gateways to bench/results/profiles/
@@ -322,6 +326,8 @@ interface Results {
   catalog?: CatalogScaleResults;
   /** A warm thread page with the read cache off and on, issue 13 target 3 (bench/read-cache.ts). */
   cache?: ReadCacheResults;
+  /** The people index at 10,000 contacts per source, issue 15 (bench/people.ts). */
+  people?: PeopleBenchResults;
   targets?: TargetCheck[];
 }
 interface TargetCheck {
@@ -1254,6 +1260,9 @@ async function main() {
       log: (l) => process.stderr.write(`${l}\n`),
     });
   }
+  if (opt.workloads.has('people')) {
+    results.people = await peopleBench(Number(argv['people-contacts']), (l) => process.stderr.write(`${l}\n`));
+  }
   results.targets = checkTargets(results);
 
   const text =
@@ -1261,7 +1270,8 @@ async function main() {
     (results.reads ? `\n${results.reads.text}\n` : '') +
     (results.threadSend ? `\n${results.threadSend.text}\n` : '') +
     (results.catalog ? `\n${results.catalog.text}\n` : '') +
-    (results.cache ? `\n${results.cache.text}\n` : '');
+    (results.cache ? `\n${results.cache.text}\n` : '') +
+    (results.people ? `\n${results.people.text}\n` : '');
   process.stdout.write(
     `\nSwitchboard bench — latency ${opt.latency} ms, scale ${opt.scale}, ${opt.duration} s per run, ${results.machine.cpus} CPUs, Node ${process.version}\n\n${text}`,
   );
