@@ -52,18 +52,21 @@ export const EVENTS_SUBSCRIPTION = /* GraphQL */ `
   }
 `;
 
-/** A gateway as bench/run.ts starts it (bench/gateway-process.ts). */
+/** What the workload asks of a child process (bench/ipc.ts Child; a test may answer in-process). */
+export type Caller = Pick<Child, 'call'>;
+
+/** A gateway as bench/run.ts starts it (bench/gateway-process.ts: `memory`, `cpu`). */
 export interface EventsTarget {
   name: string;
-  child: Child;
+  child: Caller;
   url: string;
   wsUrl: string;
   http: GqlClient;
 }
 
 export interface ThreadEventsOptions {
-  /** The sandbox child (bench/sandbox-process.ts). */
-  sandbox: Child;
+  /** The sandbox child (bench/sandbox-process.ts: `setWebhookBase`, `simulateIncoming`, `drain`). */
+  sandbox: Caller;
   apiKey: string;
   subscribers: number[];
   /** Measured messages per size and transport (after the warm-up). */
