@@ -82,10 +82,21 @@ describe('RedisEventLog', () => {
   afterAll(() => redis.closeAll(prefix));
 
   /** One gateway instance's thread events, over the test's pub/sub and a Redis connection of its own. */
-  const instance = async (opts: { maxLength?: number; maxAgeMs?: number; health?: RedisGuard } = {}) => {
+  const instance = async (
+    opts: { maxLength?: number; maxAgeMs?: number; health?: RedisGuard; calls?: (script: string) => void } = {},
+  ) => {
+    const connection = redis.open();
+    if (opts.calls) {
+      const run = connection.eval.bind(connection);
+      const count = opts.calls;
+      connection.eval = ((...args: unknown[]) => {
+        count(String(args[0]));
+        return (run as (...a: unknown[]) => Promise<unknown>)(...args);
+      }) as typeof connection.eval;
+    }
     const ctx = createLiveContext({ connectors: [], pubsub, coordination: createMemoryCoordination() });
     const log = new RedisEventLog<ThreadEvent>({
-      redis: redis.open(),
+      redis: connection,
       prefix,
       maxLength: opts.maxLength ?? 10,
       maxAgeMs: opts.maxAgeMs ?? 60_000,
@@ -139,6 +150,26 @@ describe('RedisEventLog', () => {
     const again = watch(a.events, resumed.got.at(-1)!.cursor);
     await sleep(50);
     expect(again.got).toEqual([]);
+  });
+
+  it('costs one script call per publication, and one read of the stream per instance that hears it', async () => {
+    const calls: string[] = [];
+    const kind = (name: string) => (script: string) =>
+      calls.push(`${name}:${script.includes("'XADD'") ? 'append' : 'read'}`);
+    const a = await instance({ calls: kind('a') });
+    const b = await instance({ calls: kind('b') });
+    calls.length = 0; // the heads read at start
+    const onA = watch(a.events);
+    const onB = watch(b.events);
+    for (let n = 1; n <= 3; n++) {
+      await a.events.publish([event(n)]);
+      await eventually(() => expect([onA.got.length, onB.got.length]).toEqual([n, n]));
+    }
+    expect(calls.sort()).toEqual([
+      ...Array(3).fill('a:append'),
+      ...Array(3).fill('a:read'),
+      ...Array(3).fill('b:read'),
+    ]);
   });
 
   it('replays at most maxLength events after a cursor: one more is TRIMMED, exactly', async () => {
