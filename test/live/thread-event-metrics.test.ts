@@ -1,5 +1,6 @@
 import { startTestGateway, type TestGateway } from '../utils/gateway';
-import { createLiveClient, LIVE_TRANSPORTS, type LiveClient } from '../utils/liveClient';
+import { createLiveClient, LIVE_TRANSPORTS, type LiveClient, type LiveTransport } from '../utils/liveClient';
+import { BACKENDS, randomPrefix, REDIS_URL, redisClients, type Backend } from '../utils/redis';
 import { eventually } from '../utils/wait';
 
 /**
@@ -9,7 +10,8 @@ import { eventually } from '../utils/wait';
  * message, the gateway's own send, and not the vendor's echo of that send), `switchboard_thread_event_subscribers`
  * the conversationEvents subscriptions open now, `switchboard_thread_events_replayed_total{source}` the events a
  * resumed subscription was replayed and `switchboard_thread_events_resync_required_total{reason}` the
- * ResyncRequired notices; over graphql-ws and SSE alike.
+ * ResyncRequired notices; over graphql-ws and SSE alike, with the in-memory pub/sub and log, and with Redis (its
+ * pub/sub and its stream log, whose replay is asynchronous).
  */
 type Events = {
   conversationEvents: { __typename: string; cursor: string; reason?: string; message?: { content: string } };
@@ -23,8 +25,14 @@ const EVENTS = `subscription($ids: [ID!], $after: String) {
 }`;
 const SEND = `mutation($id: ID!, $c: String!) { sendMessage(input: { conversationId: $id, content: $c }) { id } }`;
 
-describe.each(LIVE_TRANSPORTS)('thread-event metrics over %s', (transport) => {
+const CASES: Array<[LiveTransport, Backend]> = LIVE_TRANSPORTS.flatMap((client) =>
+  BACKENDS.map((backend): [LiveTransport, Backend] => [client, backend]),
+);
+
+describe.each(CASES)('thread-event metrics over %s, %s', (transport, backend) => {
   let t: TestGateway;
+  const prefix = randomPrefix('event-metrics');
+  const redis = redisClients();
   const clients: LiveClient[] = [];
   const client = () => {
     const c = createLiveClient(transport, t, t.apiKey);
@@ -32,11 +40,15 @@ describe.each(LIVE_TRANSPORTS)('thread-event metrics over %s', (transport) => {
     return c;
   };
   beforeAll(async () => {
-    t = await startTestGateway({ kinds: ['CHATWOOT'] });
+    t = await startTestGateway({
+      kinds: ['CHATWOOT'],
+      configure: (c) => (backend === 'Redis' ? { ...c, redis: { url: REDIS_URL, keyPrefix: prefix } } : c),
+    });
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));
     await t.close();
+    await redis.closeAll(backend === 'Redis' ? prefix : undefined);
   });
 
   /** The metric's value for these labels (0 when absent). */
