@@ -42,8 +42,8 @@ export interface ChatwootEmulatorOptions {
    */
   updatedWithin?: 'honoured' | 'ignored';
   /**
-   * How long after a conversation's last save its conversation_status_changed / conversation_updated webhooks go,
-   * built from the conversation as it is then (EventDispatcherJob; docs/vendors/chatwoot.md "Webhooks"). @default 100
+   * How long after its save each conversation_status_changed / conversation_updated webhook goes,
+   * built from the conversation as it is then (EventDispatcherJob; docs/vendors/chatwoot.md "Webhooks"). @default 1000
    */
   webhookJobDelayMs?: number;
   /** Shapes the seeded data (after the seed and after every reset), for benchmarks and tests. */

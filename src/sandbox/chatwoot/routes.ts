@@ -41,8 +41,8 @@ export interface ChatwootRouteOptions {
    */
   updatedWithin?: 'honoured' | 'ignored';
   /**
-   * How long after a conversation's last save its conversation_status_changed / conversation_updated jobs run (the
-   * EventDispatcherJob latency; an assumption, docs/vendors/chatwoot.md "Assumptions"). @default 100
+   * How long after its save each conversation_status_changed / conversation_updated job runs (the
+   * EventDispatcherJob latency; an assumption, docs/vendors/chatwoot.md "Assumptions"). @default 1000
    */
   webhookJobDelayMs?: number;
 }
@@ -182,25 +182,21 @@ export function mountRoutes(app: Express, state: ChatwootState, opts: ChatwootRo
    * is the hash captured at the save (app/dispatchers/async_dispatcher.rb, app/jobs/event_dispatcher_job.rb,
    * app/listeners/webhook_listener.rb). So the saves of one request (a mute's resolve, block and activity message;
    * a reopen's self-assignment; status then labels) all show the conversation as it is once the job runs. The job
-   * latency is an assumption (`webhookJobDelayMs`, docs/vendors/chatwoot.md "Assumptions"): the jobs of a
-   * conversation run that long after its last save, in order; a conversation deleted by then sends nothing
-   * (the job cannot load it).
+   * latency is an assumption (`webhookJobDelayMs`, docs/vendors/chatwoot.md "Assumptions"): each job runs that
+   * long after its save, in the order of the saves; a conversation deleted by then sends nothing (the job cannot
+   * load it).
    */
-  const jobs = new Map<CwConversation, { timer: NodeJS.Timeout; queued: Array<() => void> }>();
-  const jobDelay = opts.webhookJobDelayMs ?? 100;
+  const jobs = new Set<NodeJS.Timeout>();
+  const jobDelay = opts.webhookJobDelayMs ?? 1000;
   const conversationJob = (event: string, c: CwConversation, changed: Array<Record<string, unknown>>) => {
-    const pending = jobs.get(c) ?? { timer: undefined as unknown as NodeJS.Timeout, queued: [] };
-    clearTimeout(pending.timer);
-    pending.queued.push(() => conversationEvent(event, c, changed));
-    pending.timer = setTimeout(() => {
-      jobs.delete(c);
-      if (state.conversations.get(c.display_id) !== c) return;
-      for (const run of pending.queued) run();
+    const timer = setTimeout(() => {
+      jobs.delete(timer);
+      if (state.conversations.get(c.display_id) === c) conversationEvent(event, c, changed);
     }, jobDelay).unref();
-    jobs.set(c, pending);
+    jobs.add(timer);
   };
   const dropJobs = () => {
-    for (const { timer } of jobs.values()) clearTimeout(timer);
+    for (const timer of jobs) clearTimeout(timer);
     jobs.clear();
   };
   /** message_created/updated fire for incoming, outgoing and template messages only (`webhook_sendable?`). */
