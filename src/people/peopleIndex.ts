@@ -36,7 +36,10 @@ export interface PeopleIndexOptions {
   defaultCountry: string | null;
   /** The person id (schema/ids.ts), which is also the tie-break of the people order and of its cursors. */
   personId: (p: PersonModel) => string;
-  /** A source's state older than this is re-read (in the background) at the next read. @default 60_000 */
+  /**
+   * A source's state older than this (since its last full read ended) is re-read in the background at the next
+   * read: the safety net for changes this instance never heard of. @default 600_000 (the catalogs' default age)
+   */
   maxAgeMs?: number;
   /** A source whose load failed is tried again at a read at most this often. @default 5_000 */
   retryMs?: number;
@@ -322,6 +325,8 @@ export class LivePeopleIndex {
   private readonly now: () => number;
   private seq = 0;
   private closed = false;
+  /** Conversations this instance heard of whose pub/sub announcement has not come back yet. */
+  private readonly echoes = new Set<string>();
 
   constructor(private readonly opts: PeopleIndexOptions) {
     this.connectors = new Map(opts.connectors.map((c) => [c.id, c]));
@@ -344,7 +349,7 @@ export class LivePeopleIndex {
         const retry = !s.error || this.now() - s.failedAt >= (this.opts.retryMs ?? 5_000);
         if (s.loadedAt === null) {
           if (s.loading || retry) await this.load(s);
-        } else if (retry && this.now() - s.loadedAt >= (this.opts.maxAgeMs ?? 60_000)) void this.load(s);
+        } else if (retry && this.now() - s.loadedAt >= (this.opts.maxAgeMs ?? 600_000)) void this.load(s);
         // The changes heard so far (not those heard meanwhile: a busy source must not hold reads back).
         await Promise.all([...s.pending]);
       }),
@@ -364,7 +369,12 @@ export class LivePeopleIndex {
    * names none, and re-forms the people it touches. Sources not loaded yet are left alone (their first read loads
    * them). Returns when the change is applied; never rejects (failures go to `onError`).
    */
-  changed(sourceId: string, conversationNativeId: string | null): Promise<void> {
+  changed(sourceId: string, conversationNativeId: string | null, heardHere = true): Promise<void> {
+    if (heardHere && conversationNativeId !== null) {
+      // Its announcement comes back on the pub/sub ({@link announced}); bounded in case it never does.
+      if (this.echoes.size >= 10_000) this.echoes.clear();
+      this.echoes.add(`${sourceId}\u0000${conversationNativeId}`);
+    }
     const s = this.states.get(sourceId);
     if (!s || this.closed || (s.loadedAt === null && !s.loading)) return Promise.resolve();
     if (s.loading) {
@@ -374,6 +384,16 @@ export class LivePeopleIndex {
     }
     if (conversationNativeId === null) return this.load(s);
     return this.track(s, this.refreshConversation(s, conversationNativeId));
+  }
+
+  /**
+   * A conversation change announced on the pub/sub (`conversation:<source>`, docs/live.md "Topics"), by this instance
+   * or another: how changes other instances heard reach this index. One this instance heard itself first (through
+   * {@link changed}, which the live engine calls before it announces) is its own echo and is skipped.
+   */
+  announced(sourceId: string, conversationNativeId: string): Promise<void> {
+    if (this.echoes.delete(`${sourceId}\u0000${conversationNativeId}`)) return Promise.resolve();
+    return this.changed(sourceId, conversationNativeId, false);
   }
 
   /** Participants held over every source (the bench's "per contact"). */
@@ -454,10 +474,10 @@ export class LivePeopleIndex {
       try {
         const connector = this.connectors.get(s.sourceId);
         if (!connector) throw new Error(`No source "${s.sourceId}".`);
-        const startedAt = this.now();
         const read = await readSource(connector.openSession(this.scope(s.sourceId)));
         this.applyFull(s, read);
-        s.loadedAt = startedAt;
+        // Changes heard while it read are applied after it (changedDuringLoad), so its age counts from now.
+        s.loadedAt = this.now();
         s.error = null;
       } catch (e) {
         s.error = e;

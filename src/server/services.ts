@@ -10,6 +10,7 @@ import { LiveEngine } from '../live/engine';
 import type { PubSubTransport } from '../live/pubsub';
 import { createInMemoryPubSub } from '../live/transports/inMemory';
 import { createRedisPubSub } from '../live/transports/redis';
+import { conversationTopic, isConversationMessage } from '../live/protocol';
 import { createFileLinkStore, createMemoryLinkStore, createRedisLinkStore } from '../people/links';
 import { LivePeopleIndex } from '../people/peopleIndex';
 import type { GatewayServices } from '../schema/context';
@@ -174,6 +175,23 @@ export function buildServices(opts: ServicesOptions): Services {
   const stopPeopleIndex = live.onChange((sourceId, conversationNativeId) => {
     void peopleIndex.changed(sourceId, conversationNativeId);
   });
+  // What other instances heard: their announcements on `conversation:<source>` (this instance's own are skipped).
+  const peopleSubscriptions = (async () => {
+    const stops: Array<() => Promise<void>> = [];
+    for (const c of connectors)
+      stops.push(
+        await pubsub.subscribe(conversationTopic(c.id), (p) => {
+          if (isConversationMessage(p) && p.sourceId === c.id) void peopleIndex.announced(c.id, p.conversationNativeId);
+        }),
+      );
+    return stops;
+  })().catch((err: unknown) => {
+    logger.warn(
+      { err: String(err) },
+      'people index: no conversation subscription (other instances reach it at its re-reads)',
+    );
+    return [];
+  });
 
   const staging = new UploadStaging({ ...config.server.uploads, now: opts.clock });
   if (staging.leftoversRemoved > 0)
@@ -234,6 +252,7 @@ export function buildServices(opts: ServicesOptions): Services {
     }),
     async dispose() {
       stopPeopleIndex();
+      await Promise.allSettled((await peopleSubscriptions).map((u) => u()));
       await peopleIndex.close();
       await live.close();
       await readCache?.close();

@@ -347,4 +347,48 @@ describe('the people index', () => {
     expect((await index.read(['alpha'], undefined, () => undefined)).ordered()).toHaveLength(2);
     await index.close();
   });
+  it('applies a change another instance announced on the pub/sub, and skips the echo of one it heard itself', async () => {
+    const s: FakeSource = {
+      id: 'alpha',
+      contacts: new Map([
+        ['u0', { name: null, email: 'a@x.example', phone: null }],
+        ['u1', { name: null, email: 'b@x.example', phone: null }],
+      ]),
+      conversations: new Map([['c0', { members: ['u0'], lastMessageAt: 1, unread: 0 }]]),
+      lists: false,
+      reads: 0,
+    };
+    let loads = 0;
+    const connector = connectorOf(s);
+    const counting = {
+      ...connector,
+      openSession: (scope: Parameters<Connector['openSession']>[0]) => {
+        const session = connector.openSession(scope);
+        return {
+          ...session,
+          loadConversation: (id: string) => {
+            loads++;
+            return session.loadConversation(id);
+          },
+        };
+      },
+    } as unknown as Connector;
+    const index = new LivePeopleIndex({ connectors: [counting], defaultCountry: null, personId });
+    await index.read(['alpha'], undefined, () => undefined);
+    // Heard here (the live engine's onChange), then its own announcement comes back: one re-read.
+    s.conversations.get('c0')!.lastMessageAt = 5;
+    await index.changed('alpha', 'c0');
+    await index.announced('alpha', 'c0');
+    expect(loads).toBe(1);
+    // Heard by another instance only: its announcement is the change.
+    s.conversations.set('c2', { members: ['u1'], lastMessageAt: 9, unread: 1 });
+    await index.announced('alpha', 'c2');
+    expect(loads).toBe(2);
+    const view = await index.read(['alpha'], undefined, () => undefined);
+    expect(view.ordered().map((p) => [p.id, p.t])).toEqual([
+      ['alpha:u1', 9],
+      ['alpha:u0', 5],
+    ]);
+    await index.close();
+  });
 });
