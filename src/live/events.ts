@@ -25,11 +25,14 @@ export type ThreadEvent = {
   | { kind: 'ConversationDeleted' }
 );
 
-type LoggedEvent = Logged<ThreadEvent>;
+type Entry = FeedEntry<ThreadEvent>;
 
-/** What a subscriber gets: an event of the log, or the notice that some cannot be replayed; each with its cursor. */
+/**
+ * What a subscriber gets: an event of the log, or the notice that some cannot be replayed; each with its cursor.
+ * `replayed`: delivered from the log for a cursor (`after`), not live.
+ */
 export type DeliveredEvent =
-  | { kind: ThreadEventKind; event: ThreadEvent; at: number; cursor: string }
+  | { kind: ThreadEventKind; event: ThreadEvent; at: number; cursor: string; replayed?: boolean }
   | { kind: 'ResyncRequired'; reason: string; at: number; cursor: string };
 
 /**
