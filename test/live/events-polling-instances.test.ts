@@ -74,8 +74,10 @@ describe('thread events from a polling source across two instances', () => {
     emu.clearRequests();
     emu.controls.simulateIncoming({ conversationId: conv.nativeId, content: 'across 1' });
     emu.controls.simulateIncoming({ conversationId: conv.nativeId, content: 'across 2' });
-    await eventually(() =>
-      expect(sub.values.map((v) => v.conversationEvents.message?.content)).toEqual(['across 1', 'across 2']),
+    // (A generous wait: two gateways, Redis streams and the emulator share two busy cores in CI.)
+    await eventually(
+      () => expect(sub.values.map((v) => v.conversationEvents.message?.content)).toEqual(['across 1', 'across 2']),
+      { timeoutMs: 20_000 },
     );
     // One detail read, by the polling instance A (its live request ids), for B's subscriber.
     const details = emu.requests().filter((q) => q.path === `/api/v1/conversations/${conv.nativeId}/`);
