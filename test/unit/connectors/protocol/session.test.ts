@@ -552,7 +552,18 @@ describe('Protocol connector against the emulator', () => {
         const d = bodies[0] as (typeof bodies)[number];
         const changes = connector.parseWebhook?.({ headers: d.headers, rawBody: d.raw, query: {} });
         expect(changes).toEqual([
-          { sourceId: 'protocol', conversationNativeId: conv, eventId: expect.stringMatching(/^[A-Za-z0-9]{16}$/) },
+          {
+            sourceId: 'protocol',
+            conversationNativeId: conv,
+            eventId: expect.stringMatching(/^[A-Za-z0-9]{16}$/),
+            // docs/live.md "Thread events": the message itself, for conversationEvents.
+            events: [
+              expect.objectContaining({
+                kind: 'MessageAdded',
+                message: expect.objectContaining({ content: 'hook me', conversationNativeId: conv }),
+              }),
+            ],
+          },
         ]);
         const wrong = createProtocolConnector(config(hooked.url, { webhookSecret: 'another-secret' }));
         expect(() => wrong.parseWebhook?.({ headers: d.headers, rawBody: d.raw, query: {} })).toThrow(GatewayError);
