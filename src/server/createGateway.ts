@@ -116,7 +116,13 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   // 3. The schema and the operation check both transports share (safelist, parse, validate, cost).
   const schema = buildSchema();
   const limits = resolveLimits(config.server);
-  const operations = createOperationCheck({ schema, limits, introspection, safelist });
+  const operations = createOperationCheck({
+    schema,
+    limits,
+    introspection,
+    safelist,
+    trackSize: metrics.trackStore,
+  });
   const deadlines = new OperationDeadlines(limits.operationTimeoutMs);
   // Per-API-key limits (operations per minute and at once, subscriptions per socket and key), every transport.
   const keyLimits = new KeyLimits(config, opts.clock, metrics.keyLimitRefused);

@@ -11,6 +11,7 @@ import {
   type ParseOptions,
   type ValidationRule,
 } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import { ErrorCode, GatewayError } from '../errors';
 import { checkCost, limitRules, type Limits } from './limits';
 import { Safelist } from './persisted';
@@ -68,7 +69,18 @@ export interface OperationCheckOptions {
   introspection: boolean;
   /** Safelist mode (server.persistedQueries.safelist), else null. */
   safelist: Safelist | null;
+  /**
+   * Parsed and validated documents kept by query text for {@link OperationCheck.check} (graphql-ws and SSE; Apollo's
+   * HTTP pipeline keeps its own): the subscriptions of one screen share one document instead of one parse each
+   * (a chat screen's subscription parses to about 16 KB). @default OPERATION_DOCUMENTS_MAX
+   */
+  maxDocuments?: number;
+  /** Registers the cache's size (`switchboard_memory_store_entries{store="operation_documents"}`). */
+  trackSize?: (store: string, size: () => number) => void;
 }
+
+/** Documents {@link OperationCheck.check} keeps by default, the least recently used forgotten first. */
+export const OPERATION_DOCUMENTS_MAX = 1_000;
 
 export function createOperationCheck(opts: OperationCheckOptions): OperationCheck {
   const { schema, limits, safelist } = opts;
@@ -78,6 +90,14 @@ export function createOperationCheck(opts: OperationCheckOptions): OperationChec
     ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
   ];
   const allRules = [...specifiedRules, ...validationRules];
+  // Valid documents only: a refused one is parsed and refused again each time (its errors are cheap to rebuild).
+  // Bounded by count and by the text's length (each is at most maxTokens tokens anyway).
+  const documents = new LRUCache<string, DocumentNode>({
+    max: opts.maxDocuments ?? OPERATION_DOCUMENTS_MAX,
+    maxSize: 16 * 1024 * 1024,
+    sizeCalculation: (_doc, query) => Math.max(1, query.length),
+  });
+  opts.trackSize?.('operation_documents', () => documents.size);
 
   const resolve: OperationCheck['resolve'] = (given, persistedHash) => {
     if (!safelist) return { query: given ?? '' };
@@ -99,6 +119,11 @@ export function createOperationCheck(opts: OperationCheckOptions): OperationChec
       const persistedHash = (request.extensions?.persistedQuery as { sha256Hash?: unknown } | undefined)?.sha256Hash;
       const resolved = resolve(request.query, persistedHash);
       if ('refusal' in resolved) return { errors: [resolved.refusal] };
+      const known = documents.get(resolved.query);
+      if (known) {
+        const tooCostly = cost(known, request.operationName, request.variables, { http: false });
+        return tooCostly ? { errors: [tooCostly] } : { document: known };
+      }
       let document: DocumentNode;
       try {
         document = parse(resolved.query, parseOptions);
@@ -107,6 +132,7 @@ export function createOperationCheck(opts: OperationCheckOptions): OperationChec
         return { errors: [new GraphQLError(message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })] };
       }
       const invalid = validate(schema, document, allRules);
+      if (invalid.length === 0) documents.set(resolved.query, document);
       if (invalid.length > 0) {
         return {
           errors: invalid.map((e) =>

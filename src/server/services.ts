@@ -172,6 +172,8 @@ export function buildServices(opts: ServicesOptions): Services {
     recordUpstream: metrics.recordUpstream,
     onError: (err, sourceId) => logger.warn({ sourceId, err: String(err) }, 'people index: re-read failed'),
   });
+  // Its size: participants held over every source (grows with the sources' own data, not with traffic).
+  metrics.trackStore('people_index', () => peopleIndex.size());
   const stopPeopleIndex = live.onChange((sourceId, conversationNativeId) => {
     void peopleIndex.changed(sourceId, conversationNativeId);
   });

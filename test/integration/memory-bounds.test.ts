@@ -31,6 +31,10 @@ describe('switchboard_memory_store_entries on /metrics', () => {
       idempotency: 0,
       live_event_log: 0,
       live_seen_events: 0,
+      // graphql-ws and SSE operations' documents (HTTP goes through Apollo's own cache).
+      operation_documents: 0,
+      // Nothing read people yet: the index loads at the first people read.
+      people_index: 0,
       persisted_queries: 0,
       skipped_rows: 0,
       staged_uploads: 0,
@@ -62,6 +66,8 @@ describe('switchboard_memory_store_entries on /metrics', () => {
       live_event_log: 2,
       // Each sent message's MessageAdded event is published once per identity (conversationEvents, issue 14).
       live_seen_events: 2,
+      operation_documents: 0,
+      people_index: 0,
       persisted_queries: 1,
       skipped_rows: 0,
       staged_uploads: 0,

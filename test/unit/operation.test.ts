@@ -64,6 +64,38 @@ describe('the operation check', () => {
     expect(open.cost(checked.document, null, { n: 40 }, { http: false })?.extensions.http).toBeUndefined();
   });
 
+  it('parses and validates a query text once: later checks share its document, still costed with their variables', () => {
+    let size = () => -1;
+    const check = createOperationCheck({
+      schema,
+      limits,
+      introspection: true,
+      safelist: null,
+      maxDocuments: 2,
+      trackSize: (store, s) => {
+        expect(store).toBe('operation_documents');
+        size = s;
+      },
+    });
+    const query = 'query Q($n: Int) { conversations(first: $n) { edges { cursor } } }';
+    const a = check.check({ query, variables: { n: 1 } });
+    const b = check.check({ query, variables: { n: 2 } });
+    if (!('document' in a) || !('document' in b)) throw new Error('expected documents');
+    expect(b.document).toBe(a.document);
+    expect(codes(check.check({ query, variables: { n: 40 } }))).toEqual(['LIMIT_EXCEEDED']);
+    // Refused documents are not kept: refused again, each time.
+    expect(codes(check.check({ query: '{ nope }' }))).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(codes(check.check({ query: '{ nope }' }))).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(size()).toBe(1);
+    // Bounded: the least recently used goes first.
+    check.check({ query: '{ __typename }' });
+    check.check({ query: '{ conversations(first: 1) { totalCount } }' });
+    expect(size()).toBe(2);
+    const again = check.check({ query, variables: { n: 1 } });
+    if (!('document' in again)) throw new Error('expected a document');
+    expect(again.document).not.toBe(a.document);
+  });
+
   describe('in safelist mode', () => {
     const registered = '{ conversations(first: 1) { edges { cursor } } }';
     let dir: string;
