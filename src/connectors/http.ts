@@ -9,6 +9,7 @@ import {
   type CircuitBreakerPolicy,
   type IPolicy,
 } from 'cockatiel';
+import { request as undiciRequest } from 'undici';
 import { ErrorCode, GatewayError } from '../errors';
 import { AdmissionRefused, FairShare, tenantOf, type Refusal } from './fairShare';
 import type { RequestScope, SourceHealthModel, SourcePolicy } from './types';
@@ -110,6 +111,9 @@ const MAX_QUEUED = 1000;
 export class HttpClient {
   readonly sourceId: string;
   private readonly base: string;
+  /** {@link base} split for the agent: its origin, and its path without a trailing slash. */
+  private readonly origin: string;
+  private readonly basePath: string;
   private readonly timeoutMs: number;
   private readonly queueTimeoutMs: number;
   private readonly breaker: CircuitBreakerPolicy;
@@ -136,6 +140,9 @@ export class HttpClient {
     this.opts = opts;
     this.sourceId = opts.sourceId;
     this.base = opts.baseUrl.replace(/\/+$/, '');
+    const base = new URL(this.base);
+    this.origin = base.origin;
+    this.basePath = base.pathname.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.queueTimeoutMs = opts.queueTimeoutMs ?? this.timeoutMs;
     this.breaker = circuitBreaker(
@@ -318,7 +325,8 @@ export class HttpClient {
     return (await this.request(scope, { method: 'GET', path, query })).body;
   }
 
-  private url(path: string, query?: HttpRequest['query']): string {
+  /** `?a=1&b[]=2`, or the empty string. */
+  private search(query?: HttpRequest['query']): string {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query ?? {})) {
       if (v === undefined || v === null) continue;
@@ -326,7 +334,7 @@ export class HttpClient {
       else qs.append(k, String(v));
     }
     const s = qs.toString();
-    return `${this.base}${path}${s ? `?${s}` : ''}`;
+    return s ? `?${s}` : '';
   }
 
   private async once(scope: RequestScope, req: HttpRequest): Promise<HttpResponse> {
@@ -339,10 +347,14 @@ export class HttpClient {
       ...this.opts.headers,
       ...req.headers,
     };
-    let body: BodyInit | undefined;
+    let body: string | FormData | undefined;
     if (req.json !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(req.json);
+    } else if (req.form instanceof URLSearchParams) {
+      // What fetch sends for URLSearchParams.
+      headers['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
+      body = req.form.toString();
     } else if (req.form) {
       body = req.form;
     }
@@ -356,11 +368,28 @@ export class HttpClient {
         error,
       });
 
-    let res: Response;
+    let res: { status: number; ok: boolean; headers: Headers };
     let text: string;
     try {
-      res = await fetch(this.url(req.path, req.query), { method: req.method, headers, body, signal });
-      text = await res.text();
+      const search = this.search(req.query);
+      if (body instanceof FormData) {
+        // Multipart: fetch writes the boundary and the parts.
+        const r = await fetch(`${this.base}${req.path}${search}`, { method: req.method, headers, body, signal });
+        res = r;
+        text = await r.text();
+      } else {
+        // undici's `request`, not `fetch`: no WHATWG Request, Response and stream objects per call (issue 13
+        // target 4 measured about 0.5 ms of CPU less per call). It goes through the process's global dispatcher,
+        // the keep-alive pool fetch uses too. Multipart bodies still go through `fetch`.
+        const r = await undiciRequest(`${this.origin}${this.basePath}${req.path}${search}`, {
+          method: req.method,
+          headers,
+          body,
+          signal,
+        });
+        text = await r.body.text();
+        res = { status: r.statusCode, ok: r.statusCode >= 200 && r.statusCode < 300, headers: toHeaders(r.headers) };
+      }
     } catch (e) {
       if (!timeout.aborted && scope.signal?.aborted) {
         const err = writeOutcome(req, this.cancelledError(scope), true);
@@ -499,9 +528,23 @@ const NOT_SENT = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/** The failure's code: undici's own errors carry it, fetch's carry it on their `cause`. */
 function causeCode(e: unknown): string | undefined {
-  const cause = (e as { cause?: { code?: unknown } } | null)?.cause;
+  const err = e as { code?: unknown; cause?: { code?: unknown } } | null;
+  if (typeof err?.code === 'string') return err.code;
+  const cause = err?.cause;
   return typeof cause?.code === 'string' ? cause.code : undefined;
+}
+
+/** undici's header record as the WHATWG Headers the error mapping reads (`mapError`, Retry-After). */
+function toHeaders(raw: Record<string, string | string[] | undefined>): Headers {
+  const h = new Headers();
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const item of v) h.append(k, item);
+    else h.append(k, v);
+  }
+  return h;
 }
 
 /**
