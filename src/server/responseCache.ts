@@ -105,28 +105,37 @@ export class ResponseCache {
   }
 
   /**
-   * A miss: when an identical query is executing, its answer once stored (a hit), else undefined. The caller that
-   * gets undefined executes, and must call {@link lead} first and settle it when done. Single flight keeps a burst of
-   * identical queries (an expired inbox page at concurrency 32) from executing 32 times; a waiter gets the first
-   * execution's answer only if it was stored, that is, if none of its sources changed from the first one's start to
-   * its end, which covers the waiter's own span.
+   * A miss. When an identical query is executing, `wait`: its answer once stored (counted a hit), or undefined (the
+   * caller executes on its own; counted a miss). Otherwise `settle` (counted a miss): the caller executes, and
+   * others wait for it until it calls `settle` with the stored answer (or undefined). Decided synchronously, so two
+   * misses of one key never both lead. Single flight keeps a burst of identical queries (an expired inbox page at
+   * concurrency 32) from executing 32 times; a waiter gets the first execution's answer only if it was stored, that
+   * is, if none of its sources changed from the first one's start to its end, which covers the waiter's own span.
    */
-  async waitFor(key: string): Promise<Record<string, unknown> | undefined> {
+  join(
+    key: string,
+  ):
+    | { wait: Promise<Record<string, unknown> | undefined> }
+    | { settle: (stored: Record<string, unknown> | undefined) => void } {
     const pending = this.inflight.get(key);
-    const data = pending ? await pending : undefined;
-    if (data) this.opts.metrics?.hit();
-    else this.opts.metrics?.miss();
-    return data;
-  }
-
-  /** Marks `key` as executing; call the result with the stored answer (or undefined) when the execution ends. */
-  lead(key: string): (stored: Record<string, unknown> | undefined) => void {
+    if (pending) {
+      return {
+        wait: pending.then((data) => {
+          if (data) this.opts.metrics?.hit();
+          else this.opts.metrics?.miss();
+          return data;
+        }),
+      };
+    }
+    this.opts.metrics?.miss();
     let settle!: (stored: Record<string, unknown> | undefined) => void;
-    const pending = new Promise<Record<string, unknown> | undefined>((resolve) => (settle = resolve));
-    this.inflight.set(key, pending);
-    return (stored) => {
-      if (this.inflight.get(key) === pending) this.inflight.delete(key);
-      settle(stored);
+    const mine = new Promise<Record<string, unknown> | undefined>((resolve) => (settle = resolve));
+    this.inflight.set(key, mine);
+    return {
+      settle: (stored) => {
+        if (this.inflight.get(key) === mine) this.inflight.delete(key);
+        settle(stored);
+      },
     };
   }
 
@@ -261,13 +270,22 @@ export function responseCachePlugin(cache: ResponseCache): ApolloServerPlugin<Ga
           if (!ok) return null;
           const v = contextValue.viewer;
           key = `${v.keyId}\u0000${contextValue.publicBaseUrl}\u0000${request.operationName ?? ''}\u0000${source}\u0000${JSON.stringify(request.variables ?? {})}`;
-          const data = cache.get(key) ?? (await cache.waitFor(key));
-          if (data) {
+          const cached = cache.get(key);
+          if (cached) {
             key = null;
-            return answer(data);
+            return answer(cached);
+          }
+          const joined = cache.join(key);
+          if ('wait' in joined) {
+            const data = await joined.wait;
+            if (data) {
+              key = null;
+              return answer(data);
+            }
+          } else {
+            settle = joined.settle;
           }
           ticket = cache.ticket();
-          settle = cache.lead(key);
           return null;
         },
         async willSendResponse({ response, contextValue }) {
