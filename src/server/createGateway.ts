@@ -167,7 +167,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   // per API key, dropped by the change events the live engine hears (and the given transport's topics).
   const responseCache = responseCacheFromConfig(config, {
     live: services.live,
-    pubsub: opts.pubsub,
+    // The services' own transport (Redis when configured): other instances' changes reach this cache too.
+    pubsub: built.pubsub,
     now: opts.clock,
     metrics: metrics.responseCache,
   });

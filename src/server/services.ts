@@ -102,6 +102,11 @@ export interface Services {
    * every Redis-backed store falls back through it (server/redisHealth.ts).
    */
   redisHealth: RedisHealth | null;
+  /**
+   * The pub/sub transport the live engine publishes on (the one given, Redis when configured, else in memory):
+   * what else follows other instances' changes (the response cache) subscribes to it.
+   */
+  pubsub: PubSubTransport;
   /** Stops the live engine, closes connectors, stores and pub/sub, then the Redis connections. */
   dispose(): Promise<void>;
 }
@@ -230,6 +235,7 @@ export function buildServices(opts: ServicesOptions): Services {
     staging,
     metrics,
     redisHealth: health,
+    pubsub,
     persistedQueryCache: redis
       ? new RedisKeyValueCache(
           redis.commands,
