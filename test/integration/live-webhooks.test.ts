@@ -138,7 +138,14 @@ describe.each(TRANSPORTS)('webhook authentication and replay over %s', (kind) =>
     const cw = receiver.embedded.sandbox.emulators.get('chatwoot')!;
     pr.controls.simulateIncoming({ content: 'first' });
     const protocolEvent = await nextDelivery(mark, 'protocol');
-    cw.controls.simulateIncoming({ content: 'first' });
+    // A conversation the catalog holds as read: the read checks of the unread subscription's poller re-read only
+    // the unread ones (src/connectors/chatwoot/poll.ts), so nothing but the webhook can show the new message.
+    const read = await receiver.gql<{
+      conversations: { nodes: Array<{ nativeId: string; status: string; unreadCount: number | null }> };
+    }>(`{ conversations(first: 100, filter: { sources: ["chatwoot"] }) { nodes { nativeId status unreadCount } } }`);
+    const quiet = read.body.data!.conversations.nodes.find((n) => n.status === 'OPEN' && n.unreadCount === 0);
+    expect(quiet).toBeDefined();
+    cw.controls.simulateIncoming({ conversationId: quiet!.nativeId, content: 'first' });
     const chatwootEvent = await nextDelivery(mark, 'chatwoot');
     expect(chatwootEvent.path).toContain('?token=');
     const stamp = String(chatwootEvent.headers['x-chatwoot-timestamp']);
