@@ -21,7 +21,17 @@ export type ThreadEvent = {
 } & (
   | { kind: 'MessageAdded' | 'MessageUpdated' | 'MessageDeleted'; message: MessageModel }
   | { kind: 'ConversationRead'; conversation: ConversationModel }
-  | { kind: 'ConversationUpdated'; conversation: ConversationModel; changedFields: ConversationField[] }
+  | {
+      kind: 'ConversationUpdated';
+      conversation: ConversationModel;
+      changedFields: ConversationField[];
+      /**
+       * A `PEOPLE` change (a manual link or unlink): every source whose participants the people before it held.
+       * Subscribers whose API key does not see all of them are not told (README "People": a key learns nothing of
+       * sources it cannot see, not even that a link reached one).
+       */
+      peopleSources?: string[];
+    }
   | { kind: 'ConversationDeleted' }
 );
 

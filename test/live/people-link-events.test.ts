@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Config } from '../../src/config/schema';
 import { DEMO_NAMES } from '../../src/sandbox/demoPeople';
 import { decodeGlobalId } from '../../src/schema/ids';
@@ -23,9 +24,18 @@ type PersonView = {
   conversations: { nodes: Array<{ id: string }> };
 };
 
+/** A key that sees Chatwoot only: Ren's link below also reaches Protocol, which it cannot see. */
+const CHATWOOT_ONLY_KEY = 'people-link-events-chatwoot-only';
 const managing = (c: Config): Config => ({
   ...c,
-  apiKeys: c.apiKeys.map((k) => (k.name === 'sandbox' ? { ...k, manageLinks: true } : k)),
+  apiKeys: [
+    ...c.apiKeys.map((k) => (k.name === 'sandbox' ? { ...k, manageLinks: true } : k)),
+    {
+      name: 'chatwoot-only',
+      sha256: createHash('sha256').update(CHATWOOT_ONLY_KEY).digest('hex'),
+      sources: ['chatwoot'],
+    },
+  ],
 });
 const sourceOf = (id: string | null) => (id ? decodeGlobalId(id)?.sourceId : undefined);
 
@@ -92,11 +102,14 @@ describe('link events on conversationEvents', () => {
 
     const full = createLiveClient('ws', t, t.apiKey);
     const limitedClient = createLiveClient('ws', t, t.limitedKey);
-    clients.push(full, limitedClient);
+    const chatwootClient = createLiveClient('ws', t, CHATWOOT_ONLY_KEY);
+    clients.push(full, limitedClient, chatwootClient);
     const sub = full.subscribe<Event>(EVENTS, { ids: [...affected, probe] });
     const limited = limitedClient.subscribe<Event>(EVENTS, {});
+    const chatwootOnly = chatwootClient.subscribe<Event>(EVENTS, {});
     await heard(sub, probe, markRead);
     await heard(limited, pixiesetProbe, send);
+    await heard(chatwootOnly, probe, markRead);
 
     // Link Ren (Chatwoot and Protocol) with the Chatwoot Jordan Blake: every conversation of both, once.
     const linked = await gql<{ linkParticipants: { person: { participants: unknown[] } } }>(LINK, {
@@ -117,6 +130,13 @@ describe('link events on conversationEvents', () => {
     );
     await heard(sub, probe, markRead);
     expect([...peopleEvents(sub).entries()].sort()).toEqual([...affected].sort().map((id) => [id, 2]));
+
+    // The key that sees Chatwoot but not Protocol heard of neither (both reached Protocol), though Ren's and
+    // Jordan's Chatwoot conversations are its own; its probe after both arrived.
+    await heard(chatwootOnly, probe, markRead);
+    expect(peopleEvents(chatwootOnly).size).toBe(0);
+    expect(chatwootOnly.errors).toEqual([]);
+    chatwootOnly.dispose();
 
     // The key that sees only Pixieset heard nothing of them (its probe after both arrived).
     await heard(limited, pixiesetProbe, send);

@@ -282,6 +282,10 @@ async function afterChange(ctx: GatewayContext, before: PersonModel[]): Promise<
   // docs/live.md "Thread events": each conversation once, as ConversationUpdated naming PEOPLE (its participants'
   // people are no longer what they were), before the mutation answers; a failure to publish fails nothing.
   const at = Date.now();
+  // The sources the link reached: a key that cannot see all of them is not told of it (Subscription.ts).
+  const peopleSources = [
+    ...new Set(before.flatMap((p) => [...p.conversations.map((c) => c.sourceId), ...p.members.map((x) => x.sourceId)])),
+  ].sort();
   await ctx.services.live
     .publishEvents(
       [...touched.values()].map((c) => ({
@@ -290,6 +294,7 @@ async function afterChange(ctx: GatewayContext, before: PersonModel[]): Promise<
         conversationNativeId: c.nativeId,
         conversation: c,
         changedFields: ['PEOPLE' as const],
+        peopleSources,
         at,
       })),
     )

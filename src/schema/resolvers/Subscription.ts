@@ -135,6 +135,7 @@ export const Subscription: SubscriptionResolvers = {
       let ids = visibleIds(ctx, sources, false);
       if (wanted) ids = ids.filter((s) => wanted.some((w) => w.sourceId === s));
       const only = wanted && new Set(wanted.map((w) => `${w.sourceId}\u0000${w.nativeId}`));
+      const visible = new Set(visibleIds(ctx, null, false));
       let stop: (() => Promise<void>) | null = null;
       const q = createPushIterator<ReturnType<typeof eventPayload>>(async () => {
         await stop?.();
@@ -144,6 +145,13 @@ export const Subscription: SubscriptionResolvers = {
           e.kind !== 'ResyncRequired' &&
           only &&
           !only.has(`${e.event.sourceId}\u0000${e.event.conversationNativeId}`)
+        )
+          return;
+        // A link or unlink that reached a source this key cannot see: not told (README "People").
+        if (
+          e.kind === 'ConversationUpdated' &&
+          e.event.kind === 'ConversationUpdated' &&
+          e.event.peopleSources?.some((s) => !visible.has(s))
         )
           return;
         // Fields beyond the event's own model read fresh data: a new session per event (as conversationChanged).
