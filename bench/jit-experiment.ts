@@ -6,6 +6,7 @@ import { createContext } from '../src/server/context';
 import { createGateway } from '../src/server/createGateway';
 import { createLogger } from '../src/server/logger';
 import { buildSchema } from '../src/schema';
+import { INBOX } from './queries';
 
 /**
  * Issue 13 target 4, lever (a): graphql-jit against graphql-js on the 50-row inbox page, in one process, with the
@@ -21,43 +22,6 @@ interface Jit {
   compileQuery(schema: GraphQLSchema, document: DocumentNode, operationName?: string): unknown;
   isCompiledQuery(q: unknown): q is { query(root: unknown, context: unknown, variables: unknown): unknown };
 }
-
-const INBOX = /* GraphQL */ `
-  query Inbox {
-    conversations(first: 50) {
-      edges {
-        node {
-          id
-          subject
-          lastMessageAt
-          unreadCount
-          source {
-            id
-            name
-            kind
-          }
-          participants {
-            id
-            name
-            kind
-            avatarUrl
-          }
-          lastMessage {
-            id
-            content
-            sentAt
-            direction
-            sender {
-              id
-              name
-              kind
-            }
-          }
-        }
-      }
-    }
-  }
-`;
 
 async function main() {
   const spec = process.env.GRAPHQL_JIT ?? 'graphql-jit';

@@ -48,3 +48,45 @@ export const SEND_MESSAGE = /* GraphQL */ `
     }
   }
 `;
+
+/** The issue 7 / issue 13 target 4 inbox page: 50 rows over every source, with participants and last messages. */
+export const INBOX = /* GraphQL */ `
+  query Inbox {
+    conversations(first: 50) {
+      edges {
+        node {
+          id
+          subject
+          lastMessageAt
+          unreadCount
+          source {
+            id
+            name
+            kind
+          }
+          participants {
+            id
+            name
+            kind
+            avatarUrl
+          }
+          lastMessage {
+            id
+            content
+            sentAt
+            direction
+            sender {
+              id
+              name
+              kind
+            }
+          }
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`;

@@ -21,7 +21,7 @@ import {
   type ThreadEventsRun,
 } from './thread-events';
 import { Child, killChildren } from './ipc';
-import { SEND_MESSAGE } from './queries';
+import { INBOX, SEND_MESSAGE } from './queries';
 import {
   failed,
   GqlClient,
@@ -150,46 +150,6 @@ interface Target {
 // ---------------------------------------------------------------------------------------------------------
 // Operations
 
-const INBOX = /* GraphQL */ `
-  query Inbox {
-    conversations(first: 50) {
-      edges {
-        node {
-          id
-          subject
-          lastMessageAt
-          unreadCount
-          source {
-            id
-            name
-            kind
-          }
-          participants {
-            id
-            name
-            kind
-            avatarUrl
-          }
-          lastMessage {
-            id
-            content
-            sentAt
-            direction
-            sender {
-              id
-              name
-              kind
-            }
-          }
-        }
-      }
-      pageInfo {
-        hasNextPage
-        endCursor
-      }
-    }
-  }
-`;
 const THREAD = /* GraphQL */ `
   query Thread($id: ID!) {
     conversation(id: $id) {
