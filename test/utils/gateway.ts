@@ -67,7 +67,14 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       port: 0,
       redisUrl: opts.redisUrl,
     }));
-  const config = opts.configure ? opts.configure(embedded.config) : embedded.config;
+  const configured = opts.configure ? opts.configure(embedded.config) : embedded.config;
+  // In-process tests share two cores with another jest worker, emulators and, in a fresh clone, cold TypeScript
+  // transforms: the event loop can stall past the production 2 s command timeout, which would count as a Redis
+  // outage (server/redisHealth.ts) and degrade answers. Tests of that timeout set their own.
+  const config =
+    configured.redis && configured.redis.commandTimeoutMs === undefined
+      ? { ...configured, redis: { ...configured.redis, commandTimeoutMs: 10_000 } }
+      : configured;
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
