@@ -183,148 +183,137 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  // Every metric is registered on this gateway's registry alone, in one of these shapes (see # Metrics above).
+  const counter = <L extends string = string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    collect?: (this: Counter<L>) => void,
+  ) => new Counter<L>({ name, help, labelNames, registers, ...(collect ? { collect } : {}) });
+  const gauge = <L extends string = string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    collect?: (this: Gauge<L>) => void,
+  ) => new Gauge<L>({ name, help, labelNames, registers, ...(collect ? { collect } : {}) });
+  const latency = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Histogram<L>({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers });
 
-  const upstreamRequests = new Counter({
-    name: 'switchboard_upstream_requests_total',
-    help: 'Upstream HTTP requests (every attempt, retries included) by source, method, endpoint template and status (HTTP status, or the error code when no response arrived).',
-    labelNames: ['source', 'method', 'endpoint', 'status'] as const,
-    registers,
-  });
-  const upstreamDuration = new Histogram({
-    name: 'switchboard_upstream_request_duration_seconds',
-    help: 'Upstream HTTP request latency by source, method, endpoint template and status.',
-    labelNames: ['source', 'method', 'endpoint', 'status'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers,
-  });
-  const upstreamErrors = new Counter({
-    name: 'switchboard_upstream_errors_total',
-    help: 'Failed upstream requests by source and error code.',
-    labelNames: ['source', 'code'] as const,
-    registers,
-  });
-  const operations = new Counter({
-    name: 'switchboard_graphql_operations_total',
-    help: 'GraphQL operations by type (query, mutation, subscription, unknown when it did not parse or validate), transport (http, ws, sse) and outcome (success, error: at least one error in the response).',
-    labelNames: ['operation', 'transport', 'outcome'] as const,
-    registers,
-  });
-  const operationDuration = new Histogram({
-    name: 'switchboard_graphql_operation_duration_seconds',
-    help: 'Duration of GraphQL operations over HTTP, by type.',
-    labelNames: ['operation'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers,
-  });
-  const errors = new Counter({
-    name: 'switchboard_errors_total',
-    help: 'Errors sent to clients by code, and by source for errors about one backend ("" otherwise).',
-    labelNames: ['code', 'source'] as const,
-    registers,
-  });
-  new Gauge({
-    name: 'switchboard_source_circuit_state',
-    help: "Each source's circuit breaker: 0 closed, 1 half-open, 2 open.",
-    labelNames: ['source'] as const,
-    registers,
-    collect() {
+  const upstreamRequests = counter(
+    'switchboard_upstream_requests_total',
+    'Upstream HTTP requests (every attempt, retries included) by source, method, endpoint template and status (HTTP status, or the error code when no response arrived).',
+    ['source', 'method', 'endpoint', 'status'],
+  );
+  const upstreamDuration = latency(
+    'switchboard_upstream_request_duration_seconds',
+    'Upstream HTTP request latency by source, method, endpoint template and status.',
+    ['source', 'method', 'endpoint', 'status'],
+  );
+  const upstreamErrors = counter(
+    'switchboard_upstream_errors_total',
+    'Failed upstream requests by source and error code.',
+    ['source', 'code'],
+  );
+  const operations = counter(
+    'switchboard_graphql_operations_total',
+    'GraphQL operations by type (query, mutation, subscription, unknown when it did not parse or validate), transport (http, ws, sse) and outcome (success, error: at least one error in the response).',
+    ['operation', 'transport', 'outcome'],
+  );
+  const operationDuration = latency(
+    'switchboard_graphql_operation_duration_seconds',
+    'Duration of GraphQL operations over HTTP, by type.',
+    ['operation'],
+  );
+  const errors = counter(
+    'switchboard_errors_total',
+    'Errors sent to clients by code, and by source for errors about one backend ("" otherwise).',
+    ['code', 'source'],
+  );
+  gauge(
+    'switchboard_source_circuit_state',
+    "Each source's circuit breaker: 0 closed, 1 half-open, 2 open.",
+    ['source'],
+    function () {
       this.reset();
       for (const c of connectors) {
         const circuit = safeHealth(c)?.circuit;
         if (circuit) this.set({ source: c.id }, CIRCUIT_VALUE[circuit]);
       }
     },
-  });
-  new Gauge({
-    name: 'switchboard_source_health',
-    help: "Each source's health as seen from recent calls: 1 for its current status (UP, DEGRADED, DOWN, UNKNOWN), 0 for the others.",
-    labelNames: ['source', 'status'] as const,
-    registers,
-    collect() {
+  );
+  gauge(
+    'switchboard_source_health',
+    "Each source's health as seen from recent calls: 1 for its current status (UP, DEGRADED, DOWN, UNKNOWN), 0 for the others.",
+    ['source', 'status'],
+    function () {
       this.reset();
       for (const c of connectors) {
         const status = safeHealth(c)?.status ?? 'UNKNOWN';
         for (const s of HEALTH_STATUSES) this.set({ source: c.id, status: s }, s === status ? 1 : 0);
       }
     },
-  });
-  new Gauge({
-    name: 'switchboard_source_last_success_timestamp_seconds',
-    help: 'Unix time of the last successful upstream call per source (absent before the first one).',
-    labelNames: ['source'] as const,
-    registers,
-    collect() {
+  );
+  gauge(
+    'switchboard_source_last_success_timestamp_seconds',
+    'Unix time of the last successful upstream call per source (absent before the first one).',
+    ['source'],
+    function () {
       this.reset();
       for (const c of connectors) {
         const at = safeHealth(c)?.lastSuccessAt;
         if (at) this.set({ source: c.id }, at.getTime() / 1000);
       }
     },
-  });
+  );
   const probes: { openWebSockets?: () => number; openSseStreams?: () => number } = {};
-  new Gauge({
-    name: 'switchboard_websocket_connections',
-    help: 'Open WebSocket connections on /graphql.',
-    registers,
-    collect() {
-      this.set(probes.openWebSockets?.() ?? 0);
-    },
+  gauge('switchboard_websocket_connections', 'Open WebSocket connections on /graphql.', [], function () {
+    this.set(probes.openWebSockets?.() ?? 0);
   });
-  new Gauge({
-    name: 'switchboard_sse_streams',
-    help: 'Open Server-Sent Events streams on /graphql (GraphQL over SSE).',
-    registers,
-    collect() {
-      this.set(probes.openSseStreams?.() ?? 0);
-    },
+  gauge('switchboard_sse_streams', 'Open Server-Sent Events streams on /graphql (GraphQL over SSE).', [], function () {
+    this.set(probes.openSseStreams?.() ?? 0);
   });
   const stores = new Map<string, () => number>();
-  new Gauge({
-    name: 'switchboard_memory_store_entries',
-    help: 'Entries held by each in-memory store of this process (idempotency keys, webhook event ids and delivery keys, persisted queries), each bounded by count and age.',
-    labelNames: ['store'] as const,
-    registers,
-    collect() {
+  gauge(
+    'switchboard_memory_store_entries',
+    'Entries held by each in-memory store of this process (idempotency keys, webhook event ids and delivery keys, persisted queries), each bounded by count and age.',
+    ['store'],
+    function () {
       this.reset();
       for (const [store, size] of stores) this.set({ store }, size());
     },
-  });
+  );
   /** Active subscriptions per WebSocket connection (graphql-ws context object → operation ids). */
   const active = new Map<object, Set<string>>();
-  new Gauge({
-    name: 'switchboard_graphql_subscriptions_active',
-    help: 'GraphQL subscriptions currently streaming over WebSocket or Server-Sent Events.',
-    registers,
-    collect() {
+  gauge(
+    'switchboard_graphql_subscriptions_active',
+    'GraphQL subscriptions currently streaming over WebSocket or Server-Sent Events.',
+    [],
+    function () {
       let n = 0;
       for (const ids of active.values()) n += ids.size;
       this.set(n);
     },
-  });
-  const polls = new Counter({
-    name: 'switchboard_live_polls_total',
-    help: 'Poll ticks of POLLING sources (only while somebody subscribes), by outcome (ok, error).',
-    labelNames: ['source', 'outcome'] as const,
-    registers,
-  });
-  const unreadChanges = new Counter({
-    name: 'switchboard_live_unread_changes_total',
-    help: 'New unread totals the live engine published per source (from polls, webhooks and mutations).',
-    labelNames: ['source'] as const,
-    registers,
-  });
-  const webhooks = new Counter({
-    name: 'switchboard_webhooks_received_total',
-    help: 'Webhook deliveries by source and outcome (accepted, rejected: bad signature, token or body; failed: unexpected error; unknown_source).',
-    labelNames: ['source', 'outcome'] as const,
-    registers,
-  });
-  const rowsSkipped = new Counter({
-    name: 'switchboard_source_rows_skipped_total',
-    help: 'Vendor rows (or optional parts of an object) left out because they could not be decoded, by source and what was read; each row once an hour, however often it is read.',
-    labelNames: ['source', 'what'] as const,
-    registers,
-  });
+  );
+  const polls = counter(
+    'switchboard_live_polls_total',
+    'Poll ticks of POLLING sources (only while somebody subscribes), by outcome (ok, error).',
+    ['source', 'outcome'],
+  );
+  const unreadChanges = counter(
+    'switchboard_live_unread_changes_total',
+    'New unread totals the live engine published per source (from polls, webhooks and mutations).',
+    ['source'],
+  );
+  const webhooks = counter(
+    'switchboard_webhooks_received_total',
+    'Webhook deliveries by source and outcome (accepted, rejected: bad signature, token or body; failed: unexpected error; unknown_source).',
+    ['source', 'outcome'],
+  );
+  const rowsSkipped = counter(
+    'switchboard_source_rows_skipped_total',
+    'Vendor rows (or optional parts of an object) left out because they could not be decoded, by source and what was read; each row once an hour, however often it is read.',
+    ['source', 'what'],
+  );
   const skippedSeen = new RecentlyReported();
   stores.set('skipped_rows', () => skippedSeen.size);
   const rowSkipped = (e: GatewayError, requestId: string) => {
@@ -343,35 +332,30 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
       'vendor row skipped',
     );
   };
-  const threadEventsPublished = new Counter({
-    name: 'switchboard_thread_events_published_total',
-    help: 'Thread events (conversationEvents) this instance published, by source and kind: its own writes and the webhook or poll events it claimed first (an echo of its own write is not published again).',
-    labelNames: ['source', 'kind'] as const,
-    registers,
-  });
-  const threadEventSubscribers = new Gauge({
-    name: 'switchboard_thread_event_subscribers',
-    help: 'conversationEvents subscriptions on this instance (over WebSocket or Server-Sent Events).',
-    registers,
-  });
-  const threadEventsReplayed = new Counter({
-    name: 'switchboard_thread_events_replayed_total',
-    help: 'Thread events replayed from the event log to subscribers that resumed with `after:`, by source.',
-    labelNames: ['source'] as const,
-    registers,
-  });
-  const threadEventsResync = new Counter({
-    name: 'switchboard_thread_events_resync_required_total',
-    help: 'ResyncRequired notices sent to subscribers whose cursor could not be resumed, by reason (TRIMMED, UNKNOWN_CURSOR, INVALID_CURSOR).',
-    labelNames: ['reason'] as const,
-    registers,
-  });
-  const webhookEvents = new Counter({
-    name: 'switchboard_webhook_events_total',
-    help: 'Events in accepted webhook deliveries by source and outcome (new, duplicate: a repeated event id).',
-    labelNames: ['source', 'outcome'] as const,
-    registers,
-  });
+  const threadEventsPublished = counter(
+    'switchboard_thread_events_published_total',
+    'Thread events (conversationEvents) this instance published, by source and kind: its own writes and the webhook or poll events it claimed first (an echo of its own write is not published again).',
+    ['source', 'kind'],
+  );
+  const threadEventSubscribers = gauge(
+    'switchboard_thread_event_subscribers',
+    'conversationEvents subscriptions on this instance (over WebSocket or Server-Sent Events).',
+  );
+  const threadEventsReplayed = counter(
+    'switchboard_thread_events_replayed_total',
+    'Thread events replayed from the event log to subscribers that resumed with `after:`, by source.',
+    ['source'],
+  );
+  const threadEventsResync = counter(
+    'switchboard_thread_events_resync_required_total',
+    'ResyncRequired notices sent to subscribers whose cursor could not be resumed, by reason (TRIMMED, UNKNOWN_CURSOR, INVALID_CURSOR).',
+    ['reason'],
+  );
+  const webhookEvents = counter(
+    'switchboard_webhook_events_total',
+    'Events in accepted webhook deliveries by source and outcome (new, duplicate: a repeated event id).',
+    ['source', 'outcome'],
+  );
 
   const endpoints = new Map<string, Set<string>>();
   const endpointLabel = (sourceId: string, path: string): string => {
@@ -385,12 +369,11 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
   };
 
   const countError = (code: string, source?: string) => errors.inc({ code, source: source ?? '' });
-  const keyLimitRefusals = new Counter({
-    name: 'switchboard_key_limit_refusals_total',
-    help: "Operations refused by an API key's own limits (server.keyLimits, apiKeys[].limits), by key name and limit.",
-    labelNames: ['key', 'limit'] as const,
-    registers,
-  });
+  const keyLimitRefusals = counter(
+    'switchboard_key_limit_refusals_total',
+    "Operations refused by an API key's own limits (server.keyLimits, apiKeys[].limits), by key name and limit.",
+    ['key', 'limit'],
+  );
 
   const recordUpstream = (call: UpstreamCall, requestId: string) => {
     const endpoint = endpointLabel(call.sourceId, call.path);
@@ -420,13 +403,13 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
   };
 
   const readCacheCounter = (name: string, help: string) => {
-    const counter = new Counter({ name, help, labelNames: ['source'] as const, registers });
+    const sourceCounter = counter(name, help, ['source']);
     // One child per source, made once: a hit costs an increment, not a label lookup.
     const children = new Map<string, { inc(): void }>();
     return (source: string) => {
       let child = children.get(source);
       if (!child) {
-        child = counter.labels({ source });
+        child = sourceCounter.labels({ source });
         children.set(source, child);
       }
       child.inc();
@@ -434,15 +417,9 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
   };
   let readCacheSize: (() => Array<{ sourceId: string; entries: number; bytes: number }>) | null = null;
   const readCacheGauge = (name: string, help: string, field: 'entries' | 'bytes') =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ['source'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const s of readCacheSize?.() ?? []) this.set({ source: s.sourceId }, s[field]);
-      },
+    gauge(name, help, ['source'], function () {
+      this.reset();
+      for (const s of readCacheSize?.() ?? []) this.set({ source: s.sourceId }, s[field]);
     });
   readCacheGauge('switchboard_read_cache_entries', 'Answers held by the read cache, by source.', 'entries');
   readCacheGauge(
@@ -465,28 +442,21 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
     },
   };
 
-  const responseHits = new Counter({
-    name: 'switchboard_response_cache_hits_total',
-    help: 'GraphQL queries over HTTP answered by the response cache.',
-    registers,
-  });
-  const responseMisses = new Counter({
-    name: 'switchboard_response_cache_misses_total',
-    help: 'Cacheable GraphQL queries over HTTP that were executed (not stored, expired or dropped by a change).',
-    registers,
-  });
+  const responseHits = counter(
+    'switchboard_response_cache_hits_total',
+    'GraphQL queries over HTTP answered by the response cache.',
+  );
+  const responseMisses = counter(
+    'switchboard_response_cache_misses_total',
+    'Cacheable GraphQL queries over HTTP that were executed (not stored, expired or dropped by a change).',
+  );
   let responseCacheSize: (() => { entries: number; bytes: number }) | null = null;
   for (const [name, help, field] of [
     ['switchboard_response_cache_entries', 'Answers held by the response cache.', 'entries'],
     ['switchboard_response_cache_bytes', 'Estimated memory of the answers held by the response cache.', 'bytes'],
   ] as const)
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        this.set(responseCacheSize?.()[field] ?? 0);
-      },
+    gauge(name, help, [], function () {
+      this.set(responseCacheSize?.()[field] ?? 0);
     });
   const responseCache: ResponseCacheMetricsHook = {
     hit: () => responseHits.inc(),
@@ -574,36 +544,33 @@ export function createGatewayMetrics(opts: GatewayMetricsOptions): GatewayMetric
       stores.set(store, size);
     },
     observeRedis(health) {
-      new Gauge({
-        name: 'switchboard_redis_up',
-        help: 'Whether Redis is reachable: 1 up, 0 down (or not connected yet). Absent without Redis.',
-        registers,
-        collect() {
+      gauge(
+        'switchboard_redis_up',
+        'Whether Redis is reachable: 1 up, 0 down (or not connected yet). Absent without Redis.',
+        [],
+        function () {
           this.set(health.isUp() ? 1 : 0);
         },
-      });
+      );
       // Counters that follow the health object's own counts at scrape time.
-      const counted = { outages: 0, fallbacks: 0 };
-      new Counter({
-        name: 'switchboard_redis_outages_total',
-        help: 'Redis outages since start (each logged once: "redis unavailable").',
-        registers,
-        collect() {
-          const n = health.outages();
-          if (n > counted.outages) this.inc(n - counted.outages);
-          counted.outages = n;
-        },
-      });
-      new Counter({
-        name: 'switchboard_redis_fallbacks_total',
-        help: 'Calls to Redis served by a local fallback instead (Redis down, failing, or lost during the call).',
-        registers,
-        collect() {
-          const n = health.fallbacks();
-          if (n > counted.fallbacks) this.inc(n - counted.fallbacks);
-          counted.fallbacks = n;
-        },
-      });
+      const following = (name: string, help: string, count: () => number) => {
+        let counted = 0;
+        counter(name, help, [], function () {
+          const n = count();
+          if (n > counted) this.inc(n - counted);
+          counted = n;
+        });
+      };
+      following(
+        'switchboard_redis_outages_total',
+        'Redis outages since start (each logged once: "redis unavailable").',
+        () => health.outages(),
+      );
+      following(
+        'switchboard_redis_fallbacks_total',
+        'Calls to Redis served by a local fallback instead (Redis down, failing, or lost during the call).',
+        () => health.fallbacks(),
+      );
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
