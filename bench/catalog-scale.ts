@@ -1,6 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
 import type { SourceConfig } from '../src/config/schema';
 import { createMemoryCatalogStore } from '../src/connectors/catalog-stores/memory';
@@ -9,8 +7,8 @@ import { createConnector, profileOf } from '../src/connectors/registry';
 import type { Connector, ConversationModel, SourceKind } from '../src/connectors/types';
 import { VENDORS } from '../src/sandbox';
 import type { EmulatorHandle } from '../src/sandbox/kit/server';
-import { Child, killChildren, serveRpc } from './ipc';
-import { summarize } from './lib';
+import { Child, runAlone, serveRpc } from './ipc';
+import { heapAfterGc, summarize, table } from './lib';
 
 /**
  * # Catalogs at real sizes (issue 13 target 5)
@@ -59,14 +57,6 @@ export interface CatalogScaleResults {
 }
 
 const KINDS: SourceKind[] = ['PROTOCOL', 'CHATWOOT', 'MONICA'];
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 async function redisOrNull(): Promise<Redis | null> {
   const redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', {
@@ -284,13 +274,9 @@ export async function catalogScaleBench(
     f(r.pageP50Ms, 3),
     f(r.pageP99Ms, 3),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ');
   const text = [
     'Catalogs at real sizes (issue 13 target 5; the connector in this process, each emulator in a child; vendor and connector limits lifted; heap = retained by the memory store after GC)',
-    line(head),
-    widths.map((w) => '-'.repeat(w)).join('-|-'),
-    ...body.map(line),
+    ...table(head, body),
     ...failures.map((f) => `failed: ${f}`),
   ].join('\n');
   return { rows, text };
@@ -324,15 +310,5 @@ if (require.main === module && process.argv.includes('--emulator-child')) {
   serveEmulator();
 } else if (require.main === module) {
   const kinds = process.argv[3] ? (process.argv[3].split(',') as SourceKind[]) : KINDS;
-  catalogScaleBench(parseCatalogSizes(process.argv[2]), (l) => process.stderr.write(`${l}\n`), kinds).then(
-    (r) => {
-      process.stdout.write(`${r.text}\n`);
-      process.exit(0);
-    },
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      killChildren();
-      process.exit(1);
-    },
-  );
+  runAlone(catalogScaleBench(parseCatalogSizes(process.argv[2]), (l) => process.stderr.write(`${l}\n`), kinds));
 }

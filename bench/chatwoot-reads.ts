@@ -8,6 +8,8 @@ import {
   type ChatwootState,
   type ChatwootUnreadCountsMode,
 } from '../src/sandbox/chatwoot';
+import { runAlone } from './ipc';
+import { table } from './lib';
 
 /**
  * # Cost of noticing reads made in Chatwoot's dashboard (issue 10)
@@ -144,13 +146,9 @@ export async function chatwootReadCheckBench(
     String(r.requestsPerCheck),
     String(r.requestsPerMinute),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ');
   const text = [
     `Chatwoot read checks (a read in Chatwoot's dashboard sends no webhook; re-checked every ${intervalMs / 1000} s while anybody subscribes, one poller per source whatever the number of subscribers; budget 3000 requests/min)`,
-    line(head),
-    widths.map((w) => '-'.repeat(w)).join('-|-'),
-    ...body.map(line),
+    ...table(head, body),
     `Beside it, the full catalog sync that repairs missed webhooks, once per catalogMaxAgeMs (10 min): ${sync
       .map(
         (s) =>
@@ -163,14 +161,5 @@ export async function chatwootReadCheckBench(
 
 // `tsx bench/chatwoot-reads.ts` runs this section alone.
 if (require.main === module) {
-  chatwootReadCheckBench(undefined, undefined, (l) => process.stderr.write(`${l}\n`)).then(
-    (r) => {
-      process.stdout.write(`${r.text}\n`);
-      process.exit(0);
-    },
-    (e: unknown) => {
-      process.stderr.write(`${String(e)}\n`);
-      process.exit(1);
-    },
-  );
+  runAlone(chatwootReadCheckBench(undefined, undefined, (l) => process.stderr.write(`${l}\n`)));
 }

@@ -155,3 +155,21 @@ export function killChildren(): void {
     }
   }
 }
+
+/**
+ * A bench file run alone (`tsx bench/<name>.ts`): its text on stdout and exit code 0, or the error on stderr,
+ * every child killed, and exit code 1.
+ */
+export function runAlone(run: Promise<{ text: string }>, label = ''): void {
+  run.then(
+    (r) => {
+      process.stdout.write(`${r.text}\n`);
+      process.exit(0);
+    },
+    (e: unknown) => {
+      process.stderr.write(`${label}${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      killChildren();
+      process.exit(1);
+    },
+  );
+}

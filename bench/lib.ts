@@ -1,5 +1,7 @@
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /** A request an emulator logged, with the gateway's X-Request-Id and its arrival time (epoch ms). */
 export interface CapturedRequest {
@@ -138,3 +140,24 @@ export function failed(r: GqlResponse): boolean {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** V8's gc, exposed on first use (not at import: only the benches that weigh the heap turn the flag on). */
+let gcOnce: (() => void) | null = null;
+
+/** The heap in use after two full collections: what is retained, for the byte-per-item figures. */
+export function heapAfterGc(): number {
+  if (!gcOnce) {
+    setFlagsFromString('--expose-gc');
+    gcOnce = runInNewContext('gc') as () => void;
+  }
+  gcOnce();
+  gcOnce();
+  return process.memoryUsage().heapUsed;
+}
+
+/** A plain-text table: the header, a rule, then one line a row, each column padded to its widest cell. */
+export function table(head: string[], body: string[][]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('-|-'), ...body.map(line)];
+}

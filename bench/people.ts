@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { parseConfig } from '../src/config/load';
 import type { SourceConfig } from '../src/config/schema';
 import type { SourceKind } from '../src/connectors/types';
@@ -9,8 +7,8 @@ import { loadPeople } from '../src/people/load';
 import { startSandbox, type Sandbox } from '../src/sandbox';
 import { createGateway, type Gateway } from '../src/server/createGateway';
 import { createLogger } from '../src/server/logger';
-import { Child, killChildren, serveRpc } from './ipc';
-import { GqlClient, summarize } from './lib';
+import { Child, runAlone, serveRpc } from './ipc';
+import { GqlClient, heapAfterGc, summarize } from './lib';
 
 /**
  * # People at 10,000 contacts per source (issue 15)
@@ -56,14 +54,6 @@ const CONTACTS_PER_CONVERSATION: Record<SourceKind, number> = {
 const CONVERSATIONS_PER_SCALE = 20;
 
 const API_KEY = 'bench-people-key';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 const PEOPLE = `query ($after: String) { people(first: 50, after: $after) {
   totalCount pageInfo { endCursor } nodes { id displayName emails phones lastMessageAt participants { id } } } }`;
@@ -278,15 +268,5 @@ function serveSandbox(): void {
 if (require.main === module && process.argv.includes('--sandbox-child')) {
   serveSandbox();
 } else if (require.main === module) {
-  peopleBench(Number(process.argv[2] ?? 10_000), (l) => process.stderr.write(`${l}\n`)).then(
-    (r) => {
-      process.stdout.write(`${r.text}\n`);
-      process.exit(0);
-    },
-    (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      killChildren();
-      process.exit(1);
-    },
-  );
+  runAlone(peopleBench(Number(process.argv[2] ?? 10_000), (l) => process.stderr.write(`${l}\n`)));
 }

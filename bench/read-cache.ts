@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseConfig } from '../src/config/load';
 import type { SourceConfig } from '../src/config/schema';
-import { Child } from './ipc';
+import { Child, runAlone } from './ipc';
 import { failed, GqlClient, sleep, summarize, type RequestCounts, type Summary } from './lib';
 import { THREAD_PAGE } from './queries';
 
@@ -222,20 +222,14 @@ if (require.main === module) {
     const i = process.argv.indexOf(`--${name}`);
     return i >= 0 ? Number(process.argv[i + 1]) : fallback;
   };
-  readCacheBench({
-    duration: arg('duration', 5),
-    concurrency: arg('concurrency', 8),
-    scale: arg('scale', 5),
-    repeat: arg('repeat', 1),
-    log: (l) => process.stderr.write(`${l}\n`),
-  }).then(
-    (r) => {
-      process.stdout.write(`${r.text}\n`);
-      process.exit(0);
-    },
-    (e: unknown) => {
-      process.stderr.write(`read-cache bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exit(1);
-    },
+  runAlone(
+    readCacheBench({
+      duration: arg('duration', 5),
+      concurrency: arg('concurrency', 8),
+      scale: arg('scale', 5),
+      repeat: arg('repeat', 1),
+      log: (l) => process.stderr.write(`${l}\n`),
+    }),
+    'read-cache bench failed: ',
   );
 }

@@ -2,6 +2,8 @@ import { Writable } from 'node:stream';
 import { createGateway } from '../src/server/createGateway';
 import { createLogger } from '../src/server/logger';
 import { SANDBOX_API_KEY, startEmbedded } from '../src/sandbox/embedded';
+import { runAlone } from './ipc';
+import { table } from './lib';
 import { SEND_MESSAGE, THREAD_PAGE } from './queries';
 
 /**
@@ -123,17 +125,13 @@ function format(rows: ThreadSendRow[]): string {
       r.thread === 1 && r.send === 1 ? 'met (1 and 1)' : r.thread === 1 ? 'thread met; send: see below' : 'not met',
     ];
   });
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ');
   const extra = rows
     .filter((r) => r.send > 1)
     .map((r) => `  ${r.source} send: ${r.sendCalls.join(', ')}`)
     .join('\n');
   return [
     `Upstream requests of a thread page (warm catalog) and of a send with what follows within ${SEND_WINDOW_MS / 1000} s (issue 13 targets 1 and 2; today = issue 13's count)`,
-    line(head),
-    widths.map((w) => '-'.repeat(w)).join('-|-'),
-    ...body.map(line),
+    ...table(head, body),
     ...(extra
       ? [
           `Sends over one request (Pixieset: the reply marks the thread read, and the live engine re-reads the unread totals after every write from GET /conversations/unread/count, which the answer cannot replace):`,
@@ -145,14 +143,5 @@ function format(rows: ThreadSendRow[]): string {
 
 // `tsx bench/thread-send.ts` runs this section alone.
 if (require.main === module) {
-  threadSendBench(5, (l) => process.stderr.write(`${l}\n`)).then(
-    (r) => {
-      process.stdout.write(`${r.text}\n`);
-      process.exit(0);
-    },
-    (e: unknown) => {
-      process.stderr.write(`${String(e)}\n`);
-      process.exit(1);
-    },
-  );
+  runAlone(threadSendBench(5, (l) => process.stderr.write(`${l}\n`)));
 }
