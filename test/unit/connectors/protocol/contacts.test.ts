@@ -1,47 +1,14 @@
-import { createProtocolConnector } from '../../../../src/connectors/protocol';
-import type { Connector, ParticipantModel, RequestScope } from '../../../../src/connectors/types';
 import type { GatewayError } from '../../../../src/errors';
-import type { EmulatorHandle } from '../../../../src/sandbox/kit/server';
-import { PROTOCOL_SANDBOX_SELF_CONTACT_ID as SELF, startProtocolEmulator } from '../../../../src/sandbox/protocol';
-import { expectGatewayError } from '../../../utils/errors';
-import { vendorConfig } from '../../../utils/vendors';
+import { PROTOCOL_SANDBOX_SELF_CONTACT_ID as SELF } from '../../../../src/sandbox/protocol';
+import { contactsFixture, itRefusesForeignCursorsAndBadSizes } from '../../../utils/contacts';
 
 /** Protocol's listContacts (connectors/protocol/contacts.ts, issue 15) against the emulator's GET /v1/contacts. */
 
 const PATH = '/v1/contacts';
 
 describe('Protocol listContacts', () => {
-  let emu: EmulatorHandle;
-  let connector: Connector;
-  const open = (scope: RequestScope = { requestId: 'contacts' }) => connector.openSession(scope);
-
-  async function walk(first: number, scope?: RequestScope) {
-    const session = open(scope);
-    const items: ParticipantModel[] = [];
-    const queries: Array<Record<string, unknown>> = [];
-    let after: string | undefined;
-    for (let i = 0; i < 200; i++) {
-      emu.clearRequests();
-      const page = await session.listContacts!({ after, first });
-      expect(emu.requests().map((r) => `${r.method} ${r.path}`)).toEqual([`GET ${PATH}`]);
-      queries.push(emu.requests()[0]!.query);
-      expect(page.items.length).toBeLessThanOrEqual(first);
-      items.push(...page.items);
-      if (!page.next) return { items, queries };
-      after = page.next;
-    }
-    throw new Error('too many pages');
-  }
-
-  beforeAll(async () => {
-    emu = await startProtocolEmulator({ port: 0, scale: 2, rateLimitPerMinute: 100_000 });
-    connector = createProtocolConnector(vendorConfig('PROTOCOL', emu.url, { retries: 0 }));
-  });
-  afterAll(() => emu.close());
-  beforeEach(() => {
-    emu.controls.reset();
-    emu.setFaults({});
-  });
+  const fx = contactsFixture('PROTOCOL', PATH, { scale: 2, rateLimitPerMinute: 100_000 });
+  const { open, walk } = fx;
 
   it('pages with limit and starting_after (the last id of the page before), leaving the self contact out', async () => {
     const { items, queries } = await walk(5);
@@ -58,7 +25,7 @@ describe('Protocol listContacts', () => {
 
   it('leaves out a row that does not decode and reports it, and the next page starts after it', async () => {
     const whole = (await walk(100)).items.map((p) => p.nativeId);
-    emu.setFaults({ malformedRow: { path: PATH, list: 'data', index: 3, set: { created_at: 'yesterday' } } });
+    fx.emu.setFaults({ malformedRow: { path: PATH, list: 'data', index: 3, set: { created_at: 'yesterday' } } });
     const reported: GatewayError[] = [];
     const { items } = await walk(4, { requestId: 'odd', report: (e) => reported.push(e) });
     // Row 3, the last, of every vendor page is spoiled: each is left out once, and nothing is read twice.
@@ -72,11 +39,5 @@ describe('Protocol listContacts', () => {
     expect(reported[0]!.extensions).toMatchObject({ what: 'contact list' });
   });
 
-  it('refuses a cursor it did not make and a first outside 1..100, without a request', async () => {
-    emu.clearRequests();
-    await expectGatewayError(open().listContacts!({ first: 10, after: 'mo1.10' }), 'BAD_USER_INPUT');
-    await expectGatewayError(open().listContacts!({ first: 0 }), 'BAD_USER_INPUT');
-    await expectGatewayError(open().listContacts!({ first: 101 }), 'BAD_USER_INPUT');
-    expect(emu.requests()).toHaveLength(0);
-  });
+  itRefusesForeignCursorsAndBadSizes(fx, 'mo1.10');
 });
