@@ -172,6 +172,17 @@ export function decodeCursor(cursor: string): CursorState | null {
   }
 }
 
+/** One encoded cursor of an event: the epoch, sources (in the subscriber's order) and positions it encodes. */
+interface SharedCursor {
+  epoch: string;
+  sourceIds: readonly string[];
+  positions: readonly Position[];
+  cursor: string;
+}
+
+/** Distinct cursors kept per event (beyond them, a subscriber's cursor is encoded for it alone). */
+const SHARED_CURSORS_PER_EVENT = 16;
+
 /**
  * The engine's part for thread events: one subscription to `events:<source>` per source for the engine's whole
  * life (so the log covers the time nobody here listens); what it hears goes to the log (docs/live.md "Event log":
@@ -181,6 +192,12 @@ export function decodeCursor(cursor: string): CursorState | null {
 export class ThreadEvents {
   readonly ready: Promise<Array<() => Promise<void>>>;
   private readonly listeners = new Map<string, Set<(e: Entry) => void>>();
+  /**
+   * docs/live.md "Cursors": the cursors given with an event, by event object (held weakly: they go with the log's
+   * entry). Every subscriber at the same positions of the same sources gets the same string, encoded once per
+   * event instead of once per subscriber; subscribers of other source sets or positions get their own.
+   */
+  private readonly cursors = new WeakMap<object, SharedCursor[]>();
 
   constructor(
     private readonly ctx: LiveContext,
@@ -250,7 +267,8 @@ export class ThreadEvents {
         positions[s] = entry.seq;
       }
       const e = entry.event;
-      onEvent({ kind: e.kind, event: e, at: e.at, cursor: cursor(), ...(replayed ? { replayed } : {}) });
+      const shared = this.sharedCursor(e, epoch, sourceIds, positions);
+      onEvent({ kind: e.kind, event: e, at: e.at, cursor: shared, ...(replayed ? { replayed } : {}) });
     };
     const joined = sourceIds.map((s) => {
       const listener = (entry: Entry) => (waiting ? waiting.push([s, entry]) : deliver(s, entry));
@@ -305,6 +323,34 @@ export class ThreadEvents {
       stopped = true;
       joined.forEach((leave) => leave());
     };
+  }
+
+  /**
+   * The cursor after `event` for a subscriber of `sourceIds` at `positions` in `epoch`: the one already encoded
+   * for the same sources (in the same order, so the same JSON) at the same positions, else a new one, kept for
+   * the next subscriber (a few per event: subscribers of one screen share a handful of source sets).
+   */
+  private sharedCursor(
+    event: object,
+    epoch: string,
+    sourceIds: readonly string[],
+    positions: Readonly<Record<string, Position>>,
+  ): string {
+    let known = this.cursors.get(event);
+    if (known) {
+      next: for (const c of known) {
+        if (c.epoch !== epoch || c.sourceIds.length !== sourceIds.length) continue;
+        for (let i = 0; i < sourceIds.length; i++) {
+          const s = sourceIds[i]!;
+          if (c.sourceIds[i] !== s || c.positions[i] !== positions[s]) continue next;
+        }
+        return c.cursor;
+      }
+    } else this.cursors.set(event, (known = []));
+    const cursor = encodeCursor({ e: epoch, p: { ...positions } });
+    if (known.length < SHARED_CURSORS_PER_EVENT)
+      known.push({ epoch, sourceIds: [...sourceIds], positions: sourceIds.map((s) => positions[s]!), cursor });
+    return cursor;
   }
 
   private onMessage(sourceId: string, payload: unknown) {
