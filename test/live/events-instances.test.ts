@@ -1,8 +1,18 @@
 import { startEmbedded, type Embedded } from '../../src/sandbox/embedded';
 import { decodeGlobalId } from '../../src/schema/ids';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
-import { createLiveClient, LIVE_TRANSPORTS, type LiveClient } from '../utils/liveClient';
+import { LIVE_TRANSPORTS } from '../utils/liveClient';
 import { deleteKeys, randomPrefix, REDIS_URL, redisClients } from '../utils/redis';
+import {
+  firstConversation,
+  liveClients,
+  seen,
+  SEND_MESSAGE,
+  THREAD_EVENTS,
+  untilLive,
+  withRedis,
+  type ThreadEvents,
+} from '../utils/threadEvents';
 import { eventually, sleep } from '../utils/wait';
 
 /**
@@ -14,24 +24,7 @@ import { eventually, sleep } from '../utils/wait';
  * events it missed, in order, then live ones; past the log's length it gets ResyncRequired { TRIMMED }, and after
  * Redis lost its data ResyncRequired { UNKNOWN_CURSOR }. Over graphql-ws and SSE alike.
  */
-type Events = {
-  conversationEvents: { __typename: string; cursor: string; reason?: string; message?: { content: string } };
-};
-const EVENTS = `subscription($ids: [ID!], $after: String) {
-  conversationEvents(conversationIds: $ids, after: $after) {
-    __typename cursor
-    ... on MessageAdded { message { content } }
-    ... on ResyncRequired { reason }
-  }
-}`;
-const SEND = `mutation($id: ID!, $c: String!) { sendMessage(input: { conversationId: $id, content: $c }) { id content } }`;
 const LOG_LENGTH = 3;
-
-/** What a subscriber saw of messages (other events of the conversation, from polls, left out) and resyncs. */
-const seen = (vs: Events[]) =>
-  vs.flatMap(({ conversationEvents: e }) =>
-    e.__typename === 'ResyncRequired' ? [`resync:${e.reason}`] : e.message ? [e.message.content] : [],
-  );
 
 describe('conversationEvents across two instances sharing Redis', () => {
   let embedded: Embedded;
@@ -39,24 +32,17 @@ describe('conversationEvents across two instances sharing Redis', () => {
   let b: TestGateway;
   const keyPrefix = randomPrefix('events');
   const redis = redisClients();
-  const clients: LiveClient[] = [];
+  const clients = liveClients();
   let id: string;
   beforeAll(async () => {
     embedded = await startEmbedded({ port: 0, kinds: ['PIXIESET'] });
-    const configure = (c: TestGateway['embedded']['config']) => ({
-      ...c,
-      redis: { url: REDIS_URL, keyPrefix },
-      server: { ...c.server, liveEvents: { maxLength: LOG_LENGTH, maxAgeMs: 600_000 } },
-    });
+    const configure = withRedis(REDIS_URL, keyPrefix, { liveEvents: { maxLength: LOG_LENGTH, maxAgeMs: 600_000 } });
     a = await startTestGateway({ embedded, configure });
     b = await startTestGateway({ embedded, configure });
-    const list = await a.gql<{ conversations: { edges: Array<{ node: { id: string } }> } }>(
-      `{ conversations(first: 1, filter: { sources: ["pixieset"] }) { edges { node { id } } } }`,
-    );
-    id = list.body.data!.conversations.edges[0]!.node.id;
+    id = (await firstConversation(a, 'pixieset')).id;
   });
   afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await clients.closeAll();
   });
   afterAll(async () => {
     await a.close();
@@ -65,29 +51,22 @@ describe('conversationEvents across two instances sharing Redis', () => {
     await redis.closeAll(keyPrefix);
   });
   const send = async (via: TestGateway, content: string) => {
-    const r = await via.gql<{ sendMessage: { id: string; content: string } }>(SEND, { id, c: content });
+    const r = await via.gql<{ sendMessage: { id: string; content: string } }>(SEND_MESSAGE, { id, c: content });
     expect(r.body.errors).toBeUndefined();
     return r.body.data!.sendMessage;
   };
 
   describe.each(LIVE_TRANSPORTS)('over %s', (transport) => {
-    const client = (g: TestGateway) => {
-      const c = createLiveClient(transport, g, g.apiKey);
-      clients.push(c);
-      return c;
-    };
+    const client = (g: TestGateway) => clients.client(transport, g);
     /** A subscriber on `g`, live once a first send through `via` reached it. */
     const liveSubscriber = async (g: TestGateway, via: TestGateway) => {
-      const sub = client(g).subscribe<Events>(EVENTS, { ids: [id] });
-      let n = 0;
-      await eventually(async () => {
-        await send(via, `${transport} hello ${++n}`);
-        await sub.waitFor(1, 500);
-      });
+      const sub = client(g).subscribe<ThreadEvents>(THREAD_EVENTS, { ids: [id] });
+      await untilLive(sub, (n) => send(via, `${transport} hello ${n}`));
       return sub;
     };
     /** This transport's messages but the liveness probes (a poll of Pixieset may report earlier ones late). */
-    const mine = (vs: Events[]) => seen(vs).filter((c) => c.startsWith(`${transport} `) && !c.includes(' hello '));
+    const mine = (vs: ThreadEvents[]) =>
+      seen(vs).filter((c) => c.startsWith(`${transport} `) && !c.includes(' hello '));
 
     it("delivers a write through one instance to the other's subscriber once", async () => {
       const onB = await liveSubscriber(b, a);
@@ -128,7 +107,7 @@ describe('conversationEvents across two instances sharing Redis', () => {
       // Missed while disconnected, written through either instance.
       await send(a, `${transport} missed 1`);
       await send(b, `${transport} missed 2`);
-      const onB = client(b).subscribe<Events>(EVENTS, { ids: [id], after: cursor });
+      const onB = client(b).subscribe<ThreadEvents>(THREAD_EVENTS, { ids: [id], after: cursor });
       await eventually(() => expect(mine(onB.values)).toEqual([`${transport} missed 1`, `${transport} missed 2`]));
       await send(a, `${transport} live`);
       await eventually(() => expect(mine(onB.values)).toHaveLength(3));
@@ -138,11 +117,14 @@ describe('conversationEvents across two instances sharing Redis', () => {
       // More than the log keeps since `cursor`: the gap cannot be filled, on either instance.
       for (let i = 0; i < LOG_LENGTH; i++) await send(b, `${transport} more ${i}`);
       await eventually(() => expect(mine(onB.values).at(-1)).toBe(`${transport} more ${LOG_LENGTH - 1}`));
-      const late = client(a).subscribe<Events>(EVENTS, { ids: [id], after: cursor });
+      const late = client(a).subscribe<ThreadEvents>(THREAD_EVENTS, { ids: [id], after: cursor });
       const [resync] = await late.waitFor(1);
       expect(resync!.conversationEvents).toMatchObject({ __typename: 'ResyncRequired', reason: 'TRIMMED' });
       // Its cursor is the end of the log, on any instance: nothing replayed, then live ones.
-      const fresh = client(b).subscribe<Events>(EVENTS, { ids: [id], after: resync!.conversationEvents.cursor });
+      const fresh = client(b).subscribe<ThreadEvents>(THREAD_EVENTS, {
+        ids: [id],
+        after: resync!.conversationEvents.cursor,
+      });
       await sleep(200);
       await send(a, `${transport} after resync`);
       await eventually(() => expect(mine(fresh.values)).toEqual([`${transport} after resync`]));
@@ -157,7 +139,7 @@ describe('conversationEvents across two instances sharing Redis', () => {
       // are deleted here: the rest (event claims, catalogs) would make the next tests see old messages again.
       await deleteKeys(redis.open(), `${keyPrefix}live:events:`);
       await send(b, `${transport} after the loss`);
-      const resumed = client(a).subscribe<Events>(EVENTS, { ids: [id], after: cursor });
+      const resumed = client(a).subscribe<ThreadEvents>(THREAD_EVENTS, { ids: [id], after: cursor });
       const [first] = await resumed.waitFor(1);
       expect(first!.conversationEvents).toMatchObject({ __typename: 'ResyncRequired', reason: 'UNKNOWN_CURSOR' });
     });

@@ -1,8 +1,17 @@
 import { spawn } from 'node:child_process';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
-import { createLiveClient, type LiveClient } from '../utils/liveClient';
 import { randomPrefix } from '../utils/redis';
 import { redisAnswers, startThrowawayRedis, stopRedis, type ThrowawayRedis } from '../utils/redis-global-setup';
+import {
+  firstConversation,
+  liveClients,
+  seen,
+  SEND_MESSAGE,
+  THREAD_EVENTS,
+  untilLive,
+  withRedis,
+  type ThreadEvents,
+} from '../utils/threadEvents';
 import { eventually, waitFor } from '../utils/wait';
 
 /**
@@ -15,22 +24,6 @@ import { eventually, waitFor } from '../utils/wait';
  * subscriber goes on with new events, and a cursor of before is ResyncRequired { UNKNOWN_CURSOR }, never a replay
  * with a hole.
  */
-type Events = {
-  conversationEvents: { __typename: string; cursor: string; reason?: string; message?: { content: string } };
-};
-const EVENTS = `subscription($ids: [ID!], $after: String) {
-  conversationEvents(conversationIds: $ids, after: $after) {
-    __typename cursor
-    ... on MessageAdded { message { content } }
-    ... on ResyncRequired { reason }
-  }
-}`;
-const SEND = `mutation($id: ID!, $c: String!) { sendMessage(input: { conversationId: $id, content: $c }) { id } }`;
-const seen = (vs: Events[]) =>
-  vs.flatMap(({ conversationEvents: e }) =>
-    e.__typename === 'ResyncRequired' ? [`resync:${e.reason}`] : e.message ? [e.message.content] : [],
-  );
-
 async function kill(redis: ThrowawayRedis): Promise<void> {
   const exited = new Promise<void>((resolve) => redis.child.once('exit', () => resolve()));
   redis.child.kill('SIGKILL');
@@ -51,7 +44,7 @@ async function restart(redis: ThrowawayRedis): Promise<ThrowawayRedis> {
 describe('conversationEvents through a Redis outage', () => {
   let redis: ThrowawayRedis;
   let t: TestGateway;
-  const clients: LiveClient[] = [];
+  const clients = liveClients();
   let consoleSpy: jest.SpyInstance;
 
   beforeAll(async () => {
@@ -60,43 +53,35 @@ describe('conversationEvents through a Redis outage', () => {
     redis = await startThrowawayRedis();
     t = await startTestGateway({
       kinds: ['PIXIESET'],
-      configure: (c) => ({ ...c, redis: { url: redis.url, keyPrefix: randomPrefix('events-outage') } }),
+      configure: withRedis(redis.url, randomPrefix('events-outage')),
     });
   });
   afterAll(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await clients.closeAll();
     await t?.close();
     if (redis) await stopRedis(redis);
     consoleSpy.mockRestore();
   });
 
   it('delivers live events while Redis is down, answers a resume with ResyncRequired, and after a data loss', async () => {
-    const list = await t.gql<{ conversations: { edges: Array<{ node: { id: string } }> } }>(
-      `{ conversations(first: 1, filter: { sources: ["pixieset"] }) { edges { node { id } } } }`,
-    );
-    const id = list.body.data!.conversations.edges[0]!.node.id;
+    const { id } = await firstConversation(t, 'pixieset');
     /** What `/readyz` says of Redis (server/redisHealth.ts). */
     const redisStatus = async () =>
       ((await (await fetch(`${t.url}/readyz`)).json()) as { redis?: { status: string } }).redis?.status;
     const send = async (c: string) => {
-      const r = await t.gql(SEND, { id, c });
+      const r = await t.gql(SEND_MESSAGE, { id, c });
       expect((r.body.errors ?? []).filter((e) => e.extensions?.code !== 'REDIS_UNAVAILABLE')).toEqual([]);
     };
-    const client = createLiveClient('ws', t, t.apiKey);
-    clients.push(client);
-    const sub = client.subscribe<Events>(EVENTS, { ids: [id] });
-    let n = 0;
-    await eventually(async () => {
-      await send(`hello ${++n}`);
-      await sub.waitFor(1, 500);
-    });
+    const client = clients.client('ws', t);
+    const sub = client.subscribe<ThreadEvents>(THREAD_EVENTS, { ids: [id] });
+    await untilLive(sub, (n) => send(`hello ${n}`));
     const cursor = sub.values.at(-1)!.conversationEvents.cursor;
 
     await kill(redis);
     await eventually(async () => expect(await redisStatus()).toBe('down'));
     await send('while down');
     await eventually(() => expect(seen(sub.values)).toContain('while down'));
-    const during = client.subscribe<Events>(EVENTS, { ids: [id], after: cursor });
+    const during = client.subscribe<ThreadEvents>(THREAD_EVENTS, { ids: [id], after: cursor });
     const [first] = await during.waitFor(1);
     expect(first!.conversationEvents).toMatchObject({ __typename: 'ResyncRequired', reason: 'UNKNOWN_CURSOR' });
     during.dispose();
@@ -106,11 +91,11 @@ describe('conversationEvents through a Redis outage', () => {
     await eventually(async () => expect(await redisStatus()).toBe('up'), { timeoutMs: 15_000 });
     await send('after the restart');
     await eventually(() => expect(seen(sub.values)).toContain('after the restart'));
-    const late = client.subscribe<Events>(EVENTS, { ids: [id], after: cursor });
+    const late = client.subscribe<ThreadEvents>(THREAD_EVENTS, { ids: [id], after: cursor });
     const [again] = await late.waitFor(1);
     expect(again!.conversationEvents).toMatchObject({ __typename: 'ResyncRequired', reason: 'UNKNOWN_CURSOR' });
     // The subscriber's new cursor resumes (from the new stream), and live ones follow.
-    const resumed = client.subscribe<Events>(EVENTS, {
+    const resumed = client.subscribe<ThreadEvents>(THREAD_EVENTS, {
       ids: [id],
       after: sub.values.at(-1)!.conversationEvents.cursor,
     });

@@ -1,6 +1,14 @@
 import { startTestGateway, type TestGateway } from '../utils/gateway';
-import { createLiveClient, LIVE_TRANSPORTS, type LiveClient, type LiveTransport } from '../utils/liveClient';
+import { LIVE_TRANSPORTS, type LiveTransport } from '../utils/liveClient';
 import { BACKENDS, randomPrefix, REDIS_URL, redisClients, type Backend } from '../utils/redis';
+import {
+  firstConversation,
+  liveClients,
+  SEND_MESSAGE,
+  THREAD_EVENTS,
+  withRedis,
+  type ThreadEvents,
+} from '../utils/threadEvents';
 import { eventually } from '../utils/wait';
 
 /**
@@ -13,18 +21,6 @@ import { eventually } from '../utils/wait';
  * ResyncRequired notices; over graphql-ws and SSE alike, with the in-memory pub/sub and log, and with Redis (its
  * pub/sub and its stream log, whose replay is asynchronous).
  */
-type Events = {
-  conversationEvents: { __typename: string; cursor: string; reason?: string; message?: { content: string } };
-};
-const EVENTS = `subscription($ids: [ID!], $after: String) {
-  conversationEvents(conversationIds: $ids, after: $after) {
-    __typename cursor
-    ... on MessageAdded { message { content } }
-    ... on ResyncRequired { reason }
-  }
-}`;
-const SEND = `mutation($id: ID!, $c: String!) { sendMessage(input: { conversationId: $id, content: $c }) { id } }`;
-
 const CASES: Array<[LiveTransport, Backend]> = LIVE_TRANSPORTS.flatMap((client) =>
   BACKENDS.map((backend): [LiveTransport, Backend] => [client, backend]),
 );
@@ -33,20 +29,16 @@ describe.each(CASES)('thread-event metrics over %s, %s', (transport, backend) =>
   let t: TestGateway;
   const prefix = randomPrefix('event-metrics');
   const redis = redisClients();
-  const clients: LiveClient[] = [];
-  const client = () => {
-    const c = createLiveClient(transport, t, t.apiKey);
-    clients.push(c);
-    return c;
-  };
+  const clients = liveClients();
+  const client = () => clients.client(transport, t);
   beforeAll(async () => {
     t = await startTestGateway({
       kinds: ['CHATWOOT'],
-      configure: (c) => (backend === 'Redis' ? { ...c, redis: { url: REDIS_URL, keyPrefix: prefix } } : c),
+      configure: backend === 'Redis' ? withRedis(REDIS_URL, prefix) : undefined,
     });
   });
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
+    await clients.closeAll();
     await t.close();
     await redis.closeAll(backend === 'Redis' ? prefix : undefined);
   });
@@ -61,14 +53,11 @@ describe.each(CASES)('thread-event metrics over %s, %s', (transport, backend) =>
   const subscribers = () => value('switchboard_thread_event_subscribers');
 
   it('counts published events once (not the echo), subscribers, replays and ResyncRequired', async () => {
-    const list = await t.gql<{ conversations: { edges: Array<{ node: { id: string; nativeId: string } }> } }>(
-      `{ conversations(first: 1, filter: { sources: ["chatwoot"], status: [OPEN] }) { edges { node { id nativeId } } } }`,
-    );
-    const conv = list.body.data!.conversations.edges[0]!.node;
+    const conv = await firstConversation(t, 'chatwoot', { openOnly: true });
     const chatwoot = t.embedded.sandbox.emulators.get('chatwoot')!;
     expect(await subscribers()).toBe(0);
 
-    const sub = client().subscribe<Events>(EVENTS, { ids: [conv.id] });
+    const sub = client().subscribe<ThreadEvents>(THREAD_EVENTS, { ids: [conv.id] });
     await eventually(async () => expect(await subscribers()).toBe(1));
     expect(await published('MessageAdded')).toBe(0);
 
@@ -78,7 +67,7 @@ describe.each(CASES)('thread-event metrics over %s, %s', (transport, backend) =>
     expect(await published('MessageAdded')).toBe(1);
 
     // The gateway's own send: published before the mutation answers; Chatwoot's message_created echo adds nothing.
-    const sent = await t.gql(SEND, { id: conv.id, c: 'from the gateway' });
+    const sent = await t.gql(SEND_MESSAGE, { id: conv.id, c: 'from the gateway' });
     expect(sent.body.errors).toBeUndefined();
     expect(await published('MessageAdded')).toBe(2);
     chatwoot.controls.simulateIncoming({ conversationId: conv.nativeId, content: 'after the echo' });
@@ -93,13 +82,13 @@ describe.each(CASES)('thread-event metrics over %s, %s', (transport, backend) =>
     // Resume after the first event: the two after it are replayed.
     const cursor = sub.values[0]!.conversationEvents.cursor;
     expect(await value('switchboard_thread_events_replayed_total', { source: 'chatwoot' })).toBe(0);
-    const resumed = client().subscribe<Events>(EVENTS, { ids: [conv.id], after: cursor });
+    const resumed = client().subscribe<ThreadEvents>(THREAD_EVENTS, { ids: [conv.id], after: cursor });
     await resumed.waitFor(2);
     expect(await value('switchboard_thread_events_replayed_total', { source: 'chatwoot' })).toBe(2);
     await eventually(async () => expect(await subscribers()).toBe(2));
 
     // A cursor that is not one: ResyncRequired { INVALID_CURSOR }, counted by reason.
-    const lost = client().subscribe<Events>(EVENTS, { ids: [conv.id], after: 'not a cursor' });
+    const lost = client().subscribe<ThreadEvents>(THREAD_EVENTS, { ids: [conv.id], after: 'not a cursor' });
     await lost.waitFor(1);
     expect(lost.values[0]!.conversationEvents).toMatchObject({
       __typename: 'ResyncRequired',
