@@ -17,7 +17,7 @@ import { createAuthenticator } from './auth';
 import { KeyLimits } from './keyLimits';
 import { createContext, type ContextFor, type OpenSession } from './context';
 import { sharedSubscribe } from './fanout';
-import { graphqlOverHttp } from './http';
+import { graphqlOverHttp, requestBaseUrl } from './http';
 import { OperationDeadlines, resolveLimits } from './limits';
 import { createLogger, type Logger } from './logger';
 import { maskError } from './maskError';
@@ -27,6 +27,7 @@ import { persistedRegistration } from './middleware/persistedRegistration';
 import { bodyErrors } from './middleware/bodyErrors';
 import { liveness, readiness, ReadinessMonitor } from './middleware/readiness';
 import { requestId } from './middleware/requestId';
+import { responseCacheHit } from './middleware/responseCacheHit';
 import { safelist as safelistMiddleware } from './middleware/safelist';
 import { createOperationCheck } from './operation';
 import { Safelist } from './persisted';
@@ -219,9 +220,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   await apollo.start();
 
+  let closing: Promise<void> | null = null;
+
   // 6. Routes, in order: request id and access log for everything; probes, metrics, GraphiQL, webhooks and
   //    uploads; then /graphql behind the API key, the body limit and the safelist (or, without one, the limits of
-  //    persisted-query registration); body errors last.
+  //    persisted-query registration), response cache hits (their stored bytes), then Apollo; body errors last.
   app.use(requestId());
   app.use(accessLog(logger));
   app.get('/healthz', liveness());
@@ -268,6 +271,22 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
           maxQueryBytes: config.server.persistedQueries?.maxQueryBytes ?? PERSISTED_QUERY_DEFAULTS.maxQueryBytes,
           onRefused: metrics.countError,
         }),
+    // A query the response cache holds is answered with its stored bytes, every rule above and the key limits
+    // applied; anything else goes on to Apollo (server/middleware/responseCacheHit.ts).
+    ...(responseCache
+      ? [
+          responseCacheHit({
+            cache: responseCache.cache,
+            keyLimits,
+            baseUrl: (req) => services.publicUrl ?? requestBaseUrl(req),
+            etag: app.get('etag fn') as ((body: Buffer, encoding?: string) => string) | undefined,
+            redisHealth: built.redisHealth,
+            httpOperation: (type, outcome, seconds) => metrics.httpOperation(type, outcome, seconds),
+            logger,
+            closing: () => closing !== null,
+          }),
+        ]
+      : []),
     graphqlOverHttp(apollo, { contextFor, deadlines }),
   );
   app.use(bodyErrors({ maxBodyBytes: config.server.maxBodyBytes, logger, onError: metrics.countError }));
@@ -288,7 +307,6 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const { port } = httpServer.address() as AddressInfo;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
 
-  let closing: Promise<void> | null = null;
   return {
     url: `http://${host}:${port}`,
     wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`,

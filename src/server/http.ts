@@ -1,6 +1,6 @@
 import type { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { GatewayContext, Viewer } from '../schema/context';
 import type { ContextFor } from './context';
 import type { OperationDeadlines } from './limits';
@@ -25,9 +25,17 @@ export function graphqlOverHttp(
       });
       return deps.contextFor(res.locals.viewer as Viewer, {
         requestId: res.locals.requestId as string,
-        publicBaseUrl: `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`,
+        publicBaseUrl: requestBaseUrl(req),
         signal: deadline.signal,
       });
     },
   });
+}
+
+/**
+ * The base URL a request reached the gateway at (`<protocol>://<host>`): the context's `publicBaseUrl` when
+ * `server.publicUrl` is not configured (schema/context.ts), and part of the response cache's key.
+ */
+export function requestBaseUrl(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`;
 }

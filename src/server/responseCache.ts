@@ -61,6 +61,10 @@ export interface ResponseCacheOptions {
 
 interface Entry {
   data: Record<string, unknown>;
+  /** `JSON.stringify(data)`: what Apollo would send is `{"data":<json>}` and a newline (its prettyJSONStringify). */
+  json: string;
+  /** The bytes served by the fast path, made once per variant on its first hit (see {@link ResponseCache.body}). */
+  bodies?: [CachedBody | undefined, CachedBody | undefined];
   sourceIds: readonly string[];
   /** The change sequence when its execution started. */
   seq: number;
@@ -68,6 +72,29 @@ interface Entry {
   readAt: number;
   bytes: number;
 }
+
+/**
+ * A stored answer as the bytes of an HTTP body: exactly what Apollo sends for it (`{"data":…}` and a newline, with
+ * `extensions.upstream` when the request asked for upstream stats), and the ETag Express gives those bytes.
+ */
+export interface CachedBody {
+  bytes: Buffer;
+  etag: string | undefined;
+}
+
+/** The cache key of a query: API key, public base URL, operation name, query text and variables. */
+export function responseKey(
+  keyId: string,
+  publicBaseUrl: string,
+  operationName: string | null | undefined,
+  query: string,
+  variables: Record<string, unknown> | null | undefined,
+): string {
+  return `${keyId}\u0000${publicBaseUrl}\u0000${operationName ?? ''}\u0000${query}\u0000${JSON.stringify(variables ?? {})}`;
+}
+
+/** What plugins/upstreamStats.ts adds to a cached answer (no upstream request was made for it). */
+const NO_UPSTREAM = JSON.stringify({ upstream: { total: 0, bySource: [] } });
 
 /** A fill in progress: the change sequence and the time its execution started. */
 export interface ResponseTicket {
@@ -95,10 +122,35 @@ export class ResponseCache {
 
   /** The stored answer under `key` if it may still be served (counts a hit), else undefined (counts nothing). */
   get(key: string): Record<string, unknown> | undefined {
+    return this.entry(key)?.data;
+  }
+
+  /**
+   * The stored answer under `key` as the bytes Apollo would send for it (counts a hit), else undefined (counts
+   * nothing): server/middleware/responseCacheHit.ts writes them without Apollo's pipeline. `upstreamStats`: with
+   * the `extensions.upstream` of a request sent with `X-Upstream-Stats: 1` (plugins/upstreamStats.ts). `etag`
+   * computes the ETag of the bytes once (Express's own `etag fn`, as res.send would for Apollo's string).
+   */
+  body(key: string, upstreamStats: boolean, etag?: (bytes: Buffer) => string | undefined): CachedBody | undefined {
+    const e = this.entry(key);
+    if (!e) return undefined;
+    const bodies = (e.bodies ??= [undefined, undefined]);
+    const i = upstreamStats ? 1 : 0;
+    let b = bodies[i];
+    if (!b) {
+      // orderExecutionResultFields's order (errors, data, extensions) and prettyJSONStringify's newline.
+      const text = upstreamStats ? `{"data":${e.json},"extensions":${NO_UPSTREAM}}\n` : `{"data":${e.json}}\n`;
+      const bytes = Buffer.from(text, 'utf8');
+      b = bodies[i] = { bytes, etag: etag?.(bytes) };
+    }
+    return b;
+  }
+
+  private entry(key: string): Entry | undefined {
     const e = this.lru.get(key);
     if (e && this.servable(e)) {
       this.opts.metrics?.hit();
-      return e.data;
+      return e;
     }
     if (e) this.lru.delete(key);
     return undefined;
@@ -151,9 +203,16 @@ export class ResponseCache {
   set(key: string, sourceIds: readonly string[], data: Record<string, unknown>, ticket: ResponseTicket): boolean {
     for (const s of sourceIds) if ((this.changedAt.get(s) ?? 0) > ticket.seq) return false;
     if (this.maxAge(sourceIds, ticket.readAt) <= 0) return false;
-    const bytes = estimateBytes(data);
+    let json: string;
+    try {
+      json = JSON.stringify(data);
+    } catch {
+      return false;
+    }
+    // Estimated memory: the data's objects (about twice their JSON text) and the bytes of up to two bodies.
+    const bytes = 256 + 4 * json.length;
     if (bytes > this.opts.maxBytes) return false;
-    this.lru.set(key, { data, sourceIds, seq: ticket.seq, readAt: ticket.readAt, bytes });
+    this.lru.set(key, { data, json, sourceIds, seq: ticket.seq, readAt: ticket.readAt, bytes });
     if (!this.lru.has(key)) return false;
     for (const s of sourceIds) this.storedSince.set(s, (this.storedSince.get(s) ?? 0) + 1);
     return true;
@@ -199,15 +258,6 @@ export class ResponseCache {
       if (own < age) age = own;
     }
     return age;
-  }
-}
-
-/** Estimated memory of an answer: its JSON length plus a fixed overhead (objects cost more than their text). */
-function estimateBytes(value: unknown): number {
-  try {
-    return 256 + 2 * (JSON.stringify(value)?.length ?? 0);
-  } catch {
-    return Number.MAX_SAFE_INTEGER;
   }
 }
 
@@ -269,7 +319,7 @@ export function responseCachePlugin(cache: ResponseCache): ApolloServerPlugin<Ga
           }
           if (!ok) return null;
           const v = contextValue.viewer;
-          key = `${v.keyId}\u0000${contextValue.publicBaseUrl}\u0000${request.operationName ?? ''}\u0000${source}\u0000${JSON.stringify(request.variables ?? {})}`;
+          key = responseKey(v.keyId, contextValue.publicBaseUrl, request.operationName, source, request.variables);
           const cached = cache.get(key);
           if (cached) {
             key = null;

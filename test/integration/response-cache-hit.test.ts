@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { Config } from '../../src/config/schema';
+import { createGateway, type Gateway } from '../../src/server/createGateway';
+import { createLogger } from '../../src/server/logger';
+import { SANDBOX_API_KEY, startEmbedded, type Embedded } from '../../src/sandbox/embedded';
+import { eventually } from '../utils/wait';
+
+/**
+ * Response cache hits answered before Apollo's pipeline (server/middleware/responseCacheHit.ts, README "Response
+ * cache"): the same bytes and headers as Apollo's answer, and every rule a request obeys (API key, per-key limits,
+ * request id, metrics, logs). Whether a request took the fast path is read from its debug log line
+ * (`responseCache: "hit"`), which only the fast path writes. The gateway's clock stands still, so nothing expires
+ * and the key's minute never turns.
+ */
+
+const INBOX = /* GraphQL */ `
+  query Inbox($n: Int) {
+    conversations(first: $n) {
+      nodes {
+        id
+        subject
+        source {
+          id
+        }
+        lastMessage {
+          content
+        }
+      }
+    }
+  }
+`;
+
+/** A key with 4 operations a minute (its own `apiKeys[].limits`). */
+const LIMITED = 'response-cache-hit-limited';
+const LIMITED_PER_MINUTE = 4;
+const sha = (k: string) => createHash('sha256').update(k).digest('hex');
+
+interface Raw {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+describe('response cache hits before Apollo', () => {
+  let embedded: Embedded;
+  let gateway: Gateway;
+  const logLines: Array<Record<string, unknown>> = [];
+  const now = Date.now();
+
+  const post = async (body: unknown, headers: Record<string, string> = {}, key: string | null = SANDBOX_API_KEY) => {
+    const res = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...headers,
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, headers: res.headers, text: await res.text() } satisfies Raw;
+  };
+  /**
+   * Whether the request with this id was answered by the fast path (its debug line), read once its access-log line
+   * (written when the response closed, after either path's debug line) is there.
+   */
+  const fast = async (requestId: string) => {
+    await eventually(() => expect(logLines.some((l) => l.requestId === requestId && l.msg === 'request')).toBe(true));
+    return logLines.some(
+      (l) => l.requestId === requestId && l.msg === 'graphql operation' && l.responseCache === 'hit',
+    );
+  };
+  const metric = async (name: string): Promise<number> => {
+    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    return line ? Number(line.split(' ').pop()) : 0;
+  };
+  const upstream = () => [...embedded.sandbox.emulators.values()].reduce((n, e) => n + e.requests().length, 0);
+  const clearUpstream = () => {
+    for (const e of embedded.sandbox.emulators.values()) e.clearRequests();
+  };
+
+  beforeAll(async () => {
+    embedded = await startEmbedded({ port: 0, scale: 1, rateLimitPerMinute: 1_000_000 });
+    const config: Config = {
+      ...embedded.config,
+      apiKeys: [
+        ...embedded.config.apiKeys,
+        {
+          name: 'limited-rate',
+          sha256: sha(LIMITED),
+          sources: ['*'],
+          limits: { operationsPerMinute: LIMITED_PER_MINUTE },
+        },
+      ],
+      cache: { ttlMs: 5_000, responses: { enabled: true } },
+    };
+    let partial = '';
+    const logger = createLogger({
+      level: 'debug',
+      destination: new Writable({
+        write: (chunk: Buffer, _e, cb) => {
+          const lines = (partial + String(chunk)).split('\n');
+          partial = lines.pop() ?? '';
+          for (const line of lines) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
+          cb();
+        },
+      }),
+    });
+    gateway = await createGateway({ config, clock: () => now + 1, logger, production: true });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await embedded?.sandbox.close();
+  });
+
+  it('a hit is byte-identical to the miss, with the same headers, its own request id, counted and logged', async () => {
+    const body = { query: INBOX, variables: { n: 20 } };
+    for (const [tag, accept] of [
+      ['none', undefined],
+      ['graphql-response', 'application/graphql-response+json, application/json'],
+    ] as const) {
+      const h: Record<string, string> = accept ? { accept } : {};
+      const miss = await post(body, { ...h, 'x-request-id': `miss-${tag}` });
+      expect(miss.status).toBe(200);
+      expect(JSON.parse(miss.text)).toMatchObject({ data: { conversations: { nodes: expect.any(Array) } } });
+      expect(await fast(`miss-${tag}`)).toBe(false);
+      // The first hit for an Accept value goes through Apollo (its content type is learned from it), then fast.
+      await post(body, h);
+      clearUpstream();
+      const hits = await metric('switchboard_response_cache_hits_total');
+      const ops = await metric(
+        'switchboard_graphql_operations_total{operation="query",transport="http",outcome="success"}',
+      );
+      const hit = await post(body, { ...h, 'x-request-id': `hit-${tag}` });
+      expect(await fast(`hit-${tag}`)).toBe(true);
+      expect(hit.status).toBe(200);
+      expect(hit.text).toBe(miss.text);
+      for (const name of ['content-type', 'content-length', 'etag'])
+        expect([name, hit.headers.get(name)]).toEqual([name, miss.headers.get(name)]);
+      expect(hit.headers.get('content-type')).toBe(
+        accept ? 'application/graphql-response+json; charset=utf-8' : 'application/json; charset=utf-8',
+      );
+      expect(hit.headers.get('x-request-id')).toBe(`hit-${tag}`);
+      expect(upstream()).toBe(0);
+      expect(await metric('switchboard_response_cache_hits_total')).toBe(hits + 1);
+      expect(
+        await metric('switchboard_graphql_operations_total{operation="query",transport="http",outcome="success"}'),
+      ).toBe(ops + 1);
+      const access = logLines.find((l) => l.requestId === `hit-${tag}` && l.msg === 'request');
+      expect(access).toMatchObject({ method: 'POST', route: '/graphql', status: 200, keyName: 'sandbox' });
+      // res.send's conditional handling as for Apollo's body: a POST is never "fresh", so no 304.
+      const conditional = await post(body, { ...h, 'if-none-match': miss.headers.get('etag')! });
+      expect(conditional.status).toBe(200);
+      expect(conditional.text).toBe(miss.text);
+    }
+  });
+
+  it('upstream stats: a hit carries extensions.upstream with no requests, as a hit through Apollo does', async () => {
+    const body = { query: INBOX, variables: { n: 20 } };
+    // An Accept value not seen before: the first hit goes through Apollo, the second takes the fast path.
+    const h = { accept: 'application/json', 'x-upstream-stats': '1' };
+    const viaApollo = await post(body, { ...h, 'x-request-id': 'stats-1' });
+    const viaFast = await post(body, { ...h, 'x-request-id': 'stats-2' });
+    expect(await fast('stats-1')).toBe(false);
+    expect(await fast('stats-2')).toBe(true);
+    expect(viaFast.text).toBe(viaApollo.text);
+    expect(JSON.parse(viaFast.text).extensions).toEqual({ upstream: { total: 0, bySource: [] } });
+  });
+
+  it('a cached query still needs a valid API key', async () => {
+    const body = { query: INBOX, variables: { n: 20 } };
+    expect((await post(body)).status).toBe(200);
+    const none = await post(body, { 'x-request-id': 'no-key' }, null);
+    expect(none.status).toBe(401);
+    expect(JSON.parse(none.text).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    const wrong = await post(body, { 'x-request-id': 'wrong-key' }, 'not-a-key');
+    expect(wrong.status).toBe(401);
+    expect(await fast('no-key')).toBe(false);
+    expect(await fast('wrong-key')).toBe(false);
+  });
+
+  it("hits count in the key's operations per minute; past the limit a cached query is refused with 429", async () => {
+    const body = { query: INBOX, variables: { n: 10 } };
+    // 1: the miss, 2: the hit that teaches the content type (through Apollo), 3 and 4: fast hits.
+    for (let i = 1; i <= LIMITED_PER_MINUTE; i++) {
+      const r = await post(body, { 'x-request-id': `limited-${i}` }, LIMITED);
+      expect(r.status).toBe(200);
+    }
+    expect(await fast(`limited-${LIMITED_PER_MINUTE}`)).toBe(true);
+    const refused = await post(body, { 'x-request-id': 'limited-over' }, LIMITED);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(JSON.parse(refused.text).errors[0].extensions).toMatchObject({
+      code: 'LIMIT_EXCEEDED',
+      limit: 'operationsPerMinute',
+      max: LIMITED_PER_MINUTE,
+    });
+    expect(await fast('limited-over')).toBe(false);
+    // The other key is not affected.
+    expect((await post(body)).status).toBe(200);
+    expect(await metric('switchboard_key_limit_refusals_total{key="limited-rate",limit="operationsPerMinute"}')).toBe(
+      1,
+    );
+  });
+
+  it('a request with extensions (persisted queries) or another operation name is not answered from these bytes', async () => {
+    const body = { query: INBOX, variables: { n: 20 } };
+    await post(body);
+    const named = await post({ ...body, operationName: 'Other' }, { 'x-request-id': 'other-name' });
+    expect(await fast('other-name')).toBe(false);
+    expect(named.status).not.toBe(200);
+    expect(JSON.parse(named.text).errors).toHaveLength(1);
+    const withExtensions = await post({ ...body, extensions: {} }, { 'x-request-id': 'with-ext' });
+    expect(await fast('with-ext')).toBe(false);
+    expect(withExtensions.status).toBe(200);
+  });
+});
