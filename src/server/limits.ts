@@ -149,6 +149,14 @@ export class OperationDeadline {
     parent?.addEventListener('abort', () => this.controller.abort(parent.reason), { once: true });
   }
 
+  /**
+   * The client went away before the answer was sent: upstream calls still running are aborted (an `AbortError`,
+   * made only now: most operations end with their answer sent and never need one).
+   */
+  clientGone(): void {
+    if (!this.signal.aborted) this.controller.abort(new DOMException('The client went away.', 'AbortError'));
+  }
+
   /** The deadline error when the deadline passed before stop(). */
   get exceeded(): GatewayError | null {
     const r: unknown = this.signal.reason;
