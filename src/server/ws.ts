@@ -13,6 +13,11 @@ import { maskError, withoutSuggestions } from './maskError';
 import type { GatewayMetrics } from './metrics';
 import { prepareOperation, type OperationCheck } from './operation';
 
+/** What a `next` message's payload reads as until the socket's `send` puts the shared result's JSON there. */
+const SHARED_PAYLOAD = 'switchboard:shared-result';
+/** The end of such a message as graphql-ws stringifies it (`{"id":…,"type":"next","payload":…}`). */
+const SHARED_TAIL = `,"payload":${JSON.stringify(SHARED_PAYLOAD)}}`;
+
 /** The graphql-transport-ws messages a client may send. */
 const CLIENT_MESSAGE_TYPES = new Set<unknown>(['connection_init', 'ping', 'pong', 'subscribe', 'complete']);
 
@@ -83,6 +88,26 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
     l?.get(id)?.release();
     l?.delete(id);
   };
+  // Fan-out (issue 14): a shared result (server/fanout.ts) is the same JSON for every subscriber, so it is
+  // serialized once. `onNext` hands graphql-ws a stand-in payload whose toJSON leaves the result's JSON here and
+  // puts a marker string in the message; the socket's `send` (below) swaps the marker for that JSON. graphql-ws
+  // stringifies a message and sends it in one synchronous step, so the JSON here is that message's.
+  let spliced: string | null = null;
+  const serialized = new WeakMap<ExecutionResult, { toJSON(): string }>();
+  const shared = (result: ExecutionResult) => {
+    let payload = serialized.get(result);
+    if (!payload) {
+      const json = JSON.stringify(result);
+      payload = {
+        toJSON: () => {
+          spliced = json;
+          return SHARED_PAYLOAD;
+        },
+      };
+      serialized.set(result, payload);
+    }
+    return payload;
+  };
   const server = useServer<Record<string, unknown> | undefined, Extra>(
     {
       schema,
@@ -146,14 +171,15 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
         return opts.production ? errors.map((e) => hideSuggestions(e.toJSON())) : undefined;
       },
       // Results get the same masking as HTTP answers (server/maskError.ts): every error has a code, and an
-      // unexpected one is logged and, in production, reads "Internal server error".
+      // unexpected one is logged and, in production, reads "Internal server error". One without errors is
+      // serialized once for every subscriber it goes to.
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors
           ? {
               ...result,
               errors: result.errors.map((e) => maskError(e.toJSON(), e, { production: !!opts.production, logger })),
             }
-          : undefined,
+          : (shared(result) as ExecutionResult),
       onOperation: (ctx, id, _payload, args, result) =>
         metrics.ws.onOperation(ctx, id, args.document, args.operationName, result),
       onComplete: (ctx, id) => {
@@ -176,6 +202,15 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
   // reconnect to send the same frame again.
   const tooBig = `Message too big: at most ${opts.maxPayload} bytes`;
   wsServer.on('connection', (socket) => {
+    const send = socket.send.bind(socket) as (data: unknown, ...rest: unknown[]) => void;
+    socket.send = ((data: unknown, ...rest: unknown[]) => {
+      if (spliced !== null) {
+        if (typeof data === 'string' && data.endsWith(SHARED_TAIL))
+          data = `${data.slice(0, -SHARED_TAIL.length)},"payload":${spliced}}`;
+        spliced = null;
+      }
+      send(data, ...rest);
+    }) as typeof socket.send;
     const close = socket.close.bind(socket);
     socket.close = (code?: number, reason?: string | Buffer) =>
       code === 1009 ? close(CloseCode.BadRequest, tooBig) : close(code, reason);
