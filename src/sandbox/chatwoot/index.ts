@@ -48,6 +48,11 @@ export interface ChatwootEmulatorOptions {
   webhookJobDelayMs?: number;
   /** Shapes the seeded data (after the seed and after every reset), for benchmarks and tests. */
   prepare?: (state: ChatwootState) => void;
+  /**
+   * The clock Rack::Attack's fixed minutes are read from (docs/vendors/chatwoot.md "Rate limits"; rateLimit.ts),
+   * for a test that holds it inside one minute. @default Date.now
+   */
+  rateLimitClock?: () => number;
 }
 export type ChatwootUnreadCountsMode = 'enabled' | 'disabled' | 'absent';
 export type { ChatwootState };
@@ -68,6 +73,7 @@ export async function startChatwootEmulator(
         baseUrl: () => self().url,
         webhook: opts.webhook,
         rateLimitPerMinute: opts.rateLimitPerMinute,
+        rateLimitClock: opts.rateLimitClock,
         pageSize: opts.pageSize,
         unreadCounts: opts.unreadCounts,
         updatedWithin: opts.updatedWithin,

@@ -14,6 +14,7 @@ import {
   type CwStatus,
   type CwUser,
 } from './state';
+import { rackAttack } from './rateLimit';
 import { ChatwootViews } from './views';
 
 /**
@@ -30,6 +31,8 @@ export interface ChatwootRouteOptions {
   webhook?: () => { url: string; secret?: string } | null;
   /** Rack::Attack `req/ip` throttle (docs/vendors/chatwoot.md "Rate limits"). @default 3000 */
   rateLimitPerMinute?: number;
+  /** The clock of that throttle's minutes (rateLimit.ts). @default Date.now */
+  rateLimitClock?: () => number;
   /** `CONVERSATION_RESULTS_PER_PAGE` (docs/vendors/chatwoot.md "Pagination"). @default 25 */
   pageSize?: number;
   /** `GET /conversations/unread_counts`: answered, 403 (feature off) or 404 (no such route). @default 'disabled' */
@@ -143,30 +146,9 @@ const truthy = (v: unknown) => v === true || v === 'true' || v === '1' || v === 
 const list = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : [];
 
-/** Rack::Attack's fixed-window throttle per IP; its default throttled response is plain text. */
-function rackAttack(limit: number) {
-  const windows = new Map<string, { window: number; count: number }>();
-  const middleware = (req: Request, res: Response, next: NextFunction) => {
-    const ip = req.socket.remoteAddress ?? 'unknown';
-    const window = Math.floor(Date.now() / 60_000);
-    let w = windows.get(ip);
-    if (!w || w.window !== window) {
-      w = { window, count: 0 };
-      windows.set(ip, w);
-    }
-    w.count++;
-    if (w.count > limit) {
-      res.status(429).type('text/plain').send('Retry later\n');
-      return;
-    }
-    next();
-  };
-  return Object.assign(middleware, { reset: () => windows.clear() });
-}
-
 export function mountRoutes(app: Express, state: ChatwootState, opts: ChatwootRouteOptions): VendorControls {
   const views = new ChatwootViews(state, opts.baseUrl);
-  const limiter = rackAttack(opts.rateLimitPerMinute ?? 3000);
+  const limiter = rackAttack(opts.rateLimitPerMinute ?? 3000, opts.rateLimitClock);
   const fire = (payload: Record<string, unknown>) => {
     const target = opts.webhook?.();
     if (!target) return;
