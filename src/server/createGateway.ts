@@ -170,6 +170,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     live: services.live,
     // The services' own transport (Redis when configured): other instances' changes reach this cache too.
     pubsub: built.pubsub,
+    // While Redis is down those changes cannot arrive: answers keep to cache.ttlMs (README "Response cache").
+    health: built.redisHealth,
     now: opts.clock,
     metrics: metrics.responseCache,
   });

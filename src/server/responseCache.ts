@@ -6,6 +6,7 @@ import { profileOf } from '../connectors/registry';
 import type { LiveEngine } from '../live/engine';
 import { conversationTopic } from '../live/protocol';
 import type { PubSubTransport } from '../live/pubsub';
+import type { RedisGuard } from '../connectors/catalog-stores/redis';
 import type { GatewayContext } from '../schema/context';
 import { readCacheTopic, webhookConfigured } from './connectors';
 
@@ -27,6 +28,9 @@ import { readCacheTopic, webhookConfigured } from './connectors';
  * - **Bounded age.** An answer is served at most its sources' smallest allowed age: a source's catalog age
  *   (`trustedMaxAgeMs`) while a trusted change signal that began before the execution covers it, else
  *   `min(ttlMs, trustedMaxAgeMs)` (0: not stored). So it is never staler than the catalog or the read cache would be.
+ * - **Redis outage.** While Redis is down, other instances' changes cannot reach this cache: no source counts as
+ *   trusted then, nor for answers executed before it came back, so those are served at most `ttlMs`
+ *   ({@link responseCacheFromConfig}, as the read cache's wiring in server/connectors.ts).
  * - **Only what change events cover.** Queries only (never mutations or subscriptions), answers without errors
  *   (no partial results, no skipped rows, no deadline), and not when the operation selects `health` (a source's
  *   health moves with calls, not with change events).
@@ -360,9 +364,10 @@ export function responseCachePlugin(cache: ResponseCache): ApolloServerPlugin<Ga
  * when off. A source's change signal is trusted as the read cache's is (server/connectors.ts ReadCacheWiring): a
  * webhook source with its webhook configured, or a source this instance polls (LiveEngine.pollingSince); and only
  * while this cache hears every instance's changes: always for a lone instance (no Redis, no shared transport:
- * LiveEngine.onChange hears every change), once subscribed to the `conversation:<source>` and `readcache:<source>`
- * topics of a transport handed in, and never on an instance whose Redis transport is built inside the services
- * (this cache does not reach it yet): there every answer is served at most `cache.ttlMs`.
+ * LiveEngine.onChange hears every change), else once subscribed to the `conversation:<source>` and
+ * `readcache:<source>` topics of the transport handed in (the services' own: Redis when configured), and then only
+ * while Redis is not down (`health`): during an outage, and for answers executed before Redis came back, every
+ * answer is served at most `cache.ttlMs` (README "Response cache", the read cache's promise).
  */
 export function responseCacheFromConfig(
   config: Config,
@@ -370,6 +375,11 @@ export function responseCacheFromConfig(
     live: LiveEngine;
     /** A transport shared with other instances (tests, embedding); absent: the services' own. */
     pubsub?: PubSubTransport;
+    /**
+     * Redis's health when Redis is configured: while it is down other instances' changes cannot reach this cache,
+     * so no source is trusted then, nor for answers executed before it came back (as the read cache's wiring).
+     */
+    health?: RedisGuard | null;
     now?: () => number;
     metrics?: ResponseCacheMetrics & { track?(size: () => { entries: number; bytes: number }): void };
   },
@@ -377,7 +387,7 @@ export function responseCacheFromConfig(
   const c = config.cache?.responses;
   if (!(c?.enabled ?? RESPONSE_CACHE_DEFAULTS.enabled)) return null;
   const now = deps.now ?? Date.now;
-  const { live, pubsub } = deps;
+  const { live, pubsub, health } = deps;
   /** Since when this cache hears every instance's changes; null: not (yet). */
   let linkedSince: number | null = !config.redis && !pubsub ? now() : null;
   const pollingSeen = new Map<string, { since: number; at: number }>();
@@ -414,6 +424,12 @@ export function responseCacheFromConfig(
   deps.metrics?.track?.(() => cache.size());
   const stopLocal = live.onChange((sourceId) => cache.invalidate(sourceId));
   let closed = false;
+  /** The pub/sub subscriptions are live: trust follows Redis's health from then on. */
+  let subscribedAll = false;
+  // Changes missed while Redis was away may be cached: nothing executed before it came back is trusted.
+  const stopHealth = health?.onChange((up) => {
+    if (subscribedAll && !closed) linkedSince = up ? now() : null;
+  });
   const subscribed = (async () => {
     const stops: Array<() => Promise<void>> = [];
     if (!pubsub) return stops;
@@ -421,7 +437,10 @@ export function responseCacheFromConfig(
       for (const s of config.sources)
         for (const topic of [conversationTopic(s.id), readCacheTopic(s.id)])
           stops.push(await pubsub.subscribe(topic, () => cache.invalidate(s.id)));
-      if (!closed) linkedSince = now();
+      if (!closed) {
+        subscribedAll = true;
+        linkedSince = !health || !health.isDown() ? now() : null;
+      }
     } catch {
       // Without the subscriptions every answer keeps to the short TTL.
     }
@@ -433,6 +452,7 @@ export function responseCacheFromConfig(
       closed = true;
       linkedSince = null;
       stopLocal();
+      stopHealth?.();
       const stops = await subscribed;
       await Promise.allSettled(stops.map((u) => u()));
       cache.clear();
