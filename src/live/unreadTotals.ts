@@ -1,5 +1,5 @@
 import type { SourceUnreadModel } from '../connectors/types';
-import { GatewayError, type ErrorCode } from '../errors';
+import { ErrorCode, GatewayError } from '../errors';
 import type { LiveContext } from './context';
 import { isUnreadMessage, unreadTopic, type UnreadMessage } from './protocol';
 
@@ -254,6 +254,8 @@ export class UnreadTotals {
       if (e instanceof GatewayError && e.isSourceFailure) this.announceFailure(sourceId, e, true, asOf);
       throw e;
     }
+    // A read worked: a repair pending for the source has nothing left to do.
+    this.endRepair(sourceId);
     // The source was failing (here, or on the instance that told us): its value goes out even when unchanged.
     const wasFailing = this.failed.has(sourceId);
     if (!next) {
@@ -308,14 +310,16 @@ export class UnreadTotals {
   async refreshOrRepair(sourceId: string): Promise<void> {
     try {
       await this.refresh(sourceId);
-      this.repairs.delete(sourceId);
     } catch (e) {
       this.ctx.report(e, sourceId);
       this.repair(sourceId);
     }
   }
 
-  /** Retries a failed read with backoff while the source is watched here; one repair per source at a time. */
+  /**
+   * Retries a failed read with backoff while the source is watched here; one repair per source at a time, ended by
+   * the first read of the source that works (the repair's own or any other: {@link readOnce}).
+   */
   private repair(sourceId: string): void {
     if (this.ctx.closed() || this.repairs.has(sourceId)) return;
     const attempt = { n: 0, timer: null as NodeJS.Timeout | null };
@@ -325,12 +329,19 @@ export class UnreadTotals {
         this.repairs.delete(sourceId);
         return;
       }
-      const delay = Math.min(REPAIR_MAX_MS, REPAIR_BASE_MS * 2 ** attempt.n++) * (0.5 + Math.random() / 2);
+      const delay = Math.min(REPAIR_MAX_MS, REPAIR_BASE_MS * 2 ** attempt.n) * (0.5 + Math.random() / 2);
       attempt.timer = setTimeout(() => {
+        attempt.timer = null;
         this.refresh(sourceId).then(
-          () => this.repairs.delete(sourceId),
+          () => this.endRepair(sourceId, attempt),
           (err: unknown) => {
             this.ctx.report(err, sourceId);
+            // A read worked meanwhile (ending this repair), then a later one failed: a repair of its own for that.
+            if (this.repairs.get(sourceId) !== attempt) return this.repair(sourceId);
+            // docs/live.md "Failure and repair": a refusal that made no call (the source's circuit breaker is open)
+            // cost the source nothing, so it does not lengthen the wait: the breaker spares the source meanwhile,
+            // and the attempt after its half-open moment comes within the current delay, not one grown past it.
+            if (!(err instanceof GatewayError && err.code === ErrorCode.CIRCUIT_OPEN)) attempt.n++;
             retry();
           },
         );
@@ -338,6 +349,14 @@ export class UnreadTotals {
       attempt.timer.unref();
     };
     retry();
+  }
+
+  /** Ends the source's repair (`only`: if it is still that one), cancelling its pending retry. */
+  private endRepair(sourceId: string, only?: { timer: NodeJS.Timeout | null }): void {
+    const r = this.repairs.get(sourceId);
+    if (!r || (only && r !== only)) return;
+    if (r.timer) clearTimeout(r.timer);
+    this.repairs.delete(sourceId);
   }
 
   /** Cancels pending repairs (the engine is closing). */
