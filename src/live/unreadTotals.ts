@@ -41,6 +41,11 @@ function plainExtensions(e: GatewayError): Record<string, unknown> {
   return out;
 }
 
+/** Keeps the greatest number per key. */
+function raise(map: Map<string, number>, key: string, value: number): void {
+  if (value > (map.get(key) ?? -Infinity)) map.set(key, value);
+}
+
 /** Backoff of a webhook source's totals after a failed re-read (docs/live.md "Failure and repair"). */
 const REPAIR_BASE_MS = 1000;
 const REPAIR_MAX_MS = 30_000;
@@ -56,6 +61,20 @@ export class UnreadTotals {
   private readonly last = new Map<string, SourceUnreadModel | null>();
   /** `asOf` of the latest totals in {@link last}. */
   private readonly lastAsOf = new Map<string, number>();
+  /**
+   * docs/live.md "Failure and repair": values and failure notices travel separately (this instance's own come back
+   * through `unread:<source>` too, after its later reads), so each is weighed by when its read started (`asOf`):
+   * per source, the start of the newest read known to have answered (here, or on the instance that published its
+   * value; changed or not) and of the newest failure the listeners were told of. A failure no newer than an answer
+   * is not told, a value older than the failure told does not end its episode; equal times favour the value.
+   */
+  private readonly answeredAsOf = new Map<string, number>();
+  private readonly failedAsOf = new Map<string, number>();
+  /**
+   * The newest `asOf` among the values received through `unread:<source>`: a read of this instance that fails is
+   * not told when a value read no earlier arrived while it ran (its own earlier reads ended before it started).
+   */
+  private readonly receivedAsOf = new Map<string, number>();
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly failureListeners = new Map<string, Set<FailureListener>>();
   /**
@@ -85,23 +104,30 @@ export class UnreadTotals {
   /** docs/live.md "Ordering and dedupe": a receiver keeps the newest totals by `asOf`. */
   private onMessage(sourceId: string, payload: unknown) {
     if (isUnreadFailureMessage(payload) && payload.sourceId === sourceId) {
-      // A failure older than the newest totals says nothing about the source now.
-      if (payload.asOf < (this.lastAsOf.get(sourceId) ?? 0)) return;
+      // A failure of a read that started no later than one that answered says nothing about the source now (this
+      // instance's own failure comes back here too, possibly after a later read of it worked).
+      const asOf = typeof payload.asOf === 'number' ? payload.asOf : 0;
+      if (asOf <= (this.answeredAsOf.get(sourceId) ?? -Infinity)) return;
       const { code, message, extensions } = payload.failed;
       this.announceFailure(
         sourceId,
         new GatewayError(code as ErrorCode, message, { ...extensions, source: sourceId }),
         false,
+        asOf,
       );
       return;
     }
     if (!isUnreadMessage(payload) || payload.sourceId !== sourceId) return;
     const asOf = typeof payload.asOf === 'number' ? payload.asOf : 0;
+    raise(this.answeredAsOf, sourceId, asOf);
+    raise(this.receivedAsOf, sourceId, asOf);
     // Older than what this engine already has: a publication overtaken by a newer one on the way.
     if (asOf < (this.lastAsOf.get(sourceId) ?? 0)) return;
     const value = this.keep(sourceId, payload);
     this.last.set(sourceId, value);
     this.lastAsOf.set(sourceId, asOf);
+    // Read before the failure the listeners were told of: kept, but the episode goes on until a newer value.
+    if (asOf < (this.failedAsOf.get(sourceId) ?? -Infinity)) return;
     this.failed.delete(sourceId);
     this.notify(sourceId, value);
   }
@@ -116,20 +142,19 @@ export class UnreadTotals {
    * listeners are told once per failure episode (until a value of the source reaches them again), and the other
    * instances through `unread:<source>` when `publish` (they then tell theirs).
    */
-  private announceFailure(sourceId: string, error: GatewayError, publish: boolean, asOf?: number) {
+  private announceFailure(sourceId: string, error: GatewayError, publish: boolean, asOf: number) {
     this.failed.add(sourceId);
+    raise(this.failedAsOf, sourceId, asOf);
     if (this.announced.has(sourceId)) return;
     this.announced.add(sourceId);
     for (const l of this.failureListeners.get(sourceId) ?? []) l(sourceId, error);
     if (!publish || this.ctx.closed()) return;
-    void (async () => {
-      const message: UnreadFailureMessage = {
-        sourceId,
-        failed: { code: error.code, message: error.message, extensions: plainExtensions(error) },
-        asOf: asOf ?? (await this.ctx.coordination.now()),
-      };
-      await this.ctx.pubsub.publish(unreadTopic(sourceId), message);
-    })().catch((e: unknown) => this.ctx.report(e, sourceId));
+    const message: UnreadFailureMessage = {
+      sourceId,
+      failed: { code: error.code, message: error.message, extensions: plainExtensions(error) },
+      asOf,
+    };
+    this.ctx.pubsub.publish(unreadTopic(sourceId), message).catch((e: unknown) => this.ctx.report(e, sourceId));
   }
 
   /**
@@ -151,9 +176,12 @@ export class UnreadTotals {
     return this.failed.has(sourceId);
   }
 
-  /** After a successful read: a source that had failed is back, so its listeners get its value, changed or not. */
-  private recovered(sourceId: string) {
-    if (!this.failed.delete(sourceId)) return;
+  /**
+   * After a successful read that started at `asOf`: a source that had failed is back, so its listeners get its
+   * value, changed or not (unless the failure they were told of is newer: another instance's read that started later).
+   */
+  private recovered(sourceId: string, asOf: number) {
+    if (asOf < (this.failedAsOf.get(sourceId) ?? -Infinity) || !this.failed.delete(sourceId)) return;
     const value = this.last.get(sourceId);
     if (value) this.notify(sourceId, value);
   }
@@ -246,14 +274,19 @@ export class UnreadTotals {
     }
     // When the read starts, on the clock every instance shares (Redis TIME with Redis).
     const asOf = await this.ctx.coordination.now();
+    const receivedBefore = this.receivedAsOf.get(sourceId);
     let next: SourceUnreadModel | null;
     try {
       next = await connector.openSession(this.ctx.scope(sourceId)).unreadCount();
     } catch (e) {
       this.failed.add(sourceId);
-      if (e instanceof GatewayError && e.isSourceFailure) this.announceFailure(sourceId, e, true, asOf);
+      // Not told when a value read no earlier (by another instance) arrived while this read ran.
+      const received = this.receivedAsOf.get(sourceId);
+      const overtaken = received !== undefined && received !== receivedBefore && received >= asOf;
+      if (e instanceof GatewayError && e.isSourceFailure && !overtaken) this.announceFailure(sourceId, e, true, asOf);
       throw e;
     }
+    raise(this.answeredAsOf, sourceId, asOf);
     // A read worked: a repair pending for the source has nothing left to do.
     this.endRepair(sourceId);
     // The source was failing (here, or on the instance that told us): its value goes out even when unchanged.
@@ -273,7 +306,7 @@ export class UnreadTotals {
     // this engine has nothing at all yet (a first subscriber's current value).
     if (record === 'stale') {
       if (!this.last.get(sourceId)) this.last.set(sourceId, value);
-      this.recovered(sourceId);
+      this.recovered(sourceId, asOf);
       if (wasFailing) await this.publishRecovered(sourceId);
       return;
     }
@@ -287,7 +320,7 @@ export class UnreadTotals {
       this.ctx.metrics?.unreadChanged?.(sourceId);
     }
     // A change reaches the listeners through the publication; an unchanged value only when the source was back.
-    this.recovered(sourceId);
+    this.recovered(sourceId, asOf);
     if (wasFailing && record !== 'changed') await this.publishRecovered(sourceId);
   }
 

@@ -208,7 +208,9 @@ export const Subscription: SubscriptionResolvers = {
         ids.map(async (id) => {
           try {
             const v = await live.current(id);
-            if (v && !values.has(id)) values.set(id, v);
+            // What the listeners heard while it was read is newer: a value, or a failure of a later read (which
+            // stays until the source's next value: live/unreadTotals.ts).
+            if (v && !values.has(id) && !missing.has(id)) values.set(id, v);
           } catch (e) {
             // A failing source is left out of the first value, which says so with the source's error entry (not
             // "no unread"); it joins, and the error leaves, when it answers again.
