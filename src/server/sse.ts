@@ -90,6 +90,11 @@ interface RequestState {
   reservation?: Reservation;
   /** Single connection mode: the reservation's token. */
   token?: string;
+  /**
+   * Distinct connections mode: the `next` events of shared results, in order, that {@link serve} writes in place
+   * of graphql-sse's {@link SHARED_CHUNK} (one each).
+   */
+  shared?: string[];
 }
 
 /**
@@ -130,7 +135,7 @@ export function acceptsEventStream(req: IncomingMessage): boolean {
  * - **errors**: every error is masked as HTTP answers are (maskError), and counted; a source that failed beside
  *   partial data is reported as over HTTP;
  * - **no mutation over GET** (405, as GraphQL over HTTP);
- * - **heartbeats**: a comment line `:` every `heartbeatMs`;
+ * - **heartbeats**: a comment line `:` every `heartbeatMs` (one timer for all streams);
  * - **a closed stream releases everything**: the client going away returns the operation's iterator, so the
  *   subscription unsubscribes from the live engine at once;
  * - **graceful shutdown** ({@link GraphQLSse.dispose}, from Apollo's drain phase): every stream's operation is
@@ -244,7 +249,14 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       // One result (a refusal was counted when refused): the operation's outcome.
       if (state.operation && !state.streaming)
         metrics.sseOperation(state, state.operation, errors.length > 0 ? 'error' : 'success', false);
-      if (errors.length === 0) return undefined;
+      if (errors.length === 0) {
+        // Fan-out (issue 14): a subscription's result is shared by every subscriber of the event asking the same
+        // (server/fanout.ts), and in distinct connections mode its event is the same text on every stream: built
+        // once, and written by serve() where graphql-sse's event for the stand-in is.
+        if (state.operation !== 'subscription' || state.token) return undefined;
+        (state.shared ??= []).push(sharedChunk(result));
+        return SHARED_STAND_IN;
+      }
       // Serialized as JSON as they are: formatted errors stand in for GraphQLError instances.
       return { ...result, errors: errors as unknown as GraphQLError[] };
     },
@@ -254,6 +266,16 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       metrics.sseDone(req.context);
     },
   });
+
+  const heartbeats = sharedHeartbeats(opts.heartbeatMs);
+
+  /** The `next` event of each shared result, built once (held weakly: it goes with the result). */
+  const chunks = new WeakMap<object, string>();
+  const sharedChunk = (result: object) => {
+    let chunk = chunks.get(result);
+    if (chunk === undefined) chunks.set(result, (chunk = `event: next\ndata: ${JSON.stringify(result)}\n\n`));
+    return chunk;
+  };
 
   /** Pending and connected reservations by token (single connection mode). */
   const reservations = new Map<string, Reservation>();
@@ -387,9 +409,7 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       clearTimeout(reserved.timer);
       reserved.timer = undefined;
     }
-    const heartbeat = setInterval(() => {
-      if (res.writable) res.write(':\n\n');
-    }, opts.heartbeatMs);
+    let leaveHeartbeats = () => {};
     try {
       if (clientGone.signal.aborted) return stop();
       res.writeHead(init.status, init.statusText, {
@@ -398,19 +418,20 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
         'x-accel-buffering': 'no',
       });
       res.flushHeaders();
+      leaveHeartbeats = heartbeats.join(res);
       let flushed = false;
       for await (const chunk of body) {
         if (ending || !res.writable) break;
         // graphql-sse writes a comment first (some browsers need a byte to flush the headers), then one every
-        // 12 s; the heartbeat above replaces its later ones, at the configured interval.
+        // 12 s; the shared heartbeats (sharedHeartbeats) replace its later ones, at the configured interval.
         if (chunk === ':\n\n') {
           if (flushed) continue;
           flushed = true;
         }
-        res.write(chunk);
+        res.write(chunk === SHARED_CHUNK ? state.shared!.shift()! : chunk);
       }
     } finally {
-      clearInterval(heartbeat);
+      leaveHeartbeats();
       res.off('close', stop);
       open.delete(stream);
       stop();
@@ -435,6 +456,46 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** What onNext hands graphql-sse for a shared result: it prints as {@link SHARED_CHUNK}. */
+const SHARED_STAND_IN = { toJSON: () => 'switchboard:shared-result' } as unknown as ExecutionResult;
+/** graphql-sse's event for {@link SHARED_STAND_IN} (common.ts `print`), replaced by the stream's own. */
+const SHARED_CHUNK = `event: next\ndata: ${JSON.stringify(SHARED_STAND_IN)}\n\n`;
+
+/** The heartbeat's interval is cut in this many ticks, each writing to the streams of one slot. */
+const HEARTBEAT_SLOTS = 16;
+
+/**
+ * The comment line every open stream gets every `heartbeatMs`, from one timer for all streams instead of one each
+ * (issue 14: 10,000 streams, 10,000 timers). The streams are spread over {@link HEARTBEAT_SLOTS} slots, one slot
+ * written per tick, so their lines do not all go out in the same turn. The timer runs while a stream is open.
+ */
+function sharedHeartbeats(heartbeatMs: number): { join(res: ExpressResponse): () => void } {
+  const slots = Array.from({ length: HEARTBEAT_SLOTS }, () => new Set<ExpressResponse>());
+  let open = 0;
+  let tick = 0;
+  let next = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const beat = () => {
+    for (const res of slots[tick]!) if (res.writable) res.write(':\n\n');
+    tick = (tick + 1) % HEARTBEAT_SLOTS;
+  };
+  return {
+    join(res) {
+      const slot = slots[next]!;
+      next = (next + 1) % HEARTBEAT_SLOTS;
+      slot.add(res);
+      if (open++ === 0) timer = setInterval(beat, Math.max(1, Math.floor(heartbeatMs / HEARTBEAT_SLOTS)));
+      return () => {
+        if (!slot.delete(res)) return;
+        if (--open === 0 && timer) {
+          clearInterval(timer);
+          timer = null;
+        }
+      };
+    },
+  };
+}
 
 /** A refused operation's answer in the stream: one result with its errors, then `complete`. */
 function refusal(errors: readonly GraphQLError[]): AsyncIterable<ExecutionResult> {
