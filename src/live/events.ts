@@ -180,6 +180,17 @@ interface SharedCursor {
   cursor: string;
 }
 
+/** An entry of the log being handed to the listeners it was fed to; `next`: the first not yet called. */
+interface Delivery {
+  sourceId: string;
+  entry: Entry;
+  listeners: Array<(e: Entry) => void>;
+  next: number;
+}
+
+/** Listeners called per turn of the event loop (ThreadEvents.deliverSlice). */
+const DELIVERY_SLICE = 500;
+
 /** Distinct cursors kept per event (beyond them, a subscriber's cursor is encoded for it alone). */
 const SHARED_CURSORS_PER_EVENT = 16;
 
@@ -198,6 +209,9 @@ export class ThreadEvents {
    * event instead of once per subscriber; subscribers of other source sets or positions get their own.
    */
   private readonly cursors = new WeakMap<object, SharedCursor[]>();
+  /** Entries being handed to their listeners, in log order (see {@link deliverSlice}). */
+  private readonly deliveries: Delivery[] = [];
+  private sliceTimer: NodeJS.Immediate | null = null;
 
   constructor(
     private readonly ctx: LiveContext,
@@ -205,14 +219,11 @@ export class ThreadEvents {
     private readonly log: EventLog<ThreadEvent>,
   ) {
     log.feed((s, entry) => {
-      for (const l of [...(this.listeners.get(s) ?? [])]) {
-        try {
-          l(entry);
-        } catch (e) {
-          // One subscriber's failure is reported, never thrown into the log's feed (nor the next listener).
-          ctx.report(e, s);
-        }
-      }
+      const listeners = this.listeners.get(s);
+      if (!listeners || listeners.size === 0) return;
+      // The listeners as the entry is fed: one that joins later is past it (its position is the log's head).
+      this.deliveries.push({ sourceId: s, entry, listeners: [...listeners], next: 0 });
+      if (this.deliveries.length === 1) this.deliverSlice();
     });
     const subscriptions = Promise.all(
       sourceIds.map((s) => ctx.pubsub.subscribe(eventsTopic(s), (p) => this.onMessage(s, p))),
@@ -326,6 +337,35 @@ export class ThreadEvents {
   }
 
   /**
+   * Hands queued entries to their listeners, at most {@link DELIVERY_SLICE} listeners now and the rest on the
+   * next turns of the event loop (issue 14 fan-out): each listener's chain (its subscription's execution, its
+   * socket's write) runs to the write within its slice, so the first subscribers have their event while the
+   * last are still to be served, and I/O is not held up for a whole 10,000-subscriber event. Entries go in
+   * order, each to all of its listeners before the next starts, so every listener gets them in log order.
+   * Up to DELIVERY_SLICE listeners, all of it is one synchronous step, as before.
+   */
+  private deliverSlice(): void {
+    this.sliceTimer = null;
+    let budget = DELIVERY_SLICE;
+    while (this.deliveries.length > 0) {
+      const d = this.deliveries[0]!;
+      while (d.next < d.listeners.length) {
+        if (budget-- === 0) {
+          this.sliceTimer = setImmediate(() => this.deliverSlice());
+          return;
+        }
+        try {
+          d.listeners[d.next++]!(d.entry);
+        } catch (e) {
+          // One subscriber's failure is reported, never thrown into the log's feed (nor the next listener).
+          this.ctx.report(e, d.sourceId);
+        }
+      }
+      this.deliveries.shift();
+    }
+  }
+
+  /**
    * The cursor after `event` for a subscriber of `sourceIds` at `positions` in `epoch`: the one already encoded
    * for the same sources (in the same order, so the same JSON) at the same positions, else a new one, kept for
    * the next subscriber (a few per event: subscribers of one screen share a handful of source sets).
@@ -362,6 +402,9 @@ export class ThreadEvents {
 
   async close(): Promise<Array<() => Promise<void>>> {
     this.listeners.clear();
+    if (this.sliceTimer) clearImmediate(this.sliceTimer);
+    this.sliceTimer = null;
+    this.deliveries.length = 0;
     await this.log.close();
     return this.ready.catch(() => []);
   }
