@@ -94,7 +94,9 @@ export function responseKey(
   query: string,
   variables: Record<string, unknown> | null | undefined,
 ): string {
-  return `${keyId}\u0000${publicBaseUrl}\u0000${operationName ?? ''}\u0000${query}\u0000${JSON.stringify(variables ?? {})}`;
+  // No name and the name "" are two requests: graphql-js runs the document's only operation for the first and
+  // finds none for the second (400 OPERATION_RESOLUTION_FAILURE), so they never share an answer.
+  return `${keyId}\u0000${publicBaseUrl}\u0000${JSON.stringify(operationName ?? null)}\u0000${query}\u0000${JSON.stringify(variables ?? {})}`;
 }
 
 /** What plugins/upstreamStats.ts adds to a cached answer (no upstream request was made for it). */
@@ -311,6 +313,9 @@ export function responseCachePlugin(cache: ResponseCache): ApolloServerPlugin<Ga
       });
       return {
         async responseForOperation({ operation, document, request, contextValue, source }) {
+          // Apollo asks even when the operation name matches none of the document's operations; it then answers
+          // 400 OPERATION_RESOLUTION_FAILURE itself.
+          if (!operation) return null;
           if (operation.operation === 'mutation') {
             cache.clear();
             return null;
