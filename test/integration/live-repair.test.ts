@@ -27,6 +27,9 @@ describe.each(['PROTOCOL', 'CHATWOOT'] as const)('%s after an outage during webh
       await new Promise((r) => setTimeout(r, 1500));
       emu.setFaults({});
       const want = emu.controls.unreadState()!.total;
+      // The failing calls opened the source's circuit breaker, which refuses calls for 10 s: the repair attempts it
+      // refuses do not lengthen the backoff (docs/live.md "Failure and repair"), so the value follows its half-open
+      // moment within about a second (before, a doubled delay could land up to 16 s later, past this wait).
       await eventually(() => expect(sub.values.at(-1)?.unreadCountChanged.total).toBe(want), 20_000, 100);
       sub.dispose();
     } finally {
