@@ -1,5 +1,11 @@
 import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
-import { Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
+import {
+  Kind,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { READ_CACHE_DEFAULTS, RESPONSE_CACHE_DEFAULTS, type Config } from '../config/schema';
 import { profileOf } from '../connectors/registry';
@@ -301,7 +307,8 @@ function cacheableSelection(document: DocumentNode, set: SelectionSetNode): bool
  * skipped), and `willSendResponse` stores an answer that may be stored. Mutations drop every answer.
  */
 export function responseCachePlugin(cache: ResponseCache): ApolloServerPlugin<GatewayContext> {
-  const cacheable = new WeakMap<DocumentNode, boolean>();
+  // Per operation, not per document: a document may hold a cacheable operation beside one that selects `health`.
+  const cacheable = new WeakMap<OperationDefinitionNode, boolean>();
   return {
     async requestDidStart() {
       let key: string | null = null;
@@ -321,10 +328,10 @@ export function responseCachePlugin(cache: ResponseCache): ApolloServerPlugin<Ga
             return null;
           }
           if (operation.operation !== 'query') return null;
-          let ok = cacheable.get(document);
+          let ok = cacheable.get(operation);
           if (ok === undefined) {
             ok = cacheableSelection(document, operation.selectionSet);
-            cacheable.set(document, ok);
+            cacheable.set(operation, ok);
           }
           if (!ok) return null;
           const v = contextValue.viewer;
