@@ -200,6 +200,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       requestHeaders: ['authorization', 'x-apollo-operation-name', 'apollo-require-preflight'],
     },
     formatError: (formatted, error) => metrics.countFormattedError(maskError(formatted, error, { production, logger })),
+    // A stored answer's JSON is made once (server/responseCache.ts ResponseCache.stringify); else Apollo's own.
+    ...(responseCache ? { stringifyResult: (value) => responseCache.cache.stringify(value) } : {}),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       drainWebSocketsPlugin(ws),

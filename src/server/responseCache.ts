@@ -2,6 +2,7 @@ import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import {
   Kind,
   type DocumentNode,
+  type FormattedExecutionResult,
   type FragmentDefinitionNode,
   type OperationDefinitionNode,
   type SelectionSetNode,
@@ -125,6 +126,8 @@ export class ResponseCache {
   private readonly inflight = new Map<string, Promise<Record<string, unknown> | undefined>>();
   private readonly lru: LRUCache<string, Entry>;
   private readonly now: () => number;
+  /** The JSON of each stored answer's data, by the data object Apollo answers with ({@link stringify}). */
+  private readonly jsonOf = new WeakMap<object, string>();
 
   constructor(private readonly opts: ResponseCacheOptions) {
     this.now = opts.now ?? Date.now;
@@ -203,6 +206,20 @@ export class ResponseCache {
     };
   }
 
+  /**
+   * Apollo's `stringifyResult` (its own is `JSON.stringify(value) + '\n'`, prettyJSONStringify), with the JSON of a
+   * stored answer's data made once: a miss that was just stored and every hit through Apollo's pipeline (GET,
+   * hash-only persisted queries, the first hit of an Accept value) reuse it. `value` is Apollo's ordered result
+   * (`errors`, `data`, `extensions`); anything else, or with errors, is serialized as Apollo would.
+   */
+  stringify(value: FormattedExecutionResult): string {
+    const json = value.errors === undefined && value.data ? this.jsonOf.get(value.data) : undefined;
+    if (json === undefined) return `${JSON.stringify(value)}\n`;
+    return value.extensions === undefined
+      ? `{"data":${json}}\n`
+      : `{"data":${json},"extensions":${JSON.stringify(value.extensions)}}\n`;
+  }
+
   /** Call before executing; hand the ticket to {@link set}. */
   ticket(): ResponseTicket {
     return { seq: this.seq, readAt: this.now() };
@@ -226,6 +243,7 @@ export class ResponseCache {
     if (bytes > this.opts.maxBytes) return false;
     this.lru.set(key, { data, json, sourceIds, seq: ticket.seq, readAt: ticket.readAt, bytes });
     if (!this.lru.has(key)) return false;
+    this.jsonOf.set(data, json);
     for (const s of sourceIds) this.storedSince.set(s, (this.storedSince.get(s) ?? 0) + 1);
     return true;
   }

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import type { Config } from '../../src/config/schema';
 import { createGateway, type Gateway } from '../../src/server/createGateway';
 import { createLogger } from '../../src/server/logger';
+import { ResponseCache } from '../../src/server/responseCache';
 import { SANDBOX_API_KEY, startEmbedded, type Embedded } from '../../src/sandbox/embedded';
 import { eventually } from '../utils/wait';
 
@@ -126,7 +127,8 @@ describe('response cache hits before Apollo', () => {
       expect(JSON.parse(miss.text)).toMatchObject({ data: { conversations: { nodes: expect.any(Array) } } });
       expect(await fast(`miss-${tag}`)).toBe(false);
       // The first hit for an Accept value goes through Apollo (its content type is learned from it), then fast.
-      await post(body, h);
+      const viaApollo = await post(body, h);
+      expect(viaApollo.text).toBe(miss.text);
       clearUpstream();
       const hits = await metric('switchboard_response_cache_hits_total');
       const ops = await metric(
@@ -214,5 +216,37 @@ describe('response cache hits before Apollo', () => {
     const withExtensions = await post({ ...body, extensions: {} }, { 'x-request-id': 'with-ext' });
     expect(await fast('with-ext')).toBe(false);
     expect(withExtensions.status).toBe(200);
+  });
+});
+
+describe('ResponseCache.stringify (Apollo stringifyResult)', () => {
+  const cache = new ResponseCache({
+    sources: [{ sourceId: 'a', trustedMaxAgeMs: 60_000, trustedSince: () => 0 }],
+    ttlMs: 1_000,
+    maxBytes: 1_000_000,
+    now: () => 10,
+  });
+  const apollo = (v: unknown) => `${JSON.stringify(v)}\n`;
+
+  it("writes exactly Apollo's JSON for a stored answer, with or without extensions, and for anything else", () => {
+    const data = { conversations: { nodes: [{ id: 'x', subject: 'é "quoted" \u2028', n: 1.5, none: null }] } };
+    expect(cache.set('k', ['a'], data, cache.ticket())).toBe(true);
+    const ext = { upstream: { total: 0, bySource: [] } };
+    for (const value of [
+      { errors: undefined, data, extensions: undefined },
+      { errors: undefined, data, extensions: ext },
+      { errors: [{ message: 'm' }], data, extensions: undefined },
+      { errors: undefined, data: { other: 1 }, extensions: undefined },
+      { errors: [{ message: 'only errors' }] },
+    ])
+      expect(cache.stringify(value)).toBe(apollo(value));
+    // The stored answer's JSON is reused: nothing is serialized again.
+    const spy = jest.spyOn(JSON, 'stringify');
+    try {
+      cache.stringify({ errors: undefined, data, extensions: undefined });
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
