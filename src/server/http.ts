@@ -7,9 +7,9 @@ import type { OperationDeadlines } from './limits';
 
 /**
  * GraphQL over HTTP (POST and GET `/graphql`) through Apollo, after the auth, body and safelist middlewares: a
- * context per request with its deadline, which also aborts when the client goes away before its answer was sent. Requests for an event
- * stream (and graphql-sse's reservations) never get here: server/sse.ts answers them, mounted after the auth and
- * body middlewares and before the safelist (it runs the whole operation check itself).
+ * context per request with its deadline, which also aborts when the client goes away before its answer was sent.
+ * Requests for an event stream (and graphql-sse's reservations) never get here: server/sse.ts answers them, mounted
+ * after the auth and body middlewares and before the safelist (it runs the whole operation check itself).
  */
 export function graphqlOverHttp(
   apollo: ApolloServer<GatewayContext>,

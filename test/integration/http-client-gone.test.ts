@@ -8,8 +8,9 @@ import { eventually } from '../utils/wait';
 /**
  * An HTTP operation whose client goes away before its answer aborts its upstream calls (server/http.ts: the
  * operation's deadline signal is aborted on the response's close when the answer was not sent). The Pixieset
- * emulator waits 3 s before answering (the source's timeout is 30 s); the client leaves once the emulator has the request. The gateway's debug line
- * of that upstream call shows how it ended: cancelled (no status), where a call left running would end with 200.
+ * emulator waits 3 s before answering (the source's timeout is 30 s); the client leaves once the emulator has the
+ * request. The gateway's debug line of that upstream call shows how it ended: cancelled (no status), where a call
+ * left running would end with 200.
  */
 describe('GraphQL over HTTP: a client that goes away', () => {
   let embedded: Embedded;
