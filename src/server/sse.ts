@@ -94,7 +94,7 @@ interface RequestState {
    * Distinct connections mode: the `next` events of shared results, in order, that {@link serve} writes in place
    * of graphql-sse's {@link SHARED_CHUNK} (one each).
    */
-  shared?: string[];
+  shared?: Buffer[];
 }
 
 /**
@@ -270,10 +270,12 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
   const heartbeats = sharedHeartbeats(opts.heartbeatMs);
 
   /** The `next` event of each shared result, built once (held weakly: it goes with the result). */
-  const chunks = new WeakMap<object, string>();
+  const chunks = new WeakMap<object, Buffer>();
   const sharedChunk = (result: object) => {
     let chunk = chunks.get(result);
-    if (chunk === undefined) chunks.set(result, (chunk = `event: next\ndata: ${JSON.stringify(result)}\n\n`));
+    // Bytes, not text: every stream writes the same buffer (no UTF-8 encoding and length count per stream).
+    if (chunk === undefined)
+      chunks.set(result, (chunk = Buffer.from(`event: next\ndata: ${JSON.stringify(result)}\n\n`)));
     return chunk;
   };
 

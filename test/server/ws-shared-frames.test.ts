@@ -45,7 +45,9 @@ describe('graphql-ws frames of a shared subscription result', () => {
       socket.once('open', () => {
         socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${t.apiKey}` } }));
       });
-      socket.on('message', (data) => {
+      socket.on('message', (data, isBinary) => {
+        // graphql-transport-ws messages are text frames (a browser hands a binary one over as a Blob).
+        if (isBinary) frames.push('(binary frame)');
         const text = String(data);
         if (JSON.parse(text).type === 'connection_ack') {
           socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
