@@ -35,6 +35,8 @@ const INBOX = /* GraphQL */ `
 /** A key with 4 operations a minute (its own `apiKeys[].limits`). */
 const LIMITED = 'response-cache-hit-limited';
 const LIMITED_PER_MINUTE = 4;
+/** A key with one operation at a time. */
+const ONE_AT_A_TIME = 'response-cache-hit-one-at-a-time';
 const sha = (k: string) => createHash('sha256').update(k).digest('hex');
 
 interface Raw {
@@ -93,6 +95,7 @@ describe('response cache hits before Apollo', () => {
           sources: ['*'],
           limits: { operationsPerMinute: LIMITED_PER_MINUTE },
         },
+        { name: 'one-at-a-time', sha256: sha(ONE_AT_A_TIME), sources: ['*'], limits: { concurrentOperations: 1 } },
       ],
       cache: { ttlMs: 5_000, responses: { enabled: true } },
     };
@@ -204,6 +207,35 @@ describe('response cache hits before Apollo', () => {
     expect(await metric('switchboard_key_limit_refusals_total{key="limited-rate",limit="operationsPerMinute"}')).toBe(
       1,
     );
+  });
+
+  it("a hit counts in the key's concurrent operations: while another of its operations runs, it is refused", async () => {
+    const cached = { query: INBOX, variables: { n: 7 } };
+    for (let i = 1; i <= 3; i++)
+      expect((await post(cached, { 'x-request-id': `one-${i}` }, ONE_AT_A_TIME)).status).toBe(200);
+    expect(await fast('one-3')).toBe(true);
+    const pixieset = embedded.sandbox.emulators.get('pixieset')!;
+    pixieset.clearRequests();
+    pixieset.setFaults({ latencyMs: 1_500 });
+    try {
+      // Another page (not cached) holds the key's one operation while Pixieset answers slowly.
+      const slow = post({ query: INBOX, variables: { n: 3 } }, {}, ONE_AT_A_TIME);
+      await eventually(() => expect(pixieset.requests().length).toBeGreaterThan(0));
+      const refused = await post(cached, { 'x-request-id': 'one-refused' }, ONE_AT_A_TIME);
+      expect(refused.status).toBe(429);
+      expect(JSON.parse(refused.text).errors[0].extensions).toMatchObject({
+        code: 'LIMIT_EXCEEDED',
+        limit: 'concurrentOperations',
+        max: 1,
+      });
+      expect((await slow).status).toBe(200);
+    } finally {
+      pixieset.setFaults({});
+    }
+    // Free again: the hit is served (fast) and releases its hold at once.
+    expect((await post(cached, { 'x-request-id': 'one-after' }, ONE_AT_A_TIME)).status).toBe(200);
+    expect(await fast('one-after')).toBe(true);
+    expect((await post(cached, {}, ONE_AT_A_TIME)).status).toBe(200);
   });
 
   it('a request with extensions (persisted queries) or another operation name is not answered from these bytes', async () => {
