@@ -20,6 +20,8 @@ type MaybePromise<T> = T | Promise<T>;
  */
 export function sharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
   const cache = new WeakMap<object, Map<string, MaybePromise<ExecutionResult>>>();
+  /** One string per distinct slot (bounded: past {@link SHARED_SLOTS} it starts again; sharing only saves memory). */
+  const slots = new Map<string, string>();
   return async (args) => {
     const stream = await createSourceEventStream(args);
     if (!isAsyncIterable(stream)) return stream as ExecutionResult;
@@ -34,14 +36,24 @@ export function sharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncGenerat
           ctx?.publicBaseUrl ?? '',
         ].join('\u0000')
       : null;
+    // The subscription's slot, built once and shared by every subscription asking the same (one string object,
+    // whose hash V8 keeps): not a concatenation of the document's text to hash per subscriber per event, nor a
+    // copy of that text held by each subscriber.
+    let slot: string | null = null;
+    if (key !== null && viewer) {
+      const own = viewerSlot(viewer, key);
+      slot = slots.get(own) ?? own;
+      if (slot === own) {
+        if (slots.size >= SHARED_SLOTS) slots.clear();
+        slots.set(own, own);
+      }
+    }
     return mapAsyncIterator(stream, (payload: unknown) => {
       const run = () =>
         withSourceErrors(payload, execute({ ...args, rootValue: payload }) as MaybePromise<ExecutionResult>);
-      if (key === null || !viewer || typeof payload !== 'object' || payload === null || !args.document.loc)
-        return run();
+      if (slot === null || typeof payload !== 'object' || payload === null || !args.document.loc) return run();
       let byKey = cache.get(payload);
       if (!byKey) cache.set(payload, (byKey = new Map()));
-      const slot = viewerSlot(viewer, key);
       let result = byKey.get(slot);
       if (!result) byKey.set(slot, (result = run()));
       return result;
@@ -59,6 +71,9 @@ function withSourceErrors(payload: unknown, result: MaybePromise<ExecutionResult
   const add = (r: ExecutionResult): ExecutionResult => ({ ...r, errors: [...(r.errors ?? []), ...extra] });
   return result instanceof Promise ? result.then(add) : add(result);
 }
+
+/** Distinct (API key, question) slots whose string the subscriptions share. */
+const SHARED_SLOTS = 1_000;
 
 /** A per-API-key prefix: viewer objects are stable per key, so a WeakMap gives each one a number. */
 const viewerIds = new WeakMap<object, number>();
