@@ -91,14 +91,13 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
   // Fan-out (issue 14): a shared result (server/fanout.ts) is the same JSON for every subscriber, so it is
   // serialized once. `onNext` hands graphql-ws a stand-in payload whose toJSON leaves the result's JSON here and
   // puts a marker string in the message; the socket's `send` (below) swaps the marker for that JSON. graphql-ws
-  // stringifies a message and sends it in one synchronous step, so the JSON here is that message's. Kept as the
-  // bytes of the message's end (`,"payload":<json>}`): each message is its own short head and a copy of them.
-  let spliced: Buffer | null = null;
+  // stringifies a message and sends it in one synchronous step, so the JSON here is that message's.
+  let spliced: string | null = null;
   const serialized = new WeakMap<ExecutionResult, { toJSON(): string }>();
   const shared = (result: ExecutionResult) => {
     let payload = serialized.get(result);
     if (!payload) {
-      const json = Buffer.from(`,"payload":${JSON.stringify(result)}}`);
+      const json = JSON.stringify(result);
       payload = {
         toJSON: () => {
           spliced = json;
@@ -205,18 +204,12 @@ export function useGraphQLWs(opts: GraphQLWsOptions): GraphQLWs {
   wsServer.on('connection', (socket) => {
     const send = socket.send.bind(socket) as (data: unknown, ...rest: unknown[]) => void;
     socket.send = ((data: unknown, ...rest: unknown[]) => {
-      const tail = spliced;
-      spliced = null;
-      if (tail === null || typeof data !== 'string' || !data.endsWith(SHARED_TAIL)) return send(data, ...rest);
-      // The message's head (`{"id":…,"type":"next"`), then the shared result's bytes: a text frame still.
-      const head = data.slice(0, -SHARED_TAIL.length);
-      const headLength = Buffer.byteLength(head);
-      const message = Buffer.allocUnsafe(headLength + tail.length);
-      message.write(head, 0, 'utf8');
-      tail.copy(message, headLength);
-      // graphql-ws sends `(data, callback)`; ws's own signature is `(data, options?, callback?)`.
-      const [options, callback] = typeof rest[0] === 'function' ? [{}, rest[0]] : [rest[0] ?? {}, rest[1]];
-      send(message, { ...(options as object), binary: false }, callback);
+      if (spliced !== null) {
+        if (typeof data === 'string' && data.endsWith(SHARED_TAIL))
+          data = `${data.slice(0, -SHARED_TAIL.length)},"payload":${spliced}}`;
+        spliced = null;
+      }
+      send(data, ...rest);
     }) as typeof socket.send;
     const close = socket.close.bind(socket);
     socket.close = (code?: number, reason?: string | Buffer) =>
