@@ -52,6 +52,8 @@ export interface StreamMark {
 }
 
 const ID = /^(\d+)-(\d+)$/;
+/** How soon a read of a stream that fell back while Redis is up is made again. */
+const PULL_RETRY_MS = 1000;
 
 /** Stream ids compare as (ms, n). */
 export function compareIds(a: string, b: string): number {
@@ -141,6 +143,20 @@ interface Reader {
   last: string;
   reading: Promise<void> | null;
   again: boolean;
+  /**
+   * While the head is unknown (the first read of it fell back): just before the first entry a notification named,
+   * in that epoch. Live news starts there, not at the stream's end when the head is read at last (already past it).
+   */
+  from?: { epoch: string; id: string };
+  /** A read that fell back while Redis is up (one command timed out): made again shortly. */
+  retry?: NodeJS.Timeout;
+}
+
+/** The stream id just before `id` (exclusive ranges start after it). */
+function idBefore(id: string): string {
+  const [, ms, n] = ID.exec(id)!;
+  if (BigInt(n!) > 0n) return `${ms}-${BigInt(n!) - 1n}`;
+  return BigInt(ms!) > 0n ? `${BigInt(ms!) - 1n}-18446744073709551615` : '0-0';
 }
 
 export class RedisEventLog<E> implements EventLog<E> {
@@ -222,6 +238,11 @@ export class RedisEventLog<E> implements EventLog<E> {
       return;
     }
     if (mark.e === reader.epoch && compareIds(mark.id, reader.last) <= 0) return; // fed already
+    if (reader.epoch === '') {
+      const before = idBefore(mark.id);
+      if (!reader.from || reader.from.epoch !== mark.e || compareIds(before, reader.from.id) < 0)
+        reader.from = { epoch: mark.e, id: before };
+    }
     void this.pull(sourceId);
   }
 
@@ -247,6 +268,7 @@ export class RedisEventLog<E> implements EventLog<E> {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const r of this.readers.values()) if (r.retry) clearTimeout(r.retry);
     this.offHealth();
     await Promise.allSettled([...this.readers.values()].map((r) => r.reading));
   }
@@ -265,9 +287,15 @@ export class RedisEventLog<E> implements EventLog<E> {
           await this.health
             .guard(
               () => this.readNew(sourceId, r),
-              // Redis is down: read again when it is back (onChange).
+              // Redis is down: read again when it is back (onChange). Up (one command timed out): again shortly.
               () => {
                 r.again = false;
+                if (this.health.isDown() || this.closed || r.retry) return;
+                r.retry = setTimeout(() => {
+                  r.retry = undefined;
+                  if (!this.closed) void this.pull(sourceId);
+                }, PULL_RETRY_MS);
+                r.retry.unref();
               },
             )
             .catch((e: unknown) => this.opts.onError?.(e, sourceId));
@@ -286,7 +314,10 @@ export class RedisEventLog<E> implements EventLog<E> {
       if (this.closed) return;
       if (r.epoch === '') {
         // The first read learns where the stream ends: what came before is not live news.
-        const [epoch, last] = await this.read(sourceId, this.origin, 'head');
+        const [epoch, head] = await this.read(sourceId, this.origin, 'head');
+        // Notified before the head was known: from the first entry named (docs/live.md "Event log").
+        const last = r.from && r.from.epoch === epoch && compareIds(r.from.id, head) < 0 ? r.from.id : head;
+        r.from = undefined;
         Object.assign(r, { epoch, last });
         this.epoch = epoch;
         continue;

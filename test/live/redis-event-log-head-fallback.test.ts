@@ -4,24 +4,23 @@ import { randomPrefix, redisClients } from '../utils/redis';
 import { waitFor } from '../utils/wait';
 
 /**
- * KNOWN BUG, kept as a failing test (jest `it.failing`: it passes while the bug is there; fix the bug, then make it
- * a plain `it`). Found while chasing test/live/events-polling-instances.test.ts's flake (nothing reached the
- * subscriber on the standing-by instance although the polling instance had read the details and published).
+ * Found while chasing test/live/events-polling-instances.test.ts's flake (nothing reached the subscriber on the
+ * standing-by instance although the polling instance had read the details and published).
  *
  * src/live/redisEventLog.ts: a reader's first read of a source's head (`start`) learns where the stream ends, "what
  * came before is not live news". When that read falls back (one command timed out while Redis is still up: the
- * health guard falls back without an outage, so no `onChange(up)` re-reads), the reader keeps no position; the first
- * notification it hears then reads the head, which is already past the entries that woke it: they are never fed to
- * this instance's listeners. Reproduced in the two-instance test with a 50 ms command timeout under load (4 of 6
- * runs failed, traced to this and to two cousins: a PUBLISH that timed out is delivered on the publishing instance
- * only, and a feed read that timed out is not retried while Redis is up; each loses events until the next one).
+ * health guard falls back without an outage, so no `onChange(up)` re-reads), the reader kept no position, and the
+ * first notification it heard then read the head, already past the entries that woke it: they were never fed to
+ * this instance's listeners. Now a notification heard before the head is known sets where live news starts (just
+ * before the entry it names), and a read that fell back while Redis is up is made again after a second
+ * (docs/live.md "Event log").
  */
 describe('RedisEventLog: a first head read that fell back', () => {
   const redis = redisClients();
   const prefix = randomPrefix('head-fallback');
   afterAll(() => redis.closeAll(prefix));
 
-  it.failing('still feeds the entries appended after start, including those whose notification woke it', async () => {
+  it('still feeds the entries appended after start, including those whose notification woke it', async () => {
     const client = redis.open();
     let fallBacks = 1;
     // One command falls back (a timeout) while Redis stays up: no onChange follows.
