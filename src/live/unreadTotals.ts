@@ -307,7 +307,7 @@ export class UnreadTotals {
     if (record === 'stale') {
       if (!this.last.get(sourceId)) this.last.set(sourceId, value);
       this.recovered(sourceId, asOf);
-      if (wasFailing) await this.publishRecovered(sourceId);
+      if (wasFailing) await this.publishRecovered(sourceId, asOf);
       return;
     }
     if (asOf >= (this.lastAsOf.get(sourceId) ?? 0)) {
@@ -321,17 +321,20 @@ export class UnreadTotals {
     }
     // A change reaches the listeners through the publication; an unchanged value only when the source was back.
     this.recovered(sourceId, asOf);
-    if (wasFailing && record !== 'changed') await this.publishRecovered(sourceId);
+    if (wasFailing && record !== 'changed') await this.publishRecovered(sourceId, asOf);
   }
 
   /**
    * The source answers again with the totals recorded before it failed: no change to publish, but the other
    * instances were told it fails (through `unread:<source>`), so they get its value too, to correct theirs.
    */
-  private async publishRecovered(sourceId: string): Promise<void> {
+  private async publishRecovered(sourceId: string, readAsOf: number): Promise<void> {
     const value = this.last.get(sourceId);
     if (!value) return;
-    const message: UnreadMessage = { ...value, asOf: this.lastAsOf.get(sourceId) ?? 0 };
+    // Stamped with the start of the read that answered, not the time of the totals recorded before the failure
+    // (a 'stale' read does not move lastAsOf): a receiver that heard the failure, told later than those totals,
+    // would otherwise take this as older than the failure and keep telling its subscribers the source is missing.
+    const message: UnreadMessage = { ...value, asOf: Math.max(this.lastAsOf.get(sourceId) ?? 0, readAsOf) };
     await this.ctx.pubsub.publish(unreadTopic(sourceId), message);
   }
 
