@@ -1,8 +1,5 @@
-import { MemoryEventLog } from '../../src/live/eventLog';
-import { decodeCursor, ThreadEvents, type DeliveredEvent, type ThreadEvent } from '../../src/live/events';
-import { createLiveContext } from '../../src/live/context';
-import { createMemoryCoordination } from '../../src/live/coordination';
-import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
+import { decodeCursor, type DeliveredEvent, type ThreadEvents } from '../../src/live/events';
+import { memoryThreadEvents, sourceMessageEvent as event } from '../utils/eventLogFixtures';
 
 /**
  * Adversarial probes of shared cursors (07c578c, issue 14 fan-out lever 1; docs/live.md "Cursors"): one encoded
@@ -10,25 +7,6 @@ import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
  * in another order, or at other positions of the same set (one still replaying another source) must each get a
  * cursor that resumes, on a fresh subscription of their set, with exactly the events they got after it.
  */
-const event = (sourceId: string, n: number): ThreadEvent => ({
-  kind: 'MessageAdded',
-  sourceId,
-  conversationNativeId: 'c1',
-  message: {
-    sourceId,
-    nativeId: `${sourceId}-m${n}`,
-    conversationNativeId: 'c1',
-    content: `${sourceId} message ${n}`,
-    sentAt: new Date(n * 1000),
-    readAt: null,
-    direction: 'INCOMING',
-    private: false,
-    sender: null,
-    attachments: [],
-  },
-  at: n * 1000,
-});
-
 const label = (e: DeliveredEvent) =>
   e.kind === 'ResyncRequired' ? `resync:${e.reason}` : `${e.event.sourceId}:${e.event.at / 1000}`;
 
@@ -43,13 +21,7 @@ describe('shared thread event cursors, adversarial (docs/live.md "Cursors"; issu
   let events: ThreadEvents;
   const stops: Array<() => void> = [];
   beforeEach(async () => {
-    const ctx = createLiveContext({
-      connectors: [],
-      pubsub: createInMemoryPubSub(),
-      coordination: createMemoryCoordination(),
-    });
-    events = new ThreadEvents(ctx, ['s', 't'], new MemoryEventLog<ThreadEvent>({ maxLength: 50, maxAgeMs: 60_000 }));
-    await events.ready;
+    ({ events } = await memoryThreadEvents(['s', 't'], 50));
   });
   afterEach(async () => {
     stops.splice(0).forEach((stop) => stop());

@@ -1,8 +1,5 @@
-import { MemoryEventLog } from '../../src/live/eventLog';
-import { decodeCursor, ThreadEvents, type DeliveredEvent, type ThreadEvent } from '../../src/live/events';
-import { createLiveContext } from '../../src/live/context';
-import { createMemoryCoordination } from '../../src/live/coordination';
-import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
+import { decodeCursor, type DeliveredEvent } from '../../src/live/events';
+import { memoryThreadEvents, sourceMessageEvent as event } from '../utils/eventLogFixtures';
 import { eventually } from '../utils/wait';
 
 /**
@@ -13,25 +10,6 @@ import { eventually } from '../utils/wait';
  * sources' entries queued behind each other. Each listener must see its events once, in log order, with no gap.
  */
 const N = 1_234;
-
-const event = (sourceId: string, n: number): ThreadEvent => ({
-  kind: 'MessageAdded',
-  sourceId,
-  conversationNativeId: 'c1',
-  message: {
-    sourceId,
-    nativeId: `${sourceId}-m${n}`,
-    conversationNativeId: 'c1',
-    content: `${sourceId} message ${n}`,
-    sentAt: new Date(n * 1000),
-    readAt: null,
-    direction: 'INCOMING',
-    private: false,
-    sender: null,
-    attachments: [],
-  },
-  at: n * 1000,
-});
 
 const label = (e: DeliveredEvent) =>
   e.kind === 'ResyncRequired' ? `resync:${e.reason}` : `${e.event.sourceId}:${e.event.at / 1000}`;
@@ -46,17 +24,7 @@ interface Sub {
 }
 
 async function harness(sourceIds: string[]) {
-  const ctx = createLiveContext({
-    connectors: [],
-    pubsub: createInMemoryPubSub(),
-    coordination: createMemoryCoordination(),
-  });
-  const events = new ThreadEvents(
-    ctx,
-    sourceIds,
-    new MemoryEventLog<ThreadEvent>({ maxLength: 100, maxAgeMs: 60_000 }),
-  );
-  await events.ready;
+  const { events } = await memoryThreadEvents(sourceIds, 100);
   const subs: Sub[] = [];
   let calls = 0;
   /** A subscriber of `ids` (resuming after `after`); `onEach` runs after each event it got. */

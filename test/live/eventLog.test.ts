@@ -1,32 +1,11 @@
 import { MemoryEventLog } from '../../src/live/eventLog';
-import { decodeCursor, fromWire, ThreadEvents, type DeliveredEvent, type ThreadEvent } from '../../src/live/events';
-import { createLiveContext } from '../../src/live/context';
-import { createMemoryCoordination } from '../../src/live/coordination';
-import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
+import { decodeCursor, fromWire, type DeliveredEvent, type ThreadEvent } from '../../src/live/events';
+import { memoryThreadEvents, messageEvent as event } from '../utils/eventLogFixtures';
 
 /**
  * docs/live.md "Event log" and "Cursors": the bounded log per source, replay after a cursor, and the reasons a
  * gap cannot be filled. The same over a live gateway: test/live/behaviour.test.ts "conversationEvents".
  */
-const event = (n: number, conversation = 'c1'): ThreadEvent => ({
-  kind: 'MessageAdded',
-  sourceId: 's',
-  conversationNativeId: conversation,
-  message: {
-    sourceId: 's',
-    nativeId: `m${n}`,
-    conversationNativeId: conversation,
-    content: `message ${n}`,
-    sentAt: new Date(n * 1000),
-    readAt: null,
-    direction: 'INCOMING',
-    private: false,
-    sender: null,
-    attachments: [],
-  },
-  at: n * 1000,
-});
-
 const content = (e: ThreadEvent) => ('message' in e ? e.message.content : e.kind);
 
 describe('MemoryEventLog', () => {
@@ -60,10 +39,7 @@ describe('MemoryEventLog', () => {
 
 describe('ThreadEvents', () => {
   const setup = async (maxLength = 10) => {
-    const pubsub = createInMemoryPubSub();
-    const ctx = createLiveContext({ connectors: [], pubsub, coordination: createMemoryCoordination() });
-    const events = new ThreadEvents(ctx, ['s'], new MemoryEventLog<ThreadEvent>({ maxLength, maxAgeMs: 60_000 }));
-    await events.ready;
+    const { events, pubsub } = await memoryThreadEvents(['s'], maxLength);
     const got: DeliveredEvent[] = [];
     const texts = () => got.map((e) => (e.kind === 'ResyncRequired' ? `resync:${e.reason}` : content(e.event)));
     return { pubsub, events, got, texts };

@@ -5,6 +5,7 @@ import { decodeCursor, fromWire, ThreadEvents, type DeliveredEvent, type ThreadE
 import type { PubSubTransport } from '../../src/live/pubsub';
 import { compareIds, RedisEventLog } from '../../src/live/redisEventLog';
 import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
+import { messageEvent as event } from '../utils/eventLogFixtures';
 import { deleteKeys, randomPrefix, redisClients } from '../utils/redis';
 import { eventually, sleep } from '../utils/wait';
 
@@ -14,25 +15,6 @@ import { eventually, sleep } from '../utils/wait';
  * of one resumes on the other; the bounds make exact gaps (TRIMMED); a Redis that lost its data makes a cursor
  * unknown (UNKNOWN_CURSOR), never a silent miss; an outage keeps live delivery and makes replays honest.
  */
-const event = (n: number, conversation = 'c1'): ThreadEvent => ({
-  kind: 'MessageAdded',
-  sourceId: 's',
-  conversationNativeId: conversation,
-  message: {
-    sourceId: 's',
-    nativeId: `m${n}`,
-    conversationNativeId: conversation,
-    content: `message ${n}`,
-    sentAt: new Date(n * 1000),
-    readAt: null,
-    direction: 'INCOMING',
-    private: false,
-    sender: null,
-    attachments: [],
-  },
-  at: n * 1000,
-});
-
 const text = (e: DeliveredEvent) =>
   e.kind === 'ResyncRequired' ? `resync:${e.reason}` : 'message' in e.event ? e.event.message.content : e.kind;
 
