@@ -1,10 +1,8 @@
-import type { Connector, SourceUnreadModel } from '../../src/connectors/types';
+import type { SourceUnreadModel } from '../../src/connectors/types';
 import { ErrorCode, GatewayError } from '../../src/errors';
-import { createLiveContext } from '../../src/live/context';
-import { createMemoryCoordination, type LiveCoordination } from '../../src/live/coordination';
-import type { PubSubTransport } from '../../src/live/pubsub';
-import { UnreadTotals } from '../../src/live/unreadTotals';
+import { createMemoryCoordination } from '../../src/live/coordination';
 import { Subscription } from '../../src/schema/resolvers/Subscription';
+import { clockedCoordination, heldPubSub, SOURCE, unreadInstance as instance } from '../utils/unreadFakes';
 
 /**
  * docs/live.md "Failure and repair": the order in which unread listeners hear of a source's values and failures.
@@ -12,118 +10,12 @@ import { Subscription } from '../../src/schema/resolvers/Subscription';
  * the test sets, connectors whose `unreadCount` the test scripts.
  */
 
-const SOURCE = 's1';
-
-/** Pub/sub that holds every publication until {@link deliver} (FIFO, as one Redis connection would). */
-function heldPubSub(): PubSubTransport & { deliver(): void; held: unknown[] } {
-  const subs = new Map<string, Set<(p: unknown) => void>>();
-  const queue: Array<{ topic: string; json: string }> = [];
-  return {
-    get held() {
-      return queue.map((q) => JSON.parse(q.json) as unknown);
-    },
-    async publish(topic, payload) {
-      queue.push({ topic, json: JSON.stringify(payload) });
-    },
-    async subscribe(topic, onMessage) {
-      let set = subs.get(topic);
-      if (!set) subs.set(topic, (set = new Set()));
-      set.add(onMessage);
-      return async () => {
-        set.delete(onMessage);
-      };
-    },
-    async close() {
-      subs.clear();
-    },
-    deliver() {
-      for (const { topic, json } of queue.splice(0)) for (const l of subs.get(topic) ?? []) l(JSON.parse(json));
-    },
-  };
-}
-
-type Read = () => Promise<SourceUnreadModel>;
-
-/** A connector of SOURCE whose next unread read is whatever the test set last (`answer`, `fail`). */
-function scriptedConnector() {
-  let read: Read = async () => ({ sourceId: SOURCE, total: 0, conversationsWithUnread: 0 });
-  let reads = 0;
-  const connector = {
-    id: SOURCE,
-    kind: 'PROTOCOL',
-    name: SOURCE,
-    capabilities: { unreadCounts: true, realtime: 'WEBHOOK' },
-    openSession: () => ({
-      unreadCount: () => {
-        reads++;
-        return read();
-      },
-    }),
-  } as unknown as Connector;
-  return {
-    connector,
-    reads: () => reads,
-    answer(total: number) {
-      read = async () => ({ sourceId: SOURCE, total, conversationsWithUnread: total > 0 ? 1 : 0 });
-    },
-    fail(code: ErrorCode = ErrorCode.SOURCE_UNAVAILABLE) {
-      read = async () => {
-        throw new GatewayError(code, `Source "${SOURCE}" failed (${code}).`, { source: SOURCE });
-      };
-    },
-    /** The next read waits for the test: resolve it with `release` (a total or an error). */
-    hold(): (outcome: number | GatewayError) => void {
-      let settle!: (outcome: number | GatewayError) => void;
-      const outcome = new Promise<number | GatewayError>((r) => (settle = r));
-      read = async () => {
-        const o = await outcome;
-        if (o instanceof GatewayError) throw o;
-        return { sourceId: SOURCE, total: o, conversationsWithUnread: o > 0 ? 1 : 0 };
-      };
-      return settle;
-    },
-  };
-}
-
-/** One gateway instance's unread totals over a shared pub/sub and coordination, with what its listeners heard. */
-async function instance(pubsub: PubSubTransport, coordination: LiveCoordination) {
-  const source = scriptedConnector();
-  const ctx = createLiveContext({ connectors: [source.connector], pubsub, coordination });
-  const totals = new UnreadTotals(ctx);
-  await totals.ready;
-  const heard: string[] = [];
-  totals.listen(
-    [SOURCE],
-    (v) => heard.push(`value ${v.total}`),
-    (_s, e) => heard.push(`failure ${e.code}`),
-  );
-  ctx.watchers.add(SOURCE);
-  return {
-    source,
-    totals,
-    heard,
-    async close() {
-      ctx.close();
-      totals.stopRepairs();
-      await totals.settled();
-      await Promise.all((await totals.close()).map((u) => u()));
-    },
-  };
-}
-
-/** Coordination on a clock the test sets (the shared clock `asOf` is measured on). */
-function clockedCoordination(): LiveCoordination & { at: number } {
-  const inner = createMemoryCoordination();
-  const c = { ...inner, at: 1_000, now: async () => c.at };
-  return c;
-}
-
 describe('unread failure notices and values (docs/live.md "Failure and repair")', () => {
   it('a failure notice from a read started in the same millisecond as one that answered is dropped, however late it arrives', async () => {
     const pubsub = heldPubSub();
     const coordination = clockedCoordination();
-    const a = await instance(pubsub, coordination);
-    const b = await instance(pubsub, coordination);
+    const a = await instance(pubsub.transport, coordination);
+    const b = await instance(pubsub.transport, coordination);
     try {
       a.source.answer(5);
       b.source.answer(5);
@@ -139,8 +31,8 @@ describe('unread failure notices and values (docs/live.md "Failure and repair")'
       ]);
       // A's failure notice reaches B after B's read: older news than what B's listeners hold.
       pubsub.deliver();
-      expect(a.heard).toEqual(['failure SOURCE_UNAVAILABLE']);
-      expect(b.heard).toEqual([]);
+      expect(a.told).toEqual(['failure SOURCE_UNAVAILABLE']);
+      expect(b.told).toEqual([]);
       expect(b.totals.isFailing(SOURCE)).toBe(false);
       // A failure of a later read still reaches B.
       coordination.at = 1_001;
@@ -152,9 +44,9 @@ describe('unread failure notices and values (docs/live.md "Failure and repair")'
       a.source.fail();
       await a.totals.refresh(SOURCE).catch(() => undefined); // a new episode on A, after B's last answer
       pubsub.deliver();
-      expect(b.heard).toEqual(['value 5', 'failure SOURCE_UNAVAILABLE']);
+      expect(b.told).toEqual(['value 5', 'failure SOURCE_UNAVAILABLE']);
       // A's own value of 1,001 comes back after its failure of 1,002: kept, but its listeners stay told of the failure.
-      expect(a.heard).toEqual(['failure SOURCE_UNAVAILABLE', 'value 5', 'failure SOURCE_UNAVAILABLE']);
+      expect(a.told).toEqual(['failure SOURCE_UNAVAILABLE', 'value 5', 'failure SOURCE_UNAVAILABLE']);
       expect(a.totals.isFailing(SOURCE)).toBe(true);
     } finally {
       await a.close();
@@ -165,8 +57,8 @@ describe('unread failure notices and values (docs/live.md "Failure and repair")'
   it('a read that fails after a newer value arrived from another instance tells its listeners nothing', async () => {
     const pubsub = heldPubSub();
     const coordination = clockedCoordination();
-    const a = await instance(pubsub, coordination);
-    const b = await instance(pubsub, coordination);
+    const a = await instance(pubsub.transport, coordination);
+    const b = await instance(pubsub.transport, coordination);
     try {
       a.source.answer(5);
       await a.totals.refresh(SOURCE);
@@ -178,13 +70,13 @@ describe('unread failure notices and values (docs/live.md "Failure and repair")'
       b.source.answer(7);
       await b.totals.refresh(SOURCE);
       pubsub.deliver();
-      expect(a.heard).toEqual(['value 7']);
+      expect(a.told).toEqual(['value 7']);
       // Then A's older read fails: the listeners keep the newer value, and nothing is published.
       release(new GatewayError(ErrorCode.SOURCE_TIMEOUT, 'timed out', { source: SOURCE }));
       await expect(aRead).rejects.toMatchObject({ code: ErrorCode.SOURCE_TIMEOUT });
       expect(pubsub.held).toEqual([]);
-      expect(a.heard).toEqual(['value 7']);
-      expect(b.heard).toEqual(['value 7']);
+      expect(a.told).toEqual(['value 7']);
+      expect(b.told).toEqual(['value 7']);
     } finally {
       await a.close();
       await b.close();
@@ -208,7 +100,7 @@ describe('unread failure notices and values (docs/live.md "Failure and repair")'
      */
     async function repairAfterOutage(code: ErrorCode, untilMs: number) {
       const pubsub = heldPubSub();
-      const i = await instance(pubsub, createMemoryCoordination());
+      const i = await instance(pubsub.transport, createMemoryCoordination());
       try {
         i.source.answer(5);
         await i.totals.refresh(SOURCE);
@@ -220,7 +112,7 @@ describe('unread failure notices and values (docs/live.md "Failure and repair")'
           if (Date.now() >= backAt) i.source.answer(7);
           pubsub.deliver();
         }
-        return { reads: i.source.reads(), heard: [...i.heard] };
+        return { reads: i.source.reads(), heard: [...i.told] };
       } finally {
         await i.close();
       }

@@ -1,132 +1,22 @@
-import type { Connector, SourceUnreadModel } from '../../src/connectors/types';
-import { ErrorCode, GatewayError } from '../../src/errors';
-import { createLiveContext } from '../../src/live/context';
-import { createMemoryCoordination, createRedisCoordination, type LiveCoordination } from '../../src/live/coordination';
-import type { PubSubTransport } from '../../src/live/pubsub';
+import { createRedisCoordination } from '../../src/live/coordination';
 import { createRedisPubSub } from '../../src/live/transports/redis';
-import { UnreadTotals } from '../../src/live/unreadTotals';
 import { randomPrefix, REDIS_URL, redisClients } from '../utils/redis';
+import {
+  clockedCoordination,
+  FAILURE,
+  heldPubSub,
+  isFailure,
+  SOURCE,
+  unreadInstance as instance,
+} from '../utils/unreadFakes';
 import { eventually } from '../utils/wait';
 
 /**
  * Adversarial probes of 94a2316 (docs/live.md "Failure and repair": failure notices and values weighed by the start
  * of their reads, `asOf`, not by arrival). Over a pub/sub whose deliveries the test releases (in the order it picks),
- * a clock it sets and connectors it scripts, as test/live/unread-failure-order.test.ts (whose fakes are copied
- * here: they are that file's own), and once over a real Redis (pub/sub, compare-and-set and clock).
+ * a clock it sets and connectors it scripts (test/utils/unreadFakes.ts, as test/live/unread-failure-order.test.ts),
+ * and once over a real Redis (pub/sub, compare-and-set and clock).
  */
-const SOURCE = 's1';
-
-/** Pub/sub that holds every publication until the test delivers it (all, or those `which` picks, in order). */
-function heldPubSub() {
-  const subs = new Map<string, Set<(p: unknown) => void>>();
-  const queue: Array<{ topic: string; json: string }> = [];
-  const published: unknown[] = [];
-  const transport: PubSubTransport = {
-    async publish(topic, payload) {
-      queue.push({ topic, json: JSON.stringify(payload) });
-      published.push(JSON.parse(JSON.stringify(payload)));
-    },
-    async subscribe(topic, onMessage) {
-      let set = subs.get(topic);
-      if (!set) subs.set(topic, (set = new Set()));
-      set.add(onMessage);
-      return async () => {
-        set.delete(onMessage);
-      };
-    },
-    async close() {
-      subs.clear();
-    },
-  };
-  return {
-    transport,
-    /** Every payload published so far, delivered or not. */
-    published,
-    deliver(which: (p: Record<string, unknown>) => boolean = () => true) {
-      for (let i = 0; i < queue.length;) {
-        const { topic, json } = queue[i]!;
-        if (!which(JSON.parse(json) as Record<string, unknown>)) {
-          i++;
-          continue;
-        }
-        queue.splice(i, 1);
-        for (const l of subs.get(topic) ?? []) l(JSON.parse(json));
-      }
-    },
-  };
-}
-
-const isFailure = (p: Record<string, unknown>) => 'failed' in p;
-
-/** A connector of SOURCE whose unread read is whatever the test set last. */
-function scriptedConnector() {
-  let read: () => Promise<SourceUnreadModel> = async () => ({ sourceId: SOURCE, total: 0, conversationsWithUnread: 0 });
-  const connector = {
-    id: SOURCE,
-    kind: 'PROTOCOL',
-    name: SOURCE,
-    capabilities: { unreadCounts: true, realtime: 'WEBHOOK' },
-    openSession: () => ({ unreadCount: () => read() }),
-  } as unknown as Connector;
-  return {
-    connector,
-    answer(total: number) {
-      read = async () => ({ sourceId: SOURCE, total, conversationsWithUnread: total > 0 ? 1 : 0 });
-    },
-    fail() {
-      read = async () => {
-        throw new GatewayError(ErrorCode.SOURCE_UNAVAILABLE, `Source "${SOURCE}" failed.`, { source: SOURCE });
-      };
-    },
-  };
-}
-
-/** One gateway instance's unread totals, with what its listeners heard. */
-async function instance(pubsub: PubSubTransport, coordination: LiveCoordination) {
-  const source = scriptedConnector();
-  const ctx = createLiveContext({ connectors: [source.connector], pubsub, coordination });
-  const totals = new UnreadTotals(ctx);
-  await totals.ready;
-  const all: string[] = [];
-  totals.listen(
-    [SOURCE],
-    (v) => all.push(`value ${v.total}`),
-    (_s, e) => all.push(`failure ${e.code}`),
-  );
-  ctx.watchers.add(SOURCE);
-  return {
-    source,
-    totals,
-    /**
-     * What the listeners were told, a repeat of the same state right after itself left out as unreadCountChanged
-     * does (its `lastSent` key, src/schema/resolvers/Subscription.ts): the recovering instance hears its value from
-     * its own read and again from its publication, which subscribers never see twice.
-     */
-    get heard(): string[] {
-      return all.filter((h, i) => h !== all[i - 1]);
-    },
-    /** One read that works (`total`) or fails (`fail`), its rejection swallowed. */
-    async read(outcome: number | 'fail') {
-      if (outcome === 'fail') source.fail();
-      else source.answer(outcome);
-      await totals.refresh(SOURCE).catch(() => undefined);
-    },
-    async close() {
-      ctx.close();
-      totals.stopRepairs();
-      await totals.settled();
-      await Promise.all((await totals.close()).map((u) => u()));
-    },
-  };
-}
-
-function clockedCoordination(): LiveCoordination & { at: number } {
-  const inner = createMemoryCoordination();
-  const c = { ...inner, at: 1_000, now: async () => c.at };
-  return c;
-}
-
-const FAILURE = 'failure SOURCE_UNAVAILABLE';
 
 describe('unread failure notices and values, adversarial (docs/live.md "Failure and repair")', () => {
   it.each([
