@@ -333,8 +333,22 @@ export class HttpClient {
 
   private async once(scope: RequestScope, req: HttpRequest): Promise<HttpResponse> {
     const started = performance.now();
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const signal = scope.signal ? AbortSignal.any([timeout, scope.signal]) : timeout;
+    // One controller per call, aborted by its own timer or by the operation's signal (the client gone, the
+    // deadline), both let go once the answer is read. Not AbortSignal.timeout + AbortSignal.any: a timer left
+    // running for the whole timeout and two signals tied by weak references per upstream call, about 30 us of CPU
+    // and GC each on Node 20 against 10-20 (issue 13 target 3).
+    const ctl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctl.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+    }, this.timeoutMs);
+    timer.unref();
+    const outer = scope.signal;
+    const onAbort = () => ctl.abort(outer?.reason);
+    if (outer?.aborted) onAbort();
+    else outer?.addEventListener('abort', onAbort, { once: true });
+    const signal = ctl.signal;
     const headers: Record<string, string> = {
       accept: 'application/json',
       'x-request-id': scope.requestId,
@@ -385,12 +399,12 @@ export class HttpClient {
         res = { status: r.statusCode, ok: r.statusCode >= 200 && r.statusCode < 300, headers: toHeaders(r.headers) };
       }
     } catch (e) {
-      if (!timeout.aborted && scope.signal?.aborted) {
+      if (!timedOut && scope.signal?.aborted) {
         const err = writeOutcome(req, this.cancelledError(scope), true);
         record(null, err.code);
         throw err;
       }
-      const err = timeout.aborted
+      const err = timedOut
         ? new GatewayError(
             ErrorCode.SOURCE_TIMEOUT,
             `Source "${this.sourceId}" did not answer within ${this.timeoutMs} ms.`,
@@ -407,10 +421,13 @@ export class HttpClient {
             e,
           );
       // Refused or unresolvable: nothing was sent. A timeout or a reset: it may have arrived.
-      writeOutcome(req, err, timeout.aborted || !NOT_SENT.has(causeCode(e) ?? ''));
+      writeOutcome(req, err, timedOut || !NOT_SENT.has(causeCode(e) ?? ''));
       record(null, err.code);
       this.fail(err.code);
       throw err;
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
     }
 
     let parsed: unknown = null;

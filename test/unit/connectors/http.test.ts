@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { HttpClient, type HttpClientOptions } from '../../../src/connectors/http';
@@ -195,6 +196,22 @@ describe('HttpClient', () => {
     expect(hits).toHaveLength(1); // not retried
     handler = json(200, { ok: true });
     expect(await c.get(scope, '/next')).toEqual({ ok: true }); // the circuit (threshold 1) did not open
+  });
+
+  it("lets go of the operation's signal after each call; a signal already aborted sends nothing", async () => {
+    const c = client({ timeoutMs: 5000, retries: 0 });
+    const controller = new AbortController();
+    const op = { requestId: 'e', signal: controller.signal };
+    for (let i = 0; i < 20; i++) expect(await c.get(op, `/ok/${i}`)).toEqual({ ok: true });
+    handler = json(500, { error: 'boom' });
+    await rejection(c.get(op, '/fails'));
+    // Every call added its abort listener to the operation's signal and removed it once answered (or failed).
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    expect(hits).toHaveLength(21);
+    controller.abort(new GatewayError(ErrorCode.LIMIT_EXCEEDED, 'deadline'));
+    const e = await rejection(c.get(op, '/late'));
+    expect(e.message).toMatch(/deadline/);
+    expect(hits).toHaveLength(21);
   });
 
   it('turns a truncated JSON body into SOURCE_BAD_RESPONSE', async () => {
