@@ -3,14 +3,11 @@ import type { Config } from '../../src/config/schema';
 import { createGateway, type Gateway } from '../../src/server/createGateway';
 import { createLogger } from '../../src/server/logger';
 import { SANDBOX_API_KEY, SANDBOX_LIMITED_KEY, startEmbedded, type Embedded } from '../../src/sandbox/embedded';
-import { parseConfig } from '../../src/config/load';
 import { ReadCacheStore } from '../../src/connectors/readCache';
 import { CachedSession } from '../../src/connectors/readCache/session';
 import type { Connector, ConnectorSession } from '../../src/connectors/types';
-import type { LiveEngine } from '../../src/live/engine';
-import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
 import { ReadCacheWiring } from '../../src/server/connectors';
-import type { RedisHealth } from '../../src/server/redisHealth';
+import { cacheOutageFixture } from '../utils/cacheOutage';
 import { deleteKeys, randomPrefix, REDIS_URL, redisClients } from '../utils/redis';
 import { eventually } from '../utils/wait';
 import { createWsClient, subscribe } from '../utils/ws';
@@ -438,23 +435,7 @@ describe('read cache store', () => {
 describe('read cache wiring while Redis is down', () => {
   it('trusts nothing while Redis is down, and nothing read before it came back', async () => {
     let now = 1_000_000;
-    const config = parseConfig(
-      {
-        sources: [
-          {
-            id: 'cw',
-            kind: 'CHATWOOT',
-            baseUrl: 'http://127.0.0.1:9',
-            accountId: 1,
-            credentials: { apiAccessToken: 'token' },
-            webhookSecret: 'a-secret-of-the-webhook',
-          },
-        ],
-        apiKeys: [{ name: 'k', sha256: '0'.repeat(64), sources: ['*'] }],
-        cache: { enabled: true, ttlMs: 1000 },
-      },
-      {},
-    );
+    const { config, health, live, pubsub, setDown } = cacheOutageFixture({ enabled: true, ttlMs: 1000 });
     const wiring = ReadCacheWiring.fromConfig(config, { now: () => now })!;
     let reads = 0;
     const session = {
@@ -464,23 +445,8 @@ describe('read cache wiring while Redis is down', () => {
       },
     } as unknown as ConnectorSession;
     const connector = wiring.wrap({ id: 'cw', openSession: () => session } as unknown as Connector, config.sources[0]!);
-    const healthListeners: Array<(up: boolean) => void> = [];
-    let down = false;
-    const health = {
-      isDown: () => down,
-      onChange: (l: (up: boolean) => void) => {
-        healthListeners.push(l);
-        return () => undefined;
-      },
-    } as unknown as RedisHealth;
-    const live = { onChange: () => () => undefined, pollingSince: () => null } as unknown as LiveEngine;
-    const pubsub = createInMemoryPubSub();
     await wiring.attach({ live, pubsub, health });
     const read = () => connector.openSession({ requestId: 'r' }).loadConversation('1');
-    const setDown = (d: boolean) => {
-      down = d;
-      for (const l of healthListeners) l(!d);
-    };
     try {
       now += 1;
       await read();

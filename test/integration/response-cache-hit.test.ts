@@ -1,10 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
-import type { Config } from '../../src/config/schema';
-import { createGateway, type Gateway } from '../../src/server/createGateway';
-import { createLogger } from '../../src/server/logger';
 import { ResponseCache } from '../../src/server/responseCache';
-import { SANDBOX_API_KEY, startEmbedded, type Embedded } from '../../src/sandbox/embedded';
+import { responseCacheGateway, type ResponseCacheGateway } from '../utils/responseCacheGateway';
 import { eventually } from '../utils/wait';
 
 /**
@@ -39,83 +35,34 @@ const LIMITED_PER_MINUTE = 4;
 const ONE_AT_A_TIME = 'response-cache-hit-one-at-a-time';
 const sha = (k: string) => createHash('sha256').update(k).digest('hex');
 
-interface Raw {
-  status: number;
-  headers: Headers;
-  text: string;
-}
-
 describe('response cache hits before Apollo', () => {
-  let embedded: Embedded;
-  let gateway: Gateway;
-  const logLines: Array<Record<string, unknown>> = [];
-  const now = Date.now();
-
-  const post = async (body: unknown, headers: Record<string, string> = {}, key: string | null = SANDBOX_API_KEY) => {
-    const res = await fetch(`${gateway.url}/graphql`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(key ? { authorization: `Bearer ${key}` } : {}),
-        ...headers,
-      },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, headers: res.headers, text: await res.text() } satisfies Raw;
-  };
-  /**
-   * Whether the request with this id was answered by the fast path (its debug line), read once its access-log line
-   * (written when the response closed, after either path's debug line) is there.
-   */
-  const fast = async (requestId: string) => {
-    await eventually(() => expect(logLines.some((l) => l.requestId === requestId && l.msg === 'request')).toBe(true));
-    return logLines.some(
-      (l) => l.requestId === requestId && l.msg === 'graphql operation' && l.responseCache === 'hit',
-    );
-  };
-  const metric = async (name: string): Promise<number> => {
-    const text = await (await fetch(`${gateway.url}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-    return line ? Number(line.split(' ').pop()) : 0;
-  };
-  const upstream = () => [...embedded.sandbox.emulators.values()].reduce((n, e) => n + e.requests().length, 0);
+  let g: ResponseCacheGateway;
+  const upstream = () => [...g.embedded.sandbox.emulators.values()].reduce((n, e) => n + e.requests().length, 0);
   const clearUpstream = () => {
-    for (const e of embedded.sandbox.emulators.values()) e.clearRequests();
+    for (const e of g.embedded.sandbox.emulators.values()) e.clearRequests();
   };
 
   beforeAll(async () => {
-    embedded = await startEmbedded({ port: 0, scale: 1, rateLimitPerMinute: 1_000_000 });
-    const config: Config = {
-      ...embedded.config,
-      apiKeys: [
-        ...embedded.config.apiKeys,
-        {
-          name: 'limited-rate',
-          sha256: sha(LIMITED),
-          sources: ['*'],
-          limits: { operationsPerMinute: LIMITED_PER_MINUTE },
-        },
-        { name: 'one-at-a-time', sha256: sha(ONE_AT_A_TIME), sources: ['*'], limits: { concurrentOperations: 1 } },
-      ],
-      cache: { ttlMs: 5_000, responses: { enabled: true } },
-    };
-    let partial = '';
-    const logger = createLogger({
-      level: 'debug',
-      destination: new Writable({
-        write: (chunk: Buffer, _e, cb) => {
-          const lines = (partial + String(chunk)).split('\n');
-          partial = lines.pop() ?? '';
-          for (const line of lines) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
-          cb();
-        },
+    g = await responseCacheGateway({
+      idPrefix: 'hit',
+      webhooks: false,
+      configure: (c) => ({
+        ...c,
+        apiKeys: [
+          ...c.apiKeys,
+          {
+            name: 'limited-rate',
+            sha256: sha(LIMITED),
+            sources: ['*'],
+            limits: { operationsPerMinute: LIMITED_PER_MINUTE },
+          },
+          { name: 'one-at-a-time', sha256: sha(ONE_AT_A_TIME), sources: ['*'], limits: { concurrentOperations: 1 } },
+        ],
       }),
     });
-    gateway = await createGateway({ config, clock: () => now + 1, logger, production: true });
   });
   afterAll(async () => {
-    await gateway?.close();
-    await embedded?.sandbox.close();
+    await g?.close();
   });
 
   it('a hit is byte-identical to the miss, with the same headers, its own request id, counted and logged', async () => {
@@ -125,20 +72,20 @@ describe('response cache hits before Apollo', () => {
       ['graphql-response', 'application/graphql-response+json, application/json'],
     ] as const) {
       const h: Record<string, string> = accept ? { accept } : {};
-      const miss = await post(body, { ...h, 'x-request-id': `miss-${tag}` });
+      const miss = await g.post(body, { ...h, 'x-request-id': `miss-${tag}` });
       expect(miss.status).toBe(200);
       expect(JSON.parse(miss.text)).toMatchObject({ data: { conversations: { nodes: expect.any(Array) } } });
-      expect(await fast(`miss-${tag}`)).toBe(false);
+      expect(await g.fast(`miss-${tag}`)).toBe(false);
       // The first hit for an Accept value goes through Apollo (its content type is learned from it), then fast.
-      const viaApollo = await post(body, h);
+      const viaApollo = await g.post(body, h);
       expect(viaApollo.text).toBe(miss.text);
       clearUpstream();
-      const hits = await metric('switchboard_response_cache_hits_total');
-      const ops = await metric(
+      const hits = await g.metric('switchboard_response_cache_hits_total');
+      const ops = await g.metric(
         'switchboard_graphql_operations_total{operation="query",transport="http",outcome="success"}',
       );
-      const hit = await post(body, { ...h, 'x-request-id': `hit-${tag}` });
-      expect(await fast(`hit-${tag}`)).toBe(true);
+      const hit = await g.post(body, { ...h, 'x-request-id': `hit-${tag}` });
+      expect(await g.fast(`hit-${tag}`)).toBe(true);
       expect(hit.status).toBe(200);
       expect(hit.text).toBe(miss.text);
       for (const name of ['content-type', 'content-length', 'etag'])
@@ -148,14 +95,14 @@ describe('response cache hits before Apollo', () => {
       );
       expect(hit.headers.get('x-request-id')).toBe(`hit-${tag}`);
       expect(upstream()).toBe(0);
-      expect(await metric('switchboard_response_cache_hits_total')).toBe(hits + 1);
+      expect(await g.metric('switchboard_response_cache_hits_total')).toBe(hits + 1);
       expect(
-        await metric('switchboard_graphql_operations_total{operation="query",transport="http",outcome="success"}'),
+        await g.metric('switchboard_graphql_operations_total{operation="query",transport="http",outcome="success"}'),
       ).toBe(ops + 1);
-      const access = logLines.find((l) => l.requestId === `hit-${tag}` && l.msg === 'request');
+      const access = g.logLines.find((l) => l.requestId === `hit-${tag}` && l.msg === 'request');
       expect(access).toMatchObject({ method: 'POST', route: '/graphql', status: 200, keyName: 'sandbox' });
       // res.send's conditional handling as for Apollo's body: a POST is never "fresh", so no 304.
-      const conditional = await post(body, { ...h, 'if-none-match': miss.headers.get('etag')! });
+      const conditional = await g.post(body, { ...h, 'if-none-match': miss.headers.get('etag')! });
       expect(conditional.status).toBe(200);
       expect(conditional.text).toBe(miss.text);
     }
@@ -165,35 +112,35 @@ describe('response cache hits before Apollo', () => {
     const body = { query: INBOX, variables: { n: 20 } };
     // An Accept value not seen before: the first hit goes through Apollo, the second takes the fast path.
     const h = { accept: 'application/json', 'x-upstream-stats': '1' };
-    const viaApollo = await post(body, { ...h, 'x-request-id': 'stats-1' });
-    const viaFast = await post(body, { ...h, 'x-request-id': 'stats-2' });
-    expect(await fast('stats-1')).toBe(false);
-    expect(await fast('stats-2')).toBe(true);
+    const viaApollo = await g.post(body, { ...h, 'x-request-id': 'stats-1' });
+    const viaFast = await g.post(body, { ...h, 'x-request-id': 'stats-2' });
+    expect(await g.fast('stats-1')).toBe(false);
+    expect(await g.fast('stats-2')).toBe(true);
     expect(viaFast.text).toBe(viaApollo.text);
     expect(JSON.parse(viaFast.text).extensions).toEqual({ upstream: { total: 0, bySource: [] } });
   });
 
   it('a cached query still needs a valid API key', async () => {
     const body = { query: INBOX, variables: { n: 20 } };
-    expect((await post(body)).status).toBe(200);
-    const none = await post(body, { 'x-request-id': 'no-key' }, null);
+    expect((await g.post(body)).status).toBe(200);
+    const none = await g.post(body, { 'x-request-id': 'no-key' }, null);
     expect(none.status).toBe(401);
     expect(JSON.parse(none.text).errors[0].extensions.code).toBe('UNAUTHENTICATED');
-    const wrong = await post(body, { 'x-request-id': 'wrong-key' }, 'not-a-key');
+    const wrong = await g.post(body, { 'x-request-id': 'wrong-key' }, 'not-a-key');
     expect(wrong.status).toBe(401);
-    expect(await fast('no-key')).toBe(false);
-    expect(await fast('wrong-key')).toBe(false);
+    expect(await g.fast('no-key')).toBe(false);
+    expect(await g.fast('wrong-key')).toBe(false);
   });
 
   it("hits count in the key's operations per minute; past the limit a cached query is refused with 429", async () => {
     const body = { query: INBOX, variables: { n: 10 } };
     // 1: the miss, 2: the hit that teaches the content type (through Apollo), 3 and 4: fast hits.
     for (let i = 1; i <= LIMITED_PER_MINUTE; i++) {
-      const r = await post(body, { 'x-request-id': `limited-${i}` }, LIMITED);
+      const r = await g.post(body, { 'x-request-id': `limited-${i}` }, LIMITED);
       expect(r.status).toBe(200);
     }
-    expect(await fast(`limited-${LIMITED_PER_MINUTE}`)).toBe(true);
-    const refused = await post(body, { 'x-request-id': 'limited-over' }, LIMITED);
+    expect(await g.fast(`limited-${LIMITED_PER_MINUTE}`)).toBe(true);
+    const refused = await g.post(body, { 'x-request-id': 'limited-over' }, LIMITED);
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(JSON.parse(refused.text).errors[0].extensions).toMatchObject({
@@ -201,10 +148,10 @@ describe('response cache hits before Apollo', () => {
       limit: 'operationsPerMinute',
       max: LIMITED_PER_MINUTE,
     });
-    expect(await fast('limited-over')).toBe(false);
+    expect(await g.fast('limited-over')).toBe(false);
     // The other key is not affected.
-    expect((await post(body)).status).toBe(200);
-    expect(await metric('switchboard_key_limit_refusals_total{key="limited-rate",limit="operationsPerMinute"}')).toBe(
+    expect((await g.post(body)).status).toBe(200);
+    expect(await g.metric('switchboard_key_limit_refusals_total{key="limited-rate",limit="operationsPerMinute"}')).toBe(
       1,
     );
   });
@@ -212,16 +159,16 @@ describe('response cache hits before Apollo', () => {
   it("a hit counts in the key's concurrent operations: while another of its operations runs, it is refused", async () => {
     const cached = { query: INBOX, variables: { n: 7 } };
     for (let i = 1; i <= 3; i++)
-      expect((await post(cached, { 'x-request-id': `one-${i}` }, ONE_AT_A_TIME)).status).toBe(200);
-    expect(await fast('one-3')).toBe(true);
-    const pixieset = embedded.sandbox.emulators.get('pixieset')!;
+      expect((await g.post(cached, { 'x-request-id': `one-${i}` }, ONE_AT_A_TIME)).status).toBe(200);
+    expect(await g.fast('one-3')).toBe(true);
+    const pixieset = g.embedded.sandbox.emulators.get('pixieset')!;
     pixieset.clearRequests();
     pixieset.setFaults({ latencyMs: 1_500 });
     try {
       // Another page (not cached) holds the key's one operation while Pixieset answers slowly.
-      const slow = post({ query: INBOX, variables: { n: 3 } }, {}, ONE_AT_A_TIME);
+      const slow = g.post({ query: INBOX, variables: { n: 3 } }, {}, ONE_AT_A_TIME);
       await eventually(() => expect(pixieset.requests().length).toBeGreaterThan(0));
-      const refused = await post(cached, { 'x-request-id': 'one-refused' }, ONE_AT_A_TIME);
+      const refused = await g.post(cached, { 'x-request-id': 'one-refused' }, ONE_AT_A_TIME);
       expect(refused.status).toBe(429);
       expect(JSON.parse(refused.text).errors[0].extensions).toMatchObject({
         code: 'LIMIT_EXCEEDED',
@@ -233,20 +180,20 @@ describe('response cache hits before Apollo', () => {
       pixieset.setFaults({});
     }
     // Free again: the hit is served (fast) and releases its hold at once.
-    expect((await post(cached, { 'x-request-id': 'one-after' }, ONE_AT_A_TIME)).status).toBe(200);
-    expect(await fast('one-after')).toBe(true);
-    expect((await post(cached, {}, ONE_AT_A_TIME)).status).toBe(200);
+    expect((await g.post(cached, { 'x-request-id': 'one-after' }, ONE_AT_A_TIME)).status).toBe(200);
+    expect(await g.fast('one-after')).toBe(true);
+    expect((await g.post(cached, {}, ONE_AT_A_TIME)).status).toBe(200);
   });
 
   it('a request with extensions (persisted queries) or another operation name is not answered from these bytes', async () => {
     const body = { query: INBOX, variables: { n: 20 } };
-    await post(body);
-    const named = await post({ ...body, operationName: 'Other' }, { 'x-request-id': 'other-name' });
-    expect(await fast('other-name')).toBe(false);
+    await g.post(body);
+    const named = await g.post({ ...body, operationName: 'Other' }, { 'x-request-id': 'other-name' });
+    expect(await g.fast('other-name')).toBe(false);
     expect(named.status).not.toBe(200);
     expect(JSON.parse(named.text).errors).toHaveLength(1);
-    const withExtensions = await post({ ...body, extensions: {} }, { 'x-request-id': 'with-ext' });
-    expect(await fast('with-ext')).toBe(false);
+    const withExtensions = await g.post({ ...body, extensions: {} }, { 'x-request-id': 'with-ext' });
+    expect(await g.fast('with-ext')).toBe(false);
     expect(withExtensions.status).toBe(200);
   });
 });

@@ -1,13 +1,10 @@
 import { Writable } from 'node:stream';
-import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
-import type { RedisGuard } from '../../src/connectors/catalog-stores/redis';
-import type { LiveEngine } from '../../src/live/engine';
-import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
 import { createGateway, type Gateway } from '../../src/server/createGateway';
 import { createLogger } from '../../src/server/logger';
 import { responseCacheFromConfig } from '../../src/server/responseCache';
 import { SANDBOX_API_KEY, startEmbedded, type Embedded } from '../../src/sandbox/embedded';
+import { cacheOutageFixture } from '../utils/cacheOutage';
 import { randomPrefix } from '../utils/redis';
 import { startThrowawayRedis, stopRedis, type ThrowawayRedis } from '../utils/redis-global-setup';
 import { eventually } from '../utils/wait';
@@ -90,38 +87,7 @@ describe('the response cache while Redis is down (a killed redis-server)', () =>
 describe('responseCacheFromConfig and Redis health', () => {
   it('trusts nothing while Redis is down, and nothing executed before it came back', async () => {
     let now = 1_000_000;
-    const config = parseConfig(
-      {
-        sources: [
-          {
-            id: 'cw',
-            kind: 'CHATWOOT',
-            baseUrl: 'http://127.0.0.1:9',
-            accountId: 1,
-            credentials: { apiAccessToken: 'token' },
-            webhookSecret: 'a-secret-of-the-webhook',
-          },
-        ],
-        apiKeys: [{ name: 'k', sha256: '0'.repeat(64), sources: ['*'] }],
-        cache: { ttlMs: TTL, responses: { enabled: true } },
-      },
-      {},
-    );
-    const listeners: Array<(up: boolean) => void> = [];
-    let down = false;
-    const health = {
-      isDown: () => down,
-      onChange: (l: (up: boolean) => void) => {
-        listeners.push(l);
-        return () => undefined;
-      },
-    } as unknown as RedisGuard;
-    const setDown = (d: boolean) => {
-      down = d;
-      for (const l of listeners) l(!d);
-    };
-    const live = { onChange: () => () => undefined, pollingSince: () => null } as unknown as LiveEngine;
-    const pubsub = createInMemoryPubSub();
+    const { config, health, live, pubsub, setDown } = cacheOutageFixture({ ttlMs: TTL, responses: { enabled: true } });
     const wired = responseCacheFromConfig(config, { live, pubsub, health, now: () => now })!;
     const { cache } = wired;
     const store = (k: string) => cache.set(k, ['cw'], { k }, cache.ticket());

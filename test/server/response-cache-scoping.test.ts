@@ -2,11 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { Config } from '../../src/config/schema';
-import { createGateway, type Gateway } from '../../src/server/createGateway';
-import { createLogger } from '../../src/server/logger';
-import { SANDBOX_API_KEY, SANDBOX_LIMITED_KEY, startEmbedded } from '../../src/sandbox/embedded';
+import { SANDBOX_API_KEY, SANDBOX_LIMITED_KEY } from '../../src/sandbox/embedded';
+import { responseCacheGateway, type Answer, type Raw, type ResponseCacheGateway } from '../utils/responseCacheGateway';
 import { eventually } from '../utils/wait';
 
 /**
@@ -65,100 +63,17 @@ const OTHER_KEY = 'response-cache-scoping-other';
 const MAX_COST = 1_000;
 const sha = (k: string) => createHash('sha256').update(k).digest('hex');
 
-interface Raw {
-  status: number;
-  headers: Headers;
-  text: string;
-}
 type Row = { id: string; nativeId: string; source: { id: string }; lastMessage: { content: string | null } | null };
 
-/** A gateway on the embedded sandbox with the response cache on, a debug logger, and the probes' helpers. */
-async function probeGateway(configure: (c: Config) => Config) {
-  const embedded = await startEmbedded({ port: 0, scale: 1, rateLimitPerMinute: 1_000_000 });
-  const logLines: Array<Record<string, unknown>> = [];
-  const now = Date.now();
-  let seq = 0;
-  let partial = '';
-  const logger = createLogger({
-    level: 'debug',
-    destination: new Writable({
-      write: (chunk: Buffer, _e, cb) => {
-        const lines = (partial + String(chunk)).split('\n');
-        partial = lines.pop() ?? '';
-        for (const line of lines) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
-        cb();
-      },
-    }),
+/** The probes' gateway (test/utils/responseCacheGateway.ts) with a 64 KB body limit, and `configure`'s changes. */
+const probeGateway = (configure: (c: Config) => Config) =>
+  responseCacheGateway({
+    idPrefix: 'scoping',
+    configure: (c) => configure({ ...c, server: { ...c.server, maxBodyBytes: 64 * 1024 } }),
   });
-  let gateway: Gateway;
-  try {
-    const config = configure({
-      ...embedded.config,
-      server: { ...embedded.config.server, maxBodyBytes: 64 * 1024 },
-      cache: { ttlMs: 5_000, responses: { enabled: true } },
-    });
-    gateway = await createGateway({ config, clock: () => now + 1, logger, production: true });
-  } catch (e) {
-    await embedded.sandbox.close();
-    throw e;
-  }
-  embedded.sandbox.setWebhookBase(gateway.url);
-
-  const send = async (
-    init: { method: 'GET' | 'POST'; path?: string; body?: string },
-    headers: Record<string, string>,
-    key: string | null,
-  ): Promise<Raw & { id: string }> => {
-    const id = headers['x-request-id'] ?? `scoping-${++seq}`;
-    const res = await fetch(`${gateway.url}${init.path ?? '/graphql'}`, {
-      method: init.method,
-      headers: {
-        ...(init.method === 'POST' ? { 'content-type': 'application/json' } : {}),
-        'x-request-id': id,
-        ...(key ? { authorization: `Bearer ${key}` } : {}),
-        ...headers,
-      },
-      body: init.body,
-    });
-    return { id, status: res.status, headers: res.headers, text: await res.text() };
-  };
-  const post = (body: unknown, headers: Record<string, string> = {}, key: string | null = SANDBOX_API_KEY) =>
-    send({ method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) }, headers, key);
-  const get = (params: Record<string, string>, headers: Record<string, string> = {}) =>
-    send({ method: 'GET', path: `/graphql?${new URLSearchParams(params).toString()}` }, headers, SANDBOX_API_KEY);
-  /** Whether the request with this id was answered by the fast path (its debug line), once its access line is there. */
-  const fast = async (requestId: string) => {
-    await eventually(() => expect(logLines.some((l) => l.requestId === requestId && l.msg === 'request')).toBe(true));
-    return logLines.some(
-      (l) => l.requestId === requestId && l.msg === 'graphql operation' && l.responseCache === 'hit',
-    );
-  };
-  /** Sends `body` until a request takes the fast path (the miss, the Accept's lesson, then a hit): that hit. */
-  const warm = async (body: unknown, headers: Record<string, string> = {}, key: string | null = SANDBOX_API_KEY) => {
-    for (let i = 0; i < 3; i++) {
-      const r = await post(body, headers, key);
-      expect([r.status, r.text.slice(0, 200)]).toEqual([200, expect.any(String)]);
-      if (await fast(r.id)) return r;
-    }
-    throw new Error('no fast-path hit after three identical requests');
-  };
-  return {
-    embedded,
-    gateway,
-    logLines,
-    post,
-    get,
-    fast,
-    warm,
-    async close() {
-      await gateway.close();
-      await embedded.sandbox.close();
-    },
-  };
-}
 
 describe('response cache fast path: scoping, variables, transports, invalidation, headers, refusals', () => {
-  let g: Awaited<ReturnType<typeof probeGateway>>;
+  let g: ResponseCacheGateway;
   const rows = (r: Raw): Row[] =>
     (JSON.parse(r.text) as { data: { conversations: { nodes: Row[] } } }).data.conversations.nodes;
 
@@ -285,7 +200,7 @@ describe('response cache fast path: scoping, variables, transports, invalidation
     const row = rows(before).find((r) => r.source.id === 'chatwoot')!;
     const content = 'scoping webhook';
     g.embedded.sandbox.emulators.get('chatwoot')!.controls.simulateIncoming({ conversationId: row.nativeId, content });
-    let changed: Raw & { id: string } = before;
+    let changed: Answer = before;
     await eventually(
       async () => {
         changed = await g.post(body);
@@ -419,7 +334,7 @@ describe('response cache fast path: scoping, variables, transports, invalidation
 describe('response cache fast path in safelist mode', () => {
   const REGISTERED = `query Registered { conversations(first: 3) { nodes { id } } }`;
   let dir: string;
-  let g: Awaited<ReturnType<typeof probeGateway>>;
+  let g: ResponseCacheGateway;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'response-cache-safelist-'));
