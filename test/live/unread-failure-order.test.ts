@@ -2,7 +2,7 @@ import type { SourceUnreadModel } from '../../src/connectors/types';
 import { ErrorCode, GatewayError } from '../../src/errors';
 import { createMemoryCoordination } from '../../src/live/coordination';
 import { Subscription } from '../../src/schema/resolvers/Subscription';
-import { clockedCoordination, heldPubSub, SOURCE, unreadInstance as instance } from '../utils/unreadFakes';
+import { heldInstances, heldPubSub, SOURCE, unreadInstance as instance } from '../utils/unreadFakes';
 
 /**
  * docs/live.md "Failure and repair": the order in which unread listeners hear of a source's values and failures.
@@ -12,10 +12,8 @@ import { clockedCoordination, heldPubSub, SOURCE, unreadInstance as instance } f
 
 describe('unread failure notices and values (docs/live.md "Failure and repair")', () => {
   it('a failure notice from a read started in the same millisecond as one that answered is dropped, however late it arrives', async () => {
-    const pubsub = heldPubSub();
-    const coordination = clockedCoordination();
-    const a = await instance(pubsub.transport, coordination);
-    const b = await instance(pubsub.transport, coordination);
+    const { pubsub, coordination, instances, close } = await heldInstances(2);
+    const [a, b] = instances;
     try {
       a.source.answer(5);
       b.source.answer(5);
@@ -49,16 +47,13 @@ describe('unread failure notices and values (docs/live.md "Failure and repair")'
       expect(a.told).toEqual(['failure SOURCE_UNAVAILABLE', 'value 5', 'failure SOURCE_UNAVAILABLE']);
       expect(a.totals.isFailing(SOURCE)).toBe(true);
     } finally {
-      await a.close();
-      await b.close();
+      await close();
     }
   });
 
   it('a read that fails after a newer value arrived from another instance tells its listeners nothing', async () => {
-    const pubsub = heldPubSub();
-    const coordination = clockedCoordination();
-    const a = await instance(pubsub.transport, coordination);
-    const b = await instance(pubsub.transport, coordination);
+    const { pubsub, coordination, instances, close } = await heldInstances(2);
+    const [a, b] = instances;
     try {
       a.source.answer(5);
       await a.totals.refresh(SOURCE);
@@ -78,8 +73,7 @@ describe('unread failure notices and values (docs/live.md "Failure and repair")'
       expect(a.told).toEqual(['value 7']);
       expect(b.told).toEqual(['value 7']);
     } finally {
-      await a.close();
-      await b.close();
+      await close();
     }
   });
 

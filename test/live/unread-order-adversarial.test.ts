@@ -1,14 +1,7 @@
 import { createRedisCoordination } from '../../src/live/coordination';
 import { createRedisPubSub } from '../../src/live/transports/redis';
 import { randomPrefix, REDIS_URL, redisClients } from '../utils/redis';
-import {
-  clockedCoordination,
-  FAILURE,
-  heldPubSub,
-  isFailure,
-  SOURCE,
-  unreadInstance as instance,
-} from '../utils/unreadFakes';
+import { FAILURE, heldInstances, isFailure, SOURCE, unreadInstance as instance } from '../utils/unreadFakes';
 import { eventually } from '../utils/wait';
 
 /**
@@ -25,10 +18,8 @@ describe('unread failure notices and values, adversarial (docs/live.md "Failure 
   ])(
     "another instance's failure notice older than a value is dropped, whichever arrives first (%s)",
     async (_order, first) => {
-      const pubsub = heldPubSub();
-      const coordination = clockedCoordination();
-      const a = await instance(pubsub.transport, coordination);
-      const b = await instance(pubsub.transport, coordination);
+      const { pubsub, coordination, instances, close } = await heldInstances(2);
+      const [a, b] = instances;
       try {
         await a.read(5);
         await b.read(5);
@@ -46,17 +37,14 @@ describe('unread failure notices and values, adversarial (docs/live.md "Failure 
         expect(b.heard).toEqual([FAILURE, 'value 7']);
         expect([a.totals.isFailing(SOURCE), b.totals.isFailing(SOURCE)]).toEqual([false, false]);
       } finally {
-        await a.close();
-        await b.close();
+        await close();
       }
     },
   );
 
   it('a new failure after a recovery is announced again, once per instance, however often it recurs', async () => {
-    const pubsub = heldPubSub();
-    const coordination = clockedCoordination();
-    const a = await instance(pubsub.transport, coordination);
-    const b = await instance(pubsub.transport, coordination);
+    const { pubsub, coordination, instances, close } = await heldInstances(2);
+    const [a, b] = instances;
     try {
       await a.read(5);
       await b.read(5);
@@ -86,16 +74,13 @@ describe('unread failure notices and values, adversarial (docs/live.md "Failure 
       ]);
       expect([a.totals.isFailing(SOURCE), b.totals.isFailing(SOURCE)]).toEqual([true, true]);
     } finally {
-      await a.close();
-      await b.close();
+      await close();
     }
   });
 
   it("equal read start times favour the value: a failure of the same millisecond as a value is dropped, a value of the failure's millisecond ends it", async () => {
-    const pubsub = heldPubSub();
-    const coordination = clockedCoordination();
-    const a = await instance(pubsub.transport, coordination);
-    const b = await instance(pubsub.transport, coordination);
+    const { pubsub, instances, close } = await heldInstances(2);
+    const [a, b] = instances;
     try {
       await a.read(5); // at 1,000
       await b.read('fail'); // at 1,000 too: B's listeners are told
@@ -107,8 +92,7 @@ describe('unread failure notices and values, adversarial (docs/live.md "Failure 
       expect(b.heard).toEqual([FAILURE, 'value 6']);
       expect(b.totals.isFailing(SOURCE)).toBe(false);
     } finally {
-      await a.close();
-      await b.close();
+      await close();
     }
   });
 

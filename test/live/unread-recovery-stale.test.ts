@@ -1,4 +1,4 @@
-import { clockedCoordination, FAILURE, heldPubSub, SOURCE, unreadInstance as instance } from '../utils/unreadFakes';
+import { FAILURE, heldInstances, SOURCE } from '../utils/unreadFakes';
 
 /**
  * Found by helper D's review of 94a2316 (docs/live.md "Failure and repair", Topics: "When the source answers again
@@ -13,11 +13,8 @@ import { clockedCoordination, FAILURE, heldPubSub, SOURCE, unreadInstance as ins
 
 describe('unread recovery through a stale-recorded read (docs/live.md "Failure and repair")', () => {
   it("ends the episode on an instance that only heard of it, when the recovering read was overtaken by another instance's unchanged read", async () => {
-    const pubsub = heldPubSub();
-    const coordination = clockedCoordination();
-    const a = await instance(pubsub.transport, coordination);
-    const b = await instance(pubsub.transport, coordination);
-    const c = await instance(pubsub.transport, coordination);
+    const { pubsub, coordination, instances, close } = await heldInstances(3);
+    const [a, b, c] = instances;
     try {
       // 1,000: every instance read 5 (first, then the same: nothing published).
       await a.read(5);
@@ -49,9 +46,7 @@ describe('unread recovery through a stale-recorded read (docs/live.md "Failure a
       expect(c.heard).toEqual([FAILURE, 'value 5']);
       expect(c.totals.isFailing(SOURCE)).toBe(false);
     } finally {
-      await a.close();
-      await b.close();
-      await c.close();
+      await close();
     }
   });
 });

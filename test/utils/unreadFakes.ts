@@ -154,3 +154,25 @@ export function clockedCoordination(): LiveCoordination & { at: number } {
   const c = { ...inner, at: 1_000, now: async () => c.at };
   return c;
 }
+
+/** One instance of {@link unreadInstance}. */
+export type UnreadInstance = Awaited<ReturnType<typeof unreadInstance>>;
+
+/**
+ * `count` instances over one {@link heldPubSub} and one {@link clockedCoordination}, made one after the other;
+ * `close` closes them in that order.
+ */
+export async function heldInstances(count: number) {
+  const pubsub = heldPubSub();
+  const coordination = clockedCoordination();
+  const instances: UnreadInstance[] = [];
+  for (let i = 0; i < count; i++) instances.push(await unreadInstance(pubsub.transport, coordination));
+  return {
+    pubsub,
+    coordination,
+    instances,
+    async close() {
+      for (const i of instances) await i.close();
+    },
+  };
+}
