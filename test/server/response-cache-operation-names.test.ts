@@ -1,4 +1,4 @@
-import { responseCacheGateway, type Raw, type ResponseCacheGateway } from '../utils/responseCacheGateway';
+import { INBOX, responseCacheGateway, type Raw, type ResponseCacheGateway } from '../utils/responseCacheGateway';
 
 /**
  * Adversarial probes of the response cache's fast path (server/middleware/responseCacheHit.ts, README "Response
@@ -8,23 +8,6 @@ import { responseCacheGateway, type Raw, type ResponseCacheGateway } from '../ut
  * path is read from its debug line (`responseCache: "hit"`), which only the fast path writes. The gateway's clock
  * stands still (nothing expires, no key's minute turns).
  */
-
-const INBOX = /* GraphQL */ `
-  query Inbox($n: Int) {
-    conversations(first: $n) {
-      nodes {
-        id
-        nativeId
-        source {
-          id
-        }
-        lastMessage {
-          content
-        }
-      }
-    }
-  }
-`;
 
 describe('response cache and operation names', () => {
   let g: ResponseCacheGateway;

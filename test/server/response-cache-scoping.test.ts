@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema';
 import { SANDBOX_API_KEY, SANDBOX_LIMITED_KEY } from '../../src/sandbox/embedded';
-import { responseCacheGateway, type Answer, type Raw, type ResponseCacheGateway } from '../utils/responseCacheGateway';
+import {
+  INBOX,
+  responseCacheGateway,
+  type Answer,
+  type Raw,
+  type ResponseCacheGateway,
+} from '../utils/responseCacheGateway';
 import { eventually } from '../utils/wait';
 
 /**
@@ -18,22 +24,6 @@ import { eventually } from '../utils/wait';
  * stands still (nothing expires, no key's minute turns), so only an invalidation can refresh an answer.
  */
 
-const INBOX = /* GraphQL */ `
-  query Inbox($n: Int) {
-    conversations(first: $n) {
-      nodes {
-        id
-        nativeId
-        source {
-          id
-        }
-        lastMessage {
-          content
-        }
-      }
-    }
-  }
-`;
 /** Two pages of different sizes: the answer tells which variable went where. */
 const TWO = /* GraphQL */ `
   query Two($n: Int, $m: Int) {

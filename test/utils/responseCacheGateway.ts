@@ -10,6 +10,24 @@ import { SANDBOX_API_KEY, startEmbedded } from '../../src/sandbox/embedded';
 import { capturedLogger } from './logLines';
 import { eventually } from './wait';
 
+/** The first `$n` conversations with their native id, source and last message: the probes' cacheable page. */
+export const INBOX = /* GraphQL */ `
+  query Inbox($n: Int) {
+    conversations(first: $n) {
+      nodes {
+        id
+        nativeId
+        source {
+          id
+        }
+        lastMessage {
+          content
+        }
+      }
+    }
+  }
+`;
+
 /** An HTTP answer, its body as text (to compare bytes). */
 export interface Raw {
   status: number;
