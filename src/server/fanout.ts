@@ -22,6 +22,14 @@ export function sharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncGenerat
   const cache = new WeakMap<object, Map<string, MaybePromise<ExecutionResult>>>();
   /** One string per distinct slot (bounded: past {@link SHARED_SLOTS} it starts again; sharing only saves memory). */
   const slots = new Map<string, string>();
+  /** A per-API-key prefix: viewer objects are stable per key (server/auth.ts), so a WeakMap gives each a number. */
+  const viewerIds = new WeakMap<object, number>();
+  let nextViewerId = 0;
+  const viewerSlot = (viewer: object, key: string): string => {
+    let id = viewerIds.get(viewer);
+    if (id === undefined) viewerIds.set(viewer, (id = ++nextViewerId));
+    return `${id}\u0000${key}`;
+  };
   return async (args) => {
     const stream = await createSourceEventStream(args);
     if (!isAsyncIterable(stream)) return stream as ExecutionResult;
@@ -74,15 +82,6 @@ function withSourceErrors(payload: unknown, result: MaybePromise<ExecutionResult
 
 /** Distinct (API key, question) slots whose string the subscriptions share. */
 const SHARED_SLOTS = 1_000;
-
-/** A per-API-key prefix: viewer objects are stable per key, so a WeakMap gives each one a number. */
-const viewerIds = new WeakMap<object, number>();
-let nextViewerId = 0;
-function viewerSlot(viewer: object, key: string): string {
-  let id = viewerIds.get(viewer);
-  if (id === undefined) viewerIds.set(viewer, (id = ++nextViewerId));
-  return `${id}\u0000${key}`;
-}
 
 function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
   return typeof x === 'object' && x !== null && Symbol.asyncIterator in x;
