@@ -76,8 +76,11 @@ interface RequestState {
   viewer: Viewer;
   requestId: string;
   publicBaseUrl: string;
-  /** Aborts when the client goes away (the response closes). */
-  clientGone: AbortSignal;
+  /**
+   * Aborts when the client goes away (the response closes): made on first use, by a query's or mutation's deadline
+   * only (an AbortSignal is about 0.8 KB of heap, held by a stream for as long as it is open).
+   */
+  clientGone: () => AbortSignal;
   /** The operation's deadline (queries and mutations). */
   deadline?: OperationDeadline;
   /** The operation's type once prepared. */
@@ -209,10 +212,12 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       }
       state.operation = prepared.operation;
       // An operation posted onto a reserved stream lives as long as that stream, not as its own request (202).
-      const lifetime = state.reservation?.gone.signal ?? state.clientGone;
-      let signal = lifetime;
+      // A subscription on its own stream has no signal, as over graphql-ws: it ends when its stream closes (its
+      // iterator is returned), and its events' executions are shared with other subscribers (server/fanout.ts),
+      // whose upstream calls one subscriber leaving must not abort.
+      let signal = state.reservation?.gone.signal;
       if (prepared.operation !== 'subscription') {
-        state.deadline = opts.deadlines.start(lifetime);
+        state.deadline = opts.deadlines.start(signal ?? state.clientGone());
         signal = state.deadline.signal;
       }
       return {
@@ -336,7 +341,7 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       viewer: { keyId: reservation.keyId } as Viewer,
       requestId: 'sse-reservation-expiry',
       publicBaseUrl: '',
-      clientGone: reservation.gone.signal,
+      clientGone: () => reservation.gone.signal,
       token,
     };
     try {
@@ -365,28 +370,43 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
   };
 
   async function serve(req: ExpressRequest, res: ExpressResponse) {
-    const clientGone = new AbortController();
-    res.once('close', () => clientGone.abort());
+    // One 'close' listener a response (issue 14, SSE memory per stream): the client going away aborts the
+    // operation's signal, if it has one, and, once streaming, returns the stream's operation.
+    let gone = false;
+    let clientGone: AbortController | undefined;
+    let stop = () => {};
+    res.once('close', () => {
+      gone = true;
+      clientGone?.abort();
+      stop();
+    });
     const state: RequestState = {
       viewer: res.locals.viewer as Viewer,
       requestId: res.locals.requestId as string,
       publicBaseUrl: `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`,
-      clientGone: clientGone.signal,
+      clientGone: () => {
+        if (!clientGone) {
+          clientGone = new AbortController();
+          if (gone) clientGone.abort();
+        }
+        return clientGone.signal;
+      },
     };
     const token = req.get(TOKEN_HEADER_KEY) ?? (req.query as Record<string, unknown>)[TOKEN_QUERY_KEY];
     if (typeof token === 'string' && token) state.token = token;
     const eventStream = acceptsEventStream(req);
-    const [body, init] = await handler({
+    const request = {
       method: req.method,
       url: req.url,
       headers: {
         // graphql-sse compares Accept with "text/event-stream" exactly: any Accept naming it reads as that.
-        get: (key) => (key.toLowerCase() === 'accept' && eventStream ? 'text/event-stream' : req.get(key)),
+        get: (key: string) => (key.toLowerCase() === 'accept' && eventStream ? 'text/event-stream' : req.get(key)),
       },
-      body: (req.body as Record<string, unknown> | undefined) ?? null,
+      body: (req.body as Record<string, unknown> | null | undefined) ?? null,
       raw: req,
       context: state,
-    });
+    };
+    const [body, init] = await handler(request);
     if (typeof body === 'string' || body === null) {
       // 202: the operation runs on its reserved stream, which releases it when it completes.
       if (init.status !== 202) state.lease?.release();
@@ -394,9 +414,12 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       res.end(body ?? undefined);
       return;
     }
-    // The stream: its operation already runs; when the client is gone by now, return it at once.
+    // The stream: its operation already runs (prepared from the body, which a stream keeps no longer: graphql-sse
+    // holds its request for as long as the operation runs); when the client is gone by now, return it at once.
+    request.body = null;
+    req.body = undefined;
     let ending = false;
-    const stop = () => void body.return(undefined);
+    stop = () => void body.return(undefined);
     const stream = {
       end: async () => {
         ending = true;
@@ -404,7 +427,6 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       },
     };
     open.add(stream);
-    res.once('close', stop);
     // A reserved stream connected: it no longer expires; it ends with this response.
     const reserved = state.reservation;
     if (reserved) {
@@ -413,7 +435,7 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
     }
     let leaveHeartbeats = () => {};
     try {
-      if (clientGone.signal.aborted) return stop();
+      if (gone) return stop();
       res.writeHead(init.status, init.statusText, {
         ...init.headers,
         // nginx buffers responses unless told not to; an event stream must flush each event.
@@ -434,7 +456,6 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       }
     } finally {
       leaveHeartbeats();
-      res.off('close', stop);
       open.delete(stream);
       stop();
       state.lease?.release();
