@@ -3,30 +3,13 @@ import { decodeCursor, ThreadEvents, type DeliveredEvent, type ThreadEvent } fro
 import { createLiveContext } from '../../src/live/context';
 import { createMemoryCoordination } from '../../src/live/coordination';
 import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
+import { sourceMessageEvent as event } from '../utils/eventLogFixtures';
 
 /**
  * docs/live.md "Cursors" (issue 14 fan-out): subscribers at the same positions of the same sources share one
  * encoded cursor per event; subscribers of other source sets or at other positions still get their own, each
  * one a position that resumes exactly after the event it came with.
  */
-const event = (sourceId: string, n: number): ThreadEvent => ({
-  kind: 'MessageAdded',
-  sourceId,
-  conversationNativeId: 'c1',
-  message: {
-    sourceId,
-    nativeId: `${sourceId}-m${n}`,
-    conversationNativeId: 'c1',
-    content: `${sourceId} message ${n}`,
-    sentAt: new Date(n * 1000),
-    readAt: null,
-    direction: 'INCOMING',
-    private: false,
-    sender: null,
-    attachments: [],
-  },
-  at: n * 1000,
-});
 
 const texts = (got: DeliveredEvent[]) =>
   got.map((e) => (e.kind === 'ResyncRequired' ? `resync:${e.reason}` : `${e.event.sourceId}:${e.event.at / 1000}`));

@@ -4,30 +4,13 @@ import { createLiveContext } from '../../src/live/context';
 import { createMemoryCoordination } from '../../src/live/coordination';
 import { createInMemoryPubSub } from '../../src/live/transports/inMemory';
 import { eventually } from '../utils/wait';
+import { messageEvent as event } from '../utils/eventLogFixtures';
 
 /**
  * Issue 14 fan-out: an event goes to a source's listeners a slice at a time (500 per turn of the event loop), so
  * the first subscribers' writes do not wait for the last ones' work; every listener still gets every event once
  * and in log order, even when the next event arrives while one is still being handed out.
  */
-const event = (n: number): ThreadEvent => ({
-  kind: 'MessageAdded',
-  sourceId: 's',
-  conversationNativeId: 'c1',
-  message: {
-    sourceId: 's',
-    nativeId: `m${n}`,
-    conversationNativeId: 'c1',
-    content: `message ${n}`,
-    sentAt: new Date(n * 1000),
-    readAt: null,
-    direction: 'INCOMING',
-    private: false,
-    sender: null,
-    attachments: [],
-  },
-  at: n * 1000,
-});
 
 describe('thread event delivery in slices', () => {
   it('serves 1,200 listeners over several turns, each getting every event once and in order', async () => {

@@ -89,7 +89,7 @@ describe('SSE events of a shared subscription result', () => {
 
     const stringify = jest.spyOn(JSON, 'stringify');
     try {
-      await send('shared');
+      await send('one for every stream');
       await eventually(() => expect(streams.map((s) => s.events().length)).toEqual([1, 1, 1]));
       const results = stringify.mock.calls.filter(([v]) => {
         const o = v as { data?: { conversationEvents?: unknown } | null } | null;
@@ -110,14 +110,18 @@ describe('SSE events of a shared subscription result', () => {
     };
     expect(data(a!)).toEqual({
       data: {
-        conversationEvents: { __typename: 'MessageAdded', cursor: expect.any(String), message: { content: 'shared' } },
+        conversationEvents: {
+          __typename: 'MessageAdded',
+          cursor: expect.any(String),
+          message: { content: 'one for every stream' },
+        },
       },
     });
     expect(data(c!)).toEqual({
       data: {
         conversationEvents: {
           __typename: 'MessageAdded',
-          message: { id: expect.any(String), content: 'shared', direction: 'OUTGOING' },
+          message: { id: expect.any(String), content: 'one for every stream', direction: 'OUTGOING' },
         },
       },
     });
