@@ -42,6 +42,7 @@ import { responseCacheFromConfig, responseCachePlugin } from './responseCache';
 import { sourceErrorsPlugin } from './plugins/sourceErrors';
 import { upstreamStatsPlugin } from './plugins/upstreamStats';
 import { buildServices } from './services';
+import { settleHttpShapes } from './httpShapes';
 import { useGraphQLSse } from './sse';
 import { uploadRoute } from './uploads';
 import { webhookRoute } from './webhooks';
@@ -342,6 +343,9 @@ function createHttpServer(app: express.Express, http: Config['server']['http']):
   const requestTimeout = http?.requestTimeoutMs ?? SERVER_LIMIT_DEFAULTS.requestTimeoutMs;
   // Node refuses a headers timeout above the request timeout.
   const headersTimeout = Math.min(http?.headersTimeoutMs ?? SERVER_LIMIT_DEFAULTS.headersTimeoutMs, requestTimeout);
+  // Before the first request: a full GC during V8's slack tracking of these would leave every later request and
+  // response with dictionary properties (server/httpShapes.ts).
+  settleHttpShapes();
   const server = createServer(
     {
       requestTimeout,
