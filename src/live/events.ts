@@ -212,6 +212,8 @@ export class ThreadEvents {
   /** Entries being handed to their listeners, in log order (see {@link deliverSlice}). */
   private readonly deliveries: Delivery[] = [];
   private sliceTimer: NodeJS.Immediate | null = null;
+  /** {@link sharedCursor}, bound once for every {@link Watch}. */
+  private readonly cursorFor: SharedCursorOf = this.sharedCursor.bind(this);
 
   constructor(
     private readonly ctx: LiveContext,
@@ -258,81 +260,42 @@ export class ThreadEvents {
    */
   watch(sourceIds: string[], after: string | null, onEvent: (e: DeliveredEvent) => void): () => void {
     const log = this.log;
-    let epoch = log.currentEpoch();
-    const positions: Record<string, Position> = {};
-    for (const s of sourceIds) positions[s] = log.head(s);
-    const cursor = () => encodeCursor({ e: epoch, p: { ...positions } });
-    let stopped = false;
-    /** Live entries heard while the log is read (null once the replay is delivered). */
-    let waiting: Array<[string, Entry]> | null = [];
-    const deliver = (s: string, entry: Entry, replayed = false) => {
-      if (stopped) return;
-      if (entry.seq !== null) {
-        // Redis lost the log and a new epoch began: positions of the old one mean nothing in it.
-        if (entry.epoch !== epoch) {
-          epoch = entry.epoch;
-          for (const k of sourceIds) positions[k] = log.origin;
-        }
-        // Given already (replayed, or before the cursor's position): never twice.
-        if (!log.after(entry.seq, positions[s]!)) return;
-        positions[s] = entry.seq;
-      }
-      const e = entry.event;
-      const shared = this.sharedCursor(e, epoch, sourceIds, positions);
-      onEvent({ kind: e.kind, event: e, at: e.at, cursor: shared, ...(replayed ? { replayed } : {}) });
-    };
-    const joined = sourceIds.map((s) => {
-      const listener = (entry: Entry) => (waiting ? waiting.push([s, entry]) : deliver(s, entry));
+    const w = new Watch(log, sourceIds, onEvent, this.cursorFor);
+    // One listener per source, made by an arrow that names none (see Watch).
+    const heard = sourceIds.map((s) => (entry: Entry) => w.hear(s, entry));
+    sourceIds.forEach((s, i) => {
       let set = this.listeners.get(s);
       if (!set) this.listeners.set(s, (set = new Set()));
-      set.add(listener);
-      return () => set.delete(listener);
+      set.add(heard[i]!);
     });
 
-    type Read = { sourceId: string; from: Position; replay: LogReplay<ThreadEvent> };
-    const finish = (reads: Read[], gap: string | null) => {
-      for (const r of reads) if ('gap' in r.replay) gap ??= r.replay.gap;
-      if (gap !== null) {
-        if (!stopped) onEvent({ kind: 'ResyncRequired', reason: gap, at: Date.now(), cursor: cursor() });
-      } else {
-        // Each source starts at the cursor's position (a cursor given mid-replay must not skip the rest of it).
-        for (const r of reads) positions[r.sourceId] = r.from;
-        for (const r of reads)
-          if ('events' in r.replay)
-            for (const x of r.replay.events) deliver(r.sourceId, { seq: x.seq, epoch, event: x.event }, true);
-      }
-      const heard = waiting ?? [];
-      waiting = null;
-      for (const [s, entry] of heard) deliver(s, entry);
-    };
-
     const c = after === null ? null : decodeCursor(after);
-    if (after !== null && !c) finish([], 'INVALID_CURSOR');
-    else if (!c) finish([], null);
+    if (after !== null && !c) w.finish([], 'INVALID_CURSOR');
+    else if (!c) w.finish([], null);
     else {
       // A source the cursor does not name was not watched then: nothing of it was missed.
       const named = sourceIds.filter((s) => c.p[s] !== undefined);
-      if (named.some((s) => !log.isPosition(c.p[s]))) finish([], 'UNKNOWN_CURSOR');
+      if (named.some((s) => !log.isPosition(c.p[s]))) w.finish([], 'UNKNOWN_CURSOR');
       else {
         const replays = named.map((s) => log.replay(s, c.e, c.p[s]!));
         const reads = (rs: Array<LogReplay<ThreadEvent>>) =>
           rs.map((replay, i) => ({ sourceId: named[i]!, from: c.p[named[i]!]!, replay }));
-        if (replays.every((r): r is LogReplay<ThreadEvent> => !(r instanceof Promise))) finish(reads(replays), null);
+        if (replays.every((r): r is LogReplay<ThreadEvent> => !(r instanceof Promise))) w.finish(reads(replays), null);
         else {
           // The replay is the cursor's epoch (the log's now, or it would be a gap).
           Promise.all(replays).then(
             (rs) => {
-              if (rs.every((r) => 'events' in r)) epoch = c.e;
-              finish(reads(rs), null);
+              if (rs.every((r) => 'events' in r)) w.epoch = c.e;
+              w.finish(reads(rs), null);
             },
-            () => finish([], 'UNKNOWN_CURSOR'),
+            () => w.finish([], 'UNKNOWN_CURSOR'),
           );
         }
       }
     }
     return () => {
-      stopped = true;
-      joined.forEach((leave) => leave());
+      w.stopped = true;
+      sourceIds.forEach((s, i) => this.listeners.get(s)?.delete(heard[i]!));
     };
   }
 
@@ -407,6 +370,86 @@ export class ThreadEvents {
     this.deliveries.length = 0;
     await this.log.close();
     return this.ready.catch(() => []);
+  }
+}
+
+/** {@link ThreadEvents}'s shared cursor after an event for a subscriber's sources and positions. */
+type SharedCursorOf = (
+  event: object,
+  epoch: string,
+  sourceIds: readonly string[],
+  positions: Readonly<Record<string, Position>>,
+) => string;
+
+type Read = { sourceId: string; from: Position; replay: LogReplay<ThreadEvent> };
+
+/**
+ * One {@link ThreadEvents.watch}: a subscriber's positions, and the live entries it heard while its replay was
+ * read. A class held for as long as the subscription is open, not named closures made per subscription: run
+ * through tsx (esbuild's keepNames), each named closure carries a 256-byte property dictionary for its redefined
+ * `name` (issue 14, memory per subscriber).
+ */
+class Watch {
+  stopped = false;
+  epoch: string;
+  private readonly positions: Record<string, Position> = {};
+  /** Live entries heard while the log is read (null once the replay is delivered). */
+  private waiting: Array<[string, Entry]> | null = [];
+
+  constructor(
+    private readonly log: EventLog<ThreadEvent>,
+    private readonly sourceIds: string[],
+    private readonly onEvent: (e: DeliveredEvent) => void,
+    private readonly cursorFor: SharedCursorOf,
+  ) {
+    this.epoch = log.currentEpoch();
+    for (const s of sourceIds) this.positions[s] = log.head(s);
+  }
+
+  hear(s: string, entry: Entry): void {
+    if (this.waiting) this.waiting.push([s, entry]);
+    else this.deliver(s, entry);
+  }
+
+  deliver(s: string, entry: Entry, replayed = false): void {
+    if (this.stopped) return;
+    const positions = this.positions;
+    if (entry.seq !== null) {
+      // Redis lost the log and a new epoch began: positions of the old one mean nothing in it.
+      if (entry.epoch !== this.epoch) {
+        this.epoch = entry.epoch;
+        for (const k of this.sourceIds) positions[k] = this.log.origin;
+      }
+      // Given already (replayed, or before the cursor's position): never twice.
+      if (!this.log.after(entry.seq, positions[s]!)) return;
+      positions[s] = entry.seq;
+    }
+    const e = entry.event;
+    const shared = this.cursorFor(e, this.epoch, this.sourceIds, positions);
+    this.onEvent({ kind: e.kind, event: e, at: e.at, cursor: shared, ...(replayed ? { replayed } : {}) });
+  }
+
+  finish(reads: Read[], gap: string | null): void {
+    for (const r of reads) if ('gap' in r.replay) gap ??= r.replay.gap;
+    if (gap !== null) {
+      if (!this.stopped)
+        this.onEvent({
+          kind: 'ResyncRequired',
+          reason: gap,
+          at: Date.now(),
+          cursor: encodeCursor({ e: this.epoch, p: { ...this.positions } }),
+        });
+    } else {
+      // Each source starts at the cursor's position (a cursor given mid-replay must not skip the rest of it).
+      for (const r of reads) this.positions[r.sourceId] = r.from;
+      for (const r of reads)
+        if ('events' in r.replay)
+          for (const x of r.replay.events)
+            this.deliver(r.sourceId, { seq: x.seq, epoch: this.epoch, event: x.event }, true);
+    }
+    const heard = this.waiting ?? [];
+    this.waiting = null;
+    for (const [s, entry] of heard) this.deliver(s, entry);
   }
 }
 

@@ -30,13 +30,16 @@ export function createContext(
     signal: opts.signal,
     // Upstream calls come out of this API key's fair share of each source's budget (connectors/fairShare.ts).
     tenant: viewer.keyId,
-    recordUpstream: (call) => {
+    // Methods, not named arrows (here and below): a context is made per operation and per subscription, and tsx
+    // (esbuild's keepNames) redefines the `name` of every named arrow, which gives the function a 256-byte
+    // property dictionary (issue 14, memory per subscriber).
+    recordUpstream(call) {
       upstream.push(call);
       services.recordUpstream?.(call, requestId);
     },
     // A vendor row left out of a page (connectors/decode.ts rowsOf): an error entry beside the data, logged and
     // counted by the operation metrics plugin; once per row however often the operation read it.
-    report: (e) => {
+    report(e) {
       const key = `${e.sourceId ?? ''}\u0000${e.code}\u0000${String(e.extensions.rowId ?? e.message)}`;
       if (reported.has(key)) return;
       reported.add(key);
@@ -53,7 +56,9 @@ export function createContext(
     upstream,
     sourceErrors: [],
     signal: opts.signal,
-    visibleSources: () => visible,
+    visibleSources() {
+      return visible;
+    },
     connector(sourceId) {
       const c = byId.get(sourceId);
       if (!c) throw notFound(`Source "${sourceId}"`);

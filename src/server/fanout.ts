@@ -93,43 +93,63 @@ function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
  * microtask turn as the source's value, with fewer promises and turns per delivery (issue 14 fan-out).
  */
 function mapAsyncIterator<T, U>(iterable: AsyncIterable<T>, fn: (value: T) => MaybePromise<U>): AsyncGenerator<U> {
-  const iterator = iterable[Symbol.asyncIterator]();
-  const abrupt = async (error: unknown): Promise<IteratorResult<U>> => {
-    if (typeof iterator.return === 'function') {
+  return new MappedIterator(iterable[Symbol.asyncIterator](), fn) as unknown as AsyncGenerator<U>;
+}
+
+/**
+ * One per subscription, held while it is open: a class, whose methods every instance shares, rather than
+ * closures made per subscription (run through tsx, a named closure carries a 256-byte property dictionary for its
+ * redefined `name`: issue 14, memory per subscriber).
+ */
+class MappedIterator<T, U> implements AsyncIterableIterator<U> {
+  constructor(
+    private readonly iterator: AsyncIterator<T>,
+    private readonly fn: (value: T) => MaybePromise<U>,
+  ) {}
+
+  next(): Promise<IteratorResult<U>> {
+    return this.iterator.next().then((result) => this.mapResult(result));
+  }
+
+  async return(): Promise<IteratorResult<U>> {
+    return typeof this.iterator.return === 'function'
+      ? this.mapResult(await this.iterator.return())
+      : { value: undefined, done: true };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<U>> {
+    if (typeof this.iterator.throw === 'function') return this.mapResult(await this.iterator.throw(error));
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<U> {
+    return this;
+  }
+
+  private mapResult(result: IteratorResult<T>): MaybePromise<IteratorResult<U>> {
+    if (result.done) return result;
+    let value: MaybePromise<U>;
+    try {
+      value = this.fn(result.value);
+    } catch (error) {
+      return this.abrupt(error);
+    }
+    if (value instanceof Promise)
+      return value.then(
+        (v) => ({ value: v, done: false }),
+        (error: unknown) => this.abrupt(error),
+      );
+    return { value, done: false };
+  }
+
+  private async abrupt(error: unknown): Promise<IteratorResult<U>> {
+    if (typeof this.iterator.return === 'function') {
       try {
-        await iterator.return();
+        await this.iterator.return();
       } catch {
         // the mapping error wins
       }
     }
     throw error;
-  };
-  const mapResult = (result: IteratorResult<T>): MaybePromise<IteratorResult<U>> => {
-    if (result.done) return result;
-    let value: MaybePromise<U>;
-    try {
-      value = fn(result.value);
-    } catch (error) {
-      return abrupt(error);
-    }
-    if (value instanceof Promise) return value.then((v) => ({ value: v, done: false }), abrupt);
-    return { value, done: false };
-  };
-  return {
-    next() {
-      return iterator.next().then(mapResult);
-    },
-    async return(): Promise<IteratorResult<U>> {
-      return typeof iterator.return === 'function'
-        ? mapResult(await iterator.return())
-        : { value: undefined, done: true };
-    },
-    async throw(error?: unknown) {
-      if (typeof iterator.throw === 'function') return mapResult(await iterator.throw(error));
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  } as unknown as AsyncGenerator<U>;
+  }
 }

@@ -201,13 +201,16 @@ export class KeyLimits {
       s.running++;
     }
     let released = false;
+    const perSocketCount = this.socketSubscriptions;
     return {
-      release: () => {
+      // A method, not a named arrow: a lease is held per subscription, and tsx (esbuild's keepNames) gives a named
+      // arrow a 256-byte property dictionary (issue 14, memory per subscriber).
+      release() {
         if (released) return;
         released = true;
         if (subscription) {
           s.subscriptions--;
-          if (socket) this.socketSubscriptions.set(socket, Math.max(0, this.socketUsage(socket) - 1));
+          if (socket) perSocketCount.set(socket, Math.max(0, (perSocketCount.get(socket) ?? 0) - 1));
         } else {
           s.running--;
         }

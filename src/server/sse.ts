@@ -372,24 +372,27 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
   async function serve(req: ExpressRequest, res: ExpressResponse) {
     // One 'close' listener a response (issue 14, SSE memory per stream): the client going away aborts the
     // operation's signal, if it has one, and, once streaming, returns the stream's operation.
+    // Methods and unnamed arrows only, here and below, not named arrows: a stream holds what serve() made for as
+    // long as it is open, and tsx (esbuild's keepNames) gives each named arrow a 256-byte property dictionary.
     let gone = false;
-    let clientGone: AbortController | undefined;
-    let stop = () => {};
+    let goneController: AbortController | undefined;
+    /** The stream's operation, once it streams. */
+    let operation: { return(value: undefined): Promise<unknown> } | null = null;
     res.once('close', () => {
       gone = true;
-      clientGone?.abort();
-      stop();
+      goneController?.abort();
+      void operation?.return(undefined);
     });
     const state: RequestState = {
       viewer: res.locals.viewer as Viewer,
       requestId: res.locals.requestId as string,
       publicBaseUrl: `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`,
-      clientGone: () => {
-        if (!clientGone) {
-          clientGone = new AbortController();
-          if (gone) clientGone.abort();
+      clientGone() {
+        if (!goneController) {
+          goneController = new AbortController();
+          if (gone) goneController.abort();
         }
-        return clientGone.signal;
+        return goneController.signal;
       },
     };
     const token = req.get(TOKEN_HEADER_KEY) ?? (req.query as Record<string, unknown>)[TOKEN_QUERY_KEY];
@@ -400,7 +403,9 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       url: req.url,
       headers: {
         // graphql-sse compares Accept with "text/event-stream" exactly: any Accept naming it reads as that.
-        get: (key: string) => (key.toLowerCase() === 'accept' && eventStream ? 'text/event-stream' : req.get(key)),
+        get(key: string) {
+          return key.toLowerCase() === 'accept' && eventStream ? 'text/event-stream' : req.get(key);
+        },
       },
       body: (req.body as Record<string, unknown> | null | undefined) ?? null,
       raw: req,
@@ -419,9 +424,9 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
     request.body = null;
     req.body = undefined;
     let ending = false;
-    stop = () => void body.return(undefined);
+    operation = body;
     const stream = {
-      end: async () => {
+      async end() {
         ending = true;
         await body.return(undefined);
       },
@@ -435,7 +440,7 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
     }
     let leaveHeartbeats = () => {};
     try {
-      if (gone) return stop();
+      if (gone) return void body.return(undefined);
       res.writeHead(init.status, init.statusText, {
         ...init.headers,
         // nginx buffers responses unless told not to; an event stream must flush each event.
@@ -457,7 +462,7 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
     } finally {
       leaveHeartbeats();
       open.delete(stream);
-      stop();
+      void body.return(undefined);
       state.lease?.release();
       if (reserved && state.token) {
         reservations.delete(state.token);
