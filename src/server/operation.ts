@@ -13,6 +13,7 @@ import {
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { ErrorCode, GatewayError } from '../errors';
+import { CostMemo } from './costMemo';
 import { checkCost, limitRules, type Limits } from './limits';
 import { Safelist } from './persisted';
 
@@ -109,6 +110,12 @@ export function createOperationCheck(opts: OperationCheckOptions): OperationChec
 
   const cost: OperationCheck['cost'] = (document, operationName, variables, { http }) =>
     checkCost(schema, document, operationName, variables ?? undefined, limits.maxCost, http);
+  // Step 4 in check(): once per document, operation and variables (server/costMemo.ts).
+  const passed = new CostMemo();
+  const costOnce = (document: DocumentNode, request: OperationRequest) =>
+    passed.check(document, request.operationName, request.variables, () =>
+      cost(document, request.operationName, request.variables, { http: false }),
+    );
 
   return {
     resolve,
@@ -121,7 +128,7 @@ export function createOperationCheck(opts: OperationCheckOptions): OperationChec
       if ('refusal' in resolved) return { errors: [resolved.refusal] };
       const known = documents.get(resolved.query);
       if (known) {
-        const tooCostly = cost(known, request.operationName, request.variables, { http: false });
+        const tooCostly = costOnce(known, request);
         return tooCostly ? { errors: [tooCostly] } : { document: known };
       }
       let document: DocumentNode;
@@ -146,7 +153,7 @@ export function createOperationCheck(opts: OperationCheckOptions): OperationChec
           ),
         };
       }
-      const tooCostly = cost(document, request.operationName, request.variables, { http: false });
+      const tooCostly = costOnce(document, request);
       if (tooCostly) return { errors: [tooCostly] };
       return { document };
     },

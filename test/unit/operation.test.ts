@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVER_LIMIT_DEFAULTS } from '../../src/config/schema';
 import { buildSchema } from '../../src/schema';
+import * as limitsModule from '../../src/server/limits';
 import { createOperationCheck, type OperationCheck } from '../../src/server/operation';
 import { Safelist, sha256Hex } from '../../src/server/persisted';
 
@@ -94,6 +95,29 @@ describe('the operation check', () => {
     const again = check.check({ query, variables: { n: 1 } });
     if (!('document' in again)) throw new Error('expected a document');
     expect(again.document).not.toBe(a.document);
+  });
+
+  it('costs an operation once per document, operation and variables; a refusal is costed again each time', () => {
+    const costed = jest.spyOn(limitsModule, 'checkCost');
+    try {
+      const check = createOperationCheck({ schema, limits, introspection: true, safelist: null });
+      const query = 'query Q($n: Int) { conversations(first: $n) { edges { cursor } } }';
+      // 10,000 subscribers of one screen: one costing.
+      for (let i = 0; i < 5; i++) expect(codes(check.check({ query, variables: { n: 5 } }))).toBe('ok');
+      expect(costed).toHaveBeenCalledTimes(1);
+      expect(codes(check.check({ query, variables: { n: 6 } }))).toBe('ok');
+      expect(codes(check.check({ query, operationName: 'Q', variables: { n: 5 } }))).toBe('ok');
+      expect(costed).toHaveBeenCalledTimes(3);
+      // Above the limit: refused every time, each refusal costed.
+      expect(codes(check.check({ query, variables: { n: 40 } }))).toEqual(['LIMIT_EXCEEDED']);
+      expect(codes(check.check({ query, variables: { n: 40 } }))).toEqual(['LIMIT_EXCEEDED']);
+      expect(costed).toHaveBeenCalledTimes(5);
+      // Within the limit before does not let more through: other variables are other operations.
+      expect(codes(check.check({ query, variables: { n: 5 } }))).toBe('ok');
+      expect(costed).toHaveBeenCalledTimes(5);
+    } finally {
+      costed.mockRestore();
+    }
   });
 
   describe('in safelist mode', () => {

@@ -14,7 +14,7 @@ const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (
 
 if (process.argv[2] === 'settle') settleHttpShapes();
 const fast: boolean[] = [];
-const server = createServer((req, res) => {
+const server = createServer((_req, res) => {
   fast.push(hasFastProperties(res));
   res.end('ok');
 });
