@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import {
@@ -44,6 +44,7 @@ import { upstreamStatsPlugin } from './plugins/upstreamStats';
 import { buildServices } from './services';
 import { settleHttpShapes } from './httpShapes';
 import { useGraphQLSse } from './sse';
+import { sseFrontDoor } from './sseFrontDoor';
 import { uploadRoute } from './uploads';
 import { webhookRoute } from './webhooks';
 import { useGraphQLWs, type SubscribeFn } from './ws';
@@ -129,27 +130,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   // Per-API-key limits (operations per minute and at once, subscriptions per socket and key), every transport.
   const keyLimits = new KeyLimits(config, opts.clock, metrics.keyLimitRefused);
 
-  // 4. One HTTP server; graphql-ws on its /graphql path, and GraphQL over SSE (mounted with the routes, step 6).
+  // 4. One HTTP server: GraphQL over SSE (its plain requests before Express, server/sseFrontDoor.ts; the rest mounted
+  //    with the routes, step 6), graphql-ws on its /graphql path.
   const app = express();
   app.disable('x-powered-by');
-  const httpServer = createHttpServer(app, config.server.http);
-  const sockets = trackSockets(httpServer);
   // One shared subscription execution for graphql-ws and SSE subscribers alike (server/fanout.ts).
   const subscribe = opts.subscribe ?? sharedSubscribe();
-  const ws = useGraphQLWs({
-    httpServer,
-    path: GRAPHQL_PATH,
-    maxPayload: config.server.maxBodyBytes,
-    schema,
-    operations,
-    authenticate,
-    contextFor,
-    subscribe,
-    metrics,
-    logger,
-    production,
-    keyLimits,
-  });
   // GraphQL over Server-Sent Events on the same path (requests that accept text/event-stream).
   const sse = useGraphQLSse({
     schema,
@@ -162,6 +148,34 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     production,
     heartbeatMs: config.server.sse?.heartbeatMs ?? SERVER_LIMIT_DEFAULTS.sseHeartbeatMs,
     reservationTtlMs: config.server.sse?.reservationTtlMs ?? SERVER_LIMIT_DEFAULTS.sseReservationTtlMs,
+    keyLimits,
+  });
+  // The plain SSE request (a POST event stream with a key and a JSON body) is answered before Express, everything
+  // else by Express (server/sseFrontDoor.ts).
+  const sseFront = sseFrontDoor({
+    sse,
+    path: GRAPHQL_PATH,
+    authenticate,
+    maxBodyBytes: config.server.maxBodyBytes,
+    logger,
+    countError: metrics.countError,
+  });
+  const httpServer = createHttpServer((req, res) => {
+    if (!sseFront(req, res)) app(req, res);
+  }, config.server.http);
+  const sockets = trackSockets(httpServer);
+  const ws = useGraphQLWs({
+    httpServer,
+    path: GRAPHQL_PATH,
+    maxPayload: config.server.maxBodyBytes,
+    schema,
+    operations,
+    authenticate,
+    contextFor,
+    subscribe,
+    metrics,
+    logger,
+    production,
     keyLimits,
   });
   metrics.observe({ openWebSockets: ws.clients, openSseStreams: sse.streams });
@@ -339,7 +353,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
  * closes an idle keep-alive connection. Node checks the first two every `connectionsCheckingInterval` (30 s by
  * default), so that interval follows the timeouts.
  */
-function createHttpServer(app: express.Express, http: Config['server']['http']): Server {
+function createHttpServer(listener: RequestListener, http: Config['server']['http']): Server {
   const requestTimeout = http?.requestTimeoutMs ?? SERVER_LIMIT_DEFAULTS.requestTimeoutMs;
   // Node refuses a headers timeout above the request timeout.
   const headersTimeout = Math.min(http?.headersTimeoutMs ?? SERVER_LIMIT_DEFAULTS.headersTimeoutMs, requestTimeout);
@@ -352,7 +366,7 @@ function createHttpServer(app: express.Express, http: Config['server']['http']):
       headersTimeout,
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
     },
-    app,
+    listener,
   );
   server.keepAliveTimeout = http?.keepAliveTimeoutMs ?? SERVER_LIMIT_DEFAULTS.keepAliveTimeoutMs;
   return server;

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { getOperationAST, type DocumentNode, type GraphQLFormattedError } from 'graphql';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -633,24 +634,39 @@ function routeOf(path: string): string {
  */
 export function accessLog(logger: Logger): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    const started = performance.now();
-    const route = routeOf(req.path); // now: mounted routers rewrite req.url later
-    res.once('close', () => {
-      const line = {
-        requestId: res.locals.requestId as string | undefined,
-        method: req.method,
-        route,
-        status: res.statusCode,
-        ms: Math.round((performance.now() - started) * 10) / 10,
-        // The API key's configured name (never the key): set once the request is authenticated.
-        ...(typeof (res.locals.viewer as { keyName?: unknown } | undefined)?.keyName === 'string'
-          ? { keyName: (res.locals.viewer as { keyName: string }).keyName }
-          : {}),
-        ...(res.writableFinished ? {} : { aborted: true }),
-      };
-      if (QUIET_ROUTES.has(route)) logger.debug(line, 'request');
-      else logger.info(line, 'request');
-    });
+    // The route now: mounted routers rewrite req.url later.
+    logAccess(logger, req.method, routeOf(req.path), res, res.locals);
     next();
   };
+}
+
+/**
+ * The access log line of one request, written when its response closes: {@link accessLog} for Express, and
+ * server/sseFrontDoor.ts for the event streams it answers before Express. `who` holds the request id and the viewer
+ * once known (Express's `res.locals`).
+ */
+export function logAccess(
+  logger: Logger,
+  method: string,
+  route: string,
+  res: ServerResponse,
+  who: { requestId?: unknown; viewer?: unknown },
+): void {
+  const started = performance.now();
+  res.once('close', () => {
+    const line = {
+      requestId: who.requestId as string | undefined,
+      method,
+      route,
+      status: res.statusCode,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+      // The API key's configured name (never the key): set once the request is authenticated.
+      ...(typeof (who.viewer as { keyName?: unknown } | undefined)?.keyName === 'string'
+        ? { keyName: (who.viewer as { keyName: string }).keyName }
+        : {}),
+      ...(res.writableFinished ? {} : { aborted: true }),
+    };
+    if (QUIET_ROUTES.has(route)) logger.debug(line, 'request');
+    else logger.info(line, 'request');
+  });
 }

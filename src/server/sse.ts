@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import type { Request as ExpressRequest, RequestHandler, Response as ExpressResponse } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request as ExpressRequest, RequestHandler } from 'express';
 import {
   execute as graphqlExecute,
   GraphQLError,
@@ -62,10 +62,35 @@ export interface GraphQLSse {
    * accepts `text/event-stream` ({@link acceptsEventStream}), calls next() for everything else (Apollo).
    */
   middleware: RequestHandler;
+  /**
+   * What the middleware does once a request is authenticated and its body parsed, for a request given straight
+   * from Node's HTTP server (server/sseFrontDoor.ts): the answer, or a stream until it closes. Null when the
+   * gateway is closing (nothing was done: the middleware answers 503).
+   */
+  serve(req: SseRequest, res: ServerResponse): Promise<void> | null;
   /** Open streams (the `switchboard_sse_streams` gauge). */
   streams(): number;
   /** Ends every open stream (subscriptions unsubscribe first) and refuses new ones: graceful shutdown. */
   dispose(): Promise<void>;
+}
+
+/**
+ * A graphql-sse request as the gateway received it, authenticated and its body parsed: from Express (the
+ * middleware) or straight from Node's HTTP server ({@link GraphQLSse.serveStream}, server/sseFrontDoor.ts).
+ */
+export interface SseRequest {
+  method: string;
+  url: string;
+  /** A request header (case-insensitive). */
+  header(name: string): string | undefined;
+  /** Single connection mode: the stream's token (`x-graphql-event-stream-token`, or `?token=`). */
+  token?: string;
+  /** The parsed JSON body (POST), else null; dropped once the operation runs. */
+  body: Record<string, unknown> | null;
+  viewer: Viewer;
+  requestId: string;
+  publicBaseUrl: string;
+  raw: IncomingMessage;
 }
 
 /** graphql-sse wants an indexable context type. */
@@ -366,10 +391,27 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       res.status(503).set('connection', 'close').end();
       return;
     }
-    serve(req, res).catch(next);
+    const token = req.get(TOKEN_HEADER_KEY) ?? (req.query as Record<string, unknown>)[TOKEN_QUERY_KEY];
+    serve(
+      {
+        method: req.method,
+        url: req.url,
+        header: (name) => req.get(name),
+        token: typeof token === 'string' && token ? token : undefined,
+        body: (req.body as Record<string, unknown> | null | undefined) ?? null,
+        viewer: res.locals.viewer as Viewer,
+        requestId: res.locals.requestId as string,
+        publicBaseUrl: `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`,
+        raw: req,
+      },
+      res,
+    )
+      .catch(next)
+      // The body was parsed from the request, which a stream keeps no longer (graphql-sse holds it while it runs).
+      .finally(() => (req.body = undefined));
   };
 
-  async function serve(req: ExpressRequest, res: ExpressResponse) {
+  async function serve(req: SseRequest, res: ServerResponse) {
     // One 'close' listener a response (issue 14, SSE memory per stream): the client going away aborts the
     // operation's signal, if it has one, and, once streaming, returns the stream's operation.
     // Methods and unnamed arrows only, here and below, not named arrows: a stream holds what serve() made for as
@@ -384,9 +426,9 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       void operation?.return(undefined);
     });
     const state: RequestState = {
-      viewer: res.locals.viewer as Viewer,
-      requestId: res.locals.requestId as string,
-      publicBaseUrl: `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`,
+      viewer: req.viewer,
+      requestId: req.requestId,
+      publicBaseUrl: req.publicBaseUrl,
       clientGone() {
         if (!goneController) {
           goneController = new AbortController();
@@ -395,20 +437,19 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
         return goneController.signal;
       },
     };
-    const token = req.get(TOKEN_HEADER_KEY) ?? (req.query as Record<string, unknown>)[TOKEN_QUERY_KEY];
-    if (typeof token === 'string' && token) state.token = token;
-    const eventStream = acceptsEventStream(req);
+    if (req.token) state.token = req.token;
+    const eventStream = acceptsEventStream(req.raw);
     const request = {
       method: req.method,
       url: req.url,
       headers: {
         // graphql-sse compares Accept with "text/event-stream" exactly: any Accept naming it reads as that.
         get(key: string) {
-          return key.toLowerCase() === 'accept' && eventStream ? 'text/event-stream' : req.get(key);
+          return key.toLowerCase() === 'accept' && eventStream ? 'text/event-stream' : (req.header(key) ?? null);
         },
       },
-      body: (req.body as Record<string, unknown> | null | undefined) ?? null,
-      raw: req,
+      body: req.body,
+      raw: req.raw,
       context: state,
     };
     const [body, init] = await handler(request);
@@ -422,7 +463,7 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
     // The stream: its operation already runs (prepared from the body, which a stream keeps no longer: graphql-sse
     // holds its request for as long as the operation runs); when the client is gone by now, return it at once.
     request.body = null;
-    req.body = undefined;
+    req.body = null;
     let ending = false;
     operation = body;
     const stream = {
@@ -474,6 +515,7 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
 
   return {
     middleware,
+    serve: (req, res) => (closing ? null : serve(req, res)),
     streams: () => open.size,
     dispose: async () => {
       closing = true;
@@ -498,8 +540,8 @@ const HEARTBEAT_SLOTS = 16;
  * (issue 14: 10,000 streams, 10,000 timers). The streams are spread over {@link HEARTBEAT_SLOTS} slots, one slot
  * written per tick, so their lines do not all go out in the same turn. The timer runs while a stream is open.
  */
-function sharedHeartbeats(heartbeatMs: number): { join(res: ExpressResponse): () => void } {
-  const slots = Array.from({ length: HEARTBEAT_SLOTS }, () => new Set<ExpressResponse>());
+function sharedHeartbeats(heartbeatMs: number): { join(res: ServerResponse): () => void } {
+  const slots = Array.from({ length: HEARTBEAT_SLOTS }, () => new Set<ServerResponse>());
   let open = 0;
   let tick = 0;
   let next = 0;

@@ -7,10 +7,14 @@ import type { RequestHandler } from 'express';
  */
 export function requestId(): RequestHandler {
   return (req, res, next) => {
-    const given = req.get('x-request-id');
-    const id = given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    const id = requestIdOf(req.get('x-request-id'));
     res.locals.requestId = id;
     res.set('x-request-id', id);
     next();
   };
+}
+
+/** The request id for a request whose `X-Request-Id` is `given` (server/sseFrontDoor.ts reads it without Express). */
+export function requestIdOf(given: string | undefined): string {
+  return given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
 }
