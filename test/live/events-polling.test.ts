@@ -100,6 +100,16 @@ describe('thread events from polling sources', () => {
       expect(live().activePollers()).toEqual(['pixieset']);
       b.dispose();
       await eventually(() => expect(live().activePollers()).toEqual([]));
+      // A poll already running when the poller stopped finishes its reads (under load, after the stop): once the
+      // vendor has heard nothing of this source for a poll interval, nothing more comes.
+      let heard = -1;
+      await eventually(async () => {
+        const n = emulator('pixieset').requests().length;
+        const quiet = n === heard;
+        heard = n;
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        expect(quiet).toBe(true);
+      });
       // Stopped: no poll reaches the vendor any more.
       emulator('pixieset').clearRequests();
       await new Promise((r) => setTimeout(r, 3 * POLL_MS));
