@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 /** Lint rules: JavaScript and typescript-eslint recommended, plus the few this codebase leans on. */
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'public/**', 'coverage/**', 'src/schema/__generated__/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'public/**', 'coverage/**', 'src/schema/__generated__/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
