@@ -75,7 +75,7 @@ describe('graphql-ws frames of a shared subscription result', () => {
 
     const stringify = jest.spyOn(JSON, 'stringify');
     try {
-      await send('shared');
+      await send('one for every socket');
       await eventually(() => expect([a, b, c].map((s) => s.frames.length)).toEqual([1, 1, 1]));
       // The conversationEvents data went through JSON.stringify once per selection (EVENTS, OTHER), not per socket.
       const results = stringify.mock.calls.filter(([v]) => {
@@ -111,7 +111,7 @@ describe('graphql-ws frames of a shared subscription result', () => {
         conversationEvents: {
           __typename: 'MessageAdded',
           cursor: expect.any(String),
-          message: { content: 'shared' },
+          message: { content: 'one for every socket' },
         },
       },
     });
@@ -119,7 +119,7 @@ describe('graphql-ws frames of a shared subscription result', () => {
       data: {
         conversationEvents: {
           __typename: 'MessageAdded',
-          message: { id: expect.any(String), content: 'shared', direction: 'OUTGOING' },
+          message: { id: expect.any(String), content: 'one for every socket', direction: 'OUTGOING' },
         },
       },
     });
