@@ -47,6 +47,66 @@ export function summarize(values: number[]): Summary {
   };
 }
 
+/** One incoming message of a fan-out run: its deliveries, the first, median, 99th percentile and last (ms after it). */
+export interface EventDeliveries {
+  delivered: number;
+  first: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** {@link EventDeliveries} of one message from its deliveries' latencies. */
+export function eventDeliveries(latencies: number[]): EventDeliveries {
+  const s = summarize(latencies);
+  return {
+    delivered: s.n,
+    first: latencies.length ? Math.min(...latencies) : Number.NaN,
+    p50: s.p50,
+    p99: s.p99,
+    max: s.max,
+  };
+}
+
+/** A fan-out run's gateway memory: per subscriber (after full GCs), and the process's before and after. */
+export interface SubscriberMemory {
+  heapPerSubscriberKB: number;
+  rssPerSubscriberKB: number;
+  heapBeforeMB: number;
+  heapAfterMB: number;
+  rssBeforeMB: number;
+  rssAfterMB: number;
+}
+
+/** The memory of a run that measured none (skipped, or failed before). */
+export function noSubscriberMemory(): SubscriberMemory {
+  return {
+    heapPerSubscriberKB: Number.NaN,
+    rssPerSubscriberKB: Number.NaN,
+    heapBeforeMB: 0,
+    heapAfterMB: 0,
+    rssBeforeMB: 0,
+    rssAfterMB: 0,
+  };
+}
+
+/** What `subscribers` subscribers added between two of the gateway's memory readings. */
+export function subscriberMemory(
+  before: NodeJS.MemoryUsage,
+  after: NodeJS.MemoryUsage,
+  subscribers: number,
+): SubscriberMemory {
+  const mb = (b: number) => b / 1024 / 1024;
+  return {
+    heapPerSubscriberKB: (after.heapUsed - before.heapUsed) / 1024 / Math.max(1, subscribers),
+    rssPerSubscriberKB: (after.rss - before.rss) / 1024 / Math.max(1, subscribers),
+    heapBeforeMB: mb(before.heapUsed),
+    heapAfterMB: mb(after.heapUsed),
+    rssBeforeMB: mb(before.rss),
+    rssAfterMB: mb(after.rss),
+  };
+}
+
 /**
  * The number of sequential upstream round trips of one operation, from the arrival times of its requests at
  * the emulators while every emulator adds `latencyMs` before answering: a request that arrived at least about
@@ -153,6 +213,11 @@ export function heapAfterGc(): number {
   gcOnce();
   gcOnce();
   return process.memoryUsage().heapUsed;
+}
+
+/** A report row for a run that was skipped: its label, target and size, "skipped", the other columns empty. */
+export function skippedRow(label: string, target: string, size: number, columns: number): string[] {
+  return [label, target, String(size), 'skipped', ...Array<string>(Math.max(0, columns - 4)).fill('')];
 }
 
 /** A plain-text table: the header, a rule, then one line a row, each column padded to its widest cell. */

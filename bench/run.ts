@@ -23,14 +23,20 @@ import {
 import { Child, killChildren } from './ipc';
 import { INBOX, SEND_MESSAGE } from './queries';
 import {
+  eventDeliveries,
   failed,
   GqlClient,
+  noSubscriberMemory,
   roundTripDepth,
+  skippedRow,
   sleep,
+  subscriberMemory,
   summarize,
   type CapturedRequest,
+  type EventDeliveries,
   type GqlResponse,
   type RequestCounts,
+  type SubscriberMemory,
   type Summary,
 } from './lib';
 
@@ -251,15 +257,8 @@ interface FanoutRun {
   expected: number;
   latency: Summary;
   /** Each incoming message: its first, median, 99th percentile and last delivery (ms after the trigger). */
-  perEvent: Array<{ delivered: number; first: number; p50: number; p99: number; max: number }>;
-  memory: {
-    heapPerSubscriberKB: number;
-    rssPerSubscriberKB: number;
-    heapBeforeMB: number;
-    heapAfterMB: number;
-    rssBeforeMB: number;
-    rssAfterMB: number;
-  };
+  perEvent: EventDeliveries[];
+  memory: SubscriberMemory;
   /** Gateway CPU per delivered update (webhook handling included). */
   cpuUsPerDelivery: number;
   /** This process's CPU per received update (the subscribers' side, on the other core). */
@@ -559,14 +558,7 @@ async function fanout(t: Target, n: number, events: number): Promise<FanoutRun> 
     expected: 0,
     latency: summarize([]),
     perEvent: [],
-    memory: {
-      heapPerSubscriberKB: Number.NaN,
-      rssPerSubscriberKB: Number.NaN,
-      heapBeforeMB: 0,
-      heapAfterMB: 0,
-      rssBeforeMB: 0,
-      rssAfterMB: 0,
-    },
+    memory: noSubscriberMemory(),
     cpuUsPerDelivery: Number.NaN,
     clientCpuUsPerDelivery: Number.NaN,
     depth: { depth: 0, samples: [], criticalPathMs: 0 },
@@ -689,14 +681,7 @@ async function fanout(t: Target, n: number, events: number): Promise<FanoutRun> 
   for (let e = 0; e < events && connected > 0; e++) {
     const got = await oneEvent();
     latencies.push(...got);
-    const es = summarize(got);
-    perEvent.push({
-      delivered: es.n,
-      first: got.length ? Math.min(...got) : Number.NaN,
-      p50: es.p50,
-      p99: es.p99,
-      max: es.max,
-    });
+    perEvent.push(eventDeliveries(got));
     delivered += got.length;
     ran++;
   }
@@ -712,7 +697,6 @@ async function fanout(t: Target, n: number, events: number): Promise<FanoutRun> 
     if (!open) break;
     await sleep(100);
   }
-  const mb = (b: number) => b / 1024 / 1024;
   return {
     subscribers: n,
     connected,
@@ -722,14 +706,7 @@ async function fanout(t: Target, n: number, events: number): Promise<FanoutRun> 
     expected: ran * connected,
     latency: summarize(latencies),
     perEvent,
-    memory: {
-      heapPerSubscriberKB: (mem1.heapUsed - mem0.heapUsed) / 1024 / Math.max(1, connected),
-      rssPerSubscriberKB: (mem1.rss - mem0.rss) / 1024 / Math.max(1, connected),
-      heapBeforeMB: mb(mem0.heapUsed),
-      heapAfterMB: mb(mem1.heapUsed),
-      rssBeforeMB: mb(mem0.rss),
-      rssAfterMB: mb(mem1.rss),
-    },
+    memory: subscriberMemory(mem0, mem1, connected),
     cpuUsPerDelivery: ((cpu1 - cpu0) * 1000) / Math.max(1, delivered),
     clientCpuUsPerDelivery: (self1.user + self1.system) / Math.max(1, delivered),
     depth: await fanoutDepth(t),
@@ -913,21 +890,7 @@ function report(results: Results): string {
     for (const [label, runs] of Object.entries(results.fanout)) {
       for (const r of runs) {
         if (r.skipped) {
-          fr.push([
-            `fan-out ${r.subscribers}`,
-            label,
-            String(r.subscribers),
-            'skipped',
-            '',
-            '',
-            '',
-            '',
-            '',
-            '',
-            '',
-            '',
-            '',
-          ]);
+          fr.push(skippedRow(`fan-out ${r.subscribers}`, label, r.subscribers, 13));
           continue;
         }
         fr.push([

@@ -3,7 +3,20 @@ import { performance } from 'node:perf_hooks';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { Child } from './ipc';
-import { failed, sleep, summarize, type GqlClient, type RequestCounts, type Summary } from './lib';
+import {
+  eventDeliveries,
+  failed,
+  noSubscriberMemory,
+  skippedRow,
+  sleep,
+  subscriberMemory,
+  summarize,
+  type EventDeliveries,
+  type GqlClient,
+  type RequestCounts,
+  type SubscriberMemory,
+  type Summary,
+} from './lib';
 
 /**
  * # Thread-events fan-out (issue 14, "Tests and numbers")
@@ -93,15 +106,8 @@ export interface ThreadEventsRun {
   expected: number;
   duplicates: number;
   latency: Summary;
-  perEvent: Array<{ delivered: number; first: number; p50: number; p99: number; max: number }>;
-  memory: {
-    heapPerSubscriberKB: number;
-    rssPerSubscriberKB: number;
-    heapBeforeMB: number;
-    heapAfterMB: number;
-    rssBeforeMB: number;
-    rssAfterMB: number;
-  };
+  perEvent: EventDeliveries[];
+  memory: SubscriberMemory;
   /** Gateway CPU per delivered event (the webhook's handling included). */
   cpuUsPerDelivery: number;
   /** This process's CPU per received event. */
@@ -182,7 +188,6 @@ async function oneRun(
   transport: EventsTransport,
   n: number,
 ): Promise<ThreadEventsRun> {
-  const mb = (b: number) => b / 1024 / 1024;
   const base: ThreadEventsRun = {
     transport,
     subscribers: n,
@@ -196,14 +201,7 @@ async function oneRun(
     duplicates: 0,
     latency: summarize([]),
     perEvent: [],
-    memory: {
-      heapPerSubscriberKB: Number.NaN,
-      rssPerSubscriberKB: Number.NaN,
-      heapBeforeMB: 0,
-      heapAfterMB: 0,
-      rssBeforeMB: 0,
-      rssAfterMB: 0,
-    },
+    memory: noSubscriberMemory(),
     cpuUsPerDelivery: Number.NaN,
     clientCpuUsPerDelivery: Number.NaN,
     upstreamPerMessage: Number.NaN,
@@ -357,8 +355,7 @@ async function oneRun(
     for (let e = 0; e < o.events && ready > 0; e++) {
       const got = await oneMessage(ready, 30_000);
       latencies.push(...got);
-      const s = summarize(got);
-      perEvent.push({ delivered: s.n, first: got.length ? Math.min(...got) : Number.NaN, ...pick(s) });
+      perEvent.push(eventDeliveries(got));
       delivered += got.length;
       ran++;
       await sleep(300);
@@ -383,14 +380,7 @@ async function oneRun(
       duplicates,
       latency: summarize(latencies),
       perEvent,
-      memory: {
-        heapPerSubscriberKB: (mem1.heapUsed - mem0.heapUsed) / 1024 / Math.max(1, ready),
-        rssPerSubscriberKB: (mem1.rss - mem0.rss) / 1024 / Math.max(1, ready),
-        heapBeforeMB: mb(mem0.heapUsed),
-        heapAfterMB: mb(mem1.heapUsed),
-        rssBeforeMB: mb(mem0.rss),
-        rssAfterMB: mb(mem1.rss),
-      },
+      memory: subscriberMemory(mem0, mem1, ready),
       cpuUsPerDelivery: (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / Math.max(1, delivered),
       clientCpuUsPerDelivery: (self1.user + self1.system) / Math.max(1, delivered),
       upstreamPerMessage: upstream / Math.max(1, ran),
@@ -406,8 +396,6 @@ async function oneRun(
     }
   }
 }
-
-const pick = (s: Summary) => ({ p50: s.p50, p99: s.p99, max: s.max });
 
 interface SubHooks {
   open: () => void;
@@ -509,20 +497,7 @@ export function threadEventsTable(target: string, runs: ThreadEventsRun[]): stri
   const f = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '–');
   return runs.map((r) =>
     r.skipped
-      ? [
-          `events ${r.transport} ${r.subscribers}`,
-          target,
-          String(r.subscribers),
-          'skipped',
-          '',
-          '',
-          '',
-          '',
-          '',
-          '',
-          '',
-          '',
-        ]
+      ? skippedRow(`events ${r.transport} ${r.subscribers}`, target, r.subscribers, THREAD_EVENTS_HEAD.length)
       : [
           `events ${r.transport} ${r.subscribers}`,
           target,
