@@ -5,6 +5,7 @@ import type { CatalogStore } from '../connectors/catalog';
 import { createMemoryCatalogStore } from '../connectors/catalog-stores/memory';
 import { createRedisCatalogStore } from '../connectors/catalog-stores/redis';
 import type { Connector } from '../connectors/types';
+import { ErrorCode } from '../errors';
 import { createMemoryCoordination, createRedisCoordination } from '../live/coordination';
 import { LiveEngine } from '../live/engine';
 import type { PubSubTransport } from '../live/pubsub';
@@ -115,6 +116,19 @@ export interface Services {
  * The service builder: one Redis connection set (when configured) shared by pub/sub, catalogs, idempotency,
  * live coordination and persisted queries; then the connectors, metrics, live engine and per-process stores.
  */
+/**
+ * The live engine's failed refresh (a poll, a webhook's re-read, a repair attempt): `live refresh failed` at warn.
+ * While a source's circuit breaker is open the engine's repair attempts are refused without a call (CIRCUIT_OPEN);
+ * those are at debug: the failures that opened the breaker were warned already, readiness and the metrics say it is
+ * open, and an outage no longer adds 10-15 warnings per source every 10 s of it.
+ */
+export function logRefreshFailure(logger: Logger, err: unknown, sourceId: string): void {
+  const code = (err as { code?: string }).code;
+  const line = { sourceId, code, err: String(err) };
+  if (code === ErrorCode.CIRCUIT_OPEN) logger.debug(line, 'live refresh failed');
+  else logger.warn(line, 'live refresh failed');
+}
+
 export function buildServices(opts: ServicesOptions): Services {
   const { config, logger } = opts;
   const redis = config.redis ? openRedisConnections(config.redis, { subscriber: !opts.pubsub, logger }) : null;
@@ -158,8 +172,7 @@ export function buildServices(opts: ServicesOptions): Services {
     eventLog: { ...config.server.liveEvents, trackSize: metrics.trackStore },
     // Thread events in Redis streams when Redis is configured: a cursor resumes on any instance (docs/live.md "Event log").
     ...(redis ? { eventLogRedis: { redis: redis.commands, prefix: redis.prefix, health: redis.health } } : {}),
-    onError: (err, sourceId) =>
-      logger.warn({ sourceId, code: (err as { code?: string }).code, err: String(err) }, 'live refresh failed'),
+    onError: (err, sourceId) => logRefreshFailure(logger, err, sourceId),
     metrics: metrics.live,
   });
   void readCache?.attach({
