@@ -323,6 +323,8 @@ export class ThreadEvents {
           // One subscriber's failure is reported, never thrown into the log's feed (nor the next listener).
           this.ctx.report(e, d.sourceId);
         }
+        // close() from inside a listener: nothing of what was queued goes on.
+        if (this.deliveries[0] !== d) return;
       }
       this.deliveries.shift();
     }

@@ -188,6 +188,22 @@ describe('thread event slices, adversarial (docs/live.md "Transports"; issue 14 
     await h.close();
   });
 
+  it('closing from inside a listener calls no other listener of the slice afterwards', async () => {
+    const h = await harness(['s']);
+    let closing: Promise<unknown> | null = null;
+    // The 10th subscriber closes the engine when its event reaches it (a slice holds 500: the rest are in it).
+    Array.from({ length: 20 }, (_, i) =>
+      h.sub(['s'], null, () => {
+        if (i === 9) closing ??= h.events.close();
+      }),
+    );
+    await h.publish('s', 1);
+    await closing;
+    for (let i = 0; i < 5; i++) await turn();
+    expect(h.calls()).toBe(10);
+    await h.close();
+  });
+
   it("two sources' entries queued behind each other reach each listener in log order, once", async () => {
     const h = await harness(['a', 'b']);
     try {
