@@ -107,13 +107,16 @@ function mapAsyncIterator<T, U>(iterable: AsyncIterable<T>, fn: (value: T) => Ma
  * redefined `name`: issue 14, memory per subscriber).
  */
 class MappedIterator<T, U> implements AsyncIterableIterator<U> {
+  /** {@link mapResult} bound once: next() runs per event and subscriber, and makes no closure. */
+  private readonly mapped = this.mapResult.bind(this);
+
   constructor(
     private readonly iterator: AsyncIterator<T>,
     private readonly fn: (value: T) => MaybePromise<U>,
   ) {}
 
   next(): Promise<IteratorResult<U>> {
-    return this.iterator.next().then((result) => this.mapResult(result));
+    return this.iterator.next().then(this.mapped);
   }
 
   async return(): Promise<IteratorResult<U>> {

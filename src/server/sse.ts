@@ -76,7 +76,7 @@ export interface GraphQLSse {
 
 /**
  * A graphql-sse request as the gateway received it, authenticated and its body parsed: from Express (the
- * middleware) or straight from Node's HTTP server ({@link GraphQLSse.serveStream}, server/sseFrontDoor.ts).
+ * middleware) or straight from Node's HTTP server ({@link GraphQLSse.serve}, server/sseFrontDoor.ts).
  */
 export interface SseRequest {
   method: string;
@@ -392,23 +392,23 @@ export function useGraphQLSse(opts: GraphQLSseOptions): GraphQLSse {
       return;
     }
     const token = req.get(TOKEN_HEADER_KEY) ?? (req.query as Record<string, unknown>)[TOKEN_QUERY_KEY];
-    serve(
-      {
-        method: req.method,
-        url: req.url,
-        header: (name) => req.get(name),
-        token: typeof token === 'string' && token ? token : undefined,
-        body: (req.body as Record<string, unknown> | null | undefined) ?? null,
-        viewer: res.locals.viewer as Viewer,
-        requestId: res.locals.requestId as string,
-        publicBaseUrl: `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`,
-        raw: req,
+    const input: SseRequest = {
+      method: req.method,
+      url: req.url,
+      header(name) {
+        return req.get(name);
       },
-      res,
-    )
-      .catch(next)
-      // The body was parsed from the request, which a stream keeps no longer (graphql-sse holds it while it runs).
-      .finally(() => (req.body = undefined));
+      token: typeof token === 'string' && token ? token : undefined,
+      body: (req.body as Record<string, unknown> | null | undefined) ?? null,
+      viewer: res.locals.viewer as Viewer,
+      requestId: res.locals.requestId as string,
+      publicBaseUrl: `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`,
+      raw: req,
+    };
+    // The parsed body goes with the input, which serve() lets go of once the operation runs: a stream keeps it no
+    // longer, and nothing after this middleware reads it.
+    req.body = undefined;
+    serve(input, res).catch(next);
   };
 
   async function serve(req: SseRequest, res: ServerResponse) {

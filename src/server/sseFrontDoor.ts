@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import contentType from 'content-type';
 import { TOKEN_HEADER_KEY } from 'graphql-sse';
 import { ErrorCode } from '../errors';
 import type { Authenticator } from './auth';
@@ -104,14 +105,15 @@ export function sseFrontDoor(opts: SseFrontDoorOptions): (req: IncomingMessage, 
 }
 
 /** `application/json`, with no charset or UTF-8 (what express.json reads without a conversion). */
-function isPlainJson(contentType: string | undefined): boolean {
-  if (!contentType) return false;
-  const [type, ...params] = contentType.split(';');
-  if (type!.trim().toLowerCase() !== 'application/json') return false;
-  return params.every((p) => {
-    const [k, v] = p.split('=');
-    return k!.trim().toLowerCase() !== 'charset' || /^"?utf-8"?$/i.test((v ?? '').trim());
-  });
+function isPlainJson(header: string | undefined): boolean {
+  if (!header) return false;
+  try {
+    const { type, parameters } = contentType.parse(header);
+    return type === 'application/json' && (parameters.charset ?? 'utf-8').toLowerCase() === 'utf-8';
+  } catch {
+    // Malformed: Express's body parser answers it.
+    return false;
+  }
 }
 
 function singleHeader(value: string | string[] | undefined): string | undefined {
