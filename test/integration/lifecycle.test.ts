@@ -13,8 +13,13 @@ describe('lifecycle', () => {
     const sub = subscribe(client, `subscription { unreadCountChanged { total } }`);
     await sub.waitFor(1);
     px.setFaults({ latencyMs: 300 });
-    const inflight = t.gql(`{ unreadCount { total } }`);
-    await new Promise((r) => setTimeout(r, 50));
+    const inflight = t.gql(`{ unreadCount { total } }`, undefined, { 'x-request-id': 'lifecycle-inflight' });
+    // In flight: it reached the gateway whole and its upstream call is under way (a request still being sent when
+    // the gateway closes is cut, by design; a fixed 50 ms wait could land there on a busy machine).
+    await waitFor(
+      () => (px.requests().some((e) => e.headers['x-request-id']?.startsWith('lifecycle-inflight')) ? true : undefined),
+      { timeoutMs: 10_000, everyMs: 5, what: 'the in-flight query to reach the emulator' },
+    );
     await t.gateway.close();
     const r = await inflight;
     expect(r.status).toBe(200);
